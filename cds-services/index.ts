@@ -1,0 +1,14 @@
+/**
+ * The CDS services this server offers; discovery (GET /cds-services) is generated from this list.
+ */
+import type { CdsServiceDefinition } from '../src/cds-hooks/service.js';
+import type { HookName } from '../src/cds-hooks/schemas.js';
+import type { ClinicalContext } from '../src/profiles.js';
+import type { ServiceDeps } from './deps.js';
+import { patientViewService } from './patient-view-hematotox.js';
+
+export function cdsServices(clinical: ClinicalContext): CdsServiceDefinition<HookName, ServiceDeps>[] {
+  return [patientViewService(clinical)];
+}
+
+export type { ServiceDeps } from './deps.js';

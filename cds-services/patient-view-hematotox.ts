@@ -1,0 +1,44 @@
+/**
+ * patient-view: hematologic toxicity after CAR-T.
+ */
+import type { CdsServiceDefinition } from '../src/cds-hooks/service.js';
+import type { Role } from '../src/clinical/terminology.js';
+import type { ServiceDeps } from './deps.js';
+import type { ClinicalContext } from '../src/profiles.js';
+
+/** Lab roles the assessment reads, published as the Observation prefetch's code list. */
+export const OBSERVATION_ROLES: readonly Role[] = [
+  'anc', 'platelets', 'hemoglobin', 'wbc', 'lymphocytes', 'igg', 'iga', 'igm', 'cd19', 'cd4', 'cd8', 'cd4-cd8-ratio',
+  'ferritin', 'crp', 'il6', 'il10', 'ifn-gamma', 'd-dimer', 'fibrinogen', 'ldh', 'body-temperature', 'crs-grade-observation',
+];
+
+/** `system|code,system|code…` for a token search over the codes of `roles`. */
+export function tokenList(clinical: ClinicalContext, roles: readonly Role[]): string {
+  const codes = roles.flatMap((role) => clinical.terminology.codesOf(role));
+  return [...new Set(codes.map((c) => `${c.system ?? ''}|${c.code ?? ''}`))].map(encodeURIComponent).join(',');
+}
+
+/** The prefetch every hematotoxicity service uses: the patient and their CAR-T-relevant record. */
+export function hematotoxPrefetch(clinical: ClinicalContext): Record<string, string> {
+  return {
+    patient: 'Patient/{{context.patientId}}',
+    observations: `Observation?patient={{context.patientId}}&code=${tokenList(clinical, OBSERVATION_ROLES)}`,
+    medicationAdministrations: 'MedicationAdministration?patient={{context.patientId}}',
+    procedures: 'Procedure?patient={{context.patientId}}',
+    conditions: 'Condition?patient={{context.patientId}}',
+  };
+}
+
+export function patientViewService(clinical: ClinicalContext): CdsServiceDefinition<'patient-view', ServiceDeps> {
+  return {
+    id: 'cart-hematotox-patient-view',
+    hook: 'patient-view',
+    title: 'CAR-T hematotoxicity',
+    description:
+      'For patients after CAR-T cell therapy: severe and prolonged cytopenia (CTCAE v5, EHA/EBMT ICAHT), recovery, immunoglobulins and CAR-HEMATOTOX, with G-CSF, transfusion, IVIG and work-up advice.',
+    prefetch: hematotoxPrefetch(clinical),
+    requiredPrefetch: ['observations', 'medicationAdministrations', 'procedures'],
+    dateBoundedPrefetch: { observations: 'date' },
+    handler: async () => Promise.resolve({ cards: [] }),
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * createApp(deps): wiring only. Middleware first, then routers, the error handler last.
+ * server.ts builds the deps and listens; tests call createApp with their own deps.
+ */
+import type { Express, Request, Response } from 'express';
+import express from 'express';
+import type { Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { CdsServiceDefinition } from './cds-hooks/service.js';
+import type { HookName } from './cds-hooks/schemas.js';
+import { cdsClientAuth, createVerifier, type CdsJwtVerifier } from './cds-hooks/auth.js';
+import { cdsHooksRouter, type FeedbackSink } from './cds-hooks/router.js';
+import { notFound } from './cds-hooks/outcomes.js';
+import type { Config } from './config.js';
+import type { DemoFhirServer } from './demo/fhir-server.js';
+import { DEMO_FHIR_PATH } from './demo/fhir-server.js';
+import { cors, createHttpMetrics, errorHandler, jsonBody, requestLogging, securityHeaders } from './http/middleware.js';
+import type { ServiceDeps } from '../cds-services/deps.js';
+
+export interface Readiness {
+  /** Named checks; the service is ready when all are true. */
+  checks(): Record<string, boolean>;
+}
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  services: readonly CdsServiceDefinition<HookName, ServiceDeps>[];
+  serviceDeps: ServiceDeps;
+  /** Defaults to the verifier the configuration asks for (see createVerifier). */
+  verifier?: CdsJwtVerifier | undefined;
+  demoFhir?: DemoFhirServer | undefined;
+  feedback?: FeedbackSink | undefined;
+  readiness: Readiness;
+  now?: () => Date;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { config, log } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = createHttpMetrics(registry);
+
+  app.use(requestLogging(log, metrics));
+  app.use(securityHeaders());
+  app.use(cors(config.corsOrigins));
+
+  app.get('/healthz', (_req: Request, res: Response) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req: Request, res: Response) => {
+    const checks = deps.readiness.checks();
+    const ready = Object.values(checks).every(Boolean);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
+  });
+  app.get('/metrics', async (_req: Request, res: Response) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+
+  if (deps.demoFhir) app.use(DEMO_FHIR_PATH, deps.demoFhir.router(config.bodyLimit));
+
+  // Built from the configuration unless given: trusted issuers configured means every call is checked.
+  const auth = cdsClientAuth(config, deps.verifier ?? createVerifier(config), log);
+  app.use('/cds-services', auth);
+  app.use(jsonBody(config.bodyLimit));
+  app.use(
+    cdsHooksRouter<ServiceDeps>({
+      config,
+      log,
+      services: deps.services,
+      serviceDeps: deps.serviceDeps,
+      feedback: deps.feedback,
+      now: deps.now ?? (() => new Date()),
+    }),
+  );
+
+  app.use((req: Request) => {
+    throw notFound(`No route for ${req.method} ${req.path}`);
+  });
+  app.use(errorHandler(log, config.bodyLimit));
+  return app;
+}

@@ -1,0 +1,167 @@
+/**
+ * Trusting CDS clients (CDS Hooks 2.0 "Trusting CDS Clients").
+ *
+ * Every call to discovery, a service or feedback must carry `Authorization: Bearer <JWT>` signed by
+ * an allow-listed issuer. Checked here: algorithm (RS384/ES384 only: never `none` or HMAC), `typ`,
+ * signature against the issuer's configured JWKS (the token's own `jku` is never fetched), `iss`,
+ * `aud` equal to the URL called, `exp`/`iat` with a small clock tolerance, a bounded lifetime,
+ * and `jti` not seen before within its lifetime. Failures are a bare 401; the reason goes to the
+ * log, the token never does.
+ */
+import { readFileSync } from 'node:fs';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
+import type { Logger } from 'pino';
+import type { Config, TrustedIssuer } from '../config.js';
+import { unauthorized } from './outcomes.js';
+
+export const ALLOWED_ALGORITHMS = ['RS384', 'ES384'] as const;
+
+/** Remembers `jti`s until their token expires, so a captured token cannot be replayed. */
+export class ReplayCache {
+  private readonly seen = new Map<string, number>();
+  private lastSweep = 0;
+
+  /** Records the token; returns false when it was already seen and has not yet expired. */
+  remember(issuer: string, jti: string, expiresAtMs: number, nowMs: number): boolean {
+    this.sweep(nowMs);
+    const key = `${issuer}\u0000${jti}`;
+    const known = this.seen.get(key);
+    if (known !== undefined && known > nowMs) return false;
+    this.seen.set(key, expiresAtMs);
+    return true;
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  private sweep(nowMs: number): void {
+    if (nowMs - this.lastSweep < 10_000) return;
+    this.lastSweep = nowMs;
+    for (const [key, exp] of this.seen) if (exp <= nowMs) this.seen.delete(key);
+  }
+}
+
+export interface JwtVerifierOptions {
+  issuers: TrustedIssuer[];
+  clockToleranceSeconds: number;
+  maxLifetimeSeconds: number;
+  now?: () => Date;
+}
+
+export type VerifyResult = { ok: true; iss: string; tenant?: string } | { ok: false; reason: string };
+
+export class CdsJwtVerifier {
+  private readonly keySets = new Map<string, JWTVerifyGetKey>();
+  private readonly replay = new ReplayCache();
+  private readonly now: () => Date;
+
+  constructor(private readonly options: JwtVerifierOptions) {
+    this.now = options.now ?? (() => new Date());
+    for (const issuer of options.issuers) {
+      if (issuer.jwksUrl) {
+        this.keySets.set(issuer.iss, createRemoteJWKSet(new URL(issuer.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 }));
+      } else if (issuer.jwksFile) {
+        const jwks = JSON.parse(readFileSync(issuer.jwksFile, 'utf8')) as Parameters<typeof createLocalJWKSet>[0];
+        this.keySets.set(issuer.iss, createLocalJWKSet(jwks));
+      }
+    }
+  }
+
+  /** Verifies `token` for a call to `audience` (the absolute URL that was called). */
+  async verify(token: string, audience: string): Promise<VerifyResult> {
+    let iss: string | undefined;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch {
+      return { ok: false, reason: 'malformed JWT' };
+    }
+    const keySet = iss ? this.keySets.get(iss) : undefined;
+    if (!iss || !keySet) return { ok: false, reason: 'issuer is not trusted' };
+    const current = this.now();
+    try {
+      const { payload } = await jwtVerify(token, keySet, {
+        algorithms: [...ALLOWED_ALGORITHMS],
+        issuer: iss,
+        audience,
+        typ: 'JWT',
+        clockTolerance: this.options.clockToleranceSeconds,
+        maxTokenAge: this.options.maxLifetimeSeconds + this.options.clockToleranceSeconds,
+        requiredClaims: ['iss', 'aud', 'exp', 'iat', 'jti'],
+        currentDate: current,
+      });
+      const exp = (payload.exp ?? 0) * 1000 + this.options.clockToleranceSeconds * 1000;
+      if (typeof payload.jti !== 'string' || payload.jti.length === 0) return { ok: false, reason: 'jti missing' };
+      if (!this.replay.remember(iss, payload.jti, exp, current.getTime())) return { ok: false, reason: 'jti replayed' };
+      const tenant = typeof payload['tenant'] === 'string' ? payload['tenant'] : undefined;
+      return tenant ? { ok: true, iss, tenant } : { ok: true, iss };
+    } catch (error) {
+      return { ok: false, reason: describeJoseError(error) };
+    }
+  }
+}
+
+function describeJoseError(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'token expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `claim ${error.claim} invalid: ${error.reason}`;
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'algorithm not allowed';
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'signature invalid';
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'no key in the issuer JWKS matches the token kid';
+  if (error instanceof joseErrors.JWKSTimeout) return 'issuer JWKS did not answer in time';
+  if (error instanceof joseErrors.JOSEError) return error.code;
+  return 'verification failed';
+}
+
+/** The verifier the configuration asks for: undefined only when no trusted issuer is configured. */
+export function createVerifier(config: Config): CdsJwtVerifier | undefined {
+  const { trustedIssuers, clockToleranceSeconds, maxLifetimeSeconds } = config.auth;
+  return trustedIssuers.length > 0 ? new CdsJwtVerifier({ issuers: trustedIssuers, clockToleranceSeconds, maxLifetimeSeconds }) : undefined;
+}
+
+/** The absolute URL of this request as the client addressed it, for the `aud` check. */
+export function calledUrl(publicBaseUrl: string, req: Request): string {
+  const path = req.originalUrl.split('?')[0] ?? '';
+  return `${publicBaseUrl}${path}`;
+}
+
+/**
+ * Express middleware: verifies the CDS client's JWT when trusted issuers are configured; passes
+ * everything through otherwise (the server warns loudly at start-up that it runs open).
+ */
+export function cdsClientAuth(config: Config, verifier: CdsJwtVerifier | undefined, log: Logger): RequestHandler {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    if (!verifier || req.method === 'OPTIONS') {
+      next();
+      return;
+    }
+    const header = req.get('authorization') ?? '';
+    const match = /^Bearer\s+([A-Za-z0-9_.-]+)$/.exec(header);
+    if (!match?.[1]) {
+      log.warn({ reqId: req.id }, 'CDS client rejected: no bearer JWT');
+      next(unauthorized('no bearer token'));
+      return;
+    }
+    const audience = calledUrl(config.publicBaseUrl ?? '', req);
+    verifier
+      .verify(match[1], audience)
+      .then((result) => {
+        if (!result.ok) {
+          log.warn({ reqId: req.id, reason: result.reason }, 'CDS client rejected');
+          next(unauthorized(result.reason));
+          return;
+        }
+        req.cdsClient = { iss: result.iss, ...(result.tenant ? { tenant: result.tenant } : {}) };
+        next();
+      })
+      .catch(next);
+  };
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    id: string;
+    cdsClient?: { iss: string; tenant?: string };
+  }
+}

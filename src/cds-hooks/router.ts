@@ -1,0 +1,125 @@
+/**
+ * The CDS Hooks endpoints: discovery, service calls and feedback.
+ *
+ * The router validates at the edge (zod), resolves prefetch, calls the service's handler, checks
+ * the response against the spec's schema and answers. Handlers never touch `res`.
+ */
+import type { Request, Response } from 'express';
+import { Router } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { requireJsonBody } from '../http/middleware.js';
+import { badRequest, badRequestFromZod, notFound } from './outcomes.js';
+import type { CdsServiceDefinition } from './service.js';
+import { loadPrefetch } from './service.js';
+import type { Card, CdsResponse, FeedbackEntry, HookName } from './schemas.js';
+import { cardSchema, cdsRequestSchema, contextSchemas, discoveryResponseSchema, feedbackRequestSchema } from './schemas.js';
+
+/** Where acknowledged feedback and issued cards go (SQLite or PostgreSQL, see src/storage). */
+export interface FeedbackSink {
+  recordFeedback(serviceId: string, entries: FeedbackEntry[], receivedAt: Date): Promise<void>;
+  recordCards(serviceId: string, cards: IssuedCard[], issuedAt: Date): Promise<void>;
+}
+
+/** What is kept of an issued card for alert-fatigue reports: no patient data. */
+export interface IssuedCard {
+  uuid: string;
+  kind: string;
+  indicator: Card['indicator'];
+}
+
+export interface CdsRouterDeps<D> {
+  config: Config;
+  log: Logger;
+  services: readonly CdsServiceDefinition<HookName, D>[];
+  serviceDeps: D;
+  feedback?: FeedbackSink | undefined;
+  now: () => Date;
+}
+
+/** Cards carry their kind in this extension-free side channel so storage can group them. */
+export const CARD_KIND = Symbol('cardKind');
+export type KindedCard = Card & { [CARD_KIND]?: string };
+
+export function discoveryDocument(services: readonly CdsServiceDefinition<HookName, unknown>[]): unknown {
+  return discoveryResponseSchema.parse({
+    services: services.map((s) => ({
+      hook: s.hook,
+      id: s.id,
+      title: s.title,
+      description: s.description,
+      ...(Object.keys(s.prefetch).length > 0 ? { prefetch: s.prefetch } : {}),
+      ...(s.usageRequirements ? { usageRequirements: s.usageRequirements } : {}),
+    })),
+  });
+}
+
+export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
+  const router = Router();
+  const byId = new Map(deps.services.map((s) => [s.id, s]));
+  const discovery = discoveryDocument(deps.services);
+
+  router.get('/cds-services', (_req: Request, res: Response) => {
+    res.json(discovery);
+  });
+
+  router.post('/cds-services/:id', async (req: Request, res: Response) => {
+    const service = byId.get(String(req.params['id']));
+    if (!service) throw notFound(`No CDS service with id "${String(req.params['id'])}"`);
+    const body = requireJsonBody(req);
+    const parsed = cdsRequestSchema.safeParse(body);
+    if (!parsed.success) throw badRequestFromZod(parsed.error);
+    const request = parsed.data;
+    (res.locals as { hookInstance?: string }).hookInstance = request.hookInstance;
+    if (request.hook !== service.hook) {
+      throw badRequest(`hook: service ${service.id} answers "${service.hook}", not "${request.hook}"`, 'hook');
+    }
+    const context = contextSchemas[service.hook].safeParse(request.context);
+    if (!context.success) throw badRequestFromZod(context.error, 'context');
+
+    const log = deps.log.child({ reqId: req.id, hookInstance: request.hookInstance, serviceId: service.id });
+    const deadline = AbortSignal.timeout(deps.config.fhir.timeoutMs);
+    const closed = new AbortController();
+    res.on('close', () => closed.abort());
+    const data = await loadPrefetch(service, request, {
+      config: deps.config,
+      now: deps.now(),
+      signal: AbortSignal.any([deadline, closed.signal]),
+      log,
+    });
+    const response = await service.handler({ request, context: context.data, data }, deps.serviceDeps);
+    const cards = validCards(response, log);
+    if (deps.feedback && cards.length > 0) {
+      const issued = cards.filter((c) => c.uuid).map((c) => ({ uuid: c.uuid as string, kind: (c as KindedCard)[CARD_KIND] ?? 'unknown', indicator: c.indicator }));
+      // Card bookkeeping feeds reports; it must never cost the clinician their cards.
+      await deps.feedback.recordCards(service.id, issued, deps.now()).catch((err: unknown) => log.error({ err }, 'could not record issued cards'));
+    }
+    log.debug({ cards: cards.length }, 'cards returned');
+    res.json({ ...response, cards } satisfies CdsResponse);
+  });
+
+  router.post('/cds-services/:id/feedback', async (req: Request, res: Response) => {
+    const service = byId.get(String(req.params['id']));
+    if (!service) throw notFound(`No CDS service with id "${String(req.params['id'])}"`);
+    const body = requireJsonBody(req);
+    const parsed = feedbackRequestSchema.safeParse(body);
+    if (!parsed.success) throw badRequestFromZod(parsed.error);
+    if (!deps.feedback) throw notFound('Feedback storage is not configured');
+    // Answer 200 only once the feedback is durably stored.
+    await deps.feedback.recordFeedback(service.id, parsed.data.feedback, deps.now());
+    res.status(200).json({ stored: parsed.data.feedback.length });
+  });
+
+  return router;
+}
+
+/** Drops (and logs) any card that would break the spec, so one bad card cannot hide the others. */
+function validCards(response: CdsResponse, log: Logger): Card[] {
+  const cards: Card[] = [];
+  for (const card of response.cards) {
+    const check = cardSchema.safeParse(card);
+    if (check.success) cards.push(card);
+    else log.error({ issues: check.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'invalid card dropped');
+  }
+  return cards;
+}

@@ -1,0 +1,131 @@
+/**
+ * Which codes mean what: FHIR ValueSets from `fhir-profiles/` (one per role) plus local codes a
+ * hospital adds by configuration, compiled into one `system|code → role` lookup.
+ *
+ * Pure: the caller reads the files (server) or bundles them (SMART app) and passes them in.
+ */
+import type { CodeableConcept, Coding, ValueSet } from 'fhir/r4.js';
+
+/** Every role the engine matches codes for; each is the id of a ValueSet in fhir-profiles/. */
+export const ROLES = [
+  'anc',
+  'platelets',
+  'hemoglobin',
+  'wbc',
+  'lymphocytes',
+  'igg',
+  'iga',
+  'igm',
+  'cd19',
+  'cd4',
+  'cd8',
+  'cd4-cd8-ratio',
+  'ferritin',
+  'crp',
+  'il6',
+  'il10',
+  'ifn-gamma',
+  'd-dimer',
+  'fibrinogen',
+  'ldh',
+  'body-temperature',
+  'crs-grade-observation',
+  'car-t-product',
+  'car-t-infusion-procedure',
+  'tocilizumab',
+  'corticosteroid',
+  'g-csf',
+  'lymphodepletion',
+  'ivig',
+  'red-cell-transfusion',
+  'platelet-transfusion',
+  'transfusion-unspecified',
+  'irradiated-blood-product',
+  'crs-condition',
+  'allogeneic-hsct-history',
+] as const;
+export type Role = (typeof ROLES)[number];
+
+export const LOCAL_SYSTEM = 'https://cart-hematotox-cds.example.org/fhir/CodeSystem/cart-hematotox';
+
+export interface CodeInfo {
+  role: Role;
+  /** CAR-T product name (designation `product`) where the code says which product. */
+  product?: string;
+  /** CRS grade (designation `crs-grade`) where the code carries it. */
+  crsGrade?: number;
+  display?: string;
+}
+
+export interface LocalCode {
+  system: string;
+  code: string;
+  display?: string;
+  product?: string;
+}
+
+export type LocalCodes = Partial<Record<Role, LocalCode[]>>;
+
+export interface Terminology {
+  /** Roles of one coding (a code may belong to several roles). */
+  lookup(system: string | undefined, code: string | undefined): CodeInfo[];
+  /** First matching code info among the codings of a concept for one of `roles`. */
+  match(concept: CodeableConcept | undefined, roles: readonly Role[]): CodeInfo | undefined;
+  /** The codes of a role, for prefetch templates (`system|code`). */
+  codesOf(role: Role): Coding[];
+  readonly size: number;
+}
+
+const key = (system: string, code: string): string => `${system}|${code}`;
+
+function isRole(id: string | undefined): id is Role {
+  return (ROLES as readonly string[]).includes(id ?? '');
+}
+
+/** Builds the lookup. ValueSets whose id is not a role are ignored; local codes are appended. */
+export function buildTerminology(valueSets: readonly ValueSet[], localCodes: LocalCodes = {}): Terminology {
+  const byCode = new Map<string, CodeInfo[]>();
+  const byRole = new Map<Role, Coding[]>();
+  const add = (system: string, code: string, info: CodeInfo): void => {
+    const k = key(system, code);
+    const list = byCode.get(k) ?? [];
+    if (!list.some((i) => i.role === info.role)) list.push(info);
+    byCode.set(k, list);
+    const codes = byRole.get(info.role) ?? [];
+    codes.push({ system, code, ...(info.display ? { display: info.display } : {}) });
+    byRole.set(info.role, codes);
+  };
+  for (const vs of valueSets) {
+    if (!isRole(vs.id)) continue;
+    for (const include of vs.compose?.include ?? []) {
+      if (!include.system) continue;
+      for (const concept of include.concept ?? []) {
+        const product = concept.designation?.find((d) => d.use?.code === 'product')?.value;
+        const grade = concept.designation?.find((d) => d.use?.code === 'crs-grade')?.value;
+        add(include.system, concept.code, {
+          role: vs.id,
+          ...(concept.display ? { display: concept.display } : {}),
+          ...(product ? { product } : {}),
+          ...(grade ? { crsGrade: Number(grade) } : {}),
+        });
+      }
+    }
+  }
+  for (const [role, codes] of Object.entries(localCodes) as [Role, LocalCode[]][]) {
+    for (const c of codes) add(c.system, c.code, { role, ...(c.display ? { display: c.display } : {}), ...(c.product ? { product: c.product } : {}) });
+  }
+  return {
+    lookup: (system, code) => (system && code ? (byCode.get(key(system, code)) ?? []) : []),
+    match(concept, roles) {
+      for (const coding of concept?.coding ?? []) {
+        const hit = (coding.system && coding.code ? byCode.get(key(coding.system, coding.code)) : undefined)?.find((i) => roles.includes(i.role));
+        if (hit) return hit;
+      }
+      return undefined;
+    },
+    codesOf: (role) => byRole.get(role) ?? [],
+    get size() {
+      return byCode.size;
+    },
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * Service configuration: the only module that reads `process.env`.
+ *
+ * Every value is parsed once with zod at start-up; a bad value stops the process with a message
+ * that names the variable. Tests build configs with {@link testConfig}.
+ */
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const csv = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+const trustedIssuerSchema = z
+  .object({
+    iss: z.string().min(1),
+    jwksUrl: z.url({ protocol: /^https$/ }).optional(),
+    jwksFile: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((i) => Boolean(i.jwksUrl) !== Boolean(i.jwksFile), {
+    message: 'give exactly one of jwksUrl (https) or jwksFile',
+  });
+
+export type TrustedIssuer = z.infer<typeof trustedIssuerSchema>;
+
+const trustedIssuers = z
+  .string()
+  .transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {iss, jwksUrl|jwksFile}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(trustedIssuerSchema));
+
+const timeZone = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an IANA time zone such as Europe/Berlin or UTC' },
+);
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('0.0.0.0'),
+  PUBLIC_BASE_URL: httpUrl.optional(),
+  TRUST_PROXY: bool.default(false),
+  BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(kb|mb)$/i, 'must look like 5mb or 500kb')
+    .default('5mb'),
+  CORS_ORIGINS: csv.default(['*']),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  CDS_TRUSTED_ISSUERS: trustedIssuers.optional(),
+  CDS_JWT_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+  CDS_JWT_MAX_LIFETIME_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+
+  FHIR_ALLOW_HTTP: bool.default(false),
+  FHIR_ALLOWED_ORIGINS: csv.default([]),
+  FHIR_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(5000),
+  FHIR_MAX_PAGES: z.coerce.number().int().min(1).max(1000).default(50),
+  FHIR_PAGE_SIZE: z.coerce.number().int().min(10).max(1000).default(1000),
+  LOOKBACK_DAYS: z.coerce.number().int().min(30).max(3650).default(400),
+
+  DEMO: bool.default(false),
+  THRESHOLDS_FILE: z.string().min(1).optional(),
+  LOCAL_CODES_FILE: z.string().min(1).optional(),
+  TIME_ZONE: timeZone.default('UTC'),
+
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  FEEDBACK_SQLITE_PATH: z.string().min(1).default('data/feedback.sqlite'),
+  ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+
+  SMART_CLIENT_ID: z.string().min(1).default('cart-hematotox-smart'),
+  SMART_ALLOWED_ISS: csv.default([]),
+
+  // fhir-kit-client prints request headers (the EHR's bearer token) and response bodies (PHI)
+  // when its debug namespace is enabled; refuse to start like that.
+  DEBUG: z
+    .string()
+    .refine((d) => !/fhir-kit-client|(^|,)\*($|,)/.test(d), {
+      message: 'enabling fhir-kit-client debug output would write access tokens and patient data to the logs',
+    })
+    .optional(),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Base URL the service is reachable at; the JWT `aud` is checked against it. */
+  publicBaseUrl: string | undefined;
+  trustProxy: boolean;
+  bodyLimit: string;
+  corsOrigins: string[];
+  logLevel: string;
+  auth: {
+    trustedIssuers: TrustedIssuer[];
+    clockToleranceSeconds: number;
+    maxLifetimeSeconds: number;
+  };
+  fhir: {
+    allowHttp: boolean;
+    allowedOrigins: string[];
+    timeoutMs: number;
+    maxPages: number;
+    pageSize: number;
+    lookbackDays: number;
+  };
+  demo: boolean;
+  thresholdsFile: string | undefined;
+  localCodesFile: string | undefined;
+  timeZone: string;
+  storage: { databaseUrl: string | undefined; sqlitePath: string };
+  adminToken: string | undefined;
+  smart: { clientId: string; allowedIss: string[] };
+}
+
+/** Thrown when the environment does not describe a valid configuration. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment (default `process.env`) into a {@link Config}; throws {@link ConfigError}. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const trustedIssuers = e.CDS_TRUSTED_ISSUERS ?? [];
+  if (trustedIssuers.length > 0 && !e.PUBLIC_BASE_URL) {
+    // The audience of a CDS Hooks JWT is the URL that was called; deriving it from the Host header
+    // would let a token minted for another service be replayed here.
+    problems.push('PUBLIC_BASE_URL: required when CDS_TRUSTED_ISSUERS is set (the JWT aud is checked against it)');
+  }
+  for (const origin of e.FHIR_ALLOWED_ORIGINS) {
+    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
+      problems.push(`FHIR_ALLOWED_ORIGINS: "${origin}" is not an origin like https://ehr.example.org`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    trustProxy: e.TRUST_PROXY,
+    bodyLimit: e.BODY_LIMIT,
+    corsOrigins: e.CORS_ORIGINS,
+    logLevel: e.LOG_LEVEL,
+    auth: {
+      trustedIssuers,
+      clockToleranceSeconds: e.CDS_JWT_CLOCK_TOLERANCE_SECONDS,
+      maxLifetimeSeconds: e.CDS_JWT_MAX_LIFETIME_SECONDS,
+    },
+    fhir: {
+      allowHttp: e.FHIR_ALLOW_HTTP,
+      allowedOrigins: e.FHIR_ALLOWED_ORIGINS,
+      timeoutMs: e.FHIR_TIMEOUT_MS,
+      maxPages: e.FHIR_MAX_PAGES,
+      pageSize: e.FHIR_PAGE_SIZE,
+      lookbackDays: e.LOOKBACK_DAYS,
+    },
+    demo: e.DEMO,
+    thresholdsFile: e.THRESHOLDS_FILE,
+    localCodesFile: e.LOCAL_CODES_FILE,
+    timeZone: e.TIME_ZONE,
+    storage: { databaseUrl: e.DATABASE_URL, sqlitePath: e.FEEDBACK_SQLITE_PATH },
+    adminToken: e.ADMIN_TOKEN,
+    smart: { clientId: e.SMART_CLIENT_ID, allowedIss: e.SMART_ALLOWED_ISS },
+  };
+}
+
+/** A valid configuration for tests: the defaults, with `env` applied on top. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ LOG_LEVEL: 'silent', FEEDBACK_SQLITE_PATH: ':memory:', ...env });
+}

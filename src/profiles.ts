@@ -1,0 +1,100 @@
+/**
+ * Reads what the engine is configured with from disk: the ValueSets in `fhir-profiles/`, the
+ * hospital thresholds file and the hospital's local codes. Any problem stops start-up with a
+ * message naming the file and the field.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ValueSet } from 'fhir/r4.js';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { HospitalThresholds } from './clinical/thresholds.js';
+import { DEFAULT_HOSPITAL_THRESHOLDS, parseThresholds } from './clinical/thresholds.js';
+import type { LocalCodes, Terminology } from './clinical/terminology.js';
+import { buildTerminology, ROLES } from './clinical/terminology.js';
+import { ConfigError } from './config.js';
+
+/** The project root (the folder holding package.json), from src/ or dist/src/ alike. */
+export function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'fhir-profiles'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the project root (package.json next to fhir-profiles/)');
+}
+
+export const PROFILES_DIR = (): string => join(projectRoot(), 'fhir-profiles');
+
+/** Every `ValueSet-*.json` of `dir`. */
+export function loadValueSets(dir = PROFILES_DIR()): ValueSet[] {
+  const files = readdirSync(dir).filter((f) => /^ValueSet-.+\.json$/.test(f)).sort();
+  return files.map((file) => {
+    const parsed = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Partial<ValueSet>;
+    if (parsed.resourceType !== 'ValueSet' || !parsed.id) throw new ConfigError([`${file}: not a ValueSet with an id`]);
+    return parsed as ValueSet;
+  });
+}
+
+function readStructured(path: string, variable: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  try {
+    return parseYaml(text) as unknown; // YAML is a superset of JSON: both formats are accepted
+  } catch (error) {
+    throw new ConfigError([`${variable}: ${path} is not valid JSON or YAML (${(error as Error).message.split('\n')[0] ?? ''})`]);
+  }
+}
+
+function zodProblems(variable: string, path: string, error: z.ZodError): ConfigError {
+  return new ConfigError(error.issues.map((i) => `${variable} ${path}: ${i.path.join('.') || '(root)'}: ${i.message}`));
+}
+
+/** The hospital thresholds (defaults when no file is configured). */
+export function loadThresholds(path: string | undefined): HospitalThresholds {
+  if (!path) return DEFAULT_HOSPITAL_THRESHOLDS;
+  const raw = readStructured(path, 'THRESHOLDS_FILE');
+  try {
+    return parseThresholds(raw);
+  } catch (error) {
+    if (error instanceof z.ZodError) throw zodProblems('THRESHOLDS_FILE', path, error);
+    throw error;
+  }
+}
+
+const localCodeSchema = z.strictObject({
+  system: z.string().min(1),
+  code: z.string().min(1),
+  display: z.string().optional(),
+  product: z.string().optional(),
+});
+const localCodesSchema = z.partialRecord(z.enum(ROLES), z.array(localCodeSchema));
+
+/** The hospital's local codes, keyed by role (ValueSet id). */
+export function loadLocalCodes(path: string | undefined): LocalCodes {
+  if (!path) return {};
+  const raw = readStructured(path, 'LOCAL_CODES_FILE');
+  const parsed = z.strictObject({ codes: localCodesSchema }).safeParse(raw);
+  if (!parsed.success) throw zodProblems('LOCAL_CODES_FILE', path, parsed.error);
+  return parsed.data.codes;
+}
+
+export interface ClinicalContext {
+  terminology: Terminology;
+  thresholds: HospitalThresholds;
+  timeZone: string;
+}
+
+export function loadClinicalContext(options: { thresholdsFile?: string | undefined; localCodesFile?: string | undefined; timeZone: string }): ClinicalContext {
+  const valueSets = loadValueSets();
+  return {
+    terminology: buildTerminology(valueSets, loadLocalCodes(options.localCodesFile)),
+    thresholds: loadThresholds(options.thresholdsFile),
+    timeZone: options.timeZone,
+  };
+}

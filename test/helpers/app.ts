@@ -1,0 +1,70 @@
+/**
+ * Builds the real express app for tests, with a log stream the test can read.
+ */
+import { Writable } from 'node:stream';
+import type { Express } from 'express';
+import type { ServiceDeps } from '../../cds-services/deps.js';
+import { cdsServices } from '../../cds-services/index.js';
+import { createApp, type AppDeps } from '../../src/app.js';
+import type { CdsServiceDefinition } from '../../src/cds-hooks/service.js';
+import type { HookName } from '../../src/cds-hooks/schemas.js';
+import { testConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { loadClinicalContext } from '../../src/profiles.js';
+
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    done();
+  }
+  get text(): string {
+    return this.lines.join('\n');
+  }
+  records(): Record<string, unknown>[] {
+    return this.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+}
+
+export interface TestApp {
+  app: Express;
+  config: Config;
+  logs: LogCapture;
+  deps: AppDeps;
+}
+
+export function buildTestApp(
+  options: {
+    env?: Record<string, string>;
+    services?: (clinical: ReturnType<typeof loadClinicalContext>) => CdsServiceDefinition<HookName, ServiceDeps>[];
+    overrides?: Partial<AppDeps>;
+    now?: () => Date;
+  } = {},
+): TestApp {
+  const config = testConfig({ LOG_LEVEL: 'info', FHIR_ALLOW_HTTP: 'true', ...options.env });
+  const logs = new LogCapture();
+  const log = createLogger('debug', logs);
+  const clinical = loadClinicalContext(config);
+  const now = options.now ?? (() => new Date('2026-11-22T12:00:00Z'));
+  const serviceDeps: ServiceDeps = { config, clinical, log, now, smartLaunchUrl: 'http://localhost:8080/smart/launch.html' };
+  const deps: AppDeps = {
+    config,
+    log,
+    services: (options.services ?? cdsServices)(clinical),
+    serviceDeps,
+    readiness: { checks: () => ({ config: true, valueSets: clinical.terminology.size > 0 }) },
+    now,
+    ...options.overrides,
+  };
+  return { app: createApp(deps), config, logs, deps };
+}
+
+/** A minimal valid CDS Hooks request for `hook`. */
+export function hookRequest(hook: HookName, patientId: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    hook,
+    hookInstance: 'd1577c69-dfbe-44ad-ba6d-3e05e953b2ea',
+    context: { userId: 'Practitioner/demo-hematologist', patientId },
+    ...extra,
+  };
+}

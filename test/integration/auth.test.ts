@@ -1,0 +1,172 @@
+/**
+ * Trusting CDS clients: with trusted issuers configured, discovery, services and feedback need a
+ * CDS Hooks JWT verified with jose. Keys are real (ES384, RS384); the EHR's JWKS endpoint is faked
+ * at the HTTP boundary.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { CryptoKey, JWK } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import request from 'supertest';
+import { CdsJwtVerifier } from '../../src/cds-hooks/auth.js';
+import { buildTestApp, hookRequest, type TestApp } from '../helpers/app.js';
+import { fakeServer } from '../helpers/servers.js';
+
+const ISS = 'https://ehr.example.org/';
+const BASE = 'https://cds.example.org';
+const SERVICE_PATH = '/cds-services/cart-hematotox-patient-view';
+
+let ec: { privateKey: CryptoKey; jwk: JWK };
+let rsa: { privateKey: CryptoKey; jwk: JWK };
+let app: TestApp;
+
+async function keyPair(alg: 'ES384' | 'RS384', kid: string): Promise<{ privateKey: CryptoKey; jwk: JWK }> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  return { privateKey, jwk: { ...(await exportJWK(publicKey)), kid, use: 'sig' } };
+}
+
+interface TokenOptions {
+  iss?: string;
+  aud?: string;
+  alg?: string;
+  key?: CryptoKey | Uint8Array;
+  kid?: string;
+  typ?: string | null;
+  iat?: number;
+  exp?: number;
+  jti?: string | null;
+}
+
+async function token(path: string, o: TokenOptions = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const header: Record<string, string> = { alg: o.alg ?? 'ES384', kid: o.kid ?? 'ec-1' };
+  if (o.typ !== null) header['typ'] = o.typ ?? 'JWT';
+  const jwt = new SignJWT({ ...(o.jti === null ? {} : { jti: o.jti ?? randomUUID() }), tenant: 'hospital-a' })
+    .setProtectedHeader(header as { alg: string })
+    .setIssuer(o.iss ?? ISS)
+    .setAudience(o.aud ?? `${BASE}${path}`)
+    .setIssuedAt(o.iat ?? now)
+    .setExpirationTime(o.exp ?? now + 300);
+  return jwt.sign(o.key ?? ec.privateKey);
+}
+
+const body = hookRequest('patient-view', 'p1', { prefetch: { patient: null, observations: null, medicationAdministrations: null, procedures: null, conditions: null } });
+
+beforeAll(async () => {
+  ec = await keyPair('ES384', 'ec-1');
+  rsa = await keyPair('RS384', 'rsa-1');
+  const dir = mkdtempSync(join(tmpdir(), 'jwks-'));
+  const file = join(dir, 'jwks.json');
+  writeFileSync(file, JSON.stringify({ keys: [ec.jwk, rsa.jwk] }));
+  app = buildTestApp({ env: { PUBLIC_BASE_URL: BASE, CDS_TRUSTED_ISSUERS: JSON.stringify([{ iss: ISS, jwksFile: file }]) } });
+});
+
+describe('with trusted issuers configured', () => {
+  test('a valid ES384 token lets the call through', async () => {
+    await request(app.app).post(SERVICE_PATH).set('authorization', `Bearer ${await token(SERVICE_PATH)}`).send(body).expect(200);
+  });
+
+  test('a valid RS384 token lets the call through', async () => {
+    await request(app.app).post(SERVICE_PATH).set('authorization', `Bearer ${await token(SERVICE_PATH, { alg: 'RS384', key: rsa.privateKey, kid: 'rsa-1' })}`).send(body).expect(200);
+  });
+
+  test('discovery and feedback need a token too; the aud is the URL called', async () => {
+    await request(app.app).get('/cds-services').expect(401);
+    await request(app.app).get('/cds-services').set('authorization', `Bearer ${await token('/cds-services')}`).expect(200);
+    const feedback = `${SERVICE_PATH}/feedback`;
+    await request(app.app).post(feedback).send({ feedback: [] }).expect(401);
+    // Authenticated, then validated: an empty feedback array is a 400, not a 401.
+    await request(app.app).post(feedback).set('authorization', `Bearer ${await token(feedback)}`).send({ feedback: [] }).expect(400);
+  });
+
+  const now = (): number => Math.floor(Date.now() / 1000);
+  test.each<[string, () => Promise<string>]>([
+    ['no token', async () => ''],
+    ['alg none', async () => {
+      const enc = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+      return `${enc({ alg: 'none', typ: 'JWT' })}.${enc({ iss: ISS, aud: `${BASE}${SERVICE_PATH}`, iat: now(), exp: now() + 300, jti: randomUUID() })}.`;
+    }],
+    ['HS384 signed with the public key as secret', async () => token(SERVICE_PATH, { alg: 'HS384', key: new TextEncoder().encode(JSON.stringify(ec.jwk)) })],
+    ['RS256 (not an allowed algorithm)', async () => {
+      const { privateKey } = await generateKeyPair('RS256');
+      return token(SERVICE_PATH, { alg: 'RS256', key: privateKey, kid: 'rsa-1' });
+    }],
+    ['signed by an unknown key', async () => {
+      const other = await keyPair('ES384', 'ec-1');
+      return token(SERVICE_PATH, { key: other.privateKey });
+    }],
+    ['untrusted issuer', async () => token(SERVICE_PATH, { iss: 'https://evil.example/' })],
+    ['aud of another service', async () => token(SERVICE_PATH, { aud: `${BASE}/cds-services/other` })],
+    ['aud of another host', async () => token(SERVICE_PATH, { aud: `https://other.example.org${SERVICE_PATH}` })],
+    ['expired beyond the clock tolerance', async () => token(SERVICE_PATH, { iat: now() - 200, exp: now() - 120 })],
+    ['issued in the future', async () => token(SERVICE_PATH, { iat: now() + 600, exp: now() + 900 })],
+    ['older than the maximum lifetime', async () => token(SERVICE_PATH, { iat: now() - 1000, exp: now() + 300 })],
+    ['no jti', async () => token(SERVICE_PATH, { jti: null })],
+    ['no typ header', async () => token(SERVICE_PATH, { typ: null })],
+  ])('bare 401 for %s, and the token is not logged', async (_name, make) => {
+    const jwt = await make();
+    const req = request(app.app).post(SERVICE_PATH).send(body);
+    if (jwt) void req.set('authorization', `Bearer ${jwt}`);
+    const res = await req.expect(401);
+    expect(res.text).toBe('');
+    expect(res.headers['www-authenticate']).toBe('Bearer');
+    if (jwt) expect(app.logs.text).not.toContain(jwt.split('.')[2] || jwt.split('.')[1]);
+  });
+
+  test('a token expired within the clock tolerance (30 s) is accepted', async () => {
+    const t = Math.floor(Date.now() / 1000);
+    await request(app.app).post(SERVICE_PATH).set('authorization', `Bearer ${await token(SERVICE_PATH, { iat: t - 100, exp: t - 10 })}`).send(body).expect(200);
+  });
+
+  test('a replayed jti is refused', async () => {
+    const jwt = await token(SERVICE_PATH);
+    await request(app.app).post(SERVICE_PATH).set('authorization', `Bearer ${jwt}`).send(body).expect(200);
+    await request(app.app).post(SERVICE_PATH).set('authorization', `Bearer ${jwt}`).send(body).expect(401);
+    expect(app.logs.text).toContain('jti replayed');
+  });
+});
+
+describe('remote JWKS', () => {
+  let jwks: Awaited<ReturnType<typeof fakeServer>>;
+  beforeAll(async () => {
+    jwks = await fakeServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ keys: [ec.jwk] }));
+    });
+  });
+  afterAll(async () => {
+    await jwks.close();
+  });
+
+  test('keys are fetched from the issuer JWKS URL, never from the token jku', async () => {
+    const verifier = new CdsJwtVerifier({ issuers: [{ iss: ISS, jwksUrl: `${jwks.url}/jwks.json` }], clockToleranceSeconds: 30, maxLifetimeSeconds: 300 });
+    const remote = buildTestApp({ env: { PUBLIC_BASE_URL: BASE, CDS_TRUSTED_ISSUERS: JSON.stringify([{ iss: ISS, jwksUrl: 'https://ehr.example.org/jwks.json' }]) }, overrides: { verifier } });
+    const evil = await fakeServer((_req, res) => res.end('{"keys":[]}'));
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const jwt = await new SignJWT({ jti: randomUUID() })
+        .setProtectedHeader({ alg: 'ES384', kid: 'ec-1', typ: 'JWT', jku: `${evil.url}/jwks` })
+        .setIssuer(ISS)
+        .setAudience(`${BASE}${SERVICE_PATH}`)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .sign(ec.privateKey);
+      await request(remote.app).post(SERVICE_PATH).set('authorization', `Bearer ${jwt}`).send(body).expect(200);
+      expect(jwks.requests).toEqual(['/jwks.json']);
+      expect(evil.requests).toEqual([]);
+    } finally {
+      await evil.close();
+    }
+  });
+});
+
+describe('without trusted issuers', () => {
+  test('the service runs open', async () => {
+    const open = buildTestApp();
+    await request(open.app).post(SERVICE_PATH).send(body).expect(200);
+    await request(open.app).get('/cds-services').expect(200);
+  });
+});

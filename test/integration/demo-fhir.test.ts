@@ -1,0 +1,100 @@
+/**
+ * The embedded demo FHIR server over HTTP: metadata, the searches our prefetch templates use,
+ * paging, creates and transactions, and the synthetic patients it is seeded with.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { Bundle, Observation } from 'fhir/r4.js';
+import request from 'supertest';
+import { DemoFhirServer } from '../../src/demo/fhir-server.js';
+import { seededDemo, serveFhir, type TestFhirServer } from '../helpers/servers.js';
+
+let fhir: TestFhirServer;
+beforeAll(async () => {
+  fhir = await serveFhir(await seededDemo());
+});
+afterAll(async () => {
+  await fhir.close();
+});
+
+const get = async (path: string): Promise<request.Response> => request(fhir.baseUrl.replace(/\/demo\/fhir$/, '')).get(`/demo/fhir${path}`);
+
+describe('demo FHIR server', () => {
+  test('serves a FHIR R4 CapabilityStatement at /metadata', async () => {
+    const res = await get('/metadata');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toContain('application/fhir+json');
+    expect(res.body).toMatchObject({ resourceType: 'CapabilityStatement', fhirVersion: '4.0.1', kind: 'instance' });
+    const observation = res.body.rest[0].resource.find((r: { type: string }) => r.type === 'Observation');
+    expect(observation.searchParam.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['patient', 'code', 'date']));
+  });
+
+  test('reads a synthetic patient, tagged as synthetic', async () => {
+    const res = await get('/Patient/cart-aplastic');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ resourceType: 'Patient', id: 'cart-aplastic', meta: { tag: [{ code: 'synthetic' }] } });
+  });
+
+  test('searches by patient id (bare or as a reference), token with and without system, and date', async () => {
+    const bare = (await get('/Observation?patient=cart-quick&code=751-8&_count=1000')).body as Bundle;
+    const reference = (await get('/Observation?patient=Patient/cart-quick&code=http://loinc.org|751-8&_count=1000')).body as Bundle;
+    expect(bare.total).toBeGreaterThan(30);
+    expect(reference.total).toBe(bare.total);
+    const all = (bare.entry ?? []).map((e) => e.resource as Observation);
+    const cutoff = all.map((o) => o.effectiveDateTime ?? '').sort()[10] ?? '';
+    const dated = (await get(`/Observation?patient=cart-quick&code=751-8&date=ge${cutoff.slice(0, 10)}&_count=1000`)).body as Bundle;
+    expect(dated.total).toBe(all.filter((o) => (o.effectiveDateTime ?? '').slice(0, 10) >= cutoff.slice(0, 10)).length);
+    const twoCodes = (await get('/Observation?patient=cart-quick&code=http://loinc.org|751-8,http://loinc.org|718-7&_count=1000')).body as Bundle;
+    expect(twoCodes.total).toBe((bare.total ?? 0) * 2);
+  });
+
+  test('pages with _count and next links until every match is returned once', async () => {
+    const first = (await get('/Observation?patient=cart-biphasic&_count=50')).body as Bundle;
+    const ids = new Set<string>();
+    let page: Bundle | undefined = first;
+    let pages = 0;
+    while (page) {
+      pages++;
+      for (const e of page.entry ?? []) ids.add(e.resource?.id ?? '');
+      const next: string | undefined = page.link?.find((l) => l.relation === 'next')?.url;
+      page = next ? ((await request(next).get('')).body as Bundle) : undefined;
+    }
+    expect(ids.size).toBe(first.total);
+    expect(pages).toBe(Math.ceil((first.total ?? 0) / 50));
+  });
+
+  test('accepts creates and transactions so tests and demos can load their own data', async () => {
+    const server = new DemoFhirServer();
+    const own = await serveFhir(server);
+    try {
+      const base = own.baseUrl.replace(/\/demo\/fhir$/, '');
+      const created = await request(base).post('/demo/fhir/Patient').set('content-type', 'application/fhir+json').send(JSON.stringify({ resourceType: 'Patient', gender: 'female' }));
+      expect(created.status).toBe(201);
+      const tx = await request(base)
+        .post('/demo/fhir')
+        .set('content-type', 'application/fhir+json')
+        .send(
+          JSON.stringify({
+            resourceType: 'Bundle',
+            type: 'transaction',
+            entry: [
+              { fullUrl: 'urn:uuid:9a6b1c52-3d2e-4c1f-8e0a-5b7d9c3e1f20', request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient', gender: 'male' } },
+              { request: { method: 'POST', url: 'Observation' }, resource: { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '751-8' }] }, subject: { reference: 'urn:uuid:9a6b1c52-3d2e-4c1f-8e0a-5b7d9c3e1f20' }, valueQuantity: { value: 0.3, code: '10*9/L', system: 'http://unitsofmeasure.org' } } },
+            ],
+          }),
+        );
+      expect(tx.status).toBe(200);
+      expect(tx.body.type).toBe('transaction-response');
+      const patientId = (tx.body.entry[0].response.location as string).split('/')[1];
+      const found = await request(base).get(`/demo/fhir/Observation?patient=${patientId}`);
+      expect(found.body.total).toBe(1);
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('an unknown resource id is a 404 OperationOutcome', async () => {
+    const res = await get('/Patient/does-not-exist');
+    expect(res.status).toBe(404);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+  });
+});

@@ -1,0 +1,42 @@
+/**
+ * Configuration is read once from the environment and validated; a bad value names itself.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  test('defaults: port 8080, 5mb body limit, open CORS, demo off, https only, UTC', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ port: 8080, bodyLimit: '5mb', corsOrigins: ['*'], demo: false, timeZone: 'UTC', fhir: { allowHttp: false, timeoutMs: 5000 } });
+    expect(c.auth.trustedIssuers).toEqual([]);
+  });
+
+  test.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ BODY_LIMIT: 'lots' }, 'BODY_LIMIT'],
+    [{ FHIR_ALLOW_HTTP: 'maybe' }, 'FHIR_ALLOW_HTTP'],
+    [{ TIME_ZONE: 'Mars/Olympus' }, 'TIME_ZONE'],
+    [{ CDS_TRUSTED_ISSUERS: 'not json' }, 'CDS_TRUSTED_ISSUERS'],
+    [{ CDS_TRUSTED_ISSUERS: '[{"iss":"x","jwksUrl":"http://insecure.example/jwks"}]', PUBLIC_BASE_URL: 'https://cds.example.org' }, 'CDS_TRUSTED_ISSUERS.0.jwksUrl'],
+    [{ CDS_TRUSTED_ISSUERS: '[{"iss":"x","jwksFile":"/k.json"}]' }, 'PUBLIC_BASE_URL'],
+    [{ FHIR_ALLOWED_ORIGINS: 'https://ehr.example.org/fhir' }, 'FHIR_ALLOWED_ORIGINS'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN'],
+    [{ DEBUG: 'fhir-kit-client:*' }, 'DEBUG'],
+  ])('%o stops start-up with a message naming %s', (env, name) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    try {
+      loadConfig(env);
+    } catch (error) {
+      expect((error as ConfigError).message).toContain(`${name}:`);
+    }
+  });
+
+  test('lists and booleans are parsed', () => {
+    const c = loadConfig({ CORS_ORIGINS: 'https://a.example, https://b.example', FHIR_ALLOW_HTTP: 'true', DEMO: '1' });
+    expect(c.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+    expect(c.fhir.allowHttp).toBe(true);
+    expect(c.demo).toBe(true);
+  });
+});
