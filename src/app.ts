@@ -14,6 +14,8 @@ import { notFound } from './cds-hooks/outcomes.js';
 import type { Config } from './config.js';
 import type { DemoFhirServer } from './demo/fhir-server.js';
 import { DEMO_FHIR_PATH } from './demo/fhir-server.js';
+import { todayIn } from './clinical/dates.js';
+import { assessmentsRouter } from './http/assessments-router.js';
 import { cors, createHttpMetrics, errorHandler, jsonBody, requestLogging, securityHeaders } from './http/middleware.js';
 import type { ServiceDeps } from '../cds-services/deps.js';
 
@@ -66,7 +68,9 @@ export function createApp(deps: AppDeps): Express {
   // Built from the configuration unless given: trusted issuers configured means every call is checked.
   const auth = cdsClientAuth(config, deps.verifier ?? createVerifier(config), log);
   app.use('/cds-services', auth);
+  app.use('/assessments', auth);
   app.use(jsonBody(config.bodyLimit));
+  app.use(assessmentsRouter(deps.serviceDeps.clinical, () => todayIn(config.timeZone, deps.now?.())));
   app.use(
     cdsHooksRouter<ServiceDeps>({
       config,

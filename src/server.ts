@@ -6,16 +6,12 @@ import type { Server } from 'node:http';
 import { cdsServices } from '../cds-services/index.js';
 import type { ServiceDeps } from '../cds-services/deps.js';
 import { createApp } from './app.js';
+import { todayIn } from './clinical/dates.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { seedDemo } from './demo/demo-patients.js';
 import { DEMO_FHIR_PATH, DemoFhirServer } from './demo/fhir-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadClinicalContext } from './profiles.js';
-
-/** Today's date (YYYY-MM-DD) in the hospital's time zone. */
-export function todayIn(timeZone: string, now = new Date()): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
-}
 
 export interface RunningServer {
   server: Server;

@@ -76,7 +76,16 @@ export interface Terminology {
   readonly size: number;
 }
 
-const key = (system: string, code: string): string => `${system}|${code}`;
+const roleSets = new WeakMap<readonly Role[], ReadonlySet<Role>>();
+/** The roles of a (usually constant) list as a Set, built once per list. */
+function roleSet(roles: readonly Role[]): ReadonlySet<Role> {
+  let set = roleSets.get(roles);
+  if (!set) {
+    set = new Set(roles);
+    roleSets.set(roles, set);
+  }
+  return set;
+}
 
 function isRole(id: string | undefined): id is Role {
   return (ROLES as readonly string[]).includes(id ?? '');
@@ -84,16 +93,23 @@ function isRole(id: string | undefined): id is Role {
 
 /** Builds the lookup. ValueSets whose id is not a role are ignored; local codes are appended. */
 export function buildTerminology(valueSets: readonly ValueSet[], localCodes: LocalCodes = {}): Terminology {
-  const byCode = new Map<string, CodeInfo[]>();
+  const bySystem = new Map<string, Map<string, CodeInfo[]>>();
   const byRole = new Map<Role, Coding[]>();
+  let size = 0;
+  const find = (system: string | undefined, code: string | undefined): CodeInfo[] | undefined => (system && code ? bySystem.get(system)?.get(code) : undefined);
   const add = (system: string, code: string, info: CodeInfo): void => {
-    const k = key(system, code);
-    const list = byCode.get(k) ?? [];
+    let codes = bySystem.get(system);
+    if (!codes) {
+      codes = new Map();
+      bySystem.set(system, codes);
+    }
+    const list = codes.get(code) ?? [];
+    if (list.length === 0) size++;
     if (!list.some((i) => i.role === info.role)) list.push(info);
-    byCode.set(k, list);
-    const codes = byRole.get(info.role) ?? [];
-    codes.push({ system, code, ...(info.display ? { display: info.display } : {}) });
-    byRole.set(info.role, codes);
+    codes.set(code, list);
+    const roleCodes = byRole.get(info.role) ?? [];
+    roleCodes.push({ system, code, ...(info.display ? { display: info.display } : {}) });
+    byRole.set(info.role, roleCodes);
   };
   for (const vs of valueSets) {
     if (!isRole(vs.id)) continue;
@@ -115,17 +131,21 @@ export function buildTerminology(valueSets: readonly ValueSet[], localCodes: Loc
     for (const c of codes) add(c.system, c.code, { role, ...(c.display ? { display: c.display } : {}), ...(c.product ? { product: c.product } : {}) });
   }
   return {
-    lookup: (system, code) => (system && code ? (byCode.get(key(system, code)) ?? []) : []),
+    lookup: (system, code) => find(system, code) ?? [],
     match(concept, roles) {
-      for (const coding of concept?.coding ?? []) {
-        const hit = (coding.system && coding.code ? byCode.get(key(coding.system, coding.code)) : undefined)?.find((i) => roles.includes(i.role));
-        if (hit) return hit;
+      const codings = concept?.coding;
+      if (!codings) return undefined;
+      const wanted = roleSet(roles);
+      for (const coding of codings) {
+        const infos = find(coding.system, coding.code);
+        if (!infos) continue;
+        for (const info of infos) if (wanted.has(info.role)) return info;
       }
       return undefined;
     },
     codesOf: (role) => byRole.get(role) ?? [],
     get size() {
-      return byCode.size;
+      return size;
     },
   };
 }

@@ -48,7 +48,7 @@ export const thresholdsSchema = obj({
   }),
   /** CTCAE v5.0 grade boundaries: a value strictly below a boundary has at least that grade. */
   ctcae: obj({
-    anc: obj({ grade2: positive.default(1.5), grade3: positive.default(1.0), grade4: positive.default(0.5) }),
+    neutrophils: obj({ grade2: positive.default(1.5), grade3: positive.default(1.0), grade4: positive.default(0.5) }),
     platelets: obj({ grade2: positive.default(75), grade3: positive.default(50), grade4: positive.default(25) }),
     hemoglobin: obj({ grade2: positive.default(100), grade3: positive.default(80) }),
     wbc: obj({ grade2: positive.default(3.0), grade3: positive.default(2.0), grade4: positive.default(1.0) }),
@@ -69,6 +69,8 @@ export const thresholdsSchema = obj({
     lookbackDays: days.default(30),
     /** Lymphodepletion is looked for in the N days before day 0. */
     lymphodepletionWindowDays: days.default(14),
+    /** Immunoglobulins and lymphocyte subsets are sampled less often: a longer look-back. */
+    immunologyLookbackDays: days.default(90),
   }),
   pht: obj({ day: day.default(28), windowDays: z.number().int().min(0).default(3) }),
   persistence: obj({ day90: day.default(90), year1: day.default(365), year1WindowDays: days.default(30) }),
@@ -117,6 +119,8 @@ export const thresholdsSchema = obj({
     pediatricAgeYears: z.number().int().min(1).default(18),
     /** An IgG measured within N days after IVIG reflects the infusion. */
     ivigRecentDays: days.default(28),
+    /** A fall of at least this many percent from baseline is a decline (seed 000 gives no cut-off). */
+    declinePct: positive.default(10),
   }),
   bCellAplasia: obj({
     cd19Percent: positive.default(1),

@@ -40,13 +40,13 @@ export const DEMO_SCENARIOS: readonly DemoScenario[] = [
     id: 'cart-day9',
     label: 'Day +9, severe neutropenia and thrombocytopenia ongoing',
     dayPostInfusion: 9,
-    overrides: { phenotype: 'aplastic', severe: { platelets: true, hemoglobin: true }, crsGrade: 3, highHematotox: true, units: 'us', name: ['Dara', 'Daynine'], sex: 'female', product: 'obecabtagene autoleucel' },
+    overrides: { phenotype: 'aplastic', severe: { platelets: true, hemoglobin: true }, noTransfusions: true, crsGrade: 3, highHematotox: true, units: 'us', name: ['Dara', 'Daynine'], sex: 'female', product: 'obecabtagene autoleucel' },
   },
   {
     id: 'cart-day1-high-risk',
     label: 'Day +1, high CAR-HEMATOTOX (prophylactic G-CSF question)',
     dayPostInfusion: 1,
-    overrides: { highHematotox: true, crsGrade: 1, units: 'si', name: ['Emil', 'Highrisk'], sex: 'male', product: 'tisagenlecleucel' },
+    overrides: { highHematotox: true, severe: { neutrophils: false }, crsGrade: 1, units: 'si', name: ['Emil', 'Highrisk'], sex: 'male', product: 'tisagenlecleucel' },
   },
   {
     id: 'cart-day200-low-igg',

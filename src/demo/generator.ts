@@ -74,6 +74,8 @@ export interface PlanOverrides {
   product?: Product;
   sex?: 'male' | 'female';
   name?: [string, string];
+  /** No platelet or red cell transfusions (keeps a demo's counts at their own level). */
+  noTransfusions?: boolean;
 }
 
 export interface PlanOptions {
@@ -121,8 +123,8 @@ export function planPatient(rng: Rng, options: PlanOptions): PatientPlan {
   shapeNeutrophils(rng, neutrophils, phenotype, phtLineage === 'neutrophils');
   if (phtLineage === 'platelets') persistPastDay28(rng, platelets, ST);
   if (phtLineage === 'hemoglobin') persistPastDay28(rng, hemoglobin, SA);
-  planTransfusions(rng, platelets, 0.7, lastDay);
-  planTransfusions(rng, hemoglobin, 0.7, lastDay);
+  planTransfusions(rng, platelets, o.noTransfusions ? 0 : 0.7, lastDay);
+  planTransfusions(rng, hemoglobin, o.noTransfusions ? 0 : 0.7, lastDay);
 
   // Grade ≥3 neutropenia in 97% (seed 000): of patients without SN, about 1 in 7 stays ≥ 1.0.
   const mildNeutropenia = !neutrophils.severe && rng.chance(0.14);

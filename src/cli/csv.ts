@@ -1,0 +1,66 @@
+/**
+ * One CSV row per assessed patient, for cohort reports (quality teams).
+ */
+import type { Assessment, Lineage } from '../clinical/types.js';
+
+const COLUMNS: [string, (a: Assessment) => string | number | boolean | null | undefined][] = [
+  ['patientId', (a) => a.patientId],
+  ['asOf', (a) => a.asOf],
+  ['infusionDate', (a) => a.infusionDate],
+  ['dayPostInfusion', (a) => a.dayPostInfusion],
+  ['ctcaeNeutrophilsWorst', (a) => a.ctcae.neutrophils.worst],
+  ['ctcaePlateletsWorst', (a) => a.ctcae.platelets.worst],
+  ['ctcaeHemoglobinWorst', (a) => a.ctcae.hemoglobin.worst],
+  ['severeNeutropeniaNewOnset', (a) => newOnset(a, 'neutrophil')],
+  ['severeAnemiaNewOnset', (a) => newOnset(a, 'hemoglobin')],
+  ['severeThrombocytopeniaNewOnset', (a) => newOnset(a, 'platelet')],
+  ['severeNeutropeniaBeforeInfusion', (a) => before(a, 'neutrophil')],
+  ['severeAnemiaBeforeInfusion', (a) => before(a, 'hemoglobin')],
+  ['severeThrombocytopeniaBeforeInfusion', (a) => before(a, 'platelet')],
+  ['prolongedHematologicToxicity', (a) => a.prolongedHematologicToxicity],
+  ['icahtEarly', (a) => a.icaht.early.grade],
+  ['icahtEarlyAtLeast', (a) => a.icaht.early.atLeast],
+  ['icahtLate', (a) => a.icaht.late.grade],
+  ['tIcahtEarly', (a) => a.icaht.thrombocytopenia.early.grade],
+  ['tIcahtLate', (a) => a.icaht.thrombocytopenia.late.grade],
+  ['neutrophilPhenotype', (a) => a.icaht.phenotype],
+  ['carHematotoxScore', (a) => a.hematotox.score],
+  ['carHematotoxRisk', (a) => a.hematotox.risk],
+  ['iggBaseline', (a) => a.immunoglobulins.IgG.baseline?.value],
+  ['iggLatest', (a) => a.immunoglobulins.IgG.latest?.value],
+  ['iggChangePct', (a) => a.immunoglobulins.IgG.changePct],
+  ['iggDecline', (a) => a.immunoglobulins.IgG.decline],
+  ['iggBelowIvigThreshold', (a) => a.immunoglobulins.IgG.belowIvigThreshold],
+  ['igaDecline', (a) => a.immunoglobulins.IgA.decline],
+  ['igmDecline', (a) => a.immunoglobulins.IgM.decline],
+  ['bCellAplasia', (a) => a.bCellAplasia.present],
+  ['bCellAplasiaOnsetDay', (a) => a.bCellAplasia.onsetDay],
+  ['bCellAplasiaLossDay', (a) => a.bCellAplasia.lossDay],
+  ['cd4cd8Inverted', (a) => a.cd4cd8.inverted],
+  ['cd4cd8InversionDay', (a) => a.cd4cd8.onsetDay],
+  ['crsGrade', (a) => a.crs.crs.grade],
+  ['recommendations', (a) => a.recommendations.map((r) => r.kind).join(';')],
+  ['issues', (a) => a.issues.length],
+];
+
+function newOnset(a: Assessment, lineage: Lineage): boolean {
+  return a.severeCytopenias.some((e) => e.lineage === lineage && e.newOnset);
+}
+
+function before(a: Assessment, lineage: Lineage): boolean {
+  return a.severeCytopenias.some((e) => e.lineage === lineage && !e.newOnset);
+}
+
+function cell(value: string | number | boolean | null | undefined): string {
+  if (value === null || value === undefined) return '';
+  const text = String(value);
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function assessmentCsvHeader(): string {
+  return COLUMNS.map(([name]) => name).join(',');
+}
+
+export function assessmentCsvRow(a: Assessment): string {
+  return COLUMNS.map(([, get]) => cell(get(a))).join(',');
+}

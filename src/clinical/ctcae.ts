@@ -1,0 +1,69 @@
+/**
+ * CTCAE v5.0 grades of the blood counts (clinical-spec section 3).
+ *
+ * A value strictly below a grade's boundary has at least that grade; grade 1 starts below the
+ * lower limit of normal (the lab's referenceRange.low when given, else the configured default).
+ * Anemia has no grade 4 from a lab value (it is defined clinically), so hemoglobin stops at 3.
+ */
+import type { Thresholds } from './thresholds.js';
+import type { CtcaeResult, CtcaeTerm, Grade, LabDay } from './types.js';
+
+interface Boundaries {
+  grade2: number;
+  grade3: number;
+  grade4?: number;
+}
+
+/** The CTCAE grade of `value` given the term's boundaries and the lower limit of normal. */
+export function ctcaeGrade(value: number, lln: number, b: Boundaries): Grade {
+  if (b.grade4 !== undefined && value < b.grade4) return 4;
+  if (value < b.grade3) return 3;
+  if (value < b.grade2) return 2;
+  if (value < lln) return 1;
+  return 0;
+}
+
+export function boundaries(term: CtcaeTerm, t: Thresholds): Boundaries {
+  return t.ctcae[term];
+}
+
+/** Default lower limit of normal of a term (hemoglobin depends on sex). */
+export function defaultLln(term: CtcaeTerm, t: Thresholds, sex: 'male' | 'female' | 'other' | 'unknown'): number {
+  switch (term) {
+    case 'neutrophils':
+      return t.lln.anc;
+    case 'platelets':
+      return t.lln.platelets;
+    case 'wbc':
+      return t.lln.wbc;
+    case 'lymphocytes':
+      return t.lln.lymphocytes;
+    case 'hemoglobin':
+      // Unknown sex: the lower of the two defaults, so grade 1 anemia is not over-called.
+      return sex === 'male' ? t.lln.hemoglobinMale : Math.min(t.lln.hemoglobinFemale, t.lln.hemoglobinMale);
+  }
+}
+
+/**
+ * Latest and worst grade over the lab days in [fromDay, toDay]. Each day is graded with its own
+ * lab's lower limit of normal when the Observation carried one.
+ */
+export function gradeSeries(days: readonly LabDay[], term: CtcaeTerm, unit: string, fromDay: number, toDay: number, lln: number, t: Thresholds): CtcaeResult {
+  const b = boundaries(term, t);
+  let latest: CtcaeResult['latestValue'];
+  let latestGrade: Grade | null = null;
+  let worstGrade: Grade | null = null;
+  let worst: CtcaeResult['worstValue'];
+  for (const d of days) {
+    if (d.day < fromDay || d.day > toDay) continue;
+    const g = ctcaeGrade(d.value, d.lln ?? lln, b);
+    const point = { value: d.value, unit, date: d.date, day: d.day, reference: d.reference };
+    latest = point;
+    latestGrade = g;
+    if (worstGrade === null || g > worstGrade || (g === worstGrade && worst && d.value < worst.value)) {
+      worstGrade = g;
+      worst = point;
+    }
+  }
+  return { latest: latestGrade, worst: worstGrade, ...(latest ? { latestValue: latest } : {}), ...(worst ? { worstValue: worst } : {}) };
+}

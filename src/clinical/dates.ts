@@ -1,0 +1,81 @@
+/**
+ * Calendar arithmetic for lab days. A lab day is a calendar date in the hospital's time zone
+ * (clinical-spec section 1: UTC when unknown); day numbers are whole days from day 0.
+ */
+
+const DAY_MS = 86_400_000;
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+export type Instant = { ms: number; date: string };
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T/;
+
+/**
+ * Reads a FHIR date or dateTime. Returns its instant and its calendar date in `timeZone`, or
+ * undefined when it is missing, invalid, or less precise than a day.
+ */
+export function readInstant(value: string | undefined, timeZone: string): Instant | undefined {
+  if (!value) return undefined;
+  if (value.length === 10) {
+    if (!DATE_ONLY.test(value)) return undefined;
+    const ms = Date.parse(`${value}T00:00:00Z`);
+    return Number.isNaN(ms) ? undefined : { ms, date: value };
+  }
+  if (!DATE_TIME.test(value)) return undefined; // year or year-month only
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) return undefined;
+  if (timeZone === 'UTC') {
+    // A UTC timestamp already carries its UTC calendar date.
+    const date = value.endsWith('Z') || value.endsWith('+00:00') ? value.slice(0, 10) : new Date(ms).toISOString().slice(0, 10);
+    return { ms, date };
+  }
+  return { ms, date: formatter(timeZone).format(ms) };
+}
+
+/** readInstant with a memo: the analytes of one blood draw share their timestamp. */
+export function instantReader(timeZone: string): (value: string | undefined) => Instant | undefined {
+  const memo = new Map<string, Instant | undefined>();
+  return (value) => {
+    if (!value) return undefined;
+    if (memo.has(value)) return memo.get(value);
+    const instant = readInstant(value, timeZone);
+    memo.set(value, instant);
+    return instant;
+  };
+}
+
+/** Whole days from `from` to `to` (YYYY-MM-DD). */
+export function daysBetween(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS);
+}
+
+export function addDays(date: string, days: number): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Age in whole years on `onDate`. */
+export function ageInYears(birthDate: string | undefined, onDate: string): number | null {
+  if (!birthDate || !/^\d{4}-\d{2}-\d{2}$/.test(birthDate)) return null;
+  const [by, bm, bd] = birthDate.split('-').map(Number) as [number, number, number];
+  const [y, m, d] = onDate.split('-').map(Number) as [number, number, number];
+  return y - by - (m < bm || (m === bm && d < bd) ? 1 : 0);
+}
+
+export function isDate(value: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`));
+}
+
+/** Today's date (YYYY-MM-DD) in `timeZone`. */
+export function todayIn(timeZone: string, now: Date = new Date()): string {
+  return formatter(timeZone).format(now);
+}

@@ -1,0 +1,114 @@
+/**
+ * Immune reconstitution (seed 000; clinical-spec section 6): immunoglobulin decline and the IVIG
+ * threshold, B-cell aplasia onset and loss, CD4/CD8 inversion and low CD4.
+ */
+import type { Thresholds } from './thresholds.js';
+import type { BCellAplasiaResult, Cd4Cd8Result, ImmunoglobulinResult, LabPoint, LabValue } from './types.js';
+
+const point = (v: LabValue, day: number | null): LabPoint => ({ value: v.value, unit: v.unit, date: v.date, day, reference: v.reference });
+
+/**
+ * Decline versus baseline. A decline is a fall of at least `declinePct` percent, so that assay
+ * noise is not called a decline (seed 000 reports declines without a cut-off; 10% is our choice).
+ */
+export function immunoglobulin(baseline: LabValue | undefined, latest: LabValue | undefined, dayOf: (date: string) => number | null, ivigThreshold: number | null, declinePct: number): ImmunoglobulinResult {
+  const changePct = baseline && latest && baseline.value > 0 ? Math.round(((latest.value - baseline.value) / baseline.value) * 1000) / 10 : null;
+  return {
+    baseline: baseline ? point(baseline, dayOf(baseline.date)) : null,
+    latest: latest ? point(latest, dayOf(latest.date)) : null,
+    changePct,
+    decline: changePct === null ? null : changePct <= -declinePct,
+    belowIvigThreshold: latest && ivigThreshold !== null ? latest.value < ivigThreshold : null,
+  };
+}
+
+interface Cd19Sample {
+  day: number;
+  percent?: number;
+  absolute?: number;
+  reference: string;
+}
+
+/** CD19 samples after infusion, percent and absolute values of one day combined. */
+export function cd19Samples(percent: readonly LabValue[], absolute: readonly LabValue[], dayOf: (date: string) => number): Cd19Sample[] {
+  const byDay = new Map<number, Cd19Sample>();
+  for (const [values, key] of [
+    [percent, 'percent'],
+    [absolute, 'absolute'],
+  ] as const) {
+    for (const v of values) {
+      const day = dayOf(v.date);
+      if (day < 0) continue;
+      const s = byDay.get(day) ?? { day, reference: v.reference };
+      s[key] = Math.min(s[key] ?? Infinity, v.value);
+      byDay.set(day, s);
+    }
+  }
+  return [...byDay.values()].sort((a, b) => a.day - b.day);
+}
+
+/**
+ * B-cell aplasia: CD19+ < 1% of lymphocytes and/or < 100 cells/µL, each criterion where measured.
+ * Onset is the first such sample after infusion; loss needs `lossConfirmations` consecutive samples
+ * above the cut-off. Loss within 6 months after tisagenlecleucel predicts relapse.
+ */
+export function bCellAplasia(samples: readonly Cd19Sample[], product: string | null, t: Thresholds['bCellAplasia']): BCellAplasiaResult {
+  const aplastic = (s: Cd19Sample): boolean => (s.percent === undefined || s.percent < t.cd19Percent) && (s.absolute === undefined || s.absolute < t.cd19Absolute);
+  const empty: BCellAplasiaResult = { present: null, onsetDay: null, lossDay: null, lossUnconfirmed: false, lossPredictsRelapse: false };
+  if (samples.length === 0) return empty;
+  const onsetIndex = samples.findIndex(aplastic);
+  const last = samples.at(-1) as Cd19Sample;
+  const latest = { day: last.day, reference: last.reference, ...(last.percent !== undefined ? { percent: last.percent } : {}), ...(last.absolute !== undefined ? { absolute: last.absolute } : {}) };
+  if (onsetIndex < 0) return { ...empty, present: false, latest };
+  let lossDay: number | null = null;
+  let unconfirmed = false;
+  for (let i = onsetIndex + 1; i < samples.length; i++) {
+    if (aplastic(samples[i] as Cd19Sample)) continue;
+    const run = samples.slice(i, i + t.lossConfirmations);
+    if (run.length === t.lossConfirmations && run.every((s) => !aplastic(s))) {
+      lossDay = samples[i]?.day ?? null;
+      break;
+    }
+    if (run.length < t.lossConfirmations) unconfirmed = true;
+  }
+  return {
+    present: lossDay === null,
+    onsetDay: samples[onsetIndex]?.day ?? null,
+    lossDay,
+    lossUnconfirmed: unconfirmed && lossDay === null,
+    lossPredictsRelapse: lossDay !== null && lossDay <= t.relapseWindowDays && product === 'tisagenlecleucel',
+    latest,
+  };
+}
+
+/**
+ * CD4/CD8 ratio < 1 (seed 000: inverted within 14 days in 91%) from a measured ratio or from CD4
+ * and CD8 of the same day (both counts or both percentages); CD4 < 0.2 ×10^9/L keeps antiviral
+ * prophylaxis indicated (EHA/EBMT).
+ */
+export function cd4cd8(values: { ratio: readonly LabValue[]; cd4Abs: readonly LabValue[]; cd8Abs: readonly LabValue[]; cd4Pct: readonly LabValue[]; cd8Pct: readonly LabValue[] }, dayOf: (date: string) => number, cd4Low: number): Cd4Cd8Result {
+  const byDay = new Map<number, number>();
+  for (const v of values.ratio) byDay.set(dayOf(v.date), v.value);
+  for (const [cd4, cd8] of [
+    [values.cd4Abs, values.cd8Abs],
+    [values.cd4Pct, values.cd8Pct],
+  ] as const) {
+    const eight = new Map(cd8.map((v) => [v.date, v.value]));
+    for (const v of cd4) {
+      const d = dayOf(v.date);
+      const denominator = eight.get(v.date);
+      if (!byDay.has(d) && denominator) byDay.set(d, v.value / denominator);
+    }
+  }
+  const post = [...byDay.entries()].filter(([d]) => d >= 0).sort((a, b) => a[0] - b[0]);
+  const latestCd4 = values.cd4Abs.at(-1);
+  if (post.length === 0) return { inverted: null, onsetDay: null, latestRatio: null, cd4Low: latestCd4 ? latestCd4.value < cd4Low : null };
+  const onset = post.find(([, r]) => r < 1);
+  const latest = post.at(-1) as [number, number];
+  return {
+    inverted: latest[1] < 1,
+    onsetDay: onset ? onset[0] : null,
+    latestRatio: Math.round(latest[1] * 100) / 100,
+    cd4Low: latestCd4 ? latestCd4.value < cd4Low : null,
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * Observations → lab values: code matched through the ValueSets, status filtered, amendments
+ * resolved, unit converted. Anything unusable is listed in the issues, never guessed and never
+ * fatal (clinical-spec section 2).
+ */
+import type { Observation, Quantity } from 'fhir/r4.js';
+import { instantReader } from './dates.js';
+import type { Role, Terminology } from './terminology.js';
+import type { Analyte, AssessmentIssue, LabValue } from './types.js';
+import type { Dimension } from './units.js';
+import { isPercentUnit, toCanonical } from './units.js';
+
+/** The analyte and dimension each lab role reads as (CD19/CD4/CD8: by unit, see below). */
+const ROLE_ANALYTE: Partial<Record<Role, [Analyte, Dimension]>> = {
+  anc: ['anc', 'count'],
+  platelets: ['platelets', 'count'],
+  hemoglobin: ['hemoglobin', 'hemoglobin'],
+  wbc: ['wbc', 'count'],
+  lymphocytes: ['lymphocytes', 'count'],
+  igg: ['igg', 'immunoglobulin'],
+  iga: ['iga', 'immunoglobulin'],
+  igm: ['igm', 'immunoglobulin'],
+  'cd4-cd8-ratio': ['cd4cd8Ratio', 'ratio'],
+  ferritin: ['ferritin', 'ferritin'],
+  crp: ['crp', 'crp'],
+  il6: ['il6', 'cytokine'],
+  il10: ['il10', 'cytokine'],
+  'ifn-gamma': ['ifnGamma', 'cytokine'],
+  'd-dimer': ['dDimer', 'ddimer'],
+  fibrinogen: ['fibrinogen', 'fibrinogen'],
+  ldh: ['ldh', 'enzyme'],
+  'body-temperature': ['temperature', 'temperature'],
+  'crs-grade-observation': ['crsGrade', 'grade'],
+};
+
+/** Lymphocyte subsets come as a percentage of lymphocytes or as a count; the unit tells which. */
+const SUBSET_ROLES: Partial<Record<Role, [Analyte, Analyte]>> = {
+  cd19: ['cd19Percent', 'cd19Absolute'],
+  cd4: ['cd4Percent', 'cd4Absolute'],
+  cd8: ['cd8Percent', 'cd8Absolute'],
+};
+
+export const LAB_ROLES: readonly Role[] = [...(Object.keys(ROLE_ANALYTE) as Role[]), ...(Object.keys(SUBSET_ROLES) as Role[])];
+
+const USED_STATUSES = new Set(['final', 'amended', 'corrected']);
+/** Statuses the spec says to ignore, counted in the assessment. */
+const IGNORED_STATUSES = new Set(['entered-in-error', 'cancelled', 'preliminary']);
+
+export interface NormalizedLabs {
+  values: LabValue[];
+  issues: AssessmentIssue[];
+  /** Observations ignored by status, per status. */
+  ignored: Record<string, number>;
+}
+
+/** Keeps one version per Observation id: amended/corrected and later versions replace earlier ones. */
+function latestVersions(observations: readonly Observation[]): Observation[] {
+  const byId = new Map<string, Observation>();
+  const anonymous: Observation[] = [];
+  for (const obs of observations) {
+    if (!obs.id) {
+      anonymous.push(obs);
+      continue;
+    }
+    const known = byId.get(obs.id);
+    if (!known || supersedes(obs, known)) byId.set(obs.id, obs);
+  }
+  return [...byId.values(), ...anonymous];
+}
+
+function supersedes(a: Observation, b: Observation): boolean {
+  const va = Number(a.meta?.versionId);
+  const vb = Number(b.meta?.versionId);
+  if (Number.isFinite(va) && Number.isFinite(vb) && va !== vb) return va > vb;
+  const la = a.meta?.lastUpdated ?? '';
+  const lb = b.meta?.lastUpdated ?? '';
+  if (la !== lb) return la > lb;
+  return (a.status === 'amended' || a.status === 'corrected') && b.status === 'final';
+}
+
+export function normalizeObservations(observations: readonly Observation[], terminology: Terminology, timeZone: string): NormalizedLabs {
+  const values: LabValue[] = [];
+  const issues: AssessmentIssue[] = [];
+  const ignored: Record<string, number> = {};
+  const readInstant = instantReader(timeZone);
+  for (const obs of latestVersions(observations)) {
+    const info = terminology.match(obs.code, LAB_ROLES);
+    if (!info) continue; // not a lab this engine reads
+    const reference = `Observation/${obs.id ?? '(no id)'}`;
+    const label = info.display ?? info.role;
+    if (!USED_STATUSES.has(obs.status)) {
+      ignored[obs.status] = (ignored[obs.status] ?? 0) + 1;
+      if (!IGNORED_STATUSES.has(obs.status)) {
+        issues.push({ severity: 'information', code: 'status-ignored', message: `${label}: status "${obs.status}" is not a result; not used`, resource: reference });
+      }
+      continue;
+    }
+    const time = obs.effectiveDateTime ?? obs.effectivePeriod?.start ?? obs.effectiveInstant;
+    const when = readInstant(time);
+    if (!when) {
+      issues.push({ severity: 'warning', code: 'date-missing', message: `${label}: no effective date to the day; not used`, resource: reference });
+      continue;
+    }
+    const raw = readValue(obs);
+    if (!raw) {
+      issues.push({ severity: 'warning', code: 'value-missing', message: `${label} on ${when.date}: no numeric value${obs.dataAbsentReason ? ` (${obs.dataAbsentReason.text ?? obs.dataAbsentReason.coding?.[0]?.code ?? 'data absent'})` : ''}; not used`, resource: reference });
+      continue;
+    }
+    let analyte: Analyte;
+    let dimension: Dimension;
+    const subset = SUBSET_ROLES[info.role];
+    if (subset) {
+      const percent = isPercentUnit(raw.unit);
+      analyte = percent ? subset[0] : subset[1];
+      dimension = percent ? 'percent' : 'count';
+    } else {
+      [analyte, dimension] = ROLE_ANALYTE[info.role] ?? ['anc', 'count'];
+    }
+    const converted = toCanonical(dimension, raw.unit, raw.value);
+    if (!converted.ok) {
+      issues.push({ severity: 'warning', code: 'unit-unreadable', message: `${label} on ${when.date}: ${converted.reason}; value ${raw.value} not used`, resource: reference });
+      continue;
+    }
+    // One object shape for every value (optional fields set to undefined) keeps this loop fast.
+    values.push({
+      analyte,
+      value: converted.value,
+      unit: converted.unit,
+      comparator: raw.comparator,
+      time: time ?? when.date,
+      ms: when.ms,
+      date: when.date,
+      lln: obs.referenceRange ? referenceLow(obs, dimension, raw.unit) : undefined,
+      reference,
+    });
+  }
+  return { values, issues, ignored };
+}
+
+interface RawValue {
+  value: number;
+  unit: string | undefined;
+  comparator?: LabValue['comparator'];
+}
+
+function quantityUnit(q: Quantity): string | undefined {
+  // Prefer the UCUM code; fall back to the human-readable unit.
+  if (q.code && (!q.system || q.system === 'http://unitsofmeasure.org')) return q.code;
+  return q.unit ?? q.code;
+}
+
+function readValue(obs: Observation): RawValue | undefined {
+  const q = obs.valueQuantity;
+  if (q && typeof q.value === 'number' && Number.isFinite(q.value)) {
+    return { value: q.value, unit: quantityUnit(q), ...(q.comparator ? { comparator: q.comparator } : {}) };
+  }
+  if (typeof obs.valueInteger === 'number') return { value: obs.valueInteger, unit: undefined };
+  const coded = obs.valueCodeableConcept?.coding?.find((c) => /^[0-5]$/.test(c.code ?? ''))?.code;
+  if (coded !== undefined) return { value: Number(coded), unit: undefined };
+  return undefined;
+}
+
+function referenceLow(obs: Observation, dimension: Dimension, valueUnit: string | undefined): number | undefined {
+  const low = obs.referenceRange?.find((r) => r.low?.value !== undefined)?.low;
+  if (low?.value === undefined) return undefined;
+  const converted = toCanonical(dimension, quantityUnit(low) ?? valueUnit, low.value);
+  return converted.ok ? converted.value : undefined;
+}

@@ -1,0 +1,200 @@
+/**
+ * A patient's record from a heap of FHIR resources: keeps the resources of one patient (others are
+ * reported and dropped), and turns medications, procedures and conditions into dated events
+ * (CAR-T infusion, lymphodepletion, G-CSF, transfusions, tocilizumab, steroids, IVIG, CRS).
+ */
+import type { CodeableConcept, Condition, FhirResource, Medication, MedicationAdministration, MedicationRequest, Observation, Patient, Procedure, Reference } from 'fhir/r4.js';
+import { readInstant } from './dates.js';
+import type { Role, Terminology } from './terminology.js';
+import type { AssessmentIssue, ClinicalEvent, EventKind } from './types.js';
+
+export interface PatientRecord {
+  patientId: string;
+  patient?: Patient;
+  observations: Observation[];
+  medicationAdministrations: MedicationAdministration[];
+  medicationRequests: MedicationRequest[];
+  procedures: Procedure[];
+  conditions: Condition[];
+  medications: Map<string, Medication>;
+}
+
+/** The patient id a reference points at (`Patient/1`, absolute URLs and versions included). */
+export function patientIdOf(reference: Reference | undefined): string | undefined {
+  const ref = reference?.reference;
+  if (!ref) return undefined;
+  if (ref.startsWith('Patient/') && ref.indexOf('/', 8) < 0) return ref.length > 8 && ref.length <= 72 ? ref.slice(8) : undefined;
+  const match = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(ref);
+  return match?.[1];
+}
+
+function subjectOf(resource: FhirResource): Reference | undefined {
+  const r = resource as { subject?: unknown; patient?: unknown };
+  const ref = r.subject ?? r.patient;
+  return ref && typeof ref === 'object' ? (ref) : undefined;
+}
+
+/**
+ * Builds the record of `patientId` (or of the only patient present) from `resources`.
+ * Resources about another patient, or about no identifiable patient, are left out and reported.
+ */
+export function recordFromResources(resources: readonly FhirResource[], patientId?: string): { record: PatientRecord; issues: AssessmentIssue[] } {
+  const issues: AssessmentIssue[] = [];
+  const patients = resources.filter((r): r is Patient => r.resourceType === 'Patient');
+  let id = patientId;
+  if (!id && patients.length > 0) {
+    // The Patient resource says whose record this is; resources about others are reported below.
+    const ids = new Set(patients.map((p) => p.id ?? ''));
+    if (ids.size > 1) throw new RecordError(`the resources concern ${ids.size} patients; give one patient's resources`);
+    id = [...ids][0] || undefined;
+  }
+  if (!id) {
+    const candidates = new Set<string>(resources.map((r) => patientIdOf(subjectOf(r)) ?? '').filter(Boolean));
+    if (candidates.size > 1) throw new RecordError(`the resources concern ${candidates.size} patients; give one patient's resources`);
+    id = [...candidates][0];
+  }
+  if (!id) throw new RecordError('no patient: give a Patient resource or resources with a subject');
+  const record: PatientRecord = {
+    patientId: id,
+    observations: [],
+    medicationAdministrations: [],
+    medicationRequests: [],
+    procedures: [],
+    conditions: [],
+    medications: new Map(),
+  };
+  const patient = patients.find((p) => p.id === id);
+  if (patient) record.patient = patient;
+  const ownId: string = id;
+  const expected = `Patient/${ownId}`;
+  for (const resource of resources) {
+    if (resource.resourceType === 'Medication' && resource.id) {
+      record.medications.set(`Medication/${resource.id}`, resource);
+      continue;
+    }
+    if (resource.resourceType === 'Patient' || resource.resourceType === 'OperationOutcome' || resource.resourceType === 'Bundle') continue;
+    const subject = subjectOf(resource);
+    // Fast path: the usual relative reference; anything else is parsed.
+    const owner = subject?.reference === expected ? ownId : patientIdOf(subject);
+    if (owner !== ownId) {
+      const reference = `${resource.resourceType}/${resource.id ?? '(no id)'}`;
+      if (isClinical(resource)) {
+        issues.push({ severity: 'warning', code: 'patient-mismatch', message: owner ? 'belongs to another patient; not used' : 'names no patient; not used', resource: reference });
+      }
+      continue;
+    }
+    switch (resource.resourceType) {
+      case 'Observation':
+        record.observations.push(resource);
+        break;
+      case 'MedicationAdministration':
+        record.medicationAdministrations.push(resource);
+        break;
+      case 'MedicationRequest':
+        record.medicationRequests.push(resource);
+        break;
+      case 'Procedure':
+        record.procedures.push(resource);
+        break;
+      case 'Condition':
+        record.conditions.push(resource);
+        break;
+      default:
+        break;
+    }
+  }
+  return { record, issues };
+}
+
+function isClinical(resource: FhirResource): boolean {
+  return ['Observation', 'MedicationAdministration', 'MedicationRequest', 'Procedure', 'Condition'].includes(resource.resourceType);
+}
+
+export class RecordError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RecordError';
+  }
+}
+
+const MEDICATION_EVENTS: [Role, EventKind][] = [
+  ['car-t-product', 'car-t'],
+  ['lymphodepletion', 'lymphodepletion'],
+  ['tocilizumab', 'tocilizumab'],
+  ['corticosteroid', 'corticosteroid'],
+  ['g-csf', 'g-csf'],
+  ['ivig', 'ivig'],
+];
+const PROCEDURE_EVENTS: [Role, EventKind][] = [
+  ['car-t-infusion-procedure', 'car-t'],
+  ['red-cell-transfusion', 'red-cell-transfusion'],
+  ['platelet-transfusion', 'platelet-transfusion'],
+  ['transfusion-unspecified', 'transfusion-unspecified'],
+];
+
+const NOT_GIVEN = new Set(['not-done', 'entered-in-error', 'preparation']);
+const CRS_ROLES: readonly Role[] = ['crs-condition'];
+
+/** Medication code of an administration: inline, contained, or a Medication in the record. */
+function medicationConcept(ma: MedicationAdministration, record: PatientRecord): CodeableConcept | undefined {
+  if (ma.medicationCodeableConcept) return ma.medicationCodeableConcept;
+  const ref = ma.medicationReference?.reference;
+  if (!ref) return undefined;
+  if (ref.startsWith('#')) {
+    const contained = ma.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined;
+    return contained?.code;
+  }
+  return record.medications.get(ref)?.code;
+}
+
+function matchKind(terminology: Terminology, concept: CodeableConcept | undefined, table: [Role, EventKind][]): { kind: EventKind; product?: string; display?: string } | undefined {
+  const info = terminology.match(concept, table.map(([role]) => role));
+  if (!info) return undefined;
+  const kind = table.find(([role]) => role === info.role)?.[1];
+  return kind ? { kind, ...(info.product ? { product: info.product } : {}), ...(info.display ? { display: info.display } : {}) } : undefined;
+}
+
+/** Dated events of the record; `day` is filled in once day 0 is known. */
+export function extractEvents(record: PatientRecord, terminology: Terminology, timeZone: string): { events: ClinicalEvent[]; issues: AssessmentIssue[] } {
+  const events: ClinicalEvent[] = [];
+  const issues: AssessmentIssue[] = [];
+  const push = (kind: EventKind, when: string | undefined, reference: string, display: string, extra: Partial<ClinicalEvent> = {}): void => {
+    const instant = readInstant(when, timeZone);
+    if (!instant) {
+      issues.push({ severity: 'warning', code: 'date-missing', message: `${display}: no date to the day; not used`, resource: reference });
+      return;
+    }
+    events.push({ kind, time: when ?? instant.date, ms: instant.ms, date: instant.date, day: null, reference, display, ...extra });
+  };
+
+  for (const ma of record.medicationAdministrations) {
+    if (NOT_GIVEN.has(ma.status)) continue;
+    const concept = medicationConcept(ma, record);
+    const match = matchKind(terminology, concept, MEDICATION_EVENTS);
+    if (!match) continue;
+    push(match.kind, ma.effectiveDateTime ?? ma.effectivePeriod?.start, `MedicationAdministration/${ma.id ?? '(no id)'}`, concept?.text ?? match.display ?? match.kind, match.product ? { product: match.product } : {});
+  }
+  for (const p of record.procedures) {
+    if (NOT_GIVEN.has(p.status)) continue;
+    const match = matchKind(terminology, p.code, PROCEDURE_EVENTS);
+    if (!match) continue;
+    const reference = `Procedure/${p.id ?? '(no id)'}`;
+    if (match.kind === 'transfusion-unspecified') {
+      issues.push({ severity: 'information', code: 'transfusion-product-unknown', message: 'transfusion without product: treated as possibly red cells and possibly platelets (neither recovery counts within 7 days of it)', resource: reference });
+    }
+    push(match.kind, p.performedDateTime ?? p.performedPeriod?.start, reference, p.code?.text ?? match.display ?? match.kind, match.product ? { product: match.product } : {});
+  }
+  for (const c of record.conditions) {
+    const verification = c.verificationStatus?.coding?.[0]?.code;
+    if (verification === 'entered-in-error' || verification === 'refuted') continue;
+    const info = terminology.match(c.code, CRS_ROLES);
+    if (!info) continue;
+    const end = readInstant(c.abatementDateTime ?? c.abatementPeriod?.end ?? c.abatementPeriod?.start, timeZone);
+    push('crs', c.onsetDateTime ?? c.onsetPeriod?.start ?? c.recordedDate, `Condition/${c.id ?? '(no id)'}`, c.code?.text ?? info.display ?? 'Cytokine release syndrome', {
+      ...(info.crsGrade !== undefined ? { crsGrade: info.crsGrade } : {}),
+      ...(end ? { endDate: end.date } : {}),
+    });
+  }
+  events.sort((a, b) => a.ms - b.ms);
+  return { events, issues };
+}

@@ -1,0 +1,143 @@
+/**
+ * Severe cytopenia episodes, recovery and prolonged hematologic toxicity (seed 002, CIBMTR;
+ * clinical-spec section 4).
+ *
+ * - Severe: ANC < 0.5 ×10^9/L, platelets < 20 ×10^9/L, hemoglobin < 60 g/L (strictly below).
+ * - Recovery: the first of 3 consecutive lab days above the threshold; for platelets and red
+ *   cells, none of them transfusion-supported (no transfusion in the 7 days before any of them).
+ *   G-CSF does not matter for neutrophil recovery.
+ * - New-onset: the episode began on or after day 0 (seed 002); present at baseline: the value
+ *   before lymphodepletion was already severe.
+ * - PHT: SN, SA or ST present on day 28.
+ */
+import { ctcaeGrade } from './ctcae.js';
+import type { Thresholds } from './thresholds.js';
+import type { AssessmentIssue, CtcaeTerm, LabDay, LabValue, LandmarkValue, Lineage, PersistenceResult, SevereCytopenia } from './types.js';
+
+export interface EpisodeArgs {
+  lineage: Lineage;
+  threshold: number;
+  unit: string;
+  consecutive: number;
+  /** Scan from this day (lymphodepletion, or day 0). */
+  fromDay: number;
+  asOfDay: number;
+  baseline: LabValue | undefined;
+  /** Infusion instant, to tell day-0 values drawn before the infusion from those after. */
+  infusionMs: number | null;
+}
+
+/** Severe cytopenia episodes of one lineage, in order. */
+export function severeEpisodes(days: readonly LabDay[], a: EpisodeArgs): SevereCytopenia[] {
+  const scan = days.filter((d) => d.day >= a.fromDay && d.day <= a.asOfDay);
+  const below = (d: LabDay): boolean => d.value < a.threshold;
+  const episodes: SevereCytopenia[] = [];
+  let i = 0;
+  while (i < scan.length) {
+    const start = scan[i];
+    if (!start || !below(start)) {
+      i++;
+      continue;
+    }
+    let nadir = start;
+    let recovery: LabDay | undefined;
+    let j = i + 1;
+    for (; j < scan.length; j++) {
+      const d = scan[j] as LabDay;
+      if (below(d)) {
+        if (d.value < nadir.value) nadir = d;
+        continue;
+      }
+      if (isRecovery(scan, j, a)) {
+        recovery = d;
+        break;
+      }
+    }
+    const onsetDay = start.day;
+    const newOnset = onsetDay > 0 || (onsetDay === 0 && a.infusionMs !== null && start.ms > a.infusionMs);
+    episodes.push({
+      lineage: a.lineage,
+      newOnset,
+      presentAtBaseline: a.baseline !== undefined && a.baseline.value < a.threshold,
+      onsetDay,
+      nadir: nadir.value,
+      nadirDay: nadir.day,
+      unit: a.unit,
+      threshold: a.threshold,
+      recoveryDay: recovery ? recovery.day : null,
+      durationDays: recovery ? recovery.day - onsetDay : a.asOfDay - onsetDay + 1,
+      ongoing: !recovery,
+      evidence: [...new Set([start.reference, nadir.reference, ...(recovery ? [recovery.reference] : [])])],
+    });
+    if (!recovery) break;
+    i = j; // the recovery day is above the threshold; scanning resumes there
+  }
+  return episodes;
+}
+
+/** True when lab day `j` starts `consecutive` own (not transfusion-supported) days above the threshold. */
+function isRecovery(scan: readonly LabDay[], j: number, a: EpisodeArgs): boolean {
+  if (j + a.consecutive > scan.length) return false; // not yet confirmed
+  for (let k = j; k < j + a.consecutive; k++) {
+    const d = scan[k] as LabDay;
+    if (d.value < a.threshold || d.transfusionSupported) return false;
+  }
+  return true;
+}
+
+export interface PhtResult {
+  value: boolean | null;
+  byLineage: Record<Lineage, boolean | null>;
+  issues: AssessmentIssue[];
+}
+
+/**
+ * Prolonged hematologic toxicity: SN, SA or ST present on day 28 (seed 002). A lineage counts as
+ * present when an episode observed to end after day 28 covers it, or an ongoing episode has a
+ * severe value within the window around day 28; as absent when no episode covers day 28 and a value
+ * near it is measured. Otherwise it is unknown and the overall answer is null unless another
+ * lineage decides it.
+ */
+export function prolongedToxicity(episodes: Record<Lineage, SevereCytopenia[]>, days: Record<Lineage, readonly LabDay[]>, asOfDay: number, t: Thresholds): PhtResult {
+  const landmark = t.pht.day;
+  const byLineage: Record<Lineage, boolean | null> = { neutrophil: null, platelet: null, hemoglobin: null };
+  const issues: AssessmentIssue[] = [];
+  if (asOfDay < landmark) return { value: null, byLineage, issues };
+  const window = t.pht.windowDays;
+  for (const lineage of ['neutrophil', 'platelet', 'hemoglobin'] as const) {
+    const covering = episodes[lineage].find((e) => e.onsetDay <= landmark && (e.recoveryDay === null || e.recoveryDay > landmark));
+    const near = days[lineage].filter((d) => Math.abs(d.day - landmark) <= window);
+    if (covering) {
+      const threshold = covering.threshold;
+      if (covering.recoveryDay !== null) byLineage[lineage] = true;
+      else if (days[lineage].some((d) => d.day >= landmark - window && d.value < threshold)) byLineage[lineage] = true;
+      else byLineage[lineage] = null;
+    } else {
+      byLineage[lineage] = near.length > 0 ? false : null;
+    }
+    if (byLineage[lineage] === null) {
+      issues.push({ severity: 'information', code: 'data-gap', message: `no ${lineage} value within ${window} days of day ${landmark}: prolonged toxicity cannot be judged for this lineage` });
+    }
+  }
+  const values = Object.values(byLineage);
+  const value = values.some((v) => v === true) ? true : values.every((v) => v === false) ? false : null;
+  return { value, byLineage, issues };
+}
+
+const LINEAGE_TERM: Record<Lineage, CtcaeTerm> = { neutrophil: 'neutrophils', platelet: 'platelets', hemoglobin: 'hemoglobin' };
+
+/**
+ * Cytopenia persisting at a landmark (seed 000 follows to 1 year): the CTCAE grade of the value
+ * measured closest to the landmark within `window` days (day 90: on or after it; 1 year: either side).
+ */
+export function persistenceAt(landmark: number, window: number, afterOnly: boolean, days: Record<Lineage, readonly LabDay[]>, asOfDay: number, lln: (term: CtcaeTerm) => number, unit: Record<Lineage, string>, t: Thresholds): PersistenceResult | null {
+  if (asOfDay < landmark - (afterOnly ? 0 : window)) return null;
+  const pick = (lineage: Lineage): LandmarkValue | null => {
+    const candidates = days[lineage].filter((d) => (afterOnly ? d.day >= landmark && d.day <= landmark + window : Math.abs(d.day - landmark) <= window));
+    const best = candidates.sort((x, y) => Math.abs(x.day - landmark) - Math.abs(y.day - landmark))[0];
+    if (!best) return null;
+    const term = LINEAGE_TERM[lineage];
+    return { value: best.value, unit: unit[lineage], date: best.date, day: best.day, reference: best.reference, grade: ctcaeGrade(best.value, best.lln ?? lln(term), t.ctcae[term]) };
+  };
+  return { day: landmark, neutrophils: pick('neutrophil'), platelets: pick('platelet'), hemoglobin: pick('hemoglobin') };
+}

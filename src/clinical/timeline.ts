@@ -1,0 +1,144 @@
+/**
+ * The time axis (clinical-spec section 1): day 0, lymphodepletion, baseline, and lab days.
+ *
+ * - Day 0 is the latest CAR-T infusion on or before the assessment date, unless the request names
+ *   another; a MedicationAdministration and a Procedure on the same date are one infusion.
+ * - Baseline values are the last ones before lymphodepletion, else before day 0, within the
+ *   baseline look-back.
+ * - A lab day holds the worst (lowest) value measured that calendar day.
+ */
+import { addDays, daysBetween } from './dates.js';
+import type { Thresholds } from './thresholds.js';
+import type { Analyte, AssessmentIssue, ClinicalEvent, InfusionInfo, LabDay, LabValue } from './types.js';
+
+export interface Timeline {
+  asOf: string;
+  /** Day 0 (infusion date), or null without CAR-T. */
+  day0: string | null;
+  infusionMs: number | null;
+  infusions: InfusionInfo[];
+  product: string | null;
+  lymphodepletionDate: string | null;
+  /** Values strictly before this instant can be baseline values. */
+  baselineBeforeMs: number;
+  baselineBeforeDate: string;
+  /** Day of the assessment date (days since infusion; 0 without CAR-T). */
+  asOfDay: number;
+}
+
+const dayMemos = new WeakMap<Timeline, Map<string, number>>();
+
+/** Day number of a date: days since day 0, or days relative to the assessment date without CAR-T. */
+export function dayNumber(timeline: Timeline, date: string): number {
+  // Memoised per timeline: thousands of values share a few hundred dates.
+  let memo = dayMemos.get(timeline);
+  if (!memo) {
+    memo = new Map();
+    dayMemos.set(timeline, memo);
+  }
+  let day = memo.get(date);
+  if (day === undefined) {
+    day = daysBetween(timeline.day0 ?? timeline.asOf, date);
+    memo.set(date, day);
+  }
+  return day;
+}
+
+export function buildTimeline(events: readonly ClinicalEvent[], asOf: string, requestedDay0: string | undefined, t: Thresholds): { timeline: Timeline; issues: AssessmentIssue[] } {
+  const issues: AssessmentIssue[] = [];
+  const infusionEvents = events.filter((e) => e.kind === 'car-t' && e.date <= asOf);
+  const byDate = new Map<string, ClinicalEvent[]>();
+  for (const e of infusionEvents) byDate.set(e.date, [...(byDate.get(e.date) ?? []), e]);
+  const dates = [...byDate.keys()].sort();
+  const future = events.filter((e) => e.kind === 'car-t' && e.date > asOf);
+  if (future.length > 0) issues.push({ severity: 'information', code: 'infusion', message: `a CAR-T infusion dated after ${asOf} is ignored`, resource: future[0]?.reference });
+
+  let day0: string | null = dates.at(-1) ?? null;
+  if (requestedDay0) {
+    if (!byDate.has(requestedDay0)) issues.push({ severity: 'information', code: 'infusion', message: `day 0 set to ${requestedDay0} by the request; no CAR-T infusion is recorded on that date` });
+    day0 = requestedDay0;
+  } else if (dates.length > 1) {
+    issues.push({ severity: 'information', code: 'infusion', message: `${dates.length} CAR-T infusions recorded (${dates.join(', ')}); day 0 is the latest` });
+  }
+  const infusions: InfusionInfo[] = dates.map((date) => {
+    const group = byDate.get(date) ?? [];
+    return { date, day: day0 ? daysBetween(day0, date) : 0, product: group.find((e) => e.product)?.product ?? null, references: group.map((e) => e.reference) };
+  });
+  const day0Events = day0 ? (byDate.get(day0) ?? []) : [];
+  const infusionMs = day0Events.length > 0 ? Math.min(...day0Events.map((e) => e.ms)) : day0 ? Date.parse(`${day0}T00:00:00Z`) : null;
+
+  // Lymphodepletion: the first dose in the window before day 0 (clinical-spec section 1).
+  let lymphodepletionDate: string | null = null;
+  let ldMs: number | null = null;
+  if (day0) {
+    const windowStart = addDays(day0, -t.baseline.lymphodepletionWindowDays);
+    const ld = events.filter((e) => e.kind === 'lymphodepletion' && e.date >= windowStart && e.date <= day0);
+    if (ld.length > 0) {
+      ldMs = Math.min(...ld.map((e) => e.ms));
+      lymphodepletionDate = ld.find((e) => e.ms === ldMs)?.date ?? null;
+    }
+  }
+  const baselineBeforeMs = ldMs ?? infusionMs ?? Date.parse(`${addDays(asOf, 1)}T00:00:00Z`);
+  const baselineBeforeDate = lymphodepletionDate ?? day0 ?? addDays(asOf, 1);
+  return {
+    timeline: {
+      asOf,
+      day0,
+      infusionMs,
+      infusions,
+      product: day0Events.find((e) => e.product)?.product ?? null,
+      lymphodepletionDate,
+      baselineBeforeMs,
+      baselineBeforeDate,
+      asOfDay: day0 ? daysBetween(day0, asOf) : 0,
+    },
+    issues,
+  };
+}
+
+/** Values grouped by analyte, each list in time order, only up to the assessment date. */
+export function groupByAnalyte(values: readonly LabValue[], asOf: string): Map<Analyte, LabValue[]> {
+  const groups = new Map<Analyte, LabValue[]>();
+  for (const v of values) {
+    if (v.date > asOf) continue;
+    const list = groups.get(v.analyte);
+    if (list) list.push(v);
+    else groups.set(v.analyte, [v]);
+  }
+  for (const list of groups.values()) list.sort((a, b) => a.ms - b.ms);
+  return groups;
+}
+
+/** The last value before the baseline cut-off, within `lookbackDays` of it. */
+export function baselineValue(values: readonly LabValue[] | undefined, timeline: Timeline, lookbackDays: number): LabValue | undefined {
+  if (!values) return undefined;
+  const earliest = addDays(timeline.baselineBeforeDate, -lookbackDays);
+  let found: LabValue | undefined;
+  for (const v of values) {
+    if (v.ms >= timeline.baselineBeforeMs) break;
+    if (v.date >= earliest) found = v;
+  }
+  return found;
+}
+
+/**
+ * Lab days of one analyte: the lowest value of each calendar day. With `transfusions` (the event
+ * times of the matching product), a day is marked transfusion-supported when a transfusion came
+ * before it within `transfusionFreeDays` (CIBMTR / T-ICAHT: 7 days).
+ */
+export function labDays(values: readonly LabValue[] | undefined, timeline: Timeline, transfusions?: readonly ClinicalEvent[], transfusionFreeDays = 7): LabDay[] {
+  if (!values || values.length === 0) return [];
+  const byDate = new Map<string, LabDay>();
+  const txDays = (transfusions ?? []).map((tx) => ({ day: dayNumber(timeline, tx.date), ms: tx.ms }));
+  for (const v of values) {
+    const existing = byDate.get(v.date);
+    if (existing && existing.value <= v.value) continue;
+    const day = dayNumber(timeline, v.date);
+    const supported = txDays.some((tx) => {
+      const gap = day - tx.day;
+      return gap >= 0 && gap <= transfusionFreeDays && (gap > 0 || tx.ms <= v.ms);
+    });
+    byDate.set(v.date, { day, date: v.date, ms: v.ms, value: v.value, reference: v.reference, ...(v.lln !== undefined ? { lln: v.lln } : {}), ...(supported ? { transfusionSupported: true } : {}) });
+  }
+  return [...byDate.values()].sort((a, b) => a.day - b.day);
+}

@@ -1,0 +1,296 @@
+/**
+ * The assessment contract and the engine's internal value types.
+ *
+ * Days are relative to day 0 (the CAR-T infusion). Counts are in 10^9/L, hemoglobin in g/L,
+ * immunoglobulins in mg/dL, CRP in mg/dL, ferritin in ng/mL.
+ */
+import type { SourceRef } from './thresholds.js';
+
+export type Grade = 0 | 1 | 2 | 3 | 4;
+export type Lineage = 'neutrophil' | 'platelet' | 'hemoglobin';
+export type CtcaeTerm = 'neutrophils' | 'platelets' | 'hemoglobin' | 'wbc' | 'lymphocytes';
+
+export type Analyte =
+  | 'anc'
+  | 'platelets'
+  | 'hemoglobin'
+  | 'wbc'
+  | 'lymphocytes'
+  | 'igg'
+  | 'iga'
+  | 'igm'
+  | 'cd19Percent'
+  | 'cd19Absolute'
+  | 'cd4Percent'
+  | 'cd4Absolute'
+  | 'cd8Percent'
+  | 'cd8Absolute'
+  | 'cd4cd8Ratio'
+  | 'ferritin'
+  | 'crp'
+  | 'il6'
+  | 'il10'
+  | 'ifnGamma'
+  | 'dDimer'
+  | 'fibrinogen'
+  | 'ldh'
+  | 'temperature'
+  | 'crsGrade';
+
+/** One usable laboratory value, in the canonical unit of its analyte. */
+export interface LabValue {
+  analyte: Analyte;
+  value: number;
+  unit: string;
+  comparator?: '<' | '<=' | '>' | '>=' | undefined;
+  /** The effective time as given. */
+  time: string;
+  /** Epoch milliseconds of `time` (date-only times count as 00:00 UTC). */
+  ms: number;
+  /** Calendar date in the hospital's time zone. */
+  date: string;
+  /** Lower limit of normal from Observation.referenceRange.low, in the canonical unit. */
+  lln?: number;
+  /** `Observation/<id>` */
+  reference: string;
+}
+
+/** The worst (lowest) value of one lab day. */
+export interface LabDay {
+  day: number;
+  date: string;
+  /** Instant of the value kept for the day. */
+  ms: number;
+  value: number;
+  reference: string;
+  lln?: number;
+  /** Platelets or red cells: raised by a transfusion in the preceding days. */
+  transfusionSupported?: boolean;
+}
+
+export type EventKind =
+  | 'car-t'
+  | 'lymphodepletion'
+  | 'tocilizumab'
+  | 'corticosteroid'
+  | 'g-csf'
+  | 'ivig'
+  | 'red-cell-transfusion'
+  | 'platelet-transfusion'
+  | 'transfusion-unspecified'
+  | 'crs';
+
+export interface ClinicalEvent {
+  kind: EventKind;
+  time: string;
+  ms: number;
+  date: string;
+  day: number | null;
+  /** `MedicationAdministration/<id>`, `Procedure/<id>`, `Condition/<id>`, `Observation/<id>` */
+  reference: string;
+  display: string;
+  product?: string;
+  crsGrade?: number;
+  endDate?: string;
+}
+
+export type IssueCode =
+  | 'unit-unreadable'
+  | 'value-missing'
+  | 'date-missing'
+  | 'status-ignored'
+  | 'data-gap'
+  | 'patient-mismatch'
+  | 'infusion'
+  | 'sex-unknown'
+  | 'transfusion-product-unknown'
+  | 'stale-data'
+  | 'ivig-recent'
+  | 'comparator'
+  | 'code-unrecognised';
+
+export interface AssessmentIssue {
+  severity: 'error' | 'warning' | 'information';
+  code: IssueCode;
+  message: string;
+  resource?: string;
+}
+
+export interface LabPoint {
+  value: number;
+  unit: string;
+  date: string;
+  day: number | null;
+  reference: string;
+}
+
+export interface CtcaeResult {
+  latest: Grade | null;
+  worst: Grade | null;
+  latestValue?: LabPoint;
+  worstValue?: LabPoint;
+}
+
+export interface SevereCytopenia {
+  lineage: Lineage;
+  /** Onset on or after day 0 (seed 002's new-onset severe cytopenia). */
+  newOnset: boolean;
+  /** The baseline value (before lymphodepletion) was already below the severe threshold. */
+  presentAtBaseline: boolean;
+  onsetDay: number;
+  nadir: number;
+  nadirDay: number;
+  unit: string;
+  threshold: number;
+  recoveryDay: number | null;
+  durationDays: number;
+  ongoing: boolean;
+  evidence: string[];
+}
+
+export interface PersistenceResult {
+  day: number;
+  /** CTCAE grade per lineage at the landmark, null where no value was measured near it. */
+  neutrophils: LandmarkValue | null;
+  platelets: LandmarkValue | null;
+  hemoglobin: LandmarkValue | null;
+}
+
+export interface LandmarkValue extends LabPoint {
+  grade: Grade;
+}
+
+export interface DayGap {
+  fromDay: number;
+  toDay: number;
+}
+
+export interface IcahtResult {
+  early: {
+    grade: Grade | null;
+    /** True when missing days could raise the grade: report as "at least grade N". */
+    atLeast: boolean;
+    /** Grade if every unknown day were below the threshold. */
+    gradeUpperBound: Grade | null;
+    daysAnc500: number;
+    daysAnc100: number;
+    /** False until day +30 has passed: the grade is "so far". */
+    complete: boolean;
+    dataGaps: DayGap[];
+  };
+  late: { grade: Grade | null; nadir?: LabPoint };
+  thrombocytopenia: {
+    early: { grade: Grade | null; atLeast: boolean; daysBelow50: number; daysBelow20: number; complete: boolean };
+    late: { grade: Grade | null };
+  };
+  phenotype: 'quick' | 'intermittent' | 'aplastic' | 'no-severe-neutropenia' | null;
+}
+
+export interface HematotoxComponent {
+  value: number;
+  unit: string;
+  points: number;
+  date: string;
+  reference: string;
+}
+
+export interface HematotoxResult {
+  score: number | null;
+  /** Sum of the components that are known (equals score when none is missing). */
+  partialScore: number;
+  risk: 'low' | 'high' | null;
+  components: Partial<Record<'platelets' | 'anc' | 'hemoglobin' | 'crp' | 'ferritin', HematotoxComponent>>;
+  missing: ('platelets' | 'anc' | 'hemoglobin' | 'crp' | 'ferritin')[];
+  /** Date before which the baseline values were taken (lymphodepletion or day 0). */
+  baselineBefore: string | null;
+  caveat: string;
+  source: SourceRef;
+}
+
+export interface ImmunoglobulinResult {
+  baseline: LabPoint | null;
+  latest: LabPoint | null;
+  changePct: number | null;
+  decline: boolean | null;
+  belowIvigThreshold: boolean | null;
+}
+
+export interface BCellAplasiaResult {
+  present: boolean | null;
+  onsetDay: number | null;
+  /** First of the confirming samples above the cut-off after aplasia. */
+  lossDay: number | null;
+  lossUnconfirmed: boolean;
+  /** Loss within the relapse window after tisagenlecleucel (clinical-spec section 6). */
+  lossPredictsRelapse: boolean;
+  latest?: { day: number; percent?: number; absolute?: number; reference: string };
+}
+
+export interface Cd4Cd8Result {
+  inverted: boolean | null;
+  onsetDay: number | null;
+  latestRatio: number | null;
+  cd4Low: boolean | null;
+}
+
+export interface CrsEvidence {
+  crs: { grade: number | null; onsetDay: number | null; durationDays: number | null; source: 'condition' | 'observation' | null };
+  tocilizumab: { given: boolean; firstDay: number | null; doses: number };
+  corticosteroids: { given: boolean; firstDay: number | null; doses: number };
+  peaks: Partial<Record<'ferritin' | 'crp' | 'il6' | 'il10' | 'ifnGamma' | 'dDimer' | 'ldh' | 'temperature', LabPoint>>;
+  fibrinogenNadir?: LabPoint;
+  /** Associations from the seeds that apply to this patient, shown as evidence, never as a score. */
+  associations: { finding: string; association: string; source: SourceRef }[];
+}
+
+export type RecommendationKind = 'g-csf' | 'g-csf-prophylaxis' | 'red-cell-transfusion' | 'platelet-transfusion' | 'ivig-review' | 'cytopenia-workup';
+
+export interface Recommendation {
+  kind: RecommendationKind;
+  urgency: 'critical' | 'warning' | 'info';
+  reason: string;
+  threshold: { value: number; unit: string; comparator: '<' | '<=' | '>=' | '='; path: string; overridden: boolean };
+  source: SourceRef;
+  /** Observation references the recommendation rests on. */
+  evidence: string[];
+  values: (LabPoint & { analyte: Analyte })[];
+  /** True when the triggering value is older than actions.maxLabAgeDays. */
+  stale: boolean;
+  notes: string[];
+}
+
+export interface InfusionInfo {
+  date: string;
+  day: number;
+  product: string | null;
+  references: string[];
+}
+
+export interface Assessment {
+  patientId: string;
+  asOf: string;
+  infusionDate: string | null;
+  dayPostInfusion: number | null;
+  infusions: InfusionInfo[];
+  lymphodepletionDate: string | null;
+  sex: 'male' | 'female' | 'other' | 'unknown';
+  ageYears: number | null;
+  ctcae: Record<CtcaeTerm, CtcaeResult>;
+  severeCytopenias: SevereCytopenia[];
+  prolongedHematologicToxicity: boolean | null;
+  persistentCytopenia: { day90: PersistenceResult | null; year1: PersistenceResult | null };
+  icaht: IcahtResult;
+  hematotox: HematotoxResult;
+  immunoglobulins: Record<'IgG' | 'IgA' | 'IgM', ImmunoglobulinResult>;
+  bCellAplasia: BCellAplasiaResult;
+  cd4cd8: Cd4Cd8Result;
+  crs: CrsEvidence;
+  priorAllogeneicHsct: boolean;
+  latest: Partial<Record<Analyte, LabPoint>>;
+  recommendations: Recommendation[];
+  ignoredObservations: Record<string, number>;
+  issues: AssessmentIssue[];
+  /** Per-analyte lab days and events, for charts (only with `includeSeries`). */
+  series?: Partial<Record<Analyte, LabDay[]>>;
+  events?: ClinicalEvent[];
+}

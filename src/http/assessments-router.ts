@@ -1,0 +1,47 @@
+/**
+ * POST /assessments: a FHIR Bundle of one patient's resources → the assessment (JSON).
+ * Query: asOf (YYYY-MM-DD, default today in TIME_ZONE), infusionDate, patientId, series=true.
+ */
+import type { Request, Response } from 'express';
+import { Router } from 'express';
+import { z } from 'zod';
+import { assess, AssessmentInputError } from '../clinical/assess.js';
+import { badRequest, badRequestFromZod } from '../cds-hooks/outcomes.js';
+import { assessmentBundleSchema, bundleResources } from '../fhir/bundle.js';
+import type { ClinicalContext } from '../profiles.js';
+import { requireJsonBody } from './middleware.js';
+
+const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
+const querySchema = z.looseObject({
+  asOf: date.optional(),
+  infusionDate: date.optional(),
+  patientId: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, 'must be a FHIR id').optional(),
+  series: z.enum(['true', 'false']).optional(),
+});
+
+export function assessmentsRouter(clinical: ClinicalContext, today: () => string): Router {
+  const router = Router();
+  router.post('/assessments', (req: Request, res: Response) => {
+    const query = querySchema.safeParse(req.query);
+    if (!query.success) throw badRequestFromZod(query.error, 'query');
+    const body = requireJsonBody(req);
+    const bundle = assessmentBundleSchema.safeParse(body);
+    if (!bundle.success) throw badRequestFromZod(bundle.error);
+    try {
+      const assessment = assess(bundleResources(bundle.data), {
+        asOf: query.data.asOf ?? today(),
+        infusionDate: query.data.infusionDate,
+        patientId: query.data.patientId,
+        timeZone: clinical.timeZone,
+        terminology: clinical.terminology,
+        thresholds: clinical.thresholds,
+        includeSeries: query.data.series === 'true',
+      });
+      res.json(assessment);
+    } catch (error) {
+      if (error instanceof AssessmentInputError) throw badRequest(error.message, '(body)');
+      throw error;
+    }
+  });
+  return router;
+}

@@ -1,0 +1,99 @@
+/**
+ * POST /assessments and the CLI on single Bundles: the contract's field names, bad input.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, test } from '@jest/globals';
+import request from 'supertest';
+import { demoPatients } from '../../src/demo/demo-patients.js';
+import { buildTestApp } from '../helpers/app.js';
+
+const TODAY = '2026-11-22';
+const aplastic = demoPatients(TODAY).find((p) => p.scenario.id === 'cart-aplastic');
+const bundle = (type = 'collection') => ({ resourceType: 'Bundle', type, entry: (aplastic?.resources ?? []).map((resource) => ({ resource })) });
+
+describe('POST /assessments', () => {
+  const { app } = buildTestApp();
+
+  test.each(['collection', 'searchset', 'transaction'])('a %s Bundle returns the assessment with the contract fields', async (type) => {
+    const res = await request(app).post(`/assessments?asOf=${TODAY}`).send(bundle(type)).expect(200);
+    expect(res.body).toMatchObject({
+      patientId: 'cart-aplastic',
+      asOf: TODAY,
+      infusionDate: '2026-10-18',
+      dayPostInfusion: 35,
+      ctcae: { neutrophils: { latest: expect.any(Number), worst: 4 }, platelets: { worst: expect.any(Number) }, hemoglobin: {}, wbc: {}, lymphocytes: {} },
+      severeCytopenias: expect.arrayContaining([expect.objectContaining({ lineage: 'neutrophil', newOnset: true, onsetDay: expect.any(Number), nadir: expect.any(Number), nadirDay: expect.any(Number), recoveryDay: null, durationDays: expect.any(Number), ongoing: true })]),
+      prolongedHematologicToxicity: true,
+      icaht: { early: { grade: expect.any(Number), daysAnc500: expect.any(Number), daysAnc100: expect.any(Number) }, late: { grade: null }, thrombocytopenia: { early: { grade: expect.any(Number) }, late: {} }, phenotype: 'aplastic' },
+      hematotox: { score: expect.any(Number), risk: 'high', components: expect.any(Object), missing: [] },
+      immunoglobulins: { IgG: { baseline: expect.any(Object), latest: expect.any(Object), changePct: expect.any(Number), belowIvigThreshold: false }, IgA: {}, IgM: {} },
+      bCellAplasia: { present: true, onsetDay: expect.any(Number) },
+      cd4cd8: { inverted: expect.any(Boolean) },
+      recommendations: expect.arrayContaining([expect.objectContaining({ kind: 'cytopenia-workup', reason: expect.any(String), threshold: expect.any(Object), source: expect.any(Object), evidence: expect.any(Array) })]),
+      issues: expect.any(Array),
+    });
+    expect(res.body.series).toBeUndefined();
+  });
+
+  test('series=true adds chartable lab days and events', async () => {
+    const res = await request(app).post(`/assessments?asOf=${TODAY}&series=true`).send(bundle()).expect(200);
+    expect(res.body.series.anc.length).toBeGreaterThan(30);
+    expect(res.body.events.some((e: { kind: string }) => e.kind === 'car-t')).toBe(true);
+  });
+
+  test('infusionDate overrides day 0', async () => {
+    const res = await request(app).post(`/assessments?asOf=${TODAY}&infusionDate=2026-10-20`).send(bundle()).expect(200);
+    expect(res.body.dayPostInfusion).toBe(33);
+  });
+
+  test.each([
+    ['not a Bundle', { resourceType: 'Patient' }, 'resourceType'],
+    ['a history Bundle', { resourceType: 'Bundle', type: 'history' }, 'type'],
+    ['an entry without a resource type', { resourceType: 'Bundle', type: 'collection', entry: [{ resource: { id: 'x' } }] }, 'entry[0].resource.resourceType'],
+  ])('400 naming the field for %s', async (_name, body, field) => {
+    const res = await request(app).post('/assessments').send(body).expect(400);
+    expect(res.body.issue.some((i: { expression?: string[] }) => i.expression?.includes(field))).toBe(true);
+  });
+
+  test('400 for a bad asOf and for resources of two patients', async () => {
+    const bad = await request(app).post('/assessments?asOf=yesterday').send(bundle()).expect(400);
+    expect(bad.body.issue[0].expression).toEqual(['query.asOf']);
+    const two = { resourceType: 'Bundle', type: 'collection', entry: [{ resource: { resourceType: 'Patient', id: 'a' } }, { resource: { resourceType: 'Patient', id: 'b' } }] };
+    const res = await request(app).post('/assessments').send(two).expect(400);
+    expect(res.body.issue[0].diagnostics).toContain('2 patients');
+  });
+});
+
+describe('CLI on a Bundle file', () => {
+  const run = promisify(execFile);
+  const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+  const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/assess.ts', ...args]);
+
+  test('writes one assessment as JSON', async () => {
+    const file = join(dir, 'bundle.json');
+    writeFileSync(file, JSON.stringify(bundle()));
+    const { stdout, stderr } = await cli('assess', file, '--as-of', TODAY);
+    expect(JSON.parse(stdout)).toMatchObject({ patientId: 'cart-aplastic', dayPostInfusion: 35 });
+    expect(stderr).toContain('assessed 1 patient(s)');
+  });
+
+  test('writes CSV with one row per patient', async () => {
+    const file = join(dir, 'bundle2.json');
+    writeFileSync(file, JSON.stringify(bundle()));
+    const { stdout } = await cli('assess', file, '--as-of', TODAY, '--format', 'csv');
+    const [header, row] = stdout.trim().split('\n');
+    expect(header?.split(',')).toEqual(expect.arrayContaining(['patientId', 'icahtEarly', 'prolongedHematologicToxicity', 'carHematotoxScore', 'recommendations']));
+    expect(row).toContain('cart-aplastic');
+  });
+
+  test('exits 2 with a message for a file that is not a Bundle, 1 for bad usage', async () => {
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, '{"resourceType":"Patient"}');
+    await expect(cli('assess', file)).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('resourceType') });
+    await expect(cli('frobnicate')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('Usage') });
+  });
+});

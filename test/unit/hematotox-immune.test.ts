@@ -1,0 +1,153 @@
+/**
+ * CAR-HEMATOTOX (Rejeski et al., Blood 2021; clinical-spec 7) and immune reconstitution
+ * (seed 000; clinical-spec 6).
+ */
+import { describe, expect, test } from '@jest/globals';
+import { hematotoxPoints } from '../../src/clinical/hematotox.js';
+import { DEFAULT_THRESHOLDS as T } from '../../src/clinical/thresholds.js';
+import { anc, assessOn, cd19abs, cd19pct, crp, ferritin, fludarabine, hb, igg, infusion, infusionProcedure, ivig, obs, patient, plt } from '../helpers/fhir.js';
+
+const HT = 'CAR-HEMATOTOX, Blood 2021 / clinical-spec 7';
+
+describe('CAR-HEMATOTOX points, boundaries included', () => {
+  test.each([
+    ['platelets', 176, 0],
+    ['platelets', 175, 1],
+    ['platelets', 75, 1],
+    ['platelets', 74.9, 2],
+    ['anc', 1.2, 0],
+    ['anc', 1.19, 1],
+    ['hemoglobin', 90, 0],
+    ['hemoglobin', 89, 1],
+    ['crp', 3.0, 0],
+    ['crp', 3.01, 1],
+    ['ferritin', 649, 0],
+    ['ferritin', 650, 1],
+    ['ferritin', 2000, 1],
+    ['ferritin', 2001, 2],
+  ] as const)('%s %d → %d point(s) (' + HT + ')', (component, value, points) => {
+    expect(hematotoxPoints(component, value, T.hematotox)).toBe(points);
+  });
+});
+
+describe('CAR-HEMATOTOX from baseline values before lymphodepletion', () => {
+  const baseline = (o: { plt?: number; anc?: number; hb?: number; crp?: number; ferritin?: number }) => [
+    fludarabine(-5),
+    infusion(0),
+    ...(o.plt !== undefined ? [plt(-6, o.plt)] : []),
+    ...(o.anc !== undefined ? [anc(-6, o.anc)] : []),
+    ...(o.hb !== undefined ? [hb(-6, o.hb)] : []),
+    ...(o.crp !== undefined ? [crp(-6, o.crp)] : []),
+    ...(o.ferritin !== undefined ? [ferritin(-6, o.ferritin)] : []),
+  ];
+  test('score 1 → low risk; score 2 → high risk (0-1 low, ≥ 2 high)', () => {
+    expect(assessOn(1, baseline({ plt: 200, anc: 2, hb: 120, crp: 0.5, ferritin: 700 })).hematotox).toMatchObject({ score: 1, risk: 'low', missing: [] });
+    expect(assessOn(1, baseline({ plt: 150, anc: 2, hb: 120, crp: 0.5, ferritin: 700 })).hematotox).toMatchObject({ score: 2, risk: 'high' });
+  });
+
+  test('values after lymphodepletion started are not baseline', () => {
+    const a = assessOn(1, [...baseline({ plt: 200, anc: 2, hb: 120, crp: 0.5, ferritin: 100 }), plt(-3, 20), ferritin(-2, 5000)]);
+    expect(a.hematotox).toMatchObject({ score: 0, components: { platelets: { value: 200 }, ferritin: { value: 100 } } });
+  });
+
+  test('a missing component: no score; high risk only if the known points already reach 2', () => {
+    const low = assessOn(1, baseline({ plt: 200, anc: 2, hb: 120, crp: 0.5 })).hematotox;
+    expect(low).toMatchObject({ score: null, partialScore: 0, risk: null, missing: ['ferritin'] });
+    const high = assessOn(1, baseline({ plt: 60, anc: 2, hb: 120, crp: 0.5 })).hematotox;
+    expect(high).toMatchObject({ score: null, partialScore: 2, risk: 'high', missing: ['ferritin'] });
+  });
+
+  test('the B-ALL caveat is always given', () => {
+    expect(assessOn(1, baseline({})).hematotox.caveat).toContain('B-ALL');
+  });
+});
+
+describe('immunoglobulins (seed 000; Hill et al.)', () => {
+  test('decline vs baseline and the IVIG threshold: 399 below, 400 not', () => {
+    const below = assessOn(100, [infusion(0), igg(-6, 900), igg(90, 399)]);
+    expect(below.immunoglobulins.IgG).toMatchObject({ baseline: { value: 900 }, latest: { value: 399, day: 90 }, changePct: -55.7, decline: true, belowIvigThreshold: true });
+    const at = assessOn(100, [infusion(0), igg(-6, 900), igg(90, 400)]);
+    expect(at.immunoglobulins.IgG.belowIvigThreshold).toBe(false);
+  });
+
+  test('a fall under 10% is not called a decline (assay noise)', () => {
+    expect(assessOn(60, [infusion(0), igg(-6, 900), igg(50, 850)]).immunoglobulins.IgG).toMatchObject({ changePct: -5.6, decline: false });
+  });
+
+  test('IgG in g/L is read as mg/dL', () => {
+    expect(assessOn(60, [infusion(0), obs('2465-3', 3.5, 'g/L', 50)]).immunoglobulins.IgG.latest?.value).toBe(350);
+  });
+
+  test('an IgG measured after IVIG is flagged', () => {
+    const a = assessOn(100, [infusion(0), ivig(80), igg(90, 700)]);
+    expect(a.issues.some((i) => i.code === 'ivig-recent')).toBe(true);
+  });
+});
+
+describe('B-cell aplasia: CD19 < 1% and/or < 100 cells/µL (seed 000; clinical-spec 6)', () => {
+  test('onset on the first sample meeting the cut-offs', () => {
+    const a = assessOn(30, [infusion(0), cd19pct(-6, 8), cd19pct(7, 0.4), cd19pct(14, 0.1), cd19pct(28, 0.2)]);
+    expect(a.bCellAplasia).toMatchObject({ present: true, onsetDay: 7, lossDay: null });
+  });
+
+  test('both criteria where both are measured: 0.5% but 150 cells/µL is not aplasia', () => {
+    const a = assessOn(30, [infusion(0), cd19pct(7, 0.5), cd19abs(7, 150)]);
+    expect(a.bCellAplasia.present).toBe(false);
+  });
+
+  test('loss needs a second sample above the cut-off; within 6 months after tisagenlecleucel it predicts relapse', () => {
+    const one = assessOn(130, [infusion(0), cd19pct(7, 0.1), cd19pct(120, 3)]);
+    expect(one.bCellAplasia).toMatchObject({ present: true, lossUnconfirmed: true, lossDay: null });
+    const two = assessOn(160, [infusion(0), cd19pct(7, 0.1), cd19pct(120, 3), cd19pct(150, 5)]);
+    expect(two.bCellAplasia).toMatchObject({ present: false, lossDay: 120, lossPredictsRelapse: true });
+  });
+
+  test('loss after a product other than tisagenlecleucel is reported without the relapse flag', () => {
+    const a = assessOn(160, [infusionProcedure(0), cd19pct(7, 0.1), cd19pct(120, 3), cd19pct(150, 5)]);
+    expect(a.bCellAplasia).toMatchObject({ lossDay: 120, lossPredictsRelapse: false });
+  });
+});
+
+describe('CD4/CD8 (seed 000: inversion within 14 days in 91%)', () => {
+  test('inversion day from a measured ratio', () => {
+    const a = assessOn(30, [infusion(0), obs('54218-3', 1.6, '{ratio}', -6), obs('54218-3', 1.2, '{ratio}', 7), obs('54218-3', 0.6, '{ratio}', 14)]);
+    expect(a.cd4cd8).toMatchObject({ inverted: true, onsetDay: 14, latestRatio: 0.6 });
+  });
+
+  test('ratio computed from CD4 and CD8 counts of the same day; CD4 < 0.2 ×10⁹/L flagged', () => {
+    const a = assessOn(30, [infusion(0), obs('24467-3', 150, '/uL', 10), obs('14135-8', 300, '/uL', 10)]);
+    expect(a.cd4cd8).toMatchObject({ inverted: true, onsetDay: 10, latestRatio: 0.5, cd4Low: true });
+  });
+});
+
+describe('timeline (clinical-spec 1)', () => {
+  test('day 0 is the latest infusion; earlier ones are listed', () => {
+    const a = assessOn(40, [infusion(-60), infusion(0)]);
+    expect(a.infusionDate).toBe(a.infusions[1]?.date);
+    expect(a.infusions.map((i) => i.day)).toEqual([-60, 0]);
+    expect(a.issues.some((i) => i.code === 'infusion' && i.message.includes('day 0 is the latest'))).toBe(true);
+  });
+
+  test('a MedicationAdministration and a Procedure on the same day are one infusion', () => {
+    const a = assessOn(5, [infusion(0), infusionProcedure(0)]);
+    expect(a.infusions).toHaveLength(1);
+    expect(a.infusions[0]?.references).toHaveLength(2);
+    expect(a.infusions[0]?.product).toBe('tisagenlecleucel');
+  });
+
+  test('the request can name day 0', () => {
+    const a = assessOn(40, [infusion(-60), infusion(0)], { infusionDate: '2025-12-31' });
+    expect(a.infusionDate).toBe('2025-12-31');
+  });
+
+  test('an infusion after asOf is ignored', () => {
+    const a = assessOn(-3, [infusion(0)]);
+    expect(a.infusionDate).toBeNull();
+    expect(a.recommendations).toEqual([]);
+  });
+
+  test('lymphodepletion sets the baseline cut-off', () => {
+    const a = assessOn(5, [fludarabine(-5), infusion(0), patient()]);
+    expect(a.lymphodepletionDate).toBe(a.hematotox.baselineBefore);
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * Hospital thresholds (every default overridable, bad files name the field) and the FHIR ValueSets
+ * in fhir-profiles/ (one per role, each concept coded and displayed).
+ */
+import { describe, expect, test } from '@jest/globals';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROLES, buildTerminology } from '../../src/clinical/terminology.js';
+import { DEFAULT_THRESHOLDS, parseThresholds, sourceFor, SOURCES } from '../../src/clinical/thresholds.js';
+import { ConfigError } from '../../src/config.js';
+import { loadLocalCodes, loadThresholds, loadValueSets } from '../../src/profiles.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'thresholds-'));
+const file = (name: string, text: string): string => {
+  const path = join(tmp, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+describe('thresholds', () => {
+  test('the defaults are the clinical-spec values', () => {
+    expect(DEFAULT_THRESHOLDS.severe).toEqual({ anc: 0.5, platelets: 20, hemoglobin: 60 });
+    expect(DEFAULT_THRESHOLDS.lln).toEqual({ anc: 1.8, platelets: 150, hemoglobinMale: 120, hemoglobinFemale: 110, wbc: 4.0, lymphocytes: 1.0 });
+    expect(DEFAULT_THRESHOLDS.hematotox).toMatchObject({ plateletsLow: 75, plateletsHigh: 175, anc: 1.2, hemoglobin: 90, crp: 3.0, ferritinLow: 650, ferritinHigh: 2000, highRiskScore: 2 });
+    expect(DEFAULT_THRESHOLDS.actions).toMatchObject({ gcsfAnc: 0.5, redCellHemoglobin: 60, plateletCount: 20, ivigIgg: 400 });
+  });
+
+  test('a YAML file overrides one value and remembers it', () => {
+    const t = loadThresholds(file('t.yaml', 'actions:\n  redCellHemoglobin: 70\n'));
+    expect(t.values.actions.redCellHemoglobin).toBe(70);
+    expect(t.values.actions.plateletCount).toBe(20);
+    expect([...t.overridden]).toEqual(['actions.redCellHemoglobin']);
+    expect(sourceFor(t, 'actions.redCellHemoglobin', SOURCES.seed002).label).toContain('Hospital configuration');
+    expect(sourceFor(t, 'actions.plateletCount', SOURCES.seed002)).toBe(SOURCES.seed002);
+  });
+
+  test('a JSON file works the same', () => {
+    expect(loadThresholds(file('t.json', '{"severe":{"platelets":10}}')).values.severe.platelets).toBe(10);
+  });
+
+  test.each([
+    ['unknown field', 'actions:\n  redCellHb: 70\n', 'actions: Unrecognized key: "redCellHb"'],
+    ['wrong type', 'severe:\n  anc: low\n', 'severe.anc:'],
+    ['negative', 'lln:\n  anc: -1\n', 'lln.anc:'],
+    ['grades out of order', 'ctcae:\n  platelets:\n    grade3: 80\n', 'ctcae.platelets: grade boundaries must decrease'],
+    ['not YAML', 'a: [b', 'is not valid JSON or YAML'],
+  ])('a bad file stops start-up naming the field: %s', (_name, text, message) => {
+    const path = file(`bad-${Math.random()}.yaml`, text);
+    expect(() => loadThresholds(path)).toThrow(ConfigError);
+    try {
+      loadThresholds(path);
+    } catch (error) {
+      expect((error as ConfigError).message).toContain(message);
+    }
+  });
+
+  test('parseThresholds({}) is the default', () => {
+    expect(parseThresholds({}).values).toEqual(DEFAULT_THRESHOLDS);
+  });
+});
+
+describe('ValueSets in fhir-profiles/', () => {
+  const valueSets = loadValueSets();
+  test('one ValueSet per role, each a valid active R4 ValueSet with coded, displayed concepts', () => {
+    expect(valueSets.map((v) => v.id).sort()).toEqual([...ROLES].sort());
+    for (const vs of valueSets) {
+      expect(vs).toMatchObject({ resourceType: 'ValueSet', status: 'active', url: `https://cart-hematotox-cds.example.org/fhir/ValueSet/${vs.id}` });
+      expect(vs.description).toMatch(/Source:|clinical-spec/);
+      for (const include of vs.compose?.include ?? []) {
+        expect(include.system).toMatch(/^https?:\/\//);
+        for (const concept of include.concept ?? []) {
+          expect(concept.code).toMatch(/\S/);
+          expect(concept.display).toMatch(/\S/);
+        }
+      }
+    }
+  });
+
+  test('the spec codes are matched to their roles (clinical-spec 9)', () => {
+    const t = buildTerminology(valueSets);
+    const role = (system: string, code: string) => t.lookup(system, code).map((i) => i.role);
+    expect(role('http://loinc.org', '751-8')).toEqual(['anc']);
+    expect(role('http://loinc.org', '718-7')).toEqual(['hemoglobin']);
+    expect(role('http://loinc.org', '2465-3')).toEqual(['igg']);
+    expect(role('http://www.nlm.nih.gov/research/umls/rxnorm', '68442')).toEqual(['g-csf']);
+    expect(role('http://www.ama-assn.org/go/cpt', '38228')).toEqual(['car-t-infusion-procedure']);
+    expect(t.lookup('http://www.cms.gov/Medicare/Coding/ICD10', 'XW033J7')[0]).toMatchObject({ role: 'car-t-infusion-procedure', product: 'tisagenlecleucel' });
+    expect(t.lookup('http://hl7.org/fhir/sid/icd-10-cm', 'D89.833')[0]).toMatchObject({ role: 'crs-condition', crsGrade: 3 });
+  });
+
+  test('a hospital adds local codes by configuration, without code changes', () => {
+    const path = file('codes.yaml', 'codes:\n  anc:\n    - system: urn:oid:1.2.3.4\n      code: NEUT-ABS\n  car-t-product:\n    - system: urn:local:pharmacy\n      code: KYM\n      product: tisagenlecleucel\n');
+    const t = buildTerminology(valueSets, loadLocalCodes(path));
+    expect(t.lookup('urn:oid:1.2.3.4', 'NEUT-ABS').map((i) => i.role)).toEqual(['anc']);
+    expect(t.lookup('urn:local:pharmacy', 'KYM')[0]).toMatchObject({ role: 'car-t-product', product: 'tisagenlecleucel' });
+  });
+
+  test('a local codes file with an unknown role is refused naming it', () => {
+    const path = file('codes-bad.yaml', 'codes:\n  neutrophils:\n    - system: x\n      code: y\n');
+    expect(() => loadLocalCodes(path)).toThrow(/codes: Unrecognized key: "neutrophils"/);
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * Unit normalisation (clinical-spec section 2): UCUM plus the common non-UCUM lab strings;
+ * unreadable units are reported with their reason, never guessed.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { isPercentUnit, toCanonical, type Dimension } from '../../src/clinical/units.js';
+
+describe('toCanonical: counts in 10^9/L, Hb in g/L, Ig in mg/dL, CRP mg/dL, ferritin ng/mL (clinical-spec 2)', () => {
+  test.each<[Dimension, string, number, number, string]>([
+    ['count', '10*9/L', 1.2, 1.2, 'UCUM canonical'],
+    ['count', '10*3/uL', 1.2, 1.2, 'UCUM 10^3/µL = 10^9/L'],
+    ['count', 'K/uL', 0.4, 0.4, 'non-UCUM K/uL (in UCUM, K is kelvin)'],
+    ['count', 'K/µL', 0.4, 0.4, 'micro sign'],
+    ['count', 'x10E3/uL', 0.4, 0.4, 'spec list'],
+    ['count', '10^3/uL', 0.4, 0.4, 'spec list'],
+    ['count', 'thou/mm3', 150, 150, 'spec list'],
+    ['count', 'cells/uL', 400, 0.4, 'spec list: cells per microlitre'],
+    ['count', '/uL', 1500, 1.5, 'UCUM per microlitre'],
+    ['count', '{cells}/uL', 90, 0.09, 'UCUM with annotation'],
+    ['count', 'G/L', 3.1, 3.1, 'French giga/L (in UCUM, G is gauss)'],
+    ['count', '10^9/L', 7, 7, 'caret notation'],
+    ['hemoglobin', 'g/dL', 8.5, 85, 'UCUM'],
+    ['hemoglobin', 'g/dl', 8.5, 85, 'spec list'],
+    ['hemoglobin', 'G/DL', 8.5, 85, 'upper-case lab system'],
+    ['hemoglobin', 'g/L', 85, 85, 'canonical'],
+    ['hemoglobin', 'mmol/L', 5.0, 80.57, 'Dutch practice: 16.114 g/L per mmol/L'],
+    ['immunoglobulin', 'g/L', 4.5, 450, 'SI'],
+    ['immunoglobulin', 'mg/dL', 450, 450, 'canonical'],
+    ['immunoglobulin', 'mg/L', 4500, 450, 'UCUM'],
+    ['crp', 'mg/L', 30, 3, 'SI'],
+    ['ferritin', 'ug/L', 700, 700, 'µg/L = ng/mL'],
+    ['ferritin', 'mcg/L', 700, 700, 'alias'],
+    ['temperature', '[degF]', 100.4, 38, 'Fahrenheit'],
+    ['temperature', '°C', 38.5, 38.5, 'alias'],
+    ['percent', '%', 0.5, 0.5, 'percentage'],
+    ['ratio', '{ratio}', 0.8, 0.8, 'ratio'],
+  ])('%s in "%s": %d → %d (%s)', (dimension, unit, value, expected) => {
+    const result = toCanonical(dimension, unit, value);
+    expect(result.ok).toBe(true);
+    if (result.ok) expect(result.value).toBeCloseTo(expected, 6);
+  });
+
+  test.each<[Dimension, string | undefined, string]>([
+    ['count', 'K/ul2', 'unit "K/ul2" cannot be read as a count per volume'],
+    ['count', 'g/L', 'unit "g/L" cannot be read as a count per volume'],
+    ['count', 'mg/dL', 'cannot be read as a count per volume'],
+    ['count', undefined, 'the value has no unit'],
+    ['count', '', 'the value has no unit'],
+    ['hemoglobin', '10*9/L', 'cannot be read as a hemoglobin concentration'],
+    ['hemoglobin', 'IU', 'cannot be read'],
+    ['immunoglobulin', 'IU/mL', 'cannot be read as an immunoglobulin concentration'],
+    ['percent', 'fraction', 'cannot be read as a percentage'],
+  ])('%s in %s is reported, not guessed: %s', (dimension, unit, reason) => {
+    const result = toCanonical(dimension, unit, 1);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toContain(reason);
+  });
+
+  test('a ratio may come without a unit', () => {
+    expect(toCanonical('ratio', undefined, 0.7)).toEqual({ ok: true, value: 0.7, unit: '1' });
+  });
+
+  test('percent detection', () => {
+    expect(isPercentUnit('%')).toBe(true);
+    expect(isPercentUnit(' % ')).toBe(true);
+    expect(isPercentUnit('/uL')).toBe(false);
+    expect(isPercentUnit(undefined)).toBe(false);
+  });
+});
