@@ -5,10 +5,11 @@ import type { CdsServiceDefinition } from '../src/cds-hooks/service.js';
 import type { HookName } from '../src/cds-hooks/schemas.js';
 import type { ClinicalContext } from '../src/profiles.js';
 import type { ServiceDeps } from './deps.js';
+import { orderSelectService, orderSignService } from './order-hematotox.js';
 import { patientViewService } from './patient-view-hematotox.js';
 
 export function cdsServices(clinical: ClinicalContext): CdsServiceDefinition<HookName, ServiceDeps>[] {
-  return [patientViewService(clinical)];
+  return [patientViewService(clinical), orderSignService(clinical), orderSelectService(clinical)];
 }
 
 export type { ServiceDeps } from './deps.js';

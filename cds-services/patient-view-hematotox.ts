@@ -5,6 +5,8 @@ import type { CdsServiceDefinition } from '../src/cds-hooks/service.js';
 import type { Role } from '../src/clinical/terminology.js';
 import type { ServiceDeps } from './deps.js';
 import type { ClinicalContext } from '../src/profiles.js';
+import { patientViewCards } from '../src/cards/patient-view.js';
+import { assessPrefetched, cardContext } from './assessment.js';
 
 /** Lab roles the assessment reads, published as the Observation prefetch's code list. */
 export const OBSERVATION_ROLES: readonly Role[] = [
@@ -29,9 +31,11 @@ export function hematotoxPrefetch(clinical: ClinicalContext): Record<string, str
   };
 }
 
+export const PATIENT_VIEW_ID = 'cart-hematotox-patient-view';
+
 export function patientViewService(clinical: ClinicalContext): CdsServiceDefinition<'patient-view', ServiceDeps> {
   return {
-    id: 'cart-hematotox-patient-view',
+    id: PATIENT_VIEW_ID,
     hook: 'patient-view',
     title: 'CAR-T hematotoxicity',
     description:
@@ -39,6 +43,11 @@ export function patientViewService(clinical: ClinicalContext): CdsServiceDefinit
     prefetch: hematotoxPrefetch(clinical),
     requiredPrefetch: ['observations', 'medicationAdministrations', 'procedures'],
     dateBoundedPrefetch: { observations: 'date' },
-    handler: async () => Promise.resolve({ cards: [] }),
+    handler: async ({ context, data }, deps) => {
+      const assessment = assessPrefetched(data, context.patientId, deps);
+      const cards = patientViewCards(assessment, deps.clinical.thresholds, cardContext(PATIENT_VIEW_ID, context.patientId, deps));
+      deps.log.debug({ infused: assessment.infusionDate !== null, cards: cards.length }, 'patient-view assessed');
+      return Promise.resolve({ cards });
+    },
   };
 }

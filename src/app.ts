@@ -9,7 +9,9 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { CdsServiceDefinition } from './cds-hooks/service.js';
 import type { HookName } from './cds-hooks/schemas.js';
 import { cdsClientAuth, createVerifier, type CdsJwtVerifier } from './cds-hooks/auth.js';
-import { cdsHooksRouter, type FeedbackSink } from './cds-hooks/router.js';
+import { cdsHooksRouter } from './cds-hooks/router.js';
+import { adminRouter } from './http/admin-router.js';
+import type { FeedbackStore } from './storage/feedback-store.js';
 import { notFound } from './cds-hooks/outcomes.js';
 import type { Config } from './config.js';
 import type { DemoFhirServer } from './demo/fhir-server.js';
@@ -21,7 +23,7 @@ import type { ServiceDeps } from '../cds-services/deps.js';
 
 export interface Readiness {
   /** Named checks; the service is ready when all are true. */
-  checks(): Record<string, boolean>;
+  checks(): Promise<Record<string, boolean>> | Record<string, boolean>;
 }
 
 export interface AppDeps {
@@ -32,7 +34,7 @@ export interface AppDeps {
   /** Defaults to the verifier the configuration asks for (see createVerifier). */
   verifier?: CdsJwtVerifier | undefined;
   demoFhir?: DemoFhirServer | undefined;
-  feedback?: FeedbackSink | undefined;
+  feedback?: FeedbackStore | undefined;
   readiness: Readiness;
   now?: () => Date;
 }
@@ -54,8 +56,8 @@ export function createApp(deps: AppDeps): Express {
   app.get('/healthz', (_req: Request, res: Response) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', (_req: Request, res: Response) => {
-    const checks = deps.readiness.checks();
+  app.get('/readyz', async (_req: Request, res: Response) => {
+    const checks = await deps.readiness.checks();
     const ready = Object.values(checks).every(Boolean);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
   });
@@ -81,6 +83,8 @@ export function createApp(deps: AppDeps): Express {
       now: deps.now ?? (() => new Date()),
     }),
   );
+
+  app.use(adminRouter(config.adminToken, deps.feedback, deps.now ?? (() => new Date())));
 
   app.use((req: Request) => {
     throw notFound(`No route for ${req.method} ${req.path}`);

@@ -12,6 +12,7 @@ import { seedDemo } from './demo/demo-patients.js';
 import { DEMO_FHIR_PATH, DemoFhirServer } from './demo/fhir-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadClinicalContext } from './profiles.js';
+import { createFeedbackStore } from './storage/index.js';
 
 export interface RunningServer {
   server: Server;
@@ -39,6 +40,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log.info({ resources: count }, 'demo FHIR server seeded with synthetic patients');
   }
 
+  const feedback = await createFeedbackStore(config, log);
+  log.info({ storage: feedback.kind }, 'feedback storage ready');
+
   let baseUrl = config.publicBaseUrl ?? `http://localhost:${config.port}`;
   const serviceDeps: ServiceDeps = { config, clinical, log, now: () => new Date(), smartLaunchUrl: undefined };
   const app = createApp({
@@ -47,8 +51,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     services: cdsServices(clinical),
     serviceDeps,
     demoFhir,
+    feedback,
     readiness: {
-      checks: () => ({ config: true, valueSets: clinical.terminology.size > 0, ...(config.demo ? { demoData: demoSeeded } : {}) }),
+      checks: async () => ({ config: true, valueSets: clinical.terminology.size > 0, feedbackStorage: await feedback.ping(), ...(config.demo ? { demoData: demoSeeded } : {}) }),
     },
   });
 
@@ -63,11 +68,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   return {
     server,
     baseUrl,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      await feedback.close();
+    },
   };
 }
 

@@ -9,7 +9,7 @@ import { Router } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { requireJsonBody } from '../http/middleware.js';
-import { badRequest, badRequestFromZod, notFound } from './outcomes.js';
+import { badRequest, badRequestFromZod, notFound, serviceUnavailable } from './outcomes.js';
 import type { CdsServiceDefinition } from './service.js';
 import { loadPrefetch } from './service.js';
 import type { Card, CdsResponse, FeedbackEntry, HookName } from './schemas.js';
@@ -37,9 +37,13 @@ export interface CdsRouterDeps<D> {
   now: () => Date;
 }
 
-/** Cards carry their kind in this extension-free side channel so storage can group them. */
-export const CARD_KIND = Symbol('cardKind');
-export type KindedCard = Card & { [CARD_KIND]?: string };
+/** Card extension naming the card's kind (CDS Hooks allows `extension` on every object). */
+export const CARD_KIND_EXTENSION = 'org.cart-hematotox.card-kind';
+
+export function cardKind(card: Card): string {
+  const kind = card.extension?.[CARD_KIND_EXTENSION];
+  return typeof kind === 'string' ? kind : 'unknown';
+}
 
 export function discoveryDocument(services: readonly CdsServiceDefinition<HookName, unknown>[]): unknown {
   return discoveryResponseSchema.parse({
@@ -78,6 +82,11 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     if (!context.success) throw badRequestFromZod(context.error, 'context');
 
     const log = deps.log.child({ reqId: req.id, hookInstance: request.hookInstance, serviceId: service.id });
+    if (service.relevant && !service.relevant(context.data, deps.serviceDeps)) {
+      log.debug('nothing this service advises on: no data read');
+      res.json({ cards: [] } satisfies CdsResponse);
+      return;
+    }
     const deadline = AbortSignal.timeout(deps.config.fhir.timeoutMs);
     const closed = new AbortController();
     res.on('close', () => closed.abort());
@@ -90,9 +99,9 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     const response = await service.handler({ request, context: context.data, data }, deps.serviceDeps);
     const cards = validCards(response, log);
     if (deps.feedback && cards.length > 0) {
-      const issued = cards.filter((c) => c.uuid).map((c) => ({ uuid: c.uuid as string, kind: (c as KindedCard)[CARD_KIND] ?? 'unknown', indicator: c.indicator }));
+      const issued = cards.filter((c) => c.uuid).map((c) => ({ uuid: c.uuid as string, kind: cardKind(c), indicator: c.indicator }));
       // Card bookkeeping feeds reports; it must never cost the clinician their cards.
-      await deps.feedback.recordCards(service.id, issued, deps.now()).catch((err: unknown) => log.error({ err }, 'could not record issued cards'));
+      await deps.feedback.recordCards(service.id, issued, deps.now()).catch((err: unknown) => log.error({ error: errorTag(err) }, 'could not record issued cards'));
     }
     log.debug({ cards: cards.length }, 'cards returned');
     res.json({ ...response, cards } satisfies CdsResponse);
@@ -106,11 +115,23 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     if (!parsed.success) throw badRequestFromZod(parsed.error);
     if (!deps.feedback) throw notFound('Feedback storage is not configured');
     // Answer 200 only once the feedback is durably stored.
-    await deps.feedback.recordFeedback(service.id, parsed.data.feedback, deps.now());
+    try {
+      await deps.feedback.recordFeedback(service.id, parsed.data.feedback, deps.now());
+    } catch (err) {
+      // Only the error's name and code: a database message may quote the clinician's comment.
+      deps.log.error({ reqId: req.id, serviceId: service.id, error: errorTag(err) }, 'feedback not stored');
+      throw serviceUnavailable('Feedback could not be stored; nothing was saved, send it again later');
+    }
     res.status(200).json({ stored: parsed.data.feedback.length });
   });
 
   return router;
+}
+
+/** What of a storage error may be logged: its class and code, never its message. */
+function errorTag(err: unknown): string {
+  const e = err as { name?: unknown; code?: unknown };
+  return [typeof e.name === 'string' ? e.name : 'Error', typeof e.code === 'string' ? e.code : ''].filter(Boolean).join(' ');
 }
 
 /** Drops (and logs) any card that would break the spec, so one bad card cannot hide the others. */

@@ -128,6 +128,7 @@ export const cardSchema = z
     selectionBehavior: z.enum(['at-most-one', 'any']).optional(),
     overrideReasons: z.array(codingSchema.required({ display: true })).min(1).optional(),
     links: z.array(linkSchema).min(1).optional(),
+    extension: z.record(z.string(), z.unknown()).optional(),
   })
   .strict()
   .refine((c) => !c.suggestions || c.selectionBehavior, {
@@ -135,6 +136,7 @@ export const cardSchema = z
     path: ['selectionBehavior'],
   });
 export type Card = z.infer<typeof cardSchema>;
+export type ActionResource = z.infer<typeof resourceLike>;
 export type Coding = z.infer<typeof codingSchema>;
 export type Suggestion = z.infer<typeof suggestionSchema>;
 export type Link = z.infer<typeof linkSchema>;

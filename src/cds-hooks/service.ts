@@ -47,6 +47,11 @@ export interface CdsServiceDefinition<H extends HookName = HookName, D = unknown
    */
   dateBoundedPrefetch?: Readonly<Record<string, string>>;
   usageRequirements?: string;
+  /**
+   * False when this call cannot produce a card (order-sign for an order we never advise on): the
+   * service then answers no cards at once, without reading any patient data.
+   */
+  relevant?(context: ContextFor<H>, deps: D): boolean;
   handler(input: ServiceRequest<H>, deps: D): Promise<CdsResponse>;
 }
 

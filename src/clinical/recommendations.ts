@@ -58,6 +58,7 @@ export function recommend(input: RecommendationInput, thresholds: HospitalThresh
         ...(recentGcsf.length > 0 ? [`G-CSF already given on ${recentGcsf.map((e) => dayLabel(e.day)).join(', ')}.`] : []),
         'Seed 002: G-CSF, red cell and platelet transfusion are triggered at ANC < 0.5, Hb < 60 g/L and platelets < 20 ×10⁹/L.',
       ],
+      ...(recentGcsf.length > 0 ? { recentTreatmentDays: recentGcsf.map((e) => e.day ?? 0) } : {}),
     });
   }
 

@@ -12,17 +12,26 @@ export interface SourceRef {
 
 export const SOURCES = {
   ctcae: { label: 'NCI CTCAE v5.0', url: 'https://ctep.cancer.gov/protocoldevelopment/electronic_applications/ctc.htm' },
-  seed002: { label: 'New-onset severe cytopenia after CAR-T in r/r ALL, CIBMTR definitions (seed 002)' },
-  seed000: { label: 'Hematologic toxicity and immune reconstitution after CD19 CAR-T in r/r B-ALL (seed 000)' },
-  seed001: { label: 'Cytokines and coagulation in severe CRS after CAR-T in r/r B-ALL (seed 001)' },
-  seed003: { label: 'Predictors of severe CRS after CD19 CAR-T in r/r B-ALL (seed 003)' },
-  seed004: { label: 'CAR-T outcomes and predictors in Chinese r/r B-ALL (seed 004)' },
+  seed000: {
+    label: 'Hematologic toxicity and immune reconstitution after CD19 CAR-T in r/r B-ALL, thesis (seed 000)',
+    url: 'https://www.globethesis.com/?t=2504306773454584',
+  },
+  seed001: { label: 'Cytokines and coagulation in severe CRS after CAR-T in r/r B-ALL, thesis (seed 001)', url: 'https://www.globethesis.com/?t=2404330614468377' },
+  seed002: { label: 'Wang et al., New-onset severe cytopenia after CAR-T in r/r ALL, Front Oncol 2021 (seed 002)', url: 'https://doi.org/10.3389/fonc.2021.702644' },
+  seed003: {
+    label: 'Survival and severe CRS after CD19 CAR-T in r/r B-ALL, Blood 2020;136 Suppl 1:9 (seed 003)',
+    url: 'https://ashpublications.org/blood/article/136/Supplement%201/9/473767',
+  },
+  seed004: { label: 'Li et al., CAR-T in Chinese r/r B-ALL, Cell Death Dis 2020;11:207 (seed 004)', url: 'https://doi.org/10.1038/s41419-020-2388-1' },
   ehaEbmt: { label: 'EHA/EBMT ICAHT consensus, Rejeski et al., Blood 2023;142:865', url: 'https://doi.org/10.1182/blood.2023020578' },
-  tIcaht: { label: 'T-ICAHT grading of thrombocytopenia after CAR-T, Blood 2025' },
+  tIcaht: { label: 'T-ICAHT, Rejeski et al., Blood 2025', url: 'https://doi.org/10.1182/blood.2025028833' },
   hematotox: { label: 'CAR-HEMATOTOX, Rejeski et al., Blood 2021;138:2499', url: 'https://doi.org/10.1182/blood.2020010543' },
-  ivig: { label: 'Hill et al. and Stanford practice: IgG replacement after CD19 CAR-T (clinical-spec section 6)' },
-  astct: { label: 'ASTCT consensus CRS grading, Lee et al., Biol Blood Marrow Transplant 2019' },
-  local: { label: 'Hospital configuration' },
+  ivig: {
+    label: 'Hill et al., IgG replacement after CAR-T, Blood Rev 2019 (clinical-spec section 6)',
+    url: 'https://pubmed.ncbi.nlm.nih.gov/?term=CAR-T+and+a+side+order+of+IgG+Hill+Giralt',
+  },
+  astct: { label: 'ASTCT consensus CRS grading, Lee et al., Biol Blood Marrow Transplant 2019', url: 'https://doi.org/10.1016/j.bbmt.2018.12.758' },
+  local: { label: 'Hospital setting' },
 } as const satisfies Record<string, SourceRef>;
 
 const positive = z.number().positive();
@@ -37,6 +46,8 @@ function obj<T extends z.ZodRawShape>(shape: T) {
 
 /** The thresholds file schema: every field optional, every default spelled out here. */
 export const thresholdsSchema = obj({
+  /** The hospital protocol cited on cards for the values it changed (label, optional https URL). */
+  source: z.strictObject({ label: z.string().min(1).max(200), url: z.url({ protocol: /^https$/ }).optional() }).optional(),
   /** Lower limits of normal when Observation.referenceRange.low is absent (clinical-spec section 3). */
   lln: obj({
     anc: positive.default(1.8),
@@ -195,5 +206,8 @@ function leafPaths(raw: unknown, prefix = ''): string[] {
 
 /** The source to cite for a threshold: the hospital when it changed the value, else `defaultSource`. */
 export function sourceFor(thresholds: HospitalThresholds, path: string, defaultSource: SourceRef): SourceRef {
-  return thresholds.overridden.has(path) ? { label: `${SOURCES.local.label} (default from ${defaultSource.label})` } : defaultSource;
+  if (!thresholds.overridden.has(path)) return defaultSource;
+  const hospital = thresholds.values.source;
+  const url = hospital?.url ?? defaultSource.url;
+  return { label: `${hospital?.label ?? SOURCES.local.label} (default from ${defaultSource.label})`, ...(url ? { url } : {}) };
 }

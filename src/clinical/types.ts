@@ -257,6 +257,8 @@ export interface Recommendation {
   /** True when the triggering value is older than actions.maxLabAgeDays. */
   stale: boolean;
   notes: string[];
+  /** Days the advised treatment was already given recently (G-CSF within actions.gcsfRecentDays). */
+  recentTreatmentDays?: number[];
 }
 
 export interface InfusionInfo {

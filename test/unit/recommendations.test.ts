@@ -37,7 +37,7 @@ describe('triggers and thresholds (clinical-spec 8)', () => {
 
   test('a hospital threshold replaces the default and is cited as local', () => {
     const a = assessOn(10, [infusion(0), hb(9, 65)], { thresholdsFile: { actions: { redCellHemoglobin: 70 } } });
-    expect(a.recommendations[0]).toMatchObject({ kind: 'red-cell-transfusion', urgency: 'warning', threshold: { value: 70, overridden: true }, source: { label: expect.stringContaining('Hospital configuration') } });
+    expect(a.recommendations[0]).toMatchObject({ kind: 'red-cell-transfusion', urgency: 'warning', threshold: { value: 70, overridden: true }, source: { label: expect.stringContaining('Hospital setting (default from') } });
   });
 
   test('a value below the severe threshold is critical, between it and a higher hospital threshold a warning', () => {

@@ -31,8 +31,19 @@ describe('thresholds', () => {
     expect(t.values.actions.redCellHemoglobin).toBe(70);
     expect(t.values.actions.plateletCount).toBe(20);
     expect([...t.overridden]).toEqual(['actions.redCellHemoglobin']);
-    expect(sourceFor(t, 'actions.redCellHemoglobin', SOURCES.seed002).label).toContain('Hospital configuration');
+    expect(sourceFor(t, 'actions.redCellHemoglobin', SOURCES.seed002).label).toContain('Hospital setting (default from Wang et al.');
     expect(sourceFor(t, 'actions.plateletCount', SOURCES.seed002)).toBe(SOURCES.seed002);
+  });
+
+  test('the hospital names its protocol: cited (with the default source) only for the values it changed', () => {
+    const t = loadThresholds('config/thresholds.example.yaml');
+    expect(sourceFor(t, 'actions.plateletCount', SOURCES.seed002)).toEqual({
+      label: `Example University Hospital CAR-T transfusion SOP v3 (default from ${SOURCES.seed002.label})`,
+      url: 'https://intranet.example-hospital.org/sop/car-t-transfusion',
+    });
+    expect(sourceFor(t, 'actions.gcsfAnc', SOURCES.ehaEbmt)).toBe(SOURCES.ehaEbmt);
+    // Without a hospital URL the card still links the evidence behind the default.
+    expect(sourceFor(parseThresholds({ actions: { plateletCount: 10 } }), 'actions.plateletCount', SOURCES.seed002).url).toBe(SOURCES.seed002.url);
   });
 
   test('a JSON file works the same', () => {
@@ -45,6 +56,8 @@ describe('thresholds', () => {
     ['negative', 'lln:\n  anc: -1\n', 'lln.anc:'],
     ['grades out of order', 'ctcae:\n  platelets:\n    grade3: 80\n', 'ctcae.platelets: grade boundaries must decrease'],
     ['not YAML', 'a: [b', 'is not valid JSON or YAML'],
+    ['protocol link over http', 'source:\n  label: SOP\n  url: http://intranet/sop\n', 'source.url:'],
+    ['protocol without label', 'source:\n  url: https://intranet/sop\n', 'source.label:'],
   ])('a bad file stops start-up naming the field: %s', (_name, text, message) => {
     const path = file(`bad-${Math.random()}.yaml`, text);
     expect(() => loadThresholds(path)).toThrow(ConfigError);

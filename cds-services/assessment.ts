@@ -1,0 +1,28 @@
+/**
+ * The step every hematotoxicity service shares: assess the prefetched (or fetched) resources of
+ * the context patient as of today in the hospital's time zone.
+ */
+import type { FhirResource } from 'fhir/r4.js';
+import type { PrefetchedKey } from '../src/cds-hooks/service.js';
+import { assess } from '../src/clinical/assess.js';
+import { todayIn } from '../src/clinical/dates.js';
+import type { Assessment } from '../src/clinical/types.js';
+import type { CardContext } from '../src/cards/common.js';
+import type { ServiceDeps } from './deps.js';
+
+export function assessPrefetched(data: Record<string, PrefetchedKey>, patientId: string, deps: ServiceDeps): Assessment {
+  const resources = Object.values(data).flatMap((key) => key.resources) as FhirResource[];
+  const { clinical } = deps;
+  return assess(resources, {
+    asOf: todayIn(clinical.timeZone, deps.now()),
+    patientId,
+    timeZone: clinical.timeZone,
+    terminology: clinical.terminology,
+    thresholds: clinical.thresholds,
+    includeSeries: true,
+  });
+}
+
+export function cardContext(serviceId: string, patientId: string, deps: ServiceDeps): CardContext {
+  return { serviceId, patientId, smartLaunchUrl: deps.smartLaunchUrl };
+}

@@ -1,0 +1,96 @@
+/**
+ * What every card shares: stable uuids, number and day formatting, source and topic, override
+ * reasons, the SMART link, and the kind extension used for feedback reports.
+ */
+import { createHash } from 'node:crypto';
+import type { Card, Coding } from '../cds-hooks/schemas.js';
+import { CARD_KIND_EXTENSION } from '../cds-hooks/router.js';
+import { LOCAL_SYSTEM } from '../clinical/terminology.js';
+import type { SourceRef } from '../clinical/thresholds.js';
+import type { LabPoint } from '../clinical/types.js';
+import { displayUnit } from '../clinical/units.js';
+
+export interface CardContext {
+  serviceId: string;
+  patientId: string;
+  /** SMART app launch URL for the card link; no link when undefined. */
+  smartLaunchUrl: string | undefined;
+}
+
+/**
+ * A UUID derived from the card's identity (service, patient, kind and what triggered it): the same
+ * situation gives the same uuid on every call, so feedback and repeated cards join up.
+ */
+export function stableUuid(...parts: (string | number | null | undefined)[]): string {
+  const hex = createHash('sha256').update(parts.map((p) => String(p ?? '')).join('\u0000')).digest('hex');
+  // RFC 9562 layout, version 8 (custom), variant 10.
+  const variant = ((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16).padStart(2, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
+}
+
+export function fmt(value: number): string {
+  if (value === 0) return '0';
+  if (Math.abs(value) >= 100) return String(Math.round(value));
+  return String(Number(value.toPrecision(Math.abs(value) < 1 ? 2 : 3)));
+}
+
+export function dayLabel(day: number | null): string {
+  if (day === null) return '';
+  return day >= 0 ? `day +${day}` : `day ${day}`;
+}
+
+/** "1 day", "3 days". */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+export function valueWithUnit(p: Pick<LabPoint, 'value' | 'unit'>): string {
+  const unit = displayUnit(p.unit);
+  return unit ? `${fmt(p.value)} ${unit}` : fmt(p.value);
+}
+
+/** Shortens a summary to the spec's limit (< 140 characters) without cutting a word in half. */
+export function summaryText(text: string): string {
+  if (text.length < 140) return text;
+  return `${text.slice(0, 136).replace(/\s+\S*$/, '')}…`;
+}
+
+export const OVERRIDE_REASONS: (Coding & { display: string })[] = [
+  { system: LOCAL_SYSTEM, code: 'already-addressed', display: 'Already addressed' },
+  { system: LOCAL_SYSTEM, code: 'not-indicated', display: 'Not clinically indicated for this patient' },
+  { system: LOCAL_SYSTEM, code: 'data-outdated', display: 'Laboratory data outdated or wrong' },
+  { system: LOCAL_SYSTEM, code: 'patient-declined', display: 'Patient or family declined' },
+  { system: LOCAL_SYSTEM, code: 'local-protocol', display: 'Managed per local protocol' },
+];
+
+const TOPICS: Record<string, string> = {
+  'hematotoxicity-summary': 'Hematotoxicity summary',
+  'g-csf': 'G-CSF for severe neutropenia',
+  'g-csf-prophylaxis': 'Prophylactic G-CSF',
+  'red-cell-transfusion': 'Red cell transfusion review',
+  'platelet-transfusion': 'Platelet transfusion review',
+  'ivig-review': 'IVIG review',
+  'cytopenia-workup': 'Cytopenia work-up',
+  'crs-treatment-cytopenia-risk': 'CRS treatment and cytopenia risk',
+  'transfusion-irradiation': 'Irradiated blood products after CAR-T',
+  'g-csf-without-indication': 'G-CSF ordered above the neutropenia threshold',
+};
+
+/** The card frame: kind, uuid, summary, indicator, source with topic, override reasons, SMART link. */
+export function baseCard(kind: string, uuid: string, summary: string, indicator: Card['indicator'], detail: string, source: SourceRef, ctx: CardContext): Card {
+  return {
+    uuid,
+    summary: summaryText(summary),
+    detail,
+    indicator,
+    source: { label: source.label, ...(source.url ? { url: source.url } : {}), topic: { system: LOCAL_SYSTEM, code: kind, display: TOPICS[kind] ?? kind } },
+    overrideReasons: OVERRIDE_REASONS,
+    ...(ctx.smartLaunchUrl ? { links: [{ label: 'Open the CAR-T hematotoxicity timeline', url: ctx.smartLaunchUrl, type: 'smart' as const, appContext: JSON.stringify({ focus: kind }) }] } : {}),
+    extension: { [CARD_KIND_EXTENSION]: kind },
+  };
+}
+
+/** A markdown table. */
+export function table(header: string[], rows: string[][]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}

@@ -1,0 +1,124 @@
+/**
+ * order-select / order-sign cards from draft orders for a patient after CAR-T:
+ *  - tocilizumab or a corticosteroid → info: the seeds' associations with cytopenia, the current
+ *    counts, a CBC monitoring suggestion. Never a card that blocks CRS treatment.
+ *  - a red cell or platelet transfusion between day −7 and +90 that is not irradiated → warning
+ *    with a suggestion that updates the order to an irradiated product (EHA/EBMT 2023).
+ *  - G-CSF with ANC above the threshold and no high-risk indication → info.
+ */
+import type { CodeableConcept, FhirResource, Medication, MedicationRequest, ServiceRequest } from 'fhir/r4.js';
+import type { Card } from '../cds-hooks/schemas.js';
+import type { Role, Terminology } from '../clinical/terminology.js';
+import type { HospitalThresholds } from '../clinical/thresholds.js';
+import { SOURCES } from '../clinical/thresholds.js';
+import type { Assessment } from '../clinical/types.js';
+import { baseCard, dayLabel, fmt, stableUuid, table, valueWithUnit, type CardContext } from './common.js';
+import { CODES, createSuggestion, IRRADIATED, serviceRequest, updateSuggestion } from './suggestions.js';
+
+export type DraftOrder = MedicationRequest | ServiceRequest;
+
+const CRS_DRUGS: readonly Role[] = ['tocilizumab', 'corticosteroid'];
+const GCSF: readonly Role[] = ['g-csf'];
+const TRANSFUSIONS: readonly Role[] = ['red-cell-transfusion', 'platelet-transfusion', 'transfusion-unspecified'];
+const IRRADIATION: readonly Role[] = ['irradiated-blood-product'];
+
+/** Draft orders of the context Bundle; for order-select, only the selected ones. */
+export function draftOrders(bundle: { entry?: { resource?: unknown }[] | undefined }, selections?: readonly string[]): DraftOrder[] {
+  const orders = (bundle.entry ?? []).map((e) => e.resource as FhirResource | undefined).filter((r): r is DraftOrder => r?.resourceType === 'MedicationRequest' || r?.resourceType === 'ServiceRequest');
+  if (!selections) return orders;
+  return orders.filter((o) => selections.includes(`${o.resourceType}/${o.id ?? ''}`));
+}
+
+/** The draft orders this service may advise on: CRS drugs, G-CSF and blood products. */
+export function ordersWeAdviseOn(orders: readonly DraftOrder[], terminology: Terminology): DraftOrder[] {
+  return orders.filter((o) =>
+    o.resourceType === 'MedicationRequest' ? terminology.match(medicationOf(o), [...CRS_DRUGS, ...GCSF]) !== undefined : terminology.match(o.code, TRANSFUSIONS) !== undefined,
+  );
+}
+
+function medicationOf(order: MedicationRequest): CodeableConcept | undefined {
+  if (order.medicationCodeableConcept) return order.medicationCodeableConcept;
+  const ref = order.medicationReference?.reference;
+  if (ref?.startsWith('#')) return (order.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined)?.code;
+  return undefined;
+}
+
+function isIrradiated(order: ServiceRequest, terminology: Terminology): boolean {
+  const concepts = [order.code, ...(order.orderDetail ?? [])];
+  if (concepts.some((c) => terminology.match(c, IRRADIATION))) return true;
+  // Irradiation is often a free-text modifier of the blood product order.
+  const texts = [...concepts.map((c) => c?.text), ...concepts.flatMap((c) => c?.coding?.map((x) => x.display) ?? []), ...(order.note ?? []).map((n) => n.text)];
+  return texts.some((t) => typeof t === 'string' && /irradiat/i.test(t));
+}
+
+function countsTable(a: Assessment): string {
+  const rows = (['neutrophils', 'platelets', 'hemoglobin'] as const).flatMap((term) => {
+    const c = a.ctcae[term];
+    return c.latestValue ? [[term === 'neutrophils' ? 'ANC' : term === 'platelets' ? 'Platelets' : 'Hemoglobin', valueWithUnit(c.latestValue), `${c.latestValue.date} (${dayLabel(c.latestValue.day)})`, String(c.latest ?? '–'), String(c.worst ?? '–')]] : [];
+  });
+  return rows.length > 0 ? `Current counts:\n\n${table(['', 'Latest', 'Date', 'CTCAE', 'Worst since day 0'], rows)}` : '_No blood counts since the infusion._';
+}
+
+export function orderCards(a: Assessment, orders: readonly DraftOrder[], terminology: Terminology, thresholds: HospitalThresholds, ctx: CardContext): Card[] {
+  const day = a.dayPostInfusion;
+  if (day === null || day > thresholds.values.actions.followUpDays) return [];
+  const t = thresholds.values;
+  const cards: Card[] = [];
+  for (const order of orders) {
+    const orderRef = `${order.resourceType}/${order.id ?? ''}`;
+    if (order.resourceType === 'MedicationRequest') {
+      const drug = terminology.match(medicationOf(order), [...CRS_DRUGS, ...GCSF]);
+      if (drug && CRS_DRUGS.includes(drug.role)) cards.push(crsDrugCard(a, order, drug.role === 'tocilizumab' ? 'Tocilizumab' : 'Corticosteroid', ctx));
+      if (drug?.role === 'g-csf') {
+        const anc = a.latest.anc;
+        const fresh = anc && day - (anc.day ?? day) <= t.actions.maxLabAgeDays;
+        const indication = a.hematotox.risk === 'high' || (a.icaht.early.grade ?? 0) >= t.actions.workupIcahtGrade || a.severeCytopenias.some((e) => e.lineage === 'neutrophil' && e.ongoing);
+        if (anc && fresh && anc.value >= t.actions.gcsfAnc && !indication) {
+          const uuid = stableUuid(ctx.serviceId, ctx.patientId, orderRef, 'g-csf-without-indication', anc.reference);
+          const detail = [
+            `**Why:** G-CSF is ordered on ${dayLabel(day)} while the latest ANC is ${valueWithUnit(anc)} (${anc.date}), not below ${fmt(t.actions.gcsfAnc)} ×10⁹/L, with no high-risk indication (CAR-HEMATOTOX ${a.hematotox.risk ?? 'unknown'}, early ICAHT ${a.icaht.early.grade ?? '–'}).`,
+            `**Threshold in force:** ANC < ${fmt(t.actions.gcsfAnc)} ×10⁹/L (${thresholds.overridden.has('actions.gcsfAnc') ? 'hospital setting' : 'default'}; ${SOURCES.ehaEbmt.label}). Prophylactic G-CSF is for high CAR-HEMATOTOX from day +2.`,
+            countsTable(a),
+          ].join('\n\n');
+          cards.push(baseCard('g-csf-without-indication', uuid, `G-CSF ordered with ANC ${valueWithUnit(anc)} on ${dayLabel(anc.day)} (not below ${fmt(t.actions.gcsfAnc)})`, 'info', detail, SOURCES.ehaEbmt, ctx));
+        }
+      }
+      continue;
+    }
+    const transfusion = terminology.match(order.code, TRANSFUSIONS);
+    if (transfusion && day >= t.actions.irradiatedFromDay && day <= t.actions.irradiatedToDay && !isIrradiated(order, terminology)) cards.push(irradiationCard(a, order, transfusion.role, ctx, thresholds));
+  }
+  return cards;
+}
+
+function crsDrugCard(a: Assessment, order: MedicationRequest, drug: string, ctx: CardContext): Card {
+  const uuid = stableUuid(ctx.serviceId, ctx.patientId, `MedicationRequest/${order.id ?? ''}`, 'crs-treatment-cytopenia-risk', a.asOf);
+  const detail = [
+    `**${drug} ordered on ${dayLabel(a.dayPostInfusion)} after CAR-T.** Treat CRS as indicated: this card does not advise against it. Watch the blood counts:`,
+    '- Tocilizumab or corticosteroid use was associated with grade ≥3 thrombocytopenia within 28 days (univariate; seed 000).',
+    '- Tocilizumab/corticosteroid use was an independent risk factor for delayed recovery from severe neutropenia (HR 0.36; seed 002).',
+    countsTable(a),
+  ].join('\n\n');
+  const card = baseCard('crs-treatment-cytopenia-risk', uuid, `${drug} after CAR-T (${dayLabel(a.dayPostInfusion)}): monitor blood counts, linked to cytopenia`, 'info', detail, SOURCES.seed002, ctx);
+  return {
+    ...card,
+    suggestions: [createSuggestion(stableUuid(uuid, 'suggestion', 1), 'Daily CBC with differential (draft)', 'Create a draft order for a complete blood count with differential', serviceRequest(ctx.patientId, CODES.cbc, `${drug} after CAR-T: cytopenia risk (seeds 000, 002)`, []))],
+    selectionBehavior: 'at-most-one',
+  };
+}
+
+function irradiationCard(a: Assessment, order: ServiceRequest, role: Role, ctx: CardContext, thresholds: HospitalThresholds): Card {
+  const t = thresholds.values.actions;
+  const product = role === 'platelet-transfusion' ? 'platelets' : role === 'red-cell-transfusion' ? 'red cells' : 'blood product';
+  const orderRef = `ServiceRequest/${order.id ?? ''}`;
+  const uuid = stableUuid(ctx.serviceId, ctx.patientId, orderRef, 'transfusion-irradiation');
+  const detail = [
+    `**Why:** this ${product} order is not for an irradiated product, on ${dayLabel(a.dayPostInfusion)} after CAR-T (infused ${a.infusionDate ?? ''}).`,
+    `**Recommendation in force:** irradiated blood products from day ${t.irradiatedFromDay} to day +${t.irradiatedToDay} around CAR-T (${SOURCES.ehaEbmt.label}; EHA/EBMT: from 7 days before leukapheresis to 90 days after infusion).`,
+    countsTable(a),
+  ].join('\n\n');
+  const card = baseCard('transfusion-irradiation', uuid, `${product[0]?.toUpperCase()}${product.slice(1)} ordered on ${dayLabel(a.dayPostInfusion)} after CAR-T: use an irradiated product`, 'warning', detail, SOURCES.ehaEbmt, ctx);
+  if (!order.id) return card; // an update needs the draft order's id
+  const updated: ServiceRequest = { ...order, orderDetail: [...(order.orderDetail ?? []), IRRADIATED] };
+  return { ...card, suggestions: [updateSuggestion(stableUuid(uuid, 'suggestion', 1), 'Change to an irradiated product', `Update ${orderRef} to request irradiated ${product}`, updated)], selectionBehavior: 'at-most-one' };
+}

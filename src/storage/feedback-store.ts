@@ -1,0 +1,107 @@
+/**
+ * Durable storage of issued cards and CDS Hooks feedback, for alert-fatigue reports.
+ *
+ * Only what the reports need is kept: card uuid, service, card kind, indicator, outcome, accepted
+ * suggestion ids, override reason and the clinician's comment. No patient identifier is stored.
+ */
+import type { FeedbackSink } from '../cds-hooks/router.js';
+import type { FeedbackEntry } from '../cds-hooks/schemas.js';
+
+export interface OverrideReasonCount {
+  system: string | null;
+  code: string | null;
+  display: string | null;
+  count: number;
+}
+
+export interface KindSummary {
+  serviceId: string;
+  cardKind: string;
+  /** Distinct cards issued, and how many times they were issued in all. */
+  cardsIssued: number;
+  timesIssued: number;
+  accepted: number;
+  overridden: number;
+  /** accepted / (accepted + overridden), null without feedback. */
+  acceptanceRate: number | null;
+  topOverrideReasons: OverrideReasonCount[];
+}
+
+export interface FeedbackSummary {
+  generatedAt: string;
+  storage: 'sqlite' | 'postgres';
+  totals: { cardsIssued: number; feedback: number; accepted: number; overridden: number };
+  byServiceAndKind: KindSummary[];
+}
+
+export interface FeedbackStore extends FeedbackSink {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Creates the schema if needed; safe to call on every start. */
+  init(): Promise<void>;
+  summary(now: Date): Promise<FeedbackSummary>;
+  /** True when the store answers (readiness). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Row shapes shared by both implementations. */
+export interface SummaryRows {
+  issued: { service_id: string; kind: string; cards: number; times: number }[];
+  outcomes: { service_id: string; kind: string; outcome: string; n: number }[];
+  reasons: { service_id: string; kind: string; system: string | null; code: string | null; display: string | null; n: number }[];
+}
+
+export const TOP_REASONS = 5;
+
+/** Builds the summary from the three aggregate queries both databases run. */
+export function buildSummary(rows: SummaryRows, storage: FeedbackSummary['storage'], now: Date): FeedbackSummary {
+  const key = (s: string, k: string): string => `${s}\u0000${k}`;
+  const byKey = new Map<string, KindSummary>();
+  const entry = (serviceId: string, cardKind: string): KindSummary => {
+    let e = byKey.get(key(serviceId, cardKind));
+    if (!e) {
+      e = { serviceId, cardKind, cardsIssued: 0, timesIssued: 0, accepted: 0, overridden: 0, acceptanceRate: null, topOverrideReasons: [] };
+      byKey.set(key(serviceId, cardKind), e);
+    }
+    return e;
+  };
+  for (const r of rows.issued) Object.assign(entry(r.service_id, r.kind), { cardsIssued: Number(r.cards), timesIssued: Number(r.times) });
+  for (const r of rows.outcomes) {
+    const e = entry(r.service_id, r.kind);
+    if (r.outcome === 'accepted') e.accepted = Number(r.n);
+    if (r.outcome === 'overridden') e.overridden = Number(r.n);
+  }
+  for (const r of rows.reasons) {
+    const e = entry(r.service_id, r.kind);
+    if (e.topOverrideReasons.length < TOP_REASONS) e.topOverrideReasons.push({ system: r.system, code: r.code, display: r.display, count: Number(r.n) });
+  }
+  const list = [...byKey.values()].sort((a, b) => a.serviceId.localeCompare(b.serviceId) || a.cardKind.localeCompare(b.cardKind));
+  for (const e of list) e.acceptanceRate = e.accepted + e.overridden > 0 ? Math.round((e.accepted / (e.accepted + e.overridden)) * 1000) / 1000 : null;
+  return {
+    generatedAt: now.toISOString(),
+    storage,
+    totals: {
+      cardsIssued: list.reduce((n, e) => n + e.cardsIssued, 0),
+      feedback: list.reduce((n, e) => n + e.accepted + e.overridden, 0),
+      accepted: list.reduce((n, e) => n + e.accepted, 0),
+      overridden: list.reduce((n, e) => n + e.overridden, 0),
+    },
+    byServiceAndKind: list,
+  };
+}
+
+/** Column values of one feedback entry (shared with PostgreSQL). */
+export function feedbackRow(serviceId: string, f: FeedbackEntry, received: string): Record<string, string | null> {
+  return {
+    serviceId,
+    card: f.card,
+    outcome: f.outcome,
+    accepted: f.acceptedSuggestions ? JSON.stringify(f.acceptedSuggestions.map((s) => s.id)) : null,
+    system: f.overrideReason?.reason?.system ?? null,
+    code: f.overrideReason?.reason?.code ?? null,
+    display: f.overrideReason?.reason?.display ?? null,
+    comment: f.overrideReason?.userComment ?? null,
+    timestamp: f.outcomeTimestamp,
+    received,
+  };
+}

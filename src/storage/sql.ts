@@ -1,0 +1,47 @@
+/**
+ * The feedback schema and the summary queries, in SQL both SQLite and PostgreSQL run; only the
+ * identity and timestamp column types differ. Feedback joins issued cards by card uuid (card kind).
+ */
+export function schemaSql(types: { id: string; timestamp: string }): string {
+  return `
+    CREATE TABLE IF NOT EXISTS issued_cards (
+      card_uuid TEXT PRIMARY KEY,
+      service_id TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      indicator TEXT NOT NULL,
+      first_issued_at ${types.timestamp} NOT NULL,
+      last_issued_at ${types.timestamp} NOT NULL,
+      times_issued INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE IF NOT EXISTS feedback (
+      id ${types.id},
+      service_id TEXT NOT NULL,
+      card_uuid TEXT NOT NULL,
+      outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'overridden')),
+      accepted_suggestions TEXT,
+      override_system TEXT,
+      override_code TEXT,
+      override_display TEXT,
+      user_comment TEXT,
+      outcome_timestamp ${types.timestamp} NOT NULL,
+      received_at ${types.timestamp} NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS feedback_card ON feedback (card_uuid);`;
+}
+
+export const SUMMARY_SQL = {
+  issued: `
+    SELECT service_id, kind, COUNT(*) AS cards, SUM(times_issued) AS times
+    FROM issued_cards GROUP BY service_id, kind`,
+  outcomes: `
+    SELECT f.service_id, COALESCE(c.kind, 'unknown') AS kind, f.outcome, COUNT(*) AS n
+    FROM feedback f LEFT JOIN issued_cards c ON c.card_uuid = f.card_uuid
+    GROUP BY f.service_id, COALESCE(c.kind, 'unknown'), f.outcome`,
+  reasons: `
+    SELECT f.service_id, COALESCE(c.kind, 'unknown') AS kind, f.override_system AS system, f.override_code AS code,
+           MAX(f.override_display) AS display, COUNT(*) AS n
+    FROM feedback f LEFT JOIN issued_cards c ON c.card_uuid = f.card_uuid
+    WHERE f.outcome = 'overridden'
+    GROUP BY f.service_id, COALESCE(c.kind, 'unknown'), f.override_system, f.override_code
+    ORDER BY n DESC, code ASC`,
+} as const;

@@ -1,0 +1,72 @@
+/**
+ * A real, throw-away PostgreSQL cluster for storage tests, from Debian's `postgresql` package:
+ * initdb into a temporary directory, listen on a free port and on a socket in that directory,
+ * fsync off (the tests check our transactions, not the disk). As root, the cluster runs as the
+ * `postgres` user because PostgreSQL refuses to run as root.
+ *
+ * TEST_DATABASE_URL, when set, is used instead (an existing database the tests may write to).
+ */
+import { execFile } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface TestPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+function binDir(): string {
+  if (process.env['PG_BIN']) return process.env['PG_BIN'];
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))) : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (!newest) {
+    throw new Error("PostgreSQL server binaries not found: install Debian's `postgresql` package (npm test does it as root via scripts/ensure-test-deps.sh) or set TEST_DATABASE_URL");
+  }
+  return join(root, newest, 'bin');
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startTestPostgres(): Promise<TestPostgres> {
+  const external = process.env['TEST_DATABASE_URL'];
+  if (external) return { url: external, stop: () => Promise.resolve() };
+
+  const bin = binDir();
+  const dir = mkdtempSync(join(tmpdir(), 'cart-pg-'));
+  const data = join(dir, 'data');
+  const asRoot = process.getuid?.() === 0;
+  const exec = (cmd: string, args: string[]): Promise<unknown> => (asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args], { cwd: dir }) : run(join(bin, cmd), args, { cwd: dir }));
+  if (asRoot) {
+    const { stdout } = await run('id', ['-u', 'postgres']);
+    const { stdout: gid } = await run('id', ['-g', 'postgres']);
+    chownSync(dir, Number(stdout.trim()), Number(gid.trim()));
+    chmodSync(dir, 0o700);
+  }
+  await exec('initdb', ['-D', data, '-U', 'cart', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C.UTF-8']);
+  const port = await freePort();
+  const options = `-p ${port} -k ${dir} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+  await exec('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '30', 'start']);
+  await exec('createdb', ['-h', dir, '-p', String(port), '-U', 'cart', 'feedback']);
+  return {
+    url: `postgresql://cart@127.0.0.1:${port}/feedback`,
+    stop: async () => {
+      await exec('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * order-sign and order-select (pharmacists, prescribers): draft orders shaped like the CDS Hooks
+ * hook examples, for demo patients in the embedded FHIR server. CRS treatment is never blocked
+ * (info only); a non-irradiated transfusion in the day −7..+90 window gets a warning with an update
+ * to an irradiated product; G-CSF with ANC above the threshold and no indication gets an info card.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import request from 'supertest';
+import { ORDER_SELECT_ID, ORDER_SIGN_ID } from '../../cds-services/order-hematotox.js';
+import { PATIENT_VIEW_ID } from '../../cds-services/patient-view-hematotox.js';
+import { cardKind } from '../../src/cds-hooks/router.js';
+import { cardSchema, cdsResponseSchema, type Card } from '../../src/cds-hooks/schemas.js';
+import { buildTestApp, hookRequest, type TestApp } from '../helpers/app.js';
+import { fullPrefetch, type DiscoveredService } from '../helpers/ehr.js';
+import { amoxicillinOrder, dexamethasoneOrder, draftOrders, filgrastimOrder, nutritionOrder, tocilizumabOrder, transfusionOrder } from '../helpers/orders.js';
+import { seededDemo, serveFhir, type TestFhirServer } from '../helpers/servers.js';
+
+let fhir: TestFhirServer;
+let t: TestApp;
+let services: DiscoveredService[];
+
+beforeAll(async () => {
+  fhir = await serveFhir(await seededDemo());
+  t = buildTestApp();
+  services = ((await request(t.app).get('/cds-services').expect(200)).body as { services: DiscoveredService[] }).services;
+}, 60_000);
+afterAll(async () => {
+  await fhir.close();
+});
+
+async function sign(patientId: string, bundle: unknown, extra: Record<string, unknown> = {}): Promise<Card[]> {
+  const body = hookRequest('order-sign', patientId, { fhirServer: fhir.baseUrl, ...extra });
+  (body['context'] as Record<string, unknown>)['draftOrders'] = bundle;
+  const res = await request(t.app).post(`/cds-services/${ORDER_SIGN_ID}`).send(body).expect(200);
+  expect(cdsResponseSchema.safeParse(res.body).success).toBe(true);
+  const cards = (res.body as { cards: Card[] }).cards;
+  for (const card of cards) {
+    expect(cardSchema.safeParse(card).success).toBe(true);
+    expect(card.summary.length).toBeLessThan(140);
+    expect(card.source.url).toMatch(/^https:\/\//);
+    expect(card.overrideReasons?.every((r) => r.display)).toBe(true);
+  }
+  return cards;
+}
+
+const kinds = (cards: Card[]): string[] => cards.map((c) => `${cardKind(c)}:${c.indicator}`);
+
+test('discovery lists patient-view, order-sign and order-select with the same prefetch', () => {
+  expect(services.map((s) => `${s.hook}:${s.id}`)).toEqual([`patient-view:${PATIENT_VIEW_ID}`, `order-sign:${ORDER_SIGN_ID}`, `order-select:${ORDER_SELECT_ID}`]);
+  expect(services[1]?.prefetch).toEqual(services[0]?.prefetch);
+});
+
+// Worked cases: patient (day post infusion today), orders → expected cards. Source per row.
+const CASES: { name: string; patient: string; orders: () => unknown; expected: string[]; source: string }[] = [
+  { name: 'tocilizumab on day +9', patient: 'cart-day9', orders: () => draftOrders(nutritionOrder('cart-day9'), tocilizumabOrder('cart-day9')), expected: ['crs-treatment-cytopenia-risk:info'], source: 'seeds 000, 002' },
+  { name: 'dexamethasone via a contained Medication', patient: 'cart-day9', orders: () => draftOrders(dexamethasoneOrder('cart-day9')), expected: ['crs-treatment-cytopenia-risk:info'], source: 'seeds 000, 002' },
+  {
+    name: 'non-irradiated red cells on day +9',
+    patient: 'cart-day9',
+    orders: () => draftOrders(transfusionOrder('rbc-1', 'cart-day9', 'red-cells')),
+    expected: ['transfusion-irradiation:warning'],
+    source: 'EHA/EBMT 2023: irradiated products day −7..+90',
+  },
+  {
+    name: 'non-irradiated platelets on day +35',
+    patient: 'cart-aplastic',
+    orders: () => draftOrders(transfusionOrder('plt-1', 'cart-aplastic', 'platelets')),
+    expected: ['transfusion-irradiation:warning'],
+    source: 'EHA/EBMT 2023',
+  },
+  {
+    name: 'platelets ordered as irradiated (free text)',
+    patient: 'cart-day9',
+    orders: () => draftOrders(transfusionOrder('plt-2', 'cart-day9', 'platelets', { orderDetail: [{ text: 'Irradiated, leukoreduced' }] })),
+    expected: [],
+    source: 'EHA/EBMT 2023',
+  },
+  {
+    name: 'red cells ordered as irradiated (coded)',
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders(transfusionOrder('rbc-2', 'cart-day9', 'red-cells', { orderDetail: [{ coding: [{ system: 'https://cart-hematotox-cds.example.org/fhir/CodeSystem/cart-hematotox', code: 'irradiated' }] }] })),
+    expected: [],
+    source: 'EHA/EBMT 2023',
+  },
+  {
+    name: 'non-irradiated red cells on day +200 (outside the window)',
+    patient: 'cart-day200-low-igg',
+    orders: () => draftOrders(transfusionOrder('rbc-3', 'cart-day200-low-igg', 'red-cells')),
+    expected: [],
+    source: 'EHA/EBMT 2023: window ends day +90',
+  },
+  { name: 'G-CSF with ANC recovered and low risk', patient: 'cart-quick', orders: () => draftOrders(filgrastimOrder('cart-quick')), expected: ['g-csf-without-indication:info'], source: 'EHA/EBMT 2023: G-CSF for ANC < 0.5' },
+  { name: 'G-CSF with ANC below 0.5', patient: 'cart-day9', orders: () => draftOrders(filgrastimOrder('cart-day9')), expected: [], source: 'seed 002: ANC < 0.5 → G-CSF' },
+  { name: 'an unrelated drug', patient: 'cart-day9', orders: () => draftOrders(amoxicillinOrder('cart-day9')), expected: [], source: '–' },
+  { name: 'an order with no code at all', patient: 'cart-day9', orders: () => draftOrders({ resourceType: 'ServiceRequest', id: 'x', status: 'draft', intent: 'order', subject: { reference: 'Patient/cart-day9' } }), expected: [], source: '–' },
+  { name: 'tocilizumab for a patient without CAR-T', patient: 'no-cart', orders: () => draftOrders(tocilizumabOrder('no-cart')), expected: [], source: 'only after CAR-T' },
+  { name: 'an empty draftOrders Bundle', patient: 'cart-day9', orders: () => draftOrders(), expected: [], source: '–' },
+];
+
+describe.each(CASES)('order-sign: $name ($source)', ({ patient, orders, expected }) => {
+  test(`gives ${expected.join(', ') || 'no card'}`, async () => {
+    expect(kinds(await sign(patient, orders()))).toEqual(expected);
+  });
+});
+
+describe('card content', () => {
+  test('CRS treatment: information only, the seeds’ associations, current counts and a CBC draft; never blocking', async () => {
+    const [card] = await sign('cart-day9', draftOrders(tocilizumabOrder('cart-day9')));
+    expect(card?.indicator).toBe('info');
+    expect(card?.summary).toMatch(/^Tocilizumab after CAR-T \(day \+9\): monitor blood counts/);
+    expect(card?.detail).toContain('this card does not advise against it');
+    expect(card?.detail).toContain('grade ≥3 thrombocytopenia');
+    expect(card?.detail).toContain('delayed recovery from severe neutropenia (HR 0.36; seed 002)');
+    expect(card?.detail).toMatch(/\| ANC \| [\d.]+ ×10⁹\/L \| \d{4}-\d{2}-\d{2} \(day \+\d\)/);
+    expect(card?.suggestions?.[0]?.actions?.[0]).toMatchObject({ type: 'create', resource: { resourceType: 'ServiceRequest', code: { coding: [{ code: 'cbc-with-differential' }] } } });
+  });
+
+  test('non-irradiated transfusion: the update keeps the order and adds irradiation', async () => {
+    const order = transfusionOrder('rbc-1', 'cart-day9', 'red-cells');
+    const [card] = await sign('cart-day9', draftOrders(order));
+    expect(card?.summary).toBe('Red cells ordered on day +9 after CAR-T: use an irradiated product');
+    expect(card?.detail).toContain('from day -7 to day +90');
+    expect(card?.selectionBehavior).toBe('at-most-one');
+    const action = card?.suggestions?.[0]?.actions?.[0];
+    expect(action?.type).toBe('update');
+    expect(action?.resource).toEqual({ ...order, orderDetail: [{ coding: [{ system: expect.any(String), code: 'irradiated', display: 'Irradiated blood product' }], text: 'Irradiated' }] });
+  });
+
+  test('a draft order without id gets the warning but no update it could not apply', async () => {
+    const order = transfusionOrder('x', 'cart-day9', 'platelets');
+    delete order.id;
+    const [card] = await sign('cart-day9', draftOrders(order));
+    expect(card?.indicator).toBe('warning');
+    expect(card?.suggestions).toBeUndefined();
+  });
+
+  test('G-CSF above the threshold: says the ANC, its date and that no high-risk indication was found', async () => {
+    const [card] = await sign('cart-quick', draftOrders(filgrastimOrder('cart-quick')));
+    expect(card?.summary).toMatch(/^G-CSF ordered with ANC [\d.]+ ×10⁹\/L on day \+\d+ \(not below 0\.5\)$/);
+    expect(card?.detail).toContain('no high-risk indication (CAR-HEMATOTOX low');
+    expect(card?.detail).toMatch(/\(\d{4}-\d{2}-\d{2}\)/);
+  });
+
+  test('full prefetch gives the same cards as fetching', async () => {
+    const service = services.find((s) => s.id === ORDER_SIGN_ID) as DiscoveredService;
+    const prefetch = await fullPrefetch(service, fhir.baseUrl, { patientId: 'cart-day9' });
+    const bundle = draftOrders(tocilizumabOrder('cart-day9'), transfusionOrder('rbc-1', 'cart-day9', 'red-cells'));
+    const withPrefetch = await sign('cart-day9', bundle, { prefetch, fhirServer: undefined });
+    expect(withPrefetch).toEqual(await sign('cart-day9', bundle));
+    expect(kinds(withPrefetch)).toEqual(['crs-treatment-cytopenia-risk:info', 'transfusion-irradiation:warning']);
+  });
+});
+
+describe('order-select', () => {
+  async function select(selections: string[]): Promise<Card[]> {
+    const body = hookRequest('order-select', 'cart-day9', { fhirServer: fhir.baseUrl });
+    Object.assign(body['context'] as Record<string, unknown>, {
+      selections,
+      draftOrders: draftOrders(nutritionOrder('cart-day9'), tocilizumabOrder('cart-day9'), transfusionOrder('rbc-1', 'cart-day9', 'red-cells')),
+    });
+    const res = await request(t.app).post(`/cds-services/${ORDER_SELECT_ID}`).send(body).expect(200);
+    return (res.body as { cards: Card[] }).cards;
+  }
+
+  test('advises on the selected orders only', async () => {
+    expect(kinds(await select(['ServiceRequest/rbc-1']))).toEqual(['transfusion-irradiation:warning']);
+    expect(kinds(await select(['NutritionOrder/low-bacteria-diet', 'MedicationRequest/tocilizumab-1']))).toEqual(['crs-treatment-cytopenia-risk:info']);
+  });
+
+  test('selecting nothing we advise on gives no cards and reads no FHIR data', async () => {
+    const before = fhir.requests.length;
+    expect(await select(['NutritionOrder/low-bacteria-diet'])).toEqual([]);
+    expect(fhir.requests.length).toBe(before);
+  });
+
+  test('order-select without selections is a 400 naming the field', async () => {
+    const body = hookRequest('order-select', 'cart-day9', { fhirServer: fhir.baseUrl });
+    (body['context'] as Record<string, unknown>)['draftOrders'] = draftOrders();
+    const res = await request(t.app).post(`/cds-services/${ORDER_SELECT_ID}`).send(body).expect(400);
+    expect(JSON.stringify(res.body)).toContain('context.selections');
+  });
+});
