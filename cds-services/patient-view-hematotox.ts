@@ -5,6 +5,7 @@ import type { CdsServiceDefinition } from '../src/cds-hooks/service.js';
 import type { Role } from '../src/clinical/terminology.js';
 import type { ServiceDeps } from './deps.js';
 import type { ClinicalContext } from '../src/profiles.js';
+import type { SmartAppConfig } from '../src/smart-config.js';
 import { patientViewCards } from '../src/cards/patient-view.js';
 import { assessPrefetched, cardContext } from './assessment.js';
 
@@ -29,6 +30,12 @@ export function hematotoxPrefetch(clinical: ClinicalContext): Record<string, str
     procedures: 'Procedure?patient={{context.patientId}}',
     conditions: 'Condition?patient={{context.patientId}}',
   };
+}
+
+/** The SMART app reads what the cards read, minus Conditions (not among the app's scopes). */
+export function smartAppQueries(clinical: ClinicalContext): SmartAppConfig['queries'] {
+  const { patient, observations, medicationAdministrations, procedures } = hematotoxPrefetch(clinical);
+  return { patient: patient ?? '', observations: observations ?? '', medicationAdministrations: medicationAdministrations ?? '', procedures: procedures ?? '' };
 }
 
 export const PATIENT_VIEW_ID = 'cart-hematotox-patient-view';

@@ -11,6 +11,8 @@ import type { HookName } from './cds-hooks/schemas.js';
 import { cdsClientAuth, createVerifier, type CdsJwtVerifier } from './cds-hooks/auth.js';
 import { cdsHooksRouter } from './cds-hooks/router.js';
 import { adminRouter } from './http/admin-router.js';
+import { smartRouter } from './http/smart-router.js';
+import type { SmartAppConfig } from './smart-config.js';
 import type { FeedbackStore } from './storage/feedback-store.js';
 import { notFound } from './cds-hooks/outcomes.js';
 import type { Config } from './config.js';
@@ -37,6 +39,8 @@ export interface AppDeps {
   feedback?: FeedbackStore | undefined;
   readiness: Readiness;
   now?: () => Date;
+  /** The SMART app: its configuration, and the folder of its build (undefined: not built). */
+  smart?: { appConfig: SmartAppConfig; dir: string | undefined } | undefined;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -66,6 +70,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   if (deps.demoFhir) app.use(DEMO_FHIR_PATH, deps.demoFhir.router(config.bodyLimit));
+  if (deps.smart) app.use(smartRouter(config, deps.smart.appConfig, deps.smart.dir));
 
   // Built from the configuration unless given: trusted issuers configured means every call is checked.
   const auth = cdsClientAuth(config, deps.verifier ?? createVerifier(config), log);

@@ -5,6 +5,7 @@
  * that names the variable. Tests build configs with {@link testConfig}.
  */
 import { z } from 'zod';
+import { normalizeIssuer } from './smart-config.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -157,6 +158,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push(`FHIR_ALLOWED_ORIGINS: "${origin}" is not an origin like https://ehr.example.org`);
     }
   }
+  const smartIssuers: string[] = [];
+  for (const iss of e.SMART_ALLOWED_ISS) {
+    const normalized = normalizeIssuer(iss);
+    if (!normalized) problems.push(`SMART_ALLOWED_ISS: "${iss}" is not a FHIR base URL like https://ehr.example.org/fhir`);
+    else if (!normalized.startsWith('https://') && !e.FHIR_ALLOW_HTTP) problems.push(`SMART_ALLOWED_ISS: "${iss}" is not https (set FHIR_ALLOW_HTTP=true for a test server)`);
+    else smartIssuers.push(normalized);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     port: e.PORT,
@@ -185,7 +193,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     timeZone: e.TIME_ZONE,
     storage: { databaseUrl: e.DATABASE_URL, sqlitePath: e.FEEDBACK_SQLITE_PATH },
     adminToken: e.ADMIN_TOKEN,
-    smart: { clientId: e.SMART_CLIENT_ID, allowedIss: e.SMART_ALLOWED_ISS },
+    smart: { clientId: e.SMART_CLIENT_ID, allowedIss: smartIssuers },
   };
 }
 

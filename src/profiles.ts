@@ -88,13 +88,19 @@ export interface ClinicalContext {
   terminology: Terminology;
   thresholds: HospitalThresholds;
   timeZone: string;
+  /** What the terminology was built from, handed to the SMART app so it runs the same engine. */
+  valueSets: readonly ValueSet[];
+  localCodes: LocalCodes;
 }
 
 export function loadClinicalContext(options: { thresholdsFile?: string | undefined; localCodesFile?: string | undefined; timeZone: string }): ClinicalContext {
   const valueSets = loadValueSets();
+  const localCodes = loadLocalCodes(options.localCodesFile);
   return {
-    terminology: buildTerminology(valueSets, loadLocalCodes(options.localCodesFile)),
+    terminology: buildTerminology(valueSets, localCodes),
     thresholds: loadThresholds(options.thresholdsFile),
     timeZone: options.timeZone,
+    valueSets,
+    localCodes,
   };
 }

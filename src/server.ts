@@ -4,6 +4,7 @@
  */
 import type { Server } from 'node:http';
 import { cdsServices } from '../cds-services/index.js';
+import { smartAppQueries } from '../cds-services/patient-view-hematotox.js';
 import type { ServiceDeps } from '../cds-services/deps.js';
 import { createApp } from './app.js';
 import { todayIn } from './clinical/dates.js';
@@ -13,6 +14,7 @@ import { DEMO_FHIR_PATH, DemoFhirServer } from './demo/fhir-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadClinicalContext } from './profiles.js';
 import { createFeedbackStore } from './storage/index.js';
+import { SMART_PATH, smartAppConfig, smartAppDir } from './http/smart-router.js';
 
 export interface RunningServer {
   server: Server;
@@ -43,6 +45,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const feedback = await createFeedbackStore(config, log);
   log.info({ storage: feedback.kind }, 'feedback storage ready');
 
+  const smartDir = smartAppDir();
+  if (!smartDir) log.warn('The SMART app is not built (dist/smart-app is missing): /smart answers 404 and cards carry no app link. Run `npm run build`.');
+  const smart = { appConfig: smartAppConfig(config, clinical, smartAppQueries(clinical)), dir: smartDir };
+
   let baseUrl = config.publicBaseUrl ?? `http://localhost:${config.port}`;
   const serviceDeps: ServiceDeps = { config, clinical, log, now: () => new Date(), smartLaunchUrl: undefined };
   const app = createApp({
@@ -52,6 +58,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     serviceDeps,
     demoFhir,
     feedback,
+    smart,
     readiness: {
       checks: async () => ({ config: true, valueSets: clinical.terminology.size > 0, feedbackStorage: await feedback.ping(), ...(config.demo ? { demoData: demoSeeded } : {}) }),
     },
@@ -63,7 +70,17 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   const address = server.address();
   if (!config.publicBaseUrl && address && typeof address === 'object') baseUrl = `http://localhost:${address.port}`;
-  log.info({ url: baseUrl, discovery: `${baseUrl}/cds-services`, ...(config.demo ? { demoFhir: `${baseUrl}${DEMO_FHIR_PATH}` } : {}) }, 'cart-hematotox-cds listening');
+  // Cards link the app's launch page; the EHR adds iss and launch when the clinician opens it.
+  if (smartDir) serviceDeps.smartLaunchUrl = `${baseUrl}${SMART_PATH}/launch.html`;
+  log.info(
+    {
+      url: baseUrl,
+      discovery: `${baseUrl}/cds-services`,
+      ...(smartDir ? { smartApp: `${baseUrl}${SMART_PATH}/launch.html` } : {}),
+      ...(config.demo ? { demoFhir: `${baseUrl}${DEMO_FHIR_PATH}`, demoApp: `${baseUrl}${SMART_PATH}/?patient=cart-aplastic` } : {}),
+    },
+    'cart-hematotox-cds listening',
+  );
 
   return {
     server,

@@ -7,8 +7,6 @@ import type { Card, Coding } from '../cds-hooks/schemas.js';
 import { CARD_KIND_EXTENSION } from '../cds-hooks/router.js';
 import { LOCAL_SYSTEM } from '../clinical/terminology.js';
 import type { SourceRef } from '../clinical/thresholds.js';
-import type { LabPoint } from '../clinical/types.js';
-import { displayUnit } from '../clinical/units.js';
 
 export interface CardContext {
   serviceId: string;
@@ -28,26 +26,9 @@ export function stableUuid(...parts: (string | number | null | undefined)[]): st
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
 }
 
-export function fmt(value: number): string {
-  if (value === 0) return '0';
-  if (Math.abs(value) >= 100) return String(Math.round(value));
-  return String(Number(value.toPrecision(Math.abs(value) < 1 ? 2 : 3)));
-}
+import { RECOMMENDATION_TITLES } from '../clinical/format.js';
 
-export function dayLabel(day: number | null): string {
-  if (day === null) return '';
-  return day >= 0 ? `day +${day}` : `day ${day}`;
-}
-
-/** "1 day", "3 days". */
-export function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
-export function valueWithUnit(p: Pick<LabPoint, 'value' | 'unit'>): string {
-  const unit = displayUnit(p.unit);
-  return unit ? `${fmt(p.value)} ${unit}` : fmt(p.value);
-}
+export { dayLabel, fmt, plural, valueWithUnit } from '../clinical/format.js';
 
 /** Shortens a summary to the spec's limit (< 140 characters) without cutting a word in half. */
 export function summaryText(text: string): string {
@@ -65,12 +46,7 @@ export const OVERRIDE_REASONS: (Coding & { display: string })[] = [
 
 const TOPICS: Record<string, string> = {
   'hematotoxicity-summary': 'Hematotoxicity summary',
-  'g-csf': 'G-CSF for severe neutropenia',
-  'g-csf-prophylaxis': 'Prophylactic G-CSF',
-  'red-cell-transfusion': 'Red cell transfusion review',
-  'platelet-transfusion': 'Platelet transfusion review',
-  'ivig-review': 'IVIG review',
-  'cytopenia-workup': 'Cytopenia work-up',
+  ...RECOMMENDATION_TITLES,
   'crs-treatment-cytopenia-risk': 'CRS treatment and cytopenia risk',
   'transfusion-irradiation': 'Irradiated blood products after CAR-T',
   'g-csf-without-indication': 'G-CSF ordered above the neutropenia threshold',

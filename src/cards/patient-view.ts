@@ -10,6 +10,7 @@ import { SOURCES } from '../clinical/thresholds.js';
 import type { Analyte, Assessment, CtcaeTerm, Recommendation } from '../clinical/types.js';
 import { displayUnit } from '../clinical/units.js';
 import { addDays } from '../clinical/dates.js';
+import { severeName, thresholdText } from '../clinical/format.js';
 import { baseCard, dayLabel, fmt, plural, stableUuid, table, valueWithUnit, type CardContext } from './common.js';
 import { CODES, createSuggestion, filgrastimRequest, IRRADIATED, serviceRequest } from './suggestions.js';
 
@@ -40,7 +41,7 @@ function summaryCard(a: Assessment, thresholds: HospitalThresholds, ctx: CardCon
   const detail = [
     `**${dayLabel(day)[0]?.toUpperCase()}${dayLabel(day).slice(1)} after ${a.infusions.at(-1)?.product ?? 'CAR-T'}** (infused ${a.infusionDate ?? ''}), assessed ${a.asOf}.`,
     countsTable(a),
-    `**EHA/EBMT ICAHT:** ${icahtText(a)} (ANC ≤ 0.5 on ${plural(a.icaht.early.daysAnc500, 'day')}, ≤ 0.1 on ${plural(a.icaht.early.daysAnc100, 'day')} in days 0–30); late ICAHT ${a.icaht.late.grade ?? '–'}; thrombocytopenia (T-ICAHT) early ${a.icaht.thrombocytopenia.early.grade ?? '–'}, late ${a.icaht.thrombocytopenia.late.grade ?? '–'}. Neutrophil recovery: ${a.icaht.phenotype ?? 'not yet known'}.`,
+    `**EHA/EBMT ICAHT:** ${icahtText(a)} (ANC ≤ ${fmt(thresholds.values.icaht.early.anc500)} on ${plural(a.icaht.early.daysAnc500, 'day')}, ≤ ${fmt(thresholds.values.icaht.early.anc100)} on ${plural(a.icaht.early.daysAnc100, 'day')} in days 0–30); late ICAHT ${a.icaht.late.grade ?? '–'}; thrombocytopenia (T-ICAHT) early ${a.icaht.thrombocytopenia.early.grade ?? '–'}, late ${a.icaht.thrombocytopenia.late.grade ?? '–'}. Neutrophil recovery: ${a.icaht.phenotype ?? 'not yet known'}.`,
     `**Severe cytopenia:** ${episodeText(a)}`,
     `**Prolonged toxicity (day 28):** ${a.prolongedHematologicToxicity === null ? (day < 28 ? 'not yet assessable' : 'cannot be judged (no values near day 28)') : a.prolongedHematologicToxicity ? 'yes' : 'no'}.`,
     `**${hematotoxText(a)}** from values before lymphodepletion:\n\n${hematotoxTable(a)}\n\n${a.hematotox.caveat}`,
@@ -76,9 +77,8 @@ function countsTable(a: Assessment): string {
 
 function episodeText(a: Assessment): string {
   if (a.severeCytopenias.length === 0) return 'none.';
-  const name = { neutrophil: 'neutropenia (ANC < 0.5)', platelet: 'thrombocytopenia (PLT < 20)', hemoglobin: 'anemia (Hb < 60)' };
   return a.severeCytopenias
-    .map((e) => `severe ${name[e.lineage]} from ${dayLabel(e.onsetDay)}${e.newOnset ? '' : ' (present before infusion)'}, nadir ${fmt(e.nadir)} on ${dayLabel(e.nadirDay)}, ${e.ongoing ? `ongoing (${plural(e.durationDays, 'day')})` : `recovered ${dayLabel(e.recoveryDay)} (${plural(e.durationDays, 'day')})`}`)
+    .map((e) => `severe ${severeName(e.lineage, e.threshold)} from ${dayLabel(e.onsetDay)}${e.newOnset ? '' : ' (present before infusion)'}, nadir ${fmt(e.nadir)} on ${dayLabel(e.nadirDay)}, ${e.ongoing ? `ongoing (${plural(e.durationDays, 'day')})` : `recovered ${dayLabel(e.recoveryDay)} (${plural(e.durationDays, 'day')})`}`)
     .join('; ')
     .concat('.');
 }
@@ -125,16 +125,10 @@ const SUMMARIES: Record<Recommendation['kind'], (r: Recommendation, a: Assessmen
     const landmark = r.threshold.unit === 'day' ? phtLandmarkValues(a, r.threshold.value, t.values.pht.windowDays)[0] : undefined;
     if (landmark) return `Severe cytopenia on day +${fmt(r.threshold.value)} (PHT): ${landmark.label} ${landmark.text} on ${dayLabel(landmark.day)}; work up the cytopenia`;
     const e = a.icaht.early;
-    return `${capitalize(icahtText(a))} (ANC ≤ 0.5 on ${plural(e.daysAnc500, 'day')}${e.daysAnc100 > 0 ? `, ≤ 0.1 on ${e.daysAnc100}` : ''}) on ${dayLabel(a.dayPostInfusion)}: work up the cytopenia`;
+    const early = t.values.icaht.early;
+    return `${capitalize(icahtText(a))} (ANC ≤ ${fmt(early.anc500)} on ${plural(e.daysAnc500, 'day')}${e.daysAnc100 > 0 ? `, ≤ ${fmt(early.anc100)} on ${e.daysAnc100}` : ''}) on ${dayLabel(a.dayPostInfusion)}: work up the cytopenia`;
   },
 };
-function thresholdText(r: Recommendation): string {
-  const { comparator, value, unit } = r.threshold;
-  if (unit === 'day') return `severe cytopenia (ANC < 0.5, platelets < 20 or Hb < 60) still present on day +${fmt(value)}`;
-  if (unit === 'grade') return `early ICAHT grade ${comparator === '>=' ? '≥' : comparator} ${fmt(value)}`;
-  if (unit === 'score') return `CAR-HEMATOTOX ${comparator === '>=' ? '≥' : comparator} ${fmt(value)}`;
-  return `${comparator} ${fmt(value)} ${displayUnit(unit)}`;
-}
 
 const LINEAGE_ANALYTE = { neutrophil: 'anc', platelet: 'platelets', hemoglobin: 'hemoglobin' } as const;
 
@@ -181,7 +175,7 @@ const capitalize = (s: string): string => `${s[0]?.toUpperCase() ?? ''}${s.slice
 
 function recommendationCard(r: Recommendation, a: Assessment, thresholds: HospitalThresholds, ctx: CardContext): Card {
   const analyte = r.values[0]?.analyte;
-  const threshold = thresholdText(r);
+  const threshold = thresholdText(r, thresholds.values.severe);
   const detail = [
     `**Why:** ${r.reason}`,
     `**Threshold in force:** ${threshold} (${r.threshold.overridden ? 'hospital setting' : 'default'}; ${r.source.label}).`,

@@ -8,7 +8,7 @@
 import type { Thresholds } from './thresholds.js';
 import type { CtcaeResult, CtcaeTerm, Grade, LabDay } from './types.js';
 
-interface Boundaries {
+export interface Boundaries {
   grade2: number;
   grade3: number;
   grade4?: number;

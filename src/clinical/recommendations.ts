@@ -6,6 +6,7 @@ import type { HospitalThresholds } from './thresholds.js';
 import { SOURCES, sourceFor } from './thresholds.js';
 import type { Analyte, ClinicalEvent, HematotoxResult, LabPoint, Recommendation } from './types.js';
 import { displayUnit } from './units.js';
+import { dayLabel, fmt } from './format.js';
 
 export interface RecommendationInput {
   asOfDay: number;
@@ -21,8 +22,6 @@ export interface RecommendationInput {
   workupEvidence: string[];
 }
 
-const fmt = (v: number): string => String(Number(v.toPrecision(3)));
-const dayLabel = (day: number | null): string => (day === null ? '' : day >= 0 ? `day +${day}` : `day ${day}`);
 const valueText = (label: string, p: LabPoint): string => `${label} ${fmt(p.value)} ${displayUnit(p.unit)} on ${dayLabel(p.day)} (${p.date})`;
 
 export function recommend(input: RecommendationInput, thresholds: HospitalThresholds): Recommendation[] {

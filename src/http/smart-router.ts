@@ -1,0 +1,79 @@
+/**
+ * Serves the SMART app (the Vite build in dist/smart-app) under /smart, and its configuration at
+ * /smart/config.json: client id, scopes, the `iss` allow-list, the demo FHIR server, and the
+ * ValueSets and hospital thresholds so the browser runs the engine exactly as the cards do.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NextFunction, Request, Response } from 'express';
+import express, { Router } from 'express';
+import type { Config } from '../config.js';
+import { DEMO_SCENARIOS } from '../demo/demo-patients.js';
+import { DEMO_FHIR_PATH } from '../demo/fhir-server.js';
+import type { ClinicalContext } from '../profiles.js';
+import { projectRoot } from '../profiles.js';
+import { EHR_LAUNCH_SCOPES, STANDALONE_LAUNCH_SCOPES, type SmartAppConfig } from '../smart-config.js';
+import { notFound } from '../cds-hooks/outcomes.js';
+
+export const SMART_PATH = '/smart';
+
+/** Where `npm run build` puts the app; undefined when it has not been built. */
+export function smartAppDir(): string | undefined {
+  const dir = join(projectRoot(), 'dist', 'smart-app');
+  return existsSync(join(dir, 'index.html')) && existsSync(join(dir, 'launch.html')) ? dir : undefined;
+}
+
+export function smartAppConfig(config: Config, clinical: ClinicalContext, queries: SmartAppConfig['queries']): SmartAppConfig {
+  return {
+    clientId: config.smart.clientId,
+    scopes: { ehr: EHR_LAUNCH_SCOPES, standalone: STANDALONE_LAUNCH_SCOPES },
+    allowedIssuers: config.smart.allowedIss,
+    demo: config.demo ? { fhirBasePath: DEMO_FHIR_PATH, patients: DEMO_SCENARIOS.map((s) => ({ id: s.id, label: s.label })) } : null,
+    clinical: {
+      valueSets: [...clinical.valueSets],
+      localCodes: clinical.localCodes,
+      thresholds: { values: clinical.thresholds.values, overridden: [...clinical.thresholds.overridden] },
+      timeZone: clinical.timeZone,
+      lookbackDays: config.fhir.lookbackDays,
+    },
+    queries,
+  };
+}
+
+/**
+ * Content-Security-Policy of the app: its own scripts and styles only (no CDN), and connections to
+ * itself and to FHIR/authorization servers over https (plus any allowed http test issuer).
+ */
+function contentSecurityPolicy(config: Config): string {
+  const httpIssuers = config.smart.allowedIss.filter((i) => i.startsWith('http://')).map((i) => new URL(i).origin);
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src 'self' https: ${httpIssuers.join(' ')}`.trim(),
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+  ].join('; ');
+}
+
+export function smartRouter(config: Config, appConfig: SmartAppConfig, dir: string | undefined): Router {
+  const router = Router();
+  const csp = contentSecurityPolicy(config);
+  router.use(SMART_PATH, (_req: Request, res: Response, next: NextFunction) => {
+    res.setHeader('Content-Security-Policy', csp);
+    next();
+  });
+  router.get(`${SMART_PATH}/config.json`, (_req: Request, res: Response) => {
+    res.json(appConfig);
+  });
+  if (dir) {
+    router.use(SMART_PATH, express.static(dir, { index: 'index.html', redirect: true, fallthrough: true, cacheControl: false }));
+  } else {
+    router.use(SMART_PATH, () => {
+      throw notFound('The SMART app is not built: run `npm run build`');
+    });
+  }
+  return router;
+}

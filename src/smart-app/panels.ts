@@ -1,0 +1,190 @@
+/**
+ * The panels beside the timeline: recommendations (the cards' advice, with sources), ICAHT,
+ * CAR-HEMATOTOX, current CTCAE grades, severe cytopenia episodes, immunoglobulins, B and T cells,
+ * CRS, events and the data-quality notes. Everything shows its values and dates; what could not be
+ * judged says so instead of showing a grade.
+ */
+import type { HospitalThresholds } from '../clinical/thresholds.js';
+import type { Assessment, CtcaeTerm } from '../clinical/types.js';
+import { dayLabel, fmt, plural, RECOMMENDATION_TITLES, severeName, thresholdText, valueWithUnit } from '../clinical/format.js';
+import { h, link, table, type Child } from './dom.js';
+import { EVENT_STYLE, eventRuns } from './timeline.js';
+
+
+function panel(id: string, title: string, ...children: Child[]): HTMLElement {
+  return h('section', { class: 'panel', id, 'aria-labelledby': `${id}-title` }, h('h2', { id: `${id}-title` }, title), ...children);
+}
+
+const capitalize = (s: string): string => `${s[0]?.toUpperCase() ?? ''}${s.slice(1)}`;
+
+const testValue = (testid: string, text: string): HTMLElement => h('strong', { 'data-testid': testid }, text);
+
+
+export function recommendationsPanel(a: Assessment, t: HospitalThresholds): HTMLElement {
+  if (a.recommendations.length === 0) {
+    return panel('recommendations', 'Recommendations', h('p', { 'data-testid': 'no-recommendations' }, 'None of the rules advises an action today. The counts and grades are below.'));
+  }
+  const items = a.recommendations.map((r) =>
+    h(
+      'li',
+      { class: `recommendation ${r.urgency}`, 'data-testid': 'recommendation', 'data-kind': r.kind, 'data-urgency': r.urgency },
+      h('div', { class: 'rec-head' }, h('span', { class: `badge ${r.urgency}` }, r.urgency), ' ', h('strong', {}, RECOMMENDATION_TITLES[r.kind])),
+      h('p', {}, r.reason),
+      h('p', { class: 'small' }, `Threshold in force: ${thresholdText(r, t.values.severe)} (${r.threshold.overridden ? 'hospital setting' : 'default'}). Source: `, link(r.source.label, r.source.url)),
+      r.notes.length > 0 ? h('ul', { class: 'notes' }, ...r.notes.map((n) => h('li', {}, n))) : null,
+    ),
+  );
+  return panel('recommendations', 'Recommendations', h('ul', { class: 'recommendations' }, ...items));
+}
+
+function gradeText(grade: number | null, atLeast: boolean, complete: boolean): string {
+  if (grade === null) return 'not gradable';
+  return `${atLeast ? '≥ ' : ''}${grade}${complete ? '' : ' (so far)'}`;
+}
+
+export function icahtPanel(a: Assessment, t: HospitalThresholds): HTMLElement {
+  const v = t.values;
+  const e = a.icaht.early;
+  const tp = a.icaht.thrombocytopenia;
+  const gaps = e.dataGaps.map((g) => `${dayLabel(g.fromDay)}–${dayLabel(g.toDay)}`);
+  return panel(
+    'icaht',
+    'EHA/EBMT ICAHT',
+    table(
+      ['', 'Grade', 'Basis'],
+      [
+        ['Early (days 0–30)', testValue('icaht-early-grade', gradeText(e.grade, e.atLeast, e.complete)), `ANC ≤ ${fmt(v.icaht.early.anc500)} on ${plural(e.daysAnc500, 'day')}, ≤ ${fmt(v.icaht.early.anc100)} on ${plural(e.daysAnc100, 'day')}`],
+        [
+          'Late (after day 30)',
+          testValue('icaht-late-grade', a.icaht.late.grade === null ? (a.dayPostInfusion !== null && a.dayPostInfusion <= 30 ? 'from day +31' : 'not gradable') : String(a.icaht.late.grade)),
+          a.icaht.late.nadir
+            ? `lowest confirmed ANC ${valueWithUnit(a.icaht.late.nadir)} on ${dayLabel(a.icaht.late.nadir.day)}`
+            : a.icaht.late.grade === null && (a.dayPostInfusion ?? 0) > 30
+              ? `needs ${t.values.icaht.late.confirmations} consecutive ANC values after day 30`
+              : '–',
+        ],
+        ['Thrombocytopenia, early', testValue('ticaht-early-grade', gradeText(tp.early.grade, tp.early.atLeast, tp.early.complete)), `PLT < ${fmt(v.icaht.thrombocytopenia.early50)} on ${plural(tp.early.daysBelow50, 'day')}, < ${fmt(v.icaht.thrombocytopenia.early20)} on ${plural(tp.early.daysBelow20, 'day')}`],
+        ['Thrombocytopenia, late', String(tp.late.grade ?? '–'), 'days 31–100'],
+      ],
+    ),
+    h('p', {}, 'Neutrophil recovery: ', testValue('phenotype', a.icaht.phenotype ?? 'not yet known')),
+    gaps.length > 0 ? h('p', { class: 'warning-text', 'data-testid': 'icaht-gaps' }, `ANC not measured on ${gaps.join(', ')}: the grade could be higher (shown as ≥).`) : null,
+  );
+}
+
+const HEMATOTOX_LABEL = { platelets: 'Platelets', anc: 'ANC', hemoglobin: 'Hemoglobin', crp: 'CRP', ferritin: 'Ferritin' } as const;
+
+export function hematotoxPanel(a: Assessment): HTMLElement {
+  const x = a.hematotox;
+  const score = x.score !== null ? `${x.score} (${x.risk ?? ''} risk)` : x.risk === 'high' ? `≥ ${x.partialScore} (high risk; ${x.missing.join(', ')} missing)` : `incomplete (${x.missing.join(', ')} missing)`;
+  const rows = (Object.keys(HEMATOTOX_LABEL) as (keyof typeof HEMATOTOX_LABEL)[]).map((k) => {
+    const c = x.components[k];
+    return c ? [HEMATOTOX_LABEL[k], valueWithUnit(c), c.date, String(c.points)] : [HEMATOTOX_LABEL[k], h('span', { class: 'missing' }, 'not measured'), '–', '–'];
+  });
+  return panel(
+    'hematotox',
+    'CAR-HEMATOTOX',
+    h('p', {}, 'Score: ', testValue('hematotox-score', score), x.baselineBefore ? ` — values before ${x.baselineBefore}` : ''),
+    table(['', 'Value', 'Date', 'Points'], rows),
+    h('p', { class: 'small' }, x.caveat, ' Source: ', link(x.source.label, x.source.url)),
+  );
+}
+
+const TERM_LABEL: Record<CtcaeTerm, string> = { neutrophils: 'ANC', platelets: 'Platelets', hemoglobin: 'Hemoglobin', wbc: 'WBC', lymphocytes: 'Lymphocytes' };
+
+export function ctcaePanel(a: Assessment): HTMLElement {
+  const rows = (Object.keys(TERM_LABEL) as CtcaeTerm[]).map((term) => {
+    const c = a.ctcae[term];
+    return [
+      TERM_LABEL[term],
+      c.latestValue ? `${valueWithUnit(c.latestValue)} (${c.latestValue.date}, ${dayLabel(c.latestValue.day)})` : h('span', { class: 'missing' }, 'no value since day 0'),
+      h('span', { 'data-testid': `ctcae-latest-${term}` }, c.latest === null ? '–' : String(c.latest)),
+      c.worstValue ? `${c.worst ?? '–'} (${fmt(c.worstValue.value)} on ${dayLabel(c.worstValue.day)})` : '–',
+    ];
+  });
+  return panel('ctcae', 'CTCAE v5.0 grades', table(['', 'Latest value', 'Latest grade', 'Worst since day 0'], rows));
+}
+
+export function episodesPanel(a: Assessment, t: HospitalThresholds): HTMLElement {
+  const day = a.dayPostInfusion ?? 0;
+  const pht =
+    a.prolongedHematologicToxicity === null ? (day < t.values.pht.day ? `not yet assessable (day ${t.values.pht.day})` : 'cannot be judged: no values near day 28') : a.prolongedHematologicToxicity ? 'yes' : 'no';
+  const rows = a.severeCytopenias.map((e) => [
+    capitalize(severeName(e.lineage, e.threshold)),
+    `${dayLabel(e.onsetDay)}${e.newOnset ? '' : ' (before infusion)'}`,
+    `${fmt(e.nadir)} on ${dayLabel(e.nadirDay)}`,
+    e.ongoing ? h('span', { class: 'warning-text' }, 'ongoing') : dayLabel(e.recoveryDay),
+    plural(e.durationDays, 'day'),
+  ]);
+  return panel(
+    'episodes',
+    'Severe cytopenia (seed 002, CIBMTR)',
+    rows.length > 0 ? table(['Episode', 'Onset', 'Nadir', 'Recovery', 'Duration'], rows, { 'data-testid': 'episodes' }) : h('p', { 'data-testid': 'episodes' }, 'No severe cytopenia since the infusion.'),
+    h('p', {}, `Prolonged hematologic toxicity (severe cytopenia on day ${t.values.pht.day}): `, testValue('pht', pht)),
+  );
+}
+
+export function immunePanel(a: Assessment, trend: HTMLElement): HTMLElement {
+  const g = a.immunoglobulins.IgG;
+  const b = a.bCellAplasia;
+  const cd = a.cd4cd8;
+  const ig = (['IgG', 'IgA', 'IgM'] as const).map((name) => {
+    const r = a.immunoglobulins[name];
+    return [name, r.baseline ? `${valueWithUnit(r.baseline)} (${r.baseline.date})` : '–', r.latest ? `${valueWithUnit(r.latest)} (${r.latest.date}, ${dayLabel(r.latest.day)})` : h('span', { class: 'missing' }, 'not measured'), r.changePct === null ? '–' : `${r.changePct > 0 ? '+' : ''}${r.changePct}%`];
+  });
+  const bText =
+    b.present === null
+      ? 'not measured'
+      : b.lossDay !== null
+        ? `B cells returned on ${dayLabel(b.lossDay)}${b.lossUnconfirmed ? ' (one sample, unconfirmed)' : ''}${b.lossPredictsRelapse ? ': loss of B-cell aplasia within 6 months after tisagenlecleucel predicts relapse' : ''}`
+        : b.present
+          ? `present since ${dayLabel(b.onsetDay)}`
+          : 'no B-cell aplasia';
+  return panel(
+    'immune',
+    'Immune reconstitution',
+    table(['', 'Baseline', 'Latest', 'Change'], ig),
+    h('div', { class: 'trend', 'aria-label': 'IgG over time with the IVIG threshold' }, trend),
+    g.decline ? h('p', { class: 'warning-text' }, 'IgG has declined from baseline.') : null,
+    h('p', {}, 'B-cell aplasia: ', testValue('b-cells', bText)),
+    h('p', {}, 'CD4/CD8: ', testValue('cd4cd8', cd.inverted === null ? 'not measured' : `${cd.latestRatio ?? '–'}${cd.inverted ? ` (inverted since ${dayLabel(cd.onsetDay)})` : ''}`), cd.cd4Low ? ' — CD4 < 0.2 ×10⁹/L: antiviral prophylaxis stays indicated' : ''),
+  );
+}
+
+export function crsPanel(a: Assessment): HTMLElement | null {
+  const c = a.crs;
+  if (c.crs.grade === null && !c.tocilizumab.given && !c.corticosteroids.given) return null;
+  return panel(
+    'crs',
+    'CRS and its treatment',
+    h(
+      'p',
+      {},
+      `CRS grade ${c.crs.grade ?? '–'}${c.crs.onsetDay !== null ? ` from ${dayLabel(c.crs.onsetDay)}` : ''}`,
+      c.tocilizumab.given ? `; tocilizumab ×${c.tocilizumab.doses} from ${dayLabel(c.tocilizumab.firstDay)}` : '',
+      c.corticosteroids.given ? `; corticosteroids ×${c.corticosteroids.doses} from ${dayLabel(c.corticosteroids.firstDay)}` : '',
+    ),
+    c.associations.length > 0 ? h('ul', { class: 'notes' }, ...c.associations.map((x) => h('li', {}, `${x.finding}: ${x.association} (`, link(x.source.label, x.source.url), ')'))) : null,
+  );
+}
+
+export function eventsPanel(a: Assessment): HTMLElement {
+  const rows = eventRuns(a.events ?? []).map((r) => [
+    r.fromDay === r.toDay ? r.fromDate : `${r.fromDate} – ${r.toDate}`,
+    r.fromDay === r.toDay ? dayLabel(r.fromDay) : `${dayLabel(r.fromDay)} to ${r.toDay >= 0 ? '+' : ''}${r.toDay}`,
+    h('span', { class: 'event' }, EVENT_STYLE[r.kind].code),
+    `${r.display || EVENT_STYLE[r.kind].label}${r.count > 1 ? ` (${r.count}×)` : ''}`,
+  ]);
+  return panel('events', 'Events', rows.length > 0 ? table(['Date', 'Day', '', 'What'], rows, { 'data-testid': 'events' }) : h('p', {}, 'No events recorded.'));
+}
+
+export function dataQualityPanel(a: Assessment): HTMLElement {
+  const byCode = new Map<string, string[]>();
+  for (const i of a.issues) byCode.set(i.code, [...(byCode.get(i.code) ?? []), i.message]);
+  const ignored = Object.entries(a.ignoredObservations);
+  const items: Child[] = [...byCode.entries()].map(([code, messages]) =>
+    h('li', { 'data-testid': 'data-issue', 'data-code': code }, h('strong', {}, `${code} (${messages.length})`), h('ul', {}, ...messages.slice(0, 8).map((m) => h('li', {}, m)), messages.length > 8 ? h('li', {}, `… ${messages.length - 8} more`) : null)),
+  );
+  if (ignored.length > 0) items.push(h('li', { 'data-testid': 'data-issue', 'data-code': 'status-ignored' }, `Not used because of their status: ${ignored.map(([s, n]) => `${n} ${s}`).join(', ')}`));
+  return panel('data-quality', 'Data quality', items.length > 0 ? h('ul', { class: 'issues' }, ...items) : h('p', { 'data-testid': 'no-data-issues' }, 'No problems found in the data read.'));
+}
