@@ -9,6 +9,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+# A local stand-in package (see scripts/stubs/isomorphic-webcrypto/package.json) is part of the lockfile.
+COPY scripts/stubs ./scripts/stubs
 RUN npm ci
 COPY . .
 RUN npm run build && npm prune --omit=dev
