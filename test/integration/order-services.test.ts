@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import request from 'supertest';
-import { ORDER_SELECT_ID, ORDER_SIGN_ID } from '../../cds-services/order-hematotox.js';
+import { ORDER_SELECT_ID } from '../../cds-services/order-select-hematotox.js';
+import { ORDER_SIGN_ID } from '../../cds-services/order-sign-hematotox.js';
 import { PATIENT_VIEW_ID } from '../../cds-services/patient-view-hematotox.js';
 import { cardKind } from '../../src/cds-hooks/router.js';
 import { cardSchema, cdsResponseSchema, type Card } from '../../src/cds-hooks/schemas.js';

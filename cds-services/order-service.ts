@@ -1,24 +1,21 @@
 /**
- * order-sign and order-select (pharmacists and prescribers): advice on draft orders for a patient
- * after CAR-T. Tocilizumab or a corticosteroid → cytopenia-risk information with a CBC suggestion
+ * What order-sign and order-select share (pharmacists and prescribers): advice on draft orders for
+ * a patient after CAR-T. Tocilizumab or a corticosteroid → cytopenia-risk information with a CBC suggestion
  * (never a card that blocks CRS treatment); a red cell or platelet transfusion from day −7 to +90
  * that is not irradiated → switch to an irradiated product (EHA/EBMT); G-CSF with ANC above the
  * threshold and no high-risk indication → information. Orders we never advise on cost nothing: the
  * service answers at once without reading patient data.
  */
-import { draftOrders, orderCards, ordersWeAdviseOn, type DraftOrder } from '../src/cards/orders.js';
+import { orderCards, ordersWeAdviseOn, type DraftOrder } from '../src/cards/orders.js';
 import type { CdsServiceDefinition, ContextFor } from '../src/cds-hooks/service.js';
 import type { ClinicalContext } from '../src/profiles.js';
 import { assessPrefetched, cardContext } from './assessment.js';
 import type { ServiceDeps } from './deps.js';
 import { hematotoxPrefetch } from './patient-view-hematotox.js';
 
-export const ORDER_SIGN_ID = 'cart-hematotox-order-sign';
-export const ORDER_SELECT_ID = 'cart-hematotox-order-select';
+export const ORDER_ADVICE = 'irradiated blood products from day -7 to +90 (EHA/EBMT), cytopenia risk with tocilizumab or corticosteroids (seeds 000, 002), G-CSF above the neutropenia threshold.';
 
-const ADVICE = 'irradiated blood products from day -7 to +90 (EHA/EBMT), cytopenia risk with tocilizumab or corticosteroids (seeds 000, 002), G-CSF above the neutropenia threshold.';
-
-function orderService<H extends 'order-sign' | 'order-select'>(
+export function orderService<H extends 'order-sign' | 'order-select'>(
   clinical: ClinicalContext,
   definition: { id: string; hook: H; title: string; description: string },
   ordersOf: (context: ContextFor<H>) => DraftOrder[],
@@ -38,18 +35,3 @@ function orderService<H extends 'order-sign' | 'order-select'>(
   };
 }
 
-export function orderSignService(clinical: ClinicalContext): CdsServiceDefinition<'order-sign', ServiceDeps> {
-  return orderService(
-    clinical,
-    { id: ORDER_SIGN_ID, hook: 'order-sign', title: 'CAR-T hematotoxicity: orders', description: `For orders signed after CAR-T: ${ADVICE}` },
-    (context) => draftOrders(context.draftOrders),
-  );
-}
-
-export function orderSelectService(clinical: ClinicalContext): CdsServiceDefinition<'order-select', ServiceDeps> {
-  return orderService(
-    clinical,
-    { id: ORDER_SELECT_ID, hook: 'order-select', title: 'CAR-T hematotoxicity: order selection', description: `For the orders just selected after CAR-T: ${ADVICE}` },
-    (context) => draftOrders(context.draftOrders, context.selections),
-  );
-}

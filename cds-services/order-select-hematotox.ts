@@ -1,0 +1,19 @@
+/**
+ * order-select: the same advice as order-sign, for the orders the clinician just selected only
+ * (`selections`); the other draft orders are context.
+ */
+import { draftOrders } from '../src/cards/orders.js';
+import type { CdsServiceDefinition } from '../src/cds-hooks/service.js';
+import type { ClinicalContext } from '../src/profiles.js';
+import type { ServiceDeps } from './deps.js';
+import { ORDER_ADVICE, orderService } from './order-service.js';
+
+export const ORDER_SELECT_ID = 'cart-hematotox-order-select';
+
+export function orderSelectService(clinical: ClinicalContext): CdsServiceDefinition<'order-select', ServiceDeps> {
+  return orderService(
+    clinical,
+    { id: ORDER_SELECT_ID, hook: 'order-select', title: 'CAR-T hematotoxicity: order selection', description: `For the orders just selected after CAR-T: ${ORDER_ADVICE}` },
+    (context) => draftOrders(context.draftOrders, context.selections),
+  );
+}
