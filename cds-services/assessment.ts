@@ -9,18 +9,13 @@ import { todayIn } from '../src/clinical/dates.js';
 import type { Assessment } from '../src/clinical/types.js';
 import type { CardContext } from '../src/cards/common.js';
 import type { ServiceDeps } from './deps.js';
+import { engineSettings } from '../src/profiles.js';
 
-export function assessPrefetched(data: Record<string, PrefetchedKey>, patientId: string, deps: ServiceDeps): Assessment {
+/** `withSeries`: the day-by-day values too (the patient-view cards' recent-values tables need them). */
+export function assessPrefetched(data: Record<string, PrefetchedKey>, patientId: string, deps: ServiceDeps, withSeries = false): Assessment {
   const resources = Object.values(data).flatMap((key) => key.resources) as FhirResource[];
   const { clinical } = deps;
-  return assess(resources, {
-    asOf: todayIn(clinical.timeZone, deps.now()),
-    patientId,
-    timeZone: clinical.timeZone,
-    terminology: clinical.terminology,
-    thresholds: clinical.thresholds,
-    includeSeries: true,
-  });
+  return assess(resources, { ...engineSettings(clinical), asOf: todayIn(clinical.timeZone, deps.now()), patientId, includeSeries: withSeries });
 }
 
 export function cardContext(serviceId: string, patientId: string, deps: ServiceDeps): CardContext {

@@ -6,14 +6,14 @@ import { draftOrders } from '../src/cards/orders.js';
 import type { CdsServiceDefinition } from '../src/cds-hooks/service.js';
 import type { ClinicalContext } from '../src/profiles.js';
 import type { ServiceDeps } from './deps.js';
-import { ORDER_ADVICE, orderService } from './order-service.js';
+import { orderAdvice, orderService } from './order-service.js';
 
 export const ORDER_SELECT_ID = 'cart-hematotox-order-select';
 
 export function orderSelectService(clinical: ClinicalContext): CdsServiceDefinition<'order-select', ServiceDeps> {
   return orderService(
     clinical,
-    { id: ORDER_SELECT_ID, hook: 'order-select', title: 'CAR-T hematotoxicity: order selection', description: `For the orders just selected after CAR-T: ${ORDER_ADVICE}` },
+    { id: ORDER_SELECT_ID, hook: 'order-select', title: 'CAR-T hematotoxicity: order selection', description: `For the orders just selected after CAR-T: ${orderAdvice(clinical)}` },
     (context) => draftOrders(context.draftOrders, context.selections),
   );
 }

@@ -13,7 +13,11 @@ import { assessPrefetched, cardContext } from './assessment.js';
 import type { ServiceDeps } from './deps.js';
 import { hematotoxPrefetch } from './patient-view-hematotox.js';
 
-export const ORDER_ADVICE = 'irradiated blood products from day -7 to +90 (EHA/EBMT), cytopenia risk with tocilizumab or corticosteroids (seeds 000, 002), G-CSF above the neutropenia threshold.';
+/** What the order services advise on, with the hospital's irradiation window (for discovery). */
+export function orderAdvice(clinical: ClinicalContext): string {
+  const a = clinical.thresholds.values.actions;
+  return `irradiated blood products from day ${a.irradiatedFromDay} to +${a.irradiatedToDay} (EHA/EBMT), cytopenia risk with tocilizumab or corticosteroids (seeds 000, 002), G-CSF above the neutropenia threshold.`;
+}
 
 export function orderService<H extends 'order-sign' | 'order-select'>(
   clinical: ClinicalContext,

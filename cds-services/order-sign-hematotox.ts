@@ -6,14 +6,14 @@ import { draftOrders } from '../src/cards/orders.js';
 import type { CdsServiceDefinition } from '../src/cds-hooks/service.js';
 import type { ClinicalContext } from '../src/profiles.js';
 import type { ServiceDeps } from './deps.js';
-import { ORDER_ADVICE, orderService } from './order-service.js';
+import { orderAdvice, orderService } from './order-service.js';
 
 export const ORDER_SIGN_ID = 'cart-hematotox-order-sign';
 
 export function orderSignService(clinical: ClinicalContext): CdsServiceDefinition<'order-sign', ServiceDeps> {
   return orderService(
     clinical,
-    { id: ORDER_SIGN_ID, hook: 'order-sign', title: 'CAR-T hematotoxicity: orders', description: `For orders signed after CAR-T: ${ORDER_ADVICE}` },
+    { id: ORDER_SIGN_ID, hook: 'order-sign', title: 'CAR-T hematotoxicity: orders', description: `For orders signed after CAR-T: ${orderAdvice(clinical)}` },
     (context) => draftOrders(context.draftOrders),
   );
 }

@@ -11,7 +11,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { HospitalThresholds } from './clinical/thresholds.js';
 import { DEFAULT_HOSPITAL_THRESHOLDS, parseThresholds } from './clinical/thresholds.js';
-import type { LocalCodes, Terminology } from './clinical/terminology.js';
+import type { EngineSettings } from './clinical/assess.js';
+import type { LocalCodes } from './clinical/terminology.js';
 import { buildTerminology, ROLES } from './clinical/terminology.js';
 import { ConfigError } from './config.js';
 
@@ -84,10 +85,7 @@ export function loadLocalCodes(path: string | undefined): LocalCodes {
   return parsed.data.codes;
 }
 
-export interface ClinicalContext {
-  terminology: Terminology;
-  thresholds: HospitalThresholds;
-  timeZone: string;
+export interface ClinicalContext extends EngineSettings {
   /** What the terminology was built from, handed to the SMART app so it runs the same engine. */
   valueSets: readonly ValueSet[];
   localCodes: LocalCodes;
@@ -103,4 +101,9 @@ export function loadClinicalContext(options: { thresholdsFile?: string | undefin
     valueSets,
     localCodes,
   };
+}
+
+/** The engine's part of the context (without the ValueSets and local codes it was built from). */
+export function engineSettings(c: ClinicalContext): EngineSettings {
+  return { terminology: c.terminology, thresholds: c.thresholds, timeZone: c.timeZone };
 }

@@ -30,6 +30,8 @@ export interface SmartAppConfig {
     lookbackDays: number;
   };
   queries: Record<AppQueryKey, string>;
+  /** `_count` of the app's searches (FHIR_PAGE_SIZE, as the service's own fetch). */
+  pageSize: number;
 }
 
 /** `https://ehr.example.org/fhir/` → `https://ehr.example.org/fhir`; null when not an http(s) URL. */

@@ -6,7 +6,9 @@ import { createHash } from 'node:crypto';
 import type { Card, Coding } from '../cds-hooks/schemas.js';
 import { CARD_KIND_EXTENSION } from '../cds-hooks/router.js';
 import { LOCAL_SYSTEM } from '../clinical/terminology.js';
+import { ANALYTE_LABELS, dayLabel, fmt, RECOMMENDATION_TITLES, TERM_ANALYTE, valueWithUnit } from '../clinical/format.js';
 import type { SourceRef } from '../clinical/thresholds.js';
+import type { Assessment, CtcaeTerm } from '../clinical/types.js';
 
 export interface CardContext {
   serviceId: string;
@@ -25,8 +27,6 @@ export function stableUuid(...parts: (string | number | null | undefined)[]): st
   const variant = ((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16).padStart(2, '0');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
 }
-
-import { RECOMMENDATION_TITLES } from '../clinical/format.js';
 
 export { dayLabel, fmt, plural, valueWithUnit } from '../clinical/format.js';
 
@@ -64,6 +64,17 @@ export function baseCard(kind: string, uuid: string, summary: string, indicator:
     ...(ctx.smartLaunchUrl ? { links: [{ label: 'Open the CAR-T hematotoxicity timeline', url: ctx.smartLaunchUrl, type: 'smart' as const, appContext: JSON.stringify({ focus: kind }) }] } : {}),
     extension: { [CARD_KIND_EXTENSION]: kind },
   };
+}
+
+/** The latest counts with their dates and CTCAE grades (worst since day 0 beside them). */
+export function countsTable(a: Assessment, terms: readonly CtcaeTerm[] = ['neutrophils', 'platelets', 'hemoglobin', 'wbc', 'lymphocytes']): string {
+  const rows = terms.flatMap((term) => {
+    const c = a.ctcae[term];
+    if (!c.latestValue) return [];
+    const worst = c.worstValue ? `${c.worst ?? '–'} (${fmt(c.worstValue.value)} on ${dayLabel(c.worstValue.day)})` : String(c.worst ?? '–');
+    return [[ANALYTE_LABELS[TERM_ANALYTE[term]] ?? term, valueWithUnit(c.latestValue), `${c.latestValue.date} (${dayLabel(c.latestValue.day)})`, String(c.latest ?? '–'), worst]];
+  });
+  return rows.length > 0 ? table(['', 'Latest', 'Date', 'CTCAE grade', 'Worst since day 0'], rows) : '_No blood counts since the infusion._';
 }
 
 /** A markdown table. */

@@ -12,7 +12,7 @@ import type { Role, Terminology } from '../clinical/terminology.js';
 import type { HospitalThresholds } from '../clinical/thresholds.js';
 import { SOURCES } from '../clinical/thresholds.js';
 import type { Assessment } from '../clinical/types.js';
-import { baseCard, dayLabel, fmt, stableUuid, table, valueWithUnit, type CardContext } from './common.js';
+import { baseCard, countsTable, dayLabel, fmt, stableUuid, valueWithUnit, type CardContext } from './common.js';
 import { CODES, createSuggestion, IRRADIATED, serviceRequest, updateSuggestion } from './suggestions.js';
 
 export type DraftOrder = MedicationRequest | ServiceRequest;
@@ -51,13 +51,6 @@ function isIrradiated(order: ServiceRequest, terminology: Terminology): boolean 
   return texts.some((t) => typeof t === 'string' && /irradiat/i.test(t));
 }
 
-function countsTable(a: Assessment): string {
-  const rows = (['neutrophils', 'platelets', 'hemoglobin'] as const).flatMap((term) => {
-    const c = a.ctcae[term];
-    return c.latestValue ? [[term === 'neutrophils' ? 'ANC' : term === 'platelets' ? 'Platelets' : 'Hemoglobin', valueWithUnit(c.latestValue), `${c.latestValue.date} (${dayLabel(c.latestValue.day)})`, String(c.latest ?? '–'), String(c.worst ?? '–')]] : [];
-  });
-  return rows.length > 0 ? `Current counts:\n\n${table(['', 'Latest', 'Date', 'CTCAE', 'Worst since day 0'], rows)}` : '_No blood counts since the infusion._';
-}
 
 export function orderCards(a: Assessment, orders: readonly DraftOrder[], terminology: Terminology, thresholds: HospitalThresholds, ctx: CardContext): Card[] {
   const day = a.dayPostInfusion;
@@ -77,8 +70,8 @@ export function orderCards(a: Assessment, orders: readonly DraftOrder[], termino
           const uuid = stableUuid(ctx.serviceId, ctx.patientId, orderRef, 'g-csf-without-indication', anc.reference);
           const detail = [
             `**Why:** G-CSF is ordered on ${dayLabel(day)} while the latest ANC is ${valueWithUnit(anc)} (${anc.date}), not below ${fmt(t.actions.gcsfAnc)} ×10⁹/L, with no high-risk indication (CAR-HEMATOTOX ${a.hematotox.risk ?? 'unknown'}, early ICAHT ${a.icaht.early.grade ?? '–'}).`,
-            `**Threshold in force:** ANC < ${fmt(t.actions.gcsfAnc)} ×10⁹/L (${thresholds.overridden.has('actions.gcsfAnc') ? 'hospital setting' : 'default'}; ${SOURCES.ehaEbmt.label}). Prophylactic G-CSF is for high CAR-HEMATOTOX from day +2.`,
-            countsTable(a),
+            `**Threshold in force:** ANC < ${fmt(t.actions.gcsfAnc)} ×10⁹/L (${thresholds.overridden.has('actions.gcsfAnc') ? 'hospital setting' : 'default'}; ${SOURCES.ehaEbmt.label}). Prophylactic G-CSF is for high CAR-HEMATOTOX from day +${t.actions.gcsfProphylaxisStartDay}.`,
+            `Current counts:\n\n${countsTable(a, ['neutrophils', 'platelets', 'hemoglobin'])}`,
           ].join('\n\n');
           cards.push(baseCard('g-csf-without-indication', uuid, `G-CSF ordered with ANC ${valueWithUnit(anc)} on ${dayLabel(anc.day)} (not below ${fmt(t.actions.gcsfAnc)})`, 'info', detail, SOURCES.ehaEbmt, ctx));
         }
@@ -97,7 +90,7 @@ function crsDrugCard(a: Assessment, order: MedicationRequest, drug: string, ctx:
     `**${drug} ordered on ${dayLabel(a.dayPostInfusion)} after CAR-T.** Treat CRS as indicated: this card does not advise against it. Watch the blood counts:`,
     '- Tocilizumab or corticosteroid use was associated with grade ≥3 thrombocytopenia within 28 days (univariate; seed 000).',
     '- Tocilizumab/corticosteroid use was an independent risk factor for delayed recovery from severe neutropenia (HR 0.36; seed 002).',
-    countsTable(a),
+    `Current counts:\n\n${countsTable(a, ['neutrophils', 'platelets', 'hemoglobin'])}`,
   ].join('\n\n');
   const card = baseCard('crs-treatment-cytopenia-risk', uuid, `${drug} after CAR-T (${dayLabel(a.dayPostInfusion)}): monitor blood counts, linked to cytopenia`, 'info', detail, SOURCES.seed002, ctx);
   return {
@@ -115,7 +108,7 @@ function irradiationCard(a: Assessment, order: ServiceRequest, role: Role, ctx: 
   const detail = [
     `**Why:** this ${product} order is not for an irradiated product, on ${dayLabel(a.dayPostInfusion)} after CAR-T (infused ${a.infusionDate ?? ''}).`,
     `**Recommendation in force:** irradiated blood products from day ${t.irradiatedFromDay} to day +${t.irradiatedToDay} around CAR-T (${SOURCES.ehaEbmt.label}; EHA/EBMT: from 7 days before leukapheresis to 90 days after infusion).`,
-    countsTable(a),
+    `Current counts:\n\n${countsTable(a, ['neutrophils', 'platelets', 'hemoglobin'])}`,
   ].join('\n\n');
   const card = baseCard('transfusion-irradiation', uuid, `${product[0]?.toUpperCase()}${product.slice(1)} ordered on ${dayLabel(a.dayPostInfusion)} after CAR-T: use an irradiated product`, 'warning', detail, SOURCES.ehaEbmt, ctx);
   if (!order.id) return card; // an update needs the draft order's id

@@ -5,17 +5,16 @@
  */
 import type { Card, Suggestion } from '../cds-hooks/schemas.js';
 import { ctcaeGrade, defaultLln } from '../clinical/ctcae.js';
-import type { HospitalThresholds } from '../clinical/thresholds.js';
+import type { HospitalThresholds, Thresholds } from '../clinical/thresholds.js';
 import { SOURCES } from '../clinical/thresholds.js';
-import type { Analyte, Assessment, CtcaeTerm, Recommendation } from '../clinical/types.js';
+import type { Analyte, Assessment, CtcaeTerm, LandmarkValue, Recommendation, SevereCytopenia } from '../clinical/types.js';
 import { displayUnit } from '../clinical/units.js';
 import { addDays } from '../clinical/dates.js';
-import { severeName, thresholdText } from '../clinical/format.js';
-import { baseCard, dayLabel, fmt, plural, stableUuid, table, valueWithUnit, type CardContext } from './common.js';
+import { ANALYTE_LABELS, bCellText, capitalize, cd4cd8Text, HEMATOTOX_LABELS, hematotoxScoreText, phtText, severeName, TERM_ANALYTE, thresholdText } from '../clinical/format.js';
+import { LINEAGE_TERM } from '../clinical/severe-cytopenia.js';
+import { baseCard, countsTable, dayLabel, fmt, plural, stableUuid, table, valueWithUnit, type CardContext } from './common.js';
 import { CODES, createSuggestion, filgrastimRequest, IRRADIATED, serviceRequest } from './suggestions.js';
 
-const LABEL: Partial<Record<Analyte, string>> = { anc: 'ANC', platelets: 'Platelets', hemoglobin: 'Hemoglobin', igg: 'IgG', wbc: 'WBC', lymphocytes: 'Lymphocytes' };
-const TERM: Partial<Record<Analyte, CtcaeTerm>> = { anc: 'neutrophils', platelets: 'platelets', hemoglobin: 'hemoglobin', wbc: 'wbc', lymphocytes: 'lymphocytes' };
 
 export function patientViewCards(a: Assessment, thresholds: HospitalThresholds, ctx: CardContext): Card[] {
   if (a.dayPostInfusion === null || a.dayPostInfusion < 0 || a.dayPostInfusion > thresholds.values.actions.followUpDays) return [];
@@ -28,12 +27,7 @@ function icahtText(a: Assessment): string {
   return `early ICAHT grade ${e.atLeast ? '≥' : ''}${e.grade}${e.complete ? '' : ' so far'}`;
 }
 
-function hematotoxText(a: Assessment): string {
-  const h = a.hematotox;
-  if (h.score !== null) return `CAR-HEMATOTOX ${h.score} (${h.risk ?? ''})`;
-  if (h.risk === 'high') return `CAR-HEMATOTOX ≥${h.partialScore} (high, ${h.missing.join(', ')} missing)`;
-  return 'CAR-HEMATOTOX incomplete';
-}
+const hematotoxText = (a: Assessment): string => `CAR-HEMATOTOX ${hematotoxScoreText(a.hematotox)}`;
 
 function summaryCard(a: Assessment, thresholds: HospitalThresholds, ctx: CardContext): Card {
   const day = a.dayPostInfusion ?? 0;
@@ -41,11 +35,11 @@ function summaryCard(a: Assessment, thresholds: HospitalThresholds, ctx: CardCon
   const detail = [
     `**${dayLabel(day)[0]?.toUpperCase()}${dayLabel(day).slice(1)} after ${a.infusions.at(-1)?.product ?? 'CAR-T'}** (infused ${a.infusionDate ?? ''}), assessed ${a.asOf}.`,
     countsTable(a),
-    `**EHA/EBMT ICAHT:** ${icahtText(a)} (ANC ≤ ${fmt(thresholds.values.icaht.early.anc500)} on ${plural(a.icaht.early.daysAnc500, 'day')}, ≤ ${fmt(thresholds.values.icaht.early.anc100)} on ${plural(a.icaht.early.daysAnc100, 'day')} in days 0–30); late ICAHT ${a.icaht.late.grade ?? '–'}; thrombocytopenia (T-ICAHT) early ${a.icaht.thrombocytopenia.early.grade ?? '–'}, late ${a.icaht.thrombocytopenia.late.grade ?? '–'}. Neutrophil recovery: ${a.icaht.phenotype ?? 'not yet known'}.`,
+    `**EHA/EBMT ICAHT:** ${icahtText(a)} (ANC ≤ ${fmt(thresholds.values.icaht.early.anc500)} on ${plural(a.icaht.early.daysAnc500, 'day')}, ≤ ${fmt(thresholds.values.icaht.early.anc100)} on ${plural(a.icaht.early.daysAnc100, 'day')} in days 0–${thresholds.values.icaht.early.lastDay}); late ICAHT ${a.icaht.late.grade ?? '–'}; thrombocytopenia (T-ICAHT) early ${a.icaht.thrombocytopenia.early.grade ?? '–'}, late ${a.icaht.thrombocytopenia.late.grade ?? '–'}. Neutrophil recovery: ${a.icaht.phenotype ?? 'not yet known'}.`,
     `**Severe cytopenia:** ${episodeText(a)}`,
-    `**Prolonged toxicity (day 28):** ${a.prolongedHematologicToxicity === null ? (day < 28 ? 'not yet assessable' : 'cannot be judged (no values near day 28)') : a.prolongedHematologicToxicity ? 'yes' : 'no'}.`,
+    `**Prolonged toxicity (day ${thresholds.values.pht.day}):** ${phtText(a, thresholds.values)}.`,
     `**${hematotoxText(a)}** from values before lymphodepletion:\n\n${hematotoxTable(a)}\n\n${a.hematotox.caveat}`,
-    `**Immune reconstitution:** ${immuneText(a)}`,
+    `**Immune reconstitution:** ${immuneText(a, thresholds.values)}`,
     ...(a.crs.crs.grade !== null || a.crs.tocilizumab.given ? [`**CRS:** grade ${a.crs.crs.grade ?? '–'}${a.crs.tocilizumab.given ? `; tocilizumab from ${dayLabel(a.crs.tocilizumab.firstDay)}` : ''}${a.crs.corticosteroids.given ? `; corticosteroids from ${dayLabel(a.crs.corticosteroids.firstDay)}` : ''}.${a.crs.associations.map((x) => `\n- ${x.finding}: ${x.association} (${x.source.label})`).join('')}`] : []),
     ...dataNotes(a),
     `Sources: ${SOURCES.ehaEbmt.label}; ${SOURCES.ctcae.label}; ${SOURCES.seed002.label}. Rules: docs/clinical-logic.md.`,
@@ -53,27 +47,15 @@ function summaryCard(a: Assessment, thresholds: HospitalThresholds, ctx: CardCon
   return baseCard('hematotoxicity-summary', stableUuid(ctx.serviceId, ctx.patientId, a.infusionDate, 'summary', a.asOf), summary, 'info', detail, SOURCES.ehaEbmt, ctx);
 }
 
-const HEMATOTOX_LABEL = { platelets: 'Platelets', anc: 'ANC', hemoglobin: 'Hemoglobin', crp: 'CRP', ferritin: 'Ferritin' } as const;
-
 function hematotoxTable(a: Assessment): string {
   const h = a.hematotox;
-  const rows = (Object.keys(HEMATOTOX_LABEL) as (keyof typeof HEMATOTOX_LABEL)[]).map((k) => {
+  const rows = (Object.keys(HEMATOTOX_LABELS) as (keyof typeof HEMATOTOX_LABELS)[]).map((k) => {
     const c = h.components[k];
-    return c ? [HEMATOTOX_LABEL[k], valueWithUnit(c), c.date, String(c.points)] : [HEMATOTOX_LABEL[k], 'not measured', '–', '–'];
+    return c ? [HEMATOTOX_LABELS[k], valueWithUnit(c), c.date, String(c.points)] : [HEMATOTOX_LABELS[k], 'not measured', '–', '–'];
   });
   return table(['', 'Value', 'Date', 'Points'], rows);
 }
 
-function countsTable(a: Assessment): string {
-  const rows = (['anc', 'platelets', 'hemoglobin', 'wbc', 'lymphocytes'] as const).flatMap((analyte) => {
-    const term = TERM[analyte] as CtcaeTerm;
-    const c = a.ctcae[term];
-    if (!c.latestValue) return [];
-    const worst = c.worstValue ? `${c.worst ?? ''} (${fmt(c.worstValue.value)} on ${dayLabel(c.worstValue.day)})` : '–';
-    return [[LABEL[analyte] ?? analyte, `${valueWithUnit(c.latestValue)} (${dayLabel(c.latestValue.day)}, ${c.latestValue.date})`, String(c.latest ?? '–'), worst]];
-  });
-  return rows.length > 0 ? table(['', 'Latest', 'CTCAE grade', 'Worst since day 0'], rows) : '_No blood counts since the infusion._';
-}
 
 function episodeText(a: Assessment): string {
   if (a.severeCytopenias.length === 0) return 'none.';
@@ -83,13 +65,12 @@ function episodeText(a: Assessment): string {
     .concat('.');
 }
 
-function immuneText(a: Assessment): string {
+function immuneText(a: Assessment, t: Thresholds): string {
   const g = a.immunoglobulins.IgG;
   const parts = [
     g.latest ? `IgG ${valueWithUnit(g.latest)} on ${dayLabel(g.latest.day)}${g.changePct !== null ? ` (${g.changePct > 0 ? '+' : ''}${g.changePct}% vs baseline)` : ''}` : 'IgG not measured',
-    a.bCellAplasia.present === null ? 'B cells not measured' : a.bCellAplasia.lossDay !== null ? `B cells returned on ${dayLabel(a.bCellAplasia.lossDay)}${a.bCellAplasia.lossPredictsRelapse ? ' (loss of B-cell aplasia within 6 months after tisagenlecleucel predicts relapse)' : ''}` : a.bCellAplasia.present ? `B-cell aplasia since ${dayLabel(a.bCellAplasia.onsetDay)}` : 'no B-cell aplasia',
-    a.cd4cd8.inverted === null ? 'CD4/CD8 not measured' : `CD4/CD8 ${a.cd4cd8.latestRatio ?? ''}${a.cd4cd8.inverted ? ` (inverted since ${dayLabel(a.cd4cd8.onsetDay)})` : ''}`,
-    ...(a.cd4cd8.cd4Low ? ['CD4 < 0.2 ×10⁹/L: antiviral prophylaxis stays indicated'] : []),
+    bCellText(a.bCellAplasia, t),
+    cd4cd8Text(a.cd4cd8, t),
   ];
   return `${parts.join('; ')}.`;
 }
@@ -106,10 +87,10 @@ function dataNotes(a: Assessment): string[] {
 function recentTable(a: Assessment, analyte: Analyte, thresholds: HospitalThresholds): string {
   const days = (a.series?.[analyte] ?? []).filter((d) => d.day >= 0).slice(-5);
   if (days.length === 0) return '';
-  const term = TERM[analyte];
+  const term = (Object.keys(TERM_ANALYTE) as CtcaeTerm[]).find((k) => TERM_ANALYTE[k] === analyte);
   const unit = displayUnit(a.latest[analyte]?.unit ?? '');
   const rows = days.map((d) => [d.date, dayLabel(d.day), fmt(d.value), term ? String(ctcaeGrade(d.value, d.lln ?? defaultLln(term, thresholds.values, a.sex), thresholds.values.ctcae[term])) : '–', d.transfusionSupported ? 'after transfusion' : '']);
-  return `Recent values:\n\n${table(['Date', 'Day', `${LABEL[analyte] ?? analyte} (${unit})`, 'CTCAE', ''], rows)}`;
+  return `Recent values:\n\n${table(['Date', 'Day', `${ANALYTE_LABELS[analyte] ?? analyte} (${unit})`, 'CTCAE', ''], rows)}`;
 }
 
 const SUMMARIES: Record<Recommendation['kind'], (r: Recommendation, a: Assessment, t: HospitalThresholds) => string> = {
@@ -117,51 +98,40 @@ const SUMMARIES: Record<Recommendation['kind'], (r: Recommendation, a: Assessmen
     r.recentTreatmentDays?.length
       ? `ANC ${valueOf(r)} on ${dayOf(r)} (${icahtText(a)}) despite G-CSF on ${r.recentTreatmentDays.map(dayLabel).join(', ')}`
       : `ANC ${valueOf(r)} on ${dayOf(r)} (${icahtText(a)}): consider G-CSF`,
-  'g-csf-prophylaxis': (_r, a) => `${hematotoxText(a)} on ${dayLabel(a.dayPostInfusion)}: consider prophylactic G-CSF from day +2`,
+  'g-csf-prophylaxis': (_r, a, t) => `${hematotoxText(a)} on ${dayLabel(a.dayPostInfusion)}: consider prophylactic G-CSF from day +${t.values.actions.gcsfProphylaxisStartDay}`,
   'red-cell-transfusion': (r) => `Hb ${valueOf(r)} on ${dayOf(r)} (below ${fmt(r.threshold.value)}): review irradiated red cell transfusion`,
   'platelet-transfusion': (r) => `Platelets ${valueOf(r)} on ${dayOf(r)} (below ${fmt(r.threshold.value)}): review irradiated platelet transfusion`,
   'ivig-review': (r) => `IgG ${valueOf(r)} on ${dayOf(r)} (below ${fmt(r.threshold.value)}): review IVIG replacement`,
   'cytopenia-workup': (r, a, t) => {
-    const landmark = r.threshold.unit === 'day' ? phtLandmarkValues(a, r.threshold.value, t.values.pht.windowDays)[0] : undefined;
-    if (landmark) return `Severe cytopenia on day +${fmt(r.threshold.value)} (PHT): ${landmark.label} ${landmark.text} on ${dayLabel(landmark.day)}; work up the cytopenia`;
+    const landmark = r.threshold.unit === 'day' ? a.severeCytopenias.map((e) => ({ e, v: landmarkValue(a, e, r.threshold.value) })).find((x) => x.v !== null) : undefined;
+    if (landmark?.v) {
+      const label = ANALYTE_LABELS[TERM_ANALYTE[LINEAGE_TERM[landmark.e.lineage]]] ?? '';
+      return `Severe cytopenia on day +${fmt(r.threshold.value)} (PHT): ${label} ${valueWithUnit(landmark.v)} on ${dayLabel(landmark.v.day)}; work up the cytopenia`;
+    }
     const e = a.icaht.early;
     const early = t.values.icaht.early;
     return `${capitalize(icahtText(a))} (ANC ≤ ${fmt(early.anc500)} on ${plural(e.daysAnc500, 'day')}${e.daysAnc100 > 0 ? `, ≤ ${fmt(early.anc100)} on ${e.daysAnc100}` : ''}) on ${dayLabel(a.dayPostInfusion)}: work up the cytopenia`;
   },
 };
 
-const LINEAGE_ANALYTE = { neutrophil: 'anc', platelet: 'platelets', hemoglobin: 'hemoglobin' } as const;
-
-interface LandmarkText {
-  label: string;
-  text: string;
-  day: number;
-}
-
-/** The measured value nearest to the PHT landmark for each lineage whose severe episode covers it. */
-function phtLandmarkValues(a: Assessment, landmark: number, windowDays: number): LandmarkText[] {
-  return a.severeCytopenias
-    .filter((e) => e.onsetDay <= landmark && (e.recoveryDay === null || e.recoveryDay > landmark))
-    .flatMap((e) => {
-      const analyte = LINEAGE_ANALYTE[e.lineage];
-      const nearest = (a.series?.[analyte] ?? []).filter((d) => Math.abs(d.day - landmark) <= windowDays).sort((x, y) => Math.abs(x.day - landmark) - Math.abs(y.day - landmark))[0];
-      const unit = displayUnit(a.latest[analyte]?.unit ?? e.unit);
-      return nearest ? [{ label: LABEL[analyte] ?? analyte, text: `${fmt(nearest.value)} ${unit}`.trim(), day: nearest.day }] : [];
-    });
+/** The value nearest the PHT landmark (engine: persistentCytopenia.pht) of an episode that covers it. */
+function landmarkValue(a: Assessment, e: SevereCytopenia, landmark: number): LandmarkValue | null {
+  const covers = e.onsetDay <= landmark && (e.recoveryDay === null || e.recoveryDay > landmark);
+  return covers ? (a.persistentCytopenia.pht?.[LINEAGE_TERM[e.lineage]] ?? null) : null;
 }
 
 function workupTable(a: Assessment, thresholds: HospitalThresholds): string {
   const landmark = thresholds.values.pht.day;
   const rows = a.severeCytopenias.map((e) => {
-    const analyte = LINEAGE_ANALYTE[e.lineage];
-    const near = phtLandmarkValues({ ...a, severeCytopenias: [e] }, landmark, thresholds.values.pht.windowDays)[0];
+    const analyte = TERM_ANALYTE[LINEAGE_TERM[e.lineage]];
+    const near = landmarkValue(a, e, landmark);
     const latest = a.latest[analyte];
     const on = (day: number): string => `${dayLabel(day)}${a.infusionDate ? ` (${addDays(a.infusionDate, day)})` : ''}`;
     return [
-      `${LABEL[analyte] ?? analyte} < ${fmt(e.threshold)}`,
+      `${ANALYTE_LABELS[analyte] ?? analyte} < ${fmt(e.threshold)}`,
       on(e.onsetDay),
       `${fmt(e.nadir)} on ${on(e.nadirDay)}`,
-      near ? `${near.text} (${dayLabel(near.day)})` : '–',
+      near ? `${valueWithUnit(near)} (${dayLabel(near.day)})` : '–',
       latest ? `${valueWithUnit(latest)} (${dayLabel(latest.day)})` : '–',
       e.ongoing ? `ongoing, ${plural(e.durationDays, 'day')}` : `recovered ${dayLabel(e.recoveryDay)}`,
     ];
@@ -171,7 +141,6 @@ function workupTable(a: Assessment, thresholds: HospitalThresholds): string {
 
 const valueOf = (r: Recommendation): string => (r.values[0] ? valueWithUnit(r.values[0]) : '');
 const dayOf = (r: Recommendation): string => dayLabel(r.values[0]?.day ?? null);
-const capitalize = (s: string): string => `${s[0]?.toUpperCase() ?? ''}${s.slice(1)}`;
 
 function recommendationCard(r: Recommendation, a: Assessment, thresholds: HospitalThresholds, ctx: CardContext): Card {
   const analyte = r.values[0]?.analyte;
@@ -189,11 +158,11 @@ function recommendationCard(r: Recommendation, a: Assessment, thresholds: Hospit
     .join('\n\n');
   const uuid = stableUuid(ctx.serviceId, ctx.patientId, a.infusionDate, r.kind, r.evidence.join(',') || a.asOf);
   const card = baseCard(r.kind, uuid, SUMMARIES[r.kind](r, a, thresholds), r.urgency, detail, r.source, ctx);
-  const suggestions = suggestionsFor(r, a, uuid, ctx);
+  const suggestions = suggestionsFor(r, a, thresholds, uuid, ctx);
   return suggestions.length > 0 ? { ...card, suggestions, selectionBehavior: r.kind === 'cytopenia-workup' ? 'any' : 'at-most-one' } : card;
 }
 
-function suggestionsFor(r: Recommendation, a: Assessment, cardUuid: string, ctx: CardContext): Suggestion[] {
+function suggestionsFor(r: Recommendation, a: Assessment, thresholds: HospitalThresholds, cardUuid: string, ctx: CardContext): Suggestion[] {
   const s = (n: number): string => stableUuid(cardUuid, 'suggestion', n);
   const why = r.reason;
   switch (r.kind) {
@@ -202,8 +171,9 @@ function suggestionsFor(r: Recommendation, a: Assessment, cardUuid: string, ctx:
       if (r.recentTreatmentDays?.length) return [];
       return [createSuggestion(s(1), 'Order filgrastim 5 µg/kg/day (draft)', 'Create a draft filgrastim order', filgrastimRequest(ctx.patientId, why, r.evidence))];
     case 'g-csf-prophylaxis': {
-      const start = a.infusionDate ? addDays(a.infusionDate, 2) : undefined;
-      return [createSuggestion(s(1), 'Order prophylactic filgrastim from day +2 (draft)', 'Create a draft filgrastim order starting on day +2', filgrastimRequest(ctx.patientId, why, r.evidence, start))];
+      const startDay = thresholds.values.actions.gcsfProphylaxisStartDay;
+      const start = a.infusionDate ? addDays(a.infusionDate, startDay) : undefined;
+      return [createSuggestion(s(1), `Order prophylactic filgrastim from day +${startDay} (draft)`, `Create a draft filgrastim order starting on day +${startDay}`, filgrastimRequest(ctx.patientId, why, r.evidence, start))];
     }
     case 'red-cell-transfusion':
       return [createSuggestion(s(1), 'Order irradiated red cells (draft)', 'Create a draft order for irradiated red cells', serviceRequest(ctx.patientId, CODES.redCells, why, r.evidence, [IRRADIATED]))];

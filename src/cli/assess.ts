@@ -17,7 +17,7 @@ import { todayIn } from '../clinical/dates.js';
 import type { Assessment } from '../clinical/types.js';
 import { ConfigError } from '../config.js';
 import { assessmentBundleSchema, bundleResources, groupByPatient } from '../fhir/bundle.js';
-import { loadClinicalContext, type ClinicalContext } from '../profiles.js';
+import { engineSettings, loadClinicalContext, type ClinicalContext } from '../profiles.js';
 import { assessmentCsvHeader, assessmentCsvRow } from './csv.js';
 
 const USAGE = `Usage: cart-hematotox assess <bundle.json | bulk-data-folder> [options]
@@ -108,9 +108,7 @@ export async function run(argv: string[], out: NodeJS.WritableStream, err: NodeJ
             asOf,
             infusionDate: values['infusion-date'],
             patientId: patientId || undefined,
-            timeZone: clinical.timeZone,
-            terminology: clinical.terminology,
-            thresholds: clinical.thresholds,
+            ...engineSettings(clinical),
           }),
         );
       } catch (error) {

@@ -17,7 +17,7 @@ import { extractEvents, recordFromResources } from './record.js';
 import { persistenceAt, prolongedToxicity, severeEpisodes } from './severe-cytopenia.js';
 import type { Terminology } from './terminology.js';
 import type { HospitalThresholds } from './thresholds.js';
-import { DEFAULT_HOSPITAL_THRESHOLDS } from './thresholds.js';
+import { DEFAULT_HOSPITAL_THRESHOLDS, ivigThreshold } from './thresholds.js';
 import { baselineValue, buildTimeline, dayNumber, groupByAnalyte, labDays } from './timeline.js';
 import type { Analyte, Assessment, AssessmentIssue, ClinicalEvent, CtcaeTerm, LabDay, LabPoint, LabValue, Lineage, SevereCytopenia } from './types.js';
 
@@ -34,6 +34,13 @@ export interface AssessOptions {
   thresholds?: HospitalThresholds | undefined;
   /** Adds per-analyte lab days and events (for charts). */
   includeSeries?: boolean | undefined;
+}
+
+/** What a deployment configures once (service, CLI, SMART app): spread into AssessOptions. */
+export interface EngineSettings {
+  terminology: Terminology;
+  thresholds: HospitalThresholds;
+  timeZone: string;
 }
 
 export class AssessmentInputError extends Error {
@@ -143,7 +150,8 @@ export function assess(resources: readonly FhirResource[], options: AssessOption
     issues.push(...pht.issues);
   }
   const persistentCytopenia = {
-    day90: infused ? persistenceAt(t.persistence.day90, 30, true, lineageDays, timeline.asOfDay, lln, lineageUnit, t) : null,
+    pht: infused ? persistenceAt(t.pht.day, t.pht.windowDays, false, lineageDays, timeline.asOfDay, lln, lineageUnit, t) : null,
+    day90: infused ? persistenceAt(t.persistence.day90, t.persistence.day90WindowDays, true, lineageDays, timeline.asOfDay, lln, lineageUnit, t) : null,
     year1: infused ? persistenceAt(t.persistence.year1, t.persistence.year1WindowDays, false, lineageDays, timeline.asOfDay, lln, lineageUnit, t) : null,
   };
 
@@ -173,12 +181,10 @@ export function assess(resources: readonly FhirResource[], options: AssessOption
     latest[analyte] = { value: v.value, unit: v.unit, date: v.date, day: dayOrNull(v.date), reference: v.reference };
   }
 
-  const pediatric = ageYears !== null && ageYears < t.immunoglobulins.pediatricAgeYears;
-  const ivigThreshold = pediatric ? t.immunoglobulins.iggIvigPediatric : t.actions.ivigIgg;
   const igLookback = t.baseline.immunologyLookbackDays;
   const igLatest = (a: Analyte): LabValue | undefined => (latest[a] ? values(a).at(-1) : undefined);
   const immunoglobulins: Assessment['immunoglobulins'] = {
-    IgG: immunoglobulin(base('igg', igLookback), igLatest('igg'), dayOrNull, ivigThreshold, t.immunoglobulins.declinePct),
+    IgG: immunoglobulin(base('igg', igLookback), igLatest('igg'), dayOrNull, ivigThreshold(t, ageYears).value, t.immunoglobulins.declinePct),
     IgA: immunoglobulin(base('iga', igLookback), igLatest('iga'), dayOrNull, null, t.immunoglobulins.declinePct),
     IgM: immunoglobulin(base('igm', igLookback), igLatest('igm'), dayOrNull, null, t.immunoglobulins.declinePct),
   };

@@ -3,7 +3,7 @@
  * the values it rests on and how old they are. Every threshold comes from HospitalThresholds.
  */
 import type { HospitalThresholds } from './thresholds.js';
-import { SOURCES, sourceFor } from './thresholds.js';
+import { ivigThreshold, SOURCES, sourceFor } from './thresholds.js';
 import type { Analyte, ClinicalEvent, HematotoxResult, LabPoint, Recommendation } from './types.js';
 import { displayUnit } from './units.js';
 import { dayLabel, fmt } from './format.js';
@@ -61,7 +61,7 @@ export function recommend(input: RecommendationInput, thresholds: HospitalThresh
     });
   }
 
-  // Prophylactic G-CSF from day +2 when CAR-HEMATOTOX is high (EHA/EBMT 2023); moot once ANC is
+  // Prophylactic G-CSF from day +2 [actions.gcsfProphylaxisStartDay] when CAR-HEMATOTOX is high (EHA/EBMT 2023); moot once ANC is
   // already below the therapeutic threshold (the G-CSF recommendation above covers it).
   const therapeutic = out.some((r) => r.kind === 'g-csf');
   if (!therapeutic && input.hematotox.risk === 'high' && input.asOfDay >= a.gcsfProphylaxisFromDay && input.asOfDay <= a.gcsfProphylaxisToDay && events('g-csf').length === 0) {
@@ -69,7 +69,7 @@ export function recommend(input: RecommendationInput, thresholds: HospitalThresh
     out.push({
       kind: 'g-csf-prophylaxis',
       urgency: 'info',
-      reason: `CAR-HEMATOTOX ${h.score ?? `≥ ${h.partialScore}`} (high risk, ≥ ${t.hematotox.highRiskScore}) on day +${input.asOfDay}: consider prophylactic G-CSF from day +2.`,
+      reason: `CAR-HEMATOTOX ${h.score ?? `≥ ${h.partialScore}`} (high risk, ≥ ${t.hematotox.highRiskScore}) on day +${input.asOfDay}: consider prophylactic G-CSF from day +${a.gcsfProphylaxisStartDay}.`,
       threshold: threshold(t.hematotox.highRiskScore, 'score', '>=', 'hematotox.highRiskScore'),
       source: sourceFor(thresholds, 'hematotox.highRiskScore', SOURCES.ehaEbmt),
       evidence: Object.values(h.components).map((c) => c.reference),
@@ -115,9 +115,7 @@ export function recommend(input: RecommendationInput, thresholds: HospitalThresh
 
   // IVIG review (Hill et al.; Stanford practice): IgG < 400 mg/dL, children per local target.
   const igg = input.latest.igg;
-  const pediatric = input.ageYears !== null && input.ageYears < t.immunoglobulins.pediatricAgeYears;
-  const iggThreshold = pediatric ? t.immunoglobulins.iggIvigPediatric : a.ivigIgg;
-  const iggPath = pediatric ? 'immunoglobulins.iggIvigPediatric' : 'actions.ivigIgg';
+  const { value: iggThreshold, path: iggPath, pediatric } = ivigThreshold(t, input.ageYears);
   if (igg && igg.value < iggThreshold) {
     const lastIvig = events('ivig').filter((e) => (e.day ?? 0) <= (igg.day ?? 0)).at(-1);
     const sinceIvig = lastIvig && igg.day !== null && lastIvig.day !== null ? igg.day - lastIvig.day : null;
@@ -141,7 +139,7 @@ export function recommend(input: RecommendationInput, thresholds: HospitalThresh
   const icahtHigh = input.earlyIcahtGrade !== null && input.earlyIcahtGrade >= a.workupIcahtGrade;
   if (input.pht === true || icahtHigh) {
     const why = [
-      ...(input.pht === true ? ['severe cytopenia persists on day 28 (prolonged hematologic toxicity)'] : []),
+      ...(input.pht === true ? [`severe cytopenia persists on day ${t.pht.day} (prolonged hematologic toxicity)`] : []),
       ...(icahtHigh ? [`early ICAHT grade ${input.earlyIcahtAtLeast ? '≥ ' : ''}${input.earlyIcahtGrade ?? ''}`] : []),
     ];
     out.push({

@@ -180,7 +180,7 @@ export function extractEvents(record: PatientRecord, terminology: Terminology, t
     if (!match) continue;
     const reference = `Procedure/${p.id ?? '(no id)'}`;
     if (match.kind === 'transfusion-unspecified') {
-      issues.push({ severity: 'information', code: 'transfusion-product-unknown', message: 'transfusion without product: treated as possibly red cells and possibly platelets (neither recovery counts within 7 days of it)', resource: reference });
+      issues.push({ severity: 'information', code: 'transfusion-product-unknown', message: 'transfusion without product: treated as possibly red cells and possibly platelets (neither recovery counts in the transfusion-free period after it)', resource: reference });
     }
     push(match.kind, p.performedDateTime ?? p.performedPeriod?.start, reference, p.code?.text ?? match.display ?? match.kind, match.product ? { product: match.product } : {});
   }

@@ -124,7 +124,7 @@ export function prolongedToxicity(episodes: Record<Lineage, SevereCytopenia[]>, 
   return { value, byLineage, issues };
 }
 
-const LINEAGE_TERM: Record<Lineage, CtcaeTerm> = { neutrophil: 'neutrophils', platelet: 'platelets', hemoglobin: 'hemoglobin' };
+export const LINEAGE_TERM: Record<Lineage, 'neutrophils' | 'platelets' | 'hemoglobin'> = { neutrophil: 'neutrophils', platelet: 'platelets', hemoglobin: 'hemoglobin' };
 
 /**
  * Cytopenia persisting at a landmark (seed 000 follows to 1 year): the CTCAE grade of the value

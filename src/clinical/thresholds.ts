@@ -84,7 +84,7 @@ export const thresholdsSchema = obj({
     immunologyLookbackDays: days.default(90),
   }),
   pht: obj({ day: day.default(28), windowDays: z.number().int().min(0).default(3) }),
-  persistence: obj({ day90: day.default(90), year1: day.default(365), year1WindowDays: days.default(30) }),
+  persistence: obj({ day90: day.default(90), day90WindowDays: days.default(30), year1: day.default(365), year1WindowDays: days.default(30) }),
   icaht: obj({
     early: obj({
       lastDay: day.default(30),
@@ -125,7 +125,6 @@ export const thresholdsSchema = obj({
     highRiskScore: z.number().int().min(1).default(2),
   }),
   immunoglobulins: obj({
-    iggIvig: positive.default(400),
     iggIvigPediatric: positive.default(400),
     pediatricAgeYears: z.number().int().min(1).default(18),
     /** An IgG measured within N days after IVIG reflects the infusion. */
@@ -146,6 +145,8 @@ export const thresholdsSchema = obj({
     gcsfRecentDays: z.number().int().min(0).default(2),
     gcsfProphylaxisFromDay: day.default(0),
     gcsfProphylaxisToDay: day.default(2),
+    /** Prophylactic G-CSF starts on this day (EHA/EBMT 2023: from day +2 when CAR-HEMATOTOX is high). */
+    gcsfProphylaxisStartDay: day.default(2),
     redCellHemoglobin: positive.default(60),
     plateletCount: positive.default(20),
     ivigIgg: positive.default(400),
@@ -202,6 +203,12 @@ function orderingProblems(t: Thresholds): { path: string[]; message: string }[] 
 function leafPaths(raw: unknown, prefix = ''): string[] {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return prefix ? [prefix] : [];
   return Object.entries(raw as Record<string, unknown>).flatMap(([k, v]) => leafPaths(v, prefix ? `${prefix}.${k}` : k));
+}
+
+/** The IVIG review threshold for this patient: the pediatric target under `pediatricAgeYears`. */
+export function ivigThreshold(t: Thresholds, ageYears: number | null): { value: number; path: string; pediatric: boolean } {
+  const pediatric = ageYears !== null && ageYears < t.immunoglobulins.pediatricAgeYears;
+  return pediatric ? { value: t.immunoglobulins.iggIvigPediatric, path: 'immunoglobulins.iggIvigPediatric', pediatric } : { value: t.actions.ivigIgg, path: 'actions.ivigIgg', pediatric };
 }
 
 /** The source to cite for a threshold: the hospital when it changed the value, else `defaultSource`. */

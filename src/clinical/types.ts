@@ -280,7 +280,8 @@ export interface Assessment {
   ctcae: Record<CtcaeTerm, CtcaeResult>;
   severeCytopenias: SevereCytopenia[];
   prolongedHematologicToxicity: boolean | null;
-  persistentCytopenia: { day90: PersistenceResult | null; year1: PersistenceResult | null };
+  /** Grade of the value nearest each landmark: the PHT day (±pht.windowDays), day 90 and 1 year. */
+  persistentCytopenia: { pht: PersistenceResult | null; day90: PersistenceResult | null; year1: PersistenceResult | null };
   icaht: IcahtResult;
   hematotox: HematotoxResult;
   immunoglobulins: Record<'IgG' | 'IgA' | 'IgM', ImmunoglobulinResult>;

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { assess, AssessmentInputError } from '../clinical/assess.js';
 import { badRequest, badRequestFromZod } from '../cds-hooks/outcomes.js';
 import { assessmentBundleSchema, bundleResources } from '../fhir/bundle.js';
-import type { ClinicalContext } from '../profiles.js';
+import { engineSettings, type ClinicalContext } from '../profiles.js';
 import { requireJsonBody } from './middleware.js';
 
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
@@ -32,9 +32,7 @@ export function assessmentsRouter(clinical: ClinicalContext, today: () => string
         asOf: query.data.asOf ?? today(),
         infusionDate: query.data.infusionDate,
         patientId: query.data.patientId,
-        timeZone: clinical.timeZone,
-        terminology: clinical.terminology,
-        thresholds: clinical.thresholds,
+        ...engineSettings(clinical),
         includeSeries: query.data.series === 'true',
       });
       res.json(assessment);

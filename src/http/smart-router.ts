@@ -37,6 +37,7 @@ export function smartAppConfig(config: Config, clinical: ClinicalContext, querie
       lookbackDays: config.fhir.lookbackDays,
     },
     queries,
+    pageSize: config.fhir.pageSize,
   };
 }
 

@@ -2,15 +2,11 @@
  * The app's configuration from the service (./config.json) and the engine context built from it:
  * the same ValueSets, local codes and hospital thresholds the cards use.
  */
-import { buildTerminology, type Terminology } from '../clinical/terminology.js';
-import type { HospitalThresholds } from '../clinical/thresholds.js';
+import type { EngineSettings } from '../clinical/assess.js';
+import { buildTerminology } from '../clinical/terminology.js';
 import type { SmartAppConfig } from '../smart-config.js';
 
-export interface EngineContext {
-  terminology: Terminology;
-  thresholds: HospitalThresholds;
-  timeZone: string;
-}
+export type EngineContext = EngineSettings;
 
 export async function loadAppConfig(): Promise<SmartAppConfig> {
   const res = await fetch(new URL('./config.json', location.href), { cache: 'no-store', credentials: 'same-origin' });

@@ -51,11 +51,12 @@ export function describePath(path: string): string {
 export function queryPaths(config: SmartAppConfig, patientId: string, today: string): Record<AppQueryKey, string> {
   const since = addDays(today, -config.clinical.lookbackDays);
   const fill = (template: string): string => template.replaceAll('{{context.patientId}}', encodeURIComponent(patientId));
+  const count = `_count=${config.pageSize}`;
   return {
     patient: fill(config.queries.patient),
-    observations: `${fill(config.queries.observations)}&date=ge${since}&_count=1000`,
-    medicationAdministrations: `${fill(config.queries.medicationAdministrations)}&_count=1000`,
-    procedures: `${fill(config.queries.procedures)}&_count=1000`,
+    observations: `${fill(config.queries.observations)}&date=ge${since}&${count}`,
+    medicationAdministrations: `${fill(config.queries.medicationAdministrations)}&${count}`,
+    procedures: `${fill(config.queries.procedures)}&${count}`,
   };
 }
 

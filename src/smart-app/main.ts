@@ -11,6 +11,7 @@ import { addDays, todayIn } from '../clinical/dates.js';
 import { dayLabel } from '../clinical/format.js';
 import type { Analyte, Assessment } from '../clinical/types.js';
 import { displayUnit } from '../clinical/units.js';
+import { ivigThreshold } from '../clinical/thresholds.js';
 import { issuerAllowed, type SmartAppConfig } from '../smart-config.js';
 import { demoFhirBase, engineContext, loadAppConfig, type EngineContext } from './app-config.js';
 import { byId, h } from './dom.js';
@@ -79,6 +80,12 @@ interface View {
   extraLanes: Analyte[];
 }
 
+/** The calendar date of a day after the infusion. */
+const dateOfDay =
+  (a: Assessment) =>
+  (day: number): string =>
+    a.infusionDate ? addDays(a.infusionDate, day) : '';
+
 function rangeFor(choice: string, a: Assessment): [number, number] {
   const today = Math.max(a.dayPostInfusion ?? 0, 1);
   if (choice === 'today') return [-7, today + 1];
@@ -89,8 +96,7 @@ function drawTimeline(view: View): void {
   const a = view.assessment;
   const container = byId('timeline');
   view.timeline?.destroy();
-  const dateOf = (day: number): string => (a.infusionDate ? addDays(a.infusionDate, day) : '');
-  view.timeline = renderTimeline(container, a, view.engine.thresholds, laneSpecs(a, view.engine.thresholds, view.extraLanes), view.range, dateOf);
+  view.timeline = renderTimeline(container, a, view.engine.thresholds, laneSpecs(a, view.engine.thresholds, view.extraLanes), view.range, dateOfDay(a));
   container.dataset['range'] = view.range.join(',');
 }
 
@@ -108,9 +114,8 @@ function render(view: View, patient: Patient | undefined, focus: string | undefi
     setStatus('ready');
     return;
   }
-  const dateOf = (day: number): string => addDays(a.infusionDate ?? '', day);
   const igg = a.series?.igg ?? [];
-  const ivig = a.recommendations.find((r) => r.kind === 'ivig-review')?.threshold.value ?? t.values.actions.ivigIgg;
+  const ivig = ivigThreshold(t.values, a.ageYears).value;
   const trend = h('div', {});
   panels.replaceChildren(
     recommendationsPanel(a, t),
@@ -118,7 +123,7 @@ function render(view: View, patient: Patient | undefined, focus: string | undefi
     episodesPanel(a, t),
     ctcaePanel(a),
     hematotoxPanel(a),
-    immunePanel(a, trend),
+    immunePanel(a, t, trend),
     ...[crsPanel(a)].filter((p): p is HTMLElement => p !== null),
     eventsPanel(a),
     dataQualityPanel(a),
@@ -132,7 +137,7 @@ function render(view: View, patient: Patient | undefined, focus: string | undefi
   byId('toolbar').hidden = false;
   byId('view').hidden = false;
   drawTimeline(view);
-  renderTrend(trend, igg, 'IgG', displayUnit(a.latest.igg?.unit ?? 'mg/dL'), { value: ivig, label: `IVIG review < ${ivig}` }, dateOf);
+  renderTrend(trend, igg, 'IgG', displayUnit(a.latest.igg?.unit ?? 'mg/dL'), { value: ivig, label: `IVIG review < ${ivig}` }, dateOfDay(a));
   if (focus) {
     const el = panels.querySelector<HTMLElement>(`[data-kind="${CSS.escape(focus)}"]`);
     el?.classList.add('focused');
@@ -201,7 +206,7 @@ async function load(client: Client, config: SmartAppConfig, engine: EngineContex
     return;
   }
   setStatus('loading', `Assessing ${resources.length} resources…`);
-  const assessment = assess(resources, { asOf: today, patientId, timeZone: engine.timeZone, terminology: engine.terminology, thresholds: engine.thresholds, includeSeries: true });
+  const assessment = assess(resources, { ...engine, asOf: today, patientId, includeSeries: true });
   const patient = resources.find((r): r is Patient => r.resourceType === 'Patient');
   const view: View = { assessment, engine, range: rangeFor('today', assessment), extraLanes: [] };
   render(view, patient, focusOf(client));

@@ -6,19 +6,31 @@
  */
 import type { HospitalThresholds } from '../clinical/thresholds.js';
 import type { Assessment, CtcaeTerm } from '../clinical/types.js';
-import { dayLabel, fmt, plural, RECOMMENDATION_TITLES, severeName, thresholdText, valueWithUnit } from '../clinical/format.js';
+import {
+  ANALYTE_LABELS,
+  bCellText,
+  capitalize,
+  cd4cd8Text,
+  dayLabel,
+  fmt,
+  HEMATOTOX_LABELS,
+  hematotoxScoreText,
+  phtText,
+  plural,
+  RECOMMENDATION_TITLES,
+  severeName,
+  TERM_ANALYTE,
+  thresholdText,
+  valueWithUnit,
+} from '../clinical/format.js';
 import { h, link, table, type Child } from './dom.js';
 import { EVENT_STYLE, eventRuns } from './timeline.js';
-
 
 function panel(id: string, title: string, ...children: Child[]): HTMLElement {
   return h('section', { class: 'panel', id, 'aria-labelledby': `${id}-title` }, h('h2', { id: `${id}-title` }, title), ...children);
 }
 
-const capitalize = (s: string): string => `${s[0]?.toUpperCase() ?? ''}${s.slice(1)}`;
-
 const testValue = (testid: string, text: string): HTMLElement => h('strong', { 'data-testid': testid }, text);
-
 
 export function recommendationsPanel(a: Assessment, t: HospitalThresholds): HTMLElement {
   if (a.recommendations.length === 0) {
@@ -53,18 +65,18 @@ export function icahtPanel(a: Assessment, t: HospitalThresholds): HTMLElement {
     table(
       ['', 'Grade', 'Basis'],
       [
-        ['Early (days 0–30)', testValue('icaht-early-grade', gradeText(e.grade, e.atLeast, e.complete)), `ANC ≤ ${fmt(v.icaht.early.anc500)} on ${plural(e.daysAnc500, 'day')}, ≤ ${fmt(v.icaht.early.anc100)} on ${plural(e.daysAnc100, 'day')}`],
+        [`Early (days 0–${v.icaht.early.lastDay})`, testValue('icaht-early-grade', gradeText(e.grade, e.atLeast, e.complete)), `ANC ≤ ${fmt(v.icaht.early.anc500)} on ${plural(e.daysAnc500, 'day')}, ≤ ${fmt(v.icaht.early.anc100)} on ${plural(e.daysAnc100, 'day')}`],
         [
-          'Late (after day 30)',
-          testValue('icaht-late-grade', a.icaht.late.grade === null ? (a.dayPostInfusion !== null && a.dayPostInfusion <= 30 ? 'from day +31' : 'not gradable') : String(a.icaht.late.grade)),
+          `Late (from day +${v.icaht.late.firstDay})`,
+          testValue('icaht-late-grade', a.icaht.late.grade === null ? (a.dayPostInfusion !== null && a.dayPostInfusion < v.icaht.late.firstDay ? `from day +${v.icaht.late.firstDay}` : 'not gradable') : String(a.icaht.late.grade)),
           a.icaht.late.nadir
             ? `lowest confirmed ANC ${valueWithUnit(a.icaht.late.nadir)} on ${dayLabel(a.icaht.late.nadir.day)}`
-            : a.icaht.late.grade === null && (a.dayPostInfusion ?? 0) > 30
-              ? `needs ${t.values.icaht.late.confirmations} consecutive ANC values after day 30`
+            : a.icaht.late.grade === null && (a.dayPostInfusion ?? 0) >= v.icaht.late.firstDay
+              ? `needs ${v.icaht.late.confirmations} consecutive ANC values from day +${v.icaht.late.firstDay}`
               : '–',
         ],
         ['Thrombocytopenia, early', testValue('ticaht-early-grade', gradeText(tp.early.grade, tp.early.atLeast, tp.early.complete)), `PLT < ${fmt(v.icaht.thrombocytopenia.early50)} on ${plural(tp.early.daysBelow50, 'day')}, < ${fmt(v.icaht.thrombocytopenia.early20)} on ${plural(tp.early.daysBelow20, 'day')}`],
-        ['Thrombocytopenia, late', String(tp.late.grade ?? '–'), 'days 31–100'],
+        ['Thrombocytopenia, late', String(tp.late.grade ?? '–'), `days ${v.icaht.late.firstDay}–${v.icaht.thrombocytopenia.lateLastDay}`],
       ],
     ),
     h('p', {}, 'Neutrophil recovery: ', testValue('phenotype', a.icaht.phenotype ?? 'not yet known')),
@@ -72,31 +84,26 @@ export function icahtPanel(a: Assessment, t: HospitalThresholds): HTMLElement {
   );
 }
 
-const HEMATOTOX_LABEL = { platelets: 'Platelets', anc: 'ANC', hemoglobin: 'Hemoglobin', crp: 'CRP', ferritin: 'Ferritin' } as const;
-
 export function hematotoxPanel(a: Assessment): HTMLElement {
   const x = a.hematotox;
-  const score = x.score !== null ? `${x.score} (${x.risk ?? ''} risk)` : x.risk === 'high' ? `≥ ${x.partialScore} (high risk; ${x.missing.join(', ')} missing)` : `incomplete (${x.missing.join(', ')} missing)`;
-  const rows = (Object.keys(HEMATOTOX_LABEL) as (keyof typeof HEMATOTOX_LABEL)[]).map((k) => {
+  const rows = (Object.keys(HEMATOTOX_LABELS) as (keyof typeof HEMATOTOX_LABELS)[]).map((k) => {
     const c = x.components[k];
-    return c ? [HEMATOTOX_LABEL[k], valueWithUnit(c), c.date, String(c.points)] : [HEMATOTOX_LABEL[k], h('span', { class: 'missing' }, 'not measured'), '–', '–'];
+    return c ? [HEMATOTOX_LABELS[k], valueWithUnit(c), c.date, String(c.points)] : [HEMATOTOX_LABELS[k], h('span', { class: 'missing' }, 'not measured'), '–', '–'];
   });
   return panel(
     'hematotox',
     'CAR-HEMATOTOX',
-    h('p', {}, 'Score: ', testValue('hematotox-score', score), x.baselineBefore ? ` — values before ${x.baselineBefore}` : ''),
+    h('p', {}, 'Score: ', testValue('hematotox-score', hematotoxScoreText(x)), x.baselineBefore ? ` — values before ${x.baselineBefore}` : ''),
     table(['', 'Value', 'Date', 'Points'], rows),
     h('p', { class: 'small' }, x.caveat, ' Source: ', link(x.source.label, x.source.url)),
   );
 }
 
-const TERM_LABEL: Record<CtcaeTerm, string> = { neutrophils: 'ANC', platelets: 'Platelets', hemoglobin: 'Hemoglobin', wbc: 'WBC', lymphocytes: 'Lymphocytes' };
-
 export function ctcaePanel(a: Assessment): HTMLElement {
-  const rows = (Object.keys(TERM_LABEL) as CtcaeTerm[]).map((term) => {
+  const rows = (Object.keys(TERM_ANALYTE) as CtcaeTerm[]).map((term) => {
     const c = a.ctcae[term];
     return [
-      TERM_LABEL[term],
+      ANALYTE_LABELS[TERM_ANALYTE[term]] ?? term,
       c.latestValue ? `${valueWithUnit(c.latestValue)} (${c.latestValue.date}, ${dayLabel(c.latestValue.day)})` : h('span', { class: 'missing' }, 'no value since day 0'),
       h('span', { 'data-testid': `ctcae-latest-${term}` }, c.latest === null ? '–' : String(c.latest)),
       c.worstValue ? `${c.worst ?? '–'} (${fmt(c.worstValue.value)} on ${dayLabel(c.worstValue.day)})` : '–',
@@ -106,9 +113,7 @@ export function ctcaePanel(a: Assessment): HTMLElement {
 }
 
 export function episodesPanel(a: Assessment, t: HospitalThresholds): HTMLElement {
-  const day = a.dayPostInfusion ?? 0;
-  const pht =
-    a.prolongedHematologicToxicity === null ? (day < t.values.pht.day ? `not yet assessable (day ${t.values.pht.day})` : 'cannot be judged: no values near day 28') : a.prolongedHematologicToxicity ? 'yes' : 'no';
+  const pht = phtText(a, t.values);
   const rows = a.severeCytopenias.map((e) => [
     capitalize(severeName(e.lineage, e.threshold)),
     `${dayLabel(e.onsetDay)}${e.newOnset ? '' : ' (before infusion)'}`,
@@ -124,30 +129,20 @@ export function episodesPanel(a: Assessment, t: HospitalThresholds): HTMLElement
   );
 }
 
-export function immunePanel(a: Assessment, trend: HTMLElement): HTMLElement {
+export function immunePanel(a: Assessment, t: HospitalThresholds, trend: HTMLElement): HTMLElement {
   const g = a.immunoglobulins.IgG;
-  const b = a.bCellAplasia;
-  const cd = a.cd4cd8;
   const ig = (['IgG', 'IgA', 'IgM'] as const).map((name) => {
     const r = a.immunoglobulins[name];
     return [name, r.baseline ? `${valueWithUnit(r.baseline)} (${r.baseline.date})` : '–', r.latest ? `${valueWithUnit(r.latest)} (${r.latest.date}, ${dayLabel(r.latest.day)})` : h('span', { class: 'missing' }, 'not measured'), r.changePct === null ? '–' : `${r.changePct > 0 ? '+' : ''}${r.changePct}%`];
   });
-  const bText =
-    b.present === null
-      ? 'not measured'
-      : b.lossDay !== null
-        ? `B cells returned on ${dayLabel(b.lossDay)}${b.lossUnconfirmed ? ' (one sample, unconfirmed)' : ''}${b.lossPredictsRelapse ? ': loss of B-cell aplasia within 6 months after tisagenlecleucel predicts relapse' : ''}`
-        : b.present
-          ? `present since ${dayLabel(b.onsetDay)}`
-          : 'no B-cell aplasia';
   return panel(
     'immune',
     'Immune reconstitution',
     table(['', 'Baseline', 'Latest', 'Change'], ig),
     h('div', { class: 'trend', 'aria-label': 'IgG over time with the IVIG threshold' }, trend),
     g.decline ? h('p', { class: 'warning-text' }, 'IgG has declined from baseline.') : null,
-    h('p', {}, 'B-cell aplasia: ', testValue('b-cells', bText)),
-    h('p', {}, 'CD4/CD8: ', testValue('cd4cd8', cd.inverted === null ? 'not measured' : `${cd.latestRatio ?? '–'}${cd.inverted ? ` (inverted since ${dayLabel(cd.onsetDay)})` : ''}`), cd.cd4Low ? ' — CD4 < 0.2 ×10⁹/L: antiviral prophylaxis stays indicated' : ''),
+    h('p', {}, 'B cells: ', testValue('b-cells', bCellText(a.bCellAplasia, t.values))),
+    h('p', {}, 'T cells: ', testValue('cd4cd8', cd4cd8Text(a.cd4cd8, t.values))),
   );
 }
 

@@ -56,7 +56,9 @@ export function laneSpecs(a: Assessment, t: HospitalThresholds, extra: readonly 
     { analyte: 'wbc', label: 'WBC', term: 'wbc', color: '#0f766e', lines: [] },
     { analyte: 'lymphocytes', label: 'Lymphocytes', term: 'lymphocytes', color: '#7c3aed', lines: [] },
   ];
-  return lanes.filter((l) => ['anc', 'platelets', 'hemoglobin'].includes(l.analyte) || extra.includes(l.analyte)).filter((l) => (a.series?.[l.analyte]?.length ?? 0) > 0 || ['anc', 'platelets', 'hemoglobin'].includes(l.analyte));
+  // The three counts always (an empty lane says so); WBC and lymphocytes when asked for and measured.
+  const always: Analyte[] = ['anc', 'platelets', 'hemoglobin'];
+  return lanes.filter((l) => always.includes(l.analyte) || (extra.includes(l.analyte) && (a.series?.[l.analyte]?.length ?? 0) > 0));
 }
 
 function lln(a: Assessment, t: HospitalThresholds, term: CtcaeTerm | undefined, days: readonly LabDay[]): number | undefined {

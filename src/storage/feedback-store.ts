@@ -90,18 +90,18 @@ export function buildSummary(rows: SummaryRows, storage: FeedbackSummary['storag
   };
 }
 
-/** Column values of one feedback entry (shared with PostgreSQL). */
-export function feedbackRow(serviceId: string, f: FeedbackEntry, received: string): Record<string, string | null> {
-  return {
+/** The values of one feedback entry, in the column order of insertFeedbackSql. */
+export function feedbackValues(serviceId: string, f: FeedbackEntry, received: string): (string | null)[] {
+  return [
     serviceId,
-    card: f.card,
-    outcome: f.outcome,
-    accepted: f.acceptedSuggestions ? JSON.stringify(f.acceptedSuggestions.map((s) => s.id)) : null,
-    system: f.overrideReason?.reason?.system ?? null,
-    code: f.overrideReason?.reason?.code ?? null,
-    display: f.overrideReason?.reason?.display ?? null,
-    comment: f.overrideReason?.userComment ?? null,
-    timestamp: f.outcomeTimestamp,
+    f.card,
+    f.outcome,
+    f.acceptedSuggestions ? JSON.stringify(f.acceptedSuggestions.map((s) => s.id)) : null,
+    f.overrideReason?.reason?.system ?? null,
+    f.overrideReason?.reason?.code ?? null,
+    f.overrideReason?.reason?.display ?? null,
+    f.overrideReason?.userComment ?? null,
+    f.outcomeTimestamp,
     received,
-  };
+  ];
 }

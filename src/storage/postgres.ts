@@ -6,8 +6,8 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { FeedbackEntry } from '../cds-hooks/schemas.js';
 import type { IssuedCard } from '../cds-hooks/router.js';
-import { buildSummary, feedbackRow, type FeedbackStore, type FeedbackSummary, type SummaryRows } from './feedback-store.js';
-import { schemaSql, SUMMARY_SQL } from './sql.js';
+import { buildSummary, feedbackValues, type FeedbackStore, type FeedbackSummary, type SummaryRows } from './feedback-store.js';
+import { insertFeedbackSql, POSTGRES_PARAM, schemaSql, SUMMARY_SQL, upsertCardSql } from './sql.js';
 
 export class PostgresFeedbackStore implements FeedbackStore {
   readonly kind = 'postgres' as const;
@@ -28,12 +28,7 @@ export class PostgresFeedbackStore implements FeedbackStore {
     if (cards.length === 0) return;
     await this.inTransaction(async (client) => {
       for (const c of cards) {
-        await client.query(
-          `INSERT INTO issued_cards (card_uuid, service_id, kind, indicator, first_issued_at, last_issued_at)
-           VALUES ($1, $2, $3, $4, $5, $5)
-           ON CONFLICT (card_uuid) DO UPDATE SET last_issued_at = EXCLUDED.last_issued_at, times_issued = issued_cards.times_issued + 1`,
-          [c.uuid, serviceId, c.kind, c.indicator, issuedAt],
-        );
+        await client.query(upsertCardSql(POSTGRES_PARAM), [c.uuid, serviceId, c.kind, c.indicator, issuedAt, issuedAt]);
       }
     });
   }
@@ -41,14 +36,7 @@ export class PostgresFeedbackStore implements FeedbackStore {
   async recordFeedback(serviceId: string, entries: FeedbackEntry[], receivedAt: Date): Promise<void> {
     const received = receivedAt.toISOString();
     await this.inTransaction(async (client) => {
-      for (const f of entries) {
-        const r = feedbackRow(serviceId, f, received);
-        await client.query(
-          `INSERT INTO feedback (service_id, card_uuid, outcome, accepted_suggestions, override_system, override_code, override_display, user_comment, outcome_timestamp, received_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-          [r['serviceId'], r['card'], r['outcome'], r['accepted'], r['system'], r['code'], r['display'], r['comment'], r['timestamp'], r['received']],
-        );
-      }
+      for (const f of entries) await client.query(insertFeedbackSql(POSTGRES_PARAM), feedbackValues(serviceId, f, received));
     });
   }
 

@@ -29,6 +29,24 @@ export function schemaSql(types: { id: string; timestamp: string }): string {
     CREATE INDEX IF NOT EXISTS feedback_card ON feedback (card_uuid);`;
 }
 
+/** `?` for SQLite, `$n` for PostgreSQL (n from 1). */
+export type Placeholder = (position: number) => string;
+export const SQLITE_PARAM: Placeholder = () => '?';
+export const POSTGRES_PARAM: Placeholder = (n) => `$${n}`;
+
+const params = (p: Placeholder, count: number): string => Array.from({ length: count }, (_, i) => p(i + 1)).join(', ');
+
+/** Values: card uuid, service id, kind, indicator, issued at (twice: first and last issue). */
+export const upsertCardSql = (p: Placeholder): string => `
+  INSERT INTO issued_cards (card_uuid, service_id, kind, indicator, first_issued_at, last_issued_at)
+  VALUES (${params(p, 6)})
+  ON CONFLICT (card_uuid) DO UPDATE SET last_issued_at = excluded.last_issued_at, times_issued = issued_cards.times_issued + 1`;
+
+/** Values: those of feedbackValues(), in its order. */
+export const insertFeedbackSql = (p: Placeholder): string => `
+  INSERT INTO feedback (service_id, card_uuid, outcome, accepted_suggestions, override_system, override_code, override_display, user_comment, outcome_timestamp, received_at)
+  VALUES (${params(p, 10)})`;
+
 export const SUMMARY_SQL = {
   issued: `
     SELECT service_id, kind, COUNT(*) AS cards, SUM(times_issued) AS times

@@ -7,12 +7,14 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { FeedbackEntry } from '../cds-hooks/schemas.js';
 import type { IssuedCard } from '../cds-hooks/router.js';
-import { buildSummary, feedbackRow, type FeedbackStore, type FeedbackSummary, type SummaryRows } from './feedback-store.js';
-import { schemaSql, SUMMARY_SQL } from './sql.js';
+import { buildSummary, feedbackValues, type FeedbackStore, type FeedbackSummary, type SummaryRows } from './feedback-store.js';
+import { insertFeedbackSql, schemaSql, SQLITE_PARAM, SUMMARY_SQL, upsertCardSql } from './sql.js';
 
 export class SqliteFeedbackStore implements FeedbackStore {
   readonly kind = 'sqlite' as const;
   private db: Database.Database | undefined;
+  /** Statements prepared once per connection: card bookkeeping runs on every service call. */
+  private statements: { upsertCard: Database.Statement; insertFeedback: Database.Statement } | undefined;
 
   constructor(private readonly path: string) {}
 
@@ -32,28 +34,27 @@ export class SqliteFeedbackStore implements FeedbackStore {
     return Promise.resolve();
   }
 
-  recordCards(serviceId: string, cards: IssuedCard[], issuedAt: Date): Promise<void> {
+  private prepared(): NonNullable<SqliteFeedbackStore['statements']> {
     const db = this.open();
-    const upsert = db.prepare(`
-      INSERT INTO issued_cards (card_uuid, service_id, kind, indicator, first_issued_at, last_issued_at)
-      VALUES (@uuid, @serviceId, @kind, @indicator, @at, @at)
-      ON CONFLICT (card_uuid) DO UPDATE SET last_issued_at = excluded.last_issued_at, times_issued = times_issued + 1`);
+    this.statements ??= { upsertCard: db.prepare(upsertCardSql(SQLITE_PARAM)), insertFeedback: db.prepare(insertFeedbackSql(SQLITE_PARAM)) };
+    return this.statements;
+  }
+
+  recordCards(serviceId: string, cards: IssuedCard[], issuedAt: Date): Promise<void> {
+    const { upsertCard } = this.prepared();
     const at = issuedAt.toISOString();
-    db.transaction(() => {
-      for (const c of cards) upsert.run({ uuid: c.uuid, serviceId, kind: c.kind, indicator: c.indicator, at });
+    this.open().transaction(() => {
+      for (const c of cards) upsertCard.run(c.uuid, serviceId, c.kind, c.indicator, at, at);
     })();
     return Promise.resolve();
   }
 
   recordFeedback(serviceId: string, entries: FeedbackEntry[], receivedAt: Date): Promise<void> {
-    const db = this.open();
-    const insert = db.prepare(`
-      INSERT INTO feedback (service_id, card_uuid, outcome, accepted_suggestions, override_system, override_code, override_display, user_comment, outcome_timestamp, received_at)
-      VALUES (@serviceId, @card, @outcome, @accepted, @system, @code, @display, @comment, @timestamp, @received)`);
+    const { insertFeedback } = this.prepared();
     const received = receivedAt.toISOString();
     // One transaction: all entries are stored or none, and the commit is synced before we answer.
-    db.transaction(() => {
-      for (const f of entries) insert.run(feedbackRow(serviceId, f, received));
+    this.open().transaction(() => {
+      for (const f of entries) insertFeedback.run(feedbackValues(serviceId, f, received));
     })();
     return Promise.resolve();
   }
@@ -80,6 +81,7 @@ export class SqliteFeedbackStore implements FeedbackStore {
   close(): Promise<void> {
     this.db?.close();
     this.db = undefined;
+    this.statements = undefined;
     return Promise.resolve();
   }
 }
