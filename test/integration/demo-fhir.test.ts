@@ -4,8 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Bundle, Observation } from 'fhir/r4.js';
+import express from 'express';
 import request from 'supertest';
-import { DemoFhirServer } from '../../src/demo/fhir-server.js';
+import { DEMO_FHIR_PATH, DemoFhirServer } from '../../src/demo/fhir-server.js';
 import { seededDemo, serveFhir, type TestFhirServer } from '../helpers/servers.js';
 
 let fhir: TestFhirServer;
@@ -17,6 +18,11 @@ afterAll(async () => {
 });
 
 const get = async (path: string): Promise<request.Response> => request(fhir.baseUrl.replace(/\/demo\/fhir$/, '')).get(`/demo/fhir${path}`);
+const postSearch = (path: string, form: string | undefined, type = 'application/x-www-form-urlencoded'): request.Test => {
+  const req = request(fhir.baseUrl.replace(/\/demo\/fhir$/, '')).post(`/demo/fhir${path}`);
+  return form === undefined ? req : req.set('content-type', type).send(form);
+};
+const idsOf = (bundle: Bundle): string[] => (bundle.entry ?? []).map((e) => `${e.resource?.resourceType ?? ''}/${e.resource?.id ?? ''}`).sort();
 
 describe('demo FHIR server', () => {
   test('serves a FHIR R4 CapabilityStatement at /metadata', async () => {
@@ -96,5 +102,81 @@ describe('demo FHIR server', () => {
     const res = await get('/Patient/does-not-exist');
     expect(res.status).toBe(404);
     expect(res.body.resourceType).toBe('OperationOutcome');
+  });
+});
+
+describe('demo FHIR server: POST [type]/_search with a form body', () => {
+  const NEUTROPHILS = 'http://loinc.org|751-8';
+
+  test('returns only the searched patient\'s Observations, the same set as the GET', async () => {
+    const form = new URLSearchParams({ patient: 'cart-day9', code: NEUTROPHILS, _count: '1000' }).toString();
+    const posted = await postSearch('/Observation/_search', form);
+    expect(posted.status).toBe(200);
+    expect(posted.headers['content-type']).toContain('application/fhir+json');
+    const viaGet = (await get(`/Observation?${form}`)).body as Bundle;
+    const body = posted.body as Bundle;
+    expect(body).toMatchObject({ resourceType: 'Bundle', type: 'searchset', total: viaGet.total });
+    expect(body.total).toBeGreaterThan(0);
+    expect(idsOf(body)).toEqual(idsOf(viaGet));
+    for (const e of body.entry ?? []) expect((e.resource as Observation).subject?.reference).toBe('Patient/cart-day9');
+    const all = (await get('/Observation?code=751-8&_count=1000')).body as Bundle;
+    expect(all.total).toBeGreaterThan(body.total ?? 0);
+  });
+
+  test('combines parameters from the URL and the body (AND), answering like the GET with both', async () => {
+    const posted = (await postSearch('/Observation/_search?patient=cart-day9&_count=1000', `code=${encodeURIComponent(NEUTROPHILS)}`).expect(200)).body as Bundle;
+    const viaGet = (await get(`/Observation?patient=cart-day9&code=${encodeURIComponent(NEUTROPHILS)}&_count=1000`)).body as Bundle;
+    expect(posted.total).toBe(viaGet.total);
+    expect(idsOf(posted)).toEqual(idsOf(viaGet));
+    const self = new URL(posted.link?.find((l) => l.relation === 'self')?.url ?? '');
+    expect(self.pathname).toBe('/demo/fhir/Observation');
+    expect(self.searchParams.get('patient')).toBe('cart-day9');
+    expect(self.searchParams.get('code')).toBe(NEUTROPHILS);
+  });
+
+  test('pages: next links are GET URLs with the combined parameters and return every match once', async () => {
+    const first = (await postSearch('/Observation/_search?_count=20', 'patient=cart-day9').expect(200)).body as Bundle;
+    expect(first.total).toBeGreaterThan(40);
+    const ids = new Set(idsOf(first));
+    let next = first.link?.find((l) => l.relation === 'next')?.url;
+    let pages = 1;
+    while (next) {
+      expect(new URL(next).searchParams.get('patient')).toBe('cart-day9');
+      const page = (await request(next).get('').expect(200)).body as Bundle;
+      for (const id of idsOf(page)) ids.add(id);
+      next = page.link?.find((l) => l.relation === 'next')?.url;
+      pages++;
+    }
+    expect(ids.size).toBe(first.total);
+    expect(pages).toBe(Math.ceil((first.total ?? 0) / 20));
+  });
+
+  test('a body-less POST _search means "no filters", like GET [type]', async () => {
+    const posted = (await postSearch('/Patient/_search?_count=1000', undefined).expect(200)).body as Bundle;
+    expect(posted.total).toBe(((await get('/Patient?_count=1000')).body as Bundle).total);
+  });
+
+  test.each([
+    ['application/json', '{"patient":"cart-day9"}'],
+    ['application/fhir+json', '{"resourceType":"Parameters"}'],
+    ['text/plain', 'patient=cart-day9'],
+  ])('a %s body is 415 with an OperationOutcome', async (type, body) => {
+    const res = await postSearch('/Observation/_search', body, type);
+    expect(res.status).toBe(415);
+    expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported' }] });
+    expect(res.body.issue[0].diagnostics).toContain('application/x-www-form-urlencoded');
+  });
+
+  test.each([['patient=cart-day9&code=%zz'], ['=cart-day9'], ['patient=%E0%A4']])('a malformed form body (%s) is 400, never a broader search', async (form) => {
+    const res = await postSearch('/Observation/_search', form);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid' }] });
+  });
+
+  test('a form body over the body limit is 413 with an OperationOutcome', async () => {
+    const app = express().use(DEMO_FHIR_PATH, (await seededDemo()).router('1kb'));
+    const res = await request(app).post(`${DEMO_FHIR_PATH}/Observation/_search`).type('form').send(`patient=cart-day9&note=${'x'.repeat(2048)}`);
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'too-long' }] });
   });
 });
