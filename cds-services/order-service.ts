@@ -6,8 +6,9 @@
  * threshold and no high-risk indication → information. Orders we never advise on cost nothing: the
  * service answers at once without reading patient data.
  */
-import { orderCards, ordersWeAdviseOn, type DraftOrder } from '../src/cards/orders.js';
+import { orderCards } from '../src/cards/orders.js';
 import type { CdsServiceDefinition, ContextFor } from '../src/cds-hooks/service.js';
+import { advisableOrders, type DraftOrders } from './draft-orders.js';
 import type { ClinicalContext } from '../src/profiles.js';
 import { assessPrefetched, cardContext } from './assessment.js';
 import type { ServiceDeps } from './deps.js';
@@ -22,19 +23,21 @@ export function orderAdvice(clinical: ClinicalContext): string {
 export function orderService<H extends 'order-sign' | 'order-select'>(
   clinical: ClinicalContext,
   definition: { id: string; hook: H; title: string; description: string },
-  ordersOf: (context: ContextFor<H>) => DraftOrder[],
+  ordersOf: (context: ContextFor<H>) => DraftOrders,
 ): CdsServiceDefinition<H, ServiceDeps> {
-  const advisable = (context: ContextFor<H>, deps: ServiceDeps): DraftOrder[] => ordersWeAdviseOn(ordersOf(context), deps.clinical.terminology);
   return {
     ...definition,
     prefetch: hematotoxPrefetch(clinical),
     requiredPrefetch: ['observations', 'medicationAdministrations', 'procedures'],
     dateBoundedPrefetch: { observations: 'date' },
-    relevant: (context, deps) => advisable(context, deps).length > 0,
-    handler: async ({ context, data }, deps) => {
-      const assessment = assessPrefetched(data, context.patientId, deps);
-      const cards = orderCards(assessment, advisable(context, deps), deps.clinical.terminology, deps.clinical.thresholds, cardContext(definition.id, context.patientId, deps));
-      return Promise.resolve({ cards });
+    relevant: async (context, deps, fhir) => (await advisableOrders(ordersOf(context), deps.clinical.terminology, fhir, deps.log)).length > 0,
+    handler: async ({ context, data, fhir }, deps) => {
+      const drafts = ordersOf(context);
+      if (drafts.issues.length > 0) deps.log.warn({ skipped: drafts.issues.length }, 'draft orders left out: not the shape we read');
+      const orders = await advisableOrders(drafts, deps.clinical.terminology, fhir, deps.log);
+      const assessment = assessPrefetched(data, context.patientId, deps, false, drafts.issues);
+      const cards = orderCards(assessment, orders, deps.clinical.terminology, deps.clinical.thresholds, cardContext(definition.id, context.patientId, deps));
+      return { cards };
     },
   };
 }

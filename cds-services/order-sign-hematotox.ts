@@ -2,10 +2,10 @@
  * order-sign: advice on the draft orders a clinician is about to sign for a patient after CAR-T
  * (see order-service.ts for what is advised).
  */
-import { draftOrders } from '../src/cards/orders.js';
 import type { CdsServiceDefinition } from '../src/cds-hooks/service.js';
 import type { ClinicalContext } from '../src/profiles.js';
 import type { ServiceDeps } from './deps.js';
+import { readDraftOrders } from './draft-orders.js';
 import { orderAdvice, orderService } from './order-service.js';
 
 export const ORDER_SIGN_ID = 'cart-hematotox-order-sign';
@@ -14,6 +14,6 @@ export function orderSignService(clinical: ClinicalContext): CdsServiceDefinitio
   return orderService(
     clinical,
     { id: ORDER_SIGN_ID, hook: 'order-sign', title: 'CAR-T hematotoxicity: orders', description: `For orders signed after CAR-T: ${orderAdvice(clinical)}` },
-    (context) => draftOrders(context.draftOrders),
+    (context) => readDraftOrders(context.draftOrders),
   );
 }

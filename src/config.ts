@@ -17,6 +17,20 @@ const csv = z
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1_048_576, gb: 1_073_741_824 };
+/** A size in bytes: `33554432`, `32mb`, `500kb`. */
+const byteSize = z
+  .union([z.number(), z.string()])
+  .transform((v, ctx) => {
+    const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(String(v).trim());
+    const bytes = match ? Math.floor(Number(match[1]) * (BYTE_UNITS[(match[2] ?? '').toLowerCase()] ?? 1)) : NaN;
+    if (!Number.isFinite(bytes) || bytes < 1024 || bytes > 1_073_741_824) {
+      ctx.addIssue({ code: 'custom', message: 'must be a size between 1kb and 1gb, like 32mb' });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
 const trustedIssuerSchema = z
   .object({
     iss: z.string().min(1),
@@ -69,12 +83,15 @@ const envSchema = z.object({
   CDS_TRUSTED_ISSUERS: trustedIssuers.optional(),
   CDS_JWT_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
   CDS_JWT_MAX_LIFETIME_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  CDS_JWT_AUDIENCES: csv.optional(),
 
   FHIR_ALLOW_HTTP: bool.default(false),
   FHIR_ALLOWED_ORIGINS: csv.default([]),
   FHIR_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(5000),
   FHIR_MAX_PAGES: z.coerce.number().int().min(1).max(1000).default(50),
   FHIR_PAGE_SIZE: z.coerce.number().int().min(10).max(1000).default(1000),
+  FHIR_MAX_RESPONSE_BYTES: byteSize.default(32 * 1_048_576),
+  FHIR_MAX_CALL_BYTES: byteSize.default(64 * 1_048_576),
   LOOKBACK_DAYS: z.coerce.number().int().min(30).max(3650).default(400),
 
   DEMO: bool.default(false),
@@ -89,12 +106,12 @@ const envSchema = z.object({
   SMART_CLIENT_ID: z.string().min(1).default('cart-hematotox-smart'),
   SMART_ALLOWED_ISS: csv.default([]),
 
-  // fhir-kit-client prints request headers (the EHR's bearer token) and response bodies (PHI)
-  // when its debug namespace is enabled; refuse to start like that.
+  // Libraries that use the `debug` package can print request headers (the EHR's bearer token) and
+  // bodies (PHI) when their namespace is enabled; refuse to start with everything enabled.
   DEBUG: z
     .string()
     .refine((d) => !/fhir-kit-client|(^|,)\*($|,)/.test(d), {
-      message: 'enabling fhir-kit-client debug output would write access tokens and patient data to the logs',
+      message: 'enabling all debug output would write access tokens and patient data to the logs',
     })
     .optional(),
 });
@@ -112,6 +129,11 @@ export interface Config {
     trustedIssuers: TrustedIssuer[];
     clockToleranceSeconds: number;
     maxLifetimeSeconds: number;
+    /**
+     * Extra `aud` values accepted besides the URL called (with and without a trailing slash) and
+     * PUBLIC_BASE_URL; empty by default.
+     */
+    extraAudiences: string[];
   };
   fhir: {
     allowHttp: boolean;
@@ -120,6 +142,10 @@ export interface Config {
     maxPages: number;
     pageSize: number;
     lookbackDays: number;
+    /** Largest FHIR response read, in bytes (decoded). */
+    maxResponseBytes: number;
+    /** Most bytes one CDS call may read from fhirServer, all responses together. */
+    maxCallBytes: number;
   };
   demo: boolean;
   thresholdsFile: string | undefined;
@@ -153,6 +179,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // would let a token minted for another service be replayed here.
     problems.push('PUBLIC_BASE_URL: required when CDS_TRUSTED_ISSUERS is set (the JWT aud is checked against it)');
   }
+  for (const aud of e.CDS_JWT_AUDIENCES ?? []) {
+    if (!URL.canParse(aud)) problems.push(`CDS_JWT_AUDIENCES: "${aud}" is not a URL`);
+  }
   for (const origin of e.FHIR_ALLOWED_ORIGINS) {
     if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
       problems.push(`FHIR_ALLOWED_ORIGINS: "${origin}" is not an origin like https://ehr.example.org`);
@@ -178,6 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       trustedIssuers,
       clockToleranceSeconds: e.CDS_JWT_CLOCK_TOLERANCE_SECONDS,
       maxLifetimeSeconds: e.CDS_JWT_MAX_LIFETIME_SECONDS,
+      extraAudiences: e.CDS_JWT_AUDIENCES ?? [],
     },
     fhir: {
       allowHttp: e.FHIR_ALLOW_HTTP,
@@ -186,6 +216,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxPages: e.FHIR_MAX_PAGES,
       pageSize: e.FHIR_PAGE_SIZE,
       lookbackDays: e.LOOKBACK_DAYS,
+      maxResponseBytes: e.FHIR_MAX_RESPONSE_BYTES,
+      maxCallBytes: Math.max(e.FHIR_MAX_CALL_BYTES, e.FHIR_MAX_RESPONSE_BYTES),
     },
     demo: e.DEMO,
     thresholdsFile: e.THRESHOLDS_FILE,

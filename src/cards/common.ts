@@ -81,3 +81,31 @@ export function countsTable(a: Assessment, terms: readonly CtcaeTerm[] = ['neutr
 export function table(header: string[], rows: string[][]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
+
+/**
+ * What the assessment could not read, said on every card: resources left out because they did not
+ * have the shape the engine reads, and data a failed search could not give. Undefined when none.
+ */
+export function unreadDataNote(a: Assessment): string | undefined {
+  const skipped = a.issues.filter((i) => i.code === 'resource-invalid');
+  const unavailable = a.issues.filter((i) => i.code === 'data-unavailable');
+  if (skipped.length === 0 && unavailable.length === 0) return undefined;
+  const parts: string[] = [];
+  if (skipped.length > 0) {
+    const examples = skipped.slice(0, 3).map((i) => `${i.resource ?? 'resource'} (${i.message.replace(/; resource left out$/, '')})`);
+    parts.push(`${skipped.length === 1 ? '1 record' : `${skipped.length} records`} could not be read and ${skipped.length === 1 ? 'was' : 'were'} left out: ${examples.join('; ')}${skipped.length > 3 ? '; …' : ''}.`);
+  }
+  for (const i of unavailable.slice(0, 3)) parts.push(`${capitalizeFirst(i.message)}.`);
+  return `**Data not used:** ${parts.join(' ')} What this card says rests on the rest of the record; check the chart for what is missing.`;
+}
+
+function capitalizeFirst(text: string): string {
+  return `${text[0]?.toUpperCase() ?? ''}${text.slice(1)}`;
+}
+
+/** Adds {@link unreadDataNote} to each card's detail. */
+export function withUnreadDataNote(cards: Card[], a: Assessment): Card[] {
+  const note = unreadDataNote(a);
+  if (!note) return cards;
+  return cards.map((c) => ({ ...c, detail: c.detail ? `${c.detail}\n\n${note}` : note }));
+}

@@ -6,13 +6,13 @@
  *    with a suggestion that updates the order to an irradiated product (EHA/EBMT 2023).
  *  - G-CSF with ANC above the threshold and no high-risk indication → info.
  */
-import type { CodeableConcept, FhirResource, Medication, MedicationRequest, ServiceRequest } from 'fhir/r4.js';
+import type { CodeableConcept, MedicationRequest, ServiceRequest } from 'fhir/r4.js';
 import type { Card } from '../cds-hooks/schemas.js';
 import type { Role, Terminology } from '../clinical/terminology.js';
 import type { HospitalThresholds } from '../clinical/thresholds.js';
 import { SOURCES } from '../clinical/thresholds.js';
 import type { Assessment } from '../clinical/types.js';
-import { baseCard, countsTable, dayLabel, fmt, stableUuid, valueWithUnit, type CardContext } from './common.js';
+import { baseCard, countsTable, dayLabel, fmt, stableUuid, valueWithUnit, withUnreadDataNote, type CardContext } from './common.js';
 import { CODES, createSuggestion, IRRADIATED, serviceRequest, updateSuggestion } from './suggestions.js';
 
 export type DraftOrder = MedicationRequest | ServiceRequest;
@@ -22,25 +22,31 @@ const GCSF: readonly Role[] = ['g-csf'];
 const TRANSFUSIONS: readonly Role[] = ['red-cell-transfusion', 'platelet-transfusion', 'transfusion-unspecified'];
 const IRRADIATION: readonly Role[] = ['irradiated-blood-product'];
 
-/** Draft orders of the context Bundle; for order-select, only the selected ones. */
-export function draftOrders(bundle: { entry?: { resource?: unknown }[] | undefined }, selections?: readonly string[]): DraftOrder[] {
-  const orders = (bundle.entry ?? []).map((e) => e.resource as FhirResource | undefined).filter((r): r is DraftOrder => r?.resourceType === 'MedicationRequest' || r?.resourceType === 'ServiceRequest');
-  if (!selections) return orders;
-  return orders.filter((o) => selections.includes(`${o.resourceType}/${o.id ?? ''}`));
+/** A draft order this service advises on: what it is, and how it was recognised. */
+export interface AdvisableOrder {
+  order: DraftOrder;
+  role: Role;
+  /** `code`: a coding is in our value sets; `name`: the ingredient or brand name in its text. */
+  matchedBy: 'code' | 'name';
 }
 
-/** The draft orders this service may advise on: CRS drugs, G-CSF and blood products. */
-export function ordersWeAdviseOn(orders: readonly DraftOrder[], terminology: Terminology): DraftOrder[] {
-  return orders.filter((o) =>
-    o.resourceType === 'MedicationRequest' ? terminology.match(medicationOf(o), [...CRS_DRUGS, ...GCSF]) !== undefined : terminology.match(o.code, TRANSFUSIONS) !== undefined,
-  );
-}
+const MEDICATION_ROLES: readonly Role[] = [...CRS_DRUGS, ...GCSF];
 
-function medicationOf(order: MedicationRequest): CodeableConcept | undefined {
-  if (order.medicationCodeableConcept) return order.medicationCodeableConcept;
-  const ref = order.medicationReference?.reference;
-  if (ref?.startsWith('#')) return (order.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined)?.code;
-  return undefined;
+/**
+ * Whether this service advises on `order`: a CRS drug or G-CSF (by the medication's codes, else
+ * by name), or a blood product (by code). `medication` is the order's medication concept, already
+ * resolved from `medicationCodeableConcept` or the Medication its reference points at.
+ */
+export function adviseOn(order: DraftOrder, medication: CodeableConcept | undefined, terminology: Terminology): AdvisableOrder | undefined {
+  if (order.resourceType === 'MedicationRequest') {
+    const byCode = terminology.match(medication, MEDICATION_ROLES);
+    if (byCode) return { order, role: byCode.role, matchedBy: 'code' };
+    const named: CodeableConcept = { ...(medication ?? {}), coding: [...(medication?.coding ?? []), ...(order.medicationReference?.display ? [{ display: order.medicationReference.display }] : [])] };
+    const byName = terminology.matchName(named, MEDICATION_ROLES);
+    return byName ? { order, role: byName.role, matchedBy: 'name' } : undefined;
+  }
+  const transfusion = terminology.match(order.code, TRANSFUSIONS);
+  return transfusion ? { order, role: transfusion.role, matchedBy: 'code' } : undefined;
 }
 
 function isIrradiated(order: ServiceRequest, terminology: Terminology): boolean {
@@ -52,17 +58,16 @@ function isIrradiated(order: ServiceRequest, terminology: Terminology): boolean 
 }
 
 
-export function orderCards(a: Assessment, orders: readonly DraftOrder[], terminology: Terminology, thresholds: HospitalThresholds, ctx: CardContext): Card[] {
+export function orderCards(a: Assessment, orders: readonly AdvisableOrder[], terminology: Terminology, thresholds: HospitalThresholds, ctx: CardContext): Card[] {
   const day = a.dayPostInfusion;
   if (day === null || day > thresholds.values.actions.followUpDays) return [];
   const t = thresholds.values;
   const cards: Card[] = [];
-  for (const order of orders) {
+  for (const { order, role, matchedBy } of orders) {
     const orderRef = `${order.resourceType}/${order.id ?? ''}`;
     if (order.resourceType === 'MedicationRequest') {
-      const drug = terminology.match(medicationOf(order), [...CRS_DRUGS, ...GCSF]);
-      if (drug && CRS_DRUGS.includes(drug.role)) cards.push(crsDrugCard(a, order, drug.role === 'tocilizumab' ? 'Tocilizumab' : 'Corticosteroid', ctx));
-      if (drug?.role === 'g-csf') {
+      if (CRS_DRUGS.includes(role)) cards.push(crsDrugCard(a, order, role === 'tocilizumab' ? 'Tocilizumab' : 'Corticosteroid', matchedBy, ctx));
+      if (role === 'g-csf') {
         const anc = a.latest.anc;
         const fresh = anc && day - (anc.day ?? day) <= t.actions.maxLabAgeDays;
         const indication = a.hematotox.risk === 'high' || (a.icaht.early.grade ?? 0) >= t.actions.workupIcahtGrade || a.severeCytopenias.some((e) => e.lineage === 'neutrophil' && e.ongoing);
@@ -78,16 +83,17 @@ export function orderCards(a: Assessment, orders: readonly DraftOrder[], termino
       }
       continue;
     }
-    const transfusion = terminology.match(order.code, TRANSFUSIONS);
-    if (transfusion && day >= t.actions.irradiatedFromDay && day <= t.actions.irradiatedToDay && !isIrradiated(order, terminology)) cards.push(irradiationCard(a, order, transfusion.role, ctx, thresholds));
+    if (day >= t.actions.irradiatedFromDay && day <= t.actions.irradiatedToDay && !isIrradiated(order, terminology)) cards.push(irradiationCard(a, order, role, ctx, thresholds));
   }
-  return cards;
+  return withUnreadDataNote(cards, a);
 }
 
-function crsDrugCard(a: Assessment, order: MedicationRequest, drug: string, ctx: CardContext): Card {
+function crsDrugCard(a: Assessment, order: MedicationRequest, drug: string, matchedBy: AdvisableOrder['matchedBy'], ctx: CardContext): Card {
   const uuid = stableUuid(ctx.serviceId, ctx.patientId, `MedicationRequest/${order.id ?? ''}`, 'crs-treatment-cytopenia-risk', a.asOf);
+  const named = order.medicationCodeableConcept?.text ?? order.medicationReference?.display;
   const detail = [
     `**${drug} ordered on ${dayLabel(a.dayPostInfusion)} after CAR-T.** Treat CRS as indicated: this card does not advise against it. Watch the blood counts:`,
+    ...(matchedBy === 'name' ? [`_Recognised as ${drug.toLowerCase()} by name${named ? ` ("${named.slice(0, 120)}")` : ''}: the order's codes are not among the codes this service knows._`] : []),
     '- Tocilizumab or corticosteroid use was associated with grade ≥3 thrombocytopenia within 28 days (univariate; seed 000).',
     '- Tocilizumab/corticosteroid use was an independent risk factor for delayed recovery from severe neutropenia (HR 0.36; seed 002).',
     `Current counts:\n\n${countsTable(a, ['neutrophils', 'platelets', 'hemoglobin'])}`,

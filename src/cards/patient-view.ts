@@ -12,13 +12,13 @@ import { displayUnit } from '../clinical/units.js';
 import { addDays } from '../clinical/dates.js';
 import { ANALYTE_LABELS, bCellText, capitalize, cd4cd8Text, HEMATOTOX_LABELS, hematotoxScoreText, phtText, severeName, TERM_ANALYTE, thresholdText } from '../clinical/format.js';
 import { LINEAGE_TERM } from '../clinical/severe-cytopenia.js';
-import { baseCard, countsTable, dayLabel, fmt, plural, stableUuid, table, valueWithUnit, type CardContext } from './common.js';
+import { baseCard, countsTable, dayLabel, fmt, plural, stableUuid, table, valueWithUnit, withUnreadDataNote, type CardContext } from './common.js';
 import { CODES, createSuggestion, filgrastimRequest, IRRADIATED, serviceRequest } from './suggestions.js';
 
 
 export function patientViewCards(a: Assessment, thresholds: HospitalThresholds, ctx: CardContext): Card[] {
   if (a.dayPostInfusion === null || a.dayPostInfusion < 0 || a.dayPostInfusion > thresholds.values.actions.followUpDays) return [];
-  return [...a.recommendations.map((r) => recommendationCard(r, a, thresholds, ctx)), summaryCard(a, thresholds, ctx)];
+  return withUnreadDataNote([...a.recommendations.map((r) => recommendationCard(r, a, thresholds, ctx)), summaryCard(a, thresholds, ctx)], a);
 }
 
 function icahtText(a: Assessment): string {

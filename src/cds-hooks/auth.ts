@@ -70,8 +70,8 @@ export class CdsJwtVerifier {
     }
   }
 
-  /** Verifies `token` for a call to `audience` (the absolute URL that was called). */
-  async verify(token: string, audience: string): Promise<VerifyResult> {
+  /** Verifies `token` for a call whose accepted `aud` values are `audience` (see acceptedAudiences). */
+  async verify(token: string, audience: string | string[]): Promise<VerifyResult> {
     let iss: string | undefined;
     try {
       iss = decodeJwt(token).iss;
@@ -127,6 +127,19 @@ export function calledUrl(publicBaseUrl: string, req: Request): string {
 }
 
 /**
+ * The `aud` values a JWT for this request may carry. CDS Hooks says the URL called; EHRs such as
+ * Epic have the site type the audience in by hand, often as the service's base URL. Accepted: the
+ * URL called, the service base URL and its discovery URL, each with and without a trailing slash, plus the ones
+ * configured in CDS_JWT_AUDIENCES. Nothing else (a token minted for another service stays refused).
+ */
+export function acceptedAudiences(config: Pick<Config, 'publicBaseUrl' | 'auth'>, req: Request): string[] {
+  const base = (config.publicBaseUrl ?? '').replace(/\/+$/, '');
+  const called = calledUrl(base, req).replace(/\/+$/, '');
+  const discovery = `${base}/cds-services`;
+  return [...new Set([called, `${called}/`, base, `${base}/`, discovery, `${discovery}/`, ...config.auth.extraAudiences].filter((a) => a.length > 1))];
+}
+
+/**
  * Express middleware: verifies the CDS client's JWT when trusted issuers are configured; passes
  * everything through otherwise (the server warns loudly at start-up that it runs open).
  */
@@ -137,15 +150,15 @@ export function cdsClientAuth(config: Config, verifier: CdsJwtVerifier | undefin
       return;
     }
     const header = req.get('authorization') ?? '';
-    const match = /^Bearer\s+([A-Za-z0-9_.-]+)$/.exec(header);
+    // RFC 7235: the auth scheme is case-insensitive.
+    const match = /^Bearer\s+([A-Za-z0-9_.-]+)\s*$/i.exec(header);
     if (!match?.[1]) {
       log.warn({ reqId: req.id }, 'CDS client rejected: no bearer JWT');
       next(unauthorized('no bearer token'));
       return;
     }
-    const audience = calledUrl(config.publicBaseUrl ?? '', req);
     verifier
-      .verify(match[1], audience)
+      .verify(match[1], acceptedAudiences(config, req))
       .then((result) => {
         if (!result.ok) {
           log.warn({ reqId: req.id, reason: result.reason }, 'CDS client rejected');

@@ -11,7 +11,7 @@ import type { Config } from '../config.js';
 import { requireJsonBody } from '../http/middleware.js';
 import { badRequest, badRequestFromZod, notFound, serviceUnavailable } from './outcomes.js';
 import type { CdsServiceDefinition } from './service.js';
-import { loadPrefetch } from './service.js';
+import { CallFhirAccess, loadPrefetch } from './service.js';
 import type { Card, CdsResponse, FeedbackEntry, HookName } from './schemas.js';
 import { cardSchema, cdsRequestSchema, contextSchemas, discoveryResponseSchema, feedbackRequestSchema } from './schemas.js';
 
@@ -82,21 +82,18 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     if (!context.success) throw badRequestFromZod(context.error, 'context');
 
     const log = deps.log.child({ reqId: req.id, hookInstance: request.hookInstance, serviceId: service.id });
-    if (service.relevant && !service.relevant(context.data, deps.serviceDeps)) {
+    const deadline = AbortSignal.timeout(deps.config.fhir.timeoutMs);
+    const closed = new AbortController();
+    res.on('close', () => closed.abort());
+    const options = { config: deps.config, now: deps.now(), signal: AbortSignal.any([deadline, closed.signal]), log };
+    const fhir = new CallFhirAccess(request, options);
+    if (service.relevant && !(await service.relevant(context.data, deps.serviceDeps, fhir))) {
       log.debug('nothing this service advises on: no data read');
       res.json({ cards: [] } satisfies CdsResponse);
       return;
     }
-    const deadline = AbortSignal.timeout(deps.config.fhir.timeoutMs);
-    const closed = new AbortController();
-    res.on('close', () => closed.abort());
-    const data = await loadPrefetch(service, request, {
-      config: deps.config,
-      now: deps.now(),
-      signal: AbortSignal.any([deadline, closed.signal]),
-      log,
-    });
-    const response = await service.handler({ request, context: context.data, data }, deps.serviceDeps);
+    const data = await loadPrefetch(service, request, options, fhir);
+    const response = await service.handler({ request, context: context.data, data, fhir }, deps.serviceDeps);
     const cards = validCards(response, log);
     if (deps.feedback && cards.length > 0) {
       const issued = cards.filter((c) => c.uuid).map((c) => ({ uuid: c.uuid as string, kind: cardKind(c), indicator: c.indicator }));

@@ -18,37 +18,34 @@ const extension = z.record(z.string(), z.unknown()).optional();
 export const hookNames = ['patient-view', 'order-select', 'order-sign'] as const;
 export type HookName = (typeof hookNames)[number];
 
-export const fhirAuthorizationSchema = z.looseObject({
-  access_token: nonEmpty,
-  token_type: z.literal('Bearer'),
-  expires_in: z.number().int().nonnegative(),
-  scope: nonEmpty,
-  subject: nonEmpty,
-  /** CDS Hooks 2.0: conditional, present when the granted scopes are patient/ scopes. */
-  patient: nonEmpty.optional(),
-});
-export type FhirAuthorization = z.infer<typeof fhirAuthorizationSchema>;
-
 /** A FHIR resource as far as the protocol layer cares: an object with a resourceType. */
 export const resourceLike = z.looseObject({ resourceType: nonEmpty, id: z.string().optional() });
 
+/**
+ * A Bundle in the context (draftOrders). Its entries are screened one by one where they are read,
+ * so one malformed order costs that order, not the call.
+ */
 export const bundleSchema = z.looseObject({
   resourceType: z.literal('Bundle'),
   type: z.string().optional(),
-  entry: z.array(z.looseObject({ resource: resourceLike.optional(), fullUrl: z.string().optional() })).optional(),
+  entry: z.array(z.unknown()).optional(),
 });
 
+/** FHIR R4 id: a patientId that is not one cannot be searched for, and is never logged. */
+const fhirId = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, 'must be a FHIR id ([A-Za-z0-9-.], at most 64 characters)');
+const boundedString = nonEmpty.max(1024, 'must be at most 1024 characters');
+
 const baseContext = {
-  userId: nonEmpty,
-  patientId: nonEmpty,
-  encounterId: nonEmpty.optional(),
+  userId: boundedString,
+  patientId: fhirId,
+  encounterId: boundedString.optional(),
 };
 
 export const contextSchemas = {
   'patient-view': z.looseObject(baseContext),
   'order-select': z.looseObject({
     ...baseContext,
-    selections: z.array(nonEmpty).min(1, 'must name at least one selected order'),
+    selections: z.array(boundedString).min(1, 'must name at least one selected order').max(1000),
     draftOrders: bundleSchema,
   }),
   'order-sign': z.looseObject({ ...baseContext, draftOrders: bundleSchema }),
@@ -65,16 +62,11 @@ export const cdsRequestSchema = z
     hook: nonEmpty,
     hookInstance: uuidString,
     fhirServer: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
-    fhirAuthorization: fhirAuthorizationSchema.optional(),
+    /** Read by readFhirAuthorization(): tolerant, and never a reason to refuse a complete prefetch. */
+    fhirAuthorization: z.unknown().optional(),
     context: z.record(z.string(), z.unknown()),
     prefetch: z.record(z.string(), z.unknown().nullable()).optional(),
     extension,
-  })
-  .superRefine((req, ctx) => {
-    // cds-r-1: if fhirAuthorization details are provided, a fhirServer SHALL be specified.
-    if (req.fhirAuthorization && !req.fhirServer) {
-      ctx.addIssue({ code: 'custom', path: ['fhirServer'], message: 'is required when fhirAuthorization is given' });
-    }
   });
 export type CdsRequest = z.infer<typeof cdsRequestSchema>;
 

@@ -4,10 +4,13 @@
  * Discovery is generated from these objects; the handler receives the validated context and the
  * resources of every prefetch key, already taken from the request or fetched from `fhirServer`.
  */
-import type { Resource } from 'fhir/r4.js';
+import type { FhirResource, OperationOutcome, Resource } from 'fhir/r4.js';
 import type { Logger } from 'pino';
+import type { AssessmentIssue } from '../clinical/types.js';
 import type { Config } from '../config.js';
-import { checkFhirServer, FhirAccessError, FhirGateway } from '../fhir/gateway.js';
+import { checkFhirServer, FhirAccessError, FhirGateway, isFailureOutcome, ReadBudget } from '../fhir/gateway.js';
+import { screenResources } from '../fhir/resource-schemas.js';
+import { readFhirAuthorization } from './fhir-authorization.js';
 import { preconditionFailed } from './outcomes.js';
 import { resolvePrefetchTemplate } from './prefetch.js';
 import type { CdsRequest, CdsResponse, HookName, OrderSelectContext, OrderSignContext, PatientViewContext } from './schemas.js';
@@ -21,15 +24,25 @@ export type ContextFor<H extends HookName> = H extends 'patient-view'
 export type PrefetchSource = 'prefetch' | 'fetched' | 'null' | 'absent';
 
 export interface PrefetchedKey {
-  resources: Resource[];
+  /** Resources that have the shape the engine reads (screened at the edge). */
+  resources: FhirResource[];
+  /** Resources left out by the screen, and data that could not be read. */
+  issues: AssessmentIssue[];
   /** prefetch: sent by the client; fetched: read from fhirServer; null: client said "no data"; absent: optional and unobtainable. */
   source: PrefetchSource;
+}
+
+/** Reads single resources from fhirServer during a call (e.g. the Medication a draft order references). */
+export interface FhirReader {
+  /** The resource, undefined when it does not exist; throws FhirAccessError when it cannot be read. */
+  read(reference: string): Promise<Resource | undefined>;
 }
 
 export interface ServiceRequest<H extends HookName> {
   request: CdsRequest;
   context: ContextFor<H>;
   data: Record<string, PrefetchedKey>;
+  fhir: FhirReader;
 }
 
 export interface CdsServiceDefinition<H extends HookName = HookName, D = unknown> {
@@ -51,7 +64,7 @@ export interface CdsServiceDefinition<H extends HookName = HookName, D = unknown
    * False when this call cannot produce a card (order-sign for an order we never advise on): the
    * service then answers no cards at once, without reading any patient data.
    */
-  relevant?(context: ContextFor<H>, deps: D): boolean;
+  relevant?(context: ContextFor<H>, deps: D, fhir: FhirReader): boolean | Promise<boolean>;
   handler(input: ServiceRequest<H>, deps: D): Promise<CdsResponse>;
 }
 
@@ -63,44 +76,85 @@ export interface LoadPrefetchOptions {
   log: Logger;
 }
 
-type KeyPlan = { key: string; provided: Resource[]; nextPages: boolean } | { key: string; fetch: true };
+/**
+ * The CDS client's FHIR server for one call, built on first use: the gateway (with the call's
+ * deadline and byte budget) or why there is none.
+ */
+export class CallFhirAccess implements FhirReader {
+  private built: { gateway: FhirGateway } | { problem: string } | undefined;
+  private readonly budget: ReadBudget;
+  private readonly reads = new Map<string, Promise<Resource | undefined>>();
+
+  constructor(
+    private readonly request: CdsRequest,
+    private readonly options: LoadPrefetchOptions,
+  ) {
+    this.budget = new ReadBudget(options.config.fhir.maxCallBytes);
+  }
+
+  gateway(): { gateway: FhirGateway } | { problem: string } {
+    this.built ??= this.build();
+    return this.built;
+  }
+
+  read(reference: string): Promise<Resource | undefined> {
+    let pending = this.reads.get(reference);
+    if (!pending) {
+      const access = this.gateway();
+      pending = 'problem' in access ? Promise.reject(new PrefetchError(access.problem)) : access.gateway.read(reference);
+      this.reads.set(reference, pending);
+    }
+    return pending;
+  }
+
+  private build(): { gateway: FhirGateway } | { problem: string } {
+    const { request, options } = this;
+    if (!request.fhirServer) return { problem: 'no fhirServer was given' };
+    const serverProblem = checkFhirServer(request.fhirServer, options.config.fhir);
+    if (serverProblem) return { problem: serverProblem };
+    const auth = readFhirAuthorization(request.fhirAuthorization);
+    if (auth && auth.warnings.length > 0) options.log.warn({ warnings: auth.warnings }, 'fhirAuthorization is incomplete; used as far as it goes');
+    if (auth && !auth.ok) return { problem: auth.problem };
+    return {
+      gateway: new FhirGateway({
+        baseUrl: request.fhirServer,
+        accessToken: auth?.token,
+        signal: options.signal,
+        maxPages: options.config.fhir.maxPages,
+        maxResponseBytes: options.config.fhir.maxResponseBytes,
+        budget: this.budget,
+      }),
+    };
+  }
+}
+
+type KeyPlan = { key: string; provided: unknown[]; nextPages: boolean } | { key: string; fetch: true; why?: string };
 
 /**
  * Resolves every prefetch key of `service` for this request: the client's prefetch when given
- * (`null` means "no data"), otherwise a read from `fhirServer`. Throws a 412 HttpError naming the
- * required keys that could not be obtained, and why.
+ * (`null` means "no data"), otherwise a read from `fhirServer`. A prefetch whose search failed (an
+ * OperationOutcome) counts as not given. Throws a 412 HttpError naming the required keys that
+ * could not be obtained, and why.
  */
 export async function loadPrefetch(
   service: CdsServiceDefinition<HookName, unknown>,
   request: CdsRequest,
   options: LoadPrefetchOptions,
+  fhir: CallFhirAccess = new CallFhirAccess(request, options),
 ): Promise<Record<string, PrefetchedKey>> {
   const data: Record<string, PrefetchedKey> = {};
   const plans: KeyPlan[] = [];
   for (const key of Object.keys(service.prefetch)) {
     const value = request.prefetch?.[key];
     if (value === null) {
-      data[key] = { resources: [], source: 'null' };
+      data[key] = { resources: [], issues: [], source: 'null' };
       continue;
     }
     const provided = providedResources(value);
-    if (provided) plans.push({ key, provided: provided.resources, nextPages: provided.hasNext });
-    else plans.push({ key, fetch: true });
-  }
-
-  const needsServer = plans.some((p) => 'fetch' in p || p.nextPages);
-  let gateway: FhirGateway | undefined;
-  let serverProblem: string | undefined;
-  if (needsServer) {
-    if (!request.fhirServer) serverProblem = 'no fhirServer was given';
-    else serverProblem = checkFhirServer(request.fhirServer, options.config.fhir);
-    if (!serverProblem && request.fhirServer) {
-      gateway = new FhirGateway({
-        baseUrl: request.fhirServer,
-        accessToken: request.fhirAuthorization?.access_token,
-        signal: options.signal,
-        maxPages: options.config.fhir.maxPages,
-      });
+    if (provided.ok) plans.push({ key, provided: provided.resources, nextPages: provided.hasNext });
+    else {
+      if (provided.why) options.log.warn({ key, reason: provided.why }, 'prefetch key not usable; reading it from fhirServer');
+      plans.push({ key, fetch: true, ...(provided.why ? { why: provided.why } : {}) });
     }
   }
 
@@ -109,14 +163,19 @@ export async function loadPrefetch(
   await Promise.all(
     plans.map(async (plan) => {
       try {
-        data[plan.key] = await resolveKey(service, plan, request, gateway, serverProblem, options);
+        data[plan.key] = await resolveKey(service, plan, request, fhir, options);
       } catch (error) {
-        const reason = error instanceof FhirAccessError || error instanceof PrefetchError ? error.message : 'unexpected error';
-        if (!(error instanceof FhirAccessError || error instanceof PrefetchError)) options.log.error({ err: error, key: plan.key }, 'prefetch failed');
+        const known = error instanceof FhirAccessError || error instanceof PrefetchError;
+        const reason = known ? error.message : 'unexpected error';
+        if (!known) options.log.error({ err: error, key: plan.key }, 'prefetch failed');
         if (required.has(plan.key)) failures.push(`${plan.key}: ${reason}`);
         else {
           options.log.warn({ key: plan.key, reason }, 'optional prefetch key unavailable');
-          data[plan.key] = { resources: [], source: 'absent' };
+          data[plan.key] = {
+            resources: [],
+            issues: [{ severity: 'warning', code: 'data-unavailable', message: `${plan.key} could not be read (${reason}); assessed without it` }],
+            source: 'absent',
+          };
         }
       }
     }),
@@ -130,22 +189,26 @@ export async function loadPrefetch(
   return data;
 }
 
-class PrefetchError extends Error {}
+export class PrefetchError extends Error {}
 
 async function resolveKey(
   service: CdsServiceDefinition<HookName, unknown>,
   plan: KeyPlan,
   request: CdsRequest,
-  gateway: FhirGateway | undefined,
-  serverProblem: string | undefined,
+  fhir: CallFhirAccess,
   options: LoadPrefetchOptions,
 ): Promise<PrefetchedKey> {
-  if ('provided' in plan && !plan.nextPages) return { resources: plan.provided, source: 'prefetch' };
-  if (!gateway) throw new PrefetchError(`not prefetched and ${serverProblem ?? 'fhirServer unusable'}`);
+  if ('provided' in plan && !plan.nextPages) return { ...screenResources(plan.provided), source: 'prefetch' };
+  const access = fhir.gateway();
+  if ('problem' in access) {
+    const why = 'why' in plan && plan.why ? plan.why : 'not prefetched';
+    throw new PrefetchError(`${why} and ${access.problem}`);
+  }
+  const { gateway } = access;
   if ('provided' in plan) {
     // The spec forbids next links in prefetch; if a client sends one, read the remaining pages.
     const bundle = request.prefetch?.[plan.key] as Parameters<FhirGateway['collectPages']>[0];
-    return { resources: await gateway.collectPages(bundle), source: 'prefetch' };
+    return { ...screenResources(await gateway.collectPages(bundle)), source: 'prefetch' };
   }
   const template = service.prefetch[plan.key] ?? '';
   const resolved = resolvePrefetchTemplate(template, request.context);
@@ -159,20 +222,37 @@ async function resolveKey(
   // Page size for our own searches only: in a published template, a client could read _count as
   // "send one page" and truncate its prefetch.
   if (url.includes('?') && !/[?&]_count=/.test(url)) url += `&_count=${options.config.fhir.pageSize}`;
-  return { resources: await gateway.fetchAll(url), source: 'fetched' };
+  return { ...screenResources(await gateway.fetchAll(url)), source: 'fetched' };
 }
 
-/** The resources of a prefetch value, or undefined when it must be fetched instead. */
-function providedResources(value: unknown): { resources: Resource[]; hasNext: boolean } | undefined {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const resource = value as Partial<Resource> & { entry?: { resource?: Resource }[]; link?: { relation?: string }[] };
-  if (typeof resource.resourceType !== 'string') return undefined;
+type Provided = { ok: true; resources: unknown[]; hasNext: boolean } | { ok: false; why?: string };
+
+/**
+ * The resources of a prefetch value, or why it must be fetched instead: missing, not a resource,
+ * an OperationOutcome (the client's search failed), or a Bundle reporting a failed search.
+ */
+function providedResources(value: unknown): Provided {
+  if (value === undefined) return { ok: false };
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return { ok: false, why: 'the prefetch value is not a FHIR resource' };
+  const resource = value as { resourceType?: unknown; entry?: unknown; link?: unknown };
+  if (typeof resource.resourceType !== 'string') return { ok: false, why: 'the prefetch value is not a FHIR resource' };
   // The spec: a client that failed to prefetch omits the key; some send an OperationOutcome instead.
-  if (resource.resourceType === 'OperationOutcome') return undefined;
-  if (resource.resourceType !== 'Bundle') return { resources: [resource as Resource], hasNext: false };
-  const resources = (Array.isArray(resource.entry) ? resource.entry : [])
-    .map((e) => e?.resource)
-    .filter((r): r is Resource => Boolean(r) && typeof r?.resourceType === 'string' && r.resourceType !== 'OperationOutcome');
-  const hasNext = Array.isArray(resource.link) && resource.link.some((l) => l?.relation === 'next');
-  return { resources, hasNext };
+  if (resource.resourceType === 'OperationOutcome') return { ok: false, why: "the client's prefetch search failed (OperationOutcome)" };
+  if (resource.resourceType !== 'Bundle') return { ok: true, resources: [resource], hasNext: false };
+  if (resource.entry !== undefined && !Array.isArray(resource.entry)) return { ok: false, why: 'the prefetch Bundle has no entry list' };
+  const resources: unknown[] = [];
+  for (const entry of (resource.entry ?? []) as unknown[]) {
+    const r = (entry as { resource?: unknown } | null)?.resource as { resourceType?: unknown } | undefined;
+    if (!r || typeof r !== 'object') continue;
+    if (r.resourceType === 'OperationOutcome') {
+      // An error outcome means the search did not complete: a failed search is not an empty record.
+      // Warnings and notes (e.g. "no results", "some data may be restricted") leave the data usable.
+      if (isFailureOutcome(r as OperationOutcome)) return { ok: false, why: "the client's prefetch search reported an error (OperationOutcome in the Bundle)" };
+      continue;
+    }
+    if ((entry as { search?: { mode?: unknown } }).search?.mode === 'outcome') continue;
+    resources.push(r);
+  }
+  const hasNext = Array.isArray(resource.link) && (resource.link as { relation?: unknown }[]).some((l) => l?.relation === 'next');
+  return { ok: true, resources, hasNext };
 }

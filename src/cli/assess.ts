@@ -11,12 +11,12 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
-import type { FhirResource } from 'fhir/r4.js';
 import { assess, AssessmentInputError } from '../clinical/assess.js';
 import { todayIn } from '../clinical/dates.js';
 import type { Assessment } from '../clinical/types.js';
 import { ConfigError } from '../config.js';
 import { assessmentBundleSchema, bundleResources, groupByPatient } from '../fhir/bundle.js';
+import { screenResources, type Screened } from '../fhir/resource-schemas.js';
 import { engineSettings, loadClinicalContext, type ClinicalContext } from '../profiles.js';
 import { assessmentCsvHeader, assessmentCsvRow } from './csv.js';
 
@@ -34,10 +34,10 @@ Options:
 
 class UsageError extends Error {}
 
-async function readNdjsonFolder(folder: string): Promise<FhirResource[]> {
+async function readNdjsonFolder(folder: string): Promise<Screened> {
   const files = readdirSync(folder).filter((f) => f.endsWith('.ndjson')).sort();
   if (files.length === 0) throw new UsageError(`${folder} holds no .ndjson files`);
-  const resources: FhirResource[] = [];
+  const resources: unknown[] = [];
   for (const file of files) {
     const lines = createInterface({ input: createReadStream(join(folder, file)), crlfDelay: Infinity });
     let n = 0;
@@ -45,16 +45,16 @@ async function readNdjsonFolder(folder: string): Promise<FhirResource[]> {
       n++;
       if (!line.trim()) continue;
       try {
-        resources.push(JSON.parse(line) as FhirResource);
+        resources.push(JSON.parse(line));
       } catch {
         throw new AssessmentInputError(`${file} line ${n} is not JSON`);
       }
     }
   }
-  return resources;
+  return screenResources(resources);
 }
 
-function readBundle(file: string): FhirResource[] {
+function readBundle(file: string): Screened {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
@@ -96,7 +96,10 @@ export async function run(argv: string[], out: NodeJS.WritableStream, err: NodeJ
   const target = values.out ? createWriteStream(values.out) : out;
   try {
     const isFolder = statSync(input).isDirectory();
-    const groups = isFolder ? groupByPatient(await readNdjsonFolder(input)) : new Map([['', readBundle(input)]]);
+    const screened = isFolder ? await readNdjsonFolder(input) : readBundle(input);
+    // Resources left out name no patient reliably; a bundle is one patient, so its issues go with it.
+    if (screened.issues.length > 0) err.write(`${screened.issues.length} resource(s) left out: not the shape the engine reads (first: ${screened.issues[0]?.resource ?? ''} ${screened.issues[0]?.message ?? ''})\n`);
+    const groups = isFolder ? groupByPatient(screened.resources) : new Map([['', screened.resources]]);
     const bar = err.isTTY && groups.size >= 20 ? new SingleBar({ format: 'assessing {bar} {value}/{total} patients | {eta}s left', stream: err }) : undefined;
     bar?.start(groups.size, 0);
     const assessments: Assessment[] = [];
@@ -109,6 +112,7 @@ export async function run(argv: string[], out: NodeJS.WritableStream, err: NodeJ
             infusionDate: values['infusion-date'],
             patientId: patientId || undefined,
             ...engineSettings(clinical),
+            ...(isFolder ? {} : { inputIssues: screened.issues }),
           }),
         );
       } catch (error) {

@@ -34,6 +34,8 @@ export interface AssessOptions {
   thresholds?: HospitalThresholds | undefined;
   /** Adds per-analyte lab days and events (for charts). */
   includeSeries?: boolean | undefined;
+  /** Problems found before the engine saw the resources (resources left out by the input screen). */
+  inputIssues?: readonly AssessmentIssue[] | undefined;
 }
 
 /** What a deployment configures once (service, CLI, SMART app): spread into AssessOptions. */
@@ -76,7 +78,7 @@ export function assess(resources: readonly FhirResource[], options: AssessOption
     throw new AssessmentInputError((error as Error).message);
   }
   const { record } = built;
-  const issues: AssessmentIssue[] = [...built.issues];
+  const issues: AssessmentIssue[] = [...(options.inputIssues ?? []), ...built.issues];
   const labs = normalizeObservations(record.observations, terminology, tz);
   issues.push(...labs.issues);
   const extracted = extractEvents(record, terminology, tz);

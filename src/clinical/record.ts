@@ -21,8 +21,8 @@ export interface PatientRecord {
 
 /** The patient id a reference points at (`Patient/1`, absolute URLs and versions included). */
 export function patientIdOf(reference: Reference | undefined): string | undefined {
-  const ref = reference?.reference;
-  if (!ref) return undefined;
+  const ref: unknown = reference?.reference;
+  if (typeof ref !== 'string' || !ref) return undefined; // types the input screen does not check may carry anything
   if (ref.startsWith('Patient/') && ref.indexOf('/', 8) < 0) return ref.length > 8 && ref.length <= 72 ? ref.slice(8) : undefined;
   const match = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(ref);
   return match?.[1];
@@ -49,7 +49,7 @@ export function recordFromResources(resources: readonly FhirResource[], patientI
     id = [...ids][0] || undefined;
   }
   if (!id) {
-    const candidates = new Set<string>(resources.map((r) => patientIdOf(subjectOf(r)) ?? '').filter(Boolean));
+    const candidates = new Set<string>(resources.filter(isClinical).map((r) => patientIdOf(subjectOf(r)) ?? '').filter(Boolean));
     if (candidates.size > 1) throw new RecordError(`the resources concern ${candidates.size} patients; give one patient's resources`);
     id = [...candidates][0];
   }
@@ -72,15 +72,13 @@ export function recordFromResources(resources: readonly FhirResource[], patientI
       record.medications.set(`Medication/${resource.id}`, resource);
       continue;
     }
-    if (resource.resourceType === 'Patient' || resource.resourceType === 'OperationOutcome' || resource.resourceType === 'Bundle') continue;
+    if (!isClinical(resource)) continue;
     const subject = subjectOf(resource);
     // Fast path: the usual relative reference; anything else is parsed.
     const owner = subject?.reference === expected ? ownId : patientIdOf(subject);
     if (owner !== ownId) {
       const reference = `${resource.resourceType}/${resource.id ?? '(no id)'}`;
-      if (isClinical(resource)) {
-        issues.push({ severity: 'warning', code: 'patient-mismatch', message: owner ? 'belongs to another patient; not used' : 'names no patient; not used', resource: reference });
-      }
+      issues.push({ severity: 'warning', code: 'patient-mismatch', message: owner ? 'belongs to another patient; not used' : 'names no patient; not used', resource: reference });
       continue;
     }
     switch (resource.resourceType) {

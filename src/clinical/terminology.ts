@@ -57,6 +57,31 @@ export interface CodeInfo {
   display?: string;
 }
 
+const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
+/** RxNorm term types whose name is an ingredient or a brand (a name a prescriber writes). */
+const NAME_TTYS = new Set(['IN', 'PIN', 'BN']);
+/** Routes and forms that are not systemic: a dexamethasone eye drop is not CRS treatment. */
+const NON_SYSTEMIC = /\b(ophthalmic|otic|topical|cream|ointment|lotion|gel|drops?|eye|ear|inhal\w*|nasal|rectal|enema|foam|shampoo|dental|paste|intravitreal|implant)\b/i;
+
+/** The name a concept contributes to name matching, lower case; undefined when it has none. */
+function matchableName(system: string, display: string | undefined, tty: string | undefined): string | undefined {
+  if (!display) return undefined;
+  if (tty ? NAME_TTYS.has(tty) : system === RXNORM && !/\d/.test(display)) return display.toLowerCase();
+  return undefined;
+}
+
+function standsAsWord(text: string, name: string): boolean {
+  let from = 0;
+  for (;;) {
+    const at = text.indexOf(name, from);
+    if (at < 0) return false;
+    const before = at === 0 ? '' : text[at - 1] ?? '';
+    const after = text[at + name.length] ?? '';
+    if (!/[a-z0-9]/.test(before) && !/[a-z0-9]/.test(after)) return true;
+    from = at + 1;
+  }
+}
+
 export interface LocalCode {
   system: string;
   code: string;
@@ -71,6 +96,12 @@ export interface Terminology {
   lookup(system: string | undefined, code: string | undefined): CodeInfo[];
   /** First matching code info among the codings of a concept for one of `roles`. */
   match(concept: CodeableConcept | undefined, roles: readonly Role[]): CodeInfo | undefined;
+  /**
+   * When no coding matches: the first of `roles` whose ingredient or brand name stands as a word in
+   * the concept's `text` or a coding's `display` (EHRs send local product codes with a readable
+   * name). Products for a non-systemic route (eye drops, creams, inhalers…) never match.
+   */
+  matchName(concept: CodeableConcept | undefined, roles: readonly Role[]): CodeInfo | undefined;
   /** The codes of a role, for prefetch templates (`system|code`). */
   codesOf(role: Role): Coding[];
   readonly size: number;
@@ -95,6 +126,7 @@ function isRole(id: string | undefined): id is Role {
 export function buildTerminology(valueSets: readonly ValueSet[], localCodes: LocalCodes = {}): Terminology {
   const bySystem = new Map<string, Map<string, CodeInfo[]>>();
   const byRole = new Map<Role, Coding[]>();
+  const names = new Map<Role, Set<string>>();
   let size = 0;
   const find = (system: string | undefined, code: string | undefined): CodeInfo[] | undefined => (system && code ? bySystem.get(system)?.get(code) : undefined);
   const add = (system: string, code: string, info: CodeInfo): void => {
@@ -118,6 +150,8 @@ export function buildTerminology(valueSets: readonly ValueSet[], localCodes: Loc
       for (const concept of include.concept ?? []) {
         const product = concept.designation?.find((d) => d.use?.code === 'product')?.value;
         const grade = concept.designation?.find((d) => d.use?.code === 'crs-grade')?.value;
+        const name = matchableName(include.system, concept.display, concept.designation?.find((d) => d.use?.code === 'tty')?.value);
+        if (name) names.set(vs.id, (names.get(vs.id) ?? new Set()).add(name));
         add(include.system, concept.code, {
           role: vs.id,
           ...(concept.display ? { display: concept.display } : {}),
@@ -140,6 +174,17 @@ export function buildTerminology(valueSets: readonly ValueSet[], localCodes: Loc
         const infos = find(coding.system, coding.code);
         if (!infos) continue;
         for (const info of infos) if (wanted.has(info.role)) return info;
+      }
+      return undefined;
+    },
+    matchName(concept, roles) {
+      const texts = [concept?.text, ...(concept?.coding ?? []).map((c) => c.display)].filter((t): t is string => typeof t === 'string' && t.length > 0);
+      for (const raw of texts) {
+        const text = raw.toLowerCase();
+        if (NON_SYSTEMIC.test(text)) continue;
+        for (const role of roles) {
+          for (const name of names.get(role) ?? []) if (standsAsWord(text, name)) return { role, display: name };
+        }
       }
       return undefined;
     },

@@ -107,7 +107,11 @@ export type IssueCode =
   | 'stale-data'
   | 'ivig-recent'
   | 'comparator'
-  | 'code-unrecognised';
+  | 'code-unrecognised'
+  /** A resource that did not have the shape the engine reads, left out before assessment. */
+  | 'resource-invalid'
+  /** A search that failed (OperationOutcome), so its data is missing from the assessment. */
+  | 'data-unavailable';
 
 export interface AssessmentIssue {
   severity: 'error' | 'warning' | 'information';

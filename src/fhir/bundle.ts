@@ -5,20 +5,23 @@
 import type { FhirResource } from 'fhir/r4.js';
 import { z } from 'zod';
 import { patientIdOf } from '../clinical/record.js';
-
-const resource = z.looseObject({ resourceType: z.string().regex(/^[A-Z][A-Za-z]+$/, 'must be a FHIR resource type'), id: z.string().optional() });
+import { screenResources, type Screened } from './resource-schemas.js';
 
 export const assessmentBundleSchema = z.looseObject({
   resourceType: z.literal('Bundle'),
   type: z.enum(['collection', 'searchset', 'transaction', 'batch', 'document', 'transaction-response', 'batch-response'], {
     error: 'must be collection, searchset, transaction or batch',
   }),
-  entry: z.array(z.looseObject({ resource: resource.optional() })).optional(),
+  /** Entries are screened one by one (see bundleResources): one bad resource costs that resource. */
+  entry: z.array(z.unknown()).optional(),
 });
 
-/** The resources of a validated Bundle (entries without a resource are skipped). */
-export function bundleResources(bundle: z.infer<typeof assessmentBundleSchema>): FhirResource[] {
-  return (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource as unknown as FhirResource] : []));
+/**
+ * The resources of a validated Bundle that have the shape the engine reads, and one issue per
+ * resource left out (entries without a resource are skipped).
+ */
+export function bundleResources(bundle: z.infer<typeof assessmentBundleSchema>): Screened {
+  return screenResources((bundle.entry ?? []).map((e) => (e as { resource?: unknown } | null)?.resource).filter((r) => r !== undefined));
 }
 
 /** The patient a resource belongs to (Patient.id, or its subject/patient reference). */

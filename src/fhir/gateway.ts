@@ -1,18 +1,23 @@
 /**
- * FhirGateway: the only code that talks FHIR over HTTP (via fhir-kit-client).
+ * FhirGateway: the only code that talks FHIR over HTTP.
  *
  * It reads from the CDS client's `fhirServer` with the `fhirAuthorization` bearer token, follows
- * `next` links, and refuses anything that would leave the server's base URL (a template or a
- * `next` link pointing at another origin), redirects included. All requests of one CDS call share
- * one deadline, so an unreachable server costs at most the configured timeout.
+ * `next` links, and refuses anything that would leave the server's base URL (a template, a `next`
+ * link or a redirect pointing elsewhere). Every read is bounded:
+ *  - in time: all requests of one CDS call share one deadline, and the deadline covers the body as
+ *    well as the headers (a server that trickles or streams forever is cut off);
+ *  - in bytes: each response is read as a stream and aborted, socket closed, once it passes the
+ *    per-response cap; all responses of one call share a second, per-call cap. The caps count
+ *    decoded bytes, so a compressed body cannot expand past them.
+ * Failures are {@link FhirAccessError}s whose messages name the resource type and status, never an
+ * id, a token or a body.
  */
-import type { Bundle, FhirResource, Resource } from 'fhir/r4.js';
-import { Client } from 'fhir-kit-client';
+import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
 import { isUnderBase, resolveUnderBase } from '../cds-hooks/prefetch.js';
 
-export type FhirAccessFailure = 'refused' | 'timeout' | 'unreachable' | 'http-error' | 'invalid-response';
+export type FhirAccessFailure = 'refused' | 'timeout' | 'unreachable' | 'http-error' | 'invalid-response' | 'too-large' | 'search-failed';
 
-/** Why FHIR data could not be had; carries no token and no response body. */
+/** Why FHIR data could not be had; carries no token, no identifier and no response body. */
 export class FhirAccessError extends Error {
   constructor(
     readonly kind: FhirAccessFailure,
@@ -48,51 +53,92 @@ export function checkFhirServer(fhirServer: string, policy: FhirServerPolicy): s
   return undefined;
 }
 
+/** Bytes one CDS call may still read from fhirServer, shared by all its requests. */
+export class ReadBudget {
+  private used = 0;
+  constructor(readonly limit: number) {}
+
+  /** Counts `bytes`; false once the call has read more than its limit. */
+  take(bytes: number): boolean {
+    this.used += bytes;
+    return this.used <= this.limit;
+  }
+
+  get bytesRead(): number {
+    return this.used;
+  }
+}
+
 export interface GatewayOptions {
   baseUrl: string;
   accessToken?: string | undefined;
-  /** Aborts every request of this gateway (the per-call deadline). */
+  /** Aborts every request of this gateway (the per-call deadline, or the client going away). */
   signal: AbortSignal;
   maxPages: number;
+  /** Largest response body read, in decoded bytes. */
+  maxResponseBytes: number;
+  /** Shared by every gateway of one CDS call. */
+  budget: ReadBudget;
+}
+
+const JSON_TYPES = /^application\/(fhir\+)?json\b|^application\/json\+fhir\b/i;
+
+/** Whether an OperationOutcome reports a failure (rather than a warning or a note). */
+export function isFailureOutcome(outcome: Partial<OperationOutcome>): boolean {
+  return Array.isArray(outcome.issue) && outcome.issue.some((i) => i?.severity === 'error' || i?.severity === 'fatal');
 }
 
 export class FhirGateway {
-  private readonly client: Client;
   private readonly base: URL;
 
   constructor(private readonly options: GatewayOptions) {
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
-    this.client = new Client({
-      baseUrl: options.baseUrl,
-      ...(options.accessToken ? { customHeaders: { authorization: `Bearer ${options.accessToken}` } } : {}),
-      // A redirect could lead outside fhirServer; treat it as an error instead of following it.
-      requestOptions: { redirect: 'error' },
-    });
   }
 
   /**
    * Reads a relative FHIR URL (a read or a search). Searches are followed through their `next`
-   * links; the result is the list of resources, without OperationOutcome entries.
+   * links; the result is the list of resources, without OperationOutcome entries. A search whose
+   * Bundle reports an error (an OperationOutcome entry with an error issue) fails: a failed search
+   * is not an empty record.
    */
-  async fetchAll(relativeUrl: string): Promise<Resource[]> {
+  async fetchAll(relativeUrl: string): Promise<unknown[]> {
     const target = resolveUnderBase(this.options.baseUrl, relativeUrl);
     if (!target) throw new FhirAccessError('refused', `refused to fetch ${describe(relativeUrl)}: it resolves outside fhirServer`);
-    const first = await this.get(target.href);
+    const first = await this.get(target);
     if (first.resourceType !== 'Bundle') return [first];
-    return this.collectPages(first);
+    return this.collectPages(first as Bundle);
+  }
+
+  /** Reads one resource by relative reference (`Medication/123`); undefined when it does not exist. */
+  async read(reference: string): Promise<Resource | undefined> {
+    const target = resolveUnderBase(this.options.baseUrl, reference);
+    if (!target) throw new FhirAccessError('refused', `refused to fetch ${describe(reference)}: it resolves outside fhirServer`);
+    try {
+      return await this.get(target);
+    } catch (error) {
+      if (error instanceof FhirAccessError && (error.status === 404 || error.status === 410)) return undefined;
+      throw error;
+    }
   }
 
   /** Collects a Bundle's resources and those of the pages its `next` links lead to. */
-  async collectPages(bundle: Bundle): Promise<Resource[]> {
-    const resources: Resource[] = [];
+  async collectPages(bundle: Bundle): Promise<unknown[]> {
+    const resources: unknown[] = [];
+    const seen = new Set<string>();
     let page: Bundle | undefined = bundle;
     for (let pages = 1; page; pages++) {
-      for (const entry of page.entry ?? []) {
-        if (entry.resource && entry.search?.mode !== 'outcome' && entry.resource.resourceType !== 'OperationOutcome') {
-          resources.push(entry.resource);
+      const entries: unknown = page.entry;
+      for (const entry of Array.isArray(entries) ? (entries as unknown[]) : []) {
+        const resource = (entry as { resource?: unknown } | null)?.resource as Partial<Resource> | undefined;
+        if (!resource || typeof resource !== 'object') continue;
+        if (resource.resourceType === 'OperationOutcome') {
+          if (isFailureOutcome(resource as OperationOutcome)) throw new FhirAccessError('search-failed', 'fhirServer reported that the search failed (an OperationOutcome with an error in the Bundle)');
+          continue;
         }
+        if ((entry as { search?: { mode?: unknown } }).search?.mode === 'outcome') continue;
+        resources.push(resource);
       }
-      const next = page.link?.find((l) => l.relation === 'next')?.url;
+      const next = nextLink(page);
       if (!next) break;
       if (pages >= this.options.maxPages) {
         throw new FhirAccessError('refused', `search has more than ${this.options.maxPages} pages (FHIR_MAX_PAGES)`);
@@ -101,38 +147,111 @@ export class FhirGateway {
       if (!nextUrl || !isUnderBase(this.base, nextUrl)) {
         throw new FhirAccessError('refused', `refused to follow a next link to ${nextUrl?.origin ?? 'an invalid URL'}: it is outside fhirServer ${this.base.origin}`);
       }
-      const fetched = await this.get(nextUrl.href);
+      if (seen.has(nextUrl.href)) throw new FhirAccessError('invalid-response', 'a next link leads back to a page already read (paging loop)');
+      seen.add(nextUrl.href);
+      const fetched = await this.get(nextUrl);
       if (fetched.resourceType !== 'Bundle') throw new FhirAccessError('invalid-response', 'a next link did not return a Bundle');
-      page = fetched;
+      page = fetched as Bundle;
     }
     return resources;
   }
 
-  private async get(url: string): Promise<FhirResource> {
-    if (this.options.signal.aborted) throw timeoutError(this.options.signal);
+  private async get(url: URL): Promise<Resource> {
+    const what = describe(url.href);
+    const { signal } = this.options;
+    if (signal.aborted) throw abortError(signal);
+    const local = new AbortController();
+    let response: Response;
     try {
-      const body = (await this.client.request(url, { options: { signal: this.options.signal } })) as unknown;
-      if (!body || typeof body !== 'object' || typeof (body as Resource).resourceType !== 'string') {
-        throw new FhirAccessError('invalid-response', `${describe(url)} did not return a FHIR resource`);
-      }
-      return body as FhirResource;
-    } catch (error) {
-      if (error instanceof FhirAccessError) throw error;
-      if (this.options.signal.aborted) throw timeoutError(this.options.signal);
-      const status = (error as { response?: { status?: number } }).response?.status;
-      if (typeof status === 'number') {
-        throw new FhirAccessError('http-error', `fhirServer answered ${status} to ${describe(url)}`, status);
-      }
-      throw new FhirAccessError('unreachable', `fhirServer could not be reached (${(error as Error).name})`);
+      response = await fetch(url, {
+        headers: {
+          accept: 'application/fhir+json, application/json;q=0.9',
+          ...(this.options.accessToken ? { authorization: `Bearer ${this.options.accessToken}` } : {}),
+        },
+        // A redirect could lead outside fhirServer: it is reported, never followed.
+        redirect: 'manual',
+        signal: AbortSignal.any([signal, local.signal]),
+      });
+    } catch {
+      throw signal.aborted ? abortError(signal) : new FhirAccessError('unreachable', `fhirServer could not be reached for ${what}`);
     }
+    try {
+      if (response.status >= 300 && response.status < 400) {
+        throw new FhirAccessError('refused', `fhirServer answered ${response.status} (redirect) to ${what}; redirects are not followed`, response.status);
+      }
+      if (!response.ok) throw new FhirAccessError('http-error', `fhirServer answered ${response.status} to ${what}`, response.status);
+      const type = response.headers.get('content-type') ?? '';
+      if (!JSON_TYPES.test(type)) {
+        throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with ${type.split(';')[0]?.slice(0, 60) || 'no content type'}, not FHIR JSON`);
+      }
+      const text = await this.readText(response, what, local);
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with malformed JSON`);
+      }
+      if (!body || typeof body !== 'object' || Array.isArray(body) || typeof (body as Resource).resourceType !== 'string') {
+        throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with JSON that is not a FHIR resource`);
+      }
+      return body as Resource;
+    } catch (error) {
+      local.abort(); // closes the socket of a body we stop reading
+      if (error instanceof FhirAccessError) throw error;
+      throw signal.aborted ? abortError(signal) : new FhirAccessError('unreachable', `the connection to fhirServer broke while reading ${what}`);
+    }
+  }
+
+  /** Reads the body as a stream, counting decoded bytes against both caps. */
+  private async readText(response: Response, what: string, local: AbortController): Promise<string> {
+    const { maxResponseBytes, budget } = this.options;
+    const declared = Number(response.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > maxResponseBytes && !response.headers.get('content-encoding')) {
+      local.abort();
+      throw tooLarge(what, maxResponseBytes);
+    }
+    if (!response.body) return '';
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxResponseBytes) {
+        local.abort();
+        throw tooLarge(what, maxResponseBytes);
+      }
+      if (!budget.take(value.byteLength)) {
+        local.abort();
+        throw new FhirAccessError('too-large', `reading ${what} passed the ${mb(budget.limit)} this call may read from fhirServer (FHIR_MAX_CALL_BYTES)`);
+      }
+      chunks.push(value);
+    }
+    return Buffer.concat(chunks, size).toString('utf8');
   }
 }
 
-function timeoutError(signal: AbortSignal): FhirAccessError {
+function tooLarge(what: string, limit: number): FhirAccessError {
+  return new FhirAccessError('too-large', `the response to ${what} is larger than ${mb(limit)} (FHIR_MAX_RESPONSE_BYTES); reading stopped`);
+}
+
+function mb(bytes: number): string {
+  return `${Math.round((bytes / 1_048_576) * 10) / 10} MB`;
+}
+
+function nextLink(bundle: Bundle): string | undefined {
+  const links: unknown = bundle.link;
+  if (!Array.isArray(links)) return undefined;
+  const next = (links as { relation?: unknown; url?: unknown }[]).find((l) => l?.relation === 'next')?.url;
+  return typeof next === 'string' ? next : undefined;
+}
+
+function abortError(signal: AbortSignal): FhirAccessError {
   const reason = signal.reason as Error | undefined;
   return reason?.name === 'TimeoutError'
-    ? new FhirAccessError('timeout', 'fhirServer did not answer within the deadline (FHIR_TIMEOUT_MS)')
-    : new FhirAccessError('unreachable', 'the request was cancelled');
+    ? new FhirAccessError('timeout', 'fhirServer did not answer within the deadline (FHIR_TIMEOUT_MS); headers and body count')
+    : new FhirAccessError('unreachable', 'the request was cancelled (the CDS client went away)');
 }
 
 function parseUrl(url: string): URL | undefined {
@@ -143,10 +262,17 @@ function parseUrl(url: string): URL | undefined {
   }
 }
 
-/** Names a request without its query string (which can hold patient identifiers). */
-function describe(url: string): string {
-  const parsed = parseUrl(url);
-  if (!parsed) return url.split('?')[0] ?? url;
-  const type = parsed.pathname.split('/').filter(Boolean).slice(-2).join('/');
-  return `${type}${parsed.search ? '?…' : ''}`;
+/**
+ * Names a request by its resource type only, e.g. `Observation search` or `Patient read`: paths and
+ * queries carry patient identifiers, which never reach a log line or an error message.
+ */
+export function describe(url: string): string {
+  const parsed = parseUrl(url) ?? parseUrl(`http://x/${url.replace(/^\/+/, '')}`);
+  if (!parsed) return 'a FHIR request';
+  const segments = parsed.pathname.split('/').filter(Boolean);
+  const typeIndex = segments.findLastIndex((s) => /^[A-Z][A-Za-z]{1,63}$/.test(s));
+  if (typeIndex < 0) return 'a FHIR request';
+  const type = segments[typeIndex];
+  const rest = segments.length - typeIndex - 1;
+  return `${type} ${rest === 0 || segments[typeIndex + 1] === '_search' ? 'search' : 'read'}`;
 }

@@ -27,8 +27,10 @@ export function assessmentsRouter(clinical: ClinicalContext, today: () => string
     const body = requireJsonBody(req);
     const bundle = assessmentBundleSchema.safeParse(body);
     if (!bundle.success) throw badRequestFromZod(bundle.error);
+    const screened = bundleResources(bundle.data);
     try {
-      const assessment = assess(bundleResources(bundle.data), {
+      const assessment = assess(screened.resources, {
+        inputIssues: screened.issues,
         asOf: query.data.asOf ?? today(),
         infusionDate: query.data.infusionDate,
         patientId: query.data.patientId,

@@ -119,7 +119,7 @@ export function adminAuth(token: string | undefined): RequestHandler {
       next(notFound('Administrative endpoints are disabled (ADMIN_TOKEN is not set)'));
       return;
     }
-    const match = /^Bearer\s+(\S+)$/.exec(req.get('authorization') ?? '');
+    const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
     const given = match?.[1] ? Buffer.from(match[1]) : undefined;
     if (!given) {
       next(unauthorized('no admin token'));

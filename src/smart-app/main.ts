@@ -7,6 +7,7 @@ import FHIR from 'fhirclient';
 import type Client from 'fhirclient/lib/Client';
 import type { FhirResource, Patient } from 'fhir/r4.js';
 import { assess } from '../clinical/assess.js';
+import { screenResources } from '../fhir/resource-schemas.js';
 import { addDays, todayIn } from '../clinical/dates.js';
 import { dayLabel } from '../clinical/format.js';
 import type { Analyte, Assessment } from '../clinical/types.js';
@@ -206,7 +207,9 @@ async function load(client: Client, config: SmartAppConfig, engine: EngineContex
     return;
   }
   setStatus('loading', `Assessing ${resources.length} resources…`);
-  const assessment = assess(resources, { ...engine, asOf: today, patientId, includeSeries: true });
+  // The record is hostile input too: resources without the shape the engine reads are left out and listed.
+  const screened = screenResources(resources);
+  const assessment = assess(screened.resources, { ...engine, asOf: today, patientId, includeSeries: true, inputIssues: screened.issues });
   const patient = resources.find((r): r is Patient => r.resourceType === 'Patient');
   const view: View = { assessment, engine, range: rangeFor('today', assessment), extraLanes: [] };
   render(view, patient, focusOf(client));

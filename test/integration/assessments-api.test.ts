@@ -53,10 +53,23 @@ describe('POST /assessments', () => {
   test.each([
     ['not a Bundle', { resourceType: 'Patient' }, 'resourceType'],
     ['a history Bundle', { resourceType: 'Bundle', type: 'history' }, 'type'],
-    ['an entry without a resource type', { resourceType: 'Bundle', type: 'collection', entry: [{ resource: { id: 'x' } }] }, 'entry[0].resource.resourceType'],
+    ['entry not a list', { resourceType: 'Bundle', type: 'collection', entry: { resource: { id: 'x' } } }, 'entry'],
   ])('400 naming the field for %s', async (_name, body, field) => {
     const res = await request(app).post('/assessments').send(body).expect(400);
     expect(res.body.issue.some((i: { expression?: string[] }) => i.expression?.includes(field))).toBe(true);
+  });
+
+  test('a resource without a resource type, or with a malformed element, is left out and listed; the rest is assessed', async () => {
+    const good = bundle();
+    const entries = [...(good.entry ?? []), { resource: { id: 'x' } }, { resource: { resourceType: 'Observation', id: 'bad-1', status: 'final', code: { coding: 'not a list' }, subject: { reference: 'Patient/cart-aplastic' } } }];
+    const res = await request(app).post(`/assessments?asOf=${TODAY}`).send({ ...good, entry: entries }).expect(200);
+    const invalid = res.body.issues.filter((i: { code: string }) => i.code === 'resource-invalid');
+    expect(invalid).toEqual([
+      { severity: 'warning', code: 'resource-invalid', message: 'not a FHIR resource (no resourceType); left out', resource: 'resource' },
+      { severity: 'warning', code: 'resource-invalid', message: 'code.coding: Invalid input: expected array, received string; resource left out', resource: 'Observation/bad-1' },
+    ]);
+    const clean = await request(app).post(`/assessments?asOf=${TODAY}`).send(good).expect(200);
+    expect(res.body.icaht).toEqual(clean.body.icaht);
   });
 
   test('400 for a bad asOf and for resources of two patients', async () => {

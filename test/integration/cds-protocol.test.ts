@@ -73,16 +73,41 @@ describe('request validation', () => {
     ['hookInstance not a UUID', { hookInstance: 'abc' }, 'hookInstance'],
     ['context not an object', { context: 'Patient/1' }, 'context'],
     ['fhirServer not a URL', { fhirServer: 'not a url' }, 'fhirServer'],
-    ['fhirAuthorization without fhirServer', { fhirAuthorization: { access_token: 'x', token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'svc' } }, 'fhirServer'],
-    ['fhirAuthorization.token_type not Bearer', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { access_token: 'x', token_type: 'MAC', expires_in: 300, scope: 's', subject: 'svc' } }, 'fhirAuthorization.token_type'],
-    ['fhirAuthorization.expires_in a string', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { access_token: 'x', token_type: 'Bearer', expires_in: '300', scope: 's', subject: 'svc' } }, 'fhirAuthorization.expires_in'],
-    ['fhirAuthorization.subject missing', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { access_token: 'x', token_type: 'Bearer', expires_in: 300, scope: 's' } }, 'fhirAuthorization.subject'],
+    ['patientId not a FHIR id', { context: { userId: 'Practitioner/1', patientId: 'a/b' } }, 'context.patientId'],
     ['prefetch not an object', { prefetch: [] }, 'prefetch'],
   ])('400 naming the field: %s', async (_name, patch, field) => {
     const body = { ...hookRequest('patient-view', 'p1'), ...patch };
     const res = await request(app).post(SERVICE).send(body).expect(400);
     expect(res.body.resourceType).toBe('OperationOutcome');
     expect(res.body.issue.some((i: { expression?: string[] }) => i.expression?.includes(field))).toBe(true);
+  });
+
+  // CDS Hooks 2.0 fhirAuthorization as EHRs really send it: none of these fails a call whose prefetch is complete.
+  const completePrefetch = { patient: { resourceType: 'Patient', id: 'p1' }, observations: null, medicationAdministrations: null, procedures: null, conditions: null };
+  const auth = { access_token: 'x', token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'svc' };
+  test.each([
+    ['token_type in lower case', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, token_type: 'bearer' } }],
+    ['expires_in as a numeric string', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, expires_in: '300' } }],
+    ['no subject', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, subject: undefined } }],
+    ['no scope', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, scope: undefined } }],
+    ['no access_token', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, access_token: undefined } }],
+    ['token_type MAC', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, token_type: 'MAC' } }],
+    ['fhirAuthorization without fhirServer', { fhirAuthorization: auth }],
+    ['fhirAuthorization not an object', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: 'Bearer x' }],
+  ])('200 with complete prefetch and fhirAuthorization with %s', async (_name, patch) => {
+    const body = { ...hookRequest('patient-view', 'p1', { prefetch: completePrefetch }), ...patch };
+    const res = await request(app).post(SERVICE).send(body).expect(200);
+    expect(res.body).toEqual({ cards: [] });
+  });
+
+  test.each([
+    ['no access_token', { ...auth, access_token: undefined }, 'fhirAuthorization has no access_token'],
+    ['token_type MAC', { ...auth, token_type: 'MAC' }, 'fhirAuthorization.token_type is not Bearer'],
+  ])('412 naming the keys when fhirServer must be read and fhirAuthorization has %s', async (_name, fhirAuthorization, why) => {
+    const body = hookRequest('patient-view', 'p1', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization, prefetch: { ...completePrefetch, observations: undefined } });
+    const res = await request(app).post(SERVICE).send(body).expect(412);
+    expect(res.body.issue[0]).toMatchObject({ code: 'processing', expression: ['prefetch.observations'] });
+    expect(res.body.issue[0].diagnostics).toBe(`Required FHIR data could not be obtained from prefetch or fhirServer: observations: not prefetched and ${why}`);
   });
 
   test('400 naming context.patientId when the patient-view context lacks it', async () => {

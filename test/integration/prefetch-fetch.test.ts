@@ -142,14 +142,27 @@ describe('prefetch and fetch', () => {
     }
   });
 
-  test('a hostile patientId cannot steer a template outside fhirServer (values are encoded)', async () => {
+  test('a hostile patientId is refused at the edge (400), nothing is sent to fhirServer', async () => {
+    const ehr = await fakeServer((_req, res) => res.end());
+    try {
+      const hostile = '../../Practitioner/x?_format=xml&patient=other';
+      const res = await request(app).post('/cds-services/echo').send(hookRequest('patient-view', hostile, { fhirServer: `${ehr.url}/fhir`, prefetch: { patient: null } })).expect(400);
+      expect(res.body.issue[0].expression).toEqual(['context.patientId']);
+      expect(ehr.requests).toEqual([]);
+    } finally {
+      await ehr.close();
+    }
+  });
+
+  test('a hostile userId cannot steer a template outside fhirServer (values are encoded)', async () => {
     const ehr = await fakeServer((_req, res) => {
       res.setHeader('content-type', 'application/fhir+json');
       res.end(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: [] }));
     });
     try {
-      const hostile = '../../Practitioner/x?_format=xml&patient=other';
-      await request(app).post('/cds-services/echo').send(hookRequest('patient-view', hostile, { fhirServer: `${ehr.url}/fhir`, prefetch: { patient: null } })).expect(200);
+      const body = hookRequest('patient-view', 'p1', { fhirServer: `${ehr.url}/fhir`, prefetch: { patient: null } });
+      (body['context'] as Record<string, unknown>)['userId'] = 'Practitioner/..%2F..%2Fx?_format=xml&patient=other';
+      await request(app).post('/cds-services/echo').send(body).expect(200);
       expect(ehr.requests.length).toBeGreaterThan(0);
       for (const url of ehr.requests) {
         expect(url.startsWith('/fhir/')).toBe(true);

@@ -1,0 +1,196 @@
+/**
+ * The shape the engine reads, checked per resource before anything reaches `src/clinical/`.
+ *
+ * EHRs send non-conformant resources (a number where FHIR has a string, an object where it has an
+ * array). One such resource must cost the patient that resource, not their cards: each resource is
+ * checked against a zod schema of the FHIR R4 elements the engine reads (other elements pass
+ * untouched), and one that does not fit is left out and reported as an issue naming its type, id,
+ * the element and why. Types the engine does not read pass unchecked (the engine ignores them).
+ *
+ * Pure (zod only), so the SMART app screens its resources with the same schemas.
+ */
+import type { FhirResource } from 'fhir/r4.js';
+import { z } from 'zod';
+import type { AssessmentIssue } from '../clinical/types.js';
+
+/** Longest string element accepted (FHIR R4 limits a string to 1 MB; nothing we read is near that). */
+const MAX_STRING = 16_384;
+const str = z.string().max(MAX_STRING);
+/** FHIR R4 `id` (datatypes.html#id). */
+const fhirId = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, 'is not a FHIR id ([A-Za-z0-9-.]{1,64})');
+const code = z.string().max(256);
+const dateTime = z.string().max(64);
+
+const coding = z.looseObject({ system: str.optional(), code: str.optional(), display: str.optional() });
+const codeableConcept = z.looseObject({ coding: z.array(coding).optional(), text: str.optional() });
+const reference = z.looseObject({ reference: str.optional(), display: str.optional() });
+const quantity = z.looseObject({
+  value: z.number().optional(),
+  comparator: z.enum(['<', '<=', '>=', '>']).optional(),
+  unit: str.optional(),
+  system: str.optional(),
+  code: str.optional(),
+});
+const period = z.looseObject({ start: dateTime.optional(), end: dateTime.optional() });
+const meta = z.looseObject({ versionId: str.optional(), lastUpdated: str.optional() });
+
+const base = { id: fhirId.optional(), meta: meta.optional() };
+
+const medication = z.looseObject({ resourceType: z.literal('Medication'), ...base, code: codeableConcept.optional() });
+/** Contained resources: a contained Medication is read, anything else only needs a type. */
+const contained = z.array(z.union([medication, z.looseObject({ resourceType: z.string().max(64).refine((t) => t !== 'Medication') })])).optional();
+
+const observation = z.looseObject({
+  resourceType: z.literal('Observation'),
+  ...base,
+  status: code,
+  code: codeableConcept,
+  subject: reference.optional(),
+  effectiveDateTime: dateTime.optional(),
+  effectivePeriod: period.optional(),
+  effectiveInstant: dateTime.optional(),
+  valueQuantity: quantity.optional(),
+  valueInteger: z.number().int().optional(),
+  valueCodeableConcept: codeableConcept.optional(),
+  dataAbsentReason: codeableConcept.optional(),
+  referenceRange: z.array(z.looseObject({ low: quantity.optional(), high: quantity.optional() })).optional(),
+});
+
+const medicationAdministration = z.looseObject({
+  resourceType: z.literal('MedicationAdministration'),
+  ...base,
+  status: code,
+  medicationCodeableConcept: codeableConcept.optional(),
+  medicationReference: reference.optional(),
+  contained,
+  subject: reference.optional(),
+  effectiveDateTime: dateTime.optional(),
+  effectivePeriod: period.optional(),
+});
+
+const procedure = z.looseObject({
+  resourceType: z.literal('Procedure'),
+  ...base,
+  status: code,
+  code: codeableConcept.optional(),
+  subject: reference.optional(),
+  performedDateTime: dateTime.optional(),
+  performedPeriod: period.optional(),
+});
+
+const condition = z.looseObject({
+  resourceType: z.literal('Condition'),
+  ...base,
+  code: codeableConcept.optional(),
+  subject: reference.optional(),
+  verificationStatus: codeableConcept.optional(),
+  onsetDateTime: dateTime.optional(),
+  onsetPeriod: period.optional(),
+  recordedDate: dateTime.optional(),
+  abatementDateTime: dateTime.optional(),
+  abatementPeriod: period.optional(),
+});
+
+const patient = z.looseObject({
+  resourceType: z.literal('Patient'),
+  ...base,
+  gender: code.optional(),
+  birthDate: dateTime.optional(),
+  deceasedBoolean: z.boolean().optional(),
+  deceasedDateTime: dateTime.optional(),
+});
+
+const medicationRequest = z.looseObject({
+  resourceType: z.literal('MedicationRequest'),
+  ...base,
+  status: code.optional(),
+  medicationCodeableConcept: codeableConcept.optional(),
+  medicationReference: reference.optional(),
+  contained,
+  subject: reference.optional(),
+  note: z.array(z.looseObject({ text: str.optional() })).optional(),
+});
+
+const serviceRequest = z.looseObject({
+  resourceType: z.literal('ServiceRequest'),
+  ...base,
+  status: code.optional(),
+  code: codeableConcept.optional(),
+  orderDetail: z.array(codeableConcept).optional(),
+  note: z.array(z.looseObject({ text: str.optional() })).optional(),
+  subject: reference.optional(),
+});
+
+/** The resource types the engine and the order cards read, each with its schema. */
+export const RESOURCE_SCHEMAS = {
+  Patient: patient,
+  Observation: observation,
+  MedicationAdministration: medicationAdministration,
+  MedicationRequest: medicationRequest,
+  Procedure: procedure,
+  Condition: condition,
+  Medication: medication,
+  ServiceRequest: serviceRequest,
+} as const;
+export type ReadType = keyof typeof RESOURCE_SCHEMAS;
+
+export interface Screened<R = FhirResource> {
+  resources: R[];
+  /** One per resource left out: type, id, the element and why. */
+  issues: AssessmentIssue[];
+}
+
+function isReadType(type: unknown): type is ReadType {
+  return typeof type === 'string' && Object.hasOwn(RESOURCE_SCHEMAS, type);
+}
+
+/** `Observation/abc`, or the type alone when the id is missing or not a FHIR id. */
+export function describeResource(value: unknown): string {
+  const r = value as { resourceType?: unknown; id?: unknown };
+  const type = typeof r?.resourceType === 'string' && /^[A-Za-z]{1,64}$/.test(r.resourceType) ? r.resourceType : 'resource';
+  const id = typeof r?.id === 'string' && /^[A-Za-z0-9\-.]{1,64}$/.test(r.id) ? r.id : undefined;
+  return id ? `${type}/${id}` : `${type} (no usable id)`;
+}
+
+/** The element a zod issue concerns, as a FHIRPath-like expression (`valueQuantity.value`, `code.coding[0]`). */
+function elementPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `${out ? '.' : ''}${String(part)}`;
+  return out || '(resource)';
+}
+
+const anyResource = z.looseObject({ resourceType: z.string().regex(/^[A-Z][A-Za-z]{1,63}$/, 'is not a FHIR resource type') });
+
+/**
+ * Checks one resource. Returns it typed when it has the shape the engine reads (types the engine
+ * does not read need only a resource type), or the issue that says why it is left out.
+ */
+export function screenResource(value: unknown): { ok: true; resource: FhirResource } | { ok: false; issue: AssessmentIssue } {
+  const type = (value as { resourceType?: unknown } | null)?.resourceType;
+  if (!isReadType(type)) {
+    const other = anyResource.safeParse(value);
+    if (other.success) return { ok: true, resource: value as FhirResource };
+    return { ok: false, issue: { severity: 'warning', code: 'resource-invalid', message: 'not a FHIR resource (no resourceType); left out', resource: 'resource' } };
+  }
+  const parsed = RESOURCE_SCHEMAS[type].safeParse(value);
+  if (parsed.success) return { ok: true, resource: value as FhirResource };
+  const first = parsed.error.issues[0];
+  const element = first ? elementPath(first.path) : '(resource)';
+  const why = (first?.message ?? 'does not have the expected shape').slice(0, 200);
+  return {
+    ok: false,
+    issue: { severity: 'warning', code: 'resource-invalid', message: `${element}: ${why}; resource left out`, resource: describeResource(value) },
+  };
+}
+
+/** Screens a list: the resources the engine can read, and one issue per resource left out. */
+export function screenResources(values: Iterable<unknown>): Screened {
+  const resources: FhirResource[] = [];
+  const issues: AssessmentIssue[] = [];
+  for (const value of values) {
+    const result = screenResource(value);
+    if (result.ok) resources.push(result.resource);
+    else issues.push(result.issue);
+  }
+  return { resources, issues };
+}
