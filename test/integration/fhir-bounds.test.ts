@@ -1,0 +1,174 @@
+/**
+ * Bounded FHIR reads over real HTTP: the real express app (listening on a port) calls a hostile
+ * fake FHIR server that streams endless or huge bodies, trickles, answers HTML or malformed JSON,
+ * redirects, and loops its next links. Each must end in the spec's answer (412 with an
+ * OperationOutcome naming the key and why) within the deadline + 1 s, with the socket closed, while
+ * other requests keep being served.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { buildTestApp, hookRequest } from '../helpers/app.js';
+import { hostileFhir, type HostileFhirServer, type HostileMode } from '../helpers/hostile-fhir.js';
+
+const SERVICE = '/cds-services/cart-hematotox-patient-view';
+const TIMEOUT_MS = 1500;
+const { app, logs } = buildTestApp({ env: { FHIR_TIMEOUT_MS: String(TIMEOUT_MS), FHIR_MAX_RESPONSE_BYTES: '4mb', FHIR_MAX_CALL_BYTES: '6mb' } });
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+});
+
+async function callPatientView(fhirServer: string, patientId = 'p1', prefetch: Record<string, unknown> = {}): Promise<{ status: number; body: { issue?: { diagnostics?: string; expression?: string[] }[]; cards?: unknown[] }; ms: number }> {
+  const started = Date.now();
+  const res = await fetch(`${base}${SERVICE}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(hookRequest('patient-view', patientId, { fhirServer, prefetch })),
+  });
+  return { status: res.status, body: (await res.json()) as never, ms: Date.now() - started };
+}
+
+async function withHostile<T>(mode: HostileMode, run: (fhir: HostileFhirServer) => Promise<T>, options: Parameters<typeof hostileFhir>[0] = {}): Promise<T> {
+  const fhir = await hostileFhir({ paths: { Observation: mode }, mode: 'normal', ...options });
+  try {
+    return await run(fhir);
+  } finally {
+    await fhir.close();
+  }
+}
+
+describe('a hostile fhirServer costs one 412, within the deadline + 1 s, with the socket closed', () => {
+  test.each<[HostileMode, string, Parameters<typeof hostileFhir>[0]]>([
+    ['endless', 'the response to Observation search is larger than 4 MB (FHIR_MAX_RESPONSE_BYTES); reading stopped', {}],
+    ['huge', 'the response to Observation search is larger than 4 MB (FHIR_MAX_RESPONSE_BYTES); reading stopped', { hugeBytes: 200 * 1_048_576 }],
+    ['huge', 'the response to Observation search is larger than 4 MB (FHIR_MAX_RESPONSE_BYTES); reading stopped', { hugeBytes: 200 * 1_048_576, contentLength: false }],
+    ['gzip-bomb', 'the response to Observation search is larger than 4 MB (FHIR_MAX_RESPONSE_BYTES); reading stopped', { bombBytes: 64 * 1_048_576 }],
+    ['slow-body', 'fhirServer did not answer within the deadline (FHIR_TIMEOUT_MS); headers and body count', { trickleMs: 50 }],
+    ['slow-headers', 'fhirServer did not answer within the deadline (FHIR_TIMEOUT_MS); headers and body count', { headerDelayMs: 10_000 }],
+    ['malformed-json', 'fhirServer answered Observation search with malformed JSON', {}],
+    ['html-error', 'fhirServer answered 502 to Observation search', {}],
+    ['html-login', 'fhirServer answered Observation search with text/html, not FHIR JSON', {}],
+    ['wrong-content-type', 'fhirServer answered Observation search with text/plain, not FHIR JSON', {}],
+    ['not-fhir', 'fhirServer answered Observation search with JSON that is not a FHIR resource', {}],
+    ['next-loop', 'a next link leads back to a page already read (paging loop)', {}],
+    ['next-cycle', 'a next link leads back to a page already read (paging loop)', {}],
+    ['redirect-other-origin', 'fhirServer answered 302 (redirect) to Observation search; redirects are not followed', {}],
+    ['redirect-same-origin', 'fhirServer answered 302 (redirect) to Observation search; redirects are not followed', {}],
+    ['operation-outcome', 'fhirServer reported that the search failed (an OperationOutcome with an error in the Bundle)', {}],
+  ])('%s → 412: %s', async (mode, why, options) => {
+    await withHostile(
+      mode,
+      async (fhir) => {
+        const res = await callPatientView(fhir.baseUrl);
+        expect(res.status).toBe(412);
+        expect(res.body.issue?.[0]?.diagnostics).toBe(`Required FHIR data could not be obtained from prefetch or fhirServer: observations: ${why}`);
+        expect(res.body.issue?.[0]?.expression).toEqual(['prefetch.observations']);
+        expect(res.ms).toBeLessThan(TIMEOUT_MS + 1000);
+        await fhir.settled(2000); // every response the service started reading was closed
+        expect(fhir.requests.filter((r) => r.origin === 'other')).toEqual([]);
+      },
+      options,
+    );
+  });
+
+  test('an endless body is cut off after the cap: bytes read stay near 4 MB, not the stream', async () => {
+    await withHostile('endless', async (fhir) => {
+      const res = await callPatientView(fhir.baseUrl);
+      expect(res.status).toBe(412);
+      await fhir.settled(2000);
+      const observation = fhir.requests.find((r) => r.url.includes('/Observation'));
+      expect(observation?.closedByClient).toBe(true);
+      // What the server managed to write before the close: the cap plus socket buffers, far from unbounded.
+      expect(observation?.bytesWritten).toBeLessThan(16 * 1_048_576);
+    });
+  });
+
+  test('other requests are served while a call waits on a trickling body', async () => {
+    await withHostile('slow-body', async (fhir) => {
+      const pending = callPatientView(fhir.baseUrl);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const started = Date.now();
+      const health = await fetch(`${base}/healthz`);
+      expect(health.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(300);
+      expect((await pending).status).toBe(412);
+    }, { trickleMs: 5 });
+  });
+
+  test('the byte budget is per call: several keys together may not pass FHIR_MAX_CALL_BYTES', async () => {
+    const fhir = await hostileFhir({ mode: 'normal', paths: { Observation: 'huge', MedicationAdministration: 'huge', Procedure: 'huge' }, hugeBytes: 3 * 1_048_576, contentLength: false });
+    try {
+      const res = await callPatientView(fhir.baseUrl);
+      expect(res.status).toBe(412);
+      expect(res.body.issue?.[0]?.diagnostics).toContain('this call may read from fhirServer (FHIR_MAX_CALL_BYTES)');
+    } finally {
+      await fhir.close();
+    }
+  });
+
+  test('a 404 whose diagnostics echo the patient id: 412, and the id reaches no log line', async () => {
+    const fhir = await hostileFhir({ mode: '404-with-id' });
+    try {
+      const patientId = 'secret-patient-4711';
+      const res = await callPatientView(fhir.baseUrl, patientId);
+      expect(res.status).toBe(412);
+      expect(res.body.issue?.[0]?.diagnostics).toContain('fhirServer answered 404 to MedicationAdministration search');
+      expect(JSON.stringify(res.body)).not.toContain(patientId);
+      expect(logs.text).not.toContain(patientId);
+    } finally {
+      await fhir.close();
+    }
+  });
+});
+
+describe('a failed search is not an empty record', () => {
+  const failedSearch = {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    entry: [{ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'timeout', diagnostics: 'search timed out' }] }, search: { mode: 'outcome' } }],
+  };
+  const empty = { resourceType: 'Bundle', type: 'searchset', entry: [] };
+
+  test('an OperationOutcome in the prefetch and no fhirServer: 412 naming the key, no card saying there are no values', async () => {
+    const res = await fetch(`${base}${SERVICE}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(hookRequest('patient-view', 'p1', { prefetch: { patient: null, observations: failedSearch, medicationAdministrations: empty, procedures: empty, conditions: empty } })),
+    });
+    expect(res.status).toBe(412);
+    const body = (await res.json()) as { issue: { diagnostics: string; expression: string[] }[] };
+    expect(body.issue[0]).toMatchObject({
+      diagnostics: "Required FHIR data could not be obtained from prefetch or fhirServer: observations: the client's prefetch search reported an error (OperationOutcome in the Bundle) and no fhirServer was given",
+      expression: ['prefetch.observations'],
+    });
+  });
+
+  test('an OperationOutcome in the prefetch with a fhirServer: the key is read from fhirServer instead', async () => {
+    await withHostile('normal', async (fhir) => {
+      const res = await callPatientView(fhir.baseUrl, 'p1', { patient: null, observations: failedSearch, medicationAdministrations: empty, procedures: empty, conditions: empty });
+      expect(res.status).toBe(200);
+      expect(fhir.requests.map((r) => r.url.split('?')[0])).toEqual(['/fhir/Observation']);
+    });
+  });
+
+  test('a warning outcome (e.g. "no results") leaves the prefetch usable', async () => {
+    const warning = { ...failedSearch, entry: [{ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'warning', code: 'informational', diagnostics: 'no results' }] }, search: { mode: 'outcome' } }] };
+    const res = await fetch(`${base}${SERVICE}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(hookRequest('patient-view', 'p1', { prefetch: { patient: null, observations: warning, medicationAdministrations: empty, procedures: empty, conditions: empty } })),
+    });
+    expect(res.status).toBe(200);
+  });
+});
