@@ -82,8 +82,33 @@ describe('with trusted issuers configured', () => {
     await request(app.app).post(feedback).set('authorization', `Bearer ${await token(feedback)}`).send({ feedback: [] }).expect(400);
   });
 
+  test.each([
+    ['the URL called', `${BASE}${SERVICE_PATH}`],
+    ['the URL called with a trailing slash', `${BASE}${SERVICE_PATH}/`],
+    ['the service base URL (as Epic sites type it)', BASE],
+    ['the service base URL with a trailing slash', `${BASE}/`],
+    ['the discovery URL', `${BASE}/cds-services`],
+  ])('aud accepted: %s', async (_name, aud) => {
+    await request(app.app).post(SERVICE_PATH).set('authorization', `Bearer ${await token(SERVICE_PATH, { aud })}`).send(body).expect(200);
+  });
+
+  test.each(['bearer', 'BEARER', 'BeArEr'])('the Authorization scheme is case-insensitive (RFC 7235): %s', async (scheme) => {
+    await request(app.app).post(SERVICE_PATH).set('authorization', `${scheme} ${await token(SERVICE_PATH)}`).send(body).expect(200);
+  });
+
+  test('CDS_JWT_AUDIENCES adds the audiences a deployment configures, and only those', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jwks-'));
+    const file = join(dir, 'jwks.json');
+    writeFileSync(file, JSON.stringify({ keys: [ec.jwk] }));
+    const configured = buildTestApp({ env: { PUBLIC_BASE_URL: BASE, CDS_JWT_AUDIENCES: 'https://gateway.hospital.example/cart', CDS_TRUSTED_ISSUERS: JSON.stringify([{ iss: ISS, jwksFile: file }]) } });
+    await request(configured.app).post(SERVICE_PATH).set('authorization', `Bearer ${await token(SERVICE_PATH, { aud: 'https://gateway.hospital.example/cart' })}`).send(body).expect(200);
+    await request(configured.app).post(SERVICE_PATH).set('authorization', `Bearer ${await token(SERVICE_PATH, { aud: 'https://gateway.hospital.example/other' })}`).send(body).expect(401);
+  });
+
   const now = (): number => Math.floor(Date.now() / 1000);
   test.each<[string, () => Promise<string>]>([
+    ['aud of a look-alike host', async () => token(SERVICE_PATH, { aud: `${BASE}.evil.example${SERVICE_PATH}` })],
+    ['aud of the base URL of another host', async () => token(SERVICE_PATH, { aud: 'https://other.example.org' })],
     ['no token', async () => ''],
     ['alg none', async () => {
       const enc = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');

@@ -220,6 +220,15 @@ describe('logging', () => {
     expect(served).toHaveLength(1);
     expect(served[0]).toMatchObject({ reqId: 'req-42', hookInstance: body['hookInstance'], route: '/cds-services/:id', status: 200, method: 'POST' });
     expect(typeof served[0]?.['durationMs']).toBe('number');
-    for (const secret of ['ACCESS-TOKEN-SECRET', 'JWT-SECRET', 'Secretname']) expect(logs.text).not.toContain(secret);
+    for (const secret of ['ACCESS-TOKEN-SECRET', 'JWT-SECRET', 'Secretname', 'patient-secret-id']) expect(logs.text).not.toContain(secret);
+  });
+
+  test('every string a request puts in the log is bounded in length', async () => {
+    const { app, logs } = buildTestApp();
+    const long = 'x'.repeat(10_000); // Node itself refuses request heads over 16 kB (431)
+    await request(app).post(SERVICE).set('x-request-id', long).send({ ...hookRequest('patient-view', 'p1'), hook: 'y'.repeat(100_000) }).expect(400);
+    await request(app).get(`/${long}`).expect(404);
+    expect(logs.lines.length).toBeGreaterThanOrEqual(2);
+    for (const line of logs.lines) expect(line.length).toBeLessThan(4000);
   });
 });
