@@ -81,7 +81,8 @@ function supersedes(a: Observation, b: Observation): boolean {
 export function normalizeObservations(observations: readonly Observation[], terminology: Terminology, timeZone: string): NormalizedLabs {
   const values: LabValue[] = [];
   const issues: AssessmentIssue[] = [];
-  const ignored: Record<string, number> = {};
+  // No prototype: a status is input, and "__proto__" or "constructor" must count as any other word.
+  const ignored: Record<string, number> = Object.create(null) as Record<string, number>;
   const readInstant = instantReader(timeZone);
   for (const obs of latestVersions(observations)) {
     const info = terminology.match(obs.code, LAB_ROLES);
@@ -89,7 +90,7 @@ export function normalizeObservations(observations: readonly Observation[], term
     const reference = `Observation/${obs.id ?? '(no id)'}`;
     const label = info.display ?? info.role;
     if (!USED_STATUSES.has(obs.status)) {
-      ignored[obs.status] = (ignored[obs.status] ?? 0) + 1;
+      ignored[obs.status] = (Object.hasOwn(ignored, obs.status) ? (ignored[obs.status] ?? 0) : 0) + 1;
       if (!IGNORED_STATUSES.has(obs.status)) {
         issues.push({ severity: 'information', code: 'status-ignored', message: `${label}: status "${obs.status}" is not a result; not used`, resource: reference });
       }

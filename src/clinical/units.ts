@@ -120,6 +120,14 @@ function ucumUtils(): NonNullable<typeof utils> {
   return utils;
 }
 
+/**
+ * `table[key]` for the table's own keys only: a unit is input, and `"__proto__"` or `"constructor"`
+ * must not reach Object.prototype.
+ */
+function ownValue(table: Readonly<Record<string, string>> | undefined, key: string): string | undefined {
+  return table && Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 function clean(unit: string): string {
   return unit.replace(/[µμ]/g, 'u').replace(/\s+/g, '');
 }
@@ -143,8 +151,8 @@ function buildConverter(dimension: Dimension, raw: string): Converter | null {
   const unit = clean(raw);
   if (dimension === 'grade') return identity;
   if (dimension === 'hemoglobin' && unit.toLowerCase() === 'mmol/l') return (v) => round(v * HB_MMOL_TO_G_PER_L);
-  const exact = EXACT_ALIASES[dimension]?.[unit];
-  const alias = ALIASES[dimension]?.[unit.toLowerCase()];
+  const exact = ownValue(EXACT_ALIASES[dimension], unit);
+  const alias = ownValue(ALIASES[dimension], unit.toLowerCase());
   const candidates = [exact, alias, unit, unit.toLowerCase()].filter((u): u is string => u !== undefined);
   for (const candidate of [...new Set(candidates)]) {
     if (candidate === target) return identity;
@@ -200,5 +208,5 @@ function round(v: number): number {
 }
 
 export function displayUnit(unit: string): string {
-  return DISPLAY_UNIT[unit] ?? unit;
+  return ownValue(DISPLAY_UNIT, unit) ?? unit;
 }

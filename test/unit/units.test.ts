@@ -50,6 +50,12 @@ describe('toCanonical: counts in 10^9/L, Hb in g/L, Ig in mg/dL, CRP mg/dL, ferr
     ['hemoglobin', 'IU', 'cannot be read'],
     ['immunoglobulin', 'IU/mL', 'cannot be read as an immunoglobulin concentration'],
     ['percent', 'fraction', 'cannot be read as a percentage'],
+    // Words that name Object.prototype members are units like any other (found by the fuzzer).
+    ['count', '__proto__', 'unit "__proto__" cannot be read as a count per volume'],
+    ['crp', 'constructor', 'unit "constructor" cannot be read'],
+    ['immunoglobulin', 'toString', 'unit "toString" cannot be read'],
+    ['percent', 'hasOwnProperty', 'unit "hasOwnProperty" cannot be read as a percentage'],
+    ['temperature', 'valueOf', 'unit "valueOf" cannot be read'],
   ])('%s in %s is reported, not guessed: %s', (dimension, unit, reason) => {
     const result = toCanonical(dimension, unit, 1);
     expect(result.ok).toBe(false);
