@@ -128,6 +128,15 @@ function ownValue(table: Readonly<Record<string, string>> | undefined, key: stri
   return table && Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
+/** ucum-lhc's conversion; its own lookup tables throw on some words (`__proto__`, `toString`): unreadable then. */
+function ucumConvert(unit: string, target: string): ReturnType<NonNullable<typeof utils>['convertUnitTo']> | undefined {
+  try {
+    return ucumUtils().convertUnitTo(unit, 1, target);
+  } catch {
+    return undefined;
+  }
+}
+
 function clean(unit: string): string {
   return unit.replace(/[µμ]/g, 'u').replace(/\s+/g, '');
 }
@@ -159,8 +168,8 @@ function buildConverter(dimension: Dimension, raw: string): Converter | null {
     if (dimension === 'temperature' && candidate === '[degF]') return (v) => round(((v - 32) * 5) / 9);
     if (dimension === 'percent' || dimension === 'ratio' || dimension === 'temperature') continue;
     if (!candidate) continue;
-    const result = ucumUtils().convertUnitTo(candidate, 1, target);
-    if (result.status === 'succeeded' && typeof result.toVal === 'number' && Number.isFinite(result.toVal) && result.toVal > 0) {
+    const result = ucumConvert(candidate, target);
+    if (result?.status === 'succeeded' && typeof result.toVal === 'number' && Number.isFinite(result.toVal) && result.toVal > 0) {
       const factor = Number(result.toVal.toPrecision(12));
       return factor === 1 ? identity : (v) => round(v * factor);
     }
