@@ -14,6 +14,7 @@ import { adminRouter } from './http/admin-router.js';
 import { smartRouter } from './http/smart-router.js';
 import type { SmartAppConfig } from './smart-config.js';
 import type { FeedbackStore } from './storage/feedback-store.js';
+import { CardRecorder, registerCardRecorderMetrics } from './storage/index.js';
 import { notFound } from './cds-hooks/outcomes.js';
 import type { Config } from './config.js';
 import type { DemoFhirServer } from './demo/fhir-server.js';
@@ -37,6 +38,8 @@ export interface AppDeps {
   verifier?: CdsJwtVerifier | undefined;
   demoFhir?: DemoFhirServer | undefined;
   feedback?: FeedbackStore | undefined;
+  /** Defaults to a CardRecorder on `feedback`; server.ts passes its own to drain it on shutdown. */
+  cardRecorder?: CardRecorder | undefined;
   readiness: Readiness;
   now?: () => Date;
   /** The SMART app: its configuration, and the folder of its build (undefined: not built). */
@@ -52,6 +55,8 @@ export function createApp(deps: AppDeps): Express {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const metrics = createHttpMetrics(registry);
+  const cardRecorder = deps.cardRecorder ?? (deps.feedback ? new CardRecorder(deps.feedback, { log, maxQueuedBatches: config.storage.cardQueueMax }) : undefined);
+  if (cardRecorder) registerCardRecorderMetrics(registry, cardRecorder);
 
   app.use(requestLogging(log, metrics));
   app.use(securityHeaders());
@@ -85,6 +90,7 @@ export function createApp(deps: AppDeps): Express {
       services: deps.services,
       serviceDeps: deps.serviceDeps,
       feedback: deps.feedback,
+      cardRecorder,
       now: deps.now ?? (() => new Date()),
     }),
   );

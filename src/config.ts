@@ -101,6 +101,8 @@ const envSchema = z.object({
 
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   FEEDBACK_SQLITE_PATH: z.string().min(1).default('data/feedback.sqlite'),
+  STORAGE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(2000),
+  CARD_RECORD_QUEUE_MAX: z.coerce.number().int().min(1).max(100000).default(1000),
   ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
 
   SMART_CLIENT_ID: z.string().min(1).default('cart-hematotox-smart'),
@@ -151,7 +153,14 @@ export interface Config {
   thresholdsFile: string | undefined;
   localCodesFile: string | undefined;
   timeZone: string;
-  storage: { databaseUrl: string | undefined; sqlitePath: string };
+  storage: {
+    databaseUrl: string | undefined;
+    sqlitePath: string;
+    /** Every storage call, start to end (STORAGE_TIMEOUT_MS). */
+    timeoutMs: number;
+    /** Service calls whose issued cards may wait to be recorded (CARD_RECORD_QUEUE_MAX). */
+    cardQueueMax: number;
+  };
   adminToken: string | undefined;
   smart: { clientId: string; allowedIss: string[] };
 }
@@ -223,7 +232,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     thresholdsFile: e.THRESHOLDS_FILE,
     localCodesFile: e.LOCAL_CODES_FILE,
     timeZone: e.TIME_ZONE,
-    storage: { databaseUrl: e.DATABASE_URL, sqlitePath: e.FEEDBACK_SQLITE_PATH },
+    storage: { databaseUrl: e.DATABASE_URL, sqlitePath: e.FEEDBACK_SQLITE_PATH, timeoutMs: e.STORAGE_TIMEOUT_MS, cardQueueMax: e.CARD_RECORD_QUEUE_MAX },
     adminToken: e.ADMIN_TOKEN,
     smart: { clientId: e.SMART_CLIENT_ID, allowedIss: smartIssuers },
   };

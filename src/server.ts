@@ -13,7 +13,7 @@ import { seedDemo } from './demo/demo-patients.js';
 import { DEMO_FHIR_PATH, DemoFhirServer } from './demo/fhir-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadClinicalContext } from './profiles.js';
-import { createFeedbackStore } from './storage/index.js';
+import { CardRecorder, createFeedbackStore } from './storage/index.js';
 import { SMART_PATH, smartAppConfig, smartAppDir } from './http/smart-router.js';
 
 export interface RunningServer {
@@ -43,7 +43,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   }
 
   const feedback = await createFeedbackStore(config, log);
-  log.info({ storage: feedback.kind }, 'feedback storage ready');
+  log.info({ storage: feedback.kind, timeoutMs: config.storage.timeoutMs }, 'feedback storage ready');
+  const cardRecorder = new CardRecorder(feedback, { log, maxQueuedBatches: config.storage.cardQueueMax });
 
   const smartDir = smartAppDir();
   if (!smartDir) log.warn('The SMART app is not built (dist/smart-app is missing): /smart answers 404 and cards carry no app link. Run `npm run build`.');
@@ -58,6 +59,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     serviceDeps,
     demoFhir,
     feedback,
+    cardRecorder,
     smart,
     readiness: {
       checks: async () => ({ config: true, valueSets: clinical.terminology.size > 0, feedbackStorage: await feedback.ping(), ...(config.demo ? { demoData: demoSeeded } : {}) }),
@@ -90,6 +92,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      // Issued cards still queued are written before the store closes (bounded wait).
+      await cardRecorder.close(2 * config.storage.timeoutMs);
       await feedback.close();
     },
   };

@@ -34,6 +34,8 @@ export interface CdsRouterDeps<D> {
   services: readonly CdsServiceDefinition<HookName, D>[];
   serviceDeps: D;
   feedback?: FeedbackSink | undefined;
+  /** Records issued cards off the response path (src/storage/card-recorder.ts); never blocks. */
+  cardRecorder?: { record(serviceId: string, cards: IssuedCard[], issuedAt: Date): void } | undefined;
   now: () => Date;
 }
 
@@ -95,10 +97,10 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     const data = await loadPrefetch(service, request, options, fhir);
     const response = await service.handler({ request, context: context.data, data, fhir }, deps.serviceDeps);
     const cards = validCards(response, log);
-    if (deps.feedback && cards.length > 0) {
+    if (deps.cardRecorder && cards.length > 0) {
       const issued = cards.filter((c) => c.uuid).map((c) => ({ uuid: c.uuid as string, kind: cardKind(c), indicator: c.indicator }));
-      // Card bookkeeping feeds reports; it must never cost the clinician their cards.
-      await deps.feedback.recordCards(service.id, issued, deps.now()).catch((err: unknown) => log.error({ error: errorTag(err) }, 'could not record issued cards'));
+      // Card bookkeeping feeds reports; it must never cost the clinician their cards, nor time.
+      deps.cardRecorder.record(service.id, issued, deps.now());
     }
     log.debug({ cards: cards.length }, 'cards returned');
     res.json({ ...response, cards } satisfies CdsResponse);

@@ -4,8 +4,9 @@
  * Only what the reports need is kept: card uuid, service, card kind, indicator, outcome, accepted
  * suggestion ids, override reason and the clinician's comment. No patient identifier is stored.
  */
-import type { FeedbackSink } from '../cds-hooks/router.js';
+import type { FeedbackSink, IssuedCard } from '../cds-hooks/router.js';
 import type { FeedbackEntry } from '../cds-hooks/schemas.js';
+import { feedbackDedupeKey } from './dedupe.js';
 
 export interface OverrideReasonCount {
   system: string | null;
@@ -34,10 +35,41 @@ export interface FeedbackSummary {
   byServiceAndKind: KindSummary[];
 }
 
+/** Time limits shared by both stores (STORAGE_TIMEOUT_MS). */
+export interface StoreTimeouts {
+  /** Every write and ping, start to end (PostgreSQL: connect, BEGIN … COMMIT). Default 2000 ms. */
+  timeoutMs?: number | undefined;
+  /** Start-up schema creation and upgrade. Default max(30 s, timeoutMs). */
+  initTimeoutMs?: number | undefined;
+  /** The admin summary (aggregates over all feedback). Default 5 × timeoutMs. */
+  summaryTimeoutMs?: number | undefined;
+}
+
+/** Cards issued by one service call. */
+export interface CardBatch {
+  serviceId: string;
+  cards: IssuedCard[];
+  issuedAt: Date;
+}
+
+/** What a feedback write did: every entry is either newly stored or was stored before. */
+export interface FeedbackWriteResult {
+  inserted: number;
+  alreadyStored: number;
+}
+
 export interface FeedbackStore extends FeedbackSink {
   readonly kind: 'sqlite' | 'postgres';
-  /** Creates the schema if needed; safe to call on every start. */
+  /** Creates the schema if needed and upgrades an older one; safe to call on every start. */
   init(): Promise<void>;
+  /**
+   * Stores feedback in one transaction. Idempotent: an entry already stored (same dedupe key, see
+   * dedupe.ts) is acknowledged, not added again. recordFeedback (FeedbackSink) does the same
+   * without the counts.
+   */
+  storeFeedback(serviceId: string, entries: FeedbackEntry[], receivedAt: Date): Promise<FeedbackWriteResult>;
+  /** Several service calls' cards in one transaction (CardRecorder drains its queue this way). */
+  recordCardBatches(batches: readonly CardBatch[]): Promise<void>;
   summary(now: Date): Promise<FeedbackSummary>;
   /** True when the store answers (readiness). */
   ping(): Promise<boolean>;
@@ -103,5 +135,34 @@ export function feedbackValues(serviceId: string, f: FeedbackEntry, received: st
     f.overrideReason?.userComment ?? null,
     f.outcomeTimestamp,
     received,
+    feedbackDedupeKey(serviceId, f),
   ];
+}
+
+/**
+ * One row per card uuid over the batches, in the column order of upsertCardsSql: the same
+ * situation re-issued while queued is counted, and an upsert statement touches each row once.
+ */
+export function cardRows(batches: readonly CardBatch[]): (string | number)[][] {
+  const rows = new Map<string, { serviceId: string; kind: string; indicator: string; first: string; last: string; times: number }>();
+  for (const b of batches) {
+    const at = b.issuedAt.toISOString();
+    for (const c of b.cards) {
+      const row = rows.get(c.uuid);
+      if (row) {
+        Object.assign(row, { kind: c.kind, indicator: c.indicator, last: at > row.last ? at : row.last, first: at < row.first ? at : row.first });
+        row.times += 1;
+      } else {
+        rows.set(c.uuid, { serviceId: b.serviceId, kind: c.kind, indicator: c.indicator, first: at, last: at, times: 1 });
+      }
+    }
+  }
+  return [...rows].map(([uuid, r]) => [uuid, r.serviceId, r.kind, r.indicator, r.first, r.last, r.times]);
+}
+
+/** Splits rows so a statement stays well under both databases' parameter limits. */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }

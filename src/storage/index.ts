@@ -2,15 +2,35 @@
  * The configured feedback store: PostgreSQL when DATABASE_URL is set, SQLite otherwise.
  */
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
-import type { FeedbackStore } from './feedback-store.js';
+import type { FeedbackStore, StoreTimeouts } from './feedback-store.js';
 import { PostgresFeedbackStore } from './postgres.js';
 import { SqliteFeedbackStore } from './sqlite.js';
 
-export async function createFeedbackStore(config: Pick<Config, 'storage'>, log?: Logger): Promise<FeedbackStore> {
-  const store: FeedbackStore = config.storage.databaseUrl ? new PostgresFeedbackStore(config.storage.databaseUrl, log) : new SqliteFeedbackStore(config.storage.sqlitePath);
-  await store.init();
+/** The storage part of Config; `timeoutMs` is STORAGE_TIMEOUT_MS once config.ts parses it. */
+export interface StorageConfig {
+  storage: { databaseUrl?: string | undefined; sqlitePath: string; timeoutMs?: number | undefined };
+}
+
+/**
+ * Opens the store and creates or upgrades its schema. Timeouts: `options` first, then
+ * `config.storage.timeoutMs`, then 2000 ms.
+ */
+export async function createFeedbackStore(config: StorageConfig, log?: Logger, options: StoreTimeouts = {}): Promise<FeedbackStore> {
+  const timeouts: StoreTimeouts = { ...options, timeoutMs: options.timeoutMs ?? config.storage.timeoutMs };
+  const store: FeedbackStore = config.storage.databaseUrl
+    ? new PostgresFeedbackStore(config.storage.databaseUrl, log, timeouts)
+    : new SqliteFeedbackStore(config.storage.sqlitePath, timeouts);
+  try {
+    await store.init();
+  } catch (error) {
+    // Do not leave a pool (and its timers) behind when start-up fails.
+    await store.close().catch(() => undefined);
+    throw error;
+  }
   return store;
 }
 
-export type { FeedbackStore, FeedbackSummary } from './feedback-store.js';
+export { CardRecorder, type CardRecorderOptions, type CardSink } from './card-recorder.js';
+export { registerCardRecorderMetrics } from './metrics.js';
+export { DEFAULT_STORAGE_TIMEOUT_MS, StorageTimeoutError, storageErrorTag } from './deadline.js';
+export type { CardBatch, FeedbackStore, FeedbackSummary, FeedbackWriteResult, StoreTimeouts } from './feedback-store.js';

@@ -1,54 +1,127 @@
 /**
  * PostgreSQL feedback store, used when DATABASE_URL is set. Each write is one transaction; the
  * client gets its answer after COMMIT.
+ *
+ * Every call has one deadline, start to end (waiting for a pooled connection, connecting, BEGIN,
+ * the statements, COMMIT): a server that stops answering (frozen, partitioned) costs a request at
+ * most `timeoutMs`. The server also stops any statement after `statement_timeout`, and the driver
+ * gives up on any single query after `query_timeout`. A connection caught by the deadline is
+ * destroyed, never returned to the pool: its socket may still deliver a late answer.
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { FeedbackEntry } from '../cds-hooks/schemas.js';
 import type { IssuedCard } from '../cds-hooks/router.js';
-import { buildSummary, feedbackValues, type FeedbackStore, type FeedbackSummary, type SummaryRows } from './feedback-store.js';
-import { insertFeedbackSql, POSTGRES_PARAM, schemaSql, SUMMARY_SQL, upsertCardSql } from './sql.js';
+import { DEFAULT_STORAGE_TIMEOUT_MS, storageErrorTag, timeoutOrDefault, withDeadline } from './deadline.js';
+import { backfillKeys, rowDedupeKey, type UnkeyedFeedbackRow } from './dedupe.js';
+import {
+  buildSummary,
+  cardRows,
+  chunks,
+  feedbackValues,
+  type CardBatch,
+  type FeedbackStore,
+  type FeedbackSummary,
+  type FeedbackWriteResult,
+  type StoreTimeouts,
+  type SummaryRows,
+} from './feedback-store.js';
+import { FEEDBACK_DEDUPE_INDEX_SQL, insertFeedbackSql, POSTGRES_PARAM, schemaSql, SUMMARY_SQL, UNKEYED_FEEDBACK_SQL, upsertCardsSql } from './sql.js';
+
+/** Serialises schema upgrades between instances starting together (any constant will do). */
+const SCHEMA_LOCK = 0x63617274;
+/** Rows per INSERT: 500 × 11 parameters, far below PostgreSQL's 65,535. */
+const ROWS_PER_STATEMENT = 500;
+
+export type PostgresStoreOptions = StoreTimeouts & { pool?: Pick<pg.PoolConfig, 'max' | 'idleTimeoutMillis'> };
 
 export class PostgresFeedbackStore implements FeedbackStore {
   readonly kind = 'postgres' as const;
+  readonly timeoutMs: number;
+  private readonly initTimeoutMs: number;
+  private readonly summaryTimeoutMs: number;
   private readonly pool: pg.Pool;
 
-  constructor(connectionString: string, log?: Logger) {
-    this.pool = new pg.Pool({ connectionString, max: 5, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+  constructor(connectionString: string, log?: Logger, options: PostgresStoreOptions = {}) {
+    this.timeoutMs = timeoutOrDefault(options.timeoutMs, DEFAULT_STORAGE_TIMEOUT_MS);
+    this.initTimeoutMs = timeoutOrDefault(options.initTimeoutMs, Math.max(30_000, this.timeoutMs));
+    this.summaryTimeoutMs = timeoutOrDefault(options.summaryTimeoutMs, 5 * this.timeoutMs);
+    this.pool = new pg.Pool({
+      connectionString,
+      max: 5,
+      idleTimeoutMillis: 30_000,
+      ...options.pool,
+      connectionTimeoutMillis: this.timeoutMs,
+      statement_timeout: this.timeoutMs,
+      query_timeout: this.timeoutMs,
+      keepAlive: true,
+    });
     // An idle connection dropped by the server (restart, failover) is reported here; without a
     // listener it would crash the process. The pool replaces it on the next query.
-    this.pool.on('error', (err: Error & { code?: string }) => log?.warn({ error: `${err.name} ${err.code ?? ''}`.trim() }, 'PostgreSQL connection lost; will reconnect'));
+    this.pool.on('error', (err: Error) => log?.warn({ error: storageErrorTag(err) }, 'PostgreSQL connection lost; will reconnect'));
   }
 
   async init(): Promise<void> {
-    await this.pool.query(schemaSql({ id: 'BIGSERIAL PRIMARY KEY', timestamp: 'TIMESTAMPTZ' }));
+    await this.withClient(this.initTimeoutMs, (client) =>
+      transaction(client, async () => {
+        await client.query(`SET LOCAL statement_timeout = ${this.initTimeoutMs}`);
+        await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+        await client.query(schemaSql({ id: 'BIGSERIAL PRIMARY KEY', timestamp: 'TIMESTAMPTZ' }));
+        await client.query('ALTER TABLE feedback ADD COLUMN IF NOT EXISTS dedupe_key TEXT');
+        await backfill(client);
+        await client.query(FEEDBACK_DEDUPE_INDEX_SQL);
+      }),
+    );
   }
 
   async recordCards(serviceId: string, cards: IssuedCard[], issuedAt: Date): Promise<void> {
-    if (cards.length === 0) return;
-    await this.inTransaction(async (client) => {
-      for (const c of cards) {
-        await client.query(upsertCardSql(POSTGRES_PARAM), [c.uuid, serviceId, c.kind, c.indicator, issuedAt, issuedAt]);
-      }
-    });
+    await this.recordCardBatches([{ serviceId, cards, issuedAt }]);
+  }
+
+  async recordCardBatches(batches: readonly CardBatch[]): Promise<void> {
+    const rows = cardRows(batches);
+    if (rows.length === 0) return;
+    await this.withClient(this.timeoutMs, (client) =>
+      transaction(client, async () => {
+        for (const part of chunks(rows, ROWS_PER_STATEMENT)) await client.query(upsertCardsSql(POSTGRES_PARAM, part.length), part.flat());
+      }),
+    );
   }
 
   async recordFeedback(serviceId: string, entries: FeedbackEntry[], receivedAt: Date): Promise<void> {
+    await this.storeFeedback(serviceId, entries, receivedAt);
+  }
+
+  async storeFeedback(serviceId: string, entries: FeedbackEntry[], receivedAt: Date): Promise<FeedbackWriteResult> {
     const received = receivedAt.toISOString();
-    await this.inTransaction(async (client) => {
-      for (const f of entries) await client.query(insertFeedbackSql(POSTGRES_PARAM), feedbackValues(serviceId, f, received));
-    });
+    const rows = entries.map((f) => feedbackValues(serviceId, f, received));
+    const inserted = await this.withClient(this.timeoutMs, (client) =>
+      transaction(client, async () => {
+        let n = 0;
+        for (const part of chunks(rows, ROWS_PER_STATEMENT)) n += (await client.query(insertFeedbackSql(POSTGRES_PARAM, part.length), part.flat())).rowCount ?? 0;
+        return n;
+      }),
+    );
+    return { inserted, alreadyStored: entries.length - inserted };
   }
 
   async summary(now: Date): Promise<FeedbackSummary> {
-    const [issued, outcomes, reasons] = await Promise.all([this.pool.query(SUMMARY_SQL.issued), this.pool.query(SUMMARY_SQL.outcomes), this.pool.query(SUMMARY_SQL.reasons)]);
-    const rows: SummaryRows = { issued: issued.rows as SummaryRows['issued'], outcomes: outcomes.rows as SummaryRows['outcomes'], reasons: reasons.rows as SummaryRows['reasons'] };
+    const rows = await this.withClient(this.summaryTimeoutMs, (client) =>
+      transaction(client, async () => {
+        await client.query(`SET LOCAL statement_timeout = ${this.summaryTimeoutMs}`);
+        const issued = await client.query<SummaryRows['issued'][number]>(SUMMARY_SQL.issued);
+        const outcomes = await client.query<SummaryRows['outcomes'][number]>(SUMMARY_SQL.outcomes);
+        const reasons = await client.query<SummaryRows['reasons'][number]>(SUMMARY_SQL.reasons);
+        return { issued: issued.rows, outcomes: outcomes.rows, reasons: reasons.rows };
+      }),
+    );
     return buildSummary(rows, 'postgres', now);
   }
 
+  /** False when the server does not answer `SELECT 1` within the timeout. */
   async ping(): Promise<boolean> {
     try {
-      await this.pool.query('SELECT 1');
+      await this.withClient(this.timeoutMs, (client) => client.query('SELECT 1'));
       return true;
     } catch {
       return false;
@@ -59,17 +132,72 @@ export class PostgresFeedbackStore implements FeedbackStore {
     await this.pool.end();
   }
 
-  private async inTransaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await work(client);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+  /**
+   * Runs `work` on a pooled connection under one deadline. On success the connection goes back
+   * to the pool; on any error it is discarded (the server rolls back an open transaction when the
+   * connection goes); when the deadline passes, its socket is destroyed at once.
+   */
+  private async withClient<T>(timeoutMs: number, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let expired = false;
+    let held: pg.PoolClient | undefined;
+    let released = false;
+    const release = (client: pg.PoolClient, err?: Error): void => {
+      if (released) return;
+      released = true;
+      client.release(err);
+    };
+    const attempt = (async (): Promise<T> => {
+      const client = await this.pool.connect();
+      if (expired) {
+        // Connected after the deadline: a fresh, idle connection is fine to keep.
+        release(client);
+        throw new Error('storage deadline passed while connecting');
+      }
+      held = client;
+      try {
+        const result = await work(client);
+        release(client);
+        return result;
+      } catch (error) {
+        release(client, error instanceof Error ? error : new Error('storage call failed'));
+        throw error;
+      }
+    })();
+    return withDeadline(timeoutMs, attempt, () => {
+      expired = true;
+      if (held && !released) {
+        release(held, new Error('storage deadline passed'));
+        destroySocket(held);
+      }
+    });
   }
+}
+
+async function transaction<T>(client: pg.PoolClient, work: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  const result = await work();
+  await client.query('COMMIT');
+  return result;
+}
+
+/** Gives every row stored without a dedupe key its key (see backfillKeys for duplicates). */
+async function backfill(client: pg.PoolClient): Promise<void> {
+  const rows = (await client.query(UNKEYED_FEEDBACK_SQL)).rows as UnkeyedFeedbackRow[];
+  if (rows.length === 0) return;
+  const plain = rows.map(rowDedupeKey);
+  const taken = (await client.query('SELECT dedupe_key FROM feedback WHERE dedupe_key = ANY($1::text[])', [plain])).rows as { dedupe_key: string }[];
+  const keys = backfillKeys(rows, new Set(taken.map((t) => t.dedupe_key)));
+  await client.query('UPDATE feedback AS f SET dedupe_key = v.key FROM unnest($1::bigint[], $2::text[]) AS v(id, key) WHERE f.id = v.id', [
+    keys.map((k) => String(k.id)),
+    keys.map((k) => k.key),
+  ]);
+}
+
+/**
+ * pg's Client.end() is graceful when no query is in flight: it waits for the server to close the
+ * socket, which a frozen server never does. pg-pool itself destroys the stream on a connection
+ * timeout; `connection.stream` is not in @types/pg, hence the narrow cast.
+ */
+function destroySocket(client: pg.PoolClient): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }

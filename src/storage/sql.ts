@@ -24,28 +24,50 @@ export function schemaSql(types: { id: string; timestamp: string }): string {
       override_display TEXT,
       user_comment TEXT,
       outcome_timestamp ${types.timestamp} NOT NULL,
-      received_at ${types.timestamp} NOT NULL
+      received_at ${types.timestamp} NOT NULL,
+      dedupe_key TEXT
     );
     CREATE INDEX IF NOT EXISTS feedback_card ON feedback (card_uuid);`;
 }
+
+/**
+ * Upgrade of a feedback table created before dedupe keys (run after schemaSql, once the column
+ * exists and every row has a key, see dedupe.ts backfillKeys). NULL keys stay allowed: an older
+ * instance still running during a rollout inserts without one; the next start keys those rows.
+ */
+export const FEEDBACK_DEDUPE_INDEX_SQL = 'CREATE UNIQUE INDEX IF NOT EXISTS feedback_dedupe ON feedback (dedupe_key)';
+export const UNKEYED_FEEDBACK_SQL = `
+  SELECT id, service_id, card_uuid, outcome, accepted_suggestions, override_system, override_code, outcome_timestamp
+  FROM feedback WHERE dedupe_key IS NULL ORDER BY id`;
 
 /** `?` for SQLite, `$n` for PostgreSQL (n from 1). */
 export type Placeholder = (position: number) => string;
 export const SQLITE_PARAM: Placeholder = () => '?';
 export const POSTGRES_PARAM: Placeholder = (n) => `$${n}`;
 
-const params = (p: Placeholder, count: number): string => Array.from({ length: count }, (_, i) => p(i + 1)).join(', ');
+const rowsOf = (p: Placeholder, rows: number, width: number): string =>
+  Array.from({ length: rows }, (_, r) => `(${Array.from({ length: width }, (_v, i) => p(r * width + i + 1)).join(', ')})`).join(',\n    ');
 
-/** Values: card uuid, service id, kind, indicator, issued at (twice: first and last issue). */
-export const upsertCardSql = (p: Placeholder): string => `
-  INSERT INTO issued_cards (card_uuid, service_id, kind, indicator, first_issued_at, last_issued_at)
-  VALUES (${params(p, 6)})
-  ON CONFLICT (card_uuid) DO UPDATE SET last_issued_at = excluded.last_issued_at, times_issued = issued_cards.times_issued + 1`;
+/** Parameters per row of upsertCardsSql. */
+export const CARD_COLUMNS = 7;
 
-/** Values: those of feedbackValues(), in its order. */
-export const insertFeedbackSql = (p: Placeholder): string => `
-  INSERT INTO feedback (service_id, card_uuid, outcome, accepted_suggestions, override_system, override_code, override_display, user_comment, outcome_timestamp, received_at)
-  VALUES (${params(p, 10)})`;
+/**
+ * Values per row: card uuid, service id, kind, indicator, first issued at, last issued at, times
+ * issued. A card uuid may appear only once per statement (see cardRows in feedback-store.ts).
+ */
+export const upsertCardsSql = (p: Placeholder, rows = 1): string => `
+  INSERT INTO issued_cards (card_uuid, service_id, kind, indicator, first_issued_at, last_issued_at, times_issued)
+  VALUES ${rowsOf(p, rows, CARD_COLUMNS)}
+  ON CONFLICT (card_uuid) DO UPDATE SET last_issued_at = excluded.last_issued_at, times_issued = issued_cards.times_issued + excluded.times_issued`;
+
+/** Parameters per row of insertFeedbackSql. */
+export const FEEDBACK_COLUMNS = 11;
+
+/** Values per row: those of feedbackValues(), in its order. An entry already stored is skipped. */
+export const insertFeedbackSql = (p: Placeholder, rows = 1): string => `
+  INSERT INTO feedback (service_id, card_uuid, outcome, accepted_suggestions, override_system, override_code, override_display, user_comment, outcome_timestamp, received_at, dedupe_key)
+  VALUES ${rowsOf(p, rows, FEEDBACK_COLUMNS)}
+  ON CONFLICT (dedupe_key) DO NOTHING`;
 
 export const SUMMARY_SQL = {
   issued: `

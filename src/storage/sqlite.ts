@@ -1,62 +1,109 @@
 /**
  * SQLite feedback store (default): a file created on first use, no set-up. WAL journal with
  * synchronous=FULL, so a write acknowledged to the client survives a crash or restart.
+ *
+ * better-sqlite3 is synchronous: a call holds the event loop for its duration (0.7–13 ms per
+ * synced commit here). The only unbounded wait is for another connection's write lock, which
+ * `busy_timeout` limits to the storage timeout (then SQLITE_BUSY). Card bookkeeping goes through
+ * CardRecorder, which batches many calls into one transaction after the response is sent.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { FeedbackEntry } from '../cds-hooks/schemas.js';
 import type { IssuedCard } from '../cds-hooks/router.js';
-import { buildSummary, feedbackValues, type FeedbackStore, type FeedbackSummary, type SummaryRows } from './feedback-store.js';
-import { insertFeedbackSql, schemaSql, SQLITE_PARAM, SUMMARY_SQL, upsertCardSql } from './sql.js';
+import { DEFAULT_STORAGE_TIMEOUT_MS, timeoutOrDefault } from './deadline.js';
+import { backfillKeys, rowDedupeKey, type UnkeyedFeedbackRow } from './dedupe.js';
+import { buildSummary, cardRows, feedbackValues, type CardBatch, type FeedbackStore, type FeedbackSummary, type FeedbackWriteResult, type StoreTimeouts, type SummaryRows } from './feedback-store.js';
+import { FEEDBACK_DEDUPE_INDEX_SQL, insertFeedbackSql, schemaSql, SQLITE_PARAM, SUMMARY_SQL, UNKEYED_FEEDBACK_SQL, upsertCardsSql } from './sql.js';
+
+export type SqliteStoreOptions = Pick<StoreTimeouts, 'timeoutMs' | 'initTimeoutMs'>;
 
 export class SqliteFeedbackStore implements FeedbackStore {
   readonly kind = 'sqlite' as const;
+  readonly timeoutMs: number;
+  private readonly initTimeoutMs: number;
   private db: Database.Database | undefined;
   /** Statements prepared once per connection: card bookkeeping runs on every service call. */
   private statements: { upsertCard: Database.Statement; insertFeedback: Database.Statement } | undefined;
 
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    options: SqliteStoreOptions = {},
+  ) {
+    this.timeoutMs = timeoutOrDefault(options.timeoutMs, DEFAULT_STORAGE_TIMEOUT_MS);
+    this.initTimeoutMs = timeoutOrDefault(options.initTimeoutMs, Math.max(30_000, this.timeoutMs));
+  }
 
   private open(): Database.Database {
     if (this.db) return this.db;
     if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
-    const db = new Database(this.path);
+    const db = new Database(this.path, { timeout: this.timeoutMs });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${this.timeoutMs}`);
     this.db = db;
     return db;
   }
 
   init(): Promise<void> {
-    this.open().exec(schemaSql({ id: 'INTEGER PRIMARY KEY AUTOINCREMENT', timestamp: 'TEXT' }));
+    const db = this.open();
+    db.pragma(`busy_timeout = ${this.initTimeoutMs}`);
+    try {
+      // IMMEDIATE: two processes starting on one file upgrade it one after the other.
+      db.transaction(() => {
+        db.exec(schemaSql({ id: 'INTEGER PRIMARY KEY AUTOINCREMENT', timestamp: 'TEXT' }));
+        const columns = db.prepare('SELECT name FROM pragma_table_info(?)').all('feedback') as { name: string }[];
+        if (!columns.some((c) => c.name === 'dedupe_key')) db.exec('ALTER TABLE feedback ADD COLUMN dedupe_key TEXT');
+        const rows = db.prepare(UNKEYED_FEEDBACK_SQL).all() as UnkeyedFeedbackRow[];
+        if (rows.length > 0) {
+          const exists = db.prepare('SELECT 1 FROM feedback WHERE dedupe_key = ?').pluck();
+          const taken = new Set(rows.map(rowDedupeKey).filter((k) => exists.get(k) !== undefined));
+          const update = db.prepare('UPDATE feedback SET dedupe_key = ? WHERE id = ?');
+          for (const k of backfillKeys(rows, taken)) update.run(k.key, k.id);
+        }
+        db.exec(FEEDBACK_DEDUPE_INDEX_SQL);
+      }).immediate();
+    } finally {
+      db.pragma(`busy_timeout = ${this.timeoutMs}`);
+    }
     return Promise.resolve();
   }
 
   private prepared(): NonNullable<SqliteFeedbackStore['statements']> {
     const db = this.open();
-    this.statements ??= { upsertCard: db.prepare(upsertCardSql(SQLITE_PARAM)), insertFeedback: db.prepare(insertFeedbackSql(SQLITE_PARAM)) };
+    this.statements ??= { upsertCard: db.prepare(upsertCardsSql(SQLITE_PARAM)), insertFeedback: db.prepare(insertFeedbackSql(SQLITE_PARAM)) };
     return this.statements;
   }
 
   recordCards(serviceId: string, cards: IssuedCard[], issuedAt: Date): Promise<void> {
-    const { upsertCard } = this.prepared();
-    const at = issuedAt.toISOString();
-    this.open().transaction(() => {
-      for (const c of cards) upsertCard.run(c.uuid, serviceId, c.kind, c.indicator, at, at);
-    })();
-    return Promise.resolve();
+    return this.recordCardBatches([{ serviceId, cards, issuedAt }]);
   }
 
-  recordFeedback(serviceId: string, entries: FeedbackEntry[], receivedAt: Date): Promise<void> {
-    const { insertFeedback } = this.prepared();
-    const received = receivedAt.toISOString();
-    // One transaction: all entries are stored or none, and the commit is synced before we answer.
-    this.open().transaction(() => {
-      for (const f of entries) insertFeedback.run(feedbackValues(serviceId, f, received));
-    })();
-    return Promise.resolve();
+  /** All batches in one transaction: one synced commit however many service calls they cover. */
+  recordCardBatches(batches: readonly CardBatch[]): Promise<void> {
+    return settled(() => {
+      const rows = cardRows(batches);
+      if (rows.length === 0) return;
+      const { upsertCard } = this.prepared();
+      this.open().transaction(() => {
+        for (const row of rows) upsertCard.run(row);
+      })();
+    });
+  }
+
+  async recordFeedback(serviceId: string, entries: FeedbackEntry[], receivedAt: Date): Promise<void> {
+    await this.storeFeedback(serviceId, entries, receivedAt);
+  }
+
+  storeFeedback(serviceId: string, entries: FeedbackEntry[], receivedAt: Date): Promise<FeedbackWriteResult> {
+    return settled(() => {
+      const { insertFeedback } = this.prepared();
+      const received = receivedAt.toISOString();
+      // One transaction: all entries are stored or none, and the commit is synced before we answer.
+      const inserted = this.open().transaction(() => entries.reduce((n, f) => n + insertFeedback.run(feedbackValues(serviceId, f, received)).changes, 0))();
+      return { inserted, alreadyStored: entries.length - inserted };
+    });
   }
 
   summary(now: Date): Promise<FeedbackSummary> {
@@ -84,4 +131,12 @@ export class SqliteFeedbackStore implements FeedbackStore {
     this.statements = undefined;
     return Promise.resolve();
   }
+}
+
+/**
+ * The synchronous `work` as a promise: a throw becomes a rejection with the very error thrown
+ * (SqliteError, with its `code`), so callers see one failure path.
+ */
+function settled<T>(work: () => T): Promise<T> {
+  return new Promise<T>((resolve) => resolve(work()));
 }

@@ -5,17 +5,21 @@
  * Debian's package (test/helpers/postgres.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import Database from 'better-sqlite3';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pgDriver from 'pg';
 import request from 'supertest';
 import { PATIENT_VIEW_ID } from '../../cds-services/patient-view-hematotox.js';
 import { cardKind } from '../../src/cds-hooks/router.js';
-import type { Card } from '../../src/cds-hooks/schemas.js';
+import type { Card, FeedbackEntry } from '../../src/cds-hooks/schemas.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import type { FeedbackSummary } from '../../src/storage/feedback-store.js';
+import type { FeedbackStore, FeedbackSummary } from '../../src/storage/feedback-store.js';
+import { PostgresFeedbackStore } from '../../src/storage/postgres.js';
+import { SqliteFeedbackStore } from '../../src/storage/sqlite.js';
 import { buildTestApp, hookRequest, LogCapture } from '../helpers/app.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { seededDemo, serveFhir, type TestFhirServer } from '../helpers/servers.js';
@@ -56,6 +60,14 @@ const reason = (code: string, display: string, userComment?: string): Record<str
   overrideReason: { reason: { system: 'https://cart-hematotox-cds.example.org/fhir/CodeSystem/cart-hematotox', code, display }, ...(userComment ? { userComment } : {}) },
 });
 
+async function eventually(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 const BACKENDS: [string, () => Record<string, string>][] = [
   ['SQLite (default, a file created on first use)', () => ({ FEEDBACK_SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'cart-feedback-')), 'nested', 'feedback.sqlite') })],
   ['PostgreSQL (DATABASE_URL)', () => ({ DATABASE_URL: pg.url })],
@@ -77,15 +89,20 @@ describe.each(BACKENDS)('%s', (_name, storage) => {
 
   const card = (kind: string): Card => cards.find((c) => cardKind(c) === kind) as Card;
 
-  test('feedback is answered 200 once stored, and a restart loses none of it', async () => {
+  const sent = (): Record<string, unknown>[] => {
     const redCells = card('red-cell-transfusion');
-    const feedback = [
+    return [
       entry(redCells.uuid as string, 'accepted', { acceptedSuggestions: [{ id: redCells.suggestions?.[0]?.uuid }] }),
       entry(card('platelet-transfusion').uuid as string, 'overridden', reason('already-addressed', 'Already addressed', COMMENT)),
-      entry(card('platelet-transfusion').uuid as string, 'overridden', reason('already-addressed', 'Already addressed')),
+      // The same decision a minute later: a second entry, not a resend.
+      entry(card('platelet-transfusion').uuid as string, 'overridden', { ...reason('already-addressed', 'Already addressed'), outcomeTimestamp: '2026-11-22T10:16:00Z' }),
       entry(card('hematotoxicity-summary').uuid as string, 'overridden', reason('not-indicated', 'Not clinically indicated for this patient')),
       entry(card('g-csf').uuid as string, 'overridden'),
     ];
+  };
+
+  test('feedback is answered 200 once stored, and a restart loses none of it', async () => {
+    const feedback = sent();
     const res = await request(first.running.baseUrl).post(`${SERVICE}/feedback`).send({ feedback }).expect(200);
     expect(res.body).toEqual({ stored: 5 });
     await first.running.close();
@@ -118,6 +135,23 @@ describe.each(BACKENDS)('%s', (_name, storage) => {
       }
     } finally {
       await second.running.close();
+    }
+  }, 60_000);
+
+  test('feedback sent again (a client retry) is acknowledged and stored once; another outcome time is a new entry', async () => {
+    const third = await start(env);
+    try {
+      const post = (feedback: Record<string, unknown>[]) => request(third.running.baseUrl).post(`${SERVICE}/feedback`).send({ feedback }).expect(200);
+      const totals = async () =>
+        ((await request(third.running.baseUrl).get('/admin/feedback/summary').set('authorization', `Bearer ${ADMIN_TOKEN}`).expect(200)).body as FeedbackSummary).totals;
+      expect((await post(sent())).body).toEqual({ stored: 5 });
+      const gcsf = sent()[4] as Record<string, unknown>;
+      expect((await post([gcsf, gcsf])).body).toEqual({ stored: 2 });
+      expect(await totals()).toEqual({ cardsIssued: 4, feedback: 5, accepted: 1, overridden: 4 });
+      expect((await post([{ ...gcsf, outcomeTimestamp: '2026-11-23T08:00:00+01:00' }])).body).toEqual({ stored: 1 });
+      expect(await totals()).toEqual({ cardsIssued: 4, feedback: 6, accepted: 1, overridden: 5 });
+    } finally {
+      await third.running.close();
     }
   }, 60_000);
 });
@@ -167,7 +201,8 @@ describe('PostgreSQL going away', () => {
       // Card bookkeeping fails, but the clinician still gets the cards.
       const cards = await request(started.running.baseUrl).post(SERVICE).send(hookRequest('patient-view', 'cart-day9', { fhirServer: fhir.baseUrl })).expect(200);
       expect(cards.body.cards.length).toBe(4);
-      expect(started.logs.text).toContain('could not record issued cards');
+      // Card bookkeeping may happen after the response (CardRecorder): wait for its log line.
+      await eventually(() => started.logs.text.includes('could not record issued cards'));
       const t0 = Date.now();
       const res = await request(started.running.baseUrl)
         .post(`${SERVICE}/feedback`)
@@ -183,4 +218,112 @@ describe('PostgreSQL going away', () => {
       await started.running.close();
     }
   }, 60_000);
+});
+
+/** The feedback table as created before dedupe keys (the schema of the first releases). */
+const OLD_SCHEMA = (id: string, ts: string): string => `
+  CREATE TABLE issued_cards (card_uuid TEXT PRIMARY KEY, service_id TEXT NOT NULL, kind TEXT NOT NULL, indicator TEXT NOT NULL,
+    first_issued_at ${ts} NOT NULL, last_issued_at ${ts} NOT NULL, times_issued INTEGER NOT NULL DEFAULT 1);
+  CREATE TABLE feedback (id ${id}, service_id TEXT NOT NULL, card_uuid TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'overridden')), accepted_suggestions TEXT, override_system TEXT,
+    override_code TEXT, override_display TEXT, user_comment TEXT, outcome_timestamp ${ts} NOT NULL, received_at ${ts} NOT NULL);
+  CREATE INDEX feedback_card ON feedback (card_uuid);`;
+
+/** Raw access to one test database, beside the store under test. */
+interface RawDb {
+  open(): FeedbackStore;
+  exec(sql: string): Promise<void>;
+  rows(sql: string): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+function sqliteDb(): RawDb {
+  const path = join(mkdtempSync(join(tmpdir(), 'cart-feedback-')), 'feedback.sqlite');
+  const db = new Database(path);
+  return {
+    open: () => new SqliteFeedbackStore(path),
+    exec: async (sql) => void db.exec(sql),
+    rows: async (sql) => db.prepare(sql).all() as Record<string, unknown>[],
+    close: async () => void db.close(),
+  };
+}
+
+async function postgresDb(): Promise<RawDb> {
+  const name = `feedback_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new pgDriver.Client(pg.url);
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(pg.url);
+  url.pathname = `/${name}`;
+  const client = new pgDriver.Client(url.toString());
+  await client.connect();
+  return {
+    open: () => new PostgresFeedbackStore(url.toString()),
+    exec: async (sql) => void (await client.query(sql)),
+    rows: async (sql) => (await client.query(sql)).rows as Record<string, unknown>[],
+    close: () => client.end(),
+  };
+}
+
+const STORES: [string, () => Promise<RawDb>, { id: string; ts: string; indexes: string }][] = [
+  ['SQLite file', async () => sqliteDb(), { id: 'INTEGER PRIMARY KEY AUTOINCREMENT', ts: 'TEXT', indexes: "SELECT name FROM sqlite_master WHERE type = 'index'" }],
+  ['PostgreSQL', postgresDb, { id: 'BIGSERIAL PRIMARY KEY', ts: 'TIMESTAMPTZ', indexes: "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'feedback'" }],
+];
+
+describe.each(STORES)('idempotent feedback in %s', (_name, connect, dialect) => {
+  const uuid = '5f1c2a0e-1b2c-4d3e-8f40-123456789abc';
+  const decision = (more: Partial<FeedbackEntry> = {}): FeedbackEntry => ({
+    card: uuid,
+    outcome: 'overridden',
+    outcomeTimestamp: '2026-11-22T10:15:00Z',
+    overrideReason: { reason: { system: 'urn:test', code: 'already-addressed', display: 'Already addressed' } },
+    ...more,
+  });
+  const count = async (db: RawDb): Promise<number> => Number((await db.rows('SELECT COUNT(*) AS n FROM feedback'))[0]?.['n']);
+
+  test('the same entry twice is stored once, also after reopening; another outcome time is a second entry', async () => {
+    const db = await connect();
+    const first = db.open();
+    await first.init();
+    expect(await first.storeFeedback('patient-view', [decision()], new Date())).toEqual({ inserted: 1, alreadyStored: 0 });
+    // The same instant written differently, and the comment (not part of the decision) changed.
+    const resend = decision({ outcomeTimestamp: '2026-11-22T11:15:00.000+01:00', overrideReason: { ...decision().overrideReason, userComment: COMMENT } });
+    expect(await first.storeFeedback('patient-view', [resend, resend], new Date())).toEqual({ inserted: 0, alreadyStored: 2 });
+    await first.close();
+    const second = db.open();
+    await second.init();
+    expect(await second.storeFeedback('patient-view', [decision()], new Date())).toEqual({ inserted: 0, alreadyStored: 1 });
+    expect(await second.storeFeedback('patient-view', [decision({ outcomeTimestamp: '2026-11-22T10:16:00Z' })], new Date())).toEqual({ inserted: 1, alreadyStored: 0 });
+    expect(await second.storeFeedback('order-sign', [decision()], new Date())).toEqual({ inserted: 1, alreadyStored: 0 });
+    // A new entry twice in one request: stored once.
+    const fresh = decision({ outcome: 'accepted', acceptedSuggestions: [{ id: 'b' }, { id: 'a' }], overrideReason: undefined });
+    expect(await second.storeFeedback('patient-view', [fresh, { ...fresh, acceptedSuggestions: [{ id: 'a' }, { id: 'b' }] }], new Date())).toEqual({ inserted: 1, alreadyStored: 1 });
+    expect(await count(db)).toBe(4);
+    await second.close();
+    await db.close();
+  }, 30_000);
+
+  test('a table of the old schema is upgraded on start: keys backfilled, stored duplicates kept, resends recognised', async () => {
+    const db = await connect();
+    await db.exec(OLD_SCHEMA(dialect.id, dialect.ts));
+    const row = (ts: string, code: string): string =>
+      `('patient-view', '${uuid}', 'overridden', NULL, 'urn:test', '${code}', 'x', NULL, '${ts}', '2026-11-22T10:20:00Z')`;
+    await db.exec(`INSERT INTO feedback (service_id, card_uuid, outcome, accepted_suggestions, override_system, override_code, override_display, user_comment, outcome_timestamp, received_at)
+      VALUES ${row('2026-11-22T10:15:00Z', 'already-addressed')}, ${row('2026-11-22T10:15:00Z', 'already-addressed')}, ${row('2026-11-22T10:17:00Z', 'not-indicated')}`);
+    const store = db.open();
+    await store.init();
+    const keys = await db.rows('SELECT id, dedupe_key FROM feedback ORDER BY id');
+    expect(keys.map((k) => String(k['dedupe_key']).replace(/^[0-9a-f]{64}/, '<sha256>'))).toEqual(['<sha256>', `<sha256>:dup:${String(keys[1]?.['id'])}`, '<sha256>']);
+    expect((await db.rows(dialect.indexes)).map((i) => i['name'])).toContain('feedback_dedupe');
+    // The already stored decision, sent again, is recognised; a new one is added.
+    expect(await store.storeFeedback('patient-view', [decision(), decision({ outcomeTimestamp: '2026-11-22T10:30:00Z' })], new Date())).toEqual({ inserted: 1, alreadyStored: 1 });
+    await store.close();
+    // A second start finds nothing to upgrade.
+    const again = db.open();
+    await again.init();
+    expect(await count(db)).toBe(4);
+    await again.close();
+    await db.close();
+  }, 30_000);
 });
