@@ -5,9 +5,10 @@
  * can assert that the service under test gave up, closed the socket and stopped reading in time.
  */
 import type { AddressInfo, Socket } from 'node:net';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Resource } from 'fhir/r4.js';
 import { FHIR_JSON, outcome, respond, send, type Ctx } from './hostile-fhir-modes.js';
+import { closeServer, listen } from './servers.js';
 
 export type HostileMode =
   | 'normal' // the given resources as one valid searchset page; `Patient/<id>` reads
@@ -164,14 +165,3 @@ export async function hostileFhir(options: HostileOptions = {}): Promise<Hostile
   };
 }
 
-async function listen(server: Server): Promise<Server> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}

@@ -79,12 +79,14 @@ export async function blackHole(): Promise<{ url: string; close(): Promise<void>
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`, close: () => closeServer(server) };
 }
 
-async function listen(server: Server): Promise<Server> {
+/** Listens on an ephemeral port on 127.0.0.1. */
+export async function listen(server: Server): Promise<Server> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
 }
 
-function closeServer(server: Server): Promise<void> {
+/** Closes the server and every connection it still has. */
+export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
