@@ -3,6 +3,10 @@
  *
  * Pure and deterministic for a given input and `asOf`: no clock, no network, no file system, so the
  * SMART app runs the same function in the browser. Cost is linear in the number of resources.
+ *
+ * assess() runs one step per finding (CTCAE, severe cytopenia, ICAHT, CAR-HEMATOTOX, immune
+ * reconstitution, CRS, recommendations), each reading the shared AssessContext; steps append the
+ * issues they find to the context in the order they run.
  */
 import type { FhirResource } from 'fhir/r4.js';
 import { crsEvidence } from './crs.js';
@@ -11,15 +15,33 @@ import { ageInYears, isDate } from './dates.js';
 import { carHematotox } from './hematotox.js';
 import { assessIcaht } from './icaht.js';
 import { bCellAplasia, cd19Samples, cd4cd8, immunoglobulin } from './immune.js';
+import type { NormalizedLabs } from './observations.js';
 import { normalizeObservations } from './observations.js';
 import { recommend } from './recommendations.js';
+import type { PatientRecord } from './record.js';
 import { extractEvents, recordFromResources } from './record.js';
+import type { PhtResult } from './severe-cytopenia.js';
 import { persistenceAt, prolongedToxicity, severeEpisodes } from './severe-cytopenia.js';
 import type { Terminology } from './terminology.js';
-import type { HospitalThresholds } from './thresholds.js';
+import type { HospitalThresholds, Thresholds } from './thresholds.js';
 import { DEFAULT_HOSPITAL_THRESHOLDS, ivigThreshold } from './thresholds.js';
+import type { Timeline } from './timeline.js';
 import { baselineValue, buildTimeline, dayNumber, groupByAnalyte, labDays } from './timeline.js';
-import type { Analyte, Assessment, AssessmentIssue, ClinicalEvent, CtcaeTerm, LabDay, LabPoint, LabValue, Lineage, SevereCytopenia } from './types.js';
+import type {
+  Analyte,
+  Assessment,
+  AssessmentIssue,
+  ClinicalEvent,
+  CtcaeTerm,
+  HematotoxResult,
+  IcahtResult,
+  LabDay,
+  LabPoint,
+  LabValue,
+  Lineage,
+  Recommendation,
+  SevereCytopenia,
+} from './types.js';
 
 export interface AssessOptions {
   /** Assessment date, YYYY-MM-DD; nothing after it is used. */
@@ -53,9 +75,17 @@ export class AssessmentInputError extends Error {
 }
 
 /** Every analyte in output order. */
-const ANALYTES: readonly Analyte[] = ['anc', 'platelets', 'hemoglobin', 'wbc', 'lymphocytes', 'igg', 'iga', 'igm', 'cd19Percent', 'cd19Absolute', 'cd4Percent', 'cd4Absolute', 'cd8Percent', 'cd8Absolute', 'cd4cd8Ratio', 'ferritin', 'crp', 'il6', 'il10', 'ifnGamma', 'dDimer', 'fibrinogen', 'ldh', 'temperature', 'crsGrade'];
+const ANALYTES: readonly Analyte[] = [
+  'anc', 'platelets', 'hemoglobin', 'wbc', 'lymphocytes',
+  'igg', 'iga', 'igm',
+  'cd19Percent', 'cd19Absolute', 'cd4Percent', 'cd4Absolute', 'cd8Percent', 'cd8Absolute', 'cd4cd8Ratio',
+  'ferritin', 'crp', 'il6', 'il10', 'ifnGamma', 'dDimer', 'fibrinogen', 'ldh', 'temperature', 'crsGrade',
+];
 
-const TERMS: [CtcaeTerm, Analyte][] = [
+/** The blood counts graded by CTCAE, charted with their lab days. */
+type CountAnalyte = 'anc' | 'platelets' | 'hemoglobin' | 'wbc' | 'lymphocytes';
+
+const TERMS: [CtcaeTerm, CountAnalyte][] = [
   ['neutrophils', 'anc'],
   ['platelets', 'platelets'],
   ['hemoglobin', 'hemoglobin'],
@@ -63,14 +93,105 @@ const TERMS: [CtcaeTerm, Analyte][] = [
   ['lymphocytes', 'lymphocytes'],
 ];
 
-export function assess(resources: readonly FhirResource[], options: AssessOptions): Assessment {
-  if (!isDate(options.asOf)) throw new AssessmentInputError(`asOf must be a date (YYYY-MM-DD), got "${options.asOf}"`);
-  if (options.infusionDate !== undefined && !isDate(options.infusionDate)) throw new AssessmentInputError(`infusionDate must be a date (YYYY-MM-DD), got "${options.infusionDate}"`);
-  const thresholds = options.thresholds ?? DEFAULT_HOSPITAL_THRESHOLDS;
-  const t = thresholds.values;
-  const tz = options.timeZone ?? 'UTC';
-  const { terminology } = options;
+/** The lineages of severe cytopenia (seed 002): their count and unit. */
+const LINEAGES: readonly [Lineage, 'anc' | 'platelets' | 'hemoglobin'][] = [
+  ['neutrophil', 'anc'],
+  ['platelet', 'platelets'],
+  ['hemoglobin', 'hemoglobin'],
+];
+const LINEAGE_UNIT: Record<Lineage, string> = { neutrophil: '10*9/L', platelet: '10*9/L', hemoglobin: 'g/L' };
 
+/** What every step reads: the record's labs and events on the day axis, and the thresholds in force. */
+interface AssessContext {
+  asOf: string;
+  thresholds: HospitalThresholds;
+  t: Thresholds;
+  timeline: Timeline;
+  /** True when there is a day 0 (a CAR-T infusion, recorded or requested). */
+  infused: boolean;
+  day: (date: string) => number;
+  /** Day number after infusion, null without one. */
+  dayOrNull: (date: string) => number | null;
+  /** Events up to the assessment date, with their day numbers. */
+  events: ClinicalEvent[];
+  /** Lab values up to the assessment date, per analyte, in time order. */
+  groups: Map<Analyte, LabValue[]>;
+  values: (a: Analyte) => LabValue[];
+  /** Baseline value: before lymphodepletion, else before day 0, within the look-back. */
+  base: (a: Analyte, lookback?: number) => LabValue | undefined;
+  /** Lab days of the blood counts (platelets and hemoglobin know their transfusions). */
+  series: Record<CountAnalyte, LabDay[]>;
+  /** Issues in the order found; steps append to it. */
+  issues: AssessmentIssue[];
+}
+
+/** The patient's sex and age, and the lower limit of normal that follows from the sex. */
+interface PatientFacts {
+  sex: Assessment['sex'];
+  ageYears: number | null;
+  lln: (term: CtcaeTerm) => number;
+}
+
+export function assess(resources: readonly FhirResource[], options: AssessOptions): Assessment {
+  checkDates(options);
+  const thresholds = options.thresholds ?? DEFAULT_HOSPITAL_THRESHOLDS;
+  const { record, labs, events, issues } = readRecord(resources, options);
+  const ctx = dayAxis(options, thresholds, labs, events, issues);
+  const patient = patientFacts(ctx, record);
+
+  const ctcae = gradeCtcae(ctx, patient.lln);
+  const { episodes, pht, lineageDays } = severeCytopenia(ctx);
+  const persistentCytopenia = persistence(ctx, lineageDays, patient.lln);
+  const icaht = icahtGrades(ctx);
+  const hematotox = hematotoxScore(ctx);
+  const latest = latestValues(ctx);
+  const immunoglobulins = immunoglobulinFindings(ctx, latest, patient.ageYears);
+  const severeCytopenias = [...episodes.neutrophil, ...episodes.platelet, ...episodes.hemoglobin];
+  const recommendations = advise(ctx, { latest, hematotox, pht, icaht, ageYears: patient.ageYears, severeCytopenias });
+
+  const { timeline, infused } = ctx;
+  const assessment: Assessment = {
+    patientId: record.patientId,
+    asOf: options.asOf,
+    infusionDate: timeline.day0,
+    dayPostInfusion: infused ? timeline.asOfDay : null,
+    infusions: timeline.infusions,
+    lymphodepletionDate: timeline.lymphodepletionDate,
+    sex: patient.sex,
+    ageYears: patient.ageYears,
+    ctcae,
+    severeCytopenias,
+    prolongedHematologicToxicity: pht.value,
+    persistentCytopenia,
+    icaht,
+    hematotox,
+    immunoglobulins,
+    bCellAplasia: bCellFindings(ctx),
+    cd4cd8: cd4cd8Findings(ctx),
+    crs: crsFindings(ctx),
+    priorAllogeneicHsct: record.conditions.some((c) => options.terminology.match(c.code, ['allogeneic-hsct-history']) !== undefined),
+    latest,
+    recommendations,
+    ignoredObservations: labs.ignored,
+    issues,
+  };
+  if (options.includeSeries) addSeries(assessment, ctx);
+  return assessment;
+}
+
+function checkDates(options: AssessOptions): void {
+  if (!isDate(options.asOf)) throw new AssessmentInputError(`asOf must be a date (YYYY-MM-DD), got "${options.asOf}"`);
+  if (options.infusionDate !== undefined && !isDate(options.infusionDate)) {
+    throw new AssessmentInputError(`infusionDate must be a date (YYYY-MM-DD), got "${options.infusionDate}"`);
+  }
+}
+
+/** The patient's record, its normalised labs and its dated events, with the issues found reading them. */
+function readRecord(
+  resources: readonly FhirResource[],
+  options: AssessOptions,
+): { record: PatientRecord; labs: NormalizedLabs; events: ClinicalEvent[]; issues: AssessmentIssue[] } {
+  const tz = options.timeZone ?? 'UTC';
   let built: ReturnType<typeof recordFromResources>;
   try {
     built = recordFromResources(resources, options.patientId);
@@ -79,185 +200,286 @@ export function assess(resources: readonly FhirResource[], options: AssessOption
   }
   const { record } = built;
   const issues: AssessmentIssue[] = [...(options.inputIssues ?? []), ...built.issues];
-  const labs = normalizeObservations(record.observations, terminology, tz);
+  const labs = normalizeObservations(record.observations, options.terminology, tz);
   issues.push(...labs.issues);
-  const extracted = extractEvents(record, terminology, tz);
+  const extracted = extractEvents(record, options.terminology, tz);
   issues.push(...extracted.issues);
-  const { timeline, issues: timelineIssues } = buildTimeline(extracted.events, options.asOf, options.infusionDate, t);
+  return { record, labs, events: extracted.events, issues };
+}
+
+/** Day 0 and the day axis; events and lab values up to the assessment date; the blood counts' lab days. */
+function dayAxis(
+  options: AssessOptions,
+  thresholds: HospitalThresholds,
+  labs: NormalizedLabs,
+  allEvents: readonly ClinicalEvent[],
+  issues: AssessmentIssue[],
+): AssessContext {
+  const { asOf } = options;
+  const t = thresholds.values;
+  const { timeline, issues: timelineIssues } = buildTimeline(allEvents, asOf, options.infusionDate, t);
   issues.push(...timelineIssues);
   const infused = timeline.day0 !== null;
   const day = (date: string): number => dayNumber(timeline, date);
   const dayOrNull = (date: string): number | null => (infused ? day(date) : null);
-  const events = extracted.events.filter((e) => e.date <= options.asOf).map((e) => ({ ...e, day: dayOrNull(e.date) }));
+  const events = allEvents.filter((e) => e.date <= asOf).map((e) => ({ ...e, day: dayOrNull(e.date) }));
 
-  const groups = groupByAnalyte(labs.values, options.asOf);
+  const groups = groupByAnalyte(labs.values, asOf);
   const values = (a: Analyte): LabValue[] => groups.get(a) ?? [];
-  const transfusions = (kind: 'platelet-transfusion' | 'red-cell-transfusion'): ClinicalEvent[] => events.filter((e) => e.kind === kind || e.kind === 'transfusion-unspecified');
-  const series: Record<'anc' | 'platelets' | 'hemoglobin' | 'wbc' | 'lymphocytes', LabDay[]> = {
+  const base = (a: Analyte, lookback = t.baseline.lookbackDays): LabValue | undefined => baselineValue(values(a), timeline, lookback);
+  const transfusions = (kind: 'platelet-transfusion' | 'red-cell-transfusion'): ClinicalEvent[] =>
+    events.filter((e) => e.kind === kind || e.kind === 'transfusion-unspecified');
+  const freeDays = t.recovery.transfusionFreeDays;
+  const series: Record<CountAnalyte, LabDay[]> = {
     anc: labDays(values('anc'), timeline),
-    platelets: labDays(values('platelets'), timeline, transfusions('platelet-transfusion'), t.recovery.transfusionFreeDays),
-    hemoglobin: labDays(values('hemoglobin'), timeline, transfusions('red-cell-transfusion'), t.recovery.transfusionFreeDays),
+    platelets: labDays(values('platelets'), timeline, transfusions('platelet-transfusion'), freeDays),
+    hemoglobin: labDays(values('hemoglobin'), timeline, transfusions('red-cell-transfusion'), freeDays),
     wbc: labDays(values('wbc'), timeline),
     lymphocytes: labDays(values('lymphocytes'), timeline),
   };
+  return { asOf, thresholds, t, timeline, infused, day, dayOrNull, events, groups, values, base, series, issues };
+}
 
+/** Sex (for the hemoglobin lower limit of normal) and age (for the pediatric IVIG target). */
+function patientFacts(ctx: AssessContext, record: PatientRecord): PatientFacts {
   const gender = record.patient?.gender;
   const sex = gender === 'male' || gender === 'female' || gender === 'other' ? gender : 'unknown';
-  const ageYears = ageInYears(record.patient?.birthDate, options.asOf);
-  const lln = (term: CtcaeTerm): number => defaultLln(term, t, sex);
-  if (sex !== 'male' && sex !== 'female' && series.hemoglobin.some((d) => d.lln === undefined)) {
-    issues.push({ severity: 'information', code: 'sex-unknown', message: `sex unknown: hemoglobin graded with the lower default limit of normal (${lln('hemoglobin')} g/L)` });
+  const ageYears = ageInYears(record.patient?.birthDate, ctx.asOf);
+  const lln = (term: CtcaeTerm): number => defaultLln(term, ctx.t, sex);
+  if (sex !== 'male' && sex !== 'female' && ctx.series.hemoglobin.some((d) => d.lln === undefined)) {
+    ctx.issues.push({
+      severity: 'information',
+      code: 'sex-unknown',
+      message: `sex unknown: hemoglobin graded with the lower default limit of normal (${lln('hemoglobin')} g/L)`,
+    });
   }
+  return { sex, ageYears, lln };
+}
 
-  // CTCAE v5 grades: after infusion when there is one, otherwise over all values.
+/** CTCAE v5 grades: after infusion when there is one, otherwise over all values (without day numbers). */
+function gradeCtcae(ctx: AssessContext, lln: (term: CtcaeTerm) => number): Assessment['ctcae'] {
+  const { infused, timeline, t } = ctx;
   const from = infused ? 0 : -Infinity;
-  const ctcae = Object.fromEntries(
-    TERMS.map(([term, analyte]) => [term, gradeSeries(series[analyte as keyof typeof series], term, values(analyte)[0]?.unit ?? '10*9/L', from, timeline.asOfDay, lln(term), t)]),
-  ) as Assessment['ctcae'];
+  const grade = (term: CtcaeTerm, analyte: CountAnalyte): Assessment['ctcae'][CtcaeTerm] =>
+    gradeSeries(ctx.series[analyte], term, ctx.values(analyte)[0]?.unit ?? '10*9/L', from, timeline.asOfDay, lln(term), t);
+  const ctcae = Object.fromEntries(TERMS.map(([term, analyte]) => [term, grade(term, analyte)])) as Assessment['ctcae'];
   if (!infused) for (const term of Object.keys(ctcae) as CtcaeTerm[]) stripDays(ctcae[term]);
+  return ctcae;
+}
 
-  // Baselines (before lymphodepletion, else before day 0).
-  const base = (a: Analyte, lookback = t.baseline.lookbackDays): LabValue | undefined => baselineValue(values(a), timeline, lookback);
-
-  // Severe cytopenia, PHT, persistence.
-  const lineages: [Lineage, 'anc' | 'platelets' | 'hemoglobin', number][] = [
-    ['neutrophil', 'anc', t.severe.anc],
-    ['platelet', 'platelets', t.severe.platelets],
-    ['hemoglobin', 'hemoglobin', t.severe.hemoglobin],
-  ];
+/** Severe cytopenia episodes per lineage (with stale-data warnings) and prolonged hematologic toxicity. */
+function severeCytopenia(ctx: AssessContext): {
+  episodes: Record<Lineage, SevereCytopenia[]>;
+  pht: PhtResult;
+  lineageDays: Record<Lineage, LabDay[]>;
+} {
+  const { series, timeline, t } = ctx;
   const episodes: Record<Lineage, SevereCytopenia[]> = { neutrophil: [], platelet: [], hemoglobin: [] };
   const lineageDays: Record<Lineage, LabDay[]> = { neutrophil: series.anc, platelet: series.platelets, hemoglobin: series.hemoglobin };
-  const lineageUnit: Record<Lineage, string> = { neutrophil: '10*9/L', platelet: '10*9/L', hemoglobin: 'g/L' };
-  let pht: ReturnType<typeof prolongedToxicity> = { value: null, byLineage: { neutrophil: null, platelet: null, hemoglobin: null }, issues: [] };
-  if (infused) {
-    const fromDay = Math.min(0, day(timeline.baselineBeforeDate));
-    for (const [lineage, analyte, threshold] of lineages) {
-      episodes[lineage] = severeEpisodes(series[analyte], {
-        lineage,
-        threshold,
-        unit: lineageUnit[lineage],
-        consecutive: t.recovery.consecutiveDays,
-        fromDay,
-        asOfDay: timeline.asOfDay,
-        baseline: base(analyte),
-        infusionMs: timeline.infusionMs,
+  let pht: PhtResult = { value: null, byLineage: { neutrophil: null, platelet: null, hemoglobin: null }, issues: [] };
+  if (!ctx.infused) return { episodes, pht, lineageDays };
+  const fromDay = Math.min(0, ctx.day(timeline.baselineBeforeDate));
+  for (const [lineage, analyte] of LINEAGES) {
+    episodes[lineage] = severeEpisodes(series[analyte], {
+      lineage,
+      threshold: t.severe[analyte],
+      unit: LINEAGE_UNIT[lineage],
+      consecutive: t.recovery.consecutiveDays,
+      fromDay,
+      asOfDay: timeline.asOfDay,
+      baseline: ctx.base(analyte),
+      infusionMs: timeline.infusionMs,
+    });
+    const open = episodes[lineage].find((e) => e.ongoing);
+    const last = series[analyte].at(-1);
+    if (open && last && timeline.asOfDay - last.day > t.maxGapDays) {
+      ctx.issues.push({
+        severity: 'warning',
+        code: 'stale-data',
+        message: `${lineage} severe cytopenia ongoing but the last value is from day ${last.day} (${timeline.asOfDay - last.day} days ago)`,
+        resource: last.reference,
       });
-      const open = episodes[lineage].find((e) => e.ongoing);
-      const last = series[analyte].at(-1);
-      if (open && last && timeline.asOfDay - last.day > t.maxGapDays) {
-        issues.push({ severity: 'warning', code: 'stale-data', message: `${lineage} severe cytopenia ongoing but the last value is from day ${last.day} (${timeline.asOfDay - last.day} days ago)`, resource: last.reference });
-      }
     }
-    pht = prolongedToxicity(episodes, lineageDays, timeline.asOfDay, t);
-    issues.push(...pht.issues);
   }
-  const persistentCytopenia = {
-    pht: infused ? persistenceAt(t.pht.day, t.pht.windowDays, false, lineageDays, timeline.asOfDay, lln, lineageUnit, t) : null,
-    day90: infused ? persistenceAt(t.persistence.day90, t.persistence.day90WindowDays, true, lineageDays, timeline.asOfDay, lln, lineageUnit, t) : null,
-    year1: infused ? persistenceAt(t.persistence.year1, t.persistence.year1WindowDays, false, lineageDays, timeline.asOfDay, lln, lineageUnit, t) : null,
+  pht = prolongedToxicity(episodes, lineageDays, timeline.asOfDay, t);
+  ctx.issues.push(...pht.issues);
+  return { episodes, pht, lineageDays };
+}
+
+/** Grade of the value nearest each landmark: the PHT day, day 90 and 1 year (null without infusion). */
+function persistence(
+  ctx: AssessContext,
+  lineageDays: Record<Lineage, LabDay[]>,
+  lln: (term: CtcaeTerm) => number,
+): Assessment['persistentCytopenia'] {
+  const { t, infused, timeline } = ctx;
+  const at = (landmark: number, window: number, afterOnly: boolean): ReturnType<typeof persistenceAt> | null =>
+    infused ? persistenceAt(landmark, window, afterOnly, lineageDays, timeline.asOfDay, lln, LINEAGE_UNIT, t) : null;
+  return {
+    pht: at(t.pht.day, t.pht.windowDays, false),
+    day90: at(t.persistence.day90, t.persistence.day90WindowDays, true),
+    year1: at(t.persistence.year1, t.persistence.year1WindowDays, false),
   };
+}
 
-  const icaht = infused
-    ? assessIcaht(series.anc, series.platelets, timeline.asOfDay, '10*9/L', t)
-    : {
-        early: { grade: null, atLeast: false, gradeUpperBound: null, daysAnc500: 0, daysAnc100: 0, complete: false, dataGaps: [] },
-        late: { grade: null },
-        thrombocytopenia: { early: { grade: null, atLeast: false, daysBelow50: 0, daysBelow20: 0, complete: false }, late: { grade: null } },
-        phenotype: null,
-      };
+/** EHA/EBMT ICAHT (and T-ICAHT); reports the days without ANC when they could raise the early grade. */
+function icahtGrades(ctx: AssessContext): IcahtResult {
+  const icaht = ctx.infused ? assessIcaht(ctx.series.anc, ctx.series.platelets, ctx.timeline.asOfDay, '10*9/L', ctx.t) : noIcaht();
   if (icaht.early.atLeast) {
-    issues.push({ severity: 'information', code: 'data-gap', message: `early ICAHT is at least grade ${icaht.early.grade ?? ''} (up to ${icaht.early.gradeUpperBound ?? ''}): no ANC on days ${icaht.early.dataGaps.map((g) => (g.fromDay === g.toDay ? `${g.fromDay}` : `${g.fromDay}–${g.toDay}`)).join(', ')}` });
+    const gaps = icaht.early.dataGaps.map((g) => (g.fromDay === g.toDay ? `${g.fromDay}` : `${g.fromDay}–${g.toDay}`));
+    ctx.issues.push({
+      severity: 'information',
+      code: 'data-gap',
+      message:
+        `early ICAHT is at least grade ${icaht.early.grade ?? ''} (up to ${icaht.early.gradeUpperBound ?? ''}): ` +
+        `no ANC on days ${gaps.join(', ')}`,
+    });
   }
+  return icaht;
+}
 
-  const hematotox = carHematotox(
+function noIcaht(): IcahtResult {
+  return {
+    early: { grade: null, atLeast: false, gradeUpperBound: null, daysAnc500: 0, daysAnc100: 0, complete: false, dataGaps: [] },
+    late: { grade: null },
+    thrombocytopenia: { early: { grade: null, atLeast: false, daysBelow50: 0, daysBelow20: 0, complete: false }, late: { grade: null } },
+    phenotype: null,
+  };
+}
+
+/** CAR-HEMATOTOX from the baseline values (before lymphodepletion). */
+function hematotoxScore(ctx: AssessContext): HematotoxResult {
+  const { base, timeline } = ctx;
+  return carHematotox(
     { platelets: base('platelets'), anc: base('anc'), hemoglobin: base('hemoglobin'), crp: base('crp'), ferritin: base('ferritin') },
     timeline.day0 ? timeline.baselineBeforeDate : null,
-    t.hematotox,
+    ctx.t.hematotox,
   );
+}
 
-  // Latest values: after infusion when there is one (keys in a fixed order: output is deterministic).
+/** Latest values: after infusion when there is one (keys in a fixed order: output is deterministic). */
+function latestValues(ctx: AssessContext): Assessment['latest'] {
   const latest: Assessment['latest'] = {};
   for (const analyte of ANALYTES) {
-    const v = groups.get(analyte)?.at(-1);
-    if (!v || (infused && day(v.date) < 0)) continue;
-    latest[analyte] = { value: v.value, unit: v.unit, date: v.date, day: dayOrNull(v.date), reference: v.reference };
+    const v = ctx.groups.get(analyte)?.at(-1);
+    if (!v || (ctx.infused && ctx.day(v.date) < 0)) continue;
+    latest[analyte] = { value: v.value, unit: v.unit, date: v.date, day: ctx.dayOrNull(v.date), reference: v.reference };
   }
+  return latest;
+}
 
+/** IgG, IgA, IgM against their baseline (IgG also against the IVIG threshold); notes an IgG drawn after IVIG. */
+function immunoglobulinFindings(ctx: AssessContext, latest: Assessment['latest'], ageYears: number | null): Assessment['immunoglobulins'] {
+  const { t, base, values, dayOrNull } = ctx;
   const igLookback = t.baseline.immunologyLookbackDays;
   const igLatest = (a: Analyte): LabValue | undefined => (latest[a] ? values(a).at(-1) : undefined);
+  const { declinePct } = t.immunoglobulins;
   const immunoglobulins: Assessment['immunoglobulins'] = {
-    IgG: immunoglobulin(base('igg', igLookback), igLatest('igg'), dayOrNull, ivigThreshold(t, ageYears).value, t.immunoglobulins.declinePct),
-    IgA: immunoglobulin(base('iga', igLookback), igLatest('iga'), dayOrNull, null, t.immunoglobulins.declinePct),
-    IgM: immunoglobulin(base('igm', igLookback), igLatest('igm'), dayOrNull, null, t.immunoglobulins.declinePct),
+    IgG: immunoglobulin(base('igg', igLookback), igLatest('igg'), dayOrNull, ivigThreshold(t, ageYears).value, declinePct),
+    IgA: immunoglobulin(base('iga', igLookback), igLatest('iga'), dayOrNull, null, declinePct),
+    IgM: immunoglobulin(base('igm', igLookback), igLatest('igm'), dayOrNull, null, declinePct),
   };
-  const lastIvig = events.filter((e) => e.kind === 'ivig').at(-1);
+  const lastIvig = ctx.events.filter((e) => e.kind === 'ivig').at(-1);
   const iggLatest = immunoglobulins.IgG.latest;
   if (lastIvig && iggLatest && iggLatest.date >= lastIvig.date) {
-    issues.push({ severity: 'information', code: 'ivig-recent', message: `IgG of ${iggLatest.date} follows IVIG of ${lastIvig.date}: it reflects the infusion`, resource: iggLatest.reference });
+    ctx.issues.push({
+      severity: 'information',
+      code: 'ivig-recent',
+      message: `IgG of ${iggLatest.date} follows IVIG of ${lastIvig.date}: it reflects the infusion`,
+      resource: iggLatest.reference,
+    });
   }
+  return immunoglobulins;
+}
 
-  const bCells = infused ? bCellAplasia(cd19Samples(values('cd19Percent'), values('cd19Absolute'), day), timeline.product, t.bCellAplasia) : { present: null, onsetDay: null, lossDay: null, lossUnconfirmed: false, lossPredictsRelapse: false };
-  const cd4cd8Result = infused
-    ? cd4cd8({ ratio: values('cd4cd8Ratio'), cd4Abs: values('cd4Absolute'), cd8Abs: values('cd8Absolute'), cd4Pct: values('cd4Percent'), cd8Pct: values('cd8Percent') }, day, t.cd4.low)
-    : { inverted: null, onsetDay: null, latestRatio: null, cd4Low: null };
-  const crs = infused
-    ? crsEvidence(events, { ferritin: values('ferritin'), crp: values('crp'), il6: values('il6'), il10: values('il10'), ifnGamma: values('ifnGamma'), dDimer: values('dDimer'), ldh: values('ldh'), temperature: values('temperature'), fibrinogen: values('fibrinogen'), crsGrade: values('crsGrade') }, day, timeline.asOfDay)
-    : { crs: { grade: null, onsetDay: null, durationDays: null, source: null }, tocilizumab: { given: false, firstDay: null, doses: 0 }, corticosteroids: { given: false, firstDay: null, doses: 0 }, peaks: {}, associations: [] };
+/** B-cell aplasia from CD19 (after infusion only). */
+function bCellFindings(ctx: AssessContext): Assessment['bCellAplasia'] {
+  if (!ctx.infused) return { present: null, onsetDay: null, lossDay: null, lossUnconfirmed: false, lossPredictsRelapse: false };
+  const samples = cd19Samples(ctx.values('cd19Percent'), ctx.values('cd19Absolute'), ctx.day);
+  return bCellAplasia(samples, ctx.timeline.product, ctx.t.bCellAplasia);
+}
 
-  const severeCytopenias = [...episodes.neutrophil, ...episodes.platelet, ...episodes.hemoglobin];
-  const recommendations = infused
-    ? recommend(
-        {
-          asOfDay: timeline.asOfDay,
-          latest,
-          events,
-          hematotox,
-          pht: pht.value,
-          earlyIcahtGrade: icaht.early.grade,
-          earlyIcahtAtLeast: icaht.early.atLeast,
-          ageYears,
-          workupEvidence: [...new Set(severeCytopenias.filter((e) => e.ongoing || (e.recoveryDay ?? 0) > t.pht.day).flatMap((e) => e.evidence))],
-        },
-        thresholds,
-      )
-    : [];
-
-  const priorAllogeneicHsct = record.conditions.some((c) => terminology.match(c.code, ['allogeneic-hsct-history']) !== undefined);
-  const assessment: Assessment = {
-    patientId: record.patientId,
-    asOf: options.asOf,
-    infusionDate: timeline.day0,
-    dayPostInfusion: infused ? timeline.asOfDay : null,
-    infusions: timeline.infusions,
-    lymphodepletionDate: timeline.lymphodepletionDate,
-    sex,
-    ageYears,
-    ctcae,
-    severeCytopenias,
-    prolongedHematologicToxicity: pht.value,
-    persistentCytopenia,
-    icaht,
-    hematotox,
-    immunoglobulins,
-    bCellAplasia: bCells,
-    cd4cd8: cd4cd8Result,
-    crs,
-    priorAllogeneicHsct,
-    latest,
-    recommendations,
-    ignoredObservations: labs.ignored,
-    issues,
+/** CD4/CD8 inversion and low CD4 (after infusion only). */
+function cd4cd8Findings(ctx: AssessContext): Assessment['cd4cd8'] {
+  if (!ctx.infused) return { inverted: null, onsetDay: null, latestRatio: null, cd4Low: null };
+  const { values } = ctx;
+  const subsets = {
+    ratio: values('cd4cd8Ratio'),
+    cd4Abs: values('cd4Absolute'),
+    cd8Abs: values('cd8Absolute'),
+    cd4Pct: values('cd4Percent'),
+    cd8Pct: values('cd8Percent'),
   };
-  if (options.includeSeries) {
-    const all: Partial<Record<Analyte, LabDay[]>> = { ...series };
-    for (const analyte of ANALYTES) {
-      const list = groups.get(analyte);
-      if (list && !(analyte in all)) all[analyte] = labDays(list, timeline).map((d) => ({ ...d, value: maxOfDay(list, d.date) }));
-    }
-    assessment.series = all;
-    assessment.events = events;
+  return cd4cd8(subsets, ctx.day, ctx.t.cd4.low);
+}
+
+/** CRS grade, its treatment and the CRS-associated evidence (after infusion only). */
+function crsFindings(ctx: AssessContext): Assessment['crs'] {
+  if (!ctx.infused) {
+    return {
+      crs: { grade: null, onsetDay: null, durationDays: null, source: null },
+      tocilizumab: { given: false, firstDay: null, doses: 0 },
+      corticosteroids: { given: false, firstDay: null, doses: 0 },
+      peaks: {},
+      associations: [],
+    };
   }
-  return assessment;
+  const { values } = ctx;
+  const labs = {
+    ferritin: values('ferritin'),
+    crp: values('crp'),
+    il6: values('il6'),
+    il10: values('il10'),
+    ifnGamma: values('ifnGamma'),
+    dDimer: values('dDimer'),
+    ldh: values('ldh'),
+    temperature: values('temperature'),
+    fibrinogen: values('fibrinogen'),
+    crsGrade: values('crsGrade'),
+  };
+  return crsEvidence(ctx.events, labs, ctx.day, ctx.timeline.asOfDay);
+}
+
+/** What the cards advise (after infusion only); the work-up cites the observations behind severe cytopenia. */
+function advise(
+  ctx: AssessContext,
+  found: {
+    latest: Assessment['latest'];
+    hematotox: HematotoxResult;
+    pht: PhtResult;
+    icaht: IcahtResult;
+    ageYears: number | null;
+    severeCytopenias: readonly SevereCytopenia[];
+  },
+): Recommendation[] {
+  if (!ctx.infused) return [];
+  const { t } = ctx;
+  const workup = found.severeCytopenias.filter((e) => e.ongoing || (e.recoveryDay ?? 0) > t.pht.day);
+  return recommend(
+    {
+      asOfDay: ctx.timeline.asOfDay,
+      latest: found.latest,
+      events: ctx.events,
+      hematotox: found.hematotox,
+      pht: found.pht.value,
+      earlyIcahtGrade: found.icaht.early.grade,
+      earlyIcahtAtLeast: found.icaht.early.atLeast,
+      ageYears: found.ageYears,
+      workupEvidence: [...new Set(workup.flatMap((e) => e.evidence))],
+    },
+    ctx.thresholds,
+  );
+}
+
+/** For charts: lab days of every analyte present and the events (the blood counts' series first). */
+function addSeries(assessment: Assessment, ctx: AssessContext): void {
+  const all: Partial<Record<Analyte, LabDay[]>> = { ...ctx.series };
+  for (const analyte of ANALYTES) {
+    const list = ctx.groups.get(analyte);
+    if (list && !(analyte in all)) all[analyte] = labDays(list, ctx.timeline).map((d) => ({ ...d, value: maxOfDay(list, d.date) }));
+  }
+  assessment.series = all;
+  assessment.events = ctx.events;
 }
 
 /** For markers where the peak matters (CRP, ferritin…), the chart shows the day's highest value. */

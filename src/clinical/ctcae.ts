@@ -1,5 +1,5 @@
 /**
- * CTCAE v5.0 grades of the blood counts (clinical-spec section 3).
+ * CTCAE v5.0 grades of the blood counts (docs/clinical-logic.md §4).
  *
  * A value strictly below a grade's boundary has at least that grade; grade 1 starts below the
  * lower limit of normal (the lab's referenceRange.low when given, else the configured default).

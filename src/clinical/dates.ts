@@ -1,6 +1,6 @@
 /**
  * Calendar arithmetic for lab days. A lab day is a calendar date in the hospital's time zone
- * (clinical-spec section 1: UTC when unknown); day numbers are whole days from day 0.
+ * (docs/clinical-logic.md §2: UTC when unknown); day numbers are whole days from day 0.
  */
 
 const DAY_MS = 86_400_000;

@@ -1,5 +1,5 @@
 /**
- * Counting days below a threshold (clinical-spec section 1, EHA/EBMT 2023 Table 1).
+ * Counting days below a threshold (docs/clinical-logic.md §2; EHA/EBMT 2023 Table 1).
  *
  * - A measured day is below or above the threshold by its lab-day value.
  * - An unmeasured day counts as below only when the measured values on both sides are below and
@@ -68,7 +68,13 @@ export interface DayCount {
 }
 
 /** Counts days below over `from`..`to`, both bounds, with the gaps that make them differ. */
-export function countDaysBelow(days: readonly LabDay[], from: number, to: number, isBelow: (value: number) => boolean, opts: { maxGap: number; stableDays: number }): DayCount {
+export function countDaysBelow(
+  days: readonly LabDay[],
+  from: number,
+  to: number,
+  isBelow: (value: number) => boolean,
+  opts: { maxGap: number; stableDays: number },
+): DayCount {
   const states = classifyDays(days, from, to, isBelow, opts.maxGap);
   const lower = belowWithBridging(states, opts.stableDays, 'above');
   const upper = belowWithBridging(states, opts.stableDays, 'below');
@@ -96,7 +102,13 @@ export function countDaysBelow(days: readonly LabDay[], from: number, to: number
 }
 
 /** Runs of days below (lower bound, bridged) as [firstDay, lastDay] pairs. */
-export function runsBelow(days: readonly LabDay[], from: number, to: number, isBelow: (value: number) => boolean, opts: { maxGap: number; stableDays: number }): [number, number][] {
+export function runsBelow(
+  days: readonly LabDay[],
+  from: number,
+  to: number,
+  isBelow: (value: number) => boolean,
+  opts: { maxGap: number; stableDays: number },
+): [number, number][] {
   const below = belowWithBridging(classifyDays(days, from, to, isBelow, opts.maxGap), opts.stableDays, 'above');
   const runs: [number, number][] = [];
   below.forEach((b, k) => {

@@ -2,7 +2,18 @@
  * How numbers and days are written for people (cards, the SMART app, recommendation texts).
  */
 import type { Thresholds } from './thresholds.js';
-import type { Analyte, Assessment, BCellAplasiaResult, Cd4Cd8Result, CtcaeTerm, HematotoxResult, LabPoint, Lineage, Recommendation, RecommendationKind } from './types.js';
+import type {
+  Analyte,
+  Assessment,
+  BCellAplasiaResult,
+  Cd4Cd8Result,
+  CtcaeTerm,
+  HematotoxResult,
+  LabPoint,
+  Lineage,
+  Recommendation,
+  RecommendationKind,
+} from './types.js';
 import { displayUnit } from './units.js';
 
 /** Lab precision without noise: 2 significant digits below 1, 3 up to 100, whole numbers above. */
@@ -38,7 +49,11 @@ export const RECOMMENDATION_TITLES: Record<RecommendationKind, string> = {
   'cytopenia-workup': 'Cytopenia work-up',
 };
 
-const LINEAGE_NAME: Record<Lineage, [string, string]> = { neutrophil: ['neutropenia', 'ANC'], platelet: ['thrombocytopenia', 'PLT'], hemoglobin: ['anemia', 'Hb'] };
+const LINEAGE_NAME: Record<Lineage, [string, string]> = {
+  neutrophil: ['neutropenia', 'ANC'],
+  platelet: ['thrombocytopenia', 'PLT'],
+  hemoglobin: ['anemia', 'Hb'],
+};
 
 /** "neutropenia (ANC < 0.5)", with the severe threshold in force. */
 export function severeName(lineage: Lineage, threshold: number): string {
@@ -50,7 +65,12 @@ export function severeName(lineage: Lineage, threshold: number): string {
 export function thresholdText(r: Pick<Recommendation, 'threshold'>, severe: Thresholds['severe']): string {
   const { comparator, value, unit } = r.threshold;
   const cmp = comparator === '>=' ? '≥' : comparator === '<=' ? '≤' : comparator;
-  if (unit === 'day') return `severe cytopenia (ANC < ${fmt(severe.anc)}, platelets < ${fmt(severe.platelets)} or Hb < ${fmt(severe.hemoglobin)}) still present on day +${fmt(value)}`;
+  if (unit === 'day') {
+    return (
+      `severe cytopenia (ANC < ${fmt(severe.anc)}, platelets < ${fmt(severe.platelets)} or Hb < ${fmt(severe.hemoglobin)}) ` +
+      `still present on day +${fmt(value)}`
+    );
+  }
   if (unit === 'grade') return `early ICAHT grade ${cmp} ${fmt(value)}`;
   if (unit === 'score') return `CAR-HEMATOTOX ${cmp} ${fmt(value)}`;
   return `${cmp} ${fmt(value)} ${displayUnit(unit)}`;
@@ -59,8 +79,21 @@ export function thresholdText(r: Pick<Recommendation, 'threshold'>, severe: Thre
 export const capitalize = (s: string): string => `${s[0]?.toUpperCase() ?? ''}${s.slice(1)}`;
 
 /** How lab analytes and CTCAE terms are named on cards and in the app. */
-export const ANALYTE_LABELS: Partial<Record<Analyte, string>> = { anc: 'ANC', platelets: 'Platelets', hemoglobin: 'Hemoglobin', wbc: 'WBC', lymphocytes: 'Lymphocytes', igg: 'IgG' };
-export const TERM_ANALYTE: Record<CtcaeTerm, Analyte> = { neutrophils: 'anc', platelets: 'platelets', hemoglobin: 'hemoglobin', wbc: 'wbc', lymphocytes: 'lymphocytes' };
+export const ANALYTE_LABELS: Partial<Record<Analyte, string>> = {
+  anc: 'ANC',
+  platelets: 'Platelets',
+  hemoglobin: 'Hemoglobin',
+  wbc: 'WBC',
+  lymphocytes: 'Lymphocytes',
+  igg: 'IgG',
+};
+export const TERM_ANALYTE: Record<CtcaeTerm, Analyte> = {
+  neutrophils: 'anc',
+  platelets: 'platelets',
+  hemoglobin: 'hemoglobin',
+  wbc: 'wbc',
+  lymphocytes: 'lymphocytes',
+};
 export const HEMATOTOX_LABELS = { platelets: 'Platelets', anc: 'ANC', hemoglobin: 'Hemoglobin', crp: 'CRP', ferritin: 'Ferritin' } as const;
 
 /** "4 (high)", "≥ 3 (high; crp missing)", "incomplete (crp, ferritin missing)". */
@@ -73,7 +106,9 @@ export function hematotoxScoreText(h: HematotoxResult): string {
 /** Prolonged hematologic toxicity on the landmark day, or why it cannot be said yet. */
 export function phtText(a: Pick<Assessment, 'prolongedHematologicToxicity' | 'dayPostInfusion'>, t: Thresholds): string {
   if (a.prolongedHematologicToxicity !== null) return a.prolongedHematologicToxicity ? 'yes' : 'no';
-  return (a.dayPostInfusion ?? 0) < t.pht.day ? `not yet assessable (before day ${t.pht.day})` : `cannot be judged (no values within ${t.pht.windowDays} days of day ${t.pht.day})`;
+  return (a.dayPostInfusion ?? 0) < t.pht.day
+    ? `not yet assessable (before day ${t.pht.day})`
+    : `cannot be judged (no values within ${t.pht.windowDays} days of day ${t.pht.day})`;
 }
 
 /** B-cell aplasia, its onset, or the return of B cells (and what that means after tisagenlecleucel). */
@@ -81,7 +116,9 @@ export function bCellText(b: BCellAplasiaResult, t: Thresholds): string {
   if (b.present === null) return 'B cells not measured';
   if (b.lossDay !== null) {
     const months = Math.round(t.bCellAplasia.relapseWindowDays / 30.4);
-    return `B cells returned on ${dayLabel(b.lossDay)}${b.lossUnconfirmed ? ' (one sample, unconfirmed)' : ''}${b.lossPredictsRelapse ? ` (loss of B-cell aplasia within ${months} months after tisagenlecleucel predicts relapse)` : ''}`;
+    const unconfirmed = b.lossUnconfirmed ? ' (one sample, unconfirmed)' : '';
+    const relapse = b.lossPredictsRelapse ? ` (loss of B-cell aplasia within ${months} months after tisagenlecleucel predicts relapse)` : '';
+    return `B cells returned on ${dayLabel(b.lossDay)}${unconfirmed}${relapse}`;
   }
   return b.present ? `B-cell aplasia since ${dayLabel(b.onsetDay)}` : 'no B-cell aplasia';
 }

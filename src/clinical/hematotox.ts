@@ -1,5 +1,5 @@
 /**
- * CAR-HEMATOTOX (Rejeski et al., Blood 2021;138:2499; clinical-spec section 7), from baseline
+ * CAR-HEMATOTOX (Rejeski et al., Blood 2021;138:2499; docs/clinical-logic.md §7), from baseline
  * values before lymphodepletion:
  *   platelets > 175 → 0, 75–175 → 1, < 75 ×10^9/L → 2; ANC < 1.2 ×10^9/L → 1; Hb < 90 g/L → 1;
  *   CRP > 3.0 mg/dL → 1; ferritin 650–2000 → 1, > 2000 ng/mL → 2. 0–1 low, ≥ 2 high risk.
@@ -10,7 +10,8 @@ import { SOURCES, type Thresholds } from './thresholds.js';
 import type { HematotoxComponent, HematotoxResult, LabValue } from './types.js';
 
 export const BALL_CAVEAT =
-  'CAR-HEMATOTOX was derived and validated in large B-cell lymphoma. In B-ALL about 90% of patients score high (Nair et al., ALL-Hematotox, which replaces ferritin with marrow disease burden), so a high score discriminates little here.';
+  'CAR-HEMATOTOX was derived and validated in large B-cell lymphoma. In B-ALL about 90% of patients score high ' +
+  '(Nair et al., ALL-Hematotox, which replaces ferritin with marrow disease burden), so a high score discriminates little here.';
 
 type Component = HematotoxResult['missing'][number];
 

@@ -1,7 +1,7 @@
 /**
  * EHA/EBMT immune effector cell-associated hematotoxicity (Rejeski et al., Blood 2023;142:865),
  * its thrombocytopenia analogue (T-ICAHT, Blood 2025) and the neutrophil recovery phenotype.
- * Thresholds and day counts come from Thresholds (clinical-spec section 5).
+ * Thresholds and day counts come from Thresholds (docs/clinical-logic.md §6).
  */
 import { countDaysBelow, runsBelow } from './day-counting.js';
 import type { Thresholds } from './thresholds.js';
@@ -108,7 +108,13 @@ export function assessIcaht(anc: readonly LabDay[], platelets: readonly LabDay[]
     },
     late: { grade: lateGrade, ...(lateNadir ? { nadir: lateNadir } : {}) },
     thrombocytopenia: {
-      early: { grade: tGrade, atLeast: tGrade !== null && tUpper !== null && tUpper > tGrade, daysBelow50: p50.lower, daysBelow20: p20.lower, complete: asOfDay >= e.lastDay },
+      early: {
+        grade: tGrade,
+        atLeast: tGrade !== null && tUpper !== null && tUpper > tGrade,
+        daysBelow50: p50.lower,
+        daysBelow20: p20.lower,
+        complete: asOfDay >= e.lastDay,
+      },
       late: { grade: lateT },
     },
     phenotype: recoveryPhenotype(anc, asOfDay, t),
@@ -116,9 +122,9 @@ export function assessIcaht(anc: readonly LabDay[], platelets: readonly LabDay[]
 }
 
 /**
- * Neutrophil recovery phenotype (Rejeski 2021; clinical-spec section 5): aplastic when ANC ≤ 0.5
- * persists ≥ 14 days; intermittent when, after a recovery, ANC dips to ≤ 0.5 again after day +21;
- * quick when it recovered without such a dip. Null while the first dip is still under way.
+ * Neutrophil recovery phenotype (Rejeski et al., Blood 2021; docs/clinical-logic.md §6): aplastic
+ * when ANC ≤ 0.5 persists ≥ 14 days; intermittent when, after a recovery, ANC dips to ≤ 0.5 again
+ * after day +21; quick when it recovered without such a dip. Null while the first dip is still under way.
  */
 export function recoveryPhenotype(anc: readonly LabDay[], asOfDay: number, t: Thresholds): IcahtResult['phenotype'] {
   const post = anc.filter((d) => d.day >= 0 && d.day <= asOfDay);

@@ -1,5 +1,5 @@
 /**
- * Immune reconstitution (seed 000; clinical-spec section 6): immunoglobulin decline and the IVIG
+ * Immune reconstitution (seed 000; docs/clinical-logic.md §8): immunoglobulin decline and the IVIG
  * threshold, B-cell aplasia onset and loss, CD4/CD8 inversion and low CD4.
  */
 import type { Thresholds } from './thresholds.js';
@@ -11,7 +11,13 @@ const point = (v: LabValue, day: number | null): LabPoint => ({ value: v.value, 
  * Decline versus baseline. A decline is a fall of at least `declinePct` percent, so that assay
  * noise is not called a decline (seed 000 reports declines without a cut-off; 10% is our choice).
  */
-export function immunoglobulin(baseline: LabValue | undefined, latest: LabValue | undefined, dayOf: (date: string) => number | null, ivigThreshold: number | null, declinePct: number): ImmunoglobulinResult {
+export function immunoglobulin(
+  baseline: LabValue | undefined,
+  latest: LabValue | undefined,
+  dayOf: (date: string) => number | null,
+  ivigThreshold: number | null,
+  declinePct: number,
+): ImmunoglobulinResult {
   const changePct = baseline && latest && baseline.value > 0 ? Math.round(((latest.value - baseline.value) / baseline.value) * 1000) / 10 : null;
   return {
     baseline: baseline ? point(baseline, dayOf(baseline.date)) : null,
@@ -53,12 +59,18 @@ export function cd19Samples(percent: readonly LabValue[], absolute: readonly Lab
  * above the cut-off. Loss within 6 months after tisagenlecleucel predicts relapse.
  */
 export function bCellAplasia(samples: readonly Cd19Sample[], product: string | null, t: Thresholds['bCellAplasia']): BCellAplasiaResult {
-  const aplastic = (s: Cd19Sample): boolean => (s.percent === undefined || s.percent < t.cd19Percent) && (s.absolute === undefined || s.absolute < t.cd19Absolute);
+  const aplastic = (s: Cd19Sample): boolean =>
+    (s.percent === undefined || s.percent < t.cd19Percent) && (s.absolute === undefined || s.absolute < t.cd19Absolute);
   const empty: BCellAplasiaResult = { present: null, onsetDay: null, lossDay: null, lossUnconfirmed: false, lossPredictsRelapse: false };
   if (samples.length === 0) return empty;
   const onsetIndex = samples.findIndex(aplastic);
   const last = samples.at(-1) as Cd19Sample;
-  const latest = { day: last.day, reference: last.reference, ...(last.percent !== undefined ? { percent: last.percent } : {}), ...(last.absolute !== undefined ? { absolute: last.absolute } : {}) };
+  const latest = {
+    day: last.day,
+    reference: last.reference,
+    ...(last.percent !== undefined ? { percent: last.percent } : {}),
+    ...(last.absolute !== undefined ? { absolute: last.absolute } : {}),
+  };
   if (onsetIndex < 0) return { ...empty, present: false, latest };
   let lossDay: number | null = null;
   let unconfirmed = false;
@@ -86,7 +98,17 @@ export function bCellAplasia(samples: readonly Cd19Sample[], product: string | n
  * and CD8 of the same day (both counts or both percentages); CD4 < 0.2 ×10^9/L keeps antiviral
  * prophylaxis indicated (EHA/EBMT).
  */
-export function cd4cd8(values: { ratio: readonly LabValue[]; cd4Abs: readonly LabValue[]; cd8Abs: readonly LabValue[]; cd4Pct: readonly LabValue[]; cd8Pct: readonly LabValue[] }, dayOf: (date: string) => number, cd4Low: number): Cd4Cd8Result {
+export function cd4cd8(
+  values: {
+    ratio: readonly LabValue[];
+    cd4Abs: readonly LabValue[];
+    cd8Abs: readonly LabValue[];
+    cd4Pct: readonly LabValue[];
+    cd8Pct: readonly LabValue[];
+  },
+  dayOf: (date: string) => number,
+  cd4Low: number,
+): Cd4Cd8Result {
   const byDay = new Map<number, number>();
   for (const v of values.ratio) byDay.set(dayOf(v.date), v.value);
   for (const [cd4, cd8] of [

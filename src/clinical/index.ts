@@ -4,6 +4,14 @@
  */
 export { assess, AssessmentInputError, type AssessOptions } from './assess.js';
 export { buildTerminology, ROLES, LOCAL_SYSTEM, type Role, type Terminology, type LocalCodes } from './terminology.js';
-export { DEFAULT_HOSPITAL_THRESHOLDS, DEFAULT_THRESHOLDS, parseThresholds, SOURCES, type HospitalThresholds, type Thresholds, type SourceRef } from './thresholds.js';
+export {
+  DEFAULT_HOSPITAL_THRESHOLDS,
+  DEFAULT_THRESHOLDS,
+  parseThresholds,
+  SOURCES,
+  type HospitalThresholds,
+  type Thresholds,
+  type SourceRef,
+} from './thresholds.js';
 export { displayUnit } from './units.js';
 export type * from './types.js';

@@ -1,7 +1,7 @@
 /**
  * Observations → lab values: code matched through the ValueSets, status filtered, amendments
  * resolved, unit converted. Anything unusable is listed in the issues, never guessed and never
- * fatal (clinical-spec section 2).
+ * fatal (docs/clinical-logic.md §3).
  */
 import type { Observation, Quantity } from 'fhir/r4.js';
 import { instantReader } from './dates.js';
@@ -43,7 +43,7 @@ const SUBSET_ROLES: Partial<Record<Role, [Analyte, Analyte]>> = {
 export const LAB_ROLES: readonly Role[] = [...(Object.keys(ROLE_ANALYTE) as Role[]), ...(Object.keys(SUBSET_ROLES) as Role[])];
 
 const USED_STATUSES = new Set(['final', 'amended', 'corrected']);
-/** Statuses the spec says to ignore, counted in the assessment. */
+/** Statuses ignored by rule (docs/clinical-logic.md §3), counted in the assessment. */
 const IGNORED_STATUSES = new Set(['entered-in-error', 'cancelled', 'preliminary']);
 
 export interface NormalizedLabs {
@@ -92,7 +92,8 @@ export function normalizeObservations(observations: readonly Observation[], term
     if (!USED_STATUSES.has(obs.status)) {
       ignored[obs.status] = (Object.hasOwn(ignored, obs.status) ? (ignored[obs.status] ?? 0) : 0) + 1;
       if (!IGNORED_STATUSES.has(obs.status)) {
-        issues.push({ severity: 'information', code: 'status-ignored', message: `${label}: status "${obs.status}" is not a result; not used`, resource: reference });
+        const message = `${label}: status "${obs.status}" is not a result; not used`;
+        issues.push({ severity: 'information', code: 'status-ignored', message, resource: reference });
       }
       continue;
     }
@@ -104,7 +105,9 @@ export function normalizeObservations(observations: readonly Observation[], term
     }
     const raw = readValue(obs);
     if (!raw) {
-      issues.push({ severity: 'warning', code: 'value-missing', message: `${label} on ${when.date}: no numeric value${obs.dataAbsentReason ? ` (${obs.dataAbsentReason.text ?? obs.dataAbsentReason.coding?.[0]?.code ?? 'data absent'})` : ''}; not used`, resource: reference });
+      const absent = obs.dataAbsentReason;
+      const why = absent ? ` (${absent.text ?? absent.coding?.[0]?.code ?? 'data absent'})` : '';
+      issues.push({ severity: 'warning', code: 'value-missing', message: `${label} on ${when.date}: no numeric value${why}; not used`, resource: reference });
       continue;
     }
     let analyte: Analyte;
@@ -119,7 +122,8 @@ export function normalizeObservations(observations: readonly Observation[], term
     }
     const converted = toCanonical(dimension, raw.unit, raw.value);
     if (!converted.ok) {
-      issues.push({ severity: 'warning', code: 'unit-unreadable', message: `${label} on ${when.date}: ${converted.reason}; value ${raw.value} not used`, resource: reference });
+      const message = `${label} on ${when.date}: ${converted.reason}; value ${raw.value} not used`;
+      issues.push({ severity: 'warning', code: 'unit-unreadable', message, resource: reference });
       continue;
     }
     // One object shape for every value (optional fields set to undefined) keeps this loop fast.

@@ -3,7 +3,18 @@
  * reported and dropped), and turns medications, procedures and conditions into dated events
  * (CAR-T infusion, lymphodepletion, G-CSF, transfusions, tocilizumab, steroids, IVIG, CRS).
  */
-import type { CodeableConcept, Condition, FhirResource, Medication, MedicationAdministration, MedicationRequest, Observation, Patient, Procedure, Reference } from 'fhir/r4.js';
+import type {
+  CodeableConcept,
+  Condition,
+  FhirResource,
+  Medication,
+  MedicationAdministration,
+  MedicationRequest,
+  Observation,
+  Patient,
+  Procedure,
+  Reference,
+} from 'fhir/r4.js';
 import { readInstant } from './dates.js';
 import type { Role, Terminology } from './terminology.js';
 import type { AssessmentIssue, ClinicalEvent, EventKind } from './types.js';
@@ -78,7 +89,8 @@ export function recordFromResources(resources: readonly FhirResource[], patientI
     const owner = subject?.reference === expected ? ownId : patientIdOf(subject);
     if (owner !== ownId) {
       const reference = `${resource.resourceType}/${resource.id ?? '(no id)'}`;
-      issues.push({ severity: 'warning', code: 'patient-mismatch', message: owner ? 'belongs to another patient; not used' : 'names no patient; not used', resource: reference });
+      const message = owner ? 'belongs to another patient; not used' : 'names no patient; not used';
+      issues.push({ severity: 'warning', code: 'patient-mismatch', message, resource: reference });
       continue;
     }
     switch (resource.resourceType) {
@@ -145,7 +157,11 @@ function medicationConcept(ma: MedicationAdministration, record: PatientRecord):
   return record.medications.get(ref)?.code;
 }
 
-function matchKind(terminology: Terminology, concept: CodeableConcept | undefined, table: [Role, EventKind][]): { kind: EventKind; product?: string; display?: string } | undefined {
+function matchKind(
+  terminology: Terminology,
+  concept: CodeableConcept | undefined,
+  table: [Role, EventKind][],
+): { kind: EventKind; product?: string; display?: string } | undefined {
   const info = terminology.match(concept, table.map(([role]) => role));
   if (!info) return undefined;
   const kind = table.find(([role]) => role === info.role)?.[1];
@@ -170,7 +186,9 @@ export function extractEvents(record: PatientRecord, terminology: Terminology, t
     const concept = medicationConcept(ma, record);
     const match = matchKind(terminology, concept, MEDICATION_EVENTS);
     if (!match) continue;
-    push(match.kind, ma.effectiveDateTime ?? ma.effectivePeriod?.start, `MedicationAdministration/${ma.id ?? '(no id)'}`, concept?.text ?? match.display ?? match.kind, match.product ? { product: match.product } : {});
+    const display = concept?.text ?? match.display ?? match.kind;
+    const when = ma.effectiveDateTime ?? ma.effectivePeriod?.start;
+    push(match.kind, when, `MedicationAdministration/${ma.id ?? '(no id)'}`, display, match.product ? { product: match.product } : {});
   }
   for (const p of record.procedures) {
     if (NOT_GIVEN.has(p.status)) continue;
@@ -178,9 +196,17 @@ export function extractEvents(record: PatientRecord, terminology: Terminology, t
     if (!match) continue;
     const reference = `Procedure/${p.id ?? '(no id)'}`;
     if (match.kind === 'transfusion-unspecified') {
-      issues.push({ severity: 'information', code: 'transfusion-product-unknown', message: 'transfusion without product: treated as possibly red cells and possibly platelets (neither recovery counts in the transfusion-free period after it)', resource: reference });
+      issues.push({
+        severity: 'information',
+        code: 'transfusion-product-unknown',
+        message:
+          'transfusion without product: treated as possibly red cells and possibly platelets ' +
+          '(neither recovery counts in the transfusion-free period after it)',
+        resource: reference,
+      });
     }
-    push(match.kind, p.performedDateTime ?? p.performedPeriod?.start, reference, p.code?.text ?? match.display ?? match.kind, match.product ? { product: match.product } : {});
+    const display = p.code?.text ?? match.display ?? match.kind;
+    push(match.kind, p.performedDateTime ?? p.performedPeriod?.start, reference, display, match.product ? { product: match.product } : {});
   }
   for (const c of record.conditions) {
     const verification = c.verificationStatus?.coding?.[0]?.code;
@@ -188,7 +214,8 @@ export function extractEvents(record: PatientRecord, terminology: Terminology, t
     const info = terminology.match(c.code, CRS_ROLES);
     if (!info) continue;
     const end = readInstant(c.abatementDateTime ?? c.abatementPeriod?.end ?? c.abatementPeriod?.start, timeZone);
-    push('crs', c.onsetDateTime ?? c.onsetPeriod?.start ?? c.recordedDate, `Condition/${c.id ?? '(no id)'}`, c.code?.text ?? info.display ?? 'Cytokine release syndrome', {
+    const display = c.code?.text ?? info.display ?? 'Cytokine release syndrome';
+    push('crs', c.onsetDateTime ?? c.onsetPeriod?.start ?? c.recordedDate, `Condition/${c.id ?? '(no id)'}`, display, {
       ...(info.crsGrade !== undefined ? { crsGrade: info.crsGrade } : {}),
       ...(end ? { endDate: end.date } : {}),
     });

@@ -1,6 +1,6 @@
 /**
  * Severe cytopenia episodes, recovery and prolonged hematologic toxicity (seed 002, CIBMTR;
- * clinical-spec section 4).
+ * docs/clinical-logic.md §5).
  *
  * - Severe: ANC < 0.5 ×10^9/L, platelets < 20 ×10^9/L, hemoglobin < 60 g/L (strictly below).
  * - Recovery: the first of 3 consecutive lab days above the threshold; for platelets and red
@@ -98,7 +98,12 @@ export interface PhtResult {
  * near it is measured. Otherwise it is unknown and the overall answer is null unless another
  * lineage decides it.
  */
-export function prolongedToxicity(episodes: Record<Lineage, SevereCytopenia[]>, days: Record<Lineage, readonly LabDay[]>, asOfDay: number, t: Thresholds): PhtResult {
+export function prolongedToxicity(
+  episodes: Record<Lineage, SevereCytopenia[]>,
+  days: Record<Lineage, readonly LabDay[]>,
+  asOfDay: number,
+  t: Thresholds,
+): PhtResult {
   const landmark = t.pht.day;
   const byLineage: Record<Lineage, boolean | null> = { neutrophil: null, platelet: null, hemoglobin: null };
   const issues: AssessmentIssue[] = [];
@@ -116,7 +121,8 @@ export function prolongedToxicity(episodes: Record<Lineage, SevereCytopenia[]>, 
       byLineage[lineage] = near.length > 0 ? false : null;
     }
     if (byLineage[lineage] === null) {
-      issues.push({ severity: 'information', code: 'data-gap', message: `no ${lineage} value within ${window} days of day ${landmark}: prolonged toxicity cannot be judged for this lineage` });
+      const message = `no ${lineage} value within ${window} days of day ${landmark}: prolonged toxicity cannot be judged for this lineage`;
+      issues.push({ severity: 'information', code: 'data-gap', message });
     }
   }
   const values = Object.values(byLineage);
@@ -124,20 +130,34 @@ export function prolongedToxicity(episodes: Record<Lineage, SevereCytopenia[]>, 
   return { value, byLineage, issues };
 }
 
-export const LINEAGE_TERM: Record<Lineage, 'neutrophils' | 'platelets' | 'hemoglobin'> = { neutrophil: 'neutrophils', platelet: 'platelets', hemoglobin: 'hemoglobin' };
+export const LINEAGE_TERM: Record<Lineage, 'neutrophils' | 'platelets' | 'hemoglobin'> = {
+  neutrophil: 'neutrophils',
+  platelet: 'platelets',
+  hemoglobin: 'hemoglobin',
+};
 
 /**
  * Cytopenia persisting at a landmark (seed 000 follows to 1 year): the CTCAE grade of the value
  * measured closest to the landmark within `window` days (day 90: on or after it; 1 year: either side).
  */
-export function persistenceAt(landmark: number, window: number, afterOnly: boolean, days: Record<Lineage, readonly LabDay[]>, asOfDay: number, lln: (term: CtcaeTerm) => number, unit: Record<Lineage, string>, t: Thresholds): PersistenceResult | null {
+export function persistenceAt(
+  landmark: number,
+  window: number,
+  afterOnly: boolean,
+  days: Record<Lineage, readonly LabDay[]>,
+  asOfDay: number,
+  lln: (term: CtcaeTerm) => number,
+  unit: Record<Lineage, string>,
+  t: Thresholds,
+): PersistenceResult | null {
   if (asOfDay < landmark - (afterOnly ? 0 : window)) return null;
   const pick = (lineage: Lineage): LandmarkValue | null => {
     const candidates = days[lineage].filter((d) => (afterOnly ? d.day >= landmark && d.day <= landmark + window : Math.abs(d.day - landmark) <= window));
     const best = candidates.sort((x, y) => Math.abs(x.day - landmark) - Math.abs(y.day - landmark))[0];
     if (!best) return null;
     const term = LINEAGE_TERM[lineage];
-    return { value: best.value, unit: unit[lineage], date: best.date, day: best.day, reference: best.reference, grade: ctcaeGrade(best.value, best.lln ?? lln(term), t.ctcae[term]) };
+    const grade = ctcaeGrade(best.value, best.lln ?? lln(term), t.ctcae[term]);
+    return { value: best.value, unit: unit[lineage], date: best.date, day: best.day, reference: best.reference, grade };
   };
   return { day: landmark, neutrophils: pick('neutrophil'), platelets: pick('platelet'), hemoglobin: pick('hemoglobin') };
 }

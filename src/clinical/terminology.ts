@@ -61,7 +61,11 @@ const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
 /** RxNorm term types whose name is an ingredient or a brand (a name a prescriber writes). */
 const NAME_TTYS = new Set(['IN', 'PIN', 'BN']);
 /** Routes and forms that are not systemic: a dexamethasone eye drop is not CRS treatment. */
-const NON_SYSTEMIC = /\b(ophthalmic|otic|topical|cream|ointment|lotion|gel|drops?|eye|ear|inhal\w*|nasal|rectal|enema|foam|shampoo|dental|paste|intravitreal|implant)\b/i;
+const NON_SYSTEMIC_WORDS = [
+  'ophthalmic', 'otic', 'topical', 'cream', 'ointment', 'lotion', 'gel', 'drops?', 'eye', 'ear',
+  'inhal\\w*', 'nasal', 'rectal', 'enema', 'foam', 'shampoo', 'dental', 'paste', 'intravitreal', 'implant',
+];
+const NON_SYSTEMIC = new RegExp(`\\b(${NON_SYSTEMIC_WORDS.join('|')})\\b`, 'i');
 
 /** The name a concept contributes to name matching, lower case; undefined when it has none. */
 function matchableName(system: string, display: string | undefined, tty: string | undefined): string | undefined {

@@ -1,6 +1,6 @@
 /**
- * Every threshold the engine uses, its default and its source (../shared/clinical-spec.md and
- * docs/clinical-logic.md). A hospital overrides any of them with a thresholds file; the parsed
+ * Every threshold the engine uses, its default and its source (docs/clinical-logic.md,
+ * §11 Sources). A hospital overrides any of them with a thresholds file; the parsed
  * result remembers which values were overridden so every card can say which threshold was in force.
  */
 import { z } from 'zod';
@@ -16,8 +16,14 @@ export const SOURCES = {
     label: 'Hematologic toxicity and immune reconstitution after CD19 CAR-T in r/r B-ALL, thesis (seed 000)',
     url: 'https://www.globethesis.com/?t=2504306773454584',
   },
-  seed001: { label: 'Cytokines and coagulation in severe CRS after CAR-T in r/r B-ALL, thesis (seed 001)', url: 'https://www.globethesis.com/?t=2404330614468377' },
-  seed002: { label: 'Wang et al., New-onset severe cytopenia after CAR-T in r/r ALL, Front Oncol 2021 (seed 002)', url: 'https://doi.org/10.3389/fonc.2021.702644' },
+  seed001: {
+    label: 'Cytokines and coagulation in severe CRS after CAR-T in r/r B-ALL, thesis (seed 001)',
+    url: 'https://www.globethesis.com/?t=2404330614468377',
+  },
+  seed002: {
+    label: 'Wang et al., New-onset severe cytopenia after CAR-T in r/r ALL, Front Oncol 2021 (seed 002)',
+    url: 'https://doi.org/10.3389/fonc.2021.702644',
+  },
   seed003: {
     label: 'Survival and severe CRS after CD19 CAR-T in r/r B-ALL, Blood 2020;136 Suppl 1:9 (seed 003)',
     url: 'https://ashpublications.org/blood/article/136/Supplement%201/9/473767',
@@ -48,7 +54,7 @@ function obj<T extends z.ZodRawShape>(shape: T) {
 export const thresholdsSchema = obj({
   /** The hospital protocol cited on cards for the values it changed (label, optional https URL). */
   source: z.strictObject({ label: z.string().min(1).max(200), url: z.url({ protocol: /^https$/ }).optional() }).optional(),
-  /** Lower limits of normal when Observation.referenceRange.low is absent (clinical-spec section 3). */
+  /** Lower limits of normal when Observation.referenceRange.low is absent (docs/clinical-logic.md §4). */
   lln: obj({
     anc: positive.default(1.8),
     platelets: positive.default(150),
@@ -73,10 +79,10 @@ export const thresholdsSchema = obj({
     /** Platelet and red cell recovery: no such transfusion in the N days before (CIBMTR, T-ICAHT). */
     transfusionFreeDays: days.default(7),
   }),
-  /** Gap days count as below a threshold only between two values below it, at most N days apart (clinical-spec section 1). */
+  /** Gap days count as below a threshold only between two values below it, at most N days apart (docs/clinical-logic.md §2). */
   maxGapDays: days.default(3),
   baseline: obj({
-    /** Baseline = last value before lymphodepletion (or before day 0) within N days (clinical-spec section 1). */
+    /** Baseline = last value before lymphodepletion (or before day 0) within N days (docs/clinical-logic.md §2). */
     lookbackDays: days.default(30),
     /** Lymphodepletion is looked for in the N days before day 0. */
     lymphodepletionWindowDays: days.default(14),
@@ -208,7 +214,9 @@ function leafPaths(raw: unknown, prefix = ''): string[] {
 /** The IVIG review threshold for this patient: the pediatric target under `pediatricAgeYears`. */
 export function ivigThreshold(t: Thresholds, ageYears: number | null): { value: number; path: string; pediatric: boolean } {
   const pediatric = ageYears !== null && ageYears < t.immunoglobulins.pediatricAgeYears;
-  return pediatric ? { value: t.immunoglobulins.iggIvigPediatric, path: 'immunoglobulins.iggIvigPediatric', pediatric } : { value: t.actions.ivigIgg, path: 'actions.ivigIgg', pediatric };
+  return pediatric
+    ? { value: t.immunoglobulins.iggIvigPediatric, path: 'immunoglobulins.iggIvigPediatric', pediatric }
+    : { value: t.actions.ivigIgg, path: 'actions.ivigIgg', pediatric };
 }
 
 /** The source to cite for a threshold: the hospital when it changed the value, else `defaultSource`. */

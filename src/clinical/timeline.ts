@@ -1,5 +1,5 @@
 /**
- * The time axis (clinical-spec section 1): day 0, lymphodepletion, baseline, and lab days.
+ * The time axis (docs/clinical-logic.md §2): day 0, lymphodepletion, baseline, and lab days.
  *
  * - Day 0 is the latest CAR-T infusion on or before the assessment date, unless the request names
  *   another; a MedicationAdministration and a Procedure on the same date are one infusion.
@@ -44,18 +44,28 @@ export function dayNumber(timeline: Timeline, date: string): number {
   return day;
 }
 
-export function buildTimeline(events: readonly ClinicalEvent[], asOf: string, requestedDay0: string | undefined, t: Thresholds): { timeline: Timeline; issues: AssessmentIssue[] } {
+export function buildTimeline(
+  events: readonly ClinicalEvent[],
+  asOf: string,
+  requestedDay0: string | undefined,
+  t: Thresholds,
+): { timeline: Timeline; issues: AssessmentIssue[] } {
   const issues: AssessmentIssue[] = [];
   const infusionEvents = events.filter((e) => e.kind === 'car-t' && e.date <= asOf);
   const byDate = new Map<string, ClinicalEvent[]>();
   for (const e of infusionEvents) byDate.set(e.date, [...(byDate.get(e.date) ?? []), e]);
   const dates = [...byDate.keys()].sort();
   const future = events.filter((e) => e.kind === 'car-t' && e.date > asOf);
-  if (future.length > 0) issues.push({ severity: 'information', code: 'infusion', message: `a CAR-T infusion dated after ${asOf} is ignored`, resource: future[0]?.reference });
+  if (future.length > 0) {
+    issues.push({ severity: 'information', code: 'infusion', message: `a CAR-T infusion dated after ${asOf} is ignored`, resource: future[0]?.reference });
+  }
 
   let day0: string | null = dates.at(-1) ?? null;
   if (requestedDay0) {
-    if (!byDate.has(requestedDay0)) issues.push({ severity: 'information', code: 'infusion', message: `day 0 set to ${requestedDay0} by the request; no CAR-T infusion is recorded on that date` });
+    if (!byDate.has(requestedDay0)) {
+      const message = `day 0 set to ${requestedDay0} by the request; no CAR-T infusion is recorded on that date`;
+      issues.push({ severity: 'information', code: 'infusion', message });
+    }
     day0 = requestedDay0;
   } else if (dates.length > 1) {
     issues.push({ severity: 'information', code: 'infusion', message: `${dates.length} CAR-T infusions recorded (${dates.join(', ')}); day 0 is the latest` });
@@ -67,7 +77,7 @@ export function buildTimeline(events: readonly ClinicalEvent[], asOf: string, re
   const day0Events = day0 ? (byDate.get(day0) ?? []) : [];
   const infusionMs = day0Events.length > 0 ? Math.min(...day0Events.map((e) => e.ms)) : day0 ? Date.parse(`${day0}T00:00:00Z`) : null;
 
-  // Lymphodepletion: the first dose in the window before day 0 (clinical-spec section 1).
+  // Lymphodepletion: the first dose in the window before day 0 (docs/clinical-logic.md §2).
   let lymphodepletionDate: string | null = null;
   let ldMs: number | null = null;
   if (day0) {
@@ -126,7 +136,12 @@ export function baselineValue(values: readonly LabValue[] | undefined, timeline:
  * times of the matching product), a day is marked transfusion-supported when a transfusion came
  * before it within `transfusionFreeDays` (CIBMTR / T-ICAHT: 7 days).
  */
-export function labDays(values: readonly LabValue[] | undefined, timeline: Timeline, transfusions?: readonly ClinicalEvent[], transfusionFreeDays = 7): LabDay[] {
+export function labDays(
+  values: readonly LabValue[] | undefined,
+  timeline: Timeline,
+  transfusions?: readonly ClinicalEvent[],
+  transfusionFreeDays = 7,
+): LabDay[] {
   if (!values || values.length === 0) return [];
   const byDate = new Map<string, LabDay>();
   const txDays = (transfusions ?? []).map((tx) => ({ day: dayNumber(timeline, tx.date), ms: tx.ms }));
@@ -138,7 +153,15 @@ export function labDays(values: readonly LabValue[] | undefined, timeline: Timel
       const gap = day - tx.day;
       return gap >= 0 && gap <= transfusionFreeDays && (gap > 0 || tx.ms <= v.ms);
     });
-    byDate.set(v.date, { day, date: v.date, ms: v.ms, value: v.value, reference: v.reference, ...(v.lln !== undefined ? { lln: v.lln } : {}), ...(supported ? { transfusionSupported: true } : {}) });
+    byDate.set(v.date, {
+      day,
+      date: v.date,
+      ms: v.ms,
+      value: v.value,
+      reference: v.reference,
+      ...(v.lln !== undefined ? { lln: v.lln } : {}),
+      ...(supported ? { transfusionSupported: true } : {}),
+    });
   }
   return [...byDate.values()].sort((a, b) => a.day - b.day);
 }

@@ -225,7 +225,7 @@ export interface BCellAplasiaResult {
   /** First of the confirming samples above the cut-off after aplasia. */
   lossDay: number | null;
   lossUnconfirmed: boolean;
-  /** Loss within the relapse window after tisagenlecleucel (clinical-spec section 6). */
+  /** Loss within the relapse window after tisagenlecleucel (docs/clinical-logic.md §8). */
   lossPredictsRelapse: boolean;
   latest?: { day: number; percent?: number; absolute?: number; reference: string };
 }

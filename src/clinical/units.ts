@@ -1,5 +1,5 @@
 /**
- * Unit normalisation (clinical-spec section 2): every value is converted with UCUM
+ * Unit normalisation (docs/clinical-logic.md §3): every value is converted with UCUM
  * (`@lhncbc/ucum-lhc`) into the canonical unit of its dimension. The common non-UCUM strings
  * hospitals send (K/uL, x10E3/uL, thou/mm3, cells/uL, G/L…) are mapped to UCUM first: some are
  * valid UCUM with another meaning (K is kelvin, G is gauss). A unit that cannot be read is

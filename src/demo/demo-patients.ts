@@ -22,37 +22,93 @@ export const DEMO_SCENARIOS: readonly DemoScenario[] = [
     id: 'cart-quick',
     label: 'Quick neutrophil recovery, no prolonged toxicity (day +45)',
     dayPostInfusion: 45,
-    overrides: { phenotype: 'quick', noPht: true, severe: { platelets: false, hemoglobin: false }, crsGrade: 1, highHematotox: false, units: 'us', name: ['Ada', 'Quick'], sex: 'female', product: 'tisagenlecleucel' },
+    overrides: {
+      phenotype: 'quick',
+      noPht: true,
+      severe: { platelets: false, hemoglobin: false },
+      crsGrade: 1,
+      highHematotox: false,
+      units: 'us',
+      name: ['Ada', 'Quick'],
+      sex: 'female',
+      product: 'tisagenlecleucel',
+    },
   },
   {
     id: 'cart-biphasic',
     label: 'Intermittent (biphasic) neutrophil recovery (day +40)',
     dayPostInfusion: 40,
-    overrides: { phenotype: 'intermittent', noPht: true, severe: { platelets: true, hemoglobin: false }, crsGrade: 2, units: 'si', name: ['Ben', 'Biphasic'], sex: 'male', product: 'tisagenlecleucel' },
+    overrides: {
+      phenotype: 'intermittent',
+      noPht: true,
+      severe: { platelets: true, hemoglobin: false },
+      crsGrade: 2,
+      units: 'si',
+      name: ['Ben', 'Biphasic'],
+      sex: 'male',
+      product: 'tisagenlecleucel',
+    },
   },
   {
     id: 'cart-aplastic',
     label: 'Aplastic neutrophil recovery with PHT at day 28 (day +35)',
     dayPostInfusion: 35,
-    overrides: { phenotype: 'aplastic', phtLineage: 'neutrophils', severe: { platelets: true, hemoglobin: true }, crsGrade: 3, highHematotox: true, units: 'si', name: ['Chen', 'Aplastic'], sex: 'male', product: 'brexucabtagene autoleucel' },
+    overrides: {
+      phenotype: 'aplastic',
+      phtLineage: 'neutrophils',
+      severe: { platelets: true, hemoglobin: true },
+      crsGrade: 3,
+      highHematotox: true,
+      units: 'si',
+      name: ['Chen', 'Aplastic'],
+      sex: 'male',
+      product: 'brexucabtagene autoleucel',
+    },
   },
   {
     id: 'cart-day9',
     label: 'Day +9, severe neutropenia and thrombocytopenia ongoing',
     dayPostInfusion: 9,
-    overrides: { phenotype: 'aplastic', severe: { platelets: true, hemoglobin: true }, noTransfusions: true, crsGrade: 3, highHematotox: true, units: 'us', name: ['Dara', 'Daynine'], sex: 'female', product: 'obecabtagene autoleucel' },
+    overrides: {
+      phenotype: 'aplastic',
+      severe: { platelets: true, hemoglobin: true },
+      noTransfusions: true,
+      crsGrade: 3,
+      highHematotox: true,
+      units: 'us',
+      name: ['Dara', 'Daynine'],
+      sex: 'female',
+      product: 'obecabtagene autoleucel',
+    },
   },
   {
     id: 'cart-day1-high-risk',
     label: 'Day +1, high CAR-HEMATOTOX (prophylactic G-CSF question)',
     dayPostInfusion: 1,
-    overrides: { highHematotox: true, severe: { neutrophils: false }, crsGrade: 1, units: 'si', name: ['Emil', 'Highrisk'], sex: 'male', product: 'tisagenlecleucel' },
+    overrides: {
+      highHematotox: true,
+      severe: { neutrophils: false },
+      crsGrade: 1,
+      units: 'si',
+      name: ['Emil', 'Highrisk'],
+      sex: 'male',
+      product: 'tisagenlecleucel',
+    },
   },
   {
     id: 'cart-day200-low-igg',
     label: 'Day +200, IgG below 400 mg/dL and B cells returning',
     dayPostInfusion: 200,
-    overrides: { phenotype: 'quick', noPht: true, iggBelowIvig: true, bCellLossDay: 150, units: 'us', name: ['Fatima', 'Lowigg'], sex: 'female', product: 'tisagenlecleucel' },
+    overrides: {
+      phenotype: 'quick',
+      noPht: true,
+      iggBelowIvig: true,
+      bCellLossDay: 150,
+      units: 'us',
+      name: ['Fatima', 'Lowigg'],
+      sex: 'female',
+      product: 'tisagenlecleucel',
+    },
   },
   { id: 'no-cart', label: 'Hematology patient without CAR-T', dayPostInfusion: undefined, overrides: { name: ['Goran', 'Nocart'], sex: 'male' } },
 ];
@@ -74,7 +130,12 @@ export function demoPatients(today: string, extraRandom = 5): DemoPatient[] {
   const rng = new Rng(20261122);
   const scenarios: DemoScenario[] = [...DEMO_SCENARIOS];
   for (let i = 1; i <= extraRandom; i++) {
-    scenarios.push({ id: `cart-demo-${String(i).padStart(2, '0')}`, label: 'Course drawn from the seeds\u2019 incidences', dayPostInfusion: 20 + i * 23, overrides: {} });
+    scenarios.push({
+      id: `cart-demo-${String(i).padStart(2, '0')}`,
+      label: 'Course drawn from the seeds\u2019 incidences',
+      dayPostInfusion: 20 + i * 23,
+      overrides: {},
+    });
   }
   return scenarios.map((scenario) => {
     const plan = planPatient(rng, { id: scenario.id, today, dayPostInfusion: scenario.dayPostInfusion, overrides: scenario.overrides });

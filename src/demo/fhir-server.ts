@@ -187,7 +187,8 @@ function parseForm(body: string): [string, string][] {
 }
 
 function unsupportedSearchBody(contentType: string | undefined): HttpError {
-  return new HttpError(415, operationOutcome([{ severity: 'error', code: 'not-supported', diagnostics: `POST _search takes an ${FORM_TYPE} body, got ${contentType ?? 'none'}` }]));
+  const diagnostics = `POST _search takes an ${FORM_TYPE} body, got ${contentType ?? 'none'}`;
+  return new HttpError(415, operationOutcome([{ severity: 'error', code: 'not-supported', diagnostics }]));
 }
 
 /** Maps a body-parser failure (too large, unknown charset, aborted) to its OperationOutcome. */

@@ -118,7 +118,10 @@ export function planPatient(rng: Rng, options: PlanOptions): PatientPlan {
   let phenotype: NeutrophilPhenotype = o.phenotype ?? 'no-severe-neutropenia';
   if (phtLineage === 'neutrophils' && !neutrophils.severe) persistPastDay28(rng, neutrophils, SN);
   if (neutrophils.severe && !o.phenotype) {
-    phenotype = phtLineage === 'neutrophils' ? rng.pick(['aplastic', 'intermittent'] as const) : rng.pick(['quick', 'quick', 'intermittent', 'aplastic'] as const);
+    phenotype =
+      phtLineage === 'neutrophils'
+        ? rng.pick(['aplastic', 'intermittent'] as const)
+        : rng.pick(['quick', 'quick', 'intermittent', 'aplastic'] as const);
   }
   shapeNeutrophils(rng, neutrophils, phenotype, phtLineage === 'neutrophils');
   if (phtLineage === 'platelets') persistPastDay28(rng, platelets, ST);
@@ -140,13 +143,7 @@ export function planPatient(rng: Rng, options: PlanOptions): PatientPlan {
     const stop = Math.min(neutrophils.recovery ?? lastDay, lastDay);
     for (let d = start; d < stop; d++) gcsfDays.push(d);
   }
-  const ig = (pDecline: number, lo: number, hi: number): { baseline: number; decline: boolean; factor: number } => {
-    const decline = rng.chance(pDecline);
-    return { baseline: rng.uniform(lo, hi), decline, factor: decline ? rng.uniform(0.35, 0.8) : rng.uniform(1.02, 1.15) };
-  };
-  const immunoglobulins = { igg: ig(0.82, 650, 1300), iga: ig(0.864, 90, 300), igm: ig(0.955, 60, 200) };
-  if (o.iggBelowIvig) immunoglobulins.igg = { baseline: 820, decline: true, factor: 0.38 };
-  const ivigDays = o.iggBelowIvig ? [] : immunoglobulins.igg.decline && immunoglobulins.igg.baseline * immunoglobulins.igg.factor < 400 ? [95] : [];
+  const { immunoglobulins, ivigDays } = planImmunoglobulins(rng, o.iggBelowIvig);
 
   return {
     id: options.id,
@@ -187,6 +184,18 @@ export function planPatient(rng: Rng, options: PlanOptions): PatientPlan {
   };
 }
 
+/** Immunoglobulin baselines and their decline (seed 000); IVIG on day 95 when IgG falls below 400 mg/dL. */
+function planImmunoglobulins(rng: Rng, iggBelowIvig: boolean | undefined): Pick<PatientPlan, 'immunoglobulins' | 'ivigDays'> {
+  const ig = (pDecline: number, lo: number, hi: number): { baseline: number; decline: boolean; factor: number } => {
+    const decline = rng.chance(pDecline);
+    return { baseline: rng.uniform(lo, hi), decline, factor: decline ? rng.uniform(0.35, 0.8) : rng.uniform(1.02, 1.15) };
+  };
+  const immunoglobulins = { igg: ig(0.82, 650, 1300), iga: ig(0.864, 90, 300), igm: ig(0.955, 60, 200) };
+  if (iggBelowIvig) immunoglobulins.igg = { baseline: 820, decline: true, factor: 0.38 };
+  const ivigDays = iggBelowIvig ? [] : immunoglobulins.igg.decline && immunoglobulins.igg.baseline * immunoglobulins.igg.factor < 400 ? [95] : [];
+  return { immunoglobulins, ivigDays };
+}
+
 function shapeNeutrophils(rng: Rng, plan: SeverePlan, phenotype: NeutrophilPhenotype, pht: boolean): void {
   if (!plan.severe || plan.onset === undefined) return;
   const onset = plan.onset;
@@ -224,13 +233,53 @@ const LABS = {
   cd19pct: { code: '8117-4', display: 'CD19 cells/100 cells in Blood', si: ['%', 1], us: ['%', 1] },
   cd4: { code: '24467-3', display: 'CD3+CD4+ (T4 helper) cells [#/volume] in Blood', si: ['/uL', 1000], us: ['/uL', 1000] },
   cd8: { code: '14135-8', display: 'CD3+CD8+ (T8 suppressor cells) cells [#/volume] in Blood', si: ['/uL', 1000], us: ['/uL', 1000] },
-  ratio: { code: '54218-3', display: 'CD3+CD4+ (T4 helper) cells/CD3+CD8+ (T8 suppressor cells) cells [# Ratio] in Blood', si: ['{ratio}', 1], us: ['{ratio}', 1] },
+  ratio: {
+    code: '54218-3',
+    display: 'CD3+CD4+ (T4 helper) cells/CD3+CD8+ (T8 suppressor cells) cells [# Ratio] in Blood',
+    si: ['{ratio}', 1],
+    us: ['{ratio}', 1],
+  },
   temperature: { code: '8310-5', display: 'Body temperature', si: ['Cel', 1], us: ['Cel', 1] },
 } satisfies Record<string, Lab>;
 type LabName = keyof typeof LABS;
 
-/** Renders a plan as FHIR resources, from day −7 to `lastDay` (no data after the reference date). */
+type Coding = { system: string; code: string; display: string };
+
+/** Renders one plan: the patient's resources so far and how to add observations, administrations and procedures. */
+interface Renderer {
+  plan: PatientPlan;
+  rng: Rng;
+  pid: string;
+  subject: { reference: string };
+  /** The instant of a day (relative to infusion) at an hour, UTC. */
+  at: (day: number, hour?: number) => string;
+  /** A day as part of a resource id: `m7` for day −7. */
+  dayId: (day: number) => string;
+  resources: FhirResource[];
+  /** A lab in the plan's units from its SI value (and SI lower limit of normal). */
+  observation: (lab: LabName, day: number, siValue: number, hour?: number, low?: number) => void;
+  /** A completed administration, if on or before the last day. */
+  administration: (id: string, day: number, code: Coding, dose?: { value: number; unit: string }) => void;
+  /** A completed procedure, if on or before the last day. */
+  procedure: (id: string, day: number, code: Coding) => void;
+}
+
+/**
+ * Renders a plan as FHIR resources, from day −7 to `lastDay` (no data after the reference date).
+ * The order of `rng` draws is part of the output: same seed, same resources.
+ */
 export function patientResources(plan: PatientPlan, rng: Rng, today: string): FhirResource[] {
+  const r = renderer(plan, rng, today);
+  r.resources.push(patientResource(plan));
+  renderBloodCounts(r);
+  if (plan.infusionDate === undefined) return r.resources;
+  renderInflammation(r);
+  renderTreatments(r);
+  renderImmuneReconstitution(r);
+  return r.resources;
+}
+
+function renderer(plan: PatientPlan, rng: Rng, today: string): Renderer {
   const pid = plan.id;
   const subject = { reference: `Patient/${pid}` };
   const day0 = plan.infusionDate ?? today;
@@ -238,25 +287,15 @@ export function patientResources(plan: PatientPlan, rng: Rng, today: string): Fh
   const dayId = (day: number): string => (day < 0 ? `m${-day}` : String(day));
   const resources: FhirResource[] = [];
 
-  const patient: Patient = {
-    resourceType: 'Patient',
-    id: pid,
-    meta: { tag: [{ system: LOCAL, code: 'synthetic', display: 'Synthetic demo patient' }] },
-    identifier: [{ system: 'urn:cart-hematotox:demo-mrn', value: `DEMO-${pid.toUpperCase()}` }],
-    name: [{ given: [plan.given], family: plan.family, text: `${plan.given} ${plan.family}` }],
-    gender: plan.sex,
-    birthDate: plan.birthDate,
-  };
-  resources.push(patient);
-
   const observation = (lab: LabName, day: number, siValue: number, hour = 6, low?: number): void => {
     const def: Lab = LABS[lab];
     const [unit, factor] = def[plan.units];
+    const category = lab === 'temperature' ? 'vital-signs' : 'laboratory';
     const obs: Observation = {
       resourceType: 'Observation',
       id: `${pid}-${lab}-${dayId(day)}${hour === 6 ? '' : `-${hour}`}`,
       status: 'final',
-      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: lab === 'temperature' ? 'vital-signs' : 'laboratory' }] }],
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: category }] }],
       code: { coding: [{ system: LOINC, code: def.code, display: def.display }], text: def.display },
       subject,
       effectiveDateTime: at(day, hour),
@@ -265,45 +304,7 @@ export function patientResources(plan: PatientPlan, rng: Rng, today: string): Fh
     };
     resources.push(obs);
   };
-
-  const infused = plan.infusionDate !== undefined;
-  for (const day of labDays(plan.lastDay)) {
-    const anc = infused ? lineageValue(rng, plan.neutrophils, day, { baseline: plan.baseline.anc, threshold: 0.5, nadirAbove: plan.nadirAbove.anc, floor: 0.01, bump: 0 }) : plan.baseline.anc * rng.uniform(0.9, 1.1);
-    const plt = infused ? lineageValue(rng, plan.platelets, day, { baseline: plan.baseline.platelets, threshold: 20, nadirAbove: plan.nadirAbove.platelets, floor: 3, bump: 25 }) : plan.baseline.platelets;
-    const hb = infused ? lineageValue(rng, plan.hemoglobin, day, { baseline: plan.baseline.hemoglobin, threshold: 60, nadirAbove: plan.nadirAbove.hemoglobin, floor: 42, bump: 20 }) : plan.baseline.hemoglobin;
-    const lymph = day < -5 ? rng.uniform(0.8, 1.6) : day < 7 ? rng.uniform(0.05, 0.3) : day < 14 ? rng.uniform(0.6, 2.5) : rng.uniform(0.4, 1.4);
-    observation('anc', day, anc, 6, 1.8);
-    observation('platelets', day, plt, 6, 150);
-    observation('hemoglobin', day, hb, 6, plan.sex === 'male' ? 130 : 120);
-    observation('lymphocytes', day, lymph, 6, 1.0);
-    observation('wbc', day, anc + lymph + rng.uniform(0.05, 0.4), 6, 4.0);
-  }
-  if (!infused) return resources;
-
-  // Baseline inflammation (CAR-HEMATOTOX) and CRS kinetics (seeds 001, 002).
-  const crs = plan.crs;
-  for (const day of [-6, 1, 2, 3, 4, 5, 7, 10, 14, 21, 28].filter((d) => d <= plan.lastDay)) {
-    const inCrs = crs.grade > 0 && day >= crs.onset && day < crs.onset + crs.duration;
-    const peak = inCrs ? 1 + crs.grade * rng.uniform(1.5, 3) : 1;
-    observation('crp', day, day < 0 ? plan.baseline.crp : Math.min(30, plan.baseline.crp * peak * rng.uniform(0.8, 1.2)));
-    observation('ferritin', day, day < 0 ? plan.baseline.ferritin : plan.baseline.ferritin * peak * rng.uniform(0.9, 1.5));
-    if (day >= 0) observation('il6', day, inCrs ? rng.uniform(20, 60) * crs.grade * crs.grade : rng.uniform(2, 9));
-    if (inCrs) observation('temperature', day, rng.uniform(38.2, 40.1), 14);
-  }
-  if (crs.grade > 0) {
-    const condition: Condition = {
-      resourceType: 'Condition',
-      id: `${pid}-crs`,
-      clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: plan.lastDay >= crs.onset + crs.duration ? 'resolved' : 'active' }] },
-      code: { coding: [{ system: ICD10CM, code: `D89.83${crs.grade}`, display: `Cytokine release syndrome, grade ${crs.grade}` }] },
-      subject,
-      onsetDateTime: at(crs.onset, 12),
-      ...(plan.lastDay >= crs.onset + crs.duration ? { abatementDateTime: at(crs.onset + crs.duration, 12) } : {}),
-    };
-    if (crs.onset <= plan.lastDay) resources.push(condition);
-  }
-
-  const administration = (id: string, day: number, code: { system: string; code: string; display: string }, dose?: { value: number; unit: string }): void => {
+  const administration = (id: string, day: number, code: Coding, dose?: { value: number; unit: string }): void => {
     if (day > plan.lastDay) return;
     const ma: MedicationAdministration = {
       resourceType: 'MedicationAdministration',
@@ -316,26 +317,112 @@ export function patientResources(plan: PatientPlan, rng: Rng, today: string): Fh
     };
     resources.push(ma);
   };
-  const procedure = (id: string, day: number, code: { system: string; code: string; display: string }): void => {
+  const procedure = (id: string, day: number, code: Coding): void => {
     if (day > plan.lastDay) return;
-    const p: Procedure = { resourceType: 'Procedure', id: `${pid}-${id}`, status: 'completed', code: { coding: [code], text: code.display }, subject, performedDateTime: at(day, 11) };
+    const p: Procedure = {
+      resourceType: 'Procedure',
+      id: `${pid}-${id}`,
+      status: 'completed',
+      code: { coding: [code], text: code.display },
+      subject,
+      performedDateTime: at(day, 11),
+    };
     resources.push(p);
   };
+  return { plan, rng, pid, subject, at, dayId, resources, observation, administration, procedure };
+}
 
+function patientResource(plan: PatientPlan): Patient {
+  const pid = plan.id;
+  return {
+    resourceType: 'Patient',
+    id: pid,
+    meta: { tag: [{ system: LOCAL, code: 'synthetic', display: 'Synthetic demo patient' }] },
+    identifier: [{ system: 'urn:cart-hematotox:demo-mrn', value: `DEMO-${pid.toUpperCase()}` }],
+    name: [{ given: [plan.given], family: plan.family, text: `${plan.given} ${plan.family}` }],
+    gender: plan.sex,
+    birthDate: plan.birthDate,
+  };
+}
+
+/** ANC, platelets, hemoglobin, lymphocytes and WBC on every lab day (flat at baseline without CAR-T). */
+function renderBloodCounts({ plan, rng, observation }: Renderer): void {
+  const infused = plan.infusionDate !== undefined;
+  const { baseline, nadirAbove } = plan;
+  for (const day of labDays(plan.lastDay)) {
+    const anc = infused
+      ? lineageValue(rng, plan.neutrophils, day, { baseline: baseline.anc, threshold: 0.5, nadirAbove: nadirAbove.anc, floor: 0.01, bump: 0 })
+      : baseline.anc * rng.uniform(0.9, 1.1);
+    const plt = infused
+      ? lineageValue(rng, plan.platelets, day, { baseline: baseline.platelets, threshold: 20, nadirAbove: nadirAbove.platelets, floor: 3, bump: 25 })
+      : baseline.platelets;
+    const hb = infused
+      ? lineageValue(rng, plan.hemoglobin, day, { baseline: baseline.hemoglobin, threshold: 60, nadirAbove: nadirAbove.hemoglobin, floor: 42, bump: 20 })
+      : baseline.hemoglobin;
+    const lymph = day < -5 ? rng.uniform(0.8, 1.6) : day < 7 ? rng.uniform(0.05, 0.3) : day < 14 ? rng.uniform(0.6, 2.5) : rng.uniform(0.4, 1.4);
+    observation('anc', day, anc, 6, 1.8);
+    observation('platelets', day, plt, 6, 150);
+    observation('hemoglobin', day, hb, 6, plan.sex === 'male' ? 130 : 120);
+    observation('lymphocytes', day, lymph, 6, 1.0);
+    observation('wbc', day, anc + lymph + rng.uniform(0.05, 0.4), 6, 4.0);
+  }
+}
+
+/** Baseline inflammation (CAR-HEMATOTOX) and CRS kinetics (seeds 001, 002), and the CRS condition. */
+function renderInflammation({ plan, rng, observation, pid, subject, at, resources }: Renderer): void {
+  const crs = plan.crs;
+  for (const day of [-6, 1, 2, 3, 4, 5, 7, 10, 14, 21, 28].filter((d) => d <= plan.lastDay)) {
+    const inCrs = crs.grade > 0 && day >= crs.onset && day < crs.onset + crs.duration;
+    const peak = inCrs ? 1 + crs.grade * rng.uniform(1.5, 3) : 1;
+    observation('crp', day, day < 0 ? plan.baseline.crp : Math.min(30, plan.baseline.crp * peak * rng.uniform(0.8, 1.2)));
+    observation('ferritin', day, day < 0 ? plan.baseline.ferritin : plan.baseline.ferritin * peak * rng.uniform(0.9, 1.5));
+    if (day >= 0) observation('il6', day, inCrs ? rng.uniform(20, 60) * crs.grade * crs.grade : rng.uniform(2, 9));
+    if (inCrs) observation('temperature', day, rng.uniform(38.2, 40.1), 14);
+  }
+  if (crs.grade > 0) {
+    const resolved = plan.lastDay >= crs.onset + crs.duration;
+    const condition: Condition = {
+      resourceType: 'Condition',
+      id: `${pid}-crs`,
+      clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: resolved ? 'resolved' : 'active' }] },
+      code: { coding: [{ system: ICD10CM, code: `D89.83${crs.grade}`, display: `Cytokine release syndrome, grade ${crs.grade}` }] },
+      subject,
+      onsetDateTime: at(crs.onset, 12),
+      ...(resolved ? { abatementDateTime: at(crs.onset + crs.duration, 12) } : {}),
+    };
+    if (crs.onset <= plan.lastDay) resources.push(condition);
+  }
+}
+
+/** Lymphodepletion, the infusion, CRS treatment, G-CSF, transfusions and IVIG. */
+function renderTreatments({ plan, administration, procedure, dayId }: Renderer): void {
+  const crs = plan.crs;
+  const drug = (code: string, display: string): Coding => ({ system: RXNORM, code, display });
   // Lymphodepletion (seed 002: fludarabine day −4 to −2 with cyclophosphamide) and the infusion.
-  for (const d of [-5, -4, -3]) administration(`flu-${dayId(d)}`, d, { system: RXNORM, code: '24698', display: 'fludarabine' }, { value: 30, unit: 'mg/m2' });
-  for (const d of [-4, -3]) administration(`cy-${dayId(d)}`, d, { system: RXNORM, code: '3002', display: 'cyclophosphamide' }, { value: 500, unit: 'mg/m2' });
+  for (const d of [-5, -4, -3]) administration(`flu-${dayId(d)}`, d, drug('24698', 'fludarabine'), { value: 30, unit: 'mg/m2' });
+  for (const d of [-4, -3]) administration(`cy-${dayId(d)}`, d, drug('3002', 'cyclophosphamide'), { value: 500, unit: 'mg/m2' });
   administration('car-t', 0, PRODUCTS[plan.product]);
   procedure('car-t-infusion', 0, { system: CPT, code: '38228', display: 'CAR-T cell administration, autologous' });
 
-  if (plan.tocilizumab) for (const d of [crs.onset, crs.onset + 1]) administration(`toci-${d}`, d, { system: RXNORM, code: '612865', display: 'tocilizumab' }, { value: 8, unit: 'mg/kg' });
-  if (plan.steroids) for (let d = crs.onset + 1; d <= crs.onset + 3; d++) administration(`dex-${d}`, d, { system: RXNORM, code: '3264', display: 'dexamethasone' }, { value: 10, unit: 'mg' });
-  for (const d of plan.gcsfDays) administration(`gcsf-${d}`, d, { system: RXNORM, code: '68442', display: 'filgrastim' }, { value: 5, unit: 'ug/kg' });
-  for (const d of plan.platelets.transfusions) procedure(`plt-tx-${d}`, d, { system: SNOMED, code: '12719002', display: 'Transfusion of platelets' });
-  for (const d of plan.hemoglobin.transfusions) procedure(`rbc-tx-${d}`, d, { system: SNOMED, code: '116863004', display: 'Transfusion of red blood cells' });
-  for (const d of plan.ivigDays) administration(`ivig-${d}`, d, { system: LOCAL, code: 'ivig', display: 'Immune globulin, intravenous' }, { value: 0.4, unit: 'g/kg' });
+  if (plan.tocilizumab) {
+    for (const d of [crs.onset, crs.onset + 1]) administration(`toci-${d}`, d, drug('612865', 'tocilizumab'), { value: 8, unit: 'mg/kg' });
+  }
+  if (plan.steroids) {
+    for (let d = crs.onset + 1; d <= crs.onset + 3; d++) administration(`dex-${d}`, d, drug('3264', 'dexamethasone'), { value: 10, unit: 'mg' });
+  }
+  for (const d of plan.gcsfDays) administration(`gcsf-${d}`, d, drug('68442', 'filgrastim'), { value: 5, unit: 'ug/kg' });
+  for (const d of plan.platelets.transfusions) {
+    procedure(`plt-tx-${d}`, d, { system: SNOMED, code: '12719002', display: 'Transfusion of platelets' });
+  }
+  for (const d of plan.hemoglobin.transfusions) {
+    procedure(`rbc-tx-${d}`, d, { system: SNOMED, code: '116863004', display: 'Transfusion of red blood cells' });
+  }
+  const ivig: Coding = { system: LOCAL, code: 'ivig', display: 'Immune globulin, intravenous' };
+  for (const d of plan.ivigDays) administration(`ivig-${d}`, d, ivig, { value: 0.4, unit: 'g/kg' });
+}
 
-  // Immune reconstitution (seed 000).
+/** Immune reconstitution (seed 000): immunoglobulins, CD19 and CD4/CD8. */
+function renderImmuneReconstitution({ plan, rng, observation }: Renderer): void {
   for (const day of immunologyDays(plan.lastDay)) {
     for (const name of ['igg', 'iga', 'igm'] as const) {
       const ig = plan.immunoglobulins[name];
@@ -353,7 +440,6 @@ export function patientResources(plan: PatientPlan, rng: Rng, today: string): Fh
     observation('cd8', day, cd8);
     observation('ratio', day, cd4 / cd8);
   }
-  return resources;
 }
 
 function roundTo(v: number, digits: number): number {

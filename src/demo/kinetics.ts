@@ -119,7 +119,12 @@ export function planTransfusions(rng: Rng, plan: SeverePlan, probability: number
  * Draws a lineage's value on `day`: below the threshold (with margin) inside the severe episode,
  * above it outside, shaped by a nadir near day 5 and a slow return to `baseline`.
  */
-export function lineageValue(rng: Rng, plan: SeverePlan, day: number, args: { baseline: number; threshold: number; nadirAbove: number; floor: number; bump: number }): number {
+export function lineageValue(
+  rng: Rng,
+  plan: SeverePlan,
+  day: number,
+  args: { baseline: number; threshold: number; nadirAbove: number; floor: number; bump: number },
+): number {
   const { baseline, threshold, nadirAbove, floor, bump } = args;
   const inEpisode = (d: number): boolean =>
     plan.severe && plan.onset !== undefined && d >= plan.onset && d < (plan.recovery ?? Infinity);

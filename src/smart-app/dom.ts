@@ -4,7 +4,11 @@
  */
 export type Child = Node | string | number | null | undefined | false;
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string | undefined> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | undefined> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) if (value !== undefined) el.setAttribute(name, value);
   append(el, ...children);
@@ -23,7 +27,9 @@ export function link(label: string, url: string | undefined): HTMLElement {
   if (url) {
     try {
       const parsed = new URL(url);
-      if (parsed.protocol === 'https:' || parsed.protocol === 'http:') return h('a', { href: parsed.href, target: '_blank', rel: 'noopener noreferrer' }, label);
+      if (parsed.protocol === 'https:' || parsed.protocol === 'http:') {
+        return h('a', { href: parsed.href, target: '_blank', rel: 'noopener noreferrer' }, label);
+      }
     } catch {
       // not a URL: fall through to plain text
     }
@@ -32,7 +38,8 @@ export function link(label: string, url: string | undefined): HTMLElement {
 }
 
 export function table(header: string[], rows: Child[][], attrs: Record<string, string> = {}): HTMLTableElement {
-  return h('table', attrs, h('thead', {}, h('tr', {}, ...header.map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, ...rows.map((r) => h('tr', {}, ...r.map((c) => h('td', {}, c))))));
+  const head = h('thead', {}, h('tr', {}, ...header.map((c) => h('th', { scope: 'col' }, c))));
+  return h('table', attrs, head, h('tbody', {}, ...rows.map((r) => h('tr', {}, ...r.map((c) => h('td', {}, c))))));
 }
 
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {

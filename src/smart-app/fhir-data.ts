@@ -64,7 +64,8 @@ function failure(key: AppQueryKey, path: string, error: unknown): FhirReadError 
   const e = error as { status?: number; statusText?: string; message?: string; name?: string };
   if (e.name === 'AbortError') return new FhirReadError(key, path, undefined, 'cancelled');
   const text = e.statusText || (e.message ?? 'failed').split('\n')[0] || 'failed';
-  return new FhirReadError(key, path, typeof e.status === 'number' ? e.status : undefined, e.status ? text : `${text} (network error or the server refused the request)`);
+  const status = typeof e.status === 'number' ? e.status : undefined;
+  return new FhirReadError(key, path, status, e.status ? text : `${text} (network error or the server refused the request)`);
 }
 
 async function readAll(client: Client, key: AppQueryKey, path: string, onPage: (resources: number) => void, signal: AbortSignal): Promise<FhirResource[]> {
@@ -88,7 +89,9 @@ async function readAll(client: Client, key: AppQueryKey, path: string, onPage: (
     out.push(...entries);
     onPage(entries.length);
     const next: string | undefined = body.link?.find((l) => l.relation === 'next')?.url;
-    if (next && !isUnderBase(base, new URL(next, base))) throw new FhirReadError(key, path, undefined, 'the server sent a next-page link outside itself; not followed');
+    if (next && !isUnderBase(base, new URL(next, base))) {
+      throw new FhirReadError(key, path, undefined, 'the server sent a next-page link outside itself; not followed');
+    }
     url = next;
   }
   return out;
@@ -111,7 +114,9 @@ export async function loadRecord(client: Client, paths: Record<AppQueryKey, stri
       keys.map(async (key) => {
         report(key, { state: 'loading' });
         try {
-          const resources = await readAll(client, key, paths[key], (n) => report(key, { resources: (progress.get(key)?.resources ?? 0) + n, pages: (progress.get(key)?.pages ?? 0) + 1 }), abort.signal);
+          const onPage = (n: number): void =>
+            report(key, { resources: (progress.get(key)?.resources ?? 0) + n, pages: (progress.get(key)?.pages ?? 0) + 1 });
+          const resources = await readAll(client, key, paths[key], onPage, abort.signal);
           report(key, { state: 'done' });
           return resources;
         } catch (error) {

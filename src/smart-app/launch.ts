@@ -42,13 +42,19 @@ function chooser(config: SmartAppConfig): void {
   append(
     main,
     h('h2', {}, 'Open a patient'),
-    servers.length > 0 ? h('ul', { class: 'choices' }, ...servers) : h('p', {}, 'No FHIR server is configured for standalone launch (SMART_ALLOWED_ISS). Launch the app from the EHR.'),
+    servers.length > 0
+      ? h('ul', { class: 'choices' }, ...servers)
+      : h('p', {}, 'No FHIR server is configured for standalone launch (SMART_ALLOWED_ISS). Launch the app from the EHR.'),
     config.demo
       ? h(
           'section',
           {},
           h('h2', {}, 'Demo patients (synthetic, embedded FHIR server)'),
-          h('ul', { class: 'choices' }, ...config.demo.patients.map((p) => h('li', {}, h('a', { href: `./index.html?patient=${encodeURIComponent(p.id)}` }, `${p.id}: ${p.label}`)))),
+          h(
+            'ul',
+            { class: 'choices' },
+            ...config.demo.patients.map((p) => h('li', {}, h('a', { href: `./index.html?patient=${encodeURIComponent(p.id)}` }, `${p.id}: ${p.label}`))),
+          ),
         )
       : null,
   );
@@ -72,7 +78,10 @@ async function main(): Promise<void> {
     return;
   }
   if (!issuerAllowed(iss, config.allowedIssuers)) {
-    throw new Refused(`Launch refused: ${iss} is not an allowed FHIR server.`, 'Nothing was sent to it. Ask the integration team to add the EHR\u2019s FHIR base URL to SMART_ALLOWED_ISS if it is genuine.');
+    throw new Refused(
+      `Launch refused: ${iss} is not an allowed FHIR server.`,
+      'Nothing was sent to it. Ask the integration team to add the EHR\u2019s FHIR base URL to SMART_ALLOWED_ISS if it is genuine.',
+    );
   }
   if (!params.get('launch')) throw new Refused('Launch refused: an EHR launch needs a launch parameter.', 'Open the app from the EHR.');
   await authorize(config, config.scopes.ehr);

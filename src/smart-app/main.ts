@@ -29,7 +29,9 @@ async function connect(config: SmartAppConfig): Promise<Client> {
   const demoPatient = params.get('patient');
   if (demoPatient !== null && !params.has('code') && !params.has('state')) {
     const base = demoFhirBase(config);
-    if (!base) throw new UserFacingError('Opening a patient directly works only with the demo FHIR server.', 'Launch the app from the EHR (or from launch.html).');
+    if (!base) {
+      throw new UserFacingError('Opening a patient directly works only with the demo FHIR server.', 'Launch the app from the EHR (or from launch.html).');
+    }
     if (!DEMO_PATIENT_ID.test(demoPatient)) throw new UserFacingError('That is not a patient id.', 'Pick a demo patient from launch.html.');
     return FHIR.client({ serverUrl: base, tokenResponse: { patient: demoPatient } });
   }
@@ -37,7 +39,10 @@ async function connect(config: SmartAppConfig): Promise<Client> {
   try {
     client = await FHIR.oauth2.ready();
   } catch (error) {
-    throw new UserFacingError(`The SMART launch did not complete: ${(error as Error).message.split('\n')[0] ?? ''}`, 'Open the app from the EHR, or start again from launch.html.');
+    throw new UserFacingError(
+      `The SMART launch did not complete: ${(error as Error).message.split('\n')[0] ?? ''}`,
+      'Open the app from the EHR, or start again from launch.html.',
+    );
   }
   if (!issuerAllowed(client.state.serverUrl, config.allowedIssuers)) {
     sessionStorage.clear();
@@ -60,6 +65,12 @@ function patientHeader(patient: Patient | undefined, a: Assessment): HTMLElement
   );
 }
 
+/** "12 read (2 pages) ✓", "3 read…" or "failed". */
+function progressText(p: QueryProgress): string {
+  if (p.state === 'failed') return 'failed';
+  return `${p.resources} read${p.pages > 1 ? ` (${p.pages} pages)` : ''}${p.state === 'done' ? ' ✓' : '…'}`;
+}
+
 function progressView(progress: Map<string, QueryProgress>): HTMLElement {
   return h(
     'div',
@@ -68,7 +79,7 @@ function progressView(progress: Map<string, QueryProgress>): HTMLElement {
     h(
       'ul',
       { class: 'progress', 'data-testid': 'progress' },
-      ...[...progress.values()].map((p) => h('li', { 'data-state': p.state }, `${QUERY_LABELS[p.key]}: ${p.state === 'failed' ? 'failed' : `${p.resources} read${p.pages > 1 ? ` (${p.pages} pages)` : ''}${p.state === 'done' ? ' ✓' : '…'}`}`)),
+      ...[...progress.values()].map((p) => h('li', { 'data-state': p.state }, `${QUERY_LABELS[p.key]}: ${progressText(p)}`)),
     ),
   );
 }
@@ -108,7 +119,17 @@ function render(view: View, patient: Patient | undefined, focus: string | undefi
   const t = view.engine.thresholds;
   if (a.infusionDate === null) {
     panels.replaceChildren(
-      h('section', { class: 'panel', 'data-testid': 'no-infusion' }, h('h2', {}, 'No CAR-T infusion in this record'), h('p', {}, 'No CAR-T product administration or infusion procedure was found, so there is no day 0 to grade against. The codes the app looks for are in fhir-profiles/ValueSet-car-t-product.json and ValueSet-car-t-infusion-procedure.json.')),
+      h(
+        'section',
+        { class: 'panel', 'data-testid': 'no-infusion' },
+        h('h2', {}, 'No CAR-T infusion in this record'),
+        h(
+          'p',
+          {},
+          'No CAR-T product administration or infusion procedure was found, so there is no day 0 to grade against. ' +
+            'The codes the app looks for are in fhir-profiles/ValueSet-car-t-product.json and ValueSet-car-t-infusion-procedure.json.',
+        ),
+      ),
       dataQualityPanel(a),
     );
     byId('view').hidden = false;
@@ -202,7 +223,8 @@ async function load(client: Client, config: SmartAppConfig, engine: EngineContex
   } catch (error) {
     const retry = (): void => void load(client, config, engine, patientId);
     if (error instanceof FhirReadError) {
-      showError(new UserFacingError(`Could not read the record. ${error.message}`, `Request: ${describePath(error.path)}. Check the connection or the EHR, then retry.`), retry);
+      const request = `Request: ${describePath(error.path)}. Check the connection or the EHR, then retry.`;
+      showError(new UserFacingError(`Could not read the record. ${error.message}`, request), retry);
     } else showError(error, retry);
     return;
   }

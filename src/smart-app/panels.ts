@@ -34,7 +34,8 @@ const testValue = (testid: string, text: string): HTMLElement => h('strong', { '
 
 export function recommendationsPanel(a: Assessment, t: HospitalThresholds): HTMLElement {
   if (a.recommendations.length === 0) {
-    return panel('recommendations', 'Recommendations', h('p', { 'data-testid': 'no-recommendations' }, 'None of the rules advises an action today. The counts and grades are below.'));
+    const none = h('p', { 'data-testid': 'no-recommendations' }, 'None of the rules advises an action today. The counts and grades are below.');
+    return panel('recommendations', 'Recommendations', none);
   }
   const items = a.recommendations.map((r) =>
     h(
@@ -42,7 +43,12 @@ export function recommendationsPanel(a: Assessment, t: HospitalThresholds): HTML
       { class: `recommendation ${r.urgency}`, 'data-testid': 'recommendation', 'data-kind': r.kind, 'data-urgency': r.urgency },
       h('div', { class: 'rec-head' }, h('span', { class: `badge ${r.urgency}` }, r.urgency), ' ', h('strong', {}, RECOMMENDATION_TITLES[r.kind])),
       h('p', {}, r.reason),
-      h('p', { class: 'small' }, `Threshold in force: ${thresholdText(r, t.values.severe)} (${r.threshold.overridden ? 'hospital setting' : 'default'}). Source: `, link(r.source.label, r.source.url)),
+      h(
+        'p',
+        { class: 'small' },
+        `Threshold in force: ${thresholdText(r, t.values.severe)} (${r.threshold.overridden ? 'hospital setting' : 'default'}). Source: `,
+        link(r.source.label, r.source.url),
+      ),
       r.notes.length > 0 ? h('ul', { class: 'notes' }, ...r.notes.map((n) => h('li', {}, n))) : null,
     ),
   );
@@ -59,28 +65,42 @@ export function icahtPanel(a: Assessment, t: HospitalThresholds): HTMLElement {
   const e = a.icaht.early;
   const tp = a.icaht.thrombocytopenia;
   const gaps = e.dataGaps.map((g) => `${dayLabel(g.fromDay)}–${dayLabel(g.toDay)}`);
+  const late = a.icaht.late.grade;
+  const beforeLate = a.dayPostInfusion !== null && a.dayPostInfusion < v.icaht.late.firstDay;
+  const lateGrade = late === null ? (beforeLate ? `from day +${v.icaht.late.firstDay}` : 'not gradable') : String(late);
   return panel(
     'icaht',
     'EHA/EBMT ICAHT',
     table(
       ['', 'Grade', 'Basis'],
       [
-        [`Early (days 0–${v.icaht.early.lastDay})`, testValue('icaht-early-grade', gradeText(e.grade, e.atLeast, e.complete)), `ANC ≤ ${fmt(v.icaht.early.anc500)} on ${plural(e.daysAnc500, 'day')}, ≤ ${fmt(v.icaht.early.anc100)} on ${plural(e.daysAnc100, 'day')}`],
+        [
+          `Early (days 0–${v.icaht.early.lastDay})`,
+          testValue('icaht-early-grade', gradeText(e.grade, e.atLeast, e.complete)),
+          `ANC ≤ ${fmt(v.icaht.early.anc500)} on ${plural(e.daysAnc500, 'day')}, ≤ ${fmt(v.icaht.early.anc100)} on ${plural(e.daysAnc100, 'day')}`,
+        ],
         [
           `Late (from day +${v.icaht.late.firstDay})`,
-          testValue('icaht-late-grade', a.icaht.late.grade === null ? (a.dayPostInfusion !== null && a.dayPostInfusion < v.icaht.late.firstDay ? `from day +${v.icaht.late.firstDay}` : 'not gradable') : String(a.icaht.late.grade)),
+          testValue('icaht-late-grade', lateGrade),
           a.icaht.late.nadir
             ? `lowest confirmed ANC ${valueWithUnit(a.icaht.late.nadir)} on ${dayLabel(a.icaht.late.nadir.day)}`
             : a.icaht.late.grade === null && (a.dayPostInfusion ?? 0) >= v.icaht.late.firstDay
               ? `needs ${v.icaht.late.confirmations} consecutive ANC values from day +${v.icaht.late.firstDay}`
               : '–',
         ],
-        ['Thrombocytopenia, early', testValue('ticaht-early-grade', gradeText(tp.early.grade, tp.early.atLeast, tp.early.complete)), `PLT < ${fmt(v.icaht.thrombocytopenia.early50)} on ${plural(tp.early.daysBelow50, 'day')}, < ${fmt(v.icaht.thrombocytopenia.early20)} on ${plural(tp.early.daysBelow20, 'day')}`],
+        [
+          'Thrombocytopenia, early',
+          testValue('ticaht-early-grade', gradeText(tp.early.grade, tp.early.atLeast, tp.early.complete)),
+          `PLT < ${fmt(v.icaht.thrombocytopenia.early50)} on ${plural(tp.early.daysBelow50, 'day')}, ` +
+            `< ${fmt(v.icaht.thrombocytopenia.early20)} on ${plural(tp.early.daysBelow20, 'day')}`,
+        ],
         ['Thrombocytopenia, late', String(tp.late.grade ?? '–'), `days ${v.icaht.late.firstDay}–${v.icaht.thrombocytopenia.lateLastDay}`],
       ],
     ),
     h('p', {}, 'Neutrophil recovery: ', testValue('phenotype', a.icaht.phenotype ?? 'not yet known')),
-    gaps.length > 0 ? h('p', { class: 'warning-text', 'data-testid': 'icaht-gaps' }, `ANC not measured on ${gaps.join(', ')}: the grade could be higher (shown as ≥).`) : null,
+    gaps.length > 0
+      ? h('p', { class: 'warning-text', 'data-testid': 'icaht-gaps' }, `ANC not measured on ${gaps.join(', ')}: the grade could be higher (shown as ≥).`)
+      : null,
   );
 }
 
@@ -88,7 +108,9 @@ export function hematotoxPanel(a: Assessment): HTMLElement {
   const x = a.hematotox;
   const rows = (Object.keys(HEMATOTOX_LABELS) as (keyof typeof HEMATOTOX_LABELS)[]).map((k) => {
     const c = x.components[k];
-    return c ? [HEMATOTOX_LABELS[k], valueWithUnit(c), c.date, String(c.points)] : [HEMATOTOX_LABELS[k], h('span', { class: 'missing' }, 'not measured'), '–', '–'];
+    return c
+      ? [HEMATOTOX_LABELS[k], valueWithUnit(c), c.date, String(c.points)]
+      : [HEMATOTOX_LABELS[k], h('span', { class: 'missing' }, 'not measured'), '–', '–'];
   });
   return panel(
     'hematotox',
@@ -104,7 +126,9 @@ export function ctcaePanel(a: Assessment): HTMLElement {
     const c = a.ctcae[term];
     return [
       ANALYTE_LABELS[TERM_ANALYTE[term]] ?? term,
-      c.latestValue ? `${valueWithUnit(c.latestValue)} (${c.latestValue.date}, ${dayLabel(c.latestValue.day)})` : h('span', { class: 'missing' }, 'no value since day 0'),
+      c.latestValue
+        ? `${valueWithUnit(c.latestValue)} (${c.latestValue.date}, ${dayLabel(c.latestValue.day)})`
+        : h('span', { class: 'missing' }, 'no value since day 0'),
       h('span', { 'data-testid': `ctcae-latest-${term}` }, c.latest === null ? '–' : String(c.latest)),
       c.worstValue ? `${c.worst ?? '–'} (${fmt(c.worstValue.value)} on ${dayLabel(c.worstValue.day)})` : '–',
     ];
@@ -124,7 +148,9 @@ export function episodesPanel(a: Assessment, t: HospitalThresholds): HTMLElement
   return panel(
     'episodes',
     'Severe cytopenia (seed 002, CIBMTR)',
-    rows.length > 0 ? table(['Episode', 'Onset', 'Nadir', 'Recovery', 'Duration'], rows, { 'data-testid': 'episodes' }) : h('p', { 'data-testid': 'episodes' }, 'No severe cytopenia since the infusion.'),
+    rows.length > 0
+      ? table(['Episode', 'Onset', 'Nadir', 'Recovery', 'Duration'], rows, { 'data-testid': 'episodes' })
+      : h('p', { 'data-testid': 'episodes' }, 'No severe cytopenia since the infusion.'),
     h('p', {}, `Prolonged hematologic toxicity (severe cytopenia on day ${t.values.pht.day}): `, testValue('pht', pht)),
   );
 }
@@ -133,7 +159,12 @@ export function immunePanel(a: Assessment, t: HospitalThresholds, trend: HTMLEle
   const g = a.immunoglobulins.IgG;
   const ig = (['IgG', 'IgA', 'IgM'] as const).map((name) => {
     const r = a.immunoglobulins[name];
-    return [name, r.baseline ? `${valueWithUnit(r.baseline)} (${r.baseline.date})` : '–', r.latest ? `${valueWithUnit(r.latest)} (${r.latest.date}, ${dayLabel(r.latest.day)})` : h('span', { class: 'missing' }, 'not measured'), r.changePct === null ? '–' : `${r.changePct > 0 ? '+' : ''}${r.changePct}%`];
+    return [
+      name,
+      r.baseline ? `${valueWithUnit(r.baseline)} (${r.baseline.date})` : '–',
+      r.latest ? `${valueWithUnit(r.latest)} (${r.latest.date}, ${dayLabel(r.latest.day)})` : h('span', { class: 'missing' }, 'not measured'),
+      r.changePct === null ? '–' : `${r.changePct > 0 ? '+' : ''}${r.changePct}%`,
+    ];
   });
   return panel(
     'immune',
@@ -159,7 +190,9 @@ export function crsPanel(a: Assessment): HTMLElement | null {
       c.tocilizumab.given ? `; tocilizumab ×${c.tocilizumab.doses} from ${dayLabel(c.tocilizumab.firstDay)}` : '',
       c.corticosteroids.given ? `; corticosteroids ×${c.corticosteroids.doses} from ${dayLabel(c.corticosteroids.firstDay)}` : '',
     ),
-    c.associations.length > 0 ? h('ul', { class: 'notes' }, ...c.associations.map((x) => h('li', {}, `${x.finding}: ${x.association} (`, link(x.source.label, x.source.url), ')'))) : null,
+    c.associations.length > 0
+      ? h('ul', { class: 'notes' }, ...c.associations.map((x) => h('li', {}, `${x.finding}: ${x.association} (`, link(x.source.label, x.source.url), ')')))
+      : null,
   );
 }
 
@@ -178,8 +211,17 @@ export function dataQualityPanel(a: Assessment): HTMLElement {
   for (const i of a.issues) byCode.set(i.code, [...(byCode.get(i.code) ?? []), i.message]);
   const ignored = Object.entries(a.ignoredObservations);
   const items: Child[] = [...byCode.entries()].map(([code, messages]) =>
-    h('li', { 'data-testid': 'data-issue', 'data-code': code }, h('strong', {}, `${code} (${messages.length})`), h('ul', {}, ...messages.slice(0, 8).map((m) => h('li', {}, m)), messages.length > 8 ? h('li', {}, `… ${messages.length - 8} more`) : null)),
+    h(
+      'li',
+      { 'data-testid': 'data-issue', 'data-code': code },
+      h('strong', {}, `${code} (${messages.length})`),
+      h('ul', {}, ...messages.slice(0, 8).map((m) => h('li', {}, m)), messages.length > 8 ? h('li', {}, `… ${messages.length - 8} more`) : null),
+    ),
   );
-  if (ignored.length > 0) items.push(h('li', { 'data-testid': 'data-issue', 'data-code': 'status-ignored' }, `Not used because of their status: ${ignored.map(([s, n]) => `${n} ${s}`).join(', ')}`));
-  return panel('data-quality', 'Data quality', items.length > 0 ? h('ul', { class: 'issues' }, ...items) : h('p', { 'data-testid': 'no-data-issues' }, 'No problems found in the data read.'));
+  if (ignored.length > 0) {
+    const text = `Not used because of their status: ${ignored.map(([s, n]) => `${n} ${s}`).join(', ')}`;
+    items.push(h('li', { 'data-testid': 'data-issue', 'data-code': 'status-ignored' }, text));
+  }
+  const body = items.length > 0 ? h('ul', { class: 'issues' }, ...items) : h('p', { 'data-testid': 'no-data-issues' }, 'No problems found in the data read.');
+  return panel('data-quality', 'Data quality', body);
 }

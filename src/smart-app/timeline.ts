@@ -51,8 +51,20 @@ export function laneSpecs(a: Assessment, t: HospitalThresholds, extra: readonly 
         { value: v.icaht.early.anc100, label: `ICAHT ≤ ${v.icaht.early.anc100}` },
       ],
     },
-    { analyte: 'platelets', label: 'Platelets', term: 'platelets', color: '#b45309', lines: [{ value: v.severe.platelets, label: `severe < ${v.severe.platelets}`, strong: true }] },
-    { analyte: 'hemoglobin', label: 'Hemoglobin', term: 'hemoglobin', color: '#b91c1c', lines: [{ value: v.severe.hemoglobin, label: `severe < ${v.severe.hemoglobin}`, strong: true }] },
+    {
+      analyte: 'platelets',
+      label: 'Platelets',
+      term: 'platelets',
+      color: '#b45309',
+      lines: [{ value: v.severe.platelets, label: `severe < ${v.severe.platelets}`, strong: true }],
+    },
+    {
+      analyte: 'hemoglobin',
+      label: 'Hemoglobin',
+      term: 'hemoglobin',
+      color: '#b91c1c',
+      lines: [{ value: v.severe.hemoglobin, label: `severe < ${v.severe.hemoglobin}`, strong: true }],
+    },
     { analyte: 'wbc', label: 'WBC', term: 'wbc', color: '#0f766e', lines: [] },
     { analyte: 'lymphocytes', label: 'Lymphocytes', term: 'lymphocytes', color: '#7c3aed', lines: [] },
   ];
@@ -76,7 +88,14 @@ function bands(b: Boundaries | undefined, lowerLimit: number | undefined): { fro
 }
 
 /** The events lane above the counts: one row per kind, one bar per run, labels in the axis gutter. */
-function eventStrip(container: HTMLElement, runs: EventRun[], kinds: EventKind[], width: number, range: () => [number, number], dateOfDay: (day: number) => string): uPlot {
+function eventStrip(
+  container: HTMLElement,
+  runs: EventRun[],
+  kinds: EventKind[],
+  width: number,
+  range: () => [number, number],
+  dateOfDay: (day: number) => string,
+): uPlot {
   const row = 14;
   const wrapper = h('figure', { class: 'lane events-lane', 'data-testid': 'event-strip' }, h('figcaption', {}, 'Events'));
   container.append(wrapper);
@@ -180,97 +199,24 @@ const LANE_EVENTS: Partial<Record<Analyte, EventKind[]>> = {
   hemoglobin: ['red-cell-transfusion', 'transfusion-unspecified'],
 };
 
-export function renderTimeline(container: HTMLElement, a: Assessment, t: HospitalThresholds, lanes: LaneSpec[], range: [number, number], dateOfDay: (day: number) => string): Timeline {
+export function renderTimeline(
+  container: HTMLElement,
+  a: Assessment,
+  t: HospitalThresholds,
+  lanes: LaneSpec[],
+  range: [number, number],
+  dateOfDay: (day: number) => string,
+): Timeline {
   container.replaceChildren();
   const plots: uPlot[] = [];
   const runs = eventRuns(a.events ?? []);
   const kinds = [...new Set(runs.map((r) => r.kind))];
   const width = Math.max(320, container.clientWidth);
   let [min, max] = range;
+  const view = (): [number, number] => [min, max];
 
-  plots.push(eventStrip(container, runs, kinds, width, () => [min, max], dateOfDay));
-
-  for (const lane of lanes) {
-    const days = a.series?.[lane.analyte] ?? [];
-    const unit = displayUnit(a.latest[lane.analyte]?.unit ?? (lane.analyte === 'hemoglobin' ? 'g/L' : '10*9/L'));
-    const lower = lln(a, t, lane.term, days);
-    const laneBands = bands(lane.term ? boundaries(lane.term, t.values) : undefined, lower);
-    const top = Math.max(...days.map((d) => d.value), ...(lower !== undefined ? [lower * 1.15] : []), ...lane.lines.map((l) => l.value * 1.3), 1);
-    const wrapper = h('figure', { class: 'lane', 'data-analyte': lane.analyte }, h('figcaption', {}, `${lane.label} (${unit})`, days.length === 0 ? h('span', { class: 'muted' }, ' – no values in this record') : null));
-    container.append(wrapper);
-    const opts: uPlot.Options = {
-      width,
-      height: 170,
-      cursor: { sync: { key: 'cart-timeline' }, drag: { x: false, y: false } },
-      legend: { show: true, live: true },
-      padding: PADDING,
-      scales: { x: { time: false, auto: false, range: () => [min, max] }, y: { auto: false, range: () => [0, top] } },
-      axes: [
-        { label: 'Day after CAR-T infusion', labelSize: 16, size: 34, values: (_u, ticks) => ticks.map((d) => (d > 0 ? `+${d}` : String(d))) },
-        { label: unit, labelSize: 16, size: 60 },
-      ],
-      series: [
-        { label: 'Day', value: (_u, v) => (v === null || v === undefined ? '–' : `${v > 0 ? '+' : ''}${v} (${dateOfDay(v)})`) },
-        {
-          label: lane.label,
-          stroke: lane.color,
-          width: 2,
-          points: { show: true, size: 6, fill: lane.color },
-          value: (_u, v) => (v === null || v === undefined ? '–' : `${v} ${unit}`),
-        },
-      ],
-      hooks: {
-        drawClear: [
-          (u) => {
-            const { ctx, bbox } = u;
-            ctx.save();
-            for (const band of laneBands) {
-              const y1 = u.valToPos(Math.min(band.to, top), 'y', true);
-              const y0 = u.valToPos(band.from, 'y', true);
-              ctx.fillStyle = BAND_COLORS[band.grade - 1] ?? 'transparent';
-              ctx.fillRect(bbox.left, y1, bbox.width, y0 - y1);
-              ctx.fillStyle = 'rgba(60, 60, 60, 0.75)';
-              ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
-              if (y0 - y1 > 12 * devicePixelRatio) ctx.fillText(`G${band.grade}`, bbox.left + 4 * devicePixelRatio, y0 - 3 * devicePixelRatio);
-            }
-            ctx.restore();
-          },
-        ],
-        draw: [
-          (u) => {
-            const { ctx, bbox } = u;
-            const px = devicePixelRatio;
-            ctx.save();
-            ctx.font = `${11 * px}px system-ui, sans-serif`;
-            for (const line of lane.lines) {
-              const y = u.valToPos(line.value, 'y', true);
-              ctx.strokeStyle = line.strong ? '#b3261e' : '#6b7280';
-              ctx.setLineDash(line.strong ? [6 * px, 4 * px] : [2 * px, 3 * px]);
-              ctx.lineWidth = (line.strong ? 1.5 : 1) * px;
-              ctx.beginPath();
-              ctx.moveTo(bbox.left, y);
-              ctx.lineTo(bbox.left + bbox.width, y);
-              ctx.stroke();
-              ctx.fillStyle = ctx.strokeStyle;
-              ctx.fillText(line.label, bbox.left + bbox.width - ctx.measureText(line.label).width - 4 * px, y - 3 * px);
-            }
-            ctx.setLineDash([]);
-            const inView = (r: EventRun): boolean => r.toDay >= min && r.fromDay <= max;
-            // Day 0 on every lane.
-            if (0 >= min && 0 <= max) verticalLine(u, 0, '#111', 2);
-            // The lane's own events as faint vertical lines (transfusions on PLT and Hb).
-            ctx.lineWidth = 1 * px;
-            for (const r of runs.filter((r) => inView(r) && LANE_EVENTS[lane.analyte]?.includes(r.kind) && r.kind !== 'g-csf')) {
-              for (let d = r.fromDay; d <= r.toDay; d++) verticalLine(u, d, `${EVENT_STYLE[r.kind].color}88`, 1);
-            }
-            ctx.restore();
-          },
-        ],
-      },
-    };
-    const data: uPlot.AlignedData = [days.map((d) => d.day), days.map((d) => d.value)];
-    plots.push(new uPlot(opts, data, wrapper));
-  }
+  plots.push(eventStrip(container, runs, kinds, width, view, dateOfDay));
+  for (const lane of lanes) plots.push(lanePlot(container, { a, t, lane, runs, width, view, dateOfDay }));
 
   return {
     setRange(newMin: number, newMax: number): void {
@@ -288,8 +234,112 @@ export function renderTimeline(container: HTMLElement, a: Assessment, t: Hospita
   };
 }
 
+/** What one lane is drawn from; `view` is the day range currently shown (it changes with setRange). */
+interface LaneInput {
+  a: Assessment;
+  t: HospitalThresholds;
+  lane: LaneSpec;
+  runs: EventRun[];
+  width: number;
+  view: () => [number, number];
+  dateOfDay: (day: number) => string;
+}
+
+/** One analyte's lane: its values, grade bands, threshold lines, day 0 and its own events. */
+function lanePlot(container: HTMLElement, { a, t, lane, runs, width, view, dateOfDay }: LaneInput): uPlot {
+  const days = a.series?.[lane.analyte] ?? [];
+  const unit = displayUnit(a.latest[lane.analyte]?.unit ?? (lane.analyte === 'hemoglobin' ? 'g/L' : '10*9/L'));
+  const lower = lln(a, t, lane.term, days);
+  const laneBands = bands(lane.term ? boundaries(lane.term, t.values) : undefined, lower);
+  const top = Math.max(...days.map((d) => d.value), ...(lower !== undefined ? [lower * 1.15] : []), ...lane.lines.map((l) => l.value * 1.3), 1);
+  const empty = days.length === 0 ? h('span', { class: 'muted' }, ' – no values in this record') : null;
+  const wrapper = h('figure', { class: 'lane', 'data-analyte': lane.analyte }, h('figcaption', {}, `${lane.label} (${unit})`, empty));
+  container.append(wrapper);
+  const opts: uPlot.Options = {
+    width,
+    height: 170,
+    cursor: { sync: { key: 'cart-timeline' }, drag: { x: false, y: false } },
+    legend: { show: true, live: true },
+    padding: PADDING,
+    scales: { x: { time: false, auto: false, range: () => view() }, y: { auto: false, range: () => [0, top] } },
+    axes: [
+      { label: 'Day after CAR-T infusion', labelSize: 16, size: 34, values: (_u, ticks) => ticks.map((d) => (d > 0 ? `+${d}` : String(d))) },
+      { label: unit, labelSize: 16, size: 60 },
+    ],
+    series: [
+      { label: 'Day', value: (_u, v) => (v === null || v === undefined ? '–' : `${v > 0 ? '+' : ''}${v} (${dateOfDay(v)})`) },
+      {
+        label: lane.label,
+        stroke: lane.color,
+        width: 2,
+        points: { show: true, size: 6, fill: lane.color },
+        value: (_u, v) => (v === null || v === undefined ? '–' : `${v} ${unit}`),
+      },
+    ],
+    hooks: {
+      drawClear: [(u) => drawBands(u, laneBands, top)],
+      draw: [(u) => drawLaneMarks(u, lane, runs, view())],
+    },
+  };
+  const data: uPlot.AlignedData = [days.map((d) => d.day), days.map((d) => d.value)];
+  return new uPlot(opts, data, wrapper);
+}
+
+/** The CTCAE grade bands behind the values, labelled G1–G4 where there is room. */
+function drawBands(u: uPlot, laneBands: { from: number; to: number; grade: number }[], top: number): void {
+  const { ctx, bbox } = u;
+  ctx.save();
+  for (const band of laneBands) {
+    const y1 = u.valToPos(Math.min(band.to, top), 'y', true);
+    const y0 = u.valToPos(band.from, 'y', true);
+    ctx.fillStyle = BAND_COLORS[band.grade - 1] ?? 'transparent';
+    ctx.fillRect(bbox.left, y1, bbox.width, y0 - y1);
+    ctx.fillStyle = 'rgba(60, 60, 60, 0.75)';
+    ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+    if (y0 - y1 > 12 * devicePixelRatio) ctx.fillText(`G${band.grade}`, bbox.left + 4 * devicePixelRatio, y0 - 3 * devicePixelRatio);
+  }
+  ctx.restore();
+}
+
+/** Over the values: the lane's threshold lines, day 0, and the lane's own events in view. */
+function drawLaneMarks(u: uPlot, lane: LaneSpec, runs: readonly EventRun[], [min, max]: [number, number]): void {
+  const { ctx, bbox } = u;
+  const px = devicePixelRatio;
+  ctx.save();
+  ctx.font = `${11 * px}px system-ui, sans-serif`;
+  for (const line of lane.lines) {
+    const y = u.valToPos(line.value, 'y', true);
+    ctx.strokeStyle = line.strong ? '#b3261e' : '#6b7280';
+    ctx.setLineDash(line.strong ? [6 * px, 4 * px] : [2 * px, 3 * px]);
+    ctx.lineWidth = (line.strong ? 1.5 : 1) * px;
+    ctx.beginPath();
+    ctx.moveTo(bbox.left, y);
+    ctx.lineTo(bbox.left + bbox.width, y);
+    ctx.stroke();
+    ctx.fillStyle = ctx.strokeStyle;
+    ctx.fillText(line.label, bbox.left + bbox.width - ctx.measureText(line.label).width - 4 * px, y - 3 * px);
+  }
+  ctx.setLineDash([]);
+  const inView = (r: EventRun): boolean => r.toDay >= min && r.fromDay <= max;
+  // Day 0 on every lane.
+  if (0 >= min && 0 <= max) verticalLine(u, 0, '#111', 2);
+  // The lane's own events as faint vertical lines (transfusions on PLT and Hb).
+  ctx.lineWidth = 1 * px;
+  for (const r of runs.filter((r) => inView(r) && LANE_EVENTS[lane.analyte]?.includes(r.kind) && r.kind !== 'g-csf')) {
+    for (let d = r.fromDay; d <= r.toDay; d++) verticalLine(u, d, `${EVENT_STYLE[r.kind].color}88`, 1);
+  }
+  ctx.restore();
+}
+
 /** A small chart of one analyte over the whole record (IgG against the IVIG threshold). */
-export function renderTrend(container: HTMLElement, days: readonly LabDay[], label: string, unit: string, threshold: { value: number; label: string } | undefined, dateOfDay: (day: number) => string): uPlot | undefined {
+export function renderTrend(
+  container: HTMLElement,
+  days: readonly LabDay[],
+  label: string,
+  unit: string,
+  threshold: { value: number; label: string } | undefined,
+  dateOfDay: (day: number) => string,
+): uPlot | undefined {
   container.replaceChildren();
   if (days.length === 0) return undefined;
   const xs = days.map((d) => d.day);
@@ -304,7 +354,13 @@ export function renderTrend(container: HTMLElement, days: readonly LabDay[], lab
       axes: [{ values: (_u, ticks) => ticks.map((d) => (d > 0 ? `+${d}` : String(d))) }, { label: unit, labelSize: 16, size: 52 }],
       series: [
         { label: 'Day', value: (_u, v) => (v === null || v === undefined ? '–' : `${v > 0 ? '+' : ''}${v} (${dateOfDay(v)})`) },
-        { label, stroke: '#00727a', width: 2, points: { show: true, size: 6, fill: '#00727a' }, value: (_u, v) => (v === null || v === undefined ? '–' : `${v} ${unit}`) },
+        {
+          label,
+          stroke: '#00727a',
+          width: 2,
+          points: { show: true, size: 6, fill: '#00727a' },
+          value: (_u, v) => (v === null || v === undefined ? '–' : `${v} ${unit}`),
+        },
       ],
       hooks: {
         draw: [
