@@ -18,10 +18,20 @@ export default tseslint.config(
     },
   },
   {
-    // The clinical engine must stay pure: it also runs in the browser (SMART app).
-    files: ['src/clinical/**/*.ts'],
+    // The clinical engine and the cards must stay pure: Assessment + settings → cards, no I/O;
+    // the engine also runs in the browser (SMART app). .dependency-cruiser.cjs checks the same.
+    files: ['src/clinical/**/*.ts', 'src/cards/**/*.ts', 'src/shared/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['node:*', 'fs', 'path', 'http', 'https', 'express', 'fhir-kit-client', 'pino', '../fhir/*', '../cds-hooks/*', '../storage/*'] }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*', 'fs', 'path', 'http', 'https', 'crypto', 'express', 'fhir-kit-client', 'pino', '../fhir/*', '../storage/*', '../http/*'], message: 'src/clinical and src/cards are pure: no I/O.' },
+            { group: ['../cds-hooks/*', '!../cds-hooks/schemas.js'], message: 'Of src/cds-hooks, only the protocol types (schemas.js) may be used here.' },
+            { group: ['../cds-hooks/schemas.js'], allowTypeImports: true, message: 'Only `import type` from the protocol schemas here.' },
+          ],
+        },
+      ],
       'no-restricted-globals': ['error', 'process', 'Buffer', 'require'],
     },
   },
@@ -37,5 +47,6 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
     },
   },
-  { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['**/*.js', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } } },
 );

@@ -8,7 +8,7 @@ import { assess } from '../src/clinical/assess.js';
 import { todayIn } from '../src/clinical/dates.js';
 import type { Assessment, AssessmentIssue } from '../src/clinical/types.js';
 import type { CardContext } from '../src/cards/common.js';
-import type { ServiceDeps } from './deps.js';
+import type { ServiceDeps } from '../src/service-deps.js';
 import { engineSettings } from '../src/profiles.js';
 
 /** `withSeries`: the day-by-day values too (the patient-view cards' recent-values tables need them). */

@@ -4,7 +4,7 @@
 import type { CdsServiceDefinition } from '../src/cds-hooks/service.js';
 import type { HookName } from '../src/cds-hooks/schemas.js';
 import type { ClinicalContext } from '../src/profiles.js';
-import type { ServiceDeps } from './deps.js';
+import type { ServiceDeps } from '../src/service-deps.js';
 import { orderSelectService } from './order-select-hematotox.js';
 import { orderSignService } from './order-sign-hematotox.js';
 import { patientViewService } from './patient-view-hematotox.js';
@@ -12,5 +12,3 @@ import { patientViewService } from './patient-view-hematotox.js';
 export function cdsServices(clinical: ClinicalContext): CdsServiceDefinition<HookName, ServiceDeps>[] {
   return [patientViewService(clinical), orderSignService(clinical), orderSelectService(clinical)];
 }
-
-export type { ServiceDeps } from './deps.js';

@@ -11,8 +11,8 @@ import type { CdsServiceDefinition, ContextFor } from '../src/cds-hooks/service.
 import { advisableOrders, type DraftOrders } from './draft-orders.js';
 import type { ClinicalContext } from '../src/profiles.js';
 import { assessPrefetched, cardContext } from './assessment.js';
-import type { ServiceDeps } from './deps.js';
-import { hematotoxPrefetch } from './patient-view-hematotox.js';
+import type { ServiceDeps } from '../src/service-deps.js';
+import { hematotoxPrefetch } from './prefetch.js';
 
 /** What the order services advise on, with the hospital's irradiation window (for discovery). */
 export function orderAdvice(clinical: ClinicalContext): string {

@@ -4,7 +4,7 @@
  */
 import type { CdsServiceDefinition } from '../src/cds-hooks/service.js';
 import type { ClinicalContext } from '../src/profiles.js';
-import type { ServiceDeps } from './deps.js';
+import type { ServiceDeps } from '../src/service-deps.js';
 import { readDraftOrders } from './draft-orders.js';
 import { orderAdvice, orderService } from './order-service.js';
 

@@ -12,17 +12,20 @@ import { cdsClientAuth, createVerifier, type CdsJwtVerifier } from './cds-hooks/
 import { cdsHooksRouter } from './cds-hooks/router.js';
 import { adminRouter } from './http/admin-router.js';
 import { smartRouter } from './http/smart-router.js';
-import type { SmartAppConfig } from './smart-config.js';
+import { EHR_LAUNCH_SCOPES, STANDALONE_LAUNCH_SCOPES, type SmartAppConfig } from './smart-config.js';
 import type { FeedbackStore } from './storage/feedback-store.js';
 import { CardRecorder, registerCardRecorderMetrics } from './storage/index.js';
+import { jsonBody } from './cds-hooks/json-body.js';
 import { notFound } from './cds-hooks/outcomes.js';
 import type { Config } from './config.js';
+import { DEMO_SCENARIOS } from './demo/demo-patients.js';
 import type { DemoFhirServer } from './demo/fhir-server.js';
 import { DEMO_FHIR_PATH } from './demo/fhir-server.js';
 import { todayIn } from './clinical/dates.js';
 import { assessmentsRouter } from './http/assessments-router.js';
-import { cors, createHttpMetrics, errorHandler, jsonBody, requestLogging, securityHeaders } from './http/middleware.js';
-import type { ServiceDeps } from '../cds-services/deps.js';
+import { cors, createHttpMetrics, errorHandler, requestLogging, securityHeaders } from './http/middleware.js';
+import type { ClinicalContext } from './profiles.js';
+import type { ServiceDeps } from './service-deps.js';
 
 export interface Readiness {
   /** Named checks; the service is ready when all are true. */
@@ -102,4 +105,27 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(errorHandler(log, config.bodyLimit));
   return app;
+}
+
+/**
+ * What GET /smart/config.json answers: the SMART client, the clinical configuration the cards use,
+ * the app's FHIR reads (`queries`, from cds-services/prefetch.ts) and, with DEMO=true, the demo
+ * FHIR server and its patients.
+ */
+export function smartAppConfig(config: Config, clinical: ClinicalContext, queries: SmartAppConfig['queries']): SmartAppConfig {
+  return {
+    clientId: config.smart.clientId,
+    scopes: { ehr: EHR_LAUNCH_SCOPES, standalone: STANDALONE_LAUNCH_SCOPES },
+    allowedIssuers: config.smart.allowedIss,
+    demo: config.demo ? { fhirBasePath: DEMO_FHIR_PATH, patients: DEMO_SCENARIOS.map((s) => ({ id: s.id, label: s.label })) } : null,
+    clinical: {
+      valueSets: [...clinical.valueSets],
+      localCodes: clinical.localCodes,
+      thresholds: { values: clinical.thresholds.values, overridden: [...clinical.thresholds.overridden] },
+      timeZone: clinical.timeZone,
+      lookbackDays: config.fhir.lookbackDays,
+    },
+    queries,
+    pageSize: config.fhir.pageSize,
+  };
 }

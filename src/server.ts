@@ -4,9 +4,9 @@
  */
 import type { Server } from 'node:http';
 import { cdsServices } from '../cds-services/index.js';
-import { smartAppQueries } from '../cds-services/patient-view-hematotox.js';
-import type { ServiceDeps } from '../cds-services/deps.js';
-import { createApp } from './app.js';
+import { smartAppQueries } from '../cds-services/prefetch.js';
+import type { ServiceDeps } from './service-deps.js';
+import { createApp, smartAppConfig } from './app.js';
 import { todayIn } from './clinical/dates.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { seedDemo } from './demo/demo-patients.js';
@@ -14,7 +14,7 @@ import { DEMO_FHIR_PATH, DemoFhirServer } from './demo/fhir-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadClinicalContext } from './profiles.js';
 import { CardRecorder, createFeedbackStore } from './storage/index.js';
-import { SMART_PATH, smartAppConfig, smartAppDir } from './http/smart-router.js';
+import { SMART_PATH, smartAppDir } from './http/smart-router.js';
 
 export interface RunningServer {
   server: Server;

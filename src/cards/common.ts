@@ -2,9 +2,9 @@
  * What every card shares: stable uuids, number and day formatting, source and topic, override
  * reasons, the SMART link, and the kind extension used for feedback reports.
  */
-import { createHash } from 'node:crypto';
+import { v5 as uuidV5 } from 'uuid';
 import type { Card, Coding } from '../cds-hooks/schemas.js';
-import { CARD_KIND_EXTENSION } from '../cds-hooks/router.js';
+import { CARD_KIND_EXTENSION } from '../shared/card-kind.js';
 import { LOCAL_SYSTEM } from '../clinical/terminology.js';
 import { ANALYTE_LABELS, dayLabel, fmt, RECOMMENDATION_TITLES, TERM_ANALYTE, valueWithUnit } from '../clinical/format.js';
 import type { SourceRef } from '../clinical/thresholds.js';
@@ -18,14 +18,19 @@ export interface CardContext {
 }
 
 /**
+ * The namespace of this service's name-based card uuids (RFC 9562 §5.5). A random version 4 uuid
+ * generated once for this project; it must never change: a new namespace gives every card a new
+ * uuid, and feedback would no longer join the cards issued before.
+ */
+export const CARD_UUID_NAMESPACE = 'e31f0427-818b-45d5-8da2-2304b9c08f78';
+
+/**
  * A UUID derived from the card's identity (service, patient, kind and what triggered it): the same
- * situation gives the same uuid on every call, so feedback and repeated cards join up.
+ * situation gives the same uuid on every call, so feedback and repeated cards join up. Name-based
+ * (version 5, SHA-1) in CARD_UUID_NAMESPACE, the name being the parts joined with U+0000.
  */
 export function stableUuid(...parts: (string | number | null | undefined)[]): string {
-  const hex = createHash('sha256').update(parts.map((p) => String(p ?? '')).join('\u0000')).digest('hex');
-  // RFC 9562 layout, version 8 (custom), variant 10.
-  const variant = ((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16).padStart(2, '0');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
+  return uuidV5(parts.map((p) => String(p ?? '')).join('\u0000'), CARD_UUID_NAMESPACE);
 }
 
 export { dayLabel, fmt, plural, valueWithUnit } from '../clinical/format.js';

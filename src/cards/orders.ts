@@ -1,6 +1,7 @@
 /**
  * order-select / order-sign cards from draft orders for a patient after CAR-T:
- *  - tocilizumab or a corticosteroid → info: the seeds' associations with cytopenia, the current
+ *  - tocilizumab or a corticosteroid → info: the published associations with cytopenia (r/r B-ALL
+ *    immune-reconstitution thesis; Wang et al., Front Oncol 2021), the current
  *    counts, a CBC monitoring suggestion. Never a card that blocks CRS treatment.
  *  - a red cell or platelet transfusion between day −7 and +90 that is not irradiated → warning
  *    with a suggestion that updates the order to an irradiated product (EHA/EBMT 2023).

@@ -1,6 +1,6 @@
 /**
  * Assessment → patient-view cards: a summary card (ICAHT, day post infusion, CAR-HEMATOTOX) and
- * one card per recommendation of clinical-spec section 8. Each card says what it saw (values and
+ * one card per recommendation of docs/clinical-logic.md §10. Each card says what it saw (values and
  * dates), why it advises, the threshold in force and its source. No CAR-T infusion, no cards.
  */
 import type { Card, Suggestion } from '../cds-hooks/schemas.js';

@@ -1,29 +1,93 @@
 /**
- * One error type, one status map. Everything the service rejects becomes an {@link HttpError}
- * carrying a FHIR OperationOutcome; the error middleware turns it into the response.
+ * One error type, one status map (Medplum `core/src/outcomes.ts`). Everything the service rejects
+ * is thrown as @medplum/core's {@link OperationOutcomeError}; its HTTP status is derived from the
+ * OperationOutcome by {@link getStatus}, and the one error middleware (src/http/middleware.ts)
+ * answers with both. The builders below make the outcomes: each issue says what is wrong in
+ * `diagnostics` and, when a field is at fault, where in `expression`.
  */
-import type { OperationOutcome, OperationOutcomeIssue } from 'fhir/r4.js';
+import { getStatus as medplumGetStatus, OperationOutcomeError, forbidden as FORBIDDEN, notFound as NOT_FOUND, preconditionFailed as PRECONDITION_FAILED, unauthorized as UNAUTHORIZED } from '@medplum/core';
+import type { OperationOutcome as R4OperationOutcome, OperationOutcomeIssue as R4OperationOutcomeIssue } from 'fhir/r4.js';
 import type { ZodError } from 'zod';
 
+export { OperationOutcomeError };
+
+/** The OperationOutcome type of @medplum/core (structurally FHIR R4's). */
+export type OperationOutcome = OperationOutcomeError['outcome'];
+export type OperationOutcomeIssue = OperationOutcome['issue'][number];
 export type IssueType = OperationOutcomeIssue['code'];
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly outcome: OperationOutcome | undefined,
-    message?: string,
-  ) {
-    super(message ?? outcome?.issue[0]?.diagnostics ?? `HTTP ${status}`);
-    this.name = 'HttpError';
+/**
+ * Statuses @medplum/core's getStatus has no entry for: it keys its map on `OperationOutcome.id`
+ * (`not-found` → 404, `precondition-failed` → 412, …) and answers 400 for any other id-less error
+ * outcome. These three are told by their issue code, the FHIR IssueType that names them.
+ */
+const STATUS_BY_ISSUE_CODE: Partial<Record<IssueType, number>> = {
+  'too-long': 413, // Payload Too Large: the request body exceeds BODY_LIMIT
+  'not-supported': 415, // Unsupported Media Type: a body that is not JSON
+  transient: 503, // Service Unavailable: storage down, "send it again later"
+};
+
+/**
+ * The HTTP status of an error outcome: @medplum/core's getStatus, plus 413, 415 and 503 (see
+ * STATUS_BY_ISSUE_CODE) for outcomes without a Medplum id.
+ */
+export function getStatus(outcome: OperationOutcome): number {
+  const code = outcome.issue?.[0]?.code;
+  const extra = outcome.id === undefined && code !== undefined ? STATUS_BY_ISSUE_CODE[code] : undefined;
+  return extra ?? medplumGetStatus(outcome);
+}
+
+/**
+ * What the builders below return: @medplum/core's OperationOutcomeError, with `status` read from
+ * the outcome (getStatus), never stored beside it. The middleware only needs OperationOutcomeError;
+ * `status` is for code that answers by itself (the demo FHIR server).
+ */
+export class OutcomeError extends OperationOutcomeError {
+  constructor(outcome: OperationOutcome);
+  /** @deprecated The pre-Medplum `HttpError(status, outcome)` call of src/demo/fhir-server.ts: `status` is ignored (derived from the outcome). */
+  constructor(status: number, outcome: OperationOutcome | R4OperationOutcome);
+  constructor(first: number | OperationOutcome, outcome?: OperationOutcome | R4OperationOutcome) {
+    super((typeof first === 'number' ? outcome : first) as OperationOutcome);
+    this.name = 'OperationOutcomeError';
+  }
+
+  get status(): number {
+    return getStatus(this.outcome);
   }
 }
 
-export function operationOutcome(issues: OperationOutcomeIssue[]): OperationOutcome {
-  return { resourceType: 'OperationOutcome', issue: issues };
+/**
+ * @deprecated The old name, kept only because src/demo/fhir-server.ts (another change owns it)
+ * still imports it; remove once the demo server uses OperationOutcomeError and getStatus.
+ */
+export { OutcomeError as HttpError };
+
+/**
+ * Extension on an error OperationOutcome carrying the request id (also the X-Request-Id header and
+ * the `reqId` of every log line), so a report quoting the outcome leads to the logs. Not the
+ * OperationOutcome's `id`: Medplum's getStatus reads that.
+ */
+export const REQUEST_ID_EXTENSION = 'https://cart-hematotox-cds.example.org/fhir/StructureDefinition/request-id';
+
+/** `outcome` with the request id extension (replacing any earlier one). */
+export function withRequestId(outcome: OperationOutcome, requestId: string): OperationOutcome {
+  const others = (outcome.extension ?? []).filter((e) => e.url !== REQUEST_ID_EXTENSION);
+  return { ...outcome, extension: [...others, { url: REQUEST_ID_EXTENSION, valueString: requestId }] };
 }
 
-function issue(code: IssueType, diagnostics: string, expression?: string[], severity: OperationOutcomeIssue['severity'] = 'error'): OperationOutcomeIssue {
-  return { severity, code, diagnostics, ...(expression && expression.length > 0 ? { expression } : {}) };
+/** Builds an OperationOutcome of `issues` (FHIR R4 issue objects). */
+export function operationOutcome(issues: (OperationOutcomeIssue | R4OperationOutcomeIssue)[]): OperationOutcome {
+  return { resourceType: 'OperationOutcome', issue: issues as OperationOutcomeIssue[] };
+}
+
+function issue(code: IssueType, diagnostics: string, expression?: string[]): OperationOutcomeIssue {
+  return { severity: 'error', code, diagnostics, ...(expression && expression.length > 0 ? { expression } : {}) };
+}
+
+/** One of Medplum's ready outcomes (its `id` gives the status), with our diagnostics on its issue. */
+function described(ready: OperationOutcome, diagnostics: string, expression?: string[]): OperationOutcome {
+  const first = ready.issue[0] as OperationOutcomeIssue;
+  return { ...ready, issue: [{ ...first, diagnostics, ...(expression && expression.length > 0 ? { expression } : {}) }] };
 }
 
 /** Renders a zod path (`['context', 'draftOrders', 'entry', 0]`) as a FHIRPath-like expression. */
@@ -37,48 +101,55 @@ export function pathExpression(path: readonly PropertyKey[], root?: string): str
 }
 
 /** 400 with one issue per zod problem, each naming the field it concerns. */
-export function badRequestFromZod(error: ZodError, root?: string): HttpError {
+export function badRequestFromZod(error: ZodError, root?: string): OutcomeError {
   const issues = error.issues.map((i) => issue(i.code === 'invalid_type' && i.message.includes('undefined') ? 'required' : 'invalid', `${pathExpression(i.path, root)}: ${i.message}`, [pathExpression(i.path, root)]));
-  return new HttpError(400, operationOutcome(issues));
+  return new OutcomeError(operationOutcome(issues));
 }
 
-export function badRequest(diagnostics: string, expression?: string): HttpError {
-  return new HttpError(400, operationOutcome([issue('invalid', diagnostics, expression ? [expression] : undefined)]));
+/** 400 (issue code `invalid`). */
+export function badRequest(diagnostics: string, expression?: string): OutcomeError {
+  return new OutcomeError(operationOutcome([issue('invalid', diagnostics, expression ? [expression] : undefined)]));
 }
 
-export function notFound(diagnostics: string): HttpError {
-  return new HttpError(404, operationOutcome([issue('not-found', diagnostics)]));
+/** 404 (Medplum's `notFound`). */
+export function notFound(diagnostics: string): OutcomeError {
+  return new OutcomeError(described(NOT_FOUND, diagnostics));
 }
 
-/** CDS Hooks: the service cannot get the FHIR data it needs (no prefetch and no usable fhirServer). */
-export function preconditionFailed(diagnostics: string, expression?: string[]): HttpError {
-  return new HttpError(412, operationOutcome([issue('processing', diagnostics, expression)]));
+/** 412, CDS Hooks: the service cannot get the FHIR data it needs (no prefetch and no usable fhirServer). */
+export function preconditionFailed(diagnostics: string, expression?: string[]): OutcomeError {
+  return new OutcomeError(described(PRECONDITION_FAILED, diagnostics, expression));
 }
 
-export function payloadTooLarge(limit: string): HttpError {
-  return new HttpError(413, operationOutcome([issue('too-long', `Request body exceeds the configured limit of ${limit}`)]));
+/** 413 (issue code `too-long`). */
+export function payloadTooLarge(limit: string): OutcomeError {
+  return new OutcomeError(operationOutcome([issue('too-long', `Request body exceeds the configured limit of ${limit}`)]));
 }
 
-export function unsupportedMediaType(contentType: string | undefined): HttpError {
-  return new HttpError(
-    415,
-    operationOutcome([issue('not-supported', `Content-Type must be application/json or application/fhir+json, got ${contentType ?? 'none'}`)]),
-  );
+/** 415 (issue code `not-supported`). */
+export function unsupportedMediaType(contentType: string | undefined): OutcomeError {
+  return new OutcomeError(operationOutcome([issue('not-supported', `Content-Type must be application/json or application/fhir+json, got ${contentType ?? 'none'}`)]));
 }
 
-/** Bare 401: no body, so a caller probing the auth layer learns nothing about why. */
-export function unauthorized(reason: string): HttpError {
-  return new HttpError(401, undefined, reason);
+/**
+ * 401 (Medplum's `unauthorized`). Sent bare, without the outcome, so a caller probing the auth
+ * layer learns nothing about why; `reason` is for the log only.
+ */
+export function unauthorized(reason: string): OutcomeError {
+  return new OutcomeError(described(UNAUTHORIZED, reason));
 }
 
-export function forbidden(diagnostics: string): HttpError {
-  return new HttpError(403, operationOutcome([issue('forbidden', diagnostics)]));
+/** 403 (Medplum's `forbidden`). */
+export function forbidden(diagnostics: string): OutcomeError {
+  return new OutcomeError(described(FORBIDDEN, diagnostics));
 }
 
-export function serviceUnavailable(diagnostics: string): HttpError {
-  return new HttpError(503, operationOutcome([issue('transient', diagnostics)]));
+/** 503 (issue code `transient`): try again later. */
+export function serviceUnavailable(diagnostics: string): OutcomeError {
+  return new OutcomeError(operationOutcome([issue('transient', diagnostics)]));
 }
 
-export function internalError(): HttpError {
-  return new HttpError(500, operationOutcome([issue('exception', 'Internal error; the incident was logged')]));
+/** 500 (issue code `exception`); never says more than this: details go to the log. */
+export function internalError(): OutcomeError {
+  return new OutcomeError(operationOutcome([issue('exception', 'Internal error; the incident was logged')]));
 }

@@ -8,25 +8,14 @@ import type { Request, Response } from 'express';
 import { Router } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { requireJsonBody } from '../http/middleware.js';
+import { cardKind } from '../shared/card-kind.js';
+import { requireJsonBody } from './json-body.js';
 import { badRequest, badRequestFromZod, notFound, serviceUnavailable } from './outcomes.js';
 import type { CdsServiceDefinition } from './service.js';
 import { CallFhirAccess, loadPrefetch } from './service.js';
-import type { Card, CdsResponse, FeedbackEntry, HookName } from './schemas.js';
-import { cardSchema, cdsRequestSchema, contextSchemas, discoveryResponseSchema, feedbackRequestSchema } from './schemas.js';
-
-/** Where acknowledged feedback and issued cards go (SQLite or PostgreSQL, see src/storage). */
-export interface FeedbackSink {
-  recordFeedback(serviceId: string, entries: FeedbackEntry[], receivedAt: Date): Promise<void>;
-  recordCards(serviceId: string, cards: IssuedCard[], issuedAt: Date): Promise<void>;
-}
-
-/** What is kept of an issued card for alert-fatigue reports: no patient data. */
-export interface IssuedCard {
-  uuid: string;
-  kind: string;
-  indicator: Card['indicator'];
-}
+import type { Card, CdsRequest, CdsResponse, HookName } from './schemas.js';
+import { bundleSchema, cardSchema, cdsRequestSchema, contextSchemas, discoveryResponseSchema, feedbackRequestSchema } from './schemas.js';
+import type { CardSink, FeedbackSink } from './sinks.js';
 
 export interface CdsRouterDeps<D> {
   config: Config;
@@ -35,16 +24,8 @@ export interface CdsRouterDeps<D> {
   serviceDeps: D;
   feedback?: FeedbackSink | undefined;
   /** Records issued cards off the response path (src/storage/card-recorder.ts); never blocks. */
-  cardRecorder?: { record(serviceId: string, cards: IssuedCard[], issuedAt: Date): void } | undefined;
+  cardRecorder?: CardSink | undefined;
   now: () => Date;
-}
-
-/** Card extension naming the card's kind (CDS Hooks allows `extension` on every object). */
-export const CARD_KIND_EXTENSION = 'org.cart-hematotox.card-kind';
-
-export function cardKind(card: Card): string {
-  const kind = card.extension?.[CARD_KIND_EXTENSION];
-  return typeof kind === 'string' ? kind : 'unknown';
 }
 
 export function discoveryDocument(services: readonly CdsServiceDefinition<HookName, unknown>[]): unknown {
@@ -82,6 +63,7 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     }
     const context = contextSchemas[service.hook].safeParse(request.context);
     if (!context.success) throw badRequestFromZod(context.error, 'context');
+    checkPrefetchBundles(service, request);
 
     const log = deps.log.child({ reqId: req.id, hookInstance: request.hookInstance, serviceId: service.id });
     const deadline = AbortSignal.timeout(deps.config.fhir.timeoutMs);
@@ -125,6 +107,20 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
   });
 
   return router;
+}
+
+/**
+ * A prefetch Bundle whose `entry` is not a list is a malformed request (400), as a malformed
+ * draftOrders Bundle is, and not a failed search to read again from fhirServer: the client's way
+ * of saying a search failed is to leave the key out (or send an OperationOutcome).
+ */
+function checkPrefetchBundles(service: CdsServiceDefinition<HookName, unknown>, request: CdsRequest): void {
+  for (const key of Object.keys(service.prefetch)) {
+    const value = request.prefetch?.[key];
+    if ((value as { resourceType?: unknown } | null | undefined)?.resourceType !== 'Bundle') continue;
+    const bundle = bundleSchema.safeParse(value);
+    if (!bundle.success) throw badRequestFromZod(bundle.error, `prefetch.${key}`);
+  }
 }
 
 /** What of a storage error may be logged: its class and code, never its message. */

@@ -133,7 +133,7 @@ type KeyPlan = { key: string; provided: unknown[]; nextPages: boolean } | { key:
 /**
  * Resolves every prefetch key of `service` for this request: the client's prefetch when given
  * (`null` means "no data"), otherwise a read from `fhirServer`. A prefetch whose search failed (an
- * OperationOutcome) counts as not given. Throws a 412 HttpError naming the required keys that
+ * OperationOutcome) counts as not given. Throws a 412 (preconditionFailed) naming the required keys that
  * could not be obtained, and why.
  */
 export async function loadPrefetch(
@@ -239,6 +239,7 @@ function providedResources(value: unknown): Provided {
   // The spec: a client that failed to prefetch omits the key; some send an OperationOutcome instead.
   if (resource.resourceType === 'OperationOutcome') return { ok: false, why: "the client's prefetch search failed (OperationOutcome)" };
   if (resource.resourceType !== 'Bundle') return { ok: true, resources: [resource], hasNext: false };
+  // Through the router a Bundle whose entry is not a list is a 400 (checkPrefetchBundles); kept for direct callers.
   if (resource.entry !== undefined && !Array.isArray(resource.entry)) return { ok: false, why: 'the prefetch Bundle has no entry list' };
   const resources: unknown[] = [];
   for (const entry of (resource.entry ?? []) as unknown[]) {

@@ -1,6 +1,8 @@
 /**
- * One CSV row per assessed patient, for cohort reports (quality teams).
+ * One CSV row per assessed patient, for cohort reports (quality teams). Quoting is RFC 4180, by
+ * csv-stringify.
  */
+import { stringify, type Options } from 'csv-stringify/sync';
 import type { Assessment, Lineage } from '../clinical/types.js';
 
 const COLUMNS: [string, (a: Assessment) => string | number | boolean | null | undefined][] = [
@@ -51,16 +53,17 @@ function before(a: Assessment, lineage: Lineage): boolean {
   return a.severeCytopenias.some((e) => e.lineage === lineage && !e.newOnset);
 }
 
-function cell(value: string | number | boolean | null | undefined): string {
-  if (value === null || value === undefined) return '';
-  const text = String(value);
-  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
+/**
+ * One record without its line end (the caller writes one line per call). Booleans are written
+ * `true`/`false` (csv-stringify's default would be `1` and an empty cell); null and undefined are
+ * empty cells.
+ */
+const CSV_OPTIONS: Options = { eof: false, cast: { boolean: (value) => String(value) } };
 
 export function assessmentCsvHeader(): string {
-  return COLUMNS.map(([name]) => name).join(',');
+  return stringify([COLUMNS.map(([name]) => name)], CSV_OPTIONS);
 }
 
 export function assessmentCsvRow(a: Assessment): string {
-  return COLUMNS.map(([, get]) => cell(get(a))).join(',');
+  return stringify([COLUMNS.map(([, get]) => get(a))], CSV_OPTIONS);
 }

@@ -13,7 +13,7 @@
  * id, a token or a body.
  */
 import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
-import { isUnderBase, resolveUnderBase } from '../cds-hooks/prefetch.js';
+import { isUnderBase, resolveUnderBase } from './url.js';
 
 export type FhirAccessFailure = 'refused' | 'timeout' | 'unreachable' | 'http-error' | 'invalid-response' | 'too-large' | 'search-failed';
 

@@ -5,11 +5,11 @@
 import type { Request, Response } from 'express';
 import { Router } from 'express';
 import { z } from 'zod';
-import { assess, AssessmentInputError } from '../clinical/assess.js';
-import { badRequest, badRequestFromZod } from '../cds-hooks/outcomes.js';
+import { assess } from '../clinical/assess.js';
+import { requireJsonBody } from '../cds-hooks/json-body.js';
+import { badRequestFromZod } from '../cds-hooks/outcomes.js';
 import { assessmentBundleSchema, bundleResources } from '../fhir/bundle.js';
 import { engineSettings, type ClinicalContext } from '../profiles.js';
-import { requireJsonBody } from './middleware.js';
 
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
 const querySchema = z.looseObject({
@@ -28,20 +28,16 @@ export function assessmentsRouter(clinical: ClinicalContext, today: () => string
     const bundle = assessmentBundleSchema.safeParse(body);
     if (!bundle.success) throw badRequestFromZod(bundle.error);
     const screened = bundleResources(bundle.data);
-    try {
-      const assessment = assess(screened.resources, {
-        inputIssues: screened.issues,
-        asOf: query.data.asOf ?? today(),
-        infusionDate: query.data.infusionDate,
-        patientId: query.data.patientId,
-        ...engineSettings(clinical),
-        includeSeries: query.data.series === 'true',
-      });
-      res.json(assessment);
-    } catch (error) {
-      if (error instanceof AssessmentInputError) throw badRequest(error.message, '(body)');
-      throw error;
-    }
+    // An engine input error (AssessmentInputError) is a 400 from the error handler, as on every endpoint.
+    const assessment = assess(screened.resources, {
+      inputIssues: screened.issues,
+      asOf: query.data.asOf ?? today(),
+      infusionDate: query.data.infusionDate,
+      patientId: query.data.patientId,
+      ...engineSettings(clinical),
+      includeSeries: query.data.series === 'true',
+    });
+    res.json(assessment);
   });
   return router;
 }

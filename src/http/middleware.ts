@@ -1,13 +1,24 @@
 /**
  * Cross-cutting HTTP middleware: request ids and the one "request served" log line, CORS,
- * security headers, JSON body parsing, and the error handler that is registered last.
+ * security headers, the admin token guard, and the one error handler, registered last.
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import express from 'express';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { HttpError, badRequest, forbidden, internalError, notFound, payloadTooLarge, unauthorized, unsupportedMediaType } from '../cds-hooks/outcomes.js';
+import { AssessmentInputError } from '../clinical/index.js';
+import {
+  badRequest,
+  forbidden,
+  getStatus,
+  internalError,
+  notFound,
+  OperationOutcomeError,
+  payloadTooLarge,
+  unauthorized,
+  unsupportedMediaType,
+  withRequestId,
+} from '../cds-hooks/outcomes.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -96,21 +107,6 @@ export function securityHeaders(): RequestHandler {
   };
 }
 
-export const JSON_TYPES = ['application/json', 'application/fhir+json'];
-
-/** Parses JSON and FHIR+JSON bodies up to `limit`; anything else is left unparsed (415 later). */
-export function jsonBody(limit: string): RequestHandler {
-  return express.json({ limit, type: JSON_TYPES, strict: true });
-}
-
-/** Rejects a POST whose body was not parsed as JSON (wrong or missing Content-Type). */
-export function requireJsonBody(req: Request): Record<string, unknown> {
-  if (!req.is(JSON_TYPES)) throw unsupportedMediaType(req.get('content-type'));
-  const body: unknown = req.body;
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('Request body must be a JSON object', '(body)');
-  return body as Record<string, unknown>;
-}
-
 /** Bearer-token guard for administrative endpoints; disabled (404) when no token is configured. */
 export function adminAuth(token: string | undefined): RequestHandler {
   const expected = token ? Buffer.from(token) : undefined;
@@ -138,30 +134,48 @@ interface BodyParserError extends Error {
   status?: number;
 }
 
-/** The error handler, registered last: HttpError → its status and OperationOutcome; never a stack. */
+/**
+ * The one error handler, registered last. Every error becomes an OperationOutcomeError, answered
+ * with getStatus(outcome) and the outcome carrying the request id: OperationOutcomeError as
+ * thrown; body-parser failures (413, 400, 415); the engine's input errors (AssessmentInputError,
+ * 400) wherever assess() ran; anything else a logged 500 that never shows a stack. A 401 is bare:
+ * no body, `WWW-Authenticate: Bearer`.
+ */
 export function errorHandler(log: Logger, bodyLimit: string): ErrorRequestHandler {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    let error: HttpError;
-    const parserError = err as BodyParserError;
-    if (err instanceof HttpError) error = err;
-    else if (parserError?.type === 'entity.too.large') error = payloadTooLarge(bodyLimit);
-    else if (parserError?.type === 'entity.parse.failed') error = badRequest('Request body is not valid JSON', '(body)');
-    else if (parserError?.type === 'encoding.unsupported' || parserError?.type === 'charset.unsupported') {
-      error = unsupportedMediaType(req.get('content-type'));
-    } else if (typeof parserError?.status === 'number' && parserError.status >= 400 && parserError.status < 500) {
-      error = badRequest('Malformed request');
-    } else {
-      // Log the error itself (message, stack), never the request body.
-      log.error({ reqId: req.id, err }, 'unhandled error');
-      error = internalError();
-    }
+    const error = toOperationOutcomeError(err, req, bodyLimit);
+    if (!error) log.error({ reqId: req.id, err }, 'unhandled error'); // message and stack, never the request body
+    const outcome = (error ?? internalError()).outcome;
     if (res.headersSent) return;
-    if (error.status === 401) {
+    const status = getStatus(outcome);
+    if (status === 401) {
       res.status(401).setHeader('WWW-Authenticate', 'Bearer').end();
       return;
     }
-    res.status(error.status);
-    if (error.outcome) res.type('application/fhir+json').send(JSON.stringify(error.outcome));
-    else res.end();
+    res.status(status).type('application/fhir+json').send(JSON.stringify(withRequestId(outcome, req.id)));
   };
+}
+
+interface BodyParserError extends Error {
+  type?: string;
+  status?: number;
+}
+
+/** The OperationOutcomeError `err` stands for; undefined for an unexpected error (a 500). */
+function toOperationOutcomeError(err: unknown, req: Request, bodyLimit: string): OperationOutcomeError | undefined {
+  if (err instanceof OperationOutcomeError) return err;
+  // The engine's own message names the problem (two patients, no patient, a bad date).
+  if (err instanceof AssessmentInputError) return badRequest(err.message, '(body)');
+  const parserError = err as BodyParserError | undefined;
+  switch (parserError?.type) {
+    case 'entity.too.large':
+      return payloadTooLarge(bodyLimit);
+    case 'entity.parse.failed':
+      return badRequest('Request body is not valid JSON', '(body)');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return unsupportedMediaType(req.get('content-type'));
+  }
+  if (typeof parserError?.status === 'number' && parserError.status >= 400 && parserError.status < 500) return badRequest('Malformed request');
+  return undefined;
 }

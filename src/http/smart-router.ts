@@ -8,11 +8,8 @@ import { join } from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
 import express, { Router } from 'express';
 import type { Config } from '../config.js';
-import { DEMO_SCENARIOS } from '../demo/demo-patients.js';
-import { DEMO_FHIR_PATH } from '../demo/fhir-server.js';
-import type { ClinicalContext } from '../profiles.js';
 import { projectRoot } from '../profiles.js';
-import { EHR_LAUNCH_SCOPES, STANDALONE_LAUNCH_SCOPES, type SmartAppConfig } from '../smart-config.js';
+import type { SmartAppConfig } from '../smart-config.js';
 import { notFound } from '../cds-hooks/outcomes.js';
 
 export const SMART_PATH = '/smart';
@@ -21,24 +18,6 @@ export const SMART_PATH = '/smart';
 export function smartAppDir(): string | undefined {
   const dir = join(projectRoot(), 'dist', 'smart-app');
   return existsSync(join(dir, 'index.html')) && existsSync(join(dir, 'launch.html')) ? dir : undefined;
-}
-
-export function smartAppConfig(config: Config, clinical: ClinicalContext, queries: SmartAppConfig['queries']): SmartAppConfig {
-  return {
-    clientId: config.smart.clientId,
-    scopes: { ehr: EHR_LAUNCH_SCOPES, standalone: STANDALONE_LAUNCH_SCOPES },
-    allowedIssuers: config.smart.allowedIss,
-    demo: config.demo ? { fhirBasePath: DEMO_FHIR_PATH, patients: DEMO_SCENARIOS.map((s) => ({ id: s.id, label: s.label })) } : null,
-    clinical: {
-      valueSets: [...clinical.valueSets],
-      localCodes: clinical.localCodes,
-      thresholds: { values: clinical.thresholds.values, overridden: [...clinical.thresholds.overridden] },
-      timeZone: clinical.timeZone,
-      lookbackDays: config.fhir.lookbackDays,
-    },
-    queries,
-    pageSize: config.fhir.pageSize,
-  };
 }
 
 /**

@@ -9,7 +9,7 @@
  * logged, for metrics and alerts.
  */
 import type { Logger } from 'pino';
-import type { IssuedCard } from '../cds-hooks/router.js';
+import type { IssuedCard } from '../shared/card-kind.js';
 import { StorageTimeoutError, storageErrorTag, withDeadline } from './deadline.js';
 import type { CardBatch } from './feedback-store.js';
 

@@ -4,7 +4,8 @@
  * Only what the reports need is kept: card uuid, service, card kind, indicator, outcome, accepted
  * suggestion ids, override reason and the clinician's comment. No patient identifier is stored.
  */
-import type { FeedbackSink, IssuedCard } from '../cds-hooks/router.js';
+import type { FeedbackSink } from '../cds-hooks/sinks.js';
+import type { IssuedCard } from '../shared/card-kind.js';
 import type { FeedbackEntry } from '../cds-hooks/schemas.js';
 import { feedbackDedupeKey } from './dedupe.js';
 

@@ -11,7 +11,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { FeedbackEntry } from '../cds-hooks/schemas.js';
-import type { IssuedCard } from '../cds-hooks/router.js';
+import type { IssuedCard } from '../shared/card-kind.js';
 import { DEFAULT_STORAGE_TIMEOUT_MS, storageErrorTag, timeoutOrDefault, withDeadline } from './deadline.js';
 import { backfillKeys, rowDedupeKey, type UnkeyedFeedbackRow } from './dedupe.js';
 import {

@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { FeedbackEntry } from '../cds-hooks/schemas.js';
-import type { IssuedCard } from '../cds-hooks/router.js';
+import type { IssuedCard } from '../shared/card-kind.js';
 import { DEFAULT_STORAGE_TIMEOUT_MS, timeoutOrDefault } from './deadline.js';
 import { backfillKeys, rowDedupeKey, type UnkeyedFeedbackRow } from './dedupe.js';
 import { buildSummary, cardRows, feedbackValues, type CardBatch, type FeedbackStore, type FeedbackSummary, type FeedbackWriteResult, type StoreTimeouts, type SummaryRows } from './feedback-store.js';

@@ -3,7 +3,7 @@
  */
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
-import type { ServiceDeps } from '../../cds-services/deps.js';
+import type { ServiceDeps } from '../../src/service-deps.js';
 import { cdsServices } from '../../cds-services/index.js';
 import { createApp, type AppDeps } from '../../src/app.js';
 import type { CdsServiceDefinition } from '../../src/cds-hooks/service.js';

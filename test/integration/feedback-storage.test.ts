@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import pgDriver from 'pg';
 import request from 'supertest';
 import { PATIENT_VIEW_ID } from '../../cds-services/patient-view-hematotox.js';
-import { cardKind } from '../../src/cds-hooks/router.js';
+import { cardKind } from '../../src/shared/card-kind.js';
 import type { Card, FeedbackEntry } from '../../src/cds-hooks/schemas.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';

@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import request from 'supertest';
-import { cardKind } from '../../src/cds-hooks/router.js';
+import { cardKind } from '../../src/shared/card-kind.js';
 import { cdsResponseSchema, type Card } from '../../src/cds-hooks/schemas.js';
 import { testConfig } from '../../src/config.js';
 import { createFeedbackStore, type FeedbackStore } from '../../src/storage/index.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import request from 'supertest';
 import type { Bundle, FhirResource } from 'fhir/r4.js';
 import { ORDER_SIGN_ID } from '../../cds-services/order-sign-hematotox.js';
-import { cardKind } from '../../src/cds-hooks/router.js';
+import { cardKind } from '../../src/shared/card-kind.js';
 import type { Card } from '../../src/cds-hooks/schemas.js';
 import { buildTestApp, hookRequest, type TestApp } from '../helpers/app.js';
 import { seededDemo, serveFhir, type TestFhirServer } from '../helpers/servers.js';

@@ -9,7 +9,7 @@ import request from 'supertest';
 import { ORDER_SELECT_ID } from '../../cds-services/order-select-hematotox.js';
 import { ORDER_SIGN_ID } from '../../cds-services/order-sign-hematotox.js';
 import { PATIENT_VIEW_ID } from '../../cds-services/patient-view-hematotox.js';
-import { cardKind } from '../../src/cds-hooks/router.js';
+import { cardKind } from '../../src/shared/card-kind.js';
 import { cardSchema, cdsResponseSchema, type Card } from '../../src/cds-hooks/schemas.js';
 import { buildTestApp, hookRequest, type TestApp } from '../helpers/app.js';
 import { fullPrefetch, type DiscoveredService } from '../helpers/ehr.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { PATIENT_VIEW_ID } from '../../cds-services/patient-view-hematotox.js';
-import { cardKind } from '../../src/cds-hooks/router.js';
+import { cardKind } from '../../src/shared/card-kind.js';
 import { cardSchema, cdsResponseSchema, type Card } from '../../src/cds-hooks/schemas.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -94,7 +94,7 @@ describe.each(SCENARIOS)('$patient ($rule)', ({ patient, cards: expected }) => {
       expect(card.source.url).toMatch(/^https:\/\//);
       expect(card.source.topic?.code).toBe(cardKind(card));
       expect(card.source.topic?.display).toBeTruthy();
-      expect(card.uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(card.uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(card.overrideReasons?.length).toBeGreaterThan(0);
       for (const reason of card.overrideReasons ?? []) expect(reason.display).toBeTruthy();
       expect(card.links).toEqual([expect.objectContaining({ type: 'smart', url: SMART_LAUNCH })]);

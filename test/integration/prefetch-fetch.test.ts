@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import request from 'supertest';
-import type { ServiceDeps } from '../../cds-services/deps.js';
+import type { ServiceDeps } from '../../src/service-deps.js';
 import type { CdsServiceDefinition } from '../../src/cds-hooks/service.js';
 import type { HookName } from '../../src/cds-hooks/schemas.js';
 import { buildTestApp, hookRequest } from '../helpers/app.js';

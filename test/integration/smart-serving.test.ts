@@ -4,10 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import request from 'supertest';
-import { smartAppQueries, PATIENT_VIEW_ID } from '../../cds-services/patient-view-hematotox.js';
+import { PATIENT_VIEW_ID } from '../../cds-services/patient-view-hematotox.js';
+import { smartAppQueries } from '../../cds-services/prefetch.js';
+import { smartAppConfig } from '../../src/app.js';
 import type { Card } from '../../src/cds-hooks/schemas.js';
 import { loadConfig } from '../../src/config.js';
-import { smartAppConfig, smartAppDir } from '../../src/http/smart-router.js';
+import { smartAppDir } from '../../src/http/smart-router.js';
 import { createLogger } from '../../src/logger.js';
 import { loadClinicalContext, loadValueSets } from '../../src/profiles.js';
 import { startServer, type RunningServer } from '../../src/server.js';

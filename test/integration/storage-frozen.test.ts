@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import type { IssuedCard } from '../../src/cds-hooks/router.js';
+import type { IssuedCard } from '../../src/shared/card-kind.js';
 import type { FeedbackEntry } from '../../src/cds-hooks/schemas.js';
 import { createLogger } from '../../src/logger.js';
 import { CardRecorder, type CardSink } from '../../src/storage/card-recorder.js';

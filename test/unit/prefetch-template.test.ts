@@ -2,7 +2,8 @@
  * Prefetch templates: tokens, encoding of hostile values, staying under the FHIR base.
  */
 import { describe, expect, test } from '@jest/globals';
-import { isUnderBase, resolvePrefetchTemplate, resolveUnderBase } from '../../src/cds-hooks/prefetch.js';
+import { resolvePrefetchTemplate } from '../../src/cds-hooks/prefetch.js';
+import { isUnderBase, resolveUnderBase } from '../../src/fhir/url.js';
 import { checkFhirServer } from '../../src/fhir/gateway.js';
 
 describe('resolvePrefetchTemplate', () => {

@@ -1,9 +1,10 @@
 /**
- * What every CDS service handler may use. Built once at start-up by src/server.ts (or by tests).
+ * What every CDS service handler may use. Built once at start-up by src/server.ts (or by tests);
+ * src/app.ts passes it to the services of cds-services/ and to POST /assessments.
  */
 import type { Logger } from 'pino';
-import type { Config } from '../src/config.js';
-import type { ClinicalContext } from '../src/profiles.js';
+import type { Config } from './config.js';
+import type { ClinicalContext } from './profiles.js';
 
 export interface ServiceDeps {
   config: Config;
