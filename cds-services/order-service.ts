@@ -17,7 +17,7 @@ import { hematotoxPrefetch } from './prefetch.js';
 /** What the order services advise on, with the hospital's irradiation window (for discovery). */
 export function orderAdvice(clinical: ClinicalContext): string {
   const a = clinical.thresholds.values.actions;
-  return `irradiated blood products from day ${a.irradiatedFromDay} to +${a.irradiatedToDay} (EHA/EBMT), cytopenia risk with tocilizumab or corticosteroids (seeds 000, 002), G-CSF above the neutropenia threshold.`;
+  return `irradiated blood products from day ${a.irradiatedFromDay} to +${a.irradiatedToDay} (EHA/EBMT), cytopenia risk with tocilizumab or corticosteroids (Wang et al., Front Oncol 2021), G-CSF above the neutropenia threshold.`;
 }
 
 export function orderService<H extends 'order-sign' | 'order-select'>(

@@ -95,14 +95,14 @@ function crsDrugCard(a: Assessment, order: MedicationRequest, drug: string, matc
   const detail = [
     `**${drug} ordered on ${dayLabel(a.dayPostInfusion)} after CAR-T.** Treat CRS as indicated: this card does not advise against it. Watch the blood counts:`,
     ...(matchedBy === 'name' ? [`_Recognised as ${drug.toLowerCase()} by name${named ? ` ("${named.slice(0, 120)}")` : ''}: the order's codes are not among the codes this service knows._`] : []),
-    '- Tocilizumab or corticosteroid use was associated with grade ≥3 thrombocytopenia within 28 days (univariate; seed 000).',
-    '- Tocilizumab/corticosteroid use was an independent risk factor for delayed recovery from severe neutropenia (HR 0.36; seed 002).',
+    '- Tocilizumab or corticosteroid use was associated with grade ≥3 thrombocytopenia within 28 days (univariate; single-centre B-ALL cohort of 52 patients).',
+    '- Tocilizumab/corticosteroid use was an independent risk factor for delayed recovery from severe neutropenia (HR 0.36; Wang et al., Front Oncol 2021).',
     `Current counts:\n\n${countsTable(a, ['neutrophils', 'platelets', 'hemoglobin'])}`,
   ].join('\n\n');
   const card = baseCard('crs-treatment-cytopenia-risk', uuid, `${drug} after CAR-T (${dayLabel(a.dayPostInfusion)}): monitor blood counts, linked to cytopenia`, 'info', detail, SOURCES.seed002, ctx);
   return {
     ...card,
-    suggestions: [createSuggestion(stableUuid(uuid, 'suggestion', 1), 'Daily CBC with differential (draft)', 'Create a draft order for a complete blood count with differential', serviceRequest(ctx.patientId, CODES.cbc, `${drug} after CAR-T: cytopenia risk (seeds 000, 002)`, []))],
+    suggestions: [createSuggestion(stableUuid(uuid, 'suggestion', 1), 'Daily CBC with differential (draft)', 'Create a draft order for a complete blood count with differential', serviceRequest(ctx.patientId, CODES.cbc, `${drug} after CAR-T: cytopenia risk (Wang et al., Front Oncol 2021)`, []))],
     selectionBehavior: 'at-most-one',
   };
 }

@@ -93,7 +93,7 @@ const TERMS: [CtcaeTerm, CountAnalyte][] = [
   ['lymphocytes', 'lymphocytes'],
 ];
 
-/** The lineages of severe cytopenia (seed 002): their count and unit. */
+/** The lineages of severe cytopenia (Wang et al. 2021): their count and unit. */
 const LINEAGES: readonly [Lineage, 'anc' | 'platelets' | 'hemoglobin'][] = [
   ['neutrophil', 'anc'],
   ['platelet', 'platelets'],

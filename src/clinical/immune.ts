@@ -1,5 +1,5 @@
 /**
- * Immune reconstitution (seed 000; docs/clinical-logic.md §8): immunoglobulin decline and the IVIG
+ * Immune reconstitution (immune-reconstitution thesis; docs/clinical-logic.md §8): immunoglobulin decline and the IVIG
  * threshold, B-cell aplasia onset and loss, CD4/CD8 inversion and low CD4.
  */
 import type { Thresholds } from './thresholds.js';
@@ -9,7 +9,7 @@ const point = (v: LabValue, day: number | null): LabPoint => ({ value: v.value, 
 
 /**
  * Decline versus baseline. A decline is a fall of at least `declinePct` percent, so that assay
- * noise is not called a decline (seed 000 reports declines without a cut-off; 10% is our choice).
+ * noise is not called a decline (immune-reconstitution thesis reports declines without a cut-off; 10% is our choice).
  */
 export function immunoglobulin(
   baseline: LabValue | undefined,
@@ -94,7 +94,7 @@ export function bCellAplasia(samples: readonly Cd19Sample[], product: string | n
 }
 
 /**
- * CD4/CD8 ratio < 1 (seed 000: inverted within 14 days in 91%) from a measured ratio or from CD4
+ * CD4/CD8 ratio < 1 (immune-reconstitution thesis: inverted within 14 days in 91%) from a measured ratio or from CD4
  * and CD8 of the same day (both counts or both percentages); CD4 < 0.2 ×10^9/L keeps antiviral
  * prophylaxis indicated (EHA/EBMT).
  */

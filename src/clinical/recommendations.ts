@@ -83,7 +83,7 @@ function ruleContext(input: RecommendationInput, thresholds: HospitalThresholds)
   };
 }
 
-/** G-CSF for severe neutropenia (seed 002: ANC < 0.5 is the warning line; EHA/EBMT 2023). */
+/** G-CSF for severe neutropenia (Wang et al. 2021: ANC < 0.5 is the warning line; EHA/EBMT 2023). */
 function gcsfTreatment(ctx: RuleContext): Recommendation | undefined {
   const { input, a, isStale } = ctx;
   const anc = input.latest.anc;
@@ -150,7 +150,7 @@ interface TransfusionRule {
   staleLabel: string;
 }
 
-/** Red cell transfusion review (seed 002: Hb < 60 g/L; institutions may set 70–80). */
+/** Red cell transfusion review (Wang et al. 2021: Hb < 60 g/L; institutions may set 70–80). */
 const RED_CELL: TransfusionRule = {
   kind: 'red-cell-transfusion',
   analyte: 'hemoglobin',
@@ -164,7 +164,7 @@ const RED_CELL: TransfusionRule = {
   staleLabel: 'hemoglobin',
 };
 
-/** Platelet transfusion review (seed 002: platelets < 20; institutions may set 10). */
+/** Platelet transfusion review (Wang et al. 2021: platelets < 20; institutions may set 10). */
 const PLATELET: TransfusionRule = {
   kind: 'platelet-transfusion',
   analyte: 'platelets',

@@ -1,12 +1,12 @@
 /**
- * Severe cytopenia episodes, recovery and prolonged hematologic toxicity (seed 002, CIBMTR;
+ * Severe cytopenia episodes, recovery and prolonged hematologic toxicity (Wang et al. 2021, CIBMTR;
  * docs/clinical-logic.md §5).
  *
  * - Severe: ANC < 0.5 ×10^9/L, platelets < 20 ×10^9/L, hemoglobin < 60 g/L (strictly below).
  * - Recovery: the first of 3 consecutive lab days above the threshold; for platelets and red
  *   cells, none of them transfusion-supported (no transfusion in the 7 days before any of them).
  *   G-CSF does not matter for neutrophil recovery.
- * - New-onset: the episode began on or after day 0 (seed 002); present at baseline: the value
+ * - New-onset: the episode began on or after day 0 (Wang et al. 2021); present at baseline: the value
  *   before lymphodepletion was already severe.
  * - PHT: SN, SA or ST present on day 28.
  */
@@ -92,7 +92,7 @@ export interface PhtResult {
 }
 
 /**
- * Prolonged hematologic toxicity: SN, SA or ST present on day 28 (seed 002). A lineage counts as
+ * Prolonged hematologic toxicity: SN, SA or ST present on day 28 (Wang et al. 2021). A lineage counts as
  * present when an episode observed to end after day 28 covers it, or an ongoing episode has a
  * severe value within the window around day 28; as absent when no episode covers day 28 and a value
  * near it is measured. Otherwise it is unknown and the overall answer is null unless another
@@ -137,7 +137,7 @@ export const LINEAGE_TERM: Record<Lineage, 'neutrophils' | 'platelets' | 'hemogl
 };
 
 /**
- * Cytopenia persisting at a landmark (seed 000 follows to 1 year): the CTCAE grade of the value
+ * Cytopenia persisting at a landmark (immune-reconstitution thesis follows to 1 year): the CTCAE grade of the value
  * measured closest to the landmark within `window` days (day 90: on or after it; 1 year: either side).
  */
 export function persistenceAt(

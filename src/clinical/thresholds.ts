@@ -13,27 +13,27 @@ export interface SourceRef {
 export const SOURCES = {
   ctcae: { label: 'NCI CTCAE v5.0', url: 'https://ctep.cancer.gov/protocoldevelopment/electronic_applications/ctc.htm' },
   seed000: {
-    label: 'Hematologic toxicity and immune reconstitution after CD19 CAR-T in r/r B-ALL, thesis (seed 000)',
+    label: 'Hematologic toxicity and immune reconstitution after CD19 CAR-T in r/r B-ALL, 52 patients (doctoral thesis, 2016–2020 cohort)',
     url: 'https://www.globethesis.com/?t=2504306773454584',
   },
   seed001: {
-    label: 'Cytokines and coagulation in severe CRS after CAR-T in r/r B-ALL, thesis (seed 001)',
+    label: 'Cytokines and coagulation in severe CRS after CAR-T in r/r B-ALL, 55 patients (doctoral thesis, 2016–2019 cohort)',
     url: 'https://www.globethesis.com/?t=2404330614468377',
   },
   seed002: {
-    label: 'Wang et al., New-onset severe cytopenia after CAR-T in r/r ALL, Front Oncol 2021 (seed 002)',
+    label: 'Wang et al., New-onset severe cytopenia after CAR-T in r/r ALL, Front Oncol 2021;11:702644',
     url: 'https://doi.org/10.3389/fonc.2021.702644',
   },
   seed003: {
-    label: 'Survival and severe CRS after CD19 CAR-T in r/r B-ALL, Blood 2020;136 Suppl 1:9 (seed 003)',
+    label: 'Survival and severe CRS after CD19 CAR-T in r/r B-ALL (NCT02349698), ASH 2020 abstract, Blood 2020;136(Suppl 1):9',
     url: 'https://ashpublications.org/blood/article/136/Supplement%201/9/473767',
   },
-  seed004: { label: 'Li et al., CAR-T in Chinese r/r B-ALL, Cell Death Dis 2020;11:207 (seed 004)', url: 'https://doi.org/10.1038/s41419-020-2388-1' },
+  seed004: { label: 'Li et al., CAR-T in Chinese r/r B-ALL, Cell Death Dis 2020;11:207', url: 'https://doi.org/10.1038/s41419-020-2388-1' },
   ehaEbmt: { label: 'EHA/EBMT ICAHT consensus, Rejeski et al., Blood 2023;142:865', url: 'https://doi.org/10.1182/blood.2023020578' },
   tIcaht: { label: 'T-ICAHT, Rejeski et al., Blood 2025', url: 'https://doi.org/10.1182/blood.2025028833' },
   hematotox: { label: 'CAR-HEMATOTOX, Rejeski et al., Blood 2021;138:2499', url: 'https://doi.org/10.1182/blood.2020010543' },
   ivig: {
-    label: 'Hill et al., IgG replacement after CAR-T, Blood Rev 2019 (clinical-spec section 6)',
+    label: 'Hill et al., Immunoglobulin replacement after CAR-T, Blood Rev 2019',
     url: 'https://pubmed.ncbi.nlm.nih.gov/?term=CAR-T+and+a+side+order+of+IgG+Hill+Giralt',
   },
   astct: { label: 'ASTCT consensus CRS grading, Lee et al., Biol Blood Marrow Transplant 2019', url: 'https://doi.org/10.1016/j.bbmt.2018.12.758' },
@@ -71,10 +71,10 @@ export const thresholdsSchema = obj({
     wbc: obj({ grade2: positive.default(3.0), grade3: positive.default(2.0), grade4: positive.default(1.0) }),
     lymphocytes: obj({ grade2: positive.default(0.8), grade3: positive.default(0.5), grade4: positive.default(0.2) }),
   }),
-  /** Severe cytopenia: value strictly below (seed 002, CIBMTR). */
+  /** Severe cytopenia: value strictly below (Wang et al. 2021, CIBMTR). */
   severe: obj({ anc: positive.default(0.5), platelets: positive.default(20), hemoglobin: positive.default(60) }),
   recovery: obj({
-    /** Recovery = first of N consecutive lab days above the severe threshold (seed 002). */
+    /** Recovery = first of N consecutive lab days above the severe threshold (Wang et al. 2021). */
     consecutiveDays: days.default(3),
     /** Platelet and red cell recovery: no such transfusion in the N days before (CIBMTR, T-ICAHT). */
     transfusionFreeDays: days.default(7),
@@ -135,7 +135,7 @@ export const thresholdsSchema = obj({
     pediatricAgeYears: z.number().int().min(1).default(18),
     /** An IgG measured within N days after IVIG reflects the infusion. */
     ivigRecentDays: days.default(28),
-    /** A fall of at least this many percent from baseline is a decline (seed 000 gives no cut-off). */
+    /** A fall of at least this many percent from baseline is a decline (immune-reconstitution thesis gives no cut-off). */
     declinePct: positive.default(10),
   }),
   bCellAplasia: obj({

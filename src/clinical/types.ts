@@ -137,7 +137,7 @@ export interface CtcaeResult {
 
 export interface SevereCytopenia {
   lineage: Lineage;
-  /** Onset on or after day 0 (seed 002's new-onset severe cytopenia). */
+  /** Onset on or after day 0 (Wang et al. 2021's new-onset severe cytopenia). */
   newOnset: boolean;
   /** The baseline value (before lymphodepletion) was already below the severe threshold. */
   presentAtBaseline: boolean;

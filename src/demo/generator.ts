@@ -46,9 +46,9 @@ export interface PatientPlan {
   hemoglobin: SeverePlan;
   baseline: { anc: number; platelets: number; hemoglobin: number; crp: number; ferritin: number };
   nadirAbove: { anc: number; platelets: number; hemoglobin: number };
-  /** SN, SA or ST on day 28 (seed 002). */
+  /** SN, SA or ST on day 28 (Wang et al. 2021). */
   pht: boolean;
-  /** CTCAE grade ≥3 neutropenia (ANC < 1.0) after infusion (seed 000). */
+  /** CTCAE grade ≥3 neutropenia (ANC < 1.0) after infusion (immune-reconstitution thesis). */
   grade3Neutropenia: boolean;
   crs: { grade: number; onset: number; duration: number };
   tocilizumab: boolean;
@@ -109,7 +109,7 @@ export function planPatient(rng: Rng, options: PlanOptions): PatientPlan {
   const platelets = planLineage(rng, ST, o.severe?.platelets);
   const hemoglobin = planLineage(rng, SA, o.severe?.hemoglobin);
 
-  // PHT in 25% of patients (seed 002), carried by one lineage that is severe anyway, so the
+  // PHT in 25% of patients (Wang et al. 2021), carried by one lineage that is severe anyway, so the
   // new-onset incidences are not inflated: P(PHT | any severe lineage) = 0.25 / P(any severe) ≈ 0.25 / 0.96.
   const severeLineages = (['neutrophils', 'platelets', 'hemoglobin'] as const).filter((l) => ({ neutrophils, platelets, hemoglobin })[l].severe);
   const phtLineage = o.noPht ? undefined : (o.phtLineage ?? (severeLineages.length > 0 && rng.chance(0.25 / 0.96) ? rng.pick(severeLineages) : undefined));
@@ -129,7 +129,7 @@ export function planPatient(rng: Rng, options: PlanOptions): PatientPlan {
   planTransfusions(rng, platelets, o.noTransfusions ? 0 : 0.7, lastDay);
   planTransfusions(rng, hemoglobin, o.noTransfusions ? 0 : 0.7, lastDay);
 
-  // Grade ≥3 neutropenia in 97% (seed 000): of patients without SN, about 1 in 7 stays ≥ 1.0.
+  // Grade ≥3 neutropenia in 97% (immune-reconstitution thesis): of patients without SN, about 1 in 7 stays ≥ 1.0.
   const mildNeutropenia = !neutrophils.severe && rng.chance(0.14);
   const grade3Neutropenia = neutrophils.severe ? neutrophils.onset !== undefined && (neutrophils.recovery ?? 99) > 0 : !mildNeutropenia;
 
@@ -184,7 +184,7 @@ export function planPatient(rng: Rng, options: PlanOptions): PatientPlan {
   };
 }
 
-/** Immunoglobulin baselines and their decline (seed 000); IVIG on day 95 when IgG falls below 400 mg/dL. */
+/** Immunoglobulin baselines and their decline (immune-reconstitution thesis); IVIG on day 95 when IgG falls below 400 mg/dL. */
 function planImmunoglobulins(rng: Rng, iggBelowIvig: boolean | undefined): Pick<PatientPlan, 'immunoglobulins' | 'ivigDays'> {
   const ig = (pDecline: number, lo: number, hi: number): { baseline: number; decline: boolean; factor: number } => {
     const decline = rng.chance(pDecline);
@@ -368,7 +368,7 @@ function renderBloodCounts({ plan, rng, observation }: Renderer): void {
   }
 }
 
-/** Baseline inflammation (CAR-HEMATOTOX) and CRS kinetics (seeds 001, 002), and the CRS condition. */
+/** Baseline inflammation (CAR-HEMATOTOX) and CRS kinetics (CRS thesis; Wang et al. 2021), and the CRS condition. */
 function renderInflammation({ plan, rng, observation, pid, subject, at, resources }: Renderer): void {
   const crs = plan.crs;
   for (const day of [-6, 1, 2, 3, 4, 5, 7, 10, 14, 21, 28].filter((d) => d <= plan.lastDay)) {
@@ -398,7 +398,7 @@ function renderInflammation({ plan, rng, observation, pid, subject, at, resource
 function renderTreatments({ plan, administration, procedure, dayId }: Renderer): void {
   const crs = plan.crs;
   const drug = (code: string, display: string): Coding => ({ system: RXNORM, code, display });
-  // Lymphodepletion (seed 002: fludarabine day −4 to −2 with cyclophosphamide) and the infusion.
+  // Lymphodepletion (Wang et al. 2021: fludarabine day −4 to −2 with cyclophosphamide) and the infusion.
   for (const d of [-5, -4, -3]) administration(`flu-${dayId(d)}`, d, drug('24698', 'fludarabine'), { value: 30, unit: 'mg/m2' });
   for (const d of [-4, -3]) administration(`cy-${dayId(d)}`, d, drug('3002', 'cyclophosphamide'), { value: 500, unit: 'mg/m2' });
   administration('car-t', 0, PRODUCTS[plan.product]);
@@ -421,7 +421,7 @@ function renderTreatments({ plan, administration, procedure, dayId }: Renderer):
   for (const d of plan.ivigDays) administration(`ivig-${d}`, d, ivig, { value: 0.4, unit: 'g/kg' });
 }
 
-/** Immune reconstitution (seed 000): immunoglobulins, CD19 and CD4/CD8. */
+/** Immune reconstitution (immune-reconstitution thesis): immunoglobulins, CD19 and CD4/CD8. */
 function renderImmuneReconstitution({ plan, rng, observation }: Renderer): void {
   for (const day of immunologyDays(plan.lastDay)) {
     for (const name of ['igg', 'iga', 'igm'] as const) {

@@ -1,10 +1,10 @@
 /**
  * Blood-count kinetics of synthetic CAR-T patients, following the seeds:
- *  - seed 002: severe cytopenia peaks around day 5; new-onset SN 70%, SA 53%, ST 48% (of patients
+ *  - Wang et al. 2021: severe cytopenia peaks around day 5; new-onset SN 70%, SA 53%, ST 48% (of patients
  *    without it before infusion); PHT (SN/SA/ST on day 28) 25%; CRS 82%, severe CRS 38%;
  *    tocilizumab/steroids in 24/29 severe and 4/33 mild CRS; G-CSF in 87%; RBC transfusion 50%,
  *    platelet transfusion 46%.
- *  - seed 000: grade ≥3 neutropenia 97% of CR patients; IgA/IgM/IgG decline 86/95/82%;
+ *  - immune-reconstitution thesis: grade ≥3 neutropenia 97% of CR patients; IgA/IgM/IgG decline 86/95/82%;
  *    CD4/CD8 inversion within 14 days 91%; B-cell aplasia in all, median onset day 7 (0–14).
  *  - Rejeski 2021/EHA-EBMT 2023: quick, intermittent (second dip after day 21) and aplastic
  *    neutrophil recovery.
@@ -72,9 +72,9 @@ export function immunologyDays(lastDay: number): number[] {
 
 interface LineageParams {
   threshold: number;
-  /** Probability of severe cytopenia before infusion (seed 002 denominators). */
+  /** Probability of severe cytopenia before infusion (Wang et al. 2021 denominators). */
   pBefore: number;
-  /** Probability of new-onset severe cytopenia when not present before (seed 002). */
+  /** Probability of new-onset severe cytopenia when not present before (Wang et al. 2021). */
   pNew: number;
   onsetRange: [number, number];
   durationRange: [number, number];
@@ -97,7 +97,7 @@ export function planLineage(rng: Rng, p: LineageParams, force?: boolean): Severe
   return { severe: true, beforeInfusion: before, onset, recovery, transfusions: [] };
 }
 
-/** Makes a lineage's episode last beyond day 28 (prolonged hematologic toxicity, seed 002). */
+/** Makes a lineage's episode last beyond day 28 (prolonged hematologic toxicity, Wang et al. 2021). */
 export function persistPastDay28(rng: Rng, plan: SeverePlan, p: LineageParams): void {
   if (!plan.severe) {
     plan.severe = true;

@@ -147,7 +147,7 @@ export function episodesPanel(a: Assessment, t: HospitalThresholds): HTMLElement
   ]);
   return panel(
     'episodes',
-    'Severe cytopenia (seed 002, CIBMTR)',
+    'Severe cytopenia (Wang et al., Front Oncol 2021; CIBMTR)',
     rows.length > 0
       ? table(['Episode', 'Onset', 'Nadir', 'Recovery', 'Duration'], rows, { 'data-testid': 'episodes' })
       : h('p', { 'data-testid': 'episodes' }, 'No severe cytopenia since the infusion.'),

@@ -1,6 +1,6 @@
 /**
  * The engine reproduces the seeds on synthetic data: a cohort built by the demo generator with the
- * seeds' incidences (seed 002: new-onset SN 70%, SA 53%, ST 48%, PHT 25%; seed 000: grade ≥ 3
+ * seeds' incidences (Wang et al. 2021: new-onset SN 70%, SA 53%, ST 48%, PHT 25%; immune-reconstitution thesis: grade ≥ 3
  * neutropenia 97% of CR patients, IgG decline 82%) is assessed by the CLI over FHIR Bulk Data
  * NDJSON, and comes back with those rates within sampling error and with each patient's planned
  * course recognised.
@@ -43,27 +43,27 @@ function expectWithinSamplingError(observed: number, denominator: number, seedRa
 
 describe('incidences reproduced from the CLI output', () => {
   test.each<[string, Lineage, number]>([
-    ['new-onset severe neutropenia 70% (seed 002: 39/56)', 'neutrophil', 0.7],
-    ['new-onset severe anemia 53% (seed 002: 35/66)', 'hemoglobin', 0.53],
-    ['new-onset severe thrombocytopenia 48% (seed 002: 31/64)', 'platelet', 0.48],
+    ['new-onset severe neutropenia 70% (Wang et al. 2021: 39/56)', 'neutrophil', 0.7],
+    ['new-onset severe anemia 53% (Wang et al. 2021: 35/66)', 'hemoglobin', 0.53],
+    ['new-onset severe thrombocytopenia 48% (Wang et al. 2021: 31/64)', 'platelet', 0.48],
   ])('%s', (_name, lineage, seedRate) => {
     const eligible = results.filter((a) => !before(a, lineage));
     const rate = eligible.filter((a) => newOnset(a, lineage)).length / eligible.length;
     expectWithinSamplingError(rate, eligible.length, seedRate);
   });
 
-  test('prolonged hematologic toxicity 25% (seed 002: 19/76), judged for every patient', () => {
+  test('prolonged hematologic toxicity 25% (Wang et al. 2021: 19/76), judged for every patient', () => {
     expect(results.every((a) => a.prolongedHematologicToxicity !== null)).toBe(true);
     const rate = results.filter((a) => a.prolongedHematologicToxicity).length / N;
     expectWithinSamplingError(rate, N, 0.25);
   });
 
-  test('grade ≥ 3 neutropenia 97% (seed 000: 38/39 CR patients)', () => {
+  test('grade ≥ 3 neutropenia 97% (immune-reconstitution thesis: 38/39 CR patients)', () => {
     const rate = results.filter((a) => (a.ctcae.neutrophils.worst ?? 0) >= 3).length / N;
     expectWithinSamplingError(rate, N, 0.974);
   });
 
-  test('IgG decline 82% (seed 000: 18/22)', () => {
+  test('IgG decline 82% (immune-reconstitution thesis: 18/22)', () => {
     const rate = results.filter((a) => a.immunoglobulins.IgG.decline).length / N;
     expectWithinSamplingError(rate, N, 0.818);
   });
@@ -89,7 +89,7 @@ describe('each patient recognised as planned', () => {
     expect(mismatches).toEqual([]);
   });
 
-  test('ANC nadir falls around day 5 (seed 002: incidence of cytopenia peaks near day 5)', () => {
+  test('ANC nadir falls around day 5 (Wang et al. 2021: incidence of cytopenia peaks near day 5)', () => {
     const nadirDays = results.flatMap((a) => a.severeCytopenias.filter((e) => e.lineage === 'neutrophil' && e.newOnset).map((e) => e.onsetDay)).sort((x, y) => x - y);
     const median = nadirDays[Math.floor(nadirDays.length / 2)] ?? 0;
     expect(median).toBeGreaterThanOrEqual(1);

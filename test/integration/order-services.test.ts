@@ -53,8 +53,8 @@ test('discovery lists patient-view, order-sign and order-select with the same pr
 
 // Worked cases: patient (day post infusion today), orders → expected cards. Source per row.
 const CASES: { name: string; patient: string; orders: () => unknown; expected: string[]; source: string }[] = [
-  { name: 'tocilizumab on day +9', patient: 'cart-day9', orders: () => draftOrders(nutritionOrder('cart-day9'), tocilizumabOrder('cart-day9')), expected: ['crs-treatment-cytopenia-risk:info'], source: 'seeds 000, 002' },
-  { name: 'dexamethasone via a contained Medication', patient: 'cart-day9', orders: () => draftOrders(dexamethasoneOrder('cart-day9')), expected: ['crs-treatment-cytopenia-risk:info'], source: 'seeds 000, 002' },
+  { name: 'tocilizumab on day +9', patient: 'cart-day9', orders: () => draftOrders(nutritionOrder('cart-day9'), tocilizumabOrder('cart-day9')), expected: ['crs-treatment-cytopenia-risk:info'], source: 'Wang et al. 2021 and the immune-reconstitution thesis' },
+  { name: 'dexamethasone via a contained Medication', patient: 'cart-day9', orders: () => draftOrders(dexamethasoneOrder('cart-day9')), expected: ['crs-treatment-cytopenia-risk:info'], source: 'Wang et al. 2021 and the immune-reconstitution thesis' },
   {
     name: 'non-irradiated red cells on day +9',
     patient: 'cart-day9',
@@ -92,7 +92,7 @@ const CASES: { name: string; patient: string; orders: () => unknown; expected: s
     source: 'EHA/EBMT 2023: window ends day +90',
   },
   { name: 'G-CSF with ANC recovered and low risk', patient: 'cart-quick', orders: () => draftOrders(filgrastimOrder('cart-quick')), expected: ['g-csf-without-indication:info'], source: 'EHA/EBMT 2023: G-CSF for ANC < 0.5' },
-  { name: 'G-CSF with ANC below 0.5', patient: 'cart-day9', orders: () => draftOrders(filgrastimOrder('cart-day9')), expected: [], source: 'seed 002: ANC < 0.5 → G-CSF' },
+  { name: 'G-CSF with ANC below 0.5', patient: 'cart-day9', orders: () => draftOrders(filgrastimOrder('cart-day9')), expected: [], source: 'Wang et al. 2021: ANC < 0.5 → G-CSF' },
   { name: 'an unrelated drug', patient: 'cart-day9', orders: () => draftOrders(amoxicillinOrder('cart-day9')), expected: [], source: '–' },
   { name: 'an order with no code at all', patient: 'cart-day9', orders: () => draftOrders({ resourceType: 'ServiceRequest', id: 'x', status: 'draft', intent: 'order', subject: { reference: 'Patient/cart-day9' } }), expected: [], source: '–' },
   { name: 'tocilizumab for a patient without CAR-T', patient: 'no-cart', orders: () => draftOrders(tocilizumabOrder('no-cart')), expected: [], source: 'only after CAR-T' },
@@ -112,7 +112,7 @@ describe('card content', () => {
     expect(card?.summary).toMatch(/^Tocilizumab after CAR-T \(day \+9\): monitor blood counts/);
     expect(card?.detail).toContain('this card does not advise against it');
     expect(card?.detail).toContain('grade ≥3 thrombocytopenia');
-    expect(card?.detail).toContain('delayed recovery from severe neutropenia (HR 0.36; seed 002)');
+    expect(card?.detail).toContain('delayed recovery from severe neutropenia (HR 0.36; Wang et al., Front Oncol 2021)');
     expect(card?.detail).toMatch(/\| ANC \| [\d.]+ ×10⁹\/L \| \d{4}-\d{2}-\d{2} \(day \+\d\)/);
     expect(card?.suggestions?.[0]?.actions?.[0]).toMatchObject({ type: 'create', resource: { resourceType: 'ServiceRequest', code: { coding: [{ code: 'cbc-with-differential' }] } } });
   });

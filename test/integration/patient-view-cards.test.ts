@@ -53,15 +53,15 @@ async function cardsWithPrefetch(app: TestApp, patientId: string): Promise<Card[
 
 const kinds = (cards: Card[]): string[] => cards.map((c) => `${cardKind(c)}:${c.indicator}`);
 
-// Expected cards per demo scenario; the rule behind each is clinical-spec section 8.
+// Expected cards per demo scenario; the rule behind each is docs/clinical-logic.md.
 const SCENARIOS: { patient: string; cards: string[]; rule: string }[] = [
   { patient: 'cart-quick', cards: ['hematotoxicity-summary:info'], rule: 'quick recovery, nothing to advise: summary only' },
   { patient: 'cart-biphasic', cards: ['cytopenia-workup:warning', 'hematotoxicity-summary:info'], rule: 'early ICAHT ≥ 3 → work-up (EHA/EBMT 2023)' },
-  { patient: 'cart-aplastic', cards: ['g-csf:critical', 'cytopenia-workup:warning', 'hematotoxicity-summary:info'], rule: 'ANC < 0.5 → G-CSF (seed 002); PHT at day 28 → work-up' },
+  { patient: 'cart-aplastic', cards: ['g-csf:critical', 'cytopenia-workup:warning', 'hematotoxicity-summary:info'], rule: 'ANC < 0.5 → G-CSF (Wang et al. 2021); PHT at day 28 → work-up' },
   {
     patient: 'cart-day9',
     cards: ['g-csf:critical', 'red-cell-transfusion:critical', 'platelet-transfusion:critical', 'hematotoxicity-summary:info'],
-    rule: 'ANC < 0.5, Hb < 60 g/L, PLT < 20 (seed 002)',
+    rule: 'ANC < 0.5, Hb < 60 g/L, PLT < 20 (Wang et al. 2021)',
   },
   { patient: 'cart-day1-high-risk', cards: ['g-csf-prophylaxis:info', 'hematotoxicity-summary:info'], rule: 'high CAR-HEMATOTOX, day 0–2 → prophylactic G-CSF (EHA/EBMT 2023)' },
   { patient: 'cart-day200-low-igg', cards: ['ivig-review:warning', 'hematotoxicity-summary:info'], rule: 'IgG < 400 mg/dL → IVIG review (Hill et al.)' },

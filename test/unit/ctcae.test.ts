@@ -1,12 +1,12 @@
 /**
- * CTCAE v5.0 grades (clinical-spec section 3, NCI CTCAE v5.0). Each row: value, LLN, grade.
+ * CTCAE v5.0 grades (docs/clinical-logic.md, NCI CTCAE v5.0). Each row: value, LLN, grade.
  */
 import { describe, expect, test } from '@jest/globals';
 import { ctcaeGrade, defaultLln } from '../../src/clinical/ctcae.js';
 import { DEFAULT_THRESHOLDS as T } from '../../src/clinical/thresholds.js';
 import { anc, assessOn, hb, infusion, patient } from '../helpers/fhir.js';
 
-const SRC = 'CTCAE v5.0 / clinical-spec 3';
+const SRC = 'CTCAE v5.0 / docs/clinical-logic.md §4';
 
 describe.each([
   ['neutrophils', 1.8, [[1.8, 0], [1.79, 1], [1.5, 1], [1.49, 2], [1.0, 2], [0.99, 3], [0.5, 3], [0.49, 4], [0, 4]]],
@@ -25,7 +25,7 @@ describe('lower limit of normal', () => {
     ['male', 120],
     ['female', 110],
     ['unknown', 110],
-  ] as const)('default Hb LLN for %s is %d g/L (clinical-spec 3)', (sex, lln) => {
+  ] as const)('default Hb LLN for %s is %d g/L (docs/clinical-logic.md §4)', (sex, lln) => {
     expect(defaultLln('hemoglobin', T, sex)).toBe(lln);
   });
 

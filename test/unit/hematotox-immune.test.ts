@@ -1,13 +1,13 @@
 /**
- * CAR-HEMATOTOX (Rejeski et al., Blood 2021; clinical-spec 7) and immune reconstitution
- * (seed 000; clinical-spec 6).
+ * CAR-HEMATOTOX (Rejeski et al., Blood 2021; docs/clinical-logic.md §7) and immune reconstitution
+ * (immune-reconstitution thesis; docs/clinical-logic.md §8).
  */
 import { describe, expect, test } from '@jest/globals';
 import { hematotoxPoints } from '../../src/clinical/hematotox.js';
 import { DEFAULT_THRESHOLDS as T } from '../../src/clinical/thresholds.js';
 import { anc, assessOn, cd19abs, cd19pct, crp, ferritin, fludarabine, hb, igg, infusion, infusionProcedure, ivig, obs, patient, plt } from '../helpers/fhir.js';
 
-const HT = 'CAR-HEMATOTOX, Blood 2021 / clinical-spec 7';
+const HT = 'CAR-HEMATOTOX, Blood 2021 / docs/clinical-logic.md §7';
 
 describe('CAR-HEMATOTOX points, boundaries included', () => {
   test.each([
@@ -62,7 +62,7 @@ describe('CAR-HEMATOTOX from baseline values before lymphodepletion', () => {
   });
 });
 
-describe('immunoglobulins (seed 000; Hill et al.)', () => {
+describe('immunoglobulins (immune-reconstitution thesis; Hill et al.)', () => {
   test('decline vs baseline and the IVIG threshold: 399 below, 400 not', () => {
     const below = assessOn(100, [infusion(0), igg(-6, 900), igg(90, 399)]);
     expect(below.immunoglobulins.IgG).toMatchObject({ baseline: { value: 900 }, latest: { value: 399, day: 90 }, changePct: -55.7, decline: true, belowIvigThreshold: true });
@@ -84,7 +84,7 @@ describe('immunoglobulins (seed 000; Hill et al.)', () => {
   });
 });
 
-describe('B-cell aplasia: CD19 < 1% and/or < 100 cells/µL (seed 000; clinical-spec 6)', () => {
+describe('B-cell aplasia: CD19 < 1% and/or < 100 cells/µL (immune-reconstitution thesis; docs/clinical-logic.md §8)', () => {
   test('onset on the first sample meeting the cut-offs', () => {
     const a = assessOn(30, [infusion(0), cd19pct(-6, 8), cd19pct(7, 0.4), cd19pct(14, 0.1), cd19pct(28, 0.2)]);
     expect(a.bCellAplasia).toMatchObject({ present: true, onsetDay: 7, lossDay: null });
@@ -108,7 +108,7 @@ describe('B-cell aplasia: CD19 < 1% and/or < 100 cells/µL (seed 000; clinical-s
   });
 });
 
-describe('CD4/CD8 (seed 000: inversion within 14 days in 91%)', () => {
+describe('CD4/CD8 (immune-reconstitution thesis: inversion within 14 days in 91%)', () => {
   test('inversion day from a measured ratio', () => {
     const a = assessOn(30, [infusion(0), obs('54218-3', 1.6, '{ratio}', -6), obs('54218-3', 1.2, '{ratio}', 7), obs('54218-3', 0.6, '{ratio}', 14)]);
     expect(a.cd4cd8).toMatchObject({ inverted: true, onsetDay: 14, latestRatio: 0.6 });
@@ -120,7 +120,7 @@ describe('CD4/CD8 (seed 000: inversion within 14 days in 91%)', () => {
   });
 });
 
-describe('timeline (clinical-spec 1)', () => {
+describe('timeline (docs/clinical-logic.md §2)', () => {
   test('day 0 is the latest infusion; earlier ones are listed', () => {
     const a = assessOn(40, [infusion(-60), infusion(0)]);
     expect(a.infusionDate).toBe(a.infusions[1]?.date);

@@ -1,6 +1,6 @@
 /**
  * EHA/EBMT ICAHT (Rejeski et al., Blood 2023;142:865, Table 1), T-ICAHT (Blood 2025) and the
- * neutrophil recovery phenotype; day counting with the clinical-spec section 1 gap rule.
+ * neutrophil recovery phenotype; day counting with the docs/clinical-logic.md gap rule.
  */
 import { describe, expect, test } from '@jest/globals';
 import { belowWithBridging, classifyDays, countDaysBelow } from '../../src/clinical/day-counting.js';
@@ -62,7 +62,7 @@ describe('early T-ICAHT grade (days 0-30)', () => {
   });
 });
 
-describe('day counting (clinical-spec 1)', () => {
+describe('day counting (docs/clinical-logic.md §2)', () => {
   const below = (v: number): boolean => v <= 0.5;
   test.each<[string, (number | null)[], string]>([
     ['gap of 3 between two values below counts as below', [0.2, null, null, null, 0.3], 'bbbbb'],
@@ -133,7 +133,7 @@ describe('ICAHT on patient series', () => {
   });
 });
 
-describe('neutrophil recovery phenotype (Rejeski 2021; clinical-spec 5)', () => {
+describe('neutrophil recovery phenotype (Rejeski 2021; docs/clinical-logic.md §6)', () => {
   const base = Array(40).fill(2.0) as number[];
   const course = (dips: [number, number][]): number[] => base.map((v, d) => (dips.some(([a, b]) => d >= a && d <= b) ? 0.2 : v));
   test.each<[string, [number, number][], number, string | null]>([

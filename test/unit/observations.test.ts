@@ -1,5 +1,5 @@
 /**
- * Observations → lab values (clinical-spec section 2): ValueSet codes, statuses, amendments,
+ * Observations → lab values (docs/clinical-logic.md): ValueSet codes, statuses, amendments,
  * missing values, dates and units, reference ranges.
  */
 import { describe, expect, test } from '@jest/globals';
@@ -9,7 +9,7 @@ import { anc, dateOf, obs, testTerminology } from '../helpers/fhir.js';
 
 const run = (observations: Observation[], tz = 'UTC') => normalizeObservations(observations, testTerminology(), tz);
 
-describe('status (clinical-spec 2: ignore entered-in-error, cancelled, preliminary; amended/corrected replace)', () => {
+describe('status (docs/clinical-logic.md §3: ignore entered-in-error, cancelled, preliminary; amended/corrected replace)', () => {
   test.each([
     ['final', 1],
     ['amended', 1],
@@ -80,7 +80,7 @@ describe('values that cannot be used are listed, never guessed, never fatal', ()
 });
 
 describe('reading', () => {
-  test('manual and method-less ANC codes are the same analyte (clinical-spec 9)', () => {
+  test('manual and method-less ANC codes are the same analyte (docs/clinical-logic.md §1)', () => {
     const result = run([obs('753-4', 0.4, '10*9/L', 1), obs('26499-4', 0.5, '10*9/L', 2)]);
     expect(result.values.map((v) => v.analyte)).toEqual(['anc', 'anc']);
   });

@@ -1,5 +1,5 @@
 /**
- * What the cards advise (clinical-spec section 8): triggers at their thresholds, hospital
+ * What the cards advise (docs/clinical-logic.md): triggers at their thresholds, hospital
  * overrides, staleness, and the sources cited.
  */
 import { describe, expect, test } from '@jest/globals';
@@ -7,13 +7,13 @@ import { anc, assessOn, crp, ferritin, fludarabine, gcsf, hb, igg, infusion, pat
 
 const kinds = (a: ReturnType<typeof assessOn>) => a.recommendations.map((r) => r.kind);
 
-describe('triggers and thresholds (clinical-spec 8)', () => {
+describe('triggers and thresholds (docs/clinical-logic.md §10)', () => {
   test.each([
-    ['ANC 0.49 → G-CSF (seed 002; EHA/EBMT)', anc(9, 0.49), 'g-csf', true],
+    ['ANC 0.49 → G-CSF (Wang et al. 2021; EHA/EBMT)', anc(9, 0.49), 'g-csf', true],
     ['ANC 0.5 → none', anc(9, 0.5), 'g-csf', false],
-    ['Hb 59 → red cell transfusion review (seed 002)', hb(9, 59), 'red-cell-transfusion', true],
+    ['Hb 59 → red cell transfusion review (Wang et al. 2021)', hb(9, 59), 'red-cell-transfusion', true],
     ['Hb 60 → none', hb(9, 60), 'red-cell-transfusion', false],
-    ['PLT 19 → platelet transfusion review (seed 002)', plt(9, 19), 'platelet-transfusion', true],
+    ['PLT 19 → platelet transfusion review (Wang et al. 2021)', plt(9, 19), 'platelet-transfusion', true],
     ['PLT 20 → none', plt(9, 20), 'platelet-transfusion', false],
     ['IgG 399 → IVIG review (Hill et al.)', igg(9, 399), 'ivig-review', true],
     ['IgG 400 → none', igg(9, 400), 'ivig-review', false],

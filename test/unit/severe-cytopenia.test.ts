@@ -1,11 +1,11 @@
 /**
- * Severe cytopenia, recovery and prolonged hematologic toxicity (seed 002, CIBMTR; clinical-spec
- * section 4).
+ * Severe cytopenia, recovery and prolonged hematologic toxicity (Wang et al. 2021, CIBMTR;
+ * docs/clinical-logic.md §5).
  */
 import { describe, expect, test } from '@jest/globals';
 import { anc, assessOn, fludarabine, gcsf, hb, infusion, plateletTransfusion, plt, redCellTransfusion, series, unspecifiedTransfusion } from '../helpers/fhir.js';
 
-const S002 = 'seed 002 (CIBMTR definitions)';
+const S002 = 'Wang et al. 2021 (CIBMTR definitions)';
 const neutro = (a: ReturnType<typeof assessOn>) => a.severeCytopenias.filter((e) => e.lineage === 'neutrophil');
 
 describe('thresholds: SN < 0.5, ST < 20, SA < 60 (strictly below)', () => {
@@ -80,7 +80,7 @@ describe('platelet and red cell recovery need 7 transfusion-free days (' + S002 
   });
 });
 
-describe('new-onset vs present before infusion (seed 002)', () => {
+describe('new-onset vs present before infusion (Wang et al. 2021)', () => {
   test('severe before day 0 (after lymphodepletion) is not new-onset; baseline before LD is not severe', () => {
     const a = assessOn(10, [fludarabine(-5), infusion(0), anc(-6, 1.8), anc(-2, 0.3), anc(0, 0.2), anc(3, 0.1), anc(6, 0.8), anc(7, 0.9), anc(8, 1.0)]);
     expect(neutro(a)[0]).toMatchObject({ onsetDay: -2, newOnset: false, presentAtBaseline: false });
@@ -124,7 +124,7 @@ describe('prolonged hematologic toxicity: SN, SA or ST on day 28 (' + S002 + ')'
   });
 });
 
-describe('persistence at day 90 and 1 year (seed 000)', () => {
+describe('persistence at day 90 and 1 year (immune-reconstitution thesis)', () => {
   test('CTCAE grade of the value nearest the landmark', () => {
     const a = assessOn(370, [infusion(0), anc(95, 1.2), plt(92, 60), hb(100, 105), anc(360, 1.6), plt(370, 140)]);
     expect(a.persistentCytopenia.day90).toMatchObject({ neutrophils: { grade: 2, day: 95 }, platelets: { grade: 2, day: 92 }, hemoglobin: { grade: 1, day: 100 } });

@@ -19,7 +19,7 @@ const file = (name: string, text: string): string => {
 };
 
 describe('thresholds', () => {
-  test('the defaults are the clinical-spec values', () => {
+  test('the defaults are the documented values (docs/clinical-logic.md)', () => {
     expect(DEFAULT_THRESHOLDS.severe).toEqual({ anc: 0.5, platelets: 20, hemoglobin: 60 });
     expect(DEFAULT_THRESHOLDS.lln).toEqual({ anc: 1.8, platelets: 150, hemoglobinMale: 120, hemoglobinFemale: 110, wbc: 4.0, lymphocytes: 1.0 });
     expect(DEFAULT_THRESHOLDS.hematotox).toMatchObject({ plateletsLow: 75, plateletsHigh: 175, anc: 1.2, hemoglobin: 90, crp: 3.0, ferritinLow: 650, ferritinHigh: 2000, highRiskScore: 2 });
@@ -90,7 +90,7 @@ describe('ValueSets in fhir-profiles/', () => {
     }
   });
 
-  test('the spec codes are matched to their roles (clinical-spec 9)', () => {
+  test('the spec codes are matched to their roles (docs/clinical-logic.md §1)', () => {
     const t = buildTerminology(valueSets);
     const role = (system: string, code: string) => t.lookup(system, code).map((i) => i.role);
     expect(role('http://loinc.org', '751-8')).toEqual(['anc']);

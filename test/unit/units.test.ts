@@ -1,11 +1,11 @@
 /**
- * Unit normalisation (clinical-spec section 2): UCUM plus the common non-UCUM lab strings;
+ * Unit normalisation (docs/clinical-logic.md): UCUM plus the common non-UCUM lab strings;
  * unreadable units are reported with their reason, never guessed.
  */
 import { describe, expect, test } from '@jest/globals';
 import { isPercentUnit, toCanonical, type Dimension } from '../../src/clinical/units.js';
 
-describe('toCanonical: counts in 10^9/L, Hb in g/L, Ig in mg/dL, CRP mg/dL, ferritin ng/mL (clinical-spec 2)', () => {
+describe('toCanonical: counts in 10^9/L, Hb in g/L, Ig in mg/dL, CRP mg/dL, ferritin ng/mL (docs/clinical-logic.md §3)', () => {
   test.each<[Dimension, string, number, number, string]>([
     ['count', '10*9/L', 1.2, 1.2, 'UCUM canonical'],
     ['count', '10*3/uL', 1.2, 1.2, 'UCUM 10^3/µL = 10^9/L'],
