@@ -12,35 +12,41 @@ import { readFileSync } from 'node:fs';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { JWTVerifyGetKey } from 'jose';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { Config, TrustedIssuer } from '../config.js';
 import { unauthorized } from './outcomes.js';
 
 export const ALLOWED_ALGORITHMS = ['RS384', 'ES384'] as const;
 
-/** Remembers `jti`s until their token expires, so a captured token cannot be replayed. */
+/** Most `jti`s remembered at once (see ReplayCache). */
+export const REPLAY_CACHE_MAX = 100_000;
+
+/**
+ * Remembers `jti`s until their token expires, so a captured token cannot be replayed. Each entry
+ * lives until its token's `exp` plus the clock tolerance. The cache is bounded: past `max` live
+ * entries the least recently seen is forgotten (100,000 tokens within one token lifetime is far
+ * beyond any EHR's call rate, and memory stays bounded under a flood of forged-but-valid calls).
+ */
 export class ReplayCache {
-  private readonly seen = new Map<string, number>();
-  private lastSweep = 0;
+  private readonly seen: LRUCache<string, true>;
+
+  constructor(max = REPLAY_CACHE_MAX) {
+    this.seen = new LRUCache<string, true>({ max });
+  }
 
   /** Records the token; returns false when it was already seen and has not yet expired. */
   remember(issuer: string, jti: string, expiresAtMs: number, nowMs: number): boolean {
-    this.sweep(nowMs);
     const key = `${issuer}\u0000${jti}`;
-    const known = this.seen.get(key);
-    if (known !== undefined && known > nowMs) return false;
-    this.seen.set(key, expiresAtMs);
+    if (this.seen.has(key)) return false;
+    const ttl = expiresAtMs - nowMs;
+    // Already expired: nothing to remember (LRUCache reads a ttl of 0 as "forever").
+    if (ttl > 0) this.seen.set(key, true, { ttl });
     return true;
   }
 
   get size(): number {
     return this.seen.size;
-  }
-
-  private sweep(nowMs: number): void {
-    if (nowMs - this.lastSweep < 10_000) return;
-    this.lastSweep = nowMs;
-    for (const [key, exp] of this.seen) if (exp <= nowMs) this.seen.delete(key);
   }
 }
 

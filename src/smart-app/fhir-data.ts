@@ -6,8 +6,8 @@
  */
 import type Client from 'fhirclient/lib/Client';
 import type { FhirResource } from 'fhir/r4.js';
-import { isUnderBase } from '../cds-hooks/prefetch.js';
 import { addDays } from '../clinical/dates.js';
+import { isUnderBase } from '../fhir/url.js';
 import type { AppQueryKey, SmartAppConfig } from '../smart-config.js';
 
 export const QUERY_LABELS: Record<AppQueryKey, string> = {
