@@ -25,35 +25,45 @@ module.exports = {
     {
       name: 'pure-no-node-builtins',
       severity: 'error',
-      comment: 'src/clinical, src/cards and src/shared are pure: no Node built-in (they also run in the browser, in the SMART app).',
+      comment:
+        'src/clinical, src/cards and src/shared are pure: no Node built-in (they also run in the browser, in the SMART app).',
       from: { path: PURE },
       to: { dependencyTypes: ['core'] },
     },
     {
       name: 'pure-no-io',
       severity: 'error',
-      comment: 'Pure code does no I/O: no express, no logger, no database, no HTTP client, no storage, HTTP or FHIR access layer.',
+      comment:
+        'Pure code does no I/O: no express, no logger, no database, no HTTP client, no storage, HTTP or FHIR access layer.',
       from: { path: PURE },
-      to: { path: ['^node_modules/(express|pino|pg|better-sqlite3|jose|prom-client|fhir-kit-client)/', '^src/(storage|http)/', '^src/fhir/gateway'] },
+      to: {
+        path: [
+          '^node_modules/(express|pino|pg|better-sqlite3|jose|prom-client|fhir-kit-client)/',
+          '^src/(storage|http)/',
+          '^src/fhir/gateway',
+        ],
+      },
     },
     {
       name: 'pure-only-protocol-types',
       severity: 'error',
-      comment: 'Of src/cds-hooks, pure code may use the protocol\'s types (schemas.ts) and nothing else.',
+      comment: "Of src/cds-hooks, pure code may use the protocol's types (schemas.ts) and nothing else.",
       from: { path: PURE },
       to: { path: '^src/cds-hooks/', pathNot: '^src/cds-hooks/schemas\\.ts$' },
     },
     {
       name: 'pure-protocol-types-only',
       severity: 'error',
-      comment: 'Pure code imports src/cds-hooks/schemas.ts with `import type` only (zod schemas are the protocol edge\'s business).',
+      comment:
+        "Pure code imports src/cds-hooks/schemas.ts with `import type` only (zod schemas are the protocol edge's business).",
       from: { path: PURE },
       to: { path: '^src/cds-hooks/schemas\\.ts$', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'no-demo-outside-composition-root',
       severity: 'error',
-      comment: 'The demo (synthetic patients, embedded FHIR server) is wired in by src/app.ts and src/server.ts only (tests may use it too).',
+      comment:
+        'The demo (synthetic patients, embedded FHIR server) is wired in by src/app.ts and src/server.ts only (tests may use it too).',
       from: { pathNot: ['^src/(app|server)\\.ts$', '^src/demo/'] },
       to: { path: '^src/demo/' },
     },
@@ -70,6 +80,10 @@ module.exports = {
     exclude: { path: ['^src/smart-app/dist/', '^dist/'] },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], mainFields: ['module', 'main', 'types'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      mainFields: ['module', 'main', 'types'],
+    },
   },
 };

@@ -26,14 +26,18 @@ function patientWith(n: number): FhirResource[] {
     const source = observations[i % observations.length] as Observation;
     const round = Math.floor(i / observations.length);
     const hour = String(round % 24).padStart(2, '0');
-    out.push({ ...source, id: `${source.id ?? 'o'}-r${round}`, effectiveDateTime: `${(source.effectiveDateTime ?? TODAY).slice(0, 10)}T${hour}:${String(round % 60).padStart(2, '0')}:00Z` });
+    out.push({
+      ...source,
+      id: `${source.id ?? 'o'}-r${round}`,
+      effectiveDateTime: `${(source.effectiveDateTime ?? TODAY).slice(0, 10)}T${hour}:${String(round % 60).padStart(2, '0')}:00Z`,
+    });
   }
   return out;
 }
 
 function timeIt(fn: () => void, minMs = 600): number {
   // Warm up until the JIT has settled, then time.
-  for (const warm = performance.now(); performance.now() - warm < 300; ) fn();
+  for (const warm = performance.now(); performance.now() - warm < 300;) fn();
   let runs = 0;
   const start = performance.now();
   while (performance.now() - start < minMs || runs < 3) {

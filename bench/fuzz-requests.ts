@@ -26,7 +26,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import fc from 'fast-check';
 import { todayIn } from '../src/clinical/dates.js';
-import { buildRequest, caseArb, ENDPOINTS, type BuiltRequest, type Endpoint, type FuzzCase } from '../test/helpers/fuzz-arbitraries.js';
+import {
+  buildRequest,
+  caseArb,
+  ENDPOINTS,
+  type BuiltRequest,
+  type Endpoint,
+  type FuzzCase,
+} from '../test/helpers/fuzz-arbitraries.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.1';
@@ -70,7 +77,9 @@ async function choosePort(requested: number): Promise<number> {
     s.once('error', fail);
     s.listen(0, HOST, () => {
       const address = s.address();
-      s.close(() => (address && typeof address === 'object' ? done(address.port) : fail(new Error('no ephemeral port'))));
+      s.close(() =>
+        address && typeof address === 'object' ? done(address.port) : fail(new Error('no ephemeral port')),
+      );
     });
   });
 }
@@ -98,19 +107,36 @@ function describeLog(rec: Record<string, unknown>): string {
   const ours = stack.filter((l) => /\/(src|cds-services)\//.test(l));
   const frames = (ours.length > 0 ? ours : stack)
     .slice(0, 2)
-    .map((l) => l.trim().replace(/^at /, '').replace(/\(?[^\s(]*?\/((?:src|cds-services)\/)/, '$1').replace(/\)$/, ''))
+    .map((l) =>
+      l
+        .trim()
+        .replace(/^at /, '')
+        .replace(/\(?[^\s(]*?\/((?:src|cds-services)\/)/, '$1')
+        .replace(/\)$/, ''),
+    )
     .join(' < ');
   const issues = Array.isArray(rec['issues']) ? (rec['issues'] as string[]).join('; ') : '';
-  const what = err ? `${err.type ?? 'Error'}: ${(err.message ?? '').slice(0, 160)}` : issues.slice(0, 160) || asText(rec['error']);
+  const what = err
+    ? `${err.type ?? 'Error'}: ${(err.message ?? '').slice(0, 160)}`
+    : issues.slice(0, 160) || asText(rec['error']);
   return `${asText(rec['msg'])}: ${what}${frames ? ` @ ${frames}` : ''}`;
 }
 
 async function startService(port: number): Promise<Service> {
   const sqlite = process.env['FEEDBACK_SQLITE_PATH'] ?? join(mkdtempSync(join(tmpdir(), 'cart-fuzz-')), 'fb.sqlite');
-  const env: Record<string, string | undefined> = { ...process.env, PORT: String(port), HOST, DEMO: 'false', LOG_LEVEL: 'warn', FEEDBACK_SQLITE_PATH: sqlite };
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    PORT: String(port),
+    HOST,
+    DEMO: 'false',
+    LOG_LEVEL: 'warn',
+    FEEDBACK_SQLITE_PATH: sqlite,
+  };
   // Only the SQLite file: never a database, issuers or hospital settings from the caller's shell.
-  for (const key of ['DATABASE_URL', 'CDS_TRUSTED_ISSUERS', 'ADMIN_TOKEN', 'PUBLIC_BASE_URL', 'NODE_OPTIONS']) delete env[key];
-  const argv = args.server === 'dist' ? [join(ROOT, 'dist/src/server.js')] : ['--import', 'tsx', join(ROOT, 'src/server.ts')];
+  for (const key of ['DATABASE_URL', 'CDS_TRUSTED_ISSUERS', 'ADMIN_TOKEN', 'PUBLIC_BASE_URL', 'NODE_OPTIONS'])
+    delete env[key];
+  const argv =
+    args.server === 'dist' ? [join(ROOT, 'dist/src/server.js')] : ['--import', 'tsx', join(ROOT, 'src/server.ts')];
   const child = spawn(process.execPath, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let exited = false;
   child.once('exit', () => {
@@ -182,7 +208,14 @@ interface Tally {
   notJson: number;
 }
 
-async function fire(baseUrl: string, id: string, req: BuiltRequest, tally: Tally, hangExamples: Map<string, string>, failed: Map<string, string>): Promise<void> {
+async function fire(
+  baseUrl: string,
+  id: string,
+  req: BuiltRequest,
+  tally: Tally,
+  hangExamples: Map<string, string>,
+  failed: Map<string, string>,
+): Promise<void> {
   try {
     const res = await fetch(`${baseUrl}${req.path}`, {
       method: 'POST',
@@ -192,7 +225,8 @@ async function fire(baseUrl: string, id: string, req: BuiltRequest, tally: Tally
     });
     const text = await res.text();
     tally.statuses.set(res.status, (tally.statuses.get(res.status) ?? 0) + 1);
-    if (res.status >= 500 && failed.size < 10_000) failed.set(id, `${req.endpoint}: ${req.changes.join('; ') || '(no mutation)'}`);
+    if (res.status >= 500 && failed.size < 10_000)
+      failed.set(id, `${req.endpoint}: ${req.changes.join('; ') || '(no mutation)'}`);
     const type = res.headers.get('content-type') ?? '';
     let json = /json/.test(type);
     if (json) {
@@ -215,7 +249,9 @@ async function fire(baseUrl: string, id: string, req: BuiltRequest, tally: Tally
 async function main(): Promise<void> {
   const port = await choosePort(Number(args.port));
   const today = todayIn(process.env['TIME_ZONE'] ?? 'UTC');
-  process.stderr.write(`fuzz: ${total} requests, concurrency ${concurrency}, seed ${seed}, service via ${args.server} on ${HOST}:${port}\n`);
+  process.stderr.write(
+    `fuzz: ${total} requests, concurrency ${concurrency}, seed ${seed}, service via ${args.server} on ${HOST}:${port}\n`,
+  );
   const service = await startService(port);
   const pid = service.child.pid as number;
   let peakRss = rssKb(pid) ?? 0;
@@ -223,7 +259,9 @@ async function main(): Promise<void> {
     peakRss = Math.max(peakRss, rssKb(pid) ?? 0);
   }, 100);
 
-  const tallies = new Map<Endpoint, Tally>(ENDPOINTS.map((e) => [e, { statuses: new Map(), hangs: 0, networkErrors: 0, notJson: 0 }]));
+  const tallies = new Map<Endpoint, Tally>(
+    ENDPOINTS.map((e) => [e, { statuses: new Map(), hangs: 0, networkErrors: 0, notJson: 0 }]),
+  );
   const hangExamples = new Map<string, string>();
   const failed = new Map<string, string>();
   const arbitrary = caseArb();
@@ -243,7 +281,10 @@ async function main(): Promise<void> {
       const req = buildRequest(caseAt(i), today);
       await fire(service.baseUrl, `fuzz-${seed}-${i}`, req, tallies.get(req.endpoint) as Tally, hangExamples, failed);
       done++;
-      if (done % Math.max(1, Math.floor(total / 10)) === 0) process.stderr.write(`  ${done}/${total} (${Math.round(done / ((performance.now() - started) / 1000))} req/s)\n`);
+      if (done % Math.max(1, Math.floor(total / 10)) === 0)
+        process.stderr.write(
+          `  ${done}/${total} (${Math.round(done / ((performance.now() - started) / 1000))} req/s)\n`,
+        );
     }
   };
   await Promise.all(Array.from({ length: concurrency }, () => worker()));
@@ -262,26 +303,37 @@ async function main(): Promise<void> {
   let networkErrors = 0;
   out.push(`\nendpoint        requests   2xx    4xx    5xx  hangs  neterr  non-JSON  statuses`);
   for (const [endpoint, t] of tallies) {
-    const count = (lo: number, hi: number): number => [...t.statuses].filter(([s]) => s >= lo && s < hi).reduce((a, [, n]) => a + n, 0);
+    const count = (lo: number, hi: number): number =>
+      [...t.statuses].filter(([s]) => s >= lo && s < hi).reduce((a, [, n]) => a + n, 0);
     const requests = [...t.statuses.values()].reduce((a, n) => a + n, 0) + t.hangs + t.networkErrors;
     fiveXx += count(500, 600);
     hangs += t.hangs;
     networkErrors += t.networkErrors;
-    const histogram = [...t.statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}×${n}`).join(' ');
+    const histogram = [...t.statuses]
+      .sort((a, b) => a[0] - b[0])
+      .map(([s, n]) => `${s}×${n}`)
+      .join(' ');
     out.push(
       `${endpoint.padEnd(14)} ${String(requests).padStart(8)} ${String(count(200, 300)).padStart(5)} ${String(count(400, 500)).padStart(6)} ${String(count(500, 600)).padStart(6)} ${String(t.hangs).padStart(6)} ${String(t.networkErrors).padStart(7)} ${String(t.notJson).padStart(9)}  ${histogram}`,
     );
   }
   out.push('');
-  out.push(`requests: ${done} in ${seconds.toFixed(1)} s = ${(done / seconds).toFixed(0)} req/s (concurrency ${concurrency}, seed ${seed})`);
-  out.push(`5xx: ${fiveXx} (${((100 * fiveXx) / Math.max(1, done)).toFixed(2)} %)   hangs > ${CLIENT_TIMEOUT_MS / 1000} s: ${hangs}   network errors: ${networkErrors}`);
-  out.push(`service: peak RSS ${(peakRss / 1024).toFixed(0)} MB, ${alive ? 'alive at the end' : 'DIED during the run'}`);
+  out.push(
+    `requests: ${done} in ${seconds.toFixed(1)} s = ${(done / seconds).toFixed(0)} req/s (concurrency ${concurrency}, seed ${seed})`,
+  );
+  out.push(
+    `5xx: ${fiveXx} (${((100 * fiveXx) / Math.max(1, done)).toFixed(2)} %)   hangs > ${CLIENT_TIMEOUT_MS / 1000} s: ${hangs}   network errors: ${networkErrors}`,
+  );
+  out.push(
+    `service: peak RSS ${(peakRss / 1024).toFixed(0)} MB, ${alive ? 'alive at the end' : 'DIED during the run'}`,
+  );
   const errors = [...service.errors].sort((a, b) => b[1] - a[1]);
   if (errors.length > 0) {
     out.push(`\nerrors the service logged (${errors.length} distinct, most frequent first):`);
     // One request that produced each error, with the mutations it carried.
     const exampleOf = new Map<string, string>();
-    for (const [id, key] of service.errorOf) if (!exampleOf.has(key) && failed.has(id)) exampleOf.set(key, failed.get(id) as string);
+    for (const [id, key] of service.errorOf)
+      if (!exampleOf.has(key) && failed.has(id)) exampleOf.set(key, failed.get(id) as string);
     for (const [message, n] of errors.slice(0, 25)) {
       out.push(`${String(n).padStart(7)}  ${message}`);
       const example = exampleOf.get(message);
@@ -292,7 +344,8 @@ async function main(): Promise<void> {
     out.push('\nexample mutations behind hangs:');
     for (const [what, changes] of hangExamples) out.push(`  ${what}: ${changes.slice(0, 300)}`);
   }
-  if (!alive && service.otherOutput.length > 0) out.push(`\nthe service's last non-JSON output:\n${service.otherOutput.slice(-20).join('\n')}`);
+  if (!alive && service.otherOutput.length > 0)
+    out.push(`\nthe service's last non-JSON output:\n${service.otherOutput.slice(-20).join('\n')}`);
   process.stdout.write(`${out.join('\n')}\n`);
   process.exitCode = fiveXx > 0 || hangs > 0 || networkErrors > 0 || !alive ? 1 : 0;
 }

@@ -35,9 +35,20 @@ function rssMb(pid: number): number {
 async function startService(): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
   const built = existsSync('dist/src/server.js');
-  const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DEMO: 'false', FHIR_ALLOW_HTTP: 'true', LOG_LEVEL: 'warn', FEEDBACK_SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'bench-')), 'fb.sqlite') };
+  const env = {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DEMO: 'false',
+    FHIR_ALLOW_HTTP: 'true',
+    LOG_LEVEL: 'warn',
+    FEEDBACK_SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'bench-')), 'fb.sqlite'),
+  };
   // The child's own pid is the service (not an npx wrapper), so its RSS is what is measured.
-  const child = spawn(process.execPath, built ? ['dist/src/server.js'] : ['--import', 'tsx', 'src/server.ts'], { env, stdio: 'ignore' });
+  const child = spawn(process.execPath, built ? ['dist/src/server.js'] : ['--import', 'tsx', 'src/server.ts'], {
+    env,
+    stdio: 'ignore',
+  });
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
     try {
@@ -59,7 +70,13 @@ interface Run {
 }
 
 async function measure(base: string, pid: number, mode: HostileMode): Promise<Run> {
-  const fhir = await hostileFhir({ mode: 'normal', paths: { Observation: mode }, hugeBytes: 200 * 1_048_576, bombBytes: 512 * 1_048_576, trickleMs: 5 });
+  const fhir = await hostileFhir({
+    mode: 'normal',
+    paths: { Observation: mode },
+    hugeBytes: 200 * 1_048_576,
+    bombBytes: 512 * 1_048_576,
+    trickleMs: 5,
+  });
   try {
     global.gc?.();
     const rssBefore = rssMb(pid);
@@ -69,7 +86,12 @@ async function measure(base: string, pid: number, mode: HostileMode): Promise<Ru
     const call = fetch(`${base}/cds-services/cart-hematotox-patient-view`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ hook: 'patient-view', hookInstance: crypto.randomUUID(), fhirServer: fhir.baseUrl, context: { userId: 'Practitioner/x', patientId: 'p1' } }),
+      body: JSON.stringify({
+        hook: 'patient-view',
+        hookInstance: crypto.randomUUID(),
+        fhirServer: fhir.baseUrl,
+        context: { userId: 'Practitioner/x', patientId: 'p1' },
+      }),
     });
     await new Promise((r) => setTimeout(r, 300));
     const h0 = performance.now();
@@ -98,8 +120,12 @@ async function main(): Promise<void> {
     child.kill('SIGTERM');
   }
   const floor = runs.get('normal') ?? [];
-  console.log(`hostile fhirServer vs the running service (defaults: FHIR_TIMEOUT_MS 5000, 32 MB per response, 64 MB per call), ${REPEAT} interleaved runs each; floor = 'normal' (same call, well-behaved server)`);
-  console.log('| fhirServer | status | time to answer, ms | ÷ floor | RSS before, MB | RSS peak, MB | RSS growth, MB | /healthz during, ms |');
+  console.log(
+    `hostile fhirServer vs the running service (defaults: FHIR_TIMEOUT_MS 5000, 32 MB per response, 64 MB per call), ${REPEAT} interleaved runs each; floor = 'normal' (same call, well-behaved server)`,
+  );
+  console.log(
+    '| fhirServer | status | time to answer, ms | ÷ floor | RSS before, MB | RSS peak, MB | RSS growth, MB | /healthz during, ms |',
+  );
   console.log('|---|---|---|---|---|---|---|---|');
   const floorMs = floor.reduce((n, r) => n + r.ms, 0) / Math.max(1, floor.length);
   for (const mode of modes) {

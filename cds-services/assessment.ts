@@ -12,7 +12,13 @@ import type { ServiceDeps } from '../src/service-deps.js';
 import { engineSettings } from '../src/profiles.js';
 
 /** `withSeries`: the day-by-day values too (the patient-view cards' recent-values tables need them). */
-export function assessPrefetched(data: Record<string, PrefetchedKey>, patientId: string, deps: ServiceDeps, withSeries = false, extraIssues: readonly AssessmentIssue[] = []): Assessment {
+export function assessPrefetched(
+  data: Record<string, PrefetchedKey>,
+  patientId: string,
+  deps: ServiceDeps,
+  withSeries = false,
+  extraIssues: readonly AssessmentIssue[] = [],
+): Assessment {
   const resources: FhirResource[] = [];
   const inputIssues: AssessmentIssue[] = [...extraIssues];
   for (const key of Object.values(data)) {
@@ -20,7 +26,13 @@ export function assessPrefetched(data: Record<string, PrefetchedKey>, patientId:
     for (const i of key.issues) inputIssues.push(i);
   }
   const { clinical } = deps;
-  return assess(resources, { ...engineSettings(clinical), asOf: todayIn(clinical.timeZone, deps.now()), patientId, includeSeries: withSeries, inputIssues });
+  return assess(resources, {
+    ...engineSettings(clinical),
+    asOf: todayIn(clinical.timeZone, deps.now()),
+    patientId,
+    includeSeries: withSeries,
+    inputIssues,
+  });
 }
 
 export function cardContext(serviceId: string, patientId: string, deps: ServiceDeps): CardContext {

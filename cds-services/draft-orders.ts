@@ -21,7 +21,10 @@ export interface DraftOrders {
 }
 
 /** The draft orders of the context Bundle; for order-select, only the selected ones. */
-export function readDraftOrders(bundle: { entry?: unknown[] | undefined }, selections?: readonly string[]): DraftOrders {
+export function readDraftOrders(
+  bundle: { entry?: unknown[] | undefined },
+  selections?: readonly string[],
+): DraftOrders {
   const orders: DraftOrder[] = [];
   const medications = new Map<string, Medication>();
   const issues: AssessmentIssue[] = [];
@@ -45,11 +48,19 @@ export function readDraftOrders(bundle: { entry?: unknown[] | undefined }, selec
 }
 
 /** The medication concept of an order, or undefined when it cannot be had (the card may still match by name). */
-async function medicationConcept(order: MedicationRequest, drafts: DraftOrders, fhir: FhirReader, log: Logger): Promise<CodeableConcept | undefined> {
+async function medicationConcept(
+  order: MedicationRequest,
+  drafts: DraftOrders,
+  fhir: FhirReader,
+  log: Logger,
+): Promise<CodeableConcept | undefined> {
   if (order.medicationCodeableConcept) return order.medicationCodeableConcept;
   const ref = order.medicationReference?.reference;
   if (!ref) return undefined;
-  if (ref.startsWith('#')) return (order.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined)?.code;
+  if (ref.startsWith('#'))
+    return (
+      order.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined
+    )?.code;
   const inBundle = drafts.medications.get(ref);
   if (inBundle) return inBundle.code;
   if (!/^Medication\/[A-Za-z0-9\-.]{1,64}$/.test(ref)) return undefined;
@@ -57,15 +68,29 @@ async function medicationConcept(order: MedicationRequest, drafts: DraftOrders, 
     const read = screenResource(await fhir.read(ref));
     return read.ok && read.resource.resourceType === 'Medication' ? read.resource.code : undefined;
   } catch (error) {
-    log.warn({ reason: (error as Error).message }, 'the Medication of a draft order could not be read; matching it by name only');
+    log.warn(
+      { reason: (error as Error).message },
+      'the Medication of a draft order could not be read; matching it by name only',
+    );
     return undefined;
   }
 }
 
 /** The draft orders this service advises on (CRS drugs, G-CSF, blood products). */
-export async function advisableOrders(drafts: DraftOrders, terminology: Terminology, fhir: FhirReader, log: Logger): Promise<AdvisableOrder[]> {
+export async function advisableOrders(
+  drafts: DraftOrders,
+  terminology: Terminology,
+  fhir: FhirReader,
+  log: Logger,
+): Promise<AdvisableOrder[]> {
   const matched = await Promise.all(
-    drafts.orders.map(async (order) => adviseOn(order, order.resourceType === 'MedicationRequest' ? await medicationConcept(order, drafts, fhir, log) : undefined, terminology)),
+    drafts.orders.map(async (order) =>
+      adviseOn(
+        order,
+        order.resourceType === 'MedicationRequest' ? await medicationConcept(order, drafts, fhir, log) : undefined,
+        terminology,
+      ),
+    ),
   );
   return matched.filter((m): m is AdvisableOrder => m !== undefined);
 }

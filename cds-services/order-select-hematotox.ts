@@ -13,7 +13,12 @@ export const ORDER_SELECT_ID = 'cart-hematotox-order-select';
 export function orderSelectService(clinical: ClinicalContext): CdsServiceDefinition<'order-select', ServiceDeps> {
   return orderService(
     clinical,
-    { id: ORDER_SELECT_ID, hook: 'order-select', title: 'CAR-T hematotoxicity: order selection', description: `For the orders just selected after CAR-T: ${orderAdvice(clinical)}` },
+    {
+      id: ORDER_SELECT_ID,
+      hook: 'order-select',
+      title: 'CAR-T hematotoxicity: order selection',
+      description: `For the orders just selected after CAR-T: ${orderAdvice(clinical)}`,
+    },
     (context) => readDraftOrders(context.draftOrders, context.selections),
   );
 }

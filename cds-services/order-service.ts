@@ -30,15 +30,22 @@ export function orderService<H extends 'order-sign' | 'order-select'>(
     prefetch: hematotoxPrefetch(clinical),
     requiredPrefetch: ['observations', 'medicationAdministrations', 'procedures'],
     dateBoundedPrefetch: { observations: 'date' },
-    relevant: async (context, deps, fhir) => (await advisableOrders(ordersOf(context), deps.clinical.terminology, fhir, deps.log)).length > 0,
+    relevant: async (context, deps, fhir) =>
+      (await advisableOrders(ordersOf(context), deps.clinical.terminology, fhir, deps.log)).length > 0,
     handler: async ({ context, data, fhir }, deps) => {
       const drafts = ordersOf(context);
-      if (drafts.issues.length > 0) deps.log.warn({ skipped: drafts.issues.length }, 'draft orders left out: not the shape we read');
+      if (drafts.issues.length > 0)
+        deps.log.warn({ skipped: drafts.issues.length }, 'draft orders left out: not the shape we read');
       const orders = await advisableOrders(drafts, deps.clinical.terminology, fhir, deps.log);
       const assessment = assessPrefetched(data, context.patientId, deps, false, drafts.issues);
-      const cards = orderCards(assessment, orders, deps.clinical.terminology, deps.clinical.thresholds, cardContext(definition.id, context.patientId, deps));
+      const cards = orderCards(
+        assessment,
+        orders,
+        deps.clinical.terminology,
+        deps.clinical.thresholds,
+        cardContext(definition.id, context.patientId, deps),
+      );
       return { cards };
     },
   };
 }
-

@@ -13,7 +13,12 @@ export const ORDER_SIGN_ID = 'cart-hematotox-order-sign';
 export function orderSignService(clinical: ClinicalContext): CdsServiceDefinition<'order-sign', ServiceDeps> {
   return orderService(
     clinical,
-    { id: ORDER_SIGN_ID, hook: 'order-sign', title: 'CAR-T hematotoxicity: orders', description: `For orders signed after CAR-T: ${orderAdvice(clinical)}` },
+    {
+      id: ORDER_SIGN_ID,
+      hook: 'order-sign',
+      title: 'CAR-T hematotoxicity: orders',
+      description: `For orders signed after CAR-T: ${orderAdvice(clinical)}`,
+    },
     (context) => readDraftOrders(context.draftOrders),
   );
 }

@@ -22,7 +22,11 @@ export function patientViewService(clinical: ClinicalContext): CdsServiceDefinit
     dateBoundedPrefetch: { observations: 'date' },
     handler: async ({ context, data }, deps) => {
       const assessment = assessPrefetched(data, context.patientId, deps, true);
-      const cards = patientViewCards(assessment, deps.clinical.thresholds, cardContext(PATIENT_VIEW_ID, context.patientId, deps));
+      const cards = patientViewCards(
+        assessment,
+        deps.clinical.thresholds,
+        cardContext(PATIENT_VIEW_ID, context.patientId, deps),
+      );
       deps.log.debug({ infused: assessment.infusionDate !== null, cards: cards.length }, 'patient-view assessed');
       return Promise.resolve({ cards });
     },

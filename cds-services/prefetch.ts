@@ -8,8 +8,28 @@ import type { SmartAppConfig } from '../src/smart-config.js';
 
 /** Lab roles the assessment reads, published as the Observation prefetch's code list. */
 export const OBSERVATION_ROLES: readonly Role[] = [
-  'anc', 'platelets', 'hemoglobin', 'wbc', 'lymphocytes', 'igg', 'iga', 'igm', 'cd19', 'cd4', 'cd8', 'cd4-cd8-ratio',
-  'ferritin', 'crp', 'il6', 'il10', 'ifn-gamma', 'd-dimer', 'fibrinogen', 'ldh', 'body-temperature', 'crs-grade-observation',
+  'anc',
+  'platelets',
+  'hemoglobin',
+  'wbc',
+  'lymphocytes',
+  'igg',
+  'iga',
+  'igm',
+  'cd19',
+  'cd4',
+  'cd8',
+  'cd4-cd8-ratio',
+  'ferritin',
+  'crp',
+  'il6',
+  'il10',
+  'ifn-gamma',
+  'd-dimer',
+  'fibrinogen',
+  'ldh',
+  'body-temperature',
+  'crs-grade-observation',
 ];
 
 /** `system|code,system|code…` for a token search over the codes of `roles`. */
@@ -32,5 +52,10 @@ export function hematotoxPrefetch(clinical: ClinicalContext): Record<string, str
 /** The SMART app reads what the cards read, minus Conditions (not among the app's scopes). */
 export function smartAppQueries(clinical: ClinicalContext): SmartAppConfig['queries'] {
   const { patient, observations, medicationAdministrations, procedures } = hematotoxPrefetch(clinical);
-  return { patient: patient ?? '', observations: observations ?? '', medicationAdministrations: medicationAdministrations ?? '', procedures: procedures ?? '' };
+  return {
+    patient: patient ?? '',
+    observations: observations ?? '',
+    medicationAdministrations: medicationAdministrations ?? '',
+    procedures: procedures ?? '',
+  };
 }

@@ -94,10 +94,12 @@ async function main(): Promise<void> {
     process.stdout.write(`\n  error no-folder-cycle: ${component.join(', ')} import each other\n`);
     const members = new Set(component);
     for (const from of component) {
-      for (const [to, example] of graph.get(from) ?? []) if (members.has(to)) process.stdout.write(`    ${from} → ${to}   (e.g. ${example})\n`);
+      for (const [to, example] of graph.get(from) ?? [])
+        if (members.has(to)) process.stdout.write(`    ${from} → ${to}   (e.g. ${example})\n`);
     }
   }
-  if (folderCycles.length === 0) process.stdout.write(`✔ no cycle between folders (${graph.size} folders and src/ files)\n`);
+  if (folderCycles.length === 0)
+    process.stdout.write(`✔ no cycle between folders (${graph.size} folders and src/ files)\n`);
   process.exitCode = reported.exitCode > 0 || folderCycles.length > 0 ? 1 : 0;
 }
 

@@ -15,6 +15,11 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'cohort' },
   },
 });
-const cohort = generateCohort({ n: Number(values.n), seed: Number(values.seed), today: values.today, followUpDays: Number(values['follow-up']) });
+const cohort = generateCohort({
+  n: Number(values.n),
+  seed: Number(values.seed),
+  today: values.today,
+  followUpDays: Number(values['follow-up']),
+});
 const counts = await writeBulkExport(values.out, cohort.resources.flat());
 console.log(`wrote ${cohort.plans.length} patients to ${values.out}:`, counts);

@@ -58,7 +58,11 @@ export function createApp(deps: AppDeps): Express {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const metrics = createHttpMetrics(registry);
-  const cardRecorder = deps.cardRecorder ?? (deps.feedback ? new CardRecorder(deps.feedback, { log, maxQueuedBatches: config.storage.cardQueueMax }) : undefined);
+  const cardRecorder =
+    deps.cardRecorder ??
+    (deps.feedback
+      ? new CardRecorder(deps.feedback, { log, maxQueuedBatches: config.storage.cardQueueMax })
+      : undefined);
   if (cardRecorder) registerCardRecorderMetrics(registry, cardRecorder);
 
   app.use(requestLogging(log, metrics));
@@ -112,12 +116,18 @@ export function createApp(deps: AppDeps): Express {
  * the app's FHIR reads (`queries`, from cds-services/prefetch.ts) and, with DEMO=true, the demo
  * FHIR server and its patients.
  */
-export function smartAppConfig(config: Config, clinical: ClinicalContext, queries: SmartAppConfig['queries']): SmartAppConfig {
+export function smartAppConfig(
+  config: Config,
+  clinical: ClinicalContext,
+  queries: SmartAppConfig['queries'],
+): SmartAppConfig {
   return {
     clientId: config.smart.clientId,
     scopes: { ehr: EHR_LAUNCH_SCOPES, standalone: STANDALONE_LAUNCH_SCOPES },
     allowedIssuers: config.smart.allowedIss,
-    demo: config.demo ? { fhirBasePath: DEMO_FHIR_PATH, patients: DEMO_SCENARIOS.map((s) => ({ id: s.id, label: s.label })) } : null,
+    demo: config.demo
+      ? { fhirBasePath: DEMO_FHIR_PATH, patients: DEMO_SCENARIOS.map((s) => ({ id: s.id, label: s.label })) }
+      : null,
     clinical: {
       valueSets: [...clinical.valueSets],
       localCodes: clinical.localCodes,

@@ -11,25 +11,26 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const csv = z
-  .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+const csv = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0),
+);
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1_048_576, gb: 1_073_741_824 };
 /** A size in bytes: `33554432`, `32mb`, `500kb`. */
-const byteSize = z
-  .union([z.number(), z.string()])
-  .transform((v, ctx) => {
-    const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(String(v).trim());
-    const bytes = match ? Math.floor(Number(match[1]) * (BYTE_UNITS[(match[2] ?? '').toLowerCase()] ?? 1)) : NaN;
-    if (!Number.isFinite(bytes) || bytes < 1024 || bytes > 1_073_741_824) {
-      ctx.addIssue({ code: 'custom', message: 'must be a size between 1kb and 1gb, like 32mb' });
-      return z.NEVER;
-    }
-    return bytes;
-  });
+const byteSize = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(String(v).trim());
+  const bytes = match ? Math.floor(Number(match[1]) * (BYTE_UNITS[(match[2] ?? '').toLowerCase()] ?? 1)) : NaN;
+  if (!Number.isFinite(bytes) || bytes < 1024 || bytes > 1_073_741_824) {
+    ctx.addIssue({ code: 'custom', message: 'must be a size between 1kb and 1gb, like 32mb' });
+    return z.NEVER;
+  }
+  return bytes;
+});
 
 const trustedIssuerSchema = z
   .object({
@@ -199,8 +200,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const smartIssuers: string[] = [];
   for (const iss of e.SMART_ALLOWED_ISS) {
     const normalized = normalizeIssuer(iss);
-    if (!normalized) problems.push(`SMART_ALLOWED_ISS: "${iss}" is not a FHIR base URL like https://ehr.example.org/fhir`);
-    else if (!normalized.startsWith('https://') && !e.FHIR_ALLOW_HTTP) problems.push(`SMART_ALLOWED_ISS: "${iss}" is not https (set FHIR_ALLOW_HTTP=true for a test server)`);
+    if (!normalized)
+      problems.push(`SMART_ALLOWED_ISS: "${iss}" is not a FHIR base URL like https://ehr.example.org/fhir`);
+    else if (!normalized.startsWith('https://') && !e.FHIR_ALLOW_HTTP)
+      problems.push(`SMART_ALLOWED_ISS: "${iss}" is not https (set FHIR_ALLOW_HTTP=true for a test server)`);
     else smartIssuers.push(normalized);
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -232,7 +235,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     thresholdsFile: e.THRESHOLDS_FILE,
     localCodesFile: e.LOCAL_CODES_FILE,
     timeZone: e.TIME_ZONE,
-    storage: { databaseUrl: e.DATABASE_URL, sqlitePath: e.FEEDBACK_SQLITE_PATH, timeoutMs: e.STORAGE_TIMEOUT_MS, cardQueueMax: e.CARD_RECORD_QUEUE_MAX },
+    storage: {
+      databaseUrl: e.DATABASE_URL,
+      sqlitePath: e.FEEDBACK_SQLITE_PATH,
+      timeoutMs: e.STORAGE_TIMEOUT_MS,
+      cardQueueMax: e.CARD_RECORD_QUEUE_MAX,
+    },
     adminToken: e.ADMIN_TOKEN,
     smart: { clientId: e.SMART_CLIENT_ID, allowedIss: smartIssuers },
   };

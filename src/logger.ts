@@ -30,7 +30,10 @@ export const MAX_LOGGED_STRING = 512;
 
 /** Cuts long strings in plain objects and arrays (errors are left to pino's serializer). */
 export function boundStrings(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return value.length > MAX_LOGGED_STRING ? `${value.slice(0, MAX_LOGGED_STRING)}…[${value.length - MAX_LOGGED_STRING} more]` : value;
+  if (typeof value === 'string')
+    return value.length > MAX_LOGGED_STRING
+      ? `${value.slice(0, MAX_LOGGED_STRING)}…[${value.length - MAX_LOGGED_STRING} more]`
+      : value;
   if (depth > 4 || !value || typeof value !== 'object' || value instanceof Error) return value;
   if (Array.isArray(value)) return value.slice(0, 50).map((v) => boundStrings(v, depth + 1));
   const out: Record<string, unknown> = {};
@@ -45,7 +48,10 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       base: { service: 'cart-hematotox-cds' },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }), log: (object) => boundStrings(object) as Record<string, unknown> },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (object) => boundStrings(object) as Record<string, unknown>,
+      },
     },
     destination,
   );

@@ -30,7 +30,9 @@ export const PROFILES_DIR = (): string => join(projectRoot(), 'fhir-profiles');
 
 /** Every `ValueSet-*.json` of `dir`. */
 export function loadValueSets(dir = PROFILES_DIR()): ValueSet[] {
-  const files = readdirSync(dir).filter((f) => /^ValueSet-.+\.json$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /^ValueSet-.+\.json$/.test(f))
+    .sort();
   return files.map((file) => {
     const parsed = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Partial<ValueSet>;
     if (parsed.resourceType !== 'ValueSet' || !parsed.id) throw new ConfigError([`${file}: not a ValueSet with an id`]);
@@ -48,7 +50,9 @@ function readStructured(path: string, variable: string): unknown {
   try {
     return parseYaml(text) as unknown; // YAML is a superset of JSON: both formats are accepted
   } catch (error) {
-    throw new ConfigError([`${variable}: ${path} is not valid JSON or YAML (${(error as Error).message.split('\n')[0] ?? ''})`]);
+    throw new ConfigError([
+      `${variable}: ${path} is not valid JSON or YAML (${(error as Error).message.split('\n')[0] ?? ''})`,
+    ]);
   }
 }
 
@@ -91,7 +95,11 @@ export interface ClinicalContext extends EngineSettings {
   localCodes: LocalCodes;
 }
 
-export function loadClinicalContext(options: { thresholdsFile?: string | undefined; localCodesFile?: string | undefined; timeZone: string }): ClinicalContext {
+export function loadClinicalContext(options: {
+  thresholdsFile?: string | undefined;
+  localCodesFile?: string | undefined;
+  timeZone: string;
+}): ClinicalContext {
   const valueSets = loadValueSets();
   const localCodes = loadLocalCodes(options.localCodesFile);
   return {

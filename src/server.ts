@@ -30,8 +30,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       'CDS CLIENT AUTHENTICATION IS OFF: CDS_TRUSTED_ISSUERS is not set, so any caller can use discovery, the services and feedback. Set CDS_TRUSTED_ISSUERS before connecting a real EHR.',
     );
   }
-  if (config.fhir.allowHttp) log.warn('FHIR_ALLOW_HTTP is on: fhirServer URLs over plain http are accepted (demo only).');
-  if (config.fhir.allowedOrigins.length === 0) log.warn('FHIR_ALLOWED_ORIGINS is empty: any fhirServer origin a client names will be contacted.');
+  if (config.fhir.allowHttp)
+    log.warn('FHIR_ALLOW_HTTP is on: fhirServer URLs over plain http are accepted (demo only).');
+  if (config.fhir.allowedOrigins.length === 0)
+    log.warn('FHIR_ALLOWED_ORIGINS is empty: any fhirServer origin a client names will be contacted.');
 
   let demoFhir: DemoFhirServer | undefined;
   let demoSeeded = false;
@@ -47,7 +49,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const cardRecorder = new CardRecorder(feedback, { log, maxQueuedBatches: config.storage.cardQueueMax });
 
   const smartDir = smartAppDir();
-  if (!smartDir) log.warn('The SMART app is not built (dist/smart-app is missing): /smart answers 404 and cards carry no app link. Run `npm run build`.');
+  if (!smartDir)
+    log.warn(
+      'The SMART app is not built (dist/smart-app is missing): /smart answers 404 and cards carry no app link. Run `npm run build`.',
+    );
   const smart = { appConfig: smartAppConfig(config, clinical, smartAppQueries(clinical)), dir: smartDir };
 
   let baseUrl = config.publicBaseUrl ?? `http://localhost:${config.port}`;
@@ -62,7 +67,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     cardRecorder,
     smart,
     readiness: {
-      checks: async () => ({ config: true, valueSets: clinical.terminology.size > 0, feedbackStorage: await feedback.ping(), ...(config.demo ? { demoData: demoSeeded } : {}) }),
+      checks: async () => ({
+        config: true,
+        valueSets: clinical.terminology.size > 0,
+        feedbackStorage: await feedback.ping(),
+        ...(config.demo ? { demoData: demoSeeded } : {}),
+      }),
     },
   });
 
@@ -79,7 +89,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       url: baseUrl,
       discovery: `${baseUrl}/cds-services`,
       ...(smartDir ? { smartApp: `${baseUrl}${SMART_PATH}/launch.html` } : {}),
-      ...(config.demo ? { demoFhir: `${baseUrl}${DEMO_FHIR_PATH}`, demoApp: `${baseUrl}${SMART_PATH}/?patient=cart-aplastic` } : {}),
+      ...(config.demo
+        ? { demoFhir: `${baseUrl}${DEMO_FHIR_PATH}`, demoApp: `${baseUrl}${SMART_PATH}/?patient=cart-aplastic` }
+        : {}),
     },
     'cart-hematotox-cds listening',
   );

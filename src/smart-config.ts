@@ -7,7 +7,8 @@ import type { LocalCodes } from './clinical/terminology.js';
 import type { Thresholds } from './clinical/thresholds.js';
 
 /** SMART App Launch 2.0 scopes: read and search of what the engine reads, patient read, identity. */
-export const EHR_LAUNCH_SCOPES = 'launch patient/Observation.rs patient/MedicationAdministration.rs patient/Procedure.rs patient/Patient.r openid fhirUser';
+export const EHR_LAUNCH_SCOPES =
+  'launch patient/Observation.rs patient/MedicationAdministration.rs patient/Procedure.rs patient/Patient.r openid fhirUser';
 /** Standalone launch asks the authorization server to pick a patient instead of receiving one. */
 export const STANDALONE_LAUNCH_SCOPES = EHR_LAUNCH_SCOPES.replace(/^launch /, 'launch/patient ');
 

@@ -6,7 +6,14 @@ import { v5 as uuidV5 } from 'uuid';
 import type { Card, Coding } from '../cds-hooks/schemas.js';
 import { CARD_KIND_EXTENSION } from '../shared/card-kind.js';
 import { LOCAL_SYSTEM } from '../clinical/terminology.js';
-import { ANALYTE_LABELS, dayLabel, fmt, RECOMMENDATION_TITLES, TERM_ANALYTE, valueWithUnit } from '../clinical/format.js';
+import {
+  ANALYTE_LABELS,
+  dayLabel,
+  fmt,
+  RECOMMENDATION_TITLES,
+  TERM_ANALYTE,
+  valueWithUnit,
+} from '../clinical/format.js';
 import type { SourceRef } from '../clinical/thresholds.js';
 import type { Assessment, CtcaeTerm } from '../clinical/types.js';
 
@@ -58,33 +65,75 @@ const TOPICS: Record<string, string> = {
 };
 
 /** The card frame: kind, uuid, summary, indicator, source with topic, override reasons, SMART link. */
-export function baseCard(kind: string, uuid: string, summary: string, indicator: Card['indicator'], detail: string, source: SourceRef, ctx: CardContext): Card {
+export function baseCard(
+  kind: string,
+  uuid: string,
+  summary: string,
+  indicator: Card['indicator'],
+  detail: string,
+  source: SourceRef,
+  ctx: CardContext,
+): Card {
   return {
     uuid,
     summary: summaryText(summary),
     detail,
     indicator,
-    source: { label: source.label, ...(source.url ? { url: source.url } : {}), topic: { system: LOCAL_SYSTEM, code: kind, display: TOPICS[kind] ?? kind } },
+    source: {
+      label: source.label,
+      ...(source.url ? { url: source.url } : {}),
+      topic: { system: LOCAL_SYSTEM, code: kind, display: TOPICS[kind] ?? kind },
+    },
     overrideReasons: OVERRIDE_REASONS,
-    ...(ctx.smartLaunchUrl ? { links: [{ label: 'Open the CAR-T hematotoxicity timeline', url: ctx.smartLaunchUrl, type: 'smart' as const, appContext: JSON.stringify({ focus: kind }) }] } : {}),
+    ...(ctx.smartLaunchUrl
+      ? {
+          links: [
+            {
+              label: 'Open the CAR-T hematotoxicity timeline',
+              url: ctx.smartLaunchUrl,
+              type: 'smart' as const,
+              appContext: JSON.stringify({ focus: kind }),
+            },
+          ],
+        }
+      : {}),
     extension: { [CARD_KIND_EXTENSION]: kind },
   };
 }
 
 /** The latest counts with their dates and CTCAE grades (worst since day 0 beside them). */
-export function countsTable(a: Assessment, terms: readonly CtcaeTerm[] = ['neutrophils', 'platelets', 'hemoglobin', 'wbc', 'lymphocytes']): string {
+export function countsTable(
+  a: Assessment,
+  terms: readonly CtcaeTerm[] = ['neutrophils', 'platelets', 'hemoglobin', 'wbc', 'lymphocytes'],
+): string {
   const rows = terms.flatMap((term) => {
     const c = a.ctcae[term];
     if (!c.latestValue) return [];
-    const worst = c.worstValue ? `${c.worst ?? '–'} (${fmt(c.worstValue.value)} on ${dayLabel(c.worstValue.day)})` : String(c.worst ?? '–');
-    return [[ANALYTE_LABELS[TERM_ANALYTE[term]] ?? term, valueWithUnit(c.latestValue), `${c.latestValue.date} (${dayLabel(c.latestValue.day)})`, String(c.latest ?? '–'), worst]];
+    const worst = c.worstValue
+      ? `${c.worst ?? '–'} (${fmt(c.worstValue.value)} on ${dayLabel(c.worstValue.day)})`
+      : String(c.worst ?? '–');
+    return [
+      [
+        ANALYTE_LABELS[TERM_ANALYTE[term]] ?? term,
+        valueWithUnit(c.latestValue),
+        `${c.latestValue.date} (${dayLabel(c.latestValue.day)})`,
+        String(c.latest ?? '–'),
+        worst,
+      ],
+    ];
   });
-  return rows.length > 0 ? table(['', 'Latest', 'Date', 'CTCAE grade', 'Worst since day 0'], rows) : '_No blood counts since the infusion._';
+  return rows.length > 0
+    ? table(['', 'Latest', 'Date', 'CTCAE grade', 'Worst since day 0'], rows)
+    : '_No blood counts since the infusion._';
 }
 
 /** A markdown table. */
 export function table(header: string[], rows: string[][]): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 }
 
 /**
@@ -97,8 +146,12 @@ export function unreadDataNote(a: Assessment): string | undefined {
   if (skipped.length === 0 && unavailable.length === 0) return undefined;
   const parts: string[] = [];
   if (skipped.length > 0) {
-    const examples = skipped.slice(0, 3).map((i) => `${i.resource ?? 'resource'} (${i.message.replace(/; resource left out$/, '')})`);
-    parts.push(`${skipped.length === 1 ? '1 record' : `${skipped.length} records`} could not be read and ${skipped.length === 1 ? 'was' : 'were'} left out: ${examples.join('; ')}${skipped.length > 3 ? '; …' : ''}.`);
+    const examples = skipped
+      .slice(0, 3)
+      .map((i) => `${i.resource ?? 'resource'} (${i.message.replace(/; resource left out$/, '')})`);
+    parts.push(
+      `${skipped.length === 1 ? '1 record' : `${skipped.length} records`} could not be read and ${skipped.length === 1 ? 'was' : 'were'} left out: ${examples.join('; ')}${skipped.length > 3 ? '; …' : ''}.`,
+    );
   }
   for (const i of unavailable.slice(0, 3)) parts.push(`${capitalizeFirst(i.message)}.`);
   return `**Data not used:** ${parts.join(' ')} What this card says rests on the rest of the record; check the chart for what is missing.`;

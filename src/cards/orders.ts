@@ -13,7 +13,16 @@ import type { Role, Terminology } from '../clinical/terminology.js';
 import type { HospitalThresholds } from '../clinical/thresholds.js';
 import { SOURCES } from '../clinical/thresholds.js';
 import type { Assessment } from '../clinical/types.js';
-import { baseCard, countsTable, dayLabel, fmt, stableUuid, valueWithUnit, withUnreadDataNote, type CardContext } from './common.js';
+import {
+  baseCard,
+  countsTable,
+  dayLabel,
+  fmt,
+  stableUuid,
+  valueWithUnit,
+  withUnreadDataNote,
+  type CardContext,
+} from './common.js';
 import { CODES, createSuggestion, IRRADIATED, serviceRequest, updateSuggestion } from './suggestions.js';
 
 export type DraftOrder = MedicationRequest | ServiceRequest;
@@ -38,11 +47,21 @@ const MEDICATION_ROLES: readonly Role[] = [...CRS_DRUGS, ...GCSF];
  * by name), or a blood product (by code). `medication` is the order's medication concept, already
  * resolved from `medicationCodeableConcept` or the Medication its reference points at.
  */
-export function adviseOn(order: DraftOrder, medication: CodeableConcept | undefined, terminology: Terminology): AdvisableOrder | undefined {
+export function adviseOn(
+  order: DraftOrder,
+  medication: CodeableConcept | undefined,
+  terminology: Terminology,
+): AdvisableOrder | undefined {
   if (order.resourceType === 'MedicationRequest') {
     const byCode = terminology.match(medication, MEDICATION_ROLES);
     if (byCode) return { order, role: byCode.role, matchedBy: 'code' };
-    const named: CodeableConcept = { ...(medication ?? {}), coding: [...(medication?.coding ?? []), ...(order.medicationReference?.display ? [{ display: order.medicationReference.display }] : [])] };
+    const named: CodeableConcept = {
+      ...(medication ?? {}),
+      coding: [
+        ...(medication?.coding ?? []),
+        ...(order.medicationReference?.display ? [{ display: order.medicationReference.display }] : []),
+      ],
+    };
     const byName = terminology.matchName(named, MEDICATION_ROLES);
     return byName ? { order, role: byName.role, matchedBy: 'name' } : undefined;
   }
@@ -54,12 +73,21 @@ function isIrradiated(order: ServiceRequest, terminology: Terminology): boolean 
   const concepts = [order.code, ...(order.orderDetail ?? [])];
   if (concepts.some((c) => terminology.match(c, IRRADIATION))) return true;
   // Irradiation is often a free-text modifier of the blood product order.
-  const texts = [...concepts.map((c) => c?.text), ...concepts.flatMap((c) => c?.coding?.map((x) => x.display) ?? []), ...(order.note ?? []).map((n) => n.text)];
+  const texts = [
+    ...concepts.map((c) => c?.text),
+    ...concepts.flatMap((c) => c?.coding?.map((x) => x.display) ?? []),
+    ...(order.note ?? []).map((n) => n.text),
+  ];
   return texts.some((t) => typeof t === 'string' && /irradiat/i.test(t));
 }
 
-
-export function orderCards(a: Assessment, orders: readonly AdvisableOrder[], terminology: Terminology, thresholds: HospitalThresholds, ctx: CardContext): Card[] {
+export function orderCards(
+  a: Assessment,
+  orders: readonly AdvisableOrder[],
+  terminology: Terminology,
+  thresholds: HospitalThresholds,
+  ctx: CardContext,
+): Card[] {
   const day = a.dayPostInfusion;
   if (day === null || day > thresholds.values.actions.followUpDays) return [];
   const t = thresholds.values;
@@ -67,11 +95,15 @@ export function orderCards(a: Assessment, orders: readonly AdvisableOrder[], ter
   for (const { order, role, matchedBy } of orders) {
     const orderRef = `${order.resourceType}/${order.id ?? ''}`;
     if (order.resourceType === 'MedicationRequest') {
-      if (CRS_DRUGS.includes(role)) cards.push(crsDrugCard(a, order, role === 'tocilizumab' ? 'Tocilizumab' : 'Corticosteroid', matchedBy, ctx));
+      if (CRS_DRUGS.includes(role))
+        cards.push(crsDrugCard(a, order, role === 'tocilizumab' ? 'Tocilizumab' : 'Corticosteroid', matchedBy, ctx));
       if (role === 'g-csf') {
         const anc = a.latest.anc;
         const fresh = anc && day - (anc.day ?? day) <= t.actions.maxLabAgeDays;
-        const indication = a.hematotox.risk === 'high' || (a.icaht.early.grade ?? 0) >= t.actions.workupIcahtGrade || a.severeCytopenias.some((e) => e.lineage === 'neutrophil' && e.ongoing);
+        const indication =
+          a.hematotox.risk === 'high' ||
+          (a.icaht.early.grade ?? 0) >= t.actions.workupIcahtGrade ||
+          a.severeCytopenias.some((e) => e.lineage === 'neutrophil' && e.ongoing);
         if (anc && fresh && anc.value >= t.actions.gcsfAnc && !indication) {
           const uuid = stableUuid(ctx.serviceId, ctx.patientId, orderRef, 'g-csf-without-indication', anc.reference);
           const detail = [
@@ -79,37 +111,91 @@ export function orderCards(a: Assessment, orders: readonly AdvisableOrder[], ter
             `**Threshold in force:** ANC < ${fmt(t.actions.gcsfAnc)} ×10⁹/L (${thresholds.overridden.has('actions.gcsfAnc') ? 'hospital setting' : 'default'}; ${SOURCES.ehaEbmt.label}). Prophylactic G-CSF is for high CAR-HEMATOTOX from day +${t.actions.gcsfProphylaxisStartDay}.`,
             `Current counts:\n\n${countsTable(a, ['neutrophils', 'platelets', 'hemoglobin'])}`,
           ].join('\n\n');
-          cards.push(baseCard('g-csf-without-indication', uuid, `G-CSF ordered with ANC ${valueWithUnit(anc)} on ${dayLabel(anc.day)} (not below ${fmt(t.actions.gcsfAnc)})`, 'info', detail, SOURCES.ehaEbmt, ctx));
+          cards.push(
+            baseCard(
+              'g-csf-without-indication',
+              uuid,
+              `G-CSF ordered with ANC ${valueWithUnit(anc)} on ${dayLabel(anc.day)} (not below ${fmt(t.actions.gcsfAnc)})`,
+              'info',
+              detail,
+              SOURCES.ehaEbmt,
+              ctx,
+            ),
+          );
         }
       }
       continue;
     }
-    if (day >= t.actions.irradiatedFromDay && day <= t.actions.irradiatedToDay && !isIrradiated(order, terminology)) cards.push(irradiationCard(a, order, role, ctx, thresholds));
+    if (day >= t.actions.irradiatedFromDay && day <= t.actions.irradiatedToDay && !isIrradiated(order, terminology))
+      cards.push(irradiationCard(a, order, role, ctx, thresholds));
   }
   return withUnreadDataNote(cards, a);
 }
 
-function crsDrugCard(a: Assessment, order: MedicationRequest, drug: string, matchedBy: AdvisableOrder['matchedBy'], ctx: CardContext): Card {
-  const uuid = stableUuid(ctx.serviceId, ctx.patientId, `MedicationRequest/${order.id ?? ''}`, 'crs-treatment-cytopenia-risk', a.asOf);
+function crsDrugCard(
+  a: Assessment,
+  order: MedicationRequest,
+  drug: string,
+  matchedBy: AdvisableOrder['matchedBy'],
+  ctx: CardContext,
+): Card {
+  const uuid = stableUuid(
+    ctx.serviceId,
+    ctx.patientId,
+    `MedicationRequest/${order.id ?? ''}`,
+    'crs-treatment-cytopenia-risk',
+    a.asOf,
+  );
   const named = order.medicationCodeableConcept?.text ?? order.medicationReference?.display;
   const detail = [
     `**${drug} ordered on ${dayLabel(a.dayPostInfusion)} after CAR-T.** Treat CRS as indicated: this card does not advise against it. Watch the blood counts:`,
-    ...(matchedBy === 'name' ? [`_Recognised as ${drug.toLowerCase()} by name${named ? ` ("${named.slice(0, 120)}")` : ''}: the order's codes are not among the codes this service knows._`] : []),
+    ...(matchedBy === 'name'
+      ? [
+          `_Recognised as ${drug.toLowerCase()} by name${named ? ` ("${named.slice(0, 120)}")` : ''}: the order's codes are not among the codes this service knows._`,
+        ]
+      : []),
     '- Tocilizumab or corticosteroid use was associated with grade ≥3 thrombocytopenia within 28 days (univariate; single-centre B-ALL cohort of 52 patients).',
     '- Tocilizumab/corticosteroid use was an independent risk factor for delayed recovery from severe neutropenia (HR 0.36; Wang et al., Front Oncol 2021).',
     `Current counts:\n\n${countsTable(a, ['neutrophils', 'platelets', 'hemoglobin'])}`,
   ].join('\n\n');
-  const card = baseCard('crs-treatment-cytopenia-risk', uuid, `${drug} after CAR-T (${dayLabel(a.dayPostInfusion)}): monitor blood counts, linked to cytopenia`, 'info', detail, SOURCES.seed002, ctx);
+  const card = baseCard(
+    'crs-treatment-cytopenia-risk',
+    uuid,
+    `${drug} after CAR-T (${dayLabel(a.dayPostInfusion)}): monitor blood counts, linked to cytopenia`,
+    'info',
+    detail,
+    SOURCES.seed002,
+    ctx,
+  );
   return {
     ...card,
-    suggestions: [createSuggestion(stableUuid(uuid, 'suggestion', 1), 'Daily CBC with differential (draft)', 'Create a draft order for a complete blood count with differential', serviceRequest(ctx.patientId, CODES.cbc, `${drug} after CAR-T: cytopenia risk (Wang et al., Front Oncol 2021)`, []))],
+    suggestions: [
+      createSuggestion(
+        stableUuid(uuid, 'suggestion', 1),
+        'Daily CBC with differential (draft)',
+        'Create a draft order for a complete blood count with differential',
+        serviceRequest(
+          ctx.patientId,
+          CODES.cbc,
+          `${drug} after CAR-T: cytopenia risk (Wang et al., Front Oncol 2021)`,
+          [],
+        ),
+      ),
+    ],
     selectionBehavior: 'at-most-one',
   };
 }
 
-function irradiationCard(a: Assessment, order: ServiceRequest, role: Role, ctx: CardContext, thresholds: HospitalThresholds): Card {
+function irradiationCard(
+  a: Assessment,
+  order: ServiceRequest,
+  role: Role,
+  ctx: CardContext,
+  thresholds: HospitalThresholds,
+): Card {
   const t = thresholds.values.actions;
-  const product = role === 'platelet-transfusion' ? 'platelets' : role === 'red-cell-transfusion' ? 'red cells' : 'blood product';
+  const product =
+    role === 'platelet-transfusion' ? 'platelets' : role === 'red-cell-transfusion' ? 'red cells' : 'blood product';
   const orderRef = `ServiceRequest/${order.id ?? ''}`;
   const uuid = stableUuid(ctx.serviceId, ctx.patientId, orderRef, 'transfusion-irradiation');
   const detail = [
@@ -117,8 +203,27 @@ function irradiationCard(a: Assessment, order: ServiceRequest, role: Role, ctx: 
     `**Recommendation in force:** irradiated blood products from day ${t.irradiatedFromDay} to day +${t.irradiatedToDay} around CAR-T (${SOURCES.ehaEbmt.label}; EHA/EBMT: from 7 days before leukapheresis to 90 days after infusion).`,
     `Current counts:\n\n${countsTable(a, ['neutrophils', 'platelets', 'hemoglobin'])}`,
   ].join('\n\n');
-  const card = baseCard('transfusion-irradiation', uuid, `${product[0]?.toUpperCase()}${product.slice(1)} ordered on ${dayLabel(a.dayPostInfusion)} after CAR-T: use an irradiated product`, 'warning', detail, SOURCES.ehaEbmt, ctx);
+  const card = baseCard(
+    'transfusion-irradiation',
+    uuid,
+    `${product[0]?.toUpperCase()}${product.slice(1)} ordered on ${dayLabel(a.dayPostInfusion)} after CAR-T: use an irradiated product`,
+    'warning',
+    detail,
+    SOURCES.ehaEbmt,
+    ctx,
+  );
   if (!order.id) return card; // an update needs the draft order's id
   const updated: ServiceRequest = { ...order, orderDetail: [...(order.orderDetail ?? []), IRRADIATED] };
-  return { ...card, suggestions: [updateSuggestion(stableUuid(uuid, 'suggestion', 1), 'Change to an irradiated product', `Update ${orderRef} to request irradiated ${product}`, updated)], selectionBehavior: 'at-most-one' };
+  return {
+    ...card,
+    suggestions: [
+      updateSuggestion(
+        stableUuid(uuid, 'suggestion', 1),
+        'Change to an irradiated product',
+        `Update ${orderRef} to request irradiated ${product}`,
+        updated,
+      ),
+    ],
+    selectionBehavior: 'at-most-one',
+  };
 }

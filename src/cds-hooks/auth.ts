@@ -68,7 +68,10 @@ export class CdsJwtVerifier {
     this.now = options.now ?? (() => new Date());
     for (const issuer of options.issuers) {
       if (issuer.jwksUrl) {
-        this.keySets.set(issuer.iss, createRemoteJWKSet(new URL(issuer.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 }));
+        this.keySets.set(
+          issuer.iss,
+          createRemoteJWKSet(new URL(issuer.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 }),
+        );
       } else if (issuer.jwksFile) {
         const jwks = JSON.parse(readFileSync(issuer.jwksFile, 'utf8')) as Parameters<typeof createLocalJWKSet>[0];
         this.keySets.set(issuer.iss, createLocalJWKSet(jwks));
@@ -123,7 +126,9 @@ function describeJoseError(error: unknown): string {
 /** The verifier the configuration asks for: undefined only when no trusted issuer is configured. */
 export function createVerifier(config: Config): CdsJwtVerifier | undefined {
   const { trustedIssuers, clockToleranceSeconds, maxLifetimeSeconds } = config.auth;
-  return trustedIssuers.length > 0 ? new CdsJwtVerifier({ issuers: trustedIssuers, clockToleranceSeconds, maxLifetimeSeconds }) : undefined;
+  return trustedIssuers.length > 0
+    ? new CdsJwtVerifier({ issuers: trustedIssuers, clockToleranceSeconds, maxLifetimeSeconds })
+    : undefined;
 }
 
 /** The absolute URL of this request as the client addressed it, for the `aud` check. */
@@ -142,7 +147,13 @@ export function acceptedAudiences(config: Pick<Config, 'publicBaseUrl' | 'auth'>
   const base = (config.publicBaseUrl ?? '').replace(/\/+$/, '');
   const called = calledUrl(base, req).replace(/\/+$/, '');
   const discovery = `${base}/cds-services`;
-  return [...new Set([called, `${called}/`, base, `${base}/`, discovery, `${discovery}/`, ...config.auth.extraAudiences].filter((a) => a.length > 1))];
+  return [
+    ...new Set(
+      [called, `${called}/`, base, `${base}/`, discovery, `${discovery}/`, ...config.auth.extraAudiences].filter(
+        (a) => a.length > 1,
+      ),
+    ),
+  ];
 }
 
 /**

@@ -8,7 +8,8 @@
  * is unavailable (412 only if a required key must be read). The object never fails a call whose
  * prefetch is complete.
  */
-export type AccessToken = { ok: true; token: string; warnings: string[] } | { ok: false; problem: string; warnings: string[] };
+export type AccessToken =
+  { ok: true; token: string; warnings: string[] } | { ok: false; problem: string; warnings: string[] };
 
 /** RFC 6750 b64token: the only characters a bearer token may contain. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -20,14 +21,19 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 export function readFhirAuthorization(value: unknown): AccessToken | undefined {
   if (value === undefined || value === null) return undefined;
   const warnings: string[] = [];
-  if (typeof value !== 'object' || Array.isArray(value)) return { ok: false, problem: 'fhirAuthorization is not an object', warnings };
+  if (typeof value !== 'object' || Array.isArray(value))
+    return { ok: false, problem: 'fhirAuthorization is not an object', warnings };
   const auth = value as Partial<Record<'access_token' | 'token_type' | 'expires_in' | 'scope' | 'subject', unknown>>;
   if (auth.scope === undefined) warnings.push('fhirAuthorization.scope is missing');
   else if (typeof auth.scope !== 'string') warnings.push('fhirAuthorization.scope is not a string');
   if (auth.subject === undefined) warnings.push('fhirAuthorization.subject is missing');
   else if (typeof auth.subject !== 'string') warnings.push('fhirAuthorization.subject is not a string');
-  const expires = typeof auth.expires_in === 'string' && /^\d{1,10}$/.test(auth.expires_in.trim()) ? Number(auth.expires_in) : auth.expires_in;
-  if (expires !== undefined && (typeof expires !== 'number' || !Number.isFinite(expires) || expires < 0)) warnings.push('fhirAuthorization.expires_in is not a number of seconds');
+  const expires =
+    typeof auth.expires_in === 'string' && /^\d{1,10}$/.test(auth.expires_in.trim())
+      ? Number(auth.expires_in)
+      : auth.expires_in;
+  if (expires !== undefined && (typeof expires !== 'number' || !Number.isFinite(expires) || expires < 0))
+    warnings.push('fhirAuthorization.expires_in is not a number of seconds');
   if (typeof auth.token_type !== 'string' || auth.token_type.trim().toLowerCase() !== 'bearer') {
     return { ok: false, problem: 'fhirAuthorization.token_type is not Bearer', warnings };
   }

@@ -17,6 +17,7 @@ export function jsonBody(limit: string): RequestHandler {
 export function requireJsonBody(req: Request): Record<string, unknown> {
   if (!req.is(JSON_TYPES)) throw unsupportedMediaType(req.get('content-type'));
   const body: unknown = req.body;
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('Request body must be a JSON object', '(body)');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw badRequest('Request body must be a JSON object', '(body)');
   return body as Record<string, unknown>;
 }

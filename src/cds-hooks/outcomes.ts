@@ -5,7 +5,14 @@
  * answers with both. The builders below make the outcomes: each issue says what is wrong in
  * `diagnostics` and, when a field is at fault, where in `expression`.
  */
-import { getStatus as medplumGetStatus, OperationOutcomeError, forbidden as FORBIDDEN, notFound as NOT_FOUND, preconditionFailed as PRECONDITION_FAILED, unauthorized as UNAUTHORIZED } from '@medplum/core';
+import {
+  getStatus as medplumGetStatus,
+  OperationOutcomeError,
+  forbidden as FORBIDDEN,
+  notFound as NOT_FOUND,
+  preconditionFailed as PRECONDITION_FAILED,
+  unauthorized as UNAUTHORIZED,
+} from '@medplum/core';
 import type { OperationOutcomeIssue as R4OperationOutcomeIssue } from 'fhir/r4.js';
 import type { ZodError } from 'zod';
 
@@ -78,7 +85,10 @@ function issue(code: IssueType, diagnostics: string, expression?: string[]): Ope
 /** One of Medplum's ready outcomes (its `id` gives the status), with our diagnostics on its issue. */
 function described(ready: OperationOutcome, diagnostics: string, expression?: string[]): OperationOutcome {
   const first = ready.issue[0] as OperationOutcomeIssue;
-  return { ...ready, issue: [{ ...first, diagnostics, ...(expression && expression.length > 0 ? { expression } : {}) }] };
+  return {
+    ...ready,
+    issue: [{ ...first, diagnostics, ...(expression && expression.length > 0 ? { expression } : {}) }],
+  };
 }
 
 /** Renders a zod path (`['context', 'draftOrders', 'entry', 0]`) as a FHIRPath-like expression. */
@@ -93,7 +103,13 @@ export function pathExpression(path: readonly PropertyKey[], root?: string): str
 
 /** 400 with one issue per zod problem, each naming the field it concerns. */
 export function badRequestFromZod(error: ZodError, root?: string): OutcomeError {
-  const issues = error.issues.map((i) => issue(i.code === 'invalid_type' && i.message.includes('undefined') ? 'required' : 'invalid', `${pathExpression(i.path, root)}: ${i.message}`, [pathExpression(i.path, root)]));
+  const issues = error.issues.map((i) =>
+    issue(
+      i.code === 'invalid_type' && i.message.includes('undefined') ? 'required' : 'invalid',
+      `${pathExpression(i.path, root)}: ${i.message}`,
+      [pathExpression(i.path, root)],
+    ),
+  );
   return new OutcomeError(operationOutcome(issues));
 }
 
@@ -114,12 +130,21 @@ export function preconditionFailed(diagnostics: string, expression?: string[]): 
 
 /** 413 (issue code `too-long`). */
 export function payloadTooLarge(limit: string): OutcomeError {
-  return new OutcomeError(operationOutcome([issue('too-long', `Request body exceeds the configured limit of ${limit}`)]));
+  return new OutcomeError(
+    operationOutcome([issue('too-long', `Request body exceeds the configured limit of ${limit}`)]),
+  );
 }
 
 /** 415 (issue code `not-supported`). */
 export function unsupportedMediaType(contentType: string | undefined): OutcomeError {
-  return new OutcomeError(operationOutcome([issue('not-supported', `Content-Type must be application/json or application/fhir+json, got ${contentType ?? 'none'}`)]));
+  return new OutcomeError(
+    operationOutcome([
+      issue(
+        'not-supported',
+        `Content-Type must be application/json or application/fhir+json, got ${contentType ?? 'none'}`,
+      ),
+    ]),
+  );
 }
 
 /**

@@ -14,7 +14,14 @@ import { badRequest, badRequestFromZod, notFound, serviceUnavailable } from './o
 import type { CdsServiceDefinition } from './service.js';
 import { CallFhirAccess, loadPrefetch } from './service.js';
 import type { Card, CdsRequest, CdsResponse, HookName } from './schemas.js';
-import { bundleSchema, cardSchema, cdsRequestSchema, contextSchemas, discoveryResponseSchema, feedbackRequestSchema } from './schemas.js';
+import {
+  bundleSchema,
+  cardSchema,
+  cdsRequestSchema,
+  contextSchemas,
+  discoveryResponseSchema,
+  feedbackRequestSchema,
+} from './schemas.js';
 import type { CardSink, FeedbackSink } from './sinks.js';
 
 export interface CdsRouterDeps<D> {
@@ -80,7 +87,9 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     const response = await service.handler({ request, context: context.data, data, fhir }, deps.serviceDeps);
     const cards = validCards(response, log);
     if (deps.cardRecorder && cards.length > 0) {
-      const issued = cards.filter((c) => c.uuid).map((c) => ({ uuid: c.uuid as string, kind: cardKind(c), indicator: c.indicator }));
+      const issued = cards
+        .filter((c) => c.uuid)
+        .map((c) => ({ uuid: c.uuid as string, kind: cardKind(c), indicator: c.indicator }));
       // Card bookkeeping feeds reports; it must never cost the clinician their cards, nor time.
       deps.cardRecorder.record(service.id, issued, deps.now());
     }
@@ -126,7 +135,9 @@ function checkPrefetchBundles(service: CdsServiceDefinition<HookName, unknown>, 
 /** What of a storage error may be logged: its class and code, never its message. */
 function errorTag(err: unknown): string {
   const e = err as { name?: unknown; code?: unknown };
-  return [typeof e.name === 'string' ? e.name : 'Error', typeof e.code === 'string' ? e.code : ''].filter(Boolean).join(' ');
+  return [typeof e.name === 'string' ? e.name : 'Error', typeof e.code === 'string' ? e.code : '']
+    .filter(Boolean)
+    .join(' ');
 }
 
 /** Drops (and logs) any card that would break the spec, so one bad card cannot hide the others. */
@@ -135,7 +146,8 @@ function validCards(response: CdsResponse, log: Logger): Card[] {
   for (const card of response.cards) {
     const check = cardSchema.safeParse(card);
     if (check.success) cards.push(card);
-    else log.error({ issues: check.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'invalid card dropped');
+    else
+      log.error({ issues: check.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'invalid card dropped');
   }
   return cards;
 }

@@ -57,17 +57,16 @@ export type OrderSignContext = z.infer<(typeof contextSchemas)['order-sign']>;
 export type HookContext = PatientViewContext | OrderSelectContext | OrderSignContext;
 
 /** The request envelope; `context` is validated separately against the service's hook. */
-export const cdsRequestSchema = z
-  .looseObject({
-    hook: nonEmpty,
-    hookInstance: uuidString,
-    fhirServer: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
-    /** Read by readFhirAuthorization(): tolerant, and never a reason to refuse a complete prefetch. */
-    fhirAuthorization: z.unknown().optional(),
-    context: z.record(z.string(), z.unknown()),
-    prefetch: z.record(z.string(), z.unknown().nullable()).optional(),
-    extension,
-  });
+export const cdsRequestSchema = z.looseObject({
+  hook: nonEmpty,
+  hookInstance: uuidString,
+  fhirServer: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
+  /** Read by readFhirAuthorization(): tolerant, and never a reason to refuse a complete prefetch. */
+  fhirAuthorization: z.unknown().optional(),
+  context: z.record(z.string(), z.unknown()),
+  prefetch: z.record(z.string(), z.unknown().nullable()).optional(),
+  extension,
+});
 export type CdsRequest = z.infer<typeof cdsRequestSchema>;
 
 // ---- Responses ---------------------------------------------------------------------------------
@@ -118,7 +117,10 @@ export const cardSchema = z
       .strict(),
     suggestions: z.array(suggestionSchema).min(1).optional(),
     selectionBehavior: z.enum(['at-most-one', 'any']).optional(),
-    overrideReasons: z.array(codingSchema.required({ display: true })).min(1).optional(),
+    overrideReasons: z
+      .array(codingSchema.required({ display: true }))
+      .min(1)
+      .optional(),
     links: z.array(linkSchema).min(1).optional(),
     extension: z.record(z.string(), z.unknown()).optional(),
   })
@@ -156,10 +158,15 @@ export const feedbackEntrySchema = z
   .looseObject({
     card: uuidString,
     outcome: z.enum(['accepted', 'overridden']),
-    acceptedSuggestions: z.array(z.looseObject({ id: nonEmpty })).min(1).optional(),
+    acceptedSuggestions: z
+      .array(z.looseObject({ id: nonEmpty }))
+      .min(1)
+      .optional(),
     overrideReason: z
       .looseObject({
-        reason: z.looseObject({ system: z.string().optional(), code: nonEmpty, display: z.string().optional() }).optional(),
+        reason: z
+          .looseObject({ system: z.string().optional(), code: nonEmpty, display: z.string().optional() })
+          .optional(),
         userComment: z.string().max(4000).optional(),
       })
       .optional(),

@@ -13,7 +13,14 @@ import { screenResources } from '../fhir/resource-schemas.js';
 import { readFhirAuthorization } from './fhir-authorization.js';
 import { preconditionFailed } from './outcomes.js';
 import { resolvePrefetchTemplate } from './prefetch.js';
-import type { CdsRequest, CdsResponse, HookName, OrderSelectContext, OrderSignContext, PatientViewContext } from './schemas.js';
+import type {
+  CdsRequest,
+  CdsResponse,
+  HookName,
+  OrderSelectContext,
+  OrderSignContext,
+  PatientViewContext,
+} from './schemas.js';
 
 export type ContextFor<H extends HookName> = H extends 'patient-view'
   ? PatientViewContext
@@ -101,7 +108,8 @@ export class CallFhirAccess implements FhirReader {
     let pending = this.reads.get(reference);
     if (!pending) {
       const access = this.gateway();
-      pending = 'problem' in access ? Promise.reject(new PrefetchError(access.problem)) : access.gateway.read(reference);
+      pending =
+        'problem' in access ? Promise.reject(new PrefetchError(access.problem)) : access.gateway.read(reference);
       this.reads.set(reference, pending);
     }
     return pending;
@@ -113,7 +121,8 @@ export class CallFhirAccess implements FhirReader {
     const serverProblem = checkFhirServer(request.fhirServer, options.config.fhir);
     if (serverProblem) return { problem: serverProblem };
     const auth = readFhirAuthorization(request.fhirAuthorization);
-    if (auth && auth.warnings.length > 0) options.log.warn({ warnings: auth.warnings }, 'fhirAuthorization is incomplete; used as far as it goes');
+    if (auth && auth.warnings.length > 0)
+      options.log.warn({ warnings: auth.warnings }, 'fhirAuthorization is incomplete; used as far as it goes');
     if (auth && !auth.ok) return { problem: auth.problem };
     return {
       gateway: new FhirGateway({
@@ -153,7 +162,8 @@ export async function loadPrefetch(
     const provided = providedResources(value);
     if (provided.ok) plans.push({ key, provided: provided.resources, nextPages: provided.hasNext });
     else {
-      if (provided.why) options.log.warn({ key, reason: provided.why }, 'prefetch key not usable; reading it from fhirServer');
+      if (provided.why)
+        options.log.warn({ key, reason: provided.why }, 'prefetch key not usable; reading it from fhirServer');
       plans.push({ key, fetch: true, ...(provided.why ? { why: provided.why } : {}) });
     }
   }
@@ -173,7 +183,13 @@ export async function loadPrefetch(
           options.log.warn({ key: plan.key, reason }, 'optional prefetch key unavailable');
           data[plan.key] = {
             resources: [],
-            issues: [{ severity: 'warning', code: 'data-unavailable', message: `${plan.key} could not be read (${reason}); assessed without it` }],
+            issues: [
+              {
+                severity: 'warning',
+                code: 'data-unavailable',
+                message: `${plan.key} could not be read (${reason}); assessed without it`,
+              },
+            ],
             source: 'absent',
           };
         }
@@ -216,7 +232,9 @@ async function resolveKey(
   let url = resolved.url;
   const dateParam = service.dateBoundedPrefetch?.[plan.key];
   if (dateParam) {
-    const since = new Date(options.now.getTime() - options.config.fhir.lookbackDays * 86_400_000).toISOString().slice(0, 10);
+    const since = new Date(options.now.getTime() - options.config.fhir.lookbackDays * 86_400_000)
+      .toISOString()
+      .slice(0, 10);
     url += `${url.includes('?') ? '&' : '?'}${encodeURIComponent(dateParam)}=ge${since}`;
   }
   // Page size for our own searches only: in a published template, a client could read _count as
@@ -233,14 +251,17 @@ type Provided = { ok: true; resources: unknown[]; hasNext: boolean } | { ok: fal
  */
 function providedResources(value: unknown): Provided {
   if (value === undefined) return { ok: false };
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return { ok: false, why: 'the prefetch value is not a FHIR resource' };
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    return { ok: false, why: 'the prefetch value is not a FHIR resource' };
   const resource = value as { resourceType?: unknown; entry?: unknown; link?: unknown };
   if (typeof resource.resourceType !== 'string') return { ok: false, why: 'the prefetch value is not a FHIR resource' };
   // The spec: a client that failed to prefetch omits the key; some send an OperationOutcome instead.
-  if (resource.resourceType === 'OperationOutcome') return { ok: false, why: "the client's prefetch search failed (OperationOutcome)" };
+  if (resource.resourceType === 'OperationOutcome')
+    return { ok: false, why: "the client's prefetch search failed (OperationOutcome)" };
   if (resource.resourceType !== 'Bundle') return { ok: true, resources: [resource], hasNext: false };
   // Through the router a Bundle whose entry is not a list is a 400 (checkPrefetchBundles); kept for direct callers.
-  if (resource.entry !== undefined && !Array.isArray(resource.entry)) return { ok: false, why: 'the prefetch Bundle has no entry list' };
+  if (resource.entry !== undefined && !Array.isArray(resource.entry))
+    return { ok: false, why: 'the prefetch Bundle has no entry list' };
   const resources: unknown[] = [];
   for (const entry of (resource.entry ?? []) as unknown[]) {
     const r = (entry as { resource?: unknown } | null)?.resource as { resourceType?: unknown } | undefined;
@@ -248,12 +269,14 @@ function providedResources(value: unknown): Provided {
     if (r.resourceType === 'OperationOutcome') {
       // An error outcome means the search did not complete: a failed search is not an empty record.
       // Warnings and notes (e.g. "no results", "some data may be restricted") leave the data usable.
-      if (isFailureOutcome(r as OperationOutcome)) return { ok: false, why: "the client's prefetch search reported an error (OperationOutcome in the Bundle)" };
+      if (isFailureOutcome(r as OperationOutcome))
+        return { ok: false, why: "the client's prefetch search reported an error (OperationOutcome in the Bundle)" };
       continue;
     }
     if ((entry as { search?: { mode?: unknown } }).search?.mode === 'outcome') continue;
     resources.push(r);
   }
-  const hasNext = Array.isArray(resource.link) && (resource.link as { relation?: unknown }[]).some((l) => l?.relation === 'next');
+  const hasNext =
+    Array.isArray(resource.link) && (resource.link as { relation?: unknown }[]).some((l) => l?.relation === 'next');
   return { ok: true, resources, hasNext };
 }

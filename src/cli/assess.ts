@@ -35,7 +35,9 @@ Options:
 class UsageError extends Error {}
 
 async function readNdjsonFolder(folder: string): Promise<Screened> {
-  const files = readdirSync(folder).filter((f) => f.endsWith('.ndjson')).sort();
+  const files = readdirSync(folder)
+    .filter((f) => f.endsWith('.ndjson'))
+    .sort();
   if (files.length === 0) throw new UsageError(`${folder} holds no .ndjson files`);
   const resources: unknown[] = [];
   for (const file of files) {
@@ -62,11 +64,22 @@ function readBundle(file: string): Screened {
     throw new AssessmentInputError(`${file} is not JSON`);
   }
   const bundle = assessmentBundleSchema.safeParse(json);
-  if (!bundle.success) throw new AssessmentInputError(`${file}: ${bundle.error.issues.map((i) => `${i.path.join('.') || 'Bundle'}: ${i.message}`).join('; ')}`);
+  if (!bundle.success)
+    throw new AssessmentInputError(
+      `${file}: ${bundle.error.issues.map((i) => `${i.path.join('.') || 'Bundle'}: ${i.message}`).join('; ')}`,
+    );
   return bundleResources(bundle.data);
 }
 
-export async function run(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream & { isTTY?: boolean }): Promise<number> {
+interface CliSetup {
+  values: ReturnType<typeof parse>['values'];
+  input: string;
+  format: 'json' | 'csv';
+  clinical: ClinicalContext;
+}
+
+/** Reads the arguments and loads the clinical context; an exit code (with the message written) when that fails. */
+function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
   let args: ReturnType<typeof parse>;
   try {
     args = parse(argv);
@@ -86,49 +99,92 @@ export async function run(argv: string[], out: NodeJS.WritableStream, err: NodeJ
   }
   let clinical: ClinicalContext;
   try {
-    clinical = loadClinicalContext({ thresholdsFile: values.thresholds, localCodesFile: values['local-codes'], timeZone: values['time-zone'] ?? 'UTC' });
+    clinical = loadClinicalContext({
+      thresholdsFile: values.thresholds,
+      localCodesFile: values['local-codes'],
+      timeZone: values['time-zone'] ?? 'UTC',
+    });
   } catch (error) {
     err.write(`${(error as Error).message}\n`);
     return 1;
   }
-  const input = positionals[1];
+  return { values, input: positionals[1], format, clinical };
+}
+
+/** Assesses each patient group in patient id order; a patient whose input cannot be assessed is reported and counted. */
+function assessGroups(
+  groups: Map<string, Screened['resources']>,
+  screened: Screened,
+  isFolder: boolean,
+  asOf: string,
+  setup: CliSetup,
+  err: NodeJS.WritableStream & { isTTY?: boolean },
+): { assessments: Assessment[]; failed: number } {
+  const bar =
+    err.isTTY && groups.size >= 20
+      ? new SingleBar({ format: 'assessing {bar} {value}/{total} patients | {eta}s left', stream: err })
+      : undefined;
+  bar?.start(groups.size, 0);
+  const assessments: Assessment[] = [];
+  let failed = 0;
+  for (const [patientId, resources] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
+    try {
+      assessments.push(
+        assess(resources, {
+          asOf,
+          infusionDate: setup.values['infusion-date'],
+          patientId: patientId || undefined,
+          ...engineSettings(setup.clinical),
+          ...(isFolder ? {} : { inputIssues: screened.issues }),
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof AssessmentInputError)) throw error;
+      failed++;
+      err.write(`patient ${patientId || '(bundle)'}: ${error.message}\n`);
+    }
+    bar?.increment();
+  }
+  bar?.stop();
+  return { assessments, failed };
+}
+
+/** Writes the assessments as CSV (a header and one row each) or JSON (one object for a bundle, an array for a folder). */
+function writeAssessments(
+  target: NodeJS.WritableStream,
+  format: 'json' | 'csv',
+  assessments: Assessment[],
+  isFolder: boolean,
+): void {
+  if (format === 'csv') {
+    target.write(`${assessmentCsvHeader()}\n`);
+    for (const a of assessments) target.write(`${assessmentCsvRow(a)}\n`);
+  } else {
+    target.write(`${JSON.stringify(isFolder ? assessments : assessments[0], null, 2)}\n`);
+  }
+}
+
+export async function run(
+  argv: string[],
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream & { isTTY?: boolean },
+): Promise<number> {
+  const setup = setUp(argv, err);
+  if (typeof setup === 'number') return setup;
+  const { values, input, format, clinical } = setup;
   const asOf = values['as-of'] ?? todayIn(clinical.timeZone);
   const target = values.out ? createWriteStream(values.out) : out;
   try {
     const isFolder = statSync(input).isDirectory();
     const screened = isFolder ? await readNdjsonFolder(input) : readBundle(input);
     // Resources left out name no patient reliably; a bundle is one patient, so its issues go with it.
-    if (screened.issues.length > 0) err.write(`${screened.issues.length} resource(s) left out: not the shape the engine reads (first: ${screened.issues[0]?.resource ?? ''} ${screened.issues[0]?.message ?? ''})\n`);
+    if (screened.issues.length > 0)
+      err.write(
+        `${screened.issues.length} resource(s) left out: not the shape the engine reads (first: ${screened.issues[0]?.resource ?? ''} ${screened.issues[0]?.message ?? ''})\n`,
+      );
     const groups = isFolder ? groupByPatient(screened.resources) : new Map([['', screened.resources]]);
-    const bar = err.isTTY && groups.size >= 20 ? new SingleBar({ format: 'assessing {bar} {value}/{total} patients | {eta}s left', stream: err }) : undefined;
-    bar?.start(groups.size, 0);
-    const assessments: Assessment[] = [];
-    let failed = 0;
-    for (const [patientId, resources] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
-      try {
-        assessments.push(
-          assess(resources, {
-            asOf,
-            infusionDate: values['infusion-date'],
-            patientId: patientId || undefined,
-            ...engineSettings(clinical),
-            ...(isFolder ? {} : { inputIssues: screened.issues }),
-          }),
-        );
-      } catch (error) {
-        if (!(error instanceof AssessmentInputError)) throw error;
-        failed++;
-        err.write(`patient ${patientId || '(bundle)'}: ${error.message}\n`);
-      }
-      bar?.increment();
-    }
-    bar?.stop();
-    if (format === 'csv') {
-      target.write(`${assessmentCsvHeader()}\n`);
-      for (const a of assessments) target.write(`${assessmentCsvRow(a)}\n`);
-    } else {
-      target.write(`${JSON.stringify(isFolder ? assessments : assessments[0], null, 2)}\n`);
-    }
+    const { assessments, failed } = assessGroups(groups, screened, isFolder, asOf, setup, err);
+    writeAssessments(target, format, assessments, isFolder);
     if (target !== out) await new Promise<void>((resolve) => (target as NodeJS.WritableStream).end(resolve));
     err.write(`assessed ${assessments.length} patient(s) as of ${asOf}${failed ? `, ${failed} failed` : ''}\n`);
     return failed > 0 && assessments.length === 0 ? 2 : 0;
@@ -156,11 +212,11 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function parse(argv: string[]): ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof OPTIONS }>> {
+function parse(
+  argv: string[],
+): ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof OPTIONS }>> {
   return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
 }
-
-
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   run(process.argv.slice(2), process.stdout, process.stderr)

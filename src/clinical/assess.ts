@@ -76,10 +76,31 @@ export class AssessmentInputError extends Error {
 
 /** Every analyte in output order. */
 const ANALYTES: readonly Analyte[] = [
-  'anc', 'platelets', 'hemoglobin', 'wbc', 'lymphocytes',
-  'igg', 'iga', 'igm',
-  'cd19Percent', 'cd19Absolute', 'cd4Percent', 'cd4Absolute', 'cd8Percent', 'cd8Absolute', 'cd4cd8Ratio',
-  'ferritin', 'crp', 'il6', 'il10', 'ifnGamma', 'dDimer', 'fibrinogen', 'ldh', 'temperature', 'crsGrade',
+  'anc',
+  'platelets',
+  'hemoglobin',
+  'wbc',
+  'lymphocytes',
+  'igg',
+  'iga',
+  'igm',
+  'cd19Percent',
+  'cd19Absolute',
+  'cd4Percent',
+  'cd4Absolute',
+  'cd8Percent',
+  'cd8Absolute',
+  'cd4cd8Ratio',
+  'ferritin',
+  'crp',
+  'il6',
+  'il10',
+  'ifnGamma',
+  'dDimer',
+  'fibrinogen',
+  'ldh',
+  'temperature',
+  'crsGrade',
 ];
 
 /** The blood counts graded by CTCAE, charted with their lab days. */
@@ -169,7 +190,9 @@ export function assess(resources: readonly FhirResource[], options: AssessOption
     bCellAplasia: bCellFindings(ctx),
     cd4cd8: cd4cd8Findings(ctx),
     crs: crsFindings(ctx),
-    priorAllogeneicHsct: record.conditions.some((c) => options.terminology.match(c.code, ['allogeneic-hsct-history']) !== undefined),
+    priorAllogeneicHsct: record.conditions.some(
+      (c) => options.terminology.match(c.code, ['allogeneic-hsct-history']) !== undefined,
+    ),
     latest,
     recommendations,
     ignoredObservations: labs.ignored,
@@ -226,7 +249,8 @@ function dayAxis(
 
   const groups = groupByAnalyte(labs.values, asOf);
   const values = (a: Analyte): LabValue[] => groups.get(a) ?? [];
-  const base = (a: Analyte, lookback = t.baseline.lookbackDays): LabValue | undefined => baselineValue(values(a), timeline, lookback);
+  const base = (a: Analyte, lookback = t.baseline.lookbackDays): LabValue | undefined =>
+    baselineValue(values(a), timeline, lookback);
   const transfusions = (kind: 'platelet-transfusion' | 'red-cell-transfusion'): ClinicalEvent[] =>
     events.filter((e) => e.kind === kind || e.kind === 'transfusion-unspecified');
   const freeDays = t.recovery.transfusionFreeDays;
@@ -261,7 +285,15 @@ function gradeCtcae(ctx: AssessContext, lln: (term: CtcaeTerm) => number): Asses
   const { infused, timeline, t } = ctx;
   const from = infused ? 0 : -Infinity;
   const grade = (term: CtcaeTerm, analyte: CountAnalyte): Assessment['ctcae'][CtcaeTerm] =>
-    gradeSeries(ctx.series[analyte], term, ctx.values(analyte)[0]?.unit ?? '10*9/L', from, timeline.asOfDay, lln(term), t);
+    gradeSeries(
+      ctx.series[analyte],
+      term,
+      ctx.values(analyte)[0]?.unit ?? '10*9/L',
+      from,
+      timeline.asOfDay,
+      lln(term),
+      t,
+    );
   const ctcae = Object.fromEntries(TERMS.map(([term, analyte]) => [term, grade(term, analyte)])) as Assessment['ctcae'];
   if (!infused) for (const term of Object.keys(ctcae) as CtcaeTerm[]) stripDays(ctcae[term]);
   return ctcae;
@@ -275,7 +307,11 @@ function severeCytopenia(ctx: AssessContext): {
 } {
   const { series, timeline, t } = ctx;
   const episodes: Record<Lineage, SevereCytopenia[]> = { neutrophil: [], platelet: [], hemoglobin: [] };
-  const lineageDays: Record<Lineage, LabDay[]> = { neutrophil: series.anc, platelet: series.platelets, hemoglobin: series.hemoglobin };
+  const lineageDays: Record<Lineage, LabDay[]> = {
+    neutrophil: series.anc,
+    platelet: series.platelets,
+    hemoglobin: series.hemoglobin,
+  };
   let pht: PhtResult = { value: null, byLineage: { neutrophil: null, platelet: null, hemoglobin: null }, issues: [] };
   if (!ctx.infused) return { episodes, pht, lineageDays };
   const fromDay = Math.min(0, ctx.day(timeline.baselineBeforeDate));
@@ -324,7 +360,9 @@ function persistence(
 
 /** EHA/EBMT ICAHT (and T-ICAHT); reports the days without ANC when they could raise the early grade. */
 function icahtGrades(ctx: AssessContext): IcahtResult {
-  const icaht = ctx.infused ? assessIcaht(ctx.series.anc, ctx.series.platelets, ctx.timeline.asOfDay, '10*9/L', ctx.t) : noIcaht();
+  const icaht = ctx.infused
+    ? assessIcaht(ctx.series.anc, ctx.series.platelets, ctx.timeline.asOfDay, '10*9/L', ctx.t)
+    : noIcaht();
   if (icaht.early.atLeast) {
     const gaps = icaht.early.dataGaps.map((g) => (g.fromDay === g.toDay ? `${g.fromDay}` : `${g.fromDay}–${g.toDay}`));
     ctx.issues.push({
@@ -340,9 +378,20 @@ function icahtGrades(ctx: AssessContext): IcahtResult {
 
 function noIcaht(): IcahtResult {
   return {
-    early: { grade: null, atLeast: false, gradeUpperBound: null, daysAnc500: 0, daysAnc100: 0, complete: false, dataGaps: [] },
+    early: {
+      grade: null,
+      atLeast: false,
+      gradeUpperBound: null,
+      daysAnc500: 0,
+      daysAnc100: 0,
+      complete: false,
+      dataGaps: [],
+    },
     late: { grade: null },
-    thrombocytopenia: { early: { grade: null, atLeast: false, daysBelow50: 0, daysBelow20: 0, complete: false }, late: { grade: null } },
+    thrombocytopenia: {
+      early: { grade: null, atLeast: false, daysBelow50: 0, daysBelow20: 0, complete: false },
+      late: { grade: null },
+    },
     phenotype: null,
   };
 }
@@ -351,7 +400,13 @@ function noIcaht(): IcahtResult {
 function hematotoxScore(ctx: AssessContext): HematotoxResult {
   const { base, timeline } = ctx;
   return carHematotox(
-    { platelets: base('platelets'), anc: base('anc'), hemoglobin: base('hemoglobin'), crp: base('crp'), ferritin: base('ferritin') },
+    {
+      platelets: base('platelets'),
+      anc: base('anc'),
+      hemoglobin: base('hemoglobin'),
+      crp: base('crp'),
+      ferritin: base('ferritin'),
+    },
     timeline.day0 ? timeline.baselineBeforeDate : null,
     ctx.t.hematotox,
   );
@@ -363,19 +418,35 @@ function latestValues(ctx: AssessContext): Assessment['latest'] {
   for (const analyte of ANALYTES) {
     const v = ctx.groups.get(analyte)?.at(-1);
     if (!v || (ctx.infused && ctx.day(v.date) < 0)) continue;
-    latest[analyte] = { value: v.value, unit: v.unit, date: v.date, day: ctx.dayOrNull(v.date), reference: v.reference };
+    latest[analyte] = {
+      value: v.value,
+      unit: v.unit,
+      date: v.date,
+      day: ctx.dayOrNull(v.date),
+      reference: v.reference,
+    };
   }
   return latest;
 }
 
 /** IgG, IgA, IgM against their baseline (IgG also against the IVIG threshold); notes an IgG drawn after IVIG. */
-function immunoglobulinFindings(ctx: AssessContext, latest: Assessment['latest'], ageYears: number | null): Assessment['immunoglobulins'] {
+function immunoglobulinFindings(
+  ctx: AssessContext,
+  latest: Assessment['latest'],
+  ageYears: number | null,
+): Assessment['immunoglobulins'] {
   const { t, base, values, dayOrNull } = ctx;
   const igLookback = t.baseline.immunologyLookbackDays;
   const igLatest = (a: Analyte): LabValue | undefined => (latest[a] ? values(a).at(-1) : undefined);
   const { declinePct } = t.immunoglobulins;
   const immunoglobulins: Assessment['immunoglobulins'] = {
-    IgG: immunoglobulin(base('igg', igLookback), igLatest('igg'), dayOrNull, ivigThreshold(t, ageYears).value, declinePct),
+    IgG: immunoglobulin(
+      base('igg', igLookback),
+      igLatest('igg'),
+      dayOrNull,
+      ivigThreshold(t, ageYears).value,
+      declinePct,
+    ),
     IgA: immunoglobulin(base('iga', igLookback), igLatest('iga'), dayOrNull, null, declinePct),
     IgM: immunoglobulin(base('igm', igLookback), igLatest('igm'), dayOrNull, null, declinePct),
   };
@@ -394,7 +465,8 @@ function immunoglobulinFindings(ctx: AssessContext, latest: Assessment['latest']
 
 /** B-cell aplasia from CD19 (after infusion only). */
 function bCellFindings(ctx: AssessContext): Assessment['bCellAplasia'] {
-  if (!ctx.infused) return { present: null, onsetDay: null, lossDay: null, lossUnconfirmed: false, lossPredictsRelapse: false };
+  if (!ctx.infused)
+    return { present: null, onsetDay: null, lossDay: null, lossUnconfirmed: false, lossPredictsRelapse: false };
   const samples = cd19Samples(ctx.values('cd19Percent'), ctx.values('cd19Absolute'), ctx.day);
   return bCellAplasia(samples, ctx.timeline.product, ctx.t.bCellAplasia);
 }
@@ -476,7 +548,8 @@ function addSeries(assessment: Assessment, ctx: AssessContext): void {
   const all: Partial<Record<Analyte, LabDay[]>> = { ...ctx.series };
   for (const analyte of ANALYTES) {
     const list = ctx.groups.get(analyte);
-    if (list && !(analyte in all)) all[analyte] = labDays(list, ctx.timeline).map((d) => ({ ...d, value: maxOfDay(list, d.date) }));
+    if (list && !(analyte in all))
+      all[analyte] = labDays(list, ctx.timeline).map((d) => ({ ...d, value: maxOfDay(list, d.date) }));
   }
   assessment.series = all;
   assessment.events = ctx.events;

@@ -23,14 +23,24 @@ export function crsEvidence(
     const d = dayOf(v.date);
     return d >= 0 && d <= Math.min(earlyWindow, asOfDay);
   };
-  const toPoint = (v: LabValue): LabPoint => ({ value: v.value, unit: v.unit, date: v.date, day: dayOf(v.date), reference: v.reference });
+  const toPoint = (v: LabValue): LabPoint => ({
+    value: v.value,
+    unit: v.unit,
+    date: v.date,
+    day: dayOf(v.date),
+    reference: v.reference,
+  });
 
   const peaks: CrsEvidence['peaks'] = {};
   for (const analyte of ['ferritin', 'crp', 'il6', 'il10', 'ifnGamma', 'dDimer', 'ldh', 'temperature'] as const) {
-    const best = (labs[analyte] ?? []).filter(inWindow).reduce<LabValue | undefined>((m, v) => (!m || v.value > m.value ? v : m), undefined);
+    const best = (labs[analyte] ?? [])
+      .filter(inWindow)
+      .reduce<LabValue | undefined>((m, v) => (!m || v.value > m.value ? v : m), undefined);
     if (best) peaks[analyte] = toPoint(best);
   }
-  const fib = (labs.fibrinogen ?? []).filter(inWindow).reduce<LabValue | undefined>((m, v) => (!m || v.value < m.value ? v : m), undefined);
+  const fib = (labs.fibrinogen ?? [])
+    .filter(inWindow)
+    .reduce<LabValue | undefined>((m, v) => (!m || v.value < m.value ? v : m), undefined);
 
   // CRS grade: from coded conditions, else from grade observations.
   const conditions = events.filter((e) => e.kind === 'crs' && e.day !== null && e.day >= -1 && e.day <= asOfDay);
@@ -39,7 +49,11 @@ export function crsEvidence(
   if (conditions.length > 0) {
     const graded = conditions.filter((c) => c.crsGrade !== undefined);
     const first = conditions[0] as ClinicalEvent;
-    const end = conditions.map((c) => c.endDate).filter((d): d is string => Boolean(d)).sort().at(-1);
+    const end = conditions
+      .map((c) => c.endDate)
+      .filter((d): d is string => Boolean(d))
+      .sort()
+      .at(-1);
     crs = {
       grade: graded.length > 0 ? Math.max(...graded.map((c) => c.crsGrade ?? 0)) : null,
       onsetDay: first.day,
@@ -51,7 +65,8 @@ export function crsEvidence(
     crs = {
       grade: Math.max(...grades.map((g) => g.value)),
       onsetDay: positive[0] ? dayOf(positive[0].date) : null,
-      durationDays: positive.length > 0 ? dayOf((positive.at(-1) as LabValue).date) - dayOf((positive[0] as LabValue).date) + 1 : 0,
+      durationDays:
+        positive.length > 0 ? dayOf((positive.at(-1) as LabValue).date) - dayOf((positive[0] as LabValue).date) + 1 : 0,
       source: 'observation',
     };
   }
@@ -81,7 +96,8 @@ function crsAssociations(
   if (tocilizumab.given || corticosteroids.given) {
     associations.push({
       finding: `${[tocilizumab.given ? 'tocilizumab' : '', corticosteroids.given ? 'corticosteroids' : ''].filter(Boolean).join(' and ')} after infusion`,
-      association: 'associated with grade ≥3 thrombocytopenia within 28 days (univariate; not independent on multivariate analysis)',
+      association:
+        'associated with grade ≥3 thrombocytopenia within 28 days (univariate; not independent on multivariate analysis)',
       source: SOURCES.seed000,
     });
     associations.push({

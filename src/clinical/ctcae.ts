@@ -48,7 +48,15 @@ export function defaultLln(term: CtcaeTerm, t: Thresholds, sex: 'male' | 'female
  * Latest and worst grade over the lab days in [fromDay, toDay]. Each day is graded with its own
  * lab's lower limit of normal when the Observation carried one.
  */
-export function gradeSeries(days: readonly LabDay[], term: CtcaeTerm, unit: string, fromDay: number, toDay: number, lln: number, t: Thresholds): CtcaeResult {
+export function gradeSeries(
+  days: readonly LabDay[],
+  term: CtcaeTerm,
+  unit: string,
+  fromDay: number,
+  toDay: number,
+  lln: number,
+  t: Thresholds,
+): CtcaeResult {
   const b = boundaries(term, t);
   let latest: CtcaeResult['latestValue'];
   let latestGrade: Grade | null = null;
@@ -65,5 +73,10 @@ export function gradeSeries(days: readonly LabDay[], term: CtcaeTerm, unit: stri
       worst = point;
     }
   }
-  return { latest: latestGrade, worst: worstGrade, ...(latest ? { latestValue: latest } : {}), ...(worst ? { worstValue: worst } : {}) };
+  return {
+    latest: latestGrade,
+    worst: worstGrade,
+    ...(latest ? { latestValue: latest } : {}),
+    ...(worst ? { worstValue: worst } : {}),
+  };
 }

@@ -36,7 +36,8 @@ export function readInstant(value: string | undefined, timeZone: string): Instan
   if (Number.isNaN(ms)) return undefined;
   if (timeZone === 'UTC') {
     // A UTC timestamp already carries its UTC calendar date.
-    const date = value.endsWith('Z') || value.endsWith('+00:00') ? value.slice(0, 10) : new Date(ms).toISOString().slice(0, 10);
+    const date =
+      value.endsWith('Z') || value.endsWith('+00:00') ? value.slice(0, 10) : new Date(ms).toISOString().slice(0, 10);
     return { ms, date };
   }
   return { ms, date: formatter(timeZone).format(ms) };

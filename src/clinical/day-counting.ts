@@ -18,7 +18,13 @@ export type DayState = 'below' | 'above' | 'unknown';
  * A transient rise after a transfusion is absorbed by the non-stable recovery rule (T-ICAHT counts
  * days below the threshold this way); the 7 transfusion-free days apply to declaring recovery.
  */
-export function classifyDays(days: readonly LabDay[], from: number, to: number, isBelow: (value: number) => boolean, maxGap: number): DayState[] {
+export function classifyDays(
+  days: readonly LabDay[],
+  from: number,
+  to: number,
+  isBelow: (value: number) => boolean,
+  maxGap: number,
+): DayState[] {
   const states: DayState[] = [];
   if (to < from) return states;
   const measured = new Map<number, boolean>();
@@ -41,7 +47,11 @@ export function classifyDays(days: readonly LabDay[], from: number, to: number, 
 }
 
 /** Below flags after resolving unknown days as `unknownAs` and bridging non-stable recoveries. */
-export function belowWithBridging(states: readonly DayState[], stableDays: number, unknownAs: 'below' | 'above'): boolean[] {
+export function belowWithBridging(
+  states: readonly DayState[],
+  stableDays: number,
+  unknownAs: 'below' | 'above',
+): boolean[] {
   const below = states.map((s) => s === 'below' || (s === 'unknown' && unknownAs === 'below'));
   let i = 0;
   while (i < below.length) {

@@ -94,7 +94,13 @@ export const TERM_ANALYTE: Record<CtcaeTerm, Analyte> = {
   wbc: 'wbc',
   lymphocytes: 'lymphocytes',
 };
-export const HEMATOTOX_LABELS = { platelets: 'Platelets', anc: 'ANC', hemoglobin: 'Hemoglobin', crp: 'CRP', ferritin: 'Ferritin' } as const;
+export const HEMATOTOX_LABELS = {
+  platelets: 'Platelets',
+  anc: 'ANC',
+  hemoglobin: 'Hemoglobin',
+  crp: 'CRP',
+  ferritin: 'Ferritin',
+} as const;
 
 /** "4 (high)", "≥ 3 (high; crp missing)", "incomplete (crp, ferritin missing)". */
 export function hematotoxScoreText(h: HematotoxResult): string {
@@ -104,7 +110,10 @@ export function hematotoxScoreText(h: HematotoxResult): string {
 }
 
 /** Prolonged hematologic toxicity on the landmark day, or why it cannot be said yet. */
-export function phtText(a: Pick<Assessment, 'prolongedHematologicToxicity' | 'dayPostInfusion'>, t: Thresholds): string {
+export function phtText(
+  a: Pick<Assessment, 'prolongedHematologicToxicity' | 'dayPostInfusion'>,
+  t: Thresholds,
+): string {
   if (a.prolongedHematologicToxicity !== null) return a.prolongedHematologicToxicity ? 'yes' : 'no';
   return (a.dayPostInfusion ?? 0) < t.pht.day
     ? `not yet assessable (before day ${t.pht.day})`
@@ -117,7 +126,9 @@ export function bCellText(b: BCellAplasiaResult, t: Thresholds): string {
   if (b.lossDay !== null) {
     const months = Math.round(t.bCellAplasia.relapseWindowDays / 30.4);
     const unconfirmed = b.lossUnconfirmed ? ' (one sample, unconfirmed)' : '';
-    const relapse = b.lossPredictsRelapse ? ` (loss of B-cell aplasia within ${months} months after tisagenlecleucel predicts relapse)` : '';
+    const relapse = b.lossPredictsRelapse
+      ? ` (loss of B-cell aplasia within ${months} months after tisagenlecleucel predicts relapse)`
+      : '';
     return `B cells returned on ${dayLabel(b.lossDay)}${unconfirmed}${relapse}`;
   }
   return b.present ? `B-cell aplasia since ${dayLabel(b.onsetDay)}` : 'no B-cell aplasia';

@@ -30,7 +30,11 @@ export function hematotoxPoints(component: Component, value: number, t: Threshol
   }
 }
 
-export function carHematotox(baseline: Partial<Record<Component, LabValue>>, baselineBefore: string | null, t: Thresholds['hematotox']): HematotoxResult {
+export function carHematotox(
+  baseline: Partial<Record<Component, LabValue>>,
+  baselineBefore: string | null,
+  t: Thresholds['hematotox'],
+): HematotoxResult {
   const components: HematotoxResult['components'] = {};
   const missing: Component[] = [];
   let partial = 0;
@@ -42,10 +46,25 @@ export function carHematotox(baseline: Partial<Record<Component, LabValue>>, bas
     }
     const points = hematotoxPoints(c, v.value, t);
     partial += points;
-    components[c] = { value: v.value, unit: v.unit, points, date: v.date, reference: v.reference } satisfies HematotoxComponent;
+    components[c] = {
+      value: v.value,
+      unit: v.unit,
+      points,
+      date: v.date,
+      reference: v.reference,
+    } satisfies HematotoxComponent;
   }
   const complete = missing.length === 0;
   // Missing components can only add points: a partial score already at the cut-off is high.
   const risk = complete ? (partial >= t.highRiskScore ? 'high' : 'low') : partial >= t.highRiskScore ? 'high' : null;
-  return { score: complete ? partial : null, partialScore: partial, risk, components, missing, baselineBefore, caveat: BALL_CAVEAT, source: SOURCES.hematotox };
+  return {
+    score: complete ? partial : null,
+    partialScore: partial,
+    risk,
+    components,
+    missing,
+    baselineBefore,
+    caveat: BALL_CAVEAT,
+    source: SOURCES.hematotox,
+  };
 }

@@ -47,7 +47,13 @@ function confirmedValues(days: readonly LabDay[], size: number): { value: number
   return out;
 }
 
-export function assessIcaht(anc: readonly LabDay[], platelets: readonly LabDay[], asOfDay: number, unit: string, t: Thresholds): IcahtResult {
+export function assessIcaht(
+  anc: readonly LabDay[],
+  platelets: readonly LabDay[],
+  asOfDay: number,
+  unit: string,
+  t: Thresholds,
+): IcahtResult {
   const e = t.icaht.early;
   const opts = { maxGap: t.maxGapDays, stableDays: e.stableRecoveryDays };
   const to = Math.min(e.lastDay, asOfDay);
@@ -130,7 +136,10 @@ export function recoveryPhenotype(anc: readonly LabDay[], asOfDay: number, t: Th
   const post = anc.filter((d) => d.day >= 0 && d.day <= asOfDay);
   if (post.length === 0) return null;
   const lastMeasured = post.at(-1)?.day ?? 0;
-  const runs = runsBelow(post, 0, lastMeasured, (v) => v <= t.icaht.early.anc500, { maxGap: t.maxGapDays, stableDays: t.icaht.early.stableRecoveryDays });
+  const runs = runsBelow(post, 0, lastMeasured, (v) => v <= t.icaht.early.anc500, {
+    maxGap: t.maxGapDays,
+    stableDays: t.icaht.early.stableRecoveryDays,
+  });
   if (runs.length === 0) return 'no-severe-neutropenia';
   if (runs.some(([a, b]) => b - a + 1 >= t.icaht.aplasticDays)) return 'aplastic';
   const first = runs[0];

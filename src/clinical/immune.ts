@@ -5,7 +5,13 @@
 import type { Thresholds } from './thresholds.js';
 import type { BCellAplasiaResult, Cd4Cd8Result, ImmunoglobulinResult, LabPoint, LabValue } from './types.js';
 
-const point = (v: LabValue, day: number | null): LabPoint => ({ value: v.value, unit: v.unit, date: v.date, day, reference: v.reference });
+const point = (v: LabValue, day: number | null): LabPoint => ({
+  value: v.value,
+  unit: v.unit,
+  date: v.date,
+  day,
+  reference: v.reference,
+});
 
 /**
  * Decline versus baseline. A decline is a fall of at least `declinePct` percent, so that assay
@@ -18,7 +24,10 @@ export function immunoglobulin(
   ivigThreshold: number | null,
   declinePct: number,
 ): ImmunoglobulinResult {
-  const changePct = baseline && latest && baseline.value > 0 ? Math.round(((latest.value - baseline.value) / baseline.value) * 1000) / 10 : null;
+  const changePct =
+    baseline && latest && baseline.value > 0
+      ? Math.round(((latest.value - baseline.value) / baseline.value) * 1000) / 10
+      : null;
   return {
     baseline: baseline ? point(baseline, dayOf(baseline.date)) : null,
     latest: latest ? point(latest, dayOf(latest.date)) : null,
@@ -36,7 +45,11 @@ interface Cd19Sample {
 }
 
 /** CD19 samples after infusion, percent and absolute values of one day combined. */
-export function cd19Samples(percent: readonly LabValue[], absolute: readonly LabValue[], dayOf: (date: string) => number): Cd19Sample[] {
+export function cd19Samples(
+  percent: readonly LabValue[],
+  absolute: readonly LabValue[],
+  dayOf: (date: string) => number,
+): Cd19Sample[] {
   const byDay = new Map<number, Cd19Sample>();
   for (const [values, key] of [
     [percent, 'percent'],
@@ -58,10 +71,20 @@ export function cd19Samples(percent: readonly LabValue[], absolute: readonly Lab
  * Onset is the first such sample after infusion; loss needs `lossConfirmations` consecutive samples
  * above the cut-off. Loss within 6 months after tisagenlecleucel predicts relapse.
  */
-export function bCellAplasia(samples: readonly Cd19Sample[], product: string | null, t: Thresholds['bCellAplasia']): BCellAplasiaResult {
+export function bCellAplasia(
+  samples: readonly Cd19Sample[],
+  product: string | null,
+  t: Thresholds['bCellAplasia'],
+): BCellAplasiaResult {
   const aplastic = (s: Cd19Sample): boolean =>
     (s.percent === undefined || s.percent < t.cd19Percent) && (s.absolute === undefined || s.absolute < t.cd19Absolute);
-  const empty: BCellAplasiaResult = { present: null, onsetDay: null, lossDay: null, lossUnconfirmed: false, lossPredictsRelapse: false };
+  const empty: BCellAplasiaResult = {
+    present: null,
+    onsetDay: null,
+    lossDay: null,
+    lossUnconfirmed: false,
+    lossPredictsRelapse: false,
+  };
   if (samples.length === 0) return empty;
   const onsetIndex = samples.findIndex(aplastic);
   const last = samples.at(-1) as Cd19Sample;
@@ -124,7 +147,8 @@ export function cd4cd8(
   }
   const post = [...byDay.entries()].filter(([d]) => d >= 0).sort((a, b) => a[0] - b[0]);
   const latestCd4 = values.cd4Abs.at(-1);
-  if (post.length === 0) return { inverted: null, onsetDay: null, latestRatio: null, cd4Low: latestCd4 ? latestCd4.value < cd4Low : null };
+  if (post.length === 0)
+    return { inverted: null, onsetDay: null, latestRatio: null, cd4Low: latestCd4 ? latestCd4.value < cd4Low : null };
   const onset = post.find(([, r]) => r < 1);
   const latest = post.at(-1) as [number, number];
   return {

@@ -40,7 +40,10 @@ const SUBSET_ROLES: Partial<Record<Role, [Analyte, Analyte]>> = {
   cd8: ['cd8Percent', 'cd8Absolute'],
 };
 
-export const LAB_ROLES: readonly Role[] = [...(Object.keys(ROLE_ANALYTE) as Role[]), ...(Object.keys(SUBSET_ROLES) as Role[])];
+export const LAB_ROLES: readonly Role[] = [
+  ...(Object.keys(ROLE_ANALYTE) as Role[]),
+  ...(Object.keys(SUBSET_ROLES) as Role[]),
+];
 
 const USED_STATUSES = new Set(['final', 'amended', 'corrected']);
 /** Statuses ignored by rule (docs/clinical-logic.md §3), counted in the assessment. */
@@ -78,7 +81,11 @@ function supersedes(a: Observation, b: Observation): boolean {
   return (a.status === 'amended' || a.status === 'corrected') && b.status === 'final';
 }
 
-export function normalizeObservations(observations: readonly Observation[], terminology: Terminology, timeZone: string): NormalizedLabs {
+export function normalizeObservations(
+  observations: readonly Observation[],
+  terminology: Terminology,
+  timeZone: string,
+): NormalizedLabs {
   const values: LabValue[] = [];
   const issues: AssessmentIssue[] = [];
   // No prototype: a status is input, and "__proto__" or "constructor" must count as any other word.
@@ -100,14 +107,24 @@ export function normalizeObservations(observations: readonly Observation[], term
     const time = obs.effectiveDateTime ?? obs.effectivePeriod?.start ?? obs.effectiveInstant;
     const when = readInstant(time);
     if (!when) {
-      issues.push({ severity: 'warning', code: 'date-missing', message: `${label}: no effective date to the day; not used`, resource: reference });
+      issues.push({
+        severity: 'warning',
+        code: 'date-missing',
+        message: `${label}: no effective date to the day; not used`,
+        resource: reference,
+      });
       continue;
     }
     const raw = readValue(obs);
     if (!raw) {
       const absent = obs.dataAbsentReason;
       const why = absent ? ` (${absent.text ?? absent.coding?.[0]?.code ?? 'data absent'})` : '';
-      issues.push({ severity: 'warning', code: 'value-missing', message: `${label} on ${when.date}: no numeric value${why}; not used`, resource: reference });
+      issues.push({
+        severity: 'warning',
+        code: 'value-missing',
+        message: `${label} on ${when.date}: no numeric value${why}; not used`,
+        resource: reference,
+      });
       continue;
     }
     let analyte: Analyte;

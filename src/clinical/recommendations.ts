@@ -25,7 +25,8 @@ export interface RecommendationInput {
   workupEvidence: string[];
 }
 
-const valueText = (label: string, p: LabPoint): string => `${label} ${fmt(p.value)} ${displayUnit(p.unit)} on ${dayLabel(p.day)} (${p.date})`;
+const valueText = (label: string, p: LabPoint): string =>
+  `${label} ${fmt(p.value)} ${displayUnit(p.unit)} on ${dayLabel(p.day)} (${p.date})`;
 
 /** What every rule reads: the input, the thresholds in force, and helpers on value age and events. */
 interface RuleContext {
@@ -36,7 +37,12 @@ interface RuleContext {
   isStale: (p: LabPoint) => boolean;
   /** The "repeat the count" note for a stale value. */
   staleNote: (p: LabPoint, label: string) => string[];
-  threshold: (value: number, unit: string, comparator: Recommendation['threshold']['comparator'], path: string) => Recommendation['threshold'];
+  threshold: (
+    value: number,
+    unit: string,
+    comparator: Recommendation['threshold']['comparator'],
+    path: string,
+  ) => Recommendation['threshold'];
   /** Events of a kind from day 0 to the assessment day. */
   events: (kind: ClinicalEvent['kind']) => ClinicalEvent[];
   /** Whether blood products must be irradiated on the assessment day. */
@@ -73,9 +79,20 @@ function ruleContext(input: RecommendationInput, thresholds: HospitalThresholds)
     a,
     isStale,
     staleNote: (p, label) =>
-      isStale(p) ? [`No ${label} in the last ${a.maxLabAgeDays} days: the latest is ${ageOf(p)} days old. Repeat the count before acting.`] : [],
-    threshold: (value, unit, comparator, path) => ({ value, unit, comparator, path, overridden: thresholds.overridden.has(path) }),
-    events: (kind) => input.events.filter((e) => e.kind === kind && e.day !== null && e.day >= 0 && e.day <= input.asOfDay),
+      isStale(p)
+        ? [
+            `No ${label} in the last ${a.maxLabAgeDays} days: the latest is ${ageOf(p)} days old. Repeat the count before acting.`,
+          ]
+        : [],
+    threshold: (value, unit, comparator, path) => ({
+      value,
+      unit,
+      comparator,
+      path,
+      overridden: thresholds.overridden.has(path),
+    }),
+    events: (kind) =>
+      input.events.filter((e) => e.kind === kind && e.day !== null && e.day >= 0 && e.day <= input.asOfDay),
     irradiationNote: irradiation
       ? 'Use irradiated blood products (EHA/EBMT: from 7 days before leukapheresis to ' +
         `${a.irradiatedToDay} days after CAR-T; day +${input.asOfDay} now).`
@@ -102,7 +119,9 @@ function gcsfTreatment(ctx: RuleContext): Recommendation | undefined {
     stale: isStale(anc),
     notes: [
       ...ctx.staleNote(anc, 'ANC'),
-      ...(recentGcsf.length > 0 ? [`G-CSF already given on ${recentGcsf.map((e) => dayLabel(e.day)).join(', ')}.`] : []),
+      ...(recentGcsf.length > 0
+        ? [`G-CSF already given on ${recentGcsf.map((e) => dayLabel(e.day)).join(', ')}.`]
+        : []),
       'Seed 002: G-CSF, red cell and platelet transfusion are triggered at ANC < 0.5, Hb < 60 g/L and platelets < 20 ×10⁹/L.',
     ],
     ...(recentGcsf.length > 0 ? { recentTreatmentDays: recentGcsf.map((e) => e.day ?? 0) } : {}),
@@ -129,7 +148,10 @@ function gcsfProphylaxis(ctx: RuleContext): Recommendation | undefined {
     evidence: Object.values(h.components).map((c) => c.reference),
     values: [],
     stale: false,
-    notes: [h.caveat, ...(h.missing.length > 0 ? [`Not measured before lymphodepletion: ${h.missing.join(', ')}.`] : [])],
+    notes: [
+      h.caveat,
+      ...(h.missing.length > 0 ? [`Not measured before lymphodepletion: ${h.missing.join(', ')}.`] : []),
+    ],
   };
 }
 
@@ -243,7 +265,9 @@ function cytopeniaWorkup(ctx: RuleContext): Recommendation | undefined {
     kind: 'cytopenia-workup',
     urgency: 'warning',
     reason: `${why.join('; ')}: work up the cytopenia.`,
-    threshold: pht ? ctx.threshold(t.pht.day, 'day', '=', 'pht.day') : ctx.threshold(a.workupIcahtGrade, 'grade', '>=', 'actions.workupIcahtGrade'),
+    threshold: pht
+      ? ctx.threshold(t.pht.day, 'day', '=', 'pht.day')
+      : ctx.threshold(a.workupIcahtGrade, 'grade', '>=', 'actions.workupIcahtGrade'),
     source: sourceFor(ctx.thresholds, pht ? 'pht.day' : 'actions.workupIcahtGrade', SOURCES.ehaEbmt),
     evidence: input.workupEvidence,
     values: [],

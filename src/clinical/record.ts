@@ -34,7 +34,8 @@ export interface PatientRecord {
 export function patientIdOf(reference: Reference | undefined): string | undefined {
   const ref: unknown = reference?.reference;
   if (typeof ref !== 'string' || !ref) return undefined; // types the input screen does not check may carry anything
-  if (ref.startsWith('Patient/') && ref.indexOf('/', 8) < 0) return ref.length > 8 && ref.length <= 72 ? ref.slice(8) : undefined;
+  if (ref.startsWith('Patient/') && ref.indexOf('/', 8) < 0)
+    return ref.length > 8 && ref.length <= 72 ? ref.slice(8) : undefined;
   const match = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(ref);
   return match?.[1];
 }
@@ -42,14 +43,17 @@ export function patientIdOf(reference: Reference | undefined): string | undefine
 function subjectOf(resource: FhirResource): Reference | undefined {
   const r = resource as { subject?: unknown; patient?: unknown };
   const ref = r.subject ?? r.patient;
-  return ref && typeof ref === 'object' ? (ref) : undefined;
+  return ref && typeof ref === 'object' ? ref : undefined;
 }
 
 /**
  * Builds the record of `patientId` (or of the only patient present) from `resources`.
  * Resources about another patient, or about no identifiable patient, are left out and reported.
  */
-export function recordFromResources(resources: readonly FhirResource[], patientId?: string): { record: PatientRecord; issues: AssessmentIssue[] } {
+export function recordFromResources(
+  resources: readonly FhirResource[],
+  patientId?: string,
+): { record: PatientRecord; issues: AssessmentIssue[] } {
   const issues: AssessmentIssue[] = [];
   const patients = resources.filter((r): r is Patient => r.resourceType === 'Patient');
   let id = patientId;
@@ -60,8 +64,14 @@ export function recordFromResources(resources: readonly FhirResource[], patientI
     id = [...ids][0] || undefined;
   }
   if (!id) {
-    const candidates = new Set<string>(resources.filter(isClinical).map((r) => patientIdOf(subjectOf(r)) ?? '').filter(Boolean));
-    if (candidates.size > 1) throw new RecordError(`the resources concern ${candidates.size} patients; give one patient's resources`);
+    const candidates = new Set<string>(
+      resources
+        .filter(isClinical)
+        .map((r) => patientIdOf(subjectOf(r)) ?? '')
+        .filter(Boolean),
+    );
+    if (candidates.size > 1)
+      throw new RecordError(`the resources concern ${candidates.size} patients; give one patient's resources`);
     id = [...candidates][0];
   }
   if (!id) throw new RecordError('no patient: give a Patient resource or resources with a subject');
@@ -117,7 +127,9 @@ export function recordFromResources(resources: readonly FhirResource[], patientI
 }
 
 function isClinical(resource: FhirResource): boolean {
-  return ['Observation', 'MedicationAdministration', 'MedicationRequest', 'Procedure', 'Condition'].includes(resource.resourceType);
+  return ['Observation', 'MedicationAdministration', 'MedicationRequest', 'Procedure', 'Condition'].includes(
+    resource.resourceType,
+  );
 }
 
 export class RecordError extends Error {
@@ -151,7 +163,8 @@ function medicationConcept(ma: MedicationAdministration, record: PatientRecord):
   const ref = ma.medicationReference?.reference;
   if (!ref) return undefined;
   if (ref.startsWith('#')) {
-    const contained = ma.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined;
+    const contained = ma.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as
+      Medication | undefined;
     return contained?.code;
   }
   return record.medications.get(ref)?.code;
@@ -162,25 +175,64 @@ function matchKind(
   concept: CodeableConcept | undefined,
   table: [Role, EventKind][],
 ): { kind: EventKind; product?: string; display?: string } | undefined {
-  const info = terminology.match(concept, table.map(([role]) => role));
+  const info = terminology.match(
+    concept,
+    table.map(([role]) => role),
+  );
   if (!info) return undefined;
   const kind = table.find(([role]) => role === info.role)?.[1];
-  return kind ? { kind, ...(info.product ? { product: info.product } : {}), ...(info.display ? { display: info.display } : {}) } : undefined;
+  return kind
+    ? { kind, ...(info.product ? { product: info.product } : {}), ...(info.display ? { display: info.display } : {}) }
+    : undefined;
 }
 
+type PushEvent = (
+  kind: EventKind,
+  when: string | undefined,
+  reference: string,
+  display: string,
+  extra?: Partial<ClinicalEvent>,
+) => void;
+
 /** Dated events of the record; `day` is filled in once day 0 is known. */
-export function extractEvents(record: PatientRecord, terminology: Terminology, timeZone: string): { events: ClinicalEvent[]; issues: AssessmentIssue[] } {
+export function extractEvents(
+  record: PatientRecord,
+  terminology: Terminology,
+  timeZone: string,
+): { events: ClinicalEvent[]; issues: AssessmentIssue[] } {
   const events: ClinicalEvent[] = [];
   const issues: AssessmentIssue[] = [];
-  const push = (kind: EventKind, when: string | undefined, reference: string, display: string, extra: Partial<ClinicalEvent> = {}): void => {
+  const push: PushEvent = (kind, when, reference, display, extra = {}) => {
     const instant = readInstant(when, timeZone);
     if (!instant) {
-      issues.push({ severity: 'warning', code: 'date-missing', message: `${display}: no date to the day; not used`, resource: reference });
+      issues.push({
+        severity: 'warning',
+        code: 'date-missing',
+        message: `${display}: no date to the day; not used`,
+        resource: reference,
+      });
       return;
     }
-    events.push({ kind, time: when ?? instant.date, ms: instant.ms, date: instant.date, day: null, reference, display, ...extra });
+    events.push({
+      kind,
+      time: when ?? instant.date,
+      ms: instant.ms,
+      date: instant.date,
+      day: null,
+      reference,
+      display,
+      ...extra,
+    });
   };
+  medicationEvents(record, terminology, push);
+  procedureEvents(record, terminology, push, issues);
+  crsEvents(record, terminology, timeZone, push);
+  events.sort((a, b) => a.ms - b.ms);
+  return { events, issues };
+}
 
+/** CAR-T product, lymphodepletion, tocilizumab, steroids, G-CSF and IVIG given. */
+function medicationEvents(record: PatientRecord, terminology: Terminology, push: PushEvent): void {
   for (const ma of record.medicationAdministrations) {
     if (NOT_GIVEN.has(ma.status)) continue;
     const concept = medicationConcept(ma, record);
@@ -188,8 +240,23 @@ export function extractEvents(record: PatientRecord, terminology: Terminology, t
     if (!match) continue;
     const display = concept?.text ?? match.display ?? match.kind;
     const when = ma.effectiveDateTime ?? ma.effectivePeriod?.start;
-    push(match.kind, when, `MedicationAdministration/${ma.id ?? '(no id)'}`, display, match.product ? { product: match.product } : {});
+    push(
+      match.kind,
+      when,
+      `MedicationAdministration/${ma.id ?? '(no id)'}`,
+      display,
+      match.product ? { product: match.product } : {},
+    );
   }
+}
+
+/** CAR-T infusion procedures and transfusions; a transfusion without product is noted in `issues`. */
+function procedureEvents(
+  record: PatientRecord,
+  terminology: Terminology,
+  push: PushEvent,
+  issues: AssessmentIssue[],
+): void {
   for (const p of record.procedures) {
     if (NOT_GIVEN.has(p.status)) continue;
     const match = matchKind(terminology, p.code, PROCEDURE_EVENTS);
@@ -206,8 +273,18 @@ export function extractEvents(record: PatientRecord, terminology: Terminology, t
       });
     }
     const display = p.code?.text ?? match.display ?? match.kind;
-    push(match.kind, p.performedDateTime ?? p.performedPeriod?.start, reference, display, match.product ? { product: match.product } : {});
+    push(
+      match.kind,
+      p.performedDateTime ?? p.performedPeriod?.start,
+      reference,
+      display,
+      match.product ? { product: match.product } : {},
+    );
   }
+}
+
+/** CRS conditions (not entered in error or refuted), with their grade and end date when known. */
+function crsEvents(record: PatientRecord, terminology: Terminology, timeZone: string, push: PushEvent): void {
   for (const c of record.conditions) {
     const verification = c.verificationStatus?.coding?.[0]?.code;
     if (verification === 'entered-in-error' || verification === 'refuted') continue;
@@ -220,6 +297,4 @@ export function extractEvents(record: PatientRecord, terminology: Terminology, t
       ...(end ? { endDate: end.date } : {}),
     });
   }
-  events.sort((a, b) => a.ms - b.ms);
-  return { events, issues };
 }

@@ -12,7 +12,16 @@
  */
 import { ctcaeGrade } from './ctcae.js';
 import type { Thresholds } from './thresholds.js';
-import type { AssessmentIssue, CtcaeTerm, LabDay, LabValue, LandmarkValue, Lineage, PersistenceResult, SevereCytopenia } from './types.js';
+import type {
+  AssessmentIssue,
+  CtcaeTerm,
+  LabDay,
+  LabValue,
+  LandmarkValue,
+  Lineage,
+  PersistenceResult,
+  SevereCytopenia,
+} from './types.js';
 
 export interface EpisodeArgs {
   lineage: Lineage;
@@ -110,7 +119,9 @@ export function prolongedToxicity(
   if (asOfDay < landmark) return { value: null, byLineage, issues };
   const window = t.pht.windowDays;
   for (const lineage of ['neutrophil', 'platelet', 'hemoglobin'] as const) {
-    const covering = episodes[lineage].find((e) => e.onsetDay <= landmark && (e.recoveryDay === null || e.recoveryDay > landmark));
+    const covering = episodes[lineage].find(
+      (e) => e.onsetDay <= landmark && (e.recoveryDay === null || e.recoveryDay > landmark),
+    );
     const near = days[lineage].filter((d) => Math.abs(d.day - landmark) <= window);
     if (covering) {
       const threshold = covering.threshold;
@@ -152,12 +163,19 @@ export function persistenceAt(
 ): PersistenceResult | null {
   if (asOfDay < landmark - (afterOnly ? 0 : window)) return null;
   const pick = (lineage: Lineage): LandmarkValue | null => {
-    const candidates = days[lineage].filter((d) => (afterOnly ? d.day >= landmark && d.day <= landmark + window : Math.abs(d.day - landmark) <= window));
+    const candidates = days[lineage].filter((d) =>
+      afterOnly ? d.day >= landmark && d.day <= landmark + window : Math.abs(d.day - landmark) <= window,
+    );
     const best = candidates.sort((x, y) => Math.abs(x.day - landmark) - Math.abs(y.day - landmark))[0];
     if (!best) return null;
     const term = LINEAGE_TERM[lineage];
     const grade = ctcaeGrade(best.value, best.lln ?? lln(term), t.ctcae[term]);
     return { value: best.value, unit: unit[lineage], date: best.date, day: best.day, reference: best.reference, grade };
   };
-  return { day: landmark, neutrophils: pick('neutrophil'), platelets: pick('platelet'), hemoglobin: pick('hemoglobin') };
+  return {
+    day: landmark,
+    neutrophils: pick('neutrophil'),
+    platelets: pick('platelet'),
+    hemoglobin: pick('hemoglobin'),
+  };
 }

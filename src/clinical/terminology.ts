@@ -62,8 +62,26 @@ const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
 const NAME_TTYS = new Set(['IN', 'PIN', 'BN']);
 /** Routes and forms that are not systemic: a dexamethasone eye drop is not CRS treatment. */
 const NON_SYSTEMIC_WORDS = [
-  'ophthalmic', 'otic', 'topical', 'cream', 'ointment', 'lotion', 'gel', 'drops?', 'eye', 'ear',
-  'inhal\\w*', 'nasal', 'rectal', 'enema', 'foam', 'shampoo', 'dental', 'paste', 'intravitreal', 'implant',
+  'ophthalmic',
+  'otic',
+  'topical',
+  'cream',
+  'ointment',
+  'lotion',
+  'gel',
+  'drops?',
+  'eye',
+  'ear',
+  'inhal\\w*',
+  'nasal',
+  'rectal',
+  'enema',
+  'foam',
+  'shampoo',
+  'dental',
+  'paste',
+  'intravitreal',
+  'implant',
 ];
 const NON_SYSTEMIC = new RegExp(`\\b(${NON_SYSTEMIC_WORDS.join('|')})\\b`, 'i');
 
@@ -79,7 +97,7 @@ function standsAsWord(text: string, name: string): boolean {
   for (;;) {
     const at = text.indexOf(name, from);
     if (at < 0) return false;
-    const before = at === 0 ? '' : text[at - 1] ?? '';
+    const before = at === 0 ? '' : (text[at - 1] ?? '');
     const after = text[at + name.length] ?? '';
     if (!/[a-z0-9]/.test(before) && !/[a-z0-9]/.test(after)) return true;
     from = at + 1;
@@ -126,13 +144,23 @@ function isRole(id: string | undefined): id is Role {
   return (ROLES as readonly string[]).includes(id ?? '');
 }
 
-/** Builds the lookup. ValueSets whose id is not a role are ignored; local codes are appended. */
-export function buildTerminology(valueSets: readonly ValueSet[], localCodes: LocalCodes = {}): Terminology {
+interface TerminologyIndex {
+  /** Code infos by system, then code. */
+  bySystem: Map<string, Map<string, CodeInfo[]>>;
+  /** The codes of each role, in the order added. */
+  byRole: Map<Role, Coding[]>;
+  /** Matchable ingredient and brand names of each role. */
+  names: Map<Role, Set<string>>;
+  /** Distinct system|code pairs. */
+  size: number;
+}
+
+/** Indexes the codes of the ValueSets whose id is a role, then the local codes. */
+function indexTerminology(valueSets: readonly ValueSet[], localCodes: LocalCodes): TerminologyIndex {
   const bySystem = new Map<string, Map<string, CodeInfo[]>>();
   const byRole = new Map<Role, Coding[]>();
   const names = new Map<Role, Set<string>>();
   let size = 0;
-  const find = (system: string | undefined, code: string | undefined): CodeInfo[] | undefined => (system && code ? bySystem.get(system)?.get(code) : undefined);
   const add = (system: string, code: string, info: CodeInfo): void => {
     let codes = bySystem.get(system);
     if (!codes) {
@@ -154,7 +182,11 @@ export function buildTerminology(valueSets: readonly ValueSet[], localCodes: Loc
       for (const concept of include.concept ?? []) {
         const product = concept.designation?.find((d) => d.use?.code === 'product')?.value;
         const grade = concept.designation?.find((d) => d.use?.code === 'crs-grade')?.value;
-        const name = matchableName(include.system, concept.display, concept.designation?.find((d) => d.use?.code === 'tty')?.value);
+        const name = matchableName(
+          include.system,
+          concept.display,
+          concept.designation?.find((d) => d.use?.code === 'tty')?.value,
+        );
         if (name) names.set(vs.id, (names.get(vs.id) ?? new Set()).add(name));
         add(include.system, concept.code, {
           role: vs.id,
@@ -166,8 +198,21 @@ export function buildTerminology(valueSets: readonly ValueSet[], localCodes: Loc
     }
   }
   for (const [role, codes] of Object.entries(localCodes) as [Role, LocalCode[]][]) {
-    for (const c of codes) add(c.system, c.code, { role, ...(c.display ? { display: c.display } : {}), ...(c.product ? { product: c.product } : {}) });
+    for (const c of codes)
+      add(c.system, c.code, {
+        role,
+        ...(c.display ? { display: c.display } : {}),
+        ...(c.product ? { product: c.product } : {}),
+      });
   }
+  return { bySystem, byRole, names, size };
+}
+
+/** Builds the lookup. ValueSets whose id is not a role are ignored; local codes are appended. */
+export function buildTerminology(valueSets: readonly ValueSet[], localCodes: LocalCodes = {}): Terminology {
+  const { bySystem, byRole, names, size } = indexTerminology(valueSets, localCodes);
+  const find = (system: string | undefined, code: string | undefined): CodeInfo[] | undefined =>
+    system && code ? bySystem.get(system)?.get(code) : undefined;
   return {
     lookup: (system, code) => find(system, code) ?? [],
     match(concept, roles) {
@@ -182,7 +227,9 @@ export function buildTerminology(valueSets: readonly ValueSet[], localCodes: Loc
       return undefined;
     },
     matchName(concept, roles) {
-      const texts = [concept?.text, ...(concept?.coding ?? []).map((c) => c.display)].filter((t): t is string => typeof t === 'string' && t.length > 0);
+      const texts = [concept?.text, ...(concept?.coding ?? []).map((c) => c.display)].filter(
+        (t): t is string => typeof t === 'string' && t.length > 0,
+      );
       for (const raw of texts) {
         const text = raw.toLowerCase();
         if (NON_SYSTEMIC.test(text)) continue;

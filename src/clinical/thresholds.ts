@@ -11,13 +11,18 @@ export interface SourceRef {
 }
 
 export const SOURCES = {
-  ctcae: { label: 'NCI CTCAE v5.0', url: 'https://ctep.cancer.gov/protocoldevelopment/electronic_applications/ctc.htm' },
+  ctcae: {
+    label: 'NCI CTCAE v5.0',
+    url: 'https://ctep.cancer.gov/protocoldevelopment/electronic_applications/ctc.htm',
+  },
   seed000: {
-    label: 'Hematologic toxicity and immune reconstitution after CD19 CAR-T in r/r B-ALL, 52 patients (doctoral thesis, 2016–2020 cohort)',
+    label:
+      'Hematologic toxicity and immune reconstitution after CD19 CAR-T in r/r B-ALL, 52 patients (doctoral thesis, 2016–2020 cohort)',
     url: 'https://www.globethesis.com/?t=2504306773454584',
   },
   seed001: {
-    label: 'Cytokines and coagulation in severe CRS after CAR-T in r/r B-ALL, 55 patients (doctoral thesis, 2016–2019 cohort)',
+    label:
+      'Cytokines and coagulation in severe CRS after CAR-T in r/r B-ALL, 55 patients (doctoral thesis, 2016–2019 cohort)',
     url: 'https://www.globethesis.com/?t=2404330614468377',
   },
   seed002: {
@@ -25,18 +30,31 @@ export const SOURCES = {
     url: 'https://doi.org/10.3389/fonc.2021.702644',
   },
   seed003: {
-    label: 'Survival and severe CRS after CD19 CAR-T in r/r B-ALL (NCT02349698), ASH 2020 abstract, Blood 2020;136(Suppl 1):9',
+    label:
+      'Survival and severe CRS after CD19 CAR-T in r/r B-ALL (NCT02349698), ASH 2020 abstract, Blood 2020;136(Suppl 1):9',
     url: 'https://ashpublications.org/blood/article/136/Supplement%201/9/473767',
   },
-  seed004: { label: 'Li et al., CAR-T in Chinese r/r B-ALL, Cell Death Dis 2020;11:207', url: 'https://doi.org/10.1038/s41419-020-2388-1' },
-  ehaEbmt: { label: 'EHA/EBMT ICAHT consensus, Rejeski et al., Blood 2023;142:865', url: 'https://doi.org/10.1182/blood.2023020578' },
+  seed004: {
+    label: 'Li et al., CAR-T in Chinese r/r B-ALL, Cell Death Dis 2020;11:207',
+    url: 'https://doi.org/10.1038/s41419-020-2388-1',
+  },
+  ehaEbmt: {
+    label: 'EHA/EBMT ICAHT consensus, Rejeski et al., Blood 2023;142:865',
+    url: 'https://doi.org/10.1182/blood.2023020578',
+  },
   tIcaht: { label: 'T-ICAHT, Rejeski et al., Blood 2025', url: 'https://doi.org/10.1182/blood.2025028833' },
-  hematotox: { label: 'CAR-HEMATOTOX, Rejeski et al., Blood 2021;138:2499', url: 'https://doi.org/10.1182/blood.2020010543' },
+  hematotox: {
+    label: 'CAR-HEMATOTOX, Rejeski et al., Blood 2021;138:2499',
+    url: 'https://doi.org/10.1182/blood.2020010543',
+  },
   ivig: {
     label: 'Hill et al., Immunoglobulin replacement after CAR-T, Blood Rev 2019',
     url: 'https://pubmed.ncbi.nlm.nih.gov/?term=CAR-T+and+a+side+order+of+IgG+Hill+Giralt',
   },
-  astct: { label: 'ASTCT consensus CRS grading, Lee et al., Biol Blood Marrow Transplant 2019', url: 'https://doi.org/10.1016/j.bbmt.2018.12.758' },
+  astct: {
+    label: 'ASTCT consensus CRS grading, Lee et al., Biol Blood Marrow Transplant 2019',
+    url: 'https://doi.org/10.1016/j.bbmt.2018.12.758',
+  },
   local: { label: 'Hospital setting' },
 } as const satisfies Record<string, SourceRef>;
 
@@ -53,7 +71,9 @@ function obj<T extends z.ZodRawShape>(shape: T) {
 /** The thresholds file schema: every field optional, every default spelled out here. */
 export const thresholdsSchema = obj({
   /** The hospital protocol cited on cards for the values it changed (label, optional https URL). */
-  source: z.strictObject({ label: z.string().min(1).max(200), url: z.url({ protocol: /^https$/ }).optional() }).optional(),
+  source: z
+    .strictObject({ label: z.string().min(1).max(200), url: z.url({ protocol: /^https$/ }).optional() })
+    .optional(),
   /** Lower limits of normal when Observation.referenceRange.low is absent (docs/clinical-logic.md §4). */
   lln: obj({
     anc: positive.default(1.8),
@@ -90,7 +110,12 @@ export const thresholdsSchema = obj({
     immunologyLookbackDays: days.default(90),
   }),
   pht: obj({ day: day.default(28), windowDays: z.number().int().min(0).default(3) }),
-  persistence: obj({ day90: day.default(90), day90WindowDays: days.default(30), year1: day.default(365), year1WindowDays: days.default(30) }),
+  persistence: obj({
+    day90: day.default(90),
+    day90WindowDays: days.default(30),
+    year1: day.default(365),
+    year1WindowDays: days.default(30),
+  }),
   icaht: obj({
     early: obj({
       lastDay: day.default(30),
@@ -194,25 +219,33 @@ function orderingProblems(t: Thresholds): { path: string[]; message: string }[] 
   for (const [name, g] of Object.entries(t.ctcae)) {
     const bounds = [g.grade2, g.grade3, 'grade4' in g ? g.grade4 : 0];
     for (let i = 1; i < bounds.length; i++) {
-      if ((bounds[i] ?? 0) >= (bounds[i - 1] ?? 0)) out.push({ path: ['ctcae', name], message: 'grade boundaries must decrease from grade 2 to grade 4' });
+      if ((bounds[i] ?? 0) >= (bounds[i - 1] ?? 0))
+        out.push({ path: ['ctcae', name], message: 'grade boundaries must decrease from grade 2 to grade 4' });
     }
   }
   const late = t.icaht.late;
   if (!(late.grade1 > late.grade2 && late.grade2 > late.grade3 && late.grade3 > late.grade4)) {
     out.push({ path: ['icaht', 'late'], message: 'late ICAHT boundaries must decrease from grade 1 to grade 4' });
   }
-  if (t.hematotox.plateletsLow >= t.hematotox.plateletsHigh) out.push({ path: ['hematotox', 'plateletsLow'], message: 'must be below plateletsHigh' });
-  if (t.hematotox.ferritinLow >= t.hematotox.ferritinHigh) out.push({ path: ['hematotox', 'ferritinLow'], message: 'must be below ferritinHigh' });
+  if (t.hematotox.plateletsLow >= t.hematotox.plateletsHigh)
+    out.push({ path: ['hematotox', 'plateletsLow'], message: 'must be below plateletsHigh' });
+  if (t.hematotox.ferritinLow >= t.hematotox.ferritinHigh)
+    out.push({ path: ['hematotox', 'ferritinLow'], message: 'must be below ferritinHigh' });
   return out;
 }
 
 function leafPaths(raw: unknown, prefix = ''): string[] {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return prefix ? [prefix] : [];
-  return Object.entries(raw as Record<string, unknown>).flatMap(([k, v]) => leafPaths(v, prefix ? `${prefix}.${k}` : k));
+  return Object.entries(raw as Record<string, unknown>).flatMap(([k, v]) =>
+    leafPaths(v, prefix ? `${prefix}.${k}` : k),
+  );
 }
 
 /** The IVIG review threshold for this patient: the pediatric target under `pediatricAgeYears`. */
-export function ivigThreshold(t: Thresholds, ageYears: number | null): { value: number; path: string; pediatric: boolean } {
+export function ivigThreshold(
+  t: Thresholds,
+  ageYears: number | null,
+): { value: number; path: string; pediatric: boolean } {
   const pediatric = ageYears !== null && ageYears < t.immunoglobulins.pediatricAgeYears;
   return pediatric
     ? { value: t.immunoglobulins.iggIvigPediatric, path: 'immunoglobulins.iggIvigPediatric', pediatric }
@@ -224,5 +257,8 @@ export function sourceFor(thresholds: HospitalThresholds, path: string, defaultS
   if (!thresholds.overridden.has(path)) return defaultSource;
   const hospital = thresholds.values.source;
   const url = hospital?.url ?? defaultSource.url;
-  return { label: `${hospital?.label ?? SOURCES.local.label} (default from ${defaultSource.label})`, ...(url ? { url } : {}) };
+  return {
+    label: `${hospital?.label ?? SOURCES.local.label} (default from ${defaultSource.label})`,
+    ...(url ? { url } : {}),
+  };
 }

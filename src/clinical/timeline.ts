@@ -57,7 +57,12 @@ export function buildTimeline(
   const dates = [...byDate.keys()].sort();
   const future = events.filter((e) => e.kind === 'car-t' && e.date > asOf);
   if (future.length > 0) {
-    issues.push({ severity: 'information', code: 'infusion', message: `a CAR-T infusion dated after ${asOf} is ignored`, resource: future[0]?.reference });
+    issues.push({
+      severity: 'information',
+      code: 'infusion',
+      message: `a CAR-T infusion dated after ${asOf} is ignored`,
+      resource: future[0]?.reference,
+    });
   }
 
   let day0: string | null = dates.at(-1) ?? null;
@@ -68,14 +73,24 @@ export function buildTimeline(
     }
     day0 = requestedDay0;
   } else if (dates.length > 1) {
-    issues.push({ severity: 'information', code: 'infusion', message: `${dates.length} CAR-T infusions recorded (${dates.join(', ')}); day 0 is the latest` });
+    issues.push({
+      severity: 'information',
+      code: 'infusion',
+      message: `${dates.length} CAR-T infusions recorded (${dates.join(', ')}); day 0 is the latest`,
+    });
   }
   const infusions: InfusionInfo[] = dates.map((date) => {
     const group = byDate.get(date) ?? [];
-    return { date, day: day0 ? daysBetween(day0, date) : 0, product: group.find((e) => e.product)?.product ?? null, references: group.map((e) => e.reference) };
+    return {
+      date,
+      day: day0 ? daysBetween(day0, date) : 0,
+      product: group.find((e) => e.product)?.product ?? null,
+      references: group.map((e) => e.reference),
+    };
   });
   const day0Events = day0 ? (byDate.get(day0) ?? []) : [];
-  const infusionMs = day0Events.length > 0 ? Math.min(...day0Events.map((e) => e.ms)) : day0 ? Date.parse(`${day0}T00:00:00Z`) : null;
+  const infusionMs =
+    day0Events.length > 0 ? Math.min(...day0Events.map((e) => e.ms)) : day0 ? Date.parse(`${day0}T00:00:00Z`) : null;
 
   // Lymphodepletion: the first dose in the window before day 0 (docs/clinical-logic.md §2).
   let lymphodepletionDate: string | null = null;
@@ -120,7 +135,11 @@ export function groupByAnalyte(values: readonly LabValue[], asOf: string): Map<A
 }
 
 /** The last value before the baseline cut-off, within `lookbackDays` of it. */
-export function baselineValue(values: readonly LabValue[] | undefined, timeline: Timeline, lookbackDays: number): LabValue | undefined {
+export function baselineValue(
+  values: readonly LabValue[] | undefined,
+  timeline: Timeline,
+  lookbackDays: number,
+): LabValue | undefined {
   if (!values) return undefined;
   const earliest = addDays(timeline.baselineBeforeDate, -lookbackDays);
   let found: LabValue | undefined;

@@ -238,7 +238,12 @@ export interface Cd4Cd8Result {
 }
 
 export interface CrsEvidence {
-  crs: { grade: number | null; onsetDay: number | null; durationDays: number | null; source: 'condition' | 'observation' | null };
+  crs: {
+    grade: number | null;
+    onsetDay: number | null;
+    durationDays: number | null;
+    source: 'condition' | 'observation' | null;
+  };
   tocilizumab: { given: boolean; firstDay: number | null; doses: number };
   corticosteroids: { given: boolean; firstDay: number | null; doses: number };
   peaks: Partial<Record<'ferritin' | 'crp' | 'il6' | 'il10' | 'ifnGamma' | 'dDimer' | 'ldh' | 'temperature', LabPoint>>;
@@ -247,7 +252,8 @@ export interface CrsEvidence {
   associations: { finding: string; association: string; source: SourceRef }[];
 }
 
-export type RecommendationKind = 'g-csf' | 'g-csf-prophylaxis' | 'red-cell-transfusion' | 'platelet-transfusion' | 'ivig-review' | 'cytopenia-workup';
+export type RecommendationKind =
+  'g-csf' | 'g-csf-prophylaxis' | 'red-cell-transfusion' | 'platelet-transfusion' | 'ivig-review' | 'cytopenia-workup';
 
 export interface Recommendation {
   kind: RecommendationKind;
@@ -285,7 +291,11 @@ export interface Assessment {
   severeCytopenias: SevereCytopenia[];
   prolongedHematologicToxicity: boolean | null;
   /** Grade of the value nearest each landmark: the PHT day (±pht.windowDays), day 90 and 1 year. */
-  persistentCytopenia: { pht: PersistenceResult | null; day90: PersistenceResult | null; year1: PersistenceResult | null };
+  persistentCytopenia: {
+    pht: PersistenceResult | null;
+    day90: PersistenceResult | null;
+    year1: PersistenceResult | null;
+  };
   icaht: IcahtResult;
   hematotox: HematotoxResult;
   immunoglobulins: Record<'IgG' | 'IgA' | 'IgM', ImmunoglobulinResult>;

@@ -97,10 +97,27 @@ const ALIASES: Partial<Record<Dimension, Record<string, string>>> = {
   crp: { 'mg/dl': 'mg/dL', 'mg/l': 'mg/L', 'ug/ml': 'ug/mL', 'mcg/ml': 'ug/mL' },
   ferritin: { 'ng/ml': 'ng/mL', 'ug/l': 'ug/L', 'mcg/l': 'ug/L', 'pmol/l': 'pmol/L' },
   cytokine: { 'pg/ml': 'pg/mL', 'ng/l': 'ng/L' },
-  ddimer: { 'mg/lfeu': 'mg/L', 'ug/mlfeu': 'ug/mL', 'mcg/mlfeu': 'ug/mL', 'ng/mlfeu': 'ng/mL', 'mg/l': 'mg/L', 'ug/ml': 'ug/mL', 'ng/ml': 'ng/mL' },
+  ddimer: {
+    'mg/lfeu': 'mg/L',
+    'ug/mlfeu': 'ug/mL',
+    'mcg/mlfeu': 'ug/mL',
+    'ng/mlfeu': 'ng/mL',
+    'mg/l': 'mg/L',
+    'ug/ml': 'ug/mL',
+    'ng/ml': 'ng/mL',
+  },
   fibrinogen: { 'mg/dl': 'mg/dL', 'g/l': 'g/L' },
   enzyme: { 'iu/l': 'U/L', 'u/l': 'U/L', '[iu]/l': 'U/L' },
-  temperature: { '°c': 'Cel', degc: 'Cel', c: 'Cel', celsius: 'Cel', '°f': '[degF]', degf: '[degF]', f: '[degF]', fahrenheit: '[degF]' },
+  temperature: {
+    '°c': 'Cel',
+    degc: 'Cel',
+    c: 'Cel',
+    celsius: 'Cel',
+    '°f': '[degF]',
+    degf: '[degF]',
+    f: '[degF]',
+    fahrenheit: '[degF]',
+  },
   percent: { '%': '%', percent: '%', pct: '%', '%lymphocytes': '%', '%oflymphocytes': '%' },
   ratio: { ratio: '1', '{ratio}': '1', '1': '1', '': '1' },
 };
@@ -169,7 +186,12 @@ function buildConverter(dimension: Dimension, raw: string): Converter | null {
     if (dimension === 'percent' || dimension === 'ratio' || dimension === 'temperature') continue;
     if (!candidate) continue;
     const result = ucumConvert(candidate, target);
-    if (result?.status === 'succeeded' && typeof result.toVal === 'number' && Number.isFinite(result.toVal) && result.toVal > 0) {
+    if (
+      result?.status === 'succeeded' &&
+      typeof result.toVal === 'number' &&
+      Number.isFinite(result.toVal) &&
+      result.toVal > 0
+    ) {
       const factor = Number(result.toVal.toPrecision(12));
       return factor === 1 ? identity : (v) => round(v * factor);
     }

@@ -5,7 +5,10 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FhirResource } from 'fhir/r4.js';
 
-export async function writeBulkExport(folder: string, resources: Iterable<FhirResource>): Promise<Record<string, number>> {
+export async function writeBulkExport(
+  folder: string,
+  resources: Iterable<FhirResource>,
+): Promise<Record<string, number>> {
   mkdirSync(folder, { recursive: true });
   const streams = new Map<string, ReturnType<typeof createWriteStream>>();
   const counts: Record<string, number> = {};
@@ -18,6 +21,10 @@ export async function writeBulkExport(folder: string, resources: Iterable<FhirRe
     stream.write(`${JSON.stringify(r)}\n`);
     counts[r.resourceType] = (counts[r.resourceType] ?? 0) + 1;
   }
-  await Promise.all([...streams.values()].map((s) => new Promise<void>((resolve, reject) => s.end((err?: Error | null) => (err ? reject(err) : resolve())))));
+  await Promise.all(
+    [...streams.values()].map(
+      (s) => new Promise<void>((resolve, reject) => s.end((err?: Error | null) => (err ? reject(err) : resolve()))),
+    ),
+  );
   return counts;
 }

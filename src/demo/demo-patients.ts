@@ -110,7 +110,12 @@ export const DEMO_SCENARIOS: readonly DemoScenario[] = [
       product: 'tisagenlecleucel',
     },
   },
-  { id: 'no-cart', label: 'Hematology patient without CAR-T', dayPostInfusion: undefined, overrides: { name: ['Goran', 'Nocart'], sex: 'male' } },
+  {
+    id: 'no-cart',
+    label: 'Hematology patient without CAR-T',
+    dayPostInfusion: undefined,
+    overrides: { name: ['Goran', 'Nocart'], sex: 'male' },
+  },
 ];
 
 export const DEMO_PRACTITIONER: Practitioner = {
@@ -138,7 +143,12 @@ export function demoPatients(today: string, extraRandom = 5): DemoPatient[] {
     });
   }
   return scenarios.map((scenario) => {
-    const plan = planPatient(rng, { id: scenario.id, today, dayPostInfusion: scenario.dayPostInfusion, overrides: scenario.overrides });
+    const plan = planPatient(rng, {
+      id: scenario.id,
+      today,
+      dayPostInfusion: scenario.dayPostInfusion,
+      overrides: scenario.overrides,
+    });
     return { scenario, plan, resources: patientResources(plan, rng, today) };
   });
 }

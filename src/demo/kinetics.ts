@@ -80,9 +80,27 @@ interface LineageParams {
   durationRange: [number, number];
 }
 
-export const SN: LineageParams = { threshold: 0.5, pBefore: 20 / 76, pNew: 0.7, onsetRange: [1, 4], durationRange: [5, 11] };
-export const ST: LineageParams = { threshold: 20, pBefore: 12 / 76, pNew: 0.48, onsetRange: [4, 9], durationRange: [5, 12] };
-export const SA: LineageParams = { threshold: 60, pBefore: 10 / 76, pNew: 0.53, onsetRange: [5, 10], durationRange: [6, 13] };
+export const SN: LineageParams = {
+  threshold: 0.5,
+  pBefore: 20 / 76,
+  pNew: 0.7,
+  onsetRange: [1, 4],
+  durationRange: [5, 11],
+};
+export const ST: LineageParams = {
+  threshold: 20,
+  pBefore: 12 / 76,
+  pNew: 0.48,
+  onsetRange: [4, 9],
+  durationRange: [5, 12],
+};
+export const SA: LineageParams = {
+  threshold: 60,
+  pBefore: 10 / 76,
+  pNew: 0.53,
+  onsetRange: [5, 10],
+  durationRange: [6, 13],
+};
 
 /**
  * Plans one lineage from the seed-002 probabilities (`force` pins severe or not, new-onset).
@@ -141,7 +159,7 @@ export function lineageValue(
   // Outside an episode: between the nadir level and the baseline, never within 10% of the threshold.
   let level: number;
   if (day < 0) level = Math.max(nadirAbove, baseline * (day <= -3 ? 0.9 : 0.65));
-  else if (day <= 10) level = nadirAbove + (baseline - nadirAbove) * Math.abs(day - 5) / 10;
+  else if (day <= 10) level = nadirAbove + ((baseline - nadirAbove) * Math.abs(day - 5)) / 10;
   else level = nadirAbove + (baseline - nadirAbove) * Math.min(1, (day - 5) / 25);
   return round(Math.max(level * noise, threshold * 1.12));
 }

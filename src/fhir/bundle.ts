@@ -9,9 +9,12 @@ import { screenResources, type Screened } from './resource-schemas.js';
 
 export const assessmentBundleSchema = z.looseObject({
   resourceType: z.literal('Bundle'),
-  type: z.enum(['collection', 'searchset', 'transaction', 'batch', 'document', 'transaction-response', 'batch-response'], {
-    error: 'must be collection, searchset, transaction or batch',
-  }),
+  type: z.enum(
+    ['collection', 'searchset', 'transaction', 'batch', 'document', 'transaction-response', 'batch-response'],
+    {
+      error: 'must be collection, searchset, transaction or batch',
+    },
+  ),
   /** Entries are screened one by one (see bundleResources): one bad resource costs that resource. */
   entry: z.array(z.unknown()).optional(),
 });
@@ -21,7 +24,9 @@ export const assessmentBundleSchema = z.looseObject({
  * resource left out (entries without a resource are skipped).
  */
 export function bundleResources(bundle: z.infer<typeof assessmentBundleSchema>): Screened {
-  return screenResources((bundle.entry ?? []).map((e) => (e as { resource?: unknown } | null)?.resource).filter((r) => r !== undefined));
+  return screenResources(
+    (bundle.entry ?? []).map((e) => (e as { resource?: unknown } | null)?.resource).filter((r) => r !== undefined),
+  );
 }
 
 /** The patient a resource belongs to (Patient.id, or its subject/patient reference). */

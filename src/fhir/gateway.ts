@@ -15,7 +15,8 @@
 import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
 
-export type FhirAccessFailure = 'refused' | 'timeout' | 'unreachable' | 'http-error' | 'invalid-response' | 'too-large' | 'search-failed';
+export type FhirAccessFailure =
+  'refused' | 'timeout' | 'unreachable' | 'http-error' | 'invalid-response' | 'too-large' | 'search-failed';
 
 /** Why FHIR data could not be had; carries no token, no identifier and no response body. */
 export class FhirAccessError extends Error {
@@ -45,7 +46,8 @@ export function checkFhirServer(fhirServer: string, policy: FhirServerPolicy): s
   }
   if (url.username || url.password) return 'fhirServer must not carry credentials';
   if (url.search || url.hash) return 'fhirServer must be a base URL without query or fragment';
-  if (url.protocol === 'http:' && !policy.allowHttp) return 'fhirServer must use https (set FHIR_ALLOW_HTTP=true only for local demos)';
+  if (url.protocol === 'http:' && !policy.allowHttp)
+    return 'fhirServer must use https (set FHIR_ALLOW_HTTP=true only for local demos)';
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'fhirServer must be an http(s) URL';
   if (policy.allowedOrigins.length > 0 && !policy.allowedOrigins.includes(url.origin)) {
     return `fhirServer origin ${url.origin} is not in FHIR_ALLOWED_ORIGINS`;
@@ -103,7 +105,8 @@ export class FhirGateway {
    */
   async fetchAll(relativeUrl: string): Promise<unknown[]> {
     const target = resolveUnderBase(this.options.baseUrl, relativeUrl);
-    if (!target) throw new FhirAccessError('refused', `refused to fetch ${describe(relativeUrl)}: it resolves outside fhirServer`);
+    if (!target)
+      throw new FhirAccessError('refused', `refused to fetch ${describe(relativeUrl)}: it resolves outside fhirServer`);
     const first = await this.get(target);
     if (first.resourceType !== 'Bundle') return [first];
     return this.collectPages(first as Bundle);
@@ -112,7 +115,8 @@ export class FhirGateway {
   /** Reads one resource by relative reference (`Medication/123`); undefined when it does not exist. */
   async read(reference: string): Promise<Resource | undefined> {
     const target = resolveUnderBase(this.options.baseUrl, reference);
-    if (!target) throw new FhirAccessError('refused', `refused to fetch ${describe(reference)}: it resolves outside fhirServer`);
+    if (!target)
+      throw new FhirAccessError('refused', `refused to fetch ${describe(reference)}: it resolves outside fhirServer`);
     try {
       return await this.get(target);
     } catch (error) {
@@ -132,7 +136,11 @@ export class FhirGateway {
         const resource = (entry as { resource?: unknown } | null)?.resource as Partial<Resource> | undefined;
         if (!resource || typeof resource !== 'object') continue;
         if (resource.resourceType === 'OperationOutcome') {
-          if (isFailureOutcome(resource as OperationOutcome)) throw new FhirAccessError('search-failed', 'fhirServer reported that the search failed (an OperationOutcome with an error in the Bundle)');
+          if (isFailureOutcome(resource as OperationOutcome))
+            throw new FhirAccessError(
+              'search-failed',
+              'fhirServer reported that the search failed (an OperationOutcome with an error in the Bundle)',
+            );
           continue;
         }
         if ((entry as { search?: { mode?: unknown } }).search?.mode === 'outcome') continue;
@@ -145,12 +153,17 @@ export class FhirGateway {
       }
       const nextUrl = parseUrl(next);
       if (!nextUrl || !isUnderBase(this.base, nextUrl)) {
-        throw new FhirAccessError('refused', `refused to follow a next link to ${nextUrl?.origin ?? 'an invalid URL'}: it is outside fhirServer ${this.base.origin}`);
+        throw new FhirAccessError(
+          'refused',
+          `refused to follow a next link to ${nextUrl?.origin ?? 'an invalid URL'}: it is outside fhirServer ${this.base.origin}`,
+        );
       }
-      if (seen.has(nextUrl.href)) throw new FhirAccessError('invalid-response', 'a next link leads back to a page already read (paging loop)');
+      if (seen.has(nextUrl.href))
+        throw new FhirAccessError('invalid-response', 'a next link leads back to a page already read (paging loop)');
       seen.add(nextUrl.href);
       const fetched = await this.get(nextUrl);
-      if (fetched.resourceType !== 'Bundle') throw new FhirAccessError('invalid-response', 'a next link did not return a Bundle');
+      if (fetched.resourceType !== 'Bundle')
+        throw new FhirAccessError('invalid-response', 'a next link did not return a Bundle');
       page = fetched as Bundle;
     }
     return resources;
@@ -173,16 +186,26 @@ export class FhirGateway {
         signal: AbortSignal.any([signal, local.signal]),
       });
     } catch {
-      throw signal.aborted ? abortError(signal) : new FhirAccessError('unreachable', `fhirServer could not be reached for ${what}`);
+      throw signal.aborted
+        ? abortError(signal)
+        : new FhirAccessError('unreachable', `fhirServer could not be reached for ${what}`);
     }
     try {
       if (response.status >= 300 && response.status < 400) {
-        throw new FhirAccessError('refused', `fhirServer answered ${response.status} (redirect) to ${what}; redirects are not followed`, response.status);
+        throw new FhirAccessError(
+          'refused',
+          `fhirServer answered ${response.status} (redirect) to ${what}; redirects are not followed`,
+          response.status,
+        );
       }
-      if (!response.ok) throw new FhirAccessError('http-error', `fhirServer answered ${response.status} to ${what}`, response.status);
+      if (!response.ok)
+        throw new FhirAccessError('http-error', `fhirServer answered ${response.status} to ${what}`, response.status);
       const type = response.headers.get('content-type') ?? '';
       if (!JSON_TYPES.test(type)) {
-        throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with ${type.split(';')[0]?.slice(0, 60) || 'no content type'}, not FHIR JSON`);
+        throw new FhirAccessError(
+          'invalid-response',
+          `fhirServer answered ${what} with ${type.split(';')[0]?.slice(0, 60) || 'no content type'}, not FHIR JSON`,
+        );
       }
       const text = await this.readText(response, what, local);
       let body: unknown;
@@ -191,14 +214,24 @@ export class FhirGateway {
       } catch {
         throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with malformed JSON`);
       }
-      if (!body || typeof body !== 'object' || Array.isArray(body) || typeof (body as Resource).resourceType !== 'string') {
-        throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with JSON that is not a FHIR resource`);
+      if (
+        !body ||
+        typeof body !== 'object' ||
+        Array.isArray(body) ||
+        typeof (body as Resource).resourceType !== 'string'
+      ) {
+        throw new FhirAccessError(
+          'invalid-response',
+          `fhirServer answered ${what} with JSON that is not a FHIR resource`,
+        );
       }
       return body as Resource;
     } catch (error) {
       local.abort(); // closes the socket of a body we stop reading
       if (error instanceof FhirAccessError) throw error;
-      throw signal.aborted ? abortError(signal) : new FhirAccessError('unreachable', `the connection to fhirServer broke while reading ${what}`);
+      throw signal.aborted
+        ? abortError(signal)
+        : new FhirAccessError('unreachable', `the connection to fhirServer broke while reading ${what}`);
     }
   }
 
@@ -224,7 +257,10 @@ export class FhirGateway {
       }
       if (!budget.take(value.byteLength)) {
         local.abort();
-        throw new FhirAccessError('too-large', `reading ${what} passed the ${mb(budget.limit)} this call may read from fhirServer (FHIR_MAX_CALL_BYTES)`);
+        throw new FhirAccessError(
+          'too-large',
+          `reading ${what} passed the ${mb(budget.limit)} this call may read from fhirServer (FHIR_MAX_CALL_BYTES)`,
+        );
       }
       chunks.push(value);
     }
@@ -233,7 +269,10 @@ export class FhirGateway {
 }
 
 function tooLarge(what: string, limit: number): FhirAccessError {
-  return new FhirAccessError('too-large', `the response to ${what} is larger than ${mb(limit)} (FHIR_MAX_RESPONSE_BYTES); reading stopped`);
+  return new FhirAccessError(
+    'too-large',
+    `the response to ${what} is larger than ${mb(limit)} (FHIR_MAX_RESPONSE_BYTES); reading stopped`,
+  );
 }
 
 function mb(bytes: number): string {
@@ -250,7 +289,10 @@ function nextLink(bundle: Bundle): string | undefined {
 function abortError(signal: AbortSignal): FhirAccessError {
   const reason = signal.reason as Error | undefined;
   return reason?.name === 'TimeoutError'
-    ? new FhirAccessError('timeout', 'fhirServer did not answer within the deadline (FHIR_TIMEOUT_MS); headers and body count')
+    ? new FhirAccessError(
+        'timeout',
+        'fhirServer did not answer within the deadline (FHIR_TIMEOUT_MS); headers and body count',
+      )
     : new FhirAccessError('unreachable', 'the request was cancelled (the CDS client went away)');
 }
 

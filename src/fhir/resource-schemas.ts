@@ -38,7 +38,19 @@ const base = { id: fhirId.optional(), meta: meta.optional() };
 
 const medication = z.looseObject({ resourceType: z.literal('Medication'), ...base, code: codeableConcept.optional() });
 /** Contained resources: a contained Medication is read, anything else only needs a type. */
-const contained = z.array(z.union([medication, z.looseObject({ resourceType: z.string().max(64).refine((t) => t !== 'Medication') })])).optional();
+const contained = z
+  .array(
+    z.union([
+      medication,
+      z.looseObject({
+        resourceType: z
+          .string()
+          .max(64)
+          .refine((t) => t !== 'Medication'),
+      }),
+    ]),
+  )
+  .optional();
 
 const observation = z.looseObject({
   resourceType: z.literal('Observation'),
@@ -147,7 +159,8 @@ function isReadType(type: unknown): type is ReadType {
 /** `Observation/abc`, or the type alone when the id is missing or not a FHIR id. */
 export function describeResource(value: unknown): string {
   const r = value as { resourceType?: unknown; id?: unknown };
-  const type = typeof r?.resourceType === 'string' && /^[A-Za-z]{1,64}$/.test(r.resourceType) ? r.resourceType : 'resource';
+  const type =
+    typeof r?.resourceType === 'string' && /^[A-Za-z]{1,64}$/.test(r.resourceType) ? r.resourceType : 'resource';
   const id = typeof r?.id === 'string' && /^[A-Za-z0-9\-.]{1,64}$/.test(r.id) ? r.id : undefined;
   return id ? `${type}/${id}` : `${type} (no usable id)`;
 }
@@ -159,18 +172,30 @@ function elementPath(path: readonly PropertyKey[]): string {
   return out || '(resource)';
 }
 
-const anyResource = z.looseObject({ resourceType: z.string().regex(/^[A-Z][A-Za-z]{1,63}$/, 'is not a FHIR resource type') });
+const anyResource = z.looseObject({
+  resourceType: z.string().regex(/^[A-Z][A-Za-z]{1,63}$/, 'is not a FHIR resource type'),
+});
 
 /**
  * Checks one resource. Returns it typed when it has the shape the engine reads (types the engine
  * does not read need only a resource type), or the issue that says why it is left out.
  */
-export function screenResource(value: unknown): { ok: true; resource: FhirResource } | { ok: false; issue: AssessmentIssue } {
+export function screenResource(
+  value: unknown,
+): { ok: true; resource: FhirResource } | { ok: false; issue: AssessmentIssue } {
   const type = (value as { resourceType?: unknown } | null)?.resourceType;
   if (!isReadType(type)) {
     const other = anyResource.safeParse(value);
     if (other.success) return { ok: true, resource: value as FhirResource };
-    return { ok: false, issue: { severity: 'warning', code: 'resource-invalid', message: 'not a FHIR resource (no resourceType); left out', resource: 'resource' } };
+    return {
+      ok: false,
+      issue: {
+        severity: 'warning',
+        code: 'resource-invalid',
+        message: 'not a FHIR resource (no resourceType); left out',
+        resource: 'resource',
+      },
+    };
   }
   const parsed = RESOURCE_SCHEMAS[type].safeParse(value);
   if (parsed.success) return { ok: true, resource: value as FhirResource };
@@ -179,7 +204,12 @@ export function screenResource(value: unknown): { ok: true; resource: FhirResour
   const why = (first?.message ?? 'does not have the expected shape').slice(0, 200);
   return {
     ok: false,
-    issue: { severity: 'warning', code: 'resource-invalid', message: `${element}: ${why}; resource left out`, resource: describeResource(value) },
+    issue: {
+      severity: 'warning',
+      code: 'resource-invalid',
+      message: `${element}: ${why}; resource left out`,
+      resource: describeResource(value),
+    },
   };
 }
 

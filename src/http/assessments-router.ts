@@ -15,7 +15,10 @@ const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD'
 const querySchema = z.looseObject({
   asOf: date.optional(),
   infusionDate: date.optional(),
-  patientId: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, 'must be a FHIR id').optional(),
+  patientId: z
+    .string()
+    .regex(/^[A-Za-z0-9\-.]{1,64}$/, 'must be a FHIR id')
+    .optional(),
   series: z.enum(['true', 'false']).optional(),
 });
 

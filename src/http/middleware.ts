@@ -33,7 +33,12 @@ export interface HttpMetrics {
 
 export function createHttpMetrics(registry: Registry): HttpMetrics {
   return {
-    requests: new Counter({ name: 'http_requests_total', help: 'HTTP requests served', labelNames: ['method', 'route', 'status'], registers: [registry] }),
+    requests: new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests served',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    }),
     duration: new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request duration',
@@ -212,7 +217,10 @@ export function errorHandler(log: Logger, bodyLimit: string): ErrorRequestHandle
       res.status(401).setHeader('WWW-Authenticate', 'Bearer').end();
       return;
     }
-    res.status(status).type('application/fhir+json').send(JSON.stringify(withRequestId(outcome, req.id)));
+    res
+      .status(status)
+      .type('application/fhir+json')
+      .send(JSON.stringify(withRequestId(outcome, req.id)));
   };
 }
 
@@ -236,6 +244,7 @@ function toOperationOutcomeError(err: unknown, req: Request, bodyLimit: string):
     case 'charset.unsupported':
       return unsupportedMediaType(req.get('content-type'));
   }
-  if (typeof parserError?.status === 'number' && parserError.status >= 400 && parserError.status < 500) return badRequest('Malformed request');
+  if (typeof parserError?.status === 'number' && parserError.status >= 400 && parserError.status < 500)
+    return badRequest('Malformed request');
   return undefined;
 }

@@ -51,7 +51,10 @@ export function smartRouter(config: Config, appConfig: SmartAppConfig, dir: stri
     res.json(appConfig);
   });
   if (dir) {
-    router.use(SMART_PATH, express.static(dir, { index: 'index.html', redirect: true, fallthrough: true, cacheControl: false }));
+    router.use(
+      SMART_PATH,
+      express.static(dir, { index: 'index.html', redirect: true, fallthrough: true, cacheControl: false }),
+    );
   } else {
     router.use(SMART_PATH, () => {
       throw notFound('The SMART app is not built: run `npm run build`');

@@ -44,13 +44,16 @@ export function describePath(path: string): string {
   const [resource, query] = path.split('?');
   if (!query) return path;
   const params = new URLSearchParams(query);
-  const parts = [...params.entries()].map(([k, v]) => (k === 'code' && v.length > 60 ? `code=(${v.split(',').length} codes)` : `${k}=${v}`));
+  const parts = [...params.entries()].map(([k, v]) =>
+    k === 'code' && v.length > 60 ? `code=(${v.split(',').length} codes)` : `${k}=${v}`,
+  );
   return `${resource ?? ''}?${parts.join('&')}`;
 }
 
 export function queryPaths(config: SmartAppConfig, patientId: string, today: string): Record<AppQueryKey, string> {
   const since = addDays(today, -config.clinical.lookbackDays);
-  const fill = (template: string): string => template.replaceAll('{{context.patientId}}', encodeURIComponent(patientId));
+  const fill = (template: string): string =>
+    template.replaceAll('{{context.patientId}}', encodeURIComponent(patientId));
   const count = `_count=${config.pageSize}`;
   return {
     patient: fill(config.queries.patient),
@@ -65,10 +68,21 @@ function failure(key: AppQueryKey, path: string, error: unknown): FhirReadError 
   if (e.name === 'AbortError') return new FhirReadError(key, path, undefined, 'cancelled');
   const text = e.statusText || (e.message ?? 'failed').split('\n')[0] || 'failed';
   const status = typeof e.status === 'number' ? e.status : undefined;
-  return new FhirReadError(key, path, status, e.status ? text : `${text} (network error or the server refused the request)`);
+  return new FhirReadError(
+    key,
+    path,
+    status,
+    e.status ? text : `${text} (network error or the server refused the request)`,
+  );
 }
 
-async function readAll(client: Client, key: AppQueryKey, path: string, onPage: (resources: number) => void, signal: AbortSignal): Promise<FhirResource[]> {
+async function readAll(
+  client: Client,
+  key: AppQueryKey,
+  path: string,
+  onPage: (resources: number) => void,
+  signal: AbortSignal,
+): Promise<FhirResource[]> {
   const base = new URL(client.state.serverUrl.endsWith('/') ? client.state.serverUrl : `${client.state.serverUrl}/`);
   let url: string | undefined = path;
   const out: FhirResource[] = [];
@@ -98,10 +112,16 @@ async function readAll(client: Client, key: AppQueryKey, path: string, onPage: (
 }
 
 /** Every query in parallel; rejects with the first FhirReadError (the others are cancelled). */
-export async function loadRecord(client: Client, paths: Record<AppQueryKey, string>, onProgress: (p: QueryProgress) => void): Promise<FhirResource[]> {
+export async function loadRecord(
+  client: Client,
+  paths: Record<AppQueryKey, string>,
+  onProgress: (p: QueryProgress) => void,
+): Promise<FhirResource[]> {
   const abort = new AbortController();
   const keys = Object.keys(paths) as AppQueryKey[];
-  const progress = new Map<AppQueryKey, QueryProgress>(keys.map((key) => [key, { key, state: 'waiting', resources: 0, pages: 0 }]));
+  const progress = new Map<AppQueryKey, QueryProgress>(
+    keys.map((key) => [key, { key, state: 'waiting', resources: 0, pages: 0 }]),
+  );
   let stopped = false;
   const report = (key: AppQueryKey, change: Partial<QueryProgress>): void => {
     if (stopped) return; // after the first failure the others are cancelled, not failed
@@ -115,7 +135,10 @@ export async function loadRecord(client: Client, paths: Record<AppQueryKey, stri
         report(key, { state: 'loading' });
         try {
           const onPage = (n: number): void =>
-            report(key, { resources: (progress.get(key)?.resources ?? 0) + n, pages: (progress.get(key)?.pages ?? 0) + 1 });
+            report(key, {
+              resources: (progress.get(key)?.resources ?? 0) + n,
+              pages: (progress.get(key)?.pages ?? 0) + 1,
+            });
           const resources = await readAll(client, key, paths[key], onPage, abort.signal);
           report(key, { state: 'done' });
           return resources;

@@ -44,7 +44,11 @@ function chooser(config: SmartAppConfig): void {
     h('h2', {}, 'Open a patient'),
     servers.length > 0
       ? h('ul', { class: 'choices' }, ...servers)
-      : h('p', {}, 'No FHIR server is configured for standalone launch (SMART_ALLOWED_ISS). Launch the app from the EHR.'),
+      : h(
+          'p',
+          {},
+          'No FHIR server is configured for standalone launch (SMART_ALLOWED_ISS). Launch the app from the EHR.',
+        ),
     config.demo
       ? h(
           'section',
@@ -53,7 +57,9 @@ function chooser(config: SmartAppConfig): void {
           h(
             'ul',
             { class: 'choices' },
-            ...config.demo.patients.map((p) => h('li', {}, h('a', { href: `./index.html?patient=${encodeURIComponent(p.id)}` }, `${p.id}: ${p.label}`))),
+            ...config.demo.patients.map((p) =>
+              h('li', {}, h('a', { href: `./index.html?patient=${encodeURIComponent(p.id)}` }, `${p.id}: ${p.label}`)),
+            ),
           ),
         )
       : null,
@@ -70,7 +76,11 @@ function chooser(config: SmartAppConfig): void {
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const refused = REFUSED_PARAMS.filter((p) => params.has(p));
-  if (refused.length > 0) throw new Refused(`Launch refused: the parameter ${refused.join(', ')} is not accepted.`, 'Launch the app from the EHR.');
+  if (refused.length > 0)
+    throw new Refused(
+      `Launch refused: the parameter ${refused.join(', ')} is not accepted.`,
+      'Launch the app from the EHR.',
+    );
   const config = await loadAppConfig();
   const iss = params.get('iss');
   if (!iss) {
@@ -83,7 +93,8 @@ async function main(): Promise<void> {
       'Nothing was sent to it. Ask the integration team to add the EHR\u2019s FHIR base URL to SMART_ALLOWED_ISS if it is genuine.',
     );
   }
-  if (!params.get('launch')) throw new Refused('Launch refused: an EHR launch needs a launch parameter.', 'Open the app from the EHR.');
+  if (!params.get('launch'))
+    throw new Refused('Launch refused: an EHR launch needs a launch parameter.', 'Open the app from the EHR.');
   await authorize(config, config.scopes.ehr);
 }
 

@@ -17,7 +17,17 @@ import { issuerAllowed, type SmartAppConfig } from '../smart-config.js';
 import { demoFhirBase, engineContext, loadAppConfig, type EngineContext } from './app-config.js';
 import { byId, h } from './dom.js';
 import { describePath, FhirReadError, loadRecord, QUERY_LABELS, queryPaths, type QueryProgress } from './fhir-data.js';
-import { crsPanel, ctcaePanel, dataQualityPanel, episodesPanel, eventsPanel, hematotoxPanel, icahtPanel, immunePanel, recommendationsPanel } from './panels.js';
+import {
+  crsPanel,
+  ctcaePanel,
+  dataQualityPanel,
+  episodesPanel,
+  eventsPanel,
+  hematotoxPanel,
+  icahtPanel,
+  immunePanel,
+  recommendationsPanel,
+} from './panels.js';
 import { setStatus, showError, UserFacingError } from './status.js';
 import { EVENT_STYLE, laneSpecs, renderTimeline, renderTrend, type Timeline } from './timeline.js';
 import './styles.css';
@@ -30,9 +40,13 @@ async function connect(config: SmartAppConfig): Promise<Client> {
   if (demoPatient !== null && !params.has('code') && !params.has('state')) {
     const base = demoFhirBase(config);
     if (!base) {
-      throw new UserFacingError('Opening a patient directly works only with the demo FHIR server.', 'Launch the app from the EHR (or from launch.html).');
+      throw new UserFacingError(
+        'Opening a patient directly works only with the demo FHIR server.',
+        'Launch the app from the EHR (or from launch.html).',
+      );
     }
-    if (!DEMO_PATIENT_ID.test(demoPatient)) throw new UserFacingError('That is not a patient id.', 'Pick a demo patient from launch.html.');
+    if (!DEMO_PATIENT_ID.test(demoPatient))
+      throw new UserFacingError('That is not a patient id.', 'Pick a demo patient from launch.html.');
     return FHIR.client({ serverUrl: base, tokenResponse: { patient: demoPatient } });
   }
   let client: Client;
@@ -46,7 +60,10 @@ async function connect(config: SmartAppConfig): Promise<Client> {
   }
   if (!issuerAllowed(client.state.serverUrl, config.allowedIssuers)) {
     sessionStorage.clear();
-    throw new UserFacingError(`Refused: ${client.state.serverUrl} is not an allowed FHIR server.`, 'The session was cleared.');
+    throw new UserFacingError(
+      `Refused: ${client.state.serverUrl} is not an allowed FHIR server.`,
+      'The session was cleared.',
+    );
   }
   return client;
 }
@@ -59,7 +76,9 @@ function patientHeader(patient: Patient | undefined, a: Assessment): HTMLElement
     {},
     h('strong', {}, display || `Patient ${a.patientId}`),
     ` · ${a.sex}${a.ageYears !== null ? `, ${a.ageYears} y` : ''}`,
-    a.infusionDate ? ` · ${a.infusions.at(-1)?.product ?? 'CAR-T'} on ${a.infusionDate} · ` : ' · no CAR-T infusion found · ',
+    a.infusionDate
+      ? ` · ${a.infusions.at(-1)?.product ?? 'CAR-T'} on ${a.infusionDate} · `
+      : ' · no CAR-T infusion found · ',
     a.dayPostInfusion !== null ? h('strong', { 'data-testid': 'day' }, dayLabel(a.dayPostInfusion)) : null,
     ` (as of ${a.asOf})`,
   );
@@ -79,7 +98,9 @@ function progressView(progress: Map<string, QueryProgress>): HTMLElement {
     h(
       'ul',
       { class: 'progress', 'data-testid': 'progress' },
-      ...[...progress.values()].map((p) => h('li', { 'data-state': p.state }, `${QUERY_LABELS[p.key]}: ${progressText(p)}`)),
+      ...[...progress.values()].map((p) =>
+        h('li', { 'data-state': p.state }, `${QUERY_LABELS[p.key]}: ${progressText(p)}`),
+      ),
     ),
   );
 }
@@ -108,7 +129,14 @@ function drawTimeline(view: View): void {
   const a = view.assessment;
   const container = byId('timeline');
   view.timeline?.destroy();
-  view.timeline = renderTimeline(container, a, view.engine.thresholds, laneSpecs(a, view.engine.thresholds, view.extraLanes), view.range, dateOfDay(a));
+  view.timeline = renderTimeline(
+    container,
+    a,
+    view.engine.thresholds,
+    laneSpecs(a, view.engine.thresholds, view.extraLanes),
+    view.range,
+    dateOfDay(a),
+  );
   container.dataset['range'] = view.range.join(',');
 }
 
@@ -159,7 +187,14 @@ function render(view: View, patient: Patient | undefined, focus: string | undefi
   byId('toolbar').hidden = false;
   byId('view').hidden = false;
   drawTimeline(view);
-  renderTrend(trend, igg, 'IgG', displayUnit(a.latest.igg?.unit ?? 'mg/dL'), { value: ivig, label: `IVIG review < ${ivig}` }, dateOfDay(a));
+  renderTrend(
+    trend,
+    igg,
+    'IgG',
+    displayUnit(a.latest.igg?.unit ?? 'mg/dL'),
+    { value: ivig, label: `IVIG review < ${ivig}` },
+    dateOfDay(a),
+  );
   if (focus) {
     const el = panels.querySelector<HTMLElement>(`[data-kind="${CSS.escape(focus)}"]`);
     el?.classList.add('focused');
@@ -174,7 +209,8 @@ function wireToolbar(view: View): void {
       view.range = rangeFor(button.dataset['range'] ?? 'today', view.assessment);
       view.timeline?.setRange(...view.range);
       byId('timeline').dataset['range'] = view.range.join(',');
-      for (const b of byId('toolbar').querySelectorAll('button[data-range]')) b.setAttribute('aria-pressed', String(b === button));
+      for (const b of byId('toolbar').querySelectorAll('button[data-range]'))
+        b.setAttribute('aria-pressed', String(b === button));
     });
   }
   for (const box of byId('toolbar').querySelectorAll<HTMLInputElement>('input[data-lane]')) {
@@ -231,7 +267,13 @@ async function load(client: Client, config: SmartAppConfig, engine: EngineContex
   setStatus('loading', `Assessing ${resources.length} resources…`);
   // The record is hostile input too: resources without the shape the engine reads are left out and listed.
   const screened = screenResources(resources);
-  const assessment = assess(screened.resources, { ...engine, asOf: today, patientId, includeSeries: true, inputIssues: screened.issues });
+  const assessment = assess(screened.resources, {
+    ...engine,
+    asOf: today,
+    patientId,
+    includeSeries: true,
+    inputIssues: screened.issues,
+  });
   const patient = resources.find((r): r is Patient => r.resourceType === 'Patient');
   const view: View = { assessment, engine, range: rangeFor('today', assessment), extraLanes: [] };
   render(view, patient, focusOf(client));
@@ -244,7 +286,8 @@ async function main(): Promise<void> {
   const engine = engineContext(config);
   const client = await connect(config);
   const patientId = client.getPatientId();
-  if (!patientId) throw new UserFacingError('The launch did not name a patient.', 'Open the app from a patient chart in the EHR.');
+  if (!patientId)
+    throw new UserFacingError('The launch did not name a patient.', 'Open the app from a patient chart in the EHR.');
   await load(client, config, engine, patientId);
 }
 

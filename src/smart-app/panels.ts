@@ -27,21 +27,41 @@ import { h, link, table, type Child } from './dom.js';
 import { EVENT_STYLE, eventRuns } from './timeline.js';
 
 function panel(id: string, title: string, ...children: Child[]): HTMLElement {
-  return h('section', { class: 'panel', id, 'aria-labelledby': `${id}-title` }, h('h2', { id: `${id}-title` }, title), ...children);
+  return h(
+    'section',
+    { class: 'panel', id, 'aria-labelledby': `${id}-title` },
+    h('h2', { id: `${id}-title` }, title),
+    ...children,
+  );
 }
 
 const testValue = (testid: string, text: string): HTMLElement => h('strong', { 'data-testid': testid }, text);
 
 export function recommendationsPanel(a: Assessment, t: HospitalThresholds): HTMLElement {
   if (a.recommendations.length === 0) {
-    const none = h('p', { 'data-testid': 'no-recommendations' }, 'None of the rules advises an action today. The counts and grades are below.');
+    const none = h(
+      'p',
+      { 'data-testid': 'no-recommendations' },
+      'None of the rules advises an action today. The counts and grades are below.',
+    );
     return panel('recommendations', 'Recommendations', none);
   }
   const items = a.recommendations.map((r) =>
     h(
       'li',
-      { class: `recommendation ${r.urgency}`, 'data-testid': 'recommendation', 'data-kind': r.kind, 'data-urgency': r.urgency },
-      h('div', { class: 'rec-head' }, h('span', { class: `badge ${r.urgency}` }, r.urgency), ' ', h('strong', {}, RECOMMENDATION_TITLES[r.kind])),
+      {
+        class: `recommendation ${r.urgency}`,
+        'data-testid': 'recommendation',
+        'data-kind': r.kind,
+        'data-urgency': r.urgency,
+      },
+      h(
+        'div',
+        { class: 'rec-head' },
+        h('span', { class: `badge ${r.urgency}` }, r.urgency),
+        ' ',
+        h('strong', {}, RECOMMENDATION_TITLES[r.kind]),
+      ),
       h('p', {}, r.reason),
       h(
         'p',
@@ -94,12 +114,20 @@ export function icahtPanel(a: Assessment, t: HospitalThresholds): HTMLElement {
           `PLT < ${fmt(v.icaht.thrombocytopenia.early50)} on ${plural(tp.early.daysBelow50, 'day')}, ` +
             `< ${fmt(v.icaht.thrombocytopenia.early20)} on ${plural(tp.early.daysBelow20, 'day')}`,
         ],
-        ['Thrombocytopenia, late', String(tp.late.grade ?? '–'), `days ${v.icaht.late.firstDay}–${v.icaht.thrombocytopenia.lateLastDay}`],
+        [
+          'Thrombocytopenia, late',
+          String(tp.late.grade ?? '–'),
+          `days ${v.icaht.late.firstDay}–${v.icaht.thrombocytopenia.lateLastDay}`,
+        ],
       ],
     ),
     h('p', {}, 'Neutrophil recovery: ', testValue('phenotype', a.icaht.phenotype ?? 'not yet known')),
     gaps.length > 0
-      ? h('p', { class: 'warning-text', 'data-testid': 'icaht-gaps' }, `ANC not measured on ${gaps.join(', ')}: the grade could be higher (shown as ≥).`)
+      ? h(
+          'p',
+          { class: 'warning-text', 'data-testid': 'icaht-gaps' },
+          `ANC not measured on ${gaps.join(', ')}: the grade could be higher (shown as ≥).`,
+        )
       : null,
   );
 }
@@ -115,7 +143,13 @@ export function hematotoxPanel(a: Assessment): HTMLElement {
   return panel(
     'hematotox',
     'CAR-HEMATOTOX',
-    h('p', {}, 'Score: ', testValue('hematotox-score', hematotoxScoreText(x)), x.baselineBefore ? ` — values before ${x.baselineBefore}` : ''),
+    h(
+      'p',
+      {},
+      'Score: ',
+      testValue('hematotox-score', hematotoxScoreText(x)),
+      x.baselineBefore ? ` — values before ${x.baselineBefore}` : '',
+    ),
     table(['', 'Value', 'Date', 'Points'], rows),
     h('p', { class: 'small' }, x.caveat, ' Source: ', link(x.source.label, x.source.url)),
   );
@@ -162,7 +196,9 @@ export function immunePanel(a: Assessment, t: HospitalThresholds, trend: HTMLEle
     return [
       name,
       r.baseline ? `${valueWithUnit(r.baseline)} (${r.baseline.date})` : '–',
-      r.latest ? `${valueWithUnit(r.latest)} (${r.latest.date}, ${dayLabel(r.latest.day)})` : h('span', { class: 'missing' }, 'not measured'),
+      r.latest
+        ? `${valueWithUnit(r.latest)} (${r.latest.date}, ${dayLabel(r.latest.day)})`
+        : h('span', { class: 'missing' }, 'not measured'),
       r.changePct === null ? '–' : `${r.changePct > 0 ? '+' : ''}${r.changePct}%`,
     ];
   });
@@ -188,10 +224,18 @@ export function crsPanel(a: Assessment): HTMLElement | null {
       {},
       `CRS grade ${c.crs.grade ?? '–'}${c.crs.onsetDay !== null ? ` from ${dayLabel(c.crs.onsetDay)}` : ''}`,
       c.tocilizumab.given ? `; tocilizumab ×${c.tocilizumab.doses} from ${dayLabel(c.tocilizumab.firstDay)}` : '',
-      c.corticosteroids.given ? `; corticosteroids ×${c.corticosteroids.doses} from ${dayLabel(c.corticosteroids.firstDay)}` : '',
+      c.corticosteroids.given
+        ? `; corticosteroids ×${c.corticosteroids.doses} from ${dayLabel(c.corticosteroids.firstDay)}`
+        : '',
     ),
     c.associations.length > 0
-      ? h('ul', { class: 'notes' }, ...c.associations.map((x) => h('li', {}, `${x.finding}: ${x.association} (`, link(x.source.label, x.source.url), ')')))
+      ? h(
+          'ul',
+          { class: 'notes' },
+          ...c.associations.map((x) =>
+            h('li', {}, `${x.finding}: ${x.association} (`, link(x.source.label, x.source.url), ')'),
+          ),
+        )
       : null,
   );
 }
@@ -203,7 +247,13 @@ export function eventsPanel(a: Assessment): HTMLElement {
     h('span', { class: 'event' }, EVENT_STYLE[r.kind].code),
     `${r.display || EVENT_STYLE[r.kind].label}${r.count > 1 ? ` (${r.count}×)` : ''}`,
   ]);
-  return panel('events', 'Events', rows.length > 0 ? table(['Date', 'Day', '', 'What'], rows, { 'data-testid': 'events' }) : h('p', {}, 'No events recorded.'));
+  return panel(
+    'events',
+    'Events',
+    rows.length > 0
+      ? table(['Date', 'Day', '', 'What'], rows, { 'data-testid': 'events' })
+      : h('p', {}, 'No events recorded.'),
+  );
 }
 
 export function dataQualityPanel(a: Assessment): HTMLElement {
@@ -215,13 +265,21 @@ export function dataQualityPanel(a: Assessment): HTMLElement {
       'li',
       { 'data-testid': 'data-issue', 'data-code': code },
       h('strong', {}, `${code} (${messages.length})`),
-      h('ul', {}, ...messages.slice(0, 8).map((m) => h('li', {}, m)), messages.length > 8 ? h('li', {}, `… ${messages.length - 8} more`) : null),
+      h(
+        'ul',
+        {},
+        ...messages.slice(0, 8).map((m) => h('li', {}, m)),
+        messages.length > 8 ? h('li', {}, `… ${messages.length - 8} more`) : null,
+      ),
     ),
   );
   if (ignored.length > 0) {
     const text = `Not used because of their status: ${ignored.map(([s, n]) => `${n} ${s}`).join(', ')}`;
     items.push(h('li', { 'data-testid': 'data-issue', 'data-code': 'status-ignored' }, text));
   }
-  const body = items.length > 0 ? h('ul', { class: 'issues' }, ...items) : h('p', { 'data-testid': 'no-data-issues' }, 'No problems found in the data read.');
+  const body =
+    items.length > 0
+      ? h('ul', { class: 'issues' }, ...items)
+      : h('p', { 'data-testid': 'no-data-issues' }, 'No problems found in the data read.');
   return panel('data-quality', 'Data quality', body);
 }

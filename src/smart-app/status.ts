@@ -10,7 +10,8 @@ export function setStatus(state: StatusState, ...content: Child[]): void {
   el.dataset['state'] = state;
   el.className = `status ${state}`;
   el.replaceChildren();
-  for (const c of content) if (c !== null && c !== undefined && c !== false) el.append(typeof c === 'number' ? String(c) : c);
+  for (const c of content)
+    if (c !== null && c !== undefined && c !== false) el.append(typeof c === 'number' ? String(c) : c);
   el.hidden = state === 'ready';
 }
 

@@ -36,7 +36,12 @@ export const EVENT_STYLE: Record<EventKind, { code: string; label: string; color
 /** Same plot-area edges on every lane, whatever the tick labels (so events line up with values). */
 const PADDING: uPlot.Padding = [10, 24, 0, null];
 
-const BAND_COLORS = ['rgba(255, 220, 120, 0.18)', 'rgba(255, 170, 90, 0.20)', 'rgba(240, 110, 80, 0.20)', 'rgba(200, 40, 40, 0.20)'];
+const BAND_COLORS = [
+  'rgba(255, 220, 120, 0.18)',
+  'rgba(255, 170, 90, 0.20)',
+  'rgba(240, 110, 80, 0.20)',
+  'rgba(200, 40, 40, 0.20)',
+];
 
 export function laneSpecs(a: Assessment, t: HospitalThresholds, extra: readonly Analyte[]): LaneSpec[] {
   const v = t.values;
@@ -70,20 +75,34 @@ export function laneSpecs(a: Assessment, t: HospitalThresholds, extra: readonly 
   ];
   // The three counts always (an empty lane says so); WBC and lymphocytes when asked for and measured.
   const always: Analyte[] = ['anc', 'platelets', 'hemoglobin'];
-  return lanes.filter((l) => always.includes(l.analyte) || (extra.includes(l.analyte) && (a.series?.[l.analyte]?.length ?? 0) > 0));
+  return lanes.filter(
+    (l) => always.includes(l.analyte) || (extra.includes(l.analyte) && (a.series?.[l.analyte]?.length ?? 0) > 0),
+  );
 }
 
-function lln(a: Assessment, t: HospitalThresholds, term: CtcaeTerm | undefined, days: readonly LabDay[]): number | undefined {
+function lln(
+  a: Assessment,
+  t: HospitalThresholds,
+  term: CtcaeTerm | undefined,
+  days: readonly LabDay[],
+): number | undefined {
   const fromLab = days.find((d) => d.lln !== undefined)?.lln;
   return fromLab ?? (term ? defaultLln(term, t.values, a.sex) : undefined);
 }
 
 /** Grade bands [from, to) from the CTCAE boundaries: grade 4 at the bottom, grade 1 up to the LLN. */
-function bands(b: Boundaries | undefined, lowerLimit: number | undefined): { from: number; to: number; grade: number }[] {
+function bands(
+  b: Boundaries | undefined,
+  lowerLimit: number | undefined,
+): { from: number; to: number; grade: number }[] {
   if (!b || lowerLimit === undefined) return [];
   const out: { from: number; to: number; grade: number }[] = [];
   if (b.grade4 !== undefined) out.push({ from: 0, to: b.grade4, grade: 4 });
-  out.push({ from: b.grade4 ?? 0, to: b.grade3, grade: 3 }, { from: b.grade3, to: b.grade2, grade: 2 }, { from: b.grade2, to: lowerLimit, grade: 1 });
+  out.push(
+    { from: b.grade4 ?? 0, to: b.grade3, grade: 3 },
+    { from: b.grade3, to: b.grade2, grade: 2 },
+    { from: b.grade2, to: lowerLimit, grade: 1 },
+  );
   return out.filter((x) => x.to > x.from);
 }
 
@@ -97,7 +116,11 @@ function eventStrip(
   dateOfDay: (day: number) => string,
 ): uPlot {
   const row = 14;
-  const wrapper = h('figure', { class: 'lane events-lane', 'data-testid': 'event-strip' }, h('figcaption', {}, 'Events'));
+  const wrapper = h(
+    'figure',
+    { class: 'lane events-lane', 'data-testid': 'event-strip' },
+    h('figcaption', {}, 'Events'),
+  );
   container.append(wrapper);
   const [min, max] = range();
   const xs = [min, max];
@@ -187,7 +210,16 @@ export function eventRuns(events: readonly ClinicalEvent[]): EventRun[] {
       open.toDay = day;
       open.toDate = e.date;
       open.count++;
-    } else runs.push({ kind: e.kind, fromDay: day, toDay: day, fromDate: e.date, toDate: e.date, count: 1, display: e.display });
+    } else
+      runs.push({
+        kind: e.kind,
+        fromDay: day,
+        toDay: day,
+        fromDate: e.date,
+        toDate: e.date,
+        count: 1,
+        display: e.display,
+      });
   }
   return runs;
 }
@@ -251,9 +283,18 @@ function lanePlot(container: HTMLElement, { a, t, lane, runs, width, view, dateO
   const unit = displayUnit(a.latest[lane.analyte]?.unit ?? (lane.analyte === 'hemoglobin' ? 'g/L' : '10*9/L'));
   const lower = lln(a, t, lane.term, days);
   const laneBands = bands(lane.term ? boundaries(lane.term, t.values) : undefined, lower);
-  const top = Math.max(...days.map((d) => d.value), ...(lower !== undefined ? [lower * 1.15] : []), ...lane.lines.map((l) => l.value * 1.3), 1);
+  const top = Math.max(
+    ...days.map((d) => d.value),
+    ...(lower !== undefined ? [lower * 1.15] : []),
+    ...lane.lines.map((l) => l.value * 1.3),
+    1,
+  );
   const empty = days.length === 0 ? h('span', { class: 'muted' }, ' – no values in this record') : null;
-  const wrapper = h('figure', { class: 'lane', 'data-analyte': lane.analyte }, h('figcaption', {}, `${lane.label} (${unit})`, empty));
+  const wrapper = h(
+    'figure',
+    { class: 'lane', 'data-analyte': lane.analyte },
+    h('figcaption', {}, `${lane.label} (${unit})`, empty),
+  );
   container.append(wrapper);
   const opts: uPlot.Options = {
     width,
@@ -263,11 +304,19 @@ function lanePlot(container: HTMLElement, { a, t, lane, runs, width, view, dateO
     padding: PADDING,
     scales: { x: { time: false, auto: false, range: () => view() }, y: { auto: false, range: () => [0, top] } },
     axes: [
-      { label: 'Day after CAR-T infusion', labelSize: 16, size: 34, values: (_u, ticks) => ticks.map((d) => (d > 0 ? `+${d}` : String(d))) },
+      {
+        label: 'Day after CAR-T infusion',
+        labelSize: 16,
+        size: 34,
+        values: (_u, ticks) => ticks.map((d) => (d > 0 ? `+${d}` : String(d))),
+      },
       { label: unit, labelSize: 16, size: 60 },
     ],
     series: [
-      { label: 'Day', value: (_u, v) => (v === null || v === undefined ? '–' : `${v > 0 ? '+' : ''}${v} (${dateOfDay(v)})`) },
+      {
+        label: 'Day',
+        value: (_u, v) => (v === null || v === undefined ? '–' : `${v > 0 ? '+' : ''}${v} (${dateOfDay(v)})`),
+      },
       {
         label: lane.label,
         stroke: lane.color,
@@ -296,7 +345,8 @@ function drawBands(u: uPlot, laneBands: { from: number; to: number; grade: numbe
     ctx.fillRect(bbox.left, y1, bbox.width, y0 - y1);
     ctx.fillStyle = 'rgba(60, 60, 60, 0.75)';
     ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
-    if (y0 - y1 > 12 * devicePixelRatio) ctx.fillText(`G${band.grade}`, bbox.left + 4 * devicePixelRatio, y0 - 3 * devicePixelRatio);
+    if (y0 - y1 > 12 * devicePixelRatio)
+      ctx.fillText(`G${band.grade}`, bbox.left + 4 * devicePixelRatio, y0 - 3 * devicePixelRatio);
   }
   ctx.restore();
 }
@@ -351,9 +401,15 @@ export function renderTrend(
       height: 150,
       legend: { show: true, live: true },
       scales: { x: { time: false, auto: false, range: () => span }, y: { auto: false, range: () => [0, top] } },
-      axes: [{ values: (_u, ticks) => ticks.map((d) => (d > 0 ? `+${d}` : String(d))) }, { label: unit, labelSize: 16, size: 52 }],
+      axes: [
+        { values: (_u, ticks) => ticks.map((d) => (d > 0 ? `+${d}` : String(d))) },
+        { label: unit, labelSize: 16, size: 52 },
+      ],
       series: [
-        { label: 'Day', value: (_u, v) => (v === null || v === undefined ? '–' : `${v > 0 ? '+' : ''}${v} (${dateOfDay(v)})`) },
+        {
+          label: 'Day',
+          value: (_u, v) => (v === null || v === undefined ? '–' : `${v > 0 ? '+' : ''}${v} (${dateOfDay(v)})`),
+        },
         {
           label,
           stroke: '#00727a',

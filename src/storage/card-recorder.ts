@@ -75,11 +75,20 @@ export class CardRecorder {
         if (!this.dropping) {
           this.dropping = true;
           // Logged on a later turn: record() itself does no I/O.
-          setImmediate(() => this.log?.warn({ queued: this.queue.length, dropped: this.dropped, closed: this.closed }, 'card bookkeeping queue full: issued cards not recorded'));
+          setImmediate(() =>
+            this.log?.warn(
+              { queued: this.queue.length, dropped: this.dropped, closed: this.closed },
+              'card bookkeeping queue full: issued cards not recorded',
+            ),
+          );
         }
         return;
       }
-      this.queue.push({ serviceId, cards: cards.map((c) => ({ uuid: c.uuid, kind: c.kind, indicator: c.indicator })), issuedAt });
+      this.queue.push({
+        serviceId,
+        cards: cards.map((c) => ({ uuid: c.uuid, kind: c.kind, indicator: c.indicator })),
+        issuedAt,
+      });
       if (!this.draining) {
         this.draining = true;
         // After the current I/O phase: the response that issued these cards is written first.
@@ -125,7 +134,10 @@ export class CardRecorder {
         } catch (err) {
           this.failed += chunk.length;
           // Name and code only: a database message may quote data.
-          const error = err instanceof StorageTimeoutError && err.timeoutMs === this.writeTimeoutMs ? 'CardRecorder write timeout' : storageErrorTag(err);
+          const error =
+            err instanceof StorageTimeoutError && err.timeoutMs === this.writeTimeoutMs
+              ? 'CardRecorder write timeout'
+              : storageErrorTag(err);
           this.log?.error({ error, batches: chunk.length, failed: this.failed }, 'could not record issued cards');
         }
         // Let requests in between two writes (SQLite writes hold the event loop).

@@ -45,7 +45,9 @@ export async function withDeadline<T>(timeoutMs: number, work: Promise<T>, onTim
  */
 export function storageErrorTag(err: unknown): string {
   const e = (err ?? {}) as { name?: unknown; code?: unknown };
-  return [typeof e.name === 'string' ? e.name : 'Error', typeof e.code === 'string' ? e.code : ''].filter(Boolean).join(' ');
+  return [typeof e.name === 'string' ? e.name : 'Error', typeof e.code === 'string' ? e.code : '']
+    .filter(Boolean)
+    .join(' ');
 }
 
 /** A positive whole number of milliseconds, or the default. */

@@ -29,7 +29,16 @@ const instant = (t: string | Date): string => {
 
 /** sha256 (hex) of the identifying fields; versioned so the recipe can change without clashes. */
 export function dedupeKey(p: DedupeParts): string {
-  const identity = ['v1', p.serviceId, p.card.toLowerCase(), p.outcome, instant(p.outcomeTimestamp), [...p.acceptedSuggestionIds].sort(), p.overrideSystem, p.overrideCode];
+  const identity = [
+    'v1',
+    p.serviceId,
+    p.card.toLowerCase(),
+    p.outcome,
+    instant(p.outcomeTimestamp),
+    [...p.acceptedSuggestionIds].sort(),
+    p.overrideSystem,
+    p.overrideCode,
+  ];
   return createHash('sha256').update(JSON.stringify(identity)).digest('hex');
 }
 
@@ -82,7 +91,10 @@ export function rowDedupeKey(r: UnkeyedFeedbackRow): string {
  * the plain key, so a later resend of it is recognised; each later copy gets `<key>:dup:<id>`,
  * which keeps the unique index creatable. `taken` holds keys already present in the table.
  */
-export function backfillKeys(rows: readonly UnkeyedFeedbackRow[], taken: ReadonlySet<string>): { id: number | string; key: string }[] {
+export function backfillKeys(
+  rows: readonly UnkeyedFeedbackRow[],
+  taken: ReadonlySet<string>,
+): { id: number | string; key: string }[] {
   const used = new Set(taken);
   return [...rows]
     .sort((a, b) => Number(a.id) - Number(b.id))

@@ -81,7 +81,14 @@ export interface FeedbackStore extends FeedbackSink {
 export interface SummaryRows {
   issued: { service_id: string; kind: string; cards: number; times: number }[];
   outcomes: { service_id: string; kind: string; outcome: string; n: number }[];
-  reasons: { service_id: string; kind: string; system: string | null; code: string | null; display: string | null; n: number }[];
+  reasons: {
+    service_id: string;
+    kind: string;
+    system: string | null;
+    code: string | null;
+    display: string | null;
+    n: number;
+  }[];
 }
 
 export const TOP_REASONS = 5;
@@ -93,12 +100,22 @@ export function buildSummary(rows: SummaryRows, storage: FeedbackSummary['storag
   const entry = (serviceId: string, cardKind: string): KindSummary => {
     let e = byKey.get(key(serviceId, cardKind));
     if (!e) {
-      e = { serviceId, cardKind, cardsIssued: 0, timesIssued: 0, accepted: 0, overridden: 0, acceptanceRate: null, topOverrideReasons: [] };
+      e = {
+        serviceId,
+        cardKind,
+        cardsIssued: 0,
+        timesIssued: 0,
+        accepted: 0,
+        overridden: 0,
+        acceptanceRate: null,
+        topOverrideReasons: [],
+      };
       byKey.set(key(serviceId, cardKind), e);
     }
     return e;
   };
-  for (const r of rows.issued) Object.assign(entry(r.service_id, r.kind), { cardsIssued: Number(r.cards), timesIssued: Number(r.times) });
+  for (const r of rows.issued)
+    Object.assign(entry(r.service_id, r.kind), { cardsIssued: Number(r.cards), timesIssued: Number(r.times) });
   for (const r of rows.outcomes) {
     const e = entry(r.service_id, r.kind);
     if (r.outcome === 'accepted') e.accepted = Number(r.n);
@@ -106,10 +123,15 @@ export function buildSummary(rows: SummaryRows, storage: FeedbackSummary['storag
   }
   for (const r of rows.reasons) {
     const e = entry(r.service_id, r.kind);
-    if (e.topOverrideReasons.length < TOP_REASONS) e.topOverrideReasons.push({ system: r.system, code: r.code, display: r.display, count: Number(r.n) });
+    if (e.topOverrideReasons.length < TOP_REASONS)
+      e.topOverrideReasons.push({ system: r.system, code: r.code, display: r.display, count: Number(r.n) });
   }
-  const list = [...byKey.values()].sort((a, b) => a.serviceId.localeCompare(b.serviceId) || a.cardKind.localeCompare(b.cardKind));
-  for (const e of list) e.acceptanceRate = e.accepted + e.overridden > 0 ? Math.round((e.accepted / (e.accepted + e.overridden)) * 1000) / 1000 : null;
+  const list = [...byKey.values()].sort(
+    (a, b) => a.serviceId.localeCompare(b.serviceId) || a.cardKind.localeCompare(b.cardKind),
+  );
+  for (const e of list)
+    e.acceptanceRate =
+      e.accepted + e.overridden > 0 ? Math.round((e.accepted / (e.accepted + e.overridden)) * 1000) / 1000 : null;
   return {
     generatedAt: now.toISOString(),
     storage,
@@ -145,16 +167,31 @@ export function feedbackValues(serviceId: string, f: FeedbackEntry, received: st
  * situation re-issued while queued is counted, and an upsert statement touches each row once.
  */
 export function cardRows(batches: readonly CardBatch[]): (string | number)[][] {
-  const rows = new Map<string, { serviceId: string; kind: string; indicator: string; first: string; last: string; times: number }>();
+  const rows = new Map<
+    string,
+    { serviceId: string; kind: string; indicator: string; first: string; last: string; times: number }
+  >();
   for (const b of batches) {
     const at = b.issuedAt.toISOString();
     for (const c of b.cards) {
       const row = rows.get(c.uuid);
       if (row) {
-        Object.assign(row, { kind: c.kind, indicator: c.indicator, last: at > row.last ? at : row.last, first: at < row.first ? at : row.first });
+        Object.assign(row, {
+          kind: c.kind,
+          indicator: c.indicator,
+          last: at > row.last ? at : row.last,
+          first: at < row.first ? at : row.first,
+        });
         row.times += 1;
       } else {
-        rows.set(c.uuid, { serviceId: b.serviceId, kind: c.kind, indicator: c.indicator, first: at, last: at, times: 1 });
+        rows.set(c.uuid, {
+          serviceId: b.serviceId,
+          kind: c.kind,
+          indicator: c.indicator,
+          first: at,
+          last: at,
+          times: 1,
+        });
       }
     }
   }

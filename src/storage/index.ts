@@ -15,7 +15,11 @@ export interface StorageConfig {
  * Opens the store and creates or upgrades its schema. Timeouts: `options` first, then
  * `config.storage.timeoutMs`, then 2000 ms.
  */
-export async function createFeedbackStore(config: StorageConfig, log?: Logger, options: StoreTimeouts = {}): Promise<FeedbackStore> {
+export async function createFeedbackStore(
+  config: StorageConfig,
+  log?: Logger,
+  options: StoreTimeouts = {},
+): Promise<FeedbackStore> {
   const timeouts: StoreTimeouts = { ...options, timeoutMs: options.timeoutMs ?? config.storage.timeoutMs };
   const store: FeedbackStore = config.storage.databaseUrl
     ? new PostgresFeedbackStore(config.storage.databaseUrl, log, timeouts)
@@ -33,4 +37,10 @@ export async function createFeedbackStore(config: StorageConfig, log?: Logger, o
 export { CardRecorder, type CardRecorderOptions, type CardSink } from './card-recorder.js';
 export { registerCardRecorderMetrics } from './metrics.js';
 export { DEFAULT_STORAGE_TIMEOUT_MS, StorageTimeoutError, storageErrorTag } from './deadline.js';
-export type { CardBatch, FeedbackStore, FeedbackSummary, FeedbackWriteResult, StoreTimeouts } from './feedback-store.js';
+export type {
+  CardBatch,
+  FeedbackStore,
+  FeedbackSummary,
+  FeedbackWriteResult,
+  StoreTimeouts,
+} from './feedback-store.js';

@@ -6,7 +6,10 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CardRecorder } from './card-recorder.js';
 
-export function registerCardRecorderMetrics(registry: Registry, recorder: Pick<CardRecorder, 'dropped' | 'failed' | 'recorded' | 'queued'>): void {
+export function registerCardRecorderMetrics(
+  registry: Registry,
+  recorder: Pick<CardRecorder, 'dropped' | 'failed' | 'recorded' | 'queued'>,
+): void {
   const counter = (name: string, help: string, read: () => number): void => {
     new Counter({
       name,
@@ -19,8 +22,16 @@ export function registerCardRecorderMetrics(registry: Registry, recorder: Pick<C
     });
   };
   counter('cds_card_records_written_total', 'Service calls whose issued cards were recorded', () => recorder.recorded);
-  counter('cds_card_records_dropped_total', 'Service calls whose issued cards were not recorded: bookkeeping queue full or closed', () => recorder.dropped);
-  counter('cds_card_records_failed_total', 'Service calls whose issued cards were not recorded: storage error or timeout', () => recorder.failed);
+  counter(
+    'cds_card_records_dropped_total',
+    'Service calls whose issued cards were not recorded: bookkeeping queue full or closed',
+    () => recorder.dropped,
+  );
+  counter(
+    'cds_card_records_failed_total',
+    'Service calls whose issued cards were not recorded: storage error or timeout',
+    () => recorder.failed,
+  );
   new Gauge({
     name: 'cds_card_records_queued',
     help: 'Service calls whose issued cards wait to be recorded',

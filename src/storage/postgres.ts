@@ -26,7 +26,15 @@ import {
   type StoreTimeouts,
   type SummaryRows,
 } from './feedback-store.js';
-import { FEEDBACK_DEDUPE_INDEX_SQL, insertFeedbackSql, POSTGRES_PARAM, schemaSql, SUMMARY_SQL, UNKEYED_FEEDBACK_SQL, upsertCardsSql } from './sql.js';
+import {
+  FEEDBACK_DEDUPE_INDEX_SQL,
+  insertFeedbackSql,
+  POSTGRES_PARAM,
+  schemaSql,
+  SUMMARY_SQL,
+  UNKEYED_FEEDBACK_SQL,
+  upsertCardsSql,
+} from './sql.js';
 
 /** Serialises schema upgrades between instances starting together (any constant will do). */
 const SCHEMA_LOCK = 0x63617274;
@@ -58,7 +66,9 @@ export class PostgresFeedbackStore implements FeedbackStore {
     });
     // An idle connection dropped by the server (restart, failover) is reported here; without a
     // listener it would crash the process. The pool replaces it on the next query.
-    this.pool.on('error', (err: Error) => log?.warn({ error: storageErrorTag(err) }, 'PostgreSQL connection lost; will reconnect'));
+    this.pool.on('error', (err: Error) =>
+      log?.warn({ error: storageErrorTag(err) }, 'PostgreSQL connection lost; will reconnect'),
+    );
   }
 
   async init(): Promise<void> {
@@ -83,7 +93,8 @@ export class PostgresFeedbackStore implements FeedbackStore {
     if (rows.length === 0) return;
     await this.withClient(this.timeoutMs, (client) =>
       transaction(client, async () => {
-        for (const part of chunks(rows, ROWS_PER_STATEMENT)) await client.query(upsertCardsSql(POSTGRES_PARAM, part.length), part.flat());
+        for (const part of chunks(rows, ROWS_PER_STATEMENT))
+          await client.query(upsertCardsSql(POSTGRES_PARAM, part.length), part.flat());
       }),
     );
   }
@@ -98,7 +109,8 @@ export class PostgresFeedbackStore implements FeedbackStore {
     const inserted = await this.withClient(this.timeoutMs, (client) =>
       transaction(client, async () => {
         let n = 0;
-        for (const part of chunks(rows, ROWS_PER_STATEMENT)) n += (await client.query(insertFeedbackSql(POSTGRES_PARAM, part.length), part.flat())).rowCount ?? 0;
+        for (const part of chunks(rows, ROWS_PER_STATEMENT))
+          n += (await client.query(insertFeedbackSql(POSTGRES_PARAM, part.length), part.flat())).rowCount ?? 0;
         return n;
       }),
     );
@@ -185,12 +197,13 @@ async function backfill(client: pg.PoolClient): Promise<void> {
   const rows = (await client.query(UNKEYED_FEEDBACK_SQL)).rows as UnkeyedFeedbackRow[];
   if (rows.length === 0) return;
   const plain = rows.map(rowDedupeKey);
-  const taken = (await client.query('SELECT dedupe_key FROM feedback WHERE dedupe_key = ANY($1::text[])', [plain])).rows as { dedupe_key: string }[];
+  const taken = (await client.query('SELECT dedupe_key FROM feedback WHERE dedupe_key = ANY($1::text[])', [plain]))
+    .rows as { dedupe_key: string }[];
   const keys = backfillKeys(rows, new Set(taken.map((t) => t.dedupe_key)));
-  await client.query('UPDATE feedback AS f SET dedupe_key = v.key FROM unnest($1::bigint[], $2::text[]) AS v(id, key) WHERE f.id = v.id', [
-    keys.map((k) => String(k.id)),
-    keys.map((k) => k.key),
-  ]);
+  await client.query(
+    'UPDATE feedback AS f SET dedupe_key = v.key FROM unnest($1::bigint[], $2::text[]) AS v(id, key) WHERE f.id = v.id',
+    [keys.map((k) => String(k.id)), keys.map((k) => k.key)],
+  );
 }
 
 /**

@@ -46,7 +46,10 @@ export const SQLITE_PARAM: Placeholder = () => '?';
 export const POSTGRES_PARAM: Placeholder = (n) => `$${n}`;
 
 const rowsOf = (p: Placeholder, rows: number, width: number): string =>
-  Array.from({ length: rows }, (_, r) => `(${Array.from({ length: width }, (_v, i) => p(r * width + i + 1)).join(', ')})`).join(',\n    ');
+  Array.from(
+    { length: rows },
+    (_, r) => `(${Array.from({ length: width }, (_v, i) => p(r * width + i + 1)).join(', ')})`,
+  ).join(',\n    ');
 
 /** Parameters per row of upsertCardsSql. */
 export const CARD_COLUMNS = 7;

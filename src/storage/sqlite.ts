@@ -14,8 +14,26 @@ import type { FeedbackEntry } from '../cds-hooks/schemas.js';
 import type { IssuedCard } from '../shared/card-kind.js';
 import { DEFAULT_STORAGE_TIMEOUT_MS, timeoutOrDefault } from './deadline.js';
 import { backfillKeys, rowDedupeKey, type UnkeyedFeedbackRow } from './dedupe.js';
-import { buildSummary, cardRows, feedbackValues, type CardBatch, type FeedbackStore, type FeedbackSummary, type FeedbackWriteResult, type StoreTimeouts, type SummaryRows } from './feedback-store.js';
-import { FEEDBACK_DEDUPE_INDEX_SQL, insertFeedbackSql, schemaSql, SQLITE_PARAM, SUMMARY_SQL, UNKEYED_FEEDBACK_SQL, upsertCardsSql } from './sql.js';
+import {
+  buildSummary,
+  cardRows,
+  feedbackValues,
+  type CardBatch,
+  type FeedbackStore,
+  type FeedbackSummary,
+  type FeedbackWriteResult,
+  type StoreTimeouts,
+  type SummaryRows,
+} from './feedback-store.js';
+import {
+  FEEDBACK_DEDUPE_INDEX_SQL,
+  insertFeedbackSql,
+  schemaSql,
+  SQLITE_PARAM,
+  SUMMARY_SQL,
+  UNKEYED_FEEDBACK_SQL,
+  upsertCardsSql,
+} from './sql.js';
 
 export type SqliteStoreOptions = Pick<StoreTimeouts, 'timeoutMs' | 'initTimeoutMs'>;
 
@@ -72,7 +90,10 @@ export class SqliteFeedbackStore implements FeedbackStore {
 
   private prepared(): NonNullable<SqliteFeedbackStore['statements']> {
     const db = this.open();
-    this.statements ??= { upsertCard: db.prepare(upsertCardsSql(SQLITE_PARAM)), insertFeedback: db.prepare(insertFeedbackSql(SQLITE_PARAM)) };
+    this.statements ??= {
+      upsertCard: db.prepare(upsertCardsSql(SQLITE_PARAM)),
+      insertFeedback: db.prepare(insertFeedbackSql(SQLITE_PARAM)),
+    };
     return this.statements;
   }
 
@@ -101,7 +122,9 @@ export class SqliteFeedbackStore implements FeedbackStore {
       const { insertFeedback } = this.prepared();
       const received = receivedAt.toISOString();
       // One transaction: all entries are stored or none, and the commit is synced before we answer.
-      const inserted = this.open().transaction(() => entries.reduce((n, f) => n + insertFeedback.run(feedbackValues(serviceId, f, received)).changes, 0))();
+      const inserted = this.open().transaction(() =>
+        entries.reduce((n, f) => n + insertFeedback.run(feedbackValues(serviceId, f, received)).changes, 0),
+      )();
       return { inserted, alreadyStored: entries.length - inserted };
     });
   }

@@ -43,7 +43,10 @@ beforeAll(async () => {
   });
   server = await startServer(config, createLogger('silent', new LogCapture()));
   ehr.setUpstream(`${server.baseUrl}/demo/fhir`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -71,9 +74,15 @@ afterEach(async () => {
 async function settled(page: Page): Promise<string> {
   const status = page.getByTestId('status');
   try {
-    await page.waitForSelector('[data-testid=status]:not([data-state=loading])', { state: 'attached', timeout: 30_000 });
+    await page.waitForSelector('[data-testid=status]:not([data-state=loading])', {
+      state: 'attached',
+      timeout: 30_000,
+    });
   } catch (error) {
-    throw new Error(`the app did not settle: "${(await status.textContent()) ?? ''}" at ${page.url()}; ${problems.join('; ')}`, { cause: error });
+    throw new Error(
+      `the app did not settle: "${(await status.textContent()) ?? ''}" at ${page.url()}; ${problems.join('; ')}`,
+      { cause: error },
+    );
   }
   return (await status.getAttribute('data-state')) ?? '';
 }
@@ -123,9 +132,39 @@ async function settled(page: Page): Promise<string> {
  *    → work-up. Hb 105.2, PLT 109.6, IgG 8.7 g/L = 870 mg/dL trigger nothing else.
  */
 const DEMO_EXPECTATIONS = [
-  { patientId: 'cart-quick', day: 45, phenotype: 'quick', icahtEarly: '2', tIcahtEarly: '0', pht: 'no', hematotox: '0 (low)', ancLatestGrade: '0', recommendations: [] },
-  { patientId: 'cart-biphasic', day: 40, phenotype: 'intermittent', icahtEarly: '3', tIcahtEarly: '3', pht: 'no', hematotox: '6 (high)', ancLatestGrade: '0', recommendations: ['cytopenia-workup'] },
-  { patientId: 'cart-aplastic', day: 35, phenotype: 'aplastic', icahtEarly: '3', tIcahtEarly: '3', pht: 'yes', hematotox: '4 (high)', ancLatestGrade: '4', recommendations: ['g-csf', 'cytopenia-workup'] },
+  {
+    patientId: 'cart-quick',
+    day: 45,
+    phenotype: 'quick',
+    icahtEarly: '2',
+    tIcahtEarly: '0',
+    pht: 'no',
+    hematotox: '0 (low)',
+    ancLatestGrade: '0',
+    recommendations: [],
+  },
+  {
+    patientId: 'cart-biphasic',
+    day: 40,
+    phenotype: 'intermittent',
+    icahtEarly: '3',
+    tIcahtEarly: '3',
+    pht: 'no',
+    hematotox: '6 (high)',
+    ancLatestGrade: '0',
+    recommendations: ['cytopenia-workup'],
+  },
+  {
+    patientId: 'cart-aplastic',
+    day: 35,
+    phenotype: 'aplastic',
+    icahtEarly: '3',
+    tIcahtEarly: '3',
+    pht: 'yes',
+    hematotox: '4 (high)',
+    ancLatestGrade: '4',
+    recommendations: ['g-csf', 'cytopenia-workup'],
+  },
 ] as const;
 
 describe.each(DEMO_EXPECTATIONS)('demo patient $patientId opened directly', (x) => {
@@ -143,7 +182,11 @@ describe.each(DEMO_EXPECTATIONS)('demo patient $patientId opened directly', (x) 
     await expect(page.getByTestId('pht').textContent()).resolves.toBe(x.pht);
     await expect(page.getByTestId('hematotox-score').textContent()).resolves.toBe(x.hematotox);
     await expect(page.getByTestId('ctcae-latest-neutrophils').textContent()).resolves.toBe(x.ancLatestGrade);
-    const shown = await page.getByTestId('recommendation').evaluateAll((els) => els.map((e) => (e as { getAttribute(name: string): string | null }).getAttribute('data-kind')));
+    const shown = await page
+      .getByTestId('recommendation')
+      .evaluateAll((els) =>
+        els.map((e) => (e as { getAttribute(name: string): string | null }).getAttribute('data-kind')),
+      );
     expect(shown).toEqual(x.recommendations);
     // The timeline: events strip and the three count lanes, day −7 to today.
     await expect(page.locator('figure.lane').count()).resolves.toBe(4);
@@ -160,7 +203,9 @@ describe('the view', () => {
     await page.goto(`${server.baseUrl}/smart/?patient=cart-aplastic`);
     expect(await settled(page)).toBe('ready');
     await expect(page.getByTestId('pht').textContent()).resolves.toBe('yes');
-    await expect(page.locator('[data-testid=recommendation][data-kind=cytopenia-workup] a').first().getAttribute('href')).resolves.toBe('https://doi.org/10.1182/blood.2023020578');
+    await expect(
+      page.locator('[data-testid=recommendation][data-kind=cytopenia-workup] a').first().getAttribute('href'),
+    ).resolves.toBe('https://doi.org/10.1182/blood.2023020578');
 
     await page.getByRole('button', { name: 'to +90' }).click();
     await expect(page.locator('#timeline').getAttribute('data-range')).resolves.toBe('-7,90');
@@ -171,7 +216,9 @@ describe('the view', () => {
 
     await page.setViewportSize({ width: 768, height: 1024 });
     await page.waitForTimeout(200);
-    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    const overflow = await page.evaluate<number>(
+      'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+    );
     expect(overflow).toBeLessThanOrEqual(0);
     await page.screenshot({ path: join(SCREENSHOTS, 'cart-aplastic-tablet.png') });
 
@@ -187,16 +234,34 @@ describe('the view', () => {
     const at = (days: number): string => new Date(Date.parse(`${day0}T08:00:00Z`) + days * 86_400_000).toISOString();
     const patient = 'e2e-bad-units';
     const obs = (id: string, code: string, value: number, unit: string, days: number) => ({
-      resource: { resourceType: 'Observation', id, status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] }, subject: { reference: `Patient/${patient}` }, effectiveDateTime: at(days), valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit } },
+      resource: {
+        resourceType: 'Observation',
+        id,
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code }] },
+        subject: { reference: `Patient/${patient}` },
+        effectiveDateTime: at(days),
+        valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit },
+      },
       request: { method: 'PUT', url: `Observation/${id}` },
     });
     const bundle = {
       resourceType: 'Bundle',
       type: 'transaction',
       entry: [
-        { resource: { resourceType: 'Patient', id: patient, gender: 'female', birthDate: '1990-01-01' }, request: { method: 'PUT', url: `Patient/${patient}` } },
         {
-          resource: { resourceType: 'MedicationAdministration', id: `${patient}-cart`, status: 'completed', medicationCodeableConcept: { coding: [{ system: 'http://hl7.org/fhir/sid/ndc', code: '0078-0846-19' }] }, subject: { reference: `Patient/${patient}` }, effectiveDateTime: at(0) },
+          resource: { resourceType: 'Patient', id: patient, gender: 'female', birthDate: '1990-01-01' },
+          request: { method: 'PUT', url: `Patient/${patient}` },
+        },
+        {
+          resource: {
+            resourceType: 'MedicationAdministration',
+            id: `${patient}-cart`,
+            status: 'completed',
+            medicationCodeableConcept: { coding: [{ system: 'http://hl7.org/fhir/sid/ndc', code: '0078-0846-19' }] },
+            subject: { reference: `Patient/${patient}` },
+            effectiveDateTime: at(0),
+          },
           request: { method: 'PUT', url: `MedicationAdministration/${patient}-cart` },
         },
         obs(`${patient}-anc-1`, '751-8', 0.3, '10*9/L', 5),
@@ -204,13 +269,19 @@ describe('the view', () => {
         obs(`${patient}-plt-1`, '777-3', 55, '10*9/L', 6),
       ],
     };
-    const load = await fetch(`${server.baseUrl}/demo/fhir`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(bundle) });
+    const load = await fetch(`${server.baseUrl}/demo/fhir`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: JSON.stringify(bundle),
+    });
     expect(load.status).toBe(200);
 
     const page = await newPage();
     await page.goto(`${server.baseUrl}/smart/?patient=${patient}`);
     expect(await settled(page)).toBe('ready');
-    await expect(page.locator('[data-testid=data-issue][data-code=unit-unreadable]').textContent()).resolves.toContain('furlongs');
+    await expect(page.locator('[data-testid=data-issue][data-code=unit-unreadable]').textContent()).resolves.toContain(
+      'furlongs',
+    );
     await expect(page.locator('[data-testid=data-issue][data-code=data-gap]').count()).resolves.toBe(1);
     await expect(page.getByTestId('icaht-gaps').textContent()).resolves.toContain('not measured');
     await expect(page.getByTestId('icaht-early-grade').textContent()).resolves.toMatch(/^≥ /);
@@ -236,20 +307,35 @@ describe('SMART EHR launch', () => {
     expect(page.url()).toBe(`${server.baseUrl}/smart/index.html`);
 
     const auth = ehr.authorizations.at(-1)?.query ?? {};
-    expect(auth).toMatchObject({ response_type: 'code', client_id: 'cart-hematotox-smart', launch: 'launch-123', aud: ehr.fhirBase, code_challenge_method: 'S256', redirect_uri: `${server.baseUrl}/smart/index.html` });
+    expect(auth).toMatchObject({
+      response_type: 'code',
+      client_id: 'cart-hematotox-smart',
+      launch: 'launch-123',
+      aud: ehr.fhirBase,
+      code_challenge_method: 'S256',
+      redirect_uri: `${server.baseUrl}/smart/index.html`,
+    });
     expect(auth['scope']?.split(' ').sort()).toEqual(EHR_LAUNCH_SCOPES.split(' ').sort());
     expect(auth['code_challenge']).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(ehr.tokens.at(-1)?.verifierMatches).toBe(true);
     expect(ehr.fhirRequests.length).toBeGreaterThanOrEqual(4);
     expect(ehr.fhirRequests.every((r) => r.authorized)).toBe(true);
     // Observations bounded to the look-back period, like the cards' own fetch.
-    expect(ehr.fhirRequests.some((r) => /^\/Observation\?patient=cart-biphasic&code=.+&date=ge\d{4}-\d{2}-\d{2}/.test(r.path))).toBe(true);
+    expect(
+      ehr.fhirRequests.some((r) =>
+        /^\/Observation\?patient=cart-biphasic&code=.+&date=ge\d{4}-\d{2}-\d{2}/.test(r.path),
+      ),
+    ).toBe(true);
 
-    const storage = await page.evaluate<{ session: string; local: string }>('({ session: JSON.stringify(sessionStorage), local: JSON.stringify(localStorage) })');
+    const storage = await page.evaluate<{ session: string; local: string }>(
+      '({ session: JSON.stringify(sessionStorage), local: JSON.stringify(localStorage) })',
+    );
     expect(storage.session).toContain('access_token');
     expect(storage.local).not.toContain('access_token');
     await expect(page.getByTestId('phenotype').textContent()).resolves.toBe('intermittent');
-    await expect(page.locator('[data-testid=recommendation][data-kind=cytopenia-workup]').getAttribute('class')).resolves.toContain('focused');
+    await expect(
+      page.locator('[data-testid=recommendation][data-kind=cytopenia-workup]').getAttribute('class'),
+    ).resolves.toContain('focused');
     expect(problems).toEqual([]);
     await page.screenshot({ path: join(SCREENSHOTS, 'ehr-launch-cart-biphasic.png') });
   }, 90_000);
@@ -259,7 +345,9 @@ describe('SMART EHR launch', () => {
     const page = await newPage();
     await page.goto(`${server.baseUrl}/smart/launch.html`);
     expect(await settled(page)).toBe('ready');
-    await expect(page.getByRole('link', { name: /^cart-aplastic: / }).getAttribute('href')).resolves.toBe('./index.html?patient=cart-aplastic');
+    await expect(page.getByRole('link', { name: /^cart-aplastic: / }).getAttribute('href')).resolves.toBe(
+      './index.html?patient=cart-aplastic',
+    );
     await page.getByRole('button', { name: `Sign in to ${ehr.fhirBase}` }).click();
     await page.waitForURL(`${server.baseUrl}/smart/index.html**`);
     expect(await settled(page)).toBe('ready');
@@ -271,7 +359,9 @@ describe('SMART EHR launch', () => {
   }, 90_000);
 
   test('an iss that is not on the allow-list receives nothing', async () => {
-    const attacker = await fakeServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    const attacker = await fakeServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}'),
+    );
     try {
       const page = await newPage();
       await page.goto(`${server.baseUrl}/smart/launch.html?iss=${encodeURIComponent(`${attacker.url}/fhir`)}&launch=x`);
@@ -284,11 +374,17 @@ describe('SMART EHR launch', () => {
     }
   }, 60_000);
 
-  test.each([['fhirServiceUrl'], ['patientId'], ['clientId']])('the fhirclient test parameter %s is refused', async (param) => {
-    const page = await newPage();
-    await page.goto(`${server.baseUrl}/smart/launch.html?iss=${encodeURIComponent(ehr.fhirBase)}&launch=x&${param}=http%3A%2F%2Fevil.example`);
-    expect(await settled(page)).toBe('refused');
-  }, 60_000);
+  test.each([['fhirServiceUrl'], ['patientId'], ['clientId']])(
+    'the fhirclient test parameter %s is refused',
+    async (param) => {
+      const page = await newPage();
+      await page.goto(
+        `${server.baseUrl}/smart/launch.html?iss=${encodeURIComponent(ehr.fhirBase)}&launch=x&${param}=http%3A%2F%2Fevil.example`,
+      );
+      expect(await settled(page)).toBe('refused');
+    },
+    60_000,
+  );
 
   test('an authorization server without PKCE S256 is not used', async () => {
     const before = ehr.authorizations.length;
@@ -318,7 +414,9 @@ describe('SMART EHR launch', () => {
   }, 90_000);
 
   test('a next-page link leaving the FHIR server is not followed (the token stays home)', async () => {
-    const evil = await fakeServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"resourceType":"Bundle"}'));
+    const evil = await fakeServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"resourceType":"Bundle"}'),
+    );
     ehr.launch = { patient: 'cart-quick' };
     ehr.hostileNextLink(`${evil.url}/steal`);
     try {

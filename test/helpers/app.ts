@@ -46,7 +46,13 @@ export function buildTestApp(
   const log = createLogger('debug', logs);
   const clinical = loadClinicalContext(config);
   const now = options.now ?? (() => new Date('2026-11-22T12:00:00Z'));
-  const serviceDeps: ServiceDeps = { config, clinical, log, now, smartLaunchUrl: 'http://localhost:8080/smart/launch.html' };
+  const serviceDeps: ServiceDeps = {
+    config,
+    clinical,
+    log,
+    now,
+    smartLaunchUrl: 'http://localhost:8080/smart/launch.html',
+  };
   const deps: AppDeps = {
     config,
     log,
@@ -60,7 +66,11 @@ export function buildTestApp(
 }
 
 /** A minimal valid CDS Hooks request for `hook`. */
-export function hookRequest(hook: HookName, patientId: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function hookRequest(
+  hook: HookName,
+  patientId: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     hook,
     hookInstance: 'd1577c69-dfbe-44ad-ba6d-3e05e953b2ea',

@@ -31,10 +31,16 @@ export async function runPrefetchQuery(fhirBase: string, query: string): Promise
 }
 
 /** Every prefetch key of `service` for `context`, as an EHR would send it. */
-export async function fullPrefetch(service: DiscoveredService, fhirBase: string, context: Record<string, string>): Promise<Record<string, FhirResource>> {
+export async function fullPrefetch(
+  service: DiscoveredService,
+  fhirBase: string,
+  context: Record<string, string>,
+): Promise<Record<string, FhirResource>> {
   const entries = await Promise.all(
     Object.entries(service.prefetch ?? {}).map(async ([key, template]) => {
-      const query = template.replace(/\{\{context\.(\w+)\}\}/g, (_m, field: string) => encodeURIComponent(context[field] ?? ''));
+      const query = template.replace(/\{\{context\.(\w+)\}\}/g, (_m, field: string) =>
+        encodeURIComponent(context[field] ?? ''),
+      );
       return [key, await runPrefetchQuery(fhirBase, query)] as const;
     }),
   );

@@ -30,7 +30,13 @@ export interface ObsOptions {
   patient?: string;
 }
 
-export function obs(code: string, value: number | undefined, unit: string | undefined, day: number, o: ObsOptions = {}): Observation {
+export function obs(
+  code: string,
+  value: number | undefined,
+  unit: string | undefined,
+  day: number,
+  o: ObsOptions = {},
+): Observation {
   const resource: Observation = {
     resourceType: 'Observation',
     id: o.id ?? nextId(`obs-${code}`),
@@ -40,9 +46,19 @@ export function obs(code: string, value: number | undefined, unit: string | unde
     effectiveDateTime: `${dateOf(day)}T${String(o.hour ?? 6).padStart(2, '0')}:00:00Z`,
   };
   if (value !== undefined) {
-    resource.valueQuantity = { value, ...(unit !== undefined ? (o.unitText ? { unit } : { unit, system: 'http://unitsofmeasure.org', code: unit }) : {}) };
+    resource.valueQuantity = {
+      value,
+      ...(unit !== undefined
+        ? o.unitText
+          ? { unit }
+          : { unit, system: 'http://unitsofmeasure.org', code: unit }
+        : {}),
+    };
   }
-  if (o.low !== undefined) resource.referenceRange = [{ low: { value: o.low, ...(unit ? { unit, system: 'http://unitsofmeasure.org', code: unit } : {}) } }];
+  if (o.low !== undefined)
+    resource.referenceRange = [
+      { low: { value: o.low, ...(unit ? { unit, system: 'http://unitsofmeasure.org', code: unit } : {}) } },
+    ];
   return resource;
 }
 
@@ -58,7 +74,11 @@ export const cd19pct = (day: number, v: number): Observation => obs('8117-4', v,
 export const cd19abs = (day: number, v: number): Observation => obs('8116-6', v, '/uL', day);
 
 /** A daily series: `values[i]` on day `from + i` (null: no measurement that day). */
-export function series(make: (day: number, v: number) => Observation, from: number, values: (number | null)[]): Observation[] {
+export function series(
+  make: (day: number, v: number) => Observation,
+  from: number,
+  values: (number | null)[],
+): Observation[] {
   return values.flatMap((v, i) => (v === null ? [] : [make(from + i, v)]));
 }
 
@@ -66,7 +86,12 @@ export function patient(gender: Patient['gender'] = 'female', birthDate = '1980-
   return { resourceType: 'Patient', id: PATIENT_ID, gender, birthDate };
 }
 
-export function administration(system: string, code: string, day: number, o: { hour?: number; status?: MedicationAdministration['status'] } = {}): MedicationAdministration {
+export function administration(
+  system: string,
+  code: string,
+  day: number,
+  o: { hour?: number; status?: MedicationAdministration['status'] } = {},
+): MedicationAdministration {
   return {
     resourceType: 'MedicationAdministration',
     id: nextId('ma'),
@@ -78,19 +103,31 @@ export function administration(system: string, code: string, day: number, o: { h
 }
 
 export const RX = 'http://www.nlm.nih.gov/research/umls/rxnorm';
-export const infusion = (day = 0, hour = 10): MedicationAdministration => administration('http://hl7.org/fhir/sid/ndc', '0078-0846-19', day, { hour });
+export const infusion = (day = 0, hour = 10): MedicationAdministration =>
+  administration('http://hl7.org/fhir/sid/ndc', '0078-0846-19', day, { hour });
 export const fludarabine = (day: number): MedicationAdministration => administration(RX, '24698', day);
 export const gcsf = (day: number): MedicationAdministration => administration(RX, '68442', day);
 export const tocilizumab = (day: number): MedicationAdministration => administration(RX, '612865', day);
 export const dexamethasone = (day: number): MedicationAdministration => administration(RX, '3264', day);
-export const ivig = (day: number): MedicationAdministration => administration('https://cart-hematotox-cds.example.org/fhir/CodeSystem/cart-hematotox', 'ivig', day);
+export const ivig = (day: number): MedicationAdministration =>
+  administration('https://cart-hematotox-cds.example.org/fhir/CodeSystem/cart-hematotox', 'ivig', day);
 
 export function procedure(system: string, code: string, day: number, hour = 11): Procedure {
-  return { resourceType: 'Procedure', id: nextId('proc'), status: 'completed', code: { coding: [{ system, code }] }, subject: { reference: `Patient/${PATIENT_ID}` }, performedDateTime: `${dateOf(day)}T${String(hour).padStart(2, '0')}:00:00Z` };
+  return {
+    resourceType: 'Procedure',
+    id: nextId('proc'),
+    status: 'completed',
+    code: { coding: [{ system, code }] },
+    subject: { reference: `Patient/${PATIENT_ID}` },
+    performedDateTime: `${dateOf(day)}T${String(hour).padStart(2, '0')}:00:00Z`,
+  };
 }
-export const plateletTransfusion = (day: number, hour = 11): Procedure => procedure('http://snomed.info/sct', '12719002', day, hour);
-export const redCellTransfusion = (day: number, hour = 11): Procedure => procedure('http://snomed.info/sct', '116863004', day, hour);
-export const unspecifiedTransfusion = (day: number): Procedure => procedure('http://www.ama-assn.org/go/cpt', '36430', day);
+export const plateletTransfusion = (day: number, hour = 11): Procedure =>
+  procedure('http://snomed.info/sct', '12719002', day, hour);
+export const redCellTransfusion = (day: number, hour = 11): Procedure =>
+  procedure('http://snomed.info/sct', '116863004', day, hour);
+export const unspecifiedTransfusion = (day: number): Procedure =>
+  procedure('http://www.ama-assn.org/go/cpt', '36430', day);
 export const infusionProcedure = (day: number): Procedure => procedure('http://www.ama-assn.org/go/cpt', '38228', day);
 
 export function crsCondition(grade: number, onsetDay: number, endDay?: number): Condition {
@@ -112,9 +149,18 @@ export function testTerminology(local?: LocalCodes): Terminology {
 }
 
 /** Assesses `resources` on day `asOfDay` (with a patient and an infusion on day 0 unless given). */
-export function assessOn(asOfDay: number, resources: FhirResource[], options: Partial<AssessOptions> & { thresholdsFile?: unknown } = {}): Assessment {
+export function assessOn(
+  asOfDay: number,
+  resources: FhirResource[],
+  options: Partial<AssessOptions> & { thresholdsFile?: unknown } = {},
+): Assessment {
   const all = [...resources];
   if (!all.some((r) => r.resourceType === 'Patient')) all.push(patient());
   const { thresholdsFile, ...rest } = options;
-  return assess(all, { asOf: dateOf(asOfDay), terminology: testTerminology(), ...(thresholdsFile ? { thresholds: parseThresholds(thresholdsFile) } : {}), ...rest });
+  return assess(all, {
+    asOf: dateOf(asOfDay),
+    terminology: testTerminology(),
+    ...(thresholdsFile ? { thresholds: parseThresholds(thresholdsFile) } : {}),
+    ...rest,
+  });
 }

@@ -12,10 +12,26 @@
  * readable: {@link buildRequest} materializes them.
  */
 import fc from 'fast-check';
-import type { Bundle, BundleEntry, FhirResource, Medication, MedicationAdministration, MedicationRequest, NutritionOrder, ServiceRequest } from 'fhir/r4.js';
+import type {
+  Bundle,
+  BundleEntry,
+  FhirResource,
+  Medication,
+  MedicationAdministration,
+  MedicationRequest,
+  NutritionOrder,
+  ServiceRequest,
+} from 'fhir/r4.js';
 import { patientResources, planPatient } from '../../src/demo/generator.js';
 import { Rng } from '../../src/demo/kinetics.js';
-import { amoxicillinOrder, dexamethasoneOrder, filgrastimOrder, nutritionOrder, tocilizumabOrder, transfusionOrder } from './orders.js';
+import {
+  amoxicillinOrder,
+  dexamethasoneOrder,
+  filgrastimOrder,
+  nutritionOrder,
+  tocilizumabOrder,
+  transfusionOrder,
+} from './orders.js';
 
 export const SERVICE_IDS = {
   'patient-view': 'cart-hematotox-patient-view',
@@ -48,7 +64,10 @@ const dayArb = (withNone: boolean): fc.Arbitrary<number | null> =>
     { weight: 2, arbitrary: fc.constantFrom(16, 28, 35) },
     { weight: withNone ? 1 : 0, arbitrary: fc.constant(null) },
   );
-export const infusedBaseArb: fc.Arbitrary<BaseSpec> = fc.record({ seed: fc.integer({ min: 1, max: 6 }), day: dayArb(false) });
+export const infusedBaseArb: fc.Arbitrary<BaseSpec> = fc.record({
+  seed: fc.integer({ min: 1, max: 6 }),
+  day: dayArb(false),
+});
 export const baseArb: fc.Arbitrary<BaseSpec> = fc.record({ seed: fc.integer({ min: 1, max: 6 }), day: dayArb(true) });
 
 export const patientIdOf = (base: BaseSpec): string => `fuzz-${base.seed}-${base.day ?? 'none'}`;
@@ -68,7 +87,9 @@ export function patientRecord(base: BaseSpec, today: string): FhirResource[] {
     const id = patientIdOf(base);
     const plan = planPatient(rng, { id, today, dayPostInfusion: base.day ?? undefined });
     resources = patientResources(plan, rng, today);
-    const product = resources.find((r): r is MedicationAdministration => r.resourceType === 'MedicationAdministration' && r.id === `${id}-car-t`);
+    const product = resources.find(
+      (r): r is MedicationAdministration => r.resourceType === 'MedicationAdministration' && r.id === `${id}-car-t`,
+    );
     if (product?.medicationCodeableConcept) {
       const code = product.medicationCodeableConcept;
       delete product.medicationCodeableConcept;
@@ -90,13 +111,11 @@ function searchset(resources: FhirResource[]): Bundle {
     resourceType: 'Bundle',
     type: 'searchset',
     total: resources.filter((r) => r.resourceType !== 'Medication').length,
-    entry: resources.map(
-      (resource): BundleEntry => ({
-        fullUrl: `https://ehr.example.org/fhir/${resource.resourceType}/${resource.id ?? ''}`,
-        resource,
-        search: { mode: resource.resourceType === 'Medication' ? 'include' : 'match' },
-      }),
-    ),
+    entry: resources.map((resource): BundleEntry => ({
+      fullUrl: `https://ehr.example.org/fhir/${resource.resourceType}/${resource.id ?? ''}`,
+      resource,
+      search: { mode: resource.resourceType === 'Medication' ? 'include' : 'match' },
+    })),
   };
 }
 
@@ -112,7 +131,15 @@ export function fullPrefetch(resources: FhirResource[]): Record<string, FhirReso
   };
 }
 
-export const ORDER_NAMES = ['tocilizumab', 'dexamethasone', 'filgrastim', 'amoxicillin', 'red-cells', 'platelets', 'nutrition'] as const;
+export const ORDER_NAMES = [
+  'tocilizumab',
+  'dexamethasone',
+  'filgrastim',
+  'amoxicillin',
+  'red-cells',
+  'platelets',
+  'nutrition',
+] as const;
 export type OrderName = (typeof ORDER_NAMES)[number];
 
 function draftOrder(name: OrderName, patientId: string): MedicationRequest | ServiceRequest | NutritionOrder {
@@ -155,11 +182,66 @@ export type Weird =
   | { t: 'proto' }
   | { t: 'json'; v: Json };
 
-const NAN_LIKE = ['NaN', 'Infinity', '-Infinity', '1e309', '-0', '0x1A', '1,5', ' 12 ', '', ' ', '٣', '12abc', 'null', 'undefined', 'true', '[object Object]', '1e-400'];
-const DATE_LIKE = ['2026-02-30', '2026-11-22T25:61:00Z', '0000-00-00', '+275760-09-13T00:00:00Z', '99999-01-01', '2026', '2026-11', 'T12:00', '2026-11-22T12:00:00', 'yesterday', '1970-01-01T00:00:00Z'];
-const REFERENCE_LIKE = ['Patient/', '#', '#missing', 'Patient/../../etc/passwd', 'urn:uuid:', 'http://', 'Medication/', 'Patient/fuzz-1-1/_history/1', '/Patient/x'];
+const NAN_LIKE = [
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1e309',
+  '-0',
+  '0x1A',
+  '1,5',
+  ' 12 ',
+  '',
+  ' ',
+  '٣',
+  '12abc',
+  'null',
+  'undefined',
+  'true',
+  '[object Object]',
+  '1e-400',
+];
+const DATE_LIKE = [
+  '2026-02-30',
+  '2026-11-22T25:61:00Z',
+  '0000-00-00',
+  '+275760-09-13T00:00:00Z',
+  '99999-01-01',
+  '2026',
+  '2026-11',
+  'T12:00',
+  '2026-11-22T12:00:00',
+  'yesterday',
+  '1970-01-01T00:00:00Z',
+];
+const REFERENCE_LIKE = [
+  'Patient/',
+  '#',
+  '#missing',
+  'Patient/../../etc/passwd',
+  'urn:uuid:',
+  'http://',
+  'Medication/',
+  'Patient/fuzz-1-1/_history/1',
+  '/Patient/x',
+];
 const PROTO_WORDS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf'];
-const UNICODE = ['\u0000', '\ud800', '\udfff', '\u202e\u0041\u0042', 'Ω≈ç√∫', '𝒜𝒷𝒸', 'İı', 'ﷺ', '\ufeff', '👩‍👩‍👧‍👦', 'a\u0301\u0301\u0301', '\u2028\u2029', '<script>alert(1)</script>', '${x}{{context.patientId}}'];
+const UNICODE = [
+  '\u0000',
+  '\ud800',
+  '\udfff',
+  '\u202e\u0041\u0042',
+  'Ω≈ç√∫',
+  '𝒜𝒷𝒸',
+  'İı',
+  'ﷺ',
+  '\ufeff',
+  '👩‍👩‍👧‍👦',
+  'a\u0301\u0301\u0301',
+  '\u2028\u2029',
+  '<script>alert(1)</script>',
+  '${x}{{context.patientId}}',
+];
 
 const weirdString: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom(...NAN_LIKE, ...DATE_LIKE, ...REFERENCE_LIKE, ...PROTO_WORDS, ...UNICODE),
@@ -174,7 +256,10 @@ const weirdNumber: fc.Arbitrary<number> = fc.oneof(
 );
 
 /** Text for string fields: prototype words twice as often (plain-object lookups by text are a classic). */
-const hostileStringArb: fc.Arbitrary<string> = fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...PROTO_WORDS) }, { weight: 5, arbitrary: weirdString });
+const hostileStringArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 2, arbitrary: fc.constantFrom(...PROTO_WORDS) },
+  { weight: 5, arbitrary: weirdString },
+);
 
 export const weirdArb: fc.Arbitrary<Weird> = fc.oneof(
   { weight: 4, arbitrary: weirdNumber.map((v): Weird => ({ t: 'number', v })) },
@@ -183,8 +268,22 @@ export const weirdArb: fc.Arbitrary<Weird> = fc.oneof(
   { weight: 3, arbitrary: fc.constant<Weird>({ t: 'null' }) },
   { weight: 2, arbitrary: fc.constant<Weird>({ t: 'object' }) },
   { weight: 2, arbitrary: fc.constant<Weird>({ t: 'array' }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('huge' as const), length: fc.constantFrom(1_000, 20_000, 200_000), unit: fc.constantFrom('a', '9', 'é', '𝒜', '\\', '"') }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('deep' as const), depth: fc.constantFrom(50, 1_000, 5_000), shape: fc.constantFrom('array' as const, 'object' as const) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('huge' as const),
+      length: fc.constantFrom(1_000, 20_000, 200_000),
+      unit: fc.constantFrom('a', '9', 'é', '𝒜', '\\', '"'),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('deep' as const),
+      depth: fc.constantFrom(50, 1_000, 5_000),
+      shape: fc.constantFrom('array' as const, 'object' as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant<Weird>({ t: 'proto' }) },
   { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((v): Weird => ({ t: 'json', v: v as Json })) },
 );
@@ -240,12 +339,16 @@ function materialize(w: Weird): Json {
     case 'deep':
       return `@@deep:${w.depth}:${w.shape}@@`;
     case 'proto':
-      return JSON.parse('{"__proto__":{"polluted":"yes","resourceType":"Observation"},"constructor":{"prototype":{"polluted":"yes"}},"toString":"x","hasOwnProperty":1,"valueOf":null}') as Json;
+      return JSON.parse(
+        '{"__proto__":{"polluted":"yes","resourceType":"Observation"},"constructor":{"prototype":{"polluted":"yes"}},"toString":"x","hasOwnProperty":1,"valueOf":null}',
+      ) as Json;
   }
 }
 
 function deepText(depth: number, shape: string): string {
-  return shape === 'array' ? `${'['.repeat(depth)}1${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+  return shape === 'array'
+    ? `${'['.repeat(depth)}1${']'.repeat(depth)}`
+    : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
 }
 
 // ---- Mutations -----------------------------------------------------------------------------------
@@ -278,10 +381,43 @@ export interface Mutation {
 
 /** Fields the engine and the cards read: mutations aim here half of the time. */
 const HOT_KEYS = new Set([
-  'resourceType', 'id', 'status', 'code', 'coding', 'system', 'unit', 'value', 'valueQuantity', 'referenceRange', 'low', 'high',
-  'effectiveDateTime', 'effectivePeriod', 'effectiveInstant', 'issued', 'subject', 'patient', 'reference', 'category',
-  'medicationCodeableConcept', 'medicationReference', 'contained', 'performedDateTime', 'performedPeriod', 'start', 'end',
-  'onsetDateTime', 'abatementDateTime', 'clinicalStatus', 'birthDate', 'gender', 'entry', 'resource', 'orderDetail', 'text', 'display',
+  'resourceType',
+  'id',
+  'status',
+  'code',
+  'coding',
+  'system',
+  'unit',
+  'value',
+  'valueQuantity',
+  'referenceRange',
+  'low',
+  'high',
+  'effectiveDateTime',
+  'effectivePeriod',
+  'effectiveInstant',
+  'issued',
+  'subject',
+  'patient',
+  'reference',
+  'category',
+  'medicationCodeableConcept',
+  'medicationReference',
+  'contained',
+  'performedDateTime',
+  'performedPeriod',
+  'start',
+  'end',
+  'onsetDateTime',
+  'abatementDateTime',
+  'clinicalStatus',
+  'birthDate',
+  'gender',
+  'entry',
+  'resource',
+  'orderDetail',
+  'text',
+  'display',
 ]);
 
 function isHot(path: Path): boolean {
@@ -290,7 +426,23 @@ function isHot(path: Path): boolean {
 }
 
 const resourceTypeValue: fc.Arbitrary<Json> = fc.oneof(
-  fc.constantFrom<Json>('Patient', 'Bundle', 'OperationOutcome', 'Observation', 'MedicationAdministration', 'Procedure', 'Condition', 'Medication', 'observation', 'Observation ', '', 'Binary', 'Parameters', '__proto__', 'constructor'),
+  fc.constantFrom<Json>(
+    'Patient',
+    'Bundle',
+    'OperationOutcome',
+    'Observation',
+    'MedicationAdministration',
+    'Procedure',
+    'Condition',
+    'Medication',
+    'observation',
+    'Observation ',
+    '',
+    'Binary',
+    'Parameters',
+    '__proto__',
+    'constructor',
+  ),
   fc.constantFrom<Json>(null, 42, true, ['Observation'], { name: 'Observation' }),
 );
 
@@ -302,7 +454,14 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.constant<Op>({ op: 'wrap' }) },
   { weight: 2, arbitrary: fc.constant<Op>({ op: 'unwrap' }) },
   { weight: 1, arbitrary: fc.constantFrom(2, 50, 600).map((times): Op => ({ op: 'repeat', times })) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('protoKey' as const), key: fc.constantFrom(...PROTO_WORDS), value: weirdArb }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('protoKey' as const),
+      key: fc.constantFrom(...PROTO_WORDS),
+      value: weirdArb,
+    }),
+  },
   { weight: 1, arbitrary: resourceTypeValue.map((value): Op => ({ op: 'resourceType', value })) },
   { weight: 1, arbitrary: fc.constant<Op>({ op: 'duplicateId' }) },
 );
@@ -337,17 +496,27 @@ export interface FuzzCase {
 const contentTypeArb = fc.oneof(
   { weight: 8, arbitrary: fc.constant('application/json') },
   { weight: 2, arbitrary: fc.constantFrom('application/fhir+json', 'application/json; charset=utf-8') },
-  { weight: 1, arbitrary: fc.constantFrom('text/plain', 'application/json; charset=latin1', 'application/x-www-form-urlencoded') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('text/plain', 'application/json; charset=latin1', 'application/x-www-form-urlencoded'),
+  },
 );
 
 const ordersArb = fc.subarray([...ORDER_NAMES], { minLength: 1 });
 const feedbackArb = fc.array(
-  fc.record({ card: fc.uuid(), outcome: fc.constantFrom('accepted' as const, 'overridden' as const), comment: fc.option(fc.string({ maxLength: 30 }), { nil: null }) }),
+  fc.record({
+    card: fc.uuid(),
+    outcome: fc.constantFrom('accepted' as const, 'overridden' as const),
+    comment: fc.option(fc.string({ maxLength: 30 }), { nil: null }),
+  }),
   { minLength: 1, maxLength: 3 },
 );
 const dateArb = fc.constantFrom('2026-11-22', '2026-10-01', '2026-12-31', '1900-01-01', '2026-02-30', 'today', '');
 const queryArb: fc.Arbitrary<[string, string][]> = fc.array(
-  fc.tuple(fc.constantFrom('asOf', 'infusionDate', 'patientId', 'series', 'asOf[]', '__proto__', 'constructor'), fc.oneof(dateArb, fc.constantFrom('true', 'false', 'fuzz-1-9'), weirdString)),
+  fc.tuple(
+    fc.constantFrom('asOf', 'infusionDate', 'patientId', 'series', 'asOf[]', '__proto__', 'constructor'),
+    fc.oneof(dateArb, fc.constantFrom('true', 'false', 'fuzz-1-9'), weirdString),
+  ),
   { maxLength: 3 },
 );
 
@@ -363,7 +532,10 @@ export function caseArb(endpoints: readonly Endpoint[] = ENDPOINTS): fc.Arbitrar
       query: endpoint === 'assessments' ? queryArb : fc.constant(undefined),
       contentType: contentTypeArb,
       mutations: fc.array(mutationArb, { minLength: 0, maxLength: 4 }),
-      truncate: fc.oneof({ weight: 19, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }) }),
+      truncate: fc.oneof(
+        { weight: 19, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }) },
+      ),
     });
   });
 }
@@ -376,7 +548,14 @@ const badResourceOpArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.constant<Op>({ op: 'swapType' }) },
   { weight: 2, arbitrary: fc.constant<Op>({ op: 'wrap' }) },
   { weight: 2, arbitrary: fc.constant<Op>({ op: 'unwrap' }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('protoKey' as const), key: fc.constantFrom(...PROTO_WORDS), value: weirdArb }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('protoKey' as const),
+      key: fc.constantFrom(...PROTO_WORDS),
+      value: weirdArb,
+    }),
+  },
 );
 
 export interface SingleBadCase {
@@ -414,8 +593,14 @@ function hookBody(endpoint: HookEndpoint, base: BaseSpec, today: string, orders:
   const context: JsonObject = { userId: 'Practitioner/demo-hematologist', patientId };
   if (endpoint !== 'patient-view') {
     const drafts = orders.map((o) => draftOrder(o, patientId));
-    context['draftOrders'] = { resourceType: 'Bundle', entry: drafts.map((resource) => ({ resource })) } as unknown as Json;
-    if (endpoint === 'order-select') context['selections'] = drafts.filter((d) => d.resourceType !== 'NutritionOrder').map((d) => `${d.resourceType}/${d.id ?? ''}`);
+    context['draftOrders'] = {
+      resourceType: 'Bundle',
+      entry: drafts.map((resource) => ({ resource })),
+    } as unknown as Json;
+    if (endpoint === 'order-select')
+      context['selections'] = drafts
+        .filter((d) => d.resourceType !== 'NutritionOrder')
+        .map((d) => `${d.resourceType}/${d.id ?? ''}`);
   }
   return {
     hook: endpoint,
@@ -438,15 +623,30 @@ export function cleanBody(c: FuzzCase, today: string): JsonObject {
           card: f.card,
           outcome: f.outcome,
           outcomeTimestamp: '2026-11-22T10:15:00Z',
-          ...(f.outcome === 'accepted' ? { acceptedSuggestions: [{ id: 'b7a3c1d2-8e5f-4a6b-9c0d-1e2f3a4b5c6d' }] } : {}),
+          ...(f.outcome === 'accepted'
+            ? { acceptedSuggestions: [{ id: 'b7a3c1d2-8e5f-4a6b-9c0d-1e2f3a4b5c6d' }] }
+            : {}),
           ...(f.outcome === 'overridden'
-            ? { overrideReason: { reason: { system: 'https://cart-hematotox-cds.example.org/fhir/CodeSystem/cart-hematotox', code: 'already-treated', display: 'Already treated' }, ...(f.comment !== null ? { userComment: f.comment } : {}) } }
+            ? {
+                overrideReason: {
+                  reason: {
+                    system: 'https://cart-hematotox-cds.example.org/fhir/CodeSystem/cart-hematotox',
+                    code: 'already-treated',
+                    display: 'Already treated',
+                  },
+                  ...(f.comment !== null ? { userComment: f.comment } : {}),
+                },
+              }
             : {}),
         })),
       };
     case 'assessments': {
       const resources = patientRecord(c.base, today);
-      return clone({ resourceType: 'Bundle', type: 'collection', entry: resources.map((resource) => ({ fullUrl: `urn:uuid:${resource.id ?? ''}`, resource })) } as unknown as Json) as JsonObject;
+      return clone({
+        resourceType: 'Bundle',
+        type: 'collection',
+        entry: resources.map((resource) => ({ fullUrl: `urn:uuid:${resource.id ?? ''}`, resource })),
+      } as unknown as Json) as JsonObject;
     }
   }
 }
@@ -487,7 +687,10 @@ export function buildRequest(c: FuzzCase, today: string): BuiltRequest {
 }
 
 /** The three patient-view bodies of a single-bad case: intact, without the resource, and with it malformed. */
-export function buildSingleBad(c: SingleBadCase, today: string): { intact: string; removed: string; mutated: string; target: string; changes: string[] } {
+export function buildSingleBad(
+  c: SingleBadCase,
+  today: string,
+): { intact: string; removed: string; mutated: string; target: string; changes: string[] } {
   const fuzz: FuzzCase = { endpoint: 'patient-view', base: c.base, contentType: 'application/json', mutations: [] };
   const intact = cleanBody(fuzz, today);
   const tops = topLevelResources({ body: intact });
@@ -501,11 +704,21 @@ export function buildSingleBad(c: SingleBadCase, today: string): { intact: strin
   const mutatedRoot = { body: cleanBody(fuzz, today) } as JsonObject;
   const changes: string[] = [];
   for (const { path, hot, op } of c.ops) {
-    const inside = aim(allPaths(getAt(mutatedRoot, at), at, () => true), hot);
+    const inside = aim(
+      allPaths(getAt(mutatedRoot, at), at, () => true),
+      hot,
+    );
     const where = inside.length > 0 ? (inside[path % inside.length] as Path) : at;
-    if (applyOp(mutatedRoot, where, op, [], true)) changes.push(`${target} ${pathText(where.slice(at.length))}: ${opText(op)}`);
+    if (applyOp(mutatedRoot, where, op, [], true))
+      changes.push(`${target} ${pathText(where.slice(at.length))}: ${opText(op)}`);
   }
-  return { intact: serialize(intact), removed: serialize(removedRoot['body'] as Json), mutated: serialize(mutatedRoot['body'] as Json), target, changes };
+  return {
+    intact: serialize(intact),
+    removed: serialize(removedRoot['body'] as Json),
+    mutated: serialize(mutatedRoot['body'] as Json),
+    target,
+    changes,
+  };
 }
 
 // ---- Tree surgery --------------------------------------------------------------------------------
@@ -555,8 +768,17 @@ function deleteAt(root: Json, path: Path): void {
 }
 
 /** Every path under `node` (prefixed by `prefix`); `descend` decides whether to enter a node. */
-function allPaths(node: Json | undefined, prefix: Path, descend: (v: Json, path: Path) => boolean, out: Path[] = []): Path[] {
-  const children: [string | number, Json][] = Array.isArray(node) ? node.map((v, i) => [i, v]) : isObject(node) ? Object.keys(node).map((k) => [k, node[k] as Json]) : [];
+function allPaths(
+  node: Json | undefined,
+  prefix: Path,
+  descend: (v: Json, path: Path) => boolean,
+  out: Path[] = [],
+): Path[] {
+  const children: [string | number, Json][] = Array.isArray(node)
+    ? node.map((v, i) => [i, v])
+    : isObject(node)
+      ? Object.keys(node).map((k) => [k, node[k] as Json])
+      : [];
   for (const [key, child] of children) {
     const path = [...prefix, key];
     out.push(path);
@@ -601,7 +823,11 @@ function findSites(root: JsonObject): Sites {
 
 /** The Patient and every Bundle entry's resource of a hook body's prefetch. */
 function topLevelResources(root: JsonObject): Path[] {
-  return allPaths(root['body'], ['body'], (v, p) => !isResource(v) || (v['resourceType'] === 'Bundle' && p.length < 4)).filter((p) => {
+  return allPaths(
+    root['body'],
+    ['body'],
+    (v, p) => !isResource(v) || (v['resourceType'] === 'Bundle' && p.length < 4),
+  ).filter((p) => {
     const v = getAt(root, p);
     return isResource(v) && v['resourceType'] !== 'Bundle' && p[1] === 'prefetch';
   });
@@ -629,7 +855,14 @@ function applyMutation(root: JsonObject, sites: Sites, m: Mutation): string | un
       const r = getAt(root, at);
       label = isObject(r) ? `${asText(r['resourceType'])}/${asText(r['id'])}` : pathText(at.slice(1));
       base = at;
-      path = pick(aim(allPaths(r, at, () => true), m.hot), m.path) ?? at;
+      path =
+        pick(
+          aim(
+            allPaths(r, at, () => true),
+            m.hot,
+          ),
+          m.path,
+        ) ?? at;
       break;
     }
     case 'bundle': {
@@ -720,7 +953,14 @@ function applyOp(root: JsonObject, path: Path, op: Op, resources: Path[], typeCh
   return true;
 }
 
-function applyAt(root: JsonObject, path: Path, current: Json, op: Op, resources: Path[], typeChangingOnly: boolean): void {
+function applyAt(
+  root: JsonObject,
+  path: Path,
+  current: Json,
+  op: Op,
+  resources: Path[],
+  typeChangingOnly: boolean,
+): void {
   switch (op.op) {
     case 'replace': {
       const sameType = weirdType(op.value) === jsonType(current);
@@ -772,7 +1012,9 @@ function applyAt(root: JsonObject, path: Path, current: Json, op: Op, resources:
         if (!isResource(node) && !(isObject(node) && 'resourceType' in node)) continue;
         if (op.op === 'resourceType') define(node, 'resourceType', op.value);
         else {
-          const other = resources.map((p) => getAt(root, p)).find((r) => isResource(r) && r !== node && typeof r['id'] === 'string');
+          const other = resources
+            .map((p) => getAt(root, p))
+            .find((r) => isResource(r) && r !== node && typeof r['id'] === 'string');
           if (other && isObject(other)) define(node, 'id', other['id'] as Json);
         }
         return;

@@ -33,7 +33,12 @@ export function patientReferenceJson(patientId: string): string {
 }
 
 /** Entries `from`, `from+1`… (before `until`) joined by commas (each preceded by one unless it is entry 0), up to ~`bytes`. */
-export function entryChunk(patientJson: string, from: number, bytes = CHUNK_BYTES, until = Number.POSITIVE_INFINITY): { text: string; next: number } {
+export function entryChunk(
+  patientJson: string,
+  from: number,
+  bytes = CHUNK_BYTES,
+  until = Number.POSITIVE_INFINITY,
+): { text: string; next: number } {
   const parts: string[] = [];
   let size = 0;
   let i = from;
@@ -73,7 +78,10 @@ export function planHugeBundle(patientJson: string, bytes: number): HugePlan {
  * entry, then 1 MiB of JSON whitespace compressed once (~1 KB, deflate's best ratio, ~1:1000) and
  * repeated, then a tail member closing the Bundle.
  */
-export function gzipBomb(patientJson: string, bytes: number): { members: Buffer[]; compressedBytes: number; inflatedBytes: number } {
+export function gzipBomb(
+  patientJson: string,
+  bytes: number,
+): { members: Buffer[]; compressedBytes: number; inflatedBytes: number } {
   const headText = `${BUNDLE_OPEN}${observationEntry(patientJson, 0)}`;
   const tailText = ']}';
   const block = 1024 * 1024;
@@ -81,7 +89,11 @@ export function gzipBomb(patientJson: string, bytes: number): { members: Buffer[
   if (body < 0) throw new Error('gzip bomb too small for a Bundle');
   const blocks = Math.floor(body / block);
   const blockGz = gzipSync(Buffer.alloc(block, ' '), { level: 9 });
-  const members = [gzipSync(headText), ...Array.from({ length: blocks }, () => blockGz), gzipSync(' '.repeat(body - blocks * block) + tailText, { level: 9 })];
+  const members = [
+    gzipSync(headText),
+    ...Array.from({ length: blocks }, () => blockGz),
+    gzipSync(' '.repeat(body - blocks * block) + tailText, { level: 9 }),
+  ];
   return { members, compressedBytes: members.reduce((n, m) => n + m.length, 0), inflatedBytes: bytes };
 }
 

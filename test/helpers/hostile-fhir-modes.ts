@@ -4,7 +4,15 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HostileMode, HostileOptions, HostileRequest } from './hostile-fhir.js';
-import { BUNDLE_OPEN, entryChunk, gzipBomb, HTML_502, HTML_LOGIN, patientReferenceJson, planHugeBundle } from './hostile-fhir-bodies.js';
+import {
+  BUNDLE_OPEN,
+  entryChunk,
+  gzipBomb,
+  HTML_502,
+  HTML_LOGIN,
+  patientReferenceJson,
+  planHugeBundle,
+} from './hostile-fhir-bodies.js';
 
 export const FHIR_JSON = 'application/fhir+json';
 
@@ -44,21 +52,49 @@ export function respond(ctx: Ctx, mode: HostileMode): void {
     case 'slow-body':
       return trickle(ctx, patient);
     case 'malformed-json':
-      return send(ctx, 200, FHIR_JSON, `${BUNDLE_OPEN}{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Observation","id":"trunc`);
+      return send(
+        ctx,
+        200,
+        FHIR_JSON,
+        `${BUNDLE_OPEN}{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Observation","id":"trunc`,
+      );
     case 'html-error':
       return send(ctx, 502, 'text/html', HTML_502);
     case 'html-login':
       return send(ctx, 200, 'text/html; charset=utf-8', HTML_LOGIN);
     case 'next-loop':
-      return send(ctx, 200, FHIR_JSON, JSON.stringify(searchset(ctx, [{ relation: 'self', url: url.href }, { relation: 'next', url: url.href }])));
+      return send(
+        ctx,
+        200,
+        FHIR_JSON,
+        JSON.stringify(
+          searchset(ctx, [
+            { relation: 'self', url: url.href },
+            { relation: 'next', url: url.href },
+          ]),
+        ),
+      );
     case 'next-cycle': {
       const other = new URL(url.href);
       other.searchParams.set('_page', url.searchParams.get('_page') === '2' ? '1' : '2');
-      return send(ctx, 200, FHIR_JSON, JSON.stringify(searchset(ctx, [{ relation: 'self', url: url.href }, { relation: 'next', url: other.href }])));
+      return send(
+        ctx,
+        200,
+        FHIR_JSON,
+        JSON.stringify(
+          searchset(ctx, [
+            { relation: 'self', url: url.href },
+            { relation: 'next', url: other.href },
+          ]),
+        ),
+      );
     }
     case 'redirect-other-origin':
     case 'redirect-same-origin': {
-      const target = mode === 'redirect-other-origin' ? `${ctx.otherBase}/${path}${url.search}` : `${ctx.base}/_moved/${path}${url.search}`;
+      const target =
+        mode === 'redirect-other-origin'
+          ? `${ctx.otherBase}/${path}${url.search}`
+          : `${ctx.base}/_moved/${path}${url.search}`;
       res.writeHead(302, { location: target, 'content-length': '0' });
       res.end();
       return;
@@ -66,11 +102,26 @@ export function respond(ctx: Ctx, mode: HostileMode): void {
     case 'not-fhir':
       return send(ctx, 200, FHIR_JSON, isRead ? '{"foo":1}' : '[]');
     case 'operation-outcome': {
-      const bundle = { resourceType: 'Bundle', type: 'searchset', total: 0, entry: [{ resource: outcome('processing', 'Search failed: the lab results backend timed out'), search: { mode: 'outcome' } }] };
+      const bundle = {
+        resourceType: 'Bundle',
+        type: 'searchset',
+        total: 0,
+        entry: [
+          {
+            resource: outcome('processing', 'Search failed: the lab results backend timed out'),
+            search: { mode: 'outcome' },
+          },
+        ],
+      };
       return send(ctx, 200, FHIR_JSON, JSON.stringify(bundle));
     }
     case '404-with-id':
-      return send(ctx, 404, FHIR_JSON, JSON.stringify(outcome('not-found', `Resource Patient/${patient} is not known`)));
+      return send(
+        ctx,
+        404,
+        FHIR_JSON,
+        JSON.stringify(outcome('not-found', `Resource Patient/${patient} is not known`)),
+      );
     case 'gzip-bomb': {
       const size = options.bombBytes ?? 512 * 1024 * 1024;
       const key = `${patient}:${size}`;
@@ -79,7 +130,13 @@ export function respond(ctx: Ctx, mode: HostileMode): void {
         members = gzipBomb(patientReferenceJson(patient), size).members;
         ctx.bombs.set(key, members);
       }
-      return void stream(ctx, FHIR_JSON, members, members.reduce((n, m) => n + m.length, 0), { 'content-encoding': 'gzip' });
+      return void stream(
+        ctx,
+        FHIR_JSON,
+        members,
+        members.reduce((n, m) => n + m.length, 0),
+        { 'content-encoding': 'gzip' },
+      );
     }
   }
 }
@@ -97,7 +154,9 @@ function sendNormal(ctx: Ctx, contentType: string): void {
   const read = /^([A-Za-z]+)\/([^/]+)$/.exec(path);
   if (read) {
     const [, type, id] = read;
-    const found = (ctx.options.resources ?? []).find((r) => r.resourceType === type && r.id === id) ?? (type === 'Patient' ? { resourceType: 'Patient', id } : undefined);
+    const found =
+      (ctx.options.resources ?? []).find((r) => r.resourceType === type && r.id === id) ??
+      (type === 'Patient' ? { resourceType: 'Patient', id } : undefined);
     if (found) send(ctx, 200, contentType, JSON.stringify(found));
     else send(ctx, 404, contentType, JSON.stringify(outcome('not-found', `${type ?? ''} not found`)));
     return;
@@ -108,7 +167,17 @@ function sendNormal(ctx: Ctx, contentType: string): void {
 function searchset(ctx: Ctx, link: { relation: string; url: string }[]): object {
   const type = ctx.path.split('/')[0] ?? '';
   const matches = (ctx.options.resources ?? []).filter((r) => r.resourceType === type);
-  return { resourceType: 'Bundle', type: 'searchset', total: matches.length, link, entry: matches.map((r) => ({ fullUrl: `${ctx.base}/${r.resourceType}/${r.id ?? ''}`, resource: r, search: { mode: 'match' } })) };
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    total: matches.length,
+    link,
+    entry: matches.map((r) => ({
+      fullUrl: `${ctx.base}/${r.resourceType}/${r.id ?? ''}`,
+      resource: r,
+      search: { mode: 'match' },
+    })),
+  };
 }
 
 export function outcome(code: string, diagnostics: string): object {
@@ -126,9 +195,19 @@ export function send(ctx: Ctx, status: number, contentType: string, body: string
  * Writes `chunks` as fast as the socket drains (waits for `drain` when `write` returns false) and
  * stops as soon as the response closes: a client that gives up stops the stream.
  */
-async function stream(ctx: Ctx, contentType: string, chunks: Iterable<string | Buffer>, length?: number, headers: Record<string, string> = {}): Promise<void> {
+async function stream(
+  ctx: Ctx,
+  contentType: string,
+  chunks: Iterable<string | Buffer>,
+  length?: number,
+  headers: Record<string, string> = {},
+): Promise<void> {
   const { res, record } = ctx;
-  res.writeHead(200, { 'content-type': contentType, ...(length === undefined ? {} : { 'content-length': String(length) }), ...headers });
+  res.writeHead(200, {
+    'content-type': contentType,
+    ...(length === undefined ? {} : { 'content-length': String(length) }),
+    ...headers,
+  });
   let closed = false;
   res.on('close', () => {
     closed = true;
@@ -137,15 +216,16 @@ async function stream(ctx: Ctx, contentType: string, chunks: Iterable<string | B
     if (closed) return;
     const ok = res.write(chunk);
     record.bytesWritten += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-    if (!ok) await new Promise<void>((resolve) => {
-      const done = (): void => {
-        res.off('drain', done);
-        res.off('close', done);
-        resolve();
-      };
-      res.on('drain', done);
-      res.on('close', done);
-    });
+    if (!ok)
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
   }
   if (!closed) res.end();
 }
@@ -154,7 +234,7 @@ async function stream(ctx: Ctx, contentType: string, chunks: Iterable<string | B
 function* endlessChunks(patient: string): Generator<string | Buffer> {
   const ref = patientReferenceJson(patient);
   const cycle: Buffer[] = [];
-  for (let next = 1; cycle.length < 16; ) {
+  for (let next = 1; cycle.length < 16;) {
     const chunk = entryChunk(ref, next);
     next = chunk.next;
     cycle.push(Buffer.from(chunk.text));

@@ -119,7 +119,17 @@ export async function hostileFhir(options: HostileOptions = {}): Promise<Hostile
         }),
       ),
     );
-    const ctx: Ctx = { req, res, url, path: path ?? '', record, options, base: `http://127.0.0.1:${ports[origin]}/fhir`, otherBase: `http://127.0.0.1:${ports.other}/fhir`, bombs };
+    const ctx: Ctx = {
+      req,
+      res,
+      url,
+      path: path ?? '',
+      record,
+      options,
+      base: `http://127.0.0.1:${ports[origin]}/fhir`,
+      otherBase: `http://127.0.0.1:${ports.other}/fhir`,
+      bombs,
+    };
     if (path === undefined) send(ctx, 404, FHIR_JSON, JSON.stringify(outcome('not-found', 'Not a FHIR endpoint')));
     else respond(ctx, chosen);
   };
@@ -151,7 +161,10 @@ export async function hostileFhir(options: HostileOptions = {}): Promise<Hostile
     settled: async (timeoutMs = 5000) => {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`hostile FHIR server: requests still open after ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`hostile FHIR server: requests still open after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       });
       try {
         await Promise.race([Promise.all([...pending]), timeout]);
@@ -164,4 +177,3 @@ export async function hostileFhir(options: HostileOptions = {}): Promise<Hostile
     },
   };
 }
-

@@ -46,7 +46,10 @@ export async function startMockEhr(): Promise<MockEhr> {
   let upstream = '';
   let failures = 0;
   let hostileNext: string | undefined;
-  const state: Omit<MockEhr, 'fhirBase' | 'noPkceFhirBase' | 'failObservations' | 'hostileNextLink' | 'setUpstream' | 'close'> = {
+  const state: Omit<
+    MockEhr,
+    'fhirBase' | 'noPkceFhirBase' | 'failObservations' | 'hostileNextLink' | 'setUpstream' | 'close'
+  > = {
     authorizations: [],
     tokens: [],
     fhirRequests: [],
@@ -72,21 +75,42 @@ export async function startMockEhr(): Promise<MockEhr> {
     token_endpoint: `${base}/auth/token`,
     grant_types_supported: ['authorization_code'],
     code_challenge_methods_supported: pkce ? ['S256'] : ['plain'],
-    capabilities: ['launch-ehr', 'launch-standalone', 'client-public', 'context-ehr-patient', 'context-standalone-patient', 'permission-v2', 'sso-openid-connect'],
+    capabilities: [
+      'launch-ehr',
+      'launch-standalone',
+      'client-public',
+      'context-ehr-patient',
+      'context-standalone-patient',
+      'permission-v2',
+      'sso-openid-connect',
+    ],
     scopes_supported: ['launch', 'launch/patient', 'openid', 'fhirUser', 'patient/*.rs'],
   });
   app.get('/fhir/.well-known/smart-configuration', (_req, res) => res.json(smartConfiguration(true)));
   app.get('/nopkce/fhir/.well-known/smart-configuration', (_req, res) => res.json(smartConfiguration(false)));
 
   app.get('/auth/authorize', (req: Request, res: Response) => {
-    const query = Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+    const query = Object.fromEntries(
+      Object.entries(req.query).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+    );
     state.authorizations.push({ query });
-    if (query['response_type'] !== 'code' || query['code_challenge_method'] !== 'S256' || !query['code_challenge'] || !query['redirect_uri'] || !query['state']) {
+    if (
+      query['response_type'] !== 'code' ||
+      query['code_challenge_method'] !== 'S256' ||
+      !query['code_challenge'] ||
+      !query['redirect_uri'] ||
+      !query['state']
+    ) {
       res.status(400).send('invalid authorization request');
       return;
     }
     const code = b64url(randomBytes(16));
-    codes.set(code, { challenge: query['code_challenge'], method: query['code_challenge_method'], redirectUri: query['redirect_uri'], scope: query['scope'] ?? '' });
+    codes.set(code, {
+      challenge: query['code_challenge'],
+      method: query['code_challenge_method'],
+      redirectUri: query['redirect_uri'],
+      scope: query['scope'] ?? '',
+    });
     const back = new URL(query['redirect_uri']);
     back.searchParams.set('code', code);
     back.searchParams.set('state', query['state']);
@@ -94,9 +118,17 @@ export async function startMockEhr(): Promise<MockEhr> {
   });
 
   app.post('/auth/token', express.urlencoded({ extended: false }), (req: Request, res: Response) => {
-    const form = Object.fromEntries(Object.entries(req.body as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+    const form = Object.fromEntries(
+      Object.entries(req.body as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+    );
     const grant = codes.get(form['code'] ?? '');
-    const verifierMatches = !!grant && b64url(createHash('sha256').update(form['code_verifier'] ?? '').digest()) === grant.challenge;
+    const verifierMatches =
+      !!grant &&
+      b64url(
+        createHash('sha256')
+          .update(form['code_verifier'] ?? '')
+          .digest(),
+      ) === grant.challenge;
     state.tokens.push({ form, verifierMatches });
     if (!grant || !verifierMatches || form['redirect_uri'] !== grant.redirectUri) {
       res.status(400).json({ error: 'invalid_grant' });
@@ -105,7 +137,14 @@ export async function startMockEhr(): Promise<MockEhr> {
     codes.delete(form['code'] ?? '');
     const accessToken = b64url(randomBytes(24));
     tokens.add(accessToken);
-    res.json({ access_token: accessToken, token_type: 'Bearer', expires_in: 3600, scope: grant.scope, patient: state.launch.patient, ...(state.launch.appContext ? { appContext: state.launch.appContext } : {}) });
+    res.json({
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: 3600,
+      scope: grant.scope,
+      patient: state.launch.patient,
+      ...(state.launch.appContext ? { appContext: state.launch.appContext } : {}),
+    });
   });
 
   app.use('/fhir', async (req: Request, res: Response) => {
@@ -118,14 +157,20 @@ export async function startMockEhr(): Promise<MockEhr> {
     }
     if (req.path.startsWith('/Observation') && failures > 0) {
       failures--;
-      res.status(500).json({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception', diagnostics: 'database unavailable' }] });
+      res.status(500).json({
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'error', code: 'exception', diagnostics: 'database unavailable' }],
+      });
       return;
     }
     const upstreamRes = await fetch(`${upstream}${req.url}`, { headers: { accept: 'application/fhir+json' } });
     let text = (await upstreamRes.text()).replaceAll(upstream, `${base}/fhir`);
     if (hostileNext && req.path.startsWith('/Observation')) {
       const bundle = JSON.parse(text) as { link?: { relation: string; url: string }[] };
-      bundle.link = [...(bundle.link ?? []).filter((l) => l.relation !== 'next'), { relation: 'next', url: hostileNext }];
+      bundle.link = [
+        ...(bundle.link ?? []).filter((l) => l.relation !== 'next'),
+        { relation: 'next', url: hostileNext },
+      ];
       text = JSON.stringify(bundle);
     }
     res.status(upstreamRes.status).type('application/fhir+json').send(text);

@@ -19,11 +19,30 @@ export function nutritionOrder(patientId: string): NutritionOrder {
     patient: { reference: `Patient/${patientId}` },
     dateTime: '2026-11-22',
     orderer: { reference: 'Practitioner/demo-hematologist', display: 'Dr Demo Hematologist' },
-    oralDiet: { type: [{ coding: [{ system: 'http://hospital.example.org/diet-type-codes', code: 'low-bacteria', display: 'Low-bacteria diet' }], text: 'Low-bacteria diet' }] },
+    oralDiet: {
+      type: [
+        {
+          coding: [
+            {
+              system: 'http://hospital.example.org/diet-type-codes',
+              code: 'low-bacteria',
+              display: 'Low-bacteria diet',
+            },
+          ],
+          text: 'Low-bacteria diet',
+        },
+      ],
+    },
   };
 }
 
-function medicationRequest(id: string, patientId: string, medication: CodeableConcept, doseText: string, dose: { value: number; unit: string; code: string }): MedicationRequest {
+function medicationRequest(
+  id: string,
+  patientId: string,
+  medication: CodeableConcept,
+  doseText: string,
+  dose: { value: number; unit: string; code: string },
+): MedicationRequest {
   return {
     resourceType: 'MedicationRequest',
     id,
@@ -37,10 +56,17 @@ function medicationRequest(id: string, patientId: string, medication: CodeableCo
       {
         text: doseText,
         timing: { repeat: { boundsPeriod: { start: '2026-11-22' }, frequency: 1, period: 1, periodUnit: 'd' } },
-        doseAndRate: [{ doseQuantity: { value: dose.value, unit: dose.unit, system: 'http://unitsofmeasure.org', code: dose.code } }],
+        doseAndRate: [
+          {
+            doseQuantity: { value: dose.value, unit: dose.unit, system: 'http://unitsofmeasure.org', code: dose.code },
+          },
+        ],
       },
     ],
-    dispenseRequest: { numberOfRepeatsAllowed: 0, quantity: { value: 1, unit: 'vial', system: 'http://unitsofmeasure.org', code: '{vial}' } },
+    dispenseRequest: {
+      numberOfRepeatsAllowed: 0,
+      quantity: { value: 1, unit: 'vial', system: 'http://unitsofmeasure.org', code: '{vial}' },
+    },
   };
 }
 
@@ -48,18 +74,31 @@ export const tocilizumabOrder = (patientId: string): MedicationRequest =>
   medicationRequest(
     'tocilizumab-1',
     patientId,
-    { coding: [{ system: RXNORM, code: '1657976', display: 'tocilizumab product (Actemra)' }], text: 'Tocilizumab (Actemra) IV' },
+    {
+      coding: [{ system: RXNORM, code: '1657976', display: 'tocilizumab product (Actemra)' }],
+      text: 'Tocilizumab (Actemra) IV',
+    },
     '8 mg/kg IV once, may repeat after 8 hours',
     { value: 8, unit: 'mg/kg', code: 'mg/kg' },
   );
 
 /** Dexamethasone ordered through a contained Medication (medicationReference "#…"). */
 export function dexamethasoneOrder(patientId: string): MedicationRequest {
-  const order = medicationRequest('dexamethasone-1', patientId, { text: 'unused' }, '10 mg IV every 6 hours', { value: 10, unit: 'mg', code: 'mg' });
+  const order = medicationRequest('dexamethasone-1', patientId, { text: 'unused' }, '10 mg IV every 6 hours', {
+    value: 10,
+    unit: 'mg',
+    code: 'mg',
+  });
   delete order.medicationCodeableConcept;
   return {
     ...order,
-    contained: [{ resourceType: 'Medication', id: 'dex', code: { coding: [{ system: RXNORM, code: '3264', display: 'dexamethasone' }], text: 'Dexamethasone' } }],
+    contained: [
+      {
+        resourceType: 'Medication',
+        id: 'dex',
+        code: { coding: [{ system: RXNORM, code: '3264', display: 'dexamethasone' }], text: 'Dexamethasone' },
+      },
+    ],
     medicationReference: { reference: '#dex' },
   };
 }
@@ -74,17 +113,34 @@ export const filgrastimOrder = (patientId: string): MedicationRequest =>
   );
 
 export const amoxicillinOrder = (patientId: string): MedicationRequest =>
-  medicationRequest('amoxicillin-1', patientId, { coding: [{ system: RXNORM, code: '723', display: 'amoxicillin' }], text: 'Amoxicillin' }, '500 mg three times daily', {
-    value: 500,
-    unit: 'mg',
-    code: 'mg',
-  });
+  medicationRequest(
+    'amoxicillin-1',
+    patientId,
+    { coding: [{ system: RXNORM, code: '723', display: 'amoxicillin' }], text: 'Amoxicillin' },
+    '500 mg three times daily',
+    {
+      value: 500,
+      unit: 'mg',
+      code: 'mg',
+    },
+  );
 
-export function transfusionOrder(id: string, patientId: string, product: 'red-cells' | 'platelets', extra: Partial<ServiceRequest> = {}): ServiceRequest {
+export function transfusionOrder(
+  id: string,
+  patientId: string,
+  product: 'red-cells' | 'platelets',
+  extra: Partial<ServiceRequest> = {},
+): ServiceRequest {
   const code =
     product === 'red-cells'
-      ? { coding: [{ system: SNOMED, code: '116863004', display: 'Transfusion of red blood cells' }], text: 'Transfuse red blood cells, 1 unit' }
-      : { coding: [{ system: SNOMED, code: '12719002', display: 'Transfusion of platelets' }], text: 'Transfuse platelets, 1 adult dose' };
+      ? {
+          coding: [{ system: SNOMED, code: '116863004', display: 'Transfusion of red blood cells' }],
+          text: 'Transfuse red blood cells, 1 unit',
+        }
+      : {
+          coding: [{ system: SNOMED, code: '12719002', display: 'Transfusion of platelets' }],
+          text: 'Transfuse platelets, 1 adult dose',
+        };
   return {
     resourceType: 'ServiceRequest',
     id,

@@ -70,7 +70,9 @@ function binDir(): string {
   const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))) : [];
   const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
   if (!newest) {
-    throw new Error("PostgreSQL server binaries not found: install Debian's `postgresql` package (npm test does it as root via scripts/ensure-test-deps.sh) or set TEST_DATABASE_URL");
+    throw new Error(
+      "PostgreSQL server binaries not found: install Debian's `postgresql` package (npm test does it as root via scripts/ensure-test-deps.sh) or set TEST_DATABASE_URL",
+    );
   }
   return join(root, newest, 'bin');
 }
@@ -92,14 +94,24 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     const unsupported = (): never => {
       throw new Error('TEST_DATABASE_URL: an external database cannot be frozen');
     };
-    return { url: external, dataDir: undefined, pids: () => [], freeze: unsupported, thaw: () => undefined, stop: () => Promise.resolve() };
+    return {
+      url: external,
+      dataDir: undefined,
+      pids: () => [],
+      freeze: unsupported,
+      thaw: () => undefined,
+      stop: () => Promise.resolve(),
+    };
   }
 
   const bin = binDir();
   const dir = mkdtempSync(join(tmpdir(), 'cart-pg-'));
   const data = join(dir, 'data');
   const asRoot = process.getuid?.() === 0;
-  const exec = (cmd: string, args: string[]): Promise<unknown> => (asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args], { cwd: dir }) : run(join(bin, cmd), args, { cwd: dir }));
+  const exec = (cmd: string, args: string[]): Promise<unknown> =>
+    asRoot
+      ? run('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args], { cwd: dir })
+      : run(join(bin, cmd), args, { cwd: dir });
   if (asRoot) {
     const { stdout } = await run('id', ['-u', 'postgres']);
     const { stdout: gid } = await run('id', ['-g', 'postgres']);

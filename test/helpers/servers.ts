@@ -62,7 +62,9 @@ export async function serveFhir(fhir: DemoFhirServer, options: { delayMs?: numbe
 }
 
 /** A plain HTTP server answering with `handler`, recording requests. */
-export async function fakeServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+export async function fakeServer(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
   const requests: string[] = [];
   const server = await listen(
     createServer((req, res) => {
@@ -70,7 +72,11 @@ export async function fakeServer(handler: (req: IncomingMessage, res: ServerResp
       handler(req, res);
     }),
   );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, close: () => closeServer(server) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () => closeServer(server),
+  };
 }
 
 /** A server that accepts connections and never answers: the "unreachable FHIR server". */

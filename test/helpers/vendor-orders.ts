@@ -27,7 +27,10 @@ function base(id: string, patientId: string): MedicationRequest {
 /** CDS Hooks example shape: the RxNorm SCD "dexamethasone 4 MG Oral Tablet" (197582), no ingredient code. */
 export const dexamethasoneTabletScd = (patientId: string): MedicationRequest => ({
   ...base('dex-scd', patientId),
-  medicationCodeableConcept: { coding: [{ system: RXNORM, code: '197582', display: 'dexamethasone 4 MG Oral Tablet' }], text: 'dexamethasone 4 MG Oral Tablet' },
+  medicationCodeableConcept: {
+    coding: [{ system: RXNORM, code: '197582', display: 'dexamethasone 4 MG Oral Tablet' }],
+    text: 'dexamethasone 4 MG Oral Tablet',
+  },
 });
 
 /** Epic shape: a Medication resource read from fhirServer (ERX code, then RxNorm codings). */
@@ -44,7 +47,10 @@ export const epicDexamethasoneMedication: Medication = {
 };
 export const epicDexamethasoneOrder = (patientId: string): MedicationRequest => ({
   ...base('dex-epic', patientId),
-  medicationReference: { reference: `Medication/${epicDexamethasoneMedication.id ?? ''}`, display: 'DEXAMETHASONE 4 MG PO TABS' },
+  medicationReference: {
+    reference: `Medication/${epicDexamethasoneMedication.id ?? ''}`,
+    display: 'DEXAMETHASONE 4 MG PO TABS',
+  },
 });
 
 /** The Medication travels in the draftOrders Bundle beside the order. */
@@ -61,19 +67,28 @@ export const pegfilgrastimByReference = (patientId: string): MedicationRequest =
 /** Cerner/Oracle Health shape: RxNorm SBD plus the order sentence's text. */
 export const methylprednisoloneTabletSbd = (patientId: string): MedicationRequest => ({
   ...base('mp-sbd', patientId),
-  medicationCodeableConcept: { coding: [{ system: RXNORM, code: '260330', display: 'methylprednisolone 4 MG Oral Tablet [Medrol]' }], text: 'Medrol 4 mg oral tablet' },
+  medicationCodeableConcept: {
+    coding: [{ system: RXNORM, code: '260330', display: 'methylprednisolone 4 MG Oral Tablet [Medrol]' }],
+    text: 'Medrol 4 mg oral tablet',
+  },
 });
 
 /** Only a local catalogue code: recognised by the ingredient name in text/display. */
 export const localCodeDexamethasone = (patientId: string): MedicationRequest => ({
   ...base('dex-local', patientId),
-  medicationCodeableConcept: { coding: [{ system: LOCAL, code: 'RX-88121', display: 'Dexamethasone 8 mg IV push' }], text: 'Dexamethasone 8 mg IV push' },
+  medicationCodeableConcept: {
+    coding: [{ system: LOCAL, code: 'RX-88121', display: 'Dexamethasone 8 mg IV push' }],
+    text: 'Dexamethasone 8 mg IV push',
+  },
 });
 
 /** A local dexamethasone eye drop: not systemic, no card. */
 export const localCodeDexamethasoneEyeDrops = (patientId: string): MedicationRequest => ({
   ...base('dex-eye', patientId),
-  medicationCodeableConcept: { coding: [{ system: LOCAL, code: 'RX-31002', display: 'Dexamethasone 0.1% ophthalmic suspension' }], text: 'Dexamethasone 0.1% eye drops' },
+  medicationCodeableConcept: {
+    coding: [{ system: LOCAL, code: 'RX-31002', display: 'Dexamethasone 0.1% ophthalmic suspension' }],
+    text: 'Dexamethasone 0.1% eye drops',
+  },
 });
 
 /** A blood bank order by HL7 v2 table 0426 product code (packed cells), not irradiated. */
@@ -90,5 +105,13 @@ export const packedCellsV2 = (patientId: string): ServiceRequest => ({
 export const irradiatedRedCellsIsbt = (patientId: string): ServiceRequest => ({
   ...packedCellsV2(patientId),
   id: 'rbc-isbt',
-  code: { coding: [{ system: 'https://www.isbt128.org/uri/ProductDescriptionCode', code: 'E0398', display: 'RED BLOOD CELLS|CPD>AS5/450mL/refg|Irr|ResLeu' }] },
+  code: {
+    coding: [
+      {
+        system: 'https://www.isbt128.org/uri/ProductDescriptionCode',
+        code: 'E0398',
+        display: 'RED BLOOD CELLS|CPD>AS5/450mL/refg|Irr|ResLeu',
+      },
+    ],
+  },
 });

@@ -13,31 +13,77 @@ import { buildTestApp } from '../helpers/app.js';
 
 const TODAY = '2026-11-22';
 const aplastic = demoPatients(TODAY).find((p) => p.scenario.id === 'cart-aplastic');
-const bundle = (type = 'collection') => ({ resourceType: 'Bundle', type, entry: (aplastic?.resources ?? []).map((resource) => ({ resource })) });
+const bundle = (type = 'collection') => ({
+  resourceType: 'Bundle',
+  type,
+  entry: (aplastic?.resources ?? []).map((resource) => ({ resource })),
+});
 
 describe('POST /assessments', () => {
   const { app } = buildTestApp();
 
-  test.each(['collection', 'searchset', 'transaction'])('a %s Bundle returns the assessment with the contract fields', async (type) => {
-    const res = await request(app).post(`/assessments?asOf=${TODAY}`).send(bundle(type)).expect(200);
-    expect(res.body).toMatchObject({
-      patientId: 'cart-aplastic',
-      asOf: TODAY,
-      infusionDate: '2026-10-18',
-      dayPostInfusion: 35,
-      ctcae: { neutrophils: { latest: expect.any(Number), worst: 4 }, platelets: { worst: expect.any(Number) }, hemoglobin: {}, wbc: {}, lymphocytes: {} },
-      severeCytopenias: expect.arrayContaining([expect.objectContaining({ lineage: 'neutrophil', newOnset: true, onsetDay: expect.any(Number), nadir: expect.any(Number), nadirDay: expect.any(Number), recoveryDay: null, durationDays: expect.any(Number), ongoing: true })]),
-      prolongedHematologicToxicity: true,
-      icaht: { early: { grade: expect.any(Number), daysAnc500: expect.any(Number), daysAnc100: expect.any(Number) }, late: { grade: null }, thrombocytopenia: { early: { grade: expect.any(Number) }, late: {} }, phenotype: 'aplastic' },
-      hematotox: { score: expect.any(Number), risk: 'high', components: expect.any(Object), missing: [] },
-      immunoglobulins: { IgG: { baseline: expect.any(Object), latest: expect.any(Object), changePct: expect.any(Number), belowIvigThreshold: false }, IgA: {}, IgM: {} },
-      bCellAplasia: { present: true, onsetDay: expect.any(Number) },
-      cd4cd8: { inverted: expect.any(Boolean) },
-      recommendations: expect.arrayContaining([expect.objectContaining({ kind: 'cytopenia-workup', reason: expect.any(String), threshold: expect.any(Object), source: expect.any(Object), evidence: expect.any(Array) })]),
-      issues: expect.any(Array),
-    });
-    expect(res.body.series).toBeUndefined();
-  });
+  test.each(['collection', 'searchset', 'transaction'])(
+    'a %s Bundle returns the assessment with the contract fields',
+    async (type) => {
+      const res = await request(app).post(`/assessments?asOf=${TODAY}`).send(bundle(type)).expect(200);
+      expect(res.body).toMatchObject({
+        patientId: 'cart-aplastic',
+        asOf: TODAY,
+        infusionDate: '2026-10-18',
+        dayPostInfusion: 35,
+        ctcae: {
+          neutrophils: { latest: expect.any(Number), worst: 4 },
+          platelets: { worst: expect.any(Number) },
+          hemoglobin: {},
+          wbc: {},
+          lymphocytes: {},
+        },
+        severeCytopenias: expect.arrayContaining([
+          expect.objectContaining({
+            lineage: 'neutrophil',
+            newOnset: true,
+            onsetDay: expect.any(Number),
+            nadir: expect.any(Number),
+            nadirDay: expect.any(Number),
+            recoveryDay: null,
+            durationDays: expect.any(Number),
+            ongoing: true,
+          }),
+        ]),
+        prolongedHematologicToxicity: true,
+        icaht: {
+          early: { grade: expect.any(Number), daysAnc500: expect.any(Number), daysAnc100: expect.any(Number) },
+          late: { grade: null },
+          thrombocytopenia: { early: { grade: expect.any(Number) }, late: {} },
+          phenotype: 'aplastic',
+        },
+        hematotox: { score: expect.any(Number), risk: 'high', components: expect.any(Object), missing: [] },
+        immunoglobulins: {
+          IgG: {
+            baseline: expect.any(Object),
+            latest: expect.any(Object),
+            changePct: expect.any(Number),
+            belowIvigThreshold: false,
+          },
+          IgA: {},
+          IgM: {},
+        },
+        bCellAplasia: { present: true, onsetDay: expect.any(Number) },
+        cd4cd8: { inverted: expect.any(Boolean) },
+        recommendations: expect.arrayContaining([
+          expect.objectContaining({
+            kind: 'cytopenia-workup',
+            reason: expect.any(String),
+            threshold: expect.any(Object),
+            source: expect.any(Object),
+            evidence: expect.any(Array),
+          }),
+        ]),
+        issues: expect.any(Array),
+      });
+      expect(res.body.series).toBeUndefined();
+    },
+  );
 
   test('series=true adds chartable lab days and events', async () => {
     const res = await request(app).post(`/assessments?asOf=${TODAY}&series=true`).send(bundle()).expect(200);
@@ -46,7 +92,10 @@ describe('POST /assessments', () => {
   });
 
   test('infusionDate overrides day 0', async () => {
-    const res = await request(app).post(`/assessments?asOf=${TODAY}&infusionDate=2026-10-20`).send(bundle()).expect(200);
+    const res = await request(app)
+      .post(`/assessments?asOf=${TODAY}&infusionDate=2026-10-20`)
+      .send(bundle())
+      .expect(200);
     expect(res.body.dayPostInfusion).toBe(33);
   });
 
@@ -61,12 +110,37 @@ describe('POST /assessments', () => {
 
   test('a resource without a resource type, or with a malformed element, is left out and listed; the rest is assessed', async () => {
     const good = bundle();
-    const entries = [...(good.entry ?? []), { resource: { id: 'x' } }, { resource: { resourceType: 'Observation', id: 'bad-1', status: 'final', code: { coding: 'not a list' }, subject: { reference: 'Patient/cart-aplastic' } } }];
-    const res = await request(app).post(`/assessments?asOf=${TODAY}`).send({ ...good, entry: entries }).expect(200);
+    const entries = [
+      ...(good.entry ?? []),
+      { resource: { id: 'x' } },
+      {
+        resource: {
+          resourceType: 'Observation',
+          id: 'bad-1',
+          status: 'final',
+          code: { coding: 'not a list' },
+          subject: { reference: 'Patient/cart-aplastic' },
+        },
+      },
+    ];
+    const res = await request(app)
+      .post(`/assessments?asOf=${TODAY}`)
+      .send({ ...good, entry: entries })
+      .expect(200);
     const invalid = res.body.issues.filter((i: { code: string }) => i.code === 'resource-invalid');
     expect(invalid).toEqual([
-      { severity: 'warning', code: 'resource-invalid', message: 'not a FHIR resource (no resourceType); left out', resource: 'resource' },
-      { severity: 'warning', code: 'resource-invalid', message: 'code.coding: Invalid input: expected array, received string; resource left out', resource: 'Observation/bad-1' },
+      {
+        severity: 'warning',
+        code: 'resource-invalid',
+        message: 'not a FHIR resource (no resourceType); left out',
+        resource: 'resource',
+      },
+      {
+        severity: 'warning',
+        code: 'resource-invalid',
+        message: 'code.coding: Invalid input: expected array, received string; resource left out',
+        resource: 'Observation/bad-1',
+      },
     ]);
     const clean = await request(app).post(`/assessments?asOf=${TODAY}`).send(good).expect(200);
     expect(res.body.icaht).toEqual(clean.body.icaht);
@@ -75,7 +149,11 @@ describe('POST /assessments', () => {
   test('400 for a bad asOf and for resources of two patients', async () => {
     const bad = await request(app).post('/assessments?asOf=yesterday').send(bundle()).expect(400);
     expect(bad.body.issue[0].expression).toEqual(['query.asOf']);
-    const two = { resourceType: 'Bundle', type: 'collection', entry: [{ resource: { resourceType: 'Patient', id: 'a' } }, { resource: { resourceType: 'Patient', id: 'b' } }] };
+    const two = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [{ resource: { resourceType: 'Patient', id: 'a' } }, { resource: { resourceType: 'Patient', id: 'b' } }],
+    };
     const res = await request(app).post('/assessments').send(two).expect(400);
     expect(res.body.issue[0].diagnostics).toContain('2 patients');
   });
@@ -99,14 +177,25 @@ describe('CLI on a Bundle file', () => {
     writeFileSync(file, JSON.stringify(bundle()));
     const { stdout } = await cli('assess', file, '--as-of', TODAY, '--format', 'csv');
     const [header, row] = stdout.trim().split('\n');
-    expect(header?.split(',')).toEqual(expect.arrayContaining(['patientId', 'icahtEarly', 'prolongedHematologicToxicity', 'carHematotoxScore', 'recommendations']));
+    expect(header?.split(',')).toEqual(
+      expect.arrayContaining([
+        'patientId',
+        'icahtEarly',
+        'prolongedHematologicToxicity',
+        'carHematotoxScore',
+        'recommendations',
+      ]),
+    );
     expect(row).toContain('cart-aplastic');
   });
 
   test('exits 2 with a message for a file that is not a Bundle, 1 for bad usage', async () => {
     const file = join(dir, 'bad.json');
     writeFileSync(file, '{"resourceType":"Patient"}');
-    await expect(cli('assess', file)).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('resourceType') });
+    await expect(cli('assess', file)).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('resourceType'),
+    });
     await expect(cli('frobnicate')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('Usage') });
   });
 });

@@ -53,7 +53,9 @@ async function token(path: string, o: TokenOptions = {}): Promise<string> {
   return jwt.sign(o.key ?? ec.privateKey);
 }
 
-const body = hookRequest('patient-view', 'p1', { prefetch: { patient: null, observations: null, medicationAdministrations: null, procedures: null, conditions: null } });
+const body = hookRequest('patient-view', 'p1', {
+  prefetch: { patient: null, observations: null, medicationAdministrations: null, procedures: null, conditions: null },
+});
 
 beforeAll(async () => {
   ec = await keyPair('ES384', 'ec-1');
@@ -61,25 +63,42 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'jwks-'));
   const file = join(dir, 'jwks.json');
   writeFileSync(file, JSON.stringify({ keys: [ec.jwk, rsa.jwk] }));
-  app = buildTestApp({ env: { PUBLIC_BASE_URL: BASE, CDS_TRUSTED_ISSUERS: JSON.stringify([{ iss: ISS, jwksFile: file }]) } });
+  app = buildTestApp({
+    env: { PUBLIC_BASE_URL: BASE, CDS_TRUSTED_ISSUERS: JSON.stringify([{ iss: ISS, jwksFile: file }]) },
+  });
 });
 
 describe('with trusted issuers configured', () => {
   test('a valid ES384 token lets the call through', async () => {
-    await request(app.app).post(SERVICE_PATH).set('authorization', `Bearer ${await token(SERVICE_PATH)}`).send(body).expect(200);
+    await request(app.app)
+      .post(SERVICE_PATH)
+      .set('authorization', `Bearer ${await token(SERVICE_PATH)}`)
+      .send(body)
+      .expect(200);
   });
 
   test('a valid RS384 token lets the call through', async () => {
-    await request(app.app).post(SERVICE_PATH).set('authorization', `Bearer ${await token(SERVICE_PATH, { alg: 'RS384', key: rsa.privateKey, kid: 'rsa-1' })}`).send(body).expect(200);
+    await request(app.app)
+      .post(SERVICE_PATH)
+      .set('authorization', `Bearer ${await token(SERVICE_PATH, { alg: 'RS384', key: rsa.privateKey, kid: 'rsa-1' })}`)
+      .send(body)
+      .expect(200);
   });
 
   test('discovery and feedback need a token too; the aud is the URL called', async () => {
     await request(app.app).get('/cds-services').expect(401);
-    await request(app.app).get('/cds-services').set('authorization', `Bearer ${await token('/cds-services')}`).expect(200);
+    await request(app.app)
+      .get('/cds-services')
+      .set('authorization', `Bearer ${await token('/cds-services')}`)
+      .expect(200);
     const feedback = `${SERVICE_PATH}/feedback`;
     await request(app.app).post(feedback).send({ feedback: [] }).expect(401);
     // Authenticated, then validated: an empty feedback array is a 400, not a 401.
-    await request(app.app).post(feedback).set('authorization', `Bearer ${await token(feedback)}`).send({ feedback: [] }).expect(400);
+    await request(app.app)
+      .post(feedback)
+      .set('authorization', `Bearer ${await token(feedback)}`)
+      .send({ feedback: [] })
+      .expect(400);
   });
 
   test.each([
@@ -89,20 +108,45 @@ describe('with trusted issuers configured', () => {
     ['the service base URL with a trailing slash', `${BASE}/`],
     ['the discovery URL', `${BASE}/cds-services`],
   ])('aud accepted: %s', async (_name, aud) => {
-    await request(app.app).post(SERVICE_PATH).set('authorization', `Bearer ${await token(SERVICE_PATH, { aud })}`).send(body).expect(200);
+    await request(app.app)
+      .post(SERVICE_PATH)
+      .set('authorization', `Bearer ${await token(SERVICE_PATH, { aud })}`)
+      .send(body)
+      .expect(200);
   });
 
-  test.each(['bearer', 'BEARER', 'BeArEr'])('the Authorization scheme is case-insensitive (RFC 7235): %s', async (scheme) => {
-    await request(app.app).post(SERVICE_PATH).set('authorization', `${scheme} ${await token(SERVICE_PATH)}`).send(body).expect(200);
-  });
+  test.each(['bearer', 'BEARER', 'BeArEr'])(
+    'the Authorization scheme is case-insensitive (RFC 7235): %s',
+    async (scheme) => {
+      await request(app.app)
+        .post(SERVICE_PATH)
+        .set('authorization', `${scheme} ${await token(SERVICE_PATH)}`)
+        .send(body)
+        .expect(200);
+    },
+  );
 
   test('CDS_JWT_AUDIENCES adds the audiences a deployment configures, and only those', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jwks-'));
     const file = join(dir, 'jwks.json');
     writeFileSync(file, JSON.stringify({ keys: [ec.jwk] }));
-    const configured = buildTestApp({ env: { PUBLIC_BASE_URL: BASE, CDS_JWT_AUDIENCES: 'https://gateway.hospital.example/cart', CDS_TRUSTED_ISSUERS: JSON.stringify([{ iss: ISS, jwksFile: file }]) } });
-    await request(configured.app).post(SERVICE_PATH).set('authorization', `Bearer ${await token(SERVICE_PATH, { aud: 'https://gateway.hospital.example/cart' })}`).send(body).expect(200);
-    await request(configured.app).post(SERVICE_PATH).set('authorization', `Bearer ${await token(SERVICE_PATH, { aud: 'https://gateway.hospital.example/other' })}`).send(body).expect(401);
+    const configured = buildTestApp({
+      env: {
+        PUBLIC_BASE_URL: BASE,
+        CDS_JWT_AUDIENCES: 'https://gateway.hospital.example/cart',
+        CDS_TRUSTED_ISSUERS: JSON.stringify([{ iss: ISS, jwksFile: file }]),
+      },
+    });
+    await request(configured.app)
+      .post(SERVICE_PATH)
+      .set('authorization', `Bearer ${await token(SERVICE_PATH, { aud: 'https://gateway.hospital.example/cart' })}`)
+      .send(body)
+      .expect(200);
+    await request(configured.app)
+      .post(SERVICE_PATH)
+      .set('authorization', `Bearer ${await token(SERVICE_PATH, { aud: 'https://gateway.hospital.example/other' })}`)
+      .send(body)
+      .expect(401);
   });
 
   const now = (): number => Math.floor(Date.now() / 1000);
@@ -110,19 +154,31 @@ describe('with trusted issuers configured', () => {
     ['aud of a look-alike host', async () => token(SERVICE_PATH, { aud: `${BASE}.evil.example${SERVICE_PATH}` })],
     ['aud of the base URL of another host', async () => token(SERVICE_PATH, { aud: 'https://other.example.org' })],
     ['no token', async () => ''],
-    ['alg none', async () => {
-      const enc = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
-      return `${enc({ alg: 'none', typ: 'JWT' })}.${enc({ iss: ISS, aud: `${BASE}${SERVICE_PATH}`, iat: now(), exp: now() + 300, jti: randomUUID() })}.`;
-    }],
-    ['HS384 signed with the public key as secret', async () => token(SERVICE_PATH, { alg: 'HS384', key: new TextEncoder().encode(JSON.stringify(ec.jwk)) })],
-    ['RS256 (not an allowed algorithm)', async () => {
-      const { privateKey } = await generateKeyPair('RS256');
-      return token(SERVICE_PATH, { alg: 'RS256', key: privateKey, kid: 'rsa-1' });
-    }],
-    ['signed by an unknown key', async () => {
-      const other = await keyPair('ES384', 'ec-1');
-      return token(SERVICE_PATH, { key: other.privateKey });
-    }],
+    [
+      'alg none',
+      async () => {
+        const enc = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+        return `${enc({ alg: 'none', typ: 'JWT' })}.${enc({ iss: ISS, aud: `${BASE}${SERVICE_PATH}`, iat: now(), exp: now() + 300, jti: randomUUID() })}.`;
+      },
+    ],
+    [
+      'HS384 signed with the public key as secret',
+      async () => token(SERVICE_PATH, { alg: 'HS384', key: new TextEncoder().encode(JSON.stringify(ec.jwk)) }),
+    ],
+    [
+      'RS256 (not an allowed algorithm)',
+      async () => {
+        const { privateKey } = await generateKeyPair('RS256');
+        return token(SERVICE_PATH, { alg: 'RS256', key: privateKey, kid: 'rsa-1' });
+      },
+    ],
+    [
+      'signed by an unknown key',
+      async () => {
+        const other = await keyPair('ES384', 'ec-1');
+        return token(SERVICE_PATH, { key: other.privateKey });
+      },
+    ],
     ['untrusted issuer', async () => token(SERVICE_PATH, { iss: 'https://evil.example/' })],
     ['aud of another service', async () => token(SERVICE_PATH, { aud: `${BASE}/cds-services/other` })],
     ['aud of another host', async () => token(SERVICE_PATH, { aud: `https://other.example.org${SERVICE_PATH}` })],
@@ -143,7 +199,11 @@ describe('with trusted issuers configured', () => {
 
   test('a token expired within the clock tolerance (30 s) is accepted', async () => {
     const t = Math.floor(Date.now() / 1000);
-    await request(app.app).post(SERVICE_PATH).set('authorization', `Bearer ${await token(SERVICE_PATH, { iat: t - 100, exp: t - 10 })}`).send(body).expect(200);
+    await request(app.app)
+      .post(SERVICE_PATH)
+      .set('authorization', `Bearer ${await token(SERVICE_PATH, { iat: t - 100, exp: t - 10 })}`)
+      .send(body)
+      .expect(200);
   });
 
   test('a replayed jti is refused', async () => {
@@ -167,8 +227,18 @@ describe('remote JWKS', () => {
   });
 
   test('keys are fetched from the issuer JWKS URL, never from the token jku', async () => {
-    const verifier = new CdsJwtVerifier({ issuers: [{ iss: ISS, jwksUrl: `${jwks.url}/jwks.json` }], clockToleranceSeconds: 30, maxLifetimeSeconds: 300 });
-    const remote = buildTestApp({ env: { PUBLIC_BASE_URL: BASE, CDS_TRUSTED_ISSUERS: JSON.stringify([{ iss: ISS, jwksUrl: 'https://ehr.example.org/jwks.json' }]) }, overrides: { verifier } });
+    const verifier = new CdsJwtVerifier({
+      issuers: [{ iss: ISS, jwksUrl: `${jwks.url}/jwks.json` }],
+      clockToleranceSeconds: 30,
+      maxLifetimeSeconds: 300,
+    });
+    const remote = buildTestApp({
+      env: {
+        PUBLIC_BASE_URL: BASE,
+        CDS_TRUSTED_ISSUERS: JSON.stringify([{ iss: ISS, jwksUrl: 'https://ehr.example.org/jwks.json' }]),
+      },
+      overrides: { verifier },
+    });
     const evil = await fakeServer((_req, res) => res.end('{"keys":[]}'));
     try {
       const now = Math.floor(Date.now() / 1000);

@@ -5,11 +5,20 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from '@jest/globals';
 import request from 'supertest';
-import { cdsResponseSchema, discoveryResponseSchema, feedbackRequestSchema, cdsRequestSchema } from '../../src/cds-hooks/schemas.js';
+import {
+  cdsResponseSchema,
+  discoveryResponseSchema,
+  feedbackRequestSchema,
+  cdsRequestSchema,
+} from '../../src/cds-hooks/schemas.js';
 import { buildTestApp, hookRequest } from '../helpers/app.js';
 
 const SERVICE = '/cds-services/cart-hematotox-patient-view';
-const fixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(`../fixtures/cds-hooks-spec/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+const fixture = (name: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(new URL(`../fixtures/cds-hooks-spec/${name}`, import.meta.url), 'utf8')) as Record<
+    string,
+    unknown
+  >;
 
 describe('discovery', () => {
   test('lists every service from cds-services/ with hook, id, title, description and prefetch', async () => {
@@ -23,7 +32,10 @@ describe('discovery', () => {
           id: 'cart-hematotox-patient-view',
           title: expect.any(String),
           description: expect.any(String),
-          prefetch: expect.objectContaining({ patient: 'Patient/{{context.patientId}}', observations: expect.stringContaining('Observation?patient={{context.patientId}}&code=') }),
+          prefetch: expect.objectContaining({
+            patient: 'Patient/{{context.patientId}}',
+            observations: expect.stringContaining('Observation?patient={{context.patientId}}&code='),
+          }),
         }),
       ]),
     );
@@ -47,7 +59,10 @@ describe('the spec examples', () => {
   test('the spec example request reaches the service: its http fhirServer is refused, so 412 (not 400)', async () => {
     const { app } = buildTestApp({ env: { FHIR_ALLOW_HTTP: 'false' } });
     const res = await request(app).post(SERVICE).send(fixture('request-example.json')).expect(412);
-    expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'processing' }] });
+    expect(res.body).toMatchObject({
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'processing' }],
+    });
     expect(res.body.issue[0].diagnostics).toContain('fhirServer must use https');
   });
 
@@ -61,7 +76,15 @@ describe('request validation', () => {
   const { app } = buildTestApp();
 
   test('a valid request with complete prefetch answers 200 and { "cards": [] } for a patient with no data', async () => {
-    const body = hookRequest('patient-view', 'p1', { prefetch: { patient: { resourceType: 'Patient', id: 'p1' }, observations: null, medicationAdministrations: null, procedures: null, conditions: null } });
+    const body = hookRequest('patient-view', 'p1', {
+      prefetch: {
+        patient: { resourceType: 'Patient', id: 'p1' },
+        observations: null,
+        medicationAdministrations: null,
+        procedures: null,
+        conditions: null,
+      },
+    });
     const res = await request(app).post(SERVICE).send(body).expect(200);
     expect(res.body).toEqual({ cards: [] });
     expect(res.headers['content-type']).toMatch(/application\/json/);
@@ -83,15 +106,33 @@ describe('request validation', () => {
   });
 
   // CDS Hooks 2.0 fhirAuthorization as EHRs really send it: none of these fails a call whose prefetch is complete.
-  const completePrefetch = { patient: { resourceType: 'Patient', id: 'p1' }, observations: null, medicationAdministrations: null, procedures: null, conditions: null };
+  const completePrefetch = {
+    patient: { resourceType: 'Patient', id: 'p1' },
+    observations: null,
+    medicationAdministrations: null,
+    procedures: null,
+    conditions: null,
+  };
   const auth = { access_token: 'x', token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'svc' };
   test.each([
-    ['token_type in lower case', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, token_type: 'bearer' } }],
-    ['expires_in as a numeric string', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, expires_in: '300' } }],
+    [
+      'token_type in lower case',
+      { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, token_type: 'bearer' } },
+    ],
+    [
+      'expires_in as a numeric string',
+      { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, expires_in: '300' } },
+    ],
     ['no subject', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, subject: undefined } }],
     ['no scope', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, scope: undefined } }],
-    ['no access_token', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, access_token: undefined } }],
-    ['token_type MAC', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, token_type: 'MAC' } }],
+    [
+      'no access_token',
+      { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, access_token: undefined } },
+    ],
+    [
+      'token_type MAC',
+      { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: { ...auth, token_type: 'MAC' } },
+    ],
     ['fhirAuthorization without fhirServer', { fhirAuthorization: auth }],
     ['fhirAuthorization not an object', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization: 'Bearer x' }],
   ])('200 with complete prefetch and fhirAuthorization with %s', async (_name, patch) => {
@@ -103,12 +144,21 @@ describe('request validation', () => {
   test.each([
     ['no access_token', { ...auth, access_token: undefined }, 'fhirAuthorization has no access_token'],
     ['token_type MAC', { ...auth, token_type: 'MAC' }, 'fhirAuthorization.token_type is not Bearer'],
-  ])('412 naming the keys when fhirServer must be read and fhirAuthorization has %s', async (_name, fhirAuthorization, why) => {
-    const body = hookRequest('patient-view', 'p1', { fhirServer: 'https://ehr.example.org/fhir', fhirAuthorization, prefetch: { ...completePrefetch, observations: undefined } });
-    const res = await request(app).post(SERVICE).send(body).expect(412);
-    expect(res.body.issue[0]).toMatchObject({ code: 'processing', expression: ['prefetch.observations'] });
-    expect(res.body.issue[0].diagnostics).toBe(`Required FHIR data could not be obtained from prefetch or fhirServer: observations: not prefetched and ${why}`);
-  });
+  ])(
+    '412 naming the keys when fhirServer must be read and fhirAuthorization has %s',
+    async (_name, fhirAuthorization, why) => {
+      const body = hookRequest('patient-view', 'p1', {
+        fhirServer: 'https://ehr.example.org/fhir',
+        fhirAuthorization,
+        prefetch: { ...completePrefetch, observations: undefined },
+      });
+      const res = await request(app).post(SERVICE).send(body).expect(412);
+      expect(res.body.issue[0]).toMatchObject({ code: 'processing', expression: ['prefetch.observations'] });
+      expect(res.body.issue[0].diagnostics).toBe(
+        `Required FHIR data could not be obtained from prefetch or fhirServer: observations: not prefetched and ${why}`,
+      );
+    },
+  );
 
   test('400 naming context.patientId when the patient-view context lacks it', async () => {
     const body = hookRequest('patient-view', 'p1');
@@ -123,7 +173,11 @@ describe('request validation', () => {
   });
 
   test('400 for a body that is not JSON, without echoing it', async () => {
-    const res = await request(app).post(SERVICE).set('content-type', 'application/json').send('{"hook": "patient-view", secret-123').expect(400);
+    const res = await request(app)
+      .post(SERVICE)
+      .set('content-type', 'application/json')
+      .send('{"hook": "patient-view", secret-123')
+      .expect(400);
     expect(res.body.issue[0].diagnostics).toBe('Request body is not valid JSON');
     expect(JSON.stringify(res.body)).not.toContain('secret-123');
   });
@@ -134,13 +188,33 @@ describe('request validation', () => {
   });
 
   test('accepts application/fhir+json', async () => {
-    const body = hookRequest('patient-view', 'p1', { prefetch: { observations: null, medicationAdministrations: null, procedures: null, patient: null, conditions: null } });
-    await request(app).post(SERVICE).set('content-type', 'application/fhir+json').send(JSON.stringify(body)).expect(200);
+    const body = hookRequest('patient-view', 'p1', {
+      prefetch: {
+        observations: null,
+        medicationAdministrations: null,
+        procedures: null,
+        patient: null,
+        conditions: null,
+      },
+    });
+    await request(app)
+      .post(SERVICE)
+      .set('content-type', 'application/fhir+json')
+      .send(JSON.stringify(body))
+      .expect(200);
   });
 
   test('accepts unknown fields and extension objects at every level', async () => {
     const body: Record<string, unknown> = {
-      ...hookRequest('patient-view', 'p1', { prefetch: { observations: null, medicationAdministrations: null, procedures: null, patient: null, conditions: null } }),
+      ...hookRequest('patient-view', 'p1', {
+        prefetch: {
+          observations: null,
+          medicationAdministrations: null,
+          procedures: null,
+          patient: null,
+          conditions: null,
+        },
+      }),
       extension: { 'com.example.timestamp': '2017-11-27T22:13:25Z' },
       somethingNew: true,
     };
@@ -149,20 +223,43 @@ describe('request validation', () => {
   });
 
   test('404 with an OperationOutcome for an unknown service', async () => {
-    const res = await request(app).post('/cds-services/no-such-service').send(hookRequest('patient-view', 'p1')).expect(404);
+    const res = await request(app)
+      .post('/cds-services/no-such-service')
+      .send(hookRequest('patient-view', 'p1'))
+      .expect(404);
     expect(res.body.issue[0]).toMatchObject({ code: 'not-found' });
   });
 
   test('413 with a message for a body over the configured limit', async () => {
     const small = buildTestApp({ env: { BODY_LIMIT: '1kb' } });
-    const body = hookRequest('patient-view', 'p1', { prefetch: { patient: { resourceType: 'Patient', id: 'p1', text: 'x'.repeat(2000) } } });
+    const body = hookRequest('patient-view', 'p1', {
+      prefetch: { patient: { resourceType: 'Patient', id: 'p1', text: 'x'.repeat(2000) } },
+    });
     const res = await request(small.app).post(SERVICE).send(body).expect(413);
     expect(res.body.issue[0].diagnostics).toContain('1kb');
   });
 
   test('the default body limit (5 MB) takes a year of labs', async () => {
-    const entry = Array.from({ length: 5000 }, (_, i) => ({ resource: { resourceType: 'Observation', id: `o${i}`, status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '751-8' }] }, subject: { reference: 'Patient/p1' }, effectiveDateTime: '2026-01-01T06:00:00Z', valueQuantity: { value: 1.2, unit: '10*9/L', system: 'http://unitsofmeasure.org', code: '10*9/L' } } }));
-    const body = hookRequest('patient-view', 'p1', { prefetch: { observations: { resourceType: 'Bundle', type: 'searchset', entry }, medicationAdministrations: null, procedures: null, patient: null, conditions: null } });
+    const entry = Array.from({ length: 5000 }, (_, i) => ({
+      resource: {
+        resourceType: 'Observation',
+        id: `o${i}`,
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '751-8' }] },
+        subject: { reference: 'Patient/p1' },
+        effectiveDateTime: '2026-01-01T06:00:00Z',
+        valueQuantity: { value: 1.2, unit: '10*9/L', system: 'http://unitsofmeasure.org', code: '10*9/L' },
+      },
+    }));
+    const body = hookRequest('patient-view', 'p1', {
+      prefetch: {
+        observations: { resourceType: 'Bundle', type: 'searchset', entry },
+        medicationAdministrations: null,
+        procedures: null,
+        patient: null,
+        conditions: null,
+      },
+    });
     expect(JSON.stringify(body).length).toBeGreaterThan(1_000_000);
     await request(app).post(SERVICE).send(body).expect(200);
   });
@@ -172,7 +269,11 @@ describe('responses, CORS, health', () => {
   const { app } = buildTestApp();
 
   test('CORS preflight answers 204 with the allowed methods and headers', async () => {
-    const res = await request(app).options(SERVICE).set('origin', 'https://ehr.example.org').set('access-control-request-method', 'POST').expect(204);
+    const res = await request(app)
+      .options(SERVICE)
+      .set('origin', 'https://ehr.example.org')
+      .set('access-control-request-method', 'POST')
+      .expect(204);
     expect(res.headers['access-control-allow-origin']).toBe('*');
     expect(res.headers['access-control-allow-methods']).toContain('POST');
     expect(res.headers['access-control-allow-headers']).toContain('Authorization');
@@ -211,22 +312,50 @@ describe('logging', () => {
     const { app, logs } = buildTestApp();
     const body = hookRequest('patient-view', 'patient-secret-id', {
       fhirServer: 'https://ehr.example.org/fhir',
-      fhirAuthorization: { access_token: 'ACCESS-TOKEN-SECRET', token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'svc' },
-      prefetch: { patient: { resourceType: 'Patient', id: 'patient-secret-id', name: [{ family: 'Secretname' }] }, observations: null, medicationAdministrations: null, procedures: null, conditions: null },
+      fhirAuthorization: {
+        access_token: 'ACCESS-TOKEN-SECRET',
+        token_type: 'Bearer',
+        expires_in: 300,
+        scope: 'patient/*.read',
+        subject: 'svc',
+      },
+      prefetch: {
+        patient: { resourceType: 'Patient', id: 'patient-secret-id', name: [{ family: 'Secretname' }] },
+        observations: null,
+        medicationAdministrations: null,
+        procedures: null,
+        conditions: null,
+      },
     });
-    const res = await request(app).post(SERVICE).set('authorization', 'Bearer JWT-SECRET').set('x-request-id', 'req-42').send(body).expect(200);
+    const res = await request(app)
+      .post(SERVICE)
+      .set('authorization', 'Bearer JWT-SECRET')
+      .set('x-request-id', 'req-42')
+      .send(body)
+      .expect(200);
     expect(res.headers['x-request-id']).toBe('req-42');
     const served = logs.records().filter((r) => r['msg'] === 'request served');
     expect(served).toHaveLength(1);
-    expect(served[0]).toMatchObject({ reqId: 'req-42', hookInstance: body['hookInstance'], route: '/cds-services/:id', status: 200, method: 'POST' });
+    expect(served[0]).toMatchObject({
+      reqId: 'req-42',
+      hookInstance: body['hookInstance'],
+      route: '/cds-services/:id',
+      status: 200,
+      method: 'POST',
+    });
     expect(typeof served[0]?.['durationMs']).toBe('number');
-    for (const secret of ['ACCESS-TOKEN-SECRET', 'JWT-SECRET', 'Secretname', 'patient-secret-id']) expect(logs.text).not.toContain(secret);
+    for (const secret of ['ACCESS-TOKEN-SECRET', 'JWT-SECRET', 'Secretname', 'patient-secret-id'])
+      expect(logs.text).not.toContain(secret);
   });
 
   test('every string a request puts in the log is bounded in length', async () => {
     const { app, logs } = buildTestApp();
     const long = 'x'.repeat(10_000); // Node itself refuses request heads over 16 kB (431)
-    await request(app).post(SERVICE).set('x-request-id', long).send({ ...hookRequest('patient-view', 'p1'), hook: 'y'.repeat(100_000) }).expect(400);
+    await request(app)
+      .post(SERVICE)
+      .set('x-request-id', long)
+      .send({ ...hookRequest('patient-view', 'p1'), hook: 'y'.repeat(100_000) })
+      .expect(400);
     await request(app).get(`/${long}`).expect(404);
     expect(logs.lines.length).toBeGreaterThanOrEqual(2);
     for (const line of logs.lines) expect(line.length).toBeLessThan(4000);

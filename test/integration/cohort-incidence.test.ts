@@ -27,7 +27,11 @@ beforeAll(async () => {
   plans = cohort.plans;
   const folder = mkdtempSync(join(tmpdir(), 'cohort-'));
   await writeBulkExport(folder, cohort.resources.flat());
-  const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/assess.ts', 'assess', folder, '--as-of', TODAY, '--format', 'json'], { maxBuffer: 1 << 30 });
+  const { stdout, stderr } = await run(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/assess.ts', 'assess', folder, '--as-of', TODAY, '--format', 'json'],
+    { maxBuffer: 1 << 30 },
+  );
   expect(stderr).toContain(`assessed ${N} patient(s)`);
   results = JSON.parse(stdout) as Assessment[];
 }, 120_000);
@@ -72,9 +76,27 @@ describe('incidences reproduced from the CLI output', () => {
 describe('each patient recognised as planned', () => {
   const byId = (): Map<string, Assessment> => new Map(results.map((a) => [a.patientId, a]));
   test.each<[string, (p: PatientPlan, a: Assessment) => [unknown, unknown]]>([
-    ['severe neutropenia: new-onset or before infusion', (p, a) => [p.neutrophils.severe ? (p.neutrophils.beforeInfusion ? 'before' : 'new') : 'none', before(a, 'neutrophil') ? 'before' : newOnset(a, 'neutrophil') ? 'new' : 'none']],
-    ['severe thrombocytopenia', (p, a) => [p.platelets.severe ? (p.platelets.beforeInfusion ? 'before' : 'new') : 'none', before(a, 'platelet') ? 'before' : newOnset(a, 'platelet') ? 'new' : 'none']],
-    ['severe anemia', (p, a) => [p.hemoglobin.severe ? (p.hemoglobin.beforeInfusion ? 'before' : 'new') : 'none', before(a, 'hemoglobin') ? 'before' : newOnset(a, 'hemoglobin') ? 'new' : 'none']],
+    [
+      'severe neutropenia: new-onset or before infusion',
+      (p, a) => [
+        p.neutrophils.severe ? (p.neutrophils.beforeInfusion ? 'before' : 'new') : 'none',
+        before(a, 'neutrophil') ? 'before' : newOnset(a, 'neutrophil') ? 'new' : 'none',
+      ],
+    ],
+    [
+      'severe thrombocytopenia',
+      (p, a) => [
+        p.platelets.severe ? (p.platelets.beforeInfusion ? 'before' : 'new') : 'none',
+        before(a, 'platelet') ? 'before' : newOnset(a, 'platelet') ? 'new' : 'none',
+      ],
+    ],
+    [
+      'severe anemia',
+      (p, a) => [
+        p.hemoglobin.severe ? (p.hemoglobin.beforeInfusion ? 'before' : 'new') : 'none',
+        before(a, 'hemoglobin') ? 'before' : newOnset(a, 'hemoglobin') ? 'new' : 'none',
+      ],
+    ],
     ['PHT', (p, a) => [p.pht, a.prolongedHematologicToxicity]],
     ['grade ≥ 3 neutropenia', (p, a) => [p.grade3Neutropenia, (a.ctcae.neutrophils.worst ?? 0) >= 3]],
     ['IgG decline', (p, a) => [p.immunoglobulins.igg.decline, a.immunoglobulins.IgG.decline]],
@@ -90,7 +112,9 @@ describe('each patient recognised as planned', () => {
   });
 
   test('ANC nadir falls around day 5 (Wang et al. 2021: incidence of cytopenia peaks near day 5)', () => {
-    const nadirDays = results.flatMap((a) => a.severeCytopenias.filter((e) => e.lineage === 'neutrophil' && e.newOnset).map((e) => e.onsetDay)).sort((x, y) => x - y);
+    const nadirDays = results
+      .flatMap((a) => a.severeCytopenias.filter((e) => e.lineage === 'neutrophil' && e.newOnset).map((e) => e.onsetDay))
+      .sort((x, y) => x - y);
     const median = nadirDays[Math.floor(nadirDays.length / 2)] ?? 0;
     expect(median).toBeGreaterThanOrEqual(1);
     expect(median).toBeLessThanOrEqual(6);

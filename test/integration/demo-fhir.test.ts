@@ -17,12 +17,18 @@ afterAll(async () => {
   await fhir.close();
 });
 
-const get = async (path: string): Promise<request.Response> => request(fhir.baseUrl.replace(/\/demo\/fhir$/, '')).get(`/demo/fhir${path}`);
-const postSearch = (path: string, form: string | undefined, type = 'application/x-www-form-urlencoded'): request.Test => {
+const get = async (path: string): Promise<request.Response> =>
+  request(fhir.baseUrl.replace(/\/demo\/fhir$/, '')).get(`/demo/fhir${path}`);
+const postSearch = (
+  path: string,
+  form: string | undefined,
+  type = 'application/x-www-form-urlencoded',
+): request.Test => {
   const req = request(fhir.baseUrl.replace(/\/demo\/fhir$/, '')).post(`/demo/fhir${path}`);
   return form === undefined ? req : req.set('content-type', type).send(form);
 };
-const idsOf = (bundle: Bundle): string[] => (bundle.entry ?? []).map((e) => `${e.resource?.resourceType ?? ''}/${e.resource?.id ?? ''}`).sort();
+const idsOf = (bundle: Bundle): string[] =>
+  (bundle.entry ?? []).map((e) => `${e.resource?.resourceType ?? ''}/${e.resource?.id ?? ''}`).sort();
 
 describe('demo FHIR server', () => {
   test('serves a FHIR R4 CapabilityStatement at /metadata', async () => {
@@ -31,25 +37,35 @@ describe('demo FHIR server', () => {
     expect(res.headers['content-type']).toContain('application/fhir+json');
     expect(res.body).toMatchObject({ resourceType: 'CapabilityStatement', fhirVersion: '4.0.1', kind: 'instance' });
     const observation = res.body.rest[0].resource.find((r: { type: string }) => r.type === 'Observation');
-    expect(observation.searchParam.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['patient', 'code', 'date']));
+    expect(observation.searchParam.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(['patient', 'code', 'date']),
+    );
   });
 
   test('reads a synthetic patient, tagged as synthetic', async () => {
     const res = await get('/Patient/cart-aplastic');
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ resourceType: 'Patient', id: 'cart-aplastic', meta: { tag: [{ code: 'synthetic' }] } });
+    expect(res.body).toMatchObject({
+      resourceType: 'Patient',
+      id: 'cart-aplastic',
+      meta: { tag: [{ code: 'synthetic' }] },
+    });
   });
 
   test('searches by patient id (bare or as a reference), token with and without system, and date', async () => {
     const bare = (await get('/Observation?patient=cart-quick&code=751-8&_count=1000')).body as Bundle;
-    const reference = (await get('/Observation?patient=Patient/cart-quick&code=http://loinc.org|751-8&_count=1000')).body as Bundle;
+    const reference = (await get('/Observation?patient=Patient/cart-quick&code=http://loinc.org|751-8&_count=1000'))
+      .body as Bundle;
     expect(bare.total).toBeGreaterThan(30);
     expect(reference.total).toBe(bare.total);
     const all = (bare.entry ?? []).map((e) => e.resource as Observation);
     const cutoff = all.map((o) => o.effectiveDateTime ?? '').sort()[10] ?? '';
-    const dated = (await get(`/Observation?patient=cart-quick&code=751-8&date=ge${cutoff.slice(0, 10)}&_count=1000`)).body as Bundle;
+    const dated = (await get(`/Observation?patient=cart-quick&code=751-8&date=ge${cutoff.slice(0, 10)}&_count=1000`))
+      .body as Bundle;
     expect(dated.total).toBe(all.filter((o) => (o.effectiveDateTime ?? '').slice(0, 10) >= cutoff.slice(0, 10)).length);
-    const twoCodes = (await get('/Observation?patient=cart-quick&code=http://loinc.org|751-8,http://loinc.org|718-7&_count=1000')).body as Bundle;
+    const twoCodes = (
+      await get('/Observation?patient=cart-quick&code=http://loinc.org|751-8,http://loinc.org|718-7&_count=1000')
+    ).body as Bundle;
     expect(twoCodes.total).toBe((bare.total ?? 0) * 2);
   });
 
@@ -73,7 +89,10 @@ describe('demo FHIR server', () => {
     const own = await serveFhir(server);
     try {
       const base = own.baseUrl.replace(/\/demo\/fhir$/, '');
-      const created = await request(base).post('/demo/fhir/Patient').set('content-type', 'application/fhir+json').send(JSON.stringify({ resourceType: 'Patient', gender: 'female' }));
+      const created = await request(base)
+        .post('/demo/fhir/Patient')
+        .set('content-type', 'application/fhir+json')
+        .send(JSON.stringify({ resourceType: 'Patient', gender: 'female' }));
       expect(created.status).toBe(201);
       const tx = await request(base)
         .post('/demo/fhir')
@@ -83,8 +102,21 @@ describe('demo FHIR server', () => {
             resourceType: 'Bundle',
             type: 'transaction',
             entry: [
-              { fullUrl: 'urn:uuid:9a6b1c52-3d2e-4c1f-8e0a-5b7d9c3e1f20', request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient', gender: 'male' } },
-              { request: { method: 'POST', url: 'Observation' }, resource: { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '751-8' }] }, subject: { reference: 'urn:uuid:9a6b1c52-3d2e-4c1f-8e0a-5b7d9c3e1f20' }, valueQuantity: { value: 0.3, code: '10*9/L', system: 'http://unitsofmeasure.org' } } },
+              {
+                fullUrl: 'urn:uuid:9a6b1c52-3d2e-4c1f-8e0a-5b7d9c3e1f20',
+                request: { method: 'POST', url: 'Patient' },
+                resource: { resourceType: 'Patient', gender: 'male' },
+              },
+              {
+                request: { method: 'POST', url: 'Observation' },
+                resource: {
+                  resourceType: 'Observation',
+                  status: 'final',
+                  code: { coding: [{ system: 'http://loinc.org', code: '751-8' }] },
+                  subject: { reference: 'urn:uuid:9a6b1c52-3d2e-4c1f-8e0a-5b7d9c3e1f20' },
+                  valueQuantity: { value: 0.3, code: '10*9/L', system: 'http://unitsofmeasure.org' },
+                },
+              },
             ],
           }),
         );
@@ -108,7 +140,7 @@ describe('demo FHIR server', () => {
 describe('demo FHIR server: POST [type]/_search with a form body', () => {
   const NEUTROPHILS = 'http://loinc.org|751-8';
 
-  test('returns only the searched patient\'s Observations, the same set as the GET', async () => {
+  test("returns only the searched patient's Observations, the same set as the GET", async () => {
     const form = new URLSearchParams({ patient: 'cart-day9', code: NEUTROPHILS, _count: '1000' }).toString();
     const posted = await postSearch('/Observation/_search', form);
     expect(posted.status).toBe(200);
@@ -124,8 +156,14 @@ describe('demo FHIR server: POST [type]/_search with a form body', () => {
   });
 
   test('combines parameters from the URL and the body (AND), answering like the GET with both', async () => {
-    const posted = (await postSearch('/Observation/_search?patient=cart-day9&_count=1000', `code=${encodeURIComponent(NEUTROPHILS)}`).expect(200)).body as Bundle;
-    const viaGet = (await get(`/Observation?patient=cart-day9&code=${encodeURIComponent(NEUTROPHILS)}&_count=1000`)).body as Bundle;
+    const posted = (
+      await postSearch(
+        '/Observation/_search?patient=cart-day9&_count=1000',
+        `code=${encodeURIComponent(NEUTROPHILS)}`,
+      ).expect(200)
+    ).body as Bundle;
+    const viaGet = (await get(`/Observation?patient=cart-day9&code=${encodeURIComponent(NEUTROPHILS)}&_count=1000`))
+      .body as Bundle;
     expect(posted.total).toBe(viaGet.total);
     expect(idsOf(posted)).toEqual(idsOf(viaGet));
     const self = new URL(posted.link?.find((l) => l.relation === 'self')?.url ?? '');
@@ -163,19 +201,31 @@ describe('demo FHIR server: POST [type]/_search with a form body', () => {
   ])('a %s body is 415 with an OperationOutcome', async (type, body) => {
     const res = await postSearch('/Observation/_search', body, type);
     expect(res.status).toBe(415);
-    expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported' }] });
+    expect(res.body).toMatchObject({
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'not-supported' }],
+    });
     expect(res.body.issue[0].diagnostics).toContain('application/x-www-form-urlencoded');
   });
 
-  test.each([['patient=cart-day9&code=%zz'], ['=cart-day9'], ['patient=%E0%A4']])('a malformed form body (%s) is 400, never a broader search', async (form) => {
-    const res = await postSearch('/Observation/_search', form);
-    expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid' }] });
-  });
+  test.each([['patient=cart-day9&code=%zz'], ['=cart-day9'], ['patient=%E0%A4']])(
+    'a malformed form body (%s) is 400, never a broader search',
+    async (form) => {
+      const res = await postSearch('/Observation/_search', form);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'error', code: 'invalid' }],
+      });
+    },
+  );
 
   test('a form body over the body limit is 413 with an OperationOutcome', async () => {
     const app = express().use(DEMO_FHIR_PATH, (await seededDemo()).router('1kb'));
-    const res = await request(app).post(`${DEMO_FHIR_PATH}/Observation/_search`).type('form').send(`patient=cart-day9&note=${'x'.repeat(2048)}`);
+    const res = await request(app)
+      .post(`${DEMO_FHIR_PATH}/Observation/_search`)
+      .type('form')
+      .send(`patient=cart-day9&note=${'x'.repeat(2048)}`);
     expect(res.status).toBe(413);
     expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'too-long' }] });
   });

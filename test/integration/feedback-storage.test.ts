@@ -46,18 +46,32 @@ interface Started {
 
 async function start(storageEnv: Record<string, string>): Promise<Started> {
   const logs = new LogCapture();
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', FHIR_ALLOW_HTTP: 'true', ADMIN_TOKEN, ...storageEnv });
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'debug',
+    FHIR_ALLOW_HTTP: 'true',
+    ADMIN_TOKEN,
+    ...storageEnv,
+  });
   return { running: await startServer(config, createLogger('debug', logs)), logs };
 }
 
-const entry = (card: string, outcome: 'accepted' | 'overridden', more: Record<string, unknown> = {}): Record<string, unknown> => ({
+const entry = (
+  card: string,
+  outcome: 'accepted' | 'overridden',
+  more: Record<string, unknown> = {},
+): Record<string, unknown> => ({
   card,
   outcome,
   outcomeTimestamp: '2026-11-22T10:15:00Z',
   ...more,
 });
 const reason = (code: string, display: string, userComment?: string): Record<string, unknown> => ({
-  overrideReason: { reason: { system: 'https://cart-hematotox-cds.example.org/fhir/CodeSystem/cart-hematotox', code, display }, ...(userComment ? { userComment } : {}) },
+  overrideReason: {
+    reason: { system: 'https://cart-hematotox-cds.example.org/fhir/CodeSystem/cart-hematotox', code, display },
+    ...(userComment ? { userComment } : {}),
+  },
 });
 
 async function eventually(check: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -69,7 +83,10 @@ async function eventually(check: () => boolean, timeoutMs = 5000): Promise<void>
 }
 
 const BACKENDS: [string, () => Record<string, string>][] = [
-  ['SQLite (default, a file created on first use)', () => ({ FEEDBACK_SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'cart-feedback-')), 'nested', 'feedback.sqlite') })],
+  [
+    'SQLite (default, a file created on first use)',
+    () => ({ FEEDBACK_SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'cart-feedback-')), 'nested', 'feedback.sqlite') }),
+  ],
   ['PostgreSQL (DATABASE_URL)', () => ({ DATABASE_URL: pg.url })],
 ];
 
@@ -80,7 +97,10 @@ describe.each(BACKENDS)('%s', (_name, storage) => {
   beforeAll(async () => {
     env = storage();
     first = await start(env);
-    const res = await request(first.running.baseUrl).post(SERVICE).send(hookRequest('patient-view', 'cart-day9', { fhirServer: fhir.baseUrl })).expect(200);
+    const res = await request(first.running.baseUrl)
+      .post(SERVICE)
+      .send(hookRequest('patient-view', 'cart-day9', { fhirServer: fhir.baseUrl }))
+      .expect(200);
     cards = (res.body as { cards: Card[] }).cards;
   }, 60_000);
   afterAll(async () => {
@@ -93,10 +113,21 @@ describe.each(BACKENDS)('%s', (_name, storage) => {
     const redCells = card('red-cell-transfusion');
     return [
       entry(redCells.uuid as string, 'accepted', { acceptedSuggestions: [{ id: redCells.suggestions?.[0]?.uuid }] }),
-      entry(card('platelet-transfusion').uuid as string, 'overridden', reason('already-addressed', 'Already addressed', COMMENT)),
+      entry(
+        card('platelet-transfusion').uuid as string,
+        'overridden',
+        reason('already-addressed', 'Already addressed', COMMENT),
+      ),
       // The same decision a minute later: a second entry, not a resend.
-      entry(card('platelet-transfusion').uuid as string, 'overridden', { ...reason('already-addressed', 'Already addressed'), outcomeTimestamp: '2026-11-22T10:16:00Z' }),
-      entry(card('hematotoxicity-summary').uuid as string, 'overridden', reason('not-indicated', 'Not clinically indicated for this patient')),
+      entry(card('platelet-transfusion').uuid as string, 'overridden', {
+        ...reason('already-addressed', 'Already addressed'),
+        outcomeTimestamp: '2026-11-22T10:16:00Z',
+      }),
+      entry(
+        card('hematotoxicity-summary').uuid as string,
+        'overridden',
+        reason('not-indicated', 'Not clinically indicated for this patient'),
+      ),
       entry(card('g-csf').uuid as string, 'overridden'),
     ];
   };
@@ -111,8 +142,16 @@ describe.each(BACKENDS)('%s', (_name, storage) => {
     const second = await start(env);
     try {
       // The same situation issues the same cards again (same uuids): counted, not duplicated.
-      await request(second.running.baseUrl).post(SERVICE).send(hookRequest('patient-view', 'cart-day9', { fhirServer: fhir.baseUrl })).expect(200);
-      const summary = (await request(second.running.baseUrl).get('/admin/feedback/summary').set('authorization', `Bearer ${ADMIN_TOKEN}`).expect(200)).body as FeedbackSummary;
+      await request(second.running.baseUrl)
+        .post(SERVICE)
+        .send(hookRequest('patient-view', 'cart-day9', { fhirServer: fhir.baseUrl }))
+        .expect(200);
+      const summary = (
+        await request(second.running.baseUrl)
+          .get('/admin/feedback/summary')
+          .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+          .expect(200)
+      ).body as FeedbackSummary;
       expect(summary.storage).toBe(env['DATABASE_URL'] ? 'postgres' : 'sqlite');
       expect(summary.totals).toEqual({ cardsIssued: 4, feedback: 5, accepted: 1, overridden: 4 });
       const byKind = Object.fromEntries(summary.byServiceAndKind.map((k) => [k.cardKind, k]));
@@ -125,9 +164,17 @@ describe.each(BACKENDS)('%s', (_name, storage) => {
         acceptanceRate: 0,
         topOverrideReasons: [{ code: 'already-addressed', display: 'Already addressed', count: 2 }],
       });
-      expect(byKind['red-cell-transfusion']).toMatchObject({ accepted: 1, overridden: 0, acceptanceRate: 1, topOverrideReasons: [] });
+      expect(byKind['red-cell-transfusion']).toMatchObject({
+        accepted: 1,
+        overridden: 0,
+        acceptanceRate: 1,
+        topOverrideReasons: [],
+      });
       expect(byKind['g-csf']).toMatchObject({ overridden: 1, topOverrideReasons: [{ code: null, count: 1 }] });
-      expect(byKind['hematotoxicity-summary']?.topOverrideReasons[0]).toMatchObject({ code: 'not-indicated', count: 1 });
+      expect(byKind['hematotoxicity-summary']?.topOverrideReasons[0]).toMatchObject({
+        code: 'not-indicated',
+        count: 1,
+      });
       // No patient data and no clinician comment in the logs.
       for (const logs of [first.logs, second.logs]) {
         expect(logs.text).not.toContain('cart-day9');
@@ -141,9 +188,17 @@ describe.each(BACKENDS)('%s', (_name, storage) => {
   test('feedback sent again (a client retry) is acknowledged and stored once; another outcome time is a new entry', async () => {
     const third = await start(env);
     try {
-      const post = (feedback: Record<string, unknown>[]) => request(third.running.baseUrl).post(`${SERVICE}/feedback`).send({ feedback }).expect(200);
+      const post = (feedback: Record<string, unknown>[]) =>
+        request(third.running.baseUrl).post(`${SERVICE}/feedback`).send({ feedback }).expect(200);
       const totals = async () =>
-        ((await request(third.running.baseUrl).get('/admin/feedback/summary').set('authorization', `Bearer ${ADMIN_TOKEN}`).expect(200)).body as FeedbackSummary).totals;
+        (
+          (
+            await request(third.running.baseUrl)
+              .get('/admin/feedback/summary')
+              .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+              .expect(200)
+          ).body as FeedbackSummary
+        ).totals;
       expect((await post(sent())).body).toEqual({ stored: 5 });
       const gcsf = sent()[4] as Record<string, unknown>;
       expect((await post([gcsf, gcsf])).body).toEqual({ stored: 2 });
@@ -165,8 +220,16 @@ describe('feedback validation and the admin endpoint', () => {
     ['empty feedback array', { feedback: [] }, 'feedback'],
     ['card is not a uuid', { feedback: [entry('card-1', 'overridden')] }, 'feedback[0].card'],
     ['unknown outcome', { feedback: [entry(uuid, 'ignored' as 'accepted')] }, 'feedback[0].outcome'],
-    ['accepted without acceptedSuggestions', { feedback: [entry(uuid, 'accepted')] }, 'feedback[0].acceptedSuggestions'],
-    ['timestamp without offset', { feedback: [entry(uuid, 'overridden', { outcomeTimestamp: '2026-11-22 10:15' })] }, 'feedback[0].outcomeTimestamp'],
+    [
+      'accepted without acceptedSuggestions',
+      { feedback: [entry(uuid, 'accepted')] },
+      'feedback[0].acceptedSuggestions',
+    ],
+    [
+      'timestamp without offset',
+      { feedback: [entry(uuid, 'overridden', { outcomeTimestamp: '2026-11-22 10:15' })] },
+      'feedback[0].outcomeTimestamp',
+    ],
   ])('%s → 400 OperationOutcome naming the field', async (_name, body, field) => {
     const res = await request(app).post(`${SERVICE}/feedback`).send(body).expect(400);
     expect(res.body.resourceType).toBe('OperationOutcome');
@@ -174,20 +237,30 @@ describe('feedback validation and the admin endpoint', () => {
   });
 
   test('feedback for an unknown service is a 404', async () => {
-    await request(app).post('/cds-services/nope/feedback').send({ feedback: [entry(uuid, 'overridden')] }).expect(404);
+    await request(app)
+      .post('/cds-services/nope/feedback')
+      .send({ feedback: [entry(uuid, 'overridden')] })
+      .expect(404);
   });
 
   test('the summary needs the admin token: 401 without, 403 wrong, 404 when no token is configured', async () => {
     await request(app).get('/admin/feedback/summary').expect(401);
     await request(app).get('/admin/feedback/summary').set('authorization', 'Bearer wrong-token').expect(403);
     await request(app).get('/admin/feedback/summary').set('authorization', `Bearer ${ADMIN_TOKEN}x`).expect(403);
-    await request(buildTestApp().app).get('/admin/feedback/summary').set('authorization', `Bearer ${ADMIN_TOKEN}`).expect(404);
+    await request(buildTestApp().app)
+      .get('/admin/feedback/summary')
+      .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+      .expect(404);
   });
 
   test('an unusable SQLite path stops start-up with a clear error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cart-feedback-'));
     writeFileSync(join(dir, 'not-a-directory'), '');
-    const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', FEEDBACK_SQLITE_PATH: join(dir, 'not-a-directory', 'feedback.sqlite') });
+    const config = loadConfig({
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      FEEDBACK_SQLITE_PATH: join(dir, 'not-a-directory', 'feedback.sqlite'),
+    });
     await expect(startServer(config, createLogger('silent', new LogCapture()))).rejects.toThrow(/not-a-directory/);
   });
 });
@@ -199,7 +272,10 @@ describe('PostgreSQL going away', () => {
     try {
       await db.stop();
       // Card bookkeeping fails, but the clinician still gets the cards.
-      const cards = await request(started.running.baseUrl).post(SERVICE).send(hookRequest('patient-view', 'cart-day9', { fhirServer: fhir.baseUrl })).expect(200);
+      const cards = await request(started.running.baseUrl)
+        .post(SERVICE)
+        .send(hookRequest('patient-view', 'cart-day9', { fhirServer: fhir.baseUrl }))
+        .expect(200);
       expect(cards.body.cards.length).toBe(4);
       // Card bookkeeping may happen after the response (CardRecorder): wait for its log line.
       await eventually(() => started.logs.text.includes('could not record issued cards'));
@@ -209,11 +285,17 @@ describe('PostgreSQL going away', () => {
         .send({ feedback: [entry('5f1c2a0e-1b2c-4d3e-8f40-123456789abc', 'overridden')] })
         .expect(503);
       expect(Date.now() - t0).toBeLessThan(7000);
-      expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', diagnostics: expect.stringContaining('send it again later') }] });
+      expect(res.body).toMatchObject({
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'error', diagnostics: expect.stringContaining('send it again later') }],
+      });
       expect(started.logs.text).toContain('PostgreSQL connection lost');
       const ready = await request(started.running.baseUrl).get('/readyz').expect(503);
       expect(ready.body.checks.feedbackStorage).toBe(false);
-      await request(started.running.baseUrl).get('/admin/feedback/summary').set('authorization', `Bearer ${ADMIN_TOKEN}`).expect(503);
+      await request(started.running.baseUrl)
+        .get('/admin/feedback/summary')
+        .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+        .expect(503);
     } finally {
       await started.running.close();
     }
@@ -267,8 +349,24 @@ async function postgresDb(): Promise<RawDb> {
 }
 
 const STORES: [string, () => Promise<RawDb>, { id: string; ts: string; indexes: string }][] = [
-  ['SQLite file', async () => sqliteDb(), { id: 'INTEGER PRIMARY KEY AUTOINCREMENT', ts: 'TEXT', indexes: "SELECT name FROM sqlite_master WHERE type = 'index'" }],
-  ['PostgreSQL', postgresDb, { id: 'BIGSERIAL PRIMARY KEY', ts: 'TIMESTAMPTZ', indexes: "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'feedback'" }],
+  [
+    'SQLite file',
+    async () => sqliteDb(),
+    {
+      id: 'INTEGER PRIMARY KEY AUTOINCREMENT',
+      ts: 'TEXT',
+      indexes: "SELECT name FROM sqlite_master WHERE type = 'index'",
+    },
+  ],
+  [
+    'PostgreSQL',
+    postgresDb,
+    {
+      id: 'BIGSERIAL PRIMARY KEY',
+      ts: 'TIMESTAMPTZ',
+      indexes: "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'feedback'",
+    },
+  ],
 ];
 
 describe.each(STORES)('idempotent feedback in %s', (_name, connect, dialect) => {
@@ -280,25 +378,53 @@ describe.each(STORES)('idempotent feedback in %s', (_name, connect, dialect) => 
     overrideReason: { reason: { system: 'urn:test', code: 'already-addressed', display: 'Already addressed' } },
     ...more,
   });
-  const count = async (db: RawDb): Promise<number> => Number((await db.rows('SELECT COUNT(*) AS n FROM feedback'))[0]?.['n']);
+  const count = async (db: RawDb): Promise<number> =>
+    Number((await db.rows('SELECT COUNT(*) AS n FROM feedback'))[0]?.['n']);
 
   test('the same entry twice is stored once, also after reopening; another outcome time is a second entry', async () => {
     const db = await connect();
     const first = db.open();
     await first.init();
-    expect(await first.storeFeedback('patient-view', [decision()], new Date())).toEqual({ inserted: 1, alreadyStored: 0 });
+    expect(await first.storeFeedback('patient-view', [decision()], new Date())).toEqual({
+      inserted: 1,
+      alreadyStored: 0,
+    });
     // The same instant written differently, and the comment (not part of the decision) changed.
-    const resend = decision({ outcomeTimestamp: '2026-11-22T11:15:00.000+01:00', overrideReason: { ...decision().overrideReason, userComment: COMMENT } });
-    expect(await first.storeFeedback('patient-view', [resend, resend], new Date())).toEqual({ inserted: 0, alreadyStored: 2 });
+    const resend = decision({
+      outcomeTimestamp: '2026-11-22T11:15:00.000+01:00',
+      overrideReason: { ...decision().overrideReason, userComment: COMMENT },
+    });
+    expect(await first.storeFeedback('patient-view', [resend, resend], new Date())).toEqual({
+      inserted: 0,
+      alreadyStored: 2,
+    });
     await first.close();
     const second = db.open();
     await second.init();
-    expect(await second.storeFeedback('patient-view', [decision()], new Date())).toEqual({ inserted: 0, alreadyStored: 1 });
-    expect(await second.storeFeedback('patient-view', [decision({ outcomeTimestamp: '2026-11-22T10:16:00Z' })], new Date())).toEqual({ inserted: 1, alreadyStored: 0 });
-    expect(await second.storeFeedback('order-sign', [decision()], new Date())).toEqual({ inserted: 1, alreadyStored: 0 });
+    expect(await second.storeFeedback('patient-view', [decision()], new Date())).toEqual({
+      inserted: 0,
+      alreadyStored: 1,
+    });
+    expect(
+      await second.storeFeedback('patient-view', [decision({ outcomeTimestamp: '2026-11-22T10:16:00Z' })], new Date()),
+    ).toEqual({ inserted: 1, alreadyStored: 0 });
+    expect(await second.storeFeedback('order-sign', [decision()], new Date())).toEqual({
+      inserted: 1,
+      alreadyStored: 0,
+    });
     // A new entry twice in one request: stored once.
-    const fresh = decision({ outcome: 'accepted', acceptedSuggestions: [{ id: 'b' }, { id: 'a' }], overrideReason: undefined });
-    expect(await second.storeFeedback('patient-view', [fresh, { ...fresh, acceptedSuggestions: [{ id: 'a' }, { id: 'b' }] }], new Date())).toEqual({ inserted: 1, alreadyStored: 1 });
+    const fresh = decision({
+      outcome: 'accepted',
+      acceptedSuggestions: [{ id: 'b' }, { id: 'a' }],
+      overrideReason: undefined,
+    });
+    expect(
+      await second.storeFeedback(
+        'patient-view',
+        [fresh, { ...fresh, acceptedSuggestions: [{ id: 'a' }, { id: 'b' }] }],
+        new Date(),
+      ),
+    ).toEqual({ inserted: 1, alreadyStored: 1 });
     expect(await count(db)).toBe(4);
     await second.close();
     await db.close();
@@ -314,10 +440,20 @@ describe.each(STORES)('idempotent feedback in %s', (_name, connect, dialect) => 
     const store = db.open();
     await store.init();
     const keys = await db.rows('SELECT id, dedupe_key FROM feedback ORDER BY id');
-    expect(keys.map((k) => String(k['dedupe_key']).replace(/^[0-9a-f]{64}/, '<sha256>'))).toEqual(['<sha256>', `<sha256>:dup:${String(keys[1]?.['id'])}`, '<sha256>']);
+    expect(keys.map((k) => String(k['dedupe_key']).replace(/^[0-9a-f]{64}/, '<sha256>'))).toEqual([
+      '<sha256>',
+      `<sha256>:dup:${String(keys[1]?.['id'])}`,
+      '<sha256>',
+    ]);
     expect((await db.rows(dialect.indexes)).map((i) => i['name'])).toContain('feedback_dedupe');
     // The already stored decision, sent again, is recognised; a new one is added.
-    expect(await store.storeFeedback('patient-view', [decision(), decision({ outcomeTimestamp: '2026-11-22T10:30:00Z' })], new Date())).toEqual({ inserted: 1, alreadyStored: 1 });
+    expect(
+      await store.storeFeedback(
+        'patient-view',
+        [decision(), decision({ outcomeTimestamp: '2026-11-22T10:30:00Z' })],
+        new Date(),
+      ),
+    ).toEqual({ inserted: 1, alreadyStored: 1 });
     await store.close();
     // A second start finds nothing to upgrade.
     const again = db.open();

@@ -13,7 +13,9 @@ import { hostileFhir, type HostileFhirServer, type HostileMode } from '../helper
 
 const SERVICE = '/cds-services/cart-hematotox-patient-view';
 const TIMEOUT_MS = 1500;
-const { app, logs } = buildTestApp({ env: { FHIR_TIMEOUT_MS: String(TIMEOUT_MS), FHIR_MAX_RESPONSE_BYTES: '4mb', FHIR_MAX_CALL_BYTES: '6mb' } });
+const { app, logs } = buildTestApp({
+  env: { FHIR_TIMEOUT_MS: String(TIMEOUT_MS), FHIR_MAX_RESPONSE_BYTES: '4mb', FHIR_MAX_CALL_BYTES: '6mb' },
+});
 let server: Server;
 let base: string;
 
@@ -29,7 +31,15 @@ afterAll(async () => {
   });
 });
 
-async function callPatientView(fhirServer: string, patientId = 'p1', prefetch: Record<string, unknown> = {}): Promise<{ status: number; body: { issue?: { diagnostics?: string; expression?: string[] }[]; cards?: unknown[] }; ms: number }> {
+async function callPatientView(
+  fhirServer: string,
+  patientId = 'p1',
+  prefetch: Record<string, unknown> = {},
+): Promise<{
+  status: number;
+  body: { issue?: { diagnostics?: string; expression?: string[] }[]; cards?: unknown[] };
+  ms: number;
+}> {
   const started = Date.now();
   const res = await fetch(`${base}${SERVICE}`, {
     method: 'POST',
@@ -39,7 +49,11 @@ async function callPatientView(fhirServer: string, patientId = 'p1', prefetch: R
   return { status: res.status, body: (await res.json()) as never, ms: Date.now() - started };
 }
 
-async function withHostile<T>(mode: HostileMode, run: (fhir: HostileFhirServer) => Promise<T>, options: Parameters<typeof hostileFhir>[0] = {}): Promise<T> {
+async function withHostile<T>(
+  mode: HostileMode,
+  run: (fhir: HostileFhirServer) => Promise<T>,
+  options: Parameters<typeof hostileFhir>[0] = {},
+): Promise<T> {
   const fhir = await hostileFhir({ paths: { Observation: mode }, mode: 'normal', ...options });
   try {
     return await run(fhir);
@@ -50,12 +64,36 @@ async function withHostile<T>(mode: HostileMode, run: (fhir: HostileFhirServer) 
 
 describe('a hostile fhirServer costs one 412, within the deadline + 1 s, with the socket closed', () => {
   test.each<[HostileMode, string, Parameters<typeof hostileFhir>[0]]>([
-    ['endless', 'the response to Observation search is larger than 4 MB (FHIR_MAX_RESPONSE_BYTES); reading stopped', {}],
-    ['huge', 'the response to Observation search is larger than 4 MB (FHIR_MAX_RESPONSE_BYTES); reading stopped', { hugeBytes: 200 * 1_048_576 }],
-    ['huge', 'the response to Observation search is larger than 4 MB (FHIR_MAX_RESPONSE_BYTES); reading stopped', { hugeBytes: 200 * 1_048_576, contentLength: false }],
-    ['gzip-bomb', 'the response to Observation search is larger than 4 MB (FHIR_MAX_RESPONSE_BYTES); reading stopped', { bombBytes: 64 * 1_048_576 }],
-    ['slow-body', 'fhirServer did not answer within the deadline (FHIR_TIMEOUT_MS); headers and body count', { trickleMs: 50 }],
-    ['slow-headers', 'fhirServer did not answer within the deadline (FHIR_TIMEOUT_MS); headers and body count', { headerDelayMs: 10_000 }],
+    [
+      'endless',
+      'the response to Observation search is larger than 4 MB (FHIR_MAX_RESPONSE_BYTES); reading stopped',
+      {},
+    ],
+    [
+      'huge',
+      'the response to Observation search is larger than 4 MB (FHIR_MAX_RESPONSE_BYTES); reading stopped',
+      { hugeBytes: 200 * 1_048_576 },
+    ],
+    [
+      'huge',
+      'the response to Observation search is larger than 4 MB (FHIR_MAX_RESPONSE_BYTES); reading stopped',
+      { hugeBytes: 200 * 1_048_576, contentLength: false },
+    ],
+    [
+      'gzip-bomb',
+      'the response to Observation search is larger than 4 MB (FHIR_MAX_RESPONSE_BYTES); reading stopped',
+      { bombBytes: 64 * 1_048_576 },
+    ],
+    [
+      'slow-body',
+      'fhirServer did not answer within the deadline (FHIR_TIMEOUT_MS); headers and body count',
+      { trickleMs: 50 },
+    ],
+    [
+      'slow-headers',
+      'fhirServer did not answer within the deadline (FHIR_TIMEOUT_MS); headers and body count',
+      { headerDelayMs: 10_000 },
+    ],
     ['malformed-json', 'fhirServer answered Observation search with malformed JSON', {}],
     ['html-error', 'fhirServer answered 502 to Observation search', {}],
     ['html-login', 'fhirServer answered Observation search with text/html, not FHIR JSON', {}],
@@ -63,16 +101,30 @@ describe('a hostile fhirServer costs one 412, within the deadline + 1 s, with th
     ['not-fhir', 'fhirServer answered Observation search with JSON that is not a FHIR resource', {}],
     ['next-loop', 'a next link leads back to a page already read (paging loop)', {}],
     ['next-cycle', 'a next link leads back to a page already read (paging loop)', {}],
-    ['redirect-other-origin', 'fhirServer answered 302 (redirect) to Observation search; redirects are not followed', {}],
-    ['redirect-same-origin', 'fhirServer answered 302 (redirect) to Observation search; redirects are not followed', {}],
-    ['operation-outcome', 'fhirServer reported that the search failed (an OperationOutcome with an error in the Bundle)', {}],
+    [
+      'redirect-other-origin',
+      'fhirServer answered 302 (redirect) to Observation search; redirects are not followed',
+      {},
+    ],
+    [
+      'redirect-same-origin',
+      'fhirServer answered 302 (redirect) to Observation search; redirects are not followed',
+      {},
+    ],
+    [
+      'operation-outcome',
+      'fhirServer reported that the search failed (an OperationOutcome with an error in the Bundle)',
+      {},
+    ],
   ])('%s → 412: %s', async (mode, why, options) => {
     await withHostile(
       mode,
       async (fhir) => {
         const res = await callPatientView(fhir.baseUrl);
         expect(res.status).toBe(412);
-        expect(res.body.issue?.[0]?.diagnostics).toBe(`Required FHIR data could not be obtained from prefetch or fhirServer: observations: ${why}`);
+        expect(res.body.issue?.[0]?.diagnostics).toBe(
+          `Required FHIR data could not be obtained from prefetch or fhirServer: observations: ${why}`,
+        );
         expect(res.body.issue?.[0]?.expression).toEqual(['prefetch.observations']);
         expect(res.ms).toBeLessThan(TIMEOUT_MS + 1000);
         await fhir.settled(2000); // every response the service started reading was closed
@@ -95,19 +147,28 @@ describe('a hostile fhirServer costs one 412, within the deadline + 1 s, with th
   });
 
   test('other requests are served while a call waits on a trickling body', async () => {
-    await withHostile('slow-body', async (fhir) => {
-      const pending = callPatientView(fhir.baseUrl);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const started = Date.now();
-      const health = await fetch(`${base}/healthz`);
-      expect(health.status).toBe(200);
-      expect(Date.now() - started).toBeLessThan(300);
-      expect((await pending).status).toBe(412);
-    }, { trickleMs: 5 });
+    await withHostile(
+      'slow-body',
+      async (fhir) => {
+        const pending = callPatientView(fhir.baseUrl);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const started = Date.now();
+        const health = await fetch(`${base}/healthz`);
+        expect(health.status).toBe(200);
+        expect(Date.now() - started).toBeLessThan(300);
+        expect((await pending).status).toBe(412);
+      },
+      { trickleMs: 5 },
+    );
   });
 
   test('the byte budget is per call: several keys together may not pass FHIR_MAX_CALL_BYTES', async () => {
-    const fhir = await hostileFhir({ mode: 'normal', paths: { Observation: 'huge', MedicationAdministration: 'huge', Procedure: 'huge' }, hugeBytes: 3 * 1_048_576, contentLength: false });
+    const fhir = await hostileFhir({
+      mode: 'normal',
+      paths: { Observation: 'huge', MedicationAdministration: 'huge', Procedure: 'huge' },
+      hugeBytes: 3 * 1_048_576,
+      contentLength: false,
+    });
     try {
       const res = await callPatientView(fhir.baseUrl);
       expect(res.status).toBe(412);
@@ -136,7 +197,15 @@ describe('a failed search is not an empty record', () => {
   const failedSearch = {
     resourceType: 'Bundle',
     type: 'searchset',
-    entry: [{ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'timeout', diagnostics: 'search timed out' }] }, search: { mode: 'outcome' } }],
+    entry: [
+      {
+        resource: {
+          resourceType: 'OperationOutcome',
+          issue: [{ severity: 'error', code: 'timeout', diagnostics: 'search timed out' }],
+        },
+        search: { mode: 'outcome' },
+      },
+    ],
   };
   const empty = { resourceType: 'Bundle', type: 'searchset', entry: [] };
 
@@ -144,30 +213,68 @@ describe('a failed search is not an empty record', () => {
     const res = await fetch(`${base}${SERVICE}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(hookRequest('patient-view', 'p1', { prefetch: { patient: null, observations: failedSearch, medicationAdministrations: empty, procedures: empty, conditions: empty } })),
+      body: JSON.stringify(
+        hookRequest('patient-view', 'p1', {
+          prefetch: {
+            patient: null,
+            observations: failedSearch,
+            medicationAdministrations: empty,
+            procedures: empty,
+            conditions: empty,
+          },
+        }),
+      ),
     });
     expect(res.status).toBe(412);
     const body = (await res.json()) as { issue: { diagnostics: string; expression: string[] }[] };
     expect(body.issue[0]).toMatchObject({
-      diagnostics: "Required FHIR data could not be obtained from prefetch or fhirServer: observations: the client's prefetch search reported an error (OperationOutcome in the Bundle) and no fhirServer was given",
+      diagnostics:
+        "Required FHIR data could not be obtained from prefetch or fhirServer: observations: the client's prefetch search reported an error (OperationOutcome in the Bundle) and no fhirServer was given",
       expression: ['prefetch.observations'],
     });
   });
 
   test('an OperationOutcome in the prefetch with a fhirServer: the key is read from fhirServer instead', async () => {
     await withHostile('normal', async (fhir) => {
-      const res = await callPatientView(fhir.baseUrl, 'p1', { patient: null, observations: failedSearch, medicationAdministrations: empty, procedures: empty, conditions: empty });
+      const res = await callPatientView(fhir.baseUrl, 'p1', {
+        patient: null,
+        observations: failedSearch,
+        medicationAdministrations: empty,
+        procedures: empty,
+        conditions: empty,
+      });
       expect(res.status).toBe(200);
       expect(fhir.requests.map((r) => r.url.split('?')[0])).toEqual(['/fhir/Observation']);
     });
   });
 
   test('a warning outcome (e.g. "no results") leaves the prefetch usable', async () => {
-    const warning = { ...failedSearch, entry: [{ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'warning', code: 'informational', diagnostics: 'no results' }] }, search: { mode: 'outcome' } }] };
+    const warning = {
+      ...failedSearch,
+      entry: [
+        {
+          resource: {
+            resourceType: 'OperationOutcome',
+            issue: [{ severity: 'warning', code: 'informational', diagnostics: 'no results' }],
+          },
+          search: { mode: 'outcome' },
+        },
+      ],
+    };
     const res = await fetch(`${base}${SERVICE}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(hookRequest('patient-view', 'p1', { prefetch: { patient: null, observations: warning, medicationAdministrations: empty, procedures: empty, conditions: empty } })),
+      body: JSON.stringify(
+        hookRequest('patient-view', 'p1', {
+          prefetch: {
+            patient: null,
+            observations: warning,
+            medicationAdministrations: empty,
+            procedures: empty,
+            conditions: empty,
+          },
+        }),
+      ),
     });
     expect(res.status).toBe(200);
   });

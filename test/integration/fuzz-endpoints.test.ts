@@ -31,11 +31,23 @@ import {
 
 const SEED = process.env['FC_SEED'] ? Number(process.env['FC_SEED']) : undefined;
 /** Runs per property; the time limit keeps the file under a minute even while shrinking. */
-const RUNS: Record<Endpoint | 'single-bad', number> = { 'patient-view': 250, 'order-sign': 200, 'order-select': 200, feedback: 250, assessments: 200, 'single-bad': 150 };
+const RUNS: Record<Endpoint | 'single-bad', number> = {
+  'patient-view': 250,
+  'order-sign': 200,
+  'order-select': 200,
+  feedback: 250,
+  assessments: 200,
+  'single-bad': 150,
+};
 const TIME_LIMIT_MS = 8_000;
 
 function params(numRuns: number): fc.Parameters<unknown> {
-  return { numRuns, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: false, ...(SEED !== undefined ? { seed: SEED } : {}) };
+  return {
+    numRuns,
+    interruptAfterTimeLimit: TIME_LIMIT_MS,
+    markInterruptAsFailure: false,
+    ...(SEED !== undefined ? { seed: SEED } : {}),
+  };
 }
 
 let t: TestApp;
@@ -47,11 +59,23 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await feedback.close();
-  const histograms = [...statuses].map(([label, h]) => `${label}: ${[...h].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}×${n}`).join(' ')}`);
+  const histograms = [...statuses].map(
+    ([label, h]) =>
+      `${label}: ${[...h]
+        .sort((a, b) => a[0] - b[0])
+        .map(([s, n]) => `${s}×${n}`)
+        .join(' ')}`,
+  );
   console.log(`statuses:\n${histograms.join('\n')}`);
   const seen = [...appErrorsSeen.entries()].sort((a, b) => b[1] - a[1]);
-  if (seen.length > 0) console.log(`app errors seen while fuzzing (count, message @ first src frames):\n${seen.map(([m, n]) => `${String(n).padStart(6)}  ${m}`).join('\n')}`);
-  if (drift.size > 0) console.log(`patient-view with one malformed resource: cards neither those of the intact nor of the reduced record (not a failure):\n${[...drift].join('\n')}`);
+  if (seen.length > 0)
+    console.log(
+      `app errors seen while fuzzing (count, message @ first src frames):\n${seen.map(([m, n]) => `${String(n).padStart(6)}  ${m}`).join('\n')}`,
+    );
+  if (drift.size > 0)
+    console.log(
+      `patient-view with one malformed resource: cards neither those of the intact nor of the reduced record (not a failure):\n${[...drift].join('\n')}`,
+    );
 });
 
 /** Distinct error-level log records of the app (unhandled errors, failed prefetch, dropped cards). */
@@ -61,7 +85,12 @@ const drift = new Set<string>();
 const statuses = new Map<string, Map<number, number>>();
 
 function describeLog(line: string): string | undefined {
-  let rec: { level?: string; msg?: string; err?: { type?: string; message?: string; stack?: string }; issues?: string[] };
+  let rec: {
+    level?: string;
+    msg?: string;
+    err?: { type?: string; message?: string; stack?: string };
+    issues?: string[];
+  };
   try {
     rec = JSON.parse(line) as typeof rec;
   } catch {
@@ -72,9 +101,17 @@ function describeLog(line: string): string | undefined {
     .split('\n')
     .filter((l) => /\/(src|cds-services)\//.test(l))
     .slice(0, 2)
-    .map((l) => l.trim().replace(/^at /, '').replace(/\(?[^\s(]*?\/((?:src|cds-services)\/)/, '$1').replace(/\)$/, ''))
+    .map((l) =>
+      l
+        .trim()
+        .replace(/^at /, '')
+        .replace(/\(?[^\s(]*?\/((?:src|cds-services)\/)/, '$1')
+        .replace(/\)$/, ''),
+    )
     .join(' < ');
-  const what = rec.err ? `${rec.err.type ?? 'Error'}: ${(rec.err.message ?? '').slice(0, 160)}` : (rec.issues ?? []).join('; ').slice(0, 160);
+  const what = rec.err
+    ? `${rec.err.type ?? 'Error'}: ${(rec.err.message ?? '').slice(0, 160)}`
+    : (rec.issues ?? []).join('; ').slice(0, 160);
   return `${rec.msg ?? ''}: ${what}${frames ? ` @ ${frames}` : ''}`;
 }
 
@@ -99,8 +136,12 @@ async function post(path: string, contentType: string, body: string, label: stri
 /** status < 500 and a JSON body; otherwise an error naming the mutations and what the app logged. */
 function checkAnswer(a: Answer, changes: string[]): void {
   const what = `mutations: ${changes.join('; ') || '(none)'}`;
-  if (a.status >= 500) throw new Error(`HTTP ${a.status}; ${what}; app log: ${a.errors.join(' | ') || '(nothing logged)'}`);
-  if (!/json/.test(a.contentType)) throw new Error(`HTTP ${a.status} with content-type "${a.contentType}", not JSON; ${what}; body: ${a.text.slice(0, 200)}`);
+  if (a.status >= 500)
+    throw new Error(`HTTP ${a.status}; ${what}; app log: ${a.errors.join(' | ') || '(nothing logged)'}`);
+  if (!/json/.test(a.contentType))
+    throw new Error(
+      `HTTP ${a.status} with content-type "${a.contentType}", not JSON; ${what}; body: ${a.text.slice(0, 200)}`,
+    );
   try {
     JSON.parse(a.text);
   } catch {
@@ -109,19 +150,15 @@ function checkAnswer(a: Answer, changes: string[]): void {
 }
 
 describe.each(ENDPOINTS.map((e) => [e]))('%s under structure-aware mutation', (endpoint) => {
-  test(
-    'never answers 5xx and always answers JSON',
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(caseArb([endpoint]), async (c) => {
-          const req = buildRequest(c, TEST_TODAY);
-          checkAnswer(await post(req.path, req.contentType, req.body, endpoint), req.changes);
-        }),
-        params(RUNS[endpoint]),
-      );
-    },
-    60_000,
-  );
+  test('never answers 5xx and always answers JSON', async () => {
+    await fc.assert(
+      fc.asyncProperty(caseArb([endpoint]), async (c) => {
+        const req = buildRequest(c, TEST_TODAY);
+        checkAnswer(await post(req.path, req.contentType, req.body, endpoint), req.changes);
+      }),
+      params(RUNS[endpoint]),
+    );
+  }, 60_000);
 });
 
 describe('patient-view with one malformed resource among good ones', () => {
@@ -131,39 +168,46 @@ describe('patient-view with one malformed resource among good ones', () => {
 
   async function cardsOf(body: string, what: string): Promise<Card[]> {
     const a = await post(PATH, 'application/json', body, 'patient-view, one bad resource');
-    if (a.status !== 200) throw new Error(`${what}: HTTP ${a.status}; app log: ${a.errors.join(' | ') || '(nothing logged)'}; body: ${a.text.slice(0, 300)}`);
+    if (a.status !== 200)
+      throw new Error(
+        `${what}: HTTP ${a.status}; app log: ${a.errors.join(' | ') || '(nothing logged)'}; body: ${a.text.slice(0, 300)}`,
+      );
     const parsed = cdsResponseSchema.safeParse(JSON.parse(a.text));
-    if (!parsed.success) throw new Error(`${what}: not a valid CDS Hooks response: ${parsed.error.message.slice(0, 300)}`);
+    if (!parsed.success)
+      throw new Error(`${what}: not a valid CDS Hooks response: ${parsed.error.message.slice(0, 300)}`);
     return parsed.data.cards;
   }
 
   const keyOf = (base: BaseSpec): string => `${base.seed}|${base.day ?? ''}`;
 
-  test(
-    'answers 200 with the cards of the good data',
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(singleBadResourceArb, async (c) => {
-          const built = buildSingleBad(c, TEST_TODAY);
-          let intact = intactKinds.get(keyOf(c.base));
-          if (!intact) {
-            intact = kinds(await cardsOf(built.intact, 'the intact record'));
-            intactKinds.set(keyOf(c.base), intact);
-          }
-          const removed = kinds(await cardsOf(built.removed, `the record without ${built.target}`));
-          const mutated = kinds(await cardsOf(built.mutated, `the record with ${built.changes.join('; ') || `${built.target} unchanged`}`));
-          // The good data alone gives cards: one bad resource must not take them away.
-          if (removed.length > 0 && mutated.length === 0) throw new Error(`${built.target} malformed: no cards; the good data gives ${removed.join(', ')}`);
-          const summary = 'hematotoxicity-summary:info';
-          if (intact.includes(summary) && removed.includes(summary) && !mutated.includes(summary)) throw new Error(`${built.target} malformed: the summary card is gone (${mutated.join(', ')})`);
-          const same = (a: string[], b: string[]): boolean => a.join() === b.join();
-          if (!same(mutated, intact) && !same(mutated, removed)) drift.add(`${built.target}: intact [${intact.join(', ')}], without it [${removed.join(', ')}], malformed [${mutated.join(', ')}]`);
-        }),
-        params(RUNS['single-bad']),
-      );
-    },
-    60_000,
-  );
+  test('answers 200 with the cards of the good data', async () => {
+    await fc.assert(
+      fc.asyncProperty(singleBadResourceArb, async (c) => {
+        const built = buildSingleBad(c, TEST_TODAY);
+        let intact = intactKinds.get(keyOf(c.base));
+        if (!intact) {
+          intact = kinds(await cardsOf(built.intact, 'the intact record'));
+          intactKinds.set(keyOf(c.base), intact);
+        }
+        const removed = kinds(await cardsOf(built.removed, `the record without ${built.target}`));
+        const mutated = kinds(
+          await cardsOf(built.mutated, `the record with ${built.changes.join('; ') || `${built.target} unchanged`}`),
+        );
+        // The good data alone gives cards: one bad resource must not take them away.
+        if (removed.length > 0 && mutated.length === 0)
+          throw new Error(`${built.target} malformed: no cards; the good data gives ${removed.join(', ')}`);
+        const summary = 'hematotoxicity-summary:info';
+        if (intact.includes(summary) && removed.includes(summary) && !mutated.includes(summary))
+          throw new Error(`${built.target} malformed: the summary card is gone (${mutated.join(', ')})`);
+        const same = (a: string[], b: string[]): boolean => a.join() === b.join();
+        if (!same(mutated, intact) && !same(mutated, removed))
+          drift.add(
+            `${built.target}: intact [${intact.join(', ')}], without it [${removed.join(', ')}], malformed [${mutated.join(', ')}]`,
+          );
+      }),
+      params(RUNS['single-bad']),
+    );
+  }, 60_000);
 
   test('the good data alone gives cards (sanity check of the generator)', async () => {
     const built = buildSingleBad({ base: { seed: 1, day: 9 }, resource: 0, ops: [] }, TEST_TODAY);

@@ -54,14 +54,33 @@ async function countBody(res: Response): Promise<{ bytes: number; head: string; 
 
 describe('hostile FHIR helper', () => {
   test('normal: serves the given resources as one searchset and the Patient read; records requests', async () => {
-    const obs: Observation = { resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'ANC' }, subject: { reference: 'Patient/p1' } };
+    const obs: Observation = {
+      resourceType: 'Observation',
+      id: 'o1',
+      status: 'final',
+      code: { text: 'ANC' },
+      subject: { reference: 'Patient/p1' },
+    };
     const s = await start({ resources: [obs] });
     const search = await fetch(`${s.baseUrl}/Observation?patient=p1`, { headers: { authorization: 'Bearer t' } });
     expect(search.headers.get('content-type')).toBe('application/fhir+json');
-    expect(await search.json()).toMatchObject({ resourceType: 'Bundle', type: 'searchset', total: 1, entry: [{ resource: { id: 'o1' }, search: { mode: 'match' } }] });
+    expect(await search.json()).toMatchObject({
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total: 1,
+      entry: [{ resource: { id: 'o1' }, search: { mode: 'match' } }],
+    });
     expect(await (await fetch(`${s.baseUrl}/Patient/p1`)).json()).toEqual({ resourceType: 'Patient', id: 'p1' });
     expect(s.requests).toMatchObject([
-      { method: 'GET', url: '/fhir/Observation?patient=p1', hasAuthorization: true, origin: 'main', mode: 'normal', finished: true, closedByClient: false },
+      {
+        method: 'GET',
+        url: '/fhir/Observation?patient=p1',
+        hasAuthorization: true,
+        origin: 'main',
+        mode: 'normal',
+        finished: true,
+        closedByClient: false,
+      },
       { method: 'GET', url: '/fhir/Patient/p1', hasAuthorization: false, finished: true },
     ]);
   });
@@ -97,26 +116,33 @@ describe('hostile FHIR helper', () => {
     await s.settled(2000);
   });
 
-  test.each([true, false])('huge: one valid searchset of exactly the configured size (Content-Length: %s)', async (contentLength) => {
-    const size = 8 * MB + 123;
-    const s = await start({ mode: 'huge', hugeBytes: size, contentLength });
-    const res = await fetch(`${s.baseUrl}/Observation?patient=p-huge`);
-    expect(res.headers.get('content-length')).toBe(contentLength ? String(size) : null);
-    const text = await res.text();
-    expect(Buffer.byteLength(text)).toBe(size);
-    const bundle = JSON.parse(text) as Bundle;
-    expect(bundle.total).toBeGreaterThan(10_000);
-    expect(bundle.entry).toHaveLength(bundle.total ?? -1);
-    expect(new Set(bundle.entry?.map((e) => e.resource?.id)).size).toBe(bundle.total);
-    expect(bundle.entry?.every((e) => (e.resource as Observation).subject?.reference === 'Patient/p-huge')).toBe(true);
-  });
+  test.each([true, false])(
+    'huge: one valid searchset of exactly the configured size (Content-Length: %s)',
+    async (contentLength) => {
+      const size = 8 * MB + 123;
+      const s = await start({ mode: 'huge', hugeBytes: size, contentLength });
+      const res = await fetch(`${s.baseUrl}/Observation?patient=p-huge`);
+      expect(res.headers.get('content-length')).toBe(contentLength ? String(size) : null);
+      const text = await res.text();
+      expect(Buffer.byteLength(text)).toBe(size);
+      const bundle = JSON.parse(text) as Bundle;
+      expect(bundle.total).toBeGreaterThan(10_000);
+      expect(bundle.entry).toHaveLength(bundle.total ?? -1);
+      expect(new Set(bundle.entry?.map((e) => e.resource?.id)).size).toBe(bundle.total);
+      expect(bundle.entry?.every((e) => (e.resource as Observation).subject?.reference === 'Patient/p-huge')).toBe(
+        true,
+      );
+    },
+  );
 
   test('huge (default 200 MB): streamed, so a client that stops after 1 MB leaves it a few MB in', async () => {
     const s = await start({ mode: 'huge' });
     const abort = new AbortController();
     const res = await fetch(`${s.baseUrl}/Observation?patient=p1`, { signal: abort.signal });
     expect(res.headers.get('content-length')).toBe(String(200 * MB));
-    expect((await readUpTo(res, MB)).text.startsWith('{"resourceType":"Bundle","type":"searchset","total":')).toBe(true);
+    expect((await readUpTo(res, MB)).text.startsWith('{"resourceType":"Bundle","type":"searchset","total":')).toBe(
+      true,
+    );
     abort.abort();
     await s.settled(2000);
     expect(s.requests[0]).toMatchObject({ closedByClient: true });
@@ -149,7 +175,14 @@ describe('hostile FHIR helper', () => {
   });
 
   test('malformed-json, html-error, html-login, wrong-content-type', async () => {
-    const s = await start({ paths: { Observation: 'malformed-json', Condition: 'html-error', Procedure: 'html-login', Patient: 'wrong-content-type' } });
+    const s = await start({
+      paths: {
+        Observation: 'malformed-json',
+        Condition: 'html-error',
+        Procedure: 'html-login',
+        Patient: 'wrong-content-type',
+      },
+    });
     const truncated = await fetch(`${s.baseUrl}/Observation`);
     expect([truncated.status, truncated.headers.get('content-type')]).toEqual([200, 'application/fhir+json']);
     await expect(truncated.json()).rejects.toMatchObject({ name: 'SyntaxError' });
@@ -197,7 +230,12 @@ describe('hostile FHIR helper', () => {
     expect(await (await fetch(`${s.baseUrl}/Patient/p1`)).json()).toEqual({ foo: 1 });
     s.setMode('operation-outcome');
     const outcome = (await (await fetch(`${s.baseUrl}/Observation?patient=p1`)).json()) as Bundle;
-    expect(outcome).toMatchObject({ type: 'searchset', entry: [{ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'error' }] }, search: { mode: 'outcome' } }] });
+    expect(outcome).toMatchObject({
+      type: 'searchset',
+      entry: [
+        { resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'error' }] }, search: { mode: 'outcome' } },
+      ],
+    });
     s.setMode('404-with-id');
     const missing = await fetch(`${s.baseUrl}/Observation?patient=${encodeURIComponent('<b>x</b>')}`);
     expect(missing.status).toBe(404);

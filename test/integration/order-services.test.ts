@@ -13,7 +13,15 @@ import { cardKind } from '../../src/shared/card-kind.js';
 import { cardSchema, cdsResponseSchema, type Card } from '../../src/cds-hooks/schemas.js';
 import { buildTestApp, hookRequest, type TestApp } from '../helpers/app.js';
 import { fullPrefetch, type DiscoveredService } from '../helpers/ehr.js';
-import { amoxicillinOrder, dexamethasoneOrder, draftOrders, filgrastimOrder, nutritionOrder, tocilizumabOrder, transfusionOrder } from '../helpers/orders.js';
+import {
+  amoxicillinOrder,
+  dexamethasoneOrder,
+  draftOrders,
+  filgrastimOrder,
+  nutritionOrder,
+  tocilizumabOrder,
+  transfusionOrder,
+} from '../helpers/orders.js';
 import { seededDemo, serveFhir, type TestFhirServer } from '../helpers/servers.js';
 
 let fhir: TestFhirServer;
@@ -23,7 +31,8 @@ let services: DiscoveredService[];
 beforeAll(async () => {
   fhir = await serveFhir(await seededDemo());
   t = buildTestApp();
-  services = ((await request(t.app).get('/cds-services').expect(200)).body as { services: DiscoveredService[] }).services;
+  services = ((await request(t.app).get('/cds-services').expect(200)).body as { services: DiscoveredService[] })
+    .services;
 }, 60_000);
 afterAll(async () => {
   await fhir.close();
@@ -47,14 +56,30 @@ async function sign(patientId: string, bundle: unknown, extra: Record<string, un
 const kinds = (cards: Card[]): string[] => cards.map((c) => `${cardKind(c)}:${c.indicator}`);
 
 test('discovery lists patient-view, order-sign and order-select with the same prefetch', () => {
-  expect(services.map((s) => `${s.hook}:${s.id}`)).toEqual([`patient-view:${PATIENT_VIEW_ID}`, `order-sign:${ORDER_SIGN_ID}`, `order-select:${ORDER_SELECT_ID}`]);
+  expect(services.map((s) => `${s.hook}:${s.id}`)).toEqual([
+    `patient-view:${PATIENT_VIEW_ID}`,
+    `order-sign:${ORDER_SIGN_ID}`,
+    `order-select:${ORDER_SELECT_ID}`,
+  ]);
   expect(services[1]?.prefetch).toEqual(services[0]?.prefetch);
 });
 
 // Worked cases: patient (day post infusion today), orders → expected cards. Source per row.
 const CASES: { name: string; patient: string; orders: () => unknown; expected: string[]; source: string }[] = [
-  { name: 'tocilizumab on day +9', patient: 'cart-day9', orders: () => draftOrders(nutritionOrder('cart-day9'), tocilizumabOrder('cart-day9')), expected: ['crs-treatment-cytopenia-risk:info'], source: 'Wang et al. 2021 and the immune-reconstitution thesis' },
-  { name: 'dexamethasone via a contained Medication', patient: 'cart-day9', orders: () => draftOrders(dexamethasoneOrder('cart-day9')), expected: ['crs-treatment-cytopenia-risk:info'], source: 'Wang et al. 2021 and the immune-reconstitution thesis' },
+  {
+    name: 'tocilizumab on day +9',
+    patient: 'cart-day9',
+    orders: () => draftOrders(nutritionOrder('cart-day9'), tocilizumabOrder('cart-day9')),
+    expected: ['crs-treatment-cytopenia-risk:info'],
+    source: 'Wang et al. 2021 and the immune-reconstitution thesis',
+  },
+  {
+    name: 'dexamethasone via a contained Medication',
+    patient: 'cart-day9',
+    orders: () => draftOrders(dexamethasoneOrder('cart-day9')),
+    expected: ['crs-treatment-cytopenia-risk:info'],
+    source: 'Wang et al. 2021 and the immune-reconstitution thesis',
+  },
   {
     name: 'non-irradiated red cells on day +9',
     patient: 'cart-day9',
@@ -72,7 +97,10 @@ const CASES: { name: string; patient: string; orders: () => unknown; expected: s
   {
     name: 'platelets ordered as irradiated (free text)',
     patient: 'cart-day9',
-    orders: () => draftOrders(transfusionOrder('plt-2', 'cart-day9', 'platelets', { orderDetail: [{ text: 'Irradiated, leukoreduced' }] })),
+    orders: () =>
+      draftOrders(
+        transfusionOrder('plt-2', 'cart-day9', 'platelets', { orderDetail: [{ text: 'Irradiated, leukoreduced' }] }),
+      ),
     expected: [],
     source: 'EHA/EBMT 2023',
   },
@@ -80,7 +108,17 @@ const CASES: { name: string; patient: string; orders: () => unknown; expected: s
     name: 'red cells ordered as irradiated (coded)',
     patient: 'cart-day9',
     orders: () =>
-      draftOrders(transfusionOrder('rbc-2', 'cart-day9', 'red-cells', { orderDetail: [{ coding: [{ system: 'https://cart-hematotox-cds.example.org/fhir/CodeSystem/cart-hematotox', code: 'irradiated' }] }] })),
+      draftOrders(
+        transfusionOrder('rbc-2', 'cart-day9', 'red-cells', {
+          orderDetail: [
+            {
+              coding: [
+                { system: 'https://cart-hematotox-cds.example.org/fhir/CodeSystem/cart-hematotox', code: 'irradiated' },
+              ],
+            },
+          ],
+        }),
+      ),
     expected: [],
     source: 'EHA/EBMT 2023',
   },
@@ -91,11 +129,48 @@ const CASES: { name: string; patient: string; orders: () => unknown; expected: s
     expected: [],
     source: 'EHA/EBMT 2023: window ends day +90',
   },
-  { name: 'G-CSF with ANC recovered and low risk', patient: 'cart-quick', orders: () => draftOrders(filgrastimOrder('cart-quick')), expected: ['g-csf-without-indication:info'], source: 'EHA/EBMT 2023: G-CSF for ANC < 0.5' },
-  { name: 'G-CSF with ANC below 0.5', patient: 'cart-day9', orders: () => draftOrders(filgrastimOrder('cart-day9')), expected: [], source: 'Wang et al. 2021: ANC < 0.5 → G-CSF' },
-  { name: 'an unrelated drug', patient: 'cart-day9', orders: () => draftOrders(amoxicillinOrder('cart-day9')), expected: [], source: '–' },
-  { name: 'an order with no code at all', patient: 'cart-day9', orders: () => draftOrders({ resourceType: 'ServiceRequest', id: 'x', status: 'draft', intent: 'order', subject: { reference: 'Patient/cart-day9' } }), expected: [], source: '–' },
-  { name: 'tocilizumab for a patient without CAR-T', patient: 'no-cart', orders: () => draftOrders(tocilizumabOrder('no-cart')), expected: [], source: 'only after CAR-T' },
+  {
+    name: 'G-CSF with ANC recovered and low risk',
+    patient: 'cart-quick',
+    orders: () => draftOrders(filgrastimOrder('cart-quick')),
+    expected: ['g-csf-without-indication:info'],
+    source: 'EHA/EBMT 2023: G-CSF for ANC < 0.5',
+  },
+  {
+    name: 'G-CSF with ANC below 0.5',
+    patient: 'cart-day9',
+    orders: () => draftOrders(filgrastimOrder('cart-day9')),
+    expected: [],
+    source: 'Wang et al. 2021: ANC < 0.5 → G-CSF',
+  },
+  {
+    name: 'an unrelated drug',
+    patient: 'cart-day9',
+    orders: () => draftOrders(amoxicillinOrder('cart-day9')),
+    expected: [],
+    source: '–',
+  },
+  {
+    name: 'an order with no code at all',
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders({
+        resourceType: 'ServiceRequest',
+        id: 'x',
+        status: 'draft',
+        intent: 'order',
+        subject: { reference: 'Patient/cart-day9' },
+      }),
+    expected: [],
+    source: '–',
+  },
+  {
+    name: 'tocilizumab for a patient without CAR-T',
+    patient: 'no-cart',
+    orders: () => draftOrders(tocilizumabOrder('no-cart')),
+    expected: [],
+    source: 'only after CAR-T',
+  },
   { name: 'an empty draftOrders Bundle', patient: 'cart-day9', orders: () => draftOrders(), expected: [], source: '–' },
 ];
 
@@ -114,7 +189,10 @@ describe('card content', () => {
     expect(card?.detail).toContain('grade ≥3 thrombocytopenia');
     expect(card?.detail).toContain('delayed recovery from severe neutropenia (HR 0.36; Wang et al., Front Oncol 2021)');
     expect(card?.detail).toMatch(/\| ANC \| [\d.]+ ×10⁹\/L \| \d{4}-\d{2}-\d{2} \(day \+\d\)/);
-    expect(card?.suggestions?.[0]?.actions?.[0]).toMatchObject({ type: 'create', resource: { resourceType: 'ServiceRequest', code: { coding: [{ code: 'cbc-with-differential' }] } } });
+    expect(card?.suggestions?.[0]?.actions?.[0]).toMatchObject({
+      type: 'create',
+      resource: { resourceType: 'ServiceRequest', code: { coding: [{ code: 'cbc-with-differential' }] } },
+    });
   });
 
   test('non-irradiated transfusion: the update keeps the order and adds irradiation', async () => {
@@ -125,7 +203,15 @@ describe('card content', () => {
     expect(card?.selectionBehavior).toBe('at-most-one');
     const action = card?.suggestions?.[0]?.actions?.[0];
     expect(action?.type).toBe('update');
-    expect(action?.resource).toEqual({ ...order, orderDetail: [{ coding: [{ system: expect.any(String), code: 'irradiated', display: 'Irradiated blood product' }], text: 'Irradiated' }] });
+    expect(action?.resource).toEqual({
+      ...order,
+      orderDetail: [
+        {
+          coding: [{ system: expect.any(String), code: 'irradiated', display: 'Irradiated blood product' }],
+          text: 'Irradiated',
+        },
+      ],
+    });
   });
 
   test('a draft order without id gets the warning but no update it could not apply', async () => {
@@ -158,7 +244,11 @@ describe('order-select', () => {
     const body = hookRequest('order-select', 'cart-day9', { fhirServer: fhir.baseUrl });
     Object.assign(body['context'] as Record<string, unknown>, {
       selections,
-      draftOrders: draftOrders(nutritionOrder('cart-day9'), tocilizumabOrder('cart-day9'), transfusionOrder('rbc-1', 'cart-day9', 'red-cells')),
+      draftOrders: draftOrders(
+        nutritionOrder('cart-day9'),
+        tocilizumabOrder('cart-day9'),
+        transfusionOrder('rbc-1', 'cart-day9', 'red-cells'),
+      ),
     });
     const res = await request(t.app).post(`/cds-services/${ORDER_SELECT_ID}`).send(body).expect(200);
     return (res.body as { cards: Card[] }).cards;
@@ -166,7 +256,9 @@ describe('order-select', () => {
 
   test('advises on the selected orders only', async () => {
     expect(kinds(await select(['ServiceRequest/rbc-1']))).toEqual(['transfusion-irradiation:warning']);
-    expect(kinds(await select(['NutritionOrder/low-bacteria-diet', 'MedicationRequest/tocilizumab-1']))).toEqual(['crs-treatment-cytopenia-risk:info']);
+    expect(kinds(await select(['NutritionOrder/low-bacteria-diet', 'MedicationRequest/tocilizumab-1']))).toEqual([
+      'crs-treatment-cytopenia-risk:info',
+    ]);
   });
 
   test('selecting nothing we advise on gives no cards and reads no FHIR data', async () => {

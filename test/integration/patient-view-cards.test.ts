@@ -30,14 +30,19 @@ beforeAll(async () => {
   fhir = await serveFhir(await seededDemo());
   t = buildTestApp();
   const discovery = await request(t.app).get('/cds-services').expect(200);
-  service = (discovery.body as { services: DiscoveredService[] }).services.find((s) => s.id === PATIENT_VIEW_ID) as DiscoveredService;
+  service = (discovery.body as { services: DiscoveredService[] }).services.find(
+    (s) => s.id === PATIENT_VIEW_ID,
+  ) as DiscoveredService;
 }, 60_000);
 afterAll(async () => {
   await fhir.close();
 });
 
 async function cardsWithoutPrefetch(app: TestApp, patientId: string): Promise<Card[]> {
-  const res = await request(app.app).post(PATH).send(hookRequest('patient-view', patientId, { fhirServer: fhir.baseUrl })).expect(200);
+  const res = await request(app.app)
+    .post(PATH)
+    .send(hookRequest('patient-view', patientId, { fhirServer: fhir.baseUrl }))
+    .expect(200);
   expect(cdsResponseSchema.safeParse(res.body).success).toBe(true);
   return (res.body as { cards: Card[] }).cards;
 }
@@ -46,7 +51,10 @@ async function cardsWithPrefetch(app: TestApp, patientId: string): Promise<Card[
   const prefetch = await fullPrefetch(service, fhir.baseUrl, { patientId, userId: 'Practitioner/demo-hematologist' });
   const before = fhir.requests.length;
   // No fhirServer: the service must not need one when everything is prefetched.
-  const res = await request(app.app).post(PATH).send(hookRequest('patient-view', patientId, { prefetch })).expect(200);
+  const res = await request(app.app)
+    .post(PATH)
+    .send(hookRequest('patient-view', patientId, { prefetch }))
+    .expect(200);
   expect(fhir.requests.length).toBe(before);
   return (res.body as { cards: Card[] }).cards;
 }
@@ -55,16 +63,41 @@ const kinds = (cards: Card[]): string[] => cards.map((c) => `${cardKind(c)}:${c.
 
 // Expected cards per demo scenario; the rule behind each is docs/clinical-logic.md.
 const SCENARIOS: { patient: string; cards: string[]; rule: string }[] = [
-  { patient: 'cart-quick', cards: ['hematotoxicity-summary:info'], rule: 'quick recovery, nothing to advise: summary only' },
-  { patient: 'cart-biphasic', cards: ['cytopenia-workup:warning', 'hematotoxicity-summary:info'], rule: 'early ICAHT ≥ 3 → work-up (EHA/EBMT 2023)' },
-  { patient: 'cart-aplastic', cards: ['g-csf:critical', 'cytopenia-workup:warning', 'hematotoxicity-summary:info'], rule: 'ANC < 0.5 → G-CSF (Wang et al. 2021); PHT at day 28 → work-up' },
+  {
+    patient: 'cart-quick',
+    cards: ['hematotoxicity-summary:info'],
+    rule: 'quick recovery, nothing to advise: summary only',
+  },
+  {
+    patient: 'cart-biphasic',
+    cards: ['cytopenia-workup:warning', 'hematotoxicity-summary:info'],
+    rule: 'early ICAHT ≥ 3 → work-up (EHA/EBMT 2023)',
+  },
+  {
+    patient: 'cart-aplastic',
+    cards: ['g-csf:critical', 'cytopenia-workup:warning', 'hematotoxicity-summary:info'],
+    rule: 'ANC < 0.5 → G-CSF (Wang et al. 2021); PHT at day 28 → work-up',
+  },
   {
     patient: 'cart-day9',
-    cards: ['g-csf:critical', 'red-cell-transfusion:critical', 'platelet-transfusion:critical', 'hematotoxicity-summary:info'],
+    cards: [
+      'g-csf:critical',
+      'red-cell-transfusion:critical',
+      'platelet-transfusion:critical',
+      'hematotoxicity-summary:info',
+    ],
     rule: 'ANC < 0.5, Hb < 60 g/L, PLT < 20 (Wang et al. 2021)',
   },
-  { patient: 'cart-day1-high-risk', cards: ['g-csf-prophylaxis:info', 'hematotoxicity-summary:info'], rule: 'high CAR-HEMATOTOX, day 0–2 → prophylactic G-CSF (EHA/EBMT 2023)' },
-  { patient: 'cart-day200-low-igg', cards: ['ivig-review:warning', 'hematotoxicity-summary:info'], rule: 'IgG < 400 mg/dL → IVIG review (Hill et al.)' },
+  {
+    patient: 'cart-day1-high-risk',
+    cards: ['g-csf-prophylaxis:info', 'hematotoxicity-summary:info'],
+    rule: 'high CAR-HEMATOTOX, day 0–2 → prophylactic G-CSF (EHA/EBMT 2023)',
+  },
+  {
+    patient: 'cart-day200-low-igg',
+    cards: ['ivig-review:warning', 'hematotoxicity-summary:info'],
+    rule: 'IgG < 400 mg/dL → IVIG review (Hill et al.)',
+  },
   { patient: 'no-cart', cards: [], rule: 'no CAR-T infusion → no cards' },
 ];
 
@@ -107,9 +140,18 @@ describe.each(SCENARIOS)('$patient ($rule)', ({ patient, cards: expected }) => {
         for (const s of card.suggestions) {
           expect(s.uuid).toBeTruthy();
           for (const action of s.actions ?? []) {
-            const resource = action.resource as { resourceType: string; status: string; intent: string; subject: { reference: string } };
+            const resource = action.resource as {
+              resourceType: string;
+              status: string;
+              intent: string;
+              subject: { reference: string };
+            };
             expect(['MedicationRequest', 'ServiceRequest']).toContain(resource.resourceType);
-            expect(resource).toMatchObject({ status: 'draft', intent: 'proposal', subject: { reference: `Patient/${patient}` } });
+            expect(resource).toMatchObject({
+              status: 'draft',
+              intent: 'proposal',
+              subject: { reference: `Patient/${patient}` },
+            });
           }
         }
       }
@@ -142,34 +184,54 @@ describe('card content', () => {
     for (const kind of ['red-cell-transfusion', 'platelet-transfusion']) {
       const card = cards.find((c) => cardKind(c) === kind) as Card;
       expect(card.detail).toContain('irradiated');
-      expect(card.suggestions?.[0]?.actions?.[0]?.resource).toMatchObject({ resourceType: 'ServiceRequest', orderDetail: [{ coding: [{ code: 'irradiated' }] }] });
+      expect(card.suggestions?.[0]?.actions?.[0]?.resource).toMatchObject({
+        resourceType: 'ServiceRequest',
+        orderDetail: [{ coding: [{ code: 'irradiated' }] }],
+      });
     }
   });
 
-  test.each(['cart-aplastic', 'cart-day9'])('%s: G-CSF given in the last days, so the card says so and offers no duplicate order', async (patient) => {
-    const card = (await cardsWithoutPrefetch(t, patient)).find((c) => cardKind(c) === 'g-csf') as Card;
-    expect(card.summary).toMatch(/despite G-CSF on day \+\d+/);
-    expect(card.detail).toMatch(/G-CSF already given on day \+\d+/);
-    expect(card.suggestions).toBeUndefined();
-  });
+  test.each(['cart-aplastic', 'cart-day9'])(
+    '%s: G-CSF given in the last days, so the card says so and offers no duplicate order',
+    async (patient) => {
+      const card = (await cardsWithoutPrefetch(t, patient)).find((c) => cardKind(c) === 'g-csf') as Card;
+      expect(card.summary).toMatch(/despite G-CSF on day \+\d+/);
+      expect(card.detail).toMatch(/G-CSF already given on day \+\d+/);
+      expect(card.suggestions).toBeUndefined();
+    },
+  );
 
   test('prophylactic G-CSF card shows the CAR-HEMATOTOX values with their dates', async () => {
-    const card = (await cardsWithoutPrefetch(t, 'cart-day1-high-risk')).find((c) => cardKind(c) === 'g-csf-prophylaxis') as Card;
+    const card = (await cardsWithoutPrefetch(t, 'cart-day1-high-risk')).find(
+      (c) => cardKind(c) === 'g-csf-prophylaxis',
+    ) as Card;
     expect(card.summary).toMatch(/^CAR-HEMATOTOX \d+ \(high\) on day \+1/);
     expect(card.detail).toMatch(/\| Ferritin \| [\d.]+ ng\/mL \| \d{4}-\d{2}-\d{2} \| [0-2] \|/);
-    expect(card.suggestions?.[0]?.actions?.[0]?.resource).toMatchObject({ dosageInstruction: [{ timing: { repeat: { boundsPeriod: { start: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) } } } }] });
+    expect(card.suggestions?.[0]?.actions?.[0]?.resource).toMatchObject({
+      dosageInstruction: [
+        { timing: { repeat: { boundsPeriod: { start: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) } } } },
+      ],
+    });
   });
 
   test('work-up card for PHT names the value at day 28 and offers marrow, viral and ferritin drafts', async () => {
-    const card = (await cardsWithoutPrefetch(t, 'cart-aplastic')).find((c) => cardKind(c) === 'cytopenia-workup') as Card;
+    const card = (await cardsWithoutPrefetch(t, 'cart-aplastic')).find(
+      (c) => cardKind(c) === 'cytopenia-workup',
+    ) as Card;
     expect(card.summary).toMatch(/^Severe cytopenia on day \+28 \(PHT\): ANC [\d.]+ ×10⁹\/L on day \+(2[5-9]|3[01])/);
     expect(card.detail).toContain('| ANC < 0.5 |');
     expect(card.selectionBehavior).toBe('any');
-    expect(card.suggestions?.map((s) => s.label)).toEqual([expect.stringMatching(/marrow/i), expect.stringMatching(/CMV, EBV, parvovirus B19, HHV-6/), expect.stringMatching(/Ferritin/)]);
+    expect(card.suggestions?.map((s) => s.label)).toEqual([
+      expect.stringMatching(/marrow/i),
+      expect.stringMatching(/CMV, EBV, parvovirus B19, HHV-6/),
+      expect.stringMatching(/Ferritin/),
+    ]);
   });
 
   test('summary card states ICAHT grade, day post infusion and CAR-HEMATOTOX', async () => {
-    const card = (await cardsWithoutPrefetch(t, 'cart-biphasic')).find((c) => cardKind(c) === 'hematotoxicity-summary') as Card;
+    const card = (await cardsWithoutPrefetch(t, 'cart-biphasic')).find(
+      (c) => cardKind(c) === 'hematotoxicity-summary',
+    ) as Card;
     expect(card.summary).toMatch(/^CAR-T day \+40: early ICAHT grade \d; CAR-HEMATOTOX \d+ \((low|high)\)$/);
     expect(card.detail).toContain('| ANC |');
     expect(card.detail).toContain('Neutrophil recovery: intermittent');
@@ -178,7 +240,18 @@ describe('card content', () => {
   test('a patient without CAR-T gets no cards, also when only the patient is prefetched', async () => {
     const res = await request(t.app)
       .post(PATH)
-      .send(hookRequest('patient-view', 'no-cart', { prefetch: { patient: null, observations: null, medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [] }, procedures: { resourceType: 'Bundle', type: 'searchset', entry: [] }, conditions: null }, fhirServer: fhir.baseUrl }))
+      .send(
+        hookRequest('patient-view', 'no-cart', {
+          prefetch: {
+            patient: null,
+            observations: null,
+            medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [] },
+            procedures: { resourceType: 'Bundle', type: 'searchset', entry: [] },
+            conditions: null,
+          },
+          fhirServer: fhir.baseUrl,
+        }),
+      )
       .expect(200);
     expect(res.body).toEqual({ cards: [] });
   });
@@ -199,7 +272,10 @@ describe('hospital thresholds', () => {
     expect(redCells.summary).toContain('(below 70)');
     expect(redCells.detail).toContain('**Threshold in force:** < 70 g/L (hospital setting;');
     // The hospital's protocol is cited, with the default's source named.
-    expect(redCells.source).toMatchObject({ label: expect.stringMatching(/^Example University Hospital CAR-T transfusion SOP v3 \(default from Wang et al\./), url: 'https://intranet.example-hospital.org/sop/car-t-transfusion' });
+    expect(redCells.source).toMatchObject({
+      label: expect.stringMatching(/^Example University Hospital CAR-T transfusion SOP v3 \(default from Wang et al\./),
+      url: 'https://intranet.example-hospital.org/sop/car-t-transfusion',
+    });
     // Platelets 10.6 ×10⁹/L are not below this hospital's 10.
     expect(kinds(cards)).not.toContain('platelet-transfusion:critical');
   });
@@ -208,7 +284,12 @@ describe('hospital thresholds', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cart-thresholds-'));
     const file = join(dir, 'thresholds.yaml');
     writeFileSync(file, 'actions:\n  redCellHemoglobin: -5\n  plateletCount: ten\n');
-    const config = loadConfig({ LOG_LEVEL: 'silent', THRESHOLDS_FILE: file, FEEDBACK_SQLITE_PATH: ':memory:', PORT: '0' });
+    const config = loadConfig({
+      LOG_LEVEL: 'silent',
+      THRESHOLDS_FILE: file,
+      FEEDBACK_SQLITE_PATH: ':memory:',
+      PORT: '0',
+    });
     const start = startServer(config, createLogger('silent', new LogCapture()));
     await expect(start).rejects.toThrow(ConfigError);
     await expect(start).rejects.toThrow(/actions\.redCellHemoglobin/);

@@ -29,16 +29,22 @@ function echoService(): CdsServiceDefinition<HookName, ServiceDeps> {
       Promise.resolve({
         cards: Object.entries(data)
           .sort(([a], [b]) => a.localeCompare(b))
-          .map(([key, value]) => ({ summary: `${key}:${value.source}:${value.resources.length}`, indicator: 'info' as const, source: { label: 'echo' } })),
+          .map(([key, value]) => ({
+            summary: `${key}:${value.source}:${value.resources.length}`,
+            indicator: 'info' as const,
+            source: { label: 'echo' },
+          })),
       }),
   };
 }
 
 const summaries = (body: { cards: { summary: string }[] }): Record<string, string> =>
-  Object.fromEntries(body.cards.map((c) => {
-    const [key, source, count] = c.summary.split(':');
-    return [key ?? '', `${source ?? ''}:${count ?? ''}`];
-  }));
+  Object.fromEntries(
+    body.cards.map((c) => {
+      const [key, source, count] = c.summary.split(':');
+      return [key ?? '', `${source ?? ''}:${count ?? ''}`];
+    }),
+  );
 
 let fhir: TestFhirServer;
 beforeAll(async () => {
@@ -55,7 +61,13 @@ describe('prefetch and fetch', () => {
     fhir.requests.length = 0;
     const body = hookRequest('patient-view', 'cart-quick', {
       fhirServer: fhir.baseUrl,
-      fhirAuthorization: { access_token: 'tok-123', token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'cds' },
+      fhirAuthorization: {
+        access_token: 'tok-123',
+        token_type: 'Bearer',
+        expires_in: 300,
+        scope: 'patient/*.read',
+        subject: 'cds',
+      },
       prefetch: { patient: { resourceType: 'Patient', id: 'cart-quick' } },
     });
     const res = await request(app).post('/cds-services/echo').send(body).expect(200);
@@ -71,16 +83,30 @@ describe('prefetch and fetch', () => {
 
   test('a key sent as null means "no data" and is not fetched', async () => {
     fhir.requests.length = 0;
-    const body = hookRequest('patient-view', 'cart-quick', { fhirServer: fhir.baseUrl, prefetch: { patient: null, observations: null, medications: null } });
+    const body = hookRequest('patient-view', 'cart-quick', {
+      fhirServer: fhir.baseUrl,
+      prefetch: { patient: null, observations: null, medications: null },
+    });
     const res = await request(app).post('/cds-services/echo').send(body).expect(200);
-    expect(summaries(res.body)).toMatchObject({ patient: 'null:0', observations: 'null:0', medications: 'null:0', user: 'fetched:1' });
-    expect(fhir.requests.map((r) => r.url.split('?')[0])).toEqual([expect.stringContaining('/Practitioner/demo-hematologist')]);
+    expect(summaries(res.body)).toMatchObject({
+      patient: 'null:0',
+      observations: 'null:0',
+      medications: 'null:0',
+      user: 'fetched:1',
+    });
+    expect(fhir.requests.map((r) => r.url.split('?')[0])).toEqual([
+      expect.stringContaining('/Practitioner/demo-hematologist'),
+    ]);
   });
 
   test('an OperationOutcome in a prefetch key is treated as missing and fetched', async () => {
     const body = hookRequest('patient-view', 'cart-quick', {
       fhirServer: fhir.baseUrl,
-      prefetch: { patient: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'timeout' }] }, observations: null, medications: null },
+      prefetch: {
+        patient: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'timeout' }] },
+        observations: null,
+        medications: null,
+      },
     });
     const res = await request(app).post('/cds-services/echo').send(body).expect(200);
     expect(summaries(res.body)['patient']).toBe('fetched:1');
@@ -88,9 +114,14 @@ describe('prefetch and fetch', () => {
 
   test('follows next links of a paged search and collects every page (page size 20)', async () => {
     fhir.requests.length = 0;
-    const body = hookRequest('patient-view', 'cart-aplastic', { fhirServer: fhir.baseUrl, prefetch: { patient: null, medications: null } });
+    const body = hookRequest('patient-view', 'cart-aplastic', {
+      fhirServer: fhir.baseUrl,
+      prefetch: { patient: null, medications: null },
+    });
     const res = await request(app).post('/cds-services/echo').send(body).expect(200);
-    const expected = (await fhir.fhir.handle('GET', '/Observation?patient=cart-aplastic&code=http://loinc.org|751-8&_count=1000')).resource as unknown as { total: number };
+    const expected = (
+      await fhir.fhir.handle('GET', '/Observation?patient=cart-aplastic&code=http://loinc.org|751-8&_count=1000')
+    ).resource as unknown as { total: number };
     expect(expected.total).toBeGreaterThan(20);
     expect(summaries(res.body)['observations']).toBe(`fetched:${expected.total}`);
     const pages = fhir.requests.filter((r) => r.url.includes('/Observation'));
@@ -100,7 +131,10 @@ describe('prefetch and fetch', () => {
   test('fetches the missing keys in parallel (the FHIR server sees them in flight together)', async () => {
     const slow = await serveFhir(await seededDemo(), { delayMs: 200 });
     try {
-      await request(app).post('/cds-services/echo').send(hookRequest('patient-view', 'cart-quick', { fhirServer: slow.baseUrl })).expect(200);
+      await request(app)
+        .post('/cds-services/echo')
+        .send(hookRequest('patient-view', 'cart-quick', { fhirServer: slow.baseUrl }))
+        .expect(200);
       expect(slow.maxConcurrent()).toBeGreaterThanOrEqual(4);
     } finally {
       await slow.close();
@@ -108,7 +142,10 @@ describe('prefetch and fetch', () => {
   });
 
   test('412 with an OperationOutcome when data is missing and there is no fhirServer', async () => {
-    const res = await request(app).post('/cds-services/echo').send(hookRequest('patient-view', 'cart-quick', { prefetch: { patient: null } })).expect(412);
+    const res = await request(app)
+      .post('/cds-services/echo')
+      .send(hookRequest('patient-view', 'cart-quick', { prefetch: { patient: null } }))
+      .expect(412);
     expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'processing' }] });
     expect(res.body.issue[0].diagnostics).toContain('medications: not prefetched and no fhirServer was given');
     expect(res.body.issue[0].expression).toEqual(['prefetch.medications', 'prefetch.observations']);
@@ -116,13 +153,22 @@ describe('prefetch and fetch', () => {
 
   test('refuses a non-https fhirServer unless FHIR_ALLOW_HTTP is set', async () => {
     const strict = buildTestApp({ services: () => [echoService()], env: { FHIR_ALLOW_HTTP: 'false' } });
-    const res = await request(strict.app).post('/cds-services/echo').send(hookRequest('patient-view', 'cart-quick', { fhirServer: fhir.baseUrl })).expect(412);
+    const res = await request(strict.app)
+      .post('/cds-services/echo')
+      .send(hookRequest('patient-view', 'cart-quick', { fhirServer: fhir.baseUrl }))
+      .expect(412);
     expect(res.body.issue[0].diagnostics).toContain('fhirServer must use https');
   });
 
   test('refuses a fhirServer outside FHIR_ALLOWED_ORIGINS', async () => {
-    const strict = buildTestApp({ services: () => [echoService()], env: { FHIR_ALLOWED_ORIGINS: 'https://ehr.example.org' } });
-    const res = await request(strict.app).post('/cds-services/echo').send(hookRequest('patient-view', 'cart-quick', { fhirServer: fhir.baseUrl })).expect(412);
+    const strict = buildTestApp({
+      services: () => [echoService()],
+      env: { FHIR_ALLOWED_ORIGINS: 'https://ehr.example.org' },
+    });
+    const res = await request(strict.app)
+      .post('/cds-services/echo')
+      .send(hookRequest('patient-view', 'cart-quick', { fhirServer: fhir.baseUrl }))
+      .expect(412);
     expect(res.body.issue[0].diagnostics).toContain('not in FHIR_ALLOWED_ORIGINS');
   });
 
@@ -130,10 +176,20 @@ describe('prefetch and fetch', () => {
     const evil = await fakeServer((_req, res) => res.end('{}'));
     const ehr = await fakeServer((_req, res) => {
       res.setHeader('content-type', 'application/fhir+json');
-      res.end(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: [], link: [{ relation: 'next', url: `${evil.url}/fhir/Observation?page=2` }] }));
+      res.end(
+        JSON.stringify({
+          resourceType: 'Bundle',
+          type: 'searchset',
+          entry: [],
+          link: [{ relation: 'next', url: `${evil.url}/fhir/Observation?page=2` }],
+        }),
+      );
     });
     try {
-      const res = await request(app).post('/cds-services/echo').send(hookRequest('patient-view', 'p1', { fhirServer: `${ehr.url}/fhir`, prefetch: { patient: null } })).expect(412);
+      const res = await request(app)
+        .post('/cds-services/echo')
+        .send(hookRequest('patient-view', 'p1', { fhirServer: `${ehr.url}/fhir`, prefetch: { patient: null } }))
+        .expect(412);
       expect(res.body.issue[0].diagnostics).toContain('refused to follow a next link');
       expect(evil.requests).toEqual([]);
     } finally {
@@ -146,7 +202,10 @@ describe('prefetch and fetch', () => {
     const ehr = await fakeServer((_req, res) => res.end());
     try {
       const hostile = '../../Practitioner/x?_format=xml&patient=other';
-      const res = await request(app).post('/cds-services/echo').send(hookRequest('patient-view', hostile, { fhirServer: `${ehr.url}/fhir`, prefetch: { patient: null } })).expect(400);
+      const res = await request(app)
+        .post('/cds-services/echo')
+        .send(hookRequest('patient-view', hostile, { fhirServer: `${ehr.url}/fhir`, prefetch: { patient: null } }))
+        .expect(400);
       expect(res.body.issue[0].expression).toEqual(['context.patientId']);
       expect(ehr.requests).toEqual([]);
     } finally {
@@ -178,7 +237,10 @@ describe('prefetch and fetch', () => {
     const quick = buildTestApp({ services: () => [echoService()], env: { FHIR_TIMEOUT_MS: '400' } });
     try {
       const started = Date.now();
-      const res = await request(quick.app).post('/cds-services/echo').send(hookRequest('patient-view', 'p1', { fhirServer: hole.url })).expect(412);
+      const res = await request(quick.app)
+        .post('/cds-services/echo')
+        .send(hookRequest('patient-view', 'p1', { fhirServer: hole.url }))
+        .expect(412);
       expect(Date.now() - started).toBeLessThan(2000);
       expect(res.body.issue[0].diagnostics).toContain('did not answer within the deadline');
     } finally {
@@ -190,17 +252,25 @@ describe('prefetch and fetch', () => {
     const closed = await fakeServer(() => undefined);
     const url = closed.url;
     await closed.close();
-    const res = await request(app).post('/cds-services/echo').send(hookRequest('patient-view', 'p1', { fhirServer: `${url}/fhir` })).expect(412);
+    const res = await request(app)
+      .post('/cds-services/echo')
+      .send(hookRequest('patient-view', 'p1', { fhirServer: `${url}/fhir` }))
+      .expect(412);
     expect(res.body.issue[0].diagnostics).toContain('could not be reached');
   });
 
   test('a FHIR server error status becomes 412 naming the status, not the body', async () => {
     const ehr = await fakeServer((_req, res) => {
       res.statusCode = 401;
-      res.end('{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"login","diagnostics":"token SECRET-XYZ expired"}]}');
+      res.end(
+        '{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"login","diagnostics":"token SECRET-XYZ expired"}]}',
+      );
     });
     try {
-      const res = await request(app).post('/cds-services/echo').send(hookRequest('patient-view', 'p1', { fhirServer: `${ehr.url}/fhir` })).expect(412);
+      const res = await request(app)
+        .post('/cds-services/echo')
+        .send(hookRequest('patient-view', 'p1', { fhirServer: `${ehr.url}/fhir` }))
+        .expect(412);
       expect(res.body.issue[0].diagnostics).toContain('answered 401');
       expect(JSON.stringify(res.body)).not.toContain('SECRET-XYZ');
     } finally {

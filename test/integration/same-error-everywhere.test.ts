@@ -29,7 +29,11 @@ interface Bundle {
   type: string;
   entry: unknown;
 }
-const bundleOf = (rs: readonly unknown[], type = 'searchset'): Bundle => ({ resourceType: 'Bundle', type, entry: rs.map((resource) => ({ resource })) });
+const bundleOf = (rs: readonly unknown[], type = 'searchset'): Bundle => ({
+  resourceType: 'Bundle',
+  type,
+  entry: rs.map((resource) => ({ resource })),
+});
 const ofType = (type: string): FhirResource[] => resources.filter((r) => r.resourceType === type);
 
 /** The full prefetch of the hematotoxicity services, with `observations` given as `observations`. */
@@ -57,20 +61,46 @@ interface Endpoint {
 
 const observations = bundleOf(ofType('Observation'));
 const orders = (): Bundle => draftOrders(tocilizumabOrder(PATIENT)) as unknown as Bundle;
-const hook = (name: string, context: Record<string, unknown>, prefetched: Record<string, unknown>): Record<string, unknown> => {
+const hook = (
+  name: string,
+  context: Record<string, unknown>,
+  prefetched: Record<string, unknown>,
+): Record<string, unknown> => {
   const body = hookRequest(name as 'patient-view', PATIENT, { prefetch: prefetched });
   Object.assign(body['context'] as Record<string, unknown>, context);
   return body;
 };
 
 const ENDPOINTS: Endpoint[] = [
-  { name: 'POST /assessments', at: '', call: (bundle) => ({ path: `/assessments?asOf=${TODAY}`, body: { ...bundle, type: 'collection' } }) },
-  { name: 'patient-view', at: 'prefetch.observations.', call: (bundle) => ({ path: `/cds-services/${PATIENT_VIEW_ID}`, body: hook('patient-view', {}, prefetch(bundle)) }) },
-  { name: 'order-sign', at: 'context.draftOrders.', call: (bundle) => ({ path: `/cds-services/${ORDER_SIGN_ID}`, body: hook('order-sign', { draftOrders: bundle }, prefetch(observations)) }) },
+  {
+    name: 'POST /assessments',
+    at: '',
+    call: (bundle) => ({ path: `/assessments?asOf=${TODAY}`, body: { ...bundle, type: 'collection' } }),
+  },
+  {
+    name: 'patient-view',
+    at: 'prefetch.observations.',
+    call: (bundle) => ({ path: `/cds-services/${PATIENT_VIEW_ID}`, body: hook('patient-view', {}, prefetch(bundle)) }),
+  },
+  {
+    name: 'order-sign',
+    at: 'context.draftOrders.',
+    call: (bundle) => ({
+      path: `/cds-services/${ORDER_SIGN_ID}`,
+      body: hook('order-sign', { draftOrders: bundle }, prefetch(observations)),
+    }),
+  },
   {
     name: 'order-select',
     at: 'context.draftOrders.',
-    call: (bundle) => ({ path: `/cds-services/${ORDER_SELECT_ID}`, body: hook('order-select', { draftOrders: bundle, selections: ['MedicationRequest/tocilizumab-1'] }, prefetch(observations)) }),
+    call: (bundle) => ({
+      path: `/cds-services/${ORDER_SELECT_ID}`,
+      body: hook(
+        'order-select',
+        { draftOrders: bundle, selections: ['MedicationRequest/tocilizumab-1'] },
+        prefetch(observations),
+      ),
+    }),
   },
 ];
 
@@ -88,28 +118,47 @@ function located(outcome: Outcome, at: string): Outcome {
   const strip = (text: string): string => (at && text.startsWith(at) ? text.slice(at.length) : text);
   return {
     resourceType: outcome.resourceType,
-    issue: outcome.issue.map((i) => ({ ...i, ...(i.diagnostics ? { diagnostics: strip(i.diagnostics) } : {}), ...(i.expression ? { expression: i.expression.map(strip) } : {}) })),
+    issue: outcome.issue.map((i) => ({
+      ...i,
+      ...(i.diagnostics ? { diagnostics: strip(i.diagnostics) } : {}),
+      ...(i.expression ? { expression: i.expression.map(strip) } : {}),
+    })),
   };
 }
 
-const requestIdOf = (outcome: Outcome): string | undefined => outcome.extension?.find((e) => e.url === REQUEST_ID_EXTENSION)?.valueString;
+const requestIdOf = (outcome: Outcome): string | undefined =>
+  outcome.extension?.find((e) => e.url === REQUEST_ID_EXTENSION)?.valueString;
 
 describe('the same bad input gets the same answer on every endpoint', () => {
   const { app } = buildTestApp();
 
-  test.each(ENDPOINTS)('$name: a Bundle whose entry is not a list is a 400 naming the field, with the request id', async (endpoint) => {
-    const { path, body } = endpoint.call({ ...goodBundle(endpoint), entry: 'not a list' });
-    const res = await request(app).post(path).set('x-request-id', `same-error-${endpoint.name.replace(/\W+/g, '-')}`).send(body).expect(400);
-    expect(res.type).toBe('application/fhir+json');
-    const outcome = JSON.parse(res.text) as Outcome;
-    expect(outcome).toMatchObject({
-      resourceType: 'OperationOutcome',
-      issue: [{ severity: 'error', code: 'invalid', expression: [`${endpoint.at}entry`], diagnostics: `${endpoint.at}entry: Invalid input: expected array, received string` }],
-    });
-    expect(outcome.issue).toHaveLength(1);
-    expect(requestIdOf(outcome)).toBe(res.get('x-request-id'));
-    expect(requestIdOf(outcome)).toMatch(/^same-error-/);
-  });
+  test.each(ENDPOINTS)(
+    '$name: a Bundle whose entry is not a list is a 400 naming the field, with the request id',
+    async (endpoint) => {
+      const { path, body } = endpoint.call({ ...goodBundle(endpoint), entry: 'not a list' });
+      const res = await request(app)
+        .post(path)
+        .set('x-request-id', `same-error-${endpoint.name.replace(/\W+/g, '-')}`)
+        .send(body)
+        .expect(400);
+      expect(res.type).toBe('application/fhir+json');
+      const outcome = JSON.parse(res.text) as Outcome;
+      expect(outcome).toMatchObject({
+        resourceType: 'OperationOutcome',
+        issue: [
+          {
+            severity: 'error',
+            code: 'invalid',
+            expression: [`${endpoint.at}entry`],
+            diagnostics: `${endpoint.at}entry: Invalid input: expected array, received string`,
+          },
+        ],
+      });
+      expect(outcome.issue).toHaveLength(1);
+      expect(requestIdOf(outcome)).toBe(res.get('x-request-id'));
+      expect(requestIdOf(outcome)).toMatch(/^same-error-/);
+    },
+  );
 
   test('the four outcomes are the same but for where the Bundle sits', async () => {
     const outcomes = await Promise.all(
@@ -122,23 +171,37 @@ describe('the same bad input gets the same answer on every endpoint', () => {
     for (const outcome of outcomes.slice(1)) expect(outcome).toEqual(outcomes[0]);
   });
 
-  test.each(ENDPOINTS)('$name: a resource with a malformed element is left out and said so; the call succeeds', async (endpoint) => {
-    const bad = { resourceType: 'Observation', id: 'bad-1', status: 'final', code: { coding: 'not a list' }, subject: { reference: `Patient/${PATIENT}` } };
-    // The order hooks read Observations from the prefetch; the malformed one goes there.
-    const orderHook = endpoint.at === 'context.draftOrders.';
-    const withBad = bundleOf([...ofType('Observation'), bad]);
-    const { path, body } = orderHook ? endpoint.call(orders()) : endpoint.call(withBad);
-    if (orderHook) (body['prefetch'] as Record<string, unknown>)['observations'] = withBad;
-    const res = await request(app).post(path).send(body).expect(200);
-    const leftOut = 'Observation/bad-1 (code.coding: Invalid input: expected array, received string)';
-    if (endpoint.at === '') {
-      expect(res.body.issues).toContainEqual({ severity: 'warning', code: 'resource-invalid', message: 'code.coding: Invalid input: expected array, received string; resource left out', resource: 'Observation/bad-1' });
-    } else {
-      const cards = res.body.cards as Card[];
-      expect(cards.length).toBeGreaterThan(0);
-      for (const card of cards) expect(card.detail).toContain(leftOut);
-    }
-  });
+  test.each(ENDPOINTS)(
+    '$name: a resource with a malformed element is left out and said so; the call succeeds',
+    async (endpoint) => {
+      const bad = {
+        resourceType: 'Observation',
+        id: 'bad-1',
+        status: 'final',
+        code: { coding: 'not a list' },
+        subject: { reference: `Patient/${PATIENT}` },
+      };
+      // The order hooks read Observations from the prefetch; the malformed one goes there.
+      const orderHook = endpoint.at === 'context.draftOrders.';
+      const withBad = bundleOf([...ofType('Observation'), bad]);
+      const { path, body } = orderHook ? endpoint.call(orders()) : endpoint.call(withBad);
+      if (orderHook) (body['prefetch'] as Record<string, unknown>)['observations'] = withBad;
+      const res = await request(app).post(path).send(body).expect(200);
+      const leftOut = 'Observation/bad-1 (code.coding: Invalid input: expected array, received string)';
+      if (endpoint.at === '') {
+        expect(res.body.issues).toContainEqual({
+          severity: 'warning',
+          code: 'resource-invalid',
+          message: 'code.coding: Invalid input: expected array, received string; resource left out',
+          resource: 'Observation/bad-1',
+        });
+      } else {
+        const cards = res.body.cards as Card[];
+        expect(cards.length).toBeGreaterThan(0);
+        for (const card of cards) expect(card.detail).toContain(leftOut);
+      }
+    },
+  );
 });
 
 describe("the engine's input errors are a 400 wherever the engine runs", () => {
@@ -163,12 +226,25 @@ describe("the engine's input errors are a 400 wherever the engine runs", () => {
   const { app, logs } = buildTestApp({ services: (clinical) => [...cdsServices(clinical), engineService(clinical)] });
 
   test('POST /assessments and a CDS service answer the same OperationOutcome', async () => {
-    const viaAssessments = await request(app).post('/assessments').send(bundleOf(twoPatients, 'collection')).expect(400);
+    const viaAssessments = await request(app)
+      .post('/assessments')
+      .send(bundleOf(twoPatients, 'collection'))
+      .expect(400);
     const viaService = await request(app)
       .post('/cds-services/assess-prefetch')
       .send(hookRequest('patient-view', 'a', { prefetch: { everything: bundleOf(twoPatients) } }))
       .expect(400);
-    const expected = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', expression: ['(body)'], diagnostics: "the resources concern 2 patients; give one patient's resources" }] };
+    const expected = {
+      resourceType: 'OperationOutcome',
+      issue: [
+        {
+          severity: 'error',
+          code: 'invalid',
+          expression: ['(body)'],
+          diagnostics: "the resources concern 2 patients; give one patient's resources",
+        },
+      ],
+    };
     for (const res of [viaAssessments, viaService]) {
       const outcome = JSON.parse(res.text) as Outcome;
       expect(outcome).toMatchObject(expected);
@@ -183,10 +259,22 @@ describe('every error outcome carries the request id', () => {
 
   test.each([
     ['404, no such route', () => request(app).get('/no-such-route'), 404],
-    ['404, no such service', () => request(app).post('/cds-services/nope').send(hookRequest('patient-view', 'p1')), 404],
+    [
+      '404, no such service',
+      () => request(app).post('/cds-services/nope').send(hookRequest('patient-view', 'p1')),
+      404,
+    ],
     ['415, not JSON', () => request(app).post('/assessments').set('content-type', 'text/plain').send('x'), 415],
-    ['400, malformed JSON', () => request(app).post('/assessments').set('content-type', 'application/json').send('{'), 400],
-    ['412, no prefetch and no fhirServer', () => request(app).post(`/cds-services/${PATIENT_VIEW_ID}`).send(hookRequest('patient-view', 'p1')), 412],
+    [
+      '400, malformed JSON',
+      () => request(app).post('/assessments').set('content-type', 'application/json').send('{'),
+      400,
+    ],
+    [
+      '412, no prefetch and no fhirServer',
+      () => request(app).post(`/cds-services/${PATIENT_VIEW_ID}`).send(hookRequest('patient-view', 'p1')),
+      412,
+    ],
   ] as const)('%s', async (_name, send, status) => {
     const res = await send().expect(status);
     const outcome = JSON.parse(res.text) as Outcome;

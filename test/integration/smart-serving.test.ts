@@ -26,7 +26,10 @@ function appWith(env: Record<string, string>, dir: string | undefined) {
 
 describe('GET /smart/config.json', () => {
   test('client id, scopes, allow-list, and the clinical configuration of the cards', async () => {
-    const { app } = appWith({ SMART_ALLOWED_ISS: 'https://ehr.example.org/fhir/', THRESHOLDS_FILE: 'config/thresholds.example.yaml' }, smartAppDir());
+    const { app } = appWith(
+      { SMART_ALLOWED_ISS: 'https://ehr.example.org/fhir/', THRESHOLDS_FILE: 'config/thresholds.example.yaml' },
+      smartAppDir(),
+    );
     const res = await request(app).get('/smart/config.json').expect(200);
     const body = res.body as SmartAppConfig;
     expect(body.clientId).toBe('cart-hematotox-smart');
@@ -77,7 +80,16 @@ describe('cards link the app', () => {
   let fhir: TestFhirServer;
   beforeAll(async () => {
     fhir = await serveFhir(await seededDemo());
-    running = await startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', FHIR_ALLOW_HTTP: 'true', FEEDBACK_SQLITE_PATH: ':memory:', LOG_LEVEL: 'silent' }), createLogger('silent', new LogCapture()));
+    running = await startServer(
+      loadConfig({
+        PORT: '0',
+        HOST: '127.0.0.1',
+        FHIR_ALLOW_HTTP: 'true',
+        FEEDBACK_SQLITE_PATH: ':memory:',
+        LOG_LEVEL: 'silent',
+      }),
+      createLogger('silent', new LogCapture()),
+    );
   }, 60_000);
   afterAll(async () => {
     await running?.close();
@@ -85,11 +97,21 @@ describe('cards link the app', () => {
   });
 
   test('every card has a smart link to the launch page, with the card kind as appContext', async () => {
-    const res = await request(running.baseUrl).post(`/cds-services/${PATIENT_VIEW_ID}`).send(hookRequest('patient-view', 'cart-aplastic', { fhirServer: fhir.baseUrl })).expect(200);
+    const res = await request(running.baseUrl)
+      .post(`/cds-services/${PATIENT_VIEW_ID}`)
+      .send(hookRequest('patient-view', 'cart-aplastic', { fhirServer: fhir.baseUrl }))
+      .expect(200);
     const cards = (res.body as { cards: Card[] }).cards;
     expect(cards.length).toBeGreaterThan(0);
     for (const card of cards) {
-      expect(card.links).toEqual([{ label: expect.any(String), url: `${running.baseUrl}/smart/launch.html`, type: 'smart', appContext: JSON.stringify({ focus: card.extension?.['org.cart-hematotox.card-kind'] }) }]);
+      expect(card.links).toEqual([
+        {
+          label: expect.any(String),
+          url: `${running.baseUrl}/smart/launch.html`,
+          type: 'smart',
+          appContext: JSON.stringify({ focus: card.extension?.['org.cart-hematotox.card-kind'] }),
+        },
+      ]);
     }
   });
 });

@@ -33,7 +33,10 @@ const feedback = (n = 0): FeedbackEntry[] => [
     card: CARDS[0]!.uuid,
     outcome: 'overridden',
     outcomeTimestamp: `2026-11-22T10:${String(15 + n).padStart(2, '0')}:00Z`,
-    overrideReason: { reason: { system: 'urn:test', code: 'already-addressed', display: 'Already addressed' }, userComment: COMMENT },
+    overrideReason: {
+      reason: { system: 'urn:test', code: 'already-addressed', display: 'Already addressed' },
+      userComment: COMMENT,
+    },
   },
 ];
 
@@ -65,7 +68,9 @@ function recordTimes(recorder: CardRecorder, n: number): { p99: number; max: num
 
 function expectQuickRecords(what: string, recorder: CardRecorder, n: number): void {
   const { p99, max } = recordTimes(recorder, n);
-  console.info(`${what}: CardRecorder.record() over ${n} calls, p99 ${p99.toFixed(3)} ms, slowest ${max.toFixed(3)} ms`);
+  console.info(
+    `${what}: CardRecorder.record() over ${n} calls, p99 ${p99.toFixed(3)} ms, slowest ${max.toFixed(3)} ms`,
+  );
   expect(p99).toBeLessThan(5);
   expect(max).toBeLessThan(50);
 }
@@ -81,8 +86,19 @@ describe('CardRecorder (fake sinks)', () => {
     expectQuickRecords('hanging sink', recorder, 3);
     expect(recorder.queued).toBe(3);
     expect(await recorder.flush(2000)).toBe(true);
-    expect({ failed: recorder.failed, dropped: recorder.dropped, recorded: recorder.recorded, queued: recorder.queued }).toEqual({ failed: 3, dropped: 0, recorded: 0, queued: 0 });
-    expect(logs.records()).toContainEqual(expect.objectContaining({ level: 'error', msg: 'could not record issued cards', error: 'CardRecorder write timeout' }));
+    expect({
+      failed: recorder.failed,
+      dropped: recorder.dropped,
+      recorded: recorder.recorded,
+      queued: recorder.queued,
+    }).toEqual({ failed: 3, dropped: 0, recorded: 0, queued: 0 });
+    expect(logs.records()).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        msg: 'could not record issued cards',
+        error: 'CardRecorder write timeout',
+      }),
+    );
   });
 
   test('a sink that throws (synchronously or not): counted and logged by name and code, never by message', async () => {
@@ -124,12 +140,17 @@ describe('CardRecorder (fake sinks)', () => {
     const registry = new Registry();
     registerCardRecorderMetrics(registry, recorder);
     const metrics = await registry.metrics();
-    for (const line of ['cds_card_records_written_total 10', 'cds_card_records_dropped_total 16', 'cds_card_records_failed_total 0', 'cds_card_records_queued 0']) {
+    for (const line of [
+      'cds_card_records_written_total 10',
+      'cds_card_records_dropped_total 16',
+      'cds_card_records_failed_total 0',
+      'cds_card_records_queued 0',
+    ]) {
       expect(metrics).toContain(line);
     }
   });
 
-  test('record() writes nothing on the caller\'s turn: the response goes out first', async () => {
+  test("record() writes nothing on the caller's turn: the response goes out first", async () => {
     let writes = 0;
     const recorder = new CardRecorder({ recordCards: () => Promise.resolve(void (writes += 1)) });
     recorder.record('patient-view', CARDS, new Date());
@@ -149,7 +170,11 @@ describe('SQLite (a real file)', () => {
     const recorder = new CardRecorder(store, { maxBatchesPerWrite: 100 });
     expectQuickRecords('SQLite', recorder, 250);
     expect(await recorder.flush(10_000)).toBe(true);
-    expect({ recorded: recorder.recorded, failed: recorder.failed, dropped: recorder.dropped }).toEqual({ recorded: 250, failed: 0, dropped: 0 });
+    expect({ recorded: recorder.recorded, failed: recorder.failed, dropped: recorder.dropped }).toEqual({
+      recorded: 250,
+      failed: 0,
+      dropped: 0,
+    });
     const summary = await store.summary(new Date());
     expect(summary.totals.cardsIssued).toBe(2);
     expect(summary.byServiceAndKind.map((k) => k.timesIssued)).toEqual([250, 250]);
@@ -174,7 +199,10 @@ describe('SQLite (a real file)', () => {
       other.exec('ROLLBACK');
       other.close();
     }
-    await expect(store.storeFeedback('patient-view', feedback(), new Date())).resolves.toEqual({ inserted: 1, alreadyStored: 0 });
+    await expect(store.storeFeedback('patient-view', feedback(), new Date())).resolves.toEqual({
+      inserted: 1,
+      alreadyStored: 0,
+    });
     await store.close();
   });
 });
@@ -197,7 +225,11 @@ describe('PostgreSQL frozen (SIGSTOP on every process of the cluster)', () => {
 
   test('writes and pings give up within the timeout, record() does not wait, and all recovers after SIGCONT', async () => {
     // Warm connections in the pool: the frozen server holds them open.
-    await Promise.all([store.storeFeedback('patient-view', feedback(0), new Date()), store.ping(), store.recordCards('patient-view', CARDS, new Date())]);
+    await Promise.all([
+      store.storeFeedback('patient-view', feedback(0), new Date()),
+      store.ping(),
+      store.recordCards('patient-view', CARDS, new Date()),
+    ]);
     const frozen = db.freeze();
     expect(frozen.length).toBeGreaterThan(3);
     try {
@@ -207,7 +239,11 @@ describe('PostgreSQL frozen (SIGSTOP on every process of the cluster)', () => {
       expect(write.ms).toBeLessThan(TIMEOUT_MS + 1000);
 
       // More callers than pooled connections: those waiting for a connection are bounded too.
-      const many = await timed(() => Promise.allSettled(Array.from({ length: 8 }, (_, i) => store.recordFeedback('patient-view', feedback(10 + i), new Date()))));
+      const many = await timed(() =>
+        Promise.allSettled(
+          Array.from({ length: 8 }, (_, i) => store.recordFeedback('patient-view', feedback(10 + i), new Date())),
+        ),
+      );
       report('frozen PostgreSQL: 8 concurrent writes (pool of 5) all rejected after', many.ms);
       expect(many.value?.map((r) => r.status)).toEqual(Array(8).fill('rejected'));
       expect(many.ms).toBeLessThan(TIMEOUT_MS + 1000);
@@ -236,7 +272,10 @@ describe('PostgreSQL frozen (SIGSTOP on every process of the cluster)', () => {
 
     // Thawed: the same store works again, on new connections.
     expect(await store.ping()).toBe(true);
-    await expect(store.storeFeedback('patient-view', feedback(1), new Date())).resolves.toEqual({ inserted: 1, alreadyStored: 0 });
+    await expect(store.storeFeedback('patient-view', feedback(1), new Date())).resolves.toEqual({
+      inserted: 1,
+      alreadyStored: 0,
+    });
     const recorder = new CardRecorder(store);
     recorder.record('patient-view', CARDS, new Date());
     expect(await recorder.flush()).toBe(true);
@@ -264,9 +303,14 @@ describe('PostgreSQL frozen (SIGSTOP on every process of the cluster)', () => {
       const waiting = await locker.query<{ n: string }>('SELECT count(*) AS n FROM pg_locks WHERE NOT granted');
       expect(Number(waiting.rows[0]?.n)).toBe(0);
       await locker.query('ROLLBACK');
-      await expect(store.storeFeedback('patient-view', feedback(30), new Date())).resolves.toEqual({ inserted: 1, alreadyStored: 0 });
+      await expect(store.storeFeedback('patient-view', feedback(30), new Date())).resolves.toEqual({
+        inserted: 1,
+        alreadyStored: 0,
+      });
       // Hung connections were destroyed, not pooled: the server sees at most the pool's five.
-      const { rows } = await locker.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = 'feedback' AND pid <> pg_backend_pid()");
+      const { rows } = await locker.query<{ n: string }>(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = 'feedback' AND pid <> pg_backend_pid()",
+      );
       expect(Number(rows[0]?.n)).toBeLessThanOrEqual(5);
     } finally {
       await locker.end();

@@ -36,7 +36,10 @@ afterAll(async () => {
 
 async function patientView(): Promise<{ ms: number; cards: Card[] }> {
   const started = performance.now();
-  const res = await request(t.app).post(SERVICE).send(hookRequest('patient-view', 'cart-day9', { fhirServer: fhir.baseUrl })).expect(200);
+  const res = await request(t.app)
+    .post(SERVICE)
+    .send(hookRequest('patient-view', 'cart-day9', { fhirServer: fhir.baseUrl }))
+    .expect(200);
   return { ms: performance.now() - started, cards: (res.body as { cards: Card[] }).cards };
 }
 
@@ -59,16 +62,26 @@ describe('with PostgreSQL frozen', () => {
       // Card bookkeeping is queued, not awaited: the call costs what it cost before (plus noise).
       expect(frozen.ms).toBeLessThan(before + 250);
       const started = performance.now();
-      const res = await request(t.app).post(`${SERVICE}/feedback`).send({ feedback: [entry(warm.cards[0]?.uuid ?? '', 1)] });
+      const res = await request(t.app)
+        .post(`${SERVICE}/feedback`)
+        .send({ feedback: [entry(warm.cards[0]?.uuid ?? '', 1)] });
       const feedbackMs = performance.now() - started;
       expect(res.status).toBe(503);
-      expect(res.body.issue[0]).toMatchObject({ code: 'transient', diagnostics: 'Feedback could not be stored; nothing was saved, send it again later' });
+      expect(res.body.issue[0]).toMatchObject({
+        code: 'transient',
+        diagnostics: 'Feedback could not be stored; nothing was saved, send it again later',
+      });
       expect(feedbackMs).toBeLessThan(STORAGE_TIMEOUT_MS + 500);
-      console.log(`frozen PostgreSQL: patient-view ${frozen.ms.toFixed(0)} ms (before ${before.toFixed(0)} ms), feedback 503 after ${feedbackMs.toFixed(0)} ms`);
+      console.log(
+        `frozen PostgreSQL: patient-view ${frozen.ms.toFixed(0)} ms (before ${before.toFixed(0)} ms), feedback 503 after ${feedbackMs.toFixed(0)} ms`,
+      );
     } finally {
       pg.thaw();
     }
-    await request(t.app).post(`${SERVICE}/feedback`).send({ feedback: [entry(warm.cards[0]?.uuid ?? '', 2)] }).expect(200);
+    await request(t.app)
+      .post(`${SERVICE}/feedback`)
+      .send({ feedback: [entry(warm.cards[0]?.uuid ?? '', 2)] })
+      .expect(200);
   }, 30_000);
 });
 
@@ -81,12 +94,21 @@ describe('idempotent feedback', () => {
     await request(t.app).post(`${SERVICE}/feedback`).send(body).expect(200, { stored: 1 });
     expect((await store.summary(new Date())).totals.feedback).toBe(before + 1);
     // Another decision on the same card at another time is another entry.
-    await request(t.app).post(`${SERVICE}/feedback`).send({ feedback: [entry(cards[0]?.uuid ?? '', 31)] }).expect(200);
+    await request(t.app)
+      .post(`${SERVICE}/feedback`)
+      .send({ feedback: [entry(cards[0]?.uuid ?? '', 31)] })
+      .expect(200);
     expect((await store.summary(new Date())).totals.feedback).toBe(before + 2);
   });
 });
 
 test('/metrics says how many card records were written, dropped or failed', async () => {
   const res = await request(t.app).get('/metrics').expect(200);
-  for (const name of ['cds_card_records_written_total', 'cds_card_records_dropped_total', 'cds_card_records_failed_total', 'cds_card_records_queued']) expect(res.text).toContain(name);
+  for (const name of [
+    'cds_card_records_written_total',
+    'cds_card_records_dropped_total',
+    'cds_card_records_failed_total',
+    'cds_card_records_queued',
+  ])
+    expect(res.text).toContain(name);
 });

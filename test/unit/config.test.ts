@@ -7,7 +7,14 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 describe('loadConfig', () => {
   test('defaults: port 8080, 5mb body limit, open CORS, demo off, https only, UTC', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ port: 8080, bodyLimit: '5mb', corsOrigins: ['*'], demo: false, timeZone: 'UTC', fhir: { allowHttp: false, timeoutMs: 5000 } });
+    expect(c).toMatchObject({
+      port: 8080,
+      bodyLimit: '5mb',
+      corsOrigins: ['*'],
+      demo: false,
+      timeZone: 'UTC',
+      fhir: { allowHttp: false, timeoutMs: 5000 },
+    });
     expect(c.auth.trustedIssuers).toEqual([]);
   });
 
@@ -18,7 +25,13 @@ describe('loadConfig', () => {
     [{ FHIR_ALLOW_HTTP: 'maybe' }, 'FHIR_ALLOW_HTTP'],
     [{ TIME_ZONE: 'Mars/Olympus' }, 'TIME_ZONE'],
     [{ CDS_TRUSTED_ISSUERS: 'not json' }, 'CDS_TRUSTED_ISSUERS'],
-    [{ CDS_TRUSTED_ISSUERS: '[{"iss":"x","jwksUrl":"http://insecure.example/jwks"}]', PUBLIC_BASE_URL: 'https://cds.example.org' }, 'CDS_TRUSTED_ISSUERS.0.jwksUrl'],
+    [
+      {
+        CDS_TRUSTED_ISSUERS: '[{"iss":"x","jwksUrl":"http://insecure.example/jwks"}]',
+        PUBLIC_BASE_URL: 'https://cds.example.org',
+      },
+      'CDS_TRUSTED_ISSUERS.0.jwksUrl',
+    ],
     [{ CDS_TRUSTED_ISSUERS: '[{"iss":"x","jwksFile":"/k.json"}]' }, 'PUBLIC_BASE_URL'],
     [{ FHIR_ALLOWED_ORIGINS: 'https://ehr.example.org/fhir' }, 'FHIR_ALLOWED_ORIGINS'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],

@@ -17,8 +17,22 @@ const TODAY = '2026-11-22';
 
 /** The date (YYYY-MM-DD, UTC) a resource is recorded for: when it was measured, given or began. */
 function dateOfResource(r: FhirResource): string | undefined {
-  const x = r as { effectiveDateTime?: string; effectivePeriod?: { start?: string }; performedDateTime?: string; performedPeriod?: { start?: string }; onsetDateTime?: string; authoredOn?: string };
-  return (x.effectiveDateTime ?? x.effectivePeriod?.start ?? x.performedDateTime ?? x.performedPeriod?.start ?? x.onsetDateTime ?? x.authoredOn)?.slice(0, 10);
+  const x = r as {
+    effectiveDateTime?: string;
+    effectivePeriod?: { start?: string };
+    performedDateTime?: string;
+    performedPeriod?: { start?: string };
+    onsetDateTime?: string;
+    authoredOn?: string;
+  };
+  return (
+    x.effectiveDateTime ??
+    x.effectivePeriod?.start ??
+    x.performedDateTime ??
+    x.performedPeriod?.start ??
+    x.onsetDateTime ??
+    x.authoredOn
+  )?.slice(0, 10);
 }
 
 const SI_COUNT = { system: 'http://unitsofmeasure.org', unit: '10*9/L', code: '10*9/L' };
@@ -44,13 +58,38 @@ const futureResource = (patientId: string, asOf: string): fc.Arbitrary<FhirResou
       const loinc = { anc: '751-8', platelets: '777-3', hemoglobin: '718-7' } as const;
       if (kind === 'anc' || kind === 'platelets' || kind === 'hemoglobin') {
         const quantity = kind === 'hemoglobin' ? { system: SI_COUNT.system, unit: 'g/L', code: 'g/L' } : SI_COUNT;
-        return { resourceType: 'Observation', id, status: 'final', code: { coding: [{ system: 'http://loinc.org', code: loinc[kind] }] }, subject, effectiveDateTime: when, valueQuantity: { value, ...quantity } };
+        return {
+          resourceType: 'Observation',
+          id,
+          status: 'final',
+          code: { coding: [{ system: 'http://loinc.org', code: loinc[kind] }] },
+          subject,
+          effectiveDateTime: when,
+          valueQuantity: { value, ...quantity },
+        };
       }
       if (kind === 'platelet-transfusion') {
-        return { resourceType: 'Procedure', id, status: 'completed', code: { coding: [{ system: 'http://snomed.info/sct', code: '12719002' }] }, subject, performedDateTime: when };
+        return {
+          resourceType: 'Procedure',
+          id,
+          status: 'completed',
+          code: { coding: [{ system: 'http://snomed.info/sct', code: '12719002' }] },
+          subject,
+          performedDateTime: when,
+        };
       }
-      const medication = kind === 'car-t' ? { system: 'http://hl7.org/fhir/sid/ndc', code: '0078-0846-19' } : { system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '68442' };
-      return { resourceType: 'MedicationAdministration', id, status: 'completed', medicationCodeableConcept: { coding: [medication] }, subject, effectiveDateTime: when };
+      const medication =
+        kind === 'car-t'
+          ? { system: 'http://hl7.org/fhir/sid/ndc', code: '0078-0846-19' }
+          : { system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '68442' };
+      return {
+        resourceType: 'MedicationAdministration',
+        id,
+        status: 'completed',
+        medicationCodeableConcept: { coding: [medication] },
+        subject,
+        effectiveDateTime: when,
+      };
     });
 
 /** Relative modules a file imports at run time (type-only imports are erased by TypeScript). */
@@ -59,7 +98,13 @@ function runtimeImports(text: string): string[] {
   for (const m of text.matchAll(/^\s*(?:import|export)\s+(type\s+)?([^;]*?)\s+from\s+'([^']+)'/gms)) {
     const [, typeOnly, clause = '', spec = ''] = m;
     const braces = /^\{([^}]*)\}$/.exec(clause.trim());
-    const allTypes = braces !== null && braces[1]!.split(',').map((x) => x.trim()).filter(Boolean).every((x) => x.startsWith('type '));
+    const allTypes =
+      braces !== null &&
+      braces[1]!
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
+        .every((x) => x.startsWith('type '));
     if (!typeOnly && !allTypes) found.push(spec);
   }
   for (const m of text.matchAll(/^\s*import\s+'([^']+)'/gm)) found.push(m[1]!);
@@ -79,7 +124,11 @@ describe('purity and determinism', () => {
 
   test('nothing dated after asOf is used: removing it or adding more changes nothing', () => {
     const terminology = testTerminology();
-    const patients = new Map(demoPatients(TODAY).filter((p) => p.plan.infusionDate !== undefined).map((p) => [p.scenario.id, p]));
+    const patients = new Map(
+      demoPatients(TODAY)
+        .filter((p) => p.plan.infusionDate !== undefined)
+        .map((p) => [p.scenario.id, p]),
+    );
     const sample = fc
       .record({ id: fc.constantFrom(...patients.keys()), offset: fc.integer({ min: -3, max: 400 }) })
       // asOf between day −3 and the day before the last data, so later data always exists.
@@ -87,14 +136,22 @@ describe('purity and determinism', () => {
         const { plan } = patients.get(id)!;
         return { id, asOf: addDays(plan.infusionDate!, Math.min(offset, plan.lastDay - 1)) };
       })
-      .chain(({ id, asOf }) => fc.record({ id: fc.constant(id), asOf: fc.constant(asOf), extra: fc.array(futureResource(id, asOf), { minLength: 1, maxLength: 8 }) }));
+      .chain(({ id, asOf }) =>
+        fc.record({
+          id: fc.constant(id),
+          asOf: fc.constant(asOf),
+          extra: fc.array(futureResource(id, asOf), { minLength: 1, maxLength: 8 }),
+        }),
+      );
     fc.assert(
       fc.property(sample, ({ id, asOf, extra }) => {
         const { resources } = patients.get(id)!;
         const upToAsOf = resources.filter((r) => (dateOfResource(r) ?? asOf) <= asOf);
         const later = [...resources.filter((r) => (dateOfResource(r) ?? asOf) > asOf), ...extra];
         // Not vacuous: the record holds counts after asOf, and counts up to it to assess.
-        expect(later.filter((r) => r.resourceType === 'Observation' && dateOfResource(r)! > asOf).length).toBeGreaterThan(0);
+        expect(
+          later.filter((r) => r.resourceType === 'Observation' && dateOfResource(r)! > asOf).length,
+        ).toBeGreaterThan(0);
         expect(upToAsOf.some((r) => r.resourceType === 'Observation')).toBe(true);
         const expected = assess(upToAsOf, { asOf, terminology });
         // The engine may say that it ignored a later record (an information issue naming it); it
@@ -102,7 +159,8 @@ describe('purity and determinism', () => {
         const laterRefs = new Set(later.map((r) => `${r.resourceType}/${r.id ?? ''}`));
         const withoutNotes = (a: Assessment): Assessment => {
           const notes = a.issues.filter((i) => i.resource !== undefined && laterRefs.has(i.resource));
-          for (const note of notes) expect(note).toMatchObject({ severity: 'information', message: expect.stringContaining(`after ${asOf}`) });
+          for (const note of notes)
+            expect(note).toMatchObject({ severity: 'information', message: expect.stringContaining(`after ${asOf}`) });
           return { ...a, issues: a.issues.filter((i) => !notes.includes(i)) };
         };
         expect(withoutNotes(assess(resources, { asOf, terminology }))).toEqual(expected);
@@ -118,15 +176,24 @@ describe('purity and determinism', () => {
     const asOf = addDays(plan.infusionDate!, 20);
     const upToAsOf = resources.filter((r) => (dateOfResource(r) ?? asOf) <= asOf);
     // The same records re-dated by one day to fall on or before asOf: they are used.
-    const shifted = resources.filter((r) => dateOfResource(r) === addDays(asOf, 1)).map((r) => ({ ...r, id: `${r.id ?? ''}-shifted`, effectiveDateTime: `${asOf}T23:00:00Z` }) as FhirResource);
+    const shifted = resources
+      .filter((r) => dateOfResource(r) === addDays(asOf, 1))
+      .map((r) => ({ ...r, id: `${r.id ?? ''}-shifted`, effectiveDateTime: `${asOf}T23:00:00Z` }) as FhirResource);
     expect(shifted.length).toBeGreaterThan(0);
-    expect(assess([...upToAsOf, ...shifted], { asOf, terminology })).not.toEqual(assess(upToAsOf, { asOf, terminology }));
+    expect(assess([...upToAsOf, ...shifted], { asOf, terminology })).not.toEqual(
+      assess(upToAsOf, { asOf, terminology }),
+    );
   });
 
   test('the engine and the cards import no express, network, file system or storage module, even indirectly', () => {
     const root = process.cwd();
-    const forbidden = /^(node:.*|fs|path|os|http|https|net|child_process|express|fhir-kit-client|pino|pg|better-sqlite3|undici|jose)$/;
-    const start = ['src/clinical', 'src/cards'].flatMap((dir) => readdirSync(join(root, dir)).filter((f) => f.endsWith('.ts')).map((f) => join(root, dir, f)));
+    const forbidden =
+      /^(node:.*|fs|path|os|http|https|net|child_process|express|fhir-kit-client|pino|pg|better-sqlite3|undici|jose)$/;
+    const start = ['src/clinical', 'src/cards'].flatMap((dir) =>
+      readdirSync(join(root, dir))
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => join(root, dir, f)),
+    );
     expect(start.some((f) => f.includes(`${join('src', 'cards')}`))).toBe(true);
     const seen = new Map<string, string[]>(start.map((f) => [f, [relative(root, f)]]));
     const queue = [...start];
@@ -172,26 +239,47 @@ describe('demo generator', () => {
     const a = generateCohort({ n: 5, seed: 1, today: TODAY, followUpDays: 40 });
     const b = generateCohort({ n: 5, seed: 1, today: TODAY, followUpDays: 40 });
     expect(JSON.stringify(a.resources)).toBe(JSON.stringify(b.resources));
-    expect(JSON.stringify(generateCohort({ n: 5, seed: 2, today: TODAY, followUpDays: 40 }).resources)).not.toBe(JSON.stringify(a.resources));
+    expect(JSON.stringify(generateCohort({ n: 5, seed: 2, today: TODAY, followUpDays: 40 }).resources)).not.toBe(
+      JSON.stringify(a.resources),
+    );
   });
 
   test('no resource is dated after the reference date', () => {
     for (const p of demoPatients(TODAY)) {
       for (const r of p.resources) {
-        const when = (r as { effectiveDateTime?: string; performedDateTime?: string; onsetDateTime?: string }).effectiveDateTime ?? (r as { performedDateTime?: string }).performedDateTime;
+        const when =
+          (r as { effectiveDateTime?: string; performedDateTime?: string; onsetDateTime?: string }).effectiveDateTime ??
+          (r as { performedDateTime?: string }).performedDateTime;
         if (when) expect(when.slice(0, 10) <= TODAY).toBe(true);
       }
     }
   });
 
   test('the named demo scenarios come out as their labels say', () => {
-    const byId = new Map(demoPatients(TODAY).map((p) => [p.scenario.id, assess(p.resources, { asOf: TODAY, terminology: testTerminology() })]));
-    expect(byId.get('cart-quick')).toMatchObject({ icaht: { phenotype: 'quick' }, prolongedHematologicToxicity: false, recommendations: [] });
+    const byId = new Map(
+      demoPatients(TODAY).map((p) => [
+        p.scenario.id,
+        assess(p.resources, { asOf: TODAY, terminology: testTerminology() }),
+      ]),
+    );
+    expect(byId.get('cart-quick')).toMatchObject({
+      icaht: { phenotype: 'quick' },
+      prolongedHematologicToxicity: false,
+      recommendations: [],
+    });
     expect(byId.get('cart-biphasic')?.icaht.phenotype).toBe('intermittent');
-    expect(byId.get('cart-aplastic')).toMatchObject({ icaht: { phenotype: 'aplastic' }, prolongedHematologicToxicity: true });
-    expect(byId.get('cart-day9')?.recommendations.map((r) => r.kind)).toEqual(expect.arrayContaining(['g-csf', 'platelet-transfusion']));
+    expect(byId.get('cart-aplastic')).toMatchObject({
+      icaht: { phenotype: 'aplastic' },
+      prolongedHematologicToxicity: true,
+    });
+    expect(byId.get('cart-day9')?.recommendations.map((r) => r.kind)).toEqual(
+      expect.arrayContaining(['g-csf', 'platelet-transfusion']),
+    );
     expect(byId.get('cart-day1-high-risk')?.recommendations.map((r) => r.kind)).toEqual(['g-csf-prophylaxis']);
-    expect(byId.get('cart-day200-low-igg')).toMatchObject({ immunoglobulins: { IgG: { belowIvigThreshold: true } }, bCellAplasia: { lossDay: 150, lossPredictsRelapse: true } });
+    expect(byId.get('cart-day200-low-igg')).toMatchObject({
+      immunoglobulins: { IgG: { belowIvigThreshold: true } },
+      bCellAplasia: { lossDay: 150, lossPredictsRelapse: true },
+    });
     expect(byId.get('no-cart')).toMatchObject({ infusionDate: null, recommendations: [] });
   });
 });

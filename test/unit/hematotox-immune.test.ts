@@ -5,7 +5,23 @@
 import { describe, expect, test } from '@jest/globals';
 import { hematotoxPoints } from '../../src/clinical/hematotox.js';
 import { DEFAULT_THRESHOLDS as T } from '../../src/clinical/thresholds.js';
-import { anc, assessOn, cd19abs, cd19pct, crp, ferritin, fludarabine, hb, igg, infusion, infusionProcedure, ivig, obs, patient, plt } from '../helpers/fhir.js';
+import {
+  anc,
+  assessOn,
+  cd19abs,
+  cd19pct,
+  crp,
+  ferritin,
+  fludarabine,
+  hb,
+  igg,
+  infusion,
+  infusionProcedure,
+  ivig,
+  obs,
+  patient,
+  plt,
+} from '../helpers/fhir.js';
 
 const HT = 'CAR-HEMATOTOX, Blood 2021 / docs/clinical-logic.md §7';
 
@@ -41,13 +57,27 @@ describe('CAR-HEMATOTOX from baseline values before lymphodepletion', () => {
     ...(o.ferritin !== undefined ? [ferritin(-6, o.ferritin)] : []),
   ];
   test('score 1 → low risk; score 2 → high risk (0-1 low, ≥ 2 high)', () => {
-    expect(assessOn(1, baseline({ plt: 200, anc: 2, hb: 120, crp: 0.5, ferritin: 700 })).hematotox).toMatchObject({ score: 1, risk: 'low', missing: [] });
-    expect(assessOn(1, baseline({ plt: 150, anc: 2, hb: 120, crp: 0.5, ferritin: 700 })).hematotox).toMatchObject({ score: 2, risk: 'high' });
+    expect(assessOn(1, baseline({ plt: 200, anc: 2, hb: 120, crp: 0.5, ferritin: 700 })).hematotox).toMatchObject({
+      score: 1,
+      risk: 'low',
+      missing: [],
+    });
+    expect(assessOn(1, baseline({ plt: 150, anc: 2, hb: 120, crp: 0.5, ferritin: 700 })).hematotox).toMatchObject({
+      score: 2,
+      risk: 'high',
+    });
   });
 
   test('values after lymphodepletion started are not baseline', () => {
-    const a = assessOn(1, [...baseline({ plt: 200, anc: 2, hb: 120, crp: 0.5, ferritin: 100 }), plt(-3, 20), ferritin(-2, 5000)]);
-    expect(a.hematotox).toMatchObject({ score: 0, components: { platelets: { value: 200 }, ferritin: { value: 100 } } });
+    const a = assessOn(1, [
+      ...baseline({ plt: 200, anc: 2, hb: 120, crp: 0.5, ferritin: 100 }),
+      plt(-3, 20),
+      ferritin(-2, 5000),
+    ]);
+    expect(a.hematotox).toMatchObject({
+      score: 0,
+      components: { platelets: { value: 200 }, ferritin: { value: 100 } },
+    });
   });
 
   test('a missing component: no score; high risk only if the known points already reach 2', () => {
@@ -65,13 +95,22 @@ describe('CAR-HEMATOTOX from baseline values before lymphodepletion', () => {
 describe('immunoglobulins (immune-reconstitution thesis; Hill et al.)', () => {
   test('decline vs baseline and the IVIG threshold: 399 below, 400 not', () => {
     const below = assessOn(100, [infusion(0), igg(-6, 900), igg(90, 399)]);
-    expect(below.immunoglobulins.IgG).toMatchObject({ baseline: { value: 900 }, latest: { value: 399, day: 90 }, changePct: -55.7, decline: true, belowIvigThreshold: true });
+    expect(below.immunoglobulins.IgG).toMatchObject({
+      baseline: { value: 900 },
+      latest: { value: 399, day: 90 },
+      changePct: -55.7,
+      decline: true,
+      belowIvigThreshold: true,
+    });
     const at = assessOn(100, [infusion(0), igg(-6, 900), igg(90, 400)]);
     expect(at.immunoglobulins.IgG.belowIvigThreshold).toBe(false);
   });
 
   test('a fall under 10% is not called a decline (assay noise)', () => {
-    expect(assessOn(60, [infusion(0), igg(-6, 900), igg(50, 850)]).immunoglobulins.IgG).toMatchObject({ changePct: -5.6, decline: false });
+    expect(assessOn(60, [infusion(0), igg(-6, 900), igg(50, 850)]).immunoglobulins.IgG).toMatchObject({
+      changePct: -5.6,
+      decline: false,
+    });
   });
 
   test('IgG in g/L is read as mg/dL', () => {
@@ -110,7 +149,12 @@ describe('B-cell aplasia: CD19 < 1% and/or < 100 cells/µL (immune-reconstitutio
 
 describe('CD4/CD8 (immune-reconstitution thesis: inversion within 14 days in 91%)', () => {
   test('inversion day from a measured ratio', () => {
-    const a = assessOn(30, [infusion(0), obs('54218-3', 1.6, '{ratio}', -6), obs('54218-3', 1.2, '{ratio}', 7), obs('54218-3', 0.6, '{ratio}', 14)]);
+    const a = assessOn(30, [
+      infusion(0),
+      obs('54218-3', 1.6, '{ratio}', -6),
+      obs('54218-3', 1.2, '{ratio}', 7),
+      obs('54218-3', 0.6, '{ratio}', 14),
+    ]);
     expect(a.cd4cd8).toMatchObject({ inverted: true, onsetDay: 14, latestRatio: 0.6 });
   });
 

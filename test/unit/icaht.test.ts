@@ -12,7 +12,9 @@ import { anc, assessOn, infusion, plateletTransfusion, plt, series } from '../he
 const EHA = 'EHA/EBMT 2023 Table 1';
 const TICAHT = 'T-ICAHT, Blood 2025';
 const days = (values: (number | null)[], from = 0): LabDay[] =>
-  values.flatMap((v, i) => (v === null ? [] : [{ day: from + i, date: '', ms: 0, value: v, reference: `Observation/${from + i}` }]));
+  values.flatMap((v, i) =>
+    v === null ? [] : [{ day: from + i, date: '', ms: 0, value: v, reference: `Observation/${from + i}` }],
+  );
 
 describe('early ICAHT grade from cumulative days (days 0-30)', () => {
   test.each([
@@ -80,26 +82,54 @@ describe('day counting (docs/clinical-logic.md §2)', () => {
   });
 
   test('unknown days give a lower and an upper bound', () => {
-    const count = countDaysBelow(days([0.2, null, null, null, null, 0.3, 0.9]), 0, 6, below, { maxGap: 3, stableDays: 3 });
+    const count = countDaysBelow(days([0.2, null, null, null, null, 0.3, 0.9]), 0, 6, below, {
+      maxGap: 3,
+      stableDays: 3,
+    });
     expect(count).toMatchObject({ lower: 2, upper: 6, gaps: [{ fromDay: 1, toDay: 4 }] });
   });
 });
 
 describe('ICAHT on patient series', () => {
   test('ANC ≤ 0.5 from day 2 to 9 → 8 days → grade 2 (' + EHA + ')', () => {
-    const a = assessOn(30, [infusion(0), ...series(anc, 0, [1.2, 0.8, 0.4, 0.3, 0.2, 0.2, 0.3, 0.4, 0.5, 0.5, 0.9, 1.2, 1.5, ...Array(18).fill(2.0)])]);
+    const a = assessOn(30, [
+      infusion(0),
+      ...series(anc, 0, [1.2, 0.8, 0.4, 0.3, 0.2, 0.2, 0.3, 0.4, 0.5, 0.5, 0.9, 1.2, 1.5, ...Array(18).fill(2.0)]),
+    ]);
     expect(a.icaht.early).toMatchObject({ grade: 2, daysAnc500: 8, daysAnc100: 0, complete: true, atLeast: false });
   });
 
   test('a 2-day recovery between two dips is counted (non-stable recovery)', () => {
-    const values = [1.5, 0.4, 0.3, 0.3, 0.2, 0.4, 0.9, 0.8, 0.3, 0.2, 0.3, 0.4, 0.3, 0.2, 0.9, 1.1, 1.4, ...Array(14).fill(2)];
+    const values = [
+      1.5,
+      0.4,
+      0.3,
+      0.3,
+      0.2,
+      0.4,
+      0.9,
+      0.8,
+      0.3,
+      0.2,
+      0.3,
+      0.4,
+      0.3,
+      0.2,
+      0.9,
+      1.1,
+      1.4,
+      ...Array(14).fill(2),
+    ];
     const a = assessOn(30, [infusion(0), ...series(anc, 0, values)]);
     expect(a.icaht.early.daysAnc500).toBe(13); // days 1–13
     expect(a.icaht.early.grade).toBe(2);
   });
 
   test('ANC ≤ 0.1 for 7 days → grade 3 even if ≤ 0.5 for only 8 days', () => {
-    const a = assessOn(30, [infusion(0), ...series(anc, 0, [1, 0.4, 0.1, 0.05, 0.05, 0.02, 0.05, 0.08, 0.1, 1.2, 1.8, ...Array(20).fill(2)])]);
+    const a = assessOn(30, [
+      infusion(0),
+      ...series(anc, 0, [1, 0.4, 0.1, 0.05, 0.05, 0.02, 0.05, 0.08, 0.1, 1.2, 1.8, ...Array(20).fill(2)]),
+    ]);
     expect(a.icaht.early).toMatchObject({ daysAnc500: 8, daysAnc100: 7, grade: 3 });
   });
 
@@ -109,8 +139,17 @@ describe('ICAHT on patient series', () => {
   });
 
   test('when labs stop while neutropenic, the grade is "at least" with the missing days reported', () => {
-    const a = assessOn(35, [infusion(0), ...series(anc, 0, [1, 0.4, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2])]);
-    expect(a.icaht.early).toMatchObject({ grade: 2, daysAnc500: 11, atLeast: true, gradeUpperBound: 4, dataGaps: [{ fromDay: 12, toDay: 30 }] });
+    const a = assessOn(35, [
+      infusion(0),
+      ...series(anc, 0, [1, 0.4, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2]),
+    ]);
+    expect(a.icaht.early).toMatchObject({
+      grade: 2,
+      daysAnc500: 11,
+      atLeast: true,
+      gradeUpperBound: 4,
+      dataGaps: [{ fromDay: 12, toDay: 30 }],
+    });
     expect(a.issues.some((i) => i.code === 'data-gap' && i.message.includes('at least grade 2'))).toBe(true);
   });
 
@@ -135,11 +174,28 @@ describe('ICAHT on patient series', () => {
 
 describe('neutrophil recovery phenotype (Rejeski 2021; docs/clinical-logic.md §6)', () => {
   const base = Array(40).fill(2.0) as number[];
-  const course = (dips: [number, number][]): number[] => base.map((v, d) => (dips.some(([a, b]) => d >= a && d <= b) ? 0.2 : v));
+  const course = (dips: [number, number][]): number[] =>
+    base.map((v, d) => (dips.some(([a, b]) => d >= a && d <= b) ? 0.2 : v));
   test.each<[string, [number, number][], number, string | null]>([
     ['quick: one dip, sustained recovery', [[3, 9]], 39, 'quick'],
-    ['intermittent: recovery, then ANC ≤ 0.5 again after day 21', [[3, 9], [24, 27]], 39, 'intermittent'],
-    ['a second dip before day 21 is not intermittent', [[3, 9], [15, 16]], 39, 'quick'],
+    [
+      'intermittent: recovery, then ANC ≤ 0.5 again after day 21',
+      [
+        [3, 9],
+        [24, 27],
+      ],
+      39,
+      'intermittent',
+    ],
+    [
+      'a second dip before day 21 is not intermittent',
+      [
+        [3, 9],
+        [15, 16],
+      ],
+      39,
+      'quick',
+    ],
     ['aplastic: ANC ≤ 0.5 for 14 days or more', [[3, 16]], 39, 'aplastic'],
     ['undetermined while the first dip (< 14 days) is under way', [[3, 39]], 10, null],
     ['no severe neutropenia', [], 39, 'no-severe-neutropenia'],

@@ -25,9 +25,15 @@ describe('status (docs/clinical-logic.md §3: ignore entered-in-error, cancelled
   });
 
   test('ignored statuses are counted, not reported one by one; unexpected ones are reported', () => {
-    const result = run([anc(1, 0.4, { status: 'preliminary' }), anc(2, 0.4, { status: 'cancelled' }), anc(3, 0.4, { status: 'registered' })]);
+    const result = run([
+      anc(1, 0.4, { status: 'preliminary' }),
+      anc(2, 0.4, { status: 'cancelled' }),
+      anc(3, 0.4, { status: 'registered' }),
+    ]);
     expect(result.ignored).toEqual({ preliminary: 1, cancelled: 1, registered: 1 });
-    expect(result.issues).toEqual([expect.objectContaining({ code: 'status-ignored', resource: expect.stringContaining('Observation/') })]);
+    expect(result.issues).toEqual([
+      expect.objectContaining({ code: 'status-ignored', resource: expect.stringContaining('Observation/') }),
+    ]);
   });
 
   test('an amended version replaces the original with the same id', () => {
@@ -47,7 +53,9 @@ describe('values that cannot be used are listed, never guessed, never fatal', ()
   test('no value → value-missing', () => {
     const result = run([obs('751-8', undefined, undefined, 2, { id: 'nv' })]);
     expect(result.values).toEqual([]);
-    expect(result.issues).toEqual([expect.objectContaining({ code: 'value-missing', resource: 'Observation/nv', severity: 'warning' })]);
+    expect(result.issues).toEqual([
+      expect.objectContaining({ code: 'value-missing', resource: 'Observation/nv', severity: 'warning' }),
+    ]);
   });
 
   test('no date → date-missing; a month-only date is not a lab day', () => {
@@ -86,7 +94,11 @@ describe('reading', () => {
   });
 
   test('CD19 is a percentage or a count, told apart by the unit, not the code', () => {
-    const result = run([obs('8116-6', 0.5, '%', 1), obs('8116-6', 150, '/uL', 1), obs('8117-4', 80, 'cells/uL', 2, { unitText: 'yes' })]);
+    const result = run([
+      obs('8116-6', 0.5, '%', 1),
+      obs('8116-6', 150, '/uL', 1),
+      obs('8117-4', 80, 'cells/uL', 2, { unitText: 'yes' }),
+    ]);
     expect(result.values.map((v) => [v.analyte, v.value])).toEqual([
       ['cd19Percent', 0.5],
       ['cd19Absolute', 0.15],

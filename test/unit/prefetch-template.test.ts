@@ -31,7 +31,10 @@ describe('resolvePrefetchTemplate', () => {
   test('substituted values are percent-encoded', () => {
     const result = resolvePrefetchTemplate('Observation?patient={{context.patientId}}', { patientId: '1&_include=*' });
     expect(result).toEqual({ ok: true, url: 'Observation?patient=1%26_include%3D*' });
-    expect(resolvePrefetchTemplate('Patient/{{context.patientId}}', { patientId: '../../x' })).toEqual({ ok: true, url: 'Patient/..%2F..%2Fx' });
+    expect(resolvePrefetchTemplate('Patient/{{context.patientId}}', { patientId: '../../x' })).toEqual({
+      ok: true,
+      url: 'Patient/..%2F..%2Fx',
+    });
   });
 });
 
@@ -50,10 +53,14 @@ describe('resolveUnderBase / isUnderBase', () => {
     expect(resolveUnderBase(base, rel)).toBeUndefined();
   });
   test('a scheme-relative URL is read as a path under the base, never as another host', () => {
-    expect(resolveUnderBase('https://ehr.example.org/fhir', '//evil.example/Patient/1')?.href).toBe('https://ehr.example.org/fhir/evil.example/Patient/1');
+    expect(resolveUnderBase('https://ehr.example.org/fhir', '//evil.example/Patient/1')?.href).toBe(
+      'https://ehr.example.org/fhir/evil.example/Patient/1',
+    );
   });
   test('a path that only shares a prefix is not under the base', () => {
-    expect(isUnderBase(new URL('https://ehr.example.org/fhir/'), new URL('https://ehr.example.org/fhir-admin/x'))).toBe(false);
+    expect(isUnderBase(new URL('https://ehr.example.org/fhir/'), new URL('https://ehr.example.org/fhir-admin/x'))).toBe(
+      false,
+    );
   });
 });
 
@@ -66,7 +73,11 @@ describe('checkFhirServer', () => {
     ['https://user:pw@ehr.example.org/fhir', policy, 'fhirServer must not carry credentials'],
     ['https://ehr.example.org/fhir?x=1', policy, 'fhirServer must be a base URL without query or fragment'],
     ['ftp://ehr.example.org/fhir', policy, 'fhirServer must be an http(s) URL'],
-    ['https://other.example.org/fhir', { ...policy, allowedOrigins: ['https://ehr.example.org'] }, 'not in FHIR_ALLOWED_ORIGINS'],
+    [
+      'https://other.example.org/fhir',
+      { ...policy, allowedOrigins: ['https://ehr.example.org'] },
+      'not in FHIR_ALLOWED_ORIGINS',
+    ],
   ])('%s', (url, p, problem) => {
     const result = checkFhirServer(url, p);
     if (problem === undefined) expect(result).toBeUndefined();

@@ -3,7 +3,20 @@
  * overrides, staleness, and the sources cited.
  */
 import { describe, expect, test } from '@jest/globals';
-import { anc, assessOn, crp, ferritin, fludarabine, gcsf, hb, igg, infusion, patient, plt, series } from '../helpers/fhir.js';
+import {
+  anc,
+  assessOn,
+  crp,
+  ferritin,
+  fludarabine,
+  gcsf,
+  hb,
+  igg,
+  infusion,
+  patient,
+  plt,
+  series,
+} from '../helpers/fhir.js';
 
 const kinds = (a: ReturnType<typeof assessOn>) => a.recommendations.map((r) => r.kind);
 
@@ -37,7 +50,12 @@ describe('triggers and thresholds (docs/clinical-logic.md §10)', () => {
 
   test('a hospital threshold replaces the default and is cited as local', () => {
     const a = assessOn(10, [infusion(0), hb(9, 65)], { thresholdsFile: { actions: { redCellHemoglobin: 70 } } });
-    expect(a.recommendations[0]).toMatchObject({ kind: 'red-cell-transfusion', urgency: 'warning', threshold: { value: 70, overridden: true }, source: { label: expect.stringContaining('Hospital setting (default from') } });
+    expect(a.recommendations[0]).toMatchObject({
+      kind: 'red-cell-transfusion',
+      urgency: 'warning',
+      threshold: { value: 70, overridden: true },
+      source: { label: expect.stringContaining('Hospital setting (default from') },
+    });
   });
 
   test('a value below the severe threshold is critical, between it and a higher hospital threshold a warning', () => {
@@ -64,8 +82,13 @@ describe('triggers and thresholds (docs/clinical-logic.md §10)', () => {
   });
 
   test('pediatric IVIG target is configurable', () => {
-    const child = assessOn(10, [patient('female', '2018-01-01'), infusion(0), igg(9, 450)], { thresholdsFile: { immunoglobulins: { iggIvigPediatric: 500 } } });
-    expect(child.recommendations[0]).toMatchObject({ kind: 'ivig-review', threshold: { value: 500, path: 'immunoglobulins.iggIvigPediatric' } });
+    const child = assessOn(10, [patient('female', '2018-01-01'), infusion(0), igg(9, 450)], {
+      thresholdsFile: { immunoglobulins: { iggIvigPediatric: 500 } },
+    });
+    expect(child.recommendations[0]).toMatchObject({
+      kind: 'ivig-review',
+      threshold: { value: 500, path: 'immunoglobulins.iggIvigPediatric' },
+    });
   });
 
   test('no recommendation without a CAR-T infusion', () => {
@@ -80,7 +103,9 @@ describe('prophylactic G-CSF: high CAR-HEMATOTOX, day 0-2 (EHA/EBMT 2023)', () =
     [2, true],
     [3, false],
   ])('day %d → %s', (day, expected) => {
-    expect(kinds(assessOn(day, [infusion(0), ...highRisk, anc(day, 1.5)])).includes('g-csf-prophylaxis')).toBe(expected);
+    expect(kinds(assessOn(day, [infusion(0), ...highRisk, anc(day, 1.5)])).includes('g-csf-prophylaxis')).toBe(
+      expected,
+    );
   });
 
   test('not when G-CSF has started or ANC is already < 0.5', () => {
@@ -89,7 +114,20 @@ describe('prophylactic G-CSF: high CAR-HEMATOTOX, day 0-2 (EHA/EBMT 2023)', () =
   });
 
   test('not when the score is low', () => {
-    expect(kinds(assessOn(1, [infusion(0), fludarabine(-5), plt(-6, 250), anc(-6, 2), hb(-6, 120), crp(-6, 0.5), ferritin(-6, 300), anc(1, 1.5)]))).toEqual([]);
+    expect(
+      kinds(
+        assessOn(1, [
+          infusion(0),
+          fludarabine(-5),
+          plt(-6, 250),
+          anc(-6, 2),
+          hb(-6, 120),
+          crp(-6, 0.5),
+          ferritin(-6, 300),
+          anc(1, 1.5),
+        ]),
+      ),
+    ).toEqual([]);
   });
 });
 

@@ -24,36 +24,90 @@ const obs = (patch: Record<string, unknown> = {}): Record<string, unknown> => ({
 
 describe('worked cases: what is left out, and what the issue says', () => {
   test.each([
-    ['subject.reference a number', obs({ subject: { reference: 42 } }), 'subject.reference: Invalid input: expected string, received number'],
-    ['unit an object', obs({ valueQuantity: { value: 1, unit: { text: 'g/L' } } }), 'valueQuantity.unit: Invalid input: expected string, received object'],
-    ['value a string', obs({ valueQuantity: { value: '0.4' } }), 'valueQuantity.value: Invalid input: expected number, received string'],
-    ['referenceRange an object', obs({ referenceRange: { low: { value: 1 } } }), 'referenceRange: Invalid input: expected array, received object'],
-    ['coding not a list', obs({ code: { coding: { code: '751-8' } } }), 'code.coding: Invalid input: expected array, received object'],
+    [
+      'subject.reference a number',
+      obs({ subject: { reference: 42 } }),
+      'subject.reference: Invalid input: expected string, received number',
+    ],
+    [
+      'unit an object',
+      obs({ valueQuantity: { value: 1, unit: { text: 'g/L' } } }),
+      'valueQuantity.unit: Invalid input: expected string, received object',
+    ],
+    [
+      'value a string',
+      obs({ valueQuantity: { value: '0.4' } }),
+      'valueQuantity.value: Invalid input: expected number, received string',
+    ],
+    [
+      'referenceRange an object',
+      obs({ referenceRange: { low: { value: 1 } } }),
+      'referenceRange: Invalid input: expected array, received object',
+    ],
+    [
+      'coding not a list',
+      obs({ code: { coding: { code: '751-8' } } }),
+      'code.coding: Invalid input: expected array, received object',
+    ],
     ['no status', obs({ status: undefined }), 'status: Invalid input: expected string, received undefined'],
     ['no code', obs({ code: undefined }), 'code: Invalid input: expected object, received undefined'],
-    ['comparator not a FHIR comparator', obs({ valueQuantity: { value: 1, comparator: '~' } }), 'valueQuantity.comparator: Invalid option: expected one of "<"|"<="|">="|">"'],
+    [
+      'comparator not a FHIR comparator',
+      obs({ valueQuantity: { value: 1, comparator: '~' } }),
+      'valueQuantity.comparator: Invalid option: expected one of "<"|"<="|">="|">"',
+    ],
     ['id not a FHIR id', obs({ id: 'a b' }), 'id: is not a FHIR id ([A-Za-z0-9-.]{1,64})'],
   ])('Observation with %s → left out', (_name, resource, message) => {
     const result = screenResource(resource);
-    expect(result).toEqual({ ok: false, issue: { severity: 'warning', code: 'resource-invalid', message: `${message}; resource left out`, resource: expect.stringMatching(/^Observation/) as unknown } });
+    expect(result).toEqual({
+      ok: false,
+      issue: {
+        severity: 'warning',
+        code: 'resource-invalid',
+        message: `${message}; resource left out`,
+        resource: expect.stringMatching(/^Observation/) as unknown,
+      },
+    });
   });
 
   test.each([
     ['a conformant Observation', obs()],
-    ['an Observation with elements the engine does not read, of any type', obs({ interpretation: 42, note: 'free text', component: { odd: true } })],
-    ['a Practitioner (not read by the engine: only a type is needed)', { resourceType: 'Practitioner', id: 'x', name: 7 }],
-    ['a MedicationAdministration with a contained Medication', { resourceType: 'MedicationAdministration', status: 'completed', contained: [{ resourceType: 'Medication', id: 'm', code: { text: 'tocilizumab' } }], medicationReference: { reference: '#m' } }],
+    [
+      'an Observation with elements the engine does not read, of any type',
+      obs({ interpretation: 42, note: 'free text', component: { odd: true } }),
+    ],
+    [
+      'a Practitioner (not read by the engine: only a type is needed)',
+      { resourceType: 'Practitioner', id: 'x', name: 7 },
+    ],
+    [
+      'a MedicationAdministration with a contained Medication',
+      {
+        resourceType: 'MedicationAdministration',
+        status: 'completed',
+        contained: [{ resourceType: 'Medication', id: 'm', code: { text: 'tocilizumab' } }],
+        medicationReference: { reference: '#m' },
+      },
+    ],
   ])('%s passes', (_name, resource) => {
     expect(screenResource(resource)).toEqual({ ok: true, resource });
   });
 
   test('a contained Medication with a malformed code leaves the administration out', () => {
-    const result = screenResource({ resourceType: 'MedicationAdministration', id: 'ma-1', status: 'completed', contained: [{ resourceType: 'Medication', id: 'm', code: { coding: 'x' } }] });
+    const result = screenResource({
+      resourceType: 'MedicationAdministration',
+      id: 'ma-1',
+      status: 'completed',
+      contained: [{ resourceType: 'Medication', id: 'm', code: { coding: 'x' } }],
+    });
     expect(result.ok).toBe(false);
   });
 
   test.each([null, 42, 'Observation', [], {}])('%p is not a resource', (value) => {
-    expect(screenResource(value)).toMatchObject({ ok: false, issue: { code: 'resource-invalid', resource: 'resource' } });
+    expect(screenResource(value)).toMatchObject({
+      ok: false,
+      issue: { code: 'resource-invalid', resource: 'resource' },
+    });
   });
 });
 
@@ -61,33 +115,103 @@ describe('properties', () => {
   const clinical = loadClinicalContext({ thresholdsFile: undefined, localCodesFile: undefined, timeZone: 'UTC' });
 
   test('the screen never throws, on any JSON value', () => {
-    fc.assert(fc.property(fc.jsonValue(), (value) => {
-      const { resources, issues } = screenResources([value]);
-      expect(resources.length + issues.length).toBeLessThanOrEqual(1);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const { resources, issues } = screenResources([value]);
+        expect(resources.length + issues.length).toBeLessThanOrEqual(1);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   // Any field of a realistic resource of each type the engine reads replaced by any JSON value
   // (or by a value of a neighbouring field): what the screen lets through must not make the engine throw.
-  const infusion = { resourceType: 'Procedure', id: 'inf', status: 'completed', subject: { reference: 'Patient/p1' }, code: { coding: [{ system: 'http://snomed.info/sct', code: '1269325002' }] }, performedDateTime: '2026-10-25' };
+  const infusion = {
+    resourceType: 'Procedure',
+    id: 'inf',
+    status: 'completed',
+    subject: { reference: 'Patient/p1' },
+    code: { coding: [{ system: 'http://snomed.info/sct', code: '1269325002' }] },
+    performedDateTime: '2026-10-25',
+  };
   const bases: Record<string, unknown>[] = [
     obs(),
-    obs({ code: { coding: [{ system: 'http://loinc.org', code: '718-7' }] }, valueQuantity: { value: 71, unit: 'g/L' }, referenceRange: [{ low: { value: 120, unit: 'g/L' } }] }),
+    obs({
+      code: { coding: [{ system: 'http://loinc.org', code: '718-7' }] },
+      valueQuantity: { value: 71, unit: 'g/L' },
+      referenceRange: [{ low: { value: 120, unit: 'g/L' } }],
+    }),
     infusion,
-    { resourceType: 'MedicationAdministration', id: 'ma', status: 'completed', subject: { reference: 'Patient/p1' }, medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '68442' }] }, effectiveDateTime: '2026-10-30' },
-    { resourceType: 'Condition', id: 'c', subject: { reference: 'Patient/p1' }, code: { text: 'CRS' }, onsetDateTime: '2026-10-27', verificationStatus: { coding: [{ code: 'confirmed' }] } },
+    {
+      resourceType: 'MedicationAdministration',
+      id: 'ma',
+      status: 'completed',
+      subject: { reference: 'Patient/p1' },
+      medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '68442' }] },
+      effectiveDateTime: '2026-10-30',
+    },
+    {
+      resourceType: 'Condition',
+      id: 'c',
+      subject: { reference: 'Patient/p1' },
+      code: { text: 'CRS' },
+      onsetDateTime: '2026-10-27',
+      verificationStatus: { coding: [{ code: 'confirmed' }] },
+    },
     { resourceType: 'Patient', id: 'p1', gender: 'female', birthDate: '1970-01-01' },
-    { resourceType: 'Medication', id: 'm1', code: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '612865' }] } },
+    {
+      resourceType: 'Medication',
+      id: 'm1',
+      code: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '612865' }] },
+    },
   ];
-  const fields = ['status', 'code', 'subject', 'effectiveDateTime', 'effectivePeriod', 'valueQuantity', 'valueInteger', 'valueCodeableConcept', 'referenceRange', 'meta', 'id', 'dataAbsentReason', 'performedDateTime', 'performedPeriod', 'medicationReference', 'medicationCodeableConcept', 'contained', 'onsetDateTime', 'abatementPeriod', 'verificationStatus', 'gender', 'birthDate', 'deceasedBoolean'];
+  const fields = [
+    'status',
+    'code',
+    'subject',
+    'effectiveDateTime',
+    'effectivePeriod',
+    'valueQuantity',
+    'valueInteger',
+    'valueCodeableConcept',
+    'referenceRange',
+    'meta',
+    'id',
+    'dataAbsentReason',
+    'performedDateTime',
+    'performedPeriod',
+    'medicationReference',
+    'medicationCodeableConcept',
+    'contained',
+    'onsetDateTime',
+    'abatementPeriod',
+    'verificationStatus',
+    'gender',
+    'birthDate',
+    'deceasedBoolean',
+  ];
   test('whatever passes the screen, the engine assesses without throwing', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...bases), fc.array(fc.tuple(fc.constantFrom(...fields), fc.jsonValue({ maxDepth: 3 })), { maxLength: 4 }), (base, patches) => {
-        const resource = { ...base, ...Object.fromEntries(patches) };
-        const screened = screenResources([resource, obs(), infusion, { resourceType: 'Patient', id: 'p1', gender: 'female', birthDate: '1970-01-01' }]);
-        const assessment = assess(screened.resources, { ...engineSettings(clinical), asOf: '2026-11-22', patientId: 'p1', inputIssues: screened.issues });
-        expect(assessment.issues.filter((i) => i.code === 'resource-invalid').length).toBe(screened.issues.length);
-      }),
+      fc.property(
+        fc.constantFrom(...bases),
+        fc.array(fc.tuple(fc.constantFrom(...fields), fc.jsonValue({ maxDepth: 3 })), { maxLength: 4 }),
+        (base, patches) => {
+          const resource = { ...base, ...Object.fromEntries(patches) };
+          const screened = screenResources([
+            resource,
+            obs(),
+            infusion,
+            { resourceType: 'Patient', id: 'p1', gender: 'female', birthDate: '1970-01-01' },
+          ]);
+          const assessment = assess(screened.resources, {
+            ...engineSettings(clinical),
+            asOf: '2026-11-22',
+            patientId: 'p1',
+            inputIssues: screened.issues,
+          });
+          expect(assessment.issues.filter((i) => i.code === 'resource-invalid').length).toBe(screened.issues.length);
+        },
+      ),
       { numRuns: 1500 },
     );
   });

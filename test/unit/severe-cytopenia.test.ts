@@ -3,7 +3,19 @@
  * docs/clinical-logic.md §5).
  */
 import { describe, expect, test } from '@jest/globals';
-import { anc, assessOn, fludarabine, gcsf, hb, infusion, plateletTransfusion, plt, redCellTransfusion, series, unspecifiedTransfusion } from '../helpers/fhir.js';
+import {
+  anc,
+  assessOn,
+  fludarabine,
+  gcsf,
+  hb,
+  infusion,
+  plateletTransfusion,
+  plt,
+  redCellTransfusion,
+  series,
+  unspecifiedTransfusion,
+} from '../helpers/fhir.js';
 
 const S002 = 'Wang et al. 2021 (CIBMTR definitions)';
 const neutro = (a: ReturnType<typeof assessOn>) => a.severeCytopenias.filter((e) => e.lineage === 'neutrophil');
@@ -26,7 +38,16 @@ describe('neutrophil recovery: ANC > 0.5 on 3 consecutive lab days, G-CSF irrele
   test('onset, nadir, recovery on the first of three days above, duration', () => {
     const a = assessOn(20, [infusion(0), ...series(anc, 0, [1.2, 0.9, 0.4, 0.2, 0.05, 0.1, 0.3, 0.6, 0.8, 1.0, 1.5])]);
     expect(neutro(a)).toEqual([
-      expect.objectContaining({ newOnset: true, presentAtBaseline: false, onsetDay: 2, nadir: 0.05, nadirDay: 4, recoveryDay: 7, durationDays: 5, ongoing: false }),
+      expect.objectContaining({
+        newOnset: true,
+        presentAtBaseline: false,
+        onsetDay: 2,
+        nadir: 0.05,
+        nadirDay: 4,
+        recoveryDay: 7,
+        durationDays: 5,
+        ongoing: false,
+      }),
     ]);
   });
 
@@ -73,7 +94,10 @@ describe('platelet and red cell recovery need 7 transfusion-free days (' + S002 
   test('hemoglobin: a red cell transfusion blocks recovery for 7 days; a transfusion of unknown product blocks both', () => {
     const values = [90, 70, 58, 55, 75, 72, 70, 68, 66, 65, 64, 63, 62, 62];
     const withRbc = assessOn(13, [infusion(0), redCellTransfusion(3, 12), ...series(hb, 0, values)]);
-    expect(withRbc.severeCytopenias.find((e) => e.lineage === 'hemoglobin')).toMatchObject({ onsetDay: 2, recoveryDay: 11 });
+    expect(withRbc.severeCytopenias.find((e) => e.lineage === 'hemoglobin')).toMatchObject({
+      onsetDay: 2,
+      recoveryDay: 11,
+    });
     const withUnknown = assessOn(13, [infusion(0), unspecifiedTransfusion(3), ...series(hb, 0, values)]);
     expect(withUnknown.severeCytopenias.find((e) => e.lineage === 'hemoglobin')).toMatchObject({ recoveryDay: 11 });
     expect(withUnknown.issues.some((i) => i.code === 'transfusion-product-unknown')).toBe(true);
@@ -82,12 +106,31 @@ describe('platelet and red cell recovery need 7 transfusion-free days (' + S002 
 
 describe('new-onset vs present before infusion (Wang et al. 2021)', () => {
   test('severe before day 0 (after lymphodepletion) is not new-onset; baseline before LD is not severe', () => {
-    const a = assessOn(10, [fludarabine(-5), infusion(0), anc(-6, 1.8), anc(-2, 0.3), anc(0, 0.2), anc(3, 0.1), anc(6, 0.8), anc(7, 0.9), anc(8, 1.0)]);
+    const a = assessOn(10, [
+      fludarabine(-5),
+      infusion(0),
+      anc(-6, 1.8),
+      anc(-2, 0.3),
+      anc(0, 0.2),
+      anc(3, 0.1),
+      anc(6, 0.8),
+      anc(7, 0.9),
+      anc(8, 1.0),
+    ]);
     expect(neutro(a)[0]).toMatchObject({ onsetDay: -2, newOnset: false, presentAtBaseline: false });
   });
 
   test('present at baseline: severe already before lymphodepletion', () => {
-    const a = assessOn(10, [fludarabine(-5), infusion(0), anc(-6, 0.3), anc(-2, 0.2), anc(3, 0.1), anc(6, 0.8), anc(7, 0.9), anc(8, 1.0)]);
+    const a = assessOn(10, [
+      fludarabine(-5),
+      infusion(0),
+      anc(-6, 0.3),
+      anc(-2, 0.2),
+      anc(3, 0.1),
+      anc(6, 0.8),
+      anc(7, 0.9),
+      anc(8, 1.0),
+    ]);
     expect(neutro(a)[0]).toMatchObject({ onsetDay: -2, newOnset: false, presentAtBaseline: true });
   });
 
@@ -100,11 +143,20 @@ describe('new-onset vs present before infusion (Wang et al. 2021)', () => {
 
 describe('prolonged hematologic toxicity: SN, SA or ST on day 28 (' + S002 + ')', () => {
   test.each<[string, (number | null)[], boolean | null]>([
-    ['ANC recovered on day 12: no PHT', [1, 0.4, 0.3, 0.2, 0.2, 0.2, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.8, 0.9, 1.0, ...Array(16).fill(1.5)], false],
+    [
+      'ANC recovered on day 12: no PHT',
+      [1, 0.4, 0.3, 0.2, 0.2, 0.2, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.8, 0.9, 1.0, ...Array(16).fill(1.5)],
+      false,
+    ],
     ['ANC below 0.5 through day 30: PHT', [1, ...Array(30).fill(0.3)], true],
     ['ANC recovers on day 29 (values below on 28): PHT', [1, ...Array(28).fill(0.3), 0.7, 0.8, 0.9], true],
   ])('%s', (_name, values, expected) => {
-    const a = assessOn(31, [infusion(0), ...series(anc, 0, values), ...series(plt, 0, Array(32).fill(120)), ...series(hb, 0, Array(32).fill(100))]);
+    const a = assessOn(31, [
+      infusion(0),
+      ...series(anc, 0, values),
+      ...series(plt, 0, Array(32).fill(120)),
+      ...series(hb, 0, Array(32).fill(100)),
+    ]);
     expect(a.prolongedHematologicToxicity).toBe(expected);
   });
 
@@ -127,7 +179,15 @@ describe('prolonged hematologic toxicity: SN, SA or ST on day 28 (' + S002 + ')'
 describe('persistence at day 90 and 1 year (immune-reconstitution thesis)', () => {
   test('CTCAE grade of the value nearest the landmark', () => {
     const a = assessOn(370, [infusion(0), anc(95, 1.2), plt(92, 60), hb(100, 105), anc(360, 1.6), plt(370, 140)]);
-    expect(a.persistentCytopenia.day90).toMatchObject({ neutrophils: { grade: 2, day: 95 }, platelets: { grade: 2, day: 92 }, hemoglobin: { grade: 1, day: 100 } });
-    expect(a.persistentCytopenia.year1).toMatchObject({ neutrophils: { grade: 1, day: 360 }, platelets: { grade: 1, day: 370 }, hemoglobin: null });
+    expect(a.persistentCytopenia.day90).toMatchObject({
+      neutrophils: { grade: 2, day: 95 },
+      platelets: { grade: 2, day: 92 },
+      hemoglobin: { grade: 1, day: 100 },
+    });
+    expect(a.persistentCytopenia.year1).toMatchObject({
+      neutrophils: { grade: 1, day: 360 },
+      platelets: { grade: 1, day: 370 },
+      hemoglobin: null,
+    });
   });
 });

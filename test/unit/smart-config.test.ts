@@ -34,14 +34,24 @@ describe('issuerAllowed', () => {
 
 describe('scopes', () => {
   test('EHR launch asks exactly for what the app reads (SMART v2 .rs / .r)', () => {
-    expect(EHR_LAUNCH_SCOPES.split(' ')).toEqual(['launch', 'patient/Observation.rs', 'patient/MedicationAdministration.rs', 'patient/Procedure.rs', 'patient/Patient.r', 'openid', 'fhirUser']);
+    expect(EHR_LAUNCH_SCOPES.split(' ')).toEqual([
+      'launch',
+      'patient/Observation.rs',
+      'patient/MedicationAdministration.rs',
+      'patient/Procedure.rs',
+      'patient/Patient.r',
+      'openid',
+      'fhirUser',
+    ]);
     expect(STANDALONE_LAUNCH_SCOPES.split(' ')[0]).toBe('launch/patient');
   });
 });
 
 describe('SMART_ALLOWED_ISS', () => {
   test('is normalised', () => {
-    expect(loadConfig({ SMART_ALLOWED_ISS: 'https://ehr.example.org/fhir/, https://b.example/r4' }).smart.allowedIss).toEqual(['https://ehr.example.org/fhir', 'https://b.example/r4']);
+    expect(
+      loadConfig({ SMART_ALLOWED_ISS: 'https://ehr.example.org/fhir/, https://b.example/r4' }).smart.allowedIss,
+    ).toEqual(['https://ehr.example.org/fhir', 'https://b.example/r4']);
   });
 
   test.each([
@@ -53,6 +63,8 @@ describe('SMART_ALLOWED_ISS', () => {
   });
 
   test('http is accepted for a test EHR when FHIR_ALLOW_HTTP is on', () => {
-    expect(loadConfig({ SMART_ALLOWED_ISS: 'http://127.0.0.1:9000/fhir', FHIR_ALLOW_HTTP: 'true' }).smart.allowedIss).toEqual(['http://127.0.0.1:9000/fhir']);
+    expect(
+      loadConfig({ SMART_ALLOWED_ISS: 'http://127.0.0.1:9000/fhir', FHIR_ALLOW_HTTP: 'true' }).smart.allowedIss,
+    ).toEqual(['http://127.0.0.1:9000/fhir']);
   });
 });

@@ -21,9 +21,30 @@ const file = (name: string, text: string): string => {
 describe('thresholds', () => {
   test('the defaults are the documented values (docs/clinical-logic.md)', () => {
     expect(DEFAULT_THRESHOLDS.severe).toEqual({ anc: 0.5, platelets: 20, hemoglobin: 60 });
-    expect(DEFAULT_THRESHOLDS.lln).toEqual({ anc: 1.8, platelets: 150, hemoglobinMale: 120, hemoglobinFemale: 110, wbc: 4.0, lymphocytes: 1.0 });
-    expect(DEFAULT_THRESHOLDS.hematotox).toMatchObject({ plateletsLow: 75, plateletsHigh: 175, anc: 1.2, hemoglobin: 90, crp: 3.0, ferritinLow: 650, ferritinHigh: 2000, highRiskScore: 2 });
-    expect(DEFAULT_THRESHOLDS.actions).toMatchObject({ gcsfAnc: 0.5, redCellHemoglobin: 60, plateletCount: 20, ivigIgg: 400 });
+    expect(DEFAULT_THRESHOLDS.lln).toEqual({
+      anc: 1.8,
+      platelets: 150,
+      hemoglobinMale: 120,
+      hemoglobinFemale: 110,
+      wbc: 4.0,
+      lymphocytes: 1.0,
+    });
+    expect(DEFAULT_THRESHOLDS.hematotox).toMatchObject({
+      plateletsLow: 75,
+      plateletsHigh: 175,
+      anc: 1.2,
+      hemoglobin: 90,
+      crp: 3.0,
+      ferritinLow: 650,
+      ferritinHigh: 2000,
+      highRiskScore: 2,
+    });
+    expect(DEFAULT_THRESHOLDS.actions).toMatchObject({
+      gcsfAnc: 0.5,
+      redCellHemoglobin: 60,
+      plateletCount: 20,
+      ivigIgg: 400,
+    });
   });
 
   test('a YAML file overrides one value and remembers it', () => {
@@ -31,7 +52,9 @@ describe('thresholds', () => {
     expect(t.values.actions.redCellHemoglobin).toBe(70);
     expect(t.values.actions.plateletCount).toBe(20);
     expect([...t.overridden]).toEqual(['actions.redCellHemoglobin']);
-    expect(sourceFor(t, 'actions.redCellHemoglobin', SOURCES.seed002).label).toContain('Hospital setting (default from Wang et al.');
+    expect(sourceFor(t, 'actions.redCellHemoglobin', SOURCES.seed002).label).toContain(
+      'Hospital setting (default from Wang et al.',
+    );
     expect(sourceFor(t, 'actions.plateletCount', SOURCES.seed002)).toBe(SOURCES.seed002);
   });
 
@@ -43,7 +66,9 @@ describe('thresholds', () => {
     });
     expect(sourceFor(t, 'actions.gcsfAnc', SOURCES.ehaEbmt)).toBe(SOURCES.ehaEbmt);
     // Without a hospital URL the card still links the evidence behind the default.
-    expect(sourceFor(parseThresholds({ actions: { plateletCount: 10 } }), 'actions.plateletCount', SOURCES.seed002).url).toBe(SOURCES.seed002.url);
+    expect(
+      sourceFor(parseThresholds({ actions: { plateletCount: 10 } }), 'actions.plateletCount', SOURCES.seed002).url,
+    ).toBe(SOURCES.seed002.url);
   });
 
   test('a JSON file works the same', () => {
@@ -54,7 +79,11 @@ describe('thresholds', () => {
     ['unknown field', 'actions:\n  redCellHb: 70\n', 'actions: Unrecognized key: "redCellHb"'],
     ['wrong type', 'severe:\n  anc: low\n', 'severe.anc:'],
     ['negative', 'lln:\n  anc: -1\n', 'lln.anc:'],
-    ['grades out of order', 'ctcae:\n  platelets:\n    grade3: 80\n', 'ctcae.platelets: grade boundaries must decrease'],
+    [
+      'grades out of order',
+      'ctcae:\n  platelets:\n    grade3: 80\n',
+      'ctcae.platelets: grade boundaries must decrease',
+    ],
     ['not YAML', 'a: [b', 'is not valid JSON or YAML'],
     ['protocol link over http', 'source:\n  label: SOP\n  url: http://intranet/sop\n', 'source.url:'],
     ['protocol without label', 'source:\n  url: https://intranet/sop\n', 'source.label:'],
@@ -78,7 +107,11 @@ describe('ValueSets in fhir-profiles/', () => {
   test('one ValueSet per role, each a valid active R4 ValueSet with coded, displayed concepts', () => {
     expect(valueSets.map((v) => v.id).sort()).toEqual([...ROLES].sort());
     for (const vs of valueSets) {
-      expect(vs).toMatchObject({ resourceType: 'ValueSet', status: 'active', url: `https://cart-hematotox-cds.example.org/fhir/ValueSet/${vs.id}` });
+      expect(vs).toMatchObject({
+        resourceType: 'ValueSet',
+        status: 'active',
+        url: `https://cart-hematotox-cds.example.org/fhir/ValueSet/${vs.id}`,
+      });
       expect(vs.description).toMatch(/Source:|clinical-spec/);
       for (const include of vs.compose?.include ?? []) {
         expect(include.system).toMatch(/^https?:\/\//);
@@ -98,15 +131,27 @@ describe('ValueSets in fhir-profiles/', () => {
     expect(role('http://loinc.org', '2465-3')).toEqual(['igg']);
     expect(role('http://www.nlm.nih.gov/research/umls/rxnorm', '68442')).toEqual(['g-csf']);
     expect(role('http://www.ama-assn.org/go/cpt', '38228')).toEqual(['car-t-infusion-procedure']);
-    expect(t.lookup('http://www.cms.gov/Medicare/Coding/ICD10', 'XW033J7')[0]).toMatchObject({ role: 'car-t-infusion-procedure', product: 'tisagenlecleucel' });
-    expect(t.lookup('http://hl7.org/fhir/sid/icd-10-cm', 'D89.833')[0]).toMatchObject({ role: 'crs-condition', crsGrade: 3 });
+    expect(t.lookup('http://www.cms.gov/Medicare/Coding/ICD10', 'XW033J7')[0]).toMatchObject({
+      role: 'car-t-infusion-procedure',
+      product: 'tisagenlecleucel',
+    });
+    expect(t.lookup('http://hl7.org/fhir/sid/icd-10-cm', 'D89.833')[0]).toMatchObject({
+      role: 'crs-condition',
+      crsGrade: 3,
+    });
   });
 
   test('a hospital adds local codes by configuration, without code changes', () => {
-    const path = file('codes.yaml', 'codes:\n  anc:\n    - system: urn:oid:1.2.3.4\n      code: NEUT-ABS\n  car-t-product:\n    - system: urn:local:pharmacy\n      code: KYM\n      product: tisagenlecleucel\n');
+    const path = file(
+      'codes.yaml',
+      'codes:\n  anc:\n    - system: urn:oid:1.2.3.4\n      code: NEUT-ABS\n  car-t-product:\n    - system: urn:local:pharmacy\n      code: KYM\n      product: tisagenlecleucel\n',
+    );
     const t = buildTerminology(valueSets, loadLocalCodes(path));
     expect(t.lookup('urn:oid:1.2.3.4', 'NEUT-ABS').map((i) => i.role)).toEqual(['anc']);
-    expect(t.lookup('urn:local:pharmacy', 'KYM')[0]).toMatchObject({ role: 'car-t-product', product: 'tisagenlecleucel' });
+    expect(t.lookup('urn:local:pharmacy', 'KYM')[0]).toMatchObject({
+      role: 'car-t-product',
+      product: 'tisagenlecleucel',
+    });
   });
 
   test('a local codes file with an unknown role is refused naming it', () => {
