@@ -29,6 +29,7 @@ import { todayIn } from '../src/clinical/dates.js';
 import {
   buildRequest,
   caseArb,
+  crashSite,
   ENDPOINTS,
   type BuiltRequest,
   type Endpoint,
@@ -103,18 +104,7 @@ function asText(v: unknown): string {
 /** What an error-level log line says: message, error and its first frames in the sources. */
 function describeLog(rec: Record<string, unknown>): string {
   const err = rec['err'] as { type?: string; message?: string; stack?: string } | undefined;
-  const stack = (err?.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l));
-  const ours = stack.filter((l) => /\/(src|cds-services)\//.test(l));
-  const frames = (ours.length > 0 ? ours : stack)
-    .slice(0, 2)
-    .map((l) =>
-      l
-        .trim()
-        .replace(/^at /, '')
-        .replace(/\(?[^\s(]*?\/((?:src|cds-services)\/)/, '$1')
-        .replace(/\)$/, ''),
-    )
-    .join(' < ');
+  const frames = crashSite(err?.stack);
   const issues = Array.isArray(rec['issues']) ? (rec['issues'] as string[]).join('; ') : '';
   const what = err
     ? `${err.type ?? 'Error'}: ${(err.message ?? '').slice(0, 160)}`

@@ -1023,3 +1023,22 @@ function applyAt(
     }
   }
 }
+
+/**
+ * Where a logged error was thrown: the first two stack frames in our code (`src/…`, `cds-services/…`),
+ * or the first two frames when none is ours, as `file:line:col < file:line:col`.
+ */
+export function crashSite(stack: string | undefined): string {
+  const all = (stack ?? '').split('\n').filter((l) => /^\s+at /.test(l));
+  const ours = all.filter((l) => /\/(src|cds-services)\//.test(l));
+  return (ours.length > 0 ? ours : all)
+    .slice(0, 2)
+    .map((l) =>
+      l
+        .trim()
+        .replace(/^at /, '')
+        .replace(/\(?[^\s(]*?\/((?:src|cds-services)\/)/, '$1')
+        .replace(/\)$/, ''),
+    )
+    .join(' < ');
+}

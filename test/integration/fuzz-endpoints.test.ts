@@ -21,6 +21,7 @@ import {
   buildRequest,
   buildSingleBad,
   caseArb,
+  crashSite,
   ENDPOINTS,
   SERVICE_IDS,
   singleBadResourceArb,
@@ -97,18 +98,7 @@ function describeLog(line: string): string | undefined {
     return undefined;
   }
   if (rec.level !== 'error' && rec.level !== 'fatal') return undefined;
-  const frames = (rec.err?.stack ?? '')
-    .split('\n')
-    .filter((l) => /\/(src|cds-services)\//.test(l))
-    .slice(0, 2)
-    .map((l) =>
-      l
-        .trim()
-        .replace(/^at /, '')
-        .replace(/\(?[^\s(]*?\/((?:src|cds-services)\/)/, '$1')
-        .replace(/\)$/, ''),
-    )
-    .join(' < ');
+  const frames = crashSite(rec.err?.stack);
   const what = rec.err
     ? `${rec.err.type ?? 'Error'}: ${(rec.err.message ?? '').slice(0, 160)}`
     : (rec.issues ?? []).join('; ').slice(0, 160);
