@@ -6,8 +6,8 @@
  * threshold and no high-risk indication → information. Orders we never advise on cost nothing: the
  * service answers at once without reading patient data.
  */
-import { orderCards } from '../src/cards/orders.js';
-import type { CdsServiceDefinition, ContextFor } from '../src/cds-hooks/service.js';
+import { orderCards, type AdvisableOrder } from '../src/cards/orders.js';
+import type { CdsServiceDefinition, ContextFor, FhirReader } from '../src/cds-hooks/service.js';
 import { advisableOrders, type DraftOrders } from './draft-orders.js';
 import type { ClinicalContext } from '../src/profiles.js';
 import { assessPrefetched, cardContext } from './assessment.js';
@@ -25,18 +25,35 @@ export function orderService<H extends 'order-sign' | 'order-select'>(
   definition: { id: string; hook: H; title: string; description: string },
   ordersOf: (context: ContextFor<H>) => DraftOrders,
 ): CdsServiceDefinition<H, ServiceDeps> {
+  // relevant() and handler() get the same context object in one call: read the draft orders (and any
+  // Medication they reference on fhirServer) once per call, not twice.
+  const perCall = new WeakMap<ContextFor<H>, Promise<{ drafts: DraftOrders; orders: AdvisableOrder[] }>>();
+  const advisable = (
+    context: ContextFor<H>,
+    deps: ServiceDeps,
+    fhir: FhirReader,
+  ): Promise<{ drafts: DraftOrders; orders: AdvisableOrder[] }> => {
+    let pending = perCall.get(context);
+    if (!pending) {
+      const drafts = ordersOf(context);
+      pending = advisableOrders(drafts, deps.clinical.terminology, fhir, deps.log).then((orders) => ({
+        drafts,
+        orders,
+      }));
+      perCall.set(context, pending);
+    }
+    return pending;
+  };
   return {
     ...definition,
     prefetch: hematotoxPrefetch(clinical),
     requiredPrefetch: ['observations', 'medicationAdministrations', 'procedures'],
     dateBoundedPrefetch: { observations: 'date' },
-    relevant: async (context, deps, fhir) =>
-      (await advisableOrders(ordersOf(context), deps.clinical.terminology, fhir, deps.log)).length > 0,
+    relevant: async (context, deps, fhir) => (await advisable(context, deps, fhir)).orders.length > 0,
     handler: async ({ context, data, fhir }, deps) => {
-      const drafts = ordersOf(context);
+      const { drafts, orders } = await advisable(context, deps, fhir);
       if (drafts.issues.length > 0)
         deps.log.warn({ skipped: drafts.issues.length }, 'draft orders left out: not the shape we read');
-      const orders = await advisableOrders(drafts, deps.clinical.terminology, fhir, deps.log);
       const assessment = assessPrefetched(data, context.patientId, deps, false, drafts.issues);
       const cards = orderCards(
         assessment,

@@ -2,35 +2,10 @@
  * The prefetch every hematotoxicity service publishes (patient-view, order-sign, order-select), and
  * the SMART app's reads derived from it, so the app sees what the cards see.
  */
+import { LAB_ROLES } from '../src/clinical/observations.js';
 import type { Role } from '../src/clinical/terminology.js';
 import type { ClinicalContext } from '../src/profiles.js';
 import type { SmartAppConfig } from '../src/smart-config.js';
-
-/** Lab roles the assessment reads, published as the Observation prefetch's code list. */
-export const OBSERVATION_ROLES: readonly Role[] = [
-  'anc',
-  'platelets',
-  'hemoglobin',
-  'wbc',
-  'lymphocytes',
-  'igg',
-  'iga',
-  'igm',
-  'cd19',
-  'cd4',
-  'cd8',
-  'cd4-cd8-ratio',
-  'ferritin',
-  'crp',
-  'il6',
-  'il10',
-  'ifn-gamma',
-  'd-dimer',
-  'fibrinogen',
-  'ldh',
-  'body-temperature',
-  'crs-grade-observation',
-];
 
 /** `system|code,system|code…` for a token search over the codes of `roles`. */
 export function tokenList(clinical: ClinicalContext, roles: readonly Role[]): string {
@@ -42,7 +17,7 @@ export function tokenList(clinical: ClinicalContext, roles: readonly Role[]): st
 export function hematotoxPrefetch(clinical: ClinicalContext): Record<string, string> {
   return {
     patient: 'Patient/{{context.patientId}}',
-    observations: `Observation?patient={{context.patientId}}&code=${tokenList(clinical, OBSERVATION_ROLES)}`,
+    observations: `Observation?patient={{context.patientId}}&code=${tokenList(clinical, LAB_ROLES)}`,
     medicationAdministrations: 'MedicationAdministration?patient={{context.patientId}}',
     procedures: 'Procedure?patient={{context.patientId}}',
     conditions: 'Condition?patient={{context.patientId}}',
