@@ -12,12 +12,13 @@ import { advisableOrders, type DraftOrders } from './draft-orders.js';
 import type { ClinicalContext } from '../src/profiles.js';
 import { assessPrefetched, cardContext } from './assessment.js';
 import type { ServiceDeps } from '../src/service-deps.js';
-import { hematotoxPrefetch } from './prefetch.js';
+import { hematotoxPrefetch, observationSearches } from './prefetch.js';
 
 /** What the order services advise on, with the hospital's irradiation window (for discovery). */
 export function orderAdvice(clinical: ClinicalContext): string {
-  const a = clinical.thresholds.values.actions;
-  return `irradiated blood products from day ${a.irradiatedFromDay} to +${a.irradiatedToDay} (EHA/EBMT), cytopenia risk with tocilizumab or corticosteroids (Wang et al., Front Oncol 2021), G-CSF above the neutropenia threshold.`;
+  const ir = clinical.thresholds.values.irradiation;
+  const until = ir.untilDay === null ? 'for life' : `to day +${ir.untilDay}`;
+  return `irradiated blood products from ${ir.daysBeforeLeukapheresis} days before leukapheresis ${until} (EHA/EBMT), cytopenia risk with tocilizumab or corticosteroids (Wang et al., Front Oncol 2021), G-CSF above the neutropenia threshold.`;
 }
 
 export function orderService<H extends 'order-sign' | 'order-select'>(
@@ -46,7 +47,12 @@ export function orderService<H extends 'order-sign' | 'order-select'>(
   };
   return {
     ...definition,
-    prefetch: hematotoxPrefetch(clinical),
+    // Nothing published: the EHR would otherwise run the patient's whole record of searches for
+    // every order signed, although most orders need no advice. The same keys are read from
+    // fhirServer (or taken from a prefetch the EHR sends anyway) only for orders we advise on.
+    prefetch: {},
+    reads: hematotoxPrefetch(clinical),
+    fetchAs: { observations: observationSearches(clinical) },
     requiredPrefetch: ['observations', 'medicationAdministrations', 'procedures'],
     dateBoundedPrefetch: { observations: 'date' },
     relevant: async (context, deps, fhir) => (await advisable(context, deps, fhir)).orders.length > 0,

@@ -12,6 +12,7 @@ import type { Card } from '../cds-hooks/schemas.js';
 import type { Role, Terminology } from '../clinical/terminology.js';
 import type { HospitalThresholds } from '../clinical/thresholds.js';
 import { SOURCES } from '../clinical/thresholds.js';
+import { irradiationNote } from '../clinical/format.js';
 import type { Assessment } from '../clinical/types.js';
 import {
   baseCard,
@@ -104,18 +105,19 @@ export function orderCards(
           a.hematotox.risk === 'high' ||
           (a.icaht.early.grade ?? 0) >= t.actions.workupIcahtGrade ||
           a.severeCytopenias.some((e) => e.lineage === 'neutrophil' && e.ongoing);
-        if (anc && fresh && anc.value >= t.actions.gcsfAnc && !indication) {
+        const cutoff = t.counts.neutrophils.severe;
+        if (anc && fresh && anc.value >= cutoff && !indication) {
           const uuid = stableUuid(ctx.serviceId, ctx.patientId, orderRef, 'g-csf-without-indication', anc.reference);
           const detail = [
-            `**Why:** G-CSF is ordered on ${dayLabel(day)} while the latest ANC is ${valueWithUnit(anc)} (${anc.date}), not below ${fmt(t.actions.gcsfAnc)} ×10⁹/L, with no high-risk indication (CAR-HEMATOTOX ${a.hematotox.risk ?? 'unknown'}, early ICAHT ${a.icaht.early.grade ?? '–'}).`,
-            `**Threshold in force:** ANC < ${fmt(t.actions.gcsfAnc)} ×10⁹/L (${thresholds.overridden.has('actions.gcsfAnc') ? 'hospital setting' : 'default'}; ${SOURCES.ehaEbmt.label}). Prophylactic G-CSF is for high CAR-HEMATOTOX from day +${t.actions.gcsfProphylaxisStartDay}.`,
+            `**Why:** G-CSF is ordered on ${dayLabel(day)} while the latest ANC is ${valueWithUnit(anc)} (${anc.date}), not below ${fmt(cutoff)} ×10⁹/L, with no high-risk indication (CAR-HEMATOTOX ${a.hematotox.risk ?? 'unknown'}, early ICAHT ${a.icaht.early.grade ?? '–'}).`,
+            `**Threshold in force:** ANC < ${fmt(cutoff)} ×10⁹/L (${thresholds.overridden.has('counts.neutrophils.severe') ? 'hospital setting' : 'default'}; ${SOURCES.ehaEbmt.label}). Prophylactic G-CSF is for high CAR-HEMATOTOX from day +${t.actions.gcsfProphylaxisStartDay}.`,
             `Current counts:\n\n${countsTable(a, ['neutrophils', 'platelets', 'hemoglobin'])}`,
           ].join('\n\n');
           cards.push(
             baseCard(
               'g-csf-without-indication',
               uuid,
-              `G-CSF ordered with ANC ${valueWithUnit(anc)} on ${dayLabel(anc.day)} (not below ${fmt(t.actions.gcsfAnc)})`,
+              `G-CSF ordered with ANC ${valueWithUnit(anc)} on ${dayLabel(anc.day)} (not below ${fmt(cutoff)})`,
               'info',
               detail,
               SOURCES.ehaEbmt,
@@ -126,7 +128,7 @@ export function orderCards(
       }
       continue;
     }
-    if (day >= t.actions.irradiatedFromDay && day <= t.actions.irradiatedToDay && !isIrradiated(order, terminology))
+    if (a.irradiation?.required && !isIrradiated(order, terminology))
       cards.push(irradiationCard(a, order, role, ctx, thresholds));
   }
   return withUnreadDataNote(cards, a);
@@ -193,14 +195,13 @@ function irradiationCard(
   ctx: CardContext,
   thresholds: HospitalThresholds,
 ): Card {
-  const t = thresholds.values.actions;
   const product =
     role === 'platelet-transfusion' ? 'platelets' : role === 'red-cell-transfusion' ? 'red cells' : 'blood product';
   const orderRef = `ServiceRequest/${order.id ?? ''}`;
   const uuid = stableUuid(ctx.serviceId, ctx.patientId, orderRef, 'transfusion-irradiation');
   const detail = [
     `**Why:** this ${product} order is not for an irradiated product, on ${dayLabel(a.dayPostInfusion)} after CAR-T (infused ${a.infusionDate ?? ''}).`,
-    `**Recommendation in force:** irradiated blood products from day ${t.irradiatedFromDay} to day +${t.irradiatedToDay} around CAR-T (${SOURCES.ehaEbmt.label}; EHA/EBMT: from 7 days before leukapheresis to 90 days after infusion).`,
+    `**Recommendation in force:** ${irradiationNote(a.irradiation, thresholds.values)}`,
     `Current counts:\n\n${countsTable(a, ['neutrophils', 'platelets', 'hemoglobin'])}`,
   ].join('\n\n');
   const card = baseCard(

@@ -4,7 +4,7 @@
  * dates), why it advises, the threshold in force and its source. No CAR-T infusion, no cards.
  */
 import type { Card, Suggestion } from '../cds-hooks/schemas.js';
-import { ctcaeGrade, defaultLln } from '../clinical/ctcae.js';
+import { boundaries, ctcaeGrade, defaultLln } from '../clinical/ctcae.js';
 import type { HospitalThresholds, Thresholds } from '../clinical/thresholds.js';
 import { SOURCES } from '../clinical/thresholds.js';
 import type {
@@ -21,11 +21,12 @@ import {
   ANALYTE_LABELS,
   bCellText,
   capitalize,
+  CENSORING_TEXT,
   cd4cd8Text,
   HEMATOTOX_LABELS,
   hematotoxScoreText,
+  phenotypeText,
   phtText,
-  severeName,
   TERM_ANALYTE,
   thresholdText,
 } from '../clinical/format.js';
@@ -56,36 +57,175 @@ export function patientViewCards(a: Assessment, thresholds: HospitalThresholds, 
 function icahtText(a: Assessment): string {
   const e = a.icaht.early;
   if (e.grade === null) return 'early ICAHT not gradable (no ANC)';
-  return `early ICAHT grade ${e.atLeast ? '≥' : ''}${e.grade}${e.complete ? '' : ' so far'}`;
+  return `early ICAHT grade ${e.atLeast ? '≥ ' : ''}${e.grade}${e.complete ? '' : ' so far'}`;
 }
 
 const hematotoxText = (a: Assessment): string => `CAR-HEMATOTOX ${hematotoxScoreText(a.hematotox)}`;
 
+/** The phase of care the summary speaks to: early (days 0–30), late (to day +100), immune reconstitution. */
+type Phase = 'early' | 'late' | 'immune';
+function phaseOf(day: number, t: Thresholds): Phase {
+  return day <= t.icaht.earlyLastDay ? 'early' : day <= t.icaht.lateTIcahtLastDay ? 'late' : 'immune';
+}
+
+/**
+ * The summary: what a clinician reads in ten seconds, for the phase of care. Facts an action card
+ * of the same response already states are left to that card.
+ */
 function summaryCard(a: Assessment, thresholds: HospitalThresholds, ctx: CardContext): Card {
+  const t = thresholds.values;
   const day = a.dayPostInfusion ?? 0;
-  const summary = `CAR-T ${dayLabel(day)}: ${icahtText(a)}; ${hematotoxText(a)}`;
+  const phase = phaseOf(day, t);
+  const kinds = new Set(a.recommendations.map((r) => r.kind));
+  const product = a.infusions.at(-1)?.product ?? 'CAR-T';
+  const headline = PHASE_HEADLINE[phase](a, t);
   const detail = [
-    `**${dayLabel(day)[0]?.toUpperCase()}${dayLabel(day).slice(1)} after ${a.infusions.at(-1)?.product ?? 'CAR-T'}** (infused ${a.infusionDate ?? ''}), assessed ${a.asOf}.`,
-    countsTable(a),
-    icahtParagraph(a, thresholds.values),
-    `**Severe cytopenia:** ${episodeText(a)}`,
-    `**Prolonged toxicity (day ${thresholds.values.pht.day}):** ${phtText(a, thresholds.values)}.`,
-    `**${hematotoxText(a)}** from values before lymphodepletion:\n\n${hematotoxTable(a)}\n\n${a.hematotox.caveat}`,
-    `**Immune reconstitution:** ${immuneText(a, thresholds.values)}`,
-    ...(a.crs.crs.grade !== null || a.crs.tocilizumab.given ? [crsParagraph(a)] : []),
+    `**${capitalize(dayLabel(day))} after ${product}** (infused ${a.infusionDate ?? ''}); assessed ${a.asOf}.`,
+    countsTable(a, ['neutrophils', 'platelets', 'hemoglobin']),
+    ...PHASE_DETAIL[phase](a, t, kinds),
+    ...censoringNote(a),
     ...dataNotes(a),
-    `Sources: ${SOURCES.ehaEbmt.label}; ${SOURCES.ctcae.label}; ${SOURCES.seed002.label}. Rules: docs/clinical-logic.md.`,
   ].join('\n\n');
   return baseCard(
     'hematotoxicity-summary',
     stableUuid(ctx.serviceId, ctx.patientId, a.infusionDate, 'summary', a.asOf),
-    summary,
+    `CAR-T ${dayLabel(day)}: ${headline}`,
     'info',
     detail,
-    SOURCES.ehaEbmt,
+    phase === 'immune' ? SOURCES.seed000 : SOURCES.ehaEbmt,
     ctx,
   );
 }
+
+/** The summary line after "CAR-T day +N: ". */
+const PHASE_HEADLINE: Record<Phase, (a: Assessment, t: Thresholds) => string> = {
+  early: (a) => `${icahtText(a)}; ${latestCounts(a)}`,
+  late: (a, t) =>
+    `late ICAHT ${gradeOrDash(a.icaht.late.grade)}, T-ICAHT ${gradeOrDash(a.icaht.thrombocytopenia.late.grade)}; ` +
+    `PHT ${phtText(a, t)}; ${transfusionsText(a, t)}`,
+  immune: (a, t) => immuneText(a, t, true),
+};
+
+/** The phase paragraph(s) of the summary detail. */
+const PHASE_DETAIL: Record<Phase, (a: Assessment, t: Thresholds, kinds: Set<string>) => string[]> = {
+  early: (a, t, kinds) => [
+    ...(kinds.has('cytopenia-workup') ? [] : [`**EHA/EBMT ICAHT:** ${icahtDetail(a, t)}`]),
+    `**Thrombocytopenia (T-ICAHT):** early grade ${gradeOrDash(a.icaht.thrombocytopenia.early.grade)}${a.icaht.thrombocytopenia.early.atLeast ? ' (at least)' : ''} (platelets < ${fmt(t.counts.platelets.ctcaeGrade3)} on ${plural(a.icaht.thrombocytopenia.early.daysBelow50, 'day')}, < ${fmt(t.counts.platelets.severe)} on ${plural(a.icaht.thrombocytopenia.early.daysBelow20, 'day')}).`,
+    ...(kinds.has('g-csf-prophylaxis') ? [] : [`**${hematotoxText(a)}** before lymphodepletion.`]),
+  ],
+  late: (a, t, kinds) => [
+    `**EHA/EBMT ICAHT:** early grade ${gradeOrDash(a.icaht.early.grade)}; late grade ${lateText(a, t)}. Neutrophil recovery: ${phenotypeText(a.icaht.phenotype, t)}.`,
+    `**Thrombocytopenia (T-ICAHT):** early ${gradeOrDash(a.icaht.thrombocytopenia.early.grade)}, late (days ${t.icaht.earlyLastDay + 1}–${t.icaht.lateTIcahtLastDay}) ${gradeOrDash(a.icaht.thrombocytopenia.late.grade)}.`,
+    ...(kinds.has('cytopenia-workup')
+      ? []
+      : [`**Prolonged toxicity (severe cytopenia on day +${t.pht.day}):** ${phtText(a, t)}.`]),
+    `**Transfusions:** ${transfusionsText(a, t)}.`,
+  ],
+  immune: (a, t) => [
+    `**Immune reconstitution:** ${immuneText(a, t, false)}.`,
+    ...(a.icaht.late.grade !== null ? [`**Late ICAHT:** grade ${lateText(a, t)}.`] : []),
+  ],
+};
+
+const gradeOrDash = (g: number | null): string => (g === null ? 'not gradable yet' : String(g));
+
+/** "ANC 0.2, platelets 35, Hb 82 g/L" from the latest values. */
+function latestCounts(a: Assessment): string {
+  const parts: string[] = [];
+  if (a.latest.anc) parts.push(`ANC ${fmt(a.latest.anc.value)}`);
+  if (a.latest.platelets) parts.push(`PLT ${fmt(a.latest.platelets.value)}`);
+  if (a.latest.hemoglobin) parts.push(`Hb ${valueWithUnit(a.latest.hemoglobin)}`);
+  return parts.length > 0 ? parts.join(', ') : 'no counts since infusion';
+}
+
+/** The early ICAHT grade with the day counts (or the "no recovery" fact) that decide it. */
+function icahtDetail(a: Assessment, t: Thresholds): string {
+  const e = a.icaht.early;
+  const n = t.counts.neutrophils;
+  const counts = `ANC ≤ ${fmt(n.severe)} on ${plural(e.daysAnc500, 'day')}, ≤ ${fmt(n.profound)} on ${plural(e.daysAnc100, 'day')} in days 0–${t.icaht.earlyLastDay}`;
+  const noRecovery = e.noRecovery
+    ? e.grade === 4
+      ? `; no neutrophil recovery from ${dayLabel(e.noRecovery.sinceDay)} through ${dayLabel(e.noRecovery.throughDay)}`
+      : `; no recovery since ${dayLabel(e.noRecovery.sinceDay)}: grade 4 if none by day +${t.icaht.earlyLastDay}`
+    : '';
+  return `${icahtText(a)} (${counts}${noRecovery}). Neutrophil recovery: ${phenotypeText(a.icaht.phenotype, t)}.`;
+}
+
+/** The late ICAHT grade and the measurements that confirm it. */
+function lateText(a: Assessment, t: Thresholds): string {
+  const late = a.icaht.late;
+  if (late.grade === null) {
+    return late.measurements === 0
+      ? 'not gradable (no ANC after day +30)'
+      : `not gradable (${plural(late.measurements, 'ANC measurement')} after day +${t.icaht.earlyLastDay}; ${t.icaht.lateConfirmations} needed)`;
+  }
+  const by = late.confirmedBy?.map((p) => `${fmt(p.value)} on ${dayLabel(p.day)}`).join(', ');
+  return `${late.grade}${by ? ` (ANC ${by})` : ''}`;
+}
+
+/** Red cell and platelet transfusions in the last 30 days (transfusion dependence). */
+function transfusionsText(a: Assessment, t: Thresholds): string {
+  const since = (a.dayPostInfusion ?? 0) - t.icaht.earlyLastDay;
+  const recent = (a.events ?? []).filter((e) => (e.day ?? -Infinity) > since);
+  const red = recent.filter((e) => e.kind === 'red-cell-transfusion').length;
+  const plt = recent.filter((e) => e.kind === 'platelet-transfusion').length;
+  if (a.events === undefined) return 'transfusions not read';
+  if (red + plt === 0) return `no transfusion in the last ${t.icaht.earlyLastDay} days`;
+  return `${plural(red, 'red cell transfusion')}, ${plural(plt, 'platelet transfusion')} in the last ${t.icaht.earlyLastDay} days`;
+}
+
+/** IgG, B cells and CD4/CD8 (short form for the summary line). */
+function immuneText(a: Assessment, t: Thresholds, short: boolean): string {
+  const g = a.immunoglobulins.IgG;
+  const igg = g.latest
+    ? `IgG ${valueWithUnit(g.latest)} (${g.latest.date})${!short && g.changePct !== null ? `, ${g.changePct > 0 ? '+' : ''}${g.changePct}% vs baseline` : ''}`
+    : 'IgG not measured';
+  const parts = [igg, bCellText(a.bCellAplasia, t), short ? cd4Short(a) : cd4cd8Text(a.cd4cd8, t)];
+  return parts.join('; ');
+}
+
+function cd4Short(a: Assessment): string {
+  const cd4 = a.latest.cd4Absolute;
+  return cd4
+    ? `CD4 ${valueWithUnit(cd4)}`
+    : a.cd4cd8.latestRatio !== null
+      ? `CD4/CD8 ${fmt(a.cd4cd8.latestRatio)}`
+      : 'CD4 not measured';
+}
+
+/** Says so when ICAHT counting stopped early (death, a later CAR-T, allogeneic HSCT). */
+function censoringNote(a: Assessment): string[] {
+  const c = a.icaht.censoring;
+  if (!c) return [];
+  return [
+    `**Counting stopped:** ICAHT and T-ICAHT count to ${dayLabel(c.lastCountedDay)}: ${CENSORING_TEXT[c.reason]} on ${c.date} (${dayLabel(c.day)}).`,
+  ];
+}
+
+/** Issues a clinician should know about, in words; how many results were not used, by status. */
+function dataNotes(a: Assessment): string[] {
+  const shown = a.issues.filter((i) => SHOWN_ISSUES.has(i.code));
+  const ignored = Object.entries(a.ignoredObservations).map(([status, n]) => `${n} ${status}`);
+  if (shown.length === 0 && ignored.length === 0) return [];
+  const lines = shown.slice(0, 5).map((i) => `- ${capitalize(i.message)}.`);
+  if (shown.length > 5) lines.push(`- ${plural(shown.length - 5, 'more note')} in the SMART app.`);
+  if (ignored.length > 0) lines.push(`- Results not used because of their status: ${ignored.join(', ')}.`);
+  return [`**Data notes:**\n${lines.join('\n')}`];
+}
+
+/** Issues the summary lists (censoring has its own line; unread resources their own note). */
+const SHOWN_ISSUES = new Set<string>([
+  'data-gap',
+  'stale-data',
+  'unit-unreadable',
+  'value-missing',
+  'date-missing',
+  'infusion',
+  'sex-unknown',
+  'transfusion-product-unknown',
+  'ivig-recent',
+  'comparator',
+]);
 
 function hematotoxTable(a: Assessment): string {
   const h = a.hematotox;
@@ -95,97 +235,55 @@ function hematotoxTable(a: Assessment): string {
       ? [HEMATOTOX_LABELS[k], valueWithUnit(c), c.date, String(c.points)]
       : [HEMATOTOX_LABELS[k], 'not measured', '–', '–'];
   });
-  return table(['', 'Value', 'Date', 'Points'], rows);
+  return table(['Before lymphodepletion', 'Value', 'Date', 'Points'], rows);
 }
 
-/** ICAHT early (with the day counts behind it), late, T-ICAHT and the neutrophil recovery phenotype. */
-function icahtParagraph(a: Assessment, t: Thresholds): string {
-  const early = t.icaht.early;
-  const counts =
-    `ANC ≤ ${fmt(early.anc500)} on ${plural(a.icaht.early.daysAnc500, 'day')}, ` +
-    `≤ ${fmt(early.anc100)} on ${plural(a.icaht.early.daysAnc100, 'day')} in days 0–${early.lastDay}`;
-  const tIcaht = a.icaht.thrombocytopenia;
-  return (
-    `**EHA/EBMT ICAHT:** ${icahtText(a)} (${counts}); late ICAHT ${a.icaht.late.grade ?? '–'}; ` +
-    `thrombocytopenia (T-ICAHT) early ${tIcaht.early.grade ?? '–'}, late ${tIcaht.late.grade ?? '–'}. ` +
-    `Neutrophil recovery: ${a.icaht.phenotype ?? 'not yet known'}.`
-  );
-}
-
-/** CRS grade, tocilizumab and corticosteroids with their first day, and the associations found. */
-function crsParagraph(a: Assessment): string {
-  const { crs, tocilizumab, corticosteroids, associations } = a.crs;
-  const toci = tocilizumab.given ? `; tocilizumab from ${dayLabel(tocilizumab.firstDay)}` : '';
-  const steroids = corticosteroids.given ? `; corticosteroids from ${dayLabel(corticosteroids.firstDay)}` : '';
-  const found = associations.map((x) => `\n- ${x.finding}: ${x.association} (${x.source.label})`).join('');
-  return `**CRS:** grade ${crs.grade ?? '–'}${toci}${steroids}.${found}`;
-}
-
-function episodeText(a: Assessment): string {
-  if (a.severeCytopenias.length === 0) return 'none.';
-  return a.severeCytopenias
-    .map(
-      (e) =>
-        `severe ${severeName(e.lineage, e.threshold)} from ${dayLabel(e.onsetDay)}` +
-        `${e.newOnset ? '' : ' (present before infusion)'}, nadir ${fmt(e.nadir)} on ${dayLabel(e.nadirDay)}, ` +
-        (e.ongoing
-          ? `ongoing (${plural(e.durationDays, 'day')})`
-          : `recovered ${dayLabel(e.recoveryDay)} (${plural(e.durationDays, 'day')})`),
-    )
-    .join('; ')
-    .concat('.');
-}
-
-function immuneText(a: Assessment, t: Thresholds): string {
-  const g = a.immunoglobulins.IgG;
-  const parts = [
-    g.latest
-      ? `IgG ${valueWithUnit(g.latest)} on ${dayLabel(g.latest.day)}${g.changePct !== null ? ` (${g.changePct > 0 ? '+' : ''}${g.changePct}% vs baseline)` : ''}`
-      : 'IgG not measured',
-    bCellText(a.bCellAplasia, t),
-    cd4cd8Text(a.cd4cd8, t),
-  ];
-  return `${parts.join('; ')}.`;
-}
-
-function dataNotes(a: Assessment): string[] {
-  const counts = new Map<string, number>();
-  for (const i of a.issues) counts.set(i.code, (counts.get(i.code) ?? 0) + 1);
-  const ignored = Object.entries(a.ignoredObservations).map(([status, n]) => `${n} ${status}`);
-  if (counts.size === 0 && ignored.length === 0) return [];
-  const notes = a.issues
-    .filter((i) => i.code === 'data-gap' || i.code === 'stale-data' || i.code === 'unit-unreadable')
-    .slice(0, 5)
-    .map((i) => `- ${i.message}`);
-  return [
-    `**Data notes:** ${[...counts.entries()].map(([c, n]) => `${n} × ${c}`).join(', ')}${ignored.length ? `; not used by status: ${ignored.join(', ')}` : ''}.\n${notes.join('\n')}`.trim(),
-  ];
-}
-
+/** The last five lab days of one count, with their CTCAE grade and whether a transfusion preceded them. */
 function recentTable(a: Assessment, analyte: Analyte, thresholds: HospitalThresholds): string {
   const days = (a.series?.[analyte] ?? []).filter((d) => d.day >= 0).slice(-5);
   if (days.length === 0) return '';
   const term = (Object.keys(TERM_ANALYTE) as CtcaeTerm[]).find((k) => TERM_ANALYTE[k] === analyte);
   const unit = displayUnit(a.latest[analyte]?.unit ?? '');
+  const noted = days.some((d) => d.transfusionSupported);
   const rows = days.map((d) => [
     d.date,
     dayLabel(d.day),
     fmt(d.value),
-    term
-      ? String(ctcaeGrade(d.value, d.lln ?? defaultLln(term, thresholds.values, a.sex), thresholds.values.ctcae[term]))
-      : '–',
-    d.transfusionSupported ? 'after transfusion' : '',
+    ...(term
+      ? [
+          String(
+            ctcaeGrade(
+              d.value,
+              d.lln ?? defaultLln(term, thresholds.values, a.sex),
+              boundaries(term, thresholds.values),
+            ),
+          ),
+        ]
+      : []),
+    ...(noted
+      ? [
+          d.transfusionSupported
+            ? `within ${plural(thresholds.values.recovery.transfusionFreeDays, 'day')} of a transfusion`
+            : '',
+        ]
+      : []),
   ]);
-  return `Recent values:\n\n${table(['Date', 'Day', `${ANALYTE_LABELS[analyte] ?? analyte} (${unit})`, 'CTCAE', ''], rows)}`;
+  const header = [
+    'Date',
+    'Day',
+    `${ANALYTE_LABELS[analyte] ?? analyte} (${unit})`,
+    ...(term ? ['CTCAE grade'] : []),
+    ...(noted ? ['Note'] : []),
+  ];
+  return `Recent values:\n\n${table(header, rows)}`;
 }
 
 const SUMMARIES: Record<Recommendation['kind'], (r: Recommendation, a: Assessment, t: HospitalThresholds) => string> = {
-  'g-csf': (r, a) =>
-    r.recentTreatmentDays?.length
-      ? `ANC ${valueOf(r)} on ${dayOf(r)} (${icahtText(a)}) despite G-CSF on ${r.recentTreatmentDays.map(dayLabel).join(', ')}`
-      : `ANC ${valueOf(r)} on ${dayOf(r)} (${icahtText(a)}): consider G-CSF`,
+  'g-csf': (r) => `ANC ${valueOf(r)} on ${dayOf(r)}, no G-CSF recorded: consider filgrastim 5 µg/kg/day`,
+  'neutropenia-on-gcsf': (r) =>
+    `ANC ${valueOf(r)} on ${dayOf(r)} despite G-CSF since ${dayLabel(r.recentTreatmentDays?.[0] ?? null)}: counts daily, work-up if it persists`,
   'g-csf-prophylaxis': (_r, a, t) =>
-    `${hematotoxText(a)} on ${dayLabel(a.dayPostInfusion)}: consider prophylactic G-CSF from day +${t.values.actions.gcsfProphylaxisStartDay}`,
+    `${hematotoxText(a)}: consider prophylactic G-CSF from day +${t.values.actions.gcsfProphylaxisStartDay}`,
   'red-cell-transfusion': (r) =>
     `Hb ${valueOf(r)} on ${dayOf(r)} (below ${fmt(r.threshold.value)}): review irradiated red cell transfusion`,
   'platelet-transfusion': (r) =>
@@ -201,9 +299,13 @@ const SUMMARIES: Record<Recommendation['kind'], (r: Recommendation, a: Assessmen
       return `Severe cytopenia on day +${fmt(r.threshold.value)} (PHT): ${label} ${valueWithUnit(landmark.v)} on ${dayLabel(landmark.v.day)}; work up the cytopenia`;
     }
     const e = a.icaht.early;
-    const early = t.values.icaht.early;
-    return `${capitalize(icahtText(a))} (ANC ≤ ${fmt(early.anc500)} on ${plural(e.daysAnc500, 'day')}${e.daysAnc100 > 0 ? `, ≤ ${fmt(early.anc100)} on ${e.daysAnc100}` : ''}) on ${dayLabel(a.dayPostInfusion)}: work up the cytopenia`;
+    if (e.grade === 4 && e.noRecovery)
+      return `${capitalize(icahtText(a))}: no neutrophil recovery by ${dayLabel(e.noRecovery.throughDay)}; work up the cytopenia`;
+    const n = t.values.counts.neutrophils;
+    return `${capitalize(icahtText(a))} (ANC ≤ ${fmt(n.severe)} on ${plural(e.daysAnc500, 'day')}${e.daysAnc100 > 0 ? `, ≤ ${fmt(n.profound)} on ${e.daysAnc100}` : ''}): work up the cytopenia`;
   },
+  'b-cell-recovery': (r, a) =>
+    `B cells returned on ${dayLabel(a.bCellAplasia.lossDay)} after ${a.infusions.at(-1)?.product ?? 'CAR-T'}: review disease status (MRD)`,
 };
 
 /** The value nearest the PHT landmark (engine: persistentCytopenia.pht) of an episode that covers it. */
@@ -236,19 +338,26 @@ function workupTable(a: Assessment, thresholds: HospitalThresholds): string {
 const valueOf = (r: Recommendation): string => (r.values[0] ? valueWithUnit(r.values[0]) : '');
 const dayOf = (r: Recommendation): string => dayLabel(r.values[0]?.day ?? null);
 
-function recommendationCard(r: Recommendation, a: Assessment, thresholds: HospitalThresholds, ctx: CardContext): Card {
+/** Card facts beyond the reason: the trend behind a count, the episodes behind a work-up, the score. */
+function factsFor(r: Recommendation, a: Assessment, thresholds: HospitalThresholds): string[] {
   const analyte = r.values[0]?.analyte;
-  const threshold = thresholdText(r, thresholds.values.severe);
+  switch (r.kind) {
+    case 'cytopenia-workup':
+      return [workupTable(a, thresholds)];
+    case 'g-csf-prophylaxis':
+      return [hematotoxTable(a), a.hematotox.caveat];
+    default:
+      return analyte ? [recentTable(a, analyte, thresholds)] : [];
+  }
+}
+
+function recommendationCard(r: Recommendation, a: Assessment, thresholds: HospitalThresholds, ctx: CardContext): Card {
+  const threshold = thresholdText(r, thresholds.values.counts);
   const detail = [
     `**Why:** ${r.reason}`,
-    `**Threshold in force:** ${threshold} (${r.threshold.overridden ? 'hospital setting' : 'default'}; ${r.source.label}).`,
-    ...(analyte ? [recentTable(a, analyte, thresholds)] : []),
-    ...(r.kind === 'cytopenia-workup' ? [workupTable(a, thresholds), recentTable(a, 'anc', thresholds)] : []),
-    ...(r.kind === 'g-csf-prophylaxis'
-      ? [`CAR-HEMATOTOX before lymphodepletion (${a.hematotox.baselineBefore ?? 'day 0'}):\n\n${hematotoxTable(a)}`]
-      : []),
+    ...factsFor(r, a, thresholds),
     ...(r.notes.length > 0 ? [r.notes.map((n) => `- ${n}`).join('\n')] : []),
-    ...(r.evidence.length > 0 ? [`Evidence: ${r.evidence.join(', ')}`] : []),
+    `**Threshold in force:** ${threshold} (${r.threshold.overridden ? 'hospital setting' : 'default'}). **Source:** ${citation(r.source)}.`,
   ]
     .filter(Boolean)
     .join('\n\n');
@@ -258,6 +367,11 @@ function recommendationCard(r: Recommendation, a: Assessment, thresholds: Hospit
   return suggestions.length > 0
     ? { ...card, suggestions, selectionBehavior: r.kind === 'cytopenia-workup' ? 'any' : 'at-most-one' }
     : card;
+}
+
+/** "Rejeski et al., Blood 2023;142:865 (https://doi.org/…)". */
+function citation(source: { label: string; url?: string }): string {
+  return source.url ? `${source.label} (${source.url})` : source.label;
 }
 
 function suggestionsFor(
@@ -322,6 +436,9 @@ function suggestionsFor(
       ];
     case 'cytopenia-workup':
       return workupSuggestions(r, s, ctx);
+    case 'neutropenia-on-gcsf':
+    case 'b-cell-recovery':
+      return [];
   }
 }
 

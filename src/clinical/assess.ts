@@ -11,7 +11,8 @@
 import type { FhirResource } from 'fhir/r4.js';
 import { crsEvidence } from './crs.js';
 import { defaultLln, gradeSeries } from './ctcae.js';
-import { ageInYears, isDate } from './dates.js';
+import { addDays, ageInYears, isDate, readInstant } from './dates.js';
+import { CENSORING_TEXT } from './format.js';
 import { carHematotox } from './hematotox.js';
 import { assessIcaht } from './icaht.js';
 import { bCellAplasia, cd19Samples, cd4cd8, immunoglobulin } from './immune.js';
@@ -21,7 +22,7 @@ import { recommend } from './recommendations.js';
 import type { PatientRecord } from './record.js';
 import { extractEvents, recordFromResources } from './record.js';
 import type { PhtResult } from './severe-cytopenia.js';
-import { persistenceAt, prolongedToxicity, severeEpisodes } from './severe-cytopenia.js';
+import { LINEAGE_TERM, persistenceAt, prolongedToxicity, severeEpisodes } from './severe-cytopenia.js';
 import type { Terminology } from './terminology.js';
 import type { HospitalThresholds, Thresholds } from './thresholds.js';
 import { DEFAULT_HOSPITAL_THRESHOLDS, ivigThreshold } from './thresholds.js';
@@ -31,6 +32,7 @@ import type {
   Analyte,
   Assessment,
   AssessmentIssue,
+  Censoring,
   ClinicalEvent,
   CtcaeTerm,
   HematotoxResult,
@@ -101,6 +103,7 @@ const ANALYTES: readonly Analyte[] = [
   'ldh',
   'temperature',
   'crsGrade',
+  'weight',
 ];
 
 /** The blood counts graded by CTCAE, charted with their lab days. */
@@ -163,12 +166,25 @@ export function assess(resources: readonly FhirResource[], options: AssessOption
   const ctcae = gradeCtcae(ctx, patient.lln);
   const { episodes, pht, lineageDays } = severeCytopenia(ctx);
   const persistentCytopenia = persistence(ctx, lineageDays, patient.lln);
-  const icaht = icahtGrades(ctx);
+  const censoring = censoringOf(ctx, record, options.timeZone ?? 'UTC');
+  const icaht = icahtGrades(ctx, censoring);
   const hematotox = hematotoxScore(ctx);
   const latest = latestValues(ctx);
   const immunoglobulins = immunoglobulinFindings(ctx, latest, patient.ageYears);
   const severeCytopenias = [...episodes.neutrophil, ...episodes.platelet, ...episodes.hemoglobin];
-  const recommendations = advise(ctx, { latest, hematotox, pht, icaht, ageYears: patient.ageYears, severeCytopenias });
+  const bCells = bCellFindings(ctx);
+  const irradiation = irradiationWindow(ctx);
+  const recommendations = advise(ctx, {
+    latest,
+    hematotox,
+    pht,
+    icaht,
+    ageYears: patient.ageYears,
+    severeCytopenias,
+    bCellAplasia: bCells,
+    irradiation,
+    deceased: censoring?.reason === 'death',
+  });
 
   const { timeline, infused } = ctx;
   const assessment: Assessment = {
@@ -187,13 +203,15 @@ export function assess(resources: readonly FhirResource[], options: AssessOption
     icaht,
     hematotox,
     immunoglobulins,
-    bCellAplasia: bCellFindings(ctx),
+    bCellAplasia: bCells,
     cd4cd8: cd4cd8Findings(ctx),
     crs: crsFindings(ctx),
     priorAllogeneicHsct: record.conditions.some(
       (c) => options.terminology.match(c.code, ['allogeneic-hsct-history']) !== undefined,
     ),
     latest,
+    bodyWeight: bodyWeight(ctx),
+    irradiation,
     recommendations,
     ignoredObservations: labs.ignored,
     issues,
@@ -318,7 +336,7 @@ function severeCytopenia(ctx: AssessContext): {
   for (const [lineage, analyte] of LINEAGES) {
     episodes[lineage] = severeEpisodes(series[analyte], {
       lineage,
-      threshold: t.severe[analyte],
+      threshold: t.counts[LINEAGE_TERM[lineage]].severe,
       unit: LINEAGE_UNIT[lineage],
       consecutive: t.recovery.consecutiveDays,
       fromDay,
@@ -358,10 +376,57 @@ function persistence(
   };
 }
 
+/**
+ * Where ICAHT counting stops (T-ICAHT paper, Table 1 legend; docs/clinical-logic.md §6): death
+ * (counted through its day), a later CAR-T infusion or an allogeneic HSCT (counted to the day before).
+ */
+function censoringOf(ctx: AssessContext, record: PatientRecord, timeZone: string): Censoring | null {
+  if (!ctx.infused) return null;
+  const found: Censoring[] = [];
+  const patient = record.patient;
+  const death = readInstant(patient?.deceasedDateTime, timeZone);
+  const reference = patient?.id ? `Patient/${patient.id}` : undefined;
+  if (death && death.date <= ctx.asOf) {
+    const day = ctx.day(death.date);
+    found.push({ reason: 'death', date: death.date, day, lastCountedDay: day, ...(reference ? { reference } : {}) });
+  } else if (patient?.deceasedBoolean === true) {
+    ctx.issues.push({
+      severity: 'warning',
+      code: 'censoring',
+      message: 'the patient is recorded as deceased without a date: ICAHT counting could not be stopped at death',
+      ...(reference ? { resource: reference } : {}),
+    });
+  }
+  for (const inf of ctx.timeline.infusions.filter((i) => i.day > 0)) {
+    const ref = inf.references[0];
+    found.push({
+      reason: 'car-t-reinfusion',
+      date: inf.date,
+      day: inf.day,
+      lastCountedDay: inf.day - 1,
+      ...(ref ? { reference: ref } : {}),
+    });
+  }
+  for (const e of ctx.events.filter((x) => x.kind === 'allogeneic-hsct' && (x.day ?? -1) > 0)) {
+    const day = e.day ?? 0;
+    found.push({ reason: 'allogeneic-hsct', date: e.date, day, lastCountedDay: day - 1, reference: e.reference });
+  }
+  const first = found.sort((a, b) => a.lastCountedDay - b.lastCountedDay)[0] ?? null;
+  if (first) {
+    ctx.issues.push({
+      severity: 'information',
+      code: 'censoring',
+      message: `ICAHT counting stops at day +${first.lastCountedDay}: ${CENSORING_TEXT[first.reason]} on ${first.date}`,
+      ...(first.reference ? { resource: first.reference } : {}),
+    });
+  }
+  return first;
+}
+
 /** EHA/EBMT ICAHT (and T-ICAHT); reports the days without ANC when they could raise the early grade. */
-function icahtGrades(ctx: AssessContext): IcahtResult {
+function icahtGrades(ctx: AssessContext, censoring: Censoring | null): IcahtResult {
   const icaht = ctx.infused
-    ? assessIcaht(ctx.series.anc, ctx.series.platelets, ctx.timeline.asOfDay, '10*9/L', ctx.t)
+    ? assessIcaht(ctx.series.anc, ctx.series.platelets, ctx.timeline.asOfDay, '10*9/L', ctx.t, censoring)
     : noIcaht();
   if (icaht.early.atLeast) {
     const gaps = icaht.early.dataGaps.map((g) => (g.fromDay === g.toDay ? `${g.fromDay}` : `${g.fromDay}–${g.toDay}`));
@@ -386,13 +451,15 @@ function noIcaht(): IcahtResult {
       daysAnc100: 0,
       complete: false,
       dataGaps: [],
+      noRecovery: null,
     },
-    late: { grade: null },
+    late: { grade: null, measurements: 0 },
     thrombocytopenia: {
       early: { grade: null, atLeast: false, daysBelow50: 0, daysBelow20: 0, complete: false },
-      late: { grade: null },
+      late: { grade: null, measurements: 0 },
     },
     phenotype: null,
+    censoring: null,
   };
 }
 
@@ -410,6 +477,39 @@ function hematotoxScore(ctx: AssessContext): HematotoxResult {
     timeline.day0 ? timeline.baselineBeforeDate : null,
     ctx.t.hematotox,
   );
+}
+
+/** The latest body weight on or before the assessment date, whenever measured (for G-CSF dosing). */
+function bodyWeight(ctx: AssessContext): LabPoint | null {
+  const v = ctx.values('weight').at(-1);
+  return v ? { value: v.value, unit: v.unit, date: v.date, day: ctx.dayOrNull(v.date), reference: v.reference } : null;
+}
+
+/**
+ * The window for irradiated cellular blood products (EHA/EBMT 2023): from N days before the
+ * leukapheresis (the latest recorded on or before day 0) to day +90 (or for life); without a
+ * recorded leukapheresis from day −7 of the infusion, and the card says so.
+ */
+function irradiationWindow(ctx: AssessContext): Assessment['irradiation'] {
+  const { timeline, t } = ctx;
+  const day0 = timeline.day0;
+  if (!day0) return null;
+  const ir = t.irradiation;
+  const leukapheresis = ctx.events.filter((e) => e.kind === 'leukapheresis' && e.date <= day0).at(-1);
+  const from = leukapheresis
+    ? addDays(leukapheresis.date, -ir.daysBeforeLeukapheresis)
+    : addDays(day0, ir.fallbackFromDay);
+  const until = ir.untilDay === null ? null : addDays(day0, ir.untilDay);
+  return {
+    from,
+    fromDay: ctx.day(from),
+    basis: leukapheresis ? 'leukapheresis' : 'infusion',
+    leukapheresisDate: leukapheresis?.date ?? null,
+    ...(leukapheresis ? { leukapheresisReference: leukapheresis.reference } : {}),
+    until,
+    untilDay: ir.untilDay,
+    required: ctx.asOf >= from && (until === null || ctx.asOf <= until),
+  };
 }
 
 /** Latest values: after infusion when there is one (keys in a fixed order: output is deterministic). */
@@ -522,9 +622,13 @@ function advise(
     icaht: IcahtResult;
     ageYears: number | null;
     severeCytopenias: readonly SevereCytopenia[];
+    bCellAplasia: Assessment['bCellAplasia'];
+    irradiation: Assessment['irradiation'];
+    deceased: boolean;
   },
 ): Recommendation[] {
-  if (!ctx.infused) return [];
+  // No advice without an infusion, nor for a patient recorded as deceased.
+  if (!ctx.infused || found.deceased) return [];
   const { t } = ctx;
   const workup = found.severeCytopenias.filter((e) => e.ongoing || (e.recoveryDay ?? 0) > t.pht.day);
   return recommend(
@@ -534,9 +638,10 @@ function advise(
       events: ctx.events,
       hematotox: found.hematotox,
       pht: found.pht.value,
-      earlyIcahtGrade: found.icaht.early.grade,
-      earlyIcahtAtLeast: found.icaht.early.atLeast,
+      icaht: found.icaht,
       ageYears: found.ageYears,
+      bCellAplasia: found.bCellAplasia,
+      irradiation: found.irradiation,
       workupEvidence: [...new Set(workup.flatMap((e) => e.evidence))],
     },
     ctx.thresholds,

@@ -23,8 +23,20 @@ export function ctcaeGrade(value: number, lln: number, b: Boundaries): Grade {
   return 0;
 }
 
+/** The CTCAE boundaries of a term, from the count cut-offs (neutrophil grade 4 is severe neutropenia, < 0.5). */
 export function boundaries(term: CtcaeTerm, t: Thresholds): Boundaries {
-  return t.ctcae[term];
+  switch (term) {
+    case 'neutrophils': {
+      const n = t.counts.neutrophils;
+      return { grade2: n.ctcaeGrade2, grade3: n.ctcaeGrade3, grade4: n.severe };
+    }
+    case 'hemoglobin':
+      return { grade2: t.counts.hemoglobin.ctcaeGrade2, grade3: t.counts.hemoglobin.ctcaeGrade3 };
+    default: {
+      const c = t.counts[term];
+      return { grade2: c.ctcaeGrade2, grade3: c.ctcaeGrade3, grade4: c.ctcaeGrade4 };
+    }
+  }
 }
 
 /** Default lower limit of normal of a term (hemoglobin depends on sex). */

@@ -20,9 +20,16 @@ export type Instant = { ms: number; date: string };
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T/;
 
+/** A trailing UTC designator or offset: `Z`, `+08:00`, `-05:00`. */
+const OFFSET = /(Z|[+-]\d{2}:\d{2})$/;
+
 /**
- * Reads a FHIR date or dateTime. Returns its instant and its calendar date in `timeZone`, or
- * undefined when it is missing, invalid, or less precise than a day.
+ * Reads a FHIR date or dateTime. Returns its instant and its lab date, or undefined when it is
+ * missing, invalid, or less precise than a day (docs/clinical-logic.md §2):
+ *
+ * - a timestamp with its own offset (`07:30:00+08:00`) belongs to its own local calendar date;
+ * - a UTC timestamp (`Z`, or `-00:00`, "offset unknown" in RFC 3339) or one without an offset
+ *   belongs to its date in `timeZone` (the hospital's time zone; UTC when not configured).
  */
 export function readInstant(value: string | undefined, timeZone: string): Instant | undefined {
   if (!value) return undefined;
@@ -32,15 +39,35 @@ export function readInstant(value: string | undefined, timeZone: string): Instan
     return Number.isNaN(ms) ? undefined : { ms, date: value };
   }
   if (!DATE_TIME.test(value)) return undefined; // year or year-month only
+  const offset = OFFSET.exec(value)?.[1];
+  if (offset === undefined) {
+    // No offset (not valid FHIR, but sent): a wall-clock time in the hospital's time zone.
+    const asUtc = Date.parse(`${value}Z`);
+    if (Number.isNaN(asUtc)) return undefined;
+    return { ms: asUtc - zoneOffsetMs(timeZone, asUtc), date: value.slice(0, 10) };
+  }
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) return undefined;
-  if (timeZone === 'UTC') {
-    // A UTC timestamp already carries its UTC calendar date.
-    const date =
-      value.endsWith('Z') || value.endsWith('+00:00') ? value.slice(0, 10) : new Date(ms).toISOString().slice(0, 10);
-    return { ms, date };
-  }
-  return { ms, date: formatter(timeZone).format(ms) };
+  if (offset !== 'Z' && offset !== '-00:00') return { ms, date: value.slice(0, 10) };
+  return { ms, date: timeZone === 'UTC' ? new Date(ms).toISOString().slice(0, 10) : formatter(timeZone).format(ms) };
+}
+
+/** The UTC offset of `timeZone` around the instant `ms`, in milliseconds. */
+function zoneOffsetMs(timeZone: string, ms: number): number {
+  if (timeZone === 'UTC') return 0;
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).formatToParts(ms);
+  const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  return wall - Math.floor(ms / 1000) * 1000;
 }
 
 /** readInstant with a memo: the analytes of one blood draw share their timestamp. */

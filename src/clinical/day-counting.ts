@@ -111,15 +111,16 @@ export function countDaysBelow(
   };
 }
 
-/** Runs of days below (lower bound, bridged) as [firstDay, lastDay] pairs. */
+/** Runs of days below (bridged; unknown days as above = lower bound, by default) as [firstDay, lastDay] pairs. */
 export function runsBelow(
   days: readonly LabDay[],
   from: number,
   to: number,
   isBelow: (value: number) => boolean,
   opts: { maxGap: number; stableDays: number },
+  unknownAs: 'below' | 'above' = 'above',
 ): [number, number][] {
-  const below = belowWithBridging(classifyDays(days, from, to, isBelow, opts.maxGap), opts.stableDays, 'above');
+  const below = belowWithBridging(classifyDays(days, from, to, isBelow, opts.maxGap), opts.stableDays, unknownAs);
   const runs: [number, number][] = [];
   below.forEach((b, k) => {
     if (!b) return;

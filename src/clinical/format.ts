@@ -6,11 +6,14 @@ import type {
   Analyte,
   Assessment,
   BCellAplasiaResult,
+  Censoring,
   Cd4Cd8Result,
   CtcaeTerm,
   HematotoxResult,
+  IrradiationWindow,
   LabPoint,
   Lineage,
+  NeutrophilPhenotype,
   Recommendation,
   RecommendationKind,
 } from './types.js';
@@ -42,11 +45,13 @@ export function valueWithUnit(p: Pick<LabPoint, 'value' | 'unit'>): string {
 /** What each recommendation is called on cards and in the app. */
 export const RECOMMENDATION_TITLES: Record<RecommendationKind, string> = {
   'g-csf': 'G-CSF for severe neutropenia',
+  'neutropenia-on-gcsf': 'Severe neutropenia on G-CSF',
   'g-csf-prophylaxis': 'Prophylactic G-CSF',
   'red-cell-transfusion': 'Red cell transfusion review',
   'platelet-transfusion': 'Platelet transfusion review',
   'ivig-review': 'IVIG review',
   'cytopenia-workup': 'Cytopenia work-up',
+  'b-cell-recovery': 'B-cell recovery: review disease status',
 };
 
 const LINEAGE_NAME: Record<Lineage, [string, string]> = {
@@ -62,15 +67,16 @@ export function severeName(lineage: Lineage, threshold: number): string {
 }
 
 /** The threshold a recommendation applied, in words ("< 0.5 ×10⁹/L", "early ICAHT grade ≥ 3"). */
-export function thresholdText(r: Pick<Recommendation, 'threshold'>, severe: Thresholds['severe']): string {
+export function thresholdText(r: Pick<Recommendation, 'threshold'>, counts: Thresholds['counts']): string {
   const { comparator, value, unit } = r.threshold;
   const cmp = comparator === '>=' ? '≥' : comparator === '<=' ? '≤' : comparator;
   if (unit === 'day') {
     return (
-      `severe cytopenia (ANC < ${fmt(severe.anc)}, platelets < ${fmt(severe.platelets)} or Hb < ${fmt(severe.hemoglobin)}) ` +
+      `severe cytopenia (ANC < ${fmt(counts.neutrophils.severe)}, platelets < ${fmt(counts.platelets.severe)} or Hb < ${fmt(counts.hemoglobin.severe)} g/L) ` +
       `still present on day +${fmt(value)}`
     );
   }
+  if (unit === 'days-after-infusion') return `loss of B-cell aplasia within ${fmt(value)} days of infusion`;
   if (unit === 'grade') return `early ICAHT grade ${cmp} ${fmt(value)}`;
   if (unit === 'score') return `CAR-HEMATOTOX ${cmp} ${fmt(value)}`;
   return `${cmp} ${fmt(value)} ${displayUnit(unit)}`;
@@ -104,9 +110,29 @@ export const HEMATOTOX_LABELS = {
 
 /** "4 (high)", "≥ 3 (high; crp missing)", "incomplete (crp, ferritin missing)". */
 export function hematotoxScoreText(h: HematotoxResult): string {
-  if (h.score !== null) return `${h.score} (${h.risk ?? ''})`;
-  if (h.risk === 'high') return `≥ ${h.partialScore} (high; ${h.missing.join(', ')} missing)`;
-  return `incomplete (${h.missing.join(', ')} missing)`;
+  const missing = h.missing.map((m) => HEMATOTOX_LABELS[m]).join(', ');
+  if (h.score !== null) return `${h.score} (${h.risk ?? ''} risk)`;
+  if (h.risk === 'high') return `≥ ${h.partialScore} (high risk; ${missing} not measured)`;
+  return `incomplete (${missing} not measured)`;
+}
+
+/** The neutrophil recovery phenotype in words (Rejeski et al., Blood 2021). */
+export function phenotypeText(p: NeutrophilPhenotype | null, t: Thresholds): string {
+  const n = fmt(t.counts.neutrophils.severe);
+  switch (p) {
+    case null:
+      return 'not yet known (first dip ongoing)';
+    case 'quick':
+      return 'quick recovery';
+    case 'intermittent':
+      return `intermittent: recovered, then ANC ≤ ${n} again after day +${t.icaht.biphasicAfterDay}`;
+    case 'aplastic':
+      return `aplastic: ANC ≤ ${n} for ${t.icaht.durationDays.long} days or more`;
+    case 'early-second-dip':
+      return `second dip to ANC ≤ ${n} before day +${t.icaht.biphasicAfterDay}: fits none of the published phenotypes`;
+    case 'no-severe-neutropenia':
+      return `no severe neutropenia (ANC never ≤ ${n})`;
+  }
 }
 
 /** Prolonged hematologic toxicity on the landmark day, or why it cannot be said yet. */
@@ -140,3 +166,23 @@ export function cd4cd8Text(cd: Cd4Cd8Result, t: Thresholds): string {
   const low = cd.cd4Low ? `; CD4 < ${fmt(t.cd4.low)} ×10⁹/L: antiviral prophylaxis stays indicated` : '';
   return `CD4/CD8 ${cd.latestRatio ?? '–'}${cd.inverted ? ` (inverted since ${dayLabel(cd.onsetDay)})` : ''}${low}`;
 }
+
+/** What the transfusion cards say about irradiation: the window in force and what its start rests on. */
+export function irradiationNote(w: IrradiationWindow | null, t: Thresholds): string {
+  if (!w) return 'Irradiation of blood products per local policy.';
+  const start =
+    w.basis === 'leukapheresis'
+      ? `${w.from}, ${plural(t.irradiation.daysBeforeLeukapheresis, 'day')} before leukapheresis on ${w.leukapheresisDate ?? ''}`
+      : `${w.from} (${dayLabel(w.fromDay)}): leukapheresis date not recorded, so the window starts ${plural(-w.fromDay, 'day')} before the infusion`;
+  const end = w.until === null ? 'for life (hospital setting)' : `to ${w.until} (${dayLabel(w.untilDay)})`;
+  return w.required
+    ? `Use irradiated cellular blood products: required from ${start} ${end} (EHA/EBMT 2023).`
+    : `Outside the irradiation window (from ${start} ${end}): irradiation per local policy.`;
+}
+
+/** Why ICAHT counting stopped, in words. */
+export const CENSORING_TEXT: Record<Censoring['reason'], string> = {
+  death: 'death',
+  'car-t-reinfusion': 'a later CAR-T infusion',
+  'allogeneic-hsct': 'allogeneic stem cell transplantation',
+};

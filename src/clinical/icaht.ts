@@ -1,51 +1,61 @@
 /**
  * EHA/EBMT immune effector cell-associated hematotoxicity (Rejeski et al., Blood 2023;142:865),
  * its thrombocytopenia analogue (T-ICAHT, Blood 2025) and the neutrophil recovery phenotype.
- * Thresholds and day counts come from Thresholds (docs/clinical-logic.md §6).
+ * Every cut-off and day count comes from Thresholds (docs/clinical-logic.md §6).
+ *
+ * Comparators: ICAHT counts ANC at or below (≤) its cut-offs; T-ICAHT counts platelets strictly
+ * below (<) theirs. Counting stops at the censoring day (death, a later CAR-T, allogeneic HSCT).
  */
 import { countDaysBelow, runsBelow } from './day-counting.js';
 import type { Thresholds } from './thresholds.js';
-import type { Grade, IcahtResult, LabDay, LabPoint } from './types.js';
+import type { Censoring, Grade, IcahtResult, LabDay, LabPoint, NeutrophilPhenotype } from './types.js';
 
-const clampGrade = (g: number): Grade => Math.max(0, Math.min(4, g)) as Grade;
-
-/** Early ICAHT grade from cumulative days with ANC ≤ 0.5 and ≤ 0.1 in days 0–30 (Table 1). */
-export function earlyIcahtGrade(daysAnc500: number, daysAnc100: number, lastDay: number): Grade {
-  const by500 = daysAnc500 === 0 ? 0 : daysAnc500 <= 6 ? 1 : daysAnc500 <= 13 ? 2 : daysAnc500 <= lastDay ? 3 : 4;
-  const by100 = daysAnc100 >= 14 ? 4 : daysAnc100 >= 7 ? 3 : 0;
-  return clampGrade(Math.max(by500, by100));
+/** Early ICAHT grade from cumulative days with ANC ≤ 0.5 and ≤ 0.1 in days 0–30 (Table 1, without "no recovery"). */
+export function earlyIcahtGrade(daysAnc500: number, daysAnc100: number, d: Thresholds['icaht']['durationDays']): Grade {
+  const by500 = daysAnc500 === 0 ? 0 : daysAnc500 < d.short ? 1 : daysAnc500 < d.long ? 2 : 3;
+  const by100 = daysAnc100 >= d.long ? 4 : daysAnc100 >= d.short ? 3 : 0;
+  return Math.max(by500, by100) as Grade;
 }
 
-/** Late ICAHT grade of a (non-transient) ANC value after day +30. */
-export function lateIcahtGrade(anc: number, t: Thresholds['icaht']['late']): Grade {
-  if (anc <= t.grade4) return 4;
-  if (anc <= t.grade3) return 3;
-  if (anc <= t.grade2) return 2;
-  if (anc <= t.grade1) return 1;
+/** Late ICAHT grade of a confirmed ANC after day +30: ≤ 1.5 → 1, ≤ 1.0 → 2, ≤ 0.5 → 3, ≤ 0.1 → 4. */
+export function lateIcahtGrade(anc: number, n: Thresholds['counts']['neutrophils']): Grade {
+  if (anc <= n.profound) return 4;
+  if (anc <= n.severe) return 3;
+  if (anc <= n.ctcaeGrade3) return 2;
+  if (anc <= n.ctcaeGrade2) return 1;
   return 0;
 }
 
 /** Early T-ICAHT grade from days with platelets < 50 and < 20 in days 0–30. */
-export function earlyTIcahtGrade(daysBelow50: number, daysBelow20: number): Grade {
-  if (daysBelow20 >= 14) return 4;
+export function earlyTIcahtGrade(
+  daysBelow50: number,
+  daysBelow20: number,
+  d: Thresholds['icaht']['durationDays'],
+): Grade {
+  if (daysBelow20 >= d.long) return 4;
   if (daysBelow20 >= 1) return 3;
-  if (daysBelow50 >= 7) return 2;
+  if (daysBelow50 >= d.short) return 2;
   if (daysBelow50 >= 1) return 1;
   return 0;
 }
 
 /**
- * Windows of `size` consecutive measured lab days; a window's value is its highest, so a grade
- * given to it holds for every measurement in it (non-transient: confirmed by ≥ 2 values).
+ * The measurements that confirm a late grade: the `n` lowest values of the window. A cut-off is met
+ * by at least `n` measurements exactly when the n-th lowest value meets it (not necessarily
+ * consecutive ones: counts that oscillate around a cut-off are graded by it).
  */
-function confirmedValues(days: readonly LabDay[], size: number): { value: number; days: LabDay[] }[] {
-  const out: { value: number; days: LabDay[] }[] = [];
-  for (let i = 0; i + size <= days.length; i++) {
-    const window = days.slice(i, i + size);
-    out.push({ value: Math.max(...window.map((d) => d.value)), days: window });
-  }
-  return out;
+function confirming(days: readonly LabDay[], n: number): LabDay[] | null {
+  if (days.length < n) return null;
+  return [...days].sort((x, y) => x.value - y.value || x.day - y.day).slice(0, n);
 }
+
+const point = (d: LabDay, unit: string): LabPoint => ({
+  value: d.value,
+  unit,
+  date: d.date,
+  day: d.day,
+  reference: d.reference,
+});
 
 export function assessIcaht(
   anc: readonly LabDay[],
@@ -53,54 +63,32 @@ export function assessIcaht(
   asOfDay: number,
   unit: string,
   t: Thresholds,
+  censoring: Censoring | null = null,
 ): IcahtResult {
-  const e = t.icaht.early;
-  const opts = { maxGap: t.maxGapDays, stableDays: e.stableRecoveryDays };
-  const to = Math.min(e.lastDay, asOfDay);
+  const ic = t.icaht;
+  const n = t.counts.neutrophils;
+  const opts = { maxGap: t.maxGapDays, stableDays: t.recovery.consecutiveDays };
+  /** The last day counted: the assessment day, or the day censoring stops the count. */
+  const lastCounted = censoring ? Math.min(asOfDay, censoring.lastCountedDay) : asOfDay;
+  const to = Math.min(ic.earlyLastDay, lastCounted);
+  const complete = asOfDay >= ic.earlyLastDay || (censoring !== null && censoring.lastCountedDay < ic.earlyLastDay);
 
   // Early ICAHT (days 0–30): cumulative days, non-stable recovery counted.
-  const d500 = countDaysBelow(anc, 0, to, (v) => v <= e.anc500, opts);
-  const d100 = countDaysBelow(anc, 0, to, (v) => v <= e.anc100, opts);
+  const d500 = countDaysBelow(anc, 0, to, (v) => v <= n.severe, opts);
+  const d100 = countDaysBelow(anc, 0, to, (v) => v <= n.profound, opts);
   const earlyMeasured = asOfDay >= 0 && d500.measured;
-  const grade = earlyMeasured ? earlyIcahtGrade(d500.lower, d100.lower, e.lastDay) : null;
-  const upper = earlyMeasured ? earlyIcahtGrade(d500.upper, d100.upper, e.lastDay) : null;
+  const noRecovery = earlyMeasured ? noRecoveryFacts(anc, to, complete, t) : null;
+  const byCount = (lower: boolean): Grade =>
+    earlyIcahtGrade(lower ? d500.lower : d500.upper, lower ? d100.lower : d100.upper, ic.durationDays);
+  const grade = earlyMeasured ? (noRecovery?.decided ? 4 : byCount(true)) : null;
+  const upper = earlyMeasured ? (noRecovery?.possible ? 4 : byCount(false)) : null;
 
-  // Late ICAHT (after day +30): the lowest non-transient value.
-  const late = anc.filter((d) => d.day >= t.icaht.late.firstDay && d.day <= asOfDay);
-  let lateGrade: Grade | null = null;
-  let lateNadir: LabPoint | undefined;
-  for (const w of confirmedValues(late, t.icaht.late.confirmations)) {
-    const g = lateIcahtGrade(w.value, t.icaht.late);
-    if (lateGrade === null || g > lateGrade) {
-      lateGrade = g;
-      const worst = w.days.find((d) => d.value === w.value) ?? w.days[0];
-      if (worst) lateNadir = { value: worst.value, unit, date: worst.date, day: worst.day, reference: worst.reference };
-    }
-  }
-
-  // T-ICAHT early and late.
-  const th = t.icaht.thrombocytopenia;
-  const p50 = countDaysBelow(platelets, 0, to, (v) => v < th.early50, opts);
-  const p20 = countDaysBelow(platelets, 0, to, (v) => v < th.early20, opts);
-  const tMeasured = asOfDay >= 0 && p50.measured;
-  const tGrade = tMeasured ? earlyTIcahtGrade(p50.lower, p20.lower) : null;
-  const tUpper = tMeasured ? earlyTIcahtGrade(p50.upper, p20.upper) : null;
-
-  const lateTo = Math.min(th.lateLastDay, asOfDay);
-  const latePlt = platelets.filter((d) => d.day >= t.icaht.late.firstDay && d.day <= lateTo);
-  let lateT: Grade | null = null;
-  if (latePlt.length >= t.icaht.late.confirmations) {
-    lateT = 0;
-    for (const w of confirmedValues(latePlt, t.icaht.late.confirmations)) {
-      if (w.value < th.late20) lateT = Math.max(lateT, 3) as Grade;
-      else if (w.value < th.late50) lateT = Math.max(lateT, 2) as Grade;
-      else if (w.value < th.late100) lateT = Math.max(lateT, 1) as Grade;
-    }
-    if (lateT === 3) {
-      const days20 = countDaysBelow(platelets, t.icaht.late.firstDay, lateTo, (v) => v < th.late20, opts);
-      if (days20.lower >= 14) lateT = 4;
-    }
-  }
+  // Late ICAHT (day +31 on): the highest grade whose cut-off at least N measurements meet.
+  const lateTo = Math.min(ic.lateLastDay ?? Infinity, lastCounted);
+  const late = anc.filter((d) => d.day > ic.earlyLastDay && d.day <= lateTo);
+  const lateConfirming = confirming(late, ic.lateConfirmations);
+  const lateWorst = lateConfirming?.at(-1);
+  const lateGrade = lateWorst ? lateIcahtGrade(lateWorst.value, n) : null;
 
   return {
     early: {
@@ -109,41 +97,109 @@ export function assessIcaht(
       gradeUpperBound: upper,
       daysAnc500: d500.lower,
       daysAnc100: d100.lower,
-      complete: asOfDay >= e.lastDay,
+      complete,
       dataGaps: d500.gaps,
+      noRecovery: noRecovery && noRecovery.sinceDay !== null ? { sinceDay: noRecovery.sinceDay, throughDay: to } : null,
     },
-    late: { grade: lateGrade, ...(lateNadir ? { nadir: lateNadir } : {}) },
-    thrombocytopenia: {
-      early: {
-        grade: tGrade,
-        atLeast: tGrade !== null && tUpper !== null && tUpper > tGrade,
-        daysBelow50: p50.lower,
-        daysBelow20: p20.lower,
-        complete: asOfDay >= e.lastDay,
-      },
-      late: { grade: lateT },
+    late: {
+      grade: lateGrade,
+      measurements: late.length,
+      ...(lateConfirming && lateGrade !== null && lateGrade > 0
+        ? { confirmedBy: lateConfirming.map((d) => point(d, unit)) }
+        : {}),
+      ...(late.length > 0 ? { nadir: point([...late].sort((x, y) => x.value - y.value)[0] as LabDay, unit) } : {}),
     },
-    phenotype: recoveryPhenotype(anc, asOfDay, t),
+    thrombocytopenia: tIcaht(platelets, asOfDay, to, lastCounted, complete, t),
+    phenotype: recoveryPhenotype(anc, lastCounted, t),
+    censoring,
+  };
+}
+
+/**
+ * Grade 4 "no recovery" (EHA/EBMT 2023 Table 1: ANC never above 0.5; read as Liang et al.'s
+ * grader does, docs/clinical-logic.md §6): ANC ≤ 0.5 from day +3 at the latest and no stable
+ * recovery through day +30 (or the censoring day). `possible` while the dip is still unbroken
+ * before day +30, or when missing days leave it open; `decided` once the window is over.
+ */
+function noRecoveryFacts(
+  anc: readonly LabDay[],
+  to: number,
+  complete: boolean,
+  t: Thresholds,
+): { sinceDay: number | null; decided: boolean; possible: boolean } {
+  const below = (v: number): boolean => v <= t.counts.neutrophils.severe;
+  const opts = { maxGap: t.maxGapDays, stableDays: t.recovery.consecutiveDays };
+  const onsetBy = t.icaht.noRecoveryOnsetByDay;
+  const unbroken = (unknownAs: 'above' | 'below'): number | null => {
+    const first = runsBelow(anc, 0, to, below, opts, unknownAs)[0];
+    return first && first[0] <= onsetBy && first[1] === to ? first[0] : null;
+  };
+  const sure = unbroken('above');
+  const open = unbroken('below');
+  return { sinceDay: sure ?? open, decided: complete && sure !== null, possible: open !== null };
+}
+
+/** Early and late T-ICAHT (T-ICAHT paper Table 1): platelets < 50 and < 20; late over days 31–100. */
+function tIcaht(
+  platelets: readonly LabDay[],
+  asOfDay: number,
+  to: number,
+  lastCounted: number,
+  complete: boolean,
+  t: Thresholds,
+): IcahtResult['thrombocytopenia'] {
+  const ic = t.icaht;
+  const p = t.counts.platelets;
+  const opts = { maxGap: t.maxGapDays, stableDays: t.recovery.consecutiveDays };
+  const p50 = countDaysBelow(platelets, 0, to, (v) => v < p.ctcaeGrade3, opts);
+  const p20 = countDaysBelow(platelets, 0, to, (v) => v < p.severe, opts);
+  const measured = asOfDay >= 0 && p50.measured;
+  const grade = measured ? earlyTIcahtGrade(p50.lower, p20.lower, ic.durationDays) : null;
+  const upper = measured ? earlyTIcahtGrade(p50.upper, p20.upper, ic.durationDays) : null;
+
+  const lateTo = Math.min(ic.lateTIcahtLastDay, lastCounted);
+  const late = platelets.filter((d) => d.day > ic.earlyLastDay && d.day <= lateTo);
+  const worst = confirming(late, ic.lateConfirmations)?.at(-1);
+  let lateGrade: Grade | null = null;
+  if (worst) {
+    lateGrade = worst.value < p.severe ? 3 : worst.value < p.ctcaeGrade3 ? 2 : worst.value < p.lateTIcahtGrade1 ? 1 : 0;
+    if (lateGrade === 3) {
+      const days20 = countDaysBelow(platelets, ic.earlyLastDay + 1, lateTo, (v) => v < p.severe, opts);
+      if (days20.lower >= ic.durationDays.long) lateGrade = 4;
+    }
+  }
+  return {
+    early: {
+      grade,
+      atLeast: grade !== null && upper !== null && upper > grade,
+      daysBelow50: p50.lower,
+      daysBelow20: p20.lower,
+      complete,
+    },
+    late: { grade: lateGrade, measurements: late.length },
   };
 }
 
 /**
  * Neutrophil recovery phenotype (Rejeski et al., Blood 2021; docs/clinical-logic.md §6): aplastic
  * when ANC ≤ 0.5 persists ≥ 14 days; intermittent when, after a recovery, ANC dips to ≤ 0.5 again
- * after day +21; quick when it recovered without such a dip. Null while the first dip is still under way.
+ * after day +21; quick when it recovered without a second dip. A second dip only before day +21
+ * fits none of the three: 'early-second-dip'. Null while the first dip is still under way.
  */
-export function recoveryPhenotype(anc: readonly LabDay[], asOfDay: number, t: Thresholds): IcahtResult['phenotype'] {
-  const post = anc.filter((d) => d.day >= 0 && d.day <= asOfDay);
+export function recoveryPhenotype(anc: readonly LabDay[], lastDay: number, t: Thresholds): NeutrophilPhenotype | null {
+  const post = anc.filter((d) => d.day >= 0 && d.day <= lastDay);
   if (post.length === 0) return null;
   const lastMeasured = post.at(-1)?.day ?? 0;
-  const runs = runsBelow(post, 0, lastMeasured, (v) => v <= t.icaht.early.anc500, {
+  const runs = runsBelow(post, 0, lastMeasured, (v) => v <= t.counts.neutrophils.severe, {
     maxGap: t.maxGapDays,
-    stableDays: t.icaht.early.stableRecoveryDays,
+    stableDays: t.recovery.consecutiveDays,
   });
   if (runs.length === 0) return 'no-severe-neutropenia';
-  if (runs.some(([a, b]) => b - a + 1 >= t.icaht.aplasticDays)) return 'aplastic';
+  if (runs.some(([a, b]) => b - a + 1 >= t.icaht.durationDays.long)) return 'aplastic';
   const first = runs[0];
   if (!first || first[1] === lastMeasured) return null; // still in the first dip, not yet 14 days
-  if (runs.slice(1).some(([start]) => start > t.icaht.biphasicAfterDay)) return 'intermittent';
+  const later = runs.slice(1);
+  if (later.some(([start]) => start > t.icaht.biphasicAfterDay)) return 'intermittent';
+  if (later.length > 0) return 'early-second-dip';
   return 'quick';
 }

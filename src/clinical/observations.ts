@@ -31,6 +31,7 @@ const ROLE_ANALYTE: Partial<Record<Role, [Analyte, Dimension]>> = {
   ldh: ['ldh', 'enzyme'],
   'body-temperature': ['temperature', 'temperature'],
   'crs-grade-observation': ['crsGrade', 'grade'],
+  'body-weight': ['weight', 'mass'],
 };
 
 /** Lymphocyte subsets come as a percentage of lymphocytes or as a count; the unit tells which. */

@@ -6,10 +6,19 @@
  * by a TransfusionRule.
  */
 import type { HospitalThresholds, Thresholds } from './thresholds.js';
-import { ivigThreshold, SOURCES, sourceFor } from './thresholds.js';
-import type { Analyte, ClinicalEvent, HematotoxResult, LabPoint, Recommendation } from './types.js';
+import { ivigThreshold, SOURCES, sourceFor, transfusionTrigger } from './thresholds.js';
+import type {
+  Analyte,
+  BCellAplasiaResult,
+  ClinicalEvent,
+  HematotoxResult,
+  IcahtResult,
+  IrradiationWindow,
+  LabPoint,
+  Recommendation,
+} from './types.js';
 import { displayUnit } from './units.js';
-import { dayLabel, fmt } from './format.js';
+import { dayLabel, fmt, irradiationNote, plural } from './format.js';
 
 export interface RecommendationInput {
   asOfDay: number;
@@ -18,9 +27,10 @@ export interface RecommendationInput {
   events: readonly ClinicalEvent[];
   hematotox: HematotoxResult;
   pht: boolean | null;
-  earlyIcahtGrade: number | null;
-  earlyIcahtAtLeast: boolean;
+  icaht: IcahtResult;
   ageYears: number | null;
+  bCellAplasia: BCellAplasiaResult;
+  irradiation: IrradiationWindow | null;
   /** Observations behind prolonged or severe cytopenia, cited by the work-up recommendation. */
   workupEvidence: string[];
 }
@@ -53,17 +63,42 @@ export function recommend(input: RecommendationInput, thresholds: HospitalThresh
   const a = thresholds.values.actions;
   if (input.asOfDay < 0 || input.asOfDay > a.followUpDays) return [];
   const ctx = ruleContext(input, thresholds);
-  const gcsf = gcsfTreatment(ctx);
+  const workup = cytopeniaWorkup(ctx);
+  // On G-CSF with ANC still below 0.5, the next step is the work-up: one card asks for it.
+  const gcsf = gcsfTreatment(ctx, workup !== undefined);
   const all = [
     gcsf,
     // Prophylaxis is moot once ANC is already below the therapeutic threshold (G-CSF above covers it).
-    gcsf ? undefined : gcsfProphylaxis(ctx),
+    gcsf || severeNeutropenia(ctx) ? undefined : gcsfProphylaxis(ctx),
     transfusionReview(ctx, RED_CELL),
     transfusionReview(ctx, PLATELET),
     ivigReview(ctx),
-    cytopeniaWorkup(ctx),
+    workup,
+    bCellRecovery(ctx),
   ];
   return all.filter((r): r is Recommendation => r !== undefined);
+}
+
+/** The latest ANC when it is below the severe threshold (< 0.5). */
+function severeNeutropenia(ctx: RuleContext): LabPoint | undefined {
+  const anc = ctx.input.latest.anc;
+  return anc && anc.value < ctx.t.counts.neutrophils.severe ? anc : undefined;
+}
+
+/** G-CSF doses in the last `gcsfRecentDays` days, and the first dose of that course. */
+function gcsfCourse(ctx: RuleContext): { recent: ClinicalEvent[]; sinceDay: number | null } {
+  const { input, a } = ctx;
+  const doses = ctx.events('g-csf');
+  const recent = doses.filter((e) => input.asOfDay - (e.day ?? 0) <= a.gcsfRecentDays);
+  if (recent.length === 0) return { recent, sinceDay: null };
+  // The course: doses back from the latest with no pause longer than gcsfRecentDays.
+  let since = recent.at(-1)?.day ?? 0;
+  for (let i = doses.length - 1; i >= 0; i--) {
+    const d = doses[i]?.day ?? 0;
+    if (since - d > a.gcsfRecentDays) break;
+    since = d;
+  }
+  return { recent, sinceDay: since };
 }
 
 function ruleContext(input: RecommendationInput, thresholds: HospitalThresholds): RuleContext {
@@ -71,7 +106,6 @@ function ruleContext(input: RecommendationInput, thresholds: HospitalThresholds)
   const a = t.actions;
   const ageOf = (p: LabPoint): number => input.asOfDay - (p.day ?? input.asOfDay);
   const isStale = (p: LabPoint): boolean => ageOf(p) > a.maxLabAgeDays;
-  const irradiation = input.asOfDay >= a.irradiatedFromDay && input.asOfDay <= a.irradiatedToDay;
   return {
     input,
     thresholds,
@@ -93,38 +127,59 @@ function ruleContext(input: RecommendationInput, thresholds: HospitalThresholds)
     }),
     events: (kind) =>
       input.events.filter((e) => e.kind === kind && e.day !== null && e.day >= 0 && e.day <= input.asOfDay),
-    irradiationNote: irradiation
-      ? 'Use irradiated blood products (EHA/EBMT: from 7 days before leukapheresis to ' +
-        `${a.irradiatedToDay} days after CAR-T; day +${input.asOfDay} now).`
-      : 'Irradiation of blood products per local policy (beyond the EHA/EBMT window after CAR-T).',
+    irradiationNote: irradiationNote(input.irradiation, t),
   };
 }
 
-/** G-CSF for severe neutropenia (Wang et al. 2021: ANC < 0.5 is the warning line; EHA/EBMT 2023). */
-function gcsfTreatment(ctx: RuleContext): Recommendation | undefined {
-  const { input, a, isStale } = ctx;
-  const anc = input.latest.anc;
-  if (!anc || anc.value >= a.gcsfAnc) return undefined;
-  const recentGcsf = ctx.events('g-csf').filter((e) => input.asOfDay - (e.day ?? 0) <= a.gcsfRecentDays);
-  return {
-    kind: 'g-csf',
-    urgency: isStale(anc) ? 'warning' : 'critical',
-    reason:
-      `${valueText('ANC', anc)} is below ${fmt(a.gcsfAnc)} ×10⁹/L: severe neutropenia. ` +
-      `Consider G-CSF (filgrastim 5 µg/kg/day) for prolonged ANC < ${fmt(a.gcsfAnc)}.`,
-    threshold: ctx.threshold(a.gcsfAnc, '10*9/L', '<', 'actions.gcsfAnc'),
-    source: sourceFor(ctx.thresholds, 'actions.gcsfAnc', SOURCES.ehaEbmt),
+/**
+ * G-CSF for severe neutropenia (Wang et al. 2021: ANC < 0.5 is the warning line; EHA/EBMT 2023).
+ * Without G-CSF in the last days: "consider G-CSF", critical on a recent count. Already on G-CSF:
+ * the card no longer asks for G-CSF; it says when the work-up falls due (the work-up card asks for
+ * it once due), as information.
+ */
+function gcsfTreatment(ctx: RuleContext, workupDue: boolean): Recommendation | undefined {
+  const { input, t, isStale } = ctx;
+  const anc = severeNeutropenia(ctx);
+  if (!anc) return undefined;
+  const cutoff = t.counts.neutrophils.severe;
+  const path = 'counts.neutrophils.severe';
+  const course = gcsfCourse(ctx);
+  const base = {
+    threshold: ctx.threshold(cutoff, '10*9/L', '<', path),
+    source: sourceFor(ctx.thresholds, path, SOURCES.ehaEbmt),
     evidence: [anc.reference],
-    values: [{ ...anc, analyte: 'anc' }],
+    values: [{ ...anc, analyte: 'anc' as const }],
     stale: isStale(anc),
+  };
+  if (course.sinceDay === null) {
+    return {
+      ...base,
+      kind: 'g-csf',
+      urgency: isStale(anc) ? 'warning' : 'critical',
+      reason: `${valueText('ANC', anc)} is below ${fmt(cutoff)} ×10⁹/L (severe neutropenia) and no G-CSF is recorded in the last ${plural(ctx.a.gcsfRecentDays, 'day')}.`,
+      notes: [
+        ...ctx.staleNote(anc, 'ANC'),
+        'EHA/EBMT 2023: G-CSF (filgrastim 5 µg/kg/day) for severe neutropenia after CAR-T.',
+      ],
+    };
+  }
+  if (workupDue) return undefined;
+  const e = input.icaht.early;
+  const long = t.icaht.durationDays.long;
+  const dueDay = input.asOfDay + Math.max(1, long - e.daysAnc500);
+  const daysOn = input.asOfDay - course.sinceDay + 1;
+  return {
+    ...base,
+    kind: 'neutropenia-on-gcsf',
+    urgency: 'info',
+    reason:
+      `${valueText('ANC', anc)} is still below ${fmt(cutoff)} ×10⁹/L after ${plural(daysOn, 'day')} of G-CSF (since ${dayLabel(course.sinceDay)}). ` +
+      `If ANC stays ≤ ${fmt(cutoff)} to ${dayLabel(dueDay)} (${long} days, early ICAHT grade 3), work up the cytopenia.`,
     notes: [
       ...ctx.staleNote(anc, 'ANC'),
-      ...(recentGcsf.length > 0
-        ? [`G-CSF already given on ${recentGcsf.map((e) => dayLabel(e.day)).join(', ')}.`]
-        : []),
-      'Seed 002: G-CSF, red cell and platelet transfusion are triggered at ANC < 0.5, Hb < 60 g/L and platelets < 20 ×10⁹/L.',
+      'EHA/EBMT 2023: persisting neutropenia despite G-CSF calls for a marrow and infection work-up.',
     ],
-    ...(recentGcsf.length > 0 ? { recentTreatmentDays: recentGcsf.map((e) => e.day ?? 0) } : {}),
+    recentTreatmentDays: course.recent.map((x) => x.day ?? 0),
   };
 }
 
@@ -135,7 +190,7 @@ function gcsfTreatment(ctx: RuleContext): Recommendation | undefined {
 function gcsfProphylaxis(ctx: RuleContext): Recommendation | undefined {
   const { input, t, a } = ctx;
   const h = input.hematotox;
-  const inWindow = input.asOfDay >= a.gcsfProphylaxisFromDay && input.asOfDay <= a.gcsfProphylaxisToDay;
+  const inWindow = input.asOfDay >= a.gcsfProphylaxisFromDay && input.asOfDay <= a.gcsfProphylaxisStartDay;
   if (h.risk !== 'high' || !inWindow || ctx.events('g-csf').length > 0) return undefined;
   return {
     kind: 'g-csf-prophylaxis',
@@ -158,16 +213,16 @@ function gcsfProphylaxis(ctx: RuleContext): Recommendation | undefined {
 /** What tells the red cell and the platelet transfusion reviews apart. */
 interface TransfusionRule {
   kind: 'red-cell-transfusion' | 'platelet-transfusion';
+  product: 'red-cell' | 'platelet';
   analyte: 'hemoglobin' | 'platelets';
-  /** The trigger, under `actions` in HospitalThresholds; "severe" is `severe[analyte]`. */
-  action: 'redCellHemoglobin' | 'plateletCount';
+  term: 'hemoglobin' | 'platelets';
   unit: string;
-  /** Reason text: "<label> <verb> below <trigger> <unitText> (<severeText>): review <product> transfusion." */
+  /** Reason text: "<label> <verb> below <trigger> <unitText> (<severeText>): review <productText> transfusion." */
   label: string;
   verb: 'is' | 'are';
   unitText: string;
   severeText: string;
-  product: string;
+  productText: string;
   /** Name of the value in the stale note. */
   staleLabel: string;
 }
@@ -175,45 +230,52 @@ interface TransfusionRule {
 /** Red cell transfusion review (Wang et al. 2021: Hb < 60 g/L; institutions may set 70–80). */
 const RED_CELL: TransfusionRule = {
   kind: 'red-cell-transfusion',
+  product: 'red-cell',
   analyte: 'hemoglobin',
-  action: 'redCellHemoglobin',
+  term: 'hemoglobin',
   unit: 'g/L',
   label: 'Hemoglobin',
   verb: 'is',
   unitText: 'g/L',
   severeText: 'severe anemia',
-  product: 'red cell',
+  productText: 'red cell',
   staleLabel: 'hemoglobin',
 };
 
 /** Platelet transfusion review (Wang et al. 2021: platelets < 20; institutions may set 10). */
 const PLATELET: TransfusionRule = {
   kind: 'platelet-transfusion',
+  product: 'platelet',
   analyte: 'platelets',
-  action: 'plateletCount',
+  term: 'platelets',
   unit: '10*9/L',
   label: 'Platelets',
   verb: 'are',
   unitText: '×10⁹/L',
   severeText: 'severe thrombocytopenia',
-  product: 'platelet',
+  productText: 'platelet',
   staleLabel: 'platelet count',
 };
 
-/** Transfusion review below the trigger: critical when also below the severe threshold and the value is recent. */
+/**
+ * Transfusion review below the trigger: critical when also below the severe threshold and the
+ * value is recent. None once a transfusion of that product (or of an unknown product) is recorded
+ * on or after the value's date: the action asked for has been taken.
+ */
 function transfusionReview(ctx: RuleContext, rule: TransfusionRule): Recommendation | undefined {
   const { isStale } = ctx;
   const p = ctx.input.latest[rule.analyte];
-  const trigger = ctx.a[rule.action];
+  const { value: trigger, path } = transfusionTrigger(ctx.t, rule.product);
   if (!p || p.value >= trigger) return undefined;
-  const severe = p.value < ctx.t.severe[rule.analyte];
-  const path = `actions.${rule.action}`;
+  const given = [...ctx.events(rule.kind), ...ctx.events('transfusion-unspecified')].some((e) => e.date >= p.date);
+  if (given) return undefined;
+  const severe = p.value < ctx.t.counts[rule.term].severe;
   return {
     kind: rule.kind,
     urgency: isStale(p) ? 'warning' : severe ? 'critical' : 'warning',
     reason:
-      `${valueText(rule.label, p)} ${rule.verb} below ${fmt(trigger)} ${rule.unitText}${severe ? ` (${rule.severeText})` : ''}: ` +
-      `review ${rule.product} transfusion.`,
+      `${valueText(rule.label, p)} ${rule.verb} below ${fmt(trigger)} ${rule.unitText}${severe ? ` (${rule.severeText})` : ''}, ` +
+      `with no ${rule.productText} transfusion recorded since: review ${rule.productText} transfusion.`,
     threshold: ctx.threshold(trigger, rule.unit, '<', path),
     source: sourceFor(ctx.thresholds, path, SOURCES.seed002),
     evidence: [p.reference],
@@ -251,15 +313,32 @@ function ivigReview(ctx: RuleContext): Recommendation | undefined {
   };
 }
 
-/** Cytopenia work-up: PHT on day 28 or early ICAHT ≥ 3 (EHA/EBMT 2023). */
+/**
+ * Cytopenia work-up (EHA/EBMT 2023): PHT on day 28, or early ICAHT ≥ 3 — which includes
+ * neutropenia persisting despite G-CSF for two weeks, and "no recovery by day +30" (grade 4).
+ */
 function cytopeniaWorkup(ctx: RuleContext): Recommendation | undefined {
   const { input, t, a } = ctx;
+  const e = input.icaht.early;
   const pht = input.pht === true;
-  const icahtHigh = input.earlyIcahtGrade !== null && input.earlyIcahtGrade >= a.workupIcahtGrade;
+  const icahtHigh = e.grade !== null && e.grade >= a.workupIcahtGrade;
   if (!pht && !icahtHigh) return undefined;
+  const course = gcsfCourse(ctx);
+  const n = t.counts.neutrophils;
+  const noRecovery =
+    e.noRecovery && e.grade === 4 && e.daysAnc100 < t.icaht.durationDays.long
+      ? `no neutrophil recovery (ANC ≤ ${fmt(n.severe)}) from ${dayLabel(e.noRecovery.sinceDay)} through ${dayLabel(e.noRecovery.throughDay)}`
+      : undefined;
   const why = [
-    ...(pht ? [`severe cytopenia persists on day ${t.pht.day} (prolonged hematologic toxicity)`] : []),
-    ...(icahtHigh ? [`early ICAHT grade ${input.earlyIcahtAtLeast ? '≥ ' : ''}${input.earlyIcahtGrade ?? ''}`] : []),
+    ...(pht ? [`severe cytopenia still present on day +${t.pht.day} (prolonged hematologic toxicity)`] : []),
+    ...(icahtHigh
+      ? [
+          `early ICAHT grade ${e.atLeast ? '≥ ' : ''}${e.grade ?? ''}${e.complete ? '' : ' so far'}: ` +
+            (noRecovery ??
+              `ANC ≤ ${fmt(n.severe)} on ${plural(e.daysAnc500, 'day')}, ≤ ${fmt(n.profound)} on ${plural(e.daysAnc100, 'day')}`),
+        ]
+      : []),
+    ...(course.sinceDay !== null && severeNeutropenia(ctx) ? [`despite G-CSF since ${dayLabel(course.sinceDay)}`] : []),
   ];
   return {
     kind: 'cytopenia-workup',
@@ -273,8 +352,42 @@ function cytopeniaWorkup(ctx: RuleContext): Recommendation | undefined {
     values: [],
     stale: false,
     notes: [
-      'Bone marrow evaluation; viral studies (CMV, EBV, parvovirus B19, HHV-6); ferritin for HLH/MAS.',
-      'Consider an autologous CD34+ boost or a thrombopoietin agonist for persistent cytopenia.',
+      'Bone marrow aspirate and biopsy; viral PCR (CMV, EBV, parvovirus B19, HHV-6); ferritin for HLH/MAS.',
+      'Consider an autologous CD34+ boost (if cells are stored) or a thrombopoietin agonist for persistent cytopenia.',
+    ],
+  };
+}
+
+/**
+ * Loss of B-cell aplasia within 6 months of tisagenlecleucel predicts CD19+ relapse: review
+ * disease status (marrow MRD). Warning: it asks for a decision, not an emergency.
+ */
+function bCellRecovery(ctx: RuleContext): Recommendation | undefined {
+  const b = ctx.input.bCellAplasia;
+  if (!b.lossPredictsRelapse || b.lossDay === null) return undefined;
+  const latest = b.latest;
+  const t = ctx.t.bCellAplasia;
+  const measured = latest
+    ? [
+        ...(latest.percent !== undefined ? [`CD19+ ${fmt(latest.percent)}% of lymphocytes`] : []),
+        ...(latest.absolute !== undefined ? [`${fmt(latest.absolute * 1000)} CD19+ cells/µL`] : []),
+      ].join(', ')
+    : '';
+  return {
+    kind: 'b-cell-recovery',
+    urgency: 'warning',
+    reason:
+      `B cells returned on ${dayLabel(b.lossDay)} after B-cell aplasia since ${dayLabel(b.onsetDay)}` +
+      `${measured ? ` (latest ${dayLabel(latest?.day ?? null)}: ${measured})` : ''}, ` +
+      `within ${Math.round(t.relapseWindowDays / 30.4)} months of tisagenlecleucel: review disease status (bone marrow MRD).`,
+    threshold: ctx.threshold(t.relapseWindowDays, 'days-after-infusion', '<=', 'bCellAplasia.relapseWindowDays'),
+    source: sourceFor(ctx.thresholds, 'bCellAplasia.relapseWindowDays', SOURCES.seed000),
+    evidence: latest ? [latest.reference] : [],
+    values: [],
+    stale: false,
+    notes: [
+      `B-cell aplasia: CD19+ < ${fmt(t.cd19Percent)}% of lymphocytes and/or < ${fmt(t.cd19Absolute * 1000)} cells/µL; loss confirmed by ${plural(t.lossConfirmations, 'sample')}.`,
+      'Early loss of B-cell aplasia after tisagenlecleucel is associated with CD19+ relapse in B-ALL.',
     ],
   };
 }

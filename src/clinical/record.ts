@@ -152,6 +152,8 @@ const PROCEDURE_EVENTS: [Role, EventKind][] = [
   ['red-cell-transfusion', 'red-cell-transfusion'],
   ['platelet-transfusion', 'platelet-transfusion'],
   ['transfusion-unspecified', 'transfusion-unspecified'],
+  ['leukapheresis', 'leukapheresis'],
+  ['allogeneic-hsct-procedure', 'allogeneic-hsct'],
 ];
 
 const NOT_GIVEN = new Set(['not-done', 'entered-in-error', 'preparation']);

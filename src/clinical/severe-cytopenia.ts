@@ -3,14 +3,15 @@
  * docs/clinical-logic.md §5).
  *
  * - Severe: ANC < 0.5 ×10^9/L, platelets < 20 ×10^9/L, hemoglobin < 60 g/L (strictly below).
- * - Recovery: the first of 3 consecutive lab days above the threshold; for platelets and red
+ * - Recovery: the first of 3 consecutive lab days strictly above the threshold (> 0.5, > 20, > 60:
+ *   a value exactly at the threshold is neither severe nor recovered); for platelets and red
  *   cells, none of them transfusion-supported (no transfusion in the 7 days before any of them).
  *   G-CSF does not matter for neutrophil recovery.
  * - New-onset: the episode began on or after day 0 (Wang et al. 2021); present at baseline: the value
  *   before lymphodepletion was already severe.
  * - PHT: SN, SA or ST present on day 28.
  */
-import { ctcaeGrade } from './ctcae.js';
+import { boundaries, ctcaeGrade } from './ctcae.js';
 import type { Thresholds } from './thresholds.js';
 import type {
   AssessmentIssue,
@@ -39,7 +40,7 @@ export interface EpisodeArgs {
 /** Severe cytopenia episodes of one lineage, in order. */
 export function severeEpisodes(days: readonly LabDay[], a: EpisodeArgs): SevereCytopenia[] {
   const scan = days.filter((d) => d.day >= a.fromDay && d.day <= a.asOfDay);
-  const below = (d: LabDay): boolean => d.value < a.threshold;
+  const below = (d: LabDay): boolean => isSevere(d.value, a.threshold);
   const episodes: SevereCytopenia[] = [];
   let i = 0;
   while (i < scan.length) {
@@ -67,7 +68,7 @@ export function severeEpisodes(days: readonly LabDay[], a: EpisodeArgs): SevereC
     episodes.push({
       lineage: a.lineage,
       newOnset,
-      presentAtBaseline: a.baseline !== undefined && a.baseline.value < a.threshold,
+      presentAtBaseline: a.baseline !== undefined && isSevere(a.baseline.value, a.threshold),
       onsetDay,
       nadir: nadir.value,
       nadirDay: nadir.day,
@@ -84,12 +85,17 @@ export function severeEpisodes(days: readonly LabDay[], a: EpisodeArgs): SevereC
   return episodes;
 }
 
+/** Severe: strictly below the threshold (Wang et al. 2021). */
+export const isSevere = (value: number, threshold: number): boolean => value < threshold;
+/** Recovered: strictly above the threshold (Wang et al. 2021: "> 0.5", "> 20", "> 60 g/L"). */
+export const isRecovered = (value: number, threshold: number): boolean => value > threshold;
+
 /** True when lab day `j` starts `consecutive` own (not transfusion-supported) days above the threshold. */
 function isRecovery(scan: readonly LabDay[], j: number, a: EpisodeArgs): boolean {
   if (j + a.consecutive > scan.length) return false; // not yet confirmed
   for (let k = j; k < j + a.consecutive; k++) {
     const d = scan[k] as LabDay;
-    if (d.value < a.threshold || d.transfusionSupported) return false;
+    if (!isRecovered(d.value, a.threshold) || d.transfusionSupported) return false;
   }
   return true;
 }
@@ -126,7 +132,8 @@ export function prolongedToxicity(
     if (covering) {
       const threshold = covering.threshold;
       if (covering.recoveryDay !== null) byLineage[lineage] = true;
-      else if (days[lineage].some((d) => d.day >= landmark - window && d.value < threshold)) byLineage[lineage] = true;
+      else if (days[lineage].some((d) => d.day >= landmark - window && isSevere(d.value, threshold)))
+        byLineage[lineage] = true;
       else byLineage[lineage] = null;
     } else {
       byLineage[lineage] = near.length > 0 ? false : null;
@@ -169,7 +176,7 @@ export function persistenceAt(
     const best = candidates.sort((x, y) => Math.abs(x.day - landmark) - Math.abs(y.day - landmark))[0];
     if (!best) return null;
     const term = LINEAGE_TERM[lineage];
-    const grade = ctcaeGrade(best.value, best.lln ?? lln(term), t.ctcae[term]);
+    const grade = ctcaeGrade(best.value, best.lln ?? lln(term), boundaries(term, t));
     return { value: best.value, unit: unit[lineage], date: best.date, day: best.day, reference: best.reference, grade };
   };
   return {

@@ -43,6 +43,9 @@ export const ROLES = [
   'irradiated-blood-product',
   'crs-condition',
   'allogeneic-hsct-history',
+  'allogeneic-hsct-procedure',
+  'leukapheresis',
+  'body-weight',
 ] as const;
 export type Role = (typeof ROLES)[number];
 

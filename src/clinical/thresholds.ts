@@ -83,18 +83,58 @@ export const thresholdsSchema = obj({
     wbc: positive.default(4.0),
     lymphocytes: positive.default(1.0),
   }),
-  /** CTCAE v5.0 grade boundaries: a value strictly below a boundary has at least that grade. */
-  ctcae: obj({
-    neutrophils: obj({ grade2: positive.default(1.5), grade3: positive.default(1.0), grade4: positive.default(0.5) }),
-    platelets: obj({ grade2: positive.default(75), grade3: positive.default(50), grade4: positive.default(25) }),
-    hemoglobin: obj({ grade2: positive.default(100), grade3: positive.default(80) }),
-    wbc: obj({ grade2: positive.default(3.0), grade3: positive.default(2.0), grade4: positive.default(1.0) }),
-    lymphocytes: obj({ grade2: positive.default(0.8), grade3: positive.default(0.5), grade4: positive.default(0.2) }),
+  /**
+   * The count cut-offs, one setting per clinical number, used by every rule it belongs to
+   * (docs/clinical-logic.md §3). Each rule states its own comparator: CTCAE and "severe" are
+   * strictly below (<), ICAHT is at or below (≤), recovery is strictly above (>).
+   */
+  counts: obj({
+    neutrophils: obj({
+      /** CTCAE grade 2 (< 1.5) and late ICAHT grade 1 (≤ 1.5). */
+      ctcaeGrade2: positive.default(1.5),
+      /** CTCAE grade 3 (< 1.0) and late ICAHT grade 2 (≤ 1.0). */
+      ctcaeGrade3: positive.default(1.0),
+      /** Severe neutropenia and CTCAE grade 4 (< 0.5), G-CSF; early ICAHT and late ICAHT grade 3 (≤ 0.5); recovery (> 0.5). */
+      severe: positive.default(0.5),
+      /** Early ICAHT grades 3–4 by days ≤ 0.1, late ICAHT grade 4 (≤ 0.1). */
+      profound: positive.default(0.1),
+    }),
+    platelets: obj({
+      /** Late T-ICAHT grade 1 (< 100). */
+      lateTIcahtGrade1: positive.default(100),
+      /** CTCAE grade 2 (< 75). */
+      ctcaeGrade2: positive.default(75),
+      /** CTCAE grade 3 (< 50); T-ICAHT grades 1–2 (< 50). */
+      ctcaeGrade3: positive.default(50),
+      /** CTCAE grade 4 (< 25). */
+      ctcaeGrade4: positive.default(25),
+      /** Severe thrombocytopenia (< 20), T-ICAHT grades 3–4 (< 20), platelet transfusion review; recovery (> 20). */
+      severe: positive.default(20),
+    }),
+    hemoglobin: obj({
+      /** g/L. CTCAE grade 2 (< 100). */
+      ctcaeGrade2: positive.default(100),
+      /** CTCAE grade 3 (< 80). */
+      ctcaeGrade3: positive.default(80),
+      /** Severe anemia (< 60), red cell transfusion review; recovery (> 60). */
+      severe: positive.default(60),
+    }),
+    wbc: obj({
+      ctcaeGrade2: positive.default(3.0),
+      ctcaeGrade3: positive.default(2.0),
+      ctcaeGrade4: positive.default(1.0),
+    }),
+    lymphocytes: obj({
+      ctcaeGrade2: positive.default(0.8),
+      ctcaeGrade3: positive.default(0.5),
+      ctcaeGrade4: positive.default(0.2),
+    }),
   }),
-  /** Severe cytopenia: value strictly below (Wang et al. 2021, CIBMTR). */
-  severe: obj({ anc: positive.default(0.5), platelets: positive.default(20), hemoglobin: positive.default(60) }),
   recovery: obj({
-    /** Recovery = first of N consecutive lab days above the severe threshold (Wang et al. 2021). */
+    /**
+     * Recovery = first of N consecutive lab days above the severe threshold (Wang et al. 2021, CIBMTR);
+     * the same N makes a rise "stable" in ICAHT counting (shorter rises count as days below, EHA/EBMT).
+     */
     consecutiveDays: days.default(3),
     /** Platelet and red cell recovery: no such transfusion in the N days before (CIBMTR, T-ICAHT). */
     transfusionFreeDays: days.default(7),
@@ -117,33 +157,24 @@ export const thresholdsSchema = obj({
     year1WindowDays: days.default(30),
   }),
   icaht: obj({
-    early: obj({
-      lastDay: day.default(30),
-      anc500: positive.default(0.5),
-      anc100: positive.default(0.1),
-      /** Days above threshold shorter than this do not end a run (non-stable recovery). */
-      stableRecoveryDays: days.default(3),
-    }),
-    late: obj({
-      firstDay: day.default(31),
-      grade1: positive.default(1.5),
-      grade2: positive.default(1.0),
-      grade3: positive.default(0.5),
-      grade4: positive.default(0.1),
-      /** Non-transient: confirmed by this many consecutive measurements. */
-      confirmations: days.default(2),
-    }),
-    thrombocytopenia: obj({
-      early50: positive.default(50),
-      early20: positive.default(20),
-      lateLastDay: day.default(100),
-      late100: positive.default(100),
-      late50: positive.default(50),
-      late20: positive.default(20),
-    }),
+    /** Early ICAHT and early T-ICAHT cover days 0..earlyLastDay; late ICAHT starts the day after. */
+    earlyLastDay: day.default(30),
+    /**
+     * The two durations ICAHT grades are built on (EHA/EBMT 2023 Table 1; T-ICAHT 2025 Table 1):
+     * `short` days ≤ 0.5 → grade 2, ≤ 0.1 → grade 3, PLT < 50 → T-ICAHT 2; `long` days ≤ 0.5 → grade 3,
+     * ≤ 0.1 → grade 4, PLT < 20 → T-ICAHT 4 (early and late), and the aplastic phenotype (Rejeski 2021).
+     */
+    durationDays: obj({ short: days.default(7), long: days.default(14) }),
+    /** Grade 4 "no recovery": ANC ≤ 0.5 from day N at the latest and no stable recovery by earlyLastDay (docs §6). */
+    noRecoveryOnsetByDay: day.default(3),
+    /** Late ICAHT and late T-ICAHT: a cut-off counts when met by at least N measurements in the window. */
+    lateConfirmations: days.default(2),
+    /** Late N-ICAHT is graded up to this day; null = no end (EHA/EBMT: "after day +30"; Liang et al. stop at +100). */
+    lateLastDay: day.nullable().default(null),
+    /** Late T-ICAHT is graded up to this day (T-ICAHT paper: day +100). */
+    lateTIcahtLastDay: day.default(100),
     /** Intermittent phenotype: a second dip after recovery, after this day (Rejeski 2021/EHA-EBMT). */
     biphasicAfterDay: day.default(21),
-    aplasticDays: days.default(14),
   }),
   hematotox: obj({
     plateletsLow: positive.default(75),
@@ -172,22 +203,30 @@ export const thresholdsSchema = obj({
   }),
   cd4: obj({ low: positive.default(0.2) }),
   actions: obj({
-    gcsfAnc: positive.default(0.5),
+    /** A G-CSF dose in the last N days counts as "on G-CSF". */
     gcsfRecentDays: z.number().int().min(0).default(2),
+    /** The prophylaxis card shows from this day to gcsfProphylaxisStartDay. */
     gcsfProphylaxisFromDay: day.default(0),
-    gcsfProphylaxisToDay: day.default(2),
     /** Prophylactic G-CSF starts on this day (EHA/EBMT 2023: from day +2 when CAR-HEMATOTOX is high). */
     gcsfProphylaxisStartDay: day.default(2),
-    redCellHemoglobin: positive.default(60),
-    plateletCount: positive.default(20),
+    /** Red cell transfusion trigger (g/L); absent = severe anemia (counts.hemoglobin.severe). Some centres use 70–80. */
+    redCellHemoglobin: positive.optional(),
+    /** Platelet transfusion trigger (10^9/L); absent = severe thrombocytopenia (counts.platelets.severe). Some use 10. */
+    plateletCount: positive.optional(),
     ivigIgg: positive.default(400),
     workupIcahtGrade: z.number().int().min(1).max(4).default(3),
-    irradiatedFromDay: day.default(-7),
-    irradiatedToDay: day.default(90),
     /** A lab older than this many days does not trigger an action card (it is shown as stale). */
     maxLabAgeDays: z.number().int().min(0).default(3),
     /** Days of CAR-T follow-up in which the service gives cards at all. */
     followUpDays: days.default(400),
+  }),
+  /** Irradiated cellular blood products (EHA/EBMT 2023): from N days before leukapheresis to a day after CAR-T. */
+  irradiation: obj({
+    daysBeforeLeukapheresis: days.default(7),
+    /** When no leukapheresis is recorded, the window starts on this day of the infusion (said on the card). */
+    fallbackFromDay: day.default(-7),
+    /** Last day (after infusion) of the window; null = for life (some centres irradiate for life). */
+    untilDay: day.nullable().default(90),
   }),
 });
 
@@ -213,25 +252,37 @@ export function parseThresholds(raw: unknown): HospitalThresholds {
 
 export const DEFAULT_HOSPITAL_THRESHOLDS: HospitalThresholds = { values: DEFAULT_THRESHOLDS, overridden: new Set() };
 
-/** Grade boundaries must shrink with grade, or a grade could be skipped. */
+/** Cut-offs must shrink from the mildest to the most severe, or a grade could be skipped. */
 function orderingProblems(t: Thresholds): { path: string[]; message: string }[] {
   const out: { path: string[]; message: string }[] = [];
-  for (const [name, g] of Object.entries(t.ctcae)) {
-    const bounds = [g.grade2, g.grade3, 'grade4' in g ? g.grade4 : 0];
-    for (let i = 1; i < bounds.length; i++) {
-      if ((bounds[i] ?? 0) >= (bounds[i - 1] ?? 0))
-        out.push({ path: ['ctcae', name], message: 'grade boundaries must decrease from grade 2 to grade 4' });
+  for (const [name, cutoffs] of Object.entries(t.counts)) {
+    const values = Object.values(cutoffs);
+    const keys = Object.keys(cutoffs);
+    for (let i = 1; i < values.length; i++) {
+      if ((values[i] ?? 0) >= (values[i - 1] ?? 0))
+        out.push({ path: ['counts', name, keys[i] ?? ''], message: `must be below ${keys[i - 1] ?? ''}` });
     }
   }
-  const late = t.icaht.late;
-  if (!(late.grade1 > late.grade2 && late.grade2 > late.grade3 && late.grade3 > late.grade4)) {
-    out.push({ path: ['icaht', 'late'], message: 'late ICAHT boundaries must decrease from grade 1 to grade 4' });
-  }
+  const d = t.icaht.durationDays;
+  if (d.short >= d.long) out.push({ path: ['icaht', 'durationDays', 'short'], message: 'must be below long' });
+  if (t.icaht.noRecoveryOnsetByDay >= t.icaht.earlyLastDay)
+    out.push({ path: ['icaht', 'noRecoveryOnsetByDay'], message: 'must be before earlyLastDay' });
   if (t.hematotox.plateletsLow >= t.hematotox.plateletsHigh)
     out.push({ path: ['hematotox', 'plateletsLow'], message: 'must be below plateletsHigh' });
   if (t.hematotox.ferritinLow >= t.hematotox.ferritinHigh)
     out.push({ path: ['hematotox', 'ferritinLow'], message: 'must be below ferritinHigh' });
   return out;
+}
+
+/** A transfusion trigger in force: the hospital's own when set, else the severe threshold it defaults to. */
+export function transfusionTrigger(t: Thresholds, product: 'red-cell' | 'platelet'): { value: number; path: string } {
+  return product === 'red-cell'
+    ? t.actions.redCellHemoglobin !== undefined
+      ? { value: t.actions.redCellHemoglobin, path: 'actions.redCellHemoglobin' }
+      : { value: t.counts.hemoglobin.severe, path: 'counts.hemoglobin.severe' }
+    : t.actions.plateletCount !== undefined
+      ? { value: t.actions.plateletCount, path: 'actions.plateletCount' }
+      : { value: t.counts.platelets.severe, path: 'counts.platelets.severe' };
 }
 
 function leafPaths(raw: unknown, prefix = ''): string[] {

@@ -35,7 +35,8 @@ export type Analyte =
   | 'fibrinogen'
   | 'ldh'
   | 'temperature'
-  | 'crsGrade';
+  | 'crsGrade'
+  | 'weight';
 
 /** One usable laboratory value, in the canonical unit of its analyte. */
 export interface LabValue {
@@ -78,7 +79,9 @@ export type EventKind =
   | 'red-cell-transfusion'
   | 'platelet-transfusion'
   | 'transfusion-unspecified'
-  | 'crs';
+  | 'crs'
+  | 'leukapheresis'
+  | 'allogeneic-hsct';
 
 export interface ClinicalEvent {
   kind: EventKind;
@@ -111,7 +114,9 @@ export type IssueCode =
   /** A resource that did not have the shape the engine reads, left out before assessment. */
   | 'resource-invalid'
   /** A search that failed (OperationOutcome), so its data is missing from the assessment. */
-  | 'data-unavailable';
+  | 'data-unavailable'
+  /** ICAHT counting stopped early (death, a later CAR-T, allogeneic HSCT), or could not be. */
+  | 'censoring';
 
 export interface AssessmentIssue {
   severity: 'error' | 'warning' | 'information';
@@ -169,25 +174,48 @@ export interface DayGap {
   toDay: number;
 }
 
+/** Neutrophil recovery phenotype (Rejeski et al., Blood 2021); 'early-second-dip' fits none of its three. */
+export type NeutrophilPhenotype = 'quick' | 'intermittent' | 'aplastic' | 'early-second-dip' | 'no-severe-neutropenia';
+
+/** Why ICAHT counting stopped before the assessment day (T-ICAHT paper: death, next line of therapy). */
+export interface Censoring {
+  reason: 'death' | 'car-t-reinfusion' | 'allogeneic-hsct';
+  date: string;
+  day: number;
+  /** The last day counted: the day of death; the day before a new therapy. */
+  lastCountedDay: number;
+  reference?: string;
+}
+
 export interface IcahtResult {
   early: {
     grade: Grade | null;
     /** True when missing days could raise the grade: report as "at least grade N". */
     atLeast: boolean;
-    /** Grade if every unknown day were below the threshold. */
+    /** Grade if every unknown day were below the threshold (4 while "no recovery" is still possible). */
     gradeUpperBound: Grade | null;
     daysAnc500: number;
     daysAnc100: number;
-    /** False until day +30 has passed: the grade is "so far". */
+    /** False until day +30 has passed (or counting was censored): the grade is "so far". */
     complete: boolean;
     dataGaps: DayGap[];
+    /** ANC ≤ 0.5 without stable recovery from `sinceDay` (≤ day +3) through `throughDay`: grade 4 once day +30 is reached. */
+    noRecovery: { sinceDay: number; throughDay: number } | null;
   };
-  late: { grade: Grade | null; nadir?: LabPoint };
+  late: {
+    grade: Grade | null;
+    /** ANC measurements in the late window. */
+    measurements: number;
+    /** The measurements that meet the grade's cut-off (at least the configured number). */
+    confirmedBy?: LabPoint[];
+    nadir?: LabPoint;
+  };
   thrombocytopenia: {
     early: { grade: Grade | null; atLeast: boolean; daysBelow50: number; daysBelow20: number; complete: boolean };
-    late: { grade: Grade | null };
+    late: { grade: Grade | null; measurements: number };
   };
-  phenotype: 'quick' | 'intermittent' | 'aplastic' | 'no-severe-neutropenia' | null;
+  phenotype: NeutrophilPhenotype | null;
+  censoring: Censoring | null;
 }
 
 export interface HematotoxComponent {
@@ -253,7 +281,29 @@ export interface CrsEvidence {
 }
 
 export type RecommendationKind =
-  'g-csf' | 'g-csf-prophylaxis' | 'red-cell-transfusion' | 'platelet-transfusion' | 'ivig-review' | 'cytopenia-workup';
+  | 'g-csf'
+  | 'neutropenia-on-gcsf'
+  | 'g-csf-prophylaxis'
+  | 'red-cell-transfusion'
+  | 'platelet-transfusion'
+  | 'ivig-review'
+  | 'cytopenia-workup'
+  | 'b-cell-recovery';
+
+export interface IrradiationWindow {
+  /** First date products must be irradiated. */
+  from: string;
+  fromDay: number;
+  /** What the start rests on: a recorded leukapheresis, or the infusion day (leukapheresis not recorded). */
+  basis: 'leukapheresis' | 'infusion';
+  leukapheresisDate: string | null;
+  leukapheresisReference?: string;
+  /** Last date; null = for life. */
+  until: string | null;
+  untilDay: number | null;
+  /** Whether the assessment date is inside the window. */
+  required: boolean;
+}
 
 export interface Recommendation {
   kind: RecommendationKind;
@@ -304,6 +354,10 @@ export interface Assessment {
   crs: CrsEvidence;
   priorAllogeneicHsct: boolean;
   latest: Partial<Record<Analyte, LabPoint>>;
+  /** Latest body weight on or before the assessment date (for G-CSF dosing), whenever measured. */
+  bodyWeight: LabPoint | null;
+  /** Window for irradiated blood products (EHA/EBMT 2023); null without an infusion. */
+  irradiation: IrradiationWindow | null;
   recommendations: Recommendation[];
   ignoredObservations: Record<string, number>;
   issues: AssessmentIssue[];

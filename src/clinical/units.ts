@@ -20,7 +20,8 @@ export type Dimension =
   | 'temperature'
   | 'percent'
   | 'ratio'
-  | 'grade';
+  | 'grade'
+  | 'mass';
 
 /** Canonical UCUM unit of each dimension. */
 export const CANONICAL_UNIT: Record<Dimension, string> = {
@@ -37,6 +38,7 @@ export const CANONICAL_UNIT: Record<Dimension, string> = {
   percent: '%',
   ratio: '1',
   grade: '1',
+  mass: 'kg',
 };
 
 /** How a canonical unit is written for people (cards, app). */
@@ -51,6 +53,7 @@ export const DISPLAY_UNIT: Record<string, string> = {
   Cel: '°C',
   '%': '%',
   '1': '',
+  kg: 'kg',
 };
 
 /** Case-sensitive aliases, tried first (their meaning depends on case). */
@@ -120,6 +123,7 @@ const ALIASES: Partial<Record<Dimension, Record<string, string>>> = {
   },
   percent: { '%': '%', percent: '%', pct: '%', '%lymphocytes': '%', '%oflymphocytes': '%' },
   ratio: { ratio: '1', '{ratio}': '1', '1': '1', '': '1' },
+  mass: { kg: 'kg', kgs: 'kg', g: 'g', lb: '[lb_av]', lbs: '[lb_av]', '[lb_av]': '[lb_av]' },
 };
 
 /** Hemoglobin in mmol/L (Dutch practice): 1 mmol/L of the Hb monomer = 16.114 g/L. */

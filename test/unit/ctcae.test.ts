@@ -2,7 +2,7 @@
  * CTCAE v5.0 grades (docs/clinical-logic.md, NCI CTCAE v5.0). Each row: value, LLN, grade.
  */
 import { describe, expect, test } from '@jest/globals';
-import { ctcaeGrade, defaultLln } from '../../src/clinical/ctcae.js';
+import { boundaries, ctcaeGrade, defaultLln } from '../../src/clinical/ctcae.js';
 import { DEFAULT_THRESHOLDS as T } from '../../src/clinical/thresholds.js';
 import { anc, assessOn, hb, infusion, patient } from '../helpers/fhir.js';
 
@@ -81,7 +81,7 @@ describe.each([
   ],
 ] as const)('%s (LLN %d)', (term, lln, rows) => {
   test.each(rows.map(([v, g]) => [v, g, SRC] as const))('value %d → grade %d (%s)', (value, grade) => {
-    expect(ctcaeGrade(value, lln, T.ctcae[term])).toBe(grade);
+    expect(ctcaeGrade(value, lln, boundaries(term, T))).toBe(grade);
   });
 });
 

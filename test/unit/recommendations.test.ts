@@ -6,7 +6,9 @@ import { describe, expect, test } from '@jest/globals';
 import {
   anc,
   assessOn,
+  cd19pct,
   crp,
+  dateOf,
   ferritin,
   fludarabine,
   gcsf,
@@ -14,8 +16,12 @@ import {
   igg,
   infusion,
   patient,
+  plateletTransfusion,
   plt,
+  procedure,
+  redCellTransfusion,
   series,
+  unspecifiedTransfusion,
 } from '../helpers/fhir.js';
 
 const kinds = (a: ReturnType<typeof assessOn>) => a.recommendations.map((r) => r.kind);
@@ -39,7 +45,7 @@ describe('triggers and thresholds (docs/clinical-logic.md §10)', () => {
     expect(a.recommendations[0]).toMatchObject({
       kind: 'g-csf',
       urgency: 'critical',
-      threshold: { value: 0.5, unit: '10*9/L', comparator: '<', path: 'actions.gcsfAnc', overridden: false },
+      threshold: { value: 0.5, unit: '10*9/L', comparator: '<', path: 'counts.neutrophils.severe', overridden: false },
       source: { label: expect.stringContaining('EHA/EBMT'), url: 'https://doi.org/10.1182/blood.2023020578' },
       evidence: [expect.stringMatching(/^Observation\//)],
       values: [expect.objectContaining({ analyte: 'anc', value: 0.2, day: 9 })],
@@ -76,9 +82,18 @@ describe('triggers and thresholds (docs/clinical-logic.md §10)', () => {
     expect(a.recommendations[0]?.notes[0]).toContain('11 days old');
   });
 
-  test('G-CSF already given is mentioned', () => {
-    const a = assessOn(10, [infusion(0), gcsf(9), anc(10, 0.2)]);
-    expect(a.recommendations[0]?.notes.join(' ')).toContain('G-CSF already given on day +9');
+  test('on G-CSF with ANC still < 0.5, the card no longer asks for G-CSF: it says when the work-up is due', () => {
+    const a = assessOn(10, [infusion(0), gcsf(8), gcsf(9), gcsf(10), ...series(anc, 6, [0.9, 0.6, 0.4, 0.3, 0.2])]);
+    // ANC ≤ 0.5 on days 8, 9, 10 → 3 days; grade 3 needs 14: due on day 10 + (14 − 3) = day +21.
+    expect(a.recommendations).toMatchObject([
+      {
+        kind: 'neutropenia-on-gcsf',
+        urgency: 'info',
+        reason:
+          'ANC 0.2 ×10⁹/L on day +10 (2026-03-11) is still below 0.5 ×10⁹/L after 3 days of G-CSF (since day +8). ' +
+          'If ANC stays ≤ 0.5 to day +21 (14 days, early ICAHT grade 3), work up the cytopenia.',
+      },
+    ]);
   });
 
   test('pediatric IVIG target is configurable', () => {
@@ -143,6 +158,113 @@ describe('cytopenia work-up: PHT or early ICAHT ≥ 3 (EHA/EBMT 2023)', () => {
   test('PHT triggers the work-up', () => {
     const a = assessOn(30, [infusion(0), ...series(plt, 0, [90, ...Array(30).fill(12)])]);
     expect(a.prolongedHematologicToxicity).toBe(true);
-    expect(a.recommendations.find((r) => r.kind === 'cytopenia-workup')?.reason).toContain('day 28');
+    expect(a.recommendations.find((r) => r.kind === 'cytopenia-workup')?.reason).toContain('day +28');
+  });
+});
+
+describe('the indicator ladder and "ask only for what is not done" (docs/clinical-logic.md §10)', () => {
+  const LADDER = 'docs/clinical-logic.md §10 indicator ladder';
+  // Expected kinds and indicators by hand from the rule: critical = a current severe value whose
+  // first-line action is not under way; warning = due but not an emergency, or a stale value; info = facts.
+  test.each<[string, Parameters<typeof assessOn>[1], number, [string, string][]]>([
+    ['ANC 0.3 today, no G-CSF → critical G-CSF', [infusion(0), anc(9, 0.3)], 9, [['g-csf', 'critical']]],
+    ['ANC 0.3 five days old → warning', [infusion(0), anc(4, 0.3)], 9, [['g-csf', 'warning']]],
+    [
+      'ANC 0.3 today, G-CSF yesterday → info (next step is the work-up)',
+      [infusion(0), gcsf(8), anc(9, 0.3)],
+      9,
+      [['neutropenia-on-gcsf', 'info']],
+    ],
+    [
+      'ANC ≤ 0.5 for 14 days on G-CSF → one warning card: the work-up, no G-CSF card',
+      [
+        infusion(0),
+        ...[5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15].map(gcsf),
+        ...series(anc, 0, [1, 1, ...Array(14).fill(0.3)]),
+      ],
+      15,
+      [['cytopenia-workup', 'warning']],
+    ],
+    ['Hb 55 today → critical red cell review', [infusion(0), hb(9, 55)], 9, [['red-cell-transfusion', 'critical']]],
+    ['Hb 55 today, red cells given the same day → no card', [infusion(0), hb(9, 55), redCellTransfusion(9)], 9, []],
+    [
+      'PLT 12, platelets given the day before the count → critical',
+      [infusion(0), plateletTransfusion(8), plt(9, 12)],
+      9,
+      [['platelet-transfusion', 'critical']],
+    ],
+    [
+      'PLT 12, transfusion of unknown product after it → no card',
+      [infusion(0), plt(9, 12), unspecifiedTransfusion(9)],
+      9,
+      [],
+    ],
+    ['IgG 350 → warning IVIG review', [infusion(0), igg(100, 350)], 100, [['ivig-review', 'warning']]],
+  ])('%s', (_name, resources, day, expected) => {
+    const a = assessOn(day, resources);
+    expect(a.recommendations.map((r) => [r.kind, r.urgency])).toEqual(expected);
+    expect(LADDER).toBeTruthy();
+  });
+});
+
+describe('irradiated blood products: from 7 days before leukapheresis to day +90 (EHA/EBMT 2023)', () => {
+  const CPT = 'http://www.ama-assn.org/go/cpt';
+  test.each<[string, Parameters<typeof assessOn>[1], number, unknown, string, unknown]>([
+    [
+      'leukapheresis recorded on day −30: window from day −37',
+      [infusion(0), procedure(CPT, '38225', -30), hb(9, 55)],
+      9,
+      { basis: 'leukapheresis', fromDay: -37, leukapheresisDate: dateOf(-30), untilDay: 90, required: true },
+      `required from ${dateOf(-37)}, 7 days before leukapheresis on ${dateOf(-30)} to ${dateOf(90)} (day +90)`,
+      undefined,
+    ],
+    [
+      'no leukapheresis recorded: from day −7 of the infusion, and the card says so',
+      [infusion(0), hb(9, 55)],
+      9,
+      { basis: 'infusion', fromDay: -7, leukapheresisDate: null, required: true },
+      'leukapheresis date not recorded, so the window starts 7 days before the infusion',
+      undefined,
+    ],
+    [
+      'day +91: outside the window',
+      [infusion(0), hb(91, 55)],
+      91,
+      { required: false },
+      'Outside the irradiation window',
+      undefined,
+    ],
+    [
+      'a centre that irradiates for life (untilDay: null)',
+      [infusion(0), hb(300, 55)],
+      300,
+      { until: null, untilDay: null, required: true },
+      'for life (hospital setting)',
+      { irradiation: { untilDay: null } },
+    ],
+  ])('%s', (_name, resources, day, window, noteText, file) => {
+    const a = assessOn(day, resources, file ? { thresholdsFile: file } : {});
+    expect(a.irradiation).toMatchObject(window as object);
+    expect(a.recommendations[0]?.notes.join(' ')).toContain(noteText);
+  });
+});
+
+describe('loss of B-cell aplasia within 6 months of tisagenlecleucel: its own warning card', () => {
+  test('CD19+ 0.2% on day +28 and +60, then 3% and 4% on days +120 and +150 → review disease status', () => {
+    const a = assessOn(150, [infusion(0), cd19pct(28, 0.2), cd19pct(60, 0.2), cd19pct(120, 3), cd19pct(150, 4)]);
+    expect(a.recommendations).toMatchObject([
+      {
+        kind: 'b-cell-recovery',
+        urgency: 'warning',
+        reason:
+          'B cells returned on day +120 after B-cell aplasia since day +28 (latest day +150: CD19+ 4% of lymphocytes), ' +
+          'within 6 months of tisagenlecleucel: review disease status (bone marrow MRD).',
+      },
+    ]);
+  });
+
+  test('after 6 months (day +200) the return of B cells gives no card', () => {
+    const a = assessOn(230, [infusion(0), cd19pct(28, 0.2), cd19pct(200, 3), cd19pct(230, 4)]);
+    expect(a.recommendations).toEqual([]);
   });
 });

@@ -34,6 +34,26 @@ describe('thresholds: SN < 0.5, ST < 20, SA < 60 (strictly below)', () => {
   });
 });
 
+describe('recovery is strictly above the threshold: a count exactly at it is neither severe nor recovered', () => {
+  // Onset day 2, then three lab days at the value under test. Recovery day by hand: day 3 when the
+  // three values are above the threshold, none (ongoing) when they sit exactly on it.
+  test.each([
+    ['neutrophil', anc, 0.4, 0.5, null, `${S002}: "ANC > 0.5"`],
+    ['neutrophil', anc, 0.4, 0.51, 3, S002],
+    ['platelet', plt, 15, 20, null, `${S002}: "> 20" (the T-ICAHT paper's ≥ 20 is not used, docs §5)`],
+    ['platelet', plt, 15, 21, 3, S002],
+    ['hemoglobin', hb, 55, 60, null, `${S002}: "Hb > 60 g/L"`],
+    ['hemoglobin', hb, 55, 61, 3, S002],
+  ] as const)(
+    '%s: %d then three days of %d → recovery day %s (%s)',
+    (lineage, make, low, after, recoveryDay, _source) => {
+      const a = assessOn(8, [infusion(0), make(2, low), make(3, after), make(4, after), make(5, after)]);
+      const episode = a.severeCytopenias.find((e) => e.lineage === lineage);
+      expect(episode).toMatchObject({ onsetDay: 2, recoveryDay, ongoing: recoveryDay === null });
+    },
+  );
+});
+
 describe('neutrophil recovery: ANC > 0.5 on 3 consecutive lab days, G-CSF irrelevant (' + S002 + ')', () => {
   test('onset, nadir, recovery on the first of three days above, duration', () => {
     const a = assessOn(20, [infusion(0), ...series(anc, 0, [1.2, 0.9, 0.4, 0.2, 0.05, 0.1, 0.3, 0.6, 0.8, 1.0, 1.5])]);

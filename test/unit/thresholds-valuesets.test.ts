@@ -7,7 +7,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROLES, buildTerminology } from '../../src/clinical/terminology.js';
-import { DEFAULT_THRESHOLDS, parseThresholds, sourceFor, SOURCES } from '../../src/clinical/thresholds.js';
+import {
+  DEFAULT_THRESHOLDS,
+  parseThresholds,
+  sourceFor,
+  SOURCES,
+  transfusionTrigger,
+} from '../../src/clinical/thresholds.js';
 import { ConfigError } from '../../src/config.js';
 import { loadLocalCodes, loadThresholds, loadValueSets } from '../../src/profiles.js';
 
@@ -20,7 +26,24 @@ const file = (name: string, text: string): string => {
 
 describe('thresholds', () => {
   test('the defaults are the documented values (docs/clinical-logic.md)', () => {
-    expect(DEFAULT_THRESHOLDS.severe).toEqual({ anc: 0.5, platelets: 20, hemoglobin: 60 });
+    // One setting per clinical number (docs/clinical-logic.md §3): every rule that uses 0.5, 20 or 60 reads it here.
+    expect(DEFAULT_THRESHOLDS.counts).toEqual({
+      neutrophils: { ctcaeGrade2: 1.5, ctcaeGrade3: 1.0, severe: 0.5, profound: 0.1 },
+      platelets: { lateTIcahtGrade1: 100, ctcaeGrade2: 75, ctcaeGrade3: 50, ctcaeGrade4: 25, severe: 20 },
+      hemoglobin: { ctcaeGrade2: 100, ctcaeGrade3: 80, severe: 60 },
+      wbc: { ctcaeGrade2: 3.0, ctcaeGrade3: 2.0, ctcaeGrade4: 1.0 },
+      lymphocytes: { ctcaeGrade2: 0.8, ctcaeGrade3: 0.5, ctcaeGrade4: 0.2 },
+    });
+    expect(DEFAULT_THRESHOLDS.icaht).toEqual({
+      earlyLastDay: 30,
+      durationDays: { short: 7, long: 14 },
+      noRecoveryOnsetByDay: 3,
+      lateConfirmations: 2,
+      lateLastDay: null,
+      lateTIcahtLastDay: 100,
+      biphasicAfterDay: 21,
+    });
+    expect(DEFAULT_THRESHOLDS.irradiation).toEqual({ daysBeforeLeukapheresis: 7, fallbackFromDay: -7, untilDay: 90 });
     expect(DEFAULT_THRESHOLDS.lln).toEqual({
       anc: 1.8,
       platelets: 150,
@@ -39,18 +62,23 @@ describe('thresholds', () => {
       ferritinHigh: 2000,
       highRiskScore: 2,
     });
-    expect(DEFAULT_THRESHOLDS.actions).toMatchObject({
-      gcsfAnc: 0.5,
-      redCellHemoglobin: 60,
-      plateletCount: 20,
-      ivigIgg: 400,
-    });
+    expect(DEFAULT_THRESHOLDS.actions).toMatchObject({ ivigIgg: 400 });
+    // Transfusion triggers default to the severe thresholds, not to a second copy of them.
+    expect(DEFAULT_THRESHOLDS.actions.redCellHemoglobin).toBeUndefined();
+    expect(transfusionTrigger(DEFAULT_THRESHOLDS, 'red-cell')).toEqual({ value: 60, path: 'counts.hemoglobin.severe' });
+    expect(transfusionTrigger(DEFAULT_THRESHOLDS, 'platelet')).toEqual({ value: 20, path: 'counts.platelets.severe' });
+  });
+
+  test('changing the severe platelet count changes every rule that uses it, and only those', () => {
+    const t = parseThresholds({ counts: { platelets: { severe: 10 } } }).values;
+    expect(transfusionTrigger(t, 'platelet')).toEqual({ value: 10, path: 'counts.platelets.severe' });
+    expect(transfusionTrigger(t, 'red-cell').value).toBe(60);
   });
 
   test('a YAML file overrides one value and remembers it', () => {
     const t = loadThresholds(file('t.yaml', 'actions:\n  redCellHemoglobin: 70\n'));
     expect(t.values.actions.redCellHemoglobin).toBe(70);
-    expect(t.values.actions.plateletCount).toBe(20);
+    expect(transfusionTrigger(t.values, 'platelet').value).toBe(20);
     expect([...t.overridden]).toEqual(['actions.redCellHemoglobin']);
     expect(sourceFor(t, 'actions.redCellHemoglobin', SOURCES.seed002).label).toContain(
       'Hospital setting (default from Wang et al.',
@@ -64,7 +92,7 @@ describe('thresholds', () => {
       label: `Example University Hospital CAR-T transfusion SOP v3 (default from ${SOURCES.seed002.label})`,
       url: 'https://intranet.example-hospital.org/sop/car-t-transfusion',
     });
-    expect(sourceFor(t, 'actions.gcsfAnc', SOURCES.ehaEbmt)).toBe(SOURCES.ehaEbmt);
+    expect(sourceFor(t, 'counts.neutrophils.severe', SOURCES.ehaEbmt)).toBe(SOURCES.ehaEbmt);
     // Without a hospital URL the card still links the evidence behind the default.
     expect(
       sourceFor(parseThresholds({ actions: { plateletCount: 10 } }), 'actions.plateletCount', SOURCES.seed002).url,
@@ -72,17 +100,19 @@ describe('thresholds', () => {
   });
 
   test('a JSON file works the same', () => {
-    expect(loadThresholds(file('t.json', '{"severe":{"platelets":10}}')).values.severe.platelets).toBe(10);
+    expect(
+      loadThresholds(file('t.json', '{"counts":{"platelets":{"severe":10}}}')).values.counts.platelets.severe,
+    ).toBe(10);
   });
 
   test.each([
     ['unknown field', 'actions:\n  redCellHb: 70\n', 'actions: Unrecognized key: "redCellHb"'],
-    ['wrong type', 'severe:\n  anc: low\n', 'severe.anc:'],
+    ['wrong type', 'counts:\n  neutrophils:\n    severe: low\n', 'counts.neutrophils.severe:'],
     ['negative', 'lln:\n  anc: -1\n', 'lln.anc:'],
     [
       'grades out of order',
-      'ctcae:\n  platelets:\n    grade3: 80\n',
-      'ctcae.platelets: grade boundaries must decrease',
+      'counts:\n  platelets:\n    ctcaeGrade3: 80\n',
+      'counts.platelets.ctcaeGrade3: must be below ctcaeGrade2',
     ],
     ['not YAML', 'a: [b', 'is not valid JSON or YAML'],
     ['protocol link over http', 'source:\n  label: SOP\n  url: http://intranet/sop\n', 'source.url:'],

@@ -1,0 +1,84 @@
+/**
+ * The lab day of a timestamp (docs/clinical-logic.md §2; clinical spec §1 "Time axis"): a
+ * timestamp with its own UTC offset belongs to its own local calendar date; TIME_ZONE applies
+ * only to UTC timestamps (`Z`, `-00:00`) and to timestamps without an offset.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { readInstant } from '../../src/clinical/dates.js';
+import { anc, assessOn, infusion } from '../helpers/fhir.js';
+
+const RULE = 'docs/clinical-logic.md §2 lab day';
+
+describe('lab date of a timestamp', () => {
+  // Expected dates and instants worked out by hand from the offsets.
+  test.each<[string, string, string, string, string]>([
+    [
+      'a draw at 07:30 in Perth (+08:00)',
+      '2025-03-10T07:30:00+08:00',
+      'Europe/Berlin',
+      '2025-03-10',
+      '2025-03-09T23:30:00.000Z',
+    ],
+    ['the same draw, hospital zone UTC', '2025-03-10T07:30:00+08:00', 'UTC', '2025-03-10', '2025-03-09T23:30:00.000Z'],
+    [
+      '23:30 in New York (-05:00) stays on the 9th',
+      '2025-03-09T23:30:00-05:00',
+      'Asia/Tokyo',
+      '2025-03-09',
+      '2025-03-10T04:30:00.000Z',
+    ],
+    [
+      '+00:00 is an offset of its own',
+      '2025-03-09T23:30:00+00:00',
+      'Asia/Tokyo',
+      '2025-03-09',
+      '2025-03-09T23:30:00.000Z',
+    ],
+    [
+      'Z: the hospital zone decides (Tokyo is +09:00)',
+      '2025-03-09T23:30:00Z',
+      'Asia/Tokyo',
+      '2025-03-10',
+      '2025-03-09T23:30:00.000Z',
+    ],
+    ['Z with the default zone UTC', '2025-03-09T23:30:00Z', 'UTC', '2025-03-09', '2025-03-09T23:30:00.000Z'],
+    [
+      '-00:00 (offset unknown, RFC 3339) is read as UTC',
+      '2025-03-09T23:30:00-00:00',
+      'Asia/Tokyo',
+      '2025-03-10',
+      '2025-03-09T23:30:00.000Z',
+    ],
+    [
+      'no offset: wall-clock time in the hospital zone (Berlin is +01:00 in March)',
+      '2025-03-10T00:30:00',
+      'Europe/Berlin',
+      '2025-03-10',
+      '2025-03-09T23:30:00.000Z',
+    ],
+    [
+      'no offset across a DST change (Berlin +02:00 on 31 March)',
+      '2025-03-31T01:30:00',
+      'Europe/Berlin',
+      '2025-03-31',
+      '2025-03-30T23:30:00.000Z',
+    ],
+    ['a date only', '2025-03-10', 'Asia/Tokyo', '2025-03-10', '2025-03-10T00:00:00.000Z'],
+  ])('%s: %s in %s → %s', (_name, value, zone, date, instant) => {
+    const read = readInstant(value, zone);
+    expect(read?.date).toBe(date);
+    expect(new Date(read?.ms ?? NaN).toISOString()).toBe(instant);
+    expect(RULE).toBeTruthy();
+  });
+
+  test.each([['2025-03'], ['2025'], ['not a date'], ['2025-13-40T07:00:00Z']])('%s is not a lab date', (value) => {
+    expect(readInstant(value, 'UTC')).toBeUndefined();
+  });
+
+  test('a 07:30 draw stamped +08:00 on day +9 counts as day +9 in a UTC hospital (not day +8)', () => {
+    const draw = anc(9, 0.3);
+    draw.effectiveDateTime = draw.effectiveDateTime?.replace(/T.*$/, 'T07:30:00+08:00');
+    const a = assessOn(9, [infusion(0), draw]);
+    expect(a.latest.anc).toMatchObject({ day: 9, value: 0.3 });
+  });
+});
