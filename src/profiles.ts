@@ -14,6 +14,8 @@ import { DEFAULT_HOSPITAL_THRESHOLDS, parseThresholds } from './clinical/thresho
 import type { EngineSettings } from './clinical/assess.js';
 import type { LocalCodes } from './clinical/terminology.js';
 import { buildTerminology, ROLES } from './clinical/terminology.js';
+import type { OrderableCodes, Orderables } from './cards/orderables.js';
+import { ORDERABLE_KEYS, resolveOrderables } from './cards/orderables.js';
 import { ConfigError } from './config.js';
 
 /** The project root (the folder holding package.json), from src/ or dist/src/ alike. */
@@ -79,20 +81,38 @@ const localCodeSchema = z.strictObject({
   product: z.string().optional(),
 });
 const localCodesSchema = z.partialRecord(z.enum(ROLES), z.array(localCodeSchema));
+/** The hospital's own orderable codes, by suggested order (src/cards/orderables.ts). */
+const orderableCodesSchema = z.partialRecord(
+  z.enum(ORDERABLE_KEYS),
+  z
+    .array(z.strictObject({ system: z.string().min(1), code: z.string().min(1), display: z.string().optional() }))
+    .min(1),
+);
+const localCodesFileSchema = z.strictObject({ codes: localCodesSchema, orderables: orderableCodesSchema.optional() });
 
 /** The hospital's local codes, keyed by role (ValueSet id). */
 export function loadLocalCodes(path: string | undefined): LocalCodes {
   if (!path) return {};
   const raw = readStructured(path, 'LOCAL_CODES_FILE');
-  const parsed = z.strictObject({ codes: localCodesSchema }).safeParse(raw);
+  const parsed = localCodesFileSchema.safeParse(raw);
   if (!parsed.success) throw zodProblems('LOCAL_CODES_FILE', path, parsed.error);
   return parsed.data.codes;
+}
+
+/** The hospital's own orderable codes: the `orderables` section of the local codes file (none without one). */
+export function loadOrderableCodes(path: string | undefined): OrderableCodes {
+  if (!path) return {};
+  const parsed = localCodesFileSchema.safeParse(readStructured(path, 'LOCAL_CODES_FILE'));
+  if (!parsed.success) throw zodProblems('LOCAL_CODES_FILE', path, parsed.error);
+  return parsed.data.orderables ?? {};
 }
 
 export interface ClinicalContext extends EngineSettings {
   /** What the terminology was built from, handed to the SMART app so it runs the same engine. */
   valueSets: readonly ValueSet[];
   localCodes: LocalCodes;
+  /** The codes card suggestions order by: the hospital's where configured, standard ones elsewhere. */
+  orderables: Orderables;
 }
 
 export function loadClinicalContext(options: {
@@ -108,6 +128,7 @@ export function loadClinicalContext(options: {
     timeZone: options.timeZone,
     valueSets,
     localCodes,
+    orderables: resolveOrderables(loadOrderableCodes(options.localCodesFile)),
   };
 }
 

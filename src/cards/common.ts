@@ -16,12 +16,15 @@ import {
 } from '../clinical/format.js';
 import type { SourceRef } from '../clinical/thresholds.js';
 import type { Assessment, CtcaeTerm } from '../clinical/types.js';
+import type { Orderables } from './orderables.js';
 
 export interface CardContext {
   serviceId: string;
   patientId: string;
   /** SMART app launch URL for the card link; no link when undefined. */
   smartLaunchUrl: string | undefined;
+  /** The codes suggestions order by (standard codes when not given). */
+  orderables?: Orderables | undefined;
 }
 
 /**

@@ -24,7 +24,8 @@ import {
   withUnreadDataNote,
   type CardContext,
 } from './common.js';
-import { CODES, createSuggestion, IRRADIATED, serviceRequest, updateSuggestion } from './suggestions.js';
+import { createSuggestion, serviceRequest, updateSuggestion } from './suggestions.js';
+import { DEFAULT_ORDERABLES } from './orderables.js';
 
 export type DraftOrder = MedicationRequest | ServiceRequest;
 
@@ -178,7 +179,7 @@ function crsDrugCard(
         'Create a draft order for a complete blood count with differential',
         serviceRequest(
           ctx.patientId,
-          CODES.cbc,
+          (ctx.orderables ?? DEFAULT_ORDERABLES).cbc,
           `${drug} after CAR-T: cytopenia risk (Wang et al., Front Oncol 2021)`,
           [],
         ),
@@ -214,7 +215,8 @@ function irradiationCard(
     ctx,
   );
   if (!order.id) return card; // an update needs the draft order's id
-  const updated: ServiceRequest = { ...order, orderDetail: [...(order.orderDetail ?? []), IRRADIATED] };
+  const irradiated = (ctx.orderables ?? DEFAULT_ORDERABLES).irradiated;
+  const updated: ServiceRequest = { ...order, orderDetail: [...(order.orderDetail ?? []), irradiated] };
   return {
     ...card,
     suggestions: [

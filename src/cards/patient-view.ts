@@ -43,7 +43,8 @@ import {
   withUnreadDataNote,
   type CardContext,
 } from './common.js';
-import { CODES, createSuggestion, filgrastimRequest, IRRADIATED, serviceRequest } from './suggestions.js';
+import { createSuggestion, filgrastimRequest, serviceRequest } from './suggestions.js';
+import { DEFAULT_ORDERABLES, type Orderables } from './orderables.js';
 
 export function patientViewCards(a: Assessment, thresholds: HospitalThresholds, ctx: CardContext): Card[] {
   if (a.dayPostInfusion === null || a.dayPostInfusion < 0 || a.dayPostInfusion > thresholds.values.actions.followUpDays)
@@ -101,8 +102,8 @@ function summaryCard(a: Assessment, thresholds: HospitalThresholds, ctx: CardCon
 const PHASE_HEADLINE: Record<Phase, (a: Assessment, t: Thresholds) => string> = {
   early: (a) => `${icahtText(a)}; ${latestCounts(a)}`,
   late: (a, t) =>
-    `late ICAHT ${gradeOrDash(a.icaht.late.grade)}, T-ICAHT ${gradeOrDash(a.icaht.thrombocytopenia.late.grade)}; ` +
-    `PHT ${phtText(a, t)}; ${transfusionsText(a, t)}`,
+    `late ICAHT ${gradeOrDash(a.icaht.late.grade)}, late T-ICAHT ${gradeOrDash(a.icaht.thrombocytopenia.late.grade)}; ` +
+    `PHT ${phtText(a, t)}; ${transfusionsShort(a, t)}`,
   immune: (a, t) => immuneText(a, t, true),
 };
 
@@ -174,14 +175,36 @@ function transfusionsText(a: Assessment, t: Thresholds): string {
   return `${plural(red, 'red cell transfusion')}, ${plural(plt, 'platelet transfusion')} in the last ${t.icaht.earlyLastDay} days`;
 }
 
+/** "transfusions in 30 days: 1 RBC, 2 PLT" for the summary line. */
+function transfusionsShort(a: Assessment, t: Thresholds): string {
+  const since = (a.dayPostInfusion ?? 0) - t.icaht.earlyLastDay;
+  const recent = (a.events ?? []).filter((e) => (e.day ?? -Infinity) > since);
+  const red = recent.filter((e) => e.kind === 'red-cell-transfusion').length;
+  const plt = recent.filter((e) => e.kind === 'platelet-transfusion').length;
+  return red + plt === 0
+    ? `no transfusion in ${t.icaht.earlyLastDay} days`
+    : `transfusions in ${t.icaht.earlyLastDay} days: ${red} RBC, ${plt} PLT`;
+}
+
 /** IgG, B cells and CD4/CD8 (short form for the summary line). */
 function immuneText(a: Assessment, t: Thresholds, short: boolean): string {
   const g = a.immunoglobulins.IgG;
   const igg = g.latest
     ? `IgG ${valueWithUnit(g.latest)} (${g.latest.date})${!short && g.changePct !== null ? `, ${g.changePct > 0 ? '+' : ''}${g.changePct}% vs baseline` : ''}`
     : 'IgG not measured';
-  const parts = [igg, bCellText(a.bCellAplasia, t), short ? cd4Short(a) : cd4cd8Text(a.cd4cd8, t)];
+  const parts = [
+    igg,
+    short ? bCellShort(a) : bCellText(a.bCellAplasia, t),
+    short ? cd4Short(a) : cd4cd8Text(a.cd4cd8, t),
+  ];
   return parts.join('; ');
+}
+
+function bCellShort(a: Assessment): string {
+  const b = a.bCellAplasia;
+  if (b.present === null) return 'B cells not measured';
+  if (b.lossDay !== null) return `B cells back since ${dayLabel(b.lossDay)}`;
+  return b.present ? 'B-cell aplasia' : 'no B-cell aplasia';
 }
 
 function cd4Short(a: Assessment): string {
@@ -383,16 +406,17 @@ function suggestionsFor(
 ): Suggestion[] {
   const s = (n: number): string => stableUuid(cardUuid, 'suggestion', n);
   const why = r.reason;
+  const o = ctx.orderables ?? DEFAULT_ORDERABLES;
+  const w = a.bodyWeight;
+  const weight = w && w.unit === 'kg' ? { kg: w.value, date: w.date, reference: w.reference } : undefined;
   switch (r.kind) {
     case 'g-csf':
-      // Not when G-CSF was given in the last days: the note says so and a new order would duplicate it.
-      if (r.recentTreatmentDays?.length) return [];
       return [
         createSuggestion(
           s(1),
           'Order filgrastim 5 µg/kg/day (draft)',
           'Create a draft filgrastim order',
-          filgrastimRequest(ctx.patientId, why, r.evidence),
+          filgrastimRequest(ctx.patientId, why, r.evidence, undefined, weight),
         ),
       ];
     case 'g-csf-prophylaxis': {
@@ -403,7 +427,7 @@ function suggestionsFor(
           s(1),
           `Order prophylactic filgrastim from day +${startDay} (draft)`,
           `Create a draft filgrastim order starting on day +${startDay}`,
-          filgrastimRequest(ctx.patientId, why, r.evidence, start),
+          filgrastimRequest(ctx.patientId, why, r.evidence, start, weight),
         ),
       ];
     }
@@ -413,7 +437,7 @@ function suggestionsFor(
           s(1),
           'Order irradiated red cells (draft)',
           'Create a draft order for irradiated red cells',
-          serviceRequest(ctx.patientId, CODES.redCells, why, r.evidence, [IRRADIATED]),
+          serviceRequest(ctx.patientId, o.redCells, why, r.evidence, [o.irradiated]),
         ),
       ];
     case 'platelet-transfusion':
@@ -422,7 +446,7 @@ function suggestionsFor(
           s(1),
           'Order irradiated platelets (draft)',
           'Create a draft order for irradiated platelets',
-          serviceRequest(ctx.patientId, CODES.platelets, why, r.evidence, [IRRADIATED]),
+          serviceRequest(ctx.patientId, o.platelets, why, r.evidence, [o.irradiated]),
         ),
       ];
     case 'ivig-review':
@@ -431,38 +455,50 @@ function suggestionsFor(
           s(1),
           'Repeat serum IgG (draft)',
           'Create a draft order for serum IgG',
-          serviceRequest(ctx.patientId, CODES.igg, why, r.evidence),
+          serviceRequest(ctx.patientId, o.igg, why, r.evidence),
         ),
       ];
     case 'cytopenia-workup':
-      return workupSuggestions(r, s, ctx);
+      return workupSuggestions(r, s, ctx.patientId, o);
     case 'neutropenia-on-gcsf':
     case 'b-cell-recovery':
       return [];
   }
 }
 
-/** The work-up of a cytopenia: marrow evaluation, viral studies and ferritin (HLH/MAS), as drafts. */
-function workupSuggestions(r: Recommendation, s: (n: number) => string, ctx: CardContext): Suggestion[] {
+/** The work-up of a cytopenia: marrow evaluation, viral PCR (four orders, one suggestion) and ferritin, as drafts. */
+function workupSuggestions(
+  r: Recommendation,
+  s: (n: number) => string,
+  patientId: string,
+  o: Orderables,
+): Suggestion[] {
   const why = r.reason;
+  const viral = o.viralPcr.map((code) =>
+    createSuggestion(
+      '',
+      '',
+      `Create a draft order: ${code.text ?? ''}`,
+      serviceRequest(patientId, code, why, r.evidence),
+    ),
+  );
   return [
     createSuggestion(
       s(1),
       'Bone marrow aspirate and biopsy (draft)',
       'Create a draft order for marrow evaluation',
-      serviceRequest(ctx.patientId, CODES.marrow, why, r.evidence),
+      serviceRequest(patientId, o.marrow, why, r.evidence),
     ),
-    createSuggestion(
-      s(2),
-      'Viral PCR: CMV, EBV, parvovirus B19, HHV-6 (draft)',
-      'Create a draft order for viral studies',
-      serviceRequest(ctx.patientId, CODES.viral, why, r.evidence),
-    ),
+    {
+      label: `Viral PCR: ${o.viralPcr.map((c) => c.text ?? '').join(', ')} (drafts)`,
+      uuid: s(2),
+      actions: viral.flatMap((v) => v.actions ?? []),
+    },
     createSuggestion(
       s(3),
       'Ferritin for HLH/MAS (draft)',
       'Create a draft ferritin order',
-      serviceRequest(ctx.patientId, CODES.ferritin, why, r.evidence),
+      serviceRequest(patientId, o.ferritin, why, r.evidence),
     ),
   ];
 }

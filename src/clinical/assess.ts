@@ -428,7 +428,7 @@ function icahtGrades(ctx: AssessContext, censoring: Censoring | null): IcahtResu
   const icaht = ctx.infused
     ? assessIcaht(ctx.series.anc, ctx.series.platelets, ctx.timeline.asOfDay, '10*9/L', ctx.t, censoring)
     : noIcaht();
-  if (icaht.early.atLeast) {
+  if (icaht.early.atLeast && icaht.early.dataGaps.length > 0) {
     const gaps = icaht.early.dataGaps.map((g) => (g.fromDay === g.toDay ? `${g.fromDay}` : `${g.fromDay}–${g.toDay}`));
     ctx.issues.push({
       severity: 'information',

@@ -170,14 +170,15 @@ export function cd4cd8Text(cd: Cd4Cd8Result, t: Thresholds): string {
 /** What the transfusion cards say about irradiation: the window in force and what its start rests on. */
 export function irradiationNote(w: IrradiationWindow | null, t: Thresholds): string {
   if (!w) return 'Irradiation of blood products per local policy.';
-  const start =
-    w.basis === 'leukapheresis'
-      ? `${w.from}, ${plural(t.irradiation.daysBeforeLeukapheresis, 'day')} before leukapheresis on ${w.leukapheresisDate ?? ''}`
-      : `${w.from} (${dayLabel(w.fromDay)}): leukapheresis date not recorded, so the window starts ${plural(-w.fromDay, 'day')} before the infusion`;
   const end = w.until === null ? 'for life (hospital setting)' : `to ${w.until} (${dayLabel(w.untilDay)})`;
+  const window = `from ${w.from} (${dayLabel(w.fromDay)}) ${end}`;
+  const basis =
+    w.basis === 'leukapheresis'
+      ? `The window starts ${plural(t.irradiation.daysBeforeLeukapheresis, 'day')} before leukapheresis on ${w.leukapheresisDate ?? ''} (EHA/EBMT 2023).`
+      : `Leukapheresis date not recorded: the window starts ${plural(-w.fromDay, 'day')} before the infusion; EHA/EBMT 2023 start it ${plural(t.irradiation.daysBeforeLeukapheresis, 'day')} before leukapheresis.`;
   return w.required
-    ? `Use irradiated cellular blood products: required from ${start} ${end} (EHA/EBMT 2023).`
-    : `Outside the irradiation window (from ${start} ${end}): irradiation per local policy.`;
+    ? `Use irradiated cellular blood products ${window}. ${basis}`
+    : `Outside the irradiation window (${window}): irradiation per local policy. ${basis}`;
 }
 
 /** Why ICAHT counting stopped, in words. */

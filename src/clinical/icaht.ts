@@ -81,7 +81,8 @@ export function assessIcaht(
   const byCount = (lower: boolean): Grade =>
     earlyIcahtGrade(lower ? d500.lower : d500.upper, lower ? d100.lower : d100.upper, ic.durationDays);
   const grade = earlyMeasured ? (noRecovery?.decided ? 4 : byCount(true)) : null;
-  const upper = earlyMeasured ? (noRecovery?.possible ? 4 : byCount(false)) : null;
+  // Upper bound: what the days without ANC could make it (a dip whose end is unknown after day +30 included).
+  const upper = earlyMeasured ? (complete && noRecovery?.possible ? 4 : byCount(false)) : null;
 
   // Late ICAHT (day +31 on): the highest grade whose cut-off at least N measurements meet.
   const lateTo = Math.min(ic.lateLastDay ?? Infinity, lastCounted);

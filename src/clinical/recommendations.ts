@@ -86,11 +86,11 @@ function severeNeutropenia(ctx: RuleContext): LabPoint | undefined {
 }
 
 /** G-CSF doses in the last `gcsfRecentDays` days, and the first dose of that course. */
-function gcsfCourse(ctx: RuleContext): { recent: ClinicalEvent[]; sinceDay: number | null } {
+function gcsfCourse(ctx: RuleContext): { recent: ClinicalEvent[]; sinceDay: number | null; course: ClinicalEvent[] } {
   const { input, a } = ctx;
   const doses = ctx.events('g-csf');
   const recent = doses.filter((e) => input.asOfDay - (e.day ?? 0) <= a.gcsfRecentDays);
-  if (recent.length === 0) return { recent, sinceDay: null };
+  if (recent.length === 0) return { recent, sinceDay: null, course: [] };
   // The course: doses back from the latest with no pause longer than gcsfRecentDays.
   let since = recent.at(-1)?.day ?? 0;
   for (let i = doses.length - 1; i >= 0; i--) {
@@ -98,7 +98,7 @@ function gcsfCourse(ctx: RuleContext): { recent: ClinicalEvent[]; sinceDay: numb
     if (since - d > a.gcsfRecentDays) break;
     since = d;
   }
-  return { recent, sinceDay: since };
+  return { recent, sinceDay: since, course: doses.filter((e) => (e.day ?? 0) >= since) };
 }
 
 function ruleContext(input: RecommendationInput, thresholds: HospitalThresholds): RuleContext {
@@ -179,7 +179,7 @@ function gcsfTreatment(ctx: RuleContext, workupDue: boolean): Recommendation | u
       ...ctx.staleNote(anc, 'ANC'),
       'EHA/EBMT 2023: persisting neutropenia despite G-CSF calls for a marrow and infection work-up.',
     ],
-    recentTreatmentDays: course.recent.map((x) => x.day ?? 0),
+    recentTreatmentDays: course.course.map((x) => x.day ?? 0),
   };
 }
 

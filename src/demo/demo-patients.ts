@@ -15,6 +15,8 @@ export interface DemoScenario {
   /** Days since CAR-T infusion on the reference date; undefined: never received CAR-T. */
   dayPostInfusion: number | undefined;
   overrides: PlanOverrides;
+  /** Its own random sequence (scenarios added later must not change the patients drawn before them). */
+  seed?: number;
 }
 
 export const DEMO_SCENARIOS: readonly DemoScenario[] = [
@@ -116,6 +118,26 @@ export const DEMO_SCENARIOS: readonly DemoScenario[] = [
     dayPostInfusion: undefined,
     overrides: { name: ['Goran', 'Nocart'], sex: 'male' },
   },
+  {
+    id: 'cart-day12-no-gcsf',
+    label: 'Day +12, severe neutropenia without G-CSF; leukapheresis and weight recorded',
+    dayPostInfusion: 12,
+    overrides: {
+      phenotype: 'aplastic',
+      severe: { platelets: false, hemoglobin: false },
+      noGcsf: true,
+      noTransfusions: true,
+      crsGrade: 1,
+      highHematotox: false,
+      leukapheresisDay: -28,
+      weightKg: 64,
+      units: 'si',
+      name: ['Hana', 'Nogcsf'],
+      sex: 'female',
+      product: 'tisagenlecleucel',
+    },
+    seed: 20261123,
+  },
 ];
 
 export const DEMO_PRACTITIONER: Practitioner = {
@@ -143,13 +165,14 @@ export function demoPatients(today: string, extraRandom = 5): DemoPatient[] {
     });
   }
   return scenarios.map((scenario) => {
-    const plan = planPatient(rng, {
+    const r = scenario.seed !== undefined ? new Rng(scenario.seed) : rng;
+    const plan = planPatient(r, {
       id: scenario.id,
       today,
       dayPostInfusion: scenario.dayPostInfusion,
       overrides: scenario.overrides,
     });
-    return { scenario, plan, resources: patientResources(plan, rng, today) };
+    return { scenario, plan, resources: patientResources(plan, r, today) };
   });
 }
 

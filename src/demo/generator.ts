@@ -73,6 +73,8 @@ export interface PatientPlan {
   tocilizumab: boolean;
   steroids: boolean;
   gcsfDays: number[];
+  leukapheresisDay?: number;
+  weightKg?: number;
   immunoglobulins: Record<'igg' | 'iga' | 'igm', { baseline: number; decline: boolean; factor: number }>;
   ivigDays: number[];
   bCells: { aplasiaDay: number; lossDay?: number };
@@ -95,6 +97,12 @@ export interface PlanOverrides {
   name?: [string, string];
   /** No platelet or red cell transfusions (keeps a demo's counts at their own level). */
   noTransfusions?: boolean;
+  /** No G-CSF given (a patient whose severe neutropenia is not yet treated). */
+  noGcsf?: boolean;
+  /** A recorded leukapheresis (CAR-T cell collection) on this day before infusion (negative). */
+  leukapheresisDay?: number;
+  /** A body weight (kg) measured on day −5, for weight-based doses. */
+  weightKg?: number;
 }
 
 export interface PlanOptions {
@@ -151,7 +159,7 @@ export function planPatient(rng: Rng, options: PlanOptions): PatientPlan {
   const severeCrs = crsGrade >= 3;
   const tocilizumab = severeCrs ? rng.chance(24 / 29) : crsGrade > 0 && rng.chance(4 / 33);
   const gcsfDays: number[] = [];
-  if (neutrophils.severe && rng.chance(0.87)) {
+  if (neutrophils.severe && rng.chance(0.87) && !o.noGcsf) {
     const start = Math.max(neutrophils.onset ?? 3, 3);
     const stop = Math.min(neutrophils.recovery ?? lastDay, lastDay);
     for (let d = start; d < stop; d++) gcsfDays.push(d);
@@ -194,6 +202,8 @@ export function planPatient(rng: Rng, options: PlanOptions): PatientPlan {
     tocilizumab,
     steroids: severeCrs ? rng.chance(0.6) : false,
     gcsfDays,
+    ...(o.leukapheresisDay !== undefined ? { leukapheresisDay: o.leukapheresisDay } : {}),
+    ...(o.weightKg !== undefined ? { weightKg: o.weightKg } : {}),
     immunoglobulins,
     ivigDays,
     bCells: { aplasiaDay: rng.pick([0, 7, 7, 7, 14]), ...(o.bCellLossDay ? { lossDay: o.bCellLossDay } : {}) },
@@ -327,6 +337,7 @@ const LABS = {
     us: ['pg/mL', 1],
   },
   cd19pct: { code: '8117-4', display: 'CD19 cells/100 cells in Blood', si: ['%', 1], us: ['%', 1] },
+  weight: { code: '29463-7', display: 'Body weight', si: ['kg', 1], us: ['[lb_av]', 2.20462] },
   cd4: {
     code: '24467-3',
     display: 'CD3+CD4+ (T4 helper) cells [#/volume] in Blood',
@@ -554,7 +565,7 @@ function renderInflammation({ plan, rng, observation, pid, subject, at, resource
 }
 
 /** Lymphodepletion, the infusion, CRS treatment, G-CSF, transfusions and IVIG. */
-function renderTreatments({ plan, administration, procedure, dayId }: Renderer): void {
+function renderTreatments({ plan, administration, procedure, dayId, observation }: Renderer): void {
   const crs = plan.crs;
   const drug = (code: string, display: string): Coding => ({ system: RXNORM, code, display });
   // Lymphodepletion (Wang et al. 2021: fludarabine day −4 to −2 with cyclophosphamide) and the infusion.
@@ -562,6 +573,14 @@ function renderTreatments({ plan, administration, procedure, dayId }: Renderer):
     administration(`flu-${dayId(d)}`, d, drug('24698', 'fludarabine'), { value: 30, unit: 'mg/m2' });
   for (const d of [-4, -3])
     administration(`cy-${dayId(d)}`, d, drug('3002', 'cyclophosphamide'), { value: 500, unit: 'mg/m2' });
+  if (plan.leukapheresisDay !== undefined) {
+    procedure('leukapheresis', plan.leukapheresisDay, {
+      system: CPT,
+      code: '38225',
+      display: 'CAR-T therapy; harvesting of blood-derived T lymphocytes, per day',
+    });
+  }
+  if (plan.weightKg !== undefined) observation('weight', -5, plan.weightKg, 8);
   administration('car-t', 0, PRODUCTS[plan.product]);
   procedure('car-t-infusion', 0, { system: CPT, code: '38228', display: 'CAR-T cell administration, autologous' });
 
