@@ -39,6 +39,7 @@ export function immunoglobulin(
 
 interface Cd19Sample {
   day: number;
+  date: string;
   percent?: number;
   absolute?: number;
   reference: string;
@@ -58,7 +59,7 @@ export function cd19Samples(
     for (const v of values) {
       const day = dayOf(v.date);
       if (day < 0) continue;
-      const s = byDay.get(day) ?? { day, reference: v.reference };
+      const s = byDay.get(day) ?? { day, date: v.date, reference: v.reference };
       s[key] = Math.min(s[key] ?? Infinity, v.value);
       byDay.set(day, s);
     }
@@ -90,6 +91,7 @@ export function bCellAplasia(
   const last = samples.at(-1) as Cd19Sample;
   const latest = {
     day: last.day,
+    date: last.date,
     reference: last.reference,
     ...(last.percent !== undefined ? { percent: last.percent } : {}),
     ...(last.absolute !== undefined ? { absolute: last.absolute } : {}),

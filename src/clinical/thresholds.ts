@@ -51,6 +51,11 @@ export const SOURCES = {
     label: 'Hill et al., Immunoglobulin replacement after CAR-T, Blood Rev 2019',
     url: 'https://pubmed.ncbi.nlm.nih.gov/?term=CAR-T+and+a+side+order+of+IgG+Hill+Giralt',
   },
+  bCellRelapse: {
+    label:
+      'Pulsipher et al., NGS minimal residual disease and B-cell aplasia predicting relapse after tisagenlecleucel for ALL, Blood Cancer Discov 2022;3:66',
+    url: 'https://pmc.ncbi.nlm.nih.gov/articles/PMC9924295',
+  },
   astct: {
     label: 'ASTCT consensus CRS grading, Lee et al., Biol Blood Marrow Transplant 2019',
     url: 'https://doi.org/10.1016/j.bbmt.2018.12.758',

@@ -255,7 +255,7 @@ export interface BCellAplasiaResult {
   lossUnconfirmed: boolean;
   /** Loss within the relapse window after tisagenlecleucel (docs/clinical-logic.md §8). */
   lossPredictsRelapse: boolean;
-  latest?: { day: number; percent?: number; absolute?: number; reference: string };
+  latest?: { day: number; date: string; percent?: number; absolute?: number; reference: string };
 }
 
 export interface Cd4Cd8Result {

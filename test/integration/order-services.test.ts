@@ -55,13 +55,17 @@ async function sign(patientId: string, bundle: unknown, extra: Record<string, un
 
 const kinds = (cards: Card[]): string[] => cards.map((c) => `${cardKind(c)}:${c.indicator}`);
 
-test('discovery lists patient-view, order-sign and order-select with the same prefetch', () => {
+test('discovery lists patient-view with its prefetch, and order-sign and order-select with none (the EHR runs no search per order)', () => {
   expect(services.map((s) => `${s.hook}:${s.id}`)).toEqual([
     `patient-view:${PATIENT_VIEW_ID}`,
     `order-sign:${ORDER_SIGN_ID}`,
     `order-select:${ORDER_SELECT_ID}`,
   ]);
-  expect(services[1]?.prefetch).toEqual(services[0]?.prefetch);
+  expect(Object.keys(services[0]?.prefetch ?? {})).toEqual(
+    expect.arrayContaining(['patient', 'observations', 'medicationAdministrations', 'procedures']),
+  );
+  expect(services[1]?.prefetch).toBeUndefined();
+  expect(services[2]?.prefetch).toBeUndefined();
 });
 
 // Worked cases: patient (day post infusion today), orders → expected cards. Source per row.
@@ -191,7 +195,7 @@ describe('card content', () => {
     expect(card?.detail).toMatch(/\| ANC \| [\d.]+ ×10⁹\/L \| \d{4}-\d{2}-\d{2} \(day \+\d\)/);
     expect(card?.suggestions?.[0]?.actions?.[0]).toMatchObject({
       type: 'create',
-      resource: { resourceType: 'ServiceRequest', code: { coding: [{ code: 'cbc-with-differential' }] } },
+      resource: { resourceType: 'ServiceRequest', code: { coding: [{ system: 'http://loinc.org', code: '57021-8' }] } },
     });
   });
 
@@ -199,7 +203,10 @@ describe('card content', () => {
     const order = transfusionOrder('rbc-1', 'cart-day9', 'red-cells');
     const [card] = await sign('cart-day9', draftOrders(order));
     expect(card?.summary).toBe('Red cells ordered on day +9 after CAR-T: use an irradiated product');
-    expect(card?.detail).toContain('from day -7 to day +90');
+    expect(card?.detail).toContain(
+      '**Recommendation in force:** Use irradiated cellular blood products from 2026-11-06 (day -7) to 2027-02-11 (day +90). ' +
+        'Leukapheresis date not recorded: the window starts 7 days before the infusion; EHA/EBMT 2023 start it 7 days before leukapheresis.',
+    );
     expect(card?.selectionBehavior).toBe('at-most-one');
     const action = card?.suggestions?.[0]?.actions?.[0];
     expect(action?.type).toBe('update');
@@ -207,11 +214,23 @@ describe('card content', () => {
       ...order,
       orderDetail: [
         {
-          coding: [{ system: expect.any(String), code: 'irradiated', display: 'Irradiated blood product' }],
+          coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0508', code: 'IR', display: 'Irradiated' }],
           text: 'Irradiated',
         },
       ],
     });
+  });
+
+  test('a recorded leukapheresis starts the irradiation window 7 days before it (EHA/EBMT 2023)', async () => {
+    // cart-day12-no-gcsf: infused 2026-11-10, leukapheresis on day −28 (2026-10-13) → from 2026-10-06.
+    const [card] = await sign(
+      'cart-day12-no-gcsf',
+      draftOrders(transfusionOrder('rbc-2', 'cart-day12-no-gcsf', 'red-cells')),
+    );
+    expect(card?.detail).toContain(
+      '**Recommendation in force:** Use irradiated cellular blood products from 2026-10-06 (day -35) to 2027-02-08 (day +90). ' +
+        'The window starts 7 days before leukapheresis on 2026-10-13 (EHA/EBMT 2023).',
+    );
   });
 
   test('a draft order without id gets the warning but no update it could not apply', async () => {
@@ -229,8 +248,8 @@ describe('card content', () => {
     expect(card?.detail).toMatch(/\(\d{4}-\d{2}-\d{2}\)/);
   });
 
-  test('full prefetch gives the same cards as fetching', async () => {
-    const service = services.find((s) => s.id === ORDER_SIGN_ID) as DiscoveredService;
+  test("an EHR that still sends patient-view's prefetch gets the same cards as fetching, with no FHIR read", async () => {
+    const service = services.find((s) => s.id === PATIENT_VIEW_ID) as DiscoveredService;
     const prefetch = await fullPrefetch(service, fhir.baseUrl, { patientId: 'cart-day9' });
     const bundle = draftOrders(tocilizumabOrder('cart-day9'), transfusionOrder('rbc-1', 'cart-day9', 'red-cells'));
     const withPrefetch = await sign('cart-day9', bundle, { prefetch, fhirServer: undefined });

@@ -90,7 +90,7 @@ describe('triggers and thresholds (docs/clinical-logic.md §10)', () => {
         kind: 'neutropenia-on-gcsf',
         urgency: 'info',
         reason:
-          'ANC 0.2 ×10⁹/L on day +10 (2026-03-11) is still below 0.5 ×10⁹/L after 3 days of G-CSF (since day +8). ' +
+          'ANC 0.2 ×10⁹/L on day +10 (2026-03-11) is still below 0.5 ×10⁹/L on G-CSF since day +8 (3 doses). ' +
           'If ANC stays ≤ 0.5 to day +21 (14 days, early ICAHT grade 3), work up the cytopenia.',
       },
     ]);
@@ -215,7 +215,8 @@ describe('irradiated blood products: from 7 days before leukapheresis to day +90
       [infusion(0), procedure(CPT, '38225', -30), hb(9, 55)],
       9,
       { basis: 'leukapheresis', fromDay: -37, leukapheresisDate: dateOf(-30), untilDay: 90, required: true },
-      `required from ${dateOf(-37)}, 7 days before leukapheresis on ${dateOf(-30)} to ${dateOf(90)} (day +90)`,
+      `Use irradiated cellular blood products from ${dateOf(-37)} (day -37) to ${dateOf(90)} (day +90). ` +
+        `The window starts 7 days before leukapheresis on ${dateOf(-30)} (EHA/EBMT 2023).`,
       undefined,
     ],
     [
@@ -223,7 +224,8 @@ describe('irradiated blood products: from 7 days before leukapheresis to day +90
       [infusion(0), hb(9, 55)],
       9,
       { basis: 'infusion', fromDay: -7, leukapheresisDate: null, required: true },
-      'leukapheresis date not recorded, so the window starts 7 days before the infusion',
+      `Use irradiated cellular blood products from ${dateOf(-7)} (day -7) to ${dateOf(90)} (day +90). ` +
+        'Leukapheresis date not recorded: the window starts 7 days before the infusion; EHA/EBMT 2023 start it 7 days before leukapheresis.',
       undefined,
     ],
     [
@@ -257,7 +259,7 @@ describe('loss of B-cell aplasia within 6 months of tisagenlecleucel: its own wa
         kind: 'b-cell-recovery',
         urgency: 'warning',
         reason:
-          'B cells returned on day +120 after B-cell aplasia since day +28 (latest day +150: CD19+ 4% of lymphocytes), ' +
+          `B cells returned on day +120 after B-cell aplasia since day +28 (latest day +150, ${dateOf(150)}: CD19+ 4% of lymphocytes), ` +
           'within 6 months of tisagenlecleucel: review disease status (bone marrow MRD).',
       },
     ]);
