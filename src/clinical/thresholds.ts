@@ -39,17 +39,22 @@ export const SOURCES = {
     url: 'https://doi.org/10.1038/s41419-020-2388-1',
   },
   ehaEbmt: {
-    label: 'EHA/EBMT ICAHT consensus, Rejeski et al., Blood 2023;142:865',
+    label:
+      'Rejeski et al., EHA/EBMT consensus on immune effector cell-associated hematotoxicity (ICAHT), Blood 2023;142:865',
     url: 'https://doi.org/10.1182/blood.2023020578',
   },
-  tIcaht: { label: 'T-ICAHT, Rejeski et al., Blood 2025', url: 'https://doi.org/10.1182/blood.2025028833' },
+  tIcaht: {
+    label: 'Rejeski et al., thrombocytopenia after CAR-T (T-ICAHT grading), Blood 2025',
+    url: 'https://doi.org/10.1182/blood.2025028833',
+  },
   hematotox: {
     label: 'CAR-HEMATOTOX, Rejeski et al., Blood 2021;138:2499',
     url: 'https://doi.org/10.1182/blood.2020010543',
   },
   ivig: {
-    label: 'Hill et al., Immunoglobulin replacement after CAR-T, Blood Rev 2019',
-    url: 'https://pubmed.ncbi.nlm.nih.gov/?term=CAR-T+and+a+side+order+of+IgG+Hill+Giralt',
+    label:
+      'Hill et al., CAR-T – and a side order of IgG, to go? Immunoglobulin replacement after CAR-T, Blood Rev 2019;38:100596',
+    url: 'https://doi.org/10.1016/j.blre.2019.100596',
   },
   bCellRelapse: {
     label:

@@ -266,7 +266,7 @@ describe('card content', () => {
   test('G-CSF card: a filgrastim draft dosed from the recorded weight, at most one selection', async () => {
     const card = (await cardsWithoutPrefetch(t, 'cart-day12-no-gcsf')).find((c) => cardKind(c) === 'g-csf') as Card;
     expect(card.detail).toContain(
-      '**Threshold in force:** < 0.5 ×10⁹/L (default). **Source:** EHA/EBMT ICAHT consensus',
+      '**Threshold in force:** < 0.5 ×10⁹/L (default). **Source:** Rejeski et al., EHA/EBMT consensus',
     );
     expect(card.selectionBehavior).toBe('at-most-one');
     const draft = card.suggestions?.[0]?.actions?.[0];
