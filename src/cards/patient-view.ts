@@ -302,7 +302,8 @@ function recentTable(a: Assessment, analyte: Analyte, thresholds: HospitalThresh
 }
 
 const SUMMARIES: Record<Recommendation['kind'], (r: Recommendation, a: Assessment, t: HospitalThresholds) => string> = {
-  'g-csf': (r) => `ANC ${valueOf(r)} on ${dayOf(r)}, no G-CSF recorded: consider filgrastim 5 µg/kg/day`,
+  'g-csf': (r, _a, t) =>
+    `ANC ${valueOf(r)} on ${dayOf(r)}, no G-CSF recorded: consider filgrastim ${fmt(t.values.actions.filgrastimUgPerKg)} µg/kg/day`,
   'neutropenia-on-gcsf': (r) =>
     `ANC ${valueOf(r)} on ${dayOf(r)} despite G-CSF since ${dayLabel(r.recentTreatmentDays?.[0] ?? null)}: counts daily, work-up if it persists`,
   'g-csf-prophylaxis': (_r, a, t) =>
@@ -409,14 +410,15 @@ function suggestionsFor(
   const o = ctx.orderables ?? DEFAULT_ORDERABLES;
   const w = a.bodyWeight;
   const weight = w && w.unit === 'kg' ? { kg: w.value, date: w.date, reference: w.reference } : undefined;
+  const perKg = thresholds.values.actions.filgrastimUgPerKg;
   switch (r.kind) {
     case 'g-csf':
       return [
         createSuggestion(
           s(1),
-          'Order filgrastim 5 µg/kg/day (draft)',
+          `Order filgrastim ${fmt(perKg)} µg/kg/day (draft)`,
           'Create a draft filgrastim order',
-          filgrastimRequest(ctx.patientId, why, r.evidence, undefined, weight),
+          filgrastimRequest(ctx.patientId, why, r.evidence, undefined, weight, perKg),
         ),
       ];
     case 'g-csf-prophylaxis': {
@@ -427,7 +429,7 @@ function suggestionsFor(
           s(1),
           `Order prophylactic filgrastim from day +${startDay} (draft)`,
           `Create a draft filgrastim order starting on day +${startDay}`,
-          filgrastimRequest(ctx.patientId, why, r.evidence, start, weight),
+          filgrastimRequest(ctx.patientId, why, r.evidence, start, weight, perKg),
         ),
       ];
     }

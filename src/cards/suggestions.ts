@@ -57,26 +57,26 @@ function usableWeight(weight: BodyWeight | undefined): BodyWeight | undefined {
  * 5 µg/kg in µg: to the nearest 10 µg from 100 µg up, to the whole µg below (children), so the
  * rounding never moves the dose by more than 5 µg (5 %).
  */
-export function filgrastimDoseUg(kg: number): number {
-  const exact = FILGRASTIM_UG_PER_KG * kg;
+export function filgrastimDoseUg(kg: number, perKg = FILGRASTIM_UG_PER_KG): number {
+  const exact = perKg * kg;
   return exact >= 100 ? Math.round(exact / 10) * 10 : Math.max(1, Math.round(exact));
 }
 
 const ug = (value: number): Quantity => ({ value, unit: 'µg', system: UCUM, code: 'ug' });
 const ugPerKg = (value: number): Quantity => ({ value, unit: 'µg/kg', system: UCUM, code: 'ug/kg' });
 
-function filgrastimDosage(startDate: string | undefined, weight: BodyWeight | undefined): Dosage {
+function filgrastimDosage(startDate: string | undefined, weight: BodyWeight | undefined, perKg: number): Dosage {
   const from = startDate ? ` from ${startDate}` : '';
   const text = weight
-    ? `filgrastim ${filgrastimDoseUg(weight.kg)} µg subcutaneously once daily${from} until neutrophil recovery ` +
-      `(${FILGRASTIM_UG_PER_KG} µg/kg × ${Number(weight.kg.toFixed(1))} kg, body weight of ${weight.date.slice(0, 10)})`
-    : `filgrastim ${FILGRASTIM_UG_PER_KG} µg/kg subcutaneously once daily${from} until neutrophil recovery ` +
+    ? `filgrastim ${filgrastimDoseUg(weight.kg, perKg)} µg subcutaneously once daily${from} until neutrophil recovery ` +
+      `(${perKg} µg/kg × ${Number(weight.kg.toFixed(1))} kg, body weight of ${weight.date.slice(0, 10)})`
+    : `filgrastim ${perKg} µg/kg subcutaneously once daily${from} until neutrophil recovery ` +
       '(no body weight recorded: set the dose in µg from the current weight)';
   return {
     text,
     timing: { repeat: { ...(startDate ? { boundsPeriod: { start: startDate } } : {}), ...ONCE_DAILY } },
     route: SUBCUTANEOUS,
-    doseAndRate: [{ doseQuantity: weight ? ug(filgrastimDoseUg(weight.kg)) : ugPerKg(FILGRASTIM_UG_PER_KG) }],
+    doseAndRate: [{ doseQuantity: weight ? ug(filgrastimDoseUg(weight.kg, perKg)) : ugPerKg(perKg) }],
   };
 }
 
@@ -91,6 +91,8 @@ export function filgrastimRequest(
   evidence: string[],
   startDate?: string,
   weight?: BodyWeight,
+  /** The dose per kg in force (`actions.filgrastimUgPerKg`, default 5). */
+  perKg: number = FILGRASTIM_UG_PER_KG,
 ): MedicationRequest {
   const w = usableWeight(weight);
   return {
@@ -101,7 +103,7 @@ export function filgrastimRequest(
     subject: { reference: `Patient/${patientId}` },
     ...(evidence.length > 0 ? { reasonReference: reasons(evidence) } : {}),
     ...(w ? { supportingInformation: [{ reference: w.reference }] } : {}),
-    dosageInstruction: [filgrastimDosage(startDate, w)],
+    dosageInstruction: [filgrastimDosage(startDate, w, perKg)],
     note: note(why),
   };
 }

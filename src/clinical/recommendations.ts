@@ -159,7 +159,7 @@ function gcsfTreatment(ctx: RuleContext, workupDue: boolean): Recommendation | u
       reason: `${valueText('ANC', anc)} is below ${fmt(cutoff)} ×10⁹/L (severe neutropenia) and no G-CSF is recorded in the last ${plural(ctx.a.gcsfRecentDays, 'day')}.`,
       notes: [
         ...ctx.staleNote(anc, 'ANC'),
-        'EHA/EBMT 2023: G-CSF (filgrastim 5 µg/kg/day) for severe neutropenia after CAR-T.',
+        `EHA/EBMT 2023: G-CSF (filgrastim ${fmt(ctx.a.filgrastimUgPerKg)} µg/kg/day) for severe neutropenia after CAR-T.`,
       ],
     };
   }

@@ -223,6 +223,8 @@ export const thresholdsSchema = obj({
     redCellHemoglobin: positive.optional(),
     /** Platelet transfusion trigger (10^9/L); absent = severe thrombocytopenia (counts.platelets.severe). Some use 10. */
     plateletCount: positive.optional(),
+    /** Filgrastim dose (µg/kg/day) the G-CSF cards propose (EHA/EBMT 2023: 5 µg/kg/day). */
+    filgrastimUgPerKg: positive.default(5),
     ivigIgg: positive.default(400),
     workupIcahtGrade: z.number().int().min(1).max(4).default(3),
     /** A lab older than this many days does not trigger an action card (it is shown as stale). */
