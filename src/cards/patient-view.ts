@@ -147,7 +147,9 @@ function icahtDetail(a: Assessment, t: Thresholds): string {
   const noRecovery = e.noRecovery
     ? e.grade === 4
       ? `; no neutrophil recovery from ${dayLabel(e.noRecovery.sinceDay)} through ${dayLabel(e.noRecovery.throughDay)}`
-      : `; no recovery since ${dayLabel(e.noRecovery.sinceDay)}: grade 4 if none by day +${t.icaht.earlyLastDay}`
+      : e.complete
+        ? ''
+        : `; no recovery since ${dayLabel(e.noRecovery.sinceDay)}: grade 4 if none by day +${t.icaht.earlyLastDay}`
     : '';
   return `${icahtText(a)} (${counts}${noRecovery}). Neutrophil recovery: ${phenotypeText(a.icaht.phenotype, t)}.`;
 }

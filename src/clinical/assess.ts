@@ -156,6 +156,14 @@ interface PatientFacts {
   lln: (term: CtcaeTerm) => number;
 }
 
+/** Recorded as deceased on or before the assessment date (or deceased without a date). */
+function isDeceased(record: PatientRecord, asOf: string, timeZone: string): boolean {
+  const p = record.patient;
+  if (p?.deceasedBoolean === true) return true;
+  const death = readInstant(p?.deceasedDateTime, timeZone);
+  return death !== undefined && death.date <= asOf;
+}
+
 export function assess(resources: readonly FhirResource[], options: AssessOptions): Assessment {
   checkDates(options);
   const thresholds = options.thresholds ?? DEFAULT_HOSPITAL_THRESHOLDS;
@@ -183,7 +191,7 @@ export function assess(resources: readonly FhirResource[], options: AssessOption
     severeCytopenias,
     bCellAplasia: bCells,
     irradiation,
-    deceased: censoring?.reason === 'death',
+    deceased: isDeceased(record, ctx.asOf, options.timeZone ?? 'UTC'),
   });
 
   const { timeline, infused } = ctx;

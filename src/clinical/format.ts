@@ -77,7 +77,7 @@ export function thresholdText(r: Pick<Recommendation, 'threshold'>, counts: Thre
     );
   }
   if (unit === 'days-after-infusion') return `loss of B-cell aplasia within ${fmt(value)} days of infusion`;
-  if (unit === 'grade') return `early ICAHT grade ${cmp} ${fmt(value)}`;
+  if (unit === 'grade') return `ICAHT grade ${cmp} ${fmt(value)}`;
   if (unit === 'score') return `CAR-HEMATOTOX ${cmp} ${fmt(value)}`;
   return `${cmp} ${fmt(value)} ${displayUnit(unit)}`;
 }
@@ -129,7 +129,7 @@ export function phenotypeText(p: NeutrophilPhenotype | null, t: Thresholds): str
     case 'aplastic':
       return `aplastic: ANC ≤ ${n} for ${t.icaht.durationDays.long} days or more`;
     case 'early-second-dip':
-      return `second dip to ANC ≤ ${n} before day +${t.icaht.biphasicAfterDay}: fits none of the published phenotypes`;
+      return `second dip to ANC ≤ ${n} by day +${t.icaht.biphasicAfterDay}: fits none of the published phenotypes`;
     case 'no-severe-neutropenia':
       return `no severe neutropenia (ANC never ≤ ${n})`;
   }

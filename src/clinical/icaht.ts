@@ -202,5 +202,7 @@ export function recoveryPhenotype(anc: readonly LabDay[], lastDay: number, t: Th
   const later = runs.slice(1);
   if (later.some(([start]) => start > t.icaht.biphasicAfterDay)) return 'intermittent';
   if (later.length > 0) return 'early-second-dip';
-  return 'quick';
+  // Quick only once the recovery is stable: as many measured days above as recovery needs.
+  const above = post.filter((d) => d.day > first[1]).length;
+  return above >= t.recovery.consecutiveDays ? 'quick' : null;
 }

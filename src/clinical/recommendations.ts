@@ -164,22 +164,40 @@ function gcsfTreatment(ctx: RuleContext, workupDue: boolean): Recommendation | u
     };
   }
   if (workupDue) return undefined;
-  const e = input.icaht.early;
-  const long = t.icaht.durationDays.long;
-  const dueDay = input.asOfDay + Math.max(1, long - e.daysAnc500);
   return {
     ...base,
     kind: 'neutropenia-on-gcsf',
     urgency: 'info',
     reason:
       `${valueText('ANC', anc)} is still below ${fmt(cutoff)} ×10⁹/L on G-CSF since ${dayLabel(course.sinceDay)} (${plural(course.course.length, 'dose')}). ` +
-      `If ANC stays ≤ ${fmt(cutoff)} to ${dayLabel(dueDay)} (${long} days, early ICAHT grade 3), work up the cytopenia.`,
+      workupWhen(ctx),
     notes: [
       ...ctx.staleNote(anc, 'ANC'),
       'EHA/EBMT 2023: persisting neutropenia despite G-CSF calls for a marrow and infection work-up.',
     ],
     recentTreatmentDays: course.course.map((x) => x.day ?? 0),
   };
+}
+
+/**
+ * When the work-up falls due if the neutropenia persists: the day the early ICAHT count reaches the
+ * work-up grade (days 0–30), or, after day +30, a second count confirming late ICAHT at that grade.
+ */
+function workupWhen(ctx: RuleContext): string {
+  const { input, t, a } = ctx;
+  const n = fmt(t.counts.neutrophils.severe);
+  const grade = a.workupIcahtGrade;
+  if (input.asOfDay > t.icaht.earlyLastDay) {
+    return `If another ANC ≤ ${n} confirms it (late ICAHT grade ${grade === 3 ? '3' : `≥ ${grade}`}), work up the cytopenia.`;
+  }
+  const d = t.icaht.durationDays;
+  // Days ≤ 0.5 that make the work-up grade (EHA/EBMT Table 1): 1 → 1 day, 2 → short, 3 → long; 4 → no recovery.
+  const needed = grade <= 1 ? 1 : grade === 2 ? d.short : grade === 3 ? d.long : undefined;
+  const dueDay = needed === undefined ? undefined : input.asOfDay + Math.max(1, needed - input.icaht.early.daysAnc500);
+  if (dueDay === undefined || dueDay > t.icaht.earlyLastDay) {
+    return `If there is no neutrophil recovery by day +${t.icaht.earlyLastDay} (early ICAHT grade 4), work up the cytopenia.`;
+  }
+  return `If ANC stays ≤ ${n} to ${dayLabel(dueDay)} (${plural(needed ?? 0, 'day')}, early ICAHT grade ${grade}), work up the cytopenia.`;
 }
 
 /**
@@ -321,7 +339,9 @@ function cytopeniaWorkup(ctx: RuleContext): Recommendation | undefined {
   const e = input.icaht.early;
   const pht = input.pht === true;
   const icahtHigh = e.grade !== null && e.grade >= a.workupIcahtGrade;
-  if (!pht && !icahtHigh) return undefined;
+  const late = input.icaht.late;
+  const lateHigh = late.grade !== null && late.grade >= a.workupIcahtGrade && severeNeutropenia(ctx) !== undefined;
+  if (!pht && !icahtHigh && !lateHigh) return undefined;
   const course = gcsfCourse(ctx);
   const n = t.counts.neutrophils;
   const noRecovery =
@@ -335,6 +355,11 @@ function cytopeniaWorkup(ctx: RuleContext): Recommendation | undefined {
           `early ICAHT grade ${e.atLeast ? '≥ ' : ''}${e.grade ?? ''}${e.complete ? '' : ' so far'}: ` +
             (noRecovery ??
               `ANC ≤ ${fmt(n.severe)} on ${plural(e.daysAnc500, 'day')}, ≤ ${fmt(n.profound)} on ${plural(e.daysAnc100, 'day')}`),
+        ]
+      : []),
+    ...(lateHigh && !icahtHigh
+      ? [
+          `late ICAHT grade ${late.grade ?? ''}: ANC ${late.confirmedBy?.map((p) => `${fmt(p.value)} on ${dayLabel(p.day)}`).join(', ') ?? ''}`,
         ]
       : []),
     ...(course.sinceDay !== null && severeNeutropenia(ctx) ? [`despite G-CSF since ${dayLabel(course.sinceDay)}`] : []),

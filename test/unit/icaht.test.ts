@@ -245,6 +245,8 @@ describe('neutrophil recovery phenotype (Rejeski 2021; docs/clinical-logic.md §
     ['aplastic: ANC ≤ 0.5 for 14 days or more', [[3, 16]], 39, 'aplastic'],
     ['undetermined while the first dip (< 14 days) is under way', [[3, 39]], 10, null],
     ['no severe neutropenia', [], 39, 'no-severe-neutropenia'],
+    ['one count above 0.5 after the dip is not yet a (quick) recovery', [[3, 6]], 7, null],
+    ['three counts above 0.5 after the dip: quick', [[3, 6]], 9, 'quick'],
   ])('%s', (_name, dips, asOf, phenotype) => {
     const a = assessOn(asOf, [infusion(0), ...series(anc, 0, course(dips).slice(0, asOf + 1))]);
     expect(a.icaht.phenotype).toBe(phenotype);
@@ -481,8 +483,16 @@ describe('censoring: counting stops at death, a later CAR-T or allogeneic HSCT (
   });
 
   test('deceased without a date: not censored, and said', () => {
-    const a = assessOn(20, [{ ...patient(), deceasedBoolean: true }, infusion(0), anc(5, 0.3)]);
+    const a = assessOn(20, [{ ...patient(), deceasedBoolean: true }, infusion(0), anc(19, 0.3)]);
     expect(a.icaht.censoring).toBeNull();
     expect(a.issues.some((i) => i.code === 'censoring' && i.message.includes('without a date'))).toBe(true);
+    expect(a.recommendations).toEqual([]); // no advice for a patient recorded as deceased
+  });
+
+  test('allogeneic HSCT on day +10 and death on day +11: counting stops at the HSCT, and no advice is given', () => {
+    const dead = { ...patient(), deceasedDateTime: `${dateOf(11)}T08:00:00Z` };
+    const a = assessOn(12, [dead, infusion(0), procedure(CPT, '38240', 10), anc(11, 0.2)]);
+    expect(a.icaht.censoring).toMatchObject({ reason: 'allogeneic-hsct', lastCountedDay: 9 });
+    expect(a.recommendations).toEqual([]);
   });
 });

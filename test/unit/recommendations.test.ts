@@ -207,6 +207,51 @@ describe('the indicator ladder and "ask only for what is not done" (docs/clinica
   });
 });
 
+describe('on G-CSF with ANC < 0.5: when the work-up falls due (EHA/EBMT 2023)', () => {
+  test.each<[string, Parameters<typeof assessOn>[1], number, string | undefined, string]>([
+    [
+      'day +10, 3 days ≤ 0.5: due on day +21 (grade 3 needs 14 days)',
+      [infusion(0), gcsf(9), ...series(anc, 8, [0.4, 0.3, 0.2])],
+      10,
+      undefined,
+      'If ANC stays ≤ 0.5 to day +21 (14 days, early ICAHT grade 3), work up the cytopenia.',
+    ],
+    [
+      'day +25, 2 days ≤ 0.5: 14 days would end after day +30 → the no-recovery rule',
+      [infusion(0), gcsf(24), ...series(anc, 20, [1.5, 1.2, 1.0, 0.9, 0.4, 0.3])],
+      25,
+      undefined,
+      'If there is no neutrophil recovery by day +30 (early ICAHT grade 4), work up the cytopenia.',
+    ],
+    [
+      'day +60, one late ANC 0.3: a second count would confirm late ICAHT grade 3',
+      [infusion(0), gcsf(59), anc(45, 1.8), anc(60, 0.3)],
+      60,
+      undefined,
+      'If another ANC ≤ 0.5 confirms it (late ICAHT grade 3), work up the cytopenia.',
+    ],
+    [
+      'a hospital that works up from grade 2: due after 7 days',
+      [infusion(0), gcsf(9), ...series(anc, 8, [0.4, 0.3, 0.2])],
+      10,
+      'workup2',
+      'If ANC stays ≤ 0.5 to day +14 (7 days, early ICAHT grade 2), work up the cytopenia.',
+    ],
+  ])('%s', (_name, resources, day, file, expected) => {
+    const a = assessOn(day, resources, file ? { thresholdsFile: { actions: { workupIcahtGrade: 2 } } } : {});
+    const card = a.recommendations.find((r) => r.kind === 'neutropenia-on-gcsf');
+    expect(card?.reason).toContain(expected);
+  });
+
+  test('day +60 on G-CSF, ANC ≤ 0.5 twice after day +30: late ICAHT grade 3 → the work-up card instead', () => {
+    const a = assessOn(60, [infusion(0), gcsf(59), anc(45, 0.4), anc(60, 0.3)]);
+    expect(a.recommendations.map((r) => [r.kind, r.urgency])).toEqual([['cytopenia-workup', 'warning']]);
+    expect(a.recommendations[0]?.reason).toBe(
+      'late ICAHT grade 3: ANC 0.3 on day +60, 0.4 on day +45; despite G-CSF since day +59: work up the cytopenia.',
+    );
+  });
+});
+
 describe('irradiated blood products: from 7 days before leukapheresis to day +90 (EHA/EBMT 2023)', () => {
   const CPT = 'http://www.ama-assn.org/go/cpt';
   test.each<[string, Parameters<typeof assessOn>[1], number, unknown, string, unknown]>([
