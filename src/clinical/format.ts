@@ -11,6 +11,7 @@ import type {
   CtcaeTerm,
   HematotoxResult,
   IrradiationWindow,
+  IssueCode,
   LabPoint,
   Lineage,
   NeutrophilPhenotype,
@@ -186,4 +187,38 @@ export const CENSORING_TEXT: Record<Censoring['reason'], string> = {
   death: 'death',
   'car-t-reinfusion': 'a later CAR-T infusion',
   'allogeneic-hsct': 'allogeneic stem cell transplantation',
+};
+
+/** The neutrophil recovery phenotype in a word or two (tiles, tables); `phenotypeText` explains it. */
+export function phenotypeShort(p: NeutrophilPhenotype | null): string {
+  switch (p) {
+    case null:
+      return 'not yet known';
+    case 'early-second-dip':
+      return 'second dip by day +21';
+    case 'no-severe-neutropenia':
+      return 'no severe neutropenia';
+    default:
+      return p;
+  }
+}
+
+/** What each kind of data note is called where a clinician reads it. */
+export const ISSUE_TITLES: Record<IssueCode, string> = {
+  'unit-unreadable': 'Results with a unit that could not be read',
+  'value-missing': 'Results without a value',
+  'date-missing': 'Records without a usable date',
+  'status-ignored': 'Results not used because of their status',
+  'data-gap': 'Days without a count',
+  'patient-mismatch': 'Records of another patient, left out',
+  infusion: 'CAR-T infusion dates',
+  'sex-unknown': 'Sex not recorded',
+  'transfusion-product-unknown': 'Transfusions without a product',
+  'stale-data': 'Counts not repeated recently',
+  'ivig-recent': 'IgG measured after IVIG',
+  comparator: 'Results reported as "<" or ">" a value',
+  'code-unrecognised': 'Codes not recognised',
+  'resource-invalid': 'Records that could not be read',
+  'data-unavailable': 'Data the EHR could not give',
+  censoring: 'Counting stopped early',
 };
