@@ -48,8 +48,9 @@ export function readInstant(value: string | undefined, timeZone: string): Instan
   }
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) return undefined;
-  if (offset !== 'Z' && offset !== '-00:00') return { ms, date: value.slice(0, 10) };
-  return { ms, date: timeZone === 'UTC' ? new Date(ms).toISOString().slice(0, 10) : formatter(timeZone).format(ms) };
+  // Its own offset, or UTC in a UTC hospital: the date is the one written.
+  if ((offset !== 'Z' && offset !== '-00:00') || timeZone === 'UTC') return { ms, date: value.slice(0, 10) };
+  return { ms, date: formatter(timeZone).format(ms) };
 }
 
 /** The UTC offset of `timeZone` around the instant `ms`, in milliseconds. */

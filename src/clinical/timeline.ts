@@ -130,8 +130,14 @@ export function groupByAnalyte(values: readonly LabValue[], asOf: string): Map<A
     if (list) list.push(v);
     else groups.set(v.analyte, [v]);
   }
-  for (const list of groups.values()) list.sort((a, b) => a.ms - b.ms);
+  // Searches usually return values in time order: sort (n log n) only the lists that are not.
+  for (const list of groups.values()) if (!inTimeOrder(list)) list.sort((a, b) => a.ms - b.ms);
   return groups;
+}
+
+function inTimeOrder(list: readonly LabValue[]): boolean {
+  for (let i = 1; i < list.length; i++) if ((list[i] as LabValue).ms < (list[i - 1] as LabValue).ms) return false;
+  return true;
 }
 
 /** The last value before the baseline cut-off, within `lookbackDays` of it. */
