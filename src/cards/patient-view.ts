@@ -166,12 +166,19 @@ function lateText(a: Assessment, t: Thresholds): string {
   return `${late.grade}${by ? ` (ANC ${by})` : ''}`;
 }
 
-/** Red cell and platelet transfusions in the last 30 days (transfusion dependence). */
-function transfusionsText(a: Assessment, t: Thresholds): string {
+/** Red cell and platelet transfusions in the last 30 days [`icaht.earlyLastDay`]. */
+function recentTransfusions(a: Assessment, t: Thresholds): { red: number; plt: number } {
   const since = (a.dayPostInfusion ?? 0) - t.icaht.earlyLastDay;
   const recent = (a.events ?? []).filter((e) => (e.day ?? -Infinity) > since);
-  const red = recent.filter((e) => e.kind === 'red-cell-transfusion').length;
-  const plt = recent.filter((e) => e.kind === 'platelet-transfusion').length;
+  return {
+    red: recent.filter((e) => e.kind === 'red-cell-transfusion').length,
+    plt: recent.filter((e) => e.kind === 'platelet-transfusion').length,
+  };
+}
+
+/** Red cell and platelet transfusions in the last 30 days (transfusion dependence). */
+function transfusionsText(a: Assessment, t: Thresholds): string {
+  const { red, plt } = recentTransfusions(a, t);
   if (a.events === undefined) return 'transfusions not read';
   if (red + plt === 0) return `no transfusion in the last ${t.icaht.earlyLastDay} days`;
   return `${plural(red, 'red cell transfusion')}, ${plural(plt, 'platelet transfusion')} in the last ${t.icaht.earlyLastDay} days`;
@@ -179,10 +186,7 @@ function transfusionsText(a: Assessment, t: Thresholds): string {
 
 /** "transfusions in 30 days: 1 RBC, 2 PLT" for the summary line. */
 function transfusionsShort(a: Assessment, t: Thresholds): string {
-  const since = (a.dayPostInfusion ?? 0) - t.icaht.earlyLastDay;
-  const recent = (a.events ?? []).filter((e) => (e.day ?? -Infinity) > since);
-  const red = recent.filter((e) => e.kind === 'red-cell-transfusion').length;
-  const plt = recent.filter((e) => e.kind === 'platelet-transfusion').length;
+  const { red, plt } = recentTransfusions(a, t);
   return red + plt === 0
     ? `no transfusion in ${t.icaht.earlyLastDay} days`
     : `transfusions in ${t.icaht.earlyLastDay} days: ${red} RBC, ${plt} PLT`;
