@@ -8,7 +8,12 @@ import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { CdsServiceDefinition } from './cds-hooks/service.js';
 import type { HookName } from './cds-hooks/schemas.js';
-import { cdsClientAuth, createVerifier, type CdsJwtVerifier } from './cds-hooks/auth.js';
+import { cdsClientAuth, createVerifier, type CdsJwtVerifier, type ReplayStore } from './cds-hooks/auth.js';
+import type { AuditStore } from './audit/audit.js';
+import { AuditRecorder } from './audit/recorder.js';
+import { auditAssessments } from './http/audit-trail.js';
+import { registerAuditMetrics } from './audit/metrics.js';
+import { ServiceMetrics } from './observability/metrics.js';
 import { cdsHooksRouter } from './cds-hooks/router.js';
 import { adminRouter } from './http/admin-router.js';
 import { smartRouter } from './http/smart-router.js';
@@ -43,6 +48,14 @@ export interface AppDeps {
   feedback?: FeedbackStore | undefined;
   /** Defaults to a CardRecorder on `feedback`; server.ts passes its own to drain it on shutdown. */
   cardRecorder?: CardRecorder | undefined;
+  /** The audit trail's table; without it nothing is audited (tests). */
+  audit?: AuditStore | undefined;
+  /** Defaults to an AuditRecorder on `audit`; server.ts passes its own to flush it on shutdown. */
+  auditRecorder?: AuditRecorder | undefined;
+  /** Where JWT `jti`s are remembered (PostgreSQL: shared by replicas); default in memory. */
+  replay?: ReplayStore | undefined;
+  /** Prometheus metrics (GET /metrics); default: a new registry. */
+  metrics?: ServiceMetrics | undefined;
   readiness: Readiness;
   now?: () => Date;
   /** The SMART app: its configuration, and the folder of its build (undefined: not built). */
@@ -55,8 +68,10 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
 
-  const registry = new Registry();
+  const serviceMetrics = deps.metrics ?? new ServiceMetrics(new Registry(), deps.services);
+  const registry = serviceMetrics.registry;
   collectDefaultMetrics({ register: registry });
+  deps.serviceDeps.metrics ??= serviceMetrics;
   const metrics = createHttpMetrics(registry);
   const cardRecorder =
     deps.cardRecorder ??
@@ -64,6 +79,8 @@ export function createApp(deps: AppDeps): Express {
       ? new CardRecorder(deps.feedback, { log, maxQueuedBatches: config.storage.cardQueueMax })
       : undefined);
   if (cardRecorder) registerCardRecorderMetrics(registry, cardRecorder);
+  const auditRecorder = deps.auditRecorder ?? (deps.audit ? new AuditRecorder(deps.audit, { log }) : undefined);
+  if (auditRecorder) registerAuditMetrics(registry, auditRecorder);
 
   app.use(requestLogging(log, metrics));
   app.use(securityHeaders());
@@ -85,10 +102,13 @@ export function createApp(deps: AppDeps): Express {
   if (deps.smart) app.use(smartRouter(config, deps.smart.appConfig, deps.smart.dir));
 
   // Built from the configuration unless given: trusted issuers configured means every call is checked.
-  const auth = cdsClientAuth(config, deps.verifier ?? createVerifier(config), log);
+  const auth = cdsClientAuth(config, deps.verifier ?? createVerifier(config, deps.replay), log, (reason) =>
+    serviceMetrics.jwtRefusals.inc({ reason }),
+  );
   app.use('/cds-services', auth);
   app.use('/assessments', auth);
   app.use(jsonBody(config.bodyLimit));
+  if (auditRecorder) app.use('/assessments', auditAssessments(auditRecorder, deps.now ?? (() => new Date())));
   app.use(assessmentsRouter(deps.serviceDeps.clinical, () => todayIn(config.timeZone, deps.now?.())));
   app.use(
     cdsHooksRouter<ServiceDeps>({
@@ -99,10 +119,20 @@ export function createApp(deps: AppDeps): Express {
       feedback: deps.feedback,
       cardRecorder,
       now: deps.now ?? (() => new Date()),
+      metrics: serviceMetrics,
+      audit: auditRecorder,
     }),
   );
 
-  app.use(adminRouter(config.adminToken, deps.feedback, deps.now ?? (() => new Date())));
+  app.use(
+    adminRouter({
+      adminToken: config.adminToken,
+      feedback: deps.feedback,
+      audit: deps.audit,
+      now: deps.now ?? (() => new Date()),
+      onAuthFailure: (result) => serviceMetrics.adminAuthFailures.inc({ result }),
+    }),
+  );
 
   app.use((req: Request) => {
     throw notFound(`No route for ${req.method} ${req.path}`);
@@ -125,6 +155,7 @@ export function smartAppConfig(
     clientId: config.smart.clientId,
     scopes: { ehr: EHR_LAUNCH_SCOPES, standalone: STANDALONE_LAUNCH_SCOPES },
     allowedIssuers: config.smart.allowedIss,
+    standaloneIssuers: config.smart.standaloneIss,
     demo: config.demo
       ? { fhirBasePath: DEMO_FHIR_PATH, patients: DEMO_SCENARIOS.map((s) => ({ id: s.id, label: s.label })) }
       : null,

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import type { ServiceMetrics } from './observability/metrics.js';
 import type { ClinicalContext } from './profiles.js';
 
 export interface ServiceDeps {
@@ -13,4 +14,6 @@ export interface ServiceDeps {
   now: () => Date;
   /** Absolute URL of the SMART app's launch page, for card links; undefined when not served. */
   smartLaunchUrl: string | undefined;
+  /** Engine time is measured here (cds_engine_duration_seconds); createApp sets it when absent. */
+  metrics?: Pick<ServiceMetrics, 'timeEngine'> | undefined;
 }

@@ -6,7 +6,12 @@
  * signature against the issuer's configured JWKS (the token's own `jku` is never fetched), `iss`,
  * `aud` equal to the URL called, `exp`/`iat` with a small clock tolerance, a bounded lifetime,
  * and `jti` not seen before within its lifetime. Failures are a bare 401; the reason goes to the
- * log, the token never does.
+ * log and to `cds_jwt_refusals_total{reason}`, the token never does.
+ *
+ * The `jti`s seen live in a {@link ReplayStore}: in memory for one process (SQLite deployments),
+ * in PostgreSQL when DATABASE_URL is set, so a token accepted by one replica is refused by every
+ * other. When that store cannot answer, the call is refused with 503 (fail closed: an unchecked
+ * token could be a replay).
  */
 import { readFileSync } from 'node:fs';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -15,7 +20,7 @@ import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors,
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { Config, TrustedIssuer } from '../config.js';
-import { unauthorized } from './outcomes.js';
+import { serviceUnavailable, unauthorized } from './outcomes.js';
 
 export const ALLOWED_ALGORITHMS = ['RS384', 'ES384'] as const;
 
@@ -28,7 +33,21 @@ export const REPLAY_CACHE_MAX = 100_000;
  * entries the least recently seen is forgotten (100,000 tokens within one token lifetime is far
  * beyond any EHR's call rate, and memory stays bounded under a flood of forged-but-valid calls).
  */
-export class ReplayCache {
+/** Where `jti`s are remembered: this process (ReplayCache) or every replica (src/storage/replay-store.ts). */
+export interface ReplayStore {
+  readonly kind: string;
+  /**
+   * Records the token; resolves false when it was already seen and has not yet expired. Rejects
+   * when the store cannot answer.
+   */
+  remember(issuer: string, jti: string, expiresAtMs: number, nowMs: number): boolean | Promise<boolean>;
+}
+
+/** Longest `jti` accepted (characters): a hostile client must not make the store hold megabytes. */
+export const JTI_MAX_LENGTH = 256;
+
+export class ReplayCache implements ReplayStore {
+  readonly kind = 'memory';
   private readonly seen: LRUCache<string, true>;
 
   constructor(max = REPLAY_CACHE_MAX) {
@@ -55,17 +74,40 @@ export interface JwtVerifierOptions {
   clockToleranceSeconds: number;
   maxLifetimeSeconds: number;
   now?: () => Date;
+  /** Default: an in-memory ReplayCache (one process). */
+  replay?: ReplayStore | undefined;
 }
 
-export type VerifyResult = { ok: true; iss: string; tenant?: string } | { ok: false; reason: string };
+/**
+ * Why a token was refused, as a bounded set (the metric label `reason`; the log line has the
+ * detail). `replay-store-unavailable` answers 503, every other 401.
+ */
+export type RefusalReason =
+  | 'no-token'
+  | 'malformed'
+  | 'untrusted-issuer'
+  | 'expired'
+  | 'claim-invalid'
+  | 'algorithm'
+  | 'signature'
+  | 'no-matching-key'
+  | 'jwks-unavailable'
+  | 'jti-missing'
+  | 'jti-replayed'
+  | 'replay-store-unavailable'
+  | 'other';
+
+export type VerifyResult =
+  { ok: true; iss: string; sub?: string; tenant?: string } | { ok: false; reason: string; code: RefusalReason };
 
 export class CdsJwtVerifier {
   private readonly keySets = new Map<string, JWTVerifyGetKey>();
-  private readonly replay = new ReplayCache();
+  private readonly replay: ReplayStore;
   private readonly now: () => Date;
 
   constructor(private readonly options: JwtVerifierOptions) {
     this.now = options.now ?? (() => new Date());
+    this.replay = options.replay ?? new ReplayCache();
     for (const issuer of options.issuers) {
       if (issuer.jwksUrl) {
         this.keySets.set(
@@ -85,10 +127,10 @@ export class CdsJwtVerifier {
     try {
       iss = decodeJwt(token).iss;
     } catch {
-      return { ok: false, reason: 'malformed JWT' };
+      return { ok: false, reason: 'malformed JWT', code: 'malformed' };
     }
     const keySet = iss ? this.keySets.get(iss) : undefined;
-    if (!iss || !keySet) return { ok: false, reason: 'issuer is not trusted' };
+    if (!iss || !keySet) return { ok: false, reason: 'issuer is not trusted', code: 'untrusted-issuer' };
     const current = this.now();
     try {
       const { payload } = await jwtVerify(token, keySet, {
@@ -102,32 +144,58 @@ export class CdsJwtVerifier {
         currentDate: current,
       });
       const exp = (payload.exp ?? 0) * 1000 + this.options.clockToleranceSeconds * 1000;
-      if (typeof payload.jti !== 'string' || payload.jti.length === 0) return { ok: false, reason: 'jti missing' };
-      if (!this.replay.remember(iss, payload.jti, exp, current.getTime())) return { ok: false, reason: 'jti replayed' };
+      if (typeof payload.jti !== 'string' || payload.jti.length === 0)
+        return { ok: false, reason: 'jti missing', code: 'jti-missing' };
+      if (payload.jti.length > JTI_MAX_LENGTH)
+        return { ok: false, reason: `jti longer than ${JTI_MAX_LENGTH} characters`, code: 'claim-invalid' };
+      const fresh = await this.rememberJti(iss, payload.jti, exp, current.getTime());
+      if (fresh !== true) return fresh === false ? { ok: false, reason: 'jti replayed', code: 'jti-replayed' } : fresh;
       const tenant = typeof payload['tenant'] === 'string' ? payload['tenant'] : undefined;
-      return tenant ? { ok: true, iss, tenant } : { ok: true, iss };
+      const sub = typeof payload.sub === 'string' ? payload.sub : undefined;
+      return { ok: true, iss, ...(sub ? { sub } : {}), ...(tenant ? { tenant } : {}) };
     } catch (error) {
-      return { ok: false, reason: describeJoseError(error) };
+      return { ok: false, ...describeJoseError(error) };
+    }
+  }
+
+  private async rememberJti(
+    iss: string,
+    jti: string,
+    expiresAtMs: number,
+    nowMs: number,
+  ): Promise<boolean | { ok: false; reason: string; code: RefusalReason }> {
+    try {
+      return await this.replay.remember(iss, jti, expiresAtMs, nowMs);
+    } catch {
+      return { ok: false, reason: 'the jti replay store did not answer', code: 'replay-store-unavailable' };
     }
   }
 }
 
-function describeJoseError(error: unknown): string {
-  if (error instanceof joseErrors.JWTExpired) return 'token expired';
-  if (error instanceof joseErrors.JWTClaimValidationFailed) return `claim ${error.claim} invalid: ${error.reason}`;
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'algorithm not allowed';
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'signature invalid';
-  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'no key in the issuer JWKS matches the token kid';
-  if (error instanceof joseErrors.JWKSTimeout) return 'issuer JWKS did not answer in time';
-  if (error instanceof joseErrors.JOSEError) return error.code;
-  return 'verification failed';
+function describeJoseError(error: unknown): { reason: string; code: RefusalReason } {
+  if (error instanceof joseErrors.JWTExpired) return { reason: 'token expired', code: 'expired' };
+  if (error instanceof joseErrors.JWTClaimValidationFailed)
+    return { reason: `claim ${error.claim} invalid: ${error.reason}`, code: 'claim-invalid' };
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return { reason: 'algorithm not allowed', code: 'algorithm' };
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed)
+    return { reason: 'signature invalid', code: 'signature' };
+  if (error instanceof joseErrors.JWKSNoMatchingKey)
+    return { reason: 'no key in the issuer JWKS matches the token kid', code: 'no-matching-key' };
+  if (error instanceof joseErrors.JWKSTimeout)
+    return { reason: 'issuer JWKS did not answer in time', code: 'jwks-unavailable' };
+  if (error instanceof joseErrors.JOSEError)
+    return {
+      reason: error.code,
+      code: error.code === 'ERR_JWS_INVALID' || error.code === 'ERR_JWT_INVALID' ? 'malformed' : 'other',
+    };
+  return { reason: 'verification failed', code: 'other' };
 }
 
 /** The verifier the configuration asks for: undefined only when no trusted issuer is configured. */
-export function createVerifier(config: Config): CdsJwtVerifier | undefined {
+export function createVerifier(config: Config, replay?: ReplayStore): CdsJwtVerifier | undefined {
   const { trustedIssuers, clockToleranceSeconds, maxLifetimeSeconds } = config.auth;
   return trustedIssuers.length > 0
-    ? new CdsJwtVerifier({ issuers: trustedIssuers, clockToleranceSeconds, maxLifetimeSeconds })
+    ? new CdsJwtVerifier({ issuers: trustedIssuers, clockToleranceSeconds, maxLifetimeSeconds, replay })
     : undefined;
 }
 
@@ -160,7 +228,12 @@ export function acceptedAudiences(config: Pick<Config, 'publicBaseUrl' | 'auth'>
  * Express middleware: verifies the CDS client's JWT when trusted issuers are configured; passes
  * everything through otherwise (the server warns loudly at start-up that it runs open).
  */
-export function cdsClientAuth(config: Config, verifier: CdsJwtVerifier | undefined, log: Logger): RequestHandler {
+export function cdsClientAuth(
+  config: Config,
+  verifier: CdsJwtVerifier | undefined,
+  log: Logger,
+  onRefused: (reason: RefusalReason) => void = () => undefined,
+): RequestHandler {
   return (req: Request, _res: Response, next: NextFunction): void => {
     if (!verifier || req.method === 'OPTIONS') {
       next();
@@ -171,6 +244,7 @@ export function cdsClientAuth(config: Config, verifier: CdsJwtVerifier | undefin
     const match = /^Bearer\s+([A-Za-z0-9_.-]+)\s*$/i.exec(header);
     if (!match?.[1]) {
       log.warn({ reqId: req.id }, 'CDS client rejected: no bearer JWT');
+      onRefused('no-token');
       next(unauthorized('no bearer token'));
       return;
     }
@@ -179,10 +253,19 @@ export function cdsClientAuth(config: Config, verifier: CdsJwtVerifier | undefin
       .then((result) => {
         if (!result.ok) {
           log.warn({ reqId: req.id, reason: result.reason }, 'CDS client rejected');
-          next(unauthorized(result.reason));
+          onRefused(result.code);
+          next(
+            result.code === 'replay-store-unavailable'
+              ? serviceUnavailable('Client authentication cannot be checked right now; try again later')
+              : unauthorized(result.reason),
+          );
           return;
         }
-        req.cdsClient = { iss: result.iss, ...(result.tenant ? { tenant: result.tenant } : {}) };
+        req.cdsClient = {
+          iss: result.iss,
+          ...(result.sub ? { sub: result.sub } : {}),
+          ...(result.tenant ? { tenant: result.tenant } : {}),
+        };
         next();
       })
       .catch(next);
@@ -192,6 +275,6 @@ export function cdsClientAuth(config: Config, verifier: CdsJwtVerifier | undefin
 declare module 'express-serve-static-core' {
   interface Request {
     id: string;
-    cdsClient?: { iss: string; tenant?: string };
+    cdsClient?: { iss: string; sub?: string; tenant?: string };
   }
 }

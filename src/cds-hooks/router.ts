@@ -12,7 +12,7 @@ import { cardKind } from '../shared/card-kind.js';
 import { requireJsonBody } from './json-body.js';
 import { badRequest, badRequestFromZod, notFound, serviceUnavailable } from './outcomes.js';
 import type { CdsServiceDefinition } from './service.js';
-import { CallFhirAccess, loadPrefetch } from './service.js';
+import { CallFhirAccess, loadPrefetch, type LoadPrefetchOptions, type PrefetchedKey } from './service.js';
 import type { Card, CdsRequest, CdsResponse, HookName } from './schemas.js';
 import {
   bundleSchema,
@@ -23,6 +23,8 @@ import {
   feedbackRequestSchema,
 } from './schemas.js';
 import type { CardSink, FeedbackSink } from './sinks.js';
+import type { AuditRecord } from '../audit/audit.js';
+import type { ServiceMetrics } from '../observability/metrics.js';
 
 export interface CdsRouterDeps<D> {
   config: Config;
@@ -33,6 +35,52 @@ export interface CdsRouterDeps<D> {
   /** Records issued cards off the response path (src/storage/card-recorder.ts); never blocks. */
   cardRecorder?: CardSink | undefined;
   now: () => Date;
+  /** Calls, cards, prefetch sources, feedback and FHIR requests are counted here. */
+  metrics?: ServiceMetrics | undefined;
+  /** Every service call is recorded here once answered (src/audit/recorder.ts); never blocks. */
+  audit?: { record(record: AuditRecord): void } | undefined;
+}
+
+/** What a service call's audit record and metrics need, filled in as the call proceeds. */
+interface CallTrail {
+  serviceId: string | undefined;
+  hook: string | undefined;
+  patientId?: string | undefined;
+  userId?: string | undefined;
+  hookInstance?: string | undefined;
+  cardUuids: string[];
+}
+
+/**
+ * Once the call is answered (or the client went away: 499), counts it and appends its audit
+ * record: who, which patient, which service, the cards returned, the status.
+ */
+function traceCall<D>(deps: CdsRouterDeps<D>, req: Request, res: Response, trail: CallTrail): void {
+  const started = performance.now();
+  res.on('close', () => {
+    const status = res.writableFinished ? res.statusCode : 499;
+    if (deps.metrics) {
+      const service = deps.metrics.serviceLabel(trail.serviceId);
+      const hook = service === 'unknown' ? 'unknown' : (trail.hook ?? 'unknown');
+      deps.metrics.calls.inc({ service, hook, status: String(status) });
+      deps.metrics.callDuration.observe({ service, hook }, (performance.now() - started) / 1000);
+    }
+    deps.audit?.record({
+      recordedAt: deps.now(),
+      action: 'cds-call',
+      clientIss: req.cdsClient?.iss,
+      clientSub: req.cdsClient?.sub,
+      userId: trail.userId,
+      patientId: trail.patientId,
+      serviceId: trail.serviceId,
+      hook: trail.hook,
+      hookInstance: trail.hookInstance,
+      cardUuids: trail.cardUuids,
+      status,
+      requestId: req.id,
+      clientAddress: req.ip,
+    });
+  });
 }
 
 export function discoveryDocument(services: readonly CdsServiceDefinition<HookName, unknown>[]): unknown {
@@ -59,12 +107,17 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
 
   router.post('/cds-services/:id', async (req: Request, res: Response) => {
     const service = byId.get(String(req.params['id']));
+    const trail: CallTrail = { serviceId: String(req.params['id']), hook: service?.hook, cardUuids: [] };
+    traceCall(deps, req, res, trail);
     if (!service) throw notFound(`No CDS service with id "${String(req.params['id'])}"`);
     const body = requireJsonBody(req);
     const parsed = cdsRequestSchema.safeParse(body);
     if (!parsed.success) throw badRequestFromZod(parsed.error);
     const request = parsed.data;
     (res.locals as { hookInstance?: string }).hookInstance = request.hookInstance;
+    trail.hookInstance = request.hookInstance;
+    trail.userId = stringField(request.context, 'userId');
+    trail.patientId = stringField(request.context, 'patientId');
     if (request.hook !== service.hook) {
       throw badRequest(`hook: service ${service.id} answers "${service.hook}", not "${request.hook}"`, 'hook');
     }
@@ -73,10 +126,7 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     checkPrefetchBundles(service, request);
 
     const log = deps.log.child({ reqId: req.id, hookInstance: request.hookInstance, serviceId: service.id });
-    const deadline = AbortSignal.timeout(deps.config.fhir.timeoutMs);
-    const closed = new AbortController();
-    res.on('close', () => closed.abort());
-    const options = { config: deps.config, now: deps.now(), signal: AbortSignal.any([deadline, closed.signal]), log };
+    const options = callOptions(deps, res, log);
     const fhir = new CallFhirAccess(request, options);
     if (service.relevant && !(await service.relevant(context.data, deps.serviceDeps, fhir))) {
       log.debug('nothing this service advises on: no data read');
@@ -86,6 +136,7 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     const data = await loadPrefetch(service, request, options, fhir);
     const response = await service.handler({ request, context: context.data, data, fhir }, deps.serviceDeps);
     const cards = validCards(response, log);
+    noteResults(deps, service.id, data, cards, trail);
     if (deps.cardRecorder && cards.length > 0) {
       const issued = cards
         .filter((c) => c.uuid)
@@ -105,9 +156,15 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     if (!parsed.success) throw badRequestFromZod(parsed.error);
     if (!deps.feedback) throw notFound('Feedback storage is not configured');
     // Answer 200 only once the feedback is durably stored.
+    const countFeedback = (result: 'stored' | 'failed'): void => {
+      for (const f of parsed.data.feedback)
+        deps.metrics?.feedback.inc({ service: service.id, outcome: f.outcome, result });
+    };
     try {
       await deps.feedback.recordFeedback(service.id, parsed.data.feedback, deps.now());
+      countFeedback('stored');
     } catch (err) {
+      countFeedback('failed');
       // Only the error's name and code: a database message may quote the clinician's comment.
       deps.log.error({ reqId: req.id, serviceId: service.id, error: errorTag(err) }, 'feedback not stored');
       throw serviceUnavailable('Feedback could not be stored; nothing was saved, send it again later');
@@ -130,6 +187,43 @@ function checkPrefetchBundles(service: CdsServiceDefinition<HookName, unknown>, 
     const bundle = bundleSchema.safeParse(value);
     if (!bundle.success) throw badRequestFromZod(bundle.error, `prefetch.${key}`);
   }
+}
+
+/** The call's deadline (FHIR_TIMEOUT_MS), cancelled too when the client goes away; FHIR requests are counted. */
+function callOptions<D>(deps: CdsRouterDeps<D>, res: Response, log: Logger): LoadPrefetchOptions {
+  const deadline = AbortSignal.timeout(deps.config.fhir.timeoutMs);
+  const closed = new AbortController();
+  res.on('close', () => closed.abort());
+  const { metrics } = deps;
+  return {
+    config: deps.config,
+    now: deps.now(),
+    signal: AbortSignal.any([deadline, closed.signal]),
+    log,
+    fhirObserver: metrics ? (outcome, type, seconds) => metrics.observeFhirRequest(outcome, type, seconds) : undefined,
+  };
+}
+
+/** Prefetch sources and cards issued, for the metrics; card uuids for the audit record. */
+function noteResults<D>(
+  deps: CdsRouterDeps<D>,
+  serviceId: string,
+  data: Record<string, PrefetchedKey>,
+  cards: readonly Card[],
+  trail: CallTrail,
+): void {
+  for (const [key, value] of Object.entries(data))
+    deps.metrics?.prefetchKeys.inc({ service: serviceId, key, source: value.source });
+  for (const c of cards) {
+    if (c.uuid) trail.cardUuids.push(c.uuid);
+    deps.metrics?.cards.inc({ service: serviceId, kind: cardKind(c), indicator: c.indicator });
+  }
+}
+
+/** A string field of the hook context, if present (for the audit record). */
+function stringField(context: unknown, name: string): string | undefined {
+  const value = (context as Record<string, unknown> | null | undefined)?.[name];
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** What of a storage error may be logged: its class and code, never its message. */

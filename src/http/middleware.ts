@@ -10,7 +10,9 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { tooManyRequests } from '@medplum/core';
 import { AssessmentInputError } from '../clinical/index.js';
+import { AdminFailureLimiter } from './admin-limiter.js';
 import {
   badRequest,
   forbidden,
@@ -18,6 +20,7 @@ import {
   internalError,
   notFound,
   OperationOutcomeError,
+  OutcomeError,
   payloadTooLarge,
   unauthorized,
   unsupportedMediaType,
@@ -177,21 +180,40 @@ export function securityHeaders(): RequestHandler {
   };
 }
 
-/** Bearer-token guard for administrative endpoints; disabled (404) when no token is configured. */
-export function adminAuth(token: string | undefined): RequestHandler {
+/**
+ * Bearer-token guard for administrative endpoints; disabled (404) when no token is configured.
+ * Failed attempts are throttled per client address (429 with Retry-After, see admin-limiter.ts).
+ */
+export function adminAuth(
+  token: string | undefined,
+  limiter: AdminFailureLimiter = new AdminFailureLimiter(),
+  onFailure: (result: 'refused' | 'rate_limited') => void = () => undefined,
+): RequestHandler {
   const expected = token ? Buffer.from(token) : undefined;
-  return (req: Request, _res: Response, next: NextFunction): void => {
+  return (req: Request, res: Response, next: NextFunction): void => {
     if (!expected) {
       next(notFound('Administrative endpoints are disabled (ADMIN_TOKEN is not set)'));
+      return;
+    }
+    const address = req.ip ?? 'unknown';
+    const wait = limiter.retryAfterSeconds(address);
+    if (wait > 0) {
+      onFailure('rate_limited');
+      res.setHeader('Retry-After', String(wait));
+      next(new OutcomeError(tooManyRequests));
       return;
     }
     const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
     const given = match?.[1] ? Buffer.from(match[1]) : undefined;
     if (!given) {
+      limiter.fail(address);
+      onFailure('refused');
       next(unauthorized('no admin token'));
       return;
     }
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      limiter.fail(address);
+      onFailure('refused');
       next(forbidden('Invalid administrative token'));
       return;
     }

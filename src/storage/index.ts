@@ -5,10 +5,19 @@ import type { Logger } from 'pino';
 import type { FeedbackStore, StoreTimeouts } from './feedback-store.js';
 import { PostgresFeedbackStore } from './postgres.js';
 import { SqliteFeedbackStore } from './sqlite.js';
+import type { AuditStore } from '../audit/audit.js';
+import { PostgresAuditStore, SqliteAuditStore } from './audit-store.js';
+import { PostgresReplayStore } from './replay-store.js';
 
 /** The storage part of Config; `timeoutMs` is STORAGE_TIMEOUT_MS once config.ts parses it. */
 export interface StorageConfig {
-  storage: { databaseUrl?: string | undefined; sqlitePath: string; timeoutMs?: number | undefined };
+  storage: {
+    databaseUrl?: string | undefined;
+    sqlitePath: string;
+    timeoutMs?: number | undefined;
+    /** Connections per process (DATABASE_POOL_MAX). */
+    poolMax?: number | undefined;
+  };
 }
 
 /**
@@ -22,7 +31,10 @@ export async function createFeedbackStore(
 ): Promise<FeedbackStore> {
   const timeouts: StoreTimeouts = { ...options, timeoutMs: options.timeoutMs ?? config.storage.timeoutMs };
   const store: FeedbackStore = config.storage.databaseUrl
-    ? new PostgresFeedbackStore(config.storage.databaseUrl, log, timeouts)
+    ? new PostgresFeedbackStore(config.storage.databaseUrl, log, {
+        ...timeouts,
+        ...(config.storage.poolMax ? { pool: { max: config.storage.poolMax } } : {}),
+      })
     : new SqliteFeedbackStore(config.storage.sqlitePath, timeouts);
   try {
     await store.init();
@@ -34,7 +46,23 @@ export async function createFeedbackStore(
   return store;
 }
 
+/** The audit trail's table in the same database as the feedback. */
+export function auditStoreFor(store: FeedbackStore): AuditStore {
+  if (store instanceof PostgresFeedbackStore) return new PostgresAuditStore(store);
+  if (store instanceof SqliteFeedbackStore) return new SqliteAuditStore(() => store.bookkeeping());
+  throw new Error('no audit store for this feedback store');
+}
+
+/**
+ * The jti replay store: shared in PostgreSQL when DATABASE_URL is set; undefined for SQLite (one
+ * process: the verifier's in-memory cache is enough).
+ */
+export function replayStoreFor(store: FeedbackStore, log?: Logger): PostgresReplayStore | undefined {
+  return store instanceof PostgresFeedbackStore ? new PostgresReplayStore(store, { log }) : undefined;
+}
+
 export { CardRecorder, type CardRecorderOptions, type CardSink } from './card-recorder.js';
+export { PostgresReplayStore } from './replay-store.js';
 export { registerCardRecorderMetrics } from './metrics.js';
 export { DEFAULT_STORAGE_TIMEOUT_MS, StorageTimeoutError, storageErrorTag } from './deadline.js';
 export type {

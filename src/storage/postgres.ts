@@ -26,15 +26,8 @@ import {
   type StoreTimeouts,
   type SummaryRows,
 } from './feedback-store.js';
-import {
-  FEEDBACK_DEDUPE_INDEX_SQL,
-  insertFeedbackSql,
-  POSTGRES_PARAM,
-  schemaSql,
-  SUMMARY_SQL,
-  UNKEYED_FEEDBACK_SQL,
-  upsertCardsSql,
-} from './sql.js';
+import { migrate } from './migrate.js';
+import { insertFeedbackSql, POSTGRES_PARAM, SUMMARY_SQL, UNKEYED_FEEDBACK_SQL, upsertCardsSql } from './sql.js';
 
 /** Serialises schema upgrades between instances starting together (any constant will do). */
 const SCHEMA_LOCK = 0x63617274;
@@ -50,7 +43,11 @@ export class PostgresFeedbackStore implements FeedbackStore {
   private readonly summaryTimeoutMs: number;
   private readonly pool: pg.Pool;
 
-  constructor(connectionString: string, log?: Logger, options: PostgresStoreOptions = {}) {
+  constructor(
+    connectionString: string,
+    private readonly log?: Logger,
+    options: PostgresStoreOptions = {},
+  ) {
     this.timeoutMs = timeoutOrDefault(options.timeoutMs, DEFAULT_STORAGE_TIMEOUT_MS);
     this.initTimeoutMs = timeoutOrDefault(options.initTimeoutMs, Math.max(30_000, this.timeoutMs));
     this.summaryTimeoutMs = timeoutOrDefault(options.summaryTimeoutMs, 5 * this.timeoutMs);
@@ -71,17 +68,22 @@ export class PostgresFeedbackStore implements FeedbackStore {
     );
   }
 
+  /**
+   * Applies pending migrations (migrate.ts: versioned, under node-pg-migrate's advisory lock), then
+   * keys feedback rows an older replica stored without a dedupe key during a rollout.
+   */
   async init(): Promise<void> {
-    await this.withClient(this.initTimeoutMs, (client) =>
-      transaction(client, async () => {
-        await client.query(`SET LOCAL statement_timeout = ${this.initTimeoutMs}`);
+    await this.withClient(this.initTimeoutMs, async (client) => {
+      // Session-wide for the migration run (the lock wait included); reset before the pool reuses it.
+      await client.query(`SET statement_timeout = ${this.initTimeoutMs}`);
+      const applied = await migrate({ client, log: (m) => this.log?.debug({ migration: m }, 'schema migration') });
+      if (applied.length > 0) this.log?.info({ migrations: applied.map((m) => m.name) }, 'PostgreSQL schema migrated');
+      await transaction(client, async () => {
         await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
-        await client.query(schemaSql({ id: 'BIGSERIAL PRIMARY KEY', timestamp: 'TIMESTAMPTZ' }));
-        await client.query('ALTER TABLE feedback ADD COLUMN IF NOT EXISTS dedupe_key TEXT');
         await backfill(client);
-        await client.query(FEEDBACK_DEDUPE_INDEX_SQL);
-      }),
-    );
+      });
+      await client.query('RESET statement_timeout');
+    });
   }
 
   async recordCards(serviceId: string, cards: IssuedCard[], issuedAt: Date): Promise<void> {
@@ -149,7 +151,7 @@ export class PostgresFeedbackStore implements FeedbackStore {
    * to the pool; on any error it is discarded (the server rolls back an open transaction when the
    * connection goes); when the deadline passes, its socket is destroyed at once.
    */
-  private async withClient<T>(timeoutMs: number, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  async withClient<T>(timeoutMs: number, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let expired = false;
     let held: pg.PoolClient | undefined;
     let released = false;
@@ -185,7 +187,7 @@ export class PostgresFeedbackStore implements FeedbackStore {
   }
 }
 
-async function transaction<T>(client: pg.PoolClient, work: () => Promise<T>): Promise<T> {
+export async function transaction<T>(client: pg.PoolClient, work: () => Promise<T>): Promise<T> {
   await client.query('BEGIN');
   const result = await work();
   await client.query('COMMIT');

@@ -1,6 +1,8 @@
 /**
- * The feedback schema and the summary queries, in SQL both SQLite and PostgreSQL run; only the
- * identity and timestamp column types differ. Feedback joins issued cards by card uuid (card kind).
+ * The feedback schema and the queries both SQLite and PostgreSQL run. SQLite creates its tables
+ * from schemaSql on start-up; PostgreSQL's schema is versioned in migrations/ (the first migration
+ * is this schema, with BIGSERIAL and TIMESTAMPTZ). Feedback joins issued cards by card uuid (card
+ * kind).
  */
 export function schemaSql(types: { id: string; timestamp: string }): string {
   return `

@@ -1,17 +1,22 @@
 /**
- * SQLite feedback store (default): a file created on first use, no set-up. WAL journal with
- * synchronous=FULL, so a write acknowledged to the client survives a crash or restart.
+ * SQLite feedback store (default, one process): a file created on first use, no set-up. WAL
+ * journal. Feedback is written with synchronous=FULL, so a write acknowledged to the client
+ * survives a crash or a power loss.
  *
  * better-sqlite3 is synchronous: a call holds the event loop for its duration (0.7–13 ms per
- * synced commit here). The only unbounded wait is for another connection's write lock, which
- * `busy_timeout` limits to the storage timeout (then SQLITE_BUSY). Card bookkeeping goes through
- * CardRecorder, which batches many calls into one transaction after the response is sent.
+ * synced commit here). So card bookkeeping and the audit trail, written behind the response in
+ * batches, use a second connection with synchronous=NORMAL: in WAL mode a commit then does not wait
+ * for fsync (a few tens of microseconds instead of milliseconds of a blocked event loop) and still
+ * survives the process being killed; only an operating-system crash or power loss can lose the
+ * last commits. The only unbounded wait is for another connection's write lock, which
+ * `busy_timeout` limits to the storage timeout (then SQLITE_BUSY).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { FeedbackEntry } from '../cds-hooks/schemas.js';
 import type { IssuedCard } from '../shared/card-kind.js';
+import { SQLITE_AUDIT_SCHEMA } from './audit-store.js';
 import { DEFAULT_STORAGE_TIMEOUT_MS, timeoutOrDefault } from './deadline.js';
 import { backfillKeys, rowDedupeKey, type UnkeyedFeedbackRow } from './dedupe.js';
 import {
@@ -42,6 +47,8 @@ export class SqliteFeedbackStore implements FeedbackStore {
   readonly timeoutMs: number;
   private readonly initTimeoutMs: number;
   private db: Database.Database | undefined;
+  /** Card bookkeeping and audit: synchronous=NORMAL (see above). The same as `db` for ':memory:'. */
+  private bookkeepingDb: Database.Database | undefined;
   /** Statements prepared once per connection: card bookkeeping runs on every service call. */
   private statements: { upsertCard: Database.Statement; insertFeedback: Database.Statement } | undefined;
 
@@ -64,6 +71,19 @@ export class SqliteFeedbackStore implements FeedbackStore {
     return db;
   }
 
+  /** The connection card bookkeeping and the audit trail write through. */
+  bookkeeping(): Database.Database {
+    if (this.bookkeepingDb) return this.bookkeepingDb;
+    if (this.path === ':memory:') return this.open();
+    this.open();
+    const db = new Database(this.path, { timeout: this.timeoutMs });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma(`busy_timeout = ${this.timeoutMs}`);
+    this.bookkeepingDb = db;
+    return db;
+  }
+
   init(): Promise<void> {
     const db = this.open();
     db.pragma(`busy_timeout = ${this.initTimeoutMs}`);
@@ -81,6 +101,7 @@ export class SqliteFeedbackStore implements FeedbackStore {
           for (const k of backfillKeys(rows, taken)) update.run(k.key, k.id);
         }
         db.exec(FEEDBACK_DEDUPE_INDEX_SQL);
+        db.exec(SQLITE_AUDIT_SCHEMA);
       }).immediate();
     } finally {
       db.pragma(`busy_timeout = ${this.timeoutMs}`);
@@ -91,7 +112,7 @@ export class SqliteFeedbackStore implements FeedbackStore {
   private prepared(): NonNullable<SqliteFeedbackStore['statements']> {
     const db = this.open();
     this.statements ??= {
-      upsertCard: db.prepare(upsertCardsSql(SQLITE_PARAM)),
+      upsertCard: this.bookkeeping().prepare(upsertCardsSql(SQLITE_PARAM)),
       insertFeedback: db.prepare(insertFeedbackSql(SQLITE_PARAM)),
     };
     return this.statements;
@@ -107,7 +128,7 @@ export class SqliteFeedbackStore implements FeedbackStore {
       const rows = cardRows(batches);
       if (rows.length === 0) return;
       const { upsertCard } = this.prepared();
-      this.open().transaction(() => {
+      this.bookkeeping().transaction(() => {
         for (const row of rows) upsertCard.run(row);
       })();
     });
@@ -149,6 +170,8 @@ export class SqliteFeedbackStore implements FeedbackStore {
   }
 
   close(): Promise<void> {
+    if (this.bookkeepingDb !== this.db) this.bookkeepingDb?.close();
+    this.bookkeepingDb = undefined;
     this.db?.close();
     this.db = undefined;
     this.statements = undefined;

@@ -212,6 +212,31 @@ describe('with trusted issuers configured', () => {
     await request(app.app).post(SERVICE_PATH).set('authorization', `Bearer ${jwt}`).send(body).expect(401);
     expect(app.logs.text).toContain('jti replayed');
   });
+
+  test('a jti longer than 256 characters is refused (the replay store stays bounded)', async () => {
+    const jwt = await token(SERVICE_PATH, { jti: 'j'.repeat(257) });
+    await request(app.app).post(SERVICE_PATH).set('authorization', `Bearer ${jwt}`).send(body).expect(401);
+  });
+
+  test('when the shared replay store does not answer, the call is refused with 503, never let through unchecked', async () => {
+    const issuers = app.config.auth.trustedIssuers;
+    const down = buildTestApp({
+      env: { PUBLIC_BASE_URL: BASE, CDS_TRUSTED_ISSUERS: JSON.stringify(issuers) },
+      overrides: {
+        replay: {
+          kind: 'postgres',
+          remember: () => Promise.reject(new Error('connection refused')),
+        },
+      },
+    });
+    const jwt = await token(SERVICE_PATH);
+    const res = await request(down.app).post(SERVICE_PATH).set('authorization', `Bearer ${jwt}`).send(body);
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'transient' }] });
+    expect((await request(down.app).get('/metrics')).text).toMatch(
+      /cds_jwt_refusals_total\{reason="replay-store-unavailable"\} 1/,
+    );
+  });
 });
 
 describe('remote JWKS', () => {

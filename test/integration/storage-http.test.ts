@@ -13,7 +13,8 @@ import { buildTestApp, hookRequest, type TestApp } from '../helpers/app.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { seededDemo, serveFhir, type TestFhirServer } from '../helpers/servers.js';
 
-const STORAGE_TIMEOUT_MS = 1000;
+/** Long enough that awaiting a frozen database would stand out from a loaded machine's noise. */
+const STORAGE_TIMEOUT_MS = 3000;
 const SERVICE = `/cds-services/${PATIENT_VIEW_ID}`;
 let pg: TestPostgres;
 let fhir: TestFhirServer;
@@ -59,8 +60,9 @@ describe('with PostgreSQL frozen', () => {
     try {
       const frozen = await patientView();
       expect(frozen.cards.map((c) => c.uuid)).toEqual(warm.cards.map((c) => c.uuid));
-      // Card bookkeeping is queued, not awaited: the call costs what it cost before (plus noise).
-      expect(frozen.ms).toBeLessThan(before + 250);
+      // Card bookkeeping is queued, not awaited: the call costs what it cost before, plus noise, and
+      // far less than the storage timeout it would wait out if the bookkeeping were on its path.
+      expect(frozen.ms).toBeLessThan(before + STORAGE_TIMEOUT_MS / 2);
       const started = performance.now();
       const res = await request(t.app)
         .post(`${SERVICE}/feedback`)

@@ -1,0 +1,247 @@
+/**
+ * What replicas share in PostgreSQL, on a real cluster: versioned migrations applied once under
+ * node-pg-migrate's advisory lock when several replicas start at the same instant; the jti replay
+ * store (a token seen by one replica is refused by another, expiry, bounded size); the append-only
+ * audit trail with its retention. SQLite (one process) keeps an audit table too.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import pg from 'pg';
+import type { AuditRecord } from '../../src/audit/audit.js';
+import { PostgresAuditStore, SqliteAuditStore } from '../../src/storage/audit-store.js';
+import { PostgresFeedbackStore } from '../../src/storage/postgres.js';
+import { PostgresReplayStore } from '../../src/storage/replay-store.js';
+import { SqliteFeedbackStore } from '../../src/storage/sqlite.js';
+import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+
+let cluster: TestPostgres;
+let admin: pg.Client;
+const stores: PostgresFeedbackStore[] = [];
+
+async function freshDatabase(name: string): Promise<string> {
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(cluster.url);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+function store(url: string): PostgresFeedbackStore {
+  const s = new PostgresFeedbackStore(url, undefined, { timeoutMs: 2000 });
+  stores.push(s);
+  return s;
+}
+
+const record = (over: Partial<AuditRecord> = {}): AuditRecord => ({
+  recordedAt: new Date('2026-11-22T10:00:00Z'),
+  action: 'cds-call',
+  clientIss: 'https://ehr.example.org/',
+  clientSub: 'ehr-client',
+  userId: 'Practitioner/p1',
+  patientId: 'patient-1',
+  serviceId: 'cart-hematotox-patient-view',
+  hook: 'patient-view',
+  hookInstance: 'd1577c69-dfbe-44ad-ba6d-3e05e953b2ea',
+  cardUuids: ['a', 'b'],
+  status: 200,
+  requestId: 'r1',
+  clientAddress: '127.0.0.1',
+  ...over,
+});
+
+beforeAll(async () => {
+  cluster = await startTestPostgres();
+  admin = new pg.Client({ connectionString: cluster.url });
+  await admin.connect();
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close().catch(() => undefined)));
+  await admin.end();
+  await cluster.stop();
+});
+
+describe('PostgreSQL migrations', () => {
+  test('five replicas starting at the same instant apply each migration once, under the advisory lock', async () => {
+    const url = await freshDatabase('replicas_start');
+    const replicas = Array.from({ length: 5 }, () => store(url));
+    await Promise.all(replicas.map((r) => r.init()));
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const ran = await client.query<{ name: string }>('SELECT name FROM pgmigrations ORDER BY id');
+      expect(ran.rows.map((r) => r.name)).toEqual([
+        '1763800000000_feedback-schema',
+        '1763800000001_feedback-dedupe-index',
+        '1763800000002_jwt-replay',
+        '1763800000003_audit-event',
+      ]);
+      const tables = await client.query<{ table_name: string }>(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+      );
+      expect(tables.rows.map((t) => t.table_name)).toEqual([
+        'audit_event',
+        'feedback',
+        'issued_cards',
+        'jwt_replay',
+        'pgmigrations',
+      ]);
+      // A restart finds nothing to do.
+      await replicas[0]?.init();
+      expect((await client.query('SELECT COUNT(*)::int AS n FROM pgmigrations')).rows[0]).toEqual({ n: 4 });
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('a database created by the release before migrations (feedback without dedupe keys) is adopted and keyed', async () => {
+    const url = await freshDatabase('legacy_schema');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(`
+        CREATE TABLE issued_cards (card_uuid TEXT PRIMARY KEY, service_id TEXT NOT NULL, kind TEXT NOT NULL,
+          indicator TEXT NOT NULL, first_issued_at TIMESTAMPTZ NOT NULL, last_issued_at TIMESTAMPTZ NOT NULL,
+          times_issued INTEGER NOT NULL DEFAULT 1);
+        CREATE TABLE feedback (id BIGSERIAL PRIMARY KEY, service_id TEXT NOT NULL, card_uuid TEXT NOT NULL,
+          outcome TEXT NOT NULL, accepted_suggestions TEXT, override_system TEXT, override_code TEXT,
+          override_display TEXT, user_comment TEXT, outcome_timestamp TIMESTAMPTZ NOT NULL,
+          received_at TIMESTAMPTZ NOT NULL);
+        INSERT INTO feedback (service_id, card_uuid, outcome, outcome_timestamp, received_at)
+          VALUES ('s', 'c1', 'accepted', now(), now()), ('s', 'c1', 'accepted', now(), now());`);
+      await store(url).init();
+      const rows = await client.query<{ dedupe_key: string | null }>('SELECT dedupe_key FROM feedback ORDER BY id');
+      expect(rows.rows).toHaveLength(2);
+      expect(rows.rows.every((r) => typeof r.dedupe_key === 'string')).toBe(true);
+      expect(rows.rows[1]?.dedupe_key).toMatch(/:dup:/);
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe('jti replay store shared by replicas', () => {
+  test('a jti seen by one replica is refused by another until it expires; expired rows are pruned; size is bounded', async () => {
+    const url = await freshDatabase('replay');
+    const a = store(url);
+    const b = store(url);
+    await Promise.all([a.init(), b.init()]);
+    const replayA = new PostgresReplayStore(a, { pruneEveryMs: 0, maxEntries: 3 });
+    const replayB = new PostgresReplayStore(b, { pruneEveryMs: 0, maxEntries: 3 });
+    const now = Date.parse('2026-11-22T10:00:00Z');
+    expect(await replayA.remember('iss', 'jti-1', now + 60_000, now)).toBe(true);
+    expect(await replayB.remember('iss', 'jti-1', now + 60_000, now)).toBe(false);
+    expect(await replayB.remember('other-iss', 'jti-1', now + 60_000, now)).toBe(true);
+    // Once expired, the same jti is a new token (its exp check is jose's business).
+    expect(await replayB.remember('iss', 'jti-1', now + 200_000, now + 61_000)).toBe(true);
+    // Two tokens at once: exactly one replica wins.
+    const race = await Promise.all([
+      replayA.remember('iss', 'jti-race', now + 60_000, now),
+      replayB.remember('iss', 'jti-race', now + 60_000, now),
+    ]);
+    expect(race.filter(Boolean)).toHaveLength(1);
+    for (let i = 0; i < 5; i++) await replayA.remember('iss', `bulk-${i}`, now + 1000 + i, now);
+    const deleted = await replayA.prune(now + 500);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const n = Number((await client.query<{ n: string }>('SELECT COUNT(*) AS n FROM jwt_replay')).rows[0]?.n);
+    await client.end();
+    expect(deleted).toBeGreaterThan(0);
+    expect(n).toBe(3);
+    // A jti a hostile client made huge is stored as a fixed-size hash.
+    expect(await replayA.remember('iss', 'x'.repeat(10_000), now + 60_000, now)).toBe(true);
+  });
+
+  test('a frozen database makes remember() reject within the storage timeout (the caller answers 503)', async () => {
+    const url = await freshDatabase('replay_frozen');
+    const s = new PostgresFeedbackStore(url, undefined, { timeoutMs: 500 });
+    stores.push(s);
+    await s.init();
+    const replay = new PostgresReplayStore(s, { pruneEveryMs: 0 });
+    cluster.freeze();
+    const started = Date.now();
+    try {
+      await expect(replay.remember('iss', 'frozen', Date.now() + 60_000, Date.now())).rejects.toThrow();
+    } finally {
+      cluster.thaw();
+    }
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+});
+
+describe('audit trail', () => {
+  test('PostgreSQL: records are appended and read back by time range; UPDATE, DELETE and TRUNCATE are refused; retention deletes old ones', async () => {
+    const url = await freshDatabase('audit');
+    const s = store(url);
+    await s.init();
+    const audit = new PostgresAuditStore(s);
+    await audit.append([
+      record({ recordedAt: new Date('2020-01-01T00:00:00Z'), patientId: 'old' }),
+      record(),
+      record({ action: 'assessment', hook: undefined, cardUuids: [] }),
+    ]);
+    const read = await audit.read({
+      from: new Date('2026-11-22T00:00:00Z'),
+      to: new Date('2026-11-23T00:00:00Z'),
+      limit: 10,
+    });
+    expect(read).toHaveLength(2);
+    expect(read[0]).toMatchObject({
+      patientId: 'patient-1',
+      cardUuids: ['a', 'b'],
+      status: 200,
+      clientSub: 'ehr-client',
+    });
+    const page = await audit.read({
+      from: new Date(0),
+      to: new Date('2030-01-01T00:00:00Z'),
+      afterId: read[0]?.id,
+      limit: 10,
+    });
+    expect(page.map((r) => r.action)).toEqual(['assessment']);
+
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await expect(client.query("UPDATE audit_event SET patient_id = 'x'")).rejects.toThrow(/append-only/);
+      await expect(client.query('DELETE FROM audit_event')).rejects.toThrow(/append-only/);
+      await expect(client.query('TRUNCATE audit_event')).rejects.toThrow(/append-only/);
+      expect(await audit.prune(new Date('2021-01-01T00:00:00Z'))).toBe(1);
+      expect((await client.query('SELECT COUNT(*)::int AS n FROM audit_event')).rows[0]).toEqual({ n: 2 });
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('SQLite: the audit table is created on start-up, refuses UPDATE and prunes by retention', async () => {
+    const sqlite = new SqliteFeedbackStore(':memory:');
+    await sqlite.init();
+    const audit = new SqliteAuditStore(() => sqlite.bookkeeping());
+    await audit.append([record(), record({ recordedAt: new Date('2020-01-01T00:00:00Z') })]);
+    const read = await audit.read({ from: new Date(0), to: new Date('2030-01-01T00:00:00Z'), limit: 10 });
+    expect(read.map((r) => r.cardUuids)).toEqual([
+      ['a', 'b'],
+      ['a', 'b'],
+    ]);
+    expect(() => sqlite.bookkeeping().prepare("UPDATE audit_event SET patient_id = 'x'").run()).toThrow(/append-only/);
+    expect(await audit.prune(new Date('2021-01-01T00:00:00Z'))).toBe(1);
+    await sqlite.close();
+  });
+
+  test('SQLite: feedback commits with synchronous=FULL; card records and audit events on a connection with NORMAL (no fsync on the event loop)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cart-sync-'));
+    const sqlite = new SqliteFeedbackStore(join(dir, 'f.sqlite'));
+    await sqlite.init();
+    await sqlite.recordCardBatches([
+      { serviceId: 's', issuedAt: new Date(), cards: [{ uuid: 'u1', kind: 'g-csf', indicator: 'critical' }] },
+    ]);
+    const mode = (db: { pragma(p: string, o: { simple: true }): unknown }): unknown =>
+      db.pragma('synchronous', { simple: true });
+    // 2 = FULL, 1 = NORMAL (https://www.sqlite.org/pragma.html#pragma_synchronous)
+    expect(mode(sqlite.bookkeeping())).toBe(1);
+    expect(mode((sqlite as unknown as { db: { pragma(p: string, o: { simple: true }): unknown } }).db)).toBe(2);
+    await sqlite.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
