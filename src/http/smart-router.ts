@@ -21,14 +21,19 @@ export function smartAppDir(): string | undefined {
   return existsSync(join(dir, 'index.html')) && existsSync(join(dir, 'launch.html')) ? dir : undefined;
 }
 
+/** The origins the app's pages may connect to besides their own: FHIR servers and token endpoints. */
+export function smartConnectOrigins(config: Config): string[] {
+  return [...new Set([...config.smart.allowedIss.map((iss) => new URL(iss).origin), ...config.smart.authOrigins])];
+}
+
 /**
- * Content-Security-Policy of the app: its own scripts and styles only (no CDN), and connections to
- * itself and to FHIR/authorization servers over https (plus any allowed http test issuer). Only
- * these directives: helmet's defaults would add `frame-ancestors 'self'`, which blocks the launch
- * inside the EHR's iframe, and `upgrade-insecure-requests`, which breaks the demo over http.
+ * Content-Security-Policy of the app: its own scripts and styles only (no CDN); connections to
+ * itself, the allowed FHIR servers (SMART_ALLOWED_ISS: their `.well-known/smart-configuration` and
+ * data) and token endpoints on other origins (SMART_AUTH_ORIGINS); embedding by this origin and the
+ * EHRs of SMART_FRAME_ANCESTORS only (EHRs open SMART apps in an iframe). Not helmet's defaults:
+ * `upgrade-insecure-requests` would break the demo over http.
  */
 function contentSecurityPolicy(config: Config): RequestHandler {
-  const httpIssuers = config.smart.allowedIss.filter((i) => i.startsWith('http://')).map((i) => new URL(i).origin);
   return helmetCsp({
     useDefaults: false,
     directives: {
@@ -36,7 +41,8 @@ function contentSecurityPolicy(config: Config): RequestHandler {
       scriptSrc: ["'self'"],
       styleSrc: ["'self'"],
       imgSrc: ["'self'", 'data:'],
-      connectSrc: ["'self'", 'https:', ...httpIssuers],
+      connectSrc: ["'self'", ...smartConnectOrigins(config)],
+      frameAncestors: ["'self'", ...config.smart.frameAncestors],
       objectSrc: ["'none'"],
       baseUri: ["'none'"],
       formAction: ["'self'"],

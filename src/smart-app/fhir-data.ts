@@ -1,25 +1,28 @@
 /**
- * Reads the patient's record with fhirclient: the same queries as the cards' prefetch (minus
- * Conditions), Observations bounded to the look-back period, every page of every search. Pages are
- * followed here, not by fhirclient, so that a `next` link leaving the FHIR server is refused instead
- * of receiving the access token. Progress and failures are reported per query.
+ * Reads the patient's record: the same queries as the cards' prefetch (Conditions only when the
+ * granted scopes allow them), Observations bounded to the look-back period, every page of every
+ * search. Pages are followed here, so that a `next` link leaving the FHIR server is refused instead
+ * of receiving the access token. Progress and failures are reported per query; a failed optional
+ * read (Conditions) is reported as unavailable instead of failing the record.
  */
 import type Client from 'fhirclient/lib/Client';
 import type { FhirResource } from 'fhir/r4.js';
 import { addDays } from '../clinical/dates.js';
 import { isUnderBase } from '../fhir/url.js';
 import type { AppQueryKey, SmartAppConfig } from '../smart-config.js';
+import { fhirGet, FhirHttpError, SessionEnded } from './session.js';
 
 export const QUERY_LABELS: Record<AppQueryKey, string> = {
   patient: 'Patient',
   observations: 'Observations (blood counts, immunology, inflammation)',
   medicationAdministrations: 'Medication administrations (CAR-T, G-CSF, CRS treatment, IVIG)',
   procedures: 'Procedures (infusion, transfusions)',
+  conditions: 'Conditions (CRS)',
 };
 
 export interface QueryProgress {
   key: AppQueryKey;
-  state: 'waiting' | 'loading' | 'done' | 'failed';
+  state: 'waiting' | 'loading' | 'done' | 'failed' | 'unavailable';
   resources: number;
   pages: number;
 }
@@ -30,7 +33,7 @@ export class FhirReadError extends Error {
     readonly key: AppQueryKey,
     readonly path: string,
     readonly status: number | undefined,
-    detail: string,
+    readonly detail: string,
   ) {
     super(`${QUERY_LABELS[key]}: ${status ? `HTTP ${status} ` : ''}${detail}`);
     this.name = 'FhirReadError';
@@ -60,20 +63,15 @@ export function queryPaths(config: SmartAppConfig, patientId: string, today: str
     observations: `${fill(config.queries.observations)}&date=ge${since}&${count}`,
     medicationAdministrations: `${fill(config.queries.medicationAdministrations)}&${count}`,
     procedures: `${fill(config.queries.procedures)}&${count}`,
+    conditions: `${fill(config.queries.conditions)}&${count}`,
   };
 }
 
-function failure(key: AppQueryKey, path: string, error: unknown): FhirReadError {
-  const e = error as { status?: number; statusText?: string; message?: string; name?: string };
-  if (e.name === 'AbortError') return new FhirReadError(key, path, undefined, 'cancelled');
-  const text = e.statusText || (e.message ?? 'failed').split('\n')[0] || 'failed';
-  const status = typeof e.status === 'number' ? e.status : undefined;
-  return new FhirReadError(
-    key,
-    path,
-    status,
-    e.status ? text : `${text} (network error or the server refused the request)`,
-  );
+function failure(key: AppQueryKey, path: string, error: unknown): Error {
+  if (error instanceof SessionEnded) return error;
+  if ((error as Error).name === 'AbortError') return new FhirReadError(key, path, undefined, 'cancelled');
+  if (error instanceof FhirHttpError) return new FhirReadError(key, path, error.status, error.message);
+  return new FhirReadError(key, path, undefined, (error as Error).message.split('\n')[0] ?? 'failed');
 }
 
 async function readAll(
@@ -84,13 +82,13 @@ async function readAll(
   signal: AbortSignal,
 ): Promise<FhirResource[]> {
   const base = new URL(client.state.serverUrl.endsWith('/') ? client.state.serverUrl : `${client.state.serverUrl}/`);
-  let url: string | undefined = path;
+  let url: string | undefined = new URL(path, base).href;
   const out: FhirResource[] = [];
   for (let page = 0; url; page++) {
     if (page >= MAX_PAGES) throw new FhirReadError(key, path, undefined, `more than ${MAX_PAGES} pages`);
     let body: FhirResource;
     try {
-      body = await client.request<FhirResource>({ url, signal }, { pageLimit: 1 });
+      body = await fhirGet(client, url, signal);
     } catch (error) {
       throw failure(key, path, error);
     }
@@ -106,22 +104,34 @@ async function readAll(
     if (next && !isUnderBase(base, new URL(next, base))) {
       throw new FhirReadError(key, path, undefined, 'the server sent a next-page link outside itself; not followed');
     }
-    url = next;
+    url = next === undefined ? undefined : new URL(next, base).href;
   }
   return out;
 }
 
-/** Every query in parallel; rejects with the first FhirReadError (the others are cancelled). */
+/** What was read, and the optional reads that failed (key → why). */
+export interface LoadedRecord {
+  resources: FhirResource[];
+  unavailable: Partial<Record<AppQueryKey, string>>;
+}
+
+/**
+ * Every query in parallel; rejects with the first failure of a required read (the others are
+ * cancelled). A failed `optional` read is reported as unavailable, with its reason, and the rest
+ * goes on; a {@link SessionEnded} always rejects.
+ */
 export async function loadRecord(
   client: Client,
-  paths: Record<AppQueryKey, string>,
+  paths: Partial<Record<AppQueryKey, string>>,
   onProgress: (p: QueryProgress) => void,
-): Promise<FhirResource[]> {
+  optional: readonly AppQueryKey[] = [],
+): Promise<LoadedRecord> {
   const abort = new AbortController();
   const keys = Object.keys(paths) as AppQueryKey[];
   const progress = new Map<AppQueryKey, QueryProgress>(
     keys.map((key) => [key, { key, state: 'waiting', resources: 0, pages: 0 }]),
   );
+  const unavailable: LoadedRecord['unavailable'] = {};
   let stopped = false;
   const report = (key: AppQueryKey, change: Partial<QueryProgress>): void => {
     if (stopped) return; // after the first failure the others are cancelled, not failed
@@ -129,27 +139,31 @@ export async function loadRecord(
     progress.set(key, p);
     onProgress(p);
   };
+  const read = async (key: AppQueryKey): Promise<FhirResource[]> => {
+    report(key, { state: 'loading' });
+    try {
+      const onPage = (n: number): void =>
+        report(key, {
+          resources: (progress.get(key)?.resources ?? 0) + n,
+          pages: (progress.get(key)?.pages ?? 0) + 1,
+        });
+      const resources = await readAll(client, key, paths[key] ?? '', onPage, abort.signal);
+      report(key, { state: 'done' });
+      return resources;
+    } catch (error) {
+      if (optional.includes(key) && error instanceof FhirReadError && error.detail !== 'cancelled') {
+        unavailable[key] = error.message;
+        report(key, { state: 'unavailable' });
+        return [];
+      }
+      report(key, { state: 'failed' });
+      stopped = true;
+      throw error;
+    }
+  };
   try {
-    const parts = await Promise.all(
-      keys.map(async (key) => {
-        report(key, { state: 'loading' });
-        try {
-          const onPage = (n: number): void =>
-            report(key, {
-              resources: (progress.get(key)?.resources ?? 0) + n,
-              pages: (progress.get(key)?.pages ?? 0) + 1,
-            });
-          const resources = await readAll(client, key, paths[key], onPage, abort.signal);
-          report(key, { state: 'done' });
-          return resources;
-        } catch (error) {
-          report(key, { state: 'failed' });
-          stopped = true;
-          throw error;
-        }
-      }),
-    );
-    return parts.flat();
+    const parts = await Promise.all(keys.map(read));
+    return { resources: parts.flat(), unavailable };
   } catch (error) {
     stopped = true;
     abort.abort();

@@ -8,7 +8,7 @@ import FHIR from 'fhirclient';
 import { issuerAllowed, type SmartAppConfig } from '../smart-config.js';
 import { loadAppConfig } from './app-config.js';
 import { append, byId, h } from './dom.js';
-import { setStatus, showError, UserFacingError } from './status.js';
+import { requireSessionStorage, setStatus, showError, UserFacingError } from './status.js';
 import './styles.css';
 
 /** fhirclient reads these from the URL and lets them override the app's own options. */
@@ -33,27 +33,36 @@ async function authorize(config: SmartAppConfig, scope: string, iss?: string): P
   });
 }
 
+/** Standalone launch: the allowed servers not marked EHR-launch only, and the demo patients. */
 function chooser(config: SmartAppConfig): void {
   const main = byId('chooser');
-  const servers = config.allowedIssuers.map((iss) =>
-    h('li', {}, h('button', { type: 'button', 'data-iss': iss }, `Sign in to ${iss}`)),
+  const servers = config.standaloneIssuers.map((iss) =>
+    h('li', {}, h('button', { type: 'button', 'data-iss': iss }, 'Sign in to ', h('span', { class: 'url' }, iss))),
   );
+  const ehrOnly = config.allowedIssuers.length - config.standaloneIssuers.length;
   main.replaceChildren();
   append(
     main,
-    h('h2', {}, 'Open a patient'),
-    servers.length > 0
-      ? h('ul', { class: 'choices' }, ...servers)
-      : h(
-          'p',
-          {},
-          'No FHIR server is configured for standalone launch (SMART_ALLOWED_ISS). Launch the app from the EHR.',
-        ),
+    h(
+      'section',
+      { 'aria-labelledby': 'servers-title' },
+      h('h2', { id: 'servers-title' }, 'Open a patient'),
+      servers.length > 0
+        ? h('ul', { class: 'choices', 'data-testid': 'servers' }, ...servers)
+        : h('p', {}, 'No FHIR server is configured for standalone launch. Launch the app from the EHR.'),
+      ehrOnly > 0
+        ? h(
+            'p',
+            { class: 'small' },
+            `${ehrOnly === 1 ? 'One more server is' : `${ehrOnly} more servers are`} opened from the EHR only.`,
+          )
+        : null,
+    ),
     config.demo
       ? h(
           'section',
-          {},
-          h('h2', {}, 'Demo patients (synthetic, embedded FHIR server)'),
+          { 'aria-labelledby': 'demo-title' },
+          h('h2', { id: 'demo-title' }, 'Demo patients (synthetic, embedded FHIR server)'),
           h(
             'ul',
             { class: 'choices' },
@@ -66,6 +75,7 @@ function chooser(config: SmartAppConfig): void {
   );
   for (const button of main.querySelectorAll<HTMLButtonElement>('button[data-iss]')) {
     button.addEventListener('click', () => {
+      main.hidden = true;
       authorize(config, config.scopes.standalone, button.dataset['iss']).catch((e: unknown) => showError(e));
     });
   }
@@ -74,6 +84,7 @@ function chooser(config: SmartAppConfig): void {
 }
 
 async function main(): Promise<void> {
+  requireSessionStorage();
   const params = new URLSearchParams(location.search);
   const refused = REFUSED_PARAMS.filter((p) => params.has(p));
   if (refused.length > 0)

@@ -5,7 +5,7 @@
  * judged says so instead of showing a grade.
  */
 import type { HospitalThresholds } from '../clinical/thresholds.js';
-import type { Assessment, CtcaeTerm } from '../clinical/types.js';
+import type { Assessment, CtcaeTerm, IssueCode } from '../clinical/types.js';
 import {
   ANALYTE_LABELS,
   bCellText,
@@ -15,16 +15,16 @@ import {
   fmt,
   HEMATOTOX_LABELS,
   hematotoxScoreText,
+  ISSUE_TITLES,
+  phenotypeShort,
   phtText,
   plural,
-  RECOMMENDATION_TITLES,
   severeName,
   TERM_ANALYTE,
-  thresholdText,
   valueWithUnit,
 } from '../clinical/format.js';
 import { h, link, table, type Child } from './dom.js';
-import { EVENT_STYLE, eventRuns } from './timeline.js';
+import { EVENT_STYLE, eventRuns } from './chart-common.js';
 
 function panel(id: string, title: string, ...children: Child[]): HTMLElement {
   return h(
@@ -37,44 +37,6 @@ function panel(id: string, title: string, ...children: Child[]): HTMLElement {
 
 const testValue = (testid: string, text: string): HTMLElement => h('strong', { 'data-testid': testid }, text);
 
-export function recommendationsPanel(a: Assessment, t: HospitalThresholds): HTMLElement {
-  if (a.recommendations.length === 0) {
-    const none = h(
-      'p',
-      { 'data-testid': 'no-recommendations' },
-      'None of the rules advises an action today. The counts and grades are below.',
-    );
-    return panel('recommendations', 'Recommendations', none);
-  }
-  const items = a.recommendations.map((r) =>
-    h(
-      'li',
-      {
-        class: `recommendation ${r.urgency}`,
-        'data-testid': 'recommendation',
-        'data-kind': r.kind,
-        'data-urgency': r.urgency,
-      },
-      h(
-        'div',
-        { class: 'rec-head' },
-        h('span', { class: `badge ${r.urgency}` }, r.urgency),
-        ' ',
-        h('strong', {}, RECOMMENDATION_TITLES[r.kind]),
-      ),
-      h('p', {}, r.reason),
-      h(
-        'p',
-        { class: 'small' },
-        `Threshold in force: ${thresholdText(r, t.values.severe)} (${r.threshold.overridden ? 'hospital setting' : 'default'}). Source: `,
-        link(r.source.label, r.source.url),
-      ),
-      r.notes.length > 0 ? h('ul', { class: 'notes' }, ...r.notes.map((n) => h('li', {}, n))) : null,
-    ),
-  );
-  return panel('recommendations', 'Recommendations', h('ul', { class: 'recommendations' }, ...items));
-}
-
 function gradeText(grade: number | null, atLeast: boolean, complete: boolean): string {
   if (grade === null) return 'not gradable';
   return `${atLeast ? '≥ ' : ''}${grade}${complete ? '' : ' (so far)'}`;
@@ -82,12 +44,15 @@ function gradeText(grade: number | null, atLeast: boolean, complete: boolean): s
 
 export function icahtPanel(a: Assessment, t: HospitalThresholds): HTMLElement {
   const v = t.values;
+  const n = v.counts.neutrophils;
   const e = a.icaht.early;
   const tp = a.icaht.thrombocytopenia;
   const gaps = e.dataGaps.map((g) => `${dayLabel(g.fromDay)}–${dayLabel(g.toDay)}`);
   const late = a.icaht.late.grade;
-  const beforeLate = a.dayPostInfusion !== null && a.dayPostInfusion < v.icaht.late.firstDay;
-  const lateGrade = late === null ? (beforeLate ? `from day +${v.icaht.late.firstDay}` : 'not gradable') : String(late);
+  const firstLate = v.icaht.earlyLastDay + 1;
+  const beforeLate = a.dayPostInfusion !== null && a.dayPostInfusion < firstLate;
+  const lateGrade = late === null ? (beforeLate ? `from day +${firstLate}` : 'not gradable') : String(late);
+  const censoring = a.icaht.censoring;
   return panel(
     'icaht',
     'EHA/EBMT ICAHT',
@@ -95,33 +60,36 @@ export function icahtPanel(a: Assessment, t: HospitalThresholds): HTMLElement {
       ['', 'Grade', 'Basis'],
       [
         [
-          `Early (days 0–${v.icaht.early.lastDay})`,
-          testValue('icaht-early-grade', gradeText(e.grade, e.atLeast, e.complete)),
-          `ANC ≤ ${fmt(v.icaht.early.anc500)} on ${plural(e.daysAnc500, 'day')}, ≤ ${fmt(v.icaht.early.anc100)} on ${plural(e.daysAnc100, 'day')}`,
+          `Early (days 0–${v.icaht.earlyLastDay})`,
+          gradeText(e.grade, e.atLeast, e.complete),
+          `ANC ≤ ${fmt(n.severe)} on ${plural(e.daysAnc500, 'day')}, ≤ ${fmt(n.profound)} on ${plural(e.daysAnc100, 'day')}`,
         ],
         [
-          `Late (from day +${v.icaht.late.firstDay})`,
-          testValue('icaht-late-grade', lateGrade),
+          `Late (from day +${firstLate})`,
+          lateGrade,
           a.icaht.late.nadir
             ? `lowest confirmed ANC ${valueWithUnit(a.icaht.late.nadir)} on ${dayLabel(a.icaht.late.nadir.day)}`
-            : a.icaht.late.grade === null && (a.dayPostInfusion ?? 0) >= v.icaht.late.firstDay
-              ? `needs ${v.icaht.late.confirmations} consecutive ANC values from day +${v.icaht.late.firstDay}`
+            : late === null && !beforeLate
+              ? `needs ${v.icaht.lateConfirmations} ANC values from day +${firstLate} (${a.icaht.late.measurements} so far)`
               : '–',
         ],
         [
           'Thrombocytopenia, early',
-          testValue('ticaht-early-grade', gradeText(tp.early.grade, tp.early.atLeast, tp.early.complete)),
-          `PLT < ${fmt(v.icaht.thrombocytopenia.early50)} on ${plural(tp.early.daysBelow50, 'day')}, ` +
-            `< ${fmt(v.icaht.thrombocytopenia.early20)} on ${plural(tp.early.daysBelow20, 'day')}`,
+          gradeText(tp.early.grade, tp.early.atLeast, tp.early.complete),
+          `PLT < ${fmt(v.counts.platelets.ctcaeGrade3)} on ${plural(tp.early.daysBelow50, 'day')}, ` +
+            `< ${fmt(v.counts.platelets.severe)} on ${plural(tp.early.daysBelow20, 'day')}`,
         ],
-        [
-          'Thrombocytopenia, late',
-          String(tp.late.grade ?? '–'),
-          `days ${v.icaht.late.firstDay}–${v.icaht.thrombocytopenia.lateLastDay}`,
-        ],
+        ['Thrombocytopenia, late', String(tp.late.grade ?? '–'), `days ${firstLate}–${v.icaht.lateTIcahtLastDay}`],
       ],
     ),
-    h('p', {}, 'Neutrophil recovery: ', testValue('phenotype', a.icaht.phenotype ?? 'not yet known')),
+    censoring
+      ? h(
+          'p',
+          { class: 'warning-text' },
+          `Counting stopped after ${dayLabel(censoring.lastCountedDay)} (${censoring.reason.replaceAll('-', ' ')} on ${censoring.date}).`,
+        )
+      : null,
+    h('p', {}, 'Neutrophil recovery: ', h('strong', {}, phenotypeShort(a.icaht.phenotype))),
     gaps.length > 0
       ? h(
           'p',
@@ -163,7 +131,7 @@ export function ctcaePanel(a: Assessment): HTMLElement {
       c.latestValue
         ? `${valueWithUnit(c.latestValue)} (${c.latestValue.date}, ${dayLabel(c.latestValue.day)})`
         : h('span', { class: 'missing' }, 'no value since day 0'),
-      h('span', { 'data-testid': `ctcae-latest-${term}` }, c.latest === null ? '–' : String(c.latest)),
+      c.latest === null ? '–' : String(c.latest),
       c.worstValue ? `${c.worst ?? '–'} (${fmt(c.worstValue.value)} on ${dayLabel(c.worstValue.day)})` : '–',
     ];
   });
@@ -213,21 +181,37 @@ export function immunePanel(a: Assessment, t: HospitalThresholds, trend: HTMLEle
   );
 }
 
-export function crsPanel(a: Assessment): HTMLElement | null {
+/**
+ * CRS and its treatment. `conditionsUnavailable` says why CRS diagnoses (Conditions) could not be
+ * read (scope not granted, or the read failed): a CRS grade recorded only as a Condition is then
+ * missing here although the cards show it, and the panel says so.
+ */
+export function crsPanel(a: Assessment, conditionsUnavailable: string | undefined): HTMLElement {
   const c = a.crs;
-  if (c.crs.grade === null && !c.tocilizumab.given && !c.corticosteroids.given) return null;
+  const treated = [
+    c.tocilizumab.given ? `tocilizumab ×${c.tocilizumab.doses} from ${dayLabel(c.tocilizumab.firstDay)}` : null,
+    c.corticosteroids.given
+      ? `corticosteroids ×${c.corticosteroids.doses} from ${dayLabel(c.corticosteroids.firstDay)}`
+      : null,
+  ].filter((x): x is string => x !== null);
+  const grade =
+    c.crs.grade !== null
+      ? `CRS grade ${c.crs.grade}${c.crs.onsetDay !== null ? ` from ${dayLabel(c.crs.onsetDay)}` : ''}`
+      : conditionsUnavailable
+        ? 'CRS grade: not available'
+        : 'No CRS recorded';
   return panel(
     'crs',
     'CRS and its treatment',
-    h(
-      'p',
-      {},
-      `CRS grade ${c.crs.grade ?? '–'}${c.crs.onsetDay !== null ? ` from ${dayLabel(c.crs.onsetDay)}` : ''}`,
-      c.tocilizumab.given ? `; tocilizumab ×${c.tocilizumab.doses} from ${dayLabel(c.tocilizumab.firstDay)}` : '',
-      c.corticosteroids.given
-        ? `; corticosteroids ×${c.corticosteroids.doses} from ${dayLabel(c.corticosteroids.firstDay)}`
-        : '',
-    ),
+    h('p', { 'data-testid': 'crs-grade' }, grade, treated.length > 0 ? `; ${treated.join('; ')}` : ''),
+    conditionsUnavailable
+      ? h(
+          'p',
+          { class: 'warning-text', 'data-testid': 'crs-unavailable' },
+          `CRS diagnoses (Conditions) could not be read: ${conditionsUnavailable}. ` +
+            'A CRS grade recorded only as a diagnosis is not shown here; the CDS cards show it.',
+        )
+      : null,
     c.associations.length > 0
       ? h(
           'ul',
@@ -264,7 +248,7 @@ export function dataQualityPanel(a: Assessment): HTMLElement {
     h(
       'li',
       { 'data-testid': 'data-issue', 'data-code': code },
-      h('strong', {}, `${code} (${messages.length})`),
+      h('strong', {}, `${ISSUE_TITLES[code as IssueCode] ?? code} (${messages.length})`),
       h(
         'ul',
         {},

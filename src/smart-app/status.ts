@@ -37,3 +37,19 @@ export function showError(error: unknown, retry?: () => void): void {
   );
   if (retry) byId('status').querySelector('button')?.addEventListener('click', retry, { once: true });
 }
+
+/**
+ * The SMART session lives in sessionStorage. A browser that blocks storage for sites embedded by
+ * another site (third-party storage blocked) denies it inside a cross-site EHR iframe: say so and
+ * what to do, instead of a launch that fails later without a reason.
+ */
+export function requireSessionStorage(): void {
+  try {
+    window.sessionStorage.getItem('storage-check');
+  } catch {
+    throw new UserFacingError(
+      'This browser does not let the app keep its session inside the EHR’s window (storage for embedded sites is blocked).',
+      'Open the app in its own window from the EHR, or ask IT to allow storage for this site in the browser policy.',
+    );
+  }
+}

@@ -3,7 +3,8 @@
  * authorization server) mocked at its HTTP boundary. It publishes a SMART configuration, runs the
  * authorization-code flow with PKCE (and checks it), and serves FHIR by proxying to the real
  * embedded demo FHIR server behind a bearer token. It records every request so tests can assert
- * what the app sent, and can be told to fail a read or send a hostile next-page link.
+ * what the app sent, and can be told to fail a read or send a hostile next-page link, to grant fewer
+ * scopes than requested, to give refresh tokens (for `online_access`), and to revoke access tokens.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -30,6 +31,14 @@ export interface MockEhr {
   fhirRequests: { path: string; authorized: boolean }[];
   /** Launch context the token response carries. */
   launch: { patient: string; appContext?: string };
+  /** Scopes granted for the requested ones (default: all of them). */
+  grantScopes: (requested: string) => string;
+  /** Give a refresh token when `online_access` is granted (default false). */
+  issueRefreshTokens: boolean;
+  /** Refresh-token grants answered (with a new access token). */
+  refreshes: number;
+  /** Every access token issued so far stops working (401), as when an EHR revokes a session. */
+  revokeAccessTokens(): void;
   /** Fail the next `n` Observation searches with HTTP 500. */
   failObservations(n: number): void;
   /** Make Observation searches answer with a next link to `url`. */
@@ -48,13 +57,23 @@ export async function startMockEhr(): Promise<MockEhr> {
   let hostileNext: string | undefined;
   const state: Omit<
     MockEhr,
-    'fhirBase' | 'noPkceFhirBase' | 'failObservations' | 'hostileNextLink' | 'setUpstream' | 'close'
+    | 'fhirBase'
+    | 'noPkceFhirBase'
+    | 'failObservations'
+    | 'hostileNextLink'
+    | 'setUpstream'
+    | 'close'
+    | 'revokeAccessTokens'
   > = {
     authorizations: [],
     tokens: [],
     fhirRequests: [],
     launch: { patient: 'cart-biphasic' },
+    grantScopes: (requested) => requested,
+    issueRefreshTokens: false,
+    refreshes: 0,
   };
+  const refreshTokens = new Map<string, string>();
 
   const app = express();
   let base = '';
@@ -73,7 +92,7 @@ export async function startMockEhr(): Promise<MockEhr> {
     issuer: base,
     authorization_endpoint: `${base}/auth/authorize`,
     token_endpoint: `${base}/auth/token`,
-    grant_types_supported: ['authorization_code'],
+    grant_types_supported: ['authorization_code', 'refresh_token'],
     code_challenge_methods_supported: pkce ? ['S256'] : ['plain'],
     capabilities: [
       'launch-ehr',
@@ -121,6 +140,18 @@ export async function startMockEhr(): Promise<MockEhr> {
     const form = Object.fromEntries(
       Object.entries(req.body as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
     );
+    if (form['grant_type'] === 'refresh_token') {
+      const scope = refreshTokens.get(form['refresh_token'] ?? '');
+      if (scope === undefined) {
+        res.status(400).json({ error: 'invalid_grant' });
+        return;
+      }
+      state.refreshes++;
+      const accessToken = b64url(randomBytes(24));
+      tokens.add(accessToken);
+      res.json({ access_token: accessToken, token_type: 'Bearer', expires_in: 3600, scope });
+      return;
+    }
     const grant = codes.get(form['code'] ?? '');
     const verifierMatches =
       !!grant &&
@@ -137,11 +168,18 @@ export async function startMockEhr(): Promise<MockEhr> {
     codes.delete(form['code'] ?? '');
     const accessToken = b64url(randomBytes(24));
     tokens.add(accessToken);
+    const scope = state.grantScopes(grant.scope);
+    let refreshToken: string | undefined;
+    if (state.issueRefreshTokens && /\bonline_access\b/.test(scope)) {
+      refreshToken = b64url(randomBytes(24));
+      refreshTokens.set(refreshToken, scope);
+    }
     res.json({
       access_token: accessToken,
       token_type: 'Bearer',
       expires_in: 3600,
-      scope: grant.scope,
+      scope,
+      ...(refreshToken ? { refresh_token: refreshToken } : {}),
       patient: state.launch.patient,
       ...(state.launch.appContext ? { appContext: state.launch.appContext } : {}),
     });
@@ -191,6 +229,9 @@ export async function startMockEhr(): Promise<MockEhr> {
     },
     setUpstream: (demoFhirBase: string) => {
       upstream = demoFhirBase;
+    },
+    revokeAccessTokens: () => {
+      tokens.clear();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -24,6 +24,16 @@ function appWith(env: Record<string, string>, dir: string | undefined) {
   return { ...buildTestApp({ env, overrides: { smart: { appConfig, dir } } }), appConfig };
 }
 
+/** CSP directive → sources. */
+function directives(csp: string): Record<string, string[]> {
+  const entries = csp
+    .split(';')
+    .map((d) => d.trim().split(/\s+/))
+    .filter((parts) => parts[0])
+    .map(([name, ...sources]): [string, string[]] => [name ?? '', sources]);
+  return Object.fromEntries(entries);
+}
+
 describe('GET /smart/config.json', () => {
   test('client id, scopes, allow-list, and the clinical configuration of the cards', async () => {
     const { app } = appWith(
@@ -39,7 +49,15 @@ describe('GET /smart/config.json', () => {
     expect(body.clinical.thresholds.values.actions.redCellHemoglobin).toBe(70);
     expect(body.clinical.thresholds.overridden).toContain('actions.redCellHemoglobin');
     expect(body.queries.observations).toMatch(/^Observation\?patient=\{\{context\.patientId\}\}&code=/);
-    expect(Object.keys(body.queries)).toEqual(['patient', 'observations', 'medicationAdministrations', 'procedures']);
+    expect(Object.keys(body.queries)).toEqual([
+      'patient',
+      'observations',
+      'medicationAdministrations',
+      'procedures',
+      'conditions',
+    ]);
+    expect(body.queries.conditions).toBe('Condition?patient={{context.patientId}}');
+    expect(body.standaloneIssuers).toEqual(['https://ehr.example.org/fhir']);
   });
 
   test('with the demo, the demo FHIR server and its patients', async () => {
@@ -65,6 +83,37 @@ describe('the app pages', () => {
       expect(res.headers['referrer-policy']).toBe('no-referrer');
       expect(res.text).not.toMatch(/<script(?![^>]*src=)[^>]*>/); // no inline script
       expect(res.text).not.toMatch(/https?:\/\/(?!www\.w3\.org)/); // nothing fetched from elsewhere
+    }
+  });
+
+  test('CSP: connections only to itself and the allowed FHIR servers; framing by itself only, by default', async () => {
+    const { app } = appWith(
+      { SMART_ALLOWED_ISS: 'https://ehr.example.org/fhir/r4,https://ehr.example.org/other' },
+      smartAppDir(),
+    );
+    const csp = (await request(app).get('/smart/launch.html').expect(200)).headers['content-security-policy'] as string;
+    expect(directives(csp)).toMatchObject({
+      'connect-src': ["'self'", 'https://ehr.example.org'],
+      'frame-ancestors': ["'self'"],
+    });
+    expect(csp).not.toMatch(/connect-src[^;]*https:(?!\/\/)/); // no bare scheme: not "any https origin"
+  });
+
+  test('CSP: SMART_FRAME_ANCESTORS lets the EHR embed the app; SMART_AUTH_ORIGINS adds a token endpoint origin', async () => {
+    const { app } = appWith(
+      {
+        SMART_ALLOWED_ISS: 'https://fhir.ehr.example.org/r4',
+        SMART_FRAME_ANCESTORS: 'https://ehr.example.org,https://portal.example.org',
+        SMART_AUTH_ORIGINS: 'https://login.ehr.example.org',
+      },
+      smartAppDir(),
+    );
+    for (const page of ['/smart/', '/smart/launch.html', '/smart/config.json']) {
+      const csp = (await request(app).get(page).expect(200)).headers['content-security-policy'] as string;
+      expect(directives(csp)).toMatchObject({
+        'connect-src': ["'self'", 'https://fhir.ehr.example.org', 'https://login.ehr.example.org'],
+        'frame-ancestors': ["'self'", 'https://ehr.example.org', 'https://portal.example.org'],
+      });
     }
   });
 
