@@ -26,15 +26,18 @@ export function assessPrefetched(
     for (const i of key.issues) inputIssues.push(i);
   }
   const { clinical } = deps;
-  return assess(resources, {
-    ...engineSettings(clinical),
-    asOf: todayIn(clinical.timeZone, deps.now()),
-    patientId,
-    includeSeries: withSeries,
-    inputIssues,
-  });
+  const run = (): Assessment =>
+    assess(resources, {
+      ...engineSettings(clinical),
+      asOf: todayIn(clinical.timeZone, deps.now()),
+      patientId,
+      includeSeries: withSeries,
+      inputIssues,
+    });
+  // cds_engine_duration_seconds: the engine alone, FHIR reads and card building excluded.
+  return deps.metrics ? deps.metrics.timeEngine('cds-call', run) : run();
 }
 
 export function cardContext(serviceId: string, patientId: string, deps: ServiceDeps): CardContext {
-  return { serviceId, patientId, smartLaunchUrl: deps.smartLaunchUrl };
+  return { serviceId, patientId, smartLaunchUrl: deps.smartLaunchUrl, orderables: deps.clinical.orderables };
 }

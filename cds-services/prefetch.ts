@@ -1,6 +1,8 @@
 /**
- * The prefetch every hematotoxicity service publishes (patient-view, order-sign, order-select), and
- * the SMART app's reads derived from it, so the app sees what the cards see.
+ * What the hematotoxicity services read: the prefetch patient-view publishes (order-sign and
+ * order-select read the same keys but publish none, see order-service.ts), the searches the
+ * services split the Observation key into when they read it themselves, and the SMART app's reads
+ * derived from the prefetch, so the app sees what the cards see.
  */
 import { LAB_ROLES } from '../src/clinical/observations.js';
 import type { Role } from '../src/clinical/terminology.js';
@@ -24,13 +26,36 @@ export function hematotoxPrefetch(clinical: ClinicalContext): Record<string, str
   };
 }
 
-/** The SMART app reads what the cards read, minus Conditions (not among the app's scopes). */
+/**
+ * The daily blood counts: most of a patient's lab volume, so each gets its own search when the
+ * service reads Observations itself; immunoglobulins and lymphocyte subsets share one, the other
+ * lab roles (inflammatory markers, temperature, CRS grade) another.
+ */
+const OWN_SEARCH_ROLES: readonly Role[] = ['anc', 'platelets', 'hemoglobin', 'wbc', 'lymphocytes'];
+const IMMUNE_ROLES: readonly Role[] = ['igg', 'iga', 'igm', 'cd19', 'cd4', 'cd8', 'cd4-cd8-ratio'];
+
+/**
+ * The Observation key as several searches of disjoint code groups that together cover the same
+ * codes as the published template. Run concurrently, no page waits for another page: the time of
+ * the call is that of the largest group, not the sum of every page.
+ */
+export function observationSearches(clinical: ClinicalContext): string[] {
+  const rest = LAB_ROLES.filter((role) => !OWN_SEARCH_ROLES.includes(role) && !IMMUNE_ROLES.includes(role));
+  const immune = LAB_ROLES.filter((role) => IMMUNE_ROLES.includes(role));
+  return [...OWN_SEARCH_ROLES.map((role) => [role]), immune, rest]
+    .map((roles) => tokenList(clinical, roles))
+    .filter((tokens) => tokens.length > 0)
+    .map((tokens) => `Observation?patient={{context.patientId}}&code=${tokens}`);
+}
+
+/** The SMART app reads what the cards read (Conditions only when the granted scopes allow it). */
 export function smartAppQueries(clinical: ClinicalContext): SmartAppConfig['queries'] {
-  const { patient, observations, medicationAdministrations, procedures } = hematotoxPrefetch(clinical);
+  const { patient, observations, medicationAdministrations, procedures, conditions } = hematotoxPrefetch(clinical);
   return {
     patient: patient ?? '',
     observations: observations ?? '',
     medicationAdministrations: medicationAdministrations ?? '',
     procedures: procedures ?? '',
+    conditions: conditions ?? '',
   };
 }

@@ -5,7 +5,7 @@
  * that names the variable. Tests build configs with {@link testConfig}.
  */
 import { z } from 'zod';
-import { normalizeIssuer } from './smart-config.js';
+import { normalizeIssuer, smartLaunchSettings, type SmartLaunchSettings } from './smart-config.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -71,13 +71,14 @@ const timeZone = z.string().refine(
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().default('0.0.0.0'),
+  // No default here: unset, the service listens on 127.0.0.1 while client authentication is off (see loadConfig).
+  HOST: z.string().min(1).optional(),
   PUBLIC_BASE_URL: httpUrl.optional(),
   TRUST_PROXY: bool.default(false),
   BODY_LIMIT: z
     .string()
     .regex(/^\d+(kb|mb)$/i, 'must look like 5mb or 500kb')
-    .default('5mb'),
+    .default('16mb'),
   CORS_ORIGINS: csv.default(['*']),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -91,6 +92,7 @@ const envSchema = z.object({
   FHIR_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(5000),
   FHIR_MAX_PAGES: z.coerce.number().int().min(1).max(1000).default(50),
   FHIR_PAGE_SIZE: z.coerce.number().int().min(10).max(1000).default(1000),
+  FHIR_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(64).default(12),
   FHIR_MAX_RESPONSE_BYTES: byteSize.default(32 * 1_048_576),
   FHIR_MAX_CALL_BYTES: byteSize.default(64 * 1_048_576),
   LOOKBACK_DAYS: z.coerce.number().int().min(30).max(3650).default(400),
@@ -105,9 +107,16 @@ const envSchema = z.object({
   STORAGE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(2000),
   CARD_RECORD_QUEUE_MAX: z.coerce.number().int().min(1).max(100000).default(1000),
   ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(2190),
+  SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120000).default(0),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600000).default(25000),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(5),
 
   SMART_CLIENT_ID: z.string().min(1).default('cart-hematotox-smart'),
   SMART_ALLOWED_ISS: csv.default([]),
+  SMART_EHR_ONLY_ISS: csv.default([]),
+  SMART_FRAME_ANCESTORS: csv.default([]),
+  SMART_AUTH_ORIGINS: csv.default([]),
 
   // Libraries that use the `debug` package can print request headers (the EHR's bearer token) and
   // bodies (PHI) when their namespace is enabled; refuse to start with everything enabled.
@@ -122,6 +131,8 @@ const envSchema = z.object({
 export interface Config {
   port: number;
   host: string;
+  /** False when HOST was not set and the listen address was chosen from the authentication mode. */
+  hostExplicit: boolean;
   /** Base URL the service is reachable at; the JWT `aud` is checked against it. */
   publicBaseUrl: string | undefined;
   trustProxy: boolean;
@@ -144,6 +155,8 @@ export interface Config {
     timeoutMs: number;
     maxPages: number;
     pageSize: number;
+    /** FHIR requests of one CDS call in flight together, at most (FHIR_MAX_CONCURRENT_REQUESTS). */
+    maxConcurrentRequests: number;
     lookbackDays: number;
     /** Largest FHIR response read, in bytes (decoded). */
     maxResponseBytes: number;
@@ -161,9 +174,19 @@ export interface Config {
     timeoutMs: number;
     /** Service calls whose issued cards may wait to be recorded (CARD_RECORD_QUEUE_MAX). */
     cardQueueMax: number;
+    /** Connections each replica may open to PostgreSQL (DATABASE_POOL_MAX). */
+    poolMax: number;
   };
   adminToken: string | undefined;
-  smart: { clientId: string; allowedIss: string[] };
+  smart: { clientId: string; allowedIss: string[] } & SmartLaunchSettings;
+  /** Audit events older than this are deleted (AUDIT_RETENTION_DAYS). */
+  auditRetentionDays: number;
+  shutdown: {
+    /** SIGTERM: readiness answers 503 this long before the listener closes (SHUTDOWN_DELAY_MS). */
+    delayMs: number;
+    /** Longest wait for in-flight calls and queued writes after that (SHUTDOWN_TIMEOUT_MS). */
+    timeoutMs: number;
+  };
 }
 
 /** Thrown when the environment does not describe a valid configuration. */
@@ -206,10 +229,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push(`SMART_ALLOWED_ISS: "${iss}" is not https (set FHIR_ALLOW_HTTP=true for a test server)`);
     else smartIssuers.push(normalized);
   }
+  const smartLaunch = smartLaunchSettings(
+    smartIssuers,
+    { ehrOnly: e.SMART_EHR_ONLY_ISS, frameAncestors: e.SMART_FRAME_ANCESTORS, authOrigins: e.SMART_AUTH_ORIGINS },
+    e.FHIR_ALLOW_HTTP,
+  );
+  problems.push(...smartLaunch.problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     port: e.PORT,
-    host: e.HOST,
+    // Open service (no CDS client authentication) and HOST unset: loopback only, never every interface.
+    host: e.HOST ?? (trustedIssuers.length > 0 ? '0.0.0.0' : '127.0.0.1'),
+    hostExplicit: e.HOST !== undefined,
     publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
     trustProxy: e.TRUST_PROXY,
     bodyLimit: e.BODY_LIMIT,
@@ -227,6 +258,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       timeoutMs: e.FHIR_TIMEOUT_MS,
       maxPages: e.FHIR_MAX_PAGES,
       pageSize: e.FHIR_PAGE_SIZE,
+      maxConcurrentRequests: e.FHIR_MAX_CONCURRENT_REQUESTS,
       lookbackDays: e.LOOKBACK_DAYS,
       maxResponseBytes: e.FHIR_MAX_RESPONSE_BYTES,
       maxCallBytes: Math.max(e.FHIR_MAX_CALL_BYTES, e.FHIR_MAX_RESPONSE_BYTES),
@@ -240,9 +272,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sqlitePath: e.FEEDBACK_SQLITE_PATH,
       timeoutMs: e.STORAGE_TIMEOUT_MS,
       cardQueueMax: e.CARD_RECORD_QUEUE_MAX,
+      poolMax: e.DATABASE_POOL_MAX,
     },
     adminToken: e.ADMIN_TOKEN,
-    smart: { clientId: e.SMART_CLIENT_ID, allowedIss: smartIssuers },
+    smart: { clientId: e.SMART_CLIENT_ID, allowedIss: smartIssuers, ...smartLaunch.settings },
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
+    shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
   };
 }
 

@@ -9,44 +9,39 @@ import type { ServiceDeps } from './service-deps.js';
 import { createApp, smartAppConfig } from './app.js';
 import { todayIn } from './clinical/dates.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { seedDemo } from './demo/demo-patients.js';
 import { DEMO_FHIR_PATH, DemoFhirServer } from './demo/fhir-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadClinicalContext } from './profiles.js';
-import { CardRecorder, createFeedbackStore } from './storage/index.js';
+import { closeGracefully, openRuntime } from './runtime.js';
 import { SMART_PATH, smartAppDir } from './http/smart-router.js';
 
 export interface RunningServer {
   server: Server;
   baseUrl: string;
-  close(): Promise<void>;
+  /** `delayMs`: how long readiness answers 503 before the listener closes (SIGTERM: SHUTDOWN_DELAY_MS). */
+  close(options?: { delayMs?: number }): Promise<void>;
 }
 
 /** Builds everything from `config` and listens; used by main() and by end-to-end tests. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const clinical = loadClinicalContext(config);
-  if (config.auth.trustedIssuers.length === 0) {
-    log.warn(
-      'CDS CLIENT AUTHENTICATION IS OFF: CDS_TRUSTED_ISSUERS is not set, so any caller can use discovery, the services and feedback. Set CDS_TRUSTED_ISSUERS before connecting a real EHR.',
+  // The demo FHIR server runs in a worker thread, started first so that it is seeded there while
+  // the service starts (on the other core).
+  let demoFhir: DemoFhirServer | undefined;
+  if (config.demo) {
+    demoFhir = await DemoFhirServer.inWorker({ today: todayIn(config.timeZone), bodyLimit: config.bodyLimit });
+    void demoFhir.thread?.seeded.then(
+      (count) => log.info({ resources: count }, 'demo FHIR server seeded with synthetic patients'),
+      (error: unknown) => log.error({ err: error }, 'demo FHIR server failed to start'),
     );
   }
-  if (config.fhir.allowHttp)
-    log.warn('FHIR_ALLOW_HTTP is on: fhirServer URLs over plain http are accepted (demo only).');
-  if (config.fhir.allowedOrigins.length === 0)
-    log.warn('FHIR_ALLOWED_ORIGINS is empty: any fhirServer origin a client names will be contacted.');
+  const clinical = loadClinicalContext(config);
+  warnStartup(config, log);
 
-  let demoFhir: DemoFhirServer | undefined;
-  let demoSeeded = false;
-  if (config.demo) {
-    demoFhir = new DemoFhirServer();
-    const count = await seedDemo(demoFhir, todayIn(config.timeZone));
-    demoSeeded = true;
-    log.info({ resources: count }, 'demo FHIR server seeded with synthetic patients');
-  }
-
-  const feedback = await createFeedbackStore(config, log);
-  log.info({ storage: feedback.kind, timeoutMs: config.storage.timeoutMs }, 'feedback storage ready');
-  const cardRecorder = new CardRecorder(feedback, { log, maxQueuedBatches: config.storage.cardQueueMax });
+  const services = cdsServices(clinical);
+  const runtime = await openRuntime(config, log, services);
+  const { feedback, cardRecorder } = runtime;
+  /** SIGTERM: readiness answers 503 from here on, so the load balancer stops sending calls. */
+  let draining = false;
 
   const smartDir = smartAppDir();
   if (!smartDir)
@@ -60,18 +55,23 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const app = createApp({
     config,
     log,
-    services: cdsServices(clinical),
+    services,
     serviceDeps,
     demoFhir,
     feedback,
     cardRecorder,
+    audit: runtime.audit,
+    auditRecorder: runtime.auditRecorder,
+    replay: runtime.replay,
+    metrics: runtime.metrics,
     smart,
     readiness: {
       checks: async () => ({
         config: true,
+        accepting: !draining,
         valueSets: clinical.terminology.size > 0,
         feedbackStorage: await feedback.ping(),
-        ...(config.demo ? { demoData: demoSeeded } : {}),
+        ...(config.demo ? { demoData: demoFhir?.thread?.isSeeded() ?? false } : {}),
       }),
     },
   });
@@ -99,16 +99,36 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   return {
     server,
     baseUrl,
-    close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      // Issued cards still queued are written before the store closes (bounded wait).
-      await cardRecorder.close(2 * config.storage.timeoutMs);
-      await feedback.close();
+    close: async (options: { delayMs?: number } = {}) => {
+      // Readiness first (503), then, once the load balancer has seen it, stop listening and let
+      // the calls in flight finish.
+      draining = true;
+      if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+      await closeGracefully(server, config.shutdown.timeoutMs);
+      await runtime.close();
+      await demoFhir?.thread?.close();
     },
   };
+}
+
+/** What a deployment must not miss: the service runs open, over http, or listens where HOST did not say. */
+function warnStartup(config: Config, log: Logger): void {
+  if (config.auth.trustedIssuers.length === 0) {
+    log.warn(
+      'CDS CLIENT AUTHENTICATION IS OFF: CDS_TRUSTED_ISSUERS is not set, so any caller can use discovery, the services and feedback. Set CDS_TRUSTED_ISSUERS before connecting a real EHR.',
+    );
+  }
+  if (config.fhir.allowHttp)
+    log.warn('FHIR_ALLOW_HTTP is on: fhirServer URLs over plain http are accepted (demo only).');
+  if (config.fhir.allowedOrigins.length === 0)
+    log.warn('FHIR_ALLOWED_ORIGINS is empty: any fhirServer origin a client names will be contacted.');
+  if (config.hostExplicit) return;
+  log.warn(
+    { host: config.host },
+    config.host === '127.0.0.1'
+      ? 'HOST is not set and client authentication is off: listening on 127.0.0.1 only. Set HOST (e.g. 0.0.0.0) to listen on other interfaces.'
+      : 'HOST is not set: listening on every interface (client authentication is on).',
+  );
 }
 
 async function main(): Promise<void> {
@@ -135,12 +155,18 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const shutdown = (signal: string): void => {
-    log.info({ signal }, 'shutting down');
+    // SIGTERM (Kubernetes, the load balancer's orchestrator): drain. SIGINT (a terminal): at once.
+    const delayMs = signal === 'SIGTERM' ? config.shutdown.delayMs : 0;
+    log.info({ signal, delayMs, timeoutMs: config.shutdown.timeoutMs }, 'shutting down: draining');
     running
-      .close()
-      .then(() => process.exit(0))
+      .close({ delayMs })
+      .then(() => {
+        log.info('shut down');
+        process.exit(0);
+      })
       .catch(() => process.exit(1));
-    setTimeout(() => process.exit(1), 10_000).unref();
+    const hardStopMs = delayMs + config.shutdown.timeoutMs + 4 * config.storage.timeoutMs + 1000;
+    setTimeout(() => process.exit(1), hardStopMs).unref();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

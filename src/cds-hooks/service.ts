@@ -8,11 +8,20 @@ import type { FhirResource, OperationOutcome, Resource } from 'fhir/r4.js';
 import type { Logger } from 'pino';
 import type { AssessmentIssue } from '../clinical/types.js';
 import type { Config } from '../config.js';
-import { checkFhirServer, FhirAccessError, FhirGateway, isFailureOutcome, ReadBudget } from '../fhir/gateway.js';
+import {
+  checkFhirServer,
+  FhirAccessError,
+  FhirGateway,
+  isFailureOutcome,
+  ReadBudget,
+  type FhirRequestObserver,
+} from '../fhir/gateway.js';
+import { RequestLimiter } from '../fhir/limiter.js';
 import { screenResources } from '../fhir/resource-schemas.js';
 import { readFhirAuthorization } from './fhir-authorization.js';
-import { preconditionFailed } from './outcomes.js';
+import { badRequestFromZod, preconditionFailed } from './outcomes.js';
 import { resolvePrefetchTemplate } from './prefetch.js';
+import { bundleSchema } from './schemas.js';
 import type {
   CdsRequest,
   CdsResponse,
@@ -59,6 +68,18 @@ export interface CdsServiceDefinition<H extends HookName = HookName, D = unknown
   description: string;
   /** Prefetch templates, published in discovery. */
   prefetch: Record<string, string>;
+  /**
+   * Keys the service reads but does not publish (the EHR is not asked to run them for every call):
+   * taken from the request's prefetch when the client sends them anyway, else read from
+   * fhirServer, and only for calls that pass {@link relevant}.
+   */
+  reads?: Readonly<Record<string, string>>;
+  /**
+   * When the service reads a key itself, these templates together replace the key's template:
+   * they run concurrently (e.g. one Observation search per group of lab codes, so no page waits
+   * for another) and their union, each resource once, is the key's data.
+   */
+  fetchAs?: Readonly<Record<string, readonly string[]>>;
   /** Keys the service cannot work without: when neither prefetched nor fetchable, answer 412. */
   requiredPrefetch: readonly string[];
   /**
@@ -81,6 +102,8 @@ export interface LoadPrefetchOptions {
   /** Aborted by the per-call deadline or when the client goes away. */
   signal: AbortSignal;
   log: Logger;
+  /** Told of every FHIR request of the call (metrics). */
+  fhirObserver?: FhirRequestObserver | undefined;
 }
 
 /**
@@ -90,6 +113,8 @@ export interface LoadPrefetchOptions {
 export class CallFhirAccess implements FhirReader {
   private built: { gateway: FhirGateway } | { problem: string } | undefined;
   private readonly budget: ReadBudget;
+  /** Shared by every request of this call (FHIR_MAX_CONCURRENT_REQUESTS). */
+  readonly limiter: RequestLimiter;
   private readonly reads = new Map<string, Promise<Resource | undefined>>();
 
   constructor(
@@ -97,6 +122,7 @@ export class CallFhirAccess implements FhirReader {
     private readonly options: LoadPrefetchOptions,
   ) {
     this.budget = new ReadBudget(options.config.fhir.maxCallBytes);
+    this.limiter = new RequestLimiter(options.config.fhir.maxConcurrentRequests);
   }
 
   gateway(): { gateway: FhirGateway } | { problem: string } {
@@ -132,6 +158,8 @@ export class CallFhirAccess implements FhirReader {
         maxPages: options.config.fhir.maxPages,
         maxResponseBytes: options.config.fhir.maxResponseBytes,
         budget: this.budget,
+        limiter: this.limiter,
+        observer: options.fhirObserver,
       }),
     };
   }
@@ -153,8 +181,9 @@ export async function loadPrefetch(
 ): Promise<Record<string, PrefetchedKey>> {
   const data: Record<string, PrefetchedKey> = {};
   const plans: KeyPlan[] = [];
-  for (const key of Object.keys(service.prefetch)) {
+  for (const key of keysOf(service)) {
     const value = request.prefetch?.[key];
+    if (!Object.hasOwn(service.prefetch, key)) checkUnpublishedBundle(key, value);
     if (value === null) {
       data[key] = { resources: [], issues: [], source: 'null' };
       continue;
@@ -226,11 +255,38 @@ async function resolveKey(
     const bundle = request.prefetch?.[plan.key] as Parameters<FhirGateway['collectPages']>[0];
     return { ...screenResources(await gateway.collectPages(bundle)), source: 'prefetch' };
   }
-  const template = service.prefetch[plan.key] ?? '';
+  const templates = service.fetchAs?.[plan.key] ?? [service.prefetch[plan.key] ?? service.reads?.[plan.key] ?? ''];
+  const urls = templates.map((template) => ownSearchUrl(service, plan.key, template, request, options));
+  return { ...screenResources(await gateway.fetchUnion(urls)), source: 'fetched' };
+}
+
+/**
+ * A Bundle sent for an unpublished key is held to what the router holds published keys to: an
+ * `entry` that is not a list is a malformed request (400), not a failed search.
+ */
+function checkUnpublishedBundle(key: string, value: unknown): void {
+  if ((value as { resourceType?: unknown } | null | undefined)?.resourceType !== 'Bundle') return;
+  const bundle = bundleSchema.safeParse(value);
+  if (!bundle.success) throw badRequestFromZod(bundle.error, `prefetch.${key}`);
+}
+
+/** Every key the service reads: the published prefetch and the unpublished reads. */
+function keysOf(service: CdsServiceDefinition<HookName, unknown>): string[] {
+  return [...new Set([...Object.keys(service.prefetch), ...Object.keys(service.reads ?? {})])];
+}
+
+/** A template resolved for a search the service runs itself: date-bounded and paged as configured. */
+function ownSearchUrl(
+  service: CdsServiceDefinition<HookName, unknown>,
+  key: string,
+  template: string,
+  request: CdsRequest,
+  options: LoadPrefetchOptions,
+): string {
   const resolved = resolvePrefetchTemplate(template, request.context);
   if (!resolved.ok) throw new PrefetchError(resolved.reason);
   let url = resolved.url;
-  const dateParam = service.dateBoundedPrefetch?.[plan.key];
+  const dateParam = service.dateBoundedPrefetch?.[key];
   if (dateParam) {
     const since = new Date(options.now.getTime() - options.config.fhir.lookbackDays * 86_400_000)
       .toISOString()
@@ -240,7 +296,7 @@ async function resolveKey(
   // Page size for our own searches only: in a published template, a client could read _count as
   // "send one page" and truncate its prefetch.
   if (url.includes('?') && !/[?&]_count=/.test(url)) url += `&_count=${options.config.fhir.pageSize}`;
-  return { ...screenResources(await gateway.fetchAll(url)), source: 'fetched' };
+  return url;
 }
 
 type Provided = { ok: true; resources: unknown[]; hasNext: boolean } | { ok: false; why?: string };

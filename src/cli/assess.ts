@@ -6,18 +6,16 @@
  *   cart-hematotox assess <bundle.json | folder> [--as-of YYYY-MM-DD] [--infusion-date YYYY-MM-DD]
  *     [--format json|csv] [--out FILE] [--thresholds FILE] [--local-codes FILE] [--time-zone TZ]
  */
-import { createReadStream, createWriteStream, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { createWriteStream, readFileSync, realpathSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SingleBar } from 'cli-progress';
 import { assess, AssessmentInputError } from '../clinical/assess.js';
 import { todayIn } from '../clinical/dates.js';
-import type { Assessment } from '../clinical/types.js';
 import { ConfigError } from '../config.js';
-import { assessmentBundleSchema, bundleResources, groupByPatient } from '../fhir/bundle.js';
-import { screenResources, type Screened } from '../fhir/resource-schemas.js';
+import { assessmentBundleSchema, bundleResources } from '../fhir/bundle.js';
+import type { Screened } from '../fhir/resource-schemas.js';
 import { engineSettings, loadClinicalContext, type ClinicalContext } from '../profiles.js';
+import { assessFolder, leftOutMessage, UsageError } from './cohort.js';
 import { assessmentCsvHeader, assessmentCsvRow } from './csv.js';
 
 const USAGE = `Usage: cart-hematotox assess <bundle.json | bulk-data-folder> [options]
@@ -31,30 +29,6 @@ Options:
   --local-codes FILE         hospital local codes (JSON or YAML)
   --time-zone TZ             IANA time zone of lab days (default: UTC)
 `;
-
-class UsageError extends Error {}
-
-async function readNdjsonFolder(folder: string): Promise<Screened> {
-  const files = readdirSync(folder)
-    .filter((f) => f.endsWith('.ndjson'))
-    .sort();
-  if (files.length === 0) throw new UsageError(`${folder} holds no .ndjson files`);
-  const resources: unknown[] = [];
-  for (const file of files) {
-    const lines = createInterface({ input: createReadStream(join(folder, file)), crlfDelay: Infinity });
-    let n = 0;
-    for await (const line of lines) {
-      n++;
-      if (!line.trim()) continue;
-      try {
-        resources.push(JSON.parse(line));
-      } catch {
-        throw new AssessmentInputError(`${file} line ${n} is not JSON`);
-      }
-    }
-  }
-  return screenResources(resources);
-}
 
 function readBundle(file: string): Screened {
   let json: unknown;
@@ -111,56 +85,44 @@ function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
   return { values, input: positionals[1], format, clinical };
 }
 
-/** Assesses each patient group in patient id order; a patient whose input cannot be assessed is reported and counted. */
-function assessGroups(
-  groups: Map<string, Screened['resources']>,
-  screened: Screened,
-  isFolder: boolean,
-  asOf: string,
-  setup: CliSetup,
-  err: NodeJS.WritableStream & { isTTY?: boolean },
-): { assessments: Assessment[]; failed: number } {
-  const bar =
-    err.isTTY && groups.size >= 20
-      ? new SingleBar({ format: 'assessing {bar} {value}/{total} patients | {eta}s left', stream: err })
-      : undefined;
-  bar?.start(groups.size, 0);
-  const assessments: Assessment[] = [];
-  let failed = 0;
-  for (const [patientId, resources] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
-    try {
-      assessments.push(
-        assess(resources, {
-          asOf,
-          infusionDate: setup.values['infusion-date'],
-          patientId: patientId || undefined,
-          ...engineSettings(setup.clinical),
-          ...(isFolder ? {} : { inputIssues: screened.issues }),
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof AssessmentInputError)) throw error;
-      failed++;
-      err.write(`patient ${patientId || '(bundle)'}: ${error.message}\n`);
-    }
-    bar?.increment();
+/** Assesses the one patient of a Bundle file, in this thread. */
+function assessBundle(screened: Screened, asOf: string, setup: CliSetup, err: NodeJS.WritableStream): string[] {
+  try {
+    const assessment = assess(screened.resources, {
+      asOf,
+      infusionDate: setup.values['infusion-date'],
+      ...engineSettings(setup.clinical),
+      inputIssues: screened.issues,
+    });
+    return [
+      setup.format === 'csv' ? assessmentCsvRow(assessment, setup.clinical) : JSON.stringify(assessment, null, 2),
+    ];
+  } catch (error) {
+    if (!(error instanceof AssessmentInputError)) throw error;
+    err.write(`patient (bundle): ${error.message}\n`);
+    return [];
   }
-  bar?.stop();
-  return { assessments, failed };
 }
 
-/** Writes the assessments as CSV (a header and one row each) or JSON (one object for a bundle, an array for a folder). */
-function writeAssessments(
+/** Writes CSV (a header and one row each) or JSON (one object for a bundle, an array for a folder). */
+function writeOutputs(
   target: NodeJS.WritableStream,
   format: 'json' | 'csv',
-  assessments: Assessment[],
+  outputs: string[],
   isFolder: boolean,
 ): void {
   if (format === 'csv') {
     target.write(`${assessmentCsvHeader()}\n`);
-    for (const a of assessments) target.write(`${assessmentCsvRow(a)}\n`);
-  } else {
-    target.write(`${JSON.stringify(isFolder ? assessments : assessments[0], null, 2)}\n`);
+    for (const row of outputs) target.write(`${row}\n`);
+  } else if (!isFolder) target.write(`${outputs[0]}\n`);
+  else if (outputs.length === 0) target.write('[]\n');
+  else {
+    // The array JSON.stringify(assessments, null, 2) would write, from each assessment's own text.
+    target.write('[\n');
+    outputs.forEach((text, i) =>
+      target.write(`  ${text.replaceAll('\n', '\n  ')}${i < outputs.length - 1 ? ',' : ''}\n`),
+    );
+    target.write(']\n');
   }
 }
 
@@ -176,18 +138,35 @@ export async function run(
   const target = values.out ? createWriteStream(values.out) : out;
   try {
     const isFolder = statSync(input).isDirectory();
-    const screened = isFolder ? await readNdjsonFolder(input) : readBundle(input);
-    // Resources left out name no patient reliably; a bundle is one patient, so its issues go with it.
-    if (screened.issues.length > 0)
-      err.write(
-        `${screened.issues.length} resource(s) left out: not the shape the engine reads (first: ${screened.issues[0]?.resource ?? ''} ${screened.issues[0]?.message ?? ''})\n`,
+    let outputs: string[];
+    let failed = 0;
+    if (isFolder) {
+      const cohort = await assessFolder(
+        input,
+        {
+          asOf,
+          infusionDate: values['infusion-date'],
+          format,
+          clinical: {
+            thresholdsFile: values.thresholds,
+            localCodesFile: values['local-codes'],
+            timeZone: values['time-zone'] ?? 'UTC',
+          },
+        },
+        err,
       );
-    const groups = isFolder ? groupByPatient(screened.resources) : new Map([['', screened.resources]]);
-    const { assessments, failed } = assessGroups(groups, screened, isFolder, asOf, setup, err);
-    writeAssessments(target, format, assessments, isFolder);
+      outputs = cohort.outputs;
+      failed = cohort.failed;
+    } else {
+      const screened = readBundle(input);
+      if (screened.issues.length > 0) err.write(leftOutMessage(screened.issues.length, screened.issues[0]));
+      outputs = assessBundle(screened, asOf, setup, err);
+      failed = outputs.length === 0 ? 1 : 0;
+    }
+    writeOutputs(target, format, outputs, isFolder);
     if (target !== out) await new Promise<void>((resolve) => (target as NodeJS.WritableStream).end(resolve));
-    err.write(`assessed ${assessments.length} patient(s) as of ${asOf}${failed ? `, ${failed} failed` : ''}\n`);
-    return failed > 0 && assessments.length === 0 ? 2 : 0;
+    err.write(`assessed ${outputs.length} patient(s) as of ${asOf}${failed ? `, ${failed} failed` : ''}\n`);
+    return failed > 0 && outputs.length === 0 ? 2 : 0;
   } catch (error) {
     if (error instanceof AssessmentInputError || error instanceof UsageError || error instanceof ConfigError) {
       err.write(`${error.message}\n`);
@@ -218,7 +197,17 @@ function parse(
   return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
 }
 
-if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+/** Whether this module is the program: also through the `bin` symlink npm makes (node_modules/.bin). */
+function isMain(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
   run(process.argv.slice(2), process.stdout, process.stderr)
     .then((code) => {
       process.exitCode = code;

@@ -1,56 +1,109 @@
 /**
- * One CSV row per assessed patient, for cohort reports (quality teams). Quoting is RFC 4180, by
- * csv-stringify.
+ * One CSV row per assessed patient, for cohort reports (quality teams, data managers). Column names
+ * carry their unit in brackets (`[10^9/L]`, `[g/L]`, `[mg/dL]`, `[day]`: days after the infusion);
+ * the thresholds in force (the hospital's or the defaults) end every row, so a report says what
+ * it was graded against. Quoting is RFC 4180, by csv-stringify.
  */
 import { stringify, type Options } from 'csv-stringify/sync';
-import type { Assessment, Lineage } from '../clinical/types.js';
+import type { Assessment, Lineage, SevereCytopenia } from '../clinical/types.js';
+import { CANONICAL_UNIT } from '../clinical/units.js';
+import type { ClinicalContext } from '../profiles.js';
 
-const COLUMNS: [string, (a: Assessment) => string | number | boolean | null | undefined][] = [
+type Cell = string | number | boolean | null | undefined;
+type Column = [string, (a: Assessment, clinical: ClinicalContext) => Cell];
+
+const COUNT = `[${CANONICAL_UNIT.count.replace('*', '^')}]`;
+const HB = `[${CANONICAL_UNIT.hemoglobin}]`;
+const IG = `[${CANONICAL_UNIT.immunoglobulin}]`;
+const LINEAGES: [Lineage, string, string][] = [
+  ['neutrophil', 'severeNeutropenia', COUNT],
+  ['platelet', 'severeThrombocytopenia', COUNT],
+  ['hemoglobin', 'severeAnemia', HB],
+];
+
+const COLUMNS: Column[] = [
   ['patientId', (a) => a.patientId],
   ['asOf', (a) => a.asOf],
   ['infusionDate', (a) => a.infusionDate],
-  ['dayPostInfusion', (a) => a.dayPostInfusion],
+  ['dayPostInfusion [day]', (a) => a.dayPostInfusion],
   ['ctcaeNeutrophilsWorst', (a) => a.ctcae.neutrophils.worst],
   ['ctcaePlateletsWorst', (a) => a.ctcae.platelets.worst],
   ['ctcaeHemoglobinWorst', (a) => a.ctcae.hemoglobin.worst],
-  ['severeNeutropeniaNewOnset', (a) => newOnset(a, 'neutrophil')],
-  ['severeAnemiaNewOnset', (a) => newOnset(a, 'hemoglobin')],
-  ['severeThrombocytopeniaNewOnset', (a) => newOnset(a, 'platelet')],
-  ['severeNeutropeniaBeforeInfusion', (a) => before(a, 'neutrophil')],
-  ['severeAnemiaBeforeInfusion', (a) => before(a, 'hemoglobin')],
-  ['severeThrombocytopeniaBeforeInfusion', (a) => before(a, 'platelet')],
+  ...LINEAGES.flatMap(([lineage, name, unit]): Column[] => [
+    [`${name}NewOnset`, (a) => a.severeCytopenias.some((e) => e.lineage === lineage && e.newOnset)],
+    [`${name}BeforeInfusion`, (a) => a.severeCytopenias.some((e) => e.lineage === lineage && !e.newOnset)],
+    [`${name}OnsetDay [day]`, (a) => first(a, lineage)?.onsetDay],
+    [`${name}Nadir ${unit}`, (a) => deepest(a, lineage)?.nadir],
+    [`${name}NadirDay [day]`, (a) => deepest(a, lineage)?.nadirDay],
+    [`${name}RecoveryDay [day]`, (a) => last(a, lineage)?.recoveryDay],
+    [`${name}Ongoing`, (a) => (first(a, lineage) ? (last(a, lineage)?.ongoing ?? false) : undefined)],
+    [`${name}DurationDays [days]`, (a) => totalDays(a, lineage)],
+    [`${name}Episodes`, (a) => episodes(a, lineage).length],
+  ]),
   ['prolongedHematologicToxicity', (a) => a.prolongedHematologicToxicity],
   ['icahtEarly', (a) => a.icaht.early.grade],
   ['icahtEarlyAtLeast', (a) => a.icaht.early.atLeast],
+  ['icahtEarlyComplete', (a) => a.icaht.early.complete],
   ['icahtLate', (a) => a.icaht.late.grade],
   ['tIcahtEarly', (a) => a.icaht.thrombocytopenia.early.grade],
+  ['tIcahtEarlyComplete', (a) => a.icaht.thrombocytopenia.early.complete],
   ['tIcahtLate', (a) => a.icaht.thrombocytopenia.late.grade],
   ['neutrophilPhenotype', (a) => a.icaht.phenotype],
   ['carHematotoxScore', (a) => a.hematotox.score],
   ['carHematotoxRisk', (a) => a.hematotox.risk],
-  ['iggBaseline', (a) => a.immunoglobulins.IgG.baseline?.value],
-  ['iggLatest', (a) => a.immunoglobulins.IgG.latest?.value],
-  ['iggChangePct', (a) => a.immunoglobulins.IgG.changePct],
+  [`iggBaseline ${IG}`, (a) => a.immunoglobulins.IgG.baseline?.value],
+  [`iggLatest ${IG}`, (a) => a.immunoglobulins.IgG.latest?.value],
+  ['iggChange [%]', (a) => a.immunoglobulins.IgG.changePct],
   ['iggDecline', (a) => a.immunoglobulins.IgG.decline],
   ['iggBelowIvigThreshold', (a) => a.immunoglobulins.IgG.belowIvigThreshold],
   ['igaDecline', (a) => a.immunoglobulins.IgA.decline],
   ['igmDecline', (a) => a.immunoglobulins.IgM.decline],
   ['bCellAplasia', (a) => a.bCellAplasia.present],
-  ['bCellAplasiaOnsetDay', (a) => a.bCellAplasia.onsetDay],
-  ['bCellAplasiaLossDay', (a) => a.bCellAplasia.lossDay],
+  ['bCellAplasiaOnsetDay [day]', (a) => a.bCellAplasia.onsetDay],
+  ['bCellAplasiaLossDay [day]', (a) => a.bCellAplasia.lossDay],
   ['cd4cd8Inverted', (a) => a.cd4cd8.inverted],
-  ['cd4cd8InversionDay', (a) => a.cd4cd8.onsetDay],
+  ['cd4cd8InversionDay [day]', (a) => a.cd4cd8.onsetDay],
   ['crsGrade', (a) => a.crs.crs.grade],
   ['recommendations', (a) => a.recommendations.map((r) => r.kind).join(';')],
   ['issues', (a) => a.issues.length],
+  [`thresholdSevereNeutropenia ${COUNT}`, (_a, c) => c.thresholds.values.counts.neutrophils.severe],
+  [`thresholdSevereThrombocytopenia ${COUNT}`, (_a, c) => c.thresholds.values.counts.platelets.severe],
+  [`thresholdSevereAnemia ${HB}`, (_a, c) => c.thresholds.values.counts.hemoglobin.severe],
+  [`thresholdIvigIgg ${IG}`, (_a, c) => c.thresholds.values.actions.ivigIgg],
+  ['thresholdsChangedByHospital', (_a, c) => [...c.thresholds.overridden].sort().join(';')],
 ];
 
-function newOnset(a: Assessment, lineage: Lineage): boolean {
-  return a.severeCytopenias.some((e) => e.lineage === lineage && e.newOnset);
+function episodes(a: Assessment, lineage: Lineage): SevereCytopenia[] {
+  return a.severeCytopenias.filter((e) => e.lineage === lineage);
 }
 
-function before(a: Assessment, lineage: Lineage): boolean {
-  return a.severeCytopenias.some((e) => e.lineage === lineage && !e.newOnset);
+/** The earliest episode of the lineage. */
+function first(a: Assessment, lineage: Lineage): SevereCytopenia | undefined {
+  return episodes(a, lineage).reduce<SevereCytopenia | undefined>(
+    (m, e) => (!m || e.onsetDay < m.onsetDay ? e : m),
+    undefined,
+  );
+}
+
+/** The latest episode of the lineage (its recovery day is the lineage's). */
+function last(a: Assessment, lineage: Lineage): SevereCytopenia | undefined {
+  return episodes(a, lineage).reduce<SevereCytopenia | undefined>(
+    (m, e) => (!m || e.onsetDay > m.onsetDay ? e : m),
+    undefined,
+  );
+}
+
+/** The episode with the lowest nadir. */
+function deepest(a: Assessment, lineage: Lineage): SevereCytopenia | undefined {
+  return episodes(a, lineage).reduce<SevereCytopenia | undefined>(
+    (m, e) => (!m || e.nadir < m.nadir ? e : m),
+    undefined,
+  );
+}
+
+function totalDays(a: Assessment, lineage: Lineage): number | undefined {
+  const list = episodes(a, lineage);
+  return list.length > 0 ? list.reduce((sum, e) => sum + e.durationDays, 0) : undefined;
 }
 
 /**
@@ -64,6 +117,7 @@ export function assessmentCsvHeader(): string {
   return stringify([COLUMNS.map(([name]) => name)], CSV_OPTIONS);
 }
 
-export function assessmentCsvRow(a: Assessment): string {
-  return stringify([COLUMNS.map(([, get]) => get(a))], CSV_OPTIONS);
+/** The row of `a`; `clinical` gives the thresholds in force. */
+export function assessmentCsvRow(a: Assessment, clinical: ClinicalContext): string {
+  return stringify([COLUMNS.map(([, get]) => get(a, clinical))], CSV_OPTIONS);
 }

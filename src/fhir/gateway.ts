@@ -13,6 +13,7 @@
  * id, a token or a body.
  */
 import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
+import type { RequestLimiter } from './limiter.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
 
 export type FhirAccessFailure =
@@ -81,7 +82,14 @@ export interface GatewayOptions {
   maxResponseBytes: number;
   /** Shared by every gateway of one CDS call. */
   budget: ReadBudget;
+  /** Caps the requests of one CDS call in flight together (FHIR_MAX_CONCURRENT_REQUESTS); none: no cap. */
+  limiter?: RequestLimiter | undefined;
+  /** Told of every request once it ends (metrics); never given a URL, only the resource type. */
+  observer?: FhirRequestObserver | undefined;
 }
+
+/** Outcome (`ok` or a FhirAccessFailure), resource type (see describe) and duration of one request. */
+export type FhirRequestObserver = (outcome: 'ok' | FhirAccessFailure, resourceType: string, seconds: number) => void;
 
 const JSON_TYPES = /^application\/(fhir\+)?json\b|^application\/json\+fhir\b/i;
 
@@ -110,6 +118,48 @@ export class FhirGateway {
     const first = await this.get(target);
     if (first.resourceType !== 'Bundle') return [first];
     return this.collectPages(first as Bundle);
+  }
+
+  /**
+   * Reads several searches that together make one set of data (e.g. one search per group of lab
+   * codes), concurrently within the call's request cap, and returns their union with each resource
+   * once: a resource matching two of the searches is not counted twice.
+   */
+  async fetchUnion(relativeUrls: readonly string[]): Promise<unknown[]> {
+    if (relativeUrls.length === 1) return this.fetchAll(relativeUrls[0] ?? '');
+    // One failed search fails the set: the others are cancelled at once, their sockets closed.
+    const siblings = new AbortController();
+    const gateway = new FhirGateway({
+      ...this.options,
+      signal: AbortSignal.any([this.options.signal, siblings.signal]),
+    });
+    const results = await Promise.all(
+      relativeUrls.map((url) =>
+        gateway.fetchAll(url).catch((error: unknown) => {
+          siblings.abort();
+          throw error;
+        }),
+      ),
+    );
+    const seen = new Set<string>();
+    const union: unknown[] = [];
+    for (const list of results) {
+      for (const r of list) {
+        const { resourceType, id, meta } = r as {
+          resourceType?: unknown;
+          id?: unknown;
+          meta?: { versionId?: unknown };
+        };
+        if (typeof id === 'string') {
+          const version = typeof meta?.versionId === 'string' ? meta.versionId : '';
+          const key = `${String(resourceType)}/${id}/${version}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+        }
+        union.push(r);
+      }
+    }
+    return union;
   }
 
   /** Reads one resource by relative reference (`Medication/123`); undefined when it does not exist. */
@@ -170,6 +220,34 @@ export class FhirGateway {
   }
 
   private async get(url: URL): Promise<Resource> {
+    const { limiter, signal } = this.options;
+    if (!limiter) return this.observed(url);
+    try {
+      return await limiter.run(signal, () => this.observed(url));
+    } catch (error) {
+      if (error instanceof FhirAccessError || !signal.aborted) throw error;
+      throw abortError(signal); // aborted while waiting for a free request slot
+    }
+  }
+
+  /** getNow, reported to the observer (if any) with its outcome and duration. */
+  private async observed(url: URL): Promise<Resource> {
+    const { observer } = this.options;
+    if (!observer) return this.getNow(url);
+    const started = performance.now();
+    const type = describe(url.href).split(' ')[0] ?? 'other';
+    try {
+      const resource = await this.getNow(url);
+      observer('ok', type, (performance.now() - started) / 1000);
+      return resource;
+    } catch (error) {
+      const outcome = error instanceof FhirAccessError ? error.kind : 'unreachable';
+      observer(outcome, type, (performance.now() - started) / 1000);
+      throw error;
+    }
+  }
+
+  private async getNow(url: URL): Promise<Resource> {
     const what = describe(url.href);
     const { signal } = this.options;
     if (signal.aborted) throw abortError(signal);

@@ -12,6 +12,7 @@
 import type { FhirResource } from 'fhir/r4.js';
 import { z } from 'zod';
 import type { AssessmentIssue } from '../clinical/types.js';
+import { RESOURCE_CHECKS } from './resource-check.js';
 
 /** Longest string element accepted (FHIR R4 limits a string to 1 MB; nothing we read is near that). */
 const MAX_STRING = 16_384;
@@ -197,6 +198,8 @@ export function screenResource(
       },
     };
   }
+  // Most resources fit: accept them without zod's copy; zod says what is wrong with the others.
+  if (RESOURCE_CHECKS[type]?.(value)) return { ok: true, resource: value as FhirResource };
   const parsed = RESOURCE_SCHEMAS[type].safeParse(value);
   if (parsed.success) return { ok: true, resource: value as FhirResource };
   const first = parsed.error.issues[0];

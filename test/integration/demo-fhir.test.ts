@@ -230,3 +230,26 @@ describe('demo FHIR server: POST [type]/_search with a form body', () => {
     expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'too-long' }] });
   });
 });
+
+describe('demo FHIR server in a worker thread (how the service runs it)', () => {
+  test('answers searches, with paging links under the service URL, as the in-process server does', async () => {
+    const worker = await DemoFhirServer.inWorker({ today: '2026-11-22', bodyLimit: '10mb' });
+    const app = express();
+    app.use(DEMO_FHIR_PATH, worker.router('10mb'));
+    try {
+      await worker.thread?.seeded;
+      expect(worker.thread?.isSeeded()).toBe(true);
+      const path = '/Observation?patient=cart-aplastic&code=http://loinc.org|751-8&_count=20';
+      const viaWorker = await request(app).get(`${DEMO_FHIR_PATH}${path}`).expect(200);
+      const inProcess = await get(path);
+      expect(viaWorker.headers['content-type']).toMatch(/^application\/fhir\+json/);
+      expect(idsOf(viaWorker.body as Bundle)).toEqual(idsOf(inProcess.body as Bundle));
+      expect((viaWorker.body as Bundle).total).toBe((inProcess.body as Bundle).total);
+      const next = (viaWorker.body as Bundle).link?.find((l) => l.relation === 'next')?.url ?? '';
+      expect(next).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/demo\/fhir\/Observation\?/);
+      expect(next).not.toContain(String(fhir.baseUrl.match(/:(\d+)\//)?.[1]));
+    } finally {
+      await worker.thread?.close();
+    }
+  }, 60_000);
+});

@@ -141,6 +141,43 @@ describe('prefetch and fetch', () => {
     }
   });
 
+  test('a key read as several searches: their union, each resource once, never more requests in flight than FHIR_MAX_CONCURRENT_REQUESTS', async () => {
+    const slow = await serveFhir(await seededDemo(), { delayMs: 100 });
+    const split = buildTestApp({
+      services: () => [
+        {
+          ...echoService(),
+          // Overlapping groups: 751-8 is in two of them, and must still count once.
+          fetchAs: {
+            observations: [
+              'Observation?patient={{context.patientId}}&code=http://loinc.org|751-8',
+              'Observation?patient={{context.patientId}}&code=http://loinc.org|777-3,http://loinc.org|751-8',
+              'Observation?patient={{context.patientId}}&code=http://loinc.org|718-7',
+            ],
+          },
+        },
+      ],
+      env: { FHIR_MAX_CONCURRENT_REQUESTS: '2' },
+    });
+    try {
+      const res = await request(split.app)
+        .post('/cds-services/echo')
+        .send(hookRequest('patient-view', 'cart-aplastic', { fhirServer: slow.baseUrl }))
+        .expect(200);
+      const expected = (
+        await slow.fhir.handle(
+          'GET',
+          '/Observation?patient=cart-aplastic&code=http://loinc.org|751-8,http://loinc.org|777-3,http://loinc.org|718-7&_count=1000',
+        )
+      ).resource as unknown as { total: number };
+      expect(summaries(res.body)['observations']).toBe(`fetched:${expected.total}`);
+      expect(slow.requests.filter((r) => r.url.includes('/Observation?')).length).toBe(3);
+      expect(slow.maxConcurrent()).toBe(2);
+    } finally {
+      await slow.close();
+    }
+  });
+
   test('412 with an OperationOutcome when data is missing and there is no fhirServer', async () => {
     const res = await request(app)
       .post('/cds-services/echo')

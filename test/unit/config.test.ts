@@ -5,15 +5,15 @@ import { describe, expect, test } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
 describe('loadConfig', () => {
-  test('defaults: port 8080, 5mb body limit, open CORS, demo off, https only, UTC', () => {
+  test('defaults: port 8080, 16mb body limit (a 20,000-Observation prefetch), open CORS, demo off, https only, UTC', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
       port: 8080,
-      bodyLimit: '5mb',
+      bodyLimit: '16mb',
       corsOrigins: ['*'],
       demo: false,
       timeZone: 'UTC',
-      fhir: { allowHttp: false, timeoutMs: 5000 },
+      fhir: { allowHttp: false, timeoutMs: 5000, maxConcurrentRequests: 12 },
     });
     expect(c.auth.trustedIssuers).toEqual([]);
   });

@@ -1,0 +1,94 @@
+/**
+ * patient-view without prefetch: the service reads a patient with 5,000 Observations from the demo
+ * FHIR server through a proxy that adds 100 ms to every answer. The figure: the call's duration
+ * divided by the slowest single query it made, timed alone through the same proxy (the least any
+ * reader pays). REPS repetitions. Run: npx tsx bench/no-prefetch.ts
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { DEMO_FHIR_PATH, DemoFhirServer } from '../src/demo/fhir-server.js';
+import { transactionBundle } from '../src/demo/generator.js';
+import { patientWith } from './lib/fixtures.js';
+import { latencyProxy } from './lib/latency-proxy.js';
+import { startService, waitFor } from './lib/processes.js';
+import { loadAverage, printRows, spread, type Row } from './lib/stats.js';
+
+const REPS = Number(process.env['REPS'] ?? 3);
+const DELAY_MS = 100;
+
+async function timed(url: string, init?: RequestInit): Promise<number> {
+  const started = performance.now();
+  const res = await fetch(url, init);
+  if (!res.ok) throw new Error(`${url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+  await res.arrayBuffer();
+  return performance.now() - started;
+}
+
+export async function benchNoPrefetch(): Promise<Row[]> {
+  const fhir = new DemoFhirServer();
+  await fhir.load(transactionBundle(patientWith(5000)));
+  const app = express();
+  app.use(DEMO_FHIR_PATH, fhir.router('10mb'));
+  const demo = createServer(app).listen(0, '127.0.0.1');
+  await new Promise((r) => demo.once('listening', r));
+  const upstream = `http://127.0.0.1:${(demo.address() as AddressInfo).port}`;
+  const proxy = await latencyProxy(upstream, DELAY_MS);
+  // The first call fills the proxy's cache from the (slow) in-memory demo server: a long deadline.
+  const service = startService(18334, { FHIR_TIMEOUT_MS: '60000' });
+  const body = JSON.stringify({
+    hook: 'patient-view',
+    hookInstance: 'd1577c69-dfbe-44ad-ba6d-3e05e953b2ea',
+    fhirServer: `${proxy.url}${DEMO_FHIR_PATH}`,
+    context: { userId: 'Practitioner/bench', patientId: 'bench' },
+  });
+  const call = (): Promise<number> =>
+    timed(`${service.url}/cds-services/cart-hematotox-patient-view`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+  try {
+    await waitFor(`${service.url}/readyz`, performance.now(), 60_000);
+    await call(); // fills the proxy's cache (and warms the service)
+    await call();
+    const ratios: number[] = [];
+    const totals: number[] = [];
+    const slowest: number[] = [];
+    const afterData: number[] = [];
+    let requests = 0;
+    let peak = 0;
+    for (let rep = 0; rep < REPS; rep++) {
+      proxy.requested.length = 0;
+      const started = performance.now();
+      const total = await call();
+      afterData.push(started + total - proxy.lastAnswerAt);
+      const urls = [...new Set(proxy.requested)];
+      requests = proxy.requested.length;
+      let max = 0;
+      for (const u of urls) max = Math.max(max, await timed(`${proxy.url}${u}`));
+      totals.push(total);
+      slowest.push(max);
+      ratios.push(total / max);
+      peak = Math.max(peak, proxy.peak);
+    }
+    return [
+      {
+        what: `no prefetch, 5,000 Observations, ${DELAY_MS} ms per FHIR request: total ÷ slowest single query`,
+        figure: `${spread(ratios)}×`,
+        resolveAt: '≤ 1.5×',
+        detail: `call ${spread(totals, 0)} ms, slowest query ${spread(slowest, 0)} ms, call after the last answer ${spread(afterData, 0)} ms; ${requests} requests, at most ${peak} at once`,
+      },
+    ];
+  } finally {
+    await service.stop();
+    await proxy.close();
+    demo.closeAllConnections();
+    demo.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(await loadAverage());
+  printRows(await benchNoPrefetch());
+}

@@ -1,0 +1,86 @@
+/**
+ * patient-view with 500 and 5,000 prefetched Observations: the service's CPU time per request
+ * divided by that of a bare node:http server that reads the same body, JSON.parse-s it and
+ * answers a constant card. Both run as child processes; requests are sent one at a time, the two
+ * servers interleaved, REPS repetitions. Run: npx tsx bench/patient-view.ts
+ */
+import { patientViewBody, patientWith } from './lib/fixtures.js';
+import { startBare, startService, waitFor, type Child } from './lib/processes.js';
+import { loadAverage, printRows, spread, type Row } from './lib/stats.js';
+
+const REPS = Number(process.env['REPS'] ?? 3);
+const SERVICE = '/cds-services/cart-hematotox-patient-view';
+
+async function cpuPerRequest(child: Child, path: string, body: string, n: number): Promise<number> {
+  const before = child.cpuMs();
+  for (let i = 0; i < n; i++) {
+    const res = await fetch(`${child.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    if (!res.ok) throw new Error(`${child.url}${path} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+    await res.arrayBuffer();
+  }
+  return (child.cpuMs() - before) / n;
+}
+
+/** Whether the default configuration takes a 20,000-Observation prefetch. */
+async function largestPrefetch(service: Child): Promise<Row> {
+  const body = patientViewBody(patientWith(20000));
+  const res = await fetch(`${service.url}${SERVICE}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+  await res.arrayBuffer();
+  return {
+    what: 'largest prefetch accepted by default',
+    figure: `20,000 Observations (${(body.length / 1e6).toFixed(1)} MB): ${res.status}`,
+    resolveAt: '20,000 Observations',
+    detail: 'BODY_LIMIT default 16mb',
+  };
+}
+
+export async function benchPatientView(): Promise<Row[]> {
+  const service = startService(18331);
+  const bare = startBare(18332);
+  const rows: Row[] = [];
+  try {
+    await waitFor(`${service.url}/readyz`, performance.now(), 60_000);
+    await waitFor(`${bare.url}/`, performance.now());
+    for (const [n, requests, resolveAt] of [
+      [5000, 30, '≤ 1.6×'],
+      [500, 150, '≤ 2×'],
+    ] as const) {
+      const body = patientViewBody(patientWith(n));
+      await cpuPerRequest(service, SERVICE, body, requests); // warm-up: JIT, young generation sizing
+      await cpuPerRequest(bare, '/', body, requests);
+      const ratios: number[] = [];
+      const serviceMs: number[] = [];
+      const bareMs: number[] = [];
+      for (let rep = 0; rep < REPS; rep++) {
+        const s = await cpuPerRequest(service, SERVICE, body, requests);
+        const b = await cpuPerRequest(bare, '/', body, requests);
+        serviceMs.push(s);
+        bareMs.push(b);
+        ratios.push(s / b);
+      }
+      rows.push({
+        what: `patient-view, ${n.toLocaleString('en')} prefetched Observations (${(body.length / 1e6).toFixed(1)} MB): CPU per request, service ÷ bare server`,
+        figure: `${spread(ratios)}×`,
+        resolveAt,
+        detail: `service ${spread(serviceMs, 1)} ms, bare ${spread(bareMs, 1)} ms`,
+      });
+    }
+    rows.push(await largestPrefetch(service));
+  } finally {
+    await Promise.all([service.stop(), bare.stop()]);
+  }
+  return rows;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(await loadAverage());
+  printRows(await benchPatientView());
+}

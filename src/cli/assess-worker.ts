@@ -1,0 +1,72 @@
+/**
+ * Worker thread of the CLI (piscina): parses, screens and assesses one patient's NDJSON lines and
+ * answers with the output already formatted (a CSV row or a JSON text), so that only strings
+ * cross between threads.
+ */
+import { assess, AssessmentInputError } from '../clinical/assess.js';
+import { ownerOf } from '../fhir/bundle.js';
+import { screenResources } from '../fhir/resource-schemas.js';
+import { engineSettings, loadClinicalContext, type ClinicalContext } from '../profiles.js';
+import { assessmentCsvRow } from './csv.js';
+
+export interface AssessTask {
+  patientId: string;
+  lines: string[];
+  /** Lines that go with every patient (Medication). */
+  shared: string[];
+  asOf: string;
+  infusionDate: string | undefined;
+  format: 'json' | 'csv';
+  clinical: { thresholdsFile: string | undefined; localCodesFile: string | undefined; timeZone: string };
+}
+
+export type AssessResult =
+  | { patientId: string; output: string; leftOut: number; firstLeftOut?: string; misplaced: number }
+  | { patientId: string; error: string; leftOut: number; misplaced: number };
+
+let context: { key: string; clinical: ClinicalContext } | undefined;
+
+/** The clinical context of `task`, loaded once per worker (ValueSets, hospital files). */
+function clinicalFor(task: AssessTask): ClinicalContext {
+  const key = JSON.stringify(task.clinical);
+  if (context?.key !== key) context = { key, clinical: loadClinicalContext(task.clinical) };
+  return context.clinical;
+}
+
+export default function assessPatient(task: AssessTask): AssessResult {
+  const clinical = clinicalFor(task);
+  const parsed: unknown[] = [];
+  for (const line of task.lines) {
+    try {
+      parsed.push(JSON.parse(line));
+    } catch {
+      return { patientId: task.patientId, error: 'a line is not JSON', leftOut: 0, misplaced: 0 };
+    }
+  }
+  const screened = screenResources(parsed);
+  // The reader placed each line by its text; a resource whose parsed owner differs is left out.
+  const resources = screened.resources.filter((r) => ownerOf(r) === task.patientId);
+  const misplaced = screened.resources.length - resources.length;
+  for (const line of task.shared) resources.push(JSON.parse(line) as (typeof resources)[number]);
+  const leftOut = screened.issues.length;
+  try {
+    const assessment = assess(resources, {
+      asOf: task.asOf,
+      infusionDate: task.infusionDate,
+      patientId: task.patientId,
+      ...engineSettings(clinical),
+    });
+    const output = task.format === 'csv' ? assessmentCsvRow(assessment, clinical) : JSON.stringify(assessment, null, 2);
+    const first = screened.issues[0];
+    return {
+      patientId: task.patientId,
+      output,
+      leftOut,
+      misplaced,
+      ...(first ? { firstLeftOut: `${first.resource ?? ''} ${first.message}` } : {}),
+    };
+  } catch (error) {
+    if (!(error instanceof AssessmentInputError)) throw error;
+    return { patientId: task.patientId, error: error.message, leftOut, misplaced };
+  }
+}
