@@ -661,17 +661,19 @@ function addSeries(assessment: Assessment, ctx: AssessContext): void {
   const all: Partial<Record<Analyte, LabDay[]>> = { ...ctx.series };
   for (const analyte of ANALYTES) {
     const list = ctx.groups.get(analyte);
-    if (list && !(analyte in all))
-      all[analyte] = labDays(list, ctx.timeline).map((d) => ({ ...d, value: maxOfDay(list, d.date) }));
+    if (list && !(analyte in all)) {
+      const max = maxByDate(list);
+      all[analyte] = labDays(list, ctx.timeline).map((d) => ({ ...d, value: max.get(d.date) ?? d.value }));
+    }
   }
   assessment.series = all;
   assessment.events = ctx.events;
 }
 
 /** For markers where the peak matters (CRP, ferritin…), the chart shows the day's highest value. */
-function maxOfDay(list: readonly LabValue[], date: string): number {
-  let max = -Infinity;
-  for (const v of list) if (v.date === date && v.value > max) max = v.value;
+function maxByDate(list: readonly LabValue[]): Map<string, number> {
+  const max = new Map<string, number>();
+  for (const v of list) if (v.value > (max.get(v.date) ?? -Infinity)) max.set(v.date, v.value);
   return max;
 }
 

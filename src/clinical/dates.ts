@@ -76,7 +76,8 @@ export function instantReader(timeZone: string): (value: string | undefined) => 
   const memo = new Map<string, Instant | undefined>();
   return (value) => {
     if (!value) return undefined;
-    if (memo.has(value)) return memo.get(value);
+    const known = memo.get(value);
+    if (known !== undefined || memo.has(value)) return known;
     const instant = readInstant(value, timeZone);
     memo.set(value, instant);
     return instant;

@@ -58,7 +58,19 @@ export interface NormalizedLabs {
 }
 
 /** Keeps one version per Observation id: amended/corrected and later versions replace earlier ones. */
-function latestVersions(observations: readonly Observation[]): Observation[] {
+function latestVersions(observations: readonly Observation[]): readonly Observation[] {
+  // Most records hold one version per id: then the input is the answer, with no copy.
+  const seen = new Set<string>();
+  let repeated = false;
+  for (const obs of observations) {
+    if (!obs.id) continue;
+    if (seen.has(obs.id)) {
+      repeated = true;
+      break;
+    }
+    seen.add(obs.id);
+  }
+  if (!repeated) return observations;
   const byId = new Map<string, Observation>();
   const anonymous: Observation[] = [];
   for (const obs of observations) {

@@ -130,9 +130,32 @@ export function groupByAnalyte(values: readonly LabValue[], asOf: string): Map<A
     if (list) list.push(v);
     else groups.set(v.analyte, [v]);
   }
-  // Searches usually return values in time order: sort (n log n) only the lists that are not.
-  for (const list of groups.values()) if (!inTimeOrder(list)) list.sort((a, b) => a.ms - b.ms);
+  // Searches usually return values in time order: sort only the lists that are not.
+  for (const [analyte, list] of groups) if (!inTimeOrder(list)) groups.set(analyte, byTime(list));
   return groups;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * `list` in time order, stable (ties keep their input order): bucketed by UTC day, the days sorted,
+ * then each day's few values. Linear in practice, where one comparison sort of every value is not.
+ */
+function byTime(list: readonly LabValue[]): LabValue[] {
+  const buckets = new Map<number, LabValue[]>();
+  for (const v of list) {
+    const day = Math.floor(v.ms / DAY_MS);
+    const bucket = buckets.get(day);
+    if (bucket) bucket.push(v);
+    else buckets.set(day, [v]);
+  }
+  const out: LabValue[] = [];
+  for (const day of [...buckets.keys()].sort((a, b) => a - b)) {
+    const bucket = buckets.get(day) as LabValue[];
+    if (bucket.length > 1 && !inTimeOrder(bucket)) bucket.sort((a, b) => a.ms - b.ms);
+    for (const v of bucket) out.push(v);
+  }
+  return out;
 }
 
 function inTimeOrder(list: readonly LabValue[]): boolean {
