@@ -138,7 +138,7 @@ function ruleContext(input: RecommendationInput, thresholds: HospitalThresholds)
  * it once due), as information.
  */
 function gcsfTreatment(ctx: RuleContext, workupDue: boolean): Recommendation | undefined {
-  const { input, t, isStale } = ctx;
+  const { t, isStale } = ctx;
   const anc = severeNeutropenia(ctx);
   if (!anc) return undefined;
   const cutoff = t.counts.neutrophils.severe;
