@@ -62,7 +62,14 @@ export function icahtPanel(a: Assessment, t: HospitalThresholds): HTMLElement {
         [
           `Early (days 0–${v.icaht.earlyLastDay})`,
           gradeText(e.grade, e.atLeast, e.complete),
-          `ANC ≤ ${fmt(n.severe)} on ${plural(e.daysAnc500, 'day')}, ≤ ${fmt(n.profound)} on ${plural(e.daysAnc100, 'day')}`,
+          `ANC ≤ ${fmt(n.severe)} on ${plural(e.daysAnc500, 'day')}, ≤ ${fmt(n.profound)} on ${plural(e.daysAnc100, 'day')}` +
+            (e.noRecovery
+              ? e.grade === 4
+                ? `; no neutrophil recovery from ${dayLabel(e.noRecovery.sinceDay)} through ${dayLabel(e.noRecovery.throughDay)}`
+                : e.complete
+                  ? ''
+                  : `; no recovery since ${dayLabel(e.noRecovery.sinceDay)}: grade 4 if none by day +${v.icaht.earlyLastDay}`
+              : ''),
         ],
         [
           `Late (from day +${firstLate})`,

@@ -306,6 +306,10 @@ describe('SMART EHR launch', () => {
     expect(auth['launch']).toBeUndefined();
     expect(auth['code_challenge_method']).toBe('S256');
     await expect(page.getByTestId('phenotype').textContent()).resolves.toBe('aplastic');
+    // Grade 4 rests on "no recovery", not on the day count: the app shows the fact that decides it.
+    await expect(page.locator('body').textContent()).resolves.toContain(
+      'no neutrophil recovery from day +3 through day +30',
+    );
   }, 90_000);
 
   test('an iss that is not on the allow-list receives nothing', async () => {
