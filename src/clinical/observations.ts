@@ -8,7 +8,7 @@ import { instantReader } from './dates.js';
 import type { Role, Terminology } from './terminology.js';
 import type { Analyte, AssessmentIssue, LabValue } from './types.js';
 import type { Dimension } from './units.js';
-import { isPercentUnit, toCanonical } from './units.js';
+import { CANONICAL_UNIT, isPercentUnit, toCanonical, unitConverter } from './units.js';
 
 /** The analyte and dimension each lab role reads as (CD19/CD4/CD8: by unit, see below). */
 const ROLE_ANALYTE: Partial<Record<Role, [Analyte, Dimension]>> = {
@@ -128,8 +128,11 @@ export function normalizeObservations(
       });
       continue;
     }
-    const raw = readValue(obs);
-    if (!raw) {
+    // The value and its unit, read without an intermediate object (this loop runs per Observation).
+    const q = obs.valueQuantity;
+    const quantity = q !== undefined && typeof q.value === 'number' && Number.isFinite(q.value);
+    const rawValue = quantity ? (q.value as number) : otherValue(obs);
+    if (rawValue === undefined) {
       const absent = obs.dataAbsentReason;
       const why = absent ? ` (${absent.text ?? absent.coding?.[0]?.code ?? 'data absent'})` : '';
       issues.push({
@@ -140,42 +143,37 @@ export function normalizeObservations(
       });
       continue;
     }
+    const rawUnit = quantity ? quantityUnit(q) : undefined;
     let analyte: Analyte;
     let dimension: Dimension;
     const subset = SUBSET_ROLES[info.role];
     if (subset) {
-      const percent = isPercentUnit(raw.unit);
+      const percent = isPercentUnit(rawUnit);
       analyte = percent ? subset[0] : subset[1];
       dimension = percent ? 'percent' : 'count';
     } else {
       [analyte, dimension] = ROLE_ANALYTE[info.role] ?? ['anc', 'count'];
     }
-    const converted = toCanonical(dimension, raw.unit, raw.value);
-    if (!converted.ok) {
-      const message = `${label} on ${when.date}: ${converted.reason}; value ${raw.value} not used`;
+    const convert = unitConverter(dimension, rawUnit);
+    if (typeof convert === 'string') {
+      const message = `${label} on ${when.date}: ${convert}; value ${rawValue} not used`;
       issues.push({ severity: 'warning', code: 'unit-unreadable', message, resource: reference });
       continue;
     }
     // One object shape for every value (optional fields set to undefined) keeps this loop fast.
     values.push({
       analyte,
-      value: converted.value,
-      unit: converted.unit,
-      comparator: raw.comparator,
+      value: convert(rawValue),
+      unit: CANONICAL_UNIT[dimension],
+      comparator: quantity ? q.comparator : undefined,
       time: time ?? when.date,
       ms: when.ms,
       date: when.date,
-      lln: obs.referenceRange ? referenceLow(obs, dimension, raw.unit) : undefined,
+      lln: obs.referenceRange ? referenceLow(obs, dimension, rawUnit) : undefined,
       reference,
     });
   }
   return { values, issues, ignored };
-}
-
-interface RawValue {
-  value: number;
-  unit: string | undefined;
-  comparator?: LabValue['comparator'];
 }
 
 function quantityUnit(q: Quantity): string | undefined {
@@ -184,15 +182,11 @@ function quantityUnit(q: Quantity): string | undefined {
   return q.unit ?? q.code;
 }
 
-function readValue(obs: Observation): RawValue | undefined {
-  const q = obs.valueQuantity;
-  if (q && typeof q.value === 'number' && Number.isFinite(q.value)) {
-    return { value: q.value, unit: quantityUnit(q), ...(q.comparator ? { comparator: q.comparator } : {}) };
-  }
-  if (typeof obs.valueInteger === 'number') return { value: obs.valueInteger, unit: undefined };
+/** A value that is not a Quantity: an integer, or a CRS grade coded 0–5. */
+function otherValue(obs: Observation): number | undefined {
+  if (typeof obs.valueInteger === 'number') return obs.valueInteger;
   const coded = obs.valueCodeableConcept?.coding?.find((c) => /^[0-5]$/.test(c.code ?? ''))?.code;
-  if (coded !== undefined) return { value: Number(coded), unit: undefined };
-  return undefined;
+  return coded !== undefined ? Number(coded) : undefined;
 }
 
 function referenceLow(obs: Observation, dimension: Dimension, valueUnit: string | undefined): number | undefined {

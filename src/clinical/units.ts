@@ -131,7 +131,7 @@ const HB_MMOL_TO_G_PER_L = 16.114;
 
 export type ConversionResult = { ok: true; value: number; unit: string } | { ok: false; reason: string };
 
-type Converter = (value: number) => number;
+export type Converter = (value: number) => number;
 const identity: Converter = (v) => v;
 const cache = new Map<Dimension, Map<string, Converter | null>>();
 let utils: ReturnType<typeof ucum.UcumLhcUtils.getInstance> | undefined;
@@ -205,14 +205,21 @@ function buildConverter(dimension: Dimension, raw: string): Converter | null {
 
 /** Converts `value` given in `unit` into the canonical unit of `dimension`. */
 export function toCanonical(dimension: Dimension, unit: string | undefined, value: number): ConversionResult {
-  const target = CANONICAL_UNIT[dimension];
+  const convert = unitConverter(dimension, unit);
+  return typeof convert === 'string'
+    ? { ok: false, reason: convert }
+    : { ok: true, value: convert(value), unit: CANONICAL_UNIT[dimension] };
+}
+
+/**
+ * How to convert values given in `unit` into the canonical unit of `dimension` (cached per unit),
+ * or why they cannot be: the engine's hot loop converts without allocating a result per value.
+ */
+export function unitConverter(dimension: Dimension, unit: string | undefined): Converter | string {
   if (unit === undefined || unit.trim() === '') {
-    if (dimension === 'ratio' || dimension === 'grade') return { ok: true, value, unit: target };
-    return { ok: false, reason: 'the value has no unit' };
+    return dimension === 'ratio' || dimension === 'grade' ? identity : 'the value has no unit';
   }
-  const convert = converterFor(dimension, unit);
-  if (!convert) return { ok: false, reason: `unit "${unit}" cannot be read as ${describeDimension(dimension)}` };
-  return { ok: true, value: convert(value), unit: target };
+  return converterFor(dimension, unit) ?? `unit "${unit}" cannot be read as ${describeDimension(dimension)}`;
 }
 
 /** True when `unit` is a percentage (CD19/CD4/CD8 are measured as % or as counts). */
