@@ -126,10 +126,16 @@ export function recordFromResources(
   return { record, issues };
 }
 
+const CLINICAL_TYPES: ReadonlySet<string> = new Set([
+  'Observation',
+  'MedicationAdministration',
+  'MedicationRequest',
+  'Procedure',
+  'Condition',
+]);
+
 function isClinical(resource: FhirResource): boolean {
-  return ['Observation', 'MedicationAdministration', 'MedicationRequest', 'Procedure', 'Condition'].includes(
-    resource.resourceType,
-  );
+  return CLINICAL_TYPES.has(resource.resourceType);
 }
 
 export class RecordError extends Error {
