@@ -8,7 +8,6 @@
  */
 import type { CodeableConcept, Dosage, MedicationRequest, Quantity, ServiceRequest } from 'fhir/r4.js';
 import type { ActionResource, Suggestion } from '../cds-hooks/schemas.js';
-import { LOCAL_SYSTEM } from '../clinical/terminology.js';
 
 const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
 const SNOMED = 'http://snomed.info/sct';
@@ -191,11 +190,6 @@ export const CODES = {
   },
   /** One order per virus: CMV, EBV, parvovirus B19, HHV-6. */
   viralPcr: [VIRAL_PCR.cmvPcr, VIRAL_PCR.ebvPcr, VIRAL_PCR.parvovirusB19Pcr, VIRAL_PCR.hhv6Pcr],
-  /** @deprecated A placeholder for four tests in one order; use {@link CODES.viralPcr}, one order each. */
-  viral: {
-    coding: [{ system: LOCAL_SYSTEM, code: 'viral-studies', display: 'Viral PCR: CMV, EBV, parvovirus B19, HHV-6' }],
-    text: 'Viral PCR: CMV, EBV, parvovirus B19, HHV-6',
-  },
   // With the automated differential: the ANC is what the cards act on, and the plain CBC panel
   // (58410-2) has no neutrophil count.
   cbc: {

@@ -4,6 +4,7 @@
  * only to UTC timestamps (`Z`, `-00:00`) and to timestamps without an offset.
  */
 import { describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
 import { readInstant } from '../../src/clinical/dates.js';
 import { anc, assessOn, infusion } from '../helpers/fhir.js';
 
@@ -80,5 +81,33 @@ describe('lab date of a timestamp', () => {
     draw.effectiveDateTime = draw.effectiveDateTime?.replace(/T.*$/, 'T07:30:00+08:00');
     const a = assessOn(9, [infusion(0), draw]);
     expect(a.latest.anc).toMatchObject({ day: 9, value: 0.3 });
+  });
+});
+
+describe('any timestamp text (property)', () => {
+  const zones = ['UTC', 'Europe/Berlin', 'Asia/Tokyo', 'America/New_York'];
+  test('never throws; a date it returns is a real YYYY-MM-DD; an own offset keeps the written date', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc
+            .tuple(
+              fc.date({ min: new Date('1990-01-01'), max: new Date('2090-01-01'), noInvalidDate: true }),
+              fc.constantFrom('Z', '-00:00', '+08:00', '-05:00', '+00:00', '+14:00', ''),
+            )
+            .map(([d, off]) => `${d.toISOString().slice(0, 19)}${off}`),
+        ),
+        fc.constantFrom(...zones),
+        (value, zone) => {
+          const read = readInstant(value, zone);
+          if (read === undefined) return;
+          expect(read.date).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+          expect(Number.isFinite(read.ms)).toBe(true);
+          if (/[+-]\d{2}:\d{2}$/.test(value) && !value.endsWith('-00:00')) expect(read.date).toBe(value.slice(0, 10));
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -260,9 +260,9 @@ describe('the codes are the verified standard ones', () => {
     }
   });
 
-  test('the orders a hospital can recode cover every suggested order (CODES.viral is the deprecated bundle)', () => {
+  test('the orders a hospital can recode cover every suggested order', () => {
     const covered = new Set<string>([...ORDERABLE_KEYS, 'viralPcr']);
-    expect(Object.keys(CODES).filter((k) => !covered.has(k))).toEqual(['viral']);
+    expect(Object.keys(CODES).filter((k) => !covered.has(k))).toEqual([]);
   });
 });
 
