@@ -84,6 +84,111 @@ export function instantReader(timeZone: string): (value: string | undefined) => 
   };
 }
 
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * readInstant for the engine's hot loop, allocating nothing per value: `read(value)` returns
+ * whether the value is a date to the day and leaves its instant in `ms` and its lab date in `date`
+ * (one string per calendar date, shared). The usual `YYYY-MM-DDThh:mm:ss[.fff](Z|±hh:mm)` is read
+ * digit by digit; anything else (no offset, out-of-range fields, a `Z` time in a hospital not on
+ * UTC) goes through readInstant, so both always agree (a property test checks it).
+ */
+export class InstantParser {
+  ms = 0;
+  date = '';
+  readonly #timeZone: string;
+  readonly #slow: (value: string | undefined) => Instant | undefined;
+  /** Lab date strings by days since 1970-01-01. */
+  readonly #dates = new Map<number, string>();
+
+  constructor(timeZone: string) {
+    this.#timeZone = timeZone;
+    this.#slow = instantReader(timeZone);
+  }
+
+  read(value: string | undefined): boolean {
+    if (typeof value === 'string' && value.length >= 20 && this.#fast(value)) return true;
+    const instant = this.#slow(value);
+    if (!instant) return false;
+    this.ms = instant.ms;
+    this.date = instant.date;
+    return true;
+  }
+
+  #fast(v: string): boolean {
+    if (v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 84) return false; // - - T
+    if (v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58) return false; // : :
+    const year = digits(v, 0, 4);
+    const month = digits(v, 5, 2);
+    const day = digits(v, 8, 2);
+    const hour = digits(v, 11, 2);
+    const minute = digits(v, 14, 2);
+    const second = digits(v, 17, 2);
+    // Years before 1000 go the slow way (Date.UTC reads 0–99 as 1900–1999); -1 is a non-digit.
+    if (year < 1000 || month < 1 || month > 12 || day < 1 || (hour | minute | second) < 0) return false;
+    if (hour > 23 || minute > 59 || second > 59) return false;
+    if (day > (DAYS_IN_MONTH[month - 1] as number)) return false;
+    if (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return false;
+    let i = 19;
+    let millis = 0;
+    if (v.charCodeAt(i) === 46) {
+      // A fraction: its first three digits are the milliseconds, as Date.parse reads them.
+      const start = ++i;
+      while (i < v.length && isDigit(v.charCodeAt(i))) i++;
+      const n = i - start;
+      if (n === 0) return false;
+      millis = digits(v, start, Math.min(n, 3)) * (n === 1 ? 100 : n === 2 ? 10 : 1);
+    }
+    let offsetMinutes: number;
+    const designator = v.charCodeAt(i);
+    if (designator === 90 && i + 1 === v.length) {
+      // Z: the written date is the lab date only in a hospital on UTC.
+      if (this.#timeZone !== 'UTC') return false;
+      offsetMinutes = 0;
+    } else if ((designator === 43 || designator === 45) && i + 6 === v.length && v.charCodeAt(i + 3) === 58) {
+      const oh = digits(v, i + 1, 2);
+      const om = digits(v, i + 4, 2);
+      if (oh < 0 || om < 0 || oh > 23 || om > 59) return false;
+      if (designator === 45 && oh === 0 && om === 0 && this.#timeZone !== 'UTC') return false; // -00:00 is UTC
+      offsetMinutes = (designator === 43 ? 1 : -1) * (oh * 60 + om);
+    } else return false;
+    const epochDay = daysFromCivil(year, month, day);
+    this.ms = epochDay * DAY_MS + ((hour * 60 + minute - offsetMinutes) * 60 + second) * 1000 + millis;
+    let date = this.#dates.get(epochDay);
+    if (date === undefined) {
+      date = v.slice(0, 10);
+      this.#dates.set(epochDay, date);
+    }
+    this.date = date;
+    return true;
+  }
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** The number written by `length` decimal digits at `start`, or -1 when one is not a digit. */
+function digits(v: string, start: number, length: number): number {
+  let n = 0;
+  for (let i = start; i < start + length; i++) {
+    const c = v.charCodeAt(i);
+    if (!isDigit(c)) return -1;
+    n = n * 10 + (c - 48);
+  }
+  return n;
+}
+
 /** Whole days from `from` to `to` (YYYY-MM-DD). */
 export function daysBetween(from: string, to: string): number {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS);

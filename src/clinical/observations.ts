@@ -4,11 +4,11 @@
  * fatal (docs/clinical-logic.md §3).
  */
 import type { Observation, Quantity } from 'fhir/r4.js';
-import { instantReader } from './dates.js';
+import { InstantParser } from './dates.js';
 import type { Role, Terminology } from './terminology.js';
 import type { Analyte, AssessmentIssue, LabValue } from './types.js';
 import type { Dimension } from './units.js';
-import { CANONICAL_UNIT, isPercentUnit, toCanonical, unitConverter } from './units.js';
+import { CANONICAL_UNIT, isPercentUnit, unitConverter, type Converter } from './units.js';
 
 /** The analyte and dimension each lab role reads as (CD19/CD4/CD8: by unit, see below). */
 const ROLE_ANALYTE: Partial<Record<Role, [Analyte, Dimension]>> = {
@@ -62,13 +62,15 @@ function latestVersions(observations: readonly Observation[]): readonly Observat
   // Most records hold one version per id: then the input is the answer, with no copy.
   const seen = new Set<string>();
   let repeated = false;
-  for (const obs of observations) {
+  // Indexed loops here and below: a for-of over 50,000 values allocates an iterator result per value.
+  for (let i = 0; i < observations.length; i++) {
+    const obs = observations[i] as Observation;
     if (!obs.id) continue;
-    if (seen.has(obs.id)) {
+    const size = seen.size;
+    if (seen.add(obs.id).size === size) {
       repeated = true;
       break;
     }
-    seen.add(obs.id);
   }
   if (!repeated) return observations;
   const byId = new Map<string, Observation>();
@@ -94,6 +96,35 @@ function supersedes(a: Observation, b: Observation): boolean {
   return (a.status === 'amended' || a.status === 'corrected') && b.status === 'final';
 }
 
+/** How values of one lab role are read: analyte and dimension, or a lymphocyte subset read by its unit. */
+interface RolePlan {
+  analyte: Analyte;
+  dimension: Dimension;
+  subset: [Analyte, Analyte] | undefined;
+  /** The last unit seen and its converter: a patient's values of one test nearly always share their unit. */
+  lastUnit: string | undefined;
+  lastConverter: Converter | string;
+}
+
+function rolePlans(): Map<Role, RolePlan> {
+  const plans = new Map<Role, RolePlan>();
+  for (const role of LAB_ROLES) {
+    const subset = SUBSET_ROLES[role];
+    const [analyte, dimension] = ROLE_ANALYTE[role] ?? (subset ? [subset[1], 'count'] : ['anc', 'count']);
+    plans.set(role, { analyte, dimension, subset, lastUnit: undefined, lastConverter: 'no unit seen' });
+  }
+  return plans;
+}
+
+function converterOf(plan: RolePlan, dimension: Dimension, unit: string | undefined): Converter | string {
+  if (plan.subset) return unitConverter(dimension, unit); // a subset's dimension depends on its unit
+  if (unit !== plan.lastUnit || plan.lastUnit === undefined) {
+    plan.lastConverter = unitConverter(plan.dimension, unit);
+    plan.lastUnit = unit;
+  }
+  return plan.lastConverter;
+}
+
 export function normalizeObservations(
   observations: readonly Observation[],
   terminology: Terminology,
@@ -103,12 +134,16 @@ export function normalizeObservations(
   const issues: AssessmentIssue[] = [];
   // No prototype: a status is input, and "__proto__" or "constructor" must count as any other word.
   const ignored: Record<string, number> = Object.create(null) as Record<string, number>;
-  const readInstant = instantReader(timeZone);
-  for (const obs of latestVersions(observations)) {
+  const clock = new InstantParser(timeZone);
+  const plans = rolePlans();
+  const latest = latestVersions(observations);
+  for (let i = 0; i < latest.length; i++) {
+    const obs = latest[i] as Observation;
     const info = terminology.match(obs.code, LAB_ROLES);
     if (!info) continue; // not a lab this engine reads
-    const reference = `Observation/${obs.id ?? '(no id)'}`;
+    const plan = plans.get(info.role) as RolePlan;
     const label = info.display ?? info.role;
+    const reference = `Observation/${obs.id ?? '(no id)'}`;
     if (!USED_STATUSES.has(obs.status)) {
       ignored[obs.status] = (Object.hasOwn(ignored, obs.status) ? (ignored[obs.status] ?? 0) : 0) + 1;
       if (!IGNORED_STATUSES.has(obs.status)) {
@@ -118,8 +153,7 @@ export function normalizeObservations(
       continue;
     }
     const time = obs.effectiveDateTime ?? obs.effectivePeriod?.start ?? obs.effectiveInstant;
-    const when = readInstant(time);
-    if (!when) {
+    if (!clock.read(time)) {
       issues.push({
         severity: 'warning',
         code: 'date-missing',
@@ -128,6 +162,7 @@ export function normalizeObservations(
       });
       continue;
     }
+    const { ms, date } = clock;
     // The value and its unit, read without an intermediate object (this loop runs per Observation).
     const q = obs.valueQuantity;
     const quantity = q !== undefined && typeof q.value === 'number' && Number.isFinite(q.value);
@@ -138,25 +173,22 @@ export function normalizeObservations(
       issues.push({
         severity: 'warning',
         code: 'value-missing',
-        message: `${label} on ${when.date}: no numeric value${why}; not used`,
+        message: `${label} on ${date}: no numeric value${why}; not used`,
         resource: reference,
       });
       continue;
     }
     const rawUnit = quantity ? quantityUnit(q) : undefined;
-    let analyte: Analyte;
-    let dimension: Dimension;
-    const subset = SUBSET_ROLES[info.role];
-    if (subset) {
+    let analyte = plan.analyte;
+    let dimension = plan.dimension;
+    if (plan.subset) {
       const percent = isPercentUnit(rawUnit);
-      analyte = percent ? subset[0] : subset[1];
+      analyte = percent ? plan.subset[0] : plan.subset[1];
       dimension = percent ? 'percent' : 'count';
-    } else {
-      [analyte, dimension] = ROLE_ANALYTE[info.role] ?? ['anc', 'count'];
     }
-    const convert = unitConverter(dimension, rawUnit);
+    const convert = converterOf(plan, dimension, rawUnit);
     if (typeof convert === 'string') {
-      const message = `${label} on ${when.date}: ${convert}; value ${rawValue} not used`;
+      const message = `${label} on ${date}: ${convert}; value ${rawValue} not used`;
       issues.push({ severity: 'warning', code: 'unit-unreadable', message, resource: reference });
       continue;
     }
@@ -166,10 +198,10 @@ export function normalizeObservations(
       value: convert(rawValue),
       unit: CANONICAL_UNIT[dimension],
       comparator: quantity ? q.comparator : undefined,
-      time: time ?? when.date,
-      ms: when.ms,
-      date: when.date,
-      lln: obs.referenceRange ? referenceLow(obs, dimension, rawUnit) : undefined,
+      time: time ?? date,
+      ms,
+      date,
+      lln: obs.referenceRange ? referenceLow(obs.referenceRange, dimension, rawUnit) : undefined,
       reference,
     });
   }
@@ -189,9 +221,17 @@ function otherValue(obs: Observation): number | undefined {
   return coded !== undefined ? Number(coded) : undefined;
 }
 
-function referenceLow(obs: Observation, dimension: Dimension, valueUnit: string | undefined): number | undefined {
-  const low = obs.referenceRange?.find((r) => r.low?.value !== undefined)?.low;
-  if (low?.value === undefined) return undefined;
-  const converted = toCanonical(dimension, quantityUnit(low) ?? valueUnit, low.value);
-  return converted.ok ? converted.value : undefined;
+/** The first reference range's lower limit, in the canonical unit (undefined when it cannot be read). */
+function referenceLow(
+  ranges: NonNullable<Observation['referenceRange']>,
+  dimension: Dimension,
+  valueUnit: string | undefined,
+): number | undefined {
+  for (const range of ranges) {
+    const low = range.low;
+    if (low?.value === undefined) continue;
+    const convert = unitConverter(dimension, quantityUnit(low) ?? valueUnit);
+    return typeof convert === 'string' ? undefined : convert(low.value);
+  }
+  return undefined;
 }

@@ -88,7 +88,8 @@ export function recordFromResources(
   if (patient) record.patient = patient;
   const ownId: string = id;
   const expected = `Patient/${ownId}`;
-  for (const resource of resources) {
+  for (let i = 0; i < resources.length; i++) {
+    const resource = resources[i] as FhirResource;
     if (resource.resourceType === 'Medication' && resource.id) {
       record.medications.set(`Medication/${resource.id}`, resource);
       continue;

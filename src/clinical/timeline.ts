@@ -124,39 +124,20 @@ export function buildTimeline(
 /** Values grouped by analyte, each list in time order, only up to the assessment date. */
 export function groupByAnalyte(values: readonly LabValue[], asOf: string): Map<Analyte, LabValue[]> {
   const groups = new Map<Analyte, LabValue[]>();
-  for (const v of values) {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as LabValue;
     if (v.date > asOf) continue;
     const list = groups.get(v.analyte);
     if (list) list.push(v);
     else groups.set(v.analyte, [v]);
   }
-  // Searches usually return values in time order: sort only the lists that are not.
-  for (const [analyte, list] of groups) if (!inTimeOrder(list)) groups.set(analyte, byTime(list));
+  // Searches usually return values in time order: sort only the lists that are not, in place (they
+  // are ours). The sort is stable (ties keep their input order) and merges runs already in order.
+  for (const list of groups.values()) if (!inTimeOrder(list)) list.sort(byMs);
   return groups;
 }
 
-const DAY_MS = 86_400_000;
-
-/**
- * `list` in time order, stable (ties keep their input order): bucketed by UTC day, the days sorted,
- * then each day's few values. Linear in practice, where one comparison sort of every value is not.
- */
-function byTime(list: readonly LabValue[]): LabValue[] {
-  const buckets = new Map<number, LabValue[]>();
-  for (const v of list) {
-    const day = Math.floor(v.ms / DAY_MS);
-    const bucket = buckets.get(day);
-    if (bucket) bucket.push(v);
-    else buckets.set(day, [v]);
-  }
-  const out: LabValue[] = [];
-  for (const day of [...buckets.keys()].sort((a, b) => a - b)) {
-    const bucket = buckets.get(day) as LabValue[];
-    if (bucket.length > 1 && !inTimeOrder(bucket)) bucket.sort((a, b) => a.ms - b.ms);
-    for (const v of bucket) out.push(v);
-  }
-  return out;
-}
+const byMs = (a: LabValue, b: LabValue): number => a.ms - b.ms;
 
 function inTimeOrder(list: readonly LabValue[]): boolean {
   for (let i = 1; i < list.length; i++) if ((list[i] as LabValue).ms < (list[i - 1] as LabValue).ms) return false;
@@ -193,23 +174,24 @@ export function labDays(
   if (!values || values.length === 0) return [];
   const byDate = new Map<string, LabDay>();
   const txDays = (transfusions ?? []).map((tx) => ({ day: dayNumber(timeline, tx.date), ms: tx.ms }));
-  for (const v of values) {
+  const supportedOn = (day: number, ms: number): boolean =>
+    txDays.some((tx) => {
+      const gap = day - tx.day;
+      return gap >= 0 && gap <= transfusionFreeDays && (gap > 0 || tx.ms <= ms);
+    });
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as LabValue;
     const existing = byDate.get(v.date);
     if (existing && existing.value <= v.value) continue;
-    const day = dayNumber(timeline, v.date);
-    const supported = txDays.some((tx) => {
-      const gap = day - tx.day;
-      return gap >= 0 && gap <= transfusionFreeDays && (gap > 0 || tx.ms <= v.ms);
-    });
-    byDate.set(v.date, {
-      day,
-      date: v.date,
-      ms: v.ms,
-      value: v.value,
-      reference: v.reference,
-      ...(v.lln !== undefined ? { lln: v.lln } : {}),
-      ...(supported ? { transfusionSupported: true } : {}),
-    });
+    const day = existing ? existing.day : dayNumber(timeline, v.date);
+    const labDay: LabDay = { day, date: v.date, ms: v.ms, value: v.value, reference: v.reference };
+    if (v.lln !== undefined) labDay.lln = v.lln;
+    if (txDays.length > 0 && supportedOn(day, v.ms)) labDay.transfusionSupported = true;
+    byDate.set(v.date, labDay);
   }
-  return [...byDate.values()].sort((a, b) => a.day - b.day);
+  const days = [...byDate.values()];
+  // Values come in time order, so their days nearly always do too.
+  for (let i = 1; i < days.length; i++)
+    if ((days[i] as LabDay).day < (days[i - 1] as LabDay).day) return days.sort((a, b) => a.day - b.day);
+  return days;
 }

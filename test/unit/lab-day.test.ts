@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { readInstant } from '../../src/clinical/dates.js';
+import { InstantParser, readInstant } from '../../src/clinical/dates.js';
 import { anc, assessOn, infusion } from '../helpers/fhir.js';
 
 const RULE = 'docs/clinical-logic.md §2 lab day';
@@ -109,5 +109,67 @@ describe('any timestamp text (property)', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe("the engine's fast timestamp reader agrees with readInstant (property)", () => {
+  const zones = ['UTC', 'Europe/Berlin', 'Asia/Tokyo', 'America/New_York'];
+  const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+  // Near-valid timestamps: every field may step out of range, and the separators, fraction and
+  // designator vary, so the digit-by-digit path and its fall-back to readInstant both run.
+  const stamp = fc
+    .tuple(
+      fc.integer({ min: 0, max: 2999 }).map((n) => String(n).padStart(4, '0')),
+      two(13),
+      two(32),
+      fc.constantFrom('T', 't', ' '),
+      two(25),
+      two(61),
+      two(61),
+      fc.constantFrom('', '.', '.5', '.12', '.123', '.1239', '.123456789'),
+      fc.constantFrom(
+        'Z',
+        'z',
+        '',
+        '-00:00',
+        '+00:00',
+        '+08:00',
+        '-05:30',
+        '+14:00',
+        '+23:59',
+        '+24:00',
+        '+05:60',
+        '+0800',
+      ),
+    )
+    .map(([y, mo, d, t, h, mi, s, frac, off]) => `${y}-${mo}-${d}${t}${h}:${mi}:${s}${frac}${off}`);
+  test('same instant and lab date, or both unreadable, for any text', () => {
+    fc.assert(
+      fc.property(fc.oneof(stamp, fc.string(), fc.constant(undefined)), fc.constantFrom(...zones), (value, zone) => {
+        const parser = new InstantParser(zone);
+        const expected = readInstant(value, zone);
+        expect(parser.read(value)).toBe(expected !== undefined);
+        if (expected) expect({ ms: parser.ms, date: parser.date }).toEqual(expected);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  test.each<[string, string, number, string]>([
+    // Worked by hand: 2024 is a leap year; 2100 is not (divisible by 100, not 400).
+    ['2024-02-29T23:59:59.999+00:00', 'UTC', Date.UTC(2024, 1, 29, 23, 59, 59, 999), '2024-02-29'],
+    ['2025-03-10T07:30:00+08:00', 'Europe/Berlin', Date.UTC(2025, 2, 9, 23, 30), '2025-03-10'],
+    ['2025-03-09T23:30:00-05:00', 'Asia/Tokyo', Date.UTC(2025, 2, 10, 4, 30), '2025-03-09'],
+    ['2000-02-29T00:00:00Z', 'UTC', Date.UTC(2000, 1, 29), '2000-02-29'],
+  ])('%s in %s', (value, zone, ms, date) => {
+    const parser = new InstantParser(zone);
+    expect(parser.read(value)).toBe(true);
+    expect({ ms: parser.ms, date: parser.date }).toEqual({ ms, date });
+  });
+
+  test('2100-02-29 is not a date the fast path reads (2100 is no leap year); readInstant decides', () => {
+    const parser = new InstantParser('UTC');
+    const expected = readInstant('2100-02-29T10:00:00Z', 'UTC');
+    expect(parser.read('2100-02-29T10:00:00Z')).toBe(expected !== undefined);
   });
 });
