@@ -57,10 +57,17 @@ export function start(args: string[], env: Record<string, string>, url: string):
   };
 }
 
-/** The service from source, without the demo unless asked. */
+/** The V8 flags the service runs with in production: those of `npm run serve` (also the Dockerfile's CMD). */
+export function serviceNodeFlags(): string[] {
+  const scripts = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> })
+    .scripts;
+  return (scripts['serve'] ?? '').split(/\s+/).filter((word) => /^--max-[a-z-]+=\d+$/.test(word));
+}
+
+/** The service from source, with its production V8 flags, without the demo unless asked. */
 export function startService(port: number, env: Record<string, string> = {}): Child {
   return start(
-    ['--import', 'tsx', 'src/server.ts'],
+    [...serviceNodeFlags(), '--import', 'tsx', 'src/server.ts'],
     {
       PORT: String(port),
       HOST: '127.0.0.1',

@@ -58,21 +58,58 @@ export interface NormalizedLabs {
 }
 
 /** Keeps one version per Observation id: amended/corrected and later versions replace earlier ones. */
-function latestVersions(observations: readonly Observation[]): readonly Observation[] {
+export function latestVersions(observations: readonly Observation[]): readonly Observation[] {
   // Most records hold one version per id: then the input is the answer, with no copy.
-  const seen = new Set<string>();
-  let repeated = false;
-  // Indexed loops here and below: a for-of over 50,000 values allocates an iterator result per value.
-  for (let i = 0; i < observations.length; i++) {
-    const obs = observations[i] as Observation;
-    if (!obs.id) continue;
-    const size = seen.size;
-    if (seen.add(obs.id).size === size) {
-      repeated = true;
-      break;
-    }
+  return mayRepeatIds(observations) ? keepLatest(observations) : observations;
+}
+
+/**
+ * False when no id occurs twice; true when one may (then keepLatest decides exactly). A Bloom filter
+ * over a hash of each id, then an exact check of only the ids whose hash came up twice: a Set of
+ * 50,000 ids cost more than the rest of the reading of each Observation together.
+ */
+function mayRepeatIds(observations: readonly Observation[]): boolean {
+  const n = observations.length;
+  let bits = 1024;
+  while (bits < n * 16) bits *= 2;
+  const mask = bits - 1;
+  const filter = new Int32Array(bits >>> 5);
+  const hashes = new Int32Array(n);
+  let suspects: Set<number> | undefined;
+  for (let i = 0; i < n; i++) {
+    const id: unknown = (observations[i] as Observation).id;
+    if (!id) continue;
+    if (typeof id !== 'string') return true; // not what the screen lets through; the exact way
+    const h = hashOf(id);
+    hashes[i] = h;
+    const a = h & mask;
+    const b = ((h >>> 15) | (h << 17)) & mask;
+    const seenA = (filter[a >>> 5] as number) & (1 << (a & 31));
+    const seenB = (filter[b >>> 5] as number) & (1 << (b & 31));
+    if (seenA !== 0 && seenB !== 0) (suspects ??= new Set()).add(h);
+    filter[a >>> 5] = (filter[a >>> 5] as number) | (1 << (a & 31));
+    filter[b >>> 5] = (filter[b >>> 5] as number) | (1 << (b & 31));
   }
-  if (!repeated) return observations;
+  if (!suspects) return false;
+  // Every pair of equal ids has one hash, and its second member was flagged: compare those exactly.
+  const candidates = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const id = (observations[i] as Observation).id;
+    if (!id || !suspects.has(hashes[i] as number)) continue;
+    const size = candidates.size;
+    if (candidates.add(id).size === size) return true;
+  }
+  return false;
+}
+
+/** FNV-1a over the UTF-16 code units. */
+function hashOf(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+function keepLatest(observations: readonly Observation[]): readonly Observation[] {
   const byId = new Map<string, Observation>();
   const anonymous: Observation[] = [];
   for (const obs of observations) {
@@ -83,6 +120,7 @@ function latestVersions(observations: readonly Observation[]): readonly Observat
     const known = byId.get(obs.id);
     if (!known || supersedes(obs, known)) byId.set(obs.id, obs);
   }
+  if (byId.size + anonymous.length === observations.length) return observations; // no id repeated after all
   return [...byId.values(), ...anonymous];
 }
 
@@ -116,6 +154,9 @@ function rolePlans(): Map<Role, RolePlan> {
   return plans;
 }
 
+/** Module-wide: the plans hold no patient data, only which converter the last unit of a role needed. */
+const plans = rolePlans();
+
 function converterOf(plan: RolePlan, dimension: Dimension, unit: string | undefined): Converter | string {
   if (plan.subset) return unitConverter(dimension, unit); // a subset's dimension depends on its unit
   if (unit !== plan.lastUnit || plan.lastUnit === undefined) {
@@ -135,7 +176,6 @@ export function normalizeObservations(
   // No prototype: a status is input, and "__proto__" or "constructor" must count as any other word.
   const ignored: Record<string, number> = Object.create(null) as Record<string, number>;
   const clock = new InstantParser(timeZone);
-  const plans = rolePlans();
   const latest = latestVersions(observations);
   for (let i = 0; i < latest.length; i++) {
     const obs = latest[i] as Observation;

@@ -179,15 +179,23 @@ function medicationConcept(ma: MedicationAdministration, record: PatientRecord):
   return record.medications.get(ref)?.code;
 }
 
+const tableRoles = new WeakMap<readonly [Role, EventKind][], Role[]>();
+/** The roles of a (constant) table, one array per table: the terminology caches its lookup per array. */
+function rolesOf(table: readonly [Role, EventKind][]): Role[] {
+  let roles = tableRoles.get(table);
+  if (!roles) {
+    roles = table.map(([role]) => role);
+    tableRoles.set(table, roles);
+  }
+  return roles;
+}
+
 function matchKind(
   terminology: Terminology,
   concept: CodeableConcept | undefined,
   table: [Role, EventKind][],
 ): { kind: EventKind; product?: string; display?: string } | undefined {
-  const info = terminology.match(
-    concept,
-    table.map(([role]) => role),
-  );
+  const info = terminology.match(concept, rolesOf(table));
   if (!info) return undefined;
   const kind = table.find(([role]) => role === info.role)?.[1];
   return kind

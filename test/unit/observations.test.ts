@@ -4,7 +4,8 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import type { Observation } from 'fhir/r4.js';
-import { normalizeObservations } from '../../src/clinical/observations.js';
+import fc from 'fast-check';
+import { latestVersions, normalizeObservations } from '../../src/clinical/observations.js';
 import { anc, dateOf, obs, testTerminology } from '../helpers/fhir.js';
 
 const run = (observations: Observation[], tz = 'UTC') => normalizeObservations(observations, testTerminology(), tz);
@@ -115,5 +116,74 @@ describe('reading', () => {
     const late = { ...anc(1, 0.4), effectiveDateTime: `${dateOf(1)}T23:30:00Z` };
     expect(run([late]).values[0]?.date).toBe(dateOf(1));
     expect(run([late], 'Europe/Berlin').values[0]?.date).toBe(dateOf(2));
+  });
+});
+
+describe('one version per id, whatever the ids (property; docs/clinical-logic.md §3)', () => {
+  // The rule written out plainly, as the reference: per id, the version with the higher numeric
+  // versionId, else the later lastUpdated, else amended/corrected over final, else the first seen;
+  // ids in order of first appearance, then the Observations without an id.
+  function reference(list: Observation[]): Observation[] {
+    const wins = (a: Observation, b: Observation): boolean => {
+      const va = Number(a.meta?.versionId);
+      const vb = Number(b.meta?.versionId);
+      if (Number.isFinite(va) && Number.isFinite(vb) && va !== vb) return va > vb;
+      const la = a.meta?.lastUpdated ?? '';
+      const lb = b.meta?.lastUpdated ?? '';
+      if (la !== lb) return la > lb;
+      return (a.status === 'amended' || a.status === 'corrected') && b.status === 'final';
+    };
+    const ids: string[] = [];
+    const chosen = new Map<string, Observation>();
+    for (const o of list) {
+      if (!o.id) continue;
+      const known = chosen.get(o.id);
+      if (!known) ids.push(o.id);
+      if (!known || wins(o, known)) chosen.set(o.id, o);
+    }
+    if (ids.length === list.filter((o) => o.id).length) return list;
+    return [...ids.map((id) => chosen.get(id) as Observation), ...list.filter((o) => !o.id)];
+  }
+  const observation = (ids: fc.Arbitrary<string>) =>
+    fc.record({
+      id: fc.option(ids, { nil: undefined, freq: 10 }),
+      status: fc.constantFrom('final', 'amended', 'corrected'),
+      versionId: fc.option(fc.constantFrom('1', '2', '3', 'x'), { nil: undefined }),
+      lastUpdated: fc.option(fc.constantFrom('2025-01-01T00:00:00Z', '2025-02-01T00:00:00Z'), { nil: undefined }),
+    });
+  const toFhir = (o: { id?: string; status: string; versionId?: string; lastUpdated?: string }): Observation => ({
+    resourceType: 'Observation',
+    ...(o.id === undefined ? {} : { id: o.id }),
+    status: o.status as Observation['status'],
+    code: { text: 'ANC' },
+    meta: {
+      ...(o.versionId === undefined ? {} : { versionId: o.versionId }),
+      ...(o.lastUpdated === undefined ? {} : { lastUpdated: o.lastUpdated }),
+    },
+  });
+  test.each([
+    ['few ids (many repeats)', fc.constantFrom('a', 'b', 'c', 'd')],
+    ['many ids (rare repeats)', fc.integer({ min: 0, max: 5000 }).map((n) => `obs-${n}`)],
+    ['any text', fc.string({ maxLength: 6 })],
+  ])('%s: the same versions, in the same order, as the plain rule', (_name, ids) => {
+    fc.assert(
+      fc.property(fc.array(observation(ids), { maxLength: 400 }), (raw) => {
+        const list = raw.map(toFhir);
+        const got = latestVersions(list);
+        const expected = reference(list);
+        expect(got).toHaveLength(expected.length);
+        got.forEach((o, i) => expect(o).toBe(expected[i]));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('10,000 distinct ids: the input itself comes back (no copy); one repeat among them is found', () => {
+    const list = Array.from({ length: 10_000 }, (_, i) => toFhir({ id: `o${i}`, status: 'final' }));
+    expect(latestVersions(list)).toBe(list);
+    const repeated = [...list, toFhir({ id: 'o4711', status: 'amended', versionId: '2' })];
+    const got = latestVersions(repeated);
+    expect(got).toHaveLength(10_000);
+    expect(got[4711]?.status).toBe('amended');
   });
 });
