@@ -66,6 +66,9 @@ export function createApp(deps: AppDeps): Express {
   const { config, log } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // No ETag on JSON answers: Express hashes every body (POSTs included) for it, and no CDS client or
+  // the SMART app revalidates them. Static files keep theirs (express.static sets its own).
+  app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
 
   const serviceMetrics = deps.metrics ?? new ServiceMetrics(new Registry(), deps.services);

@@ -128,7 +128,7 @@ export class InstantParser {
     if (year < 1000 || month < 1 || month > 12 || day < 1 || (hour | minute | second) < 0) return false;
     if (hour > 23 || minute > 59 || second > 59) return false;
     if (day > (DAYS_IN_MONTH[month - 1] as number)) return false;
-    if (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return false;
+    if (month === 2 && day === 29 && !isLeap(year)) return false;
     let i = 19;
     let millis = 0;
     if (v.charCodeAt(i) === 46) {
@@ -189,13 +189,51 @@ function digits(v: string, start: number, length: number): number {
   return n;
 }
 
+/**
+ * Days since 1970-01-01 of a YYYY-MM-DD date, by arithmetic (the engine counts days for every lab
+ * day); anything else as Date.parse reads it (NaN when it cannot).
+ */
+function epochDay(date: string): number {
+  if (date.length === 10 && date.charCodeAt(4) === 45 && date.charCodeAt(7) === 45) {
+    const year = digits(date, 0, 4);
+    const month = digits(date, 5, 2);
+    const day = digits(date, 8, 2);
+    if (year >= 1000 && month >= 1 && month <= 12 && day >= 1 && day <= (DAYS_IN_MONTH[month - 1] as number))
+      if (month !== 2 || day !== 29 || isLeap(year)) return daysFromCivil(year, month, day);
+  }
+  return Date.parse(`${date}T00:00:00Z`) / DAY_MS;
+}
+
+function isLeap(year: number): boolean {
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+}
+
 /** Whole days from `from` to `to` (YYYY-MM-DD). */
 export function daysBetween(from: string, to: string): number {
-  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS);
+  return Math.round(epochDay(to) - epochDay(from));
 }
 
 export function addDays(date: string, days: number): string {
+  const target = epochDay(date) + days;
+  if (Number.isInteger(target)) {
+    const civil = civilFromDays(target);
+    if (civil[0] >= 1000 && civil[0] <= 9999)
+      return `${civil[0]}-${civil[1] < 10 ? '0' : ''}${civil[1]}-${civil[2] < 10 ? '0' : ''}${civil[2]}`;
+  }
   return new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** The proleptic Gregorian [year, month, day] of a count of days since 1970-01-01 (H. Hinnant's civil_from_days). */
+function civilFromDays(days: number): [number, number, number] {
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  return [yoe + era * 400 + (month <= 2 ? 1 : 0), month, day];
 }
 
 /** Age in whole years on `onDate`. */
@@ -210,7 +248,13 @@ export function isDate(value: string): boolean {
   return /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`));
 }
 
-/** Today's date (YYYY-MM-DD) in `timeZone`. */
+let lastToday: { timeZone: string; minute: number; date: string } | undefined;
+
+/** Today's date (YYYY-MM-DD) in `timeZone`; formatted once a minute (every call asks, Intl is slow). */
 export function todayIn(timeZone: string, now: Date = new Date()): string {
-  return formatter(timeZone).format(now);
+  // Zone offsets are whole minutes, so the date cannot change within a UTC minute.
+  const minute = Math.floor(now.getTime() / 60_000);
+  if (lastToday?.timeZone !== timeZone || lastToday.minute !== minute)
+    lastToday = { timeZone, minute, date: formatter(timeZone).format(now) };
+  return lastToday.date;
 }

@@ -122,17 +122,24 @@ export const SQLITE_AUDIT_SCHEMA = `
 
 /** SQLite: `db` is the bookkeeping connection (see SqliteFeedbackStore.bookkeeping). */
 export class SqliteAuditStore implements AuditStore {
+  /** The insert, prepared once per connection (preparing it per batch cost more than the insert). */
+  private insert: { db: Database.Database; all: (records: readonly AuditRecord[]) => void } | undefined;
+
   constructor(private readonly db: () => Database.Database) {}
 
   append(records: readonly AuditRecord[]): Promise<void> {
     return new Promise<void>((resolve) => {
       const db = this.db();
-      const insert = db.prepare(
-        `INSERT INTO audit_event (${COLUMNS}) VALUES (${Array.from({ length: WIDTH }, () => '?').join(', ')})`,
-      );
-      db.transaction(() => {
-        for (const r of records) insert.run(values(r, (u) => JSON.stringify(u)));
-      })();
+      if (this.insert?.db !== db) {
+        const insert = db.prepare(
+          `INSERT INTO audit_event (${COLUMNS}) VALUES (${Array.from({ length: WIDTH }, () => '?').join(', ')})`,
+        );
+        const all = db.transaction((batch: readonly AuditRecord[]) => {
+          for (const r of batch) insert.run(values(r, (u) => JSON.stringify(u)));
+        });
+        this.insert = { db, all };
+      }
+      this.insert.all(records);
       resolve();
     });
   }

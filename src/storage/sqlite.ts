@@ -51,6 +51,7 @@ export class SqliteFeedbackStore implements FeedbackStore {
   private bookkeepingDb: Database.Database | undefined;
   /** Statements prepared once per connection: card bookkeeping runs on every service call. */
   private statements: { upsertCard: Database.Statement; insertFeedback: Database.Statement } | undefined;
+  private cardUpsert: ((rows: ReturnType<typeof cardRows>) => void) | undefined;
 
   constructor(
     private readonly path: string,
@@ -118,6 +119,17 @@ export class SqliteFeedbackStore implements FeedbackStore {
     return this.statements;
   }
 
+  /** The card upsert as one transaction, built once (better-sqlite3 wraps a function per transaction()). */
+  private upsertCards(): (rows: ReturnType<typeof cardRows>) => void {
+    if (!this.cardUpsert) {
+      const { upsertCard } = this.prepared();
+      this.cardUpsert = this.bookkeeping().transaction((rows: ReturnType<typeof cardRows>) => {
+        for (const row of rows) upsertCard.run(row);
+      });
+    }
+    return this.cardUpsert;
+  }
+
   recordCards(serviceId: string, cards: IssuedCard[], issuedAt: Date): Promise<void> {
     return this.recordCardBatches([{ serviceId, cards, issuedAt }]);
   }
@@ -127,10 +139,7 @@ export class SqliteFeedbackStore implements FeedbackStore {
     return settled(() => {
       const rows = cardRows(batches);
       if (rows.length === 0) return;
-      const { upsertCard } = this.prepared();
-      this.bookkeeping().transaction(() => {
-        for (const row of rows) upsertCard.run(row);
-      })();
+      this.upsertCards()(rows);
     });
   }
 
@@ -175,6 +184,7 @@ export class SqliteFeedbackStore implements FeedbackStore {
     this.db?.close();
     this.db = undefined;
     this.statements = undefined;
+    this.cardUpsert = undefined;
     return Promise.resolve();
   }
 }

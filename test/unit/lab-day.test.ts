@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { InstantParser, readInstant } from '../../src/clinical/dates.js';
+import { addDays, daysBetween, InstantParser, readInstant } from '../../src/clinical/dates.js';
 import { anc, assessOn, infusion } from '../helpers/fhir.js';
 
 const RULE = 'docs/clinical-logic.md §2 lab day';
@@ -171,5 +171,58 @@ describe("the engine's fast timestamp reader agrees with readInstant (property)"
     const parser = new InstantParser('UTC');
     const expected = readInstant('2100-02-29T10:00:00Z', 'UTC');
     expect(parser.read('2100-02-29T10:00:00Z')).toBe(expected !== undefined);
+  });
+});
+
+describe('day arithmetic agrees with the calendar of Date (property)', () => {
+  // The reference: the formulas the engine used before it counted days by arithmetic.
+  const DAY = 86_400_000;
+  const refBetween = (from: string, to: string): number =>
+    Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY);
+  const refAdd = (date: string, days: number): string =>
+    new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY).toISOString().slice(0, 10);
+  const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+  const nearDate = fc
+    .tuple(fc.integer({ min: 900, max: 3000 }).map(String), two(13), two(32))
+    .map(([y, m, d]) => `${y.padStart(4, '0')}-${m}-${d}`);
+  const date = fc.oneof(
+    fc
+      .date({ min: new Date('1900-01-01'), max: new Date('2200-12-31'), noInvalidDate: true })
+      .map((d) => d.toISOString().slice(0, 10)),
+    nearDate,
+  );
+  test('daysBetween: the same count (NaN alike) for any two near-valid dates', () => {
+    fc.assert(
+      fc.property(date, date, (a, b) => {
+        expect(daysBetween(a, b)).toBe(refBetween(a, b));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+  test('addDays: the same date, or the same error, for any near-valid date and offset', () => {
+    fc.assert(
+      fc.property(date, fc.integer({ min: -40_000, max: 40_000 }), (d, n) => {
+        let expected: string | Error;
+        try {
+          expected = refAdd(d, n);
+        } catch (error) {
+          expected = error as Error;
+        }
+        if (expected instanceof Error) expect(() => addDays(d, n)).toThrow(RangeError);
+        else expect(addDays(d, n)).toBe(expected);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+  test.each<[string, number, string]>([
+    // By hand: 2024 is a leap year, 2100 is not, 2000 is (divisible by 400).
+    ['2024-02-28', 1, '2024-02-29'],
+    ['2100-02-28', 1, '2100-03-01'],
+    ['2000-02-28', 1, '2000-02-29'],
+    ['2025-12-31', 1, '2026-01-01'],
+    ['2026-03-01', -1, '2026-02-28'],
+  ])('%s + %i day → %s', (from, days, to) => {
+    expect(addDays(from, days)).toBe(to);
+    expect(daysBetween(from, to)).toBe(days);
   });
 });
