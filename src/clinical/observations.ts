@@ -102,10 +102,13 @@ function mayRepeatIds(observations: readonly Observation[]): boolean {
   return false;
 }
 
-/** FNV-1a over the UTF-16 code units. */
+/**
+ * FNV-1a over the length and the last 16 UTF-16 code units: ids of one record differ at their end
+ * (counters, UUIDs), and a collision only sends an id to the exact check.
+ */
 function hashOf(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  let h = Math.imul(0x811c9dc5 ^ text.length, 0x01000193);
+  for (let i = Math.max(0, text.length - 16); i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   return h;
 }
 
@@ -241,7 +244,7 @@ export function normalizeObservations(
       time: time ?? date,
       ms,
       date,
-      lln: obs.referenceRange ? referenceLow(obs.referenceRange, dimension, rawUnit) : undefined,
+      lln: obs.referenceRange ? referenceLow(obs.referenceRange, plan, dimension, rawUnit) : undefined,
       reference,
     });
   }
@@ -264,13 +267,14 @@ function otherValue(obs: Observation): number | undefined {
 /** The first reference range's lower limit, in the canonical unit (undefined when it cannot be read). */
 function referenceLow(
   ranges: NonNullable<Observation['referenceRange']>,
+  plan: RolePlan,
   dimension: Dimension,
   valueUnit: string | undefined,
 ): number | undefined {
-  for (const range of ranges) {
-    const low = range.low;
+  for (let i = 0; i < ranges.length; i++) {
+    const low = (ranges[i] as NonNullable<Observation['referenceRange']>[number]).low;
     if (low?.value === undefined) continue;
-    const convert = unitConverter(dimension, quantityUnit(low) ?? valueUnit);
+    const convert = converterOf(plan, dimension, quantityUnit(low) ?? valueUnit);
     return typeof convert === 'string' ? undefined : convert(low.value);
   }
   return undefined;
