@@ -106,12 +106,21 @@ export class InstantParser {
     this.#slow = instantReader(timeZone);
   }
 
+  /** The text last read successfully: the analytes of one blood draw share their timestamp. */
+  #last: string | undefined;
+
   read(value: string | undefined): boolean {
-    if (typeof value === 'string' && value.length >= 20 && this.#fast(value)) return true;
+    if (value === this.#last && value !== undefined) return true; // ms and date still hold it
+    if (typeof value === 'string' && value.length >= 20 && this.#fast(value)) {
+      this.#last = value;
+      return true;
+    }
+    this.#last = undefined;
     const instant = this.#slow(value);
     if (!instant) return false;
     this.ms = instant.ms;
     this.date = instant.date;
+    this.#last = value;
     return true;
   }
 

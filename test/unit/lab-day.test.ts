@@ -155,6 +155,29 @@ describe("the engine's fast timestamp reader agrees with readInstant (property)"
     );
   });
 
+  test("one reader over a sequence (repeats, failures in between): each answer is readInstant's", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(stamp, fc.constantFrom('2025-03-10T07:30:00+08:00', 'not a date', ''), fc.constant(undefined)),
+          {
+            maxLength: 30,
+          },
+        ),
+        fc.constantFrom(...zones),
+        (values, zone) => {
+          const parser = new InstantParser(zone);
+          for (const value of [...values, ...values]) {
+            const expected = readInstant(value, zone);
+            expect(parser.read(value)).toBe(expected !== undefined);
+            if (expected) expect({ ms: parser.ms, date: parser.date }).toEqual(expected);
+          }
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
   test.each<[string, string, number, string]>([
     // Worked by hand: 2024 is a leap year; 2100 is not (divisible by 100, not 400).
     ['2024-02-29T23:59:59.999+00:00', 'UTC', Date.UTC(2024, 1, 29, 23, 59, 59, 999), '2024-02-29'],
