@@ -25,6 +25,51 @@ export function classifyDays(
   isBelow: (value: number) => boolean,
   maxGap: number,
 ): DayState[] {
+  if (to < from) return [];
+  if (!oneADayInOrder(days)) return classifyAnyOrder(days, from, to, isBelow, maxGap);
+  // Lab days (one a day, in day order): walk the window with the measured days on either side.
+  const states: DayState[] = [];
+  let k = firstAtOrAfter(days, from);
+  for (let day = from; day <= to; day++) {
+    const here = days[k];
+    if (here !== undefined && here.day === day) {
+      states.push(isBelow(here.value) ? 'below' : 'above');
+      k++;
+      continue;
+    }
+    const prev = days[k - 1];
+    const next = here;
+    const gapIsShort = prev !== undefined && next !== undefined && next.day - prev.day - 1 <= maxGap;
+    states.push(gapIsShort && isBelow(prev.value) && isBelow(next.value) ? 'below' : 'unknown');
+  }
+  return states;
+}
+
+function oneADayInOrder(days: readonly LabDay[]): boolean {
+  for (let i = 1; i < days.length; i++) if ((days[i] as LabDay).day <= (days[i - 1] as LabDay).day) return false;
+  return true;
+}
+
+/** Index of the first of `days` (in day order) on or after `day`. */
+function firstAtOrAfter(days: readonly LabDay[], day: number): number {
+  let lo = 0;
+  let hi = days.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((days[mid] as LabDay).day < day) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** classifyDays for days in any order, a day measured twice judged by its last entry. */
+export function classifyAnyOrder(
+  days: readonly LabDay[],
+  from: number,
+  to: number,
+  isBelow: (value: number) => boolean,
+  maxGap: number,
+): DayState[] {
   const states: DayState[] = [];
   if (to < from) return states;
   const measured = new Map<number, boolean>();

@@ -3,7 +3,8 @@
  * neutrophil recovery phenotype; day counting with the docs/clinical-logic.md gap rule.
  */
 import { describe, expect, test } from '@jest/globals';
-import { belowWithBridging, classifyDays, countDaysBelow } from '../../src/clinical/day-counting.js';
+import fc from 'fast-check';
+import { belowWithBridging, classifyAnyOrder, classifyDays, countDaysBelow } from '../../src/clinical/day-counting.js';
 import { earlyIcahtGrade, earlyTIcahtGrade, lateIcahtGrade } from '../../src/clinical/icaht.js';
 import { DEFAULT_THRESHOLDS as T } from '../../src/clinical/thresholds.js';
 import type { LabDay } from '../../src/clinical/types.js';
@@ -494,5 +495,30 @@ describe('censoring: counting stops at death, a later CAR-T or allogeneic HSCT (
     const a = assessOn(12, [dead, infusion(0), procedure(CPT, '38240', 10), anc(11, 0.2)]);
     expect(a.icaht.censoring).toMatchObject({ reason: 'allogeneic-hsct', lastCountedDay: 9 });
     expect(a.recommendations).toEqual([]);
+  });
+});
+
+describe('classifyDays over lab days in order agrees with the general reading (property)', () => {
+  // The general reading (a map of measured days) is the reference; lab days in day order, one a
+  // day, take a walk instead. Both must classify every day of any window alike.
+  const labDay = (day: number, value: number): LabDay => ({ day, date: `d${day}`, ms: day, value, reference: 'o' });
+  test('any days, values, window and gap', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: -10, max: 120 }), { maxLength: 60 }),
+        fc.array(fc.constantFrom(0.05, 0.3, 0.5, 0.51, 2), { minLength: 60, maxLength: 60 }),
+        fc.integer({ min: -15, max: 125 }),
+        fc.integer({ min: -5, max: 60 }),
+        fc.integer({ min: 0, max: 7 }),
+        (dayNumbers, values, from, length, maxGap) => {
+          const sorted = [...dayNumbers].sort((a, b) => a - b).map((d, i) => labDay(d, values[i] ?? 1));
+          const below = (v: number): boolean => v <= 0.5;
+          expect(classifyDays(sorted, from, from + length, below, maxGap)).toEqual(
+            classifyAnyOrder(sorted, from, from + length, below, maxGap),
+          );
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });
