@@ -127,7 +127,8 @@ function keepLatest(observations: readonly Observation[]): readonly Observation[
   return [...byId.values(), ...anonymous];
 }
 
-function supersedes(a: Observation, b: Observation): boolean {
+/** Whether version `a` of an Observation replaces version `b` (docs/clinical-logic.md §3). */
+export function supersedes(a: Observation, b: Observation): boolean {
   const va = Number(a.meta?.versionId);
   const vb = Number(b.meta?.versionId);
   if (Number.isFinite(va) && Number.isFinite(vb) && va !== vb) return va > vb;

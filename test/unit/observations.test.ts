@@ -5,7 +5,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Observation } from 'fhir/r4.js';
 import fc from 'fast-check';
-import { latestVersions, normalizeObservations } from '../../src/clinical/observations.js';
+import { latestVersions, normalizeObservations, supersedes } from '../../src/clinical/observations.js';
 import { anc, dateOf, obs, testTerminology } from '../helpers/fhir.js';
 
 const run = (observations: Observation[], tz = 'UTC') => normalizeObservations(observations, testTerminology(), tz);
@@ -119,20 +119,38 @@ describe('reading', () => {
   });
 });
 
+describe('which version of one Observation wins (docs/clinical-logic.md §3: versionId, then lastUpdated, then amended/corrected over final)', () => {
+  const v = (versionId?: string, lastUpdated?: string, status: Observation['status'] = 'final'): Observation => ({
+    resourceType: 'Observation',
+    id: 'x',
+    status,
+    code: { text: 'ANC' },
+    meta: { ...(versionId ? { versionId } : {}), ...(lastUpdated ? { lastUpdated } : {}) },
+  });
+  const JAN = '2025-01-01T00:00:00Z';
+  const FEB = '2025-02-01T00:00:00Z';
+  test.each<[string, Observation, Observation, boolean]>([
+    ['versionId 2 over 1', v('2'), v('1'), true],
+    ['versionId 1 not over 2', v('1'), v('2'), false],
+    ['versionId decides before lastUpdated', v('1', FEB), v('2', JAN), false],
+    ['numeric versionId compared as numbers (10 over 9)', v('10'), v('9'), true],
+    ['a versionId that is no number: lastUpdated decides', v('x', FEB), v('1', JAN), true],
+    ['same versionId: the later lastUpdated', v('3', FEB), v('3', JAN), true],
+    ['nothing to compare: amended over final', v(undefined, undefined, 'amended'), v(), true],
+    ['nothing to compare: corrected over final', v(undefined, undefined, 'corrected'), v(), true],
+    ['final does not replace amended', v(), v(undefined, undefined, 'amended'), false],
+    ['identical versions: the first seen stays', v('1', JAN), v('1', JAN), false],
+  ])('%s', (_name, a, b, expected) => {
+    expect(supersedes(a, b)).toBe(expected);
+  });
+});
+
 describe('one version per id, whatever the ids (property; docs/clinical-logic.md §3)', () => {
-  // The rule written out plainly, as the reference: per id, the version with the higher numeric
-  // versionId, else the later lastUpdated, else amended/corrected over final, else the first seen;
-  // ids in order of first appearance, then the Observations without an id.
+  // The reference keeps one version per id with a plain Map: ids in order of first appearance, then
+  // the Observations without an id. Which version wins is `supersedes` (its rule has its own table
+  // above); what is checked here is that the filter finds every repeated id and only those.
   function reference(list: Observation[]): Observation[] {
-    const wins = (a: Observation, b: Observation): boolean => {
-      const va = Number(a.meta?.versionId);
-      const vb = Number(b.meta?.versionId);
-      if (Number.isFinite(va) && Number.isFinite(vb) && va !== vb) return va > vb;
-      const la = a.meta?.lastUpdated ?? '';
-      const lb = b.meta?.lastUpdated ?? '';
-      if (la !== lb) return la > lb;
-      return (a.status === 'amended' || a.status === 'corrected') && b.status === 'final';
-    };
+    const wins = supersedes;
     const ids: string[] = [];
     const chosen = new Map<string, Observation>();
     for (const o of list) {
