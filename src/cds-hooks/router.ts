@@ -203,6 +203,7 @@ function callOptions<D>(deps: CdsRouterDeps<D>, res: Response, log: Logger): Loa
     () => call.abort(new DOMException('FHIR_TIMEOUT_MS passed', 'TimeoutError')),
     deps.config.fhir.timeoutMs,
   );
+  deadline.unref(); // as AbortSignal.timeout's: the deadline alone never keeps the process up
   res.on('close', () => {
     clearTimeout(deadline);
     call.abort(CALL_CLOSED);
