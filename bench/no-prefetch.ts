@@ -4,13 +4,10 @@
  * divided by the slowest single query it made, timed alone through the same proxy (the least any
  * reader pays). REPS repetitions. Run: npx tsx bench/no-prefetch.ts
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import { DEMO_FHIR_PATH, DemoFhirServer } from '../src/demo/fhir-server.js';
+import { demoBehindProxy } from './lib/demo-behind-proxy.js';
 import { transactionBundle } from '../src/demo/generator.js';
 import { patientWith } from './lib/fixtures.js';
-import { latencyProxy } from './lib/latency-proxy.js';
 import { startService, waitFor } from './lib/processes.js';
 import { loadAverage, printRows, spread, type Row } from './lib/stats.js';
 
@@ -28,12 +25,7 @@ async function timed(url: string, init?: RequestInit): Promise<number> {
 export async function benchNoPrefetch(): Promise<Row[]> {
   const fhir = new DemoFhirServer();
   await fhir.load(transactionBundle(patientWith(5000)));
-  const app = express();
-  app.use(DEMO_FHIR_PATH, fhir.router('10mb'));
-  const demo = createServer(app).listen(0, '127.0.0.1');
-  await new Promise((r) => demo.once('listening', r));
-  const upstream = `http://127.0.0.1:${(demo.address() as AddressInfo).port}`;
-  const proxy = await latencyProxy(upstream, DELAY_MS);
+  const { proxy, close } = await demoBehindProxy(fhir, DELAY_MS);
   // The first call fills the proxy's cache from the (slow) in-memory demo server: a long deadline.
   const service = startService(18334, { FHIR_TIMEOUT_MS: '60000' });
   const body = JSON.stringify({
@@ -82,9 +74,7 @@ export async function benchNoPrefetch(): Promise<Row[]> {
     ];
   } finally {
     await service.stop();
-    await proxy.close();
-    demo.closeAllConnections();
-    demo.close();
+    await close();
   }
 }
 

@@ -5,15 +5,13 @@
  * advises on). Searches are counted with their pages (_count=1000), bytes as sent.
  * Run: npx tsx bench/order-sign-cost.ts
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import { hematotoxPrefetch } from '../cds-services/prefetch.js';
 import { DEMO_SCENARIOS, seedDemo } from '../src/demo/demo-patients.js';
 import { DEMO_FHIR_PATH, DemoFhirServer } from '../src/demo/fhir-server.js';
+import { demoBehindProxy } from './lib/demo-behind-proxy.js';
 import { loadClinicalContext } from '../src/profiles.js';
 import { TODAY } from './lib/fixtures.js';
-import { latencyProxy, type LatencyProxy } from './lib/latency-proxy.js';
+import type { LatencyProxy } from './lib/latency-proxy.js';
 import { startService, waitFor } from './lib/processes.js';
 import { loadAverage, printRows, type Row } from './lib/stats.js';
 
@@ -46,11 +44,7 @@ async function prefetchCost(proxy: LatencyProxy, patientId: string): Promise<{ s
 export async function benchOrderSignCost(): Promise<Row[]> {
   const fhir = new DemoFhirServer();
   await seedDemo(fhir, TODAY);
-  const app = express();
-  app.use(DEMO_FHIR_PATH, fhir.router('10mb'));
-  const demo = createServer(app).listen(0, '127.0.0.1');
-  await new Promise((r) => demo.once('listening', r));
-  const proxy = await latencyProxy(`http://127.0.0.1:${(demo.address() as AddressInfo).port}`, 0);
+  const { proxy, close } = await demoBehindProxy(fhir, 0);
   const service = startService(18337, { FHIR_TIMEOUT_MS: '60000' });
   const sign = async (patientId: string, order: unknown): Promise<{ searches: number; bytes: number }> => {
     proxy.requested.length = 0;
@@ -99,9 +93,7 @@ export async function benchOrderSignCost(): Promise<Row[]> {
     ];
   } finally {
     await service.stop();
-    await proxy.close();
-    demo.closeAllConnections();
-    demo.close();
+    await close();
   }
 }
 

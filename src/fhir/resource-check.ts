@@ -98,17 +98,22 @@ const contained = array((v) =>
 );
 const notes = array(object({ text: str }));
 
+/** What MedicationAdministration and MedicationRequest share: the medication, given or contained, and whose. */
+const medicationUse = {
+  ...base,
+  status: code,
+  medicationCodeableConcept: codeableConcept,
+  medicationReference: reference,
+  contained,
+  subject: reference,
+};
+
 /** Per resource type, whether the resource certainly has the shape its schema asks for. */
 export const RESOURCE_CHECKS: Readonly<Record<string, Check>> = {
   Observation: observation,
   MedicationAdministration: object(
     {
-      ...base,
-      status: code,
-      medicationCodeableConcept: codeableConcept,
-      medicationReference: reference,
-      contained,
-      subject: reference,
+      ...medicationUse,
       effectiveDateTime: dateTime,
       effectivePeriod: period,
     },
@@ -138,15 +143,7 @@ export const RESOURCE_CHECKS: Readonly<Record<string, Check>> = {
   }),
   Patient: object({ ...base, gender: code, birthDate: dateTime, deceasedBoolean: bool, deceasedDateTime: dateTime }),
   Medication: medication,
-  MedicationRequest: object({
-    ...base,
-    status: code,
-    medicationCodeableConcept: codeableConcept,
-    medicationReference: reference,
-    contained,
-    subject: reference,
-    note: notes,
-  }),
+  MedicationRequest: object({ ...medicationUse, note: notes }),
   ServiceRequest: object({
     ...base,
     status: code,

@@ -64,12 +64,8 @@ export class SqliteFeedbackStore implements FeedbackStore {
   private open(): Database.Database {
     if (this.db) return this.db;
     if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
-    const db = new Database(this.path, { timeout: this.timeoutMs });
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma(`busy_timeout = ${this.timeoutMs}`);
-    this.db = db;
-    return db;
+    this.db = this.connect('FULL');
+    return this.db;
   }
 
   /** The connection card bookkeeping and the audit trail write through. */
@@ -77,11 +73,16 @@ export class SqliteFeedbackStore implements FeedbackStore {
     if (this.bookkeepingDb) return this.bookkeepingDb;
     if (this.path === ':memory:') return this.open();
     this.open();
+    this.bookkeepingDb = this.connect('NORMAL');
+    return this.bookkeepingDb;
+  }
+
+  /** A WAL connection to the file: FULL sync for feedback, NORMAL for bookkeeping (see bookkeeping()). */
+  private connect(synchronous: 'FULL' | 'NORMAL'): Database.Database {
     const db = new Database(this.path, { timeout: this.timeoutMs });
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(`synchronous = ${synchronous}`);
     db.pragma(`busy_timeout = ${this.timeoutMs}`);
-    this.bookkeepingDb = db;
     return db;
   }
 
