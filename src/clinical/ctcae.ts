@@ -6,7 +6,7 @@
  * Anemia has no grade 4 from a lab value (it is defined clinically), so hemoglobin stops at 3.
  */
 import type { Thresholds } from './thresholds.js';
-import type { CtcaeResult, CtcaeTerm, Grade, LabDay } from './types.js';
+import type { CtcaeResult, CtcaeTerm, Grade, LabDay, LabPoint } from './types.js';
 
 export interface Boundaries {
   grade2: number;
@@ -70,25 +70,27 @@ export function gradeSeries(
   t: Thresholds,
 ): CtcaeResult {
   const b = boundaries(term, t);
-  let latest: CtcaeResult['latestValue'];
+  let latest: LabDay | undefined;
   let latestGrade: Grade | null = null;
   let worstGrade: Grade | null = null;
-  let worst: CtcaeResult['worstValue'];
-  for (const d of days) {
+  let worst: LabDay | undefined;
+  for (let i = 0; i < days.length; i++) {
+    const d = days[i] as LabDay;
     if (d.day < fromDay || d.day > toDay) continue;
     const g = ctcaeGrade(d.value, d.lln ?? lln, b);
-    const point = { value: d.value, unit, date: d.date, day: d.day, reference: d.reference };
-    latest = point;
+    latest = d;
     latestGrade = g;
     if (worstGrade === null || g > worstGrade || (g === worstGrade && worst && d.value < worst.value)) {
       worstGrade = g;
-      worst = point;
+      worst = d;
     }
   }
+  // Points only for the two days reported (this runs over every lab day of five counts).
+  const point = (d: LabDay): LabPoint => ({ value: d.value, unit, date: d.date, day: d.day, reference: d.reference });
   return {
     latest: latestGrade,
     worst: worstGrade,
-    ...(latest ? { latestValue: latest } : {}),
-    ...(worst ? { worstValue: worst } : {}),
+    ...(latest ? { latestValue: point(latest) } : {}),
+    ...(worst ? { worstValue: point(worst) } : {}),
   };
 }

@@ -137,7 +137,8 @@ export function groupByAnalyte(values: readonly LabValue[], asOf: string): Map<A
   return groups;
 }
 
-const byMs = (a: LabValue, b: LabValue): number => a.ms - b.ms;
+/** Compares instants; -1/0/1 rather than a difference, which the sort would receive as a boxed double. */
+const byMs = (a: LabValue, b: LabValue): number => (a.ms < b.ms ? -1 : a.ms > b.ms ? 1 : 0);
 
 function inTimeOrder(list: readonly LabValue[]): boolean {
   for (let i = 1; i < list.length; i++) if ((list[i] as LabValue).ms < (list[i - 1] as LabValue).ms) return false;
@@ -172,24 +173,36 @@ export function labDays(
   transfusionFreeDays = 7,
 ): LabDay[] {
   if (!values || values.length === 0) return [];
-  const byDate = new Map<string, LabDay>();
-  const txDays = (transfusions ?? []).map((tx) => ({ day: dayNumber(timeline, tx.date), ms: tx.ms }));
-  const supportedOn = (day: number, ms: number): boolean =>
-    txDays.some((tx) => {
-      const gap = day - tx.day;
-      return gap >= 0 && gap <= transfusionFreeDays && (gap > 0 || tx.ms <= ms);
-    });
+  // The lowest value of each date (the first of equal ones), in the order the dates first appear;
+  // a day's values usually come one after another, so most values need no lookup.
+  const lowest = new Map<string, LabValue>();
+  let current: LabValue | undefined;
   for (let i = 0; i < values.length; i++) {
     const v = values[i] as LabValue;
-    const existing = byDate.get(v.date);
-    if (existing && existing.value <= v.value) continue;
-    const day = existing ? existing.day : dayNumber(timeline, v.date);
+    const kept = current?.date === v.date ? current : lowest.get(v.date);
+    if (kept && kept.value <= v.value) {
+      current = kept;
+      continue;
+    }
+    lowest.set(v.date, v);
+    current = v;
+  }
+  const txDays = (transfusions ?? []).map((tx) => ({ day: dayNumber(timeline, tx.date), ms: tx.ms }));
+  const supportedOn = (day: number, ms: number): boolean => {
+    for (const tx of txDays) {
+      const gap = day - tx.day;
+      if (gap >= 0 && gap <= transfusionFreeDays && (gap > 0 || tx.ms <= ms)) return true;
+    }
+    return false;
+  };
+  const days: LabDay[] = [];
+  for (const v of lowest.values()) {
+    const day = dayNumber(timeline, v.date);
     const labDay: LabDay = { day, date: v.date, ms: v.ms, value: v.value, reference: v.reference };
     if (v.lln !== undefined) labDay.lln = v.lln;
     if (txDays.length > 0 && supportedOn(day, v.ms)) labDay.transfusionSupported = true;
-    byDate.set(v.date, labDay);
+    days.push(labDay);
   }
-  const days = [...byDate.values()];
   // Values come in time order, so their days nearly always do too.
   for (let i = 1; i < days.length; i++)
     if ((days[i] as LabDay).day < (days[i - 1] as LabDay).day) return days.sort((a, b) => a.day - b.day);

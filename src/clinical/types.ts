@@ -44,16 +44,14 @@ export interface LabValue {
   value: number;
   unit: string;
   comparator?: '<' | '<=' | '>' | '>=' | undefined;
-  /** The effective time as given. */
-  time: string;
-  /** Epoch milliseconds of `time` (date-only times count as 00:00 UTC). */
+  /** Epoch milliseconds of the effective time (date-only times count as 00:00 UTC). */
   ms: number;
   /** Calendar date in the hospital's time zone. */
   date: string;
   /** Lower limit of normal from Observation.referenceRange.low, in the canonical unit. */
-  lln?: number;
+  lln?: number | undefined;
   /** `Observation/<id>` */
-  reference: string;
+  readonly reference: string;
 }
 
 /** The worst (lowest) value of one lab day. */

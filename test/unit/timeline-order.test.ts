@@ -22,7 +22,6 @@ describe('groupByAnalyte', () => {
           value: 1,
           unit: '10*9/L',
           comparator: undefined,
-          time: '',
           ms: r.ms,
           date: new Date(r.ms).toISOString().slice(0, 10),
           lln: undefined,
