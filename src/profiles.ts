@@ -4,10 +4,11 @@
  * message naming the file and the field.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ValueSet } from 'fhir/r4.js';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
 import { z } from 'zod';
 import type { HospitalThresholds } from './clinical/thresholds.js';
 import { DEFAULT_HOSPITAL_THRESHOLDS, parseThresholds } from './clinical/thresholds.js';
@@ -42,6 +43,15 @@ export function loadValueSets(dir = PROFILES_DIR()): ValueSet[] {
   });
 }
 
+/**
+ * The YAML parser, loaded when a hospital file is first read: its 70 modules are a tenth of the
+ * service's start-up, and most deployments configure no file.
+ */
+function parseYaml(text: string): unknown {
+  const yaml = createRequire(import.meta.url)('yaml') as typeof Yaml;
+  return yaml.parse(text);
+}
+
 function readStructured(path: string, variable: string): unknown {
   let text: string;
   try {
@@ -50,7 +60,7 @@ function readStructured(path: string, variable: string): unknown {
     throw new ConfigError([`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
   }
   try {
-    return parseYaml(text) as unknown; // YAML is a superset of JSON: both formats are accepted
+    return parseYaml(text); // YAML is a superset of JSON: both formats are accepted
   } catch (error) {
     throw new ConfigError([
       `${variable}: ${path} is not valid JSON or YAML (${(error as Error).message.split('\n')[0] ?? ''})`,

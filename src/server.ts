@@ -3,17 +3,18 @@
  * listens, and shuts down gracefully. Nothing else starts the server.
  */
 import type { Server } from 'node:http';
-import { cdsServices } from '../cds-services/index.js';
-import { smartAppQueries } from '../cds-services/prefetch.js';
 import type { ServiceDeps } from './service-deps.js';
-import { createApp, smartAppConfig } from './app.js';
 import { todayIn } from './clinical/dates.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { DEMO_FHIR_PATH, DemoFhirServer } from './demo/fhir-server.js';
+import type { DemoWorker } from './demo/fhir-worker-host.js';
+import type * as Services from '../cds-services/index.js';
+import type * as Prefetch from '../cds-services/prefetch.js';
+import type * as App from './app.js';
+import type * as Demo from './demo/fhir-server.js';
+import type * as Profiles from './profiles.js';
+import type * as Runtime from './runtime.js';
+import type * as SmartRouter from './http/smart-router.js';
 import { createLogger, type Logger } from './logger.js';
-import { loadClinicalContext } from './profiles.js';
-import { closeGracefully, openRuntime } from './runtime.js';
-import { SMART_PATH, smartAppDir } from './http/smart-router.js';
 
 export interface RunningServer {
   server: Server;
@@ -22,18 +23,51 @@ export interface RunningServer {
   close(options?: { delayMs?: number }): Promise<void>;
 }
 
+/** The demo FHIR server's worker thread, as of today in the hospital's time zone. */
+async function startDemoWorker(config: Config): Promise<DemoWorker> {
+  const host = await import('./demo/fhir-worker-host.js');
+  return host.startDemoWorker({ today: todayIn(config.timeZone), bodyLimit: config.bodyLimit });
+}
+
+type ServiceModules = typeof Services &
+  typeof Prefetch &
+  typeof App &
+  typeof Demo &
+  typeof Profiles &
+  typeof Runtime &
+  typeof SmartRouter;
+
+/**
+ * The service's modules, imported here rather than at the top of this file so that the demo
+ * worker can be started first (express, zod, prom-client and the engine take most of start-up).
+ */
+async function serviceModules(): Promise<ServiceModules> {
+  const [cds, prefetch, app, demo, profiles, runtime, smart] = await Promise.all([
+    import('../cds-services/index.js'),
+    import('../cds-services/prefetch.js'),
+    import('./app.js'),
+    import('./demo/fhir-server.js'),
+    import('./profiles.js'),
+    import('./runtime.js'),
+    import('./http/smart-router.js'),
+  ]);
+  return { ...cds, ...prefetch, ...app, ...demo, ...profiles, ...runtime, ...smart };
+}
+
 /** Builds everything from `config` and listens; used by main() and by end-to-end tests. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  // The demo FHIR server runs in a worker thread, started first so that it is seeded there while
-  // the service starts (on the other core).
-  let demoFhir: DemoFhirServer | undefined;
-  if (config.demo) {
-    demoFhir = await DemoFhirServer.inWorker({ today: todayIn(config.timeZone), bodyLimit: config.bodyLimit });
-    void demoFhir.thread?.seeded.then(
-      (count) => log.info({ resources: count }, 'demo FHIR server seeded with synthetic patients'),
-      (error: unknown) => log.error({ err: error }, 'demo FHIR server failed to start'),
-    );
-  }
+  // The demo FHIR server runs in a worker thread, started before the service's own modules are
+  // loaded: the worker boots on the other core meanwhile, so start-up with the demo takes about as
+  // long as without.
+  const worker = config.demo ? await startDemoWorker(config) : undefined;
+  const modules = await serviceModules();
+  const { cdsServices, smartAppQueries, createApp, smartAppConfig, DEMO_FHIR_PATH } = modules;
+  const { loadClinicalContext, closeGracefully, openRuntime, SMART_PATH, smartAppDir } = modules;
+  const demoFhir = worker ? new modules.DemoFhirServer(worker) : undefined;
+  void worker?.seeded.then(
+    (count) => log.info({ resources: count }, 'demo FHIR server seeded with synthetic patients'),
+    (error: unknown) => log.error({ err: error }, 'demo FHIR server failed to start'),
+  );
   const clinical = loadClinicalContext(config);
   warnStartup(config, log);
 

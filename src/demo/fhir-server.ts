@@ -13,7 +13,7 @@
  * must not stall CDS calls on the service's event loop.
  */
 import type { Bundle, Resource } from 'fhir/r4.js';
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express, { Router } from 'express';
 import type { HttpMethod } from '@medplum/fhir-router';
 import {
@@ -78,7 +78,7 @@ export class DemoFhirServer {
   }
 
   /** Express router serving this server under `DEMO_FHIR_PATH` (in worker mode: forwarding to the worker). */
-  router(bodyLimit: string): Router {
+  router(bodyLimit: string): Router | RequestHandler {
     if (this.worker) return this.worker.proxy();
     const router = Router();
     // Before the JSON parser: a search body is a form, whatever Content-Type the client claims.

@@ -6,8 +6,7 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import type { Resource } from 'fhir/r4.js';
-import type { Request, Response, Router } from 'express';
-import { Router as createRouter } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { operationOutcome } from '../cds-hooks/outcomes.js';
 
 export interface DemoWorkerOptions {
@@ -22,8 +21,8 @@ export interface DemoWorker {
   isSeeded(): boolean;
   /** One FHIR interaction over the worker's HTTP interface (paths relative to the FHIR base). */
   handle(method: string, url: string, body?: unknown): Promise<{ status: number; resource: Resource }>;
-  /** Express router forwarding every request to the worker. */
-  proxy(): Router;
+  /** Middleware forwarding every request to the worker (no express import: see server.ts). */
+  proxy(): RequestHandler;
   close(): Promise<void>;
 }
 
@@ -96,15 +95,11 @@ export function startDemoWorker(options: DemoWorkerOptions): DemoWorker {
       });
       return { status: response.status, resource: (await response.json()) as Resource };
     },
-    proxy: () => {
-      const router = createRouter();
-      router.use((req: Request, res: Response) => {
-        seeded.then(
-          () => forward(req, res),
-          () => unavailable(res, 'the demo FHIR server could not start'),
-        );
-      });
-      return router;
+    proxy: () => (req: Request, res: Response) => {
+      seeded.then(
+        () => forward(req, res),
+        () => unavailable(res, 'the demo FHIR server could not start'),
+      );
     },
     close: async () => {
       await worker.terminate();

@@ -4,7 +4,8 @@
  */
 import type Database from 'better-sqlite3';
 import type { AuditRecord, AuditStore, StoredAuditRecord } from '../audit/audit.js';
-import { transaction, type PostgresFeedbackStore } from './postgres.js';
+import type { PostgresFeedbackStore } from './postgres.js';
+import { transaction } from './pg-transaction.js';
 
 const COLUMNS = `recorded_at, action, client_iss, client_sub, user_id, patient_id, service_id, hook, hook_instance,
   card_uuids, status, request_id, client_address`;

@@ -3,7 +3,7 @@
  */
 import type { Logger } from 'pino';
 import type { FeedbackStore, StoreTimeouts } from './feedback-store.js';
-import { PostgresFeedbackStore } from './postgres.js';
+import type { PostgresFeedbackStore } from './postgres.js';
 import { SqliteFeedbackStore } from './sqlite.js';
 import type { AuditStore } from '../audit/audit.js';
 import { PostgresAuditStore, SqliteAuditStore } from './audit-store.js';
@@ -30,8 +30,9 @@ export async function createFeedbackStore(
   options: StoreTimeouts = {},
 ): Promise<FeedbackStore> {
   const timeouts: StoreTimeouts = { ...options, timeoutMs: options.timeoutMs ?? config.storage.timeoutMs };
+  // The PostgreSQL driver and migrations are loaded only when used (a fifth of start-up otherwise).
   const store: FeedbackStore = config.storage.databaseUrl
-    ? new PostgresFeedbackStore(config.storage.databaseUrl, log, {
+    ? new (await import('./postgres.js')).PostgresFeedbackStore(config.storage.databaseUrl, log, {
         ...timeouts,
         ...(config.storage.poolMax ? { pool: { max: config.storage.poolMax } } : {}),
       })
@@ -46,9 +47,13 @@ export async function createFeedbackStore(
   return store;
 }
 
+function isPostgres(store: FeedbackStore): store is PostgresFeedbackStore {
+  return store.kind === 'postgres';
+}
+
 /** The audit trail's table in the same database as the feedback. */
 export function auditStoreFor(store: FeedbackStore): AuditStore {
-  if (store instanceof PostgresFeedbackStore) return new PostgresAuditStore(store);
+  if (isPostgres(store)) return new PostgresAuditStore(store);
   if (store instanceof SqliteFeedbackStore) return new SqliteAuditStore(() => store.bookkeeping());
   throw new Error('no audit store for this feedback store');
 }
@@ -58,7 +63,7 @@ export function auditStoreFor(store: FeedbackStore): AuditStore {
  * process: the verifier's in-memory cache is enough).
  */
 export function replayStoreFor(store: FeedbackStore, log?: Logger): PostgresReplayStore | undefined {
-  return store instanceof PostgresFeedbackStore ? new PostgresReplayStore(store, { log }) : undefined;
+  return isPostgres(store) ? new PostgresReplayStore(store, { log }) : undefined;
 }
 
 export { CardRecorder, type CardRecorderOptions, type CardSink } from './card-recorder.js';

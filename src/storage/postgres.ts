@@ -27,6 +27,7 @@ import {
   type SummaryRows,
 } from './feedback-store.js';
 import { migrate } from './migrate.js';
+import { transaction } from './pg-transaction.js';
 import { insertFeedbackSql, POSTGRES_PARAM, SUMMARY_SQL, UNKEYED_FEEDBACK_SQL, upsertCardsSql } from './sql.js';
 
 /** Serialises schema upgrades between instances starting together (any constant will do). */
@@ -185,13 +186,6 @@ export class PostgresFeedbackStore implements FeedbackStore {
       }
     });
   }
-}
-
-export async function transaction<T>(client: pg.PoolClient, work: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN');
-  const result = await work();
-  await client.query('COMMIT');
-  return result;
 }
 
 /** Gives every row stored without a dedupe key its key (see backfillKeys for duplicates). */
