@@ -216,12 +216,19 @@ export function buildTerminology(valueSets: readonly ValueSet[], localCodes: Loc
   const { bySystem, byRole, names, size } = indexTerminology(valueSets, localCodes);
   const find = (system: string | undefined, code: string | undefined): CodeInfo[] | undefined =>
     system && code ? bySystem.get(system)?.get(code) : undefined;
+  // The roles' Set of the last call: callers pass one constant list per loop (one call per Observation).
+  let lastRoles: readonly Role[] | undefined;
+  let lastWanted: ReadonlySet<Role> = new Set();
   return {
     lookup: (system, code) => find(system, code) ?? [],
     match(concept, roles) {
       const codings = concept?.coding;
       if (!codings) return undefined;
-      const wanted = roleSet(roles);
+      if (roles !== lastRoles) {
+        lastWanted = roleSet(roles);
+        lastRoles = roles;
+      }
+      const wanted = lastWanted;
       for (const coding of codings) {
         const infos = find(coding.system, coding.code);
         if (!infos) continue;

@@ -4,13 +4,55 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { groupByAnalyte } from '../../src/clinical/timeline.js';
+import { groupByAnalyte, sortByTime } from '../../src/clinical/timeline.js';
 import type { LabValue } from '../../src/clinical/types.js';
 
 const value = fc.record({
   analyte: fc.constantFrom('anc' as const, 'platelets' as const),
   ms: fc.integer({ min: 1_700_000_000_000, max: 1_700_000_000_000 + 40 * 86_400_000 }),
   id: fc.nat(),
+});
+
+function labValue(ms: number, i: number): LabValue {
+  return {
+    analyte: 'anc',
+    value: 1,
+    unit: '10*9/L',
+    comparator: undefined,
+    ms,
+    date: new Date(ms).toISOString().slice(0, 10),
+    lln: undefined,
+    reference: `Observation/${i}`,
+  };
+}
+
+describe('sortByTime', () => {
+  // Runs already in time order (one search after another, draws appended per round) are merged;
+  // runs shorter than 16 on average take the general sort. Instants from a narrow range, so ties
+  // are common.
+  const run = fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 40 }).map((r) => r.sort((a, b) => a - b));
+
+  test('runs in time order come out as a stable sort by instant (ties keep input order)', () => {
+    fc.assert(
+      fc.property(fc.array(run, { maxLength: 80 }), (runs) => {
+        const list = runs.flat().map((minute, i) => labValue(1_700_000_000_000 + minute * 60_000, i));
+        const expected = [...list].sort((a, b) => a.ms - b.ms).map((v) => v.reference);
+        sortByTime(list);
+        expect(list.map((v) => v.reference)).toEqual(expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('worked case: three runs of 16 with equal instants across them', () => {
+    // Minutes 0, 2, …, 30 three times, the second run shifted by one minute: 48 values, 3 runs.
+    const minutes = [0, 1, 0].flatMap((shift) => Array.from({ length: 16 }, (_, j) => 2 * j + shift));
+    const list = minutes.map((minute, i) => labValue(minute * 60_000, i));
+    sortByTime(list);
+    // Minute 0: inputs 0 (run 1) then 32 (run 3); minute 1: input 16 (run 2); minute 2: 1 then 33; …
+    const expected = Array.from({ length: 16 }, (_, j) => [j, 32 + j, 16 + j]).flat();
+    expect(list.map((v) => v.reference)).toEqual(expected.map((i) => `Observation/${i}`));
+  });
 });
 
 describe('groupByAnalyte', () => {
