@@ -47,6 +47,23 @@ function subjectOf(resource: FhirResource): Reference | undefined {
 }
 
 /**
+ * The id of the Patient resource, which says whose record this is. The first Patient usually comes
+ * first and has an id: then the others are checked against it while the record is built (one pass
+ * over a large record, not two); otherwise every Patient is looked at here.
+ */
+function manyPatients(count: number): RecordError {
+  return new RecordError(`the resources concern ${count} patients; give one patient's resources`);
+}
+
+function recordPatientId(resources: readonly FhirResource[]): string | undefined {
+  const first = resources.find((r): r is Patient => r.resourceType === 'Patient');
+  if (first?.id) return first.id;
+  const ids = new Set(resources.filter((r): r is Patient => r.resourceType === 'Patient').map((p) => p.id ?? ''));
+  if (ids.size > 1) throw manyPatients(ids.size);
+  return [...ids][0] || undefined;
+}
+
+/**
  * Builds the record of `patientId` (or of the only patient present) from `resources`.
  * Resources about another patient, or about no identifiable patient, are left out and reported.
  */
@@ -55,14 +72,7 @@ export function recordFromResources(
   patientId?: string,
 ): { record: PatientRecord; issues: AssessmentIssue[] } {
   const issues: AssessmentIssue[] = [];
-  const patients = resources.filter((r): r is Patient => r.resourceType === 'Patient');
-  let id = patientId;
-  if (!id && patients.length > 0) {
-    // The Patient resource says whose record this is; resources about others are reported below.
-    const ids = new Set(patients.map((p) => p.id ?? ''));
-    if (ids.size > 1) throw new RecordError(`the resources concern ${ids.size} patients; give one patient's resources`);
-    id = [...ids][0] || undefined;
-  }
+  let id = patientId ?? recordPatientId(resources);
   if (!id) {
     const candidates = new Set<string>(
       resources
@@ -70,8 +80,7 @@ export function recordFromResources(
         .map((r) => patientIdOf(subjectOf(r)) ?? '')
         .filter(Boolean),
     );
-    if (candidates.size > 1)
-      throw new RecordError(`the resources concern ${candidates.size} patients; give one patient's resources`);
+    if (candidates.size > 1) throw manyPatients(candidates.size);
     id = [...candidates][0];
   }
   if (!id) throw new RecordError('no patient: give a Patient resource or resources with a subject');
@@ -84,12 +93,16 @@ export function recordFromResources(
     conditions: [],
     medications: new Map(),
   };
-  const patient = patients.find((p) => p.id === id);
-  if (patient) record.patient = patient;
   const ownId: string = id;
   const expected = `Patient/${ownId}`;
+  const patientIds = new Set<string>();
   for (let i = 0; i < resources.length; i++) {
     const resource = resources[i] as FhirResource;
+    if (resource.resourceType === 'Patient') {
+      patientIds.add(resource.id ?? '');
+      if (!record.patient && resource.id === ownId) record.patient = resource;
+      continue;
+    }
     if (resource.resourceType === 'Medication' && resource.id) {
       record.medications.set(`Medication/${resource.id}`, resource);
       continue;
@@ -124,6 +137,7 @@ export function recordFromResources(
         break;
     }
   }
+  if (!patientId && patientIds.size > 1) throw manyPatients(patientIds.size);
   return { record, issues };
 }
 
