@@ -27,7 +27,7 @@ import type { Terminology } from './terminology.js';
 import type { HospitalThresholds, Thresholds } from './thresholds.js';
 import { DEFAULT_HOSPITAL_THRESHOLDS, ivigThreshold } from './thresholds.js';
 import type { Timeline } from './timeline.js';
-import { baselineValue, buildTimeline, dayNumber, groupByAnalyte, labDays } from './timeline.js';
+import { baselineValue, buildTimeline, dayNumber, labDays, upToInTimeOrder } from './timeline.js';
 import type {
   Analyte,
   Assessment,
@@ -273,7 +273,7 @@ function dayAxis(
   const dayOrNull = (date: string): number | null => (infused ? day(date) : null);
   const events = allEvents.filter((e) => e.date <= asOf).map((e) => ({ ...e, day: dayOrNull(e.date) }));
 
-  const groups = groupByAnalyte(labs.values, asOf);
+  const groups = upToInTimeOrder(labs.byAnalyte, asOf);
   const values = (a: Analyte): LabValue[] => groups.get(a) ?? [];
   const base = (a: Analyte, lookback = t.baseline.lookbackDays): LabValue | undefined =>
     baselineValue(values(a), timeline, lookback);

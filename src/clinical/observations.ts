@@ -51,7 +51,8 @@ const USED_STATUSES = new Set(['final', 'amended', 'corrected']);
 const IGNORED_STATUSES = new Set(['entered-in-error', 'cancelled', 'preliminary']);
 
 export interface NormalizedLabs {
-  values: LabValue[];
+  /** The values of each analyte, in input order (the analytes in order of first value). */
+  byAnalyte: Map<Analyte, LabValue[]>;
   issues: AssessmentIssue[];
   /** Observations ignored by status, per status. */
   ignored: Record<string, number>;
@@ -198,7 +199,7 @@ export function normalizeObservations(
   terminology: Terminology,
   timeZone: string,
 ): NormalizedLabs {
-  const values: LabValue[] = [];
+  const byAnalyte = new Map<Analyte, LabValue[]>();
   const issues: AssessmentIssue[] = [];
   // No prototype: a status is input, and "__proto__" or "constructor" must count as any other word.
   const ignored: Record<string, number> = Object.create(null) as Record<string, number>;
@@ -258,20 +259,22 @@ export function normalizeObservations(
       issues.push({ severity: 'warning', code: 'unit-unreadable', message, resource: referenceOf(obs) });
       continue;
     }
-    values.push(
-      new ObservedValue(
-        analyte,
-        convert(rawValue),
-        CANONICAL_UNIT[dimension],
-        quantity ? q.comparator : undefined,
-        ms,
-        date,
-        obs.referenceRange ? referenceLow(obs.referenceRange, plan, dimension, rawUnit) : undefined,
-        obs.id,
-      ),
+    const value = new ObservedValue(
+      analyte,
+      convert(rawValue),
+      CANONICAL_UNIT[dimension],
+      quantity ? q.comparator : undefined,
+      ms,
+      date,
+      obs.referenceRange ? referenceLow(obs.referenceRange, plan, dimension, rawUnit) : undefined,
+      obs.id,
     );
+    // Grouped here rather than listed and grouped after: one list fewer to grow for a large record.
+    const list = byAnalyte.get(analyte);
+    if (list) list.push(value);
+    else byAnalyte.set(analyte, [value]);
   }
-  return { values, issues, ignored };
+  return { byAnalyte, issues, ignored };
 }
 
 function referenceOf(obs: { id?: string | undefined }): string {

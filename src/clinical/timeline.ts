@@ -121,20 +121,24 @@ export function buildTimeline(
   };
 }
 
-/** Values grouped by analyte, each list in time order, only up to the assessment date. */
-export function groupByAnalyte(values: readonly LabValue[], asOf: string): Map<Analyte, LabValue[]> {
-  const groups = new Map<Analyte, LabValue[]>();
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i] as LabValue;
-    if (v.date > asOf) continue;
-    const list = groups.get(v.analyte);
-    if (list) list.push(v);
-    else groups.set(v.analyte, [v]);
+/**
+ * Each analyte's values (lists of ours, changed in place) in time order and only up to the
+ * assessment date; analytes left with no value are dropped.
+ */
+export function upToInTimeOrder(byAnalyte: Map<Analyte, LabValue[]>, asOf: string): Map<Analyte, LabValue[]> {
+  for (const [analyte, list] of byAnalyte) {
+    let kept = 0;
+    for (let i = 0; i < list.length; i++) {
+      const v = list[i] as LabValue;
+      if (v.date <= asOf) list[kept++] = v;
+    }
+    list.length = kept;
+    if (kept === 0) byAnalyte.delete(analyte);
+    // Searches usually return values in time order: sort only the lists that are not, stably (ties
+    // keep their input order).
+    else sortByTime(list);
   }
-  // Searches usually return values in time order: sort only the lists that are not, in place (they
-  // are ours), stably (ties keep their input order).
-  for (const list of groups.values()) sortByTime(list);
-  return groups;
+  return byAnalyte;
 }
 
 /** Compares instants; -1/0/1 rather than a difference, which the sort would receive as a boxed double. */

@@ -8,7 +8,11 @@ import fc from 'fast-check';
 import { latestVersions, normalizeObservations, supersedes } from '../../src/clinical/observations.js';
 import { anc, dateOf, obs, testTerminology } from '../helpers/fhir.js';
 
-const run = (observations: Observation[], tz = 'UTC') => normalizeObservations(observations, testTerminology(), tz);
+/** The values of every analyte, analyte after analyte (each in input order), with the issues. */
+const run = (observations: Observation[], tz = 'UTC') => {
+  const { byAnalyte, issues, ignored } = normalizeObservations(observations, testTerminology(), tz);
+  return { values: [...byAnalyte.values()].flat(), issues, ignored };
+};
 
 describe('status (docs/clinical-logic.md §3: ignore entered-in-error, cancelled, preliminary; amended/corrected replace)', () => {
   test.each([

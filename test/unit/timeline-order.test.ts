@@ -1,11 +1,11 @@
 /**
- * groupByAnalyte puts each analyte's values in time order (the engine reads "latest" and "before
+ * upToInTimeOrder puts each analyte's values in time order (the engine reads "latest" and "before
  * lymphodepletion" from that order): the same order as a stable sort by instant, for any input.
  */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { groupByAnalyte, sortByTime } from '../../src/clinical/timeline.js';
-import type { LabValue } from '../../src/clinical/types.js';
+import { sortByTime, upToInTimeOrder } from '../../src/clinical/timeline.js';
+import type { Analyte, LabValue } from '../../src/clinical/types.js';
 
 const value = fc.record({
   analyte: fc.constantFrom('anc' as const, 'platelets' as const),
@@ -55,7 +55,14 @@ describe('sortByTime', () => {
   });
 });
 
-describe('groupByAnalyte', () => {
+/** The values grouped by analyte in input order, as normalizeObservations hands them over. */
+function byAnalyte(values: readonly LabValue[]): Map<Analyte, LabValue[]> {
+  const groups = new Map<Analyte, LabValue[]>();
+  for (const v of values) groups.set(v.analyte, [...(groups.get(v.analyte) ?? []), v]);
+  return groups;
+}
+
+describe('upToInTimeOrder', () => {
   test('orders every analyte like a stable sort by instant (ties keep input order)', () => {
     fc.assert(
       fc.property(fc.array(value, { maxLength: 300 }), (raw) => {
@@ -69,7 +76,7 @@ describe('groupByAnalyte', () => {
           lln: undefined,
           reference: `Observation/${i}`,
         }));
-        const groups = groupByAnalyte(values, '2100-01-01');
+        const groups = upToInTimeOrder(byAnalyte(values), '2100-01-01');
         for (const analyte of ['anc', 'platelets'] as const) {
           const expected = values.filter((v) => v.analyte === analyte).sort((a, b) => a.ms - b.ms);
           expect((groups.get(analyte) ?? []).map((v) => v.reference)).toEqual(expected.map((v) => v.reference));
@@ -77,5 +84,23 @@ describe('groupByAnalyte', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  test('values after the assessment date are left out, and an analyte left with none is dropped', () => {
+    const day = (date: string, analyte: Analyte, i: number): LabValue => ({
+      ...labValue(Date.parse(`${date}T08:00:00Z`), i),
+      analyte,
+    });
+    const groups = upToInTimeOrder(
+      byAnalyte([
+        day('2026-11-23', 'anc', 0),
+        day('2026-11-21', 'anc', 1),
+        day('2026-11-22', 'anc', 2),
+        day('2026-11-24', 'platelets', 3),
+      ]),
+      '2026-11-22',
+    );
+    expect([...groups.keys()]).toEqual(['anc']);
+    expect(groups.get('anc')?.map((v) => v.reference)).toEqual(['Observation/1', 'Observation/2']);
   });
 });
