@@ -268,10 +268,17 @@ export function labDays(
   const days: LabDay[] = [];
   for (const v of lowest.values()) {
     const day = dayNumber(timeline, v.date);
-    const labDay: LabDay = { day, date: v.date, ms: v.ms, value: v.value, reference: v.reference };
-    if (v.lln !== undefined) labDay.lln = v.lln;
-    if (txDays.length > 0 && supportedOn(day, v.ms)) labDay.transfusionSupported = true;
-    days.push(labDay);
+    // Every field in the literal (undefined when absent: JSON leaves it out): a field added later
+    // costs each day an extra properties array.
+    days.push({
+      day,
+      date: v.date,
+      ms: v.ms,
+      value: v.value,
+      reference: v.reference,
+      lln: v.lln,
+      transfusionSupported: txDays.length > 0 && supportedOn(day, v.ms) ? true : undefined,
+    });
   }
   // Values come in time order, so their days nearly always do too.
   for (let i = 1; i < days.length; i++)

@@ -62,9 +62,9 @@ export interface LabDay {
   ms: number;
   value: number;
   reference: string;
-  lln?: number;
+  lln?: number | undefined;
   /** Platelets or red cells: raised by a transfusion in the preceding days. */
-  transfusionSupported?: boolean;
+  transfusionSupported?: boolean | undefined;
 }
 
 export type EventKind =
