@@ -1,17 +1,21 @@
 /**
- * Worker thread of the CLI (piscina): parses, screens and assesses one patient's NDJSON lines and
- * answers with the output already formatted (a CSV row or a JSON text), so that only strings
- * cross between threads.
+ * One patient of the CLI, in a worker thread (piscina) or in the main thread (cli/cohort.ts):
+ * decodes, parses, screens and assesses the patient's NDJSON lines and answers with the output
+ * already formatted (a CSV row or a JSON text). The lines come as the bytes of the files (moved,
+ * not copied, between threads), so that decoding and splitting happen in the thread that assesses
+ * rather than on the main thread that reads for all.
  */
 import { assess, AssessmentInputError } from '../clinical/assess.js';
 import { ownerOf } from '../fhir/bundle.js';
 import { screenResources } from '../fhir/resource-schemas.js';
 import { engineSettings, loadClinicalContext, type ClinicalContext } from '../profiles.js';
 import { assessmentCsvRow } from './csv.js';
+import { ndjsonLines } from './ndjson-stream.js';
 
 export interface AssessTask {
   patientId: string;
-  lines: string[];
+  /** The patient's lines: UTF-8, each ended by '\n' (cli/ndjson-stream.ts). */
+  ndjson: Uint8Array;
   /** Lines that go with every patient (Medication). */
   shared: string[];
   asOf: string;
@@ -36,7 +40,7 @@ function clinicalFor(task: AssessTask): ClinicalContext {
 export default function assessPatient(task: AssessTask): AssessResult {
   const clinical = clinicalFor(task);
   const parsed: unknown[] = [];
-  for (const line of task.lines) {
+  for (const line of ndjsonLines(task.ndjson)) {
     try {
       parsed.push(JSON.parse(line));
     } catch {

@@ -1,20 +1,24 @@
 /**
- * A Bulk Data folder assessed patient by patient in worker threads (piscina, one per core): the
- * reader streams each patient's lines (ndjson-stream.ts) to the pool as soon as the patient is
- * complete, so memory holds the patients in flight, and the progress bar moves from the first
- * patient (patients/s, ETA). An export not written patient by patient is read whole instead.
+ * A Bulk Data folder assessed patient by patient in worker threads (piscina, one per core but one)
+ * and in the main thread: the reader (ndjson-stream.ts) hands each patient's lines over as soon as
+ * the patient is complete, so memory holds the patients in flight, and the progress bar moves from
+ * the first patient (patients/s, ETA). An export not written patient by patient is read whole instead.
  */
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { createInterface } from 'node:readline';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SingleBar } from 'cli-progress';
 import { Piscina } from 'piscina';
 import type { AssessmentIssue } from '../clinical/types.js';
-import type { AssessResult, AssessTask } from './assess-worker.js';
-import { AssessmentInputError } from '../clinical/assess.js';
-import { lineOwner, ndjsonFiles, patientsInOrder, UnorderedExportError, type PatientLines } from './ndjson-stream.js';
+import assessPatient, { type AssessResult, type AssessTask } from './assess-worker.js';
+import {
+  ndjsonFiles,
+  patientsInAnyOrder,
+  patientsInOrder,
+  UnorderedExportError,
+  type CohortItem,
+} from './ndjson-stream.js';
 
 export class UsageError extends Error {}
 
@@ -71,67 +75,77 @@ function progressBar(err: NodeJS.WritableStream & { isTTY?: boolean }, total: nu
   };
 }
 
-/** Every patient's lines from a folder read whole (any order; memory grows with the export). */
-async function* patientsReadWhole(folder: string): AsyncGenerator<PatientLines | { shared: string[]; total: number }> {
-  const groups = new Map<string, string[]>();
-  const shared: string[] = [];
-  for (const file of ndjsonFiles(folder)) {
-    let n = 0;
-    for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
-      n++;
-      if (!line.trim()) continue;
-      const owner = lineOwner(line);
-      if (owner === null) throw new AssessmentInputError(`${basename(file)} line ${n} is not JSON`);
-      if (owner === undefined) {
-        if (/^\s*\{\s*"resourceType"\s*:\s*"Medication"/.test(line)) shared.push(line);
-        continue;
-      }
-      const list = groups.get(owner);
-      if (list) list.push(line);
-      else groups.set(owner, [line]);
-    }
-  }
-  yield { shared, total: groups.size };
-  for (const [patientId, lines] of groups) yield { patientId, lines };
+/**
+ * Tasks handed to each worker ahead of time: they wait in the worker's own port, so the worker goes
+ * on while the main thread is busy assessing a patient of its own and cannot answer it.
+ */
+const AHEAD_PER_WORKER = 4;
+
+/** Lets the workers' answers in (message events wait for the event loop, which a busy reader may not reach). */
+function answersIn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Runs every patient of `source` through the pool; outputs in patient id order. */
+/**
+ * Runs every patient of `source` through the workers, and through the main thread whenever the
+ * workers have enough ahead: reading costs the main thread little, and a worker in its place costs
+ * a thread start, a module load and a JIT warm-up of its own (measured on 2 cores: 10% less CPU
+ * in all, 10% sooner done than with a worker per core). The main thread also assesses the first
+ * patients while the workers are still loading. Outputs in patient id order.
+ */
 async function runPatients(
-  source: AsyncGenerator<PatientLines | { shared: string[]; total: number }>,
-  pool: Piscina,
+  source: AsyncGenerator<CohortItem>,
+  pool: Piscina | undefined,
   base: CohortOptions,
   err: NodeJS.WritableStream & { isTTY?: boolean },
 ): Promise<AssessResult[]> {
   const results: AssessResult[] = [];
   const inFlight = new Set<Promise<void>>();
+  let crashed: { error: unknown } | undefined;
   let shared: string[] = [];
   let progress: Progress | undefined;
+  const finish = (result: AssessResult): void => {
+    results.push(result);
+    progress?.tick();
+  };
   try {
     for await (const item of source) {
+      if (crashed) throw crashed.error;
       if ('shared' in item) {
         shared = item.shared;
         progress = progressBar(err, item.total);
         continue;
       }
-      // Bounded memory: a few patients per thread wait in the queue, no more.
-      if (inFlight.size >= pool.threads.length * 4) await Promise.race(inFlight);
-      const task: AssessTask = { ...base, patientId: item.patientId, lines: item.lines, shared };
-      const done = (pool.run(task) as Promise<AssessResult>).then((result) => {
-        results.push(result);
-        progress?.tick();
-        inFlight.delete(done);
-      });
-      inFlight.add(done);
+      const task: AssessTask = { ...base, patientId: item.patientId, ndjson: item.ndjson, shared };
+      if (pool && inFlight.size < pool.threads.length * AHEAD_PER_WORKER) {
+        // Moved, not copied: the reader made the buffer for this task alone.
+        const run = pool.run(task, { transferList: [item.ndjson.buffer] }) as Promise<AssessResult>;
+        const done = run.then(
+          (result) => {
+            finish(result);
+            inFlight.delete(done);
+          },
+          (error: unknown) => {
+            crashed ??= { error };
+          },
+        );
+        inFlight.add(done);
+      } else {
+        finish(assessPatient(task));
+        await answersIn();
+      }
     }
-    await Promise.all(inFlight);
   } finally {
+    // Also after an error: no task of this run may finish into the next one (reading whole).
+    await Promise.all(inFlight);
     progress?.stop();
   }
+  if (crashed) throw crashed.error;
   return results.sort((a, b) => a.patientId.localeCompare(b.patientId));
 }
 
 /** What the worker needs besides the patient: the assessment date and the options of the command line. */
-export type CohortOptions = Omit<AssessTask, 'patientId' | 'lines' | 'shared'>;
+export type CohortOptions = Omit<AssessTask, 'patientId' | 'ndjson' | 'shared'>;
 
 /** Assesses every patient of a Bulk Data folder; the outputs (CSV rows or JSON texts) in patient id order. */
 export async function assessFolder(
@@ -140,8 +154,17 @@ export async function assessFolder(
   err: NodeJS.WritableStream & { isTTY?: boolean },
 ): Promise<{ outputs: string[]; failed: number }> {
   if (ndjsonFiles(folder).length === 0) throw new UsageError(`${folder} holds no .ndjson files`);
-  const threads = Math.max(1, availableParallelism());
-  const pool = new Piscina({ filename: workerFile(), minThreads: threads, maxThreads: threads });
+  // One core is the main thread's: it reads, and assesses too (runPatients).
+  const threads = availableParallelism() - 1;
+  const pool =
+    threads > 0
+      ? new Piscina({
+          filename: workerFile(),
+          minThreads: threads,
+          maxThreads: threads,
+          concurrentTasksPerWorker: AHEAD_PER_WORKER,
+        })
+      : undefined;
   let results: AssessResult[];
   try {
     try {
@@ -149,10 +172,10 @@ export async function assessFolder(
     } catch (error) {
       if (!(error instanceof UnorderedExportError)) throw error;
       err.write(`the export is not written patient by patient (${error.message}); reading it whole\n`);
-      results = await runPatients(patientsReadWhole(folder), pool, base, err);
+      results = await runPatients(patientsInAnyOrder(folder), pool, base, err);
     }
   } finally {
-    await pool.destroy();
+    await pool?.destroy();
   }
   return summarise(results, err);
 }

@@ -6,18 +6,38 @@
  * in the order of `Patient.ndjson`. The files are then read side by side, one patient at a time,
  * so memory holds one patient's lines whatever the size of the export. A file that is not in that
  * order is detected (a line for a patient already passed) and the caller is told to read the folder
- * whole instead ({@link UnorderedExportError}).
+ * whole instead ({@link UnorderedExportError}, {@link patientsInAnyOrder}).
  *
- * The owner of a line is found without parsing it (the first `"subject"`/`"patient"` reference);
- * the worker that parses the line checks it (cli/assess-worker.ts).
+ * The reader runs on the main thread, which also feeds the workers and assesses patients itself
+ * (cli/cohort.ts): it must cost far less than parsing. So files are read as bytes and never
+ * decoded as UTF-8 whole: line ends are found with memchr (`Buffer.indexOf`), and a line's owner
+ * (the first `"subject"`/`"patient"` reference) by searching the chunk's bytes for that key and
+ * matching the reference there ({@link ownerFound}); {@link lineOwner} decides whenever that is not
+ * certain. Each patient's lines leave as one buffer of their own, moved (not copied) to a worker,
+ * which decodes, splits ({@link ndjsonLines}) and parses them, and checks each owner
+ * (cli/assess-worker.ts).
  */
 import { createReadStream, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { AssessmentInputError } from '../clinical/assess.js';
 
+/** One patient's lines: UTF-8, each line ended by '\n' (read back with {@link ndjsonLines}). */
 export interface PatientLines {
   patientId: string;
-  lines: string[];
+  ndjson: Buffer<ArrayBuffer>;
+}
+
+/** What the readers yield first: the lines that go with every patient, and how many patients follow. */
+export interface SharedLines {
+  shared: string[];
+  total: number;
+}
+
+export type CohortItem = PatientLines | SharedLines;
+
+export interface ReadOptions {
+  /** Bytes read at a time (tests make it tiny so that lines and characters straddle chunks). */
+  chunkSize?: number;
 }
 
 /** The export is not written patient by patient in the order of Patient.ndjson. */
@@ -26,6 +46,8 @@ export class UnorderedExportError extends Error {}
 const OWNER = /"(?:subject|patient)"\s*:\s*\{\s*"reference"\s*:\s*"(?:[^"]*\/)?Patient\/([^"/]+)"/;
 const PATIENT_LINE = /^\s*\{\s*"resourceType"\s*:\s*"Patient"/;
 const MEDICATION_LINE = /^\s*\{\s*"resourceType"\s*:\s*"Medication"/;
+const NEWLINE = 10;
+const CARRIAGE_RETURN = 13;
 
 /** The patient a line belongs to, from the text; undefined when it names none, null when it is not JSON. */
 export function lineOwner(line: string): string | undefined | null {
@@ -44,6 +66,28 @@ export function lineOwner(line: string): string | undefined | null {
   return typeof ref === 'string' && ref.startsWith('Patient/') ? ref.slice('Patient/'.length) : undefined;
 }
 
+/**
+ * Bytes decoded at a time by {@link ndjsonLines}, cut at a line end: V8 puts a string of more than
+ * about 128 KB in its large-object space, and decoding a patient's lines (some 200 KB) in one piece
+ * made decoding and parsing them a fifth slower (measured).
+ */
+const DECODED_PIECE = 1 << 16;
+
+/** The lines of a patient's buffer ({@link PatientLines}), as the file held them (without '\r\n' or '\n'). */
+export function ndjsonLines(ndjson: Uint8Array): string[] {
+  const bytes = Buffer.from(ndjson.buffer, ndjson.byteOffset, ndjson.byteLength);
+  const lines: string[] = [];
+  for (let start = 0; start < bytes.length;) {
+    let end = bytes.lastIndexOf(NEWLINE, start + DECODED_PIECE - 1);
+    if (end < start) end = bytes.indexOf(NEWLINE, start + DECODED_PIECE); // a line longer than a piece
+    if (end < 0) end = bytes.length;
+    for (const line of bytes.toString('utf8', start, end).split('\n'))
+      lines.push(line.endsWith('\r') ? line.slice(0, -1) : line);
+    start = end + 1;
+  }
+  return lines;
+}
+
 /** The `.ndjson` files of a folder, in name order. */
 export function ndjsonFiles(folder: string): string[] {
   return readdirSync(folder)
@@ -52,74 +96,345 @@ export function ndjsonFiles(folder: string): string[] {
     .map((f) => join(folder, f));
 }
 
-/**
- * The lines of one file, read in 1 MB chunks and split here: a line costs no promise (readline's
- * async iterator costs one per line, which made the reader, not the workers, the bottleneck).
- */
-class LineCursor {
-  private readonly chunks: AsyncIterator<string>;
-  private readonly pending: string[] = [];
-  private next = 0;
-  private rest = '';
-  private done = false;
-  private lineNumber = 0;
-  /** The next unread line and its owner; undefined at the end of the file. */
-  head: { line: string; owner: string | undefined } | undefined;
+/** Bytes [start, next) of `bytes`: one or more lines with their line ends. */
+interface Range {
+  bytes: Buffer;
+  start: number;
+  next: number;
+}
 
-  constructor(readonly file: string) {
-    const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
-    this.chunks = (stream as AsyncIterable<string>)[Symbol.asyncIterator]();
+/** A non-blank line: bytes [start, end) of `bytes` without its line end; the next line starts at `next`. */
+interface Line extends Range {
+  end: number;
+  owner: string | undefined;
+  /** The decoded line, when finding its owner needed it. */
+  text: string | undefined;
+}
+
+/** The decoded text of a line. */
+function textOf(line: Line): string {
+  return line.text ?? line.bytes.toString('utf8', line.start, line.end);
+}
+
+/**
+ * Where a key next occurs in a chunk, remembered: a line without the key must not make the search
+ * run through the rest of the chunk again (a file without `"patient"` would cost a chunk scan per
+ * line). The search starts `lead` bytes into the key, past the `"` that is everywhere in JSON: it
+ * runs memchr on the first byte it looks for (measured: `ject"` and `atient"` search a chunk two to
+ * ten times faster than the whole keys).
+ */
+class KeyScan {
+  private readonly rest: Buffer;
+  /** Where the last search started (none yet) and what it found. */
+  private from = Infinity;
+  private found = -1;
+
+  constructor(
+    private readonly bytes: Buffer,
+    private readonly key: Buffer,
+    private readonly lead: number,
+  ) {
+    this.rest = key.subarray(lead);
   }
 
-  async advance(): Promise<void> {
+  /** The first occurrence at or after `from`, -1 when none. */
+  at(from: number): number {
+    if (from < this.from || (this.found >= 0 && from > this.found)) this.search(from);
+    return this.found;
+  }
+
+  private search(from: number): void {
+    const { bytes, key, lead } = this;
+    let found = bytes.indexOf(this.rest, from + lead);
+    while (found >= 0 && !literalAt(bytes, found - lead, bytes.length, key))
+      found = bytes.indexOf(this.rest, found + 1);
+    this.from = from;
+    this.found = found < 0 ? -1 : found - lead;
+  }
+}
+
+const SUBJECT = Buffer.from('"subject"');
+const PATIENT = Buffer.from('"patient"');
+
+/** Bytes read from a file, with where their `"subject"` and `"patient"` keys are. */
+class Chunk {
+  private readonly keys: KeyScan[];
+
+  constructor(readonly bytes: Buffer) {
+    this.keys = [new KeyScan(bytes, SUBJECT, 4), new KeyScan(bytes, PATIENT, 2)];
+  }
+
+  /** The first `"subject"` or `"patient"` key at or after `from`, -1 when none. */
+  firstKey(from: number): number {
+    let first = -1;
+    for (const key of this.keys) {
+      const at = key.at(from);
+      if (at >= 0 && (first < 0 || at < first)) first = at;
+    }
+    return first;
+  }
+}
+
+/** Whether `literal` (ASCII) is at `at` of bytes that end at `end`. */
+function literalAt(bytes: Buffer, at: number, end: number, literal: Buffer): boolean {
+  if (at + literal.length > end) return false;
+  for (let i = 0; i < literal.length; i++) if (bytes[at + i] !== literal[i]) return false;
+  return true;
+}
+
+/** The ASCII characters `\s` matches: tab, line feed, vertical tab, form feed, carriage return, space. */
+function isSpace(byte: number): boolean {
+  return byte === 32 || (byte >= 9 && byte <= 13);
+}
+
+/** The answer "lineOwner must decide" of the matchers below. */
+const UNSURE = -2;
+
+/**
+ * Matches `parts`, each after optional whitespace (the regexes' `\s*`), from `at` of bytes that end
+ * at `end`: where the match ends, -1 when the regex fails there, or UNSURE. A byte of 0x80 or more
+ * where whitespace may be is UNSURE: in UTF-8 it may begin a Unicode space, which `\s` matches.
+ * Otherwise bytes decide alone: the literals are ASCII, and ASCII bytes decode to themselves.
+ */
+function partsAt(bytes: Buffer, at: number, end: number, parts: Buffer[]): number {
+  for (const part of parts) {
+    while (at < end && isSpace(bytes[at] as number)) at++;
+    if (at < end && (bytes[at] as number) >= 0x80) return UNSURE;
+    if (!literalAt(bytes, at, end, part)) return -1;
+    at += part.length;
+  }
+  return at;
+}
+
+/** PATIENT_LINE up to the resource type, and the type it needs. */
+const TYPE_PARTS = ['{', '"resourceType"', ':', '"'].map((part) => Buffer.from(part));
+const PATIENT_TYPE = Buffer.from('Patient"');
+/** OWNER after its key, up to the reference. */
+const REFERENCE_PARTS = [':', '{', '"reference"', ':', '"'].map((part) => Buffer.from(part));
+const PATIENT_PATH = Buffer.from('Patient/');
+const QUOTE = 34;
+const SLASH = 47;
+
+/**
+ * OWNER's capture where the reference starts at `at` (after its opening quote), -1 when OWNER fails
+ * there: the reference must end in `Patient/<id>`, before it nothing or something ending in '/',
+ * and `<id>` (all after the last '/') not empty. The id is decoded as UTF-8 alone: it lies between
+ * ASCII bytes, so it decodes as it does within the line.
+ */
+function referencedPatient(bytes: Buffer, at: number, end: number): string | -1 {
+  const close = bytes.indexOf(QUOTE, at);
+  if (close < 0 || close >= end) return -1;
+  let slash = close - 1;
+  while (slash >= at && bytes[slash] !== SLASH) slash--;
+  const path = slash - PATIENT_PATH.length + 1;
+  if (slash + 1 === close || path < at || !literalAt(bytes, path, close, PATIENT_PATH)) return -1;
+  if (path > at && bytes[path - 1] !== SLASH) return -1;
+  return decodedId(bytes, slash + 1, close);
+}
+
+/** The id last decoded: the lines of a patient follow one another, so most ids are the last one again. */
+let lastId = '';
+
+/** The id in bytes [from, to), as UTF-8; the last one when the bytes are its characters, all ASCII. */
+function decodedId(bytes: Buffer, from: number, to: number): string {
+  let same = to - from === lastId.length;
+  for (let i = 0; same && i < lastId.length; i++) {
+    const byte = bytes[from + i] as number;
+    same = byte < 0x80 && byte === lastId.charCodeAt(i);
+  }
+  if (!same) lastId = bytes.toString('utf8', from, to);
+  return lastId;
+}
+
+/**
+ * {@link lineOwner}'s answer for the line [start, end) of a chunk, from its bytes: the same regexes
+ * matched by hand where they can match, without decoding the line; undefined when lineOwner must
+ * decide (it may parse). A line that is not a Patient line by PATIENT_LINE is owned by OWNER's
+ * first match, which can only begin at a `"subject"`/`"patient"` key: a match at the line's first
+ * key is that first match.
+ */
+function ownerFound(chunk: Chunk, start: number, end: number): string | undefined {
+  const { bytes } = chunk;
+  const type = partsAt(bytes, start, end, TYPE_PARTS);
+  if (type === UNSURE || (type >= 0 && literalAt(bytes, type, end, PATIENT_TYPE))) return undefined;
+  const key = chunk.firstKey(start);
+  if (key < 0 || key >= end) return undefined;
+  const reference = partsAt(bytes, key + SUBJECT.length, end, REFERENCE_PARTS);
+  const owner = reference < 0 ? -1 : referencedPatient(bytes, reference, end);
+  return owner === -1 ? undefined : owner;
+}
+
+const BOM = [0xef, 0xbb, 0xbf];
+const NO_CHUNK = new Chunk(Buffer.alloc(0));
+
+/**
+ * The non-blank lines of one file, each with its owner. Lines are cut from the chunks as read; a
+ * line that straddles chunks is joined into a chunk of its own. A UTF-8 byte order mark at the
+ * start of the file is skipped (editors on Windows add one; JSON.parse would reject the line).
+ */
+class LineCursor {
+  /** The current line; undefined at the end of the file. */
+  head: Line | undefined;
+  private readonly chunks: AsyncIterator<Buffer, undefined>;
+  private chunk = NO_CHUNK;
+  private at = 0;
+  /** The start of a line whose end is in a later chunk. */
+  private carry: Buffer[] = [];
+  private lineNumber = 0;
+
+  constructor(
+    readonly file: string,
+    chunkSize: number,
+  ) {
+    const stream = createReadStream(file, { highWaterMark: chunkSize });
+    this.chunks = (stream as AsyncIterable<Buffer, undefined>)[Symbol.asyncIterator]();
+  }
+
+  /**
+   * Moves to the next non-blank line when the chunk read holds it (true); false when a read must
+   * come first ({@link advance}). Throws AssessmentInputError when the line is not JSON. The hot
+   * loops call this first: an await per line would cost more than finding the line's owner.
+   */
+  step(): boolean {
     for (;;) {
-      const line = this.pending.length > this.next ? this.pending[this.next++] : await this.refill();
-      if (line === undefined) {
+      const newline = this.chunk.bytes.indexOf(NEWLINE, this.at);
+      if (newline < 0) return false;
+      const start = this.at;
+      this.at = newline + 1;
+      const line = this.line(this.chunk, start, this.at);
+      if (line) {
+        this.head = line;
+        return true;
+      }
+    }
+  }
+
+  /** Moves to the next non-blank line, reading as needed; throws AssessmentInputError when it is not JSON. */
+  async advance(): Promise<void> {
+    while (!this.step()) {
+      const joined = await this.read();
+      if (joined === null) {
         this.head = undefined;
         return;
       }
-      this.lineNumber++;
-      if (!line.trim()) continue;
-      const owner = lineOwner(line);
-      if (owner === null) throw new AssessmentInputError(`${basename(this.file)} line ${this.lineNumber} is not JSON`);
-      this.head = { line, owner };
-      return;
+      const line = joined && this.line(joined, 0, joined.bytes.length);
+      if (line) {
+        this.head = line;
+        return;
+      }
     }
   }
 
-  /** Reads chunks until there is a line; undefined at the end of the file. */
-  private async refill(): Promise<string | undefined> {
-    this.pending.length = 0;
-    this.next = 0;
-    while (!this.done) {
-      const chunk = await this.chunks.next();
-      if (chunk.done) {
-        this.done = true;
-        if (this.rest) this.pending.push(this.rest.replace(/\r$/, ''));
-        this.rest = '';
-        break;
+  /**
+   * Reads the next chunk: the line that straddles the end of the last one comes joined into a chunk
+   * of its own (and the new chunk is cut from its second line on), or undefined when none does;
+   * null at the end of the file.
+   */
+  private async read(): Promise<Chunk | undefined | null> {
+    if (this.at < this.chunk.bytes.length) this.carry.push(this.chunk.bytes.subarray(this.at));
+    this.chunk = NO_CHUNK;
+    this.at = 0;
+    for (;;) {
+      const { done, value } = await this.chunks.next();
+      if (done) break;
+      const newline = value.indexOf(NEWLINE);
+      if (newline < 0) {
+        this.carry.push(value);
+        continue;
       }
-      const lines = (this.rest + chunk.value).split('\n');
-      this.rest = lines.pop() ?? '';
-      for (const line of lines) this.pending.push(line.endsWith('\r') ? line.slice(0, -1) : line);
-      if (this.pending.length > 0) break;
+      this.chunk = new Chunk(value);
+      if (this.carry.length === 0) return undefined;
+      this.at = newline + 1;
+      this.carry.push(value.subarray(0, this.at));
+      break;
     }
-    return this.pending.length > 0 ? this.pending[this.next++] : undefined;
+    if (this.carry.length === 0) return null;
+    const joined = new Chunk(Buffer.concat(this.carry));
+    this.carry = [];
+    return joined;
+  }
+
+  /** The line [start, next) of a chunk, without its line end, with its owner; undefined when it is blank. */
+  private line(chunk: Chunk, start: number, next: number): Line | undefined {
+    const bytes = chunk.bytes;
+    this.lineNumber++;
+    let end = bytes[next - 1] === NEWLINE ? next - 1 : next;
+    if (end > start && bytes[end - 1] === CARRIAGE_RETURN) end--;
+    if (this.lineNumber === 1 && start + BOM.length <= end && BOM.every((b, i) => bytes[start + i] === b))
+      start += BOM.length;
+    const owner = ownerFound(chunk, start, end);
+    if (owner !== undefined) return { bytes, start, end, next, owner, text: undefined };
+    const text = bytes.toString('utf8', start, end);
+    if (!text.trim()) return undefined;
+    const decided = lineOwner(text);
+    if (decided === null) throw new AssessmentInputError(`${basename(this.file)} line ${this.lineNumber} is not JSON`);
+    return { bytes, start, end, next, owner: decided, text };
   }
 }
+
+/** Whether a range ends with a line end (the last line of a file may have none). */
+function ended(range: Range): boolean {
+  return range.bytes[range.next - 1] === NEWLINE;
+}
+
+/**
+ * One patient's lines held as ranges of the chunks they were read in (consecutive lines make one
+ * range), until they are copied out in one go for a worker.
+ */
+class PatientBytes {
+  private readonly ranges: Range[] = [];
+
+  add(line: Line): void {
+    const last = this.ranges[this.ranges.length - 1];
+    if (last && last.bytes === line.bytes && last.next === line.start) last.next = line.next;
+    else this.ranges.push({ bytes: line.bytes, start: line.start, next: line.next });
+  }
+
+  /**
+   * The lines in a buffer of their own, each ended by '\n'. Not from Node's shared pool (which
+   * small Buffers come from): the caller moves its ArrayBuffer to a worker.
+   */
+  take(): Buffer<ArrayBuffer> {
+    let size = 0;
+    for (const r of this.ranges) size += r.next - r.start + (ended(r) ? 0 : 1);
+    const out = Buffer.allocUnsafeSlow(size);
+    let at = 0;
+    for (const r of this.ranges) {
+      at += r.bytes.copy(out, at, r.start, r.next);
+      if (!ended(r)) out[at++] = NEWLINE;
+    }
+    return out;
+  }
+}
+
+const CHUNK_SIZE = 1 << 20;
 
 /**
  * Reads the lines of every file whose resources name no patient (Medication): they go with every
  * patient, as groupByPatient does.
  */
-async function sharedLines(files: string[]): Promise<string[]> {
+async function sharedLines(files: string[], chunkSize: number): Promise<string[]> {
   const shared: string[] = [];
   for (const file of files) {
-    const cursor = new LineCursor(file);
-    for (await cursor.advance(); cursor.head; await cursor.advance())
-      if (MEDICATION_LINE.test(cursor.head.line)) shared.push(cursor.head.line);
+    const cursor = new LineCursor(file, chunkSize);
+    for (await cursor.advance(); cursor.head; await cursor.advance()) {
+      const text = textOf(cursor.head);
+      if (MEDICATION_LINE.test(text)) shared.push(text);
+    }
   }
   return shared;
+}
+
+/** The ids of Patient.ndjson in file order, each with its line. */
+async function patientOrder(file: string, chunkSize: number): Promise<Map<string, Line>> {
+  const order = new Map<string, Line>();
+  const patients = new LineCursor(file, chunkSize);
+  for (await patients.advance(); patients.head; await patients.advance()) {
+    const id = patients.head.owner;
+    if (id === undefined || order.has(id)) throw new UnorderedExportError('Patient.ndjson repeats or lacks an id');
+    order.set(id, patients.head);
+  }
+  return order;
 }
 
 /**
@@ -127,42 +442,64 @@ async function sharedLines(files: string[]): Promise<string[]> {
  * file. Throws {@link UnorderedExportError} (before or while yielding) when the export is not in
  * that order; nothing then tells the caller which patients are complete, so it must start over.
  */
-export async function* patientsInOrder(
-  folder: string,
-): AsyncGenerator<PatientLines | { shared: string[]; total: number }> {
+export async function* patientsInOrder(folder: string, options: ReadOptions = {}): AsyncGenerator<CohortItem> {
+  const chunkSize = options.chunkSize ?? CHUNK_SIZE;
   const files = ndjsonFiles(folder);
   const patientFile = files.find((f) => /(^|\/)Patient\.ndjson$/.test(f));
   if (!patientFile) throw new UnorderedExportError('no Patient.ndjson gives the order of patients');
   const medicationFiles = files.filter((f) => /(^|\/)Medication\.ndjson$/.test(f));
-  const order = new Map<string, number>();
-  const patients = new LineCursor(patientFile);
-  const patientLines: string[] = [];
-  for (await patients.advance(); patients.head; await patients.advance()) {
-    const id = patients.head.owner;
-    if (id === undefined || order.has(id)) throw new UnorderedExportError('Patient.ndjson repeats or lacks an id');
-    order.set(id, order.size);
-    patientLines.push(patients.head.line);
-  }
-  yield { shared: await sharedLines(medicationFiles), total: order.size };
-  const cursors = files.filter((f) => f !== patientFile && !medicationFiles.includes(f)).map((f) => new LineCursor(f));
-  await Promise.all(cursors.map((c) => c.advance()));
+  const order = await patientOrder(patientFile, chunkSize);
+  const position = new Map([...order.keys()].map((id, i) => [id, i]));
+  yield { shared: await sharedLines(medicationFiles, chunkSize), total: order.size };
+  const cursors = files
+    .filter((f) => f !== patientFile && !medicationFiles.includes(f))
+    .map((f) => new LineCursor(f, chunkSize));
+  // One file after the other, not all at once: of two bad lines, the same one is reported every time.
+  for (const cursor of cursors) await cursor.advance();
   let index = 0;
-  for (const [patientId, at] of order) {
-    const lines = [patientLines[at] as string];
+  for (const [patientId, patientLine] of order) {
+    const lines = new PatientBytes();
+    lines.add(patientLine);
     for (const cursor of cursors) {
-      while (cursor.head) {
+      for (; cursor.head; cursor.step() || (await cursor.advance())) {
         const owner = cursor.head.owner;
-        const position = owner === undefined ? undefined : order.get(owner);
-        if (owner === undefined) {
-          // Resources naming no patient are not assessed (groupByPatient leaves them out too).
-        } else if (position === undefined || position < index)
+        if (owner === undefined) continue; // naming no patient: not assessed (groupByPatient leaves it out too)
+        const at = position.get(owner);
+        if (at === undefined || at < index)
           throw new UnorderedExportError(`${cursor.file}: a line for a patient not in this order`);
-        else if (position > index) break;
-        else lines.push(cursor.head.line);
-        await cursor.advance();
+        if (at > index) break;
+        lines.add(cursor.head);
       }
     }
     index++;
-    yield { patientId, lines };
+    yield { patientId, ndjson: lines.take() };
+  }
+}
+
+/**
+ * Every patient's lines from a folder in any order: the files are read whole first (memory grows
+ * with the export), patients come in the order they were first met, Medication lines go with all.
+ */
+export async function* patientsInAnyOrder(folder: string, options: ReadOptions = {}): AsyncGenerator<CohortItem> {
+  const groups = new Map<string, PatientBytes>();
+  const shared: string[] = [];
+  for (const file of ndjsonFiles(folder)) {
+    const cursor = new LineCursor(file, options.chunkSize ?? CHUNK_SIZE);
+    for (await cursor.advance(); cursor.head; cursor.step() || (await cursor.advance())) {
+      const { owner } = cursor.head;
+      if (owner === undefined) {
+        const text = textOf(cursor.head);
+        if (MEDICATION_LINE.test(text)) shared.push(text);
+        continue;
+      }
+      let lines = groups.get(owner);
+      if (!lines) groups.set(owner, (lines = new PatientBytes()));
+      lines.add(cursor.head);
+    }
+  }
+  yield { shared, total: groups.size };
+  for (const [patientId, lines] of groups) {
+    groups.delete(patientId); // its chunks can go once copied out
+    yield { patientId, ndjson: lines.take() };
   }
 }

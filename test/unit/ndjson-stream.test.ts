@@ -1,0 +1,534 @@
+/**
+ * The CLI's Bulk Data reader (src/cli/ndjson-stream.ts) works on bytes and finds a line's owner from
+ * the bytes around its key. It must yield what reading the files as text line by line with
+ * lineOwner yields: the same patients, the same lines, the same errors. The reference below is that
+ * simple reader (the files split at '\n', a patient's lines gathered file after file, as the former
+ * reader did).
+ */
+import { describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { AssessmentInputError } from '../../src/clinical/assess.js';
+import assessPatient from '../../src/cli/assess-worker.js';
+import {
+  lineOwner,
+  ndjsonFiles,
+  ndjsonLines,
+  patientsInAnyOrder,
+  patientsInOrder,
+  UnorderedExportError,
+  type CohortItem,
+} from '../../src/cli/ndjson-stream.js';
+
+type Item = { shared: string[]; total: number } | { patientId: string; lines: string[] };
+interface Outcome {
+  items: Item[];
+  error?: string;
+}
+
+const describeError = (error: unknown): string =>
+  error instanceof Error ? `${error.constructor.name}: ${error.message}` : String(error);
+
+// ---------------------------------------------------------------------------------------------
+// The reference: whole files as text, split at '\n'.
+
+/** A file's lines as text: a byte order mark at its start dropped, '\r' before '\n' dropped. */
+function textLines(file: string): string[] {
+  const text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+}
+
+/** The former reader's cursor: the next non-blank line and its owner; a line lineOwner cannot read is an error. */
+class TextCursor {
+  head: { line: string; owner: string | undefined } | undefined;
+  private readonly lines: string[];
+  private next = 0;
+
+  constructor(readonly file: string) {
+    this.lines = textLines(file);
+  }
+
+  advance(): void {
+    this.head = undefined;
+    while (this.next < this.lines.length) {
+      const line = this.lines[this.next++] as string;
+      if (!line.trim()) continue;
+      const owner = lineOwner(line);
+      if (owner === null) throw new AssessmentInputError(`${basename(this.file)} line ${this.next} is not JSON`);
+      this.head = { line, owner };
+      return;
+    }
+  }
+}
+
+const isMedication = (line: string): boolean => /^\s*\{\s*"resourceType"\s*:\s*"Medication"/.test(line);
+
+/** patientsInOrder as the former reader did it, on text. */
+function referenceInOrder(folder: string): Outcome {
+  const items: Item[] = [];
+  try {
+    const files = ndjsonFiles(folder);
+    const patientFile = files.find((f) => basename(f) === 'Patient.ndjson');
+    if (!patientFile) throw new UnorderedExportError('no Patient.ndjson gives the order of patients');
+    const medicationFiles = files.filter((f) => basename(f) === 'Medication.ndjson');
+    const order = new Map<string, string>();
+    const patients = new TextCursor(patientFile);
+    for (patients.advance(); patients.head; patients.advance()) {
+      const id = patients.head.owner;
+      if (id === undefined || order.has(id)) throw new UnorderedExportError('Patient.ndjson repeats or lacks an id');
+      order.set(id, patients.head.line);
+    }
+    const shared: string[] = [];
+    for (const file of medicationFiles) {
+      const cursor = new TextCursor(file);
+      for (cursor.advance(); cursor.head; cursor.advance())
+        if (isMedication(cursor.head.line)) shared.push(cursor.head.line);
+    }
+    items.push({ shared, total: order.size });
+    const position = new Map([...order.keys()].map((id, i) => [id, i]));
+    const cursors = files
+      .filter((f) => f !== patientFile && !medicationFiles.includes(f))
+      .map((f) => new TextCursor(f));
+    for (const cursor of cursors) cursor.advance();
+    let index = 0;
+    for (const [patientId, patientLine] of order) {
+      const lines = [patientLine];
+      for (const cursor of cursors) {
+        for (; cursor.head; cursor.advance()) {
+          const { owner, line } = cursor.head;
+          if (owner === undefined) continue;
+          const at = position.get(owner);
+          if (at === undefined || at < index)
+            throw new UnorderedExportError(`${cursor.file}: a line for a patient not in this order`);
+          if (at > index) break;
+          lines.push(line);
+        }
+      }
+      index++;
+      items.push({ patientId, lines });
+    }
+  } catch (error) {
+    return { items, error: describeError(error) };
+  }
+  return { items };
+}
+
+/** patientsInAnyOrder as the former read-whole path did it, on text. */
+function referenceAnyOrder(folder: string): Outcome {
+  const groups = new Map<string, string[]>();
+  const shared: string[] = [];
+  try {
+    for (const file of ndjsonFiles(folder)) {
+      const cursor = new TextCursor(file);
+      for (cursor.advance(); cursor.head; cursor.advance()) {
+        const { owner, line } = cursor.head;
+        if (owner === undefined) {
+          if (isMedication(line)) shared.push(line);
+        } else groups.set(owner, [...(groups.get(owner) ?? []), line]);
+      }
+    }
+  } catch (error) {
+    return { items: [], error: describeError(error) };
+  }
+  return {
+    items: [{ shared, total: groups.size }, ...[...groups].map(([patientId, lines]) => ({ patientId, lines }))],
+  };
+}
+
+/** What a reader yields, each patient's bytes read back as lines, until it ends or throws. */
+async function outcomeOf(reader: AsyncGenerator<CohortItem>): Promise<Outcome> {
+  const items: Item[] = [];
+  try {
+    for await (const item of reader)
+      items.push('shared' in item ? item : { patientId: item.patientId, lines: ndjsonLines(item.ndjson) });
+  } catch (error) {
+    return { items, error: describeError(error) };
+  }
+  return { items };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generated exports.
+
+/** How one resource line is written. */
+interface Style {
+  space: string;
+  key: 'subject' | 'patient';
+  base: string;
+  typeFirst: boolean;
+  display: boolean;
+  decoys: boolean;
+  contained: boolean;
+  text: string;
+}
+
+const styleArb: fc.Arbitrary<Style> = fc.record({
+  space: fc.constantFrom('', '', ' ', '\t', '  '),
+  key: fc.constantFrom('subject', 'subject', 'patient'),
+  // 'x' makes `xPatient/…`, which OWNER does not read (and lineOwner then finds no patient).
+  base: fc.constantFrom('', '', 'https://fhir.example.org/r4/', `https://${'long.'.repeat(50)}example/`, 'urn:x/', 'x'),
+  typeFirst: fc.constantFrom(true, true, true, false),
+  display: fc.boolean(),
+  decoys: fc.boolean(),
+  contained: fc.constantFrom(...Array<boolean>(9).fill(false), true),
+  text: fc.constantFrom('', 'Hämoglobin', '漢字 😀 ok', '"subject": see Patient/x', 'é'.repeat(40)),
+});
+
+/** A JSON object written with the style's spacing; resourceType first, or after the id. */
+function objectLine(type: string, id: string, fields: string[], style: Style): string {
+  const s = style.space;
+  const head = [`"resourceType":${s}"${type}"`, `"id":${s}${JSON.stringify(id)}`];
+  const all = [
+    ...(style.typeFirst ? head : head.reverse()),
+    `"note":[{"text":${JSON.stringify(style.text)}}]`,
+    ...fields,
+  ];
+  return `${s}{${s}${all.join(`,${s}`)}${s}}`;
+}
+
+/** A resource of `owner`, perhaps with references to `other` patient before its own. */
+function resourceLine(type: string, id: string, owner: string, other: string, style: Style): string {
+  const s = style.space;
+  const ref = `"reference":${s}"${style.base}Patient/${owner}"`;
+  return objectLine(
+    type,
+    id,
+    [
+      ...(style.decoys ? [`"focus":[{"reference":"Patient/${other}"}]`, `"code":{"text":"subject"}`] : []),
+      ...(style.contained
+        ? [`"contained":[{"resourceType":"Observation","subject":{"reference":"Patient/${other}"}}]`]
+        : []),
+      `"${style.key}":${s}{${s}${style.display ? `"display":"x",${s}` : ''}${ref}${s}}`,
+    ],
+    style,
+  );
+}
+
+const ID = fc.oneof(fc.stringMatching(/^[A-Za-z0-9.-]{1,6}$/), fc.constantFrom('é1', '漢字', 'x😀', 'p1/_history/2'));
+/**
+ * Lines JSON.parse rejects, some of them with an owner all the same (lineOwner reads the reference
+ * without parsing). U+00A0 and U+2003 are whitespace to the regexes but not to JSON.parse, and
+ * several bytes of UTF-8 each.
+ */
+const NOT_JSON = [
+  'not json',
+  '{"resourceType":"Observation",',
+  '{"resourceType":"Patient","id":"z"',
+  '{"resourceType":"Observation","subject":{"reference":"Patient/P0"},',
+  '{"resourceType":"Observation",\u00a0"subject":\u00a0{\u00a0"reference":"Patient/P0"}}',
+  '\u2003{"resourceType":"Observation","subject":\u2003{"reference":"Patient/P0"}}',
+  '{"resourceType":"Observation","subject":{"display":"x",\u00a0"reference":"Patient/P0"}}',
+  '\u00a0{"resourceType":"Patient","id":"z","contained":[{"resourceType":"Observation","subject":{"reference":"Patient/P0"}}]}',
+];
+const FILES = ['Observation', 'Condition', 'AllergyIntolerance'];
+
+const exportArb = fc.record({
+  patients: fc.uniqueArray(ID, { minLength: 1, maxLength: 4 }),
+  patientStyle: styleArb,
+  resources: fc.array(fc.record({ patient: fc.nat(), file: fc.nat(FILES.length - 1), style: styleArb }), {
+    maxLength: 14,
+  }),
+  unowned: fc.array(fc.record({ at: fc.nat(), file: fc.nat(FILES.length - 1), medication: fc.boolean() }), {
+    maxLength: 2,
+  }),
+  medications: fc.nat(2),
+  blanks: fc.array(
+    fc.record({ at: fc.nat(), file: fc.nat(FILES.length), line: fc.constantFrom('', ' ', '\t ', '\u00a0') }),
+    { maxLength: 3 },
+  ),
+  notJson: fc.oneof(
+    { weight: 4, arbitrary: fc.constant(null) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ at: fc.nat(), file: fc.nat(FILES.length), line: fc.constantFrom(...NOT_JSON) }),
+    },
+  ),
+  disorder: fc.constantFrom(
+    ...Array<string>(12).fill('none'),
+    'reverse',
+    'unknown patient',
+    'no Patient.ndjson',
+    'repeated patient',
+  ),
+  eol: fc.constantFrom('\n', '\r\n'),
+  finalEol: fc.boolean(),
+  bom: fc.constantFrom(false, false, true),
+});
+type Export = typeof exportArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** Inserts `value` at a place `at` picks, whatever the length of the list. */
+function insertAt<T>(list: T[], at: number, value: T): void {
+  list.splice(at % (list.length + 1), 0, value);
+}
+
+/** Writes the export to a new folder: Patient.ndjson, the resource files, Medication.ndjson. */
+function writeExport(e: Export): string {
+  const ids = e.disorder === 'repeated patient' ? [...e.patients, e.patients[0] as string] : e.patients;
+  // A Patient line belongs to its id whatever it holds: here perhaps a resource of another patient.
+  const contained = (id: string) =>
+    e.patientStyle.contained
+      ? [`"contained":[{"resourceType":"Observation","subject":{"reference":"Patient/x${id}"}}]`]
+      : [];
+  const files: string[][] = [
+    ids.map((id) => objectLine('Patient', id, contained(id), e.patientStyle)),
+    ...FILES.map(() => []),
+  ];
+  const sorted = [...e.resources].sort((a, b) => (a.patient % e.patients.length) - (b.patient % e.patients.length));
+  sorted.forEach((r, i) => {
+    const owner = e.patients[r.patient % e.patients.length] as string;
+    const other = e.patients[(r.patient + 1) % e.patients.length] as string;
+    (files[r.file + 1] as string[]).push(resourceLine(FILES[r.file] as string, `r${i}`, owner, other, r.style));
+  });
+  for (const u of e.unowned)
+    insertAt(
+      files[u.file + 1] as string[],
+      u.at,
+      `{"resourceType":"${u.medication ? 'Medication' : 'Practitioner'}","id":"u"}`,
+    );
+  if (e.disorder === 'reverse') (files[1] as string[]).reverse();
+  if (e.disorder === 'unknown patient')
+    insertAt(files[1] as string[], 0, resourceLine('Observation', 'g', 'ghost', 'ghost', e.patientStyle));
+  const medication = Array.from(
+    { length: e.medications },
+    (_, i) => `{"resourceType":"Medication","id":"m${i}","code":{"text":"Tocilizumab"}}`,
+  );
+  files.push(medication);
+  for (const b of e.blanks) insertAt(files[b.file] as string[], b.at, b.line);
+  if (e.notJson)
+    insertAt(files[e.notJson.file] as string[], e.notJson.at, e.notJson.line.replace('P0', e.patients[0] as string));
+  const folder = mkdtempSync(join(tmpdir(), 'ndjson-stream-'));
+  ['Patient', ...FILES, 'Medication'].forEach((name, i) => {
+    if (name === 'Patient' && e.disorder === 'no Patient.ndjson') return;
+    const lines = files[i] as string[];
+    const body = lines.join(e.eol) + (e.finalEol && lines.length > 0 ? e.eol : '');
+    writeFileSync(join(folder, `${name}.ndjson`), (e.bom ? '\uFEFF' : '') + body);
+  });
+  return folder;
+}
+
+/** Chunk sizes from one byte (every character straddles) through a few lines each to the CLI's 1 MB. */
+const chunkSizeArb = fc.oneof(
+  fc.integer({ min: 1, max: 48 }),
+  fc.integer({ min: 49, max: 1000 }),
+  fc.constant(7),
+  fc.constant(1 << 20),
+);
+
+async function withExport<T>(e: Export, run: (folder: string) => Promise<T>): Promise<T> {
+  const folder = writeExport(e);
+  try {
+    return await run(folder);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+describe('the byte reader yields what reading the files as text line by line yields', () => {
+  test('patientsInOrder: same patients, lines and error, for any chunk size', async () => {
+    await fc.assert(
+      fc.asyncProperty(exportArb, chunkSizeArb, (e, chunkSize) =>
+        withExport(e, async (folder) => {
+          expect(await outcomeOf(patientsInOrder(folder, { chunkSize }))).toEqual(referenceInOrder(folder));
+        }),
+      ),
+      { numRuns: 200 },
+    );
+  }, 60_000);
+
+  test('patientsInAnyOrder: same groups, shared lines and error, for any chunk size', async () => {
+    await fc.assert(
+      fc.asyncProperty(exportArb, chunkSizeArb, (e, chunkSize) =>
+        withExport(e, async (folder) => {
+          expect(await outcomeOf(patientsInAnyOrder(folder, { chunkSize }))).toEqual(referenceAnyOrder(folder));
+        }),
+      ),
+      { numRuns: 150 },
+    );
+  }, 60_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Hand-written cases.
+
+function folderOf(files: Record<string, string>): string {
+  const folder = mkdtempSync(join(tmpdir(), 'ndjson-stream-'));
+  for (const [name, body] of Object.entries(files)) writeFileSync(join(folder, name), body);
+  return folder;
+}
+
+const patient = (id: string): string => `{"resourceType":"Patient","id":"${id}"}`;
+const observation = (id: string, owner: string, extra = ''): string =>
+  `{"resourceType":"Observation","id":"${id}",${extra}"subject":{"reference":"Patient/${owner}"}}`;
+
+async function readFolder(files: Record<string, string>, chunkSize = 7, any = false): Promise<Outcome> {
+  const folder = folderOf(files);
+  try {
+    return await outcomeOf((any ? patientsInAnyOrder : patientsInOrder)(folder, { chunkSize }));
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+describe('patientsInOrder, by hand', () => {
+  test('a line straddling chunks and split inside multi-byte characters comes out whole', async () => {
+    const text = '"note":[{"text":"Hämoglobin 漢字 😀"}],';
+    const outcome = await readFolder({
+      'Patient.ndjson': `${patient('a')}\n`,
+      'Observation.ndjson': `${observation('o1', 'a', text)}\n`,
+    });
+    expect(outcome.items[1]).toEqual({ patientId: 'a', lines: [patient('a'), observation('o1', 'a', text)] });
+  });
+
+  test('CRLF, blank lines and a byte order mark: the lines without line ends, blank lines skipped', async () => {
+    const outcome = await readFolder({
+      'Patient.ndjson': `\uFEFF${patient('a')}\r\n\r\n${patient('b')}`,
+      'Observation.ndjson': `\uFEFF${observation('o1', 'a')}\r\n  \r\n${observation('o2', 'b')}\r\n`,
+    });
+    expect(outcome).toEqual({
+      items: [
+        { shared: [], total: 2 },
+        { patientId: 'a', lines: [patient('a'), observation('o1', 'a')] },
+        { patientId: 'b', lines: [patient('b'), observation('o2', 'b')] },
+      ],
+    });
+  });
+
+  test('the owner is the first subject reference, not a Patient/ reference in an earlier field', async () => {
+    const decoy = '"performer":[{"reference":"Patient/b"}],"code":{"text":"subject"},';
+    const outcome = await readFolder({
+      'Patient.ndjson': `${patient('a')}\n${patient('b')}\n`,
+      'Observation.ndjson': `${observation('o1', 'a', decoy)}\n${observation('o2', 'b')}\n`,
+    });
+    expect(outcome.items.slice(1)).toEqual([
+      { patientId: 'a', lines: [patient('a'), observation('o1', 'a', decoy)] },
+      { patientId: 'b', lines: [patient('b'), observation('o2', 'b')] },
+    ]);
+  });
+
+  test('a line that is not JSON names its file and its line number, blank lines counted', async () => {
+    const outcome = await readFolder({
+      'Patient.ndjson': `${patient('a')}\n`,
+      'Observation.ndjson': `${observation('o1', 'a')}\n\n{"resourceType":"Observation",\n`,
+    });
+    expect(outcome.error).toBe('AssessmentInputError: Observation.ndjson line 3 is not JSON');
+  });
+
+  test.each([7, 1 << 20])(
+    'a line cut short before its reference is not JSON, though the next line completes it (chunks of %d bytes)',
+    async (chunkSize) => {
+      const outcome = await readFolder(
+        {
+          'Patient.ndjson': `${patient('a')}\n`,
+          'Observation.ndjson': `${observation('o1', 'a')}\n{"resourceType":"Observation","id":"o2","subject":\n{"reference":"Patient/a"}}\n`,
+        },
+        chunkSize,
+      );
+      expect(outcome.error).toBe('AssessmentInputError: Observation.ndjson line 2 is not JSON');
+    },
+  );
+
+  test('a line for a patient already passed: UnorderedExportError, so that the caller reads the folder whole', async () => {
+    const outcome = await readFolder({
+      'Patient.ndjson': `${patient('a')}\n${patient('b')}\n`,
+      'Observation.ndjson': `${observation('o2', 'b')}\n${observation('o1', 'a')}\n`,
+    });
+    expect(outcome.error).toMatch(
+      /^UnorderedExportError: .*Observation\.ndjson: a line for a patient not in this order$/,
+    );
+    const whole = await readFolder(
+      {
+        'Patient.ndjson': `${patient('a')}\n${patient('b')}\n`,
+        'Observation.ndjson': `${observation('o2', 'b')}\n${observation('o1', 'a')}\n`,
+      },
+      7,
+      true,
+    );
+    // Read whole, patients come as first met (Observation.ndjson comes before Patient.ndjson).
+    expect(whole.items.slice(1)).toEqual([
+      { patientId: 'b', lines: [observation('o2', 'b'), patient('b')] },
+      { patientId: 'a', lines: [observation('o1', 'a'), patient('a')] },
+    ]);
+  });
+
+  test('an id is decoded as UTF-8, invalid bytes too: never taken for the id of the line before', async () => {
+    const folder = folderOf({ 'Patient.ndjson': `${patient('é1')}\n` });
+    const bytes = (text: string) => Buffer.from(text, 'latin1');
+    // é1 as UTF-8, then as Latin-1 (0xE9 0x31: not UTF-8, read as U+FFFD 1).
+    writeFileSync(
+      join(folder, 'Observation.ndjson'),
+      Buffer.concat([Buffer.from(`${observation('o1', 'é1')}\n`), bytes(`${observation('o2', '\u00e91')}\n`)]),
+    );
+    try {
+      const outcome = await outcomeOf(patientsInOrder(folder));
+      expect(outcome.error).toMatch(/Observation\.ndjson: a line for a patient not in this order$/);
+      expect(lineOwner(textLines(join(folder, 'Observation.ndjson'))[1] as string)).toBe('\ufffd1');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  test('Medication lines are shared with every patient', async () => {
+    const medication = '{"resourceType":"Medication","id":"m","code":{"text":"Tocilizumab"}}';
+    const outcome = await readFolder({ 'Patient.ndjson': patient('a'), 'Medication.ndjson': `${medication}\n` });
+    expect(outcome.items[0]).toEqual({ shared: [medication], total: 1 });
+  });
+
+  test('each patient comes in a buffer of its own, which can be moved to a worker', async () => {
+    const folder = folderOf({
+      'Patient.ndjson': `${patient('a')}\n${patient('b')}\n`,
+      'Observation.ndjson': `${observation('o1', 'a')}\n${observation('o2', 'b')}\n`,
+    });
+    try {
+      for await (const item of patientsInOrder(folder)) {
+        if ('shared' in item) continue;
+        expect(item.ndjson.byteOffset).toBe(0);
+        expect(item.ndjson.buffer.byteLength).toBe(item.ndjson.byteLength);
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the worker reads the bytes it is given', () => {
+  const task = (ndjson: string) => ({
+    patientId: 'a',
+    ndjson: Buffer.from(ndjson),
+    shared: [],
+    asOf: '2026-11-22',
+    infusionDate: undefined,
+    format: 'csv' as const,
+    clinical: { thresholdsFile: undefined, localCodesFile: undefined, timeZone: 'UTC' },
+  });
+
+  test('ndjsonLines gives back the lines without their line ends', () => {
+    expect(ndjsonLines(Buffer.from('a\r\nb\nc 😀\n'))).toEqual(['a', 'b', 'c 😀']);
+  });
+
+  test('ndjsonLines reads buffers of any size: lines across its 64 KB pieces, lines longer than a piece', () => {
+    const lineArb = fc.record({
+      text: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }).filter((t) => !/[\r\n]/.test(t)),
+      times: fc.oneof(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1000, max: 30_000 })),
+      crlf: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(lineArb, { minLength: 1, maxLength: 12 }), (specs) => {
+        const lines = specs.map((l) => l.text.repeat(l.times));
+        const ndjson = Buffer.from(specs.map((l, i) => `${lines[i] as string}${l.crlf ? '\r' : ''}\n`).join(''));
+        expect(ndjsonLines(ndjson)).toEqual(lines);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test('CRLF lines are assessed; a line that is not JSON fails the patient', () => {
+    const good = assessPatient(task(`${patient('a')}\r\n${observation('o1', 'a')}\r\n`));
+    expect(good).toMatchObject({ patientId: 'a', misplaced: 0 });
+    expect('output' in good).toBe(true);
+    expect(assessPatient(task(`${patient('a')}\n{"resourceType":\n`))).toMatchObject({ error: 'a line is not JSON' });
+  });
+});
