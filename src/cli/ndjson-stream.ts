@@ -38,7 +38,17 @@ export type CohortItem = PatientLines | SharedLines;
 export interface ReadOptions {
   /** Bytes read at a time (tests make it tiny so that lines and characters straddle chunks). */
   chunkSize?: number;
+  /** Longest line accepted, in bytes (default {@link MAX_LINE_BYTES}). */
+  maxLineBytes?: number;
 }
+
+/**
+ * Longest line accepted: a line is held whole until its end, and decoded whole by the worker; V8's
+ * strings stop at about 512 MB, and a file with no line end must not fill memory first.
+ */
+export const MAX_LINE_BYTES = 256 * 1_048_576;
+
+const CHUNK_SIZE = 1 << 20;
 
 /** The export is not written patient by patient in the order of Patient.ndjson. */
 export class UnorderedExportError extends Error {}
@@ -282,11 +292,16 @@ class LineCursor {
   private carry: Buffer[] = [];
   private lineNumber = 0;
 
+  /** Bytes of the line being joined across chunks so far. */
+  private carried = 0;
+  private readonly maxLineBytes: number;
+
   constructor(
     readonly file: string,
-    chunkSize: number,
+    options: ReadOptions,
   ) {
-    const stream = createReadStream(file, { highWaterMark: chunkSize });
+    this.maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
+    const stream = createReadStream(file, { highWaterMark: options.chunkSize ?? CHUNK_SIZE });
     this.chunks = (stream as AsyncIterable<Buffer, undefined>)[Symbol.asyncIterator]();
   }
 
@@ -331,6 +346,7 @@ class LineCursor {
    * null at the end of the file.
    */
   private async read(): Promise<Chunk | undefined | null> {
+    this.carried = this.chunk.bytes.length - this.at;
     if (this.at < this.chunk.bytes.length) this.carry.push(this.chunk.bytes.subarray(this.at));
     this.chunk = NO_CHUNK;
     this.at = 0;
@@ -338,6 +354,11 @@ class LineCursor {
       const { done, value } = await this.chunks.next();
       if (done) break;
       const newline = value.indexOf(NEWLINE);
+      this.carried += newline < 0 ? value.length : newline;
+      if (this.carried > this.maxLineBytes)
+        throw new AssessmentInputError(
+          `${basename(this.file)} line ${this.lineNumber + 1} is longer than ${this.maxLineBytes} bytes`,
+        );
       if (newline < 0) {
         this.carry.push(value);
         continue;
@@ -407,16 +428,14 @@ class PatientBytes {
   }
 }
 
-const CHUNK_SIZE = 1 << 20;
-
 /**
  * Reads the lines of every file whose resources name no patient (Medication): they go with every
  * patient, as groupByPatient does.
  */
-async function sharedLines(files: string[], chunkSize: number): Promise<string[]> {
+async function sharedLines(files: string[], options: ReadOptions): Promise<string[]> {
   const shared: string[] = [];
   for (const file of files) {
-    const cursor = new LineCursor(file, chunkSize);
+    const cursor = new LineCursor(file, options);
     for (await cursor.advance(); cursor.head; await cursor.advance()) {
       const text = textOf(cursor.head);
       if (MEDICATION_LINE.test(text)) shared.push(text);
@@ -426,9 +445,9 @@ async function sharedLines(files: string[], chunkSize: number): Promise<string[]
 }
 
 /** The ids of Patient.ndjson in file order, each with its line. */
-async function patientOrder(file: string, chunkSize: number): Promise<Map<string, Line>> {
+async function patientOrder(file: string, options: ReadOptions): Promise<Map<string, Line>> {
   const order = new Map<string, Line>();
-  const patients = new LineCursor(file, chunkSize);
+  const patients = new LineCursor(file, options);
   for (await patients.advance(); patients.head; await patients.advance()) {
     const id = patients.head.owner;
     if (id === undefined || order.has(id)) throw new UnorderedExportError('Patient.ndjson repeats or lacks an id');
@@ -443,17 +462,16 @@ async function patientOrder(file: string, chunkSize: number): Promise<Map<string
  * that order; nothing then tells the caller which patients are complete, so it must start over.
  */
 export async function* patientsInOrder(folder: string, options: ReadOptions = {}): AsyncGenerator<CohortItem> {
-  const chunkSize = options.chunkSize ?? CHUNK_SIZE;
   const files = ndjsonFiles(folder);
   const patientFile = files.find((f) => /(^|\/)Patient\.ndjson$/.test(f));
   if (!patientFile) throw new UnorderedExportError('no Patient.ndjson gives the order of patients');
   const medicationFiles = files.filter((f) => /(^|\/)Medication\.ndjson$/.test(f));
-  const order = await patientOrder(patientFile, chunkSize);
+  const order = await patientOrder(patientFile, options);
   const position = new Map([...order.keys()].map((id, i) => [id, i]));
-  yield { shared: await sharedLines(medicationFiles, chunkSize), total: order.size };
+  yield { shared: await sharedLines(medicationFiles, options), total: order.size };
   const cursors = files
     .filter((f) => f !== patientFile && !medicationFiles.includes(f))
-    .map((f) => new LineCursor(f, chunkSize));
+    .map((f) => new LineCursor(f, options));
   // One file after the other, not all at once: of two bad lines, the same one is reported every time.
   for (const cursor of cursors) await cursor.advance();
   let index = 0;
@@ -484,7 +502,7 @@ export async function* patientsInAnyOrder(folder: string, options: ReadOptions =
   const groups = new Map<string, PatientBytes>();
   const shared: string[] = [];
   for (const file of ndjsonFiles(folder)) {
-    const cursor = new LineCursor(file, options.chunkSize ?? CHUNK_SIZE);
+    const cursor = new LineCursor(file, options);
     for (await cursor.advance(); cursor.head; cursor.step() || (await cursor.advance())) {
       const { owner } = cursor.head;
       if (owner === undefined) {

@@ -328,27 +328,28 @@ async function withExport<T>(e: Export, run: (folder: string) => Promise<T>): Pr
 }
 
 describe('the byte reader yields what reading the files as text line by line yields', () => {
-  test('patientsInOrder: same patients, lines and error, for any chunk size', async () => {
-    await fc.assert(
-      fc.asyncProperty(exportArb, chunkSizeArb, (e, chunkSize) =>
-        withExport(e, async (folder) => {
-          expect(await outcomeOf(patientsInOrder(folder, { chunkSize }))).toEqual(referenceInOrder(folder));
-        }),
-      ),
-      { numRuns: 200 },
-    );
-  }, 60_000);
-
-  test('patientsInAnyOrder: same groups, shared lines and error, for any chunk size', async () => {
-    await fc.assert(
-      fc.asyncProperty(exportArb, chunkSizeArb, (e, chunkSize) =>
-        withExport(e, async (folder) => {
-          expect(await outcomeOf(patientsInAnyOrder(folder, { chunkSize }))).toEqual(referenceAnyOrder(folder));
-        }),
-      ),
-      { numRuns: 150 },
-    );
-  }, 60_000);
+  test.each([
+    ['patientsInOrder: same patients, lines and error, for any chunk size', patientsInOrder, referenceInOrder, 200],
+    [
+      'patientsInAnyOrder: same groups, shared lines and error, for any chunk size',
+      patientsInAnyOrder,
+      referenceAnyOrder,
+      150,
+    ],
+  ] as const)(
+    '%s',
+    async (_title, reader, reference, numRuns) => {
+      await fc.assert(
+        fc.asyncProperty(exportArb, chunkSizeArb, (e, chunkSize) =>
+          withExport(e, async (folder) => {
+            expect(await outcomeOf(reader(folder, { chunkSize }))).toEqual(reference(folder));
+          }),
+        ),
+        { numRuns },
+      );
+    },
+    60_000,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -364,10 +365,16 @@ const patient = (id: string): string => `{"resourceType":"Patient","id":"${id}"}
 const observation = (id: string, owner: string, extra = ''): string =>
   `{"resourceType":"Observation","id":"${id}",${extra}"subject":{"reference":"Patient/${owner}"}}`;
 
-async function readFolder(files: Record<string, string>, chunkSize = 7, any = false): Promise<Outcome> {
+async function readFolder(
+  files: Record<string, string>,
+  chunkSize = 7,
+  any = false,
+  maxLineBytes?: number,
+): Promise<Outcome> {
   const folder = folderOf(files);
   try {
-    return await outcomeOf((any ? patientsInAnyOrder : patientsInOrder)(folder, { chunkSize }));
+    const options = { chunkSize, ...(maxLineBytes ? { maxLineBytes } : {}) };
+    return await outcomeOf((any ? patientsInAnyOrder : patientsInOrder)(folder, options));
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }
@@ -416,6 +423,22 @@ describe('patientsInOrder, by hand', () => {
     });
     expect(outcome.error).toBe('AssessmentInputError: Observation.ndjson line 3 is not JSON');
   });
+
+  test.each([false, true])(
+    'a line longer than the limit is a named error, not a file held whole in memory (read whole: %s)',
+    async (any) => {
+      // Line 1 is 76 bytes; line 2 is 120 (an Observation padded with spaces, no line end); limit 100.
+      const long = observation('o2', 'a').padEnd(120, ' ');
+      const outcome = await readFolder(
+        { 'Patient.ndjson': `${patient('a')}\n`, 'Observation.ndjson': `${observation('o1', 'a')}\n${long}` },
+        7,
+        any,
+        100,
+      );
+      expect(observation('o1', 'a')).toHaveLength(76);
+      expect(outcome.error).toBe('AssessmentInputError: Observation.ndjson line 2 is longer than 100 bytes');
+    },
+  );
 
   test.each([7, 1 << 20])(
     'a line cut short before its reference is not JSON, though the next line completes it (chunks of %d bytes)',
