@@ -22,7 +22,15 @@ function parseObjects(pdf: Buffer): Map<number, PdfObject> {
     }
     const dict = body.slice(0, at);
     const raw = body.slice(at + 'stream'.length).replace(/^\r?\n/, '');
-    const data = Buffer.from(raw.slice(0, raw.lastIndexOf('endstream')).replace(/\r?\n$/, ''), 'latin1');
+    // The stream is /Length bytes long: its data may itself end in \r or \n, so the end-of-line
+    // before `endstream` is only guessed when the length is not given directly.
+    const length = /\/Length\s+(\d+)(?!\s+\d+\s+R)/.exec(dict)?.[1];
+    const data = Buffer.from(
+      length !== undefined
+        ? raw.slice(0, Number(length))
+        : raw.slice(0, raw.lastIndexOf('endstream')).replace(/\r?\n$/, ''),
+      'latin1',
+    );
     let stream = data;
     if (dict.includes('/FlateDecode')) {
       try {

@@ -229,7 +229,7 @@ describe('print', () => {
       const squash = (s: string): string => s.replace(/\s+/g, '');
       for (const [i, text] of pages.entries()) {
         for (const wanted of [name, born, identifier, printed, `page ${i + 1} of ${pages.length}`])
-          expect({ page: i + 1, wanted, found: squash(text).includes(squash(wanted)) }).toMatchObject({ found: true });
+          expect(`page ${i + 1}: ${squash(text)}`).toContain(squash(wanted));
       }
       // The charts are on paper, within the page: in print media at A4 width, after beforeprint redrew
       // them, every lane is drawn, no wider than the page's content.
