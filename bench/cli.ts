@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { ndjsonFiles } from '../src/cli/ndjson-stream.js';
 import { compiled } from './lib/compile.js';
 import { ROOT } from './lib/processes.js';
-import { loadAverage, printRows, spread, type Row } from './lib/stats.js';
+import { type Row, runAsScript, spread } from './lib/stats.js';
 
 const REPS = Number(process.env['REPS'] ?? 3);
 
@@ -103,7 +103,4 @@ export async function benchCli(): Promise<Row[]> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(await loadAverage());
-  printRows(await benchCli());
-}
+await runAsScript(import.meta.url, benchCli);

@@ -9,7 +9,7 @@ import { assess } from '../src/clinical/assess.js';
 import { buildTerminology } from '../src/clinical/terminology.js';
 import { loadValueSets } from '../src/profiles.js';
 import { patientWith, TODAY } from './lib/fixtures.js';
-import { loadAverage, printRows, spread, type Row } from './lib/stats.js';
+import { type Row, runAsScript, spread } from './lib/stats.js';
 
 const REPS = Number(process.env['REPS'] ?? 3);
 const terminology = buildTerminology(loadValueSets());
@@ -59,7 +59,4 @@ export function benchEngine(): Row[] {
   ];
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(await loadAverage());
-  printRows(benchEngine());
-}
+await runAsScript(import.meta.url, benchEngine);

@@ -1,35 +1,41 @@
 /**
  * `npm run bench`: every figure of issue 13 against its floor measured in the same run, as one
  * table (median and, in brackets, the spread of the repetitions; REPS=3 by default). Benchmarks,
- * not tests: nothing here runs in `npm test`. Each script also runs alone (npx tsx bench/<name>.ts).
+ * not tests: nothing here runs in `npm test`. Each script runs in a process of its own, one after
+ * another, exactly as it runs alone (npx tsx bench/<name>.ts): what one benchmark leaves in its
+ * process's heap (request bodies of up to 13 MB, a 50,000-Observation patient) must not slow the
+ * next one's garbage collection.
  */
-import { benchCli } from './cli.js';
-import { benchEngine } from './engine.js';
-import { benchNoPrefetch } from './no-prefetch.js';
-import { benchOrderSignCost } from './order-sign-cost.js';
-import { benchPatientView } from './patient-view.js';
-import { benchStartup } from './startup.js';
-import { loadAverage, printRows, type Row } from './lib/stats.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadAverage } from './lib/stats.js';
+
+const SCRIPTS = ['patient-view', 'engine', 'no-prefetch', 'startup', 'cli', 'order-sign-cost'];
+
+/** Runs bench/<name>.ts in its own node process; returns the table rows it printed. */
+function runAlone(name: string): Promise<string[]> {
+  const script = fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('close', (code) => {
+      const rows = out.split('\n').filter((line) => line.startsWith('| '));
+      const why = err.trim().split('\n').slice(-3).join(' ').slice(0, 200).replaceAll('|', '/');
+      resolve(code === 0 && rows.length > 0 ? rows : [`| ${name} | failed (exit ${code}) | | ${why} |`]);
+    });
+  });
+}
 
 const before = await loadAverage();
-const rows: Row[] = [];
-for (const [name, run] of [
-  ['patient-view', benchPatientView],
-  ['engine', async () => Promise.resolve(benchEngine())],
-  ['no-prefetch', benchNoPrefetch],
-  ['startup', benchStartup],
-  ['cli', benchCli],
-  ['order-sign cost', benchOrderSignCost],
-] as const) {
+const rows: string[] = [];
+for (const name of SCRIPTS) {
   process.stderr.write(`bench: ${name}…\n`);
-  try {
-    rows.push(...(await run()));
-  } catch (error) {
-    rows.push({ what: name, figure: 'failed', resolveAt: '', detail: (error as Error).message.slice(0, 200) });
-  }
+  rows.push(...(await runAlone(name)));
 }
 console.log(`\nMachine: ${before} before, ${await loadAverage()} after.\n`);
 console.log('| What | Measured: median (spread) | Resolve at | Detail |');
 console.log('|---|---|---|---|');
-printRows(rows);
-process.exit(0);
+for (const row of rows) console.log(row);

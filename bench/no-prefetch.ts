@@ -9,7 +9,7 @@ import { demoBehindProxy } from './lib/demo-behind-proxy.js';
 import { transactionBundle } from '../src/demo/generator.js';
 import { patientWith } from './lib/fixtures.js';
 import { startService, waitFor } from './lib/processes.js';
-import { loadAverage, printRows, spread, type Row } from './lib/stats.js';
+import { type Row, runAsScript, spread } from './lib/stats.js';
 
 const REPS = Number(process.env['REPS'] ?? 3);
 const DELAY_MS = 100;
@@ -78,7 +78,4 @@ export async function benchNoPrefetch(): Promise<Row[]> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(await loadAverage());
-  printRows(await benchNoPrefetch());
-}
+await runAsScript(import.meta.url, benchNoPrefetch);

@@ -13,7 +13,7 @@ import { loadClinicalContext } from '../src/profiles.js';
 import { TODAY } from './lib/fixtures.js';
 import type { LatencyProxy } from './lib/latency-proxy.js';
 import { startService, waitFor } from './lib/processes.js';
-import { loadAverage, printRows, type Row } from './lib/stats.js';
+import { type Row, runAsScript } from './lib/stats.js';
 
 const medicationRequest = (id: string, patientId: string, system: string, code: string, display: string): unknown => ({
   resourceType: 'MedicationRequest',
@@ -97,7 +97,4 @@ export async function benchOrderSignCost(): Promise<Row[]> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(await loadAverage());
-  printRows(await benchOrderSignCost());
-}
+await runAsScript(import.meta.url, benchOrderSignCost);

@@ -6,7 +6,7 @@
  */
 import { patientViewBody, patientWith } from './lib/fixtures.js';
 import { startBare, startService, waitFor, type Child } from './lib/processes.js';
-import { loadAverage, printRows, spread, type Row } from './lib/stats.js';
+import { type Row, runAsScript, spread } from './lib/stats.js';
 
 const REPS = Number(process.env['REPS'] ?? 3);
 const SERVICE = '/cds-services/cart-hematotox-patient-view';
@@ -80,7 +80,4 @@ export async function benchPatientView(): Promise<Row[]> {
   return rows;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(await loadAverage());
-  printRows(await benchPatientView());
-}
+await runAsScript(import.meta.url, benchPatientView);

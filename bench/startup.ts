@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { compiled } from './lib/compile.js';
 import { start, waitFor } from './lib/processes.js';
-import { loadAverage, printRows, spread, type Row } from './lib/stats.js';
+import { type Row, runAsScript, spread } from './lib/stats.js';
 
 const REPS = Number(process.env['REPS'] ?? 3);
 
@@ -51,7 +51,4 @@ export async function benchStartup(): Promise<Row[]> {
   ];
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(await loadAverage());
-  printRows(await benchStartup());
-}
+await runAsScript(import.meta.url, benchStartup);

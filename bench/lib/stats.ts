@@ -24,3 +24,19 @@ export async function loadAverage(): Promise<string> {
     .map((l) => l.toFixed(2))
     .join(' ')} on ${availableParallelism()} cores`;
 }
+
+/**
+ * A benchmark script run by itself (`npx tsx bench/<name>.ts`, as `npm run bench` runs each one):
+ * prints the machine's load and its rows, then exits even if a server or socket is still open.
+ */
+export async function runAsScript(moduleUrl: string, bench: () => Row[] | Promise<Row[]>): Promise<void> {
+  if (moduleUrl !== `file://${process.argv[1]}`) return;
+  try {
+    console.log(await loadAverage());
+    printRows(await bench());
+    process.exit(0);
+  } catch (error) {
+    console.error(error);
+    process.exit(1);
+  }
+}
