@@ -133,7 +133,28 @@ export type ConversionResult = { ok: true; value: number; unit: string } | { ok:
 
 export type Converter = (value: number) => number;
 const identity: Converter = (v) => v;
+
+/**
+ * Units are input: a record (or a hostile client) can bring any number of distinct unit texts, so
+ * every per-unit cache holds at most this many and starts afresh when full. A hospital's labs use a
+ * few units per analyte; the cap only matters for input no lab sends.
+ */
+export const MAX_CACHED_UNITS = 256;
 const cache = new Map<Dimension, Map<string, Converter | null>>();
+const percentUnits = new Map<string, boolean>();
+
+function remember<V>(byUnit: Map<string, V>, unit: string, value: V): V {
+  if (byUnit.size >= MAX_CACHED_UNITS) byUnit.clear();
+  byUnit.set(unit, value);
+  return value;
+}
+
+/** How many unit texts the caches hold (for the test that they stay bounded). */
+export function cachedUnitCount(): number {
+  let n = percentUnits.size;
+  for (const byUnit of cache.values()) n += byUnit.size;
+  return n;
+}
 let utils: ReturnType<typeof ucum.UcumLhcUtils.getInstance> | undefined;
 
 function ucumUtils(): NonNullable<typeof utils> {
@@ -171,9 +192,7 @@ function converterFor(dimension: Dimension, unit: string): Converter | null {
   }
   const cached = byUnit.get(unit);
   if (cached !== undefined) return cached;
-  const converter = buildConverter(dimension, unit);
-  byUnit.set(unit, converter);
-  return converter;
+  return remember(byUnit, unit, buildConverter(dimension, unit));
 }
 
 function buildConverter(dimension: Dimension, raw: string): Converter | null {
@@ -224,7 +243,10 @@ export function unitConverter(dimension: Dimension, unit: string | undefined): C
 
 /** True when `unit` is a percentage (CD19/CD4/CD8 are measured as % or as counts). */
 export function isPercentUnit(unit: string | undefined): boolean {
-  return unit !== undefined && ALIASES.percent?.[clean(unit).toLowerCase()] === '%';
+  if (unit === undefined) return false;
+  const known = percentUnits.get(unit);
+  if (known !== undefined) return known;
+  return remember(percentUnits, unit, ALIASES.percent?.[clean(unit).toLowerCase()] === '%');
 }
 
 function describeDimension(dimension: Dimension): string {

@@ -3,7 +3,13 @@
  * unreadable units are reported with their reason, never guessed.
  */
 import { describe, expect, test } from '@jest/globals';
-import { isPercentUnit, toCanonical, type Dimension } from '../../src/clinical/units.js';
+import {
+  cachedUnitCount,
+  isPercentUnit,
+  MAX_CACHED_UNITS,
+  toCanonical,
+  type Dimension,
+} from '../../src/clinical/units.js';
 
 describe('toCanonical: counts in 10^9/L, Hb in g/L, Ig in mg/dL, CRP mg/dL, ferritin ng/mL (docs/clinical-logic.md §3)', () => {
   test.each<[Dimension, string, number, number, string]>([
@@ -71,5 +77,18 @@ describe('toCanonical: counts in 10^9/L, Hb in g/L, Ig in mg/dL, CRP mg/dL, ferr
     expect(isPercentUnit(' % ')).toBe(true);
     expect(isPercentUnit('/uL')).toBe(false);
     expect(isPercentUnit(undefined)).toBe(false);
+  });
+
+  test('units are input: 5,000 distinct unit texts leave the caches bounded, and known units still convert', () => {
+    for (let i = 0; i < 5000; i++) {
+      toCanonical('count', `${i}/nL-hostile`, 1);
+      isPercentUnit(`%${i}`);
+    }
+    // One cache per dimension used here (count) plus the percent cache, each at most MAX_CACHED_UNITS.
+    expect(cachedUnitCount()).toBeLessThanOrEqual(2 * MAX_CACHED_UNITS);
+    expect(toCanonical('count', '10*3/uL', 1.5)).toEqual({ ok: true, value: 1.5, unit: '10*9/L' });
+    expect(toCanonical('count', '/uL', 320)).toEqual({ ok: true, value: 0.32, unit: '10*9/L' });
+    expect(isPercentUnit('%')).toBe(true);
+    expect(isPercentUnit('%7')).toBe(false);
   });
 });
