@@ -144,75 +144,70 @@ export function upToInTimeOrder(byAnalyte: Map<Analyte, LabValue[]>, asOf: strin
 /** Compares instants; -1/0/1 rather than a difference, which the sort would receive as a boxed double. */
 const byMs = (a: LabValue, b: LabValue): number => (a.ms < b.ms ? -1 : a.ms > b.ms ? 1 : 0);
 
-/** Runs shorter than this on average: the list is not runs, and is sorted the general way. */
-const MIN_MEAN_RUN = 16;
+/** Lists shorter than this are sorted the general way: counting into 256 buckets per pass costs more. */
+const MIN_RADIX = 128;
+const TWO_TO_32 = 2 ** 32;
 
 /**
- * Sorts `list` by instant, stably. A list that is a few runs already in time order (several
- * searches, or draws through the day appended per round) is merged run by run, comparing instants
- * read once into a typed array: with 107 runs of 71 values (bench/engine.ts, 50,000 Observations),
- * the general sort's comparator calls cost more than the rest of the grouping.
+ * Sorts `list` by instant, stably, in time linear in its length whatever its order: a list already
+ * in time order is left as it is; a short one takes the general sort; a longer one a radix sort.
+ * Values arrive as runs in time order (one search after another, draws appended per round: 107 runs
+ * of 71 values per analyte in bench/engine.ts at 50,000 Observations), and merging k runs costs
+ * log k comparisons per value, which made the engine slower per Observation the larger the record.
  */
 export function sortByTime(list: LabValue[]): void {
-  const starts = [0];
-  const maxRuns = list.length / MIN_MEAN_RUN;
-  for (let i = 1; i < list.length; i++) {
-    if ((list[i] as LabValue).ms < (list[i - 1] as LabValue).ms) {
-      if (starts.length >= maxRuns) {
-        list.sort(byMs);
-        return;
-      }
-      starts.push(i);
-    }
-  }
-  if (starts.length > 1) mergeRuns(list, starts);
+  let ordered = true;
+  for (let i = 1; i < list.length && ordered; i++) ordered = (list[i] as LabValue).ms >= (list[i - 1] as LabValue).ms;
+  if (ordered) return;
+  if (list.length < MIN_RADIX || !radixSortByTime(list)) list.sort(byMs);
 }
 
 /**
- * k-way merge of the runs beginning at `starts`, through a binary heap of run numbers ordered by
- * (instant of the run's next value, run number): equal instants come from the earlier run first,
- * which is where they stood in the input, so the merge is the stable sort.
+ * Least-significant-byte radix sort of `list` by instant, one pass per byte of the instants'
+ * range: stable, as each pass keeps the order of the one before among equal bytes. Instants are
+ * whole milliseconds; returns false, sorting nothing, for any that is not (or a range of 2^53 ms
+ * and more), which the general sort then takes.
  */
-function mergeRuns(list: LabValue[], starts: readonly number[]): void {
+function radixSortByTime(list: LabValue[]): boolean {
   const n = list.length;
-  const k = starts.length;
-  const ms = new Float64Array(n);
-  for (let i = 0; i < n; i++) ms[i] = (list[i] as LabValue).ms;
-  const next = Int32Array.from(starts); // each run's next unmerged position
-  const end = new Int32Array(k);
-  for (let r = 0; r < k; r++) end[r] = r + 1 < k ? (starts[r + 1] as number) : n;
-  const heap = new Int32Array(k);
-  let size = 0;
-  const before = (a: number, b: number): boolean => {
-    const x = ms[next[a] as number] as number;
-    const y = ms[next[b] as number] as number;
-    return x < y || (x === y && a < b);
-  };
-  const siftDown = (from: number): void => {
-    let i = from;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= size) return;
-      const c = l + 1 < size && before(heap[l + 1] as number, heap[l] as number) ? l + 1 : l;
-      if (!before(heap[c] as number, heap[i] as number)) return;
-      const t = heap[i] as number;
-      heap[i] = heap[c] as number;
-      heap[c] = t;
-      i = c;
-    }
-  };
-  for (let r = 0; r < k; r++) heap[size++] = r;
-  for (let i = (size >> 1) - 1; i >= 0; i--) siftDown(i);
-  const merged: LabValue[] = [];
-  while (size > 0) {
-    const r = heap[0] as number;
-    const at = next[r] as number;
-    merged.push(list[at] as LabValue);
-    next[r] = at + 1;
-    if (at + 1 === end[r]) heap[0] = heap[--size] as number;
-    siftDown(0);
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const ms = (list[i] as LabValue).ms;
+    if (!Number.isInteger(ms)) return false;
+    if (ms < min) min = ms;
+    if (ms > max) max = ms;
   }
-  for (let i = 0; i < n; i++) list[i] = merged[i] as LabValue;
+  if (max - min >= Number.MAX_SAFE_INTEGER) return false;
+  // Each instant as its offset from the earliest, split in two unsigned 32-bit halves.
+  const low = new Uint32Array(n);
+  const high = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const offset = (list[i] as LabValue).ms - min;
+    const h = Math.floor(offset / TWO_TO_32);
+    high[i] = h;
+    low[i] = offset - h * TWO_TO_32;
+  }
+  let order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  let spare = new Uint32Array(n);
+  const count = new Uint32Array(257);
+  for (let shift = 0; shift < 64 && (max - min) / 2 ** shift >= 1; shift += 8) {
+    const half = shift < 32 ? low : high;
+    const bits = shift % 32;
+    count.fill(0);
+    for (let i = 0; i < n; i++) (count[(((half[i] as number) >>> bits) & 255) + 1] as number)++;
+    if (count.includes(n)) continue; // every value has the same byte here: this pass would change nothing
+    for (let b = 1; b <= 256; b++) count[b] = (count[b] as number) + (count[b - 1] as number);
+    for (let i = 0; i < n; i++) {
+      const at = order[i] as number;
+      spare[(count[((half[at] as number) >>> bits) & 255] as number)++] = at;
+    }
+    [order, spare] = [spare, order];
+  }
+  const values = list.slice();
+  for (let i = 0; i < n; i++) list[i] = values[order[i] as number] as LabValue;
+  return true;
 }
 
 /** The last value before the baseline cut-off, within `lookbackDays` of it. */

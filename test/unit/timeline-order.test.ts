@@ -27,21 +27,44 @@ function labValue(ms: number, i: number): LabValue {
 }
 
 describe('sortByTime', () => {
-  // Runs already in time order (one search after another, draws appended per round) are merged;
-  // runs shorter than 16 on average take the general sort. Instants from a narrow range, so ties
-  // are common.
+  // Lists of 128 values and more are radix-sorted by instant, shorter ones by the general sort;
+  // either way the result is the stable sort. Runs in time order (one search after another, draws
+  // appended per round), instants from a narrow range, so ties are common.
   const run = fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 40 }).map((r) => r.sort((a, b) => a - b));
+  const stable = (list: LabValue[]): string[] => [...list].sort((a, b) => a.ms - b.ms).map((v) => v.reference);
 
   test('runs in time order come out as a stable sort by instant (ties keep input order)', () => {
     fc.assert(
       fc.property(fc.array(run, { maxLength: 80 }), (runs) => {
         const list = runs.flat().map((minute, i) => labValue(1_700_000_000_000 + minute * 60_000, i));
-        const expected = [...list].sort((a, b) => a.ms - b.ms).map((v) => v.reference);
+        const expected = stable(list);
         sortByTime(list);
         expect(list.map((v) => v.reference)).toEqual(expected);
       }),
       { numRuns: 500 },
     );
+  });
+
+  test('any instants, in any order, from year 1000 to 9999 and across 1970, come out as a stable sort', () => {
+    // Ties drawn from a few instants, and instants anywhere in the range (every byte of the offsets).
+    const few = fc.constantFrom(-30_610_224_000_000, -1, 0, 1, 255, 256, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 7);
+    const any = fc.integer({ min: -30_610_224_000_000, max: 253_402_300_799_000 });
+    fc.assert(
+      fc.property(fc.array(fc.oneof(few, any), { minLength: 120, maxLength: 600 }), (instants) => {
+        const list = instants.map((ms, i) => labValue(ms, i));
+        const expected = stable(list);
+        sortByTime(list);
+        expect(list.map((v) => v.reference)).toEqual(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('an instant that is not whole milliseconds sends the list to the general sort, still stable', () => {
+    const list = Array.from({ length: 200 }, (_, i) => labValue(((i * 7919) % 200) + (i === 5 ? 0.5 : 0), i));
+    const expected = stable(list);
+    sortByTime(list);
+    expect(list.map((v) => v.reference)).toEqual(expected);
   });
 
   test('worked case: three runs of 16 with equal instants across them', () => {
@@ -51,6 +74,15 @@ describe('sortByTime', () => {
     sortByTime(list);
     // Minute 0: inputs 0 (run 1) then 32 (run 3); minute 1: input 16 (run 2); minute 2: 1 then 33; …
     const expected = Array.from({ length: 16 }, (_, j) => [j, 32 + j, 16 + j]).flat();
+    expect(list.map((v) => v.reference)).toEqual(expected.map((i) => `Observation/${i}`));
+  });
+
+  test('worked case, radix-sorted: three runs of 64 (192 values) with equal instants across them', () => {
+    // Days 0, 2, …, 126 at 08:00 three times, the second run shifted by one day.
+    const days = [0, 1, 0].flatMap((shift) => Array.from({ length: 64 }, (_, j) => 2 * j + shift));
+    const list = days.map((day, i) => labValue(Date.UTC(2026, 0, 1 + day, 8), i));
+    sortByTime(list);
+    const expected = Array.from({ length: 64 }, (_, j) => [j, 128 + j, 64 + j]).flat();
     expect(list.map((v) => v.reference)).toEqual(expected.map((i) => `Observation/${i}`));
   });
 });
