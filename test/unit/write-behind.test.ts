@@ -1,0 +1,127 @@
+/**
+ * The write-behind queue under the audit trail and card bookkeeping: push() never waits, items are
+ * written in order in chunks on a later turn, and every way an item can be lost (full or closed
+ * queue, failed write, write past its deadline) is counted and reported.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { WriteBehindQueue, WriteDeadlineError, type WriteBehindOptions } from '../../src/shared/write-behind.js';
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function queue(overrides: Partial<WriteBehindOptions<number>> = {}): {
+  q: WriteBehindQueue<number>;
+  writes: number[][];
+  events: string[];
+} {
+  const writes: number[][] = [];
+  const events: string[] = [];
+  const q = new WriteBehindQueue<number>({
+    write: (chunk) => {
+      writes.push([...chunk]);
+      return Promise.resolve();
+    },
+    maxQueued: 10,
+    maxPerWrite: 3,
+    onDropped: (s) => events.push(`dropped ${s.dropped} (queued ${s.queued}, closed ${String(s.closed)})`),
+    onFailed: (error, chunk, failed) => events.push(`failed ${chunk} (${failed} in all): ${(error as Error).name}`),
+    ...overrides,
+  });
+  return { q, writes, events };
+}
+
+describe('WriteBehindQueue', () => {
+  test('push() returns before anything is written; items are written in order, 3 per write', async () => {
+    const { q, writes } = queue();
+    for (let i = 1; i <= 7; i++) expect(q.push(i)).toBe(true);
+    expect(writes).toEqual([]);
+    expect(q.queued).toBe(7);
+    await expect(q.flush()).resolves.toBe(true);
+    expect(writes).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
+    expect({ written: q.written, dropped: q.dropped, failed: q.failed, queued: q.queued }).toEqual({
+      written: 7,
+      dropped: 0,
+      failed: 0,
+      queued: 0,
+    });
+  });
+
+  test('requests get the event loop between two writes', async () => {
+    const order: string[] = [];
+    const { q } = queue({
+      write: (chunk) => {
+        order.push(`write ${chunk.join(',')}`);
+        if (chunk[0] === 1) setImmediate(() => order.push('a request'));
+        return Promise.resolve();
+      },
+    });
+    for (let i = 1; i <= 4; i++) q.push(i);
+    await q.flush();
+    expect(order).toEqual(['write 1,2,3', 'a request', 'write 4']);
+  });
+
+  test('a full queue drops and counts, reporting the first drop and again after a write succeeded', async () => {
+    const { q, events } = queue();
+    for (let i = 1; i <= 13; i++) q.push(i); // 10 queued, 3 dropped
+    await turn();
+    expect(events).toEqual(['dropped 1 (queued 10, closed false)']);
+    await q.flush();
+    for (let i = 1; i <= 11; i++) q.push(i); // 10 queued, 1 dropped: reported again
+    await q.flush();
+    expect(events).toEqual(['dropped 1 (queued 10, closed false)', 'dropped 4 (queued 10, closed false)']);
+    expect({ written: q.written, dropped: q.dropped }).toEqual({ written: 20, dropped: 4 });
+  });
+
+  test('a failed write is tried again `retries` times, then its chunk counts as failed and the next is written', async () => {
+    let calls = 0;
+    const written: number[][] = [];
+    const { q, events } = queue({
+      retries: 1,
+      retryDelayMs: 1,
+      write: (chunk) => {
+        calls++;
+        if (chunk[0] === 1) return Promise.reject(Object.assign(new Error('disk full'), { name: 'SqliteError' }));
+        written.push(chunk);
+        return Promise.resolve();
+      },
+    });
+    for (let i = 1; i <= 5; i++) q.push(i);
+    await q.flush();
+    expect({ calls, written, failed: q.failed, ok: q.written }).toEqual({
+      calls: 3,
+      written: [[4, 5]],
+      failed: 3,
+      ok: 2,
+    });
+    expect(events).toEqual(['failed 3 (3 in all): SqliteError']);
+  });
+
+  test('a write that never answers counts as failed at its deadline, and the queue goes on', async () => {
+    const { q, events, writes } = queue({
+      writeTimeoutMs: 30,
+      write: (chunk) => (chunk[0] === 1 ? new Promise(() => undefined) : Promise.resolve(void writes.push(chunk))),
+    });
+    for (let i = 1; i <= 4; i++) q.push(i);
+    await expect(q.flush(2000)).resolves.toBe(true);
+    expect(events).toEqual([`failed 3 (3 in all): ${new WriteDeadlineError(30).name}`]);
+    expect(writes).toEqual([[4]]);
+  });
+
+  test('without a deadline, flush() gives up after its timeout and says so', async () => {
+    const { q } = queue({ write: () => new Promise(() => undefined) });
+    q.push(1);
+    await expect(q.flush(30)).resolves.toBe(false);
+  });
+
+  test('close() drains what is queued, then refuses (and counts) every later item', async () => {
+    const { q, writes, events } = queue();
+    q.push(1);
+    await expect(q.close()).resolves.toBe(true);
+    expect(q.push(2)).toBe(false);
+    await turn();
+    expect({ writes, dropped: q.dropped, events }).toEqual({
+      writes: [[1]],
+      dropped: 1,
+      events: ['dropped 1 (queued 0, closed true)'],
+    });
+  });
+});
