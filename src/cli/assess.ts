@@ -5,197 +5,14 @@
  *
  *   cart-hematotox assess <bundle.json | folder> [--as-of YYYY-MM-DD] [--infusion-date YYYY-MM-DD]
  *     [--format json|csv] [--out FILE] [--thresholds FILE] [--local-codes FILE] [--time-zone TZ]
+ *
+ * The entry (the `bin`): for a folder it starts the worker threads first and only then loads the
+ * engine (run.ts), so the workers load theirs on the other core meanwhile.
  */
-import { createWriteStream, readFileSync, realpathSync, statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { assess, AssessmentInputError } from '../clinical/assess.js';
-import { todayIn } from '../clinical/dates.js';
-import { ConfigError } from '../config.js';
-import { assessmentBundleSchema, bundleResources } from '../fhir/bundle.js';
-import type { Screened } from '../fhir/resource-schemas.js';
-import { engineSettings, loadClinicalContext, type ClinicalContext } from '../profiles.js';
-import { assessFolder, leftOutMessage, UsageError } from './cohort.js';
-import { assessmentCsvHeader, assessmentCsvRow } from './csv.js';
-
-const USAGE = `Usage: cart-hematotox assess <bundle.json | bulk-data-folder> [options]
-
-Options:
-  --as-of YYYY-MM-DD         assessment date (default: today)
-  --infusion-date YYYY-MM-DD day 0 (default: the latest recorded CAR-T infusion)
-  --format json|csv          output format (default: json)
-  --out FILE                 write to FILE instead of standard output
-  --thresholds FILE          hospital thresholds (JSON or YAML)
-  --local-codes FILE         hospital local codes (JSON or YAML)
-  --time-zone TZ             IANA time zone of lab days (default: UTC)
-`;
-
-function readBundle(file: string): Screened {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    throw new AssessmentInputError(`${file} is not JSON`);
-  }
-  const bundle = assessmentBundleSchema.safeParse(json);
-  if (!bundle.success)
-    throw new AssessmentInputError(
-      `${file}: ${bundle.error.issues.map((i) => `${i.path.join('.') || 'Bundle'}: ${i.message}`).join('; ')}`,
-    );
-  return bundleResources(bundle.data);
-}
-
-interface CliSetup {
-  values: ReturnType<typeof parse>['values'];
-  input: string;
-  format: 'json' | 'csv';
-  clinical: ClinicalContext;
-}
-
-/** Reads the arguments and loads the clinical context; an exit code (with the message written) when that fails. */
-function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
-  let args: ReturnType<typeof parse>;
-  try {
-    args = parse(argv);
-  } catch (error) {
-    err.write(`${(error as Error).message}\n\n${USAGE}`);
-    return 1;
-  }
-  const { values, positionals } = args;
-  if (values.help || positionals[0] !== 'assess' || !positionals[1]) {
-    err.write(USAGE);
-    return values.help ? 0 : 1;
-  }
-  const format = values.format ?? 'json';
-  if (format !== 'json' && format !== 'csv') {
-    err.write(`--format must be json or csv\n`);
-    return 1;
-  }
-  let clinical: ClinicalContext;
-  try {
-    clinical = loadClinicalContext({
-      thresholdsFile: values.thresholds,
-      localCodesFile: values['local-codes'],
-      timeZone: values['time-zone'] ?? 'UTC',
-    });
-  } catch (error) {
-    err.write(`${(error as Error).message}\n`);
-    return 1;
-  }
-  return { values, input: positionals[1], format, clinical };
-}
-
-/** Assesses the one patient of a Bundle file, in this thread. */
-function assessBundle(screened: Screened, asOf: string, setup: CliSetup, err: NodeJS.WritableStream): string[] {
-  try {
-    const assessment = assess(screened.resources, {
-      asOf,
-      infusionDate: setup.values['infusion-date'],
-      ...engineSettings(setup.clinical),
-      inputIssues: screened.issues,
-    });
-    return [
-      setup.format === 'csv' ? assessmentCsvRow(assessment, setup.clinical) : JSON.stringify(assessment, null, 2),
-    ];
-  } catch (error) {
-    if (!(error instanceof AssessmentInputError)) throw error;
-    err.write(`patient (bundle): ${error.message}\n`);
-    return [];
-  }
-}
-
-/** Writes CSV (a header and one row each) or JSON (one object for a bundle, an array for a folder). */
-function writeOutputs(
-  target: NodeJS.WritableStream,
-  format: 'json' | 'csv',
-  outputs: string[],
-  isFolder: boolean,
-): void {
-  if (format === 'csv') {
-    target.write(`${assessmentCsvHeader()}\n`);
-    for (const row of outputs) target.write(`${row}\n`);
-  } else if (!isFolder) target.write(`${outputs[0]}\n`);
-  else if (outputs.length === 0) target.write('[]\n');
-  else {
-    // The array JSON.stringify(assessments, null, 2) would write, from each assessment's own text.
-    target.write('[\n');
-    outputs.forEach((text, i) =>
-      target.write(`  ${text.replaceAll('\n', '\n  ')}${i < outputs.length - 1 ? ',' : ''}\n`),
-    );
-    target.write(']\n');
-  }
-}
-
-export async function run(
-  argv: string[],
-  out: NodeJS.WritableStream,
-  err: NodeJS.WritableStream & { isTTY?: boolean },
-): Promise<number> {
-  const setup = setUp(argv, err);
-  if (typeof setup === 'number') return setup;
-  const { values, input, format, clinical } = setup;
-  const asOf = values['as-of'] ?? todayIn(clinical.timeZone);
-  const target = values.out ? createWriteStream(values.out) : out;
-  try {
-    const isFolder = statSync(input).isDirectory();
-    let outputs: string[];
-    let failed = 0;
-    if (isFolder) {
-      const cohort = await assessFolder(
-        input,
-        {
-          asOf,
-          infusionDate: values['infusion-date'],
-          format,
-          clinical: {
-            thresholdsFile: values.thresholds,
-            localCodesFile: values['local-codes'],
-            timeZone: values['time-zone'] ?? 'UTC',
-          },
-        },
-        err,
-      );
-      outputs = cohort.outputs;
-      failed = cohort.failed;
-    } else {
-      const screened = readBundle(input);
-      if (screened.issues.length > 0) err.write(leftOutMessage(screened.issues.length, screened.issues[0]));
-      outputs = assessBundle(screened, asOf, setup, err);
-      failed = outputs.length === 0 ? 1 : 0;
-    }
-    writeOutputs(target, format, outputs, isFolder);
-    if (target !== out) await new Promise<void>((resolve) => (target as NodeJS.WritableStream).end(resolve));
-    err.write(`assessed ${outputs.length} patient(s) as of ${asOf}${failed ? `, ${failed} failed` : ''}\n`);
-    return failed > 0 && outputs.length === 0 ? 2 : 0;
-  } catch (error) {
-    if (error instanceof AssessmentInputError || error instanceof UsageError || error instanceof ConfigError) {
-      err.write(`${error.message}\n`);
-      return 2;
-    }
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      err.write(`cannot read ${input}\n`);
-      return 2;
-    }
-    throw error;
-  }
-}
-
-const OPTIONS = {
-  'as-of': { type: 'string' },
-  'infusion-date': { type: 'string' },
-  format: { type: 'string' },
-  out: { type: 'string' },
-  thresholds: { type: 'string' },
-  'local-codes': { type: 'string' },
-  'time-zone': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-function parse(
-  argv: string[],
-): ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof OPTIONS }>> {
-  return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
-}
+import { parse } from './args.js';
+import { startPool } from './pool.js';
 
 /** Whether this module is the program: also through the `bin` symlink npm makes (node_modules/.bin). */
 function isMain(): boolean {
@@ -207,8 +24,25 @@ function isMain(): boolean {
   }
 }
 
+/** `assess <folder>`: any mistake in the arguments is reported by run.ts, which reads them again. */
+function namesAFolder(argv: string[]): boolean {
+  try {
+    const [command, input] = parse(argv).positionals;
+    if (command !== 'assess' || input === undefined) return false;
+    return statSync(input, { throwIfNoEntry: false })?.isDirectory() === true;
+  } catch {
+    return false;
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const pool = namesAFolder(argv) ? startPool() : undefined;
+  const { run } = await import('./run.js');
+  return run(argv, process.stdout, process.stderr, pool);
+}
+
 if (isMain()) {
-  run(process.argv.slice(2), process.stdout, process.stderr)
+  main(process.argv.slice(2))
     .then((code) => {
       process.exitCode = code;
     })

@@ -4,12 +4,8 @@
  * the patient is complete, so memory holds the patients in flight, and the progress bar moves from
  * the first patient (patients/s, ETA). An export not written patient by patient is read whole instead.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SingleBar } from 'cli-progress';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { AssessmentIssue } from '../clinical/types.js';
 import assessPatient, { type AssessResult, type AssessTask } from './assess-worker.js';
 import {
@@ -19,6 +15,7 @@ import {
   UnorderedExportError,
   type CohortItem,
 } from './ndjson-stream.js';
+import { AHEAD_PER_WORKER } from './pool.js';
 
 export class UsageError extends Error {}
 
@@ -27,28 +24,6 @@ export function leftOutMessage(
   first: Pick<AssessmentIssue, 'resource' | 'message'> | undefined,
 ): string {
   return `${count} resource(s) left out: not the shape the engine reads (first: ${first?.resource ?? ''} ${first?.message ?? ''})\n`;
-}
-
-/**
- * The worker script. Compiled: assess-worker.js. From source (tsx: tests, development): a small
- * CommonJS bootstrap in the temporary folder that registers tsx's ESM loader in the worker and
- * imports the .ts source as ES module (piscina would otherwise load it through tsx's CommonJS hook,
- * under which default imports of CommonJS packages such as ucum-lhc come out undefined).
- */
-function workerFile(): string {
-  const own = new URL(import.meta.url);
-  if (!own.pathname.endsWith('.ts')) return fileURLToPath(new URL('./assess-worker.js', own));
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const source = new URL('./assess-worker.ts', own).href;
-  const boot = join(mkdtempSync(join(tmpdir(), 'cart-hematotox-')), 'assess-worker.cjs');
-  writeFileSync(
-    boot,
-    `const loaded = import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}); });
-module.exports = async (task) => (await loaded).default(task);
-`,
-  );
-  process.once('exit', () => rmSync(dirname(boot), { recursive: true, force: true }));
-  return boot;
 }
 
 interface Progress {
@@ -74,12 +49,6 @@ function progressBar(err: NodeJS.WritableStream & { isTTY?: boolean }, total: nu
     stop: () => bar.stop(),
   };
 }
-
-/**
- * Tasks handed to each worker ahead of time: they wait in the worker's own port, so the worker goes
- * on while the main thread is busy assessing a patient of its own and cannot answer it.
- */
-const AHEAD_PER_WORKER = 4;
 
 /** Lets the workers' answers in (message events wait for the event loop, which a busy reader may not reach). */
 function answersIn(): Promise<void> {
@@ -147,35 +116,24 @@ async function runPatients(
 /** What the worker needs besides the patient: the assessment date and the options of the command line. */
 export type CohortOptions = Omit<AssessTask, 'patientId' | 'ndjson' | 'shared'>;
 
-/** Assesses every patient of a Bulk Data folder; the outputs (CSV rows or JSON texts) in patient id order. */
+/**
+ * Assesses every patient of a Bulk Data folder with `pool`'s workers and this thread (the caller
+ * owns the pool); the outputs (CSV rows or JSON texts) in patient id order.
+ */
 export async function assessFolder(
   folder: string,
   base: CohortOptions,
   err: NodeJS.WritableStream & { isTTY?: boolean },
+  pool: Piscina | undefined,
 ): Promise<{ outputs: string[]; failed: number }> {
   if (ndjsonFiles(folder).length === 0) throw new UsageError(`${folder} holds no .ndjson files`);
-  // One core is the main thread's: it reads, and assesses too (runPatients).
-  const threads = availableParallelism() - 1;
-  const pool =
-    threads > 0
-      ? new Piscina({
-          filename: workerFile(),
-          minThreads: threads,
-          maxThreads: threads,
-          concurrentTasksPerWorker: AHEAD_PER_WORKER,
-        })
-      : undefined;
   let results: AssessResult[];
   try {
-    try {
-      results = await runPatients(patientsInOrder(folder), pool, base, err);
-    } catch (error) {
-      if (!(error instanceof UnorderedExportError)) throw error;
-      err.write(`the export is not written patient by patient (${error.message}); reading it whole\n`);
-      results = await runPatients(patientsInAnyOrder(folder), pool, base, err);
-    }
-  } finally {
-    await pool?.destroy();
+    results = await runPatients(patientsInOrder(folder), pool, base, err);
+  } catch (error) {
+    if (!(error instanceof UnorderedExportError)) throw error;
+    err.write(`the export is not written patient by patient (${error.message}); reading it whole\n`);
+    results = await runPatients(patientsInAnyOrder(folder), pool, base, err);
   }
   return summarise(results, err);
 }
