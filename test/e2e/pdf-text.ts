@@ -24,7 +24,8 @@ function parseObjects(pdf: Buffer): Map<number, PdfObject> {
     const raw = body.slice(at + 'stream'.length).replace(/^\r?\n/, '');
     // The stream is /Length bytes long: its data may itself end in \r or \n, so the end-of-line
     // before `endstream` is only guessed when the length is not given directly.
-    const length = /\/Length\s+(\d+)(?!\s+\d+\s+R)/.exec(dict)?.[1];
+    const declared = /\/Length\s+(\d+)(\s+\d+\s+R)?/.exec(dict); // `12 0 R` would be a reference, not a length
+    const length = declared && !declared[2] ? declared[1] : undefined;
     const data = Buffer.from(
       length !== undefined
         ? raw.slice(0, Number(length))

@@ -9,7 +9,7 @@ import { deflateSync } from 'node:zlib';
 import { pdfPageTexts } from '../e2e/pdf-text.js';
 
 /** A one-page PDF in Skia's shape: Flate content stream, Type0 font with a ToUnicode CMap. */
-function onePagePdf(text: string, pad: number): { pdf: Buffer; lastByte: number } {
+function onePagePdf(text: string, pad: number, indirectLength = false): { pdf: Buffer; lastByte: number } {
   const hex = [...text].map((c) => (c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')).join('');
   const content = deflateSync(
     Buffer.from(`BT /F1 12 Tf 72 720 Td <${hex}> Tj ET % ${String.fromCharCode(pad)}\n`, 'latin1'),
@@ -17,7 +17,7 @@ function onePagePdf(text: string, pad: number): { pdf: Buffer; lastByte: number 
   const cmap = Buffer.from('beginbfrange\n<0000> <FFFF> <0000>\nendbfrange', 'latin1');
   const stream = (n: number, dict: string, data: Buffer): Buffer =>
     Buffer.concat([
-      Buffer.from(`${n} 0 obj\n<<${dict} /Length ${data.length}>> stream\n`, 'latin1'),
+      Buffer.from(`${n} 0 obj\n<<${dict} /Length ${indirectLength ? `1${n} 0 R` : data.length}>> stream\n`, 'latin1'),
       data,
       Buffer.from('\nendstream\nendobj\n', 'latin1'),
     ]);
@@ -36,9 +36,9 @@ function onePagePdf(text: string, pad: number): { pdf: Buffer; lastByte: number 
  * A page with `text` drawn, whose deflated content stream ends with `byte`: zlib's last byte is the
  * low byte of the Adler-32 sum of the content, which a one-byte comment after the text varies.
  */
-function pageEndingIn(byte: number, text: string): Buffer {
+function pageEndingIn(byte: number, text: string, indirectLength = false): Buffer {
   for (let pad = 32; pad < 256; pad++) {
-    const { pdf, lastByte } = onePagePdf(text, pad);
+    const { pdf, lastByte } = onePagePdf(text, pad, indirectLength);
     if (lastByte === byte) return pdf;
   }
   throw new Error(`no comment found whose stream ends with ${byte}`);
@@ -52,5 +52,10 @@ describe('pdfPageTexts', () => {
   ])('reads a page whose compressed content stream ends with %s', (_, byte) => {
     const text = 'Printed 2026-11-22 15:45';
     expect(pdfPageTexts(pageEndingIn(byte, text))).toEqual([text]);
+  });
+
+  test('a /Length given as a reference (`15 0 R`) is not read as a length of 15 (nor 1): the end of line is guessed', () => {
+    const text = 'Printed 2026-11-22 15:45';
+    expect(pdfPageTexts(pageEndingIn(0x41, text, true))).toEqual([text]);
   });
 });
