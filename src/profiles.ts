@@ -89,6 +89,8 @@ const localCodeSchema = z.strictObject({
   code: z.string().min(1),
   display: z.string().optional(),
   product: z.string().optional(),
+  /** A long-acting G-CSF (as pegfilgrastim): one dose counts for actions.longActingGcsfDays. */
+  longActing: z.boolean().optional(),
 });
 const localCodesSchema = z.partialRecord(z.enum(ROLES), z.array(localCodeSchema));
 /** The hospital's own orderable codes, by suggested order (src/cards/orderables.ts). */

@@ -85,20 +85,33 @@ function severeNeutropenia(ctx: RuleContext): LabPoint | undefined {
   return anc && anc.value < ctx.t.counts.neutrophils.severe ? anc : undefined;
 }
 
-/** G-CSF doses in the last `gcsfRecentDays` days, and the first dose of that course. */
-function gcsfCourse(ctx: RuleContext): { recent: ClinicalEvent[]; sinceDay: number | null; course: ClinicalEvent[] } {
+/**
+ * The G-CSF course the patient is on, if any: the doses whose days of effect join up to today. A
+ * dose acts for `gcsfRecentDays` days (filgrastim, daily), a long-acting one (pegfilgrastim) for
+ * `longActingGcsfDays`; the course starts at the first dose of the run of overlapping doses that
+ * still acts on the assessment day.
+ */
+function gcsfCourse(ctx: RuleContext): { sinceDay: number | null; course: ClinicalEvent[] } {
   const { input, a } = ctx;
-  const doses = ctx.events('g-csf');
-  const recent = doses.filter((e) => input.asOfDay - (e.day ?? 0) <= a.gcsfRecentDays);
-  if (recent.length === 0) return { recent, sinceDay: null, course: [] };
-  // The course: doses back from the latest with no pause longer than gcsfRecentDays.
-  let since = recent.at(-1)?.day ?? 0;
-  for (let i = doses.length - 1; i >= 0; i--) {
-    const d = doses[i]?.day ?? 0;
-    if (since - d > a.gcsfRecentDays) break;
-    since = d;
-  }
-  return { recent, sinceDay: since, course: doses.filter((e) => (e.day ?? 0) >= since) };
+  const doses = [...ctx.events('g-csf')].sort((x, y) => (x.day ?? 0) - (y.day ?? 0));
+  let first = 0;
+  let actsTo = -Infinity;
+  doses.forEach((dose, i) => {
+    const day = dose.day ?? 0;
+    if (day > actsTo) first = i; // a day without G-CSF acting before this dose: a new course
+    actsTo = Math.max(actsTo, day + (dose.longActing ? a.longActingGcsfDays : a.gcsfRecentDays));
+  });
+  if (actsTo < input.asOfDay) return { sinceDay: null, course: [] };
+  const course = doses.slice(first);
+  return { sinceDay: course[0]?.day ?? null, course };
+}
+
+/** "3 doses", or "1 dose of pegfilgrastim on day +2, acting 14 days" when the course has long-acting doses. */
+function courseText(ctx: RuleContext, course: readonly ClinicalEvent[]): string {
+  const longActing = course.filter((dose) => dose.longActing);
+  if (longActing.length === 0) return plural(course.length, 'dose');
+  const days = longActing.map((dose) => dayLabel(dose.day ?? 0)).join(', ');
+  return `${plural(course.length, 'dose')}; long-acting G-CSF on ${days}, counted ${plural(ctx.a.longActingGcsfDays, 'day')} per dose`;
 }
 
 function ruleContext(input: RecommendationInput, thresholds: HospitalThresholds): RuleContext {
@@ -169,7 +182,7 @@ function gcsfTreatment(ctx: RuleContext, workupDue: boolean): Recommendation | u
     kind: 'neutropenia-on-gcsf',
     urgency: 'info',
     reason:
-      `${valueText('ANC', anc)} is still below ${fmt(cutoff)} ×10⁹/L on G-CSF since ${dayLabel(course.sinceDay)} (${plural(course.course.length, 'dose')}). ` +
+      `${valueText('ANC', anc)} is still below ${fmt(cutoff)} ×10⁹/L on G-CSF since ${dayLabel(course.sinceDay)} (${courseText(ctx, course.course)}). ` +
       workupWhen(ctx),
     notes: [
       ...ctx.staleNote(anc, 'ANC'),

@@ -208,12 +208,17 @@ function matchKind(
   terminology: Terminology,
   concept: CodeableConcept | undefined,
   table: [Role, EventKind][],
-): { kind: EventKind; product?: string; display?: string } | undefined {
+): { kind: EventKind; product?: string; display?: string; longActing?: true } | undefined {
   const info = terminology.match(concept, rolesOf(table));
   if (!info) return undefined;
   const kind = table.find(([role]) => role === info.role)?.[1];
   return kind
-    ? { kind, ...(info.product ? { product: info.product } : {}), ...(info.display ? { display: info.display } : {}) }
+    ? {
+        kind,
+        ...(info.product ? { product: info.product } : {}),
+        ...(info.display ? { display: info.display } : {}),
+        ...(info.longActing ? { longActing: true as const } : {}),
+      }
     : undefined;
 }
 
@@ -271,13 +276,10 @@ function medicationEvents(record: PatientRecord, terminology: Terminology, push:
     if (!match) continue;
     const display = concept?.text ?? match.display ?? match.kind;
     const when = ma.effectiveDateTime ?? ma.effectivePeriod?.start;
-    push(
-      match.kind,
-      when,
-      `MedicationAdministration/${ma.id ?? '(no id)'}`,
-      display,
-      match.product ? { product: match.product } : {},
-    );
+    push(match.kind, when, `MedicationAdministration/${ma.id ?? '(no id)'}`, display, {
+      ...(match.product ? { product: match.product } : {}),
+      ...(match.longActing ? { longActing: match.longActing } : {}),
+    });
   }
 }
 

@@ -57,6 +57,8 @@ export interface CodeInfo {
   product?: string;
   /** CRS grade (designation `crs-grade`) where the code carries it. */
   crsGrade?: number;
+  /** A long-acting G-CSF (designation `long-acting`: pegfilgrastim and its biosimilars). */
+  longActing?: true;
   display?: string;
 }
 
@@ -112,6 +114,7 @@ export interface LocalCode {
   code: string;
   display?: string;
   product?: string;
+  longActing?: boolean;
 }
 
 export type LocalCodes = Partial<Record<Role, LocalCode[]>>;
@@ -154,6 +157,8 @@ interface TerminologyIndex {
   byRole: Map<Role, Coding[]>;
   /** Matchable ingredient and brand names of each role. */
   names: Map<Role, Set<string>>;
+  /** The names among them that are long-acting (pegfilgrastim). */
+  longActingNames: Set<string>;
   /** Distinct system|code pairs. */
   size: number;
 }
@@ -163,6 +168,7 @@ function indexTerminology(valueSets: readonly ValueSet[], localCodes: LocalCodes
   const bySystem = new Map<string, Map<string, CodeInfo[]>>();
   const byRole = new Map<Role, Coding[]>();
   const names = new Map<Role, Set<string>>();
+  const longActingNames = new Set<string>();
   let size = 0;
   const add = (system: string, code: string, info: CodeInfo): void => {
     let codes = bySystem.get(system);
@@ -185,17 +191,20 @@ function indexTerminology(valueSets: readonly ValueSet[], localCodes: LocalCodes
       for (const concept of include.concept ?? []) {
         const product = concept.designation?.find((d) => d.use?.code === 'product')?.value;
         const grade = concept.designation?.find((d) => d.use?.code === 'crs-grade')?.value;
+        const longActing = concept.designation?.some((d) => d.use?.code === 'long-acting' && d.value === 'true');
         const name = matchableName(
           include.system,
           concept.display,
           concept.designation?.find((d) => d.use?.code === 'tty')?.value,
         );
         if (name) names.set(vs.id, (names.get(vs.id) ?? new Set()).add(name));
+        if (name && longActing) longActingNames.add(name);
         add(include.system, concept.code, {
           role: vs.id,
           ...(concept.display ? { display: concept.display } : {}),
           ...(product ? { product } : {}),
           ...(grade ? { crsGrade: Number(grade) } : {}),
+          ...(longActing ? { longActing: true as const } : {}),
         });
       }
     }
@@ -206,14 +215,15 @@ function indexTerminology(valueSets: readonly ValueSet[], localCodes: LocalCodes
         role,
         ...(c.display ? { display: c.display } : {}),
         ...(c.product ? { product: c.product } : {}),
+        ...(c.longActing ? { longActing: true as const } : {}),
       });
   }
-  return { bySystem, byRole, names, size };
+  return { bySystem, byRole, names, longActingNames, size };
 }
 
 /** Builds the lookup. ValueSets whose id is not a role are ignored; local codes are appended. */
 export function buildTerminology(valueSets: readonly ValueSet[], localCodes: LocalCodes = {}): Terminology {
-  const { bySystem, byRole, names, size } = indexTerminology(valueSets, localCodes);
+  const { bySystem, byRole, names, longActingNames, size } = indexTerminology(valueSets, localCodes);
   const find = (system: string | undefined, code: string | undefined): CodeInfo[] | undefined =>
     system && code ? bySystem.get(system)?.get(code) : undefined;
   // The roles' Set of the last call: callers pass one constant list per loop (one call per Observation).
@@ -244,7 +254,9 @@ export function buildTerminology(valueSets: readonly ValueSet[], localCodes: Loc
         const text = raw.toLowerCase();
         if (NON_SYSTEMIC.test(text)) continue;
         for (const role of roles) {
-          for (const name of names.get(role) ?? []) if (standsAsWord(text, name)) return { role, display: name };
+          for (const name of names.get(role) ?? [])
+            if (standsAsWord(text, name))
+              return { role, display: name, ...(longActingNames.has(name) ? { longActing: true as const } : {}) };
         }
       }
       return undefined;

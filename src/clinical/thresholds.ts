@@ -215,6 +215,11 @@ export const thresholdsSchema = obj({
   actions: obj({
     /** A G-CSF dose in the last N days counts as "on G-CSF". */
     gcsfRecentDays: z.number().int().min(0).default(2),
+    /**
+     * A long-acting G-CSF dose (pegfilgrastim) in the last N days counts as "on G-CSF": one dose is
+     * given per chemotherapy cycle, not within 14 days before the next (Neulasta prescribing information).
+     */
+    longActingGcsfDays: z.number().int().min(0).default(14),
     /** The prophylaxis card shows from this day to gcsfProphylaxisStartDay. */
     gcsfProphylaxisFromDay: day.default(0),
     /** Prophylactic G-CSF starts on this day (EHA/EBMT 2023: from day +2 when CAR-HEMATOTOX is high). */

@@ -93,6 +93,8 @@ export interface ClinicalEvent {
   product?: string;
   crsGrade?: number;
   endDate?: string;
+  /** A long-acting G-CSF dose (pegfilgrastim): it counts for actions.longActingGcsfDays. */
+  longActing?: true;
 }
 
 export type IssueCode =

@@ -107,6 +107,8 @@ export const infusion = (day = 0, hour = 10): MedicationAdministration =>
   administration('http://hl7.org/fhir/sid/ndc', '0078-0846-19', day, { hour });
 export const fludarabine = (day: number): MedicationAdministration => administration(RX, '24698', day);
 export const gcsf = (day: number): MedicationAdministration => administration(RX, '68442', day);
+/** Pegfilgrastim 6 mg prefilled syringe (RxNorm SCD 727539): a long-acting G-CSF. */
+export const pegfilgrastim = (day: number): MedicationAdministration => administration(RX, '727539', day);
 export const tocilizumab = (day: number): MedicationAdministration => administration(RX, '612865', day);
 export const dexamethasone = (day: number): MedicationAdministration => administration(RX, '3264', day);
 export const ivig = (day: number): MedicationAdministration =>

@@ -16,6 +16,7 @@ import {
   igg,
   infusion,
   patient,
+  pegfilgrastim,
   plateletTransfusion,
   plt,
   procedure,
@@ -108,6 +109,66 @@ describe('triggers and thresholds (docs/clinical-logic.md §10)', () => {
 
   test('no recommendation without a CAR-T infusion', () => {
     expect(assessOn(10, [anc(9, 0.1), hb(9, 50), plt(9, 5), igg(9, 200)]).recommendations).toEqual([]);
+  });
+});
+
+describe('pegfilgrastim acts for a cycle: one dose counts as G-CSF for 14 days [actions.longActingGcsfDays]', () => {
+  const PI = 'Neulasta prescribing information: one dose per chemotherapy cycle, not within 14 days before the next';
+  const DAILY = 'docs/clinical-logic.md §10: a filgrastim dose counts for 2 days [actions.gcsfRecentDays]';
+  /** ANC 1.0 every day from day +1, 0.3 on the assessment day: a new severe neutropenia (early ICAHT grade 1). */
+  const ancDropOn = (day: number): Parameters<typeof assessOn>[1] => series(anc, 1, [...Array(day - 1).fill(1), 0.3]);
+  // Expected cards by hand: "on G-CSF" while some dose acts on the assessment day (dose day + 14 for
+  // pegfilgrastim, + 2 for filgrastim) → info; otherwise the critical G-CSF card.
+  test.each<[string, string, number, Parameters<typeof assessOn>[1], object | undefined, [string, string][]]>([
+    [
+      'pegfilgrastim day +2, ANC 0.3 on day +9',
+      PI,
+      9,
+      [pegfilgrastim(2)],
+      undefined,
+      [['neutropenia-on-gcsf', 'info']],
+    ],
+    [
+      'pegfilgrastim day +2, day +16 (14 days on: still acting)',
+      PI,
+      16,
+      [pegfilgrastim(2)],
+      undefined,
+      [['neutropenia-on-gcsf', 'info']],
+    ],
+    ['pegfilgrastim day +2, day +17 (15 days on)', PI, 17, [pegfilgrastim(2)], undefined, [['g-csf', 'critical']]],
+    ['filgrastim day +2, day +4 (2 days on)', DAILY, 4, [gcsf(2)], undefined, [['neutropenia-on-gcsf', 'info']]],
+    ['filgrastim day +2, day +5 (3 days on)', DAILY, 5, [gcsf(2)], undefined, [['g-csf', 'critical']]],
+    [
+      'hospital setting 10 days: pegfilgrastim day +2, day +12',
+      PI,
+      12,
+      [pegfilgrastim(2)],
+      { actions: { longActingGcsfDays: 10 } },
+      [['neutropenia-on-gcsf', 'info']],
+    ],
+    [
+      'hospital setting 10 days: pegfilgrastim day +2, day +13',
+      PI,
+      13,
+      [pegfilgrastim(2)],
+      { actions: { longActingGcsfDays: 10 } },
+      [['g-csf', 'critical']],
+    ],
+  ])('%s (source: %s)', (_, _source, day, doses, thresholdsFile, expected) => {
+    const a = assessOn(day, [infusion(0), ...doses, ...ancDropOn(day)], thresholdsFile ? { thresholdsFile } : {});
+    expect(a.recommendations.map((r) => [r.kind, r.urgency])).toEqual(expected);
+  });
+
+  test('the card says which dose was long-acting and how long it counts', () => {
+    // Filgrastim on day +15 joins the pegfilgrastim of day +2 (acting to day +16): one course since day +2.
+    const a = assessOn(17, [infusion(0), pegfilgrastim(2), gcsf(15), ...ancDropOn(17)]);
+    const card = a.recommendations.find((r) => r.kind === 'neutropenia-on-gcsf');
+    expect(card?.reason).toContain(
+      `ANC 0.3 ×10⁹/L on day +17 (${dateOf(17)}) is still below 0.5 ×10⁹/L on G-CSF since day +2 ` +
+        '(2 doses; long-acting G-CSF on day +2, counted 14 days per dose). ',
+    );
+    expect(card?.recentTreatmentDays).toEqual([2, 15]);
   });
 });
 

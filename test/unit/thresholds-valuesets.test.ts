@@ -184,6 +184,30 @@ describe('ValueSets in fhir-profiles/', () => {
     });
   });
 
+  test('pegfilgrastim and its biosimilars are long-acting G-CSF; filgrastim is not (fhir-profiles/README.md)', () => {
+    const t = buildTerminology(valueSets);
+    const rx = (code: string) => t.lookup('http://www.nlm.nih.gov/research/umls/rxnorm', code)[0];
+    // RxNorm: 338036 pegfilgrastim (IN), 727539 pegfilgrastim 6 mg syringe (Neulasta form), 2613763
+    // pegfilgrastim-fpgk (Stimufend); 68442 filgrastim (IN), 1605066 filgrastim-sndz (Zarxio form).
+    for (const code of ['338036', '727539', '2613763'])
+      expect(rx(code)).toMatchObject({ role: 'g-csf', longActing: true });
+    for (const code of ['68442', '1605066']) expect(rx(code)?.longActing).toBeUndefined();
+    // Matched by name in a local product's text: the ingredient name pegfilgrastim is long-acting too.
+    expect(t.matchName({ text: 'Pegfilgrastim 6 mg s.c.' }, ['g-csf'])).toMatchObject({
+      role: 'g-csf',
+      longActing: true,
+    });
+    expect(t.matchName({ text: 'Filgrastim 300 mcg s.c.' }, ['g-csf'])?.longActing).toBeUndefined();
+    const path = file(
+      'codes-peg.yaml',
+      'codes:\n  g-csf:\n    - system: urn:local:pharmacy\n      code: LIPEG\n      display: lipegfilgrastim\n      longActing: true\n',
+    );
+    expect(buildTerminology(valueSets, loadLocalCodes(path)).lookup('urn:local:pharmacy', 'LIPEG')[0]).toMatchObject({
+      role: 'g-csf',
+      longActing: true,
+    });
+  });
+
   test('a local codes file with an unknown role is refused naming it', () => {
     const path = file('codes-bad.yaml', 'codes:\n  neutrophils:\n    - system: x\n      code: y\n');
     expect(() => loadLocalCodes(path)).toThrow(/codes: Unrecognized key: "neutrophils"/);
