@@ -93,7 +93,7 @@ function severeNeutropenia(ctx: RuleContext): LabPoint | undefined {
  */
 function gcsfCourse(ctx: RuleContext): { sinceDay: number | null; course: ClinicalEvent[] } {
   const { input, a } = ctx;
-  const doses = [...ctx.events('g-csf')].sort((x, y) => (x.day ?? 0) - (y.day ?? 0));
+  const doses = ctx.events('g-csf').sort((x, y) => (x.day ?? 0) - (y.day ?? 0)); // events() gives a new array
   let first = 0;
   let actsTo = -Infinity;
   doses.forEach((dose, i) => {
@@ -106,7 +106,7 @@ function gcsfCourse(ctx: RuleContext): { sinceDay: number | null; course: Clinic
   return { sinceDay: course[0]?.day ?? null, course };
 }
 
-/** "3 doses", or "1 dose of pegfilgrastim on day +2, acting 14 days" when the course has long-acting doses. */
+/** "3 doses", or "2 doses; long-acting G-CSF on day +2, counted 14 days per dose" with long-acting doses. */
 function courseText(ctx: RuleContext, course: readonly ClinicalEvent[]): string {
   const longActing = course.filter((dose) => dose.longActing);
   if (longActing.length === 0) return plural(course.length, 'dose');

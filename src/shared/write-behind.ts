@@ -5,7 +5,8 @@
  * and card bookkeeping both use it: neither may delay or cost a clinician their cards.
  *
  * The price, stated: items still queued when the process dies are lost; a full (or closed) queue
- * drops new items; a write that fails (after its retries) or passes its deadline drops its chunk.
+ * drops new items; a write that fails (after its retries) drops its chunk. A deadline belongs in
+ * `write` (e.g. storage's withDeadline), which also keeps a late failure from going unhandled.
  * Each case is counted (`dropped`, `failed`) for metrics and alerts, and reported to the owner's
  * `onDropped` / `onFailed`, which log without I/O on the caller's turn.
  */
@@ -19,8 +20,6 @@ export interface WriteBehindOptions<T> {
   /** A failed write is tried again this many times, `retryDelayMs` apart. Default 0. */
   retries?: number;
   retryDelayMs?: number;
-  /** Longest wait for one write (tries included) before its chunk counts as failed. Default none. */
-  writeTimeoutMs?: number;
   /**
    * Told when items are being dropped: at the first drop since the last successful write, then at
    * every 1,000th, so a full queue is logged without a line per call. Called on a later turn
@@ -31,20 +30,12 @@ export interface WriteBehindOptions<T> {
   onFailed?: (error: unknown, chunk: number, failed: number) => void;
 }
 
-/** The error a write's deadline gives, so the owner can name it in its log line. */
-export class WriteDeadlineError extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`write took longer than ${timeoutMs} ms`);
-    this.name = 'WriteDeadlineError';
-  }
-}
-
 export class WriteBehindQueue<T> {
   /** Items written. */
   written = 0;
   /** Items refused: the queue was full or closed. */
   dropped = 0;
-  /** Items whose write failed or passed its deadline. */
+  /** Items whose write failed. */
   failed = 0;
   private readonly queue: T[] = [];
   private readonly maxQueued: number;
@@ -115,7 +106,7 @@ export class WriteBehindQueue<T> {
       while (this.queue.length > 0) {
         const chunk = this.queue.splice(0, this.perWrite);
         try {
-          await this.writeWithinDeadline(chunk);
+          await this.writeWithRetries(chunk);
           this.written += chunk.length;
           this.dropping = false;
         } catch (error) {
@@ -130,20 +121,6 @@ export class WriteBehindQueue<T> {
       const waiting = this.idle;
       this.idle = [];
       for (const resolve of waiting) resolve();
-    }
-  }
-
-  private async writeWithinDeadline(chunk: T[]): Promise<void> {
-    const { writeTimeoutMs } = this.options;
-    if (writeTimeoutMs === undefined) return this.writeWithRetries(chunk);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new WriteDeadlineError(writeTimeoutMs)), writeTimeoutMs);
-    });
-    try {
-      await Promise.race([this.writeWithRetries(chunk), deadline]);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

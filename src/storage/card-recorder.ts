@@ -10,8 +10,8 @@
  */
 import type { Logger } from 'pino';
 import type { IssuedCard } from '../shared/card-kind.js';
-import { WriteBehindQueue, WriteDeadlineError } from '../shared/write-behind.js';
-import { storageErrorTag } from './deadline.js';
+import { WriteBehindQueue } from '../shared/write-behind.js';
+import { StorageTimeoutError, storageErrorTag, withDeadline } from './deadline.js';
 import type { CardBatch } from './feedback-store.js';
 
 /** Where batches go: a FeedbackStore, or anything with recordCards. */
@@ -41,15 +41,18 @@ export class CardRecorder {
     const { log } = options;
     const writeTimeoutMs = Math.max(1, options.writeTimeoutMs ?? 5000);
     this.queue = new WriteBehindQueue<CardBatch>({
-      write: (chunk) => write(sink, chunk),
+      // The sink's own deadline (STORAGE_TIMEOUT_MS) guards the stores; this one guards any sink.
+      write: (chunk) => withDeadline(writeTimeoutMs, write(sink, chunk)),
       maxQueued: options.maxQueuedBatches ?? 1000,
       maxPerWrite: options.maxBatchesPerWrite ?? 100,
-      writeTimeoutMs,
       onDropped: ({ queued, dropped, closed }) =>
         log?.warn({ queued, dropped, closed }, 'card bookkeeping queue full: issued cards not recorded'),
       onFailed: (err, batches, failed) => {
         // Name and code only: a database message may quote data.
-        const error = err instanceof WriteDeadlineError ? 'CardRecorder write timeout' : storageErrorTag(err);
+        const error =
+          err instanceof StorageTimeoutError && err.timeoutMs === writeTimeoutMs
+            ? 'CardRecorder write timeout'
+            : storageErrorTag(err);
         log?.error({ error, batches, failed }, 'could not record issued cards');
       },
     });

@@ -4,7 +4,8 @@
  * queue, failed write, write past its deadline) is counted and reported.
  */
 import { describe, expect, test } from '@jest/globals';
-import { WriteBehindQueue, WriteDeadlineError, type WriteBehindOptions } from '../../src/shared/write-behind.js';
+import { WriteBehindQueue, type WriteBehindOptions } from '../../src/shared/write-behind.js';
+import { CardRecorder } from '../../src/storage/card-recorder.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -95,18 +96,38 @@ describe('WriteBehindQueue', () => {
     expect(events).toEqual(['failed 3 (3 in all): SqliteError']);
   });
 
-  test('a write that never answers counts as failed at its deadline, and the queue goes on', async () => {
-    const { q, events, writes } = queue({
-      writeTimeoutMs: 30,
-      write: (chunk) => (chunk[0] === 1 ? new Promise(() => undefined) : Promise.resolve(void writes.push(chunk))),
-    });
-    for (let i = 1; i <= 4; i++) q.push(i);
-    await expect(q.flush(2000)).resolves.toBe(true);
-    expect(events).toEqual([`failed 3 (3 in all): ${new WriteDeadlineError(30).name}`]);
-    expect(writes).toEqual([[4]]);
+  test('card bookkeeping: a write past its deadline counts as failed, the queue goes on, and its late failure is not left unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const written: string[] = [];
+      const recorder = new CardRecorder(
+        {
+          recordCards: (serviceId) =>
+            serviceId === 'slow'
+              ? new Promise((_, reject) => setTimeout(() => reject(new Error('late')), 60))
+              : Promise.resolve(void written.push(serviceId)),
+        },
+        { writeTimeoutMs: 20, maxBatchesPerWrite: 1 },
+      );
+      const card = [{ uuid: 'u', kind: 'g-csf', indicator: 'critical' as const }];
+      recorder.record('slow', card, new Date());
+      recorder.record('next', card, new Date());
+      await expect(recorder.flush(2000)).resolves.toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // past the late rejection
+      expect({ failed: recorder.failed, recorded: recorder.recorded, written, unhandled }).toEqual({
+        failed: 1,
+        recorded: 1,
+        written: ['next'],
+        unhandled: [],
+      });
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
-  test('without a deadline, flush() gives up after its timeout and says so', async () => {
+  test('flush() gives up after its timeout and says so', async () => {
     const { q } = queue({ write: () => new Promise(() => undefined) });
     q.push(1);
     await expect(q.flush(30)).resolves.toBe(false);
