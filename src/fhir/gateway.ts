@@ -13,6 +13,7 @@
  * id, a token or a body.
  */
 import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
+import { httpGet, type HttpAnswer, UnsupportedEncodingError } from './http-get.js';
 import type { RequestLimiter } from './limiter.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
 
@@ -251,18 +252,17 @@ export class FhirGateway {
     const what = describe(url.href);
     const { signal } = this.options;
     if (signal.aborted) throw abortError(signal);
-    const local = new AbortController();
-    let response: Response;
+    let response: HttpAnswer;
     try {
-      response = await fetch(url, {
-        headers: {
+      // node:http never follows a redirect: one could lead outside fhirServer. It is reported below.
+      response = await httpGet(
+        url,
+        {
           accept: 'application/fhir+json, application/json;q=0.9',
           ...(this.options.accessToken ? { authorization: `Bearer ${this.options.accessToken}` } : {}),
         },
-        // A redirect could lead outside fhirServer: it is reported, never followed.
-        redirect: 'manual',
-        signal: AbortSignal.any([signal, local.signal]),
-      });
+        signal,
+      );
     } catch {
       throw signal.aborted
         ? abortError(signal)
@@ -276,16 +276,16 @@ export class FhirGateway {
           response.status,
         );
       }
-      if (!response.ok)
+      if (response.status < 200 || response.status >= 300)
         throw new FhirAccessError('http-error', `fhirServer answered ${response.status} to ${what}`, response.status);
-      const type = response.headers.get('content-type') ?? '';
+      const type = response.header('content-type') ?? '';
       if (!JSON_TYPES.test(type)) {
         throw new FhirAccessError(
           'invalid-response',
           `fhirServer answered ${what} with ${type.split(';')[0]?.slice(0, 60) || 'no content type'}, not FHIR JSON`,
         );
       }
-      const text = await this.readText(response, what, local);
+      const text = await this.readText(response, what);
       let body: unknown;
       try {
         body = JSON.parse(text);
@@ -305,44 +305,35 @@ export class FhirGateway {
       }
       return body as Resource;
     } catch (error) {
-      local.abort(); // closes the socket of a body we stop reading
+      response.close(); // closes the socket of a body we stop reading
       if (error instanceof FhirAccessError) throw error;
+      if (error instanceof UnsupportedEncodingError)
+        throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with ${error.message}`);
       throw signal.aborted
         ? abortError(signal)
         : new FhirAccessError('unreachable', `the connection to fhirServer broke while reading ${what}`);
     }
   }
 
-  /** Reads the body as a stream, counting decoded bytes against both caps. */
-  private async readText(response: Response, what: string, local: AbortController): Promise<string> {
+  /** Reads the body, counting decoded bytes against both caps. */
+  private async readText(response: HttpAnswer, what: string): Promise<string> {
     const { maxResponseBytes, budget } = this.options;
-    const declared = Number(response.headers.get('content-length'));
-    if (Number.isFinite(declared) && declared > maxResponseBytes && !response.headers.get('content-encoding')) {
-      local.abort();
+    const declared = Number(response.header('content-length'));
+    if (Number.isFinite(declared) && declared > maxResponseBytes && !response.header('content-encoding'))
       throw tooLarge(what, maxResponseBytes);
-    }
-    if (!response.body) return '';
-    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-    const chunks: Uint8Array[] = [];
     let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxResponseBytes) {
-        local.abort();
-        throw tooLarge(what, maxResponseBytes);
-      }
-      if (!budget.take(value.byteLength)) {
-        local.abort();
-        throw new FhirAccessError(
+    const body = await response.read((bytes) => {
+      size += bytes;
+      if (size > maxResponseBytes) return tooLarge(what, maxResponseBytes);
+      if (!budget.take(bytes)) {
+        return new FhirAccessError(
           'too-large',
           `reading ${what} passed the ${mb(budget.limit)} this call may read from fhirServer (FHIR_MAX_CALL_BYTES)`,
         );
       }
-      chunks.push(value);
-    }
-    return Buffer.concat(chunks, size).toString('utf8');
+      return undefined;
+    });
+    return body.toString('utf8');
   }
 }
 

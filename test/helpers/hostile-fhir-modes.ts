@@ -3,6 +3,7 @@
  * streaming that respects backpressure and stops when the client goes away.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import type { HostileMode, HostileOptions, HostileRequest } from './hostile-fhir.js';
 import {
   BUNDLE_OPEN,
@@ -36,6 +37,9 @@ export function respond(ctx: Ctx, mode: HostileMode): void {
   switch (mode) {
     case 'normal':
       return sendNormal(ctx, FHIR_JSON);
+    case 'encoded':
+    case 'truncated':
+      return sendNormal(ctx, FHIR_JSON, mode);
     case 'wrong-content-type':
       return sendNormal(ctx, 'text/plain');
     case 'slow-headers': {
@@ -149,19 +153,50 @@ function patientOf(path: string, url: URL): string {
   return param.replace(/^Patient\//, '');
 }
 
-function sendNormal(ctx: Ctx, contentType: string): void {
+function sendNormal(ctx: Ctx, contentType: string, how: 'plain' | 'encoded' | 'truncated' = 'plain'): void {
   const { path } = ctx;
+  const answer = how === 'plain' ? send : how === 'encoded' ? sendEncoded : sendTruncated;
   const read = /^([A-Za-z]+)\/([^/]+)$/.exec(path);
   if (read) {
     const [, type, id] = read;
     const found =
       (ctx.options.resources ?? []).find((r) => r.resourceType === type && r.id === id) ??
       (type === 'Patient' ? { resourceType: 'Patient', id } : undefined);
-    if (found) send(ctx, 200, contentType, JSON.stringify(found));
-    else send(ctx, 404, contentType, JSON.stringify(outcome('not-found', `${type ?? ''} not found`)));
+    if (found) answer(ctx, 200, contentType, JSON.stringify(found));
+    else answer(ctx, 404, contentType, JSON.stringify(outcome('not-found', `${type ?? ''} not found`)));
     return;
   }
-  send(ctx, 200, contentType, JSON.stringify(searchset(ctx, [{ relation: 'self', url: ctx.url.href }])));
+  answer(ctx, 200, contentType, JSON.stringify(searchset(ctx, [{ relation: 'self', url: ctx.url.href }])));
+}
+
+/** `body` compressed with options.encoding (default gzip); an encoding zlib does not know is sent as is. */
+function sendEncoded(ctx: Ctx, status: number, contentType: string, body: string): void {
+  const encoding = ctx.options.encoding ?? 'gzip';
+  const plain = Buffer.from(body);
+  const bytes =
+    encoding === 'gzip'
+      ? gzipSync(plain)
+      : encoding === 'deflate'
+        ? deflateSync(plain)
+        : encoding === 'br'
+          ? brotliCompressSync(plain)
+          : plain;
+  ctx.res.writeHead(status, {
+    'content-type': contentType,
+    'content-encoding': encoding,
+    'content-length': String(bytes.length),
+  });
+  ctx.res.end(bytes);
+  ctx.record.bytesWritten += bytes.length;
+}
+
+/** Announces the whole body's length, writes half of it, then closes the connection. */
+function sendTruncated(ctx: Ctx, status: number, contentType: string, body: string): void {
+  const bytes = Buffer.from(body);
+  ctx.res.writeHead(status, { 'content-type': contentType, 'content-length': String(bytes.length) });
+  const half = bytes.subarray(0, Math.floor(bytes.length / 2));
+  ctx.res.write(half, () => ctx.res.destroy());
+  ctx.record.bytesWritten += half.length;
 }
 
 function searchset(ctx: Ctx, link: { relation: string; url: string }[]): object {

@@ -27,7 +27,9 @@ export type HostileMode =
   | 'not-fhir' // valid JSON that is no resource: `[]` for searches, `{"foo":1}` for reads
   | 'operation-outcome' // 200 searchset whose only entry is an error OperationOutcome (search.mode outcome)
   | '404-with-id' // 404 OperationOutcome whose diagnostics echo the requested patient id
-  | 'gzip-bomb'; // Content-Encoding: gzip, ~1/1000 of `bombBytes` on the wire, inflating to `bombBytes`
+  | 'gzip-bomb' // Content-Encoding: gzip, ~1/1000 of `bombBytes` on the wire, inflating to `bombBytes`
+  | 'encoded' // `normal`, compressed with `encoding` (an unknown one is sent as the plain body)
+  | 'truncated'; // `normal` with its full Content-Length, but the connection closes after half the body
 
 export interface HostileOptions {
   /** Behaviour for every request (default `normal`); change it later with `setMode`. */
@@ -46,6 +48,8 @@ export interface HostileOptions {
   trickleMs?: number;
   /** `gzip-bomb`: inflated size in bytes (default 512 MB). */
   bombBytes?: number;
+  /** `encoded`: the Content-Encoding (default gzip); other than gzip, deflate or br, the body is sent as is. */
+  encoding?: string;
 }
 
 export interface HostileRequest {

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { buildTestApp, hookRequest } from '../helpers/app.js';
+import { anc, infusion } from '../helpers/fhir.js';
 import { hostileFhir, type HostileFhirServer, type HostileMode } from '../helpers/hostile-fhir.js';
 
 const SERVICE = '/cds-services/cart-hematotox-patient-view';
@@ -100,6 +101,8 @@ describe('a hostile fhirServer costs one 412, within the deadline + 1 s, with th
       { headerDelayMs: 10_000 },
     ],
     ['malformed-json', 'fhirServer answered Observation search with malformed JSON', {}],
+    ['encoded', 'fhirServer answered Observation search with a body with content-encoding zstd', { encoding: 'zstd' }],
+    ['truncated', 'the connection to fhirServer broke while reading Observation search', {}],
     ['html-error', 'fhirServer answered 502 to Observation search', {}],
     ['html-login', 'fhirServer answered Observation search with text/html, not FHIR JSON', {}],
     ['wrong-content-type', 'fhirServer answered Observation search with text/plain, not FHIR JSON', {}],
@@ -147,6 +150,28 @@ describe('a hostile fhirServer costs one 412, within the deadline + 1 s, with th
       options,
     );
   });
+
+  test.each(['gzip', 'deflate', 'br'])(
+    'a %s-encoded search reads as the plain one: the same cards',
+    async (encoding) => {
+      // An infusion and a severe neutropenia: a record that gives cards.
+      const resources = [infusion(0), anc(1, 0.3), anc(2, 0.2)];
+      const cardsFrom = async (mode: HostileMode): Promise<unknown[]> =>
+        withHostile(
+          mode,
+          async (fhir) => {
+            const res = await callPatientView(fhir.baseUrl);
+            expect(res.status).toBe(200);
+            return (res.body.cards ?? []).map((c) => ({ ...(c as object), uuid: undefined }));
+          },
+          { resources, encoding },
+        );
+      const plain = await cardsFrom('normal');
+      expect(plain.length).toBeGreaterThan(0);
+      expect(JSON.stringify(plain)).toContain('ANC 0.2');
+      expect(await cardsFrom('encoded')).toEqual(plain);
+    },
+  );
 
   test('an endless body is cut off after the cap: bytes read stay near 4 MB, not the stream', async () => {
     await withHostile('endless', async (fhir) => {

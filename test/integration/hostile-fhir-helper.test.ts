@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { get as httpGet } from 'node:http';
-import { createGunzip, gunzipSync } from 'node:zlib';
+import { brotliDecompressSync, createGunzip, gunzipSync, inflateSync } from 'node:zlib';
 import type { Bundle, Observation, OperationOutcome } from 'fhir/r4.js';
 import { hostileFhir, type HostileFhirServer, type HostileOptions } from '../helpers/hostile-fhir.js';
 import { BUNDLE_OPEN } from '../helpers/hostile-fhir-bodies.js';
@@ -272,4 +272,55 @@ describe('hostile FHIR helper', () => {
     expect(counted.tail.endsWith(']}')).toBe(true);
     expect(big.requests[0]?.bytesWritten).toBeLessThan((300 * MB) / 900);
   }, 30_000);
+
+  test.each<[string, (body: Buffer) => Buffer]>([
+    ['gzip', gunzipSync],
+    ['deflate', inflateSync],
+    ['br', brotliDecompressSync],
+    ['zstd', (body) => body],
+  ])(
+    'encoded %s: the normal searchset, compressed as its Content-Encoding says (an unknown one: as is)',
+    async (encoding, decode) => {
+      const obs: Observation = { resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'ANC' } };
+      const s = await start({ mode: 'encoded', encoding, resources: [obs] });
+      const raw = await rawGet(`${s.baseUrl}/Observation?patient=p1`);
+      expect(raw.encoding).toBe(encoding);
+      expect(Number(raw.length)).toBe(raw.body.length);
+      expect(JSON.parse(decode(raw.body).toString())).toMatchObject({
+        resourceType: 'Bundle',
+        entry: [{ resource: { id: 'o1' } }],
+      });
+    },
+  );
+
+  test('truncated: announces the whole body, sends half, then closes the connection', async () => {
+    const obs: Observation = { resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'ANC' } };
+    const s = await start({ mode: 'truncated', resources: [obs] });
+    const outcome = await new Promise<{ length: number; received: number; error: string }>((resolve) => {
+      httpGet(`${s.baseUrl}/Observation?patient=p1`, (res) => {
+        let received = 0;
+        res.on('data', (c: Buffer) => (received += c.length));
+        res.on('error', (e) => resolve({ length: Number(res.headers['content-length']), received, error: e.message }));
+        res.on('end', () => resolve({ length: Number(res.headers['content-length']), received, error: 'ended' }));
+      });
+    });
+    expect(outcome.error).toBe('aborted');
+    expect(outcome.received).toBe(Math.floor(outcome.length / 2));
+  });
 });
+
+function rawGet(url: string): Promise<{ encoding: string | undefined; length: string | undefined; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          encoding: res.headers['content-encoding'],
+          length: res.headers['content-length'],
+          body: Buffer.concat(chunks),
+        }),
+      );
+    }).on('error', reject);
+  });
+}
