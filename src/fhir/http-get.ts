@@ -110,7 +110,7 @@ function readBody(
       body = decoded(response);
     } catch (error) {
       close();
-      reject(error as Error);
+      reject(error);
       return;
     }
     const chunks: Buffer[] = [];
