@@ -80,7 +80,8 @@ function answer(destroy: (error?: Error) => void, response: IncomingMessage, sig
   };
 }
 
-function decoded(response: IncomingMessage): Readable {
+/** The body as decoded bytes, or why it cannot be decoded. */
+function decoded(response: IncomingMessage): Readable | UnsupportedEncodingError {
   const encoding = (response.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   const decoder =
     encoding === 'gzip' || encoding === 'x-gzip'
@@ -95,7 +96,7 @@ function decoded(response: IncomingMessage): Readable {
     return decoder;
   }
   if (encoding === 'identity' || encoding === '') return response;
-  throw new UnsupportedEncodingError(`a body with content-encoding ${encoding.slice(0, 40)}`);
+  return new UnsupportedEncodingError(`a body with content-encoding ${encoding.slice(0, 40)}`);
 }
 
 function readBody(
@@ -105,12 +106,10 @@ function readBody(
   close: () => void,
 ): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    let body: Readable;
-    try {
-      body = decoded(response);
-    } catch (error) {
+    const body = decoded(response);
+    if (body instanceof UnsupportedEncodingError) {
       close();
-      reject(error);
+      reject(body);
       return;
     }
     const chunks: Buffer[] = [];
