@@ -35,28 +35,43 @@ export const ACCEPT_ENCODING = 'gzip, br';
 
 /**
  * Sends a GET and resolves once the status line and headers are in. Rejects with the signal's
- * reason when aborted, or with the network error.
+ * reason when aborted, or with the network error. A kept-alive connection the server closed just
+ * as it was reused is retried once on a new one (the request was never seen: a GET is safe to send
+ * again), as Node's documentation advises for agents that keep connections alive.
  */
 export function httpGet(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<HttpAnswer> {
+  return send(url, headers, signal).catch((error: unknown) => {
+    if ((error as { retry?: boolean }).retry !== true || signal.aborted) throw error;
+    return send(url, headers, signal);
+  });
+}
+
+function send(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason as Error);
       return;
     }
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const request = send(url, { method: 'GET', headers: { ...headers, 'accept-encoding': ACCEPT_ENCODING } });
+    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+      method: 'GET',
+      headers: { ...headers, 'accept-encoding': ACCEPT_ENCODING },
+    });
     const onAbort = (): void => {
       request.destroy(signal.reason as Error);
     };
     signal.addEventListener('abort', onAbort, { once: true });
     const settle = (): void => signal.removeEventListener('abort', onAbort);
-    request.once('error', (error) => {
+    let answered = false;
+    // `on`, not `once`: an error after the headers (the body's reader sees it) must not go unhandled.
+    request.on('error', (error: NodeJS.ErrnoException) => {
       settle();
-      reject(error);
+      if (answered) return;
+      const stale = request.reusedSocket && error.code === 'ECONNRESET';
+      reject(stale ? Object.assign(error, { retry: true }) : error);
     });
     request.once('response', (response) => {
-      // From here the body's reader watches the signal (see read); the request's error handler stays,
-      // so an error after the headers is not an unhandled one.
+      // From here the body's reader watches the signal (see read).
+      answered = true;
       settle();
       resolve(answer(request.destroy.bind(request), response, signal));
     });
@@ -135,7 +150,7 @@ function readBody(
       const stop = take(chunk.length);
       if (stop) finish(stop);
     });
-    body.once('error', (error) => finish(error));
+    body.on('error', (error) => finish(error));
     // A connection that breaks mid-body ends the response without completing it.
     body.once('end', () => finish(response.complete ? undefined : new Error('the response ended early')));
     body.once('close', () => finish(new Error('the connection closed mid-body'))); // no-op after end or error
