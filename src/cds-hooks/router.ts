@@ -5,6 +5,7 @@
  * the response against the spec's schema and answers. Handlers never touch `res`.
  */
 import type { Request, Response } from 'express';
+import { setMaxListeners } from 'node:events';
 import { Router } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -199,6 +200,9 @@ const CALL_CLOSED = Object.assign(new Error('the CDS call ended or its client we
 /** The call's deadline (FHIR_TIMEOUT_MS), cancelled too when the client goes away; FHIR requests are counted. */
 function callOptions<D>(deps: CdsRouterDeps<D>, res: Response, log: Logger): LoadPrefetchOptions {
   const call = new AbortController();
+  // Every FHIR read of the call listens to this signal while in flight (more than Node's default 10
+  // with parallel searches); each removes its listener when done.
+  setMaxListeners(0, call.signal);
   const deadline = setTimeout(
     () => call.abort(new DOMException('FHIR_TIMEOUT_MS passed', 'TimeoutError')),
     deps.config.fhir.timeoutMs,

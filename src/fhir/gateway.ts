@@ -12,6 +12,7 @@
  * Failures are {@link FhirAccessError}s whose messages name the resource type and status, never an
  * id, a token or a body.
  */
+import { setMaxListeners } from 'node:events';
 import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
 import { httpGet, type HttpAnswer, UnsupportedEncodingError } from './http-get.js';
 import type { RequestLimiter } from './limiter.js';
@@ -130,10 +131,9 @@ export class FhirGateway {
     if (relativeUrls.length === 1) return this.fetchAll(relativeUrls[0] ?? '');
     // One failed search fails the set: the others are cancelled at once, their sockets closed.
     const siblings = new AbortController();
-    const gateway = new FhirGateway({
-      ...this.options,
-      signal: AbortSignal.any([this.options.signal, siblings.signal]),
-    });
+    const signal = AbortSignal.any([this.options.signal, siblings.signal]);
+    setMaxListeners(0, signal); // one listener per read in flight, each removed when done
+    const gateway = new FhirGateway({ ...this.options, signal });
     const results = await Promise.all(
       relativeUrls.map((url) =>
         gateway.fetchAll(url).catch((error: unknown) => {

@@ -30,6 +30,9 @@ export interface HttpAnswer {
 /** The body's content-encoding cannot be decoded; the message names it. */
 export class UnsupportedEncodingError extends Error {}
 
+/** Sent with every request: some hospital gateways refuse requests without one. */
+const USER_AGENT = 'cart-hematotox-cds';
+
 /** Encodings we ask for; `deflate` is also decoded when sent unasked. */
 export const ACCEPT_ENCODING = 'gzip, br';
 
@@ -54,25 +57,34 @@ function send(url: URL, headers: Record<string, string>, signal: AbortSignal): P
     }
     const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
       method: 'GET',
-      headers: { ...headers, 'accept-encoding': ACCEPT_ENCODING },
+      headers: { ...headers, 'accept-encoding': ACCEPT_ENCODING, 'user-agent': USER_AGENT },
+      // Explicit, so that NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment cannot turn it off.
+      rejectUnauthorized: true,
     });
+    let answered = false;
+    const fail = (error: Error): void => {
+      signal.removeEventListener('abort', onAbort);
+      if (answered) return;
+      answered = true;
+      reject(error);
+    };
     const onAbort = (): void => {
-      request.destroy(signal.reason as Error);
+      fail(signal.reason as Error);
+      request.destroy();
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    const settle = (): void => signal.removeEventListener('abort', onAbort);
-    let answered = false;
     // `on`, not `once`: an error after the headers (the body's reader sees it) must not go unhandled.
     request.on('error', (error: NodeJS.ErrnoException) => {
-      settle();
-      if (answered) return;
       const stale = request.reusedSocket && error.code === 'ECONNRESET';
-      reject(stale ? Object.assign(error, { retry: true }) : error);
+      fail(stale ? Object.assign(error, { retry: true }) : error);
     });
+    // A request can close with neither a response nor an error (an unasked-for 101 Switching Protocols).
+    request.once('close', () => fail(new Error('the connection closed before a response')));
     request.once('response', (response) => {
       // From here the body's reader watches the signal (see read).
+      signal.removeEventListener('abort', onAbort);
+      if (answered) return;
       answered = true;
-      settle();
       resolve(answer(request.destroy.bind(request), response, signal));
     });
     request.end();
@@ -98,6 +110,10 @@ function answer(destroy: (error?: Error) => void, response: IncomingMessage, sig
 /** The body as decoded bytes, or why it cannot be decoded. */
 function decoded(response: IncomingMessage): Readable | UnsupportedEncodingError {
   const encoding = (response.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  // No body to decode (zlib would call an empty body a truncated one).
+  const empty =
+    response.statusCode === 204 || response.statusCode === 304 || response.headers['content-length'] === '0';
+  if (empty) return response;
   const decoder =
     encoding === 'gzip' || encoding === 'x-gzip'
       ? createGunzip()
@@ -111,7 +127,9 @@ function decoded(response: IncomingMessage): Readable | UnsupportedEncodingError
     return decoder;
   }
   if (encoding === 'identity' || encoding === '') return response;
-  return new UnsupportedEncodingError(`a body with content-encoding ${encoding.slice(0, 40)}`);
+  // The server's text reaches the diagnostics only when it looks like an encoding name.
+  const named = /^[\w.+-]{1,20}$/.test(encoding) ? `content-encoding ${encoding}` : 'an unknown content-encoding';
+  return new UnsupportedEncodingError(`a body with ${named}`);
 }
 
 function readBody(

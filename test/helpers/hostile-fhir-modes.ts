@@ -172,15 +172,7 @@ function sendNormal(ctx: Ctx, contentType: string, how: 'plain' | 'encoded' | 't
 /** `body` compressed with options.encoding (default gzip); an encoding zlib does not know is sent as is. */
 function sendEncoded(ctx: Ctx, status: number, contentType: string, body: string): void {
   const encoding = ctx.options.encoding ?? 'gzip';
-  const plain = Buffer.from(body);
-  const bytes =
-    encoding === 'gzip'
-      ? gzipSync(plain)
-      : encoding === 'deflate'
-        ? deflateSync(plain)
-        : encoding === 'br'
-          ? brotliCompressSync(plain)
-          : plain;
+  const bytes = compress(Buffer.from(body), encoding);
   ctx.res.writeHead(status, {
     'content-type': contentType,
     'content-encoding': encoding,
@@ -190,13 +182,28 @@ function sendEncoded(ctx: Ctx, status: number, contentType: string, body: string
   ctx.record.bytesWritten += bytes.length;
 }
 
-/** Announces the whole body's length, writes half of it, then closes the connection. */
+/**
+ * Announces the whole body's length, writes half of it, then closes the connection; compressed
+ * first with options.encoding when given (gzip, deflate or br).
+ */
 function sendTruncated(ctx: Ctx, status: number, contentType: string, body: string): void {
-  const bytes = Buffer.from(body);
-  ctx.res.writeHead(status, { 'content-type': contentType, 'content-length': String(bytes.length) });
+  const encoding = ctx.options.encoding;
+  const bytes = encoding ? compress(Buffer.from(body), encoding) : Buffer.from(body);
+  ctx.res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': String(bytes.length),
+    ...(encoding ? { 'content-encoding': encoding } : {}),
+  });
   const half = bytes.subarray(0, Math.floor(bytes.length / 2));
   ctx.res.write(half, () => ctx.res.destroy());
   ctx.record.bytesWritten += half.length;
+}
+
+function compress(plain: Buffer, encoding: string): Buffer {
+  if (encoding === 'gzip') return gzipSync(plain);
+  if (encoding === 'deflate') return deflateSync(plain);
+  if (encoding === 'br') return brotliCompressSync(plain);
+  return plain;
 }
 
 function searchset(ctx: Ctx, link: { relation: string; url: string }[]): object {

@@ -29,7 +29,7 @@ export type HostileMode =
   | '404-with-id' // 404 OperationOutcome whose diagnostics echo the requested patient id
   | 'gzip-bomb' // Content-Encoding: gzip, ~1/1000 of `bombBytes` on the wire, inflating to `bombBytes`
   | 'encoded' // `normal`, compressed with `encoding` (an unknown one is sent as the plain body)
-  | 'truncated'; // `normal` with its full Content-Length, but the connection closes after half the body
+  | 'truncated'; // `normal` (compressed with `encoding` if given) with its full Content-Length; the connection closes after half the body
 
 export interface HostileOptions {
   /** Behaviour for every request (default `normal`); change it later with `setMode`. */
@@ -48,7 +48,10 @@ export interface HostileOptions {
   trickleMs?: number;
   /** `gzip-bomb`: inflated size in bytes (default 512 MB). */
   bombBytes?: number;
-  /** `encoded`: the Content-Encoding (default gzip); other than gzip, deflate or br, the body is sent as is. */
+  /**
+   * `encoded`: the Content-Encoding (default gzip); other than gzip, deflate or br, the body is sent
+   * as is. `truncated`: compress with it before cutting (default: not compressed).
+   */
   encoding?: string;
 }
 

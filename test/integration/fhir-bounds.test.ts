@@ -103,6 +103,8 @@ describe('a hostile fhirServer costs one 412, within the deadline + 1 s, with th
     ['malformed-json', 'fhirServer answered Observation search with malformed JSON', {}],
     ['encoded', 'fhirServer answered Observation search with a body with content-encoding zstd', { encoding: 'zstd' }],
     ['truncated', 'the connection to fhirServer broke while reading Observation search', {}],
+    ['truncated', 'the connection to fhirServer broke while reading Observation search', { encoding: 'gzip' }],
+    ['truncated', 'the connection to fhirServer broke while reading Observation search', { encoding: 'br' }],
     ['html-error', 'fhirServer answered 502 to Observation search', {}],
     ['html-login', 'fhirServer answered Observation search with text/html, not FHIR JSON', {}],
     ['wrong-content-type', 'fhirServer answered Observation search with text/plain, not FHIR JSON', {}],

@@ -144,4 +144,11 @@ describe('fhirServer over https', () => {
     expect(issue?.diagnostics).toMatch(/observations: fhirServer could not be reached for Observation search/);
     expect(requests).toBe(0); // TLS failed before any request reached the server
   }, 60_000);
+
+  test('NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment does not turn verification off: still 412', async () => {
+    requests = 0;
+    const { status } = await withService({ NODE_TLS_REJECT_UNAUTHORIZED: '0' }, patientView);
+    expect(status).toBe(412);
+    expect(requests).toBe(0);
+  }, 60_000);
 });

@@ -3,17 +3,19 @@
  * connections that the server closes just as they are reused are retried once on a new connection;
  * a connection that fails when new is not retried.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { getEventListeners } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterEach, expect, test } from '@jest/globals';
 import { httpGet } from '../../src/fhir/http-get.js';
 
-let server: Server | undefined;
+let server: Server | NetServer | undefined;
 afterEach(async () => {
   await new Promise<void>((resolve) => {
     if (!server) return resolve();
     server.close(() => resolve());
-    server.closeAllConnections();
+    if ('closeAllConnections' in server) server.closeAllConnections();
   });
   server = undefined;
 });
@@ -27,7 +29,7 @@ async function serve(handle: (onSocket: number, connection: number, socket: Sock
   const state = { url: new URL('http://127.0.0.1/'), requests: 0, connections: 0 };
   const perSocket = new WeakMap<Socket, number>();
   const numbers = new WeakMap<Socket, number>();
-  server = createServer((req, res) => {
+  const http = createServer((req, res) => {
     state.requests++;
     const socket = req.socket;
     const onSocket = (perSocket.get(socket) ?? 0) + 1;
@@ -38,17 +40,36 @@ async function serve(handle: (onSocket: number, connection: number, socket: Sock
     }
     res.writeHead(200, { 'content-type': 'application/fhir+json' }).end('{"resourceType":"Patient","id":"p1"}');
   });
-  server.on('connection', (socket: Socket) => numbers.set(socket, ++state.connections));
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-  state.url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir/Patient/p1`);
+  http.on('connection', (socket: Socket) => numbers.set(socket, ++state.connections));
+  http.keepAliveTimeout = 60_000;
+  server = http;
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  state.url = new URL(`http://127.0.0.1:${(http.address() as AddressInfo).port}/fhir/Patient/p1`);
   return state;
 }
 
-const read = async (url: URL): Promise<string> => {
-  const answer = await httpGet(url, {}, new AbortController().signal);
-  return (await answer.read(() => undefined)).toString('utf8');
+/** Reads `url`; no listener may stay on the signal afterwards, whatever the outcome. */
+const read = async (url: URL, signal = new AbortController().signal): Promise<string> => {
+  try {
+    const answer = await httpGet(url, {}, signal);
+    return (await answer.read(() => undefined)).toString('utf8');
+  } finally {
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+  }
 };
+
+/** A server that answers every request with `head` (status line and headers) and `body`, then ends. */
+async function raw(head: Record<string, string>, status: number, body: Buffer): Promise<URL> {
+  const seen: IncomingHttpHeaders[] = [];
+  server = createServer((req, res) => {
+    seen.push(req.headers);
+    res.writeHead(status, head).end(body);
+  });
+  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+  lastHeaders = seen;
+  return new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir/Patient/p1`);
+}
+let lastHeaders: IncomingHttpHeaders[] = [];
 
 test('a kept-alive connection closed by the server as it is reused: retried once on a new connection', async () => {
   const s = await serve((onSocket) => (onSocket >= 2 ? 'drop' : 'answer'));
@@ -62,4 +83,50 @@ test('a new connection that fails is not retried: the error reaches the caller',
   const s = await serve(() => 'drop');
   await expect(read(s.url)).rejects.toThrow();
   expect(s.requests).toBe(1);
+});
+
+test('an unasked-for 101 Switching Protocols: rejected at once, not left waiting for the deadline', async () => {
+  const net = createNetServer((socket) => {
+    socket.on('data', () =>
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\nconnection: upgrade\r\n\r\n'),
+    );
+    socket.on('error', () => undefined);
+  });
+  server = net;
+  await new Promise<void>((resolve) => net.listen(0, '127.0.0.1', resolve));
+  const url = new URL(`http://127.0.0.1:${(net.address() as AddressInfo).port}/fhir/Patient/p1`);
+  const started = Date.now();
+  await expect(read(url)).rejects.toThrow();
+  expect(Date.now() - started).toBeLessThan(1000);
+});
+
+test('aborted while waiting for the headers: rejected with the signal reason, no listener left', async () => {
+  server = createServer(() => undefined); // never answers
+  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+  const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir/Patient/p1`);
+  const call = new AbortController();
+  setTimeout(() => call.abort(new DOMException('deadline', 'TimeoutError')), 100);
+  await expect(read(url, call.signal)).rejects.toMatchObject({ name: 'TimeoutError' });
+});
+
+test('every request names the client (user-agent) and asks for gzip or brotli', async () => {
+  const url = await raw({ 'content-type': 'application/fhir+json' }, 200, Buffer.from('{"resourceType":"Patient"}'));
+  expect(await read(url)).toBe('{"resourceType":"Patient"}');
+  expect(lastHeaders[0]?.['user-agent']).toBe('cart-hematotox-cds');
+  expect(lastHeaders[0]?.['accept-encoding']).toBe('gzip, br');
+});
+
+test('a gzip-encoded body is read decoded; an empty one (204) is empty, not a broken connection', async () => {
+  const body = '{"resourceType":"Patient","id":"p1"}';
+  expect(await read(await raw({ 'content-encoding': 'gzip' }, 200, gzipSync(body)))).toBe(body);
+  await new Promise<void>((resolve) => server?.close(() => resolve()));
+  expect(await read(await raw({ 'content-encoding': 'gzip' }, 204, Buffer.alloc(0)))).toBe('');
+});
+
+test.each([
+  ['zstd', 'a body with content-encoding zstd'],
+  ['x y<b>', 'a body with an unknown content-encoding'],
+])('content-encoding %j is refused, named only when it looks like an encoding name', async (encoding, message) => {
+  const url = await raw({ 'content-encoding': encoding }, 200, Buffer.from('{}'));
+  await expect(read(url)).rejects.toThrow(message);
 });
