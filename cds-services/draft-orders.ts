@@ -10,7 +10,7 @@ import { adviseOn, type AdvisableOrder, type DraftOrder } from '../src/cards/ord
 import type { FhirReader } from '../src/cds-hooks/service.js';
 import type { Terminology } from '../src/clinical/terminology.js';
 import type { AssessmentIssue } from '../src/clinical/types.js';
-import { screenResource } from '../src/fhir/resource-schemas.js';
+import { describeResource, MAX_ECHOED_DEPTH, nestedDeeperThan, screenResource } from '../src/fhir/resource-schemas.js';
 
 export interface DraftOrders {
   orders: DraftOrder[];
@@ -31,6 +31,16 @@ export function readDraftOrders(
   for (const entry of bundle.entry ?? []) {
     const resource = (entry as { resource?: unknown } | null)?.resource;
     if (resource === undefined) continue;
+    // An order may be echoed back in an update suggestion: one nested past what a response can carry is left out.
+    if (nestedDeeperThan(resource, MAX_ECHOED_DEPTH)) {
+      issues.push({
+        severity: 'warning',
+        code: 'resource-invalid',
+        message: `draft order nested deeper than ${MAX_ECHOED_DEPTH} levels; resource left out`,
+        resource: describeResource(resource),
+      });
+      continue;
+    }
     const result = screenResource(resource);
     if (!result.ok) {
       issues.push({ ...result.issue, message: `draft order ${result.issue.message}` });

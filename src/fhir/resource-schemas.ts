@@ -227,3 +227,23 @@ export function screenResources(values: Iterable<unknown>): Screened {
   }
   return { resources, issues };
 }
+
+/**
+ * Deepest nesting of objects and arrays a resource we echo back may have (a draft order returned in
+ * an update suggestion). FHIR resources nest a dozen levels or so; a hostile one nested thousands
+ * deep would overflow the stack of JSON.stringify when the response is written.
+ */
+export const MAX_ECHOED_DEPTH = 64;
+
+/** Whether `value` nests objects or arrays deeper than `max` levels (counted without recursion). */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [node, depth] = top;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node))
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
+}

@@ -293,3 +293,21 @@ describe('order-select', () => {
     expect(JSON.stringify(res.body)).toContain('context.selections');
   });
 });
+
+describe('a draft order is echoed back in its update suggestion only when a response can carry it', () => {
+  /** A red-cell order whose note nests arrays until the order is `depth` levels deep (the order itself is level 1). */
+  const nestedOrder = (depth: number): ReturnType<typeof transfusionOrder> => {
+    let inner: unknown = [];
+    for (let level = 4; level < depth; level++) inner = [inner]; // order → note[] → note{} → inner at level 4
+    return transfusionOrder('rbc-deep', 'cart-day9', 'red-cells', { note: [{ text: 'x', inner } as never] });
+  };
+
+  test.each([
+    [64, ['transfusion-irradiation:warning']],
+    [65, []],
+  ])('an order %i levels deep → %j (MAX_ECHOED_DEPTH 64)', async (depth, expected) => {
+    const cards = await sign('cart-day9', draftOrders(nestedOrder(depth)));
+    expect(kinds(cards)).toEqual(expected);
+    if (depth === 64) expect(JSON.stringify(cards[0]?.suggestions?.[0]?.actions?.[0]?.resource)).toContain('[[[');
+  });
+});

@@ -7,7 +7,7 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { assess } from '../../src/clinical/assess.js';
-import { screenResource, screenResources } from '../../src/fhir/resource-schemas.js';
+import { nestedDeeperThan, screenResource, screenResources } from '../../src/fhir/resource-schemas.js';
 import { loadClinicalContext } from '../../src/profiles.js';
 import { engineSettings } from '../../src/profiles.js';
 
@@ -213,6 +213,38 @@ describe('properties', () => {
         },
       ),
       { numRuns: 1500 },
+    );
+  });
+});
+
+describe('nestedDeeperThan: depth of objects and arrays, counted without recursion', () => {
+  /** Reference: recursive depth (a primitive is level 0, an empty object or array level 1). */
+  const depthOf = (v: unknown): number =>
+    v === null || typeof v !== 'object'
+      ? 0
+      : 1 + Math.max(0, ...(Array.isArray(v) ? v : Object.values(v)).map(depthOf));
+  const nest = (levels: number): unknown => {
+    let v: unknown = {};
+    for (let i = 1; i < levels; i++) v = i % 2 ? [v] : { a: v };
+    return v;
+  };
+
+  test.each([
+    ['a primitive', 'x', 0, false],
+    ['an empty object at max 1', {}, 1, false],
+    ['an object holding an array, max 1', { a: [] }, 1, true],
+    ['64 levels at max 64', nest(64), 64, false],
+    ['65 levels at max 64', nest(65), 64, true],
+    ['100,000 levels (no stack overflow)', nest(100_000), 64, true],
+  ])('%s', (_name, value, max, expected) => {
+    expect(nestedDeeperThan(value, max)).toBe(expected);
+  });
+
+  test('agrees with the recursive depth on any JSON value', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 12 }), fc.integer({ min: 0, max: 14 }), (value, max) => {
+        expect(nestedDeeperThan(value, max)).toBe(depthOf(value) > max);
+      }),
     );
   });
 });
