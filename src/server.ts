@@ -156,6 +156,10 @@ function warnStartup(config: Config, log: Logger): void {
     log.warn('FHIR_ALLOW_HTTP is on: fhirServer URLs over plain http are accepted (demo only).');
   if (config.fhir.allowedOrigins.length === 0)
     log.warn('FHIR_ALLOWED_ORIGINS is empty: any fhirServer origin a client names will be contacted.');
+  if (process.env['NODE_TLS_REJECT_UNAUTHORIZED'] === '0')
+    log.warn(
+      'NODE_TLS_REJECT_UNAUTHORIZED=0: Node skips certificate checks for the JWKS URLs of CDS_TRUSTED_ISSUERS (fhirServer reads verify certificates regardless). Unset it; give a private CA in NODE_EXTRA_CA_CERTS instead.',
+    );
   if (config.hostExplicit) return;
   log.warn(
     { host: config.host },

@@ -75,7 +75,11 @@ async function freePort(): Promise<number> {
 }
 
 /** The service process, https-only as deployed, with `env` added; stopped after `run`. */
-async function withService<T>(env: Record<string, string>, run: (base: string) => Promise<T>): Promise<T> {
+async function withService<T>(
+  env: Record<string, string>,
+  run: (base: string) => Promise<T>,
+  logs: string[] = [],
+): Promise<T> {
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: process.cwd(),
@@ -88,8 +92,9 @@ async function withService<T>(env: Record<string, string>, run: (base: string) =
       LOG_LEVEL: 'warn',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  child.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));
   const stderr: string[] = [];
   child.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
   const base = `http://127.0.0.1:${port}`;
@@ -145,10 +150,12 @@ describe('fhirServer over https', () => {
     expect(requests).toBe(0); // TLS failed before any request reached the server
   }, 60_000);
 
-  test('NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment does not turn verification off: still 412', async () => {
+  test('NODE_TLS_REJECT_UNAUTHORIZED=0 does not turn verification off for fhirServer (412), and start-up warns', async () => {
     requests = 0;
-    const { status } = await withService({ NODE_TLS_REJECT_UNAUTHORIZED: '0' }, patientView);
+    const logs: string[] = [];
+    const { status } = await withService({ NODE_TLS_REJECT_UNAUTHORIZED: '0' }, patientView, logs);
     expect(status).toBe(412);
     expect(requests).toBe(0);
+    expect(logs.join('')).toContain('NODE_TLS_REJECT_UNAUTHORIZED=0: Node skips certificate checks for the JWKS URLs');
   }, 60_000);
 });
