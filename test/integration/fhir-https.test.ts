@@ -15,11 +15,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Bundle, FhirResource } from 'fhir/r4.js';
 import { anc, infusion, patient } from '../helpers/fhir.js';
+import { freePort } from '../helpers/ports.js';
 
 const TLS_DIR = join(process.cwd(), 'test/fixtures/tls');
 const CERT = join(TLS_DIR, 'fhir-test.crt');
@@ -62,17 +63,6 @@ afterAll(async () => {
     fhir.closeAllConnections();
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The service process, https-only as deployed, with `env` added; stopped after `run`. */
 async function withService<T>(

@@ -14,13 +14,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { CryptoKey } from 'jose';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
+import { freePort } from '../helpers/ports.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 const ISS = 'https://ehr.replicas.test/';
@@ -51,17 +52,6 @@ let slowFhir: Server;
 /** When HAProxy marked each replica down (from its log). */
 const downAt = new Map<string, number>();
 const replicas: Replica[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const baseUrl = (): string => `http://127.0.0.1:${lbPort}`;
 
