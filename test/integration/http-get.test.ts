@@ -6,8 +6,9 @@
 import { getEventListeners } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { gzipSync } from 'node:zlib';
-import { afterEach, expect, test } from '@jest/globals';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { afterEach, describe, expect, test } from '@jest/globals';
 import { httpGet } from '../../src/fhir/http-get.js';
 
 let server: Server | NetServer | undefined;
@@ -129,4 +130,91 @@ test.each([
 ])('content-encoding %j is refused, named only when it looks like an encoding name', async (encoding, message) => {
   const url = await raw({ 'content-encoding': encoding }, 200, Buffer.from('{}'));
   await expect(read(url)).rejects.toThrow(message);
+});
+
+describe('whatever a server answers, a read settles within its deadline and leaves nothing behind', () => {
+  type Behaviour = {
+    status: number;
+    encoding: string | undefined;
+    /** The body's bytes as sent (compressed when the encoding is one we decode and `compress` is set). */
+    body: Uint8Array;
+    compress: boolean;
+    /** After how many body bytes the server closes the connection (undefined: sends it all). */
+    cutAt: number | undefined;
+    /** The server never ends the response. */
+    stall: boolean;
+    /** Announce the body's length (else chunked). */
+    withLength: boolean;
+  };
+  const behaviour = fc.record({
+    status: fc.constantFrom(200, 201, 204, 206, 301, 304, 404, 500),
+    encoding: fc.option(fc.constantFrom('gzip', 'br', 'deflate', 'identity', 'zstd', 'GZIP', 'gzip, br', ''), {
+      nil: undefined,
+    }),
+    body: fc.uint8Array({ maxLength: 300_000 }),
+    compress: fc.boolean(),
+    cutAt: fc.option(fc.nat({ max: 300_000 }), { nil: undefined }),
+    stall: fc.boolean(),
+    withLength: fc.boolean(),
+  });
+  const encode = (b: Behaviour): Buffer => {
+    const plain = Buffer.from(b.body);
+    if (!b.compress) return plain;
+    const e = b.encoding?.toLowerCase();
+    return e === 'gzip'
+      ? gzipSync(plain)
+      : e === 'br'
+        ? brotliCompressSync(plain)
+        : e === 'deflate'
+          ? deflateSync(plain)
+          : plain;
+  };
+
+  test('property: settles (answer or named error) within the deadline (+ slack); at most one chunk past the cap; no listener left', async () => {
+    let current: Behaviour | undefined;
+    const http = createServer((_req, res) => {
+      const b = current as Behaviour;
+      const bytes = encode(b);
+      const sent = b.cutAt === undefined ? bytes : bytes.subarray(0, b.cutAt);
+      const headers: Record<string, string> = { 'content-type': 'application/fhir+json' };
+      if (b.encoding !== undefined) headers['content-encoding'] = b.encoding;
+      if (b.withLength) headers['content-length'] = String(bytes.length);
+      res.writeHead(b.status, headers);
+      if (b.status === 204 || b.status === 304) return void res.end();
+      res.write(sent, () => {
+        if (b.cutAt !== undefined) res.destroy();
+        else if (!b.stall) res.end();
+      });
+    });
+    server = http;
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const url = new URL(`http://127.0.0.1:${(http.address() as AddressInfo).port}/fhir/Observation`);
+    const CAP = 100_000;
+    await fc.assert(
+      fc.asyncProperty(behaviour, async (b) => {
+        current = b;
+        const signal = AbortSignal.timeout(300);
+        const started = Date.now();
+        let size = 0;
+        const outcome = await httpGet(url, {}, signal)
+          .then((answer) =>
+            answer.read((bytes) => {
+              size += bytes;
+              return size > CAP ? new Error('cap') : undefined;
+            }),
+          )
+          .then(
+            (body): { ok: true; bytes: number } | { ok: false; error: unknown } => ({ ok: true, bytes: body.length }),
+            (error: unknown) => ({ ok: false as const, error }),
+          );
+        expect(Date.now() - started).toBeLessThan(300 + 1500); // the deadline, and slack for a loaded CI machine
+        if (outcome.ok) expect(outcome.bytes).toBeLessThanOrEqual(CAP);
+        // An Error from another realm (node's internals under jest) is no instanceof Error here: its message is.
+        else expect(typeof (outcome.error as Error | undefined)?.message).toBe('string');
+        expect(size).toBeLessThan(CAP + 1_048_576); // one decoded chunk past the cap at most
+        expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+      }),
+      { numRuns: 80 },
+    );
+  }, 60_000);
 });
