@@ -3,7 +3,7 @@
  * starting): assesses a FHIR Bundle file (one patient) or a folder of FHIR Bulk Data NDJSON files
  * (many patients), writing JSON or CSV. A progress bar goes to stderr for long runs.
  */
-import { createWriteStream, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Piscina } from 'piscina';
 import { assess, AssessmentInputError } from '../clinical/assess.js';
 import { todayIn } from '../clinical/dates.js';
@@ -14,6 +14,7 @@ import { engineSettings, loadClinicalContext, type ClinicalContext } from '../pr
 import { assessFolder, leftOutMessage, UsageError } from './cohort.js';
 import { parse } from './args.js';
 import { assessmentCsvHeader, assessmentCsvRow } from './csv.js';
+import { openOutput, OutputClosed, OutputError, type Output } from './output.js';
 import { startPool } from './pool.js';
 
 const USAGE = `Usage: cart-hematotox assess <bundle.json | bulk-data-folder> [options]
@@ -27,6 +28,9 @@ Options:
   --local-codes FILE         hospital local codes (JSON or YAML)
   --time-zone TZ             IANA time zone of lab days (default: UTC)
 `;
+
+/** What a shell reports for a program stopped by SIGPIPE (128 + 13): standard output was closed by its reader. */
+export const EXIT_OUTPUT_CLOSED = 141;
 
 function readBundle(file: string): Screened {
   let json: unknown;
@@ -102,25 +106,19 @@ function assessBundle(screened: Screened, asOf: string, setup: CliSetup, err: No
   }
 }
 
-/** Writes CSV (a header and one row each) or JSON (one object for a bundle, an array for a folder). */
-function writeOutputs(
-  target: NodeJS.WritableStream,
-  format: 'json' | 'csv',
-  outputs: string[],
-  isFolder: boolean,
-): void {
+/** The text of the run, in chunks: CSV (a header and one row each) or JSON (one object for a bundle, an array for a folder). */
+function* outputChunks(format: 'json' | 'csv', outputs: string[], isFolder: boolean): Generator<string> {
   if (format === 'csv') {
-    target.write(`${assessmentCsvHeader()}\n`);
-    for (const row of outputs) target.write(`${row}\n`);
-  } else if (!isFolder) target.write(`${outputs[0]}\n`);
-  else if (outputs.length === 0) target.write('[]\n');
+    yield `${assessmentCsvHeader()}\n`;
+    for (const row of outputs) yield `${row}\n`;
+  } else if (!isFolder) yield `${outputs[0]}\n`;
+  else if (outputs.length === 0) yield '[]\n';
   else {
     // The array JSON.stringify(assessments, null, 2) would write, from each assessment's own text.
-    target.write('[\n');
-    outputs.forEach((text, i) =>
-      target.write(`  ${text.replaceAll('\n', '\n  ')}${i < outputs.length - 1 ? ',' : ''}\n`),
-    );
-    target.write(']\n');
+    yield '[\n';
+    for (const [i, text] of outputs.entries())
+      yield `  ${text.replaceAll('\n', '\n  ')}${i < outputs.length - 1 ? ',' : ''}\n`;
+    yield ']\n';
   }
 }
 
@@ -152,7 +150,15 @@ async function runWith(
   if (typeof setup === 'number') return setup;
   const { values, input, format, clinical } = setup;
   const asOf = values['as-of'] ?? todayIn(clinical.timeZone);
-  const target = values.out ? createWriteStream(values.out) : out;
+  let output: Output;
+  try {
+    // Before any work: a --out that cannot be written fails now, not after the whole cohort.
+    output = openOutput(values.out, out);
+  } catch (error) {
+    if (!(error instanceof OutputError)) throw error;
+    err.write(`${error.message}\n`);
+    return 2;
+  }
   try {
     const isFolder = statSync(input).isDirectory();
     let outputs: string[];
@@ -181,12 +187,20 @@ async function runWith(
       outputs = assessBundle(screened, asOf, setup, err);
       failed = outputs.length === 0 ? 1 : 0;
     }
-    writeOutputs(target, format, outputs, isFolder);
-    if (target !== out) await new Promise<void>((resolve) => (target as NodeJS.WritableStream).end(resolve));
+    await output.write(outputChunks(format, outputs, isFolder));
+    await output.commit();
     err.write(`assessed ${outputs.length} patient(s) as of ${asOf}${failed ? `, ${failed} failed` : ''}\n`);
     return failed > 0 && outputs.length === 0 ? 2 : 0;
   } catch (error) {
-    if (error instanceof AssessmentInputError || error instanceof UsageError || error instanceof ConfigError) {
+    output.discard();
+    // The reader of standard output stopped reading (e.g. `| head`): end quietly, as Unix tools do.
+    if (error instanceof OutputClosed) return EXIT_OUTPUT_CLOSED;
+    if (
+      error instanceof AssessmentInputError ||
+      error instanceof UsageError ||
+      error instanceof ConfigError ||
+      error instanceof OutputError
+    ) {
       err.write(`${error.message}\n`);
       return 2;
     }

@@ -1,8 +1,8 @@
 /**
  * POST /assessments and the CLI on single Bundles: the contract's field names, bad input.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -197,5 +197,65 @@ describe('CLI on a Bundle file', () => {
       stderr: expect.stringContaining('resourceType'),
     });
     await expect(cli('frobnicate')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('Usage') });
+  });
+
+  test('a --out that cannot be written fails at once, exit 2, with the reason and no stack', async () => {
+    const file = join(dir, 'bundle3.json');
+    writeFileSync(file, JSON.stringify(bundle()));
+    for (const [out, why] of [
+      [join(dir, 'missing-folder', 'out.csv'), 'ENOENT'],
+      [dir, 'it is a directory'],
+      ['/dev/full', 'ENOSPC'],
+    ] as const) {
+      const failed = cli('assess', file, '--as-of', TODAY, '--out', out);
+      await expect(failed).rejects.toMatchObject({ code: 2, stderr: `cannot write ${out}: ${why}\n` });
+    }
+  });
+
+  test('standard output that cannot take the data: exit 2 with the reason; closed by its reader: exit 141 quietly', async () => {
+    const file = join(dir, 'bundle4.json');
+    writeFileSync(file, JSON.stringify(bundle()));
+    const full = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/assess.ts', 'assess', file, '--as-of', TODAY],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.stdout.destroy(); // the reader goes away before the first byte (as `| head -c 0` would)
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(full).toEqual({ code: 141, stderr: '' });
+    const devFull = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(
+        'sh',
+        ['-c', `"${process.execPath}" --import tsx src/cli/assess.ts assess "${file}" --as-of ${TODAY} > /dev/full`],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(devFull).toEqual({ code: 2, stderr: 'cannot write standard output: ENOSPC\n' });
+  });
+
+  test('--out is replaced only by a complete run: a failed run leaves the file as it was, and no partial copy', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'cli-out-'));
+    const out = join(outDir, 'cohort.csv');
+    writeFileSync(out, 'the previous run\n');
+    const bad = join(dir, 'bad2.json');
+    writeFileSync(bad, '{"resourceType":"Patient"}');
+    await expect(cli('assess', bad, '--out', out)).rejects.toMatchObject({ code: 2 });
+    expect(readFileSync(out, 'utf8')).toBe('the previous run\n');
+    expect(readdirSync(outDir)).toEqual(['cohort.csv']);
+    const good = join(dir, 'bundle5.json');
+    writeFileSync(good, JSON.stringify(bundle()));
+    await cli('assess', good, '--as-of', TODAY, '--format', 'csv', '--out', out);
+    expect(readFileSync(out, 'utf8')).toMatch(/^patientId,.*\ncart-aplastic,/s);
+    expect(readdirSync(outDir)).toEqual(['cohort.csv']);
+    expect(existsSync(`${out}.partial`)).toBe(false);
   });
 });

@@ -1,0 +1,136 @@
+/**
+ * Where `cart-hematotox assess` writes: standard output, or `--out FILE`.
+ *
+ * A file is checked before any patient is assessed (a folder that does not exist or cannot be
+ * written fails at once, not after an hour of work) and written beside its name first, then renamed
+ * over it: a run that fails half-way never leaves a half-written CSV for the next job to read, and
+ * an existing file stays as it was until the new one is complete. A device or pipe named by `--out`
+ * (e.g. `/dev/stdout`) is written directly.
+ *
+ * Every write error (no space left, a closed pipe) becomes an {@link OutputError} instead of an
+ * unhandled stream error; a reader that closed standard output early (`| head`) is
+ * {@link OutputClosed}, which the command ends quietly on, as Unix tools do.
+ */
+import { once } from 'node:events';
+import { createWriteStream, openSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+export class OutputError extends Error {}
+
+/** Standard output was closed by its reader (EPIPE): nothing is wrong with the run. */
+export class OutputClosed extends Error {}
+
+export interface Output {
+  /** Writes the chunks in order, waiting when the target asks to; rejects with the first write error. */
+  write(chunks: Iterable<string>): Promise<void>;
+  /** Flushes and, for a file, puts it in place. */
+  commit(): Promise<void>;
+  /** After a failure: a file's partial copy is removed, the existing file left as it was. */
+  discard(): void;
+}
+
+function reason(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code ?? e.message;
+}
+
+/**
+ * Writes to a stream, turning its 'error' events into rejections. The listener stays for the
+ * stream's life: a stream may emit more than one error, and one left unheard ends the process.
+ */
+class StreamWriter {
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly stream: NodeJS.WritableStream,
+    private readonly name: string,
+  ) {
+    stream.on('error', (error: Error) => {
+      this.failure ??= error;
+    });
+  }
+
+  async write(chunks: Iterable<string>): Promise<void> {
+    for (const chunk of chunks) {
+      this.check();
+      if (!this.stream.write(chunk)) await this.drained();
+    }
+    this.check();
+  }
+
+  /** Resolves once what was written is handed to the system (or rejects with why it was not). */
+  async flush(): Promise<void> {
+    this.check();
+    await new Promise<void>((resolve) =>
+      this.stream.write('', (error?: Error | null) => {
+        if (error) this.failure ??= error;
+        resolve();
+      }),
+    );
+    // The callback runs before the 'error' event of the same failure: give that event its turn.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.check();
+  }
+
+  private async drained(): Promise<void> {
+    try {
+      await once(this.stream, 'drain');
+    } catch (error) {
+      this.failure ??= error as Error;
+    }
+  }
+
+  private check(): void {
+    const failure = this.failure;
+    if (!failure) return;
+    if ((failure as NodeJS.ErrnoException).code === 'EPIPE') throw new OutputClosed(`${this.name} was closed`);
+    throw new OutputError(`cannot write ${this.name}: ${reason(failure)}`);
+  }
+}
+
+function toStream(stream: NodeJS.WritableStream, name: string): Output {
+  const writer = new StreamWriter(stream, name);
+  return { write: (chunks) => writer.write(chunks), commit: () => writer.flush(), discard: () => undefined };
+}
+
+/** A regular file (existing or not) is written beside its name and renamed; anything else directly. */
+function toFile(path: string): Output {
+  const existing = statSync(path, { throwIfNoEntry: false });
+  if (existing?.isDirectory()) throw new OutputError(`cannot write ${path}: it is a directory`);
+  const direct = existing !== undefined && !existing.isFile();
+  const target = direct ? path : join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
+  let fd: number;
+  try {
+    fd = openSync(target, direct ? 'w' : 'wx');
+  } catch (error) {
+    throw new OutputError(`cannot write ${path}: ${reason(error)}`);
+  }
+  const stream: WriteStream = createWriteStream('', { fd });
+  const writer = new StreamWriter(stream, path);
+  let done = false;
+  return {
+    write: (chunks) => writer.write(chunks),
+    commit: async (): Promise<void> => {
+      await writer.flush();
+      stream.end();
+      try {
+        await once(stream, 'close');
+        if (!direct) renameSync(target, path);
+      } catch (error) {
+        throw new OutputError(`cannot write ${path}: ${reason(error)}`);
+      }
+      done = true;
+    },
+    discard: (): void => {
+      if (done) return;
+      done = true;
+      stream.destroy(); // closes fd
+      if (!direct) rmSync(target, { force: true });
+    },
+  };
+}
+
+/** The output of a run: `--out FILE` when given, else `stdout`. Throws OutputError when FILE cannot be written. */
+export function openOutput(file: string | undefined, stdout: NodeJS.WritableStream): Output {
+  return file === undefined ? toStream(stdout, 'standard output') : toFile(file);
+}
