@@ -4,6 +4,7 @@
  * message naming the file and the field.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { FileReadError, readRegularFile } from './read-file.js';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,12 +53,16 @@ function parseYaml(text: string): unknown {
   return yaml.parse(text);
 }
 
+/** Largest hospital file read (thresholds, local codes): far above any real one, far below memory's limits. */
+export const MAX_HOSPITAL_FILE_BYTES = 10 * 1_048_576;
+
 function readStructured(path: string, variable: string): unknown {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = new TextDecoder('utf-8', { fatal: true }).decode(readRegularFile(path, MAX_HOSPITAL_FILE_BYTES));
   } catch (error) {
-    throw new ConfigError([`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
+    const why = error instanceof FileReadError ? error.message : 'not UTF-8 text';
+    throw new ConfigError([`${variable}: cannot read ${path} (${why})`]);
   }
   try {
     return parseYaml(text); // YAML is a superset of JSON: both formats are accepted

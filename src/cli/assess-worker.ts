@@ -6,6 +6,7 @@
  * rather than on the main thread that reads for all.
  */
 import { assess, AssessmentInputError } from '../clinical/assess.js';
+import type { AssessmentIssue } from '../clinical/types.js';
 import { ownerOf } from '../fhir/bundle.js';
 import { screenResources } from '../fhir/resource-schemas.js';
 import { engineSettings, loadClinicalContext, type ClinicalContext } from '../profiles.js';
@@ -40,14 +41,21 @@ function clinicalFor(task: AssessTask): ClinicalContext {
 export default function assessPatient(task: AssessTask): AssessResult {
   const clinical = clinicalFor(task);
   const parsed: unknown[] = [];
+  const unparsed: AssessmentIssue[] = [];
   for (const line of ndjsonLines(task.ndjson)) {
     try {
       parsed.push(JSON.parse(line));
     } catch {
-      return { patientId: task.patientId, error: 'a line is not JSON', leftOut: 0, misplaced: 0 };
+      // The reader placed the line by the patient reference in its bytes; the rest is not JSON.
+      unparsed.push({
+        severity: 'warning',
+        code: 'resource-invalid',
+        message: 'a line of this patient is not JSON; left out',
+      });
     }
   }
   const screened = screenResources(parsed);
+  screened.issues.unshift(...unparsed);
   // The reader placed each line by its text; a resource whose parsed owner differs is left out.
   const resources = screened.resources.filter((r) => ownerOf(r) === task.patientId);
   const misplaced = screened.resources.length - resources.length;
@@ -59,6 +67,7 @@ export default function assessPatient(task: AssessTask): AssessResult {
       infusionDate: task.infusionDate,
       patientId: task.patientId,
       ...engineSettings(clinical),
+      inputIssues: screened.issues, // the row says what was left out (the CSV's issues column counts them)
     });
     const output = task.format === 'csv' ? assessmentCsvRow(assessment, clinical) : JSON.stringify(assessment, null, 2);
     const first = screened.issues[0];

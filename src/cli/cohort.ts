@@ -7,8 +7,10 @@
 import { SingleBar } from 'cli-progress';
 import type { Piscina } from 'piscina';
 import type { AssessmentIssue } from '../clinical/types.js';
+import { screenResources } from '../fhir/resource-schemas.js';
 import assessPatient, { type AssessResult, type AssessTask } from './assess-worker.js';
 import {
+  compressedNdjsonFiles,
   ndjsonFiles,
   patientsInAnyOrder,
   patientsInOrder,
@@ -50,6 +52,47 @@ function progressBar(err: NodeJS.WritableStream & { isTTY?: boolean }, total: nu
   };
 }
 
+/** Lines the reader left out, said once at the end of the run. */
+class ReadReport {
+  unassigned = 0;
+  firstUnassigned: string | undefined;
+  medicationsLeftOut = 0;
+  firstMedicationLeftOut: string | undefined;
+
+  readonly onUnassigned = (where: string): void => {
+    this.unassigned++;
+    this.firstUnassigned ??= where;
+  };
+
+  /** The Medication lines every patient gets: screened here, once, like any resource; the others left out. */
+  sharedLines(lines: string[]): string[] {
+    const kept: string[] = [];
+    for (const line of lines) {
+      let issue: Pick<AssessmentIssue, 'resource' | 'message'> | undefined;
+      try {
+        issue = screenResources([JSON.parse(line) as unknown]).issues[0];
+      } catch {
+        issue = { resource: 'Medication', message: 'a line is not JSON' };
+      }
+      if (!issue) kept.push(line);
+      else {
+        this.medicationsLeftOut++;
+        this.firstMedicationLeftOut ??= `${issue.resource ?? ''} ${issue.message}`;
+      }
+    }
+    return kept;
+  }
+
+  write(err: NodeJS.WritableStream): void {
+    if (this.unassigned > 0)
+      err.write(
+        `${this.unassigned} line(s) left out: no patient reference could be read, or not a resource (first: ${this.firstUnassigned ?? ''})\n`,
+      );
+    if (this.medicationsLeftOut > 0)
+      err.write(leftOutMessage(this.medicationsLeftOut, { resource: this.firstMedicationLeftOut ?? '', message: '' }));
+  }
+}
+
 /** Lets the workers' answers in (message events wait for the event loop, which a busy reader may not reach). */
 function answersIn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -67,6 +110,7 @@ async function runPatients(
   pool: Piscina | undefined,
   base: CohortOptions,
   err: NodeJS.WritableStream & { isTTY?: boolean },
+  report: ReadReport,
 ): Promise<AssessResult[]> {
   const results: AssessResult[] = [];
   const inFlight = new Set<Promise<void>>();
@@ -81,7 +125,7 @@ async function runPatients(
     for await (const item of source) {
       if (crashed) throw crashed.error;
       if ('shared' in item) {
-        shared = item.shared;
+        shared = report.sharedLines(item.shared);
         progress = progressBar(err, item.total);
         continue;
       }
@@ -126,15 +170,32 @@ export async function assessFolder(
   err: NodeJS.WritableStream & { isTTY?: boolean },
   pool: Piscina | undefined,
 ): Promise<{ outputs: string[]; failed: number }> {
+  for (const file of compressedNdjsonFiles(folder))
+    err.write(`${file} not read: compressed files are not read; decompress it into the folder first\n`);
   if (ndjsonFiles(folder).length === 0) throw new UsageError(`${folder} holds no .ndjson files`);
   let results: AssessResult[];
+  let report = new ReadReport();
   try {
-    results = await runPatients(patientsInOrder(folder), pool, base, err);
+    results = await runPatients(
+      patientsInOrder(folder, { onUnassigned: report.onUnassigned }),
+      pool,
+      base,
+      err,
+      report,
+    );
   } catch (error) {
     if (!(error instanceof UnorderedExportError)) throw error;
     err.write(`the export is not written patient by patient (${error.message}); reading it whole\n`);
-    results = await runPatients(patientsInAnyOrder(folder), pool, base, err);
+    report = new ReadReport();
+    results = await runPatients(
+      patientsInAnyOrder(folder, { onUnassigned: report.onUnassigned }),
+      pool,
+      base,
+      err,
+      report,
+    );
   }
+  report.write(err);
   return summarise(results, err);
 }
 

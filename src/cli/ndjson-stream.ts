@@ -17,9 +17,10 @@
  * which decodes, splits ({@link ndjsonLines}) and parses them, and checks each owner
  * (cli/assess-worker.ts).
  */
-import { createReadStream, readdirSync } from 'node:fs';
+import { createReadStream, readdirSync, statSync, type ReadStream } from 'node:fs';
 import { basename, join } from 'node:path';
 import { AssessmentInputError } from '../clinical/assess.js';
+import { patientIdOf } from '../clinical/record.js';
 
 /** One patient's lines: UTF-8, each line ended by '\n' (read back with {@link ndjsonLines}). */
 export interface PatientLines {
@@ -40,6 +41,12 @@ export interface ReadOptions {
   chunkSize?: number;
   /** Longest line accepted, in bytes (default {@link MAX_LINE_BYTES}). */
   maxLineBytes?: number;
+  /**
+   * Told of every line left out because it names no patient (no readable `subject`/`patient`
+   * reference, or not a resource at all), or a line of Medication.ndjson that is not a Medication:
+   * where it is (`Observation.ndjson line 7`).
+   */
+  onUnassigned?: (where: string) => void;
 }
 
 /**
@@ -59,11 +66,15 @@ const MEDICATION_LINE = /^\s*\{\s*"resourceType"\s*:\s*"Medication"/;
 const NEWLINE = 10;
 const CARRIAGE_RETURN = 13;
 
-/** The patient a line belongs to, from the text; undefined when it names none, null when it is not JSON. */
+/**
+ * The patient a line belongs to, from the text; undefined when it names none, null when it is not
+ * JSON. The reference is read as the engine reads it (patientIdOf: `Patient/<id>`, absolute or with
+ * `_history`); an id written with JSON escapes is read from the parsed line.
+ */
 export function lineOwner(line: string): string | undefined | null {
   if (!PATIENT_LINE.test(line)) {
     const match = OWNER.exec(line);
-    if (match) return match[1];
+    if (match && !match[1]?.includes('\\')) return match[1];
   }
   let r: { resourceType?: unknown; id?: unknown; subject?: { reference?: unknown }; patient?: { reference?: unknown } };
   try {
@@ -72,8 +83,8 @@ export function lineOwner(line: string): string | undefined | null {
     return null;
   }
   if (r?.resourceType === 'Patient') return typeof r.id === 'string' ? r.id : undefined;
-  const ref = r?.subject?.reference ?? r?.patient?.reference;
-  return typeof ref === 'string' && ref.startsWith('Patient/') ? ref.slice('Patient/'.length) : undefined;
+  const holder = r?.subject ?? r?.patient;
+  return holder && typeof holder === 'object' ? patientIdOf(holder as { reference?: string }) : undefined;
 }
 
 /**
@@ -98,12 +109,28 @@ export function ndjsonLines(ndjson: Uint8Array): string[] {
   return lines;
 }
 
-/** The `.ndjson` files of a folder, in name order. */
+/**
+ * The `.ndjson` files of a folder, in name order. Each must be a regular file (or a link to one):
+ * a FIFO would stall the reading, and a directory or device is no export file.
+ */
 export function ndjsonFiles(folder: string): string[] {
-  return readdirSync(folder)
+  const files = readdirSync(folder)
     .filter((f) => f.endsWith('.ndjson'))
     .sort()
     .map((f) => join(folder, f));
+  for (const file of files) {
+    const stat = statSync(file, { throwIfNoEntry: false });
+    if (!stat) throw new AssessmentInputError(`cannot read ${basename(file)}: ENOENT (a link to nothing?)`);
+    if (!stat.isFile()) throw new AssessmentInputError(`${basename(file)} is not a regular file`);
+  }
+  return files;
+}
+
+/** Files of a folder that look like compressed NDJSON, which is not read: said, so no data goes unnoticed. */
+export function compressedNdjsonFiles(folder: string): string[] {
+  return readdirSync(folder)
+    .filter((f) => /\.ndjson\.(gz|bz2|xz|zst|zip)$/i.test(f))
+    .sort();
 }
 
 /** Bytes [start, next) of `bytes`: one or more lines with their line ends. */
@@ -117,6 +144,8 @@ interface Range {
 interface Line extends Range {
   end: number;
   owner: string | undefined;
+  /** `Observation.ndjson line 7`. */
+  where: string;
   /** The decoded line, when finding its owner needed it. */
   text: string | undefined;
 }
@@ -224,6 +253,7 @@ const REFERENCE_PARTS = [':', '{', '"reference"', ':', '"'].map((part) => Buffer
 const PATIENT_PATH = Buffer.from('Patient/');
 const QUOTE = 34;
 const SLASH = 47;
+const BACKSLASH = 92;
 
 /**
  * OWNER's capture where the reference starts at `at` (after its opening quote), -1 when OWNER fails
@@ -239,6 +269,8 @@ function referencedPatient(bytes: Buffer, at: number, end: number): string | -1 
   const path = slash - PATIENT_PATH.length + 1;
   if (slash + 1 === close || path < at || !literalAt(bytes, path, close, PATIENT_PATH)) return -1;
   if (path > at && bytes[path - 1] !== SLASH) return -1;
+  const escape = bytes.indexOf(BACKSLASH, at);
+  if (escape >= 0 && escape < close) return -1; // a JSON escape in the reference: lineOwner parses the line
   return decodedId(bytes, slash + 1, close);
 }
 
@@ -285,7 +317,9 @@ const NO_CHUNK = new Chunk(Buffer.alloc(0));
 class LineCursor {
   /** The current line; undefined at the end of the file. */
   head: Line | undefined;
-  private readonly chunks: AsyncIterator<Buffer, undefined>;
+  /** Opened on the first read: a stream's open error has no listener before its iterator first runs. */
+  private chunks: AsyncIterator<Buffer, undefined> | undefined;
+  private readonly chunkSize: number;
   private chunk = NO_CHUNK;
   private at = 0;
   /** The start of a line whose end is in a later chunk. */
@@ -301,8 +335,22 @@ class LineCursor {
     options: ReadOptions,
   ) {
     this.maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
-    const stream = createReadStream(file, { highWaterMark: options.chunkSize ?? CHUNK_SIZE });
-    this.chunks = (stream as AsyncIterable<Buffer, undefined>)[Symbol.asyncIterator]();
+    this.chunkSize = options.chunkSize ?? CHUNK_SIZE;
+  }
+
+  /** The next chunk of the file (done at its end); the system's refusal as a named AssessmentInputError. */
+  private async nextChunk(): Promise<IteratorResult<Buffer, undefined>> {
+    if (!this.chunks) {
+      const stream: ReadStream = createReadStream(this.file, { highWaterMark: this.chunkSize });
+      this.chunks = (stream as AsyncIterable<Buffer, undefined>)[Symbol.asyncIterator]();
+    }
+    try {
+      return await this.chunks.next();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (typeof code !== 'string') throw error;
+      throw new AssessmentInputError(`cannot read ${basename(this.file)}: ${code}`);
+    }
   }
 
   /**
@@ -351,7 +399,7 @@ class LineCursor {
     this.chunk = NO_CHUNK;
     this.at = 0;
     for (;;) {
-      const { done, value } = await this.chunks.next();
+      const { done, value } = await this.nextChunk();
       if (done) break;
       const newline = value.indexOf(NEWLINE);
       this.carried += newline < 0 ? value.length : newline;
@@ -383,13 +431,14 @@ class LineCursor {
     if (end > start && bytes[end - 1] === CARRIAGE_RETURN) end--;
     if (this.lineNumber === 1 && start + BOM.length <= end && BOM.every((b, i) => bytes[start + i] === b))
       start += BOM.length;
+    const where = `${basename(this.file)} line ${this.lineNumber}`;
     const owner = ownerFound(chunk, start, end);
-    if (owner !== undefined) return { bytes, start, end, next, owner, text: undefined };
+    if (owner !== undefined) return { bytes, start, end, next, owner, where, text: undefined };
     const text = bytes.toString('utf8', start, end);
     if (!text.trim()) return undefined;
     const decided = lineOwner(text);
-    if (decided === null) throw new AssessmentInputError(`${basename(this.file)} line ${this.lineNumber} is not JSON`);
-    return { bytes, start, end, next, owner: decided, text };
+    if (decided === null) throw new AssessmentInputError(`${where} is not JSON`);
+    return { bytes, start, end, next, owner: decided, where, text };
   }
 }
 
@@ -439,6 +488,7 @@ async function sharedLines(files: string[], options: ReadOptions): Promise<strin
     for (await cursor.advance(); cursor.head; await cursor.advance()) {
       const text = textOf(cursor.head);
       if (MEDICATION_LINE.test(text)) shared.push(text);
+      else options.onUnassigned?.(cursor.head.where);
     }
   }
   return shared;
@@ -481,7 +531,10 @@ export async function* patientsInOrder(folder: string, options: ReadOptions = {}
     for (const cursor of cursors) {
       for (; cursor.head; cursor.step() || (await cursor.advance())) {
         const owner = cursor.head.owner;
-        if (owner === undefined) continue; // naming no patient: not assessed (groupByPatient leaves it out too)
+        if (owner === undefined) {
+          options.onUnassigned?.(cursor.head.where); // naming no patient: not assessed, and said
+          continue;
+        }
         const at = position.get(owner);
         if (at === undefined || at < index)
           throw new UnorderedExportError(`${cursor.file}: a line for a patient not in this order`);
@@ -508,6 +561,7 @@ export async function* patientsInAnyOrder(folder: string, options: ReadOptions =
       if (owner === undefined) {
         const text = textOf(cursor.head);
         if (MEDICATION_LINE.test(text)) shared.push(text);
+        else options.onUnassigned?.(cursor.head.where);
         continue;
       }
       let lines = groups.get(owner);

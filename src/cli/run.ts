@@ -3,14 +3,15 @@
  * starting): assesses a FHIR Bundle file (one patient) or a folder of FHIR Bulk Data NDJSON files
  * (many patients), writing JSON or CSV. A progress bar goes to stderr for long runs.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Piscina } from 'piscina';
 import { assess, AssessmentInputError } from '../clinical/assess.js';
-import { todayIn } from '../clinical/dates.js';
-import { ConfigError } from '../config.js';
+import { isDate, todayIn } from '../clinical/dates.js';
+import { ConfigError, isTimeZone } from '../config.js';
 import { assessmentBundleSchema, bundleResources } from '../fhir/bundle.js';
 import type { Screened } from '../fhir/resource-schemas.js';
 import { engineSettings, loadClinicalContext, type ClinicalContext } from '../profiles.js';
+import { FileReadError, readRegularFile } from '../read-file.js';
 import { assessFolder, leftOutMessage, UsageError } from './cohort.js';
 import { parse } from './args.js';
 import { assessmentCsvHeader, assessmentCsvRow } from './csv.js';
@@ -32,10 +33,25 @@ Options:
 /** What a shell reports for a program stopped by SIGPIPE (128 + 13): standard output was closed by its reader. */
 export const EXIT_OUTPUT_CLOSED = 141;
 
+/**
+ * Largest Bundle file read: V8's strings stop at about 512 MB, and a Bundle that size is better
+ * given as a Bulk Data folder, which is read patient by patient.
+ */
+const MAX_BUNDLE_BYTES = 512 * 1_048_576;
+
 function readBundle(file: string): Screened {
+  let bytes: Buffer;
+  try {
+    bytes = readRegularFile(file, MAX_BUNDLE_BYTES);
+  } catch (error) {
+    if (!(error instanceof FileReadError)) throw error;
+    const hint = error.message.startsWith('larger') ? ' (give a Bulk Data NDJSON folder instead)' : '';
+    throw new AssessmentInputError(`cannot read ${file}: ${error.message}${hint}`);
+  }
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    const text = bytes.toString('utf8');
+    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text); // a byte order mark is skipped
   } catch {
     throw new AssessmentInputError(`${file} is not JSON`);
   }
@@ -52,6 +68,18 @@ interface CliSetup {
   input: string;
   format: 'json' | 'csv';
   clinical: ClinicalContext;
+}
+
+/** What is wrong with the options, checked before any work; undefined when nothing is. */
+function optionProblem(values: CliSetup['values']): string | undefined {
+  for (const name of ['as-of', 'infusion-date'] as const) {
+    const value = values[name];
+    if (value !== undefined && !isDate(value)) return `--${name} must be a date YYYY-MM-DD that exists, got "${value}"`;
+  }
+  const timeZone = values['time-zone'];
+  if (timeZone !== undefined && !isTimeZone(timeZone))
+    return `--time-zone must be an IANA time zone such as Europe/Berlin or UTC, got "${timeZone}"`;
+  return undefined;
 }
 
 /** Reads the arguments and loads the clinical context; an exit code (with the message written) when that fails. */
@@ -71,6 +99,11 @@ function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
   const format = values.format ?? 'json';
   if (format !== 'json' && format !== 'csv') {
     err.write(`--format must be json or csv\n`);
+    return 1;
+  }
+  const problem = optionProblem(values);
+  if (problem) {
+    err.write(`${problem}\n`);
     return 1;
   }
   let clinical: ClinicalContext;
@@ -187,6 +220,7 @@ async function runWith(
       outputs = assessBundle(screened, asOf, setup, err);
       failed = outputs.length === 0 ? 1 : 0;
     }
+    if (outputs.length === 0 && failed === 0) throw new AssessmentInputError(`${input}: no patient found`);
     await output.write(outputChunks(format, outputs, isFolder));
     await output.commit();
     err.write(`assessed ${outputs.length} patient(s) as of ${asOf}${failed ? `, ${failed} failed` : ''}\n`);
@@ -204,8 +238,10 @@ async function runWith(
       err.write(`${error.message}\n`);
       return 2;
     }
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      err.write(`cannot read ${input}\n`);
+    const { code, path } = error as NodeJS.ErrnoException;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+      // The file system refused (a folder or file missing, unreadable, a loop of links, too many open files).
+      err.write(`cannot read ${path ?? input}: ${code}\n`);
       return 2;
     }
     throw error;

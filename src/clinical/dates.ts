@@ -253,8 +253,11 @@ export function ageInYears(birthDate: string | undefined, onDate: string): numbe
   return y - by - (m < bm || (m === bm && d < bd) ? 1 : 0);
 }
 
+/** A calendar date YYYY-MM-DD that exists (Date.parse alone takes 2026-02-30 as 2 March). */
 export function isDate(value: string): boolean {
-  return /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`));
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  const ms = Date.parse(`${value}T00:00:00Z`);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().startsWith(value);
 }
 
 let lastToday: { timeZone: string; minute: number; date: string } | undefined;

@@ -149,6 +149,12 @@ describe('POST /assessments', () => {
   test('400 for a bad asOf and for resources of two patients', async () => {
     const bad = await request(app).post('/assessments?asOf=yesterday').send(bundle()).expect(400);
     expect(bad.body.issue[0].expression).toEqual(['query.asOf']);
+    // A date that does not exist is refused too (Date.parse alone takes 2026-02-30 as 2 March).
+    for (const query of ['asOf=2026-02-30', 'asOf=2026-11-31', 'infusionDate=2025-02-29']) {
+      const res = await request(app).post(`/assessments?${query}`).send(bundle()).expect(400);
+      expect(res.body.issue[0].diagnostics).toMatch(/must be a date/);
+    }
+    await request(app).post('/assessments?asOf=2028-02-29').send(bundle()).expect(200); // a leap day
     const two = {
       resourceType: 'Bundle',
       type: 'collection',
@@ -257,5 +263,100 @@ describe('CLI on a Bundle file', () => {
     expect(readFileSync(out, 'utf8')).toMatch(/^patientId,.*\ncart-aplastic,/s);
     expect(readdirSync(outDir)).toEqual(['cohort.csv']);
     expect(existsSync(`${out}.partial`)).toBe(false);
+  });
+
+  test('options are checked before any work: a time zone, a date that does not exist, exit 1 with the option named', async () => {
+    const file = join(dir, 'bundle6.json');
+    writeFileSync(file, JSON.stringify(bundle()));
+    for (const [args, message] of [
+      [
+        ['--time-zone', 'Mars/Olympus'],
+        '--time-zone must be an IANA time zone such as Europe/Berlin or UTC, got "Mars/Olympus"',
+      ],
+      [['--as-of', '2026-02-30'], '--as-of must be a date YYYY-MM-DD that exists, got "2026-02-30"'],
+      [['--infusion-date', 'garbage'], '--infusion-date must be a date YYYY-MM-DD that exists, got "garbage"'],
+    ] as const) {
+      await expect(cli('assess', file, ...args)).rejects.toMatchObject({ code: 1, stderr: `${message}\n` });
+    }
+  });
+
+  test('files that are not regular files are refused by name, never read: a FIFO as Bundle or thresholds, a device', async () => {
+    const fifo = join(dir, 'fifo');
+    await run('mkfifo', [fifo]);
+    const file = join(dir, 'bundle7.json');
+    writeFileSync(file, JSON.stringify(bundle()));
+    await expect(cli('assess', fifo)).rejects.toMatchObject({
+      code: 2,
+      stderr: `cannot read ${fifo}: not a regular file\n`,
+    });
+    await expect(cli('assess', '/dev/zero')).rejects.toMatchObject({
+      code: 2,
+      stderr: 'cannot read /dev/zero: not a regular file\n',
+    });
+    await expect(cli('assess', file, '--thresholds', fifo)).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining(`THRESHOLDS_FILE: cannot read ${fifo} (not a regular file)`),
+    });
+  });
+
+  test('a Bundle with a byte order mark is read', async () => {
+    const file = join(dir, 'bom.json');
+    writeFileSync(file, `\uFEFF${JSON.stringify(bundle())}`);
+    const { stdout } = await cli('assess', file, '--as-of', TODAY);
+    expect(JSON.parse(stdout)).toMatchObject({ patientId: 'cart-aplastic', dayPostInfusion: 35 });
+  });
+});
+
+describe('CLI on a Bulk Data folder: bad lines are left out and said, never the run lost', () => {
+  const run = promisify(execFile);
+  const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/assess.ts', ...args]);
+  const folder = (files: Record<string, string>): string => {
+    const at = mkdtempSync(join(tmpdir(), 'cli-folder-'));
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(at, name), text);
+    return at;
+  };
+  const lines = (type: string): string =>
+    (aplastic?.resources ?? [])
+      .filter((r) => r.resourceType === type)
+      .map((r) => JSON.stringify(r))
+      .join('\n') + '\n';
+
+  test('a malformed Medication (shared by every patient) is left out and counted; the patient is assessed', async () => {
+    const bad = '{"resourceType":"Medication","id":"m1","code":{"coding":5}}';
+    const at = folder({
+      'Patient.ndjson': lines('Patient'),
+      'Observation.ndjson': lines('Observation'),
+      'MedicationAdministration.ndjson': lines('MedicationAdministration'),
+      'Procedure.ndjson': lines('Procedure'),
+      'Medication.ndjson': `${bad}\n`,
+    });
+    const { stdout, stderr } = await cli('assess', at, '--as-of', TODAY, '--format', 'csv');
+    expect(stdout.trim().split('\n')).toHaveLength(2);
+    expect(stdout).toContain('cart-aplastic');
+    expect(stderr).toContain(
+      '1 resource(s) left out: not the shape the engine reads (first: Medication/m1 code.coding:',
+    );
+  });
+
+  test('lines naming no patient are counted with where the first is; an empty Patient.ndjson is "no patient found", exit 2', async () => {
+    const at = folder({
+      'Patient.ndjson': lines('Patient'),
+      'Observation.ndjson': `${lines('Observation')}{"resourceType":"Observation","subject":{"reference":"Group/g1"}}\nnull\n`,
+      'Procedure.ndjson': lines('Procedure'),
+      'Observation.ndjson.gz': 'not read',
+    });
+    const { stderr } = await cli('assess', at, '--as-of', TODAY, '--format', 'csv');
+    const count = lines('Observation').split('\n').length; // the Group line's number
+    expect(stderr).toContain(
+      'Observation.ndjson.gz not read: compressed files are not read; decompress it into the folder first',
+    );
+    expect(stderr).toContain(
+      `2 line(s) left out: no patient reference could be read, or not a resource (first: Observation.ndjson line ${count})`,
+    );
+    const empty = folder({ 'Patient.ndjson': '', 'Observation.ndjson': lines('Observation') });
+    await expect(cli('assess', empty, '--as-of', TODAY)).rejects.toMatchObject({
+      code: 2,
+      stderr: `${empty}: no patient found\n`,
+    });
   });
 });

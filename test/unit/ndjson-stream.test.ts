@@ -7,12 +7,15 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { AssessmentInputError } from '../../src/clinical/assess.js';
 import assessPatient from '../../src/cli/assess-worker.js';
+import { assessmentCsvHeader } from '../../src/cli/csv.js';
 import {
+  compressedNdjsonFiles,
   lineOwner,
   ndjsonFiles,
   ndjsonLines,
@@ -548,10 +551,93 @@ describe('the worker reads the bytes it is given', () => {
     );
   });
 
-  test('CRLF lines are assessed; a line that is not JSON fails the patient', () => {
-    const good = assessPatient(task(`${patient('a')}\r\n${observation('o1', 'a')}\r\n`));
-    expect(good).toMatchObject({ patientId: 'a', misplaced: 0 });
+  test('CRLF lines are assessed; a line that is not JSON is left out and counted, the rest assessed', () => {
+    const valid = observation('o1', 'a', '"status":"final","code":{"text":"Hemoglobin"},');
+    const good = assessPatient(task(`${patient('a')}\r\n${valid}\r\n`));
+    expect(good).toMatchObject({ patientId: 'a', misplaced: 0, leftOut: 0 });
     expect('output' in good).toBe(true);
-    expect(assessPatient(task(`${patient('a')}\n{"resourceType":\n`))).toMatchObject({ error: 'a line is not JSON' });
+    const cut = assessPatient(
+      task(`${patient('a')}\n${valid}\n{"resourceType":"Observation","subject":{"reference":"Patient/a"\n`),
+    );
+    expect(cut).toMatchObject({
+      patientId: 'a',
+      leftOut: 1,
+      firstLeftOut: ' a line of this patient is not JSON; left out',
+    });
+    // The row says it: the CSV's issues column counts what was left out.
+    const header = assessmentCsvHeader().split(',');
+    const issues = (output: string): string | undefined => output.split(',')[header.indexOf('issues')];
+    expect(issues((cut as { output: string }).output)).toBe(
+      String(Number(issues((good as { output: string }).output)) + 1),
+    );
+  });
+});
+
+describe('owners as the engine reads them, and lines that name none', () => {
+  // Each row: a reference, the patient it names (patientIdOf's rule, src/clinical/record.ts), or none.
+  test.each([
+    ['Patient/a', 'a'],
+    ['https://ehr.example.org/fhir/Patient/a', 'a'],
+    ['Patient/a/_history/2', 'a'],
+    ['https://ehr.example.org/fhir/Patient/a/_history/2', 'a'],
+    ['Patient\\/a', 'a'], // JSON's escaped slash
+    ['Patient/\\u0061', 'a'], // an id written with a JSON escape
+    ['Patient/', undefined],
+    ['', undefined],
+    ['Group/g1', undefined],
+    ['urn:uuid:1234', undefined],
+  ])('a reference %j names %j, through the byte reader and lineOwner alike', async (reference, owner) => {
+    const line = `{"resourceType":"Observation","id":"o1","subject":{"reference":"${reference}"}}`;
+    expect(lineOwner(line)).toBe(owner);
+    const unassigned: string[] = [];
+    const folder = folderOf({ 'Patient.ndjson': `${patient('a')}\n`, 'Observation.ndjson': `${line}\n` });
+    try {
+      const items: CohortItem[] = [];
+      for await (const item of patientsInOrder(folder, { onUnassigned: (w) => unassigned.push(w) })) items.push(item);
+      const lines = items.flatMap((i) => ('ndjson' in i ? ndjsonLines(i.ndjson) : []));
+      expect(lines).toEqual(owner ? [patient('a'), line] : [patient('a')]);
+      expect(unassigned).toEqual(owner ? [] : ['Observation.ndjson line 1']);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  test('lines that are JSON but no resource naming a patient, and non-Medication lines of Medication.ndjson, are told', async () => {
+    const unassigned: string[] = [];
+    const folder = folderOf({
+      'Patient.ndjson': `${patient('a')}\n`,
+      'Observation.ndjson': `null\n[]\n1\n"x"\n{}\n${observation('o1', 'a')}\n`,
+      'Medication.ndjson': `${observation('o2', 'a')}\n`,
+    });
+    try {
+      for (const read of [patientsInOrder, patientsInAnyOrder]) {
+        unassigned.length = 0;
+        for await (const item of read(folder, { onUnassigned: (w) => unassigned.push(w) })) void item;
+        expect(unassigned.sort()).toEqual(
+          [1, 2, 3, 4, 5]
+            .map((n) => `Observation.ndjson line ${n}`)
+            .concat(read === patientsInOrder ? ['Medication.ndjson line 1'] : [])
+            .sort(),
+        );
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  test('a .ndjson that is not a regular file is refused by name; compressed NDJSON is listed', () => {
+    const folder = folderOf({ 'Patient.ndjson': `${patient('a')}\n`, 'Observation.ndjson.gz': 'x' });
+    try {
+      expect(compressedNdjsonFiles(folder)).toEqual(['Observation.ndjson.gz']);
+      execFileSync('mkfifo', [join(folder, 'Observation.ndjson')]);
+      expect(() => ndjsonFiles(folder)).toThrow(new AssessmentInputError('Observation.ndjson is not a regular file'));
+      rmSync(join(folder, 'Observation.ndjson'));
+      symlinkSync(join(folder, 'nothing'), join(folder, 'Observation.ndjson'));
+      expect(() => ndjsonFiles(folder)).toThrow(
+        new AssessmentInputError('cannot read Observation.ndjson: ENOENT (a link to nothing?)'),
+      );
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });
