@@ -129,6 +129,10 @@ async function runPatients(
         progress = progressBar(err, item.total);
         continue;
       }
+      if ('refused' in item) {
+        finish({ patientId: item.patientId, error: item.refused, leftOut: 0, misplaced: 0 });
+        continue;
+      }
       const task: AssessTask = { ...base, patientId: item.patientId, ndjson: item.ndjson, shared };
       if (pool && inFlight.size < pool.threads.length * AHEAD_PER_WORKER) {
         // Moved, not copied: the reader made the buffer for this task alone.
@@ -217,6 +221,9 @@ function summarise(results: AssessResult[], err: NodeJS.WritableStream): { outpu
     }
   }
   if (leftOut > 0) err.write(leftOutMessage(leftOut, { resource: first ?? '', message: '' }));
-  if (misplaced > 0) err.write(`${misplaced} resource(s) left out: their patient reference could not be read\n`);
+  if (misplaced > 0)
+    err.write(
+      `${misplaced} resource(s) left out: the patient their reference names is not the one their line was read for\n`,
+    );
   return { outputs, failed };
 }

@@ -34,13 +34,21 @@ export interface SharedLines {
   total: number;
 }
 
-export type CohortItem = PatientLines | SharedLines;
+/** A patient whose lines were not kept: more than {@link MAX_PATIENT_BYTES} of them. */
+export interface PatientRefused {
+  patientId: string;
+  refused: string;
+}
+
+export type CohortItem = PatientLines | SharedLines | PatientRefused;
 
 export interface ReadOptions {
   /** Bytes read at a time (tests make it tiny so that lines and characters straddle chunks). */
   chunkSize?: number;
   /** Longest line accepted, in bytes (default {@link MAX_LINE_BYTES}). */
   maxLineBytes?: number;
+  /** Most bytes of lines one patient may have (default {@link MAX_PATIENT_BYTES}). */
+  maxPatientBytes?: number;
   /**
    * Told of every line left out because it names no patient (no readable `subject`/`patient`
    * reference, or not a resource at all), or a line of Medication.ndjson that is not a Medication:
@@ -54,6 +62,13 @@ export interface ReadOptions {
  * strings stop at about 512 MB, and a file with no line end must not fill memory first.
  */
 export const MAX_LINE_BYTES = 256 * 1_048_576;
+
+/**
+ * Most bytes of lines kept for one patient: a real record is a few MB, and a worker holds a
+ * patient's lines parsed (several times their bytes). A patient past it is not assessed, and said;
+ * the others are.
+ */
+export const MAX_PATIENT_BYTES = 256 * 1_048_576;
 
 const CHUNK_SIZE = 1 << 20;
 
@@ -72,7 +87,8 @@ const CARRIAGE_RETURN = 13;
  * `_history`); an id written with JSON escapes is read from the parsed line.
  */
 export function lineOwner(line: string): string | undefined | null {
-  if (!PATIENT_LINE.test(line)) {
+  // A contained resource may carry a `patient` or `subject` of its own before the resource's: parse.
+  if (!PATIENT_LINE.test(line) && !line.includes(CONTAINED_KEY)) {
     const match = OWNER.exec(line);
     if (match && !match[1]?.includes('\\')) return match[1];
   }
@@ -194,13 +210,18 @@ class KeyScan {
 
 const SUBJECT = Buffer.from('"subject"');
 const PATIENT = Buffer.from('"patient"');
+const CONTAINED_KEY = '"contained"';
+const CONTAINED = Buffer.from(CONTAINED_KEY);
 
 /** Bytes read from a file, with where their `"subject"` and `"patient"` keys are. */
 class Chunk {
   private readonly keys: KeyScan[];
+  /** Where `"contained"` keys are: a line with one before its first key is left to lineOwner. */
+  readonly contained: KeyScan;
 
   constructor(readonly bytes: Buffer) {
     this.keys = [new KeyScan(bytes, SUBJECT, 4), new KeyScan(bytes, PATIENT, 2)];
+    this.contained = new KeyScan(bytes, CONTAINED, 5);
   }
 
   /** The first `"subject"` or `"patient"` key at or after `from`, -1 when none. */
@@ -301,6 +322,8 @@ function ownerFound(chunk: Chunk, start: number, end: number): string | undefine
   if (type === UNSURE || (type >= 0 && literalAt(bytes, type, end, PATIENT_TYPE))) return undefined;
   const key = chunk.firstKey(start);
   if (key < 0 || key >= end) return undefined;
+  const contained = chunk.contained.at(start);
+  if (contained >= 0 && contained < end) return undefined; // lineOwner parses a line with contained resources
   const reference = partsAt(bytes, key + SUBJECT.length, end, REFERENCE_PARTS);
   const owner = reference < 0 ? -1 : referencedPatient(bytes, reference, end);
   return owner === -1 ? undefined : owner;
@@ -442,6 +465,11 @@ class LineCursor {
   }
 }
 
+function refusal(patientId: string, maxBytes: number): PatientRefused {
+  const size = maxBytes % 1_048_576 === 0 ? `${maxBytes / 1_048_576} MB` : `${maxBytes} bytes`;
+  return { patientId, refused: `more than ${size} of lines in the export; not assessed` };
+}
+
 /** Whether a range ends with a line end (the last line of a file may have none). */
 function ended(range: Range): boolean {
   return range.bytes[range.next - 1] === NEWLINE;
@@ -453,8 +481,11 @@ function ended(range: Range): boolean {
  */
 class PatientBytes {
   private readonly ranges: Range[] = [];
+  /** Bytes of the lines added (each with its line end). */
+  size = 0;
 
   add(line: Line): void {
+    this.size += line.next - line.start;
     const last = this.ranges[this.ranges.length - 1];
     if (last && last.bytes === line.bytes && last.next === line.start) last.next = line.next;
     else this.ranges.push({ bytes: line.bytes, start: line.start, next: line.next });
@@ -525,9 +556,11 @@ export async function* patientsInOrder(folder: string, options: ReadOptions = {}
   // One file after the other, not all at once: of two bad lines, the same one is reported every time.
   for (const cursor of cursors) await cursor.advance();
   let index = 0;
+  const maxBytes = options.maxPatientBytes ?? MAX_PATIENT_BYTES;
   for (const [patientId, patientLine] of order) {
     const lines = new PatientBytes();
     lines.add(patientLine);
+    let tooLarge = false;
     for (const cursor of cursors) {
       for (; cursor.head; cursor.step() || (await cursor.advance())) {
         const owner = cursor.head.owner;
@@ -539,11 +572,12 @@ export async function* patientsInOrder(folder: string, options: ReadOptions = {}
         if (at === undefined || at < index)
           throw new UnorderedExportError(`${cursor.file}: a line for a patient not in this order`);
         if (at > index) break;
-        lines.add(cursor.head);
+        if (!tooLarge) lines.add(cursor.head);
+        tooLarge ||= lines.size > maxBytes; // the rest of this patient's lines are passed over
       }
     }
     index++;
-    yield { patientId, ndjson: lines.take() };
+    yield tooLarge ? refusal(patientId, maxBytes) : { patientId, ndjson: lines.take() };
   }
 }
 
@@ -552,6 +586,7 @@ export async function* patientsInOrder(folder: string, options: ReadOptions = {}
  * with the export), patients come in the order they were first met, Medication lines go with all.
  */
 export async function* patientsInAnyOrder(folder: string, options: ReadOptions = {}): AsyncGenerator<CohortItem> {
+  const maxBytes = options.maxPatientBytes ?? MAX_PATIENT_BYTES;
   const groups = new Map<string, PatientBytes>();
   const shared: string[] = [];
   for (const file of ndjsonFiles(folder)) {
@@ -566,12 +601,12 @@ export async function* patientsInAnyOrder(folder: string, options: ReadOptions =
       }
       let lines = groups.get(owner);
       if (!lines) groups.set(owner, (lines = new PatientBytes()));
-      lines.add(cursor.head);
+      if (lines.size <= maxBytes) lines.add(cursor.head);
     }
   }
   yield { shared, total: groups.size };
   for (const [patientId, lines] of groups) {
     groups.delete(patientId); // its chunks can go once copied out
-    yield { patientId, ndjson: lines.take() };
+    yield lines.size > maxBytes ? refusal(patientId, maxBytes) : { patientId, ndjson: lines.take() };
   }
 }

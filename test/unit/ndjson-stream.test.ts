@@ -25,7 +25,8 @@ import {
   type CohortItem,
 } from '../../src/cli/ndjson-stream.js';
 
-type Item = { shared: string[]; total: number } | { patientId: string; lines: string[] };
+type Item =
+  { shared: string[]; total: number } | { patientId: string; lines: string[] } | { patientId: string; refused: string };
 interface Outcome {
   items: Item[];
   error?: string;
@@ -147,7 +148,9 @@ async function outcomeOf(reader: AsyncGenerator<CohortItem>): Promise<Outcome> {
   const items: Item[] = [];
   try {
     for await (const item of reader)
-      items.push('shared' in item ? item : { patientId: item.patientId, lines: ndjsonLines(item.ndjson) });
+      items.push(
+        'shared' in item || 'refused' in item ? item : { patientId: item.patientId, lines: ndjsonLines(item.ndjson) },
+      );
   } catch (error) {
     return { items, error: describeError(error) };
   }
@@ -510,7 +513,7 @@ describe('patientsInOrder, by hand', () => {
     });
     try {
       for await (const item of patientsInOrder(folder)) {
-        if ('shared' in item) continue;
+        if (!('ndjson' in item)) continue;
         expect(item.ndjson.byteOffset).toBe(0);
         expect(item.ndjson.buffer.byteLength).toBe(item.ndjson.byteLength);
       }
@@ -599,6 +602,47 @@ describe('owners as the engine reads them, and lines that name none', () => {
       expect(unassigned).toEqual(owner ? [] : ['Observation.ndjson line 1']);
     } finally {
       rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  test("a contained resource's own patient reference, before the resource's, does not place the line", async () => {
+    const line =
+      '{"resourceType":"MedicationAdministration","id":"ma1","contained":[{"resourceType":"Provenance","patient":{"reference":"Patient/b"}}],"subject":{"reference":"Patient/a"}}';
+    expect(lineOwner(line)).toBe('a');
+    const outcome = await readFolder({
+      'Patient.ndjson': `${patient('a')}\n${patient('b')}\n`,
+      'MA.ndjson': `${line}\n`,
+    });
+    expect(outcome).toEqual({
+      items: [
+        { shared: [], total: 2 },
+        { patientId: 'a', lines: [patient('a'), line] },
+        { patientId: 'b', lines: [patient('b')] },
+      ],
+    });
+  });
+
+  test('a patient with more lines than the cap is refused by name, its lines passed over; the next patient is read', async () => {
+    const big = Array.from({ length: 20 }, (_, i) => observation(`o${i}`, 'a')).join('\n');
+    for (const any of [false, true]) {
+      const folder = folderOf({
+        'Patient.ndjson': `${patient('a')}\n${patient('b')}\n`,
+        'Observation.ndjson': `${big}\n${observation('ob', 'b')}\n`,
+      });
+      try {
+        const outcome = await outcomeOf((any ? patientsInAnyOrder : patientsInOrder)(folder, { maxPatientBytes: 256 }));
+        expect(outcome.items.slice(1)).toEqual(
+          expect.arrayContaining([
+            { patientId: 'a', refused: 'more than 256 bytes of lines in the export; not assessed' },
+            {
+              patientId: 'b',
+              lines: any ? [observation('ob', 'b'), patient('b')] : [patient('b'), observation('ob', 'b')],
+            },
+          ]),
+        );
+      } finally {
+        rmSync(folder, { recursive: true, force: true });
+      }
     }
   });
 
