@@ -56,12 +56,19 @@ function progressBar(err: NodeJS.WritableStream & { isTTY?: boolean }, total: nu
 class ReadReport {
   unassigned = 0;
   firstUnassigned: string | undefined;
+  orphans = 0;
+  firstOrphan: string | undefined;
   medicationsLeftOut = 0;
   firstMedicationLeftOut: string | undefined;
 
   readonly onUnassigned = (where: string): void => {
     this.unassigned++;
     this.firstUnassigned ??= where;
+  };
+
+  readonly onOrphan = (where: string): void => {
+    this.orphans++;
+    this.firstOrphan ??= where;
   };
 
   /** The Medication lines every patient gets: screened here, once, like any resource; the others left out. */
@@ -87,6 +94,10 @@ class ReadReport {
     if (this.unassigned > 0)
       err.write(
         `${this.unassigned} line(s) left out: no patient reference could be read, or not a resource (first: ${this.firstUnassigned ?? ''})\n`,
+      );
+    if (this.orphans > 0)
+      err.write(
+        `${this.orphans} line(s) left out: the patient they name is not in Patient.ndjson (first: ${this.firstOrphan ?? ''})\n`,
       );
     if (this.medicationsLeftOut > 0)
       err.write(leftOutMessage(this.medicationsLeftOut, { resource: this.firstMedicationLeftOut ?? '', message: '' }));
@@ -181,7 +192,7 @@ export async function assessFolder(
   let report = new ReadReport();
   try {
     results = await runPatients(
-      patientsInOrder(folder, { onUnassigned: report.onUnassigned }),
+      patientsInOrder(folder, { onUnassigned: report.onUnassigned, onOrphan: report.onOrphan }),
       pool,
       base,
       err,
@@ -192,7 +203,7 @@ export async function assessFolder(
     err.write(`the export is not written patient by patient (${error.message}); reading it whole\n`);
     report = new ReadReport();
     results = await runPatients(
-      patientsInAnyOrder(folder, { onUnassigned: report.onUnassigned }),
+      patientsInAnyOrder(folder, { onUnassigned: report.onUnassigned, onOrphan: report.onOrphan }),
       pool,
       base,
       err,

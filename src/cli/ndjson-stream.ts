@@ -55,6 +55,12 @@ export interface ReadOptions {
    * where it is (`Observation.ndjson line 7`).
    */
   onUnassigned?: (where: string) => void;
+  /**
+   * Told of every line left out because the patient it names is not in Patient.ndjson (an export
+   * lists its patients there; an id that is not one, e.g. with bytes that are not UTF-8, would
+   * otherwise become a patient of its own).
+   */
+  onOrphan?: (where: string) => void;
 }
 
 /**
@@ -525,6 +531,15 @@ async function sharedLines(files: string[], options: ReadOptions): Promise<strin
   return shared;
 }
 
+/** The ids of Patient.ndjson, repeated or missing ones allowed (the folder is read whole). */
+async function patientIds(file: string, options: ReadOptions): Promise<Set<string>> {
+  const ids = new Set<string>();
+  const cursor = new LineCursor(file, options);
+  for (await cursor.advance(); cursor.head; cursor.step() || (await cursor.advance()))
+    if (cursor.head.owner !== undefined) ids.add(cursor.head.owner);
+  return ids;
+}
+
 /** The ids of Patient.ndjson in file order, each with its line. */
 async function patientOrder(file: string, options: ReadOptions): Promise<Map<string, Line>> {
   const order = new Map<string, Line>();
@@ -569,8 +584,11 @@ export async function* patientsInOrder(folder: string, options: ReadOptions = {}
           continue;
         }
         const at = position.get(owner);
-        if (at === undefined || at < index)
-          throw new UnorderedExportError(`${cursor.file}: a line for a patient not in this order`);
+        if (at === undefined) {
+          options.onOrphan?.(cursor.head.where);
+          continue;
+        }
+        if (at < index) throw new UnorderedExportError(`${cursor.file}: a line for a patient not in this order`);
         if (at > index) break;
         if (!tooLarge) lines.add(cursor.head);
         tooLarge ||= lines.size > maxBytes; // the rest of this patient's lines are passed over
@@ -589,7 +607,10 @@ export async function* patientsInAnyOrder(folder: string, options: ReadOptions =
   const maxBytes = options.maxPatientBytes ?? MAX_PATIENT_BYTES;
   const groups = new Map<string, PatientBytes>();
   const shared: string[] = [];
-  for (const file of ndjsonFiles(folder)) {
+  const files = ndjsonFiles(folder);
+  const patientFile = files.find((f) => /(^|\/)Patient\.ndjson$/.test(f));
+  const known = patientFile ? await patientIds(patientFile, options) : new Set<string>();
+  for (const file of files) {
     const cursor = new LineCursor(file, options);
     for (await cursor.advance(); cursor.head; cursor.step() || (await cursor.advance())) {
       const { owner } = cursor.head;
@@ -597,6 +618,10 @@ export async function* patientsInAnyOrder(folder: string, options: ReadOptions =
         const text = textOf(cursor.head);
         if (MEDICATION_LINE.test(text)) shared.push(text);
         else options.onUnassigned?.(cursor.head.where);
+        continue;
+      }
+      if (known.size > 0 && !known.has(owner)) {
+        options.onOrphan?.(cursor.head.where);
         continue;
       }
       let lines = groups.get(owner);

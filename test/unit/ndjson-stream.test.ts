@@ -106,8 +106,8 @@ function referenceInOrder(folder: string): Outcome {
           const { owner, line } = cursor.head;
           if (owner === undefined) continue;
           const at = position.get(owner);
-          if (at === undefined || at < index)
-            throw new UnorderedExportError(`${cursor.file}: a line for a patient not in this order`);
+          if (at === undefined) continue; // a patient not in Patient.ndjson: left out (and told)
+          if (at < index) throw new UnorderedExportError(`${cursor.file}: a line for a patient not in this order`);
           if (at > index) break;
           lines.push(line);
         }
@@ -126,13 +126,21 @@ function referenceAnyOrder(folder: string): Outcome {
   const groups = new Map<string, string[]>();
   const shared: string[] = [];
   try {
-    for (const file of ndjsonFiles(folder)) {
+    const files = ndjsonFiles(folder);
+    const patientFile = files.find((f) => basename(f) === 'Patient.ndjson');
+    // With a Patient.ndjson, only its patients are read; lines naming others are left out (and told).
+    const known = new Set<string>();
+    if (patientFile) {
+      const cursor = new TextCursor(patientFile);
+      for (cursor.advance(); cursor.head; cursor.advance()) if (cursor.head.owner) known.add(cursor.head.owner);
+    }
+    for (const file of files) {
       const cursor = new TextCursor(file);
       for (cursor.advance(); cursor.head; cursor.advance()) {
         const { owner, line } = cursor.head;
         if (owner === undefined) {
           if (isMedication(line)) shared.push(line);
-        } else groups.set(owner, [...(groups.get(owner) ?? []), line]);
+        } else if (known.size === 0 || known.has(owner)) groups.set(owner, [...(groups.get(owner) ?? []), line]);
       }
     }
   } catch (error) {
@@ -492,8 +500,14 @@ describe('patientsInOrder, by hand', () => {
       Buffer.concat([Buffer.from(`${observation('o1', 'é1')}\n`), bytes(`${observation('o2', '\u00e91')}\n`)]),
     );
     try {
-      const outcome = await outcomeOf(patientsInOrder(folder));
-      expect(outcome.error).toMatch(/Observation\.ndjson: a line for a patient not in this order$/);
+      // The second line names U+FFFD 1, a patient not in Patient.ndjson: left out and told, never a patient of its own.
+      for (const read of [patientsInOrder, patientsInAnyOrder]) {
+        const orphans: string[] = [];
+        const outcome = await outcomeOf(read(folder, { onOrphan: (w) => orphans.push(w) }));
+        expect(outcome.error).toBeUndefined();
+        expect(outcome.items.slice(1).map((i) => ('patientId' in i ? i.patientId : ''))).toEqual(['é1']);
+        expect(orphans).toEqual(['Observation.ndjson line 2']);
+      }
       expect(lineOwner(textLines(join(folder, 'Observation.ndjson'))[1] as string)).toBe('\ufffd1');
     } finally {
       rmSync(folder, { recursive: true, force: true });
