@@ -50,7 +50,40 @@ export function loadValueSets(dir = PROFILES_DIR()): ValueSet[] {
  */
 function parseYaml(text: string): unknown {
   const yaml = createRequire(import.meta.url)('yaml') as typeof Yaml;
-  return yaml.parse(text);
+  const doc = yaml.parseDocument(text, { schema: 'core' });
+  // An unknown tag (`!foo`, `!!js/function`) is an error here, not a warning on stderr.
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) throw problem;
+  const value: unknown = doc.toJS();
+  const notJson = notJsonAt(value, '', 0);
+  if (notJson) throw new Error(notJson);
+  return value;
+}
+
+/**
+ * Where a parsed hospital file holds something JSON cannot (YAML 1.1's `!!binary`, `!!set`,
+ * `!!timestamp`…) or a `__proto__` key, which a plain object would swallow: undefined when nowhere.
+ */
+function notJsonAt(value: unknown, path: string, depth: number): string | undefined {
+  const at = path || '(root)';
+  if (depth > 64) return `${at}: nested deeper than 64 levels`;
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${at}: not a finite number`;
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const problem = notJsonAt(v, `${path}[${i}]`, depth + 1);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  if (typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype)
+    return `${at}: not a JSON value (a YAML type such as !!binary, !!set or !!timestamp)`;
+  for (const [k, v] of Object.entries(value)) {
+    if (k === '__proto__') return `${path ? `${path}.` : ''}__proto__: not an allowed key`;
+    const problem = notJsonAt(v, path ? `${path}.${k}` : k, depth + 1);
+    if (problem) return problem;
+  }
+  return undefined;
 }
 
 /** Largest hospital file read (thresholds, local codes): far above any real one, far below memory's limits. */

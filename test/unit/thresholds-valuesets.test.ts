@@ -117,6 +117,12 @@ describe('thresholds', () => {
     ['not YAML', 'a: [b', 'is not valid JSON or YAML'],
     ['protocol link over http', 'source:\n  label: SOP\n  url: http://intranet/sop\n', 'source.url:'],
     ['protocol without label', 'source:\n  url: https://intranet/sop\n', 'source.label:'],
+    // Only JSON's types: YAML 1.1 types and unknown tags are refused, not turned into Buffers, Sets or strings.
+    ['a !!binary value', 'source:\n  label: !!binary aGVsbG8=\n', 'source.label: not a JSON value'],
+    ['a !!set', 'actions: !!set {a, b}\n', 'actions: not a JSON value'],
+    ['a !!timestamp', 'source:\n  label: !!timestamp 2001-12-14\n', 'source.label: not a JSON value'],
+    ['an unknown tag', 'actions: !foo x\n', 'is not valid JSON or YAML (Unresolved tag: !foo'],
+    ['a __proto__ key', '{"actions": {"__proto__": {"ivigIgg": 1}}}', 'actions.__proto__: not an allowed key'],
   ])('a bad file stops start-up naming the field: %s', (_name, text, message) => {
     const path = file(`bad-${Math.random()}.yaml`, text);
     expect(() => loadThresholds(path)).toThrow(ConfigError);
@@ -206,6 +212,11 @@ describe('ValueSets in fhir-profiles/', () => {
       role: 'g-csf',
       longActing: true,
     });
+  });
+
+  test('a local codes file whose role is __proto__ is refused, not silently dropped', () => {
+    const path = file('codes-proto.json', '{"codes":{"__proto__":[{"system":"x","code":"y"}]}}');
+    expect(() => loadLocalCodes(path)).toThrow(/codes\.__proto__: not an allowed key/);
   });
 
   test('a local codes file with an unknown role is refused naming it', () => {
