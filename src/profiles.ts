@@ -111,13 +111,21 @@ function zodProblems(variable: string, path: string, error: z.ZodError): ConfigE
 }
 
 /** The hospital thresholds (defaults when no file is configured). */
-export function loadThresholds(path: string | undefined): HospitalThresholds {
+/** What the messages call the hospital files: the service's variables, or the CLI's options. */
+export interface HospitalFileNames {
+  thresholds: string;
+  localCodes: string;
+}
+
+const VARIABLES: HospitalFileNames = { thresholds: 'THRESHOLDS_FILE', localCodes: 'LOCAL_CODES_FILE' };
+
+export function loadThresholds(path: string | undefined, name = VARIABLES.thresholds): HospitalThresholds {
   if (!path) return DEFAULT_HOSPITAL_THRESHOLDS;
-  const raw = readStructured(path, 'THRESHOLDS_FILE');
+  const raw = readStructured(path, name);
   try {
     return parseThresholds(raw);
   } catch (error) {
-    if (error instanceof z.ZodError) throw zodProblems('THRESHOLDS_FILE', path, error);
+    if (error instanceof z.ZodError) throw zodProblems(name, path, error);
     throw error;
   }
 }
@@ -141,19 +149,19 @@ const orderableCodesSchema = z.partialRecord(
 const localCodesFileSchema = z.strictObject({ codes: localCodesSchema, orderables: orderableCodesSchema.optional() });
 
 /** The hospital's local codes, keyed by role (ValueSet id). */
-export function loadLocalCodes(path: string | undefined): LocalCodes {
+export function loadLocalCodes(path: string | undefined, name = VARIABLES.localCodes): LocalCodes {
   if (!path) return {};
-  const raw = readStructured(path, 'LOCAL_CODES_FILE');
+  const raw = readStructured(path, name);
   const parsed = localCodesFileSchema.safeParse(raw);
-  if (!parsed.success) throw zodProblems('LOCAL_CODES_FILE', path, parsed.error);
+  if (!parsed.success) throw zodProblems(name, path, parsed.error);
   return parsed.data.codes;
 }
 
 /** The hospital's own orderable codes: the `orderables` section of the local codes file (none without one). */
-export function loadOrderableCodes(path: string | undefined): OrderableCodes {
+export function loadOrderableCodes(path: string | undefined, name = VARIABLES.localCodes): OrderableCodes {
   if (!path) return {};
-  const parsed = localCodesFileSchema.safeParse(readStructured(path, 'LOCAL_CODES_FILE'));
-  if (!parsed.success) throw zodProblems('LOCAL_CODES_FILE', path, parsed.error);
+  const parsed = localCodesFileSchema.safeParse(readStructured(path, name));
+  if (!parsed.success) throw zodProblems(name, path, parsed.error);
   return parsed.data.orderables ?? {};
 }
 
@@ -169,16 +177,19 @@ export function loadClinicalContext(options: {
   thresholdsFile?: string | undefined;
   localCodesFile?: string | undefined;
   timeZone: string;
+  /** Default: the service's variables (THRESHOLDS_FILE, LOCAL_CODES_FILE). */
+  names?: HospitalFileNames;
 }): ClinicalContext {
+  const names = options.names ?? VARIABLES;
   const valueSets = loadValueSets();
-  const localCodes = loadLocalCodes(options.localCodesFile);
+  const localCodes = loadLocalCodes(options.localCodesFile, names.localCodes);
   return {
     terminology: buildTerminology(valueSets, localCodes),
-    thresholds: loadThresholds(options.thresholdsFile),
+    thresholds: loadThresholds(options.thresholdsFile, names.thresholds),
     timeZone: options.timeZone,
     valueSets,
     localCodes,
-    orderables: resolveOrderables(loadOrderableCodes(options.localCodesFile)),
+    orderables: resolveOrderables(loadOrderableCodes(options.localCodesFile, names.localCodes)),
   };
 }
 

@@ -112,6 +112,7 @@ function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
       thresholdsFile: values.thresholds,
       localCodesFile: values['local-codes'],
       timeZone: values['time-zone'] ?? 'UTC',
+      names: { thresholds: '--thresholds', localCodes: '--local-codes' },
     });
   } catch (error) {
     err.write(`${(error as Error).message}\n`);

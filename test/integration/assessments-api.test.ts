@@ -295,7 +295,7 @@ describe('CLI on a Bundle file', () => {
     });
     await expect(cli('assess', file, '--thresholds', fifo)).rejects.toMatchObject({
       code: 1,
-      stderr: expect.stringContaining(`THRESHOLDS_FILE: cannot read ${fifo} (not a regular file)`),
+      stderr: expect.stringContaining(`--thresholds: cannot read ${fifo} (not a regular file)`),
     });
   });
 
