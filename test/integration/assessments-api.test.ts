@@ -176,7 +176,7 @@ describe('CLI on a Bundle file', () => {
     const { stdout, stderr } = await cli('assess', file, '--as-of', TODAY);
     expect(JSON.parse(stdout)).toMatchObject({ patientId: 'cart-aplastic', dayPostInfusion: 35 });
     expect(stderr).toContain('assessed 1 patient(s)');
-  });
+  }, 30_000);
 
   test('writes CSV with one row per patient', async () => {
     const file = join(dir, 'bundle2.json');
@@ -193,7 +193,7 @@ describe('CLI on a Bundle file', () => {
       ]),
     );
     expect(row).toContain('cart-aplastic');
-  });
+  }, 30_000);
 
   test('exits 2 with a message for a file that is not a Bundle, 1 for bad usage', async () => {
     const file = join(dir, 'bad.json');
@@ -203,7 +203,7 @@ describe('CLI on a Bundle file', () => {
       stderr: expect.stringContaining('resourceType'),
     });
     await expect(cli('frobnicate')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('Usage') });
-  });
+  }, 30_000);
 
   test('a --out that cannot be written fails at once, exit 2, with the reason and no stack', async () => {
     const file = join(dir, 'bundle3.json');
@@ -216,7 +216,7 @@ describe('CLI on a Bundle file', () => {
       const failed = cli('assess', file, '--as-of', TODAY, '--out', out);
       await expect(failed).rejects.toMatchObject({ code: 2, stderr: `cannot write ${out}: ${why}\n` });
     }
-  });
+  }, 30_000);
 
   test('standard output that cannot take the data: exit 2 with the reason; closed by its reader: exit 141 quietly', async () => {
     const file = join(dir, 'bundle4.json');
@@ -246,7 +246,7 @@ describe('CLI on a Bundle file', () => {
       child.on('close', (code) => resolve({ code, stderr }));
     });
     expect(devFull).toEqual({ code: 2, stderr: 'cannot write standard output: ENOSPC\n' });
-  });
+  }, 30_000);
 
   test('--out is replaced only by a complete run: a failed run leaves the file as it was, and no partial copy', async () => {
     const outDir = mkdtempSync(join(tmpdir(), 'cli-out-'));
@@ -263,7 +263,7 @@ describe('CLI on a Bundle file', () => {
     expect(readFileSync(out, 'utf8')).toMatch(/^patientId,.*\ncart-aplastic,/s);
     expect(readdirSync(outDir)).toEqual(['cohort.csv']);
     expect(existsSync(`${out}.partial`)).toBe(false);
-  });
+  }, 30_000);
 
   test('options are checked before any work: a time zone, a date that does not exist, exit 1 with the option named', async () => {
     const file = join(dir, 'bundle6.json');
@@ -278,7 +278,7 @@ describe('CLI on a Bundle file', () => {
     ] as const) {
       await expect(cli('assess', file, ...args)).rejects.toMatchObject({ code: 1, stderr: `${message}\n` });
     }
-  });
+  }, 30_000);
 
   test('files that are not regular files are refused by name, never read: a FIFO as Bundle or thresholds, a device', async () => {
     const fifo = join(dir, 'fifo');
@@ -297,14 +297,14 @@ describe('CLI on a Bundle file', () => {
       code: 1,
       stderr: expect.stringContaining(`--thresholds: cannot read ${fifo} (not a regular file)`),
     });
-  });
+  }, 30_000);
 
   test('a Bundle with a byte order mark is read', async () => {
     const file = join(dir, 'bom.json');
     writeFileSync(file, `\uFEFF${JSON.stringify(bundle())}`);
     const { stdout } = await cli('assess', file, '--as-of', TODAY);
     expect(JSON.parse(stdout)).toMatchObject({ patientId: 'cart-aplastic', dayPostInfusion: 35 });
-  });
+  }, 30_000);
 });
 
 describe('CLI on a Bulk Data folder: bad lines are left out and said, never the run lost', () => {
@@ -336,7 +336,7 @@ describe('CLI on a Bulk Data folder: bad lines are left out and said, never the 
     expect(stderr).toContain(
       '1 resource(s) left out: not the shape the engine reads (first: Medication/m1 code.coding:',
     );
-  });
+  }, 30_000);
 
   test('lines naming no patient are counted with where the first is; an empty Patient.ndjson is "no patient found", exit 2', async () => {
     const at = folder({
@@ -358,5 +358,5 @@ describe('CLI on a Bulk Data folder: bad lines are left out and said, never the 
       code: 2,
       stderr: `${empty}: no patient found\n`,
     });
-  });
+  }, 30_000);
 });
