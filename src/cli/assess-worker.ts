@@ -76,7 +76,7 @@ export default function assessPatient(task: AssessTask): AssessResult {
       output,
       leftOut,
       misplaced,
-      ...(first ? { firstLeftOut: `${first.resource ?? ''} ${first.message}` } : {}),
+      ...(first ? { firstLeftOut: [first.resource, first.message].filter(Boolean).join(' ') } : {}),
     };
   } catch (error) {
     if (!(error instanceof AssessmentInputError)) throw error;

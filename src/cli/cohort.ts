@@ -58,6 +58,8 @@ class ReadReport {
   firstUnassigned: string | undefined;
   orphans = 0;
   firstOrphan: string | undefined;
+  unparsed = 0;
+  firstUnparsed: string | undefined;
   medicationsLeftOut = 0;
   firstMedicationLeftOut: string | undefined;
 
@@ -69,6 +71,11 @@ class ReadReport {
   readonly onOrphan = (where: string): void => {
     this.orphans++;
     this.firstOrphan ??= where;
+  };
+
+  readonly onUnparsed = (where: string): void => {
+    this.unparsed++;
+    this.firstUnparsed ??= where;
   };
 
   /** The Medication lines every patient gets: screened here, once, like any resource; the others left out. */
@@ -94,6 +101,10 @@ class ReadReport {
     if (this.unassigned > 0)
       err.write(
         `${this.unassigned} line(s) left out: no patient reference could be read, or not a resource (first: ${this.firstUnassigned ?? ''})\n`,
+      );
+    if (this.unparsed > 0)
+      err.write(
+        `${this.unparsed} line(s) left out: not JSON, and no patient reference could be found in them (first: ${this.firstUnparsed ?? ''}); an export cut short ends with such a line\n`,
       );
     if (this.orphans > 0)
       err.write(
@@ -192,7 +203,11 @@ export async function assessFolder(
   let report = new ReadReport();
   try {
     results = await runPatients(
-      patientsInOrder(folder, { onUnassigned: report.onUnassigned, onOrphan: report.onOrphan }),
+      patientsInOrder(folder, {
+        onUnassigned: report.onUnassigned,
+        onOrphan: report.onOrphan,
+        onUnparsed: report.onUnparsed,
+      }),
       pool,
       base,
       err,
@@ -203,7 +218,11 @@ export async function assessFolder(
     err.write(`the export is not written patient by patient (${error.message}); reading it whole\n`);
     report = new ReadReport();
     results = await runPatients(
-      patientsInAnyOrder(folder, { onUnassigned: report.onUnassigned, onOrphan: report.onOrphan }),
+      patientsInAnyOrder(folder, {
+        onUnassigned: report.onUnassigned,
+        onOrphan: report.onOrphan,
+        onUnparsed: report.onUnparsed,
+      }),
       pool,
       base,
       err,

@@ -61,6 +61,12 @@ export interface ReadOptions {
    * otherwise become a patient of its own).
    */
   onOrphan?: (where: string) => void;
+  /**
+   * Told of every line left out because it is not JSON and names no patient the reader could find
+   * (a line that names one goes to that patient's worker, which leaves it out and counts it there).
+   * An export cut short ends with such a line: the rest of the export is still read.
+   */
+  onUnparsed?: (where: string) => void;
 }
 
 /**
@@ -75,6 +81,12 @@ export const MAX_LINE_BYTES = 256 * 1_048_576;
  * the others are.
  */
 export const MAX_PATIENT_BYTES = 256 * 1_048_576;
+
+/**
+ * Most bytes of Medication lines: each goes to every patient (their administrations may name any),
+ * so they cost once per patient. The medications of a cohort's administrations are well under 1 MB.
+ */
+export const MAX_SHARED_BYTES = 8 * 1_048_576;
 
 const CHUNK_SIZE = 1 << 20;
 
@@ -93,10 +105,12 @@ const CARRIAGE_RETURN = 13;
  * `_history`); an id written with JSON escapes is read from the parsed line.
  */
 export function lineOwner(line: string): string | undefined | null {
-  // A contained resource may carry a `patient` or `subject` of its own before the resource's: parse.
-  if (!PATIENT_LINE.test(line) && !line.includes(CONTAINED_KEY)) {
+  // A contained resource may carry a `patient` or `subject` of its own, an extension may hold one,
+  // and `patient` may come before `subject` (which the engine reads first): with more than one key
+  // or a contained resource, the line is parsed.
+  if (!PATIENT_LINE.test(line) && !line.includes(CONTAINED_KEY) && (line.match(OWNER_KEYS)?.length ?? 0) <= 1) {
     const match = OWNER.exec(line);
-    if (match && !match[1]?.includes('\\')) return match[1];
+    if (match && !match[1]?.includes('\\')) return fhirId(match[1]);
   }
   let r: { resourceType?: unknown; id?: unknown; subject?: { reference?: unknown }; patient?: { reference?: unknown } };
   try {
@@ -104,9 +118,19 @@ export function lineOwner(line: string): string | undefined | null {
   } catch {
     return null;
   }
-  if (r?.resourceType === 'Patient') return typeof r.id === 'string' ? r.id : undefined;
+  if (r?.resourceType === 'Patient') return fhirId(r.id);
   const holder = r?.subject ?? r?.patient;
-  return holder && typeof holder === 'object' ? patientIdOf(holder as { reference?: string }) : undefined;
+  return holder && typeof holder === 'object' ? fhirId(patientIdOf(holder as { reference?: string })) : undefined;
+}
+
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/**
+ * `id` when it is a FHIR id (R4: letters, digits, `-` and `.`, at most 64): anything else (bytes
+ * that are not UTF-8, spaces, an id too long) names no patient, rather than one made up from it.
+ */
+function fhirId(id: unknown): string | undefined {
+  return typeof id === 'string' && FHIR_ID.test(id) ? id : undefined;
 }
 
 /**
@@ -217,6 +241,7 @@ class KeyScan {
 const SUBJECT = Buffer.from('"subject"');
 const PATIENT = Buffer.from('"patient"');
 const CONTAINED_KEY = '"contained"';
+const OWNER_KEYS = /"(?:subject|patient)"/g;
 const CONTAINED = Buffer.from(CONTAINED_KEY);
 
 /** Bytes read from a file, with where their `"subject"` and `"patient"` keys are. */
@@ -330,9 +355,11 @@ function ownerFound(chunk: Chunk, start: number, end: number): string | undefine
   if (key < 0 || key >= end) return undefined;
   const contained = chunk.contained.at(start);
   if (contained >= 0 && contained < end) return undefined; // lineOwner parses a line with contained resources
+  const second = chunk.firstKey(key + 1);
+  if (second >= 0 && second < end) return undefined; // and one with more than one key
   const reference = partsAt(bytes, key + SUBJECT.length, end, REFERENCE_PARTS);
   const owner = reference < 0 ? -1 : referencedPatient(bytes, reference, end);
-  return owner === -1 ? undefined : owner;
+  return owner === -1 ? undefined : fhirId(owner);
 }
 
 const BOM = [0xef, 0xbb, 0xbf];
@@ -358,12 +385,14 @@ class LineCursor {
   /** Bytes of the line being joined across chunks so far. */
   private carried = 0;
   private readonly maxLineBytes: number;
+  private readonly onUnparsed: ((where: string) => void) | undefined;
 
   constructor(
     readonly file: string,
     options: ReadOptions,
   ) {
     this.maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
+    this.onUnparsed = options.onUnparsed;
     this.chunkSize = options.chunkSize ?? CHUNK_SIZE;
   }
 
@@ -466,7 +495,10 @@ class LineCursor {
     const text = bytes.toString('utf8', start, end);
     if (!text.trim()) return undefined;
     const decided = lineOwner(text);
-    if (decided === null) throw new AssessmentInputError(`${where} is not JSON`);
+    if (decided === null) {
+      this.onUnparsed?.(where); // left out, and told; passed over like a blank line
+      return undefined;
+    }
     return { bytes, start, end, next, owner: decided, where, text };
   }
 }
@@ -520,15 +552,30 @@ class PatientBytes {
  */
 async function sharedLines(files: string[], options: ReadOptions): Promise<string[]> {
   const shared: string[] = [];
+  let bytes = 0;
   for (const file of files) {
     const cursor = new LineCursor(file, options);
     for (await cursor.advance(); cursor.head; await cursor.advance()) {
       const text = textOf(cursor.head);
-      if (MEDICATION_LINE.test(text)) shared.push(text);
-      else options.onUnassigned?.(cursor.head.where);
+      if (!MEDICATION_LINE.test(text)) {
+        options.onUnassigned?.(cursor.head.where);
+        continue;
+      }
+      bytes = sharedWithin(bytes, cursor.head);
+      shared.push(text);
     }
   }
   return shared;
+}
+
+/** Bytes of Medication lines so far with `line`'s; throws past {@link MAX_SHARED_BYTES}. */
+function sharedWithin(bytes: number, line: Line): number {
+  const total = bytes + (line.end - line.start);
+  if (total > MAX_SHARED_BYTES)
+    throw new AssessmentInputError(
+      `${line.where.replace(/ line \d+$/, '')}: more than ${MAX_SHARED_BYTES / 1_048_576} MB of Medications, which every patient is given; not read`,
+    );
+  return total;
 }
 
 /** The ids of Patient.ndjson, repeated or missing ones allowed (the folder is read whole). */
@@ -540,14 +587,18 @@ async function patientIds(file: string, options: ReadOptions): Promise<Set<strin
   return ids;
 }
 
-/** The ids of Patient.ndjson in file order, each with its line. */
-async function patientOrder(file: string, options: ReadOptions): Promise<Map<string, Line>> {
-  const order = new Map<string, Line>();
+/**
+ * The ids of Patient.ndjson in file order, each with its lines: a line without an id is left out
+ * (and told), a repeated id (another version of the resource) goes with the first.
+ */
+async function patientOrder(file: string, options: ReadOptions): Promise<Map<string, Line[]>> {
+  const order = new Map<string, Line[]>();
   const patients = new LineCursor(file, options);
   for (await patients.advance(); patients.head; await patients.advance()) {
     const id = patients.head.owner;
-    if (id === undefined || order.has(id)) throw new UnorderedExportError('Patient.ndjson repeats or lacks an id');
-    order.set(id, patients.head);
+    if (id === undefined) options.onUnassigned?.(patients.head.where);
+    else if (order.has(id)) order.get(id)?.push(patients.head);
+    else order.set(id, [patients.head]);
   }
   return order;
 }
@@ -572,9 +623,9 @@ export async function* patientsInOrder(folder: string, options: ReadOptions = {}
   for (const cursor of cursors) await cursor.advance();
   let index = 0;
   const maxBytes = options.maxPatientBytes ?? MAX_PATIENT_BYTES;
-  for (const [patientId, patientLine] of order) {
+  for (const [patientId, patientLines] of order) {
     const lines = new PatientBytes();
-    lines.add(patientLine);
+    for (const line of patientLines) lines.add(line);
     let tooLarge = false;
     for (const cursor of cursors) {
       for (; cursor.head; cursor.step() || (await cursor.advance())) {
@@ -610,14 +661,18 @@ export async function* patientsInAnyOrder(folder: string, options: ReadOptions =
   const files = ndjsonFiles(folder);
   const patientFile = files.find((f) => /(^|\/)Patient\.ndjson$/.test(f));
   const known = patientFile ? await patientIds(patientFile, options) : new Set<string>();
+  let sharedBytes = 0;
   for (const file of files) {
     const cursor = new LineCursor(file, options);
     for (await cursor.advance(); cursor.head; cursor.step() || (await cursor.advance())) {
       const { owner } = cursor.head;
       if (owner === undefined) {
         const text = textOf(cursor.head);
-        if (MEDICATION_LINE.test(text)) shared.push(text);
-        else options.onUnassigned?.(cursor.head.where);
+        if (!MEDICATION_LINE.test(text)) options.onUnassigned?.(cursor.head.where);
+        else {
+          sharedBytes = sharedWithin(sharedBytes, cursor.head);
+          shared.push(text);
+        }
         continue;
       }
       if (known.size > 0 && !known.has(owner)) {

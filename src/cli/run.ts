@@ -3,7 +3,8 @@
  * starting): assesses a FHIR Bundle file (one patient) or a folder of FHIR Bulk Data NDJSON files
  * (many patients), writing JSON or CSV. A progress bar goes to stderr for long runs.
  */
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Piscina } from 'piscina';
 import { assess, AssessmentInputError } from '../clinical/assess.js';
 import { isDate, todayIn } from '../clinical/dates.js';
@@ -70,12 +71,28 @@ interface CliSetup {
   clinical: ClinicalContext;
 }
 
+/** Whether `out` is the input file, or a file inside the input folder (links followed where they exist). */
+function writesIntoInput(out: string, input: string): boolean {
+  const real = (path: string): string => {
+    try {
+      return realpathSync(path);
+    } catch {
+      return resolve(path); // not there (yet)
+    }
+  };
+  const target = join(real(dirname(out)), basename(out));
+  const source = real(input);
+  return target === source || target.startsWith(`${source}${sep}`);
+}
+
 /** What is wrong with the options, checked before any work; undefined when nothing is. */
-function optionProblem(values: CliSetup['values']): string | undefined {
+function optionProblem(values: CliSetup['values'], input: string): string | undefined {
   for (const name of ['as-of', 'infusion-date'] as const) {
     const value = values[name];
     if (value !== undefined && !isDate(value)) return `--${name} must be a date YYYY-MM-DD that exists, got "${value}"`;
   }
+  if (values.out !== undefined && writesIntoInput(values.out, input))
+    return `--out must not be the input or inside its folder (${values.out})`;
   const timeZone = values['time-zone'];
   if (timeZone !== undefined && !isTimeZone(timeZone))
     return `--time-zone must be an IANA time zone such as Europe/Berlin or UTC, got "${timeZone}"`;
@@ -101,7 +118,7 @@ function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
     err.write(`--format must be json or csv\n`);
     return 1;
   }
-  const problem = optionProblem(values);
+  const problem = optionProblem(values, positionals[1]);
   if (problem) {
     err.write(`${problem}\n`);
     return 1;

@@ -299,6 +299,18 @@ describe('CLI on a Bundle file', () => {
     });
   }, 30_000);
 
+  test('--out that is the input, or inside the input folder, is refused before any work (exit 1)', async () => {
+    const file = join(dir, 'bundle8.json');
+    writeFileSync(file, JSON.stringify(bundle()));
+    await expect(cli('assess', file, '--out', file)).rejects.toMatchObject({
+      code: 1,
+      stderr: `--out must not be the input or inside its folder (${file})\n`,
+    });
+    const inside = join(dir, 'Observation.ndjson');
+    await expect(cli('assess', dir, '--out', inside)).rejects.toMatchObject({ code: 1 });
+    expect(readFileSync(file, 'utf8')).toBe(JSON.stringify(bundle()));
+  }, 30_000);
+
   test('a Bundle with a byte order mark is read', async () => {
     const file = join(dir, 'bom.json');
     writeFileSync(file, `\uFEFF${JSON.stringify(bundle())}`);

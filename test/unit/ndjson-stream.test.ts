@@ -62,7 +62,7 @@ class TextCursor {
       const line = this.lines[this.next++] as string;
       if (!line.trim()) continue;
       const owner = lineOwner(line);
-      if (owner === null) throw new AssessmentInputError(`${basename(this.file)} line ${this.next} is not JSON`);
+      if (owner === null) continue; // not JSON: left out (and told), as a blank line is passed over
       this.head = { line, owner };
       return;
     }
@@ -79,12 +79,12 @@ function referenceInOrder(folder: string): Outcome {
     const patientFile = files.find((f) => basename(f) === 'Patient.ndjson');
     if (!patientFile) throw new UnorderedExportError('no Patient.ndjson gives the order of patients');
     const medicationFiles = files.filter((f) => basename(f) === 'Medication.ndjson');
-    const order = new Map<string, string>();
+    const order = new Map<string, string[]>();
     const patients = new TextCursor(patientFile);
     for (patients.advance(); patients.head; patients.advance()) {
       const id = patients.head.owner;
-      if (id === undefined || order.has(id)) throw new UnorderedExportError('Patient.ndjson repeats or lacks an id');
-      order.set(id, patients.head.line);
+      if (id === undefined) continue; // left out (and told)
+      order.set(id, [...(order.get(id) ?? []), patients.head.line]); // a repeated id goes with the first
     }
     const shared: string[] = [];
     for (const file of medicationFiles) {
@@ -99,8 +99,8 @@ function referenceInOrder(folder: string): Outcome {
       .map((f) => new TextCursor(f));
     for (const cursor of cursors) cursor.advance();
     let index = 0;
-    for (const [patientId, patientLine] of order) {
-      const lines = [patientLine];
+    for (const [patientId, patientLines] of order) {
+      const lines = [...patientLines];
       for (const cursor of cursors) {
         for (; cursor.head; cursor.advance()) {
           const { owner, line } = cursor.head;
@@ -430,12 +430,33 @@ describe('patientsInOrder, by hand', () => {
     ]);
   });
 
-  test('a line that is not JSON names its file and its line number, blank lines counted', async () => {
-    const outcome = await readFolder({
-      'Patient.ndjson': `${patient('a')}\n`,
-      'Observation.ndjson': `${observation('o1', 'a')}\n\n{"resourceType":"Observation",\n`,
+  /** What a reader yields, and the lines it told of as not JSON. */
+  async function readTelling(files: Record<string, string>, chunkSize: number): Promise<[Outcome, string[]]> {
+    const unparsed: string[] = [];
+    const folder = folderOf(files);
+    try {
+      const outcome = await outcomeOf(patientsInOrder(folder, { chunkSize, onUnparsed: (w) => unparsed.push(w) }));
+      return [outcome, unparsed];
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }
+
+  test('a line that is not JSON is left out and told by file and line number (blank lines counted); the rest is read', async () => {
+    const [outcome, unparsed] = await readTelling(
+      {
+        'Patient.ndjson': `${patient('a')}\n`,
+        'Observation.ndjson': `${observation('o1', 'a')}\n\n{"resourceType":"Observation",\n`,
+      },
+      7,
+    );
+    expect(outcome).toEqual({
+      items: [
+        { shared: [], total: 1 },
+        { patientId: 'a', lines: [patient('a'), observation('o1', 'a')] },
+      ],
     });
-    expect(outcome.error).toBe('AssessmentInputError: Observation.ndjson line 3 is not JSON');
+    expect(unparsed).toEqual(['Observation.ndjson line 3']);
   });
 
   test.each([false, true])(
@@ -455,16 +476,17 @@ describe('patientsInOrder, by hand', () => {
   );
 
   test.each([7, 1 << 20])(
-    'a line cut short before its reference is not JSON, though the next line completes it (chunks of %d bytes)',
+    'a line cut short before its reference is not JSON, though the next line completes it: both left out (chunks of %d bytes)',
     async (chunkSize) => {
-      const outcome = await readFolder(
+      const [outcome, unparsed] = await readTelling(
         {
           'Patient.ndjson': `${patient('a')}\n`,
           'Observation.ndjson': `${observation('o1', 'a')}\n{"resourceType":"Observation","id":"o2","subject":\n{"reference":"Patient/a"}}\n`,
         },
         chunkSize,
       );
-      expect(outcome.error).toBe('AssessmentInputError: Observation.ndjson line 2 is not JSON');
+      expect(outcome.items[1]).toEqual({ patientId: 'a', lines: [patient('a'), observation('o1', 'a')] });
+      expect(unparsed).toEqual(['Observation.ndjson line 2', 'Observation.ndjson line 3']);
     },
   );
 
@@ -491,24 +513,38 @@ describe('patientsInOrder, by hand', () => {
     ]);
   });
 
-  test('an id is decoded as UTF-8, invalid bytes too: never taken for the id of the line before', async () => {
-    const folder = folderOf({ 'Patient.ndjson': `${patient('é1')}\n` });
+  test('an id that is not a FHIR id (non-ASCII, bytes that are not UTF-8) names no patient: left out and told, never a patient of its own', async () => {
+    const folder = folderOf({ 'Patient.ndjson': `${patient('a')}\n${patient('é1')}\n` });
     const bytes = (text: string) => Buffer.from(text, 'latin1');
-    // é1 as UTF-8, then as Latin-1 (0xE9 0x31: not UTF-8, read as U+FFFD 1).
+    // é1 as UTF-8, then as Latin-1 (0xE9 0x31: not UTF-8, read as U+FFFD 1), then a valid line.
     writeFileSync(
       join(folder, 'Observation.ndjson'),
-      Buffer.concat([Buffer.from(`${observation('o1', 'é1')}\n`), bytes(`${observation('o2', '\u00e91')}\n`)]),
+      Buffer.concat([
+        Buffer.from(`${observation('o0', 'a')}\n${observation('o1', 'é1')}\n`),
+        bytes(`${observation('o2', '\u00e91')}\n`),
+      ]),
     );
     try {
-      // The second line names U+FFFD 1, a patient not in Patient.ndjson: left out and told, never a patient of its own.
       for (const read of [patientsInOrder, patientsInAnyOrder]) {
-        const orphans: string[] = [];
-        const outcome = await outcomeOf(read(folder, { onOrphan: (w) => orphans.push(w) }));
+        const unassigned: string[] = [];
+        const outcome = await outcomeOf(read(folder, { onUnassigned: (w) => unassigned.push(w) }));
         expect(outcome.error).toBeUndefined();
-        expect(outcome.items.slice(1).map((i) => ('patientId' in i ? i.patientId : ''))).toEqual(['é1']);
-        expect(orphans).toEqual(['Observation.ndjson line 2']);
+        expect(outcome.items.slice(1)).toEqual([
+          {
+            patientId: 'a',
+            lines:
+              read === patientsInOrder
+                ? [patient('a'), observation('o0', 'a')]
+                : [observation('o0', 'a'), patient('a')],
+          },
+        ]);
+        expect(unassigned.sort()).toEqual([
+          'Observation.ndjson line 2',
+          'Observation.ndjson line 3',
+          'Patient.ndjson line 2',
+        ]);
       }
-      expect(lineOwner(textLines(join(folder, 'Observation.ndjson'))[1] as string)).toBe('\ufffd1');
+      expect(lineOwner(textLines(join(folder, 'Observation.ndjson'))[2] as string)).toBeUndefined();
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }
@@ -579,7 +615,7 @@ describe('the worker reads the bytes it is given', () => {
     expect(cut).toMatchObject({
       patientId: 'a',
       leftOut: 1,
-      firstLeftOut: ' a line of this patient is not JSON; left out',
+      firstLeftOut: 'a line of this patient is not JSON; left out',
     });
     // The row says it: the CSV's issues column counts what was left out.
     const header = assessmentCsvHeader().split(',');
@@ -657,6 +693,59 @@ describe('owners as the engine reads them, and lines that name none', () => {
       } finally {
         rmSync(folder, { recursive: true, force: true });
       }
+    }
+  });
+
+  test('more than one patient key (an extension holding one, `patient` before `subject`): the line is read as the engine reads it', async () => {
+    const nested =
+      '{"resourceType":"Observation","id":"o1","extension":[{"url":"x","valueReference":{"subject":{"reference":"Patient/b"}}}],"subject":{"reference":"Patient/a"}}';
+    const patientFirst =
+      '{"resourceType":"Observation","id":"o2","patient":{"reference":"Patient/b"},"subject":{"reference":"Patient/a"}}';
+    expect([lineOwner(nested), lineOwner(patientFirst)]).toEqual(['a', 'a']);
+    const outcome = await readFolder({
+      'Patient.ndjson': `${patient('a')}\n${patient('b')}\n`,
+      'Observation.ndjson': `${nested}\n${patientFirst}\n`,
+    });
+    expect(outcome.items.slice(1)).toEqual([
+      { patientId: 'a', lines: [patient('a'), nested, patientFirst] },
+      { patientId: 'b', lines: [patient('b')] },
+    ]);
+  });
+
+  test('Patient.ndjson with a line without an id and a repeated id is still read in order: the first told, the second with its patient', async () => {
+    const unassigned: string[] = [];
+    const folder = folderOf({
+      'Patient.ndjson': `${patient('a')}\n{}\n${patient('b')}\n${patient('a')}\n`,
+      'Observation.ndjson': `${observation('o1', 'a')}\n${observation('o2', 'b')}\n`,
+    });
+    try {
+      const outcome = await outcomeOf(patientsInOrder(folder, { onUnassigned: (w) => unassigned.push(w) }));
+      expect(outcome).toEqual({
+        items: [
+          { shared: [], total: 2 },
+          { patientId: 'a', lines: [patient('a'), patient('a'), observation('o1', 'a')] },
+          { patientId: 'b', lines: [patient('b'), observation('o2', 'b')] },
+        ],
+      });
+      expect(unassigned).toEqual(['Patient.ndjson line 2']);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  test('Medication lines past 8 MB (each goes to every patient) are a named error, in order and read whole', async () => {
+    const medication = (i: number) =>
+      `{"resourceType":"Medication","id":"m${i}","code":{"text":"${'x'.repeat(1000)}"}}`;
+    const lines = Array.from({ length: 8500 }, (_, i) => medication(i)).join('\n');
+    for (const any of [false, true]) {
+      const outcome = await readFolder(
+        { 'Patient.ndjson': `${patient('a')}\n`, 'Medication.ndjson': `${lines}\n` },
+        1 << 20,
+        any,
+      );
+      expect(outcome.error).toBe(
+        'AssessmentInputError: Medication.ndjson: more than 8 MB of Medications, which every patient is given; not read',
+      );
     }
   });
 
