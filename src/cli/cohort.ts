@@ -16,6 +16,7 @@ import {
   patientsInOrder,
   UnorderedExportError,
   type CohortItem,
+  type ReadOptions,
 } from './ndjson-stream.js';
 import { AHEAD_PER_WORKER } from './pool.js';
 
@@ -52,30 +53,43 @@ function progressBar(err: NodeJS.WritableStream & { isTTY?: boolean }, total: nu
   };
 }
 
+/** Lines left out for one reason: how many, and where the first was. */
+class Tally {
+  count = 0;
+  first: string | undefined;
+
+  constructor(private readonly why: string) {}
+
+  readonly add = (where: string): void => {
+    this.count++;
+    this.first ??= where;
+  };
+
+  write(err: NodeJS.WritableStream): void {
+    if (this.count > 0) err.write(this.why.replace('{count}', String(this.count)).replace('{first}', this.first ?? ''));
+  }
+}
+
 /** Lines the reader left out, said once at the end of the run. */
 class ReadReport {
-  unassigned = 0;
-  firstUnassigned: string | undefined;
-  orphans = 0;
-  firstOrphan: string | undefined;
-  unparsed = 0;
-  firstUnparsed: string | undefined;
-  medicationsLeftOut = 0;
-  firstMedicationLeftOut: string | undefined;
+  private readonly unassigned = new Tally(
+    '{count} line(s) left out: no patient reference could be read, or not a resource (first: {first})\n',
+  );
+  private readonly unparsed = new Tally(
+    '{count} line(s) left out: not JSON, and no patient reference could be found in them (first: {first}); an export cut short ends with such a line\n',
+  );
+  private readonly orphans = new Tally(
+    '{count} line(s) left out: the patient they name is not in Patient.ndjson (first: {first})\n',
+  );
+  private readonly medications = new Tally(
+    '{count} resource(s) left out: not the shape the engine reads (first: {first})\n',
+  );
 
-  readonly onUnassigned = (where: string): void => {
-    this.unassigned++;
-    this.firstUnassigned ??= where;
-  };
-
-  readonly onOrphan = (where: string): void => {
-    this.orphans++;
-    this.firstOrphan ??= where;
-  };
-
-  readonly onUnparsed = (where: string): void => {
-    this.unparsed++;
-    this.firstUnparsed ??= where;
+  /** The reader's callbacks, each counting into its tally. */
+  readonly options: ReadOptions = {
+    onUnassigned: this.unassigned.add,
+    onOrphan: this.orphans.add,
+    onUnparsed: this.unparsed.add,
   };
 
   /** The Medication lines every patient gets: screened here, once, like any resource; the others left out. */
@@ -89,29 +103,13 @@ class ReadReport {
         issue = { resource: 'Medication', message: 'a line is not JSON' };
       }
       if (!issue) kept.push(line);
-      else {
-        this.medicationsLeftOut++;
-        this.firstMedicationLeftOut ??= `${issue.resource ?? ''} ${issue.message}`;
-      }
+      else this.medications.add([issue.resource, issue.message].filter(Boolean).join(' '));
     }
     return kept;
   }
 
   write(err: NodeJS.WritableStream): void {
-    if (this.unassigned > 0)
-      err.write(
-        `${this.unassigned} line(s) left out: no patient reference could be read, or not a resource (first: ${this.firstUnassigned ?? ''})\n`,
-      );
-    if (this.unparsed > 0)
-      err.write(
-        `${this.unparsed} line(s) left out: not JSON, and no patient reference could be found in them (first: ${this.firstUnparsed ?? ''}); an export cut short ends with such a line\n`,
-      );
-    if (this.orphans > 0)
-      err.write(
-        `${this.orphans} line(s) left out: the patient they name is not in Patient.ndjson (first: ${this.firstOrphan ?? ''})\n`,
-      );
-    if (this.medicationsLeftOut > 0)
-      err.write(leftOutMessage(this.medicationsLeftOut, { resource: this.firstMedicationLeftOut ?? '', message: '' }));
+    for (const tally of [this.unassigned, this.unparsed, this.orphans, this.medications]) tally.write(err);
   }
 }
 
@@ -202,32 +200,12 @@ export async function assessFolder(
   let results: AssessResult[];
   let report = new ReadReport();
   try {
-    results = await runPatients(
-      patientsInOrder(folder, {
-        onUnassigned: report.onUnassigned,
-        onOrphan: report.onOrphan,
-        onUnparsed: report.onUnparsed,
-      }),
-      pool,
-      base,
-      err,
-      report,
-    );
+    results = await runPatients(patientsInOrder(folder, report.options), pool, base, err, report);
   } catch (error) {
     if (!(error instanceof UnorderedExportError)) throw error;
     err.write(`the export is not written patient by patient (${error.message}); reading it whole\n`);
     report = new ReadReport();
-    results = await runPatients(
-      patientsInAnyOrder(folder, {
-        onUnassigned: report.onUnassigned,
-        onOrphan: report.onOrphan,
-        onUnparsed: report.onUnparsed,
-      }),
-      pool,
-      base,
-      err,
-      report,
-    );
+    results = await runPatients(patientsInAnyOrder(folder, report.options), pool, base, err, report);
   }
   report.write(err);
   return summarise(results, err);
