@@ -11,9 +11,10 @@
  * The reader runs on the main thread, which also feeds the workers and assesses patients itself
  * (cli/cohort.ts): it must cost far less than parsing. So files are read as bytes and never
  * decoded as UTF-8 whole: line ends are found with memchr (`Buffer.indexOf`), and a line's owner
- * (the first `"subject"`/`"patient"` reference) by searching the chunk's bytes for that key and
- * matching the reference there ({@link ownerFound}); {@link lineOwner} decides whenever that is not
- * certain. Each patient's lines leave as one buffer of their own, moved (not copied) to a worker,
+ * (its `subject`, else `patient`, reference, read as the engine reads it) by searching the chunk's
+ * bytes for that key and matching the reference there ({@link ownerFound}); {@link lineOwner}
+ * decides, parsing the line, whenever that is not certain (more than one such key, a contained
+ * resource, a JSON escape in the reference). Each patient's lines leave as one buffer of their own, moved (not copied) to a worker,
  * which decodes, splits ({@link ndjsonLines}) and parses them, and checks each owner
  * (cli/assess-worker.ts).
  */
