@@ -322,8 +322,9 @@ function referencedPatient(bytes: Buffer, at: number, end: number): string | -1 
   const path = slash - PATIENT_PATH.length + 1;
   if (slash + 1 === close || path < at || !literalAt(bytes, path, close, PATIENT_PATH)) return -1;
   if (path > at && bytes[path - 1] !== SLASH) return -1;
-  const escape = bytes.indexOf(BACKSLASH, at);
-  if (escape >= 0 && escape < close) return -1; // a JSON escape in the reference: lineOwner parses the line
+  // A JSON escape in the reference: lineOwner parses the line. Searched within the reference only (a
+  // search to the chunk's end for a byte most lines lack made reading quadratic: 1.2 s on 400 patients).
+  for (let i = at; i < close; i++) if (bytes[i] === BACKSLASH) return -1;
   return decodedId(bytes, slash + 1, close);
 }
 
