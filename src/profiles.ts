@@ -4,7 +4,6 @@
  * message naming the file and the field.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { FileReadError, readRegularFile } from './read-file.js';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,7 @@ import { buildTerminology, ROLES } from './clinical/terminology.js';
 import type { OrderableCodes, Orderables } from './cards/orderables.js';
 import { ORDERABLE_KEYS, resolveOrderables } from './cards/orderables.js';
 import { ConfigError } from './config.js';
+import { FileReadError, readRegularFile } from './read-file.js';
 
 /** The project root (the folder holding package.json), from src/ or dist/src/ alike. */
 export function projectRoot(): string {
@@ -110,7 +110,6 @@ function zodProblems(variable: string, path: string, error: z.ZodError): ConfigE
   return new ConfigError(error.issues.map((i) => `${variable} ${path}: ${i.path.join('.') || '(root)'}: ${i.message}`));
 }
 
-/** The hospital thresholds (defaults when no file is configured). */
 /** What the messages call the hospital files: the service's variables, or the CLI's options. */
 export interface HospitalFileNames {
   thresholds: string;
@@ -119,6 +118,7 @@ export interface HospitalFileNames {
 
 const VARIABLES: HospitalFileNames = { thresholds: 'THRESHOLDS_FILE', localCodes: 'LOCAL_CODES_FILE' };
 
+/** The hospital thresholds (defaults when no file is configured). */
 export function loadThresholds(path: string | undefined, name = VARIABLES.thresholds): HospitalThresholds {
   if (!path) return DEFAULT_HOSPITAL_THRESHOLDS;
   const raw = readStructured(path, name);
@@ -148,21 +148,22 @@ const orderableCodesSchema = z.partialRecord(
 );
 const localCodesFileSchema = z.strictObject({ codes: localCodesSchema, orderables: orderableCodesSchema.optional() });
 
+/** The local codes file, read and checked once: its codes by role and its orderables (none without a file). */
+function loadLocalCodesFile(path: string | undefined, name: string): { codes: LocalCodes; orderables: OrderableCodes } {
+  if (!path) return { codes: {}, orderables: {} };
+  const parsed = localCodesFileSchema.safeParse(readStructured(path, name));
+  if (!parsed.success) throw zodProblems(name, path, parsed.error);
+  return { codes: parsed.data.codes, orderables: parsed.data.orderables ?? {} };
+}
+
 /** The hospital's local codes, keyed by role (ValueSet id). */
 export function loadLocalCodes(path: string | undefined, name = VARIABLES.localCodes): LocalCodes {
-  if (!path) return {};
-  const raw = readStructured(path, name);
-  const parsed = localCodesFileSchema.safeParse(raw);
-  if (!parsed.success) throw zodProblems(name, path, parsed.error);
-  return parsed.data.codes;
+  return loadLocalCodesFile(path, name).codes;
 }
 
 /** The hospital's own orderable codes: the `orderables` section of the local codes file (none without one). */
 export function loadOrderableCodes(path: string | undefined, name = VARIABLES.localCodes): OrderableCodes {
-  if (!path) return {};
-  const parsed = localCodesFileSchema.safeParse(readStructured(path, name));
-  if (!parsed.success) throw zodProblems(name, path, parsed.error);
-  return parsed.data.orderables ?? {};
+  return loadLocalCodesFile(path, name).orderables;
 }
 
 export interface ClinicalContext extends EngineSettings {
@@ -182,14 +183,14 @@ export function loadClinicalContext(options: {
 }): ClinicalContext {
   const names = options.names ?? VARIABLES;
   const valueSets = loadValueSets();
-  const localCodes = loadLocalCodes(options.localCodesFile, names.localCodes);
+  const { codes: localCodes, orderables } = loadLocalCodesFile(options.localCodesFile, names.localCodes);
   return {
     terminology: buildTerminology(valueSets, localCodes),
     thresholds: loadThresholds(options.thresholdsFile, names.thresholds),
     timeZone: options.timeZone,
     valueSets,
     localCodes,
-    orderables: resolveOrderables(loadOrderableCodes(options.localCodesFile, names.localCodes)),
+    orderables: resolveOrderables(orderables),
   };
 }
 

@@ -8,6 +8,9 @@ import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs
 /** Why a file was not read: `not a regular file`, `larger than N MB`, or the system's code (ENOENT, EACCES…). */
 export class FileReadError extends Error {}
 
+/** The file is larger than the bound it is read within. */
+export class FileTooLargeError extends FileReadError {}
+
 /** The bytes of `path` when it is a regular file of at most `maxBytes`; else throws FileReadError. */
 export function readRegularFile(path: string, maxBytes: number): Buffer {
   let fd: number;
@@ -20,10 +23,10 @@ export function readRegularFile(path: string, maxBytes: number): Buffer {
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new FileReadError('not a regular file');
-    if (stat.size > maxBytes) throw new FileReadError(`larger than ${formatBytes(maxBytes)}`);
+    if (stat.size > maxBytes) throw new FileTooLargeError(`larger than ${formatBytes(maxBytes)}`);
     const bytes = readFileSync(fd);
     // A file that grew between the check and the read is held to the same bound.
-    if (bytes.length > maxBytes) throw new FileReadError(`larger than ${formatBytes(maxBytes)}`);
+    if (bytes.length > maxBytes) throw new FileTooLargeError(`larger than ${formatBytes(maxBytes)}`);
     return bytes;
   } catch (error) {
     if (error instanceof FileReadError) throw error;
@@ -33,6 +36,7 @@ export function readRegularFile(path: string, maxBytes: number): Buffer {
   }
 }
 
-function formatBytes(n: number): string {
+/** `8 MB` for whole mebibytes, else `N bytes`. */
+export function formatBytes(n: number): string {
   return n % 1_048_576 === 0 ? `${n / 1_048_576} MB` : `${n} bytes`;
 }

@@ -58,7 +58,7 @@ class Tally {
   count = 0;
   first: string | undefined;
 
-  constructor(private readonly why: string) {}
+  constructor(private readonly message: (count: number, first: string) => string) {}
 
   readonly add = (where: string): void => {
     this.count++;
@@ -66,23 +66,24 @@ class Tally {
   };
 
   write(err: NodeJS.WritableStream): void {
-    if (this.count > 0) err.write(this.why.replace('{count}', String(this.count)).replace('{first}', this.first ?? ''));
+    if (this.count > 0) err.write(`${this.message(this.count, this.first ?? '')}\n`);
   }
 }
 
 /** Lines the reader left out, said once at the end of the run. */
 class ReadReport {
   private readonly unassigned = new Tally(
-    '{count} line(s) left out: no patient reference could be read, or not a resource (first: {first})\n',
+    (n, first) => `${n} line(s) left out: no patient reference could be read, or not a resource (first: ${first})`,
   );
   private readonly unparsed = new Tally(
-    '{count} line(s) left out: not JSON, and no patient reference could be found in them (first: {first}); an export cut short ends with such a line\n',
+    (n, first) =>
+      `${n} line(s) left out: not JSON, and no patient reference could be found in them (first: ${first}); an export cut short ends with such a line`,
   );
   private readonly orphans = new Tally(
-    '{count} line(s) left out: the patient they name is not in Patient.ndjson (first: {first})\n',
+    (n, first) => `${n} line(s) left out: the patient they name is not in Patient.ndjson (first: ${first})`,
   );
   private readonly medications = new Tally(
-    '{count} resource(s) left out: not the shape the engine reads (first: {first})\n',
+    (n, first) => `${n} resource(s) left out: not the shape the engine reads (first: ${first})`,
   );
 
   /** The reader's callbacks, each counting into its tally. */

@@ -22,6 +22,8 @@ import { createReadStream, readdirSync, statSync, type ReadStream } from 'node:f
 import { basename, join } from 'node:path';
 import { AssessmentInputError } from '../clinical/assess.js';
 import { patientIdOf } from '../clinical/record.js';
+import { isFhirId } from '../fhir/resource-check.js';
+import { formatBytes } from '../read-file.js';
 
 /** One patient's lines: UTF-8, each line ended by '\n' (read back with {@link ndjsonLines}). */
 export interface PatientLines {
@@ -124,14 +126,12 @@ export function lineOwner(line: string): string | undefined | null {
   return holder && typeof holder === 'object' ? fhirId(patientIdOf(holder as { reference?: string })) : undefined;
 }
 
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
-
 /**
- * `id` when it is a FHIR id (R4: letters, digits, `-` and `.`, at most 64): anything else (bytes
- * that are not UTF-8, spaces, an id too long) names no patient, rather than one made up from it.
+ * `id` when it is a FHIR id (the resource check's rule): anything else (bytes that are not UTF-8,
+ * spaces, an id too long) names no patient, rather than one made up from it.
  */
 function fhirId(id: unknown): string | undefined {
-  return typeof id === 'string' && FHIR_ID.test(id) ? id : undefined;
+  return isFhirId(id) ? id : undefined;
 }
 
 /**
@@ -191,10 +191,16 @@ interface Range {
 interface Line extends Range {
   end: number;
   owner: string | undefined;
-  /** `Observation.ndjson line 7`. */
-  where: string;
+  /** The file's name and the line's number in it (see {@link whereOf}). */
+  file: string;
+  lineNumber: number;
   /** The decoded line, when finding its owner needed it. */
   text: string | undefined;
+}
+
+/** Where a line is, as said to the user: `Observation.ndjson line 7` (built only when said). */
+function whereOf(line: Line): string {
+  return `${line.file} line ${line.lineNumber}`;
 }
 
 /** The decoded text of a line. */
@@ -388,11 +394,14 @@ class LineCursor {
   private carried = 0;
   private readonly maxLineBytes: number;
   private readonly onUnparsed: ((where: string) => void) | undefined;
+  /** The file's name, as messages give it. */
+  private readonly name: string;
 
   constructor(
     readonly file: string,
     options: ReadOptions,
   ) {
+    this.name = basename(file);
     this.maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
     this.onUnparsed = options.onUnparsed;
     this.chunkSize = options.chunkSize ?? CHUNK_SIZE;
@@ -409,7 +418,7 @@ class LineCursor {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (typeof code !== 'string') throw error;
-      throw new AssessmentInputError(`cannot read ${basename(this.file)}: ${code}`);
+      throw new AssessmentInputError(`cannot read ${this.name}: ${code}`);
     }
   }
 
@@ -465,7 +474,7 @@ class LineCursor {
       this.carried += newline < 0 ? value.length : newline;
       if (this.carried > this.maxLineBytes)
         throw new AssessmentInputError(
-          `${basename(this.file)} line ${this.lineNumber + 1} is longer than ${this.maxLineBytes} bytes`,
+          `${this.name} line ${this.lineNumber + 1} is longer than ${this.maxLineBytes} bytes`,
         );
       if (newline < 0) {
         this.carry.push(value);
@@ -491,23 +500,22 @@ class LineCursor {
     if (end > start && bytes[end - 1] === CARRIAGE_RETURN) end--;
     if (this.lineNumber === 1 && start + BOM.length <= end && BOM.every((b, i) => bytes[start + i] === b))
       start += BOM.length;
-    const where = `${basename(this.file)} line ${this.lineNumber}`;
+    const { name: file, lineNumber } = this;
     const owner = ownerFound(chunk, start, end);
-    if (owner !== undefined) return { bytes, start, end, next, owner, where, text: undefined };
+    if (owner !== undefined) return { bytes, start, end, next, owner, file, lineNumber, text: undefined };
     const text = bytes.toString('utf8', start, end);
     if (!text.trim()) return undefined;
     const decided = lineOwner(text);
     if (decided === null) {
-      this.onUnparsed?.(where); // left out, and told; passed over like a blank line
+      this.onUnparsed?.(`${file} line ${lineNumber}`); // left out, and told; passed over like a blank line
       return undefined;
     }
-    return { bytes, start, end, next, owner: decided, where, text };
+    return { bytes, start, end, next, owner: decided, file, lineNumber, text };
   }
 }
 
 function refusal(patientId: string, maxBytes: number): PatientRefused {
-  const size = maxBytes % 1_048_576 === 0 ? `${maxBytes / 1_048_576} MB` : `${maxBytes} bytes`;
-  return { patientId, refused: `more than ${size} of lines in the export; not assessed` };
+  return { patientId, refused: `more than ${formatBytes(maxBytes)} of lines in the export; not assessed` };
 }
 
 /** Whether a range ends with a line end (the last line of a file may have none). */
@@ -560,7 +568,7 @@ async function sharedLines(files: string[], options: ReadOptions): Promise<strin
     for (await cursor.advance(); cursor.head; await cursor.advance()) {
       const text = textOf(cursor.head);
       if (!MEDICATION_LINE.test(text)) {
-        options.onUnassigned?.(cursor.head.where);
+        options.onUnassigned?.(whereOf(cursor.head));
         continue;
       }
       bytes = sharedWithin(bytes, cursor.head);
@@ -575,7 +583,7 @@ function sharedWithin(bytes: number, line: Line): number {
   const total = bytes + (line.end - line.start);
   if (total > MAX_SHARED_BYTES)
     throw new AssessmentInputError(
-      `${line.where.replace(/ line \d+$/, '')}: more than ${MAX_SHARED_BYTES / 1_048_576} MB of Medications, which every patient is given; not read`,
+      `${line.file}: more than ${formatBytes(MAX_SHARED_BYTES)} of Medications, which every patient is given; not read`,
     );
   return total;
 }
@@ -598,7 +606,7 @@ async function patientOrder(file: string, options: ReadOptions): Promise<Map<str
   const patients = new LineCursor(file, options);
   for (await patients.advance(); patients.head; await patients.advance()) {
     const id = patients.head.owner;
-    if (id === undefined) options.onUnassigned?.(patients.head.where);
+    if (id === undefined) options.onUnassigned?.(whereOf(patients.head));
     else if (order.has(id)) order.get(id)?.push(patients.head);
     else order.set(id, [patients.head]);
   }
@@ -633,12 +641,12 @@ export async function* patientsInOrder(folder: string, options: ReadOptions = {}
       for (; cursor.head; cursor.step() || (await cursor.advance())) {
         const owner = cursor.head.owner;
         if (owner === undefined) {
-          options.onUnassigned?.(cursor.head.where); // naming no patient: not assessed, and said
+          options.onUnassigned?.(whereOf(cursor.head)); // naming no patient: not assessed, and said
           continue;
         }
         const at = position.get(owner);
         if (at === undefined) {
-          options.onOrphan?.(cursor.head.where);
+          options.onOrphan?.(whereOf(cursor.head));
           continue;
         }
         if (at < index) throw new UnorderedExportError(`${cursor.file}: a line for a patient not in this order`);
@@ -670,7 +678,7 @@ export async function* patientsInAnyOrder(folder: string, options: ReadOptions =
       const { owner } = cursor.head;
       if (owner === undefined) {
         const text = textOf(cursor.head);
-        if (!MEDICATION_LINE.test(text)) options.onUnassigned?.(cursor.head.where);
+        if (!MEDICATION_LINE.test(text)) options.onUnassigned?.(whereOf(cursor.head));
         else {
           sharedBytes = sharedWithin(sharedBytes, cursor.head);
           shared.push(text);
@@ -678,7 +686,7 @@ export async function* patientsInAnyOrder(folder: string, options: ReadOptions =
         continue;
       }
       if (known.size > 0 && !known.has(owner)) {
-        options.onOrphan?.(cursor.head.where);
+        options.onOrphan?.(whereOf(cursor.head));
         continue;
       }
       let lines = groups.get(owner);

@@ -12,7 +12,7 @@ import { ConfigError, isTimeZone } from '../config.js';
 import { assessmentBundleSchema, bundleResources } from '../fhir/bundle.js';
 import type { Screened } from '../fhir/resource-schemas.js';
 import { engineSettings, loadClinicalContext, type ClinicalContext } from '../profiles.js';
-import { FileReadError, readRegularFile } from '../read-file.js';
+import { FileReadError, FileTooLargeError, readRegularFile } from '../read-file.js';
 import { assessFolder, leftOutMessage, UsageError } from './cohort.js';
 import { parse } from './args.js';
 import { assessmentCsvHeader, assessmentCsvRow } from './csv.js';
@@ -46,7 +46,7 @@ function readBundle(file: string): Screened {
     bytes = readRegularFile(file, MAX_BUNDLE_BYTES);
   } catch (error) {
     if (!(error instanceof FileReadError)) throw error;
-    const hint = error.message.startsWith('larger') ? ' (give a Bulk Data NDJSON folder instead)' : '';
+    const hint = error instanceof FileTooLargeError ? ' (give a Bulk Data NDJSON folder instead)' : '';
     throw new AssessmentInputError(`cannot read ${file}: ${error.message}${hint}`);
   }
   let json: unknown;

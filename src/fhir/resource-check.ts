@@ -22,7 +22,9 @@ const maxString =
 const str = maxString(MAX_STRING);
 const code = maxString(256);
 const dateTime = maxString(64);
-const fhirId: Check = (v) => typeof v === 'string' && FHIR_ID.test(v);
+/** A FHIR id: letters, digits, `-` and `.`, at most 64 (R4 `id`). */
+export const isFhirId = (v: unknown): v is string => typeof v === 'string' && FHIR_ID.test(v);
+const fhirId: Check = isFhirId;
 const num: Check = (v) => typeof v === 'number' && Number.isFinite(v);
 const int: Check = (v) => typeof v === 'number' && Number.isSafeInteger(v);
 const bool: Check = (v) => typeof v === 'boolean';
