@@ -3,26 +3,42 @@
  * on its own, and each MedicationRequest's medication resolved from wherever the EHR put it:
  * `medicationCodeableConcept`, a contained Medication (`#id`), a Medication entry of the same
  * Bundle, or a Medication read from `fhirServer` within the call's deadline and byte caps.
+ *
+ * An order that cannot be checked (not the shape we read, for another patient, past the number of
+ * orders one call reads) is listed in `issues` and shown on a card (src/cards/orders.ts): an order
+ * left out in silence would read as an order with nothing to say.
  */
 import type { CodeableConcept, Medication, MedicationRequest } from 'fhir/r4.js';
-import type { Logger } from 'pino';
 import { adviseOn, type AdvisableOrder, type DraftOrder } from '../src/cards/orders.js';
 import type { FhirReader } from '../src/cds-hooks/service.js';
 import type { Terminology } from '../src/clinical/terminology.js';
 import type { AssessmentIssue } from '../src/clinical/types.js';
+import { patientIdOf } from '../src/clinical/record.js';
 import { describeResource, MAX_ECHOED_DEPTH, nestedDeeperThan, screenResource } from '../src/fhir/resource-schemas.js';
+
+/**
+ * Draft orders one call reads. A signature holds a handful; thousands (a hostile or broken client)
+ * would cost a card and possibly a Medication read each. The orders past it are listed as not checked.
+ */
+export const MAX_DRAFT_ORDERS = 50;
+/** Medications one call reads from fhirServer for its draft orders; past it, orders are matched by name. */
+export const MAX_MEDICATION_READS = 10;
 
 export interface DraftOrders {
   orders: DraftOrder[];
   /** Medications of the Bundle, by `Medication/id` and by fullUrl. */
   medications: Map<string, Medication>;
-  /** Entries left out because they did not have the shape we read. */
+  /** Orders that were not checked: not the shape we read, another patient's, or past MAX_DRAFT_ORDERS. */
   issues: AssessmentIssue[];
 }
 
-/** The draft orders of the context Bundle; for order-select, only the selected ones. */
+/**
+ * The draft orders of the context Bundle for `patientId`; for order-select, only the selected ones
+ * (and of the orders not checked, those selected or whose id could not be read).
+ */
 export function readDraftOrders(
   bundle: { entry?: unknown[] | undefined },
+  patientId: string,
   selections?: readonly string[],
 ): DraftOrders {
   const orders: DraftOrder[] = [];
@@ -51,10 +67,37 @@ export function readDraftOrders(
       if (r.id) medications.set(`Medication/${r.id}`, r);
       const fullUrl = (entry as { fullUrl?: unknown }).fullUrl;
       if (typeof fullUrl === 'string') medications.set(fullUrl, r);
-    } else if (r.resourceType === 'MedicationRequest' || r.resourceType === 'ServiceRequest') orders.push(r);
+    } else if (r.resourceType === 'MedicationRequest' || r.resourceType === 'ServiceRequest') {
+      const owner = r.subject ? patientIdOf(r.subject) : patientId;
+      if (owner === patientId) orders.push(r);
+      else
+        issues.push({
+          severity: 'warning',
+          code: 'patient-mismatch',
+          message: `draft order ${owner ? 'is for another patient' : 'names no patient we can read'}, not the patient of this call; not checked`,
+          resource: describeResource(r),
+        });
+    }
   }
-  const selected = selections ? orders.filter((o) => selections.includes(`${o.resourceType}/${o.id ?? ''}`)) : orders;
-  return { orders: selected, medications, issues };
+  const isSelected = (reference: string | undefined): boolean =>
+    !selections || reference === undefined || selections.includes(reference);
+  const selected = orders.filter((o) => isSelected(`${o.resourceType}/${o.id ?? ''}`));
+  const shown = issues.filter((i) => isSelected(i.resource?.includes('/') ? i.resource : undefined));
+  for (const order of selected.slice(MAX_DRAFT_ORDERS))
+    shown.push({
+      severity: 'warning',
+      code: 'too-many-orders',
+      message: `draft order past the ${MAX_DRAFT_ORDERS} one call checks; not checked`,
+      resource: describeResource(order),
+    });
+  return { orders: selected.slice(0, MAX_DRAFT_ORDERS), medications, issues: shown };
+}
+
+/** Medications read from fhirServer in one call, and those that could not be or were not read. */
+interface MedicationReads {
+  started: number;
+  failed: number;
+  skipped: number;
 }
 
 /** The medication concept of an order, or undefined when it cannot be had (the card may still match by name). */
@@ -62,7 +105,7 @@ async function medicationConcept(
   order: MedicationRequest,
   drafts: DraftOrders,
   fhir: FhirReader,
-  log: Logger,
+  reads: MedicationReads,
 ): Promise<CodeableConcept | undefined> {
   if (order.medicationCodeableConcept) return order.medicationCodeableConcept;
   const ref = order.medicationReference?.reference;
@@ -74,14 +117,16 @@ async function medicationConcept(
   const inBundle = drafts.medications.get(ref);
   if (inBundle) return inBundle.code;
   if (!/^Medication\/[A-Za-z0-9\-.]{1,64}$/.test(ref)) return undefined;
+  if (reads.started >= MAX_MEDICATION_READS) {
+    reads.skipped++;
+    return undefined;
+  }
+  reads.started++;
   try {
     const read = screenResource(await fhir.read(ref));
     return read.ok && read.resource.resourceType === 'Medication' ? read.resource.code : undefined;
-  } catch (error) {
-    log.warn(
-      { reason: (error as Error).message },
-      'the Medication of a draft order could not be read; matching it by name only',
-    );
+  } catch {
+    reads.failed++;
     return undefined;
   }
 }
@@ -91,16 +136,21 @@ export async function advisableOrders(
   drafts: DraftOrders,
   terminology: Terminology,
   fhir: FhirReader,
-  log: Logger,
 ): Promise<AdvisableOrder[]> {
+  const reads: MedicationReads = { started: 0, failed: 0, skipped: 0 };
   const matched = await Promise.all(
     drafts.orders.map(async (order) =>
       adviseOn(
         order,
-        order.resourceType === 'MedicationRequest' ? await medicationConcept(order, drafts, fhir, log) : undefined,
+        order.resourceType === 'MedicationRequest' ? await medicationConcept(order, drafts, fhir, reads) : undefined,
         terminology,
       ),
     ),
   );
+  if (reads.failed > 0 || reads.skipped > 0)
+    fhir.log.warn(
+      { unreadable: reads.failed, notRead: reads.skipped, limit: MAX_MEDICATION_READS },
+      'Medications of draft orders not read from fhirServer; those orders matched by name only',
+    );
   return matched.filter((m): m is AdvisableOrder => m !== undefined);
 }

@@ -19,6 +19,6 @@ export function orderSelectService(clinical: ClinicalContext): CdsServiceDefinit
       title: 'CAR-T hematotoxicity: order selection',
       description: `For the orders just selected after CAR-T: ${orderAdvice(clinical)}`,
     },
-    (context) => readDraftOrders(context.draftOrders, context.selections),
+    (context) => readDraftOrders(context.draftOrders, context.patientId, context.selections),
   );
 }

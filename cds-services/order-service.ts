@@ -37,7 +37,7 @@ export function orderService<H extends 'order-sign' | 'order-select'>(
     let pending = perCall.get(context);
     if (!pending) {
       const drafts = ordersOf(context);
-      pending = advisableOrders(drafts, deps.clinical.terminology, fhir, deps.log).then((orders) => ({
+      pending = advisableOrders(drafts, deps.clinical.terminology, fhir).then((orders) => ({
         drafts,
         orders,
       }));
@@ -55,18 +55,24 @@ export function orderService<H extends 'order-sign' | 'order-select'>(
     fetchAs: { observations: observationSearches(clinical) },
     requiredPrefetch: ['observations', 'medicationAdministrations', 'procedures'],
     dateBoundedPrefetch: { observations: 'date' },
-    relevant: async (context, deps, fhir) => (await advisable(context, deps, fhir)).orders.length > 0,
+    // A draft order that could not be checked is worth reading the record for: after CAR-T, the
+    // clinician is told it was not checked (a card), rather than left to read silence as "nothing to say".
+    relevant: async (context, deps, fhir) => {
+      const { drafts, orders } = await advisable(context, deps, fhir);
+      return orders.length > 0 || drafts.issues.length > 0;
+    },
     handler: async ({ context, data, fhir }, deps) => {
       const { drafts, orders } = await advisable(context, deps, fhir);
       if (drafts.issues.length > 0)
-        deps.log.warn({ skipped: drafts.issues.length }, 'draft orders left out: not the shape we read');
-      const assessment = assessPrefetched(data, context.patientId, deps, false, drafts.issues);
+        fhir.log.warn({ notChecked: drafts.issues.length }, 'draft orders not checked: see the card');
+      const assessment = assessPrefetched(data, context.patientId, deps, false);
       const cards = orderCards(
         assessment,
         orders,
         deps.clinical.terminology,
         deps.clinical.thresholds,
         cardContext(definition.id, context.patientId, deps),
+        drafts.issues,
       );
       return { cards };
     },

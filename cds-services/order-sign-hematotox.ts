@@ -19,6 +19,6 @@ export function orderSignService(clinical: ClinicalContext): CdsServiceDefinitio
       title: 'CAR-T hematotoxicity: orders',
       description: `For orders signed after CAR-T: ${orderAdvice(clinical)}`,
     },
-    (context) => readDraftOrders(context.draftOrders),
+    (context) => readDraftOrders(context.draftOrders, context.patientId),
   );
 }

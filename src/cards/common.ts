@@ -15,7 +15,7 @@ import {
   valueWithUnit,
 } from '../clinical/format.js';
 import type { SourceRef } from '../clinical/thresholds.js';
-import type { Assessment, CtcaeTerm } from '../clinical/types.js';
+import type { Assessment, AssessmentIssue, CtcaeTerm } from '../clinical/types.js';
 import type { Orderables } from './orderables.js';
 
 export interface CardContext {
@@ -145,19 +145,22 @@ export function table(header: string[], rows: string[][]): string {
  */
 export function unreadDataNote(a: Assessment): string | undefined {
   const skipped = a.issues.filter((i) => i.code === 'resource-invalid');
+  const elsewhere = a.issues.filter((i) => i.code === 'patient-mismatch');
   const unavailable = a.issues.filter((i) => i.code === 'data-unavailable');
-  if (skipped.length === 0 && unavailable.length === 0) return undefined;
+  if (skipped.length === 0 && elsewhere.length === 0 && unavailable.length === 0) return undefined;
   const parts: string[] = [];
-  if (skipped.length > 0) {
-    const examples = skipped
-      .slice(0, 3)
-      .map((i) => `${i.resource ?? 'resource'} (${i.message.replace(/; resource left out$/, '')})`);
-    parts.push(
-      `${skipped.length === 1 ? '1 record' : `${skipped.length} records`} could not be read and ${skipped.length === 1 ? 'was' : 'were'} left out: ${examples.join('; ')}${skipped.length > 3 ? '; …' : ''}.`,
-    );
-  }
+  if (skipped.length > 0) parts.push(leftOut(skipped, 'could not be read', /; resource left out$/));
+  if (elsewhere.length > 0) parts.push(leftOut(elsewhere, 'name another patient or none', /; not used$/));
   for (const i of unavailable.slice(0, 3)) parts.push(`${capitalizeFirst(i.message)}.`);
   return `**Data not used:** ${parts.join(' ')} What this card says rests on the rest of the record; check the chart for what is missing.`;
+}
+
+/** "2 records could not be read and were left out: Observation/a (why); …" with up to three examples. */
+function leftOut(issues: readonly AssessmentIssue[], what: string, tail: RegExp): string {
+  const n = issues.length;
+  const examples = issues.slice(0, 3).map((i) => `${i.resource ?? 'resource'} (${i.message.replace(tail, '')})`);
+  const verb = n === 1 ? what.replace(/^name /, 'names ') : what;
+  return `${n === 1 ? '1 record' : `${n} records`} ${verb} and ${n === 1 ? 'was' : 'were'} left out: ${examples.join('; ')}${n > 3 ? '; …' : ''}.`;
 }
 
 function capitalizeFirst(text: string): string {

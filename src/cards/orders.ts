@@ -13,7 +13,7 @@ import type { Role, Terminology } from '../clinical/terminology.js';
 import type { HospitalThresholds } from '../clinical/thresholds.js';
 import { SOURCES } from '../clinical/thresholds.js';
 import { irradiationNote } from '../clinical/format.js';
-import type { Assessment } from '../clinical/types.js';
+import type { Assessment, AssessmentIssue } from '../clinical/types.js';
 import {
   baseCard,
   countsTable,
@@ -89,11 +89,12 @@ export function orderCards(
   terminology: Terminology,
   thresholds: HospitalThresholds,
   ctx: CardContext,
+  unreadOrders: readonly AssessmentIssue[] = [],
 ): Card[] {
   const day = a.dayPostInfusion;
   if (day === null || day > thresholds.values.actions.followUpDays) return [];
   const t = thresholds.values;
-  const cards: Card[] = [];
+  const cards: Card[] = unreadOrders.length > 0 ? [unreadOrdersCard(a, unreadOrders, ctx, thresholds)] : [];
   for (const { order, role, matchedBy } of orders) {
     const orderRef = `${order.resourceType}/${order.id ?? ''}`;
     if (order.resourceType === 'MedicationRequest') {
@@ -187,6 +188,50 @@ function crsDrugCard(
     ],
     selectionBehavior: 'at-most-one',
   };
+}
+
+/**
+ * Draft orders left out because they could not be read (an element of the wrong shape, nested too
+ * deep, an id that is not a FHIR id): they were not checked, and silence would read as "nothing to
+ * say". A warning while blood products must be irradiated (one of them may be a transfusion),
+ * else information. The records and why are listed; the orders themselves cannot be echoed.
+ */
+function unreadOrdersCard(
+  a: Assessment,
+  unread: readonly AssessmentIssue[],
+  ctx: CardContext,
+  thresholds: HospitalThresholds,
+): Card {
+  const n = unread.length;
+  const listed = unread.slice(0, 5).map((i) => `- ${i.resource ?? 'Draft order'}: ${whyNotChecked(i)}`);
+  if (n > 5) listed.push(`- and ${n - 5} more`);
+  const irradiate = a.irradiation?.required === true;
+  const checks = irradiate
+    ? 'whether a blood product is irradiated, nor for the cytopenia advice on tocilizumab, corticosteroids and G-CSF'
+    : 'the cytopenia advice on tocilizumab, corticosteroids and G-CSF';
+  const orders = n === 1 ? 'A draft order was' : `${n} draft orders were`;
+  const detail = [
+    `**Why:** ${orders} not checked for ${checks}, on ${dayLabel(a.dayPostInfusion)} after CAR-T (infused ${a.infusionDate ?? ''}):`,
+    listed.join('\n'),
+    ...(irradiate ? [`**Recommendation in force:** ${irradiationNote(a.irradiation, thresholds.values)}`] : []),
+    'Check these orders by hand.',
+  ].join('\n\n');
+  const uuid = stableUuid(ctx.serviceId, ctx.patientId, 'unread-draft-orders', ...unread.map((i) => i.resource));
+  return baseCard(
+    'unread-draft-orders',
+    uuid,
+    `${orders} not checked for CAR-T advice (${dayLabel(a.dayPostInfusion)} after CAR-T)`,
+    irradiate ? 'warning' : 'info',
+    detail,
+    SOURCES.ehaEbmt,
+    ctx,
+  );
+}
+
+/** Why a draft order was not checked, from its issue: "could not be read (element: why)", "is for another patient"… */
+function whyNotChecked(issue: AssessmentIssue): string {
+  const why = issue.message.replace(/^draft order /, '').replace(/; (resource left out|not checked)$/, '');
+  return issue.code === 'resource-invalid' ? `could not be read (${why})` : why;
 }
 
 function irradiationCard(

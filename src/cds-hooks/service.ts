@@ -52,6 +52,8 @@ export interface PrefetchedKey {
 export interface FhirReader {
   /** The resource, undefined when it does not exist; throws FhirAccessError when it cannot be read. */
   read(reference: string): Promise<Resource | undefined>;
+  /** The call's logger (it carries the request id). */
+  readonly log: Logger;
 }
 
 export interface ServiceRequest<H extends HookName> {
@@ -128,6 +130,10 @@ export class CallFhirAccess implements FhirReader {
   gateway(): { gateway: FhirGateway } | { problem: string } {
     this.built ??= this.build();
     return this.built;
+  }
+
+  get log(): Logger {
+    return this.options.log;
   }
 
   read(reference: string): Promise<Resource | undefined> {

@@ -221,4 +221,5 @@ export const ISSUE_TITLES: Record<IssueCode, string> = {
   'resource-invalid': 'Records that could not be read',
   'data-unavailable': 'Data the EHR could not give',
   censoring: 'Counting stopped early',
+  'too-many-orders': 'Draft orders past the number one call checks',
 };

@@ -116,7 +116,9 @@ export type IssueCode =
   /** A search that failed (OperationOutcome), so its data is missing from the assessment. */
   | 'data-unavailable'
   /** ICAHT counting stopped early (death, a later CAR-T, allogeneic HSCT), or could not be. */
-  | 'censoring';
+  | 'censoring'
+  /** Draft orders past the number one order-sign or order-select call checks. */
+  | 'too-many-orders';
 
 export interface AssessmentIssue {
   severity: 'error' | 'warning' | 'information';

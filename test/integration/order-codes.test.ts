@@ -136,15 +136,18 @@ test('the Medication of an Epic order is read from fhirServer once, within the c
   ]);
 });
 
-test('one malformed draft order is skipped; the others still get their cards', async () => {
+test('one malformed draft order is named on a card of its own; the others still get their cards', async () => {
   const broken = {
     ...dexamethasoneTabletScd('cart-day9'),
     id: 'broken',
     medicationCodeableConcept: { coding: { code: 'not a list' } },
   };
   const cards = await sign('cart-day9', bundle(broken as unknown as FhirResource, packedCellsV2('cart-day9')));
-  expect(cards.map((c) => `${cardKind(c)}:${c.indicator}`)).toEqual(['transfusion-irradiation:warning']);
+  expect(cards.map((c) => `${cardKind(c)}:${c.indicator}`)).toEqual([
+    'unread-draft-orders:warning',
+    'transfusion-irradiation:warning',
+  ]);
   expect(cards[0]?.detail).toContain(
-    '**Data not used:** 1 record could not be read and was left out: MedicationRequest/broken (draft order medicationCodeableConcept.coding: Invalid input: expected array, received object).',
+    '- MedicationRequest/broken: could not be read (medicationCodeableConcept.coding: Invalid input: expected array, received object)',
   );
 });

@@ -304,8 +304,8 @@ describe('a draft order is echoed back in its update suggestion only when a resp
 
   test.each([
     [64, ['transfusion-irradiation:warning']],
-    [65, []],
-  ])('an order %i levels deep → %j (MAX_ECHOED_DEPTH 64)', async (depth, expected) => {
+    [65, ['unread-draft-orders:warning']],
+  ])('an order %i levels deep → %j (MAX_ECHOED_DEPTH 64; deeper: named as not checked)', async (depth, expected) => {
     const cards = await sign('cart-day9', draftOrders(nestedOrder(depth)));
     expect(kinds(cards)).toEqual(expected);
     if (depth === 64) expect(JSON.stringify(cards[0]?.suggestions?.[0]?.actions?.[0]?.resource)).toContain('[[[');

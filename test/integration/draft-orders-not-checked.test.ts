@@ -1,0 +1,161 @@
+/**
+ * Draft orders the service cannot check — not the shape it reads, another patient's, past the
+ * number one call checks — are named on a card after CAR-T, never dropped in silence (an order
+ * left out without a word reads as an order with nothing to say). Over real HTTP against the demo
+ * FHIR server; cart-day9 is on day +9 (infused 2026-11-13), when blood products must be irradiated.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import request from 'supertest';
+import type { Bundle, FhirResource } from 'fhir/r4.js';
+import { ORDER_SELECT_ID } from '../../cds-services/order-select-hematotox.js';
+import { ORDER_SIGN_ID } from '../../cds-services/order-sign-hematotox.js';
+import { MAX_DRAFT_ORDERS, MAX_MEDICATION_READS } from '../../cds-services/draft-orders.js';
+import { cardKind } from '../../src/shared/card-kind.js';
+import type { Card } from '../../src/cds-hooks/schemas.js';
+import { buildTestApp, hookRequest, type TestApp } from '../helpers/app.js';
+import { seededDemo, serveFhir, type TestFhirServer } from '../helpers/servers.js';
+import { dexamethasoneOrder, draftOrders, transfusionOrder } from '../helpers/orders.js';
+
+let fhir: TestFhirServer;
+let t: TestApp;
+
+beforeAll(async () => {
+  fhir = await serveFhir(await seededDemo());
+  t = buildTestApp();
+}, 60_000);
+afterAll(async () => {
+  await fhir.close();
+});
+
+async function call(
+  hook: 'order-sign' | 'order-select',
+  patientId: string,
+  orders: Bundle,
+  selections?: string[],
+): Promise<Card[]> {
+  const body = hookRequest(hook, patientId, { fhirServer: fhir.baseUrl });
+  const context = body['context'] as Record<string, unknown>;
+  context['draftOrders'] = orders;
+  if (selections) context['selections'] = selections;
+  const id = hook === 'order-sign' ? ORDER_SIGN_ID : ORDER_SELECT_ID;
+  const res = await request(t.app).post(`/cds-services/${id}`).send(body).expect(200);
+  return (res.body as { cards: Card[] }).cards;
+}
+
+const kinds = (cards: Card[]): string[] => cards.map((c) => `${cardKind(c)}:${c.indicator}`);
+const redCells = (id: string, patientId = 'cart-day9', extra: Record<string, unknown> = {}): FhirResource => ({
+  ...transfusionOrder(id, patientId, 'red-cells'),
+  ...extra,
+});
+const bundleOf = (...resources: FhirResource[]): Bundle => draftOrders(...(resources as never[]));
+
+/** The card's "Why" line for one order on day +9, as the rule words it (irradiation in force). */
+const WHY_ONE =
+  '**Why:** A draft order was not checked for whether a blood product is irradiated, nor for the cytopenia advice on tocilizumab, corticosteroids and G-CSF, on day +9 after CAR-T (infused 2026-11-13):';
+
+describe('order-sign: orders that cannot be checked are named on a card', () => {
+  test('a red-cell order whose orderDetail is an object: a warning naming it and why, no irradiation card', async () => {
+    const cards = await call('order-sign', 'cart-day9', bundleOf(redCells('rbc-1', 'cart-day9', { orderDetail: {} })));
+    expect(kinds(cards)).toEqual(['unread-draft-orders:warning']);
+    const [card] = cards;
+    expect(card?.summary).toBe('A draft order was not checked for CAR-T advice (day +9 after CAR-T)');
+    const detail = card?.detail ?? '';
+    expect(detail.startsWith(`${WHY_ONE}\n\n- ServiceRequest/rbc-1: could not be read (orderDetail: `)).toBe(true);
+    expect(detail).toContain('**Recommendation in force:** ');
+    expect(detail).toContain('Check these orders by hand.');
+    expect(card?.source.label).toContain('EHA/EBMT');
+  });
+
+  test('an order id that is not a FHIR id, and one nested too deep: both listed, with why', async () => {
+    let deep: unknown = {};
+    for (let i = 0; i < 70; i++) deep = { nested: deep };
+    const cards = await call(
+      'order-sign',
+      'cart-day9',
+      bundleOf(
+        redCells('mr 1'),
+        redCells('rbc-deep', 'cart-day9', { extension: [{ url: 'urn:x', valueString: 'x', deep }] }),
+      ),
+    );
+    expect(kinds(cards)).toEqual(['unread-draft-orders:warning']);
+    const detail = cards[0]?.detail ?? '';
+    expect(detail).toContain(
+      '**Why:** 2 draft orders were not checked for whether a blood product is irradiated, nor for the cytopenia advice on tocilizumab, corticosteroids and G-CSF, on day +9 after CAR-T (infused 2026-11-13):',
+    );
+    expect(detail).toContain('- ServiceRequest (no usable id): could not be read (id: ');
+    expect(detail).toContain('- ServiceRequest/rbc-deep: could not be read (nested deeper than 64 levels)');
+  });
+
+  test("an order for another patient is not checked against this patient's record", async () => {
+    const cards = await call('order-sign', 'cart-day9', bundleOf(redCells('rbc-other', 'no-cart')));
+    expect(kinds(cards)).toEqual(['unread-draft-orders:warning']);
+    expect(cards[0]?.detail).toContain(
+      `${WHY_ONE}\n\n- ServiceRequest/rbc-other: is for another patient, not the patient of this call`,
+    );
+  });
+
+  test('a readable order beside an unreadable one keeps its own card', async () => {
+    const cards = await call(
+      'order-sign',
+      'cart-day9',
+      bundleOf(redCells('rbc-bad', 'cart-day9', { note: 'irradiated please' }), redCells('rbc-good')),
+    );
+    expect(kinds(cards)).toEqual(['unread-draft-orders:warning', 'transfusion-irradiation:warning']);
+    // The unreadable order is on its own card, not repeated as "Data not used" on the others.
+    expect(cards[1]?.detail).not.toContain('Data not used');
+  });
+
+  test('a patient without CAR-T gets no card for an unreadable order (nothing to advise on)', async () => {
+    const cards = await call('order-sign', 'no-cart', bundleOf(redCells('rbc-1', 'no-cart', { orderDetail: {} })));
+    expect(cards).toEqual([]);
+  });
+
+  test(`past ${MAX_DRAFT_ORDERS} draft orders, the rest are listed as not checked`, async () => {
+    const orders = Array.from({ length: MAX_DRAFT_ORDERS + 3 }, (_, i) => redCells(`rbc-${i}`));
+    const cards = await call('order-sign', 'cart-day9', bundleOf(...orders));
+    expect(kinds(cards)).toEqual([
+      'unread-draft-orders:warning',
+      ...Array.from({ length: MAX_DRAFT_ORDERS }, () => 'transfusion-irradiation:warning'),
+    ]);
+    const detail = cards[0]?.detail ?? '';
+    expect(detail).toContain('**Why:** 3 draft orders were not checked for whether a blood product is irradiated');
+    expect(detail).toContain(
+      `- ServiceRequest/rbc-${MAX_DRAFT_ORDERS}: past the ${MAX_DRAFT_ORDERS} one call checks\n- ServiceRequest/rbc-${MAX_DRAFT_ORDERS + 1}: past the ${MAX_DRAFT_ORDERS} one call checks`,
+    );
+  });
+
+  test(`Medications referenced on fhirServer: at most ${MAX_MEDICATION_READS} read in one call`, async () => {
+    const orders = Array.from({ length: MAX_MEDICATION_READS + 5 }, (_, i) => ({
+      ...dexamethasoneOrder('cart-day9'),
+      id: `dex-${i}`,
+      medicationCodeableConcept: undefined,
+      medicationReference: { reference: `Medication/unknown-${i}` },
+    }));
+    fhir.requests.length = 0;
+    const cards = await call('order-sign', 'cart-day9', bundleOf(...(orders as FhirResource[])));
+    const medicationReads = fhir.requests.filter((r) => r.url.startsWith('/demo/fhir/Medication/'));
+    expect(medicationReads).toHaveLength(MAX_MEDICATION_READS);
+    expect(cards).toEqual([]); // unknown Medications, no name to match: nothing to advise on
+    const warned = t.logs
+      .records()
+      .filter(
+        (r) => r['msg'] === 'Medications of draft orders not read from fhirServer; those orders matched by name only',
+      );
+    expect(warned.at(-1)).toMatchObject({ unreadable: 0, notRead: 5, limit: MAX_MEDICATION_READS });
+    expect(typeof warned.at(-1)?.['reqId']).toBe('string');
+  });
+});
+
+describe('order-select: only the selected orders, and those that cannot be told apart', () => {
+  test('an unreadable order that was not selected is not listed; one whose id cannot be read is', async () => {
+    const orders = bundleOf(
+      redCells('rbc-selected'),
+      redCells('rbc-other-draft', 'cart-day9', { orderDetail: {} }),
+      redCells('bad id'),
+    );
+    const cards = await call('order-select', 'cart-day9', orders, ['ServiceRequest/rbc-selected']);
+    expect(kinds(cards)).toEqual(['unread-draft-orders:warning', 'transfusion-irradiation:warning']);
+    expect(cards[0]?.detail).toContain(`${WHY_ONE}\n\n- ServiceRequest (no usable id): could not be read (id: `);
+    expect(cards[0]?.detail).not.toContain('rbc-other-draft');
+  });
+});
