@@ -369,6 +369,29 @@ describe('card content', () => {
     expect(res.body).toEqual({ cards: [] });
   });
 
+  test('records of another patient, or naming none, are named on every card, not dropped in silence', async () => {
+    const prefetch = await fullPrefetch(service, fhir.baseUrl, {
+      patientId: 'cart-day9',
+      userId: 'Practitioner/demo-hematologist',
+    });
+    const observations = prefetch['observations'] as { entry: { resource: Record<string, unknown> }[] };
+    const anc = observations.entry.find((e) => JSON.stringify(e.resource['code']).includes('751-8'))?.resource;
+    observations.entry.push(
+      { resource: { ...anc, id: 'anc-elsewhere', subject: { reference: 'Patient/someone-else' } } },
+      { resource: { ...anc, id: 'anc-nobody', subject: { identifier: { value: 'MRN 1' } } } },
+    );
+    const res = await request(t.app)
+      .post(PATH)
+      .send(hookRequest('patient-view', 'cart-day9', { prefetch }))
+      .expect(200);
+    const cards = (res.body as { cards: Card[] }).cards;
+    expect(cards.length).toBeGreaterThan(0);
+    for (const card of cards)
+      expect(card.detail).toContain(
+        '**Data not used:** 2 records name another patient or none and were left out: Observation/anc-elsewhere (belongs to another patient); Observation/anc-nobody (names no patient).',
+      );
+  });
+
   test('no SMART link when the app is not served', async () => {
     const app = buildTestApp();
     app.deps.serviceDeps.smartLaunchUrl = undefined;
