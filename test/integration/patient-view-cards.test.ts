@@ -374,7 +374,7 @@ describe('card content', () => {
       patientId: 'cart-day9',
       userId: 'Practitioner/demo-hematologist',
     });
-    const observations = prefetch['observations'] as { entry: { resource: Record<string, unknown> }[] };
+    const observations = prefetch['observations'] as unknown as { entry: { resource: Record<string, unknown> }[] };
     const anc = observations.entry.find((e) => JSON.stringify(e.resource['code']).includes('751-8'))?.resource;
     observations.entry.push(
       { resource: { ...anc, id: 'anc-elsewhere', subject: { reference: 'Patient/someone-else' } } },
