@@ -651,6 +651,7 @@ function advise(
       bCellAplasia: found.bCellAplasia,
       irradiation: found.irradiation,
       workupEvidence: [...new Set(workup.flatMap((e) => e.evidence))],
+      issues: ctx.issues,
     },
     ctx.thresholds,
   );

@@ -222,4 +222,5 @@ export const ISSUE_TITLES: Record<IssueCode, string> = {
   'data-unavailable': 'Data the EHR could not give',
   censoring: 'Counting stopped early',
   'too-many-orders': 'Draft orders past the number one call checks',
+  'value-implausible': 'Results with an impossible value',
 };

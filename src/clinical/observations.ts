@@ -212,11 +212,7 @@ export function normalizeObservations(
     const plan = plans.get(info.role) as RolePlan;
     const label = info.display ?? info.role;
     if (!USED_STATUSES.has(obs.status)) {
-      ignored[obs.status] = (Object.hasOwn(ignored, obs.status) ? (ignored[obs.status] ?? 0) : 0) + 1;
-      if (!IGNORED_STATUSES.has(obs.status)) {
-        const message = `${label}: status "${obs.status}" is not a result; not used`;
-        issues.push({ severity: 'information', code: 'status-ignored', message, resource: referenceOf(obs) });
-      }
+      countIgnored(obs, label, ignored, issues);
       continue;
     }
     const time = obs.effectiveDateTime ?? obs.effectivePeriod?.start ?? obs.effectiveInstant;
@@ -234,15 +230,8 @@ export function normalizeObservations(
     const q = obs.valueQuantity;
     const quantity = q !== undefined && typeof q.value === 'number' && Number.isFinite(q.value);
     const rawValue = quantity ? (q.value as number) : otherValue(obs);
-    if (rawValue === undefined) {
-      const absent = obs.dataAbsentReason;
-      const why = absent ? ` (${absent.text ?? absent.coding?.[0]?.code ?? 'data absent'})` : '';
-      issues.push({
-        severity: 'warning',
-        code: 'value-missing',
-        message: `${label} on ${date}: no numeric value${why}; not used`,
-        resource: referenceOf(obs),
-      });
+    if (rawValue === undefined || rawValue < 0) {
+      issues.push(valueProblem(obs, rawValue, label, plan.analyte, date));
       continue;
     }
     const rawUnit = quantity ? quantityUnit(q) : undefined;
@@ -256,14 +245,22 @@ export function normalizeObservations(
     const convert = converterOf(plan, dimension, rawUnit);
     if (typeof convert === 'string') {
       const message = `${label} on ${date}: ${convert}; value ${rawValue} not used`;
-      issues.push({ severity: 'warning', code: 'unit-unreadable', message, resource: referenceOf(obs) });
+      issues.push(labIssue('unit-unreadable', message, obs, analyte, date));
       continue;
+    }
+    const comparator = quantity ? q.comparator : undefined;
+    if (comparator === '>' || comparator === '>=') {
+      // A lower bound (an analyser's upper limit, "> 300"): used as the bound, and said, since
+      // the true value may lie above any cut-off (docs/clinical-logic.md §3).
+      const shown = `${comparator}${rawValue}${rawUnit ? ` ${rawUnit}` : ''}`;
+      const message = `${label} on ${date} was reported as ${shown}: used as ${rawValue}, the true value may be higher`;
+      issues.push(labIssue('comparator', message, obs, analyte, date, 'information'));
     }
     const value = new ObservedValue(
       analyte,
-      convert(rawValue),
+      convert(rawValue === 0 ? 0 : rawValue), // -0 is 0
       CANONICAL_UNIT[dimension],
-      quantity ? q.comparator : undefined,
+      comparator,
       ms,
       date,
       obs.referenceRange ? referenceLow(obs.referenceRange, plan, dimension, rawUnit) : undefined,
@@ -275,6 +272,56 @@ export function normalizeObservations(
     else byAnalyte.set(analyte, [value]);
   }
   return { byAnalyte, issues, ignored };
+}
+
+/**
+ * Why a result has no usable value: none that is a number (with the data-absent reason when given),
+ * or one below zero (no count, concentration, ratio or grade read here can be: a data error).
+ */
+function valueProblem(
+  obs: Observation,
+  value: number | undefined,
+  label: string,
+  analyte: Analyte,
+  date: string,
+): AssessmentIssue {
+  if (value !== undefined)
+    return labIssue(
+      'value-implausible',
+      `${label} on ${date}: value ${value} is below zero; not used`,
+      obs,
+      analyte,
+      date,
+    );
+  const absent = obs.dataAbsentReason;
+  const why = absent ? ` (${absent.text ?? absent.coding?.[0]?.code ?? 'data absent'})` : '';
+  return labIssue('value-missing', `${label} on ${date}: no numeric value${why}; not used`, obs, analyte, date);
+}
+
+/** Counts a result not used for its status; a status other than the usual ones is also reported. */
+function countIgnored(
+  obs: Observation,
+  label: string,
+  ignored: Record<string, number>,
+  issues: AssessmentIssue[],
+): void {
+  ignored[obs.status] = (Object.hasOwn(ignored, obs.status) ? (ignored[obs.status] ?? 0) : 0) + 1;
+  if (!IGNORED_STATUSES.has(obs.status)) {
+    const message = `${label}: status "${obs.status}" is not a result; not used`;
+    issues.push({ severity: 'information', code: 'status-ignored', message, resource: referenceOf(obs) });
+  }
+}
+
+/** An issue about one lab result, with its analyte and date (a card citing an older value says so). */
+function labIssue(
+  code: AssessmentIssue['code'],
+  message: string,
+  obs: Observation,
+  analyte: Analyte,
+  date: string,
+  severity: AssessmentIssue['severity'] = 'warning',
+): AssessmentIssue {
+  return { severity, code, message, resource: referenceOf(obs), analyte, date };
 }
 
 function referenceOf(obs: { id?: string | undefined }): string {

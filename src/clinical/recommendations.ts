@@ -8,6 +8,7 @@
 import type { HospitalThresholds, Thresholds } from './thresholds.js';
 import { ivigThreshold, SOURCES, sourceFor, transfusionTrigger } from './thresholds.js';
 import type {
+  AssessmentIssue,
   Analyte,
   BCellAplasiaResult,
   ClinicalEvent,
@@ -33,6 +34,8 @@ export interface RecommendationInput {
   irradiation: IrradiationWindow | null;
   /** Observations behind prolonged or severe cytopenia, cited by the work-up recommendation. */
   workupEvidence: string[];
+  /** The assessment's issues: those about a cited value or a newer result of its analyte become notes. */
+  issues: readonly AssessmentIssue[];
 }
 
 const valueText = (label: string, p: LabPoint): string =>
@@ -76,7 +79,40 @@ export function recommend(input: RecommendationInput, thresholds: HospitalThresh
     workup,
     bCellRecovery(ctx),
   ];
-  return all.filter((r): r is Recommendation => r !== undefined);
+  return all.filter((r): r is Recommendation => r !== undefined).map((r) => withLabNotes(r, input.issues));
+}
+
+/** Results of an analyte newer than the value a card cites, not used for these reasons. */
+const NOT_USED: ReadonlySet<AssessmentIssue['code']> = new Set([
+  'unit-unreadable',
+  'value-missing',
+  'value-implausible',
+]);
+
+/**
+ * What a card must say about the values it cites: one reported as a lower bound (">0.1"), and a
+ * newer result of the same analyte that could not be used (a card would otherwise present an older
+ * value as the latest without a word).
+ */
+function withLabNotes(r: Recommendation, issues: readonly AssessmentIssue[]): Recommendation {
+  const notes: string[] = [];
+  for (const v of r.values) {
+    const bound = issues.find((i) => i.code === 'comparator' && i.resource === v.reference);
+    if (bound) notes.push(`${capitalize(bound.message)}; check it before acting.`);
+    const newer = issues.filter(
+      (i) => i.analyte === v.analyte && i.date !== undefined && i.date > v.date && NOT_USED.has(i.code),
+    );
+    const [first] = newer;
+    if (first)
+      notes.push(
+        `A newer result could not be used: ${first.message}${newer.length > 1 ? ` (and ${plural(newer.length - 1, 'more')})` : ''}. The value above is the latest that could be read.`,
+      );
+  }
+  return notes.length > 0 ? { ...r, notes: [...r.notes, ...notes] } : r;
+}
+
+function capitalize(text: string): string {
+  return `${text[0]?.toUpperCase() ?? ''}${text.slice(1)}`;
 }
 
 /** The latest ANC when it is below the severe threshold (< 0.5). */

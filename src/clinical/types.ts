@@ -118,13 +118,18 @@ export type IssueCode =
   /** ICAHT counting stopped early (death, a later CAR-T, allogeneic HSCT), or could not be. */
   | 'censoring'
   /** Draft orders past the number one order-sign or order-select call checks. */
-  | 'too-many-orders';
+  | 'too-many-orders'
+  /** A lab value that cannot be (below zero), not used. */
+  | 'value-implausible';
 
 export interface AssessmentIssue {
   severity: 'error' | 'warning' | 'information';
   code: IssueCode;
   message: string;
   resource?: string;
+  /** For a lab result: its analyte and date, so that a card citing an older value of it can say so. */
+  analyte?: Analyte;
+  date?: string;
 }
 
 export interface LabPoint {

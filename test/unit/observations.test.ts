@@ -92,6 +92,66 @@ describe('values that cannot be used are listed, never guessed, never fatal', ()
   });
 });
 
+describe('values below zero and values reported with a comparator (docs/clinical-logic.md §3)', () => {
+  const withComparator = (day: number, value: number, comparator: '<' | '<=' | '>' | '>='): Observation => {
+    const o = anc(day, value, { id: `c-${day}` });
+    return { ...o, valueQuantity: { ...o.valueQuantity, comparator } };
+  };
+
+  test.each<[string, Observation, number[], { code: string; severity: string; message: string } | undefined]>([
+    [
+      'ANC -1: no count is below zero → not used, value-implausible (§3)',
+      anc(2, -1, { id: 'neg' }),
+      [],
+      {
+        code: 'value-implausible',
+        severity: 'warning',
+        message: 'Neutrophils [#/volume] in Blood by Automated count on 2026-03-03: value -1 is below zero; not used',
+      },
+    ],
+    ['ANC -0 is zero → used as 0 (§3)', anc(2, -0), [0], undefined],
+    ['ANC 0 → used (§3)', anc(2, 0), [0], undefined],
+    ['ANC "<0.1" → used as 0.1: the true value is at most that (§3)', withComparator(2, 0.1, '<'), [0.1], undefined],
+    ['ANC "<=0.1" → used as 0.1 (§3)', withComparator(2, 0.1, '<='), [0.1], undefined],
+    [
+      'ANC ">0.1" → used as 0.1 and said: a lower bound (§3)',
+      withComparator(2, 0.1, '>'),
+      [0.1],
+      {
+        code: 'comparator',
+        severity: 'information',
+        message:
+          'Neutrophils [#/volume] in Blood by Automated count on 2026-03-03 was reported as >0.1 10*9/L: used as 0.1, the true value may be higher',
+      },
+    ],
+    [
+      'ANC ">=0.1" → the same (§3)',
+      withComparator(2, 0.1, '>='),
+      [0.1],
+      {
+        code: 'comparator',
+        severity: 'information',
+        message:
+          'Neutrophils [#/volume] in Blood by Automated count on 2026-03-03 was reported as >=0.1 10*9/L: used as 0.1, the true value may be higher',
+      },
+    ],
+  ])('%s', (_rule, observation, used, issue) => {
+    const result = run([observation]);
+    expect(result.values.map((v) => v.value)).toEqual(used);
+    expect(result.issues).toEqual(
+      issue ? [{ ...issue, resource: `Observation/${observation.id ?? ''}`, analyte: 'anc', date: '2026-03-03' }] : [],
+    );
+  });
+
+  test('an issue about a result carries its analyte and date (a card citing an older value says so)', () => {
+    const result = run([obs('777-3', 12, 'cells', 4, { id: 'u' }), obs('718-7', undefined, undefined, 5, { id: 'v' })]);
+    expect(result.issues.map((i) => [i.code, i.analyte, i.date])).toEqual([
+      ['unit-unreadable', 'platelets', '2026-03-05'],
+      ['value-missing', 'hemoglobin', '2026-03-06'],
+    ]);
+  });
+});
+
 describe('reading', () => {
   test('manual and method-less ANC codes are the same analyte (docs/clinical-logic.md §1)', () => {
     const result = run([obs('753-4', 0.4, '10*9/L', 1), obs('26499-4', 0.5, '10*9/L', 2)]);

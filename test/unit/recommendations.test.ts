@@ -27,6 +27,44 @@ import {
 
 const kinds = (a: ReturnType<typeof assessOn>) => a.recommendations.map((r) => r.kind);
 
+describe('a card says what it could not use about the value it cites (docs/clinical-logic.md §3, §10)', () => {
+  test('a newer ANC with an unreadable unit: the G-CSF card cites the older one and says so', () => {
+    const newer = { ...anc(9, 0.2, { id: 'newer' }), valueQuantity: { value: 0.2, unit: 'cells' } };
+    const a = assessOn(10, [infusion(0), anc(8, 0.3), newer]);
+    const gcsfCard = a.recommendations.find((r) => r.kind === 'g-csf');
+    expect(gcsfCard?.values).toEqual([expect.objectContaining({ value: 0.3, day: 8 })]);
+    expect(gcsfCard?.notes.at(-1)).toBe(
+      'A newer result could not be used: Neutrophils [#/volume] in Blood by Automated count on 2026-03-10: unit "cells" cannot be read as a count per volume (e.g. 10*9/L, 10*3/uL, /uL); value 0.2 not used. The value above is the latest that could be read.',
+    );
+  });
+
+  test('two newer results not used: the first is quoted, the other counted', () => {
+    const a = assessOn(
+      10,
+      [infusion(0), anc(7, 0.3), anc(8, -1), anc(9, 0.2, { id: 'x' })].map((o, i) =>
+        i === 3 ? { ...o, valueQuantity: { value: 0.2, unit: 'cells' } } : o,
+      ),
+    );
+    expect(a.recommendations.find((r) => r.kind === 'g-csf')?.notes.at(-1)).toMatch(
+      /^A newer result could not be used: .* on 2026-03-09: value -1 is below zero; not used \(and 1 more\)\. The value above is the latest that could be read\.$/,
+    );
+  });
+
+  test('an ANC reported as ">0.1": the card uses 0.1 and says the true value may be higher', () => {
+    const bound = anc(9, 0.1, { id: 'bound' });
+    const a = assessOn(10, [infusion(0), { ...bound, valueQuantity: { ...bound.valueQuantity, comparator: '>' } }]);
+    expect(a.recommendations.find((r) => r.kind === 'g-csf')?.notes.at(-1)).toBe(
+      'Neutrophils [#/volume] in Blood by Automated count on 2026-03-10 was reported as >0.1 10*9/L: used as 0.1, the true value may be higher; check it before acting.',
+    );
+  });
+
+  test('an older result not used is not mentioned (the card cites the newest)', () => {
+    const older = { ...anc(7, 0.2, { id: 'older' }), valueQuantity: { value: 0.2, unit: 'cells' } };
+    const a = assessOn(10, [infusion(0), older, anc(9, 0.3)]);
+    expect(a.recommendations.find((r) => r.kind === 'g-csf')?.notes.join(' ')).not.toContain('could not be used');
+  });
+});
+
 describe('triggers and thresholds (docs/clinical-logic.md §10)', () => {
   test.each([
     ['ANC 0.49 → G-CSF (Wang et al. 2021; EHA/EBMT)', anc(9, 0.49), 'g-csf', true],
