@@ -147,6 +147,30 @@ export function unsupportedMediaType(contentType: string | undefined): OutcomeEr
   );
 }
 
+/** Content codings body-parser inflates (node_modules/body-parser/lib/read.js; zstd not on Node 20). */
+const CONTENT_ENCODINGS = 'identity, gzip, deflate or br';
+
+/** A client's header value quoted in an outcome: at most 100 characters. */
+const quoted = (value: string): string => JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
+
+/** 415 (issue code `not-supported`): a Content-Encoding the service cannot inflate. */
+export function unsupportedContentEncoding(encoding: string): OutcomeError {
+  return new OutcomeError(
+    operationOutcome([
+      issue('not-supported', `Content-Encoding ${quoted(encoding)} is not supported; send ${CONTENT_ENCODINGS}`),
+    ]),
+  );
+}
+
+/** 415 (issue code `not-supported`): a JSON body in a charset other than UTF-8 or UTF-16 (RFC 8259 §8.1). */
+export function unsupportedCharset(charset: string): OutcomeError {
+  return new OutcomeError(
+    operationOutcome([
+      issue('not-supported', `Charset ${quoted(charset)} is not supported; send JSON as UTF-8 (or UTF-16)`),
+    ]),
+  );
+}
+
 /**
  * 401 (Medplum's `unauthorized`). Sent bare, without the outcome, so a caller probing the auth
  * layer learns nothing about why; `reason` is for the log only.

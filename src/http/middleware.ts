@@ -23,6 +23,8 @@ import {
   OutcomeError,
   payloadTooLarge,
   unauthorized,
+  unsupportedCharset,
+  unsupportedContentEncoding,
   unsupportedMediaType,
   withRequestId,
 } from '../cds-hooks/outcomes.js';
@@ -249,6 +251,10 @@ export function errorHandler(log: Logger, bodyLimit: string): ErrorRequestHandle
 interface BodyParserError extends Error {
   type?: string;
   status?: number;
+  /** `encoding.unsupported`: the Content-Encoding refused (lower-cased). */
+  encoding?: string;
+  /** `charset.unsupported`: the charset refused. */
+  charset?: string;
 }
 
 /** The OperationOutcomeError `err` stands for; undefined for an unexpected error (a 500). */
@@ -263,8 +269,11 @@ function toOperationOutcomeError(err: unknown, req: Request, bodyLimit: string):
     case 'entity.parse.failed':
       return badRequest('Request body is not valid JSON', '(body)');
     case 'encoding.unsupported':
+      return unsupportedContentEncoding(parserError.encoding ?? req.get('content-encoding') ?? '');
     case 'charset.unsupported':
-      return unsupportedMediaType(req.get('content-type'));
+      return parserError.charset
+        ? unsupportedCharset(parserError.charset)
+        : unsupportedMediaType(req.get('content-type'));
   }
   if (typeof parserError?.status === 'number' && parserError.status >= 400 && parserError.status < 500)
     return badRequest('Malformed request');
