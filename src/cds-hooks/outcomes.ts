@@ -35,10 +35,17 @@ const STATUS_BY_ISSUE_CODE: Partial<Record<IssueType, number>> = {
 };
 
 /**
- * The HTTP status of an error outcome: @medplum/core's getStatus, plus 413, 415 and 503 (see
- * STATUS_BY_ISSUE_CODE) for outcomes without a Medplum id.
+ * `OperationOutcome.id` of a method the resource does not support: 405, which neither Medplum's ids
+ * nor a FHIR IssueType names (its issue code, `not-supported`, alone would read as 415).
+ */
+export const METHOD_NOT_ALLOWED_ID = 'method-not-allowed';
+
+/**
+ * The HTTP status of an error outcome: @medplum/core's getStatus, plus 405 (METHOD_NOT_ALLOWED_ID)
+ * and 413, 415 and 503 (see STATUS_BY_ISSUE_CODE) for outcomes without a Medplum id.
  */
 export function getStatus(outcome: OperationOutcome): number {
+  if (outcome.id === METHOD_NOT_ALLOWED_ID) return 405;
   const code = outcome.issue?.[0]?.code;
   const extra = outcome.id === undefined && code !== undefined ? STATUS_BY_ISSUE_CODE[code] : undefined;
   return extra ?? medplumGetStatus(outcome);
@@ -121,6 +128,15 @@ export function badRequest(diagnostics: string, expression?: string): OutcomeErr
 /** 404 (Medplum's `notFound`). */
 export function notFound(diagnostics: string): OutcomeError {
   return new OutcomeError(described(NOT_FOUND, diagnostics));
+}
+
+/** 405: `method` is not one of `allowed` on this path (the answer's Allow header lists them). */
+export function methodNotAllowed(method: string, path: string, allowed: readonly string[]): OutcomeError {
+  return new OutcomeError({
+    resourceType: 'OperationOutcome',
+    id: METHOD_NOT_ALLOWED_ID,
+    issue: [issue('not-supported', `${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`)],
+  });
 }
 
 /** 412, CDS Hooks: the service cannot get the FHIR data it needs (no prefetch and no usable fhirServer). */

@@ -15,7 +15,7 @@ import { toAuditEvent } from '../audit/audit-event.js';
 import type { FeedbackStore } from '../storage/feedback-store.js';
 import { badRequestFromZod, serviceUnavailable } from '../cds-hooks/outcomes.js';
 import type { AdminFailureLimiter } from './admin-limiter.js';
-import { adminAuth } from './middleware.js';
+import { adminAuth, allowOnly } from './middleware.js';
 
 export const AUDIT_PAGE_MAX = 10_000;
 const READ_PAGE = 1000;
@@ -92,5 +92,6 @@ export function adminRouter(deps: AdminRouterDeps): Router {
     const source = deps.sourceName ?? 'cart-hematotox-cds';
     res.send(answered.map((r) => `${JSON.stringify(toAuditEvent(r, source))}\n`).join(''));
   });
+  for (const path of ['/admin/feedback/summary', '/admin/audit']) router.all(path, allowOnly('GET'));
   return router;
 }

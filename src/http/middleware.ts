@@ -18,6 +18,7 @@ import {
   forbidden,
   getStatus,
   internalError,
+  methodNotAllowed,
   notFound,
   OperationOutcomeError,
   OutcomeError,
@@ -220,6 +221,24 @@ export function adminAuth(
       return;
     }
     next();
+  };
+}
+
+/**
+ * Registered with `.all()` after a path's handlers: a method none of them took is answered 405 with
+ * an `Allow` header (RFC 9110 §15.5.6) and an OperationOutcome, not 404 (the path exists). A method
+ * in `allowed` that reaches it (a static file not found) goes on to the 404. GET allows HEAD too.
+ */
+export function allowOnly(...allowed: ('GET' | 'POST')[]): RequestHandler {
+  const methods = allowed.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]));
+  const header = methods.join(', ');
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (methods.includes(req.method)) {
+      next();
+      return;
+    }
+    res.setHeader('Allow', header);
+    next(methodNotAllowed(req.method, routeOf(req), methods));
   };
 }
 
