@@ -21,15 +21,29 @@ export const AUDIT_PAGE_MAX = 10_000;
 const READ_PAGE = 1000;
 
 const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
-const auditQuery = z.looseObject({
-  from: instant,
-  to: instant,
-  after: z
-    .string()
-    .regex(/^\d{1,18}$/, 'must be the id of an AuditEvent')
-    .optional(),
-  _count: z.coerce.number().int().min(1).max(AUDIT_PAGE_MAX).default(1000),
-});
+/**
+ * A count written in decimal digits only: z.coerce.number() would take what Number() takes (`0x10`
+ * as 16, `1e3`, `+5`, ` 5`), not what the client meant.
+ */
+const decimalCount = z
+  .string()
+  .regex(/^\d{1,9}$/, 'must be a whole number written in decimal digits')
+  .transform(Number)
+  .pipe(z.number().min(1).max(AUDIT_PAGE_MAX));
+const auditQuery = z
+  .looseObject({
+    from: instant,
+    to: instant,
+    after: z
+      .string()
+      .regex(/^\d{1,18}$/, 'must be the id of an AuditEvent')
+      .optional(),
+    _count: decimalCount.default(1000),
+  })
+  .refine((q) => q.from.getTime() <= q.to.getTime(), {
+    message: 'from is after to: the range is empty (give from ≤ to)',
+    path: ['from'],
+  });
 
 export interface AdminRouterDeps {
   adminToken: string | undefined;
