@@ -18,7 +18,7 @@ const csv = z.string().transform((s) =>
     .filter((x) => x.length > 0),
 );
 
-const httpUrl = z.url({ protocol: /^https?$/ });
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1_048_576, gb: 1_073_741_824 };
 /** A size in bytes: `33554432`, `32mb`, `500kb`. */
@@ -35,7 +35,8 @@ const byteSize = z.union([z.number(), z.string()]).transform((v, ctx) => {
 const trustedIssuerSchema = z
   .object({
     iss: z.string().min(1),
-    jwksUrl: z.url({ protocol: /^https$/ }).optional(),
+    // The keys that decide who may call: fetched over TLS only.
+    jwksUrl: z.url({ protocol: /^https$/, error: 'the JWKS URL must be an https:// URL' }).optional(),
     jwksFile: z.string().min(1).optional(),
   })
   .strict()

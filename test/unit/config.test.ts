@@ -55,6 +55,16 @@ describe('loadConfig', () => {
     });
   });
 
+  test('a JWKS URL over http stops start-up saying it must be https', () => {
+    const env = {
+      CDS_TRUSTED_ISSUERS: '[{"iss":"x","jwksUrl":"http://insecure.example/jwks"}]',
+      PUBLIC_BASE_URL: 'https://cds.example.org',
+    };
+    expect(() => loadConfig(env)).toThrow(
+      'Invalid configuration:\n  CDS_TRUSTED_ISSUERS.0.jwksUrl: the JWKS URL must be an https:// URL',
+    );
+  });
+
   test('lists and booleans are parsed', () => {
     const c = loadConfig({ CORS_ORIGINS: 'https://a.example, https://b.example', FHIR_ALLOW_HTTP: 'true', DEMO: '1' });
     expect(c.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
