@@ -205,6 +205,41 @@ export function serviceUnavailable(diagnostics: string): OutcomeError {
   return new OutcomeError(operationOutcome([issue('transient', diagnostics)]));
 }
 
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  /** `encoding.unsupported`: the Content-Encoding refused (lower-cased). */
+  encoding?: string;
+  /** `charset.unsupported`: the charset refused. */
+  charset?: string;
+}
+
+/**
+ * The outcome of a failure to read a request: body-parser's errors (413, 400 not JSON, 415 naming
+ * the encoding or charset) and any other client error express raised (a path that does not
+ * decode…: 400 "Malformed request", never the error's own message); undefined for anything else.
+ */
+export function requestReadError(
+  err: unknown,
+  bodyLimit: string,
+  contentType: string | undefined,
+): OperationOutcomeError | undefined {
+  const parserError = err as BodyParserError | undefined;
+  switch (parserError?.type) {
+    case 'entity.too.large':
+      return payloadTooLarge(bodyLimit);
+    case 'entity.parse.failed':
+      return badRequest('Request body is not valid JSON', '(body)');
+    case 'encoding.unsupported':
+      return unsupportedContentEncoding(parserError.encoding ?? '');
+    case 'charset.unsupported':
+      return parserError.charset ? unsupportedCharset(parserError.charset) : unsupportedMediaType(contentType);
+  }
+  if (typeof parserError?.status === 'number' && parserError.status >= 400 && parserError.status < 500)
+    return badRequest('Malformed request');
+  return undefined;
+}
+
 /** 500 (issue code `exception`); never says more than this: details go to the log. */
 export function internalError(): OutcomeError {
   return new OutcomeError(operationOutcome([issue('exception', 'Internal error; the incident was logged')]));

@@ -22,11 +22,8 @@ import {
   notFound,
   OperationOutcomeError,
   OutcomeError,
-  payloadTooLarge,
+  requestReadError,
   unauthorized,
-  unsupportedCharset,
-  unsupportedContentEncoding,
-  unsupportedMediaType,
   withRequestId,
 } from '../cds-hooks/outcomes.js';
 
@@ -267,34 +264,10 @@ export function errorHandler(log: Logger, bodyLimit: string): ErrorRequestHandle
   };
 }
 
-interface BodyParserError extends Error {
-  type?: string;
-  status?: number;
-  /** `encoding.unsupported`: the Content-Encoding refused (lower-cased). */
-  encoding?: string;
-  /** `charset.unsupported`: the charset refused. */
-  charset?: string;
-}
-
 /** The OperationOutcomeError `err` stands for; undefined for an unexpected error (a 500). */
 function toOperationOutcomeError(err: unknown, req: Request, bodyLimit: string): OperationOutcomeError | undefined {
   if (err instanceof OperationOutcomeError) return err;
   // The engine's own message names the problem (two patients, no patient, a bad date).
   if (err instanceof AssessmentInputError) return badRequest(err.message, '(body)');
-  const parserError = err as BodyParserError | undefined;
-  switch (parserError?.type) {
-    case 'entity.too.large':
-      return payloadTooLarge(bodyLimit);
-    case 'entity.parse.failed':
-      return badRequest('Request body is not valid JSON', '(body)');
-    case 'encoding.unsupported':
-      return unsupportedContentEncoding(parserError.encoding ?? req.get('content-encoding') ?? '');
-    case 'charset.unsupported':
-      return parserError.charset
-        ? unsupportedCharset(parserError.charset)
-        : unsupportedMediaType(req.get('content-type'));
-  }
-  if (typeof parserError?.status === 'number' && parserError.status >= 400 && parserError.status < 500)
-    return badRequest('Malformed request');
-  return undefined;
+  return requestReadError(err, bodyLimit, req.get('content-type'));
 }
