@@ -28,7 +28,14 @@ import type { DemoFhirServer } from './demo/fhir-server.js';
 import { DEMO_FHIR_PATH } from './demo/fhir-server.js';
 import { todayIn } from './clinical/dates.js';
 import { assessmentsRouter } from './http/assessments-router.js';
-import { cors, createHttpMetrics, errorHandler, requestLogging, securityHeaders } from './http/middleware.js';
+import {
+  allowOnly,
+  cors,
+  createHttpMetrics,
+  errorHandler,
+  requestLogging,
+  securityHeaders,
+} from './http/middleware.js';
 import type { ClinicalContext } from './profiles.js';
 import type { ServiceDeps } from './service-deps.js';
 
@@ -100,6 +107,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/metrics', async (_req: Request, res: Response) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
+  for (const path of ['/healthz', '/readyz', '/metrics']) app.all(path, allowOnly('GET'));
 
   if (deps.demoFhir) app.use(DEMO_FHIR_PATH, deps.demoFhir.router(config.bodyLimit));
   if (deps.smart) app.use(smartRouter(config, deps.smart.appConfig, deps.smart.dir));

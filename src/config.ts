@@ -18,7 +18,7 @@ const csv = z.string().transform((s) =>
     .filter((x) => x.length > 0),
 );
 
-const httpUrl = z.url({ protocol: /^https?$/ });
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1_048_576, gb: 1_073_741_824 };
 /** A size in bytes: `33554432`, `32mb`, `500kb`. */
@@ -35,7 +35,8 @@ const byteSize = z.union([z.number(), z.string()]).transform((v, ctx) => {
 const trustedIssuerSchema = z
   .object({
     iss: z.string().min(1),
-    jwksUrl: z.url({ protocol: /^https$/ }).optional(),
+    // The keys that decide who may call: fetched over TLS only.
+    jwksUrl: z.url({ protocol: /^https$/, error: 'the JWKS URL must be an https:// URL' }).optional(),
     jwksFile: z.string().min(1).optional(),
   })
   .strict()
@@ -69,12 +70,16 @@ export function isTimeZone(tz: string): boolean {
 
 const timeZone = z.string().refine(isTimeZone, { message: 'must be an IANA time zone such as Europe/Berlin or UTC' });
 
+/** Longest wait for a request's headers (they are a few kB: a client slower than this is not an EHR). */
+const HEADERS_TIMEOUT_MAX_MS = 10_000;
+
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   // No default here: unset, the service listens on 127.0.0.1 while client authentication is off (see loadConfig).
   HOST: z.string().min(1).optional(),
   PUBLIC_BASE_URL: httpUrl.optional(),
   TRUST_PROXY: bool.default(false),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600000).default(30000),
   BODY_LIMIT: z
     .string()
     .regex(/^\d+(kb|mb)$/i, 'must look like 5mb or 500kb')
@@ -136,6 +141,12 @@ export interface Config {
   /** Base URL the service is reachable at; the JWT `aud` is checked against it. */
   publicBaseUrl: string | undefined;
   trustProxy: boolean;
+  http: {
+    /** Longest time a client may take to send a whole request, body included (HTTP_REQUEST_TIMEOUT_MS). */
+    requestTimeoutMs: number;
+    /** Longest time a client may take to send a request's headers: the smaller of 10 s and requestTimeoutMs. */
+    headersTimeoutMs: number;
+  };
   bodyLimit: string;
   corsOrigins: string[];
   logLevel: string;
@@ -243,6 +254,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     hostExplicit: e.HOST !== undefined,
     publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
     trustProxy: e.TRUST_PROXY,
+    http: httpTimeouts(e.HTTP_REQUEST_TIMEOUT_MS),
     bodyLimit: e.BODY_LIMIT,
     corsOrigins: e.CORS_ORIGINS,
     logLevel: e.LOG_LEVEL,
@@ -279,6 +291,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
   };
+}
+
+/** The request bound, and the headers bound derived from it (never longer: Node refuses that). */
+function httpTimeouts(requestTimeoutMs: number): Config['http'] {
+  return { requestTimeoutMs, headersTimeoutMs: Math.min(HEADERS_TIMEOUT_MAX_MS, requestTimeoutMs) };
 }
 
 /** A valid configuration for tests: the defaults, with `env` applied on top. */

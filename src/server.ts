@@ -2,7 +2,7 @@
  * Entry point: reads the configuration, builds the dependencies, seeds the demo FHIR server,
  * listens, and shuts down gracefully. Nothing else starts the server.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server, type ServerOptions } from 'node:http';
 import type { ServiceDeps } from './service-deps.js';
 import { todayIn } from './clinical/dates.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -111,8 +111,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
 
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
+    const s = createServer(httpServerOptions(config), app);
     s.once('error', reject);
+    s.listen(config.port, config.host, () => resolve(s));
   });
   const address = server.address();
   if (!config.publicBaseUrl && address && typeof address === 'object') baseUrl = `http://localhost:${address.port}`;
@@ -142,6 +143,22 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       await runtime.close();
       await demoFhir?.thread?.close();
     },
+  };
+}
+
+/**
+ * Bounds on how long a client may take to send a request (a slow-body client holds a socket and
+ * its buffers; Node's own default is 300 s): past HTTP_REQUEST_TIMEOUT_MS for the whole request, or
+ * the smaller headers bound, Node answers 408 and closes the connection. Node checks these bounds
+ * every `connectionsCheckingInterval` (default 30 s, as long as the bound itself); once a second
+ * keeps the bound close. An idle keep-alive connection is not a request in progress: it is closed
+ * by `keepAliveTimeout` (5 s) as before.
+ */
+function httpServerOptions(config: Config): ServerOptions {
+  return {
+    requestTimeout: config.http.requestTimeoutMs,
+    headersTimeout: config.http.headersTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs),
   };
 }
 

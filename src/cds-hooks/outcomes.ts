@@ -35,10 +35,17 @@ const STATUS_BY_ISSUE_CODE: Partial<Record<IssueType, number>> = {
 };
 
 /**
- * The HTTP status of an error outcome: @medplum/core's getStatus, plus 413, 415 and 503 (see
- * STATUS_BY_ISSUE_CODE) for outcomes without a Medplum id.
+ * `OperationOutcome.id` of a method the resource does not support: 405, which neither Medplum's ids
+ * nor a FHIR IssueType names (its issue code, `not-supported`, alone would read as 415).
+ */
+export const METHOD_NOT_ALLOWED_ID = 'method-not-allowed';
+
+/**
+ * The HTTP status of an error outcome: @medplum/core's getStatus, plus 405 (METHOD_NOT_ALLOWED_ID)
+ * and 413, 415 and 503 (see STATUS_BY_ISSUE_CODE) for outcomes without a Medplum id.
  */
 export function getStatus(outcome: OperationOutcome): number {
+  if (outcome.id === METHOD_NOT_ALLOWED_ID) return 405;
   const code = outcome.issue?.[0]?.code;
   const extra = outcome.id === undefined && code !== undefined ? STATUS_BY_ISSUE_CODE[code] : undefined;
   return extra ?? medplumGetStatus(outcome);
@@ -123,6 +130,15 @@ export function notFound(diagnostics: string): OutcomeError {
   return new OutcomeError(described(NOT_FOUND, diagnostics));
 }
 
+/** 405: `method` is not one of `allowed` on this path (the answer's Allow header lists them). */
+export function methodNotAllowed(method: string, path: string, allowed: readonly string[]): OutcomeError {
+  return new OutcomeError({
+    resourceType: 'OperationOutcome',
+    id: METHOD_NOT_ALLOWED_ID,
+    issue: [issue('not-supported', `${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`)],
+  });
+}
+
 /** 412, CDS Hooks: the service cannot get the FHIR data it needs (no prefetch and no usable fhirServer). */
 export function preconditionFailed(diagnostics: string, expression?: string[]): OutcomeError {
   return new OutcomeError(described(PRECONDITION_FAILED, diagnostics, expression));
@@ -147,6 +163,30 @@ export function unsupportedMediaType(contentType: string | undefined): OutcomeEr
   );
 }
 
+/** Content codings body-parser inflates (node_modules/body-parser/lib/read.js; zstd not on Node 20). */
+const CONTENT_ENCODINGS = 'identity, gzip, deflate or br';
+
+/** A client's header value quoted in an outcome: at most 100 characters. */
+const quoted = (value: string): string => JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
+
+/** 415 (issue code `not-supported`): a Content-Encoding the service cannot inflate. */
+export function unsupportedContentEncoding(encoding: string): OutcomeError {
+  return new OutcomeError(
+    operationOutcome([
+      issue('not-supported', `Content-Encoding ${quoted(encoding)} is not supported; send ${CONTENT_ENCODINGS}`),
+    ]),
+  );
+}
+
+/** 415 (issue code `not-supported`): a JSON body in a charset other than UTF-8 or UTF-16 (RFC 8259 §8.1). */
+export function unsupportedCharset(charset: string): OutcomeError {
+  return new OutcomeError(
+    operationOutcome([
+      issue('not-supported', `Charset ${quoted(charset)} is not supported; send JSON as UTF-8 (or UTF-16)`),
+    ]),
+  );
+}
+
 /**
  * 401 (Medplum's `unauthorized`). Sent bare, without the outcome, so a caller probing the auth
  * layer learns nothing about why; `reason` is for the log only.
@@ -163,6 +203,41 @@ export function forbidden(diagnostics: string): OutcomeError {
 /** 503 (issue code `transient`): try again later. */
 export function serviceUnavailable(diagnostics: string): OutcomeError {
   return new OutcomeError(operationOutcome([issue('transient', diagnostics)]));
+}
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  /** `encoding.unsupported`: the Content-Encoding refused (lower-cased). */
+  encoding?: string;
+  /** `charset.unsupported`: the charset refused. */
+  charset?: string;
+}
+
+/**
+ * The outcome of a failure to read a request: body-parser's errors (413, 400 not JSON, 415 naming
+ * the encoding or charset) and any other client error express raised (a path that does not
+ * decode…: 400 "Malformed request", never the error's own message); undefined for anything else.
+ */
+export function requestReadError(
+  err: unknown,
+  bodyLimit: string,
+  contentType: string | undefined,
+): OperationOutcomeError | undefined {
+  const parserError = err as BodyParserError | undefined;
+  switch (parserError?.type) {
+    case 'entity.too.large':
+      return payloadTooLarge(bodyLimit);
+    case 'entity.parse.failed':
+      return badRequest('Request body is not valid JSON', '(body)');
+    case 'encoding.unsupported':
+      return unsupportedContentEncoding(parserError.encoding ?? '');
+    case 'charset.unsupported':
+      return parserError.charset ? unsupportedCharset(parserError.charset) : unsupportedMediaType(contentType);
+  }
+  if (typeof parserError?.status === 'number' && parserError.status >= 400 && parserError.status < 500)
+    return badRequest('Malformed request');
+  return undefined;
 }
 
 /** 500 (issue code `exception`); never says more than this: details go to the log. */

@@ -26,6 +26,7 @@ import {
 import type { CardSink, FeedbackSink } from './sinks.js';
 import type { AuditRecord } from '../audit/audit.js';
 import type { ServiceMetrics } from '../observability/metrics.js';
+import { allowOnly } from '../http/middleware.js';
 
 export interface CdsRouterDeps<D> {
   config: Config;
@@ -173,6 +174,8 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     res.status(200).json({ stored: parsed.data.feedback.length });
   });
 
+  router.all('/cds-services', allowOnly('GET'));
+  for (const path of ['/cds-services/:id', '/cds-services/:id/feedback']) router.all(path, allowOnly('POST'));
   return router;
 }
 

@@ -16,13 +16,17 @@ import type { Bundle, Resource } from 'fhir/r4.js';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express, { Router } from 'express';
 import type { HttpMethod } from '@medplum/fhir-router';
+import type { ErrorRequestHandler } from 'express';
 import {
   badRequest,
   getStatus,
+  internalError,
   OperationOutcomeError,
   OutcomeError,
   operationOutcome,
   payloadTooLarge,
+  requestReadError,
+  unsupportedMediaType,
 } from '../cds-hooks/outcomes.js';
 import { capabilityStatement } from './capability.js';
 import type { MedplumEngine } from './medplum-engine.js';
@@ -33,6 +37,16 @@ const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 1000;
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
+const JSON_TYPES = ['application/json', 'application/fhir+json'];
+/**
+ * Deepest JSON body handed to the engine: Medplum walks resources recursively, and a Bundle nested
+ * 100,000 levels deep overflowed its stack (answered with the engine's "Maximum call stack size
+ * exceeded"). Real resources nest a few dozen levels at most (the CDS service's own cap on draft
+ * orders is 64 too).
+ */
+export const MAX_BODY_DEPTH = 64;
+/** Methods whose interaction needs a resource in the body. */
+const WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 const RESOURCE_TYPE = /^[A-Z][A-Za-z]+$/;
 
 export class DemoFhirServer {
@@ -83,7 +97,7 @@ export class DemoFhirServer {
     const router = Router();
     // Before the JSON parser: a search body is a form, whatever Content-Type the client claims.
     router.post('/:type/_search', this.postSearch(bodyLimit));
-    router.use(express.json({ limit: bodyLimit, type: ['application/json', 'application/fhir+json'] }));
+    router.use(express.json({ limit: bodyLimit, type: JSON_TYPES }));
     router.get('/metadata', (req: Request, res: Response) => {
       sendFhir(res, 200, capabilityStatement(baseUrlOf(req)));
     });
@@ -95,9 +109,11 @@ export class DemoFhirServer {
         await this.search(req, res, path.replace(/\/$/, ''), query);
         return;
       }
+      checkBody(req);
       const { status, resource } = await this.handle(method, `${path}?${query.toString()}`, req.body);
       sendFhir(res, status, resource);
     });
+    router.use(demoErrors(bodyLimit));
     return router;
   }
 
@@ -147,6 +163,48 @@ export class DemoFhirServer {
       });
     };
   }
+}
+
+/**
+ * A POST, PUT or PATCH must carry a JSON body (else the engine answers with its own TypeError), and
+ * no body may nest deeper than MAX_BODY_DEPTH.
+ */
+function checkBody(req: Request): void {
+  const body: unknown = req.body;
+  if (WITH_BODY.has(req.method) && (body === undefined || !req.is(JSON_TYPES)))
+    throw unsupportedMediaType(req.get('content-type'));
+  if (nestedDeeperThan(body, MAX_BODY_DEPTH))
+    throw badRequest(`Request body is nested deeper than ${MAX_BODY_DEPTH} levels`, '(body)');
+}
+
+/** Whether `value` has arrays or objects nested more than `max` levels; iterative, so any depth is safe. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
+ * Errors of the demo router as OperationOutcomes: body-parser's and express's with the service's
+ * messages, an OperationOutcomeError as thrown, anything else a bare 500. Without it express's
+ * default handler answered HTML with the error's stack (a body that is not JSON, a path that does
+ * not decode).
+ */
+function demoErrors(bodyLimit: string): ErrorRequestHandler {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const outcome =
+      err instanceof OperationOutcomeError ? err : requestReadError(err, bodyLimit, req.get('content-type'));
+    sendOutcome(res, outcome ?? internalError());
+  };
 }
 
 /** Whether the request carries a body at all (a body-less POST _search means "no filters"). */

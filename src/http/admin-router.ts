@@ -15,21 +15,35 @@ import { toAuditEvent } from '../audit/audit-event.js';
 import type { FeedbackStore } from '../storage/feedback-store.js';
 import { badRequestFromZod, serviceUnavailable } from '../cds-hooks/outcomes.js';
 import type { AdminFailureLimiter } from './admin-limiter.js';
-import { adminAuth } from './middleware.js';
+import { adminAuth, allowOnly } from './middleware.js';
 
 export const AUDIT_PAGE_MAX = 10_000;
 const READ_PAGE = 1000;
 
 const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
-const auditQuery = z.looseObject({
-  from: instant,
-  to: instant,
-  after: z
-    .string()
-    .regex(/^\d{1,18}$/, 'must be the id of an AuditEvent')
-    .optional(),
-  _count: z.coerce.number().int().min(1).max(AUDIT_PAGE_MAX).default(1000),
-});
+/**
+ * A count written in decimal digits only: z.coerce.number() would take what Number() takes (`0x10`
+ * as 16, `1e3`, `+5`, ` 5`), not what the client meant.
+ */
+const decimalCount = z
+  .string()
+  .regex(/^\d{1,9}$/, 'must be a whole number written in decimal digits')
+  .transform(Number)
+  .pipe(z.number().min(1).max(AUDIT_PAGE_MAX));
+const auditQuery = z
+  .looseObject({
+    from: instant,
+    to: instant,
+    after: z
+      .string()
+      .regex(/^\d{1,18}$/, 'must be the id of an AuditEvent')
+      .optional(),
+    _count: decimalCount.default(1000),
+  })
+  .refine((q) => q.from.getTime() <= q.to.getTime(), {
+    message: 'from is after to: the range is empty (give from ≤ to)',
+    path: ['from'],
+  });
 
 export interface AdminRouterDeps {
   adminToken: string | undefined;
@@ -92,5 +106,6 @@ export function adminRouter(deps: AdminRouterDeps): Router {
     const source = deps.sourceName ?? 'cart-hematotox-cds';
     res.send(answered.map((r) => `${JSON.stringify(toAuditEvent(r, source))}\n`).join(''));
   });
+  for (const path of ['/admin/feedback/summary', '/admin/audit']) router.all(path, allowOnly('GET'));
   return router;
 }

@@ -10,6 +10,7 @@ import { requireJsonBody } from '../cds-hooks/json-body.js';
 import { badRequestFromZod } from '../cds-hooks/outcomes.js';
 import { assessmentBundleSchema, bundleResources } from '../fhir/bundle.js';
 import { engineSettings, type ClinicalContext } from '../profiles.js';
+import { allowOnly } from './middleware.js';
 
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
 const querySchema = z.looseObject({
@@ -42,5 +43,6 @@ export function assessmentsRouter(clinical: ClinicalContext, today: () => string
     });
     res.json(assessment);
   });
+  router.all('/assessments', allowOnly('POST'));
   return router;
 }

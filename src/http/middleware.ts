@@ -18,12 +18,12 @@ import {
   forbidden,
   getStatus,
   internalError,
+  methodNotAllowed,
   notFound,
   OperationOutcomeError,
   OutcomeError,
-  payloadTooLarge,
+  requestReadError,
   unauthorized,
-  unsupportedMediaType,
   withRequestId,
 } from '../cds-hooks/outcomes.js';
 
@@ -222,6 +222,24 @@ export function adminAuth(
 }
 
 /**
+ * Registered with `.all()` after a path's handlers: a method none of them took is answered 405 with
+ * an `Allow` header (RFC 9110 §15.5.6) and an OperationOutcome, not 404 (the path exists). A method
+ * in `allowed` that reaches it (a static file not found) goes on to the 404. GET allows HEAD too.
+ */
+export function allowOnly(...allowed: ('GET' | 'POST')[]): RequestHandler {
+  const methods = allowed.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]));
+  const header = methods.join(', ');
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (methods.includes(req.method)) {
+      next();
+      return;
+    }
+    res.setHeader('Allow', header);
+    next(methodNotAllowed(req.method, routeOf(req), methods));
+  };
+}
+
+/**
  * The one error handler, registered last. Every error becomes an OperationOutcomeError, answered
  * with getStatus(outcome) and the outcome carrying the request id: OperationOutcomeError as
  * thrown; body-parser failures (413, 400, 415); the engine's input errors (AssessmentInputError,
@@ -246,27 +264,10 @@ export function errorHandler(log: Logger, bodyLimit: string): ErrorRequestHandle
   };
 }
 
-interface BodyParserError extends Error {
-  type?: string;
-  status?: number;
-}
-
 /** The OperationOutcomeError `err` stands for; undefined for an unexpected error (a 500). */
 function toOperationOutcomeError(err: unknown, req: Request, bodyLimit: string): OperationOutcomeError | undefined {
   if (err instanceof OperationOutcomeError) return err;
   // The engine's own message names the problem (two patients, no patient, a bad date).
   if (err instanceof AssessmentInputError) return badRequest(err.message, '(body)');
-  const parserError = err as BodyParserError | undefined;
-  switch (parserError?.type) {
-    case 'entity.too.large':
-      return payloadTooLarge(bodyLimit);
-    case 'entity.parse.failed':
-      return badRequest('Request body is not valid JSON', '(body)');
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return unsupportedMediaType(req.get('content-type'));
-  }
-  if (typeof parserError?.status === 'number' && parserError.status >= 400 && parserError.status < 500)
-    return badRequest('Malformed request');
-  return undefined;
+  return requestReadError(err, bodyLimit, req.get('content-type'));
 }

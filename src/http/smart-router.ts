@@ -12,6 +12,7 @@ import type { Config } from '../config.js';
 import { projectRoot } from '../profiles.js';
 import type { SmartAppConfig } from '../smart-config.js';
 import { notFound } from '../cds-hooks/outcomes.js';
+import { allowOnly } from './middleware.js';
 
 export const SMART_PATH = '/smart';
 
@@ -61,6 +62,8 @@ export function smartRouter(config: Config, appConfig: SmartAppConfig, dir: stri
       SMART_PATH,
       express.static(dir, { index: 'index.html', redirect: true, fallthrough: true, cacheControl: false }),
     );
+    // Static files only: a POST, PUT… on any of them is 405; a GET of a missing one goes on to 404.
+    router.all(`${SMART_PATH}/{*path}`, allowOnly('GET'));
   } else {
     router.use(SMART_PATH, () => {
       throw notFound('The SMART app is not built: run `npm run build`');

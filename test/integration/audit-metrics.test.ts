@@ -161,6 +161,38 @@ describe('audit trail', () => {
     expect(page.status).toBe(200);
     expect(page.headers['link']).toMatch(/after=\d+.*rel="next"/);
   });
+
+  test.each([
+    [{ _count: '0x10' }, 'query._count: must be a whole number written in decimal digits'],
+    [{ _count: '1e3' }, 'query._count: must be a whole number written in decimal digits'],
+    [{ _count: '+5' }, 'query._count: must be a whole number written in decimal digits'],
+    [{ _count: '0' }, 'query._count: Too small: expected number to be >=1'],
+    [
+      { from: '2027-01-01T00:00:00Z', to: '2026-01-01T00:00:00Z' },
+      'query.from: from is after to: the range is empty (give from ≤ to)',
+    ],
+  ])('GET /admin/audit %o: 400 naming the parameter', async (query, diagnostics) => {
+    const res = await request(t.app)
+      .get('/admin/audit')
+      .query({ from: '2026-01-01T00:00:00Z', to: '2027-01-01T00:00:00Z', ...query })
+      .set('authorization', `Bearer ${ADMIN}`)
+      .expect(400);
+    expect(res.body).toMatchObject({
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'invalid', diagnostics }],
+    });
+    expect(res.body.issue).toHaveLength(1);
+  });
+
+  test('GET /admin/audit with from equal to to is an empty range, answered 200', async () => {
+    const at = '2026-01-01T00:00:00Z';
+    const res = await request(t.app)
+      .get('/admin/audit')
+      .query({ from: at, to: at, _count: '16' })
+      .set('authorization', `Bearer ${ADMIN}`)
+      .expect(200);
+    expect(res.text).toBe('');
+  });
 });
 
 describe('metrics', () => {

@@ -231,6 +231,90 @@ describe('demo FHIR server: POST [type]/_search with a form body', () => {
   });
 });
 
+describe('demo FHIR server: hostile requests get a named OperationOutcome, never an engine message or a stack', () => {
+  const deep = (n: number): string => '['.repeat(n) + ']'.repeat(n);
+  const send = (method: 'post' | 'put', path: string, body: string, headers: Record<string, string>): request.Test => {
+    const server = request(fhir.baseUrl.replace(/\/demo\/fhir$/, ''));
+    return (method === 'post' ? server.post(`/demo/fhir${path}`) : server.put(`/demo/fhir${path}`))
+      .set(headers)
+      .send(body);
+  };
+  const FHIR_JSON = 'application/fhir+json';
+  const NESTED = 'Request body is nested deeper than 64 levels';
+
+  test.each([
+    [
+      'a Bundle nested 100,000 deep',
+      'post',
+      '/',
+      `{"resourceType":"Bundle","entry":${deep(100_000)}}`,
+      {},
+      400,
+      NESTED,
+    ],
+    [
+      'a resource nested 65 deep',
+      'put',
+      '/Patient/d',
+      `{"resourceType":"Patient","id":"d","extension":${deep(64)}}`,
+      {},
+      400,
+      NESTED,
+    ],
+    ['a body that is not JSON', 'post', '/Observation', '{"resourceType":', {}, 400, 'Request body is not valid JSON'],
+    [
+      'an unsupported Content-Encoding',
+      'post',
+      '/Observation',
+      '{}',
+      { 'content-encoding': 'compress' },
+      415,
+      'Content-Encoding "compress" is not supported; send identity, gzip, deflate or br',
+    ],
+    [
+      'a charset other than UTF-8',
+      'post',
+      '/Observation',
+      '{}',
+      { 'content-type': 'application/json; charset=iso-8859-1' },
+      415,
+      'Charset "iso-8859-1" is not supported; send JSON as UTF-8 (or UTF-16)',
+    ],
+    [
+      'a POST whose body is not JSON',
+      'post',
+      '/Observation',
+      'hello',
+      { 'content-type': 'text/plain' },
+      415,
+      'Content-Type must be application/json or application/fhir+json, got text/plain',
+    ],
+  ] as const)('%s: %s %s', async (_name, method, path, body, headers, status, diagnostics) => {
+    const res = await send(method, path, body, { 'content-type': FHIR_JSON, ...headers });
+    expect(res.status).toBe(status);
+    expect(res.headers['content-type']).toContain(FHIR_JSON);
+    expect(res.body).toEqual({
+      resourceType: 'OperationOutcome',
+      issue: [expect.objectContaining({ severity: 'error', diagnostics })],
+    });
+  });
+
+  test('a path that does not decode: 400 "Malformed request"', async () => {
+    const res = await get('/Patient/%zz');
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'invalid', diagnostics: 'Malformed request' }],
+    });
+  });
+
+  test('a resource nested 64 deep is still stored', async () => {
+    const body = `{"resourceType":"Patient","id":"nested","extension":${deep(63)}}`;
+    const res = await send('put', '/Patient/nested', body, { 'content-type': FHIR_JSON });
+    expect([200, 201]).toContain(res.status);
+  });
+});
+
 describe('demo FHIR server in a worker thread (how the service runs it)', () => {
   test('answers searches, with paging links under the service URL, as the in-process server does', async () => {
     const worker = await DemoFhirServer.inWorker({ today: '2026-11-22', bodyLimit: '10mb' });

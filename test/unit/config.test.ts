@@ -37,6 +37,7 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN'],
     [{ DEBUG: 'fhir-kit-client:*' }, 'DEBUG'],
+    [{ HTTP_REQUEST_TIMEOUT_MS: '999' }, 'HTTP_REQUEST_TIMEOUT_MS'],
   ])('%o stops start-up with a message naming %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {
@@ -44,6 +45,24 @@ describe('loadConfig', () => {
     } catch (error) {
       expect((error as ConfigError).message).toContain(`${name}:`);
     }
+  });
+
+  test('HTTP_REQUEST_TIMEOUT_MS bounds the whole request (default 30 s); headers within the smaller of 10 s and it', () => {
+    expect(loadConfig({}).http).toEqual({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000 });
+    expect(loadConfig({ HTTP_REQUEST_TIMEOUT_MS: '4000' }).http).toEqual({
+      requestTimeoutMs: 4000,
+      headersTimeoutMs: 4000,
+    });
+  });
+
+  test('a JWKS URL over http stops start-up saying it must be https', () => {
+    const env = {
+      CDS_TRUSTED_ISSUERS: '[{"iss":"x","jwksUrl":"http://insecure.example/jwks"}]',
+      PUBLIC_BASE_URL: 'https://cds.example.org',
+    };
+    expect(() => loadConfig(env)).toThrow(
+      'Invalid configuration:\n  CDS_TRUSTED_ISSUERS.0.jwksUrl: the JWKS URL must be an https:// URL',
+    );
   });
 
   test('lists and booleans are parsed', () => {
