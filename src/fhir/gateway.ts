@@ -93,6 +93,9 @@ export interface GatewayOptions {
 /** Outcome (`ok` or a FhirAccessFailure), resource type (see describe) and duration of one request. */
 export type FhirRequestObserver = (outcome: 'ok' | FhirAccessFailure, resourceType: string, seconds: number) => void;
 
+/** What a resource type name looks like; a server's text outside it never reaches a message. */
+const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
+
 const JSON_TYPES = /^application\/(fhir\+)?json\b|^application\/json\+fhir\b/i;
 
 /** Whether an OperationOutcome reports a failure (rather than a warning or a note). */
@@ -111,15 +114,26 @@ export class FhirGateway {
    * Reads a relative FHIR URL (a read or a search). Searches are followed through their `next`
    * links; the result is the list of resources, without OperationOutcome entries. A search whose
    * Bundle reports an error (an OperationOutcome entry with an error issue) fails: a failed search
-   * is not an empty record.
+   * is not an empty record. So does a search answered with anything but a Bundle: an
+   * OperationOutcome there is the server's failure, never data, and another resource is not the
+   * searchset asked for. A read's answer is the resource.
    */
   async fetchAll(relativeUrl: string): Promise<unknown[]> {
     const target = resolveUnderBase(this.options.baseUrl, relativeUrl);
-    if (!target)
-      throw new FhirAccessError('refused', `refused to fetch ${describe(relativeUrl)}: it resolves outside fhirServer`);
+    const what = describe(relativeUrl);
+    if (!target) throw new FhirAccessError('refused', `refused to fetch ${what}: it resolves outside fhirServer`);
     const first = await this.get(target);
-    if (first.resourceType !== 'Bundle') return [first];
-    return this.collectPages(first as Bundle);
+    if (first.resourceType === 'Bundle') return this.collectPages(first as Bundle);
+    if (!isSearch(relativeUrl)) return [first];
+    if (first.resourceType === 'OperationOutcome')
+      throw new FhirAccessError(
+        'search-failed',
+        `fhirServer answered ${what} with an OperationOutcome instead of a Bundle: the search failed`,
+      );
+    throw new FhirAccessError(
+      'invalid-response',
+      `fhirServer answered ${what} with ${aResource(first.resourceType)}, not a Bundle`,
+    );
   }
 
   /**
@@ -337,6 +351,17 @@ export class FhirGateway {
   }
 }
 
+/** A search rather than a read: a query, a type alone (`Observation`), or `_search`. */
+export function isSearch(relativeUrl: string): boolean {
+  return relativeUrl.includes('?') || describe(relativeUrl).endsWith(' search');
+}
+
+/** `a Patient`, `an OperationOutcome`; `a resource` when the type is no plausible resource type name. */
+export function aResource(type: unknown): string {
+  if (typeof type !== 'string' || !RESOURCE_TYPE.test(type)) return 'a resource';
+  return `${/^[AEIOU]/.test(type) ? 'an' : 'a'} ${type}`;
+}
+
 function tooLarge(what: string, limit: number): FhirAccessError {
   return new FhirAccessError(
     'too-large',
@@ -381,7 +406,7 @@ export function describe(url: string): string {
   const parsed = parseUrl(url) ?? parseUrl(`http://x/${url.replace(/^\/+/, '')}`);
   if (!parsed) return 'a FHIR request';
   const segments = parsed.pathname.split('/').filter(Boolean);
-  const typeIndex = segments.findLastIndex((s) => /^[A-Z][A-Za-z]{1,63}$/.test(s));
+  const typeIndex = segments.findLastIndex((s) => RESOURCE_TYPE.test(s));
   if (typeIndex < 0) return 'a FHIR request';
   const type = segments[typeIndex];
   const rest = segments.length - typeIndex - 1;

@@ -1,0 +1,154 @@
+/**
+ * fhirServer and prefetch answers of the wrong shape or encoding, over real HTTP: the real express
+ * app (listening on a port) reads a hostile fake FHIR server. A search answered with something other
+ * than a Bundle, a Bundle whose entry is no list of objects, a body in a charset we do not read or
+ * in bytes that are not UTF-8: each is a named 412 (or 400 for the client's own prefetch), never a
+ * record read as empty. A byte order mark and UTF-16 are read as the plain body is.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { buildTestApp, hookRequest } from '../helpers/app.js';
+import { anc, infusion } from '../helpers/fhir.js';
+import { hostileFhir, type HostileFhirServer, type HostileMode, type HostileOptions } from '../helpers/hostile-fhir.js';
+
+const SERVICE = '/cds-services/cart-hematotox-patient-view';
+const PRECONDITION = 'Required FHIR data could not be obtained from prefetch or fhirServer: ';
+const { app } = buildTestApp({
+  env: { FHIR_TIMEOUT_MS: '1500', FHIR_MAX_RESPONSE_BYTES: '4mb', FHIR_MAX_CALL_BYTES: '6mb' },
+});
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+});
+
+interface Answer {
+  status: number;
+  body: { issue?: { diagnostics?: string; expression?: string[] }[]; cards?: unknown[] };
+}
+
+async function callPatientView(request: Record<string, unknown>, patientId = 'p1'): Promise<Answer> {
+  const res = await fetch(`${base}${SERVICE}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(hookRequest('patient-view', patientId, request)),
+  });
+  return { status: res.status, body: (await res.json()) as never };
+}
+
+async function withHostile<T>(options: HostileOptions, run: (fhir: HostileFhirServer) => Promise<T>): Promise<T> {
+  const fhir = await hostileFhir({ mode: 'normal', ...options });
+  try {
+    return await run(fhir);
+  } finally {
+    await fhir.close();
+  }
+}
+
+/** An infusion and a severe neutropenia: a record that gives cards. */
+const RECORD = [infusion(0), anc(1, 0.3), anc(2, 0.2)];
+const EMPTY = { resourceType: 'Bundle', type: 'searchset', entry: [] };
+
+describe('a search answered 200 with something other than a Bundle is not the record', () => {
+  test.each<[HostileMode, string]>([
+    [
+      'outcome-200',
+      'fhirServer answered Observation search with an OperationOutcome instead of a Bundle: the search failed',
+    ],
+    ['patient-for-search', 'fhirServer answered Observation search with a Patient, not a Bundle'],
+  ])('%s → 412: %s', async (mode, why) => {
+    await withHostile({ paths: { Observation: mode }, resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl });
+      expect(res).toMatchObject({
+        status: 412,
+        body: {
+          issue: [{ diagnostics: `${PRECONDITION}observations: ${why}`, expression: ['prefetch.observations'] }],
+        },
+      });
+    });
+  });
+
+  test.each<[string, unknown, string]>([
+    [
+      'a Parameters',
+      { resourceType: 'Parameters' },
+      'the prefetch value for this search is a Parameters, not a Bundle',
+    ],
+    [
+      'a Patient',
+      { resourceType: 'Patient', id: 'p1' },
+      'the prefetch value for this search is a Patient, not a Bundle',
+    ],
+    ['an empty resourceType', { resourceType: '' }, 'the prefetch value for this search is a resource, not a Bundle'],
+  ])("%s as a search key's prefetch, no fhirServer: 412 naming the key and why", async (_what, value, why) => {
+    const res = await callPatientView({
+      prefetch: {
+        patient: null,
+        observations: value,
+        medicationAdministrations: EMPTY,
+        procedures: EMPTY,
+        conditions: EMPTY,
+      },
+    });
+    expect(res).toMatchObject({
+      status: 412,
+      body: {
+        issue: [
+          {
+            diagnostics: `${PRECONDITION}observations: ${why} and no fhirServer was given`,
+            expression: ['prefetch.observations'],
+          },
+        ],
+      },
+    });
+  });
+
+  test("a Patient as a search key's prefetch, with a fhirServer: the key is read from fhirServer instead", async () => {
+    await withHostile({ resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({
+        fhirServer: fhir.baseUrl,
+        prefetch: {
+          patient: { resourceType: 'Patient', id: 'p1' },
+          observations: { resourceType: 'Patient', id: 'p1' },
+          medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
+          procedures: EMPTY,
+          conditions: EMPTY,
+        },
+      });
+      expect(res.status).toBe(200);
+      expect(JSON.stringify(res.body.cards)).toContain('ANC 0.2');
+      expect([...new Set(fhir.requests.map((r) => r.url.split('?')[0]))]).toEqual(['/fhir/Observation']);
+    });
+  });
+
+  test("an Observation as the patient key's prefetch is not the patient: the Patient is read from fhirServer", async () => {
+    await withHostile({ resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({
+        fhirServer: fhir.baseUrl,
+        prefetch: {
+          patient: RECORD[1],
+          observations: {
+            resourceType: 'Bundle',
+            type: 'searchset',
+            entry: RECORD.slice(1).map((r) => ({ resource: r })),
+          },
+          medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
+          procedures: EMPTY,
+          conditions: EMPTY,
+        },
+      });
+      expect(res.status).toBe(200);
+      expect(fhir.requests.map((r) => r.url)).toEqual(['/fhir/Patient/p1']);
+    });
+  });
+});
