@@ -16,6 +16,7 @@ import { setMaxListeners } from 'node:events';
 import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
 import { httpGet, type HttpAnswer, UnsupportedEncodingError } from './http-get.js';
 import type { RequestLimiter } from './limiter.js';
+import { decodeJsonText, TextDecodingError } from './json-text.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
 
 export type FhirAccessFailure =
@@ -329,7 +330,7 @@ export class FhirGateway {
     }
   }
 
-  /** Reads the body, counting decoded bytes against both caps. */
+  /** Reads the body, counting decoded bytes against both caps, and decodes it as request bodies are. */
   private async readText(response: HttpAnswer, what: string): Promise<string> {
     const { maxResponseBytes, budget } = this.options;
     const declared = Number(response.header('content-length'));
@@ -347,7 +348,12 @@ export class FhirGateway {
       }
       return undefined;
     });
-    return body.toString('utf8');
+    try {
+      return decodeJsonText(body, response.header('content-type'));
+    } catch (error) {
+      if (!(error instanceof TextDecodingError)) throw error;
+      throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with ${error.message}`);
+    }
   }
 }
 

@@ -152,3 +152,34 @@ describe('a search answered 200 with something other than a Bundle is not the re
     });
   });
 });
+
+describe('fhirServer answers are decoded by the rule request bodies are decoded by', () => {
+  /** The cards for RECORD served in `mode` on the Observation searches, uuids left out. */
+  const cardsIn = async (mode: HostileMode): Promise<unknown[]> =>
+    withHostile({ paths: { Observation: mode }, resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl });
+      expect(res.status).toBe(200);
+      return (res.body.cards ?? []).map((c) => ({ ...(c as object), uuid: undefined }));
+    });
+
+  test.each<HostileMode>(['bom-utf8', 'utf16'])('%s: read as the plain UTF-8 body, the same cards', async (mode) => {
+    const plain = await cardsIn('normal');
+    expect(JSON.stringify(plain)).toContain('ANC 0.2');
+    expect(await cardsIn(mode)).toEqual(plain);
+  });
+
+  test.each<[HostileMode, string]>([
+    ['latin1', 'fhirServer answered Observation search with charset iso-8859-1, not UTF-8 or UTF-16'],
+    ['invalid-utf8', 'fhirServer answered Observation search with bytes that are not valid UTF-8'],
+  ])('%s → 412: %s', async (mode, why) => {
+    await withHostile({ paths: { Observation: mode }, resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl });
+      expect(res).toMatchObject({
+        status: 412,
+        body: {
+          issue: [{ diagnostics: `${PRECONDITION}observations: ${why}`, expression: ['prefetch.observations'] }],
+        },
+      });
+    });
+  });
+});
