@@ -21,10 +21,10 @@ import {
 } from '../fhir/gateway.js';
 import { RequestLimiter } from '../fhir/limiter.js';
 import { screenResources } from '../fhir/resource-schemas.js';
+import { searchBundleSchema } from '../fhir/search-bundle.js';
 import { readFhirAuthorization } from './fhir-authorization.js';
 import { badRequestFromZod, preconditionFailed } from './outcomes.js';
 import { resolvePrefetchTemplate } from './prefetch.js';
-import { bundleSchema } from './schemas.js';
 import type {
   CdsRequest,
   CdsResponse,
@@ -265,11 +265,11 @@ async function resolveKey(
 
 /**
  * A Bundle sent for an unpublished key is held to what the router holds published keys to: an
- * `entry` that is not a list is a malformed request (400), not a failed search.
+ * `entry` that is not a list of objects is a malformed request (400), not a failed search.
  */
 function checkUnpublishedBundle(key: string, value: unknown): void {
   if ((value as { resourceType?: unknown } | null | undefined)?.resourceType !== 'Bundle') return;
-  const bundle = bundleSchema.safeParse(value);
+  const bundle = searchBundleSchema.safeParse(value);
   if (!bundle.success) throw badRequestFromZod(bundle.error, `prefetch.${key}`);
 }
 
@@ -327,7 +327,7 @@ function providedResources(value: unknown, template: string): Provided {
       return { ok: false, why: `the prefetch value is ${type}, not the ${reads} this key reads` };
     return { ok: true, resources: [resource], hasNext: false };
   }
-  // Through the router a Bundle whose entry is not a list is a 400 (checkPrefetchBundles); kept for direct callers.
+  // Through the router a Bundle whose entry is not a list of objects is a 400 (checkPrefetchBundles); kept for direct callers.
   if (resource.entry !== undefined && !Array.isArray(resource.entry))
     return { ok: false, why: 'the prefetch Bundle has no entry list' };
   const resources: unknown[] = [];

@@ -17,6 +17,7 @@ import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
 import { httpGet, type HttpAnswer, UnsupportedEncodingError } from './http-get.js';
 import type { RequestLimiter } from './limiter.js';
 import { decodeJsonText, TextDecodingError } from './json-text.js';
+import { searchBundleProblem } from './search-bundle.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
 
 export type FhirAccessFailure =
@@ -124,7 +125,7 @@ export class FhirGateway {
     const what = describe(relativeUrl);
     if (!target) throw new FhirAccessError('refused', `refused to fetch ${what}: it resolves outside fhirServer`);
     const first = await this.get(target);
-    if (first.resourceType === 'Bundle') return this.collectPages(first as Bundle);
+    if (first.resourceType === 'Bundle') return this.collectPages(first as Bundle, what);
     if (!isSearch(relativeUrl)) return [first];
     if (first.resourceType === 'OperationOutcome')
       throw new FhirAccessError(
@@ -191,15 +192,20 @@ export class FhirGateway {
     }
   }
 
-  /** Collects a Bundle's resources and those of the pages its `next` links lead to. */
-  async collectPages(bundle: Bundle): Promise<unknown[]> {
+  /**
+   * Collects a Bundle's resources and those of the pages its `next` links lead to. A page whose
+   * `entry` is not a list of objects is an invalid response (searchBundleSchema, the prefetch's rule).
+   */
+  async collectPages(bundle: Bundle, what = 'a search'): Promise<unknown[]> {
     const resources: unknown[] = [];
     const seen = new Set<string>();
     let page: Bundle | undefined = bundle;
     for (let pages = 1; page; pages++) {
-      const entries: unknown = page.entry;
-      for (const entry of Array.isArray(entries) ? (entries as unknown[]) : []) {
-        const resource = (entry as { resource?: unknown } | null)?.resource as Partial<Resource> | undefined;
+      const problem = searchBundleProblem(page);
+      if (problem)
+        throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with a Bundle whose ${problem}`);
+      for (const entry of page.entry ?? []) {
+        const resource = entry.resource as Partial<Resource> | undefined;
         if (!resource || typeof resource !== 'object') continue;
         if (resource.resourceType === 'OperationOutcome') {
           if (isFailureOutcome(resource as OperationOutcome))
@@ -209,7 +215,7 @@ export class FhirGateway {
             );
           continue;
         }
-        if ((entry as { search?: { mode?: unknown } }).search?.mode === 'outcome') continue;
+        if ((entry.search as { mode?: unknown } | undefined)?.mode === 'outcome') continue;
         resources.push(resource);
       }
       const next = nextLink(page);

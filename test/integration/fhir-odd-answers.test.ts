@@ -183,3 +183,63 @@ describe('fhirServer answers are decoded by the rule request bodies are decoded 
     });
   });
 });
+
+describe('a Bundle whose entry is no list of objects is invalid, from fhirServer (412) as in the prefetch (400)', () => {
+  test.each<[HostileMode, string]>([
+    ['entry-object', 'fhirServer answered Observation search with a Bundle whose entry is not a list'],
+    ['entry-null', 'fhirServer answered Observation search with a Bundle whose entry is not a list'],
+    ['entry-nested', 'fhirServer answered Observation search with a Bundle whose entry[0] is not an object'],
+  ])('%s → 412: %s', async (mode, why) => {
+    await withHostile({ paths: { Observation: mode }, resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl });
+      expect(res).toMatchObject({
+        status: 412,
+        body: {
+          issue: [{ diagnostics: `${PRECONDITION}observations: ${why}`, expression: ['prefetch.observations'] }],
+        },
+      });
+    });
+  });
+
+  test.each<[string, unknown[], string]>([
+    ['null', [{ resource: RECORD[1] }, null], 'entry[1]: Invalid input: expected object, received null'],
+    ['a string', ['Observation'], 'entry[0]: Invalid input: expected object, received string'],
+    ['a list', [[{ resource: RECORD[1] }]], 'entry[0]: Invalid input: expected object, received array'],
+  ])('a prefetch entry that is %s: 400 naming the entry', async (_what, entry, why) => {
+    const res = await callPatientView({
+      prefetch: {
+        patient: null,
+        observations: { resourceType: 'Bundle', type: 'searchset', entry },
+        medicationAdministrations: EMPTY,
+        procedures: EMPTY,
+        conditions: EMPTY,
+      },
+    });
+    const [expression] = why.split(':');
+    expect(res).toMatchObject({
+      status: 400,
+      body: {
+        issue: [{ diagnostics: `prefetch.observations.${why}`, expression: [`prefetch.observations.${expression}`] }],
+      },
+    });
+  });
+
+  test('an entry without a resource (a search entry with only fullUrl) is skipped, as in the prefetch', async () => {
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      entry: [{ fullUrl: 'urn:uuid:1' }, { resource: RECORD[2] }],
+    };
+    const res = await callPatientView({
+      prefetch: {
+        patient: null,
+        observations: bundle,
+        medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
+        procedures: EMPTY,
+        conditions: EMPTY,
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(res.body.cards)).toContain('ANC 0.2');
+  });
+});
