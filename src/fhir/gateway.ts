@@ -63,12 +63,24 @@ export function checkFhirServer(fhirServer: string, policy: FhirServerPolicy): s
 /** Bytes one CDS call may still read from fhirServer, shared by all its requests. */
 export class ReadBudget {
   private used = 0;
+  private spent = false;
   constructor(readonly limit: number) {}
 
-  /** Counts `bytes`; false once the call has read more than its limit. */
-  take(bytes: number): boolean {
+  /**
+   * Counts `bytes`: `ok` while the call stays within its limit; `passed` for the read that takes
+   * it past the limit, and `spent` for every read after that (another read used the budget up).
+   */
+  take(bytes: number): 'ok' | 'passed' | 'spent' {
+    if (this.spent) return 'spent';
     this.used += bytes;
-    return this.used <= this.limit;
+    if (this.used <= this.limit) return 'ok';
+    this.spent = true;
+    return 'passed';
+  }
+
+  /** True once a read has taken the call past its limit. */
+  get exhausted(): boolean {
+    return this.spent;
   }
 
   get bytesRead(): number {
@@ -271,8 +283,9 @@ export class FhirGateway {
 
   private async getNow(url: URL): Promise<Resource> {
     const what = describe(url.href);
-    const { signal } = this.options;
+    const { signal, budget } = this.options;
     if (signal.aborted) throw abortError(signal);
+    if (budget.exhausted) throw budgetSpent(what, budget); // not sent: nothing of it could be read
     let response: HttpAnswer;
     try {
       // node:http never follows a redirect: one could lead outside fhirServer. It is reported below.
@@ -346,13 +359,14 @@ export class FhirGateway {
     const body = await response.read((bytes) => {
       size += bytes;
       if (size > maxResponseBytes) return tooLarge(what, maxResponseBytes);
-      if (!budget.take(bytes)) {
+      const taken = budget.take(bytes);
+      if (taken === 'passed') {
         return new FhirAccessError(
           'too-large',
           `reading ${what} passed the ${mb(budget.limit)} this call may read from fhirServer (FHIR_MAX_CALL_BYTES)`,
         );
       }
-      return undefined;
+      return taken === 'spent' ? budgetSpent(what, budget) : undefined;
     });
     try {
       return decodeJsonText(body, response.header('content-type'));
@@ -372,6 +386,14 @@ export function isSearch(relativeUrl: string): boolean {
 export function aResource(type: unknown): string {
   if (typeof type !== 'string' || !RESOURCE_TYPE.test(type)) return 'a resource';
   return `${/^[AEIOU]/.test(type) ? 'an' : 'a'} ${type}`;
+}
+
+/** A read cut off (or never sent) because another read of the call used the call's budget up. */
+function budgetSpent(what: string, budget: ReadBudget): FhirAccessError {
+  return new FhirAccessError(
+    'too-large',
+    `reading ${what} stopped: another read used up the ${mb(budget.limit)} this call may read from fhirServer (FHIR_MAX_CALL_BYTES)`,
+  );
 }
 
 function tooLarge(what: string, limit: number): FhirAccessError {
