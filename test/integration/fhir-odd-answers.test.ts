@@ -243,3 +243,31 @@ describe('a Bundle whose entry is no list of objects is invalid, from fhirServer
     expect(JSON.stringify(res.body.cards)).toContain('ANC 0.2');
   });
 });
+
+describe('a patientId made only of dots is no FHIR id: it would read the FHIR base itself', () => {
+  test.each(['.', '..'])('patientId %s → 400 naming context.patientId; nothing is read', async (patientId) => {
+    await withHostile({}, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl }, patientId);
+      expect(res).toMatchObject({
+        status: 400,
+        body: {
+          issue: [
+            {
+              diagnostics: 'context.patientId: must be a FHIR id ([A-Za-z0-9-.], at most 64 characters, not only dots)',
+              expression: ['context.patientId'],
+            },
+          ],
+        },
+      });
+      expect(fhir.requests).toEqual([]);
+    });
+  });
+
+  test('a patientId with dots among other characters (a..b) is still a FHIR id', async () => {
+    await withHostile({}, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl }, 'a..b');
+      expect(res.status).toBe(200);
+      expect(fhir.requests.map((r) => r.url)).toContain('/fhir/Patient/a..b');
+    });
+  });
+});
