@@ -9,6 +9,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
+import { decodeJsonText, TextDecodingError } from '../fhir/json-text.js';
 import { badRequest, unsupportedMediaType } from './outcomes.js';
 
 export const JSON_TYPES = ['application/json', 'application/fhir+json'];
@@ -17,8 +18,6 @@ export const JSON_TYPES = ['application/json', 'application/fhir+json'];
 export function jsonBody(limit: string): RequestHandler[] {
   return [express.raw({ limit, type: JSON_TYPES }), parseJsonBuffer];
 }
-
-const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
 
 /** The Buffer express.raw left in req.body, as the JSON value it holds (body-parser json's rules). */
 function parseJsonBuffer(req: Request, _res: Response, next: NextFunction): void {
@@ -29,23 +28,25 @@ function parseJsonBuffer(req: Request, _res: Response, next: NextFunction): void
 }
 
 /**
- * UTF-8 (RFC 8259 §8.1), or UTF-16 when the charset says so; a byte order mark is skipped. An
- * empty body is an empty object, and only an object or array is JSON here ("strict"), as
- * body-parser's JSON parser had it.
+ * UTF-8 (RFC 8259 §8.1), or UTF-16 when the charset says so; a byte order mark is skipped
+ * (decodeJsonText, the rule FHIR responses are read by too). Another charset is a 415, bytes not
+ * valid in their encoding a 400. An empty body is an empty object, and only an object or array is
+ * JSON here ("strict"), as body-parser's JSON parser had it.
  */
 export function parseJson(raw: Buffer, contentType: string | undefined): unknown {
   if (raw.length === 0) return {};
-  const charset = CHARSET.exec(contentType ?? '')?.[1]?.toLowerCase() ?? 'utf-8';
   let text: string;
-  if (charset === 'utf-8' || charset === 'utf8') text = raw.toString('utf8');
-  else if (charset === 'utf-16le' || charset === 'utf-16be' || charset === 'utf-16')
-    text = new TextDecoder(charset).decode(raw);
-  else throw unsupportedMediaType(contentType);
-  const start = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  const first = firstNonSpace(text, start);
+  try {
+    text = decodeJsonText(raw, contentType);
+  } catch (error) {
+    if (!(error instanceof TextDecodingError)) throw error;
+    if (error.reason === 'charset') throw unsupportedMediaType(contentType);
+    throw badRequest(`Request body has ${error.message}`, '(body)');
+  }
+  const first = firstNonSpace(text, 0);
   if (first !== '{' && first !== '[') throw badRequest('Request body is not valid JSON', '(body)');
   try {
-    return JSON.parse(start === 0 ? text : text.slice(start)) as unknown;
+    return JSON.parse(text) as unknown;
   } catch {
     throw badRequest('Request body is not valid JSON', '(body)');
   }

@@ -15,8 +15,8 @@ import { badRequest, badRequestFromZod, notFound, serviceUnavailable } from './o
 import type { CdsServiceDefinition } from './service.js';
 import { CallFhirAccess, loadPrefetch, type LoadPrefetchOptions, type PrefetchedKey } from './service.js';
 import type { Card, CdsRequest, CdsResponse, HookName } from './schemas.js';
+import { searchBundleSchema } from '../fhir/search-bundle.js';
 import {
-  bundleSchema,
   cardSchema,
   cdsRequestSchema,
   contextSchemas,
@@ -180,7 +180,8 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
 }
 
 /**
- * A prefetch Bundle whose `entry` is not a list is a malformed request (400), as a malformed
+ * A prefetch Bundle whose `entry` is not a list of objects (searchBundleSchema, the rule fhirServer's
+ * pages are held to) is a malformed request (400), as a malformed
  * draftOrders Bundle is, and not a failed search to read again from fhirServer: the client's way
  * of saying a search failed is to leave the key out (or send an OperationOutcome).
  */
@@ -188,7 +189,7 @@ function checkPrefetchBundles(service: CdsServiceDefinition<HookName, unknown>, 
   for (const key of Object.keys(service.prefetch)) {
     const value = request.prefetch?.[key];
     if ((value as { resourceType?: unknown } | null | undefined)?.resourceType !== 'Bundle') continue;
-    const bundle = bundleSchema.safeParse(value);
+    const bundle = searchBundleSchema.safeParse(value);
     if (!bundle.success) throw badRequestFromZod(bundle.error, `prefetch.${key}`);
   }
 }

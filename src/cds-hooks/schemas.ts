@@ -31,13 +31,19 @@ export const bundleSchema = z.looseObject({
   entry: z.array(z.unknown()).optional(),
 });
 
-/** FHIR R4 id: a patientId that is not one cannot be searched for, and is never logged. */
-const fhirId = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, 'must be a FHIR id ([A-Za-z0-9-.], at most 64 characters)');
+/**
+ * FHIR R4 id: a patientId that is not one cannot be searched for, and is never logged. An id of
+ * dots only (`.`, `..`) matches R4's pattern but is a path segment that reads the FHIR base itself
+ * (`Patient/..`), so a request's id may not be one.
+ */
+export const fhirIdSchema = z
+  .string()
+  .regex(/^(?!\.+$)[A-Za-z0-9\-.]{1,64}$/, 'must be a FHIR id ([A-Za-z0-9-.], at most 64 characters, not only dots)');
 const boundedString = nonEmpty.max(1024, 'must be at most 1024 characters');
 
 const baseContext = {
   userId: boundedString,
-  patientId: fhirId,
+  patientId: fhirIdSchema,
   encounterId: boundedString.optional(),
 };
 

@@ -11,17 +11,20 @@ import type { Config } from '../config.js';
 import {
   checkFhirServer,
   FhirAccessError,
+  aResource,
+  describe,
   FhirGateway,
   isFailureOutcome,
+  isSearch,
   ReadBudget,
   type FhirRequestObserver,
 } from '../fhir/gateway.js';
 import { RequestLimiter } from '../fhir/limiter.js';
 import { screenResources } from '../fhir/resource-schemas.js';
+import { searchBundleSchema } from '../fhir/search-bundle.js';
 import { readFhirAuthorization } from './fhir-authorization.js';
 import { badRequestFromZod, preconditionFailed } from './outcomes.js';
 import { resolvePrefetchTemplate } from './prefetch.js';
-import { bundleSchema } from './schemas.js';
 import type {
   CdsRequest,
   CdsResponse,
@@ -194,7 +197,7 @@ export async function loadPrefetch(
       data[key] = { resources: [], issues: [], source: 'null' };
       continue;
     }
-    const provided = providedResources(value);
+    const provided = providedResources(value, service.prefetch[key] ?? service.reads?.[key] ?? '');
     if (provided.ok) plans.push({ key, provided: provided.resources, nextPages: provided.hasNext });
     else {
       if (provided.why)
@@ -268,11 +271,11 @@ async function resolveKey(
 
 /**
  * A Bundle sent for an unpublished key is held to what the router holds published keys to: an
- * `entry` that is not a list is a malformed request (400), not a failed search.
+ * `entry` that is not a list of objects is a malformed request (400), not a failed search.
  */
 function checkUnpublishedBundle(key: string, value: unknown): void {
   if ((value as { resourceType?: unknown } | null | undefined)?.resourceType !== 'Bundle') return;
-  const bundle = bundleSchema.safeParse(value);
+  const bundle = searchBundleSchema.safeParse(value);
   if (!bundle.success) throw badRequestFromZod(bundle.error, `prefetch.${key}`);
 }
 
@@ -309,9 +312,11 @@ type Provided = { ok: true; resources: unknown[]; hasNext: boolean } | { ok: fal
 
 /**
  * The resources of a prefetch value, or why it must be fetched instead: missing, not a resource,
- * an OperationOutcome (the client's search failed), or a Bundle reporting a failed search.
+ * an OperationOutcome (the client's search failed), a Bundle reporting a failed search, or a
+ * resource that is not what `template` reads (a search's value must be a Bundle; a read's, the
+ * resource type it reads).
  */
-function providedResources(value: unknown): Provided {
+function providedResources(value: unknown, template: string): Provided {
   if (value === undefined) return { ok: false };
   if (!value || typeof value !== 'object' || Array.isArray(value))
     return { ok: false, why: 'the prefetch value is not a FHIR resource' };
@@ -320,8 +325,15 @@ function providedResources(value: unknown): Provided {
   // The spec: a client that failed to prefetch omits the key; some send an OperationOutcome instead.
   if (resource.resourceType === 'OperationOutcome')
     return { ok: false, why: "the client's prefetch search failed (OperationOutcome)" };
-  if (resource.resourceType !== 'Bundle') return { ok: true, resources: [resource], hasNext: false };
-  // Through the router a Bundle whose entry is not a list is a 400 (checkPrefetchBundles); kept for direct callers.
+  if (resource.resourceType !== 'Bundle') {
+    const type = aResource(resource.resourceType);
+    if (isSearch(template)) return { ok: false, why: `the prefetch value for this search is ${type}, not a Bundle` };
+    const reads = describe(template).replace(/ read$/, '');
+    if (resource.resourceType !== reads)
+      return { ok: false, why: `the prefetch value is ${type}, not the ${reads} this key reads` };
+    return { ok: true, resources: [resource], hasNext: false };
+  }
+  // Through the router a Bundle whose entry is not a list of objects is a 400 (checkPrefetchBundles); kept for direct callers.
   if (resource.entry !== undefined && !Array.isArray(resource.entry))
     return { ok: false, why: 'the prefetch Bundle has no entry list' };
   const resources: unknown[] = [];

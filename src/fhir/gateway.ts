@@ -16,6 +16,8 @@ import { setMaxListeners } from 'node:events';
 import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
 import { httpGet, type HttpAnswer, UnsupportedEncodingError } from './http-get.js';
 import type { RequestLimiter } from './limiter.js';
+import { decodeJsonText, TextDecodingError } from './json-text.js';
+import { searchBundleProblem } from './search-bundle.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
 
 export type FhirAccessFailure =
@@ -61,12 +63,24 @@ export function checkFhirServer(fhirServer: string, policy: FhirServerPolicy): s
 /** Bytes one CDS call may still read from fhirServer, shared by all its requests. */
 export class ReadBudget {
   private used = 0;
+  private spent = false;
   constructor(readonly limit: number) {}
 
-  /** Counts `bytes`; false once the call has read more than its limit. */
-  take(bytes: number): boolean {
+  /**
+   * Counts `bytes`: `ok` while the call stays within its limit; `passed` for the read that takes
+   * it past the limit, and `spent` for every read after that (another read used the budget up).
+   */
+  take(bytes: number): 'ok' | 'passed' | 'spent' {
+    if (this.spent) return 'spent';
     this.used += bytes;
-    return this.used <= this.limit;
+    if (this.used <= this.limit) return 'ok';
+    this.spent = true;
+    return 'passed';
+  }
+
+  /** True once a read has taken the call past its limit. */
+  get exhausted(): boolean {
+    return this.spent;
   }
 
   get bytesRead(): number {
@@ -93,6 +107,9 @@ export interface GatewayOptions {
 /** Outcome (`ok` or a FhirAccessFailure), resource type (see describe) and duration of one request. */
 export type FhirRequestObserver = (outcome: 'ok' | FhirAccessFailure, resourceType: string, seconds: number) => void;
 
+/** What a resource type name looks like; a server's text outside it never reaches a message. */
+const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
+
 const JSON_TYPES = /^application\/(fhir\+)?json\b|^application\/json\+fhir\b/i;
 
 /** Whether an OperationOutcome reports a failure (rather than a warning or a note). */
@@ -111,15 +128,26 @@ export class FhirGateway {
    * Reads a relative FHIR URL (a read or a search). Searches are followed through their `next`
    * links; the result is the list of resources, without OperationOutcome entries. A search whose
    * Bundle reports an error (an OperationOutcome entry with an error issue) fails: a failed search
-   * is not an empty record.
+   * is not an empty record. So does a search answered with anything but a Bundle: an
+   * OperationOutcome there is the server's failure, never data, and another resource is not the
+   * searchset asked for. A read's answer is the resource.
    */
   async fetchAll(relativeUrl: string): Promise<unknown[]> {
     const target = resolveUnderBase(this.options.baseUrl, relativeUrl);
-    if (!target)
-      throw new FhirAccessError('refused', `refused to fetch ${describe(relativeUrl)}: it resolves outside fhirServer`);
+    const what = describe(relativeUrl);
+    if (!target) throw new FhirAccessError('refused', `refused to fetch ${what}: it resolves outside fhirServer`);
     const first = await this.get(target);
-    if (first.resourceType !== 'Bundle') return [first];
-    return this.collectPages(first as Bundle);
+    if (first.resourceType === 'Bundle') return this.collectPages(first as Bundle, what);
+    if (!isSearch(relativeUrl)) return [first];
+    if (first.resourceType === 'OperationOutcome')
+      throw new FhirAccessError(
+        'search-failed',
+        `fhirServer answered ${what} with an OperationOutcome instead of a Bundle: the search failed`,
+      );
+    throw new FhirAccessError(
+      'invalid-response',
+      `fhirServer answered ${what} with ${aResource(first.resourceType)}, not a Bundle`,
+    );
   }
 
   /**
@@ -176,15 +204,20 @@ export class FhirGateway {
     }
   }
 
-  /** Collects a Bundle's resources and those of the pages its `next` links lead to. */
-  async collectPages(bundle: Bundle): Promise<unknown[]> {
+  /**
+   * Collects a Bundle's resources and those of the pages its `next` links lead to. A page whose
+   * `entry` is not a list of objects is an invalid response (searchBundleSchema, the prefetch's rule).
+   */
+  async collectPages(bundle: Bundle, what = 'a search'): Promise<unknown[]> {
     const resources: unknown[] = [];
     const seen = new Set<string>();
     let page: Bundle | undefined = bundle;
     for (let pages = 1; page; pages++) {
-      const entries: unknown = page.entry;
-      for (const entry of Array.isArray(entries) ? (entries as unknown[]) : []) {
-        const resource = (entry as { resource?: unknown } | null)?.resource as Partial<Resource> | undefined;
+      const problem = searchBundleProblem(page);
+      if (problem)
+        throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with a Bundle whose ${problem}`);
+      for (const entry of page.entry ?? []) {
+        const resource = entry.resource as Partial<Resource> | undefined;
         if (!resource || typeof resource !== 'object') continue;
         if (resource.resourceType === 'OperationOutcome') {
           if (isFailureOutcome(resource as OperationOutcome))
@@ -194,7 +227,7 @@ export class FhirGateway {
             );
           continue;
         }
-        if ((entry as { search?: { mode?: unknown } }).search?.mode === 'outcome') continue;
+        if ((entry.search as { mode?: unknown } | undefined)?.mode === 'outcome') continue;
         resources.push(resource);
       }
       const next = nextLink(page);
@@ -250,8 +283,9 @@ export class FhirGateway {
 
   private async getNow(url: URL): Promise<Resource> {
     const what = describe(url.href);
-    const { signal } = this.options;
+    const { signal, budget } = this.options;
     if (signal.aborted) throw abortError(signal);
+    if (budget.exhausted) throw budgetSpent(what, budget); // not sent: nothing of it could be read
     let response: HttpAnswer;
     try {
       // node:http never follows a redirect: one could lead outside fhirServer. It is reported below.
@@ -315,7 +349,7 @@ export class FhirGateway {
     }
   }
 
-  /** Reads the body, counting decoded bytes against both caps. */
+  /** Reads the body, counting decoded bytes against both caps, and decodes it as request bodies are. */
   private async readText(response: HttpAnswer, what: string): Promise<string> {
     const { maxResponseBytes, budget } = this.options;
     const declared = Number(response.header('content-length'));
@@ -325,16 +359,41 @@ export class FhirGateway {
     const body = await response.read((bytes) => {
       size += bytes;
       if (size > maxResponseBytes) return tooLarge(what, maxResponseBytes);
-      if (!budget.take(bytes)) {
+      const taken = budget.take(bytes);
+      if (taken === 'passed') {
         return new FhirAccessError(
           'too-large',
           `reading ${what} passed the ${mb(budget.limit)} this call may read from fhirServer (FHIR_MAX_CALL_BYTES)`,
         );
       }
-      return undefined;
+      return taken === 'spent' ? budgetSpent(what, budget) : undefined;
     });
-    return body.toString('utf8');
+    try {
+      return decodeJsonText(body, response.header('content-type'));
+    } catch (error) {
+      if (!(error instanceof TextDecodingError)) throw error;
+      throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with ${error.message}`);
+    }
   }
+}
+
+/** A search rather than a read: a query, a type alone (`Observation`), or `_search`. */
+export function isSearch(relativeUrl: string): boolean {
+  return relativeUrl.includes('?') || describe(relativeUrl).endsWith(' search');
+}
+
+/** `a Patient`, `an OperationOutcome`; `a resource` when the type is no plausible resource type name. */
+export function aResource(type: unknown): string {
+  if (typeof type !== 'string' || !RESOURCE_TYPE.test(type)) return 'a resource';
+  return `${/^[AEIOU]/.test(type) ? 'an' : 'a'} ${type}`;
+}
+
+/** A read cut off (or never sent) because another read of the call used the call's budget up. */
+function budgetSpent(what: string, budget: ReadBudget): FhirAccessError {
+  return new FhirAccessError(
+    'too-large',
+    `reading ${what} stopped: another read used up the ${mb(budget.limit)} this call may read from fhirServer (FHIR_MAX_CALL_BYTES)`,
+  );
 }
 
 function tooLarge(what: string, limit: number): FhirAccessError {
@@ -381,7 +440,7 @@ export function describe(url: string): string {
   const parsed = parseUrl(url) ?? parseUrl(`http://x/${url.replace(/^\/+/, '')}`);
   if (!parsed) return 'a FHIR request';
   const segments = parsed.pathname.split('/').filter(Boolean);
-  const typeIndex = segments.findLastIndex((s) => /^[A-Z][A-Za-z]{1,63}$/.test(s));
+  const typeIndex = segments.findLastIndex((s) => RESOURCE_TYPE.test(s));
   if (typeIndex < 0) return 'a FHIR request';
   const type = segments[typeIndex];
   const rest = segments.length - typeIndex - 1;

@@ -4,12 +4,20 @@
  * uses it too.
  */
 
+/** A `.` or `..` path segment, percent-encoded or not (`%2e`, `.%2E`), as a URL parser reads it. */
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
+
 /**
  * Resolves a relative FHIR URL against the FHIR base URL and checks that the result stays under
- * that base (same origin, same path prefix). Returns undefined when it would leave the base.
+ * that base (same origin, same path prefix). Returns undefined when it would leave the base, and
+ * for any `.` or `..` path segment: no FHIR read or search has one, and `Patient/..` would read the
+ * base itself (with the bearer token).
  */
 export function resolveUnderBase(base: string, relative: string): URL | undefined {
   const root = new URL(base.endsWith('/') ? base : `${base}/`);
+  const path = relative.split(/[?#]/, 1)[0] ?? '';
+  // A backslash separates segments too in http(s) URLs (WHATWG URL).
+  if (path.split(/[/\\]/).some((segment) => DOT_SEGMENT.test(segment))) return undefined;
   let target: URL;
   try {
     target = new URL(relative.replace(/^\/+/, ''), root);

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { assess } from '../clinical/assess.js';
 import { requireJsonBody } from '../cds-hooks/json-body.js';
 import { badRequestFromZod } from '../cds-hooks/outcomes.js';
+import { fhirIdSchema } from '../cds-hooks/schemas.js';
 import { assessmentBundleSchema, bundleResources } from '../fhir/bundle.js';
 import { engineSettings, type ClinicalContext } from '../profiles.js';
 import { allowOnly } from './middleware.js';
@@ -16,10 +17,7 @@ const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD'
 const querySchema = z.looseObject({
   asOf: date.optional(),
   infusionDate: date.optional(),
-  patientId: z
-    .string()
-    .regex(/^[A-Za-z0-9\-.]{1,64}$/, 'must be a FHIR id')
-    .optional(),
+  patientId: fhirIdSchema.optional(),
   series: z.enum(['true', 'false']).optional(),
 });
 

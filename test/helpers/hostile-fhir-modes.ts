@@ -30,6 +30,7 @@ export interface Ctx {
   bombs: Map<string, Buffer[]>;
 }
 
+/** Answers `mode`; the modes of ./hostile-fhir-odd.ts are answered there. */
 export function respond(ctx: Ctx, mode: HostileMode): void {
   const { res, url, path, options } = ctx;
   const isRead = /^[A-Za-z]+\/[^/]+$/.test(path);
@@ -154,19 +155,22 @@ function patientOf(path: string, url: URL): string {
 }
 
 function sendNormal(ctx: Ctx, contentType: string, how: 'plain' | 'encoded' | 'truncated' = 'plain'): void {
-  const { path } = ctx;
   const answer = how === 'plain' ? send : how === 'encoded' ? sendEncoded : sendTruncated;
-  const read = /^([A-Za-z]+)\/([^/]+)$/.exec(path);
+  const [status, body] = normalAnswer(ctx);
+  answer(ctx, status, contentType, JSON.stringify(body));
+}
+
+/** What `normal` answers: a read's resource (a Patient is always found) or 404, else the searchset. */
+export function normalAnswer(ctx: Ctx): [number, object] {
+  const read = /^([A-Za-z]+)\/([^/]+)$/.exec(ctx.path);
   if (read) {
     const [, type, id] = read;
     const found =
       (ctx.options.resources ?? []).find((r) => r.resourceType === type && r.id === id) ??
       (type === 'Patient' ? { resourceType: 'Patient', id } : undefined);
-    if (found) answer(ctx, 200, contentType, JSON.stringify(found));
-    else answer(ctx, 404, contentType, JSON.stringify(outcome('not-found', `${type ?? ''} not found`)));
-    return;
+    return found ? [200, found] : [404, outcome('not-found', `${type ?? ''} not found`)];
   }
-  answer(ctx, 200, contentType, JSON.stringify(searchset(ctx, [{ relation: 'self', url: ctx.url.href }])));
+  return [200, searchset(ctx, [{ relation: 'self', url: ctx.url.href }])];
 }
 
 /** `body` compressed with options.encoding (default gzip); an encoding zlib does not know is sent as is. */
@@ -227,7 +231,10 @@ export function outcome(code: string, diagnostics: string): object {
 }
 
 export function send(ctx: Ctx, status: number, contentType: string, body: string): void {
-  const bytes = Buffer.from(body);
+  sendBytes(ctx, status, contentType, Buffer.from(body));
+}
+
+export function sendBytes(ctx: Ctx, status: number, contentType: string, bytes: Buffer): void {
   ctx.res.writeHead(status, { 'content-type': contentType, 'content-length': String(bytes.length) });
   ctx.res.end(bytes);
   ctx.record.bytesWritten += bytes.length;

@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Resource } from 'fhir/r4.js';
 import { FHIR_JSON, outcome, respond, send, type Ctx } from './hostile-fhir-modes.js';
+import { isOddMode, respondOdd, type OddMode } from './hostile-fhir-odd.js';
 import { closeServer, listen } from './servers.js';
 
 export type HostileMode =
@@ -29,7 +30,9 @@ export type HostileMode =
   | '404-with-id' // 404 OperationOutcome whose diagnostics echo the requested patient id
   | 'gzip-bomb' // Content-Encoding: gzip, ~1/1000 of `bombBytes` on the wire, inflating to `bombBytes`
   | 'encoded' // `normal`, compressed with `encoding` (an unknown one is sent as the plain body)
-  | 'truncated'; // `normal` (compressed with `encoding` if given) with its full Content-Length; the connection closes after half the body
+  | 'truncated' // `normal` (compressed with `encoding` if given) with its full Content-Length; the connection closes after half the body
+  | OddMode; // ./hostile-fhir-odd.ts: outcome-200, patient-for-search (200 not a searchset); entry-object, entry-null,
+//             entry-nested (an entry that is no list of objects); bom-utf8, utf16, latin1, invalid-utf8 (`normal`, other bytes)
 
 export interface HostileOptions {
   /** Behaviour for every request (default `normal`); change it later with `setMode`. */
@@ -138,6 +141,7 @@ export async function hostileFhir(options: HostileOptions = {}): Promise<Hostile
       bombs,
     };
     if (path === undefined) send(ctx, 404, FHIR_JSON, JSON.stringify(outcome('not-found', 'Not a FHIR endpoint')));
+    else if (isOddMode(chosen)) respondOdd(ctx, chosen);
     else respond(ctx, chosen);
   };
 

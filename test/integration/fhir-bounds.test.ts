@@ -71,11 +71,13 @@ async function withHostile<T>(
 const BYTE_CAP = 'larger than FHIR_MAX_RESPONSE_BYTES, or FHIR_MAX_CALL_BYTES for the searches together';
 /**
  * Every search of the call streams the body, so each key whose search passes a cap before the call
- * gives up is named, "key: why" joined by "; " (any of the keys, in key order).
+ * gives up is named, "key: why" joined by "; " (any of the keys, in key order); a key whose read
+ * was cut off because another read used up the call's budget says so.
  */
 const CAP_ITEM =
   '\\w+: (?:the response to \\w+ search is larger than 4 MB \\(FHIR_MAX_RESPONSE_BYTES\\); reading stopped|' +
-  'reading \\w+ search passed the 6 MB this call may read from fhirServer \\(FHIR_MAX_CALL_BYTES\\))';
+  'reading \\w+ search passed the 6 MB this call may read from fhirServer \\(FHIR_MAX_CALL_BYTES\\)|' +
+  'reading \\w+ search stopped: another read used up the 6 MB this call may read from fhirServer \\(FHIR_MAX_CALL_BYTES\\))';
 const BYTE_CAP_MESSAGE = new RegExp(`^${CAP_ITEM}(?:; ${CAP_ITEM})*$`);
 /** The keys named in such a message ("; reading stopped" is no key: a key is followed by ": "). */
 const capKeys = (message: string): string[] => [...message.matchAll(/(?:^|; )(\w+): /g)].map((m) => m[1] ?? '');
@@ -214,6 +216,41 @@ describe('a hostile fhirServer costs one 412, within the deadline + 1 s, with th
       const res = await callPatientView(fhir.baseUrl);
       expect(res.status).toBe(412);
       expect(res.body.issue?.[0]?.diagnostics).toContain('this call may read from fhirServer (FHIR_MAX_CALL_BYTES)');
+    } finally {
+      await fhir.close();
+    }
+  });
+
+  test('the budget used up by one search: the 412 blames that search; the reads it cut off say so', async () => {
+    // Seven Observation searches of 1.5 MB each (under the 4 MB per response) pass the call's 6 MB;
+    // the MedicationAdministration search answers after that.
+    const fhir = await hostileFhir({
+      mode: 'normal',
+      paths: { Observation: 'huge', MedicationAdministration: 'slow-headers' },
+      hugeBytes: 1.5 * 1_048_576,
+      headerDelayMs: 600,
+    });
+    try {
+      const res = await callPatientView(fhir.baseUrl);
+      expect(res.status).toBe(412);
+      const diagnostics = res.body.issue?.[0]?.diagnostics ?? '';
+      const general = 'Required FHIR data could not be obtained from prefetch or fhirServer: ';
+      expect(diagnostics.startsWith(general)).toBe(true);
+      const items = new Map(
+        diagnostics
+          .slice(general.length)
+          .split(/; (?=\w+: )/)
+          .map((item) => [item.split(': ')[0], item.slice(item.indexOf(': ') + 2)]),
+      );
+      expect(items.get('observations')).toBe(
+        'reading Observation search passed the 6 MB this call may read from fhirServer (FHIR_MAX_CALL_BYTES)',
+      );
+      const cutOff = (type: string): string =>
+        `reading ${type} search stopped: another read used up the 6 MB this call may read from fhirServer (FHIR_MAX_CALL_BYTES)`;
+      expect(items.get('medicationAdministrations')).toBe(cutOff('MedicationAdministration'));
+      // Procedure is read at once and usually done before; if not, it says it was cut off too.
+      if (items.has('procedures')) expect(items.get('procedures')).toBe(cutOff('Procedure'));
+      expect(res.body.issue?.[0]?.expression).toEqual([...items.keys()].map((k) => `prefetch.${k}`));
     } finally {
       await fhir.close();
     }

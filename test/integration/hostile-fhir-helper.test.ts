@@ -3,11 +3,13 @@
  * tests that point the service at it fail for the service's faults, not the helper's.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
+import { isUtf8 } from 'node:buffer';
 import { get as httpGet } from 'node:http';
 import { brotliDecompressSync, createGunzip, gunzipSync, inflateSync } from 'node:zlib';
 import type { Bundle, Observation, OperationOutcome } from 'fhir/r4.js';
 import { hostileFhir, type HostileFhirServer, type HostileOptions } from '../helpers/hostile-fhir.js';
 import { BUNDLE_OPEN } from '../helpers/hostile-fhir-bodies.js';
+import { NESTED_DEPTH, NON_ASCII_TAG } from '../helpers/hostile-fhir-odd.js';
 
 const MB = 1024 * 1024;
 let server: HostileFhirServer | undefined;
@@ -250,6 +252,58 @@ describe('hostile FHIR helper', () => {
     expect(((await missing.json()) as OperationOutcome).issue[0]?.diagnostics).toContain('Patient/<b>x</b>');
   });
 
+  test('outcome-200, patient-for-search: a 200 that is not the searchset asked for', async () => {
+    const s = await start({ paths: { Observation: 'outcome-200', Procedure: 'patient-for-search' } });
+    const failed = await fetch(`${s.baseUrl}/Observation?patient=p1`);
+    expect([failed.status, failed.headers.get('content-type')]).toEqual([200, 'application/fhir+json']);
+    expect(await failed.json()).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error' }] });
+    expect(await (await fetch(`${s.baseUrl}/Procedure?patient=p1`)).json()).toEqual({
+      resourceType: 'Patient',
+      id: 'p-other',
+    });
+  });
+
+  test('entry-object, entry-null, entry-nested: a searchset whose entry is no list of objects', async () => {
+    const obs: Observation = { resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'ANC' } };
+    const s = await start({ resources: [obs], mode: 'entry-object' });
+    const object = (await (await fetch(`${s.baseUrl}/Observation`)).json()) as { entry: unknown };
+    expect(object).toMatchObject({
+      resourceType: 'Bundle',
+      type: 'searchset',
+      entry: { 0: { resource: { id: 'o1' } } },
+    });
+    expect(Array.isArray(object.entry)).toBe(false);
+    s.setMode('entry-null');
+    expect(await (await fetch(`${s.baseUrl}/Observation`)).json()).toMatchObject({
+      resourceType: 'Bundle',
+      entry: null,
+    });
+    s.setMode('entry-nested');
+    let nested: unknown = ((await (await fetch(`${s.baseUrl}/Observation`)).json()) as { entry: unknown }).entry;
+    let depth = 0;
+    while (Array.isArray(nested) && nested.length > 0) [nested, depth] = [nested[0], depth + 1];
+    expect(depth).toBe(NESTED_DEPTH - 1);
+  });
+
+  test.each<[string, string | null, (body: Buffer) => string]>([
+    ['bom-utf8', null, (b) => b.subarray(3).toString('utf8')],
+    ['utf16', 'application/fhir+json; charset=utf-16le', (b) => b.subarray(2).toString('utf16le')],
+    ['latin1', 'application/fhir+json; charset=iso-8859-1', (b) => b.toString('latin1')],
+    ['invalid-utf8', null, (b) => b.toString('latin1')],
+  ])('%s: the normal searchset in those bytes', async (mode, charsetType, decode) => {
+    const s = await start({ mode: mode as HostileOptions['mode'] });
+    const raw = await rawGet(`${s.baseUrl}/Observation?patient=p1`);
+    expect(raw.type).toBe(charsetType ?? 'application/fhir+json');
+    if (mode === 'bom-utf8') expect([...raw.body.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    if (mode === 'utf16') expect([...raw.body.subarray(0, 2)]).toEqual([0xff, 0xfe]);
+    if (mode === 'invalid-utf8') expect(isUtf8(raw.body)).toBe(false);
+    expect(JSON.parse(decode(raw.body))).toMatchObject({
+      resourceType: 'Bundle',
+      type: 'searchset',
+      meta: { tag: [{ display: NON_ASCII_TAG }] },
+    });
+  });
+
   test('gzip-bomb: a small gzip body that inflates to exactly the stated size of one valid Bundle', async () => {
     const s = await start({ mode: 'gzip-bomb', bombBytes: 4 * MB });
     const raw = await new Promise<{ encoding: string | undefined; body: Buffer }>((resolve, reject) => {
@@ -309,7 +363,9 @@ describe('hostile FHIR helper', () => {
   });
 });
 
-function rawGet(url: string): Promise<{ encoding: string | undefined; length: string | undefined; body: Buffer }> {
+function rawGet(
+  url: string,
+): Promise<{ encoding: string | undefined; length: string | undefined; type: string | undefined; body: Buffer }> {
   return new Promise((resolve, reject) => {
     httpGet(url, (res) => {
       const chunks: Buffer[] = [];
@@ -318,6 +374,7 @@ function rawGet(url: string): Promise<{ encoding: string | undefined; length: st
         resolve({
           encoding: res.headers['content-encoding'],
           length: res.headers['content-length'],
+          type: res.headers['content-type'],
           body: Buffer.concat(chunks),
         }),
       );

@@ -41,18 +41,33 @@ describe('parseJson', () => {
     expect(parseJson(raw, type)).toEqual(expected);
   });
 
-  test.each([
-    ['a string (strict: object or array only) → 400', Buffer.from('"text"'), JSON_TYPE, 400],
-    ['a number → 400', Buffer.from(' 12'), JSON_TYPE, 400],
-    ['only whitespace → 400', Buffer.from('  \n'), JSON_TYPE, 400],
-    ['truncated JSON → 400', Buffer.from('{"a":'), JSON_TYPE, 400],
-    ['two byte order marks → 400', Buffer.from('\ufeff\ufeff{}'), JSON_TYPE, 400],
-    ['charset latin1 → 415', Buffer.from('{}'), 'application/json; charset=latin1', 415],
-    ['charset utf-32 → 415', Buffer.from('{}'), 'application/json; charset=utf-32', 415],
-  ])('%s', (_what, raw, type, status) => {
-    const [got, diagnostics] = failure(raw, type);
+  const NOT_JSON = 'Request body is not valid JSON';
+  test.each<[string, Buffer, string, number, string]>([
+    ['a string (strict: object or array only) → 400', Buffer.from('"text"'), JSON_TYPE, 400, NOT_JSON],
+    ['a number → 400', Buffer.from(' 12'), JSON_TYPE, 400, NOT_JSON],
+    ['only whitespace → 400', Buffer.from('  \n'), JSON_TYPE, 400, NOT_JSON],
+    ['truncated JSON → 400', Buffer.from('{"a":'), JSON_TYPE, 400, NOT_JSON],
+    ['two byte order marks → 400', Buffer.from('\ufeff\ufeff{}'), JSON_TYPE, 400, NOT_JSON],
+    ['charset latin1 → 415', Buffer.from('{}'), 'application/json; charset=latin1', 415, ''],
+    ['charset utf-32 → 415', Buffer.from('{}'), 'application/json; charset=utf-32', 415, ''],
+    [
+      'ISO-8859-1 bytes sent as UTF-8 → 400 (they were read as U+FFFD)',
+      Buffer.from('{"a":"µ"}', 'latin1'),
+      JSON_TYPE,
+      400,
+      'Request body has bytes that are not valid UTF-8',
+    ],
+    [
+      'an odd number of UTF-16 bytes → 400',
+      Buffer.from('{}x', 'utf16le').subarray(0, 5),
+      'application/json; charset=utf-16le',
+      400,
+      'Request body has bytes that are not valid UTF-16',
+    ],
+  ])('%s', (_what, raw, type, status, diagnostics) => {
+    const [got, said] = failure(raw, type);
     expect(got).toBe(status);
-    if (status === 400) expect(diagnostics).toBe('Request body is not valid JSON');
+    if (status === 400) expect(said).toBe(diagnostics);
   });
 
   test('any JSON object or array comes back as JSON.parse reads it', () => {

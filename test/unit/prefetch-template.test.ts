@@ -52,6 +52,26 @@ describe('resolveUnderBase / isUnderBase', () => {
   ])('%s + %s leaves the base and is refused', (base, rel) => {
     expect(resolveUnderBase(base, rel)).toBeUndefined();
   });
+  test.each([
+    'Patient/..',
+    'Patient/.',
+    'Patient/%2e%2E',
+    'Patient/.%2e',
+    'Patient/%2E',
+    'Patient/../Patient/1',
+    'Patient\\..',
+    './Patient/1',
+    'Observation/..?patient=1',
+  ])('%s has a dot segment and is refused, even where it would stay under the base', (rel) => {
+    expect(resolveUnderBase('https://ehr.example.org/fhir/R4', rel)).toBeUndefined();
+  });
+  test.each([
+    ['Patient/a.b', 'https://ehr.example.org/fhir/Patient/a.b'],
+    ['Patient/...', 'https://ehr.example.org/fhir/Patient/...'],
+    ['Observation?patient=..', 'https://ehr.example.org/fhir/Observation?patient=..'],
+  ])('%s: dots that are no dot segment are kept', (rel, url) => {
+    expect(resolveUnderBase('https://ehr.example.org/fhir', rel)?.href).toBe(url);
+  });
   test('a scheme-relative URL is read as a path under the base, never as another host', () => {
     expect(resolveUnderBase('https://ehr.example.org/fhir', '//evil.example/Patient/1')?.href).toBe(
       'https://ehr.example.org/fhir/evil.example/Patient/1',

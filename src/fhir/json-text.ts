@@ -1,0 +1,53 @@
+/**
+ * JSON text from bytes: one decoding rule for request bodies (src/cds-hooks/json-body.ts) and for
+ * fhirServer's answers (gateway.ts). UTF-8 (RFC 8259 §8.1) unless the content type's charset says
+ * UTF-16; a byte order mark is skipped; bytes that are not valid in their encoding are refused
+ * rather than turned into U+FFFD, and any other charset is refused by name.
+ */
+import { isUtf8 } from 'node:buffer';
+
+/** Why bytes are not JSON text: a charset we do not read, or bytes invalid in their encoding. */
+export class TextDecodingError extends Error {
+  constructor(
+    readonly reason: 'charset' | 'invalid-bytes',
+    /** The charset declared (lower case), or `utf-8` when none was. */
+    readonly charset: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TextDecodingError';
+  }
+}
+
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
+const UTF16 = new Set(['utf-16', 'utf-16le', 'utf-16be']);
+
+/** The charset a content type declares, lower case; `utf-8` when it declares none. */
+export function charsetOf(contentType: string | undefined): string {
+  return CHARSET.exec(contentType ?? '')?.[1]?.toLowerCase() ?? 'utf-8';
+}
+
+/**
+ * The text of a JSON body, without its byte order mark. Throws {@link TextDecodingError} (whose
+ * message completes "a body with …" / "the body is …") for another charset or invalid bytes.
+ */
+export function decodeJsonText(raw: Buffer, contentType: string | undefined): string {
+  const charset = charsetOf(contentType);
+  if (charset === 'utf-8' || charset === 'utf8') {
+    // isUtf8 runs at several GB/s; toString would turn invalid bytes into U+FFFD without a word.
+    if (!isUtf8(raw)) throw new TextDecodingError('invalid-bytes', 'utf-8', 'bytes that are not valid UTF-8');
+    const bom = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf;
+    return (bom ? raw.subarray(3) : raw).toString('utf8');
+  }
+  if (UTF16.has(charset)) {
+    try {
+      // TextDecoder skips the byte order mark itself (ignoreBOM is false by default).
+      return new TextDecoder(charset, { fatal: true }).decode(raw);
+    } catch {
+      throw new TextDecodingError('invalid-bytes', charset, 'bytes that are not valid UTF-16');
+    }
+  }
+  // The sender's text reaches a message only when it looks like a charset name.
+  const named = /^[\w.:+-]{1,40}$/.test(charset) ? `charset ${charset}` : 'an unknown charset';
+  throw new TextDecodingError('charset', charset, `${named}, not UTF-8 or UTF-16`);
+}

@@ -1,0 +1,25 @@
+/**
+ * What a Bundle answering a search must look like before its entries are read: the one rule for a
+ * client's prefetch (a 400 when broken, src/cds-hooks/router.ts) and fhirServer's pages (an
+ * invalid response, gateway.ts). An `entry` that is not a list, or an entry that is not an object,
+ * is a broken Bundle, never an empty record; an entry without a resource is skipped by the readers.
+ */
+import { z } from 'zod';
+
+export const searchBundleSchema = z.looseObject({
+  resourceType: z.literal('Bundle'),
+  type: z.string().optional(),
+  entry: z.array(z.looseObject({})).optional(),
+});
+
+/**
+ * Why `bundle` breaks {@link searchBundleSchema}, in words that quote nothing of it (`entry is not
+ * a list`, `entry[3] is not an object`), or undefined when it keeps to it.
+ */
+export function searchBundleProblem(bundle: unknown): string | undefined {
+  const result = searchBundleSchema.safeParse(bundle);
+  if (result.success) return undefined;
+  const path = result.error.issues[0]?.path ?? [];
+  if (path[0] !== 'entry') return 'is not a Bundle';
+  return typeof path[1] === 'number' ? `entry[${path[1]}] is not an object` : 'entry is not a list';
+}

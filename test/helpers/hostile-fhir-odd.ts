@@ -1,0 +1,69 @@
+/**
+ * The hostile FHIR server's (./hostile-fhir.ts) answers of odd shape or encoding: a 200 that is not
+ * the searchset asked for, a searchset whose `entry` is not a list of objects, and the `normal`
+ * searchset in another encoding than plain UTF-8.
+ */
+import { FHIR_JSON, normalAnswer, outcome, sendBytes, type Ctx } from './hostile-fhir-modes.js';
+
+/** Modes answered here. */
+export const ODD_MODES = [
+  'outcome-200',
+  'patient-for-search',
+  'entry-object',
+  'entry-null',
+  'entry-nested',
+  'bom-utf8',
+  'utf16',
+  'latin1',
+  'invalid-utf8',
+] as const;
+export type OddMode = (typeof ODD_MODES)[number];
+
+export const isOddMode = (mode: string): mode is OddMode => (ODD_MODES as readonly string[]).includes(mode);
+
+/** The text of a Bundle tag the encoding modes add, so a reader can check it decoded right. */
+export const NON_ASCII_TAG = 'Résultats µ/L';
+
+/** Depth of `entry-nested`: deep enough to break a recursive reader, parsed by JSON.parse. */
+export const NESTED_DEPTH = 100_000;
+
+export function respondOdd(ctx: Ctx, mode: OddMode): void {
+  const utf8 = (body: string, contentType = FHIR_JSON): void => sendBytes(ctx, 200, contentType, Buffer.from(body));
+  switch (mode) {
+    case 'outcome-200':
+      return utf8(JSON.stringify(outcome('exception', 'Search failed: the lab results backend is down')));
+    case 'patient-for-search':
+      return utf8(JSON.stringify({ resourceType: 'Patient', id: 'p-other' }));
+    case 'entry-object':
+    case 'entry-null': {
+      const bundle = normalAnswer(ctx)[1] as { entry?: unknown[] };
+      const entry = mode === 'entry-null' ? null : { 0: bundle.entry?.[0] ?? {} };
+      return utf8(JSON.stringify({ ...bundle, entry }));
+    }
+    case 'entry-nested':
+      return utf8(
+        `{"resourceType":"Bundle","type":"searchset","entry":${'['.repeat(NESTED_DEPTH)}${']'.repeat(NESTED_DEPTH)}}`,
+      );
+    case 'bom-utf8':
+      return sendBytes(ctx, 200, FHIR_JSON, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(tagged(ctx))]));
+    case 'utf16':
+      return sendBytes(
+        ctx,
+        200,
+        `${FHIR_JSON}; charset=utf-16le`,
+        Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(tagged(ctx), 'utf16le')]),
+      );
+    case 'latin1':
+      return sendBytes(ctx, 200, `${FHIR_JSON}; charset=iso-8859-1`, Buffer.from(tagged(ctx), 'latin1'));
+    case 'invalid-utf8':
+      // ISO-8859-1 bytes (é, µ) sent as if they were UTF-8.
+      return sendBytes(ctx, 200, FHIR_JSON, Buffer.from(tagged(ctx), 'latin1'));
+  }
+}
+
+/** The `normal` body (status 200 whatever it is) with a non-ASCII Bundle tag; a read's resource as is. */
+function tagged(ctx: Ctx): string {
+  const body = normalAnswer(ctx)[1] as { resourceType?: string };
+  if (body.resourceType !== 'Bundle') return JSON.stringify(body);
+  return JSON.stringify({ ...body, meta: { tag: [{ display: NON_ASCII_TAG }] } });
+}

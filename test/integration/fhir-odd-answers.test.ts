@@ -1,0 +1,273 @@
+/**
+ * fhirServer and prefetch answers of the wrong shape or encoding, over real HTTP: the real express
+ * app (listening on a port) reads a hostile fake FHIR server. A search answered with something other
+ * than a Bundle, a Bundle whose entry is no list of objects, a body in a charset we do not read or
+ * in bytes that are not UTF-8: each is a named 412 (or 400 for the client's own prefetch), never a
+ * record read as empty. A byte order mark and UTF-16 are read as the plain body is.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { buildTestApp, hookRequest } from '../helpers/app.js';
+import { anc, infusion } from '../helpers/fhir.js';
+import { hostileFhir, type HostileFhirServer, type HostileMode, type HostileOptions } from '../helpers/hostile-fhir.js';
+
+const SERVICE = '/cds-services/cart-hematotox-patient-view';
+const PRECONDITION = 'Required FHIR data could not be obtained from prefetch or fhirServer: ';
+const { app } = buildTestApp({
+  env: { FHIR_TIMEOUT_MS: '1500', FHIR_MAX_RESPONSE_BYTES: '4mb', FHIR_MAX_CALL_BYTES: '6mb' },
+});
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+});
+
+interface Answer {
+  status: number;
+  body: { issue?: { diagnostics?: string; expression?: string[] }[]; cards?: unknown[] };
+}
+
+async function callPatientView(request: Record<string, unknown>, patientId = 'p1'): Promise<Answer> {
+  const res = await fetch(`${base}${SERVICE}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(hookRequest('patient-view', patientId, request)),
+  });
+  return { status: res.status, body: (await res.json()) as never };
+}
+
+async function withHostile<T>(options: HostileOptions, run: (fhir: HostileFhirServer) => Promise<T>): Promise<T> {
+  const fhir = await hostileFhir({ mode: 'normal', ...options });
+  try {
+    return await run(fhir);
+  } finally {
+    await fhir.close();
+  }
+}
+
+/** An infusion and a severe neutropenia: a record that gives cards. */
+const RECORD = [infusion(0), anc(1, 0.3), anc(2, 0.2)];
+const EMPTY = { resourceType: 'Bundle', type: 'searchset', entry: [] };
+
+describe('a search answered 200 with something other than a Bundle is not the record', () => {
+  test.each<[HostileMode, string]>([
+    [
+      'outcome-200',
+      'fhirServer answered Observation search with an OperationOutcome instead of a Bundle: the search failed',
+    ],
+    ['patient-for-search', 'fhirServer answered Observation search with a Patient, not a Bundle'],
+  ])('%s → 412: %s', async (mode, why) => {
+    await withHostile({ paths: { Observation: mode }, resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl });
+      expect(res).toMatchObject({
+        status: 412,
+        body: {
+          issue: [{ diagnostics: `${PRECONDITION}observations: ${why}`, expression: ['prefetch.observations'] }],
+        },
+      });
+    });
+  });
+
+  test.each<[string, unknown, string]>([
+    [
+      'a Parameters',
+      { resourceType: 'Parameters' },
+      'the prefetch value for this search is a Parameters, not a Bundle',
+    ],
+    [
+      'a Patient',
+      { resourceType: 'Patient', id: 'p1' },
+      'the prefetch value for this search is a Patient, not a Bundle',
+    ],
+    ['an empty resourceType', { resourceType: '' }, 'the prefetch value for this search is a resource, not a Bundle'],
+  ])("%s as a search key's prefetch, no fhirServer: 412 naming the key and why", async (_what, value, why) => {
+    const res = await callPatientView({
+      prefetch: {
+        patient: null,
+        observations: value,
+        medicationAdministrations: EMPTY,
+        procedures: EMPTY,
+        conditions: EMPTY,
+      },
+    });
+    expect(res).toMatchObject({
+      status: 412,
+      body: {
+        issue: [
+          {
+            diagnostics: `${PRECONDITION}observations: ${why} and no fhirServer was given`,
+            expression: ['prefetch.observations'],
+          },
+        ],
+      },
+    });
+  });
+
+  test("a Patient as a search key's prefetch, with a fhirServer: the key is read from fhirServer instead", async () => {
+    await withHostile({ resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({
+        fhirServer: fhir.baseUrl,
+        prefetch: {
+          patient: { resourceType: 'Patient', id: 'p1' },
+          observations: { resourceType: 'Patient', id: 'p1' },
+          medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
+          procedures: EMPTY,
+          conditions: EMPTY,
+        },
+      });
+      expect(res.status).toBe(200);
+      expect(JSON.stringify(res.body.cards)).toContain('ANC 0.2');
+      expect([...new Set(fhir.requests.map((r) => r.url.split('?')[0]))]).toEqual(['/fhir/Observation']);
+    });
+  });
+
+  test("an Observation as the patient key's prefetch is not the patient: the Patient is read from fhirServer", async () => {
+    await withHostile({ resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({
+        fhirServer: fhir.baseUrl,
+        prefetch: {
+          patient: RECORD[1],
+          observations: {
+            resourceType: 'Bundle',
+            type: 'searchset',
+            entry: RECORD.slice(1).map((r) => ({ resource: r })),
+          },
+          medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
+          procedures: EMPTY,
+          conditions: EMPTY,
+        },
+      });
+      expect(res.status).toBe(200);
+      expect(fhir.requests.map((r) => r.url)).toEqual(['/fhir/Patient/p1']);
+    });
+  });
+});
+
+describe('fhirServer answers are decoded by the rule request bodies are decoded by', () => {
+  /** The cards for RECORD served in `mode` on the Observation searches, uuids left out. */
+  const cardsIn = async (mode: HostileMode): Promise<unknown[]> =>
+    withHostile({ paths: { Observation: mode }, resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl });
+      expect(res.status).toBe(200);
+      return (res.body.cards ?? []).map((c) => ({ ...(c as object), uuid: undefined }));
+    });
+
+  test.each<HostileMode>(['bom-utf8', 'utf16'])('%s: read as the plain UTF-8 body, the same cards', async (mode) => {
+    const plain = await cardsIn('normal');
+    expect(JSON.stringify(plain)).toContain('ANC 0.2');
+    expect(await cardsIn(mode)).toEqual(plain);
+  });
+
+  test.each<[HostileMode, string]>([
+    ['latin1', 'fhirServer answered Observation search with charset iso-8859-1, not UTF-8 or UTF-16'],
+    ['invalid-utf8', 'fhirServer answered Observation search with bytes that are not valid UTF-8'],
+  ])('%s → 412: %s', async (mode, why) => {
+    await withHostile({ paths: { Observation: mode }, resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl });
+      expect(res).toMatchObject({
+        status: 412,
+        body: {
+          issue: [{ diagnostics: `${PRECONDITION}observations: ${why}`, expression: ['prefetch.observations'] }],
+        },
+      });
+    });
+  });
+});
+
+describe('a Bundle whose entry is no list of objects is invalid, from fhirServer (412) as in the prefetch (400)', () => {
+  test.each<[HostileMode, string]>([
+    ['entry-object', 'fhirServer answered Observation search with a Bundle whose entry is not a list'],
+    ['entry-null', 'fhirServer answered Observation search with a Bundle whose entry is not a list'],
+    ['entry-nested', 'fhirServer answered Observation search with a Bundle whose entry[0] is not an object'],
+  ])('%s → 412: %s', async (mode, why) => {
+    await withHostile({ paths: { Observation: mode }, resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl });
+      expect(res).toMatchObject({
+        status: 412,
+        body: {
+          issue: [{ diagnostics: `${PRECONDITION}observations: ${why}`, expression: ['prefetch.observations'] }],
+        },
+      });
+    });
+  });
+
+  test.each<[string, unknown[], string]>([
+    ['null', [{ resource: RECORD[1] }, null], 'entry[1]: Invalid input: expected object, received null'],
+    ['a string', ['Observation'], 'entry[0]: Invalid input: expected object, received string'],
+    ['a list', [[{ resource: RECORD[1] }]], 'entry[0]: Invalid input: expected object, received array'],
+  ])('a prefetch entry that is %s: 400 naming the entry', async (_what, entry, why) => {
+    const res = await callPatientView({
+      prefetch: {
+        patient: null,
+        observations: { resourceType: 'Bundle', type: 'searchset', entry },
+        medicationAdministrations: EMPTY,
+        procedures: EMPTY,
+        conditions: EMPTY,
+      },
+    });
+    const [expression] = why.split(':');
+    expect(res).toMatchObject({
+      status: 400,
+      body: {
+        issue: [{ diagnostics: `prefetch.observations.${why}`, expression: [`prefetch.observations.${expression}`] }],
+      },
+    });
+  });
+
+  test('an entry without a resource (a search entry with only fullUrl) is skipped, as in the prefetch', async () => {
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      entry: [{ fullUrl: 'urn:uuid:1' }, { resource: RECORD[2] }],
+    };
+    const res = await callPatientView({
+      prefetch: {
+        patient: null,
+        observations: bundle,
+        medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
+        procedures: EMPTY,
+        conditions: EMPTY,
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(res.body.cards)).toContain('ANC 0.2');
+  });
+});
+
+describe('a patientId made only of dots is no FHIR id: it would read the FHIR base itself', () => {
+  test.each(['.', '..'])('patientId %s → 400 naming context.patientId; nothing is read', async (patientId) => {
+    await withHostile({}, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl }, patientId);
+      expect(res).toMatchObject({
+        status: 400,
+        body: {
+          issue: [
+            {
+              diagnostics: 'context.patientId: must be a FHIR id ([A-Za-z0-9-.], at most 64 characters, not only dots)',
+              expression: ['context.patientId'],
+            },
+          ],
+        },
+      });
+      expect(fhir.requests).toEqual([]);
+    });
+  });
+
+  test('a patientId with dots among other characters (a..b) is still a FHIR id', async () => {
+    await withHostile({}, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl }, 'a..b');
+      expect(res.status).toBe(200);
+      expect(fhir.requests.map((r) => r.url)).toContain('/fhir/Patient/a..b');
+    });
+  });
+});
