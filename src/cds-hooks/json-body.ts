@@ -10,7 +10,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
 import { decodeJsonText, TextDecodingError } from '../fhir/json-text.js';
-import { badRequest, unsupportedMediaType } from './outcomes.js';
+import { badRequest, unsupportedCharset, unsupportedMediaType } from './outcomes.js';
 
 export const JSON_TYPES = ['application/json', 'application/fhir+json'];
 
@@ -40,7 +40,7 @@ export function parseJson(raw: Buffer, contentType: string | undefined): unknown
     text = decodeJsonText(raw, contentType);
   } catch (error) {
     if (!(error instanceof TextDecodingError)) throw error;
-    if (error.reason === 'charset') throw unsupportedMediaType(contentType);
+    if (error.reason === 'charset') throw unsupportedCharset(error.charset);
     throw badRequest(`Request body has ${error.message}`, '(body)');
   }
   const first = firstNonSpace(text, 0);
