@@ -254,6 +254,8 @@ const SHOWN_ISSUES = new Set<string>([
   'transfusion-product-unknown',
   'ivig-recent',
   'comparator',
+  'value-implausible',
+  'version-ambiguous',
 ]);
 
 function hematotoxTable(a: Assessment): string {

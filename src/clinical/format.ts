@@ -223,4 +223,5 @@ export const ISSUE_TITLES: Record<IssueCode, string> = {
   censoring: 'Counting stopped early',
   'too-many-orders': 'Draft orders past the number one call checks',
   'value-implausible': 'Results with an impossible value',
+  'version-ambiguous': 'Results given twice, differing, with no version to tell which is current',
 };

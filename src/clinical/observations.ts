@@ -58,10 +58,16 @@ export interface NormalizedLabs {
   ignored: Record<string, number>;
 }
 
-/** Keeps one version per Observation id: amended/corrected and later versions replace earlier ones. */
-export function latestVersions(observations: readonly Observation[]): readonly Observation[] {
+/**
+ * Keeps one version per Observation id: amended/corrected and later versions replace earlier ones.
+ * Two that differ with nothing to tell which is current keep the first, reported in `issues`.
+ */
+export function latestVersions(
+  observations: readonly Observation[],
+  issues: AssessmentIssue[] = [],
+): readonly Observation[] {
   // Most records hold one version per id: then the input is the answer, with no copy.
-  return mayRepeatIds(observations) ? keepLatest(observations) : observations;
+  return mayRepeatIds(observations) ? keepLatest(observations, issues) : observations;
 }
 
 /**
@@ -113,7 +119,7 @@ function hashOf(text: string): number {
   return h;
 }
 
-function keepLatest(observations: readonly Observation[]): readonly Observation[] {
+function keepLatest(observations: readonly Observation[], issues: AssessmentIssue[]): readonly Observation[] {
   const byId = new Map<string, Observation>();
   const anonymous: Observation[] = [];
   for (const obs of observations) {
@@ -123,6 +129,13 @@ function keepLatest(observations: readonly Observation[]): readonly Observation[
     }
     const known = byId.get(obs.id);
     if (!known || supersedes(obs, known)) byId.set(obs.id, obs);
+    else if (!supersedes(known, obs) && JSON.stringify(known) !== JSON.stringify(obs))
+      issues.push({
+        severity: 'warning',
+        code: 'version-ambiguous',
+        message: `${referenceOf(obs)} is given twice with different content and nothing that tells which is current (meta.versionId, meta.lastUpdated, amended or corrected status); the first given was used`,
+        resource: referenceOf(obs),
+      });
   }
   if (byId.size + anonymous.length === observations.length) return observations; // no id repeated after all
   return [...byId.values(), ...anonymous];
@@ -204,7 +217,7 @@ export function normalizeObservations(
   // No prototype: a status is input, and "__proto__" or "constructor" must count as any other word.
   const ignored: Record<string, number> = Object.create(null) as Record<string, number>;
   const clock = new InstantParser(timeZone);
-  const latest = latestVersions(observations);
+  const latest = latestVersions(observations, issues);
   for (let i = 0; i < latest.length; i++) {
     const obs = latest[i] as Observation;
     const info = terminology.match(obs.code, LAB_ROLES);

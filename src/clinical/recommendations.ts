@@ -90,15 +90,16 @@ const NOT_USED: ReadonlySet<AssessmentIssue['code']> = new Set([
 ]);
 
 /**
- * What a card must say about the values it cites: one reported as a lower bound (">0.1"), and a
- * newer result of the same analyte that could not be used (a card would otherwise present an older
+ * What a card must say about the values it cites: one reported as a lower bound (">0.1") or given
+ * twice with nothing to tell which version is current, and a newer result of the same analyte that could not be used (a card would otherwise present an older
  * value as the latest without a word).
  */
 function withLabNotes(r: Recommendation, issues: readonly AssessmentIssue[]): Recommendation {
   const notes: string[] = [];
   for (const v of r.values) {
-    const bound = issues.find((i) => i.code === 'comparator' && i.resource === v.reference);
-    if (bound) notes.push(`${capitalize(bound.message)}; check it before acting.`);
+    for (const i of issues)
+      if ((i.code === 'comparator' || i.code === 'version-ambiguous') && i.resource === v.reference)
+        notes.push(`${capitalize(i.message)}; check it before acting.`);
     const newer = issues.filter(
       (i) => i.analyte === v.analyte && i.date !== undefined && i.date > v.date && NOT_USED.has(i.code),
     );

@@ -120,7 +120,9 @@ export type IssueCode =
   /** Draft orders past the number one order-sign or order-select call checks. */
   | 'too-many-orders'
   /** A lab value that cannot be (below zero), not used. */
-  | 'value-implausible';
+  | 'value-implausible'
+  /** One Observation id given twice, differing, with nothing to tell which version is current. */
+  | 'version-ambiguous';
 
 export interface AssessmentIssue {
   severity: 'error' | 'warning' | 'information';

@@ -153,7 +153,8 @@ export class FhirGateway {
   /**
    * Reads several searches that together make one set of data (e.g. one search per group of lab
    * codes), concurrently within the call's request cap, and returns their union with each resource
-   * once: a resource matching two of the searches is not counted twice.
+   * once: a resource matching two of the searches is not counted twice (one search's own entries
+   * are all kept).
    */
   async fetchUnion(relativeUrls: readonly string[]): Promise<unknown[]> {
     if (relativeUrls.length === 1) return this.fetchAll(relativeUrls[0] ?? '');
@@ -170,9 +171,12 @@ export class FhirGateway {
         }),
       ),
     );
-    const seen = new Set<string>();
+    // Key → the search that gave it first. The same key from another search is the same resource
+    // matched twice (an Observation coded for two groups); twice within one search, it is two
+    // entries the engine must see (two versions without a versionId: it reports the ambiguity).
+    const seen = new Map<string, number>();
     const union: unknown[] = [];
-    for (const list of results) {
+    for (const [search, list] of results.entries()) {
       for (const r of list) {
         const { resourceType, id, meta } = r as {
           resourceType?: unknown;
@@ -182,8 +186,9 @@ export class FhirGateway {
         if (typeof id === 'string') {
           const version = typeof meta?.versionId === 'string' ? meta.versionId : '';
           const key = `${String(resourceType)}/${id}/${version}`;
-          if (seen.has(key)) continue;
-          seen.add(key);
+          const first = seen.get(key);
+          if (first !== undefined && first !== search) continue;
+          seen.set(key, search);
         }
         union.push(r);
       }

@@ -271,3 +271,18 @@ describe('a patientId made only of dots is no FHIR id: it would read the FHIR ba
     });
   });
 });
+
+describe('one search giving the same id twice, differing, with no version', () => {
+  test('both reach the engine: the first is used and every card citing it says so (fetchUnion keeps one search’s own entries)', async () => {
+    const record = [infusion(0), anc(1, 0.2, { id: 'dup' }), anc(1, 3.1, { id: 'dup' })];
+    await withHostile({ resources: record }, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl });
+      expect(res.status).toBe(200);
+      const cards = res.body.cards as { summary: string; detail: string }[];
+      const gcsf = cards.find((c) => c.summary.includes('G-CSF'));
+      expect(gcsf?.detail).toContain(
+        'Observation/dup is given twice with different content and nothing that tells which is current (meta.versionId, meta.lastUpdated, amended or corrected status); the first given was used; check it before acting.',
+      );
+    });
+  });
+});

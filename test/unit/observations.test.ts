@@ -152,6 +152,47 @@ describe('values below zero and values reported with a comparator (docs/clinical
   });
 });
 
+describe('one id given twice with nothing to tell which is current (docs/clinical-logic.md §3)', () => {
+  test.each<[string, Observation[], number[], string[]]>([
+    [
+      'two differing ANCs, no versionId or lastUpdated, both final: the first is used, and said',
+      [anc(2, 12, { id: 'dup' }), anc(2, 0.32, { id: 'dup' })],
+      [12],
+      ['version-ambiguous'],
+    ],
+    [
+      'the same ANC twice (one resource read twice): used once, nothing to say',
+      [anc(2, 0.32, { id: 'same' }), anc(2, 0.32, { id: 'same' })],
+      [0.32],
+      [],
+    ],
+    [
+      'two versions told apart by versionId: the later is used, nothing to say',
+      [
+        { ...anc(2, 12, { id: 'v' }), meta: { versionId: '1' } },
+        { ...anc(2, 0.32, { id: 'v' }), meta: { versionId: '2' } },
+      ],
+      [0.32],
+      [],
+    ],
+  ])('%s', (_rule, observations, used, codes) => {
+    const result = run(observations);
+    expect(result.values.map((v) => v.value)).toEqual(used);
+    expect(result.issues.map((i) => i.code)).toEqual(codes);
+  });
+
+  test('the issue names the record and says which was used', () => {
+    const result = run([anc(2, 12, { id: 'dup' }), anc(2, 0.32, { id: 'dup' })]);
+    expect(result.issues[0]).toEqual({
+      severity: 'warning',
+      code: 'version-ambiguous',
+      message:
+        'Observation/dup is given twice with different content and nothing that tells which is current (meta.versionId, meta.lastUpdated, amended or corrected status); the first given was used',
+      resource: 'Observation/dup',
+    });
+  });
+});
+
 describe('reading', () => {
   test('manual and method-less ANC codes are the same analyte (docs/clinical-logic.md §1)', () => {
     const result = run([obs('753-4', 0.4, '10*9/L', 1), obs('26499-4', 0.5, '10*9/L', 2)]);

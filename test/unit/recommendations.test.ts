@@ -58,6 +58,13 @@ describe('a card says what it could not use about the value it cites (docs/clini
     );
   });
 
+  test('an ANC given twice, differing, with no version: the card citing it says so', () => {
+    const a = assessOn(10, [infusion(0), anc(9, 0.2, { id: 'dup' }), anc(9, 3.1, { id: 'dup' })]);
+    expect(a.recommendations.find((r) => r.kind === 'g-csf')?.notes.at(-1)).toBe(
+      'Observation/dup is given twice with different content and nothing that tells which is current (meta.versionId, meta.lastUpdated, amended or corrected status); the first given was used; check it before acting.',
+    );
+  });
+
   test('an older result not used is not mentioned (the card cites the newest)', () => {
     const older = { ...anc(7, 0.2, { id: 'older' }), valueQuantity: { value: 0.2, unit: 'cells' } };
     const a = assessOn(10, [infusion(0), older, anc(9, 0.3)]);
