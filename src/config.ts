@@ -70,16 +70,30 @@ export function isTimeZone(tz: string): boolean {
 
 const timeZone = z.string().refine(isTimeZone, { message: 'must be an IANA time zone such as Europe/Berlin or UTC' });
 
+/**
+ * A whole number in decimal digits within [min, max], or `fallback` when unset. `z.coerce.number()`
+ * read `0x10` as 16, `1e3` as 1000 and a value of spaces as 0 (PORT="  " listened on a random port).
+ */
+function wholeNumber(min: number, max: number, fallback: number): z.ZodType<number> {
+  return z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number in decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .optional()
+    .transform((n) => n ?? fallback);
+}
+
 /** Longest wait for a request's headers (they are a few kB: a client slower than this is not an EHR). */
 const HEADERS_TIMEOUT_MAX_MS = 10_000;
 
 const envSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: wholeNumber(0, 65535, 8080),
   // No default here: unset, the service listens on 127.0.0.1 while client authentication is off (see loadConfig).
   HOST: z.string().min(1).optional(),
   PUBLIC_BASE_URL: httpUrl.optional(),
   TRUST_PROXY: bool.default(false),
-  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600000).default(30000),
+  HTTP_REQUEST_TIMEOUT_MS: wholeNumber(1000, 600000, 30000),
   BODY_LIMIT: z
     .string()
     .regex(/^\d+(kb|mb)$/i, 'must look like 5mb or 500kb')
@@ -88,19 +102,19 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   CDS_TRUSTED_ISSUERS: trustedIssuers.optional(),
-  CDS_JWT_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
-  CDS_JWT_MAX_LIFETIME_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  CDS_JWT_CLOCK_TOLERANCE_SECONDS: wholeNumber(0, 300, 30),
+  CDS_JWT_MAX_LIFETIME_SECONDS: wholeNumber(1, 3600, 300),
   CDS_JWT_AUDIENCES: csv.optional(),
 
   FHIR_ALLOW_HTTP: bool.default(false),
   FHIR_ALLOWED_ORIGINS: csv.default([]),
-  FHIR_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(5000),
-  FHIR_MAX_PAGES: z.coerce.number().int().min(1).max(1000).default(50),
-  FHIR_PAGE_SIZE: z.coerce.number().int().min(10).max(1000).default(1000),
-  FHIR_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(64).default(12),
+  FHIR_TIMEOUT_MS: wholeNumber(100, 60000, 5000),
+  FHIR_MAX_PAGES: wholeNumber(1, 1000, 50),
+  FHIR_PAGE_SIZE: wholeNumber(10, 1000, 1000),
+  FHIR_MAX_CONCURRENT_REQUESTS: wholeNumber(1, 64, 12),
   FHIR_MAX_RESPONSE_BYTES: byteSize.default(32 * 1_048_576),
   FHIR_MAX_CALL_BYTES: byteSize.default(64 * 1_048_576),
-  LOOKBACK_DAYS: z.coerce.number().int().min(30).max(3650).default(400),
+  LOOKBACK_DAYS: wholeNumber(30, 3650, 400),
 
   DEMO: bool.default(false),
   THRESHOLDS_FILE: z.string().min(1).optional(),
@@ -109,13 +123,13 @@ const envSchema = z.object({
 
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   FEEDBACK_SQLITE_PATH: z.string().min(1).default('data/feedback.sqlite'),
-  STORAGE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(2000),
-  CARD_RECORD_QUEUE_MAX: z.coerce.number().int().min(1).max(100000).default(1000),
+  STORAGE_TIMEOUT_MS: wholeNumber(100, 60000, 2000),
+  CARD_RECORD_QUEUE_MAX: wholeNumber(1, 100000, 1000),
   ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
-  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(2190),
-  SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120000).default(0),
-  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600000).default(25000),
-  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(5),
+  AUDIT_RETENTION_DAYS: wholeNumber(1, 36500, 2190),
+  SHUTDOWN_DELAY_MS: wholeNumber(0, 120000, 0),
+  SHUTDOWN_TIMEOUT_MS: wholeNumber(1000, 600000, 25000),
+  DATABASE_POOL_MAX: wholeNumber(1, 100, 5),
 
   SMART_CLIENT_ID: z.string().min(1).default('cart-hematotox-smart'),
   SMART_ALLOWED_ISS: csv.default([]),

@@ -38,6 +38,12 @@ describe('loadConfig', () => {
     [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN'],
     [{ DEBUG: 'fhir-kit-client:*' }, 'DEBUG'],
     [{ HTTP_REQUEST_TIMEOUT_MS: '999' }, 'HTTP_REQUEST_TIMEOUT_MS'],
+    // Numbers are decimal digits: coercion read 0x10 as 16, 1e3 as 1000 and spaces as 0 (a random port).
+    [{ PORT: '0x10' }, 'PORT'],
+    [{ PORT: '  ' }, 'PORT'],
+    [{ FHIR_TIMEOUT_MS: '1e3' }, 'FHIR_TIMEOUT_MS'],
+    [{ LOOKBACK_DAYS: '-5' }, 'LOOKBACK_DAYS'],
+    [{ FHIR_MAX_PAGES: '2.5' }, 'FHIR_MAX_PAGES'],
   ])('%o stops start-up with a message naming %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {
