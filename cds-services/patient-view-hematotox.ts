@@ -27,6 +27,7 @@ export function patientViewService(clinical: ClinicalContext): CdsServiceDefinit
         assessment,
         deps.clinical.thresholds,
         cardContext(PATIENT_VIEW_ID, context.patientId, deps),
+        deps.clinical.terminology,
       );
       deps.log.debug({ infused: assessment.infusionDate !== null, cards: cards.length }, 'patient-view assessed');
       return Promise.resolve({ cards });

@@ -7,9 +7,11 @@ import type { Card, Suggestion } from '../cds-hooks/schemas.js';
 import { boundaries, ctcaeGrade, defaultLln } from '../clinical/ctcae.js';
 import type { HospitalThresholds, Thresholds } from '../clinical/thresholds.js';
 import { SOURCES } from '../clinical/thresholds.js';
+import type { Role, Terminology } from '../clinical/terminology.js';
 import type {
   Analyte,
   Assessment,
+  AssessmentIssue,
   CtcaeTerm,
   LandmarkValue,
   Recommendation,
@@ -46,12 +48,58 @@ import {
 import { createSuggestion, filgrastimRequest, serviceRequest } from './suggestions.js';
 import { DEFAULT_ORDERABLES, type Orderables } from './orderables.js';
 
-export function patientViewCards(a: Assessment, thresholds: HospitalThresholds, ctx: CardContext): Card[] {
+export function patientViewCards(
+  a: Assessment,
+  thresholds: HospitalThresholds,
+  ctx: CardContext,
+  terminology?: Terminology,
+): Card[] {
+  if (a.dayPostInfusion === null && terminology) {
+    const unread = unreadInfusions(a, terminology);
+    return unread.length > 0 ? [unreadInfusionCard(a, unread, ctx)] : [];
+  }
   if (a.dayPostInfusion === null || a.dayPostInfusion < 0 || a.dayPostInfusion > thresholds.values.actions.followUpDays)
     return [];
   return withUnreadDataNote(
     [...a.recommendations.map((r) => recommendationCard(r, a, thresholds, ctx)), summaryCard(a, thresholds, ctx)],
     a,
+  );
+}
+
+const INFUSION_ROLES: readonly Role[] = ['car-t-product', 'car-t-infusion-procedure'];
+
+/** Records left out as unreadable whose codes say they are a CAR-T infusion (or its product). */
+function unreadInfusions(a: Assessment, terminology: Terminology): AssessmentIssue[] {
+  return a.issues.filter(
+    (i) =>
+      i.code === 'resource-invalid' &&
+      i.codings?.some((c) => terminology.lookup(c.system, c.code).some((info) => INFUSION_ROLES.includes(info.role))),
+  );
+}
+
+/**
+ * No infusion could be read, but a record coded as one was left out: without this card the patient
+ * would get none, as if never treated (one malformed record would cost them all their cards).
+ */
+function unreadInfusionCard(a: Assessment, unread: readonly AssessmentIssue[], ctx: CardContext): Card {
+  const listed = unread
+    .slice(0, 3)
+    .map((i) => `- ${i.resource ?? 'record'}: ${i.message.replace(/; resource left out$/, '')}`)
+    .join('\n');
+  const detail = [
+    `**Why:** this record holds a CAR-T infusion that could not be read, so day 0 is not known and nothing that counts from it (cytopenia grades, ICAHT, recovery; G-CSF, transfusion and IVIG advice) was assessed:`,
+    listed,
+    'Check the infusion in the chart; the EHR sent it in a shape this service does not read.',
+  ].join('\n\n');
+  const uuid = stableUuid(ctx.serviceId, ctx.patientId, 'unread-infusion', ...unread.map((i) => i.resource), a.asOf);
+  return baseCard(
+    'unread-infusion',
+    uuid,
+    'CAR-T infusion record could not be read: hematotoxicity not assessed',
+    'warning',
+    detail,
+    SOURCES.ehaEbmt,
+    ctx,
   );
 }
 

@@ -132,6 +132,11 @@ export interface AssessmentIssue {
   /** For a lab result: its analyte and date, so that a card citing an older value of it can say so. */
   analyte?: Analyte;
   date?: string;
+  /**
+   * For a resource left out: codings found in it (system and code, at most 20), so that a CAR-T
+   * infusion that could not be read is still known to be one.
+   */
+  codings?: { system: string; code: string }[];
 }
 
 export interface LabPoint {

@@ -205,6 +205,7 @@ export function screenResource(
   const first = parsed.error.issues[0];
   const element = first ? elementPath(first.path) : '(resource)';
   const why = (first?.message ?? 'does not have the expected shape').slice(0, 200);
+  const codings = codingsIn(value);
   return {
     ok: false,
     issue: {
@@ -212,8 +213,39 @@ export function screenResource(
       code: 'resource-invalid',
       message: `${element}: ${why}; resource left out`,
       resource: describeResource(value),
+      ...(codings.length > 0 ? { codings } : {}),
     },
   };
+}
+
+/** Most nodes and codings codingsIn looks at and keeps: a left-out resource may be of any size or depth. */
+const CODING_SCAN = { nodes: 2_000, codings: 20, length: 256 };
+
+/**
+ * The codings of a resource that does not have the shape we read, in document order: every object
+ * with a string `system` and `code`, wherever it is, but a Quantity's unit (within CODING_SCAN).
+ */
+function codingsIn(value: unknown): { system: string; code: string }[] {
+  const found: { system: string; code: string }[] = [];
+  const queue: unknown[] = [value];
+  for (let next = 0; next < queue.length && next < CODING_SCAN.nodes && found.length < CODING_SCAN.codings; next++) {
+    const node = queue[next];
+    if (node === null || typeof node !== 'object') continue;
+    const { system, code, value: quantity } = node as { system?: unknown; code?: unknown; value?: unknown };
+    if (
+      typeof system === 'string' &&
+      typeof code === 'string' &&
+      quantity === undefined &&
+      system !== 'http://unitsofmeasure.org' &&
+      system.length <= CODING_SCAN.length &&
+      code.length <= CODING_SCAN.length
+    )
+      found.push({ system, code });
+    if (queue.length < CODING_SCAN.nodes)
+      for (const child of Array.isArray(node) ? node : Object.values(node))
+        if (child !== null && typeof child === 'object') queue.push(child);
+  }
+  return found;
 }
 
 /** Screens a list: the resources the engine can read, and one issue per resource left out. */

@@ -20,6 +20,16 @@ import { fullPrefetch, type DiscoveredService } from '../helpers/ehr.js';
 import { seededDemo, serveFhir, type TestFhirServer } from '../helpers/servers.js';
 
 const SMART_LAUNCH = 'http://localhost:8080/smart/launch.html';
+
+/** A dexamethasone administration (RxNorm 3264): coded, but not as CAR-T. */
+const dexamethasoneGiven = (patientId: string): Record<string, unknown> => ({
+  resourceType: 'MedicationAdministration',
+  id: 'dex-given',
+  status: 'completed',
+  medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '3264' }] },
+  subject: { reference: `Patient/${patientId}` },
+  effectiveDateTime: '2026-11-20T10:00:00Z',
+});
 const PATH = `/cds-services/${PATIENT_VIEW_ID}`;
 
 let fhir: TestFhirServer;
@@ -390,6 +400,52 @@ describe('card content', () => {
       expect(card.detail).toContain(
         '**Data not used:** 2 records name another patient or none and were left out: Observation/anc-elsewhere (belongs to another patient); Observation/anc-nobody (names no patient).',
       );
+  });
+
+  test('an infusion record that cannot be read: a card says so, instead of none as if never treated', async () => {
+    const prefetch = await fullPrefetch(service, fhir.baseUrl, {
+      patientId: 'cart-day9',
+      userId: 'Practitioner/demo-hematologist',
+    });
+    // Every administration and procedure with a date of the wrong type (a number): none can be read.
+    for (const key of ['medicationAdministrations', 'procedures']) {
+      const bundle = prefetch[key] as unknown as { entry: { resource: Record<string, unknown> }[] };
+      for (const { resource } of bundle.entry) {
+        if ('effectiveDateTime' in resource) resource['effectiveDateTime'] = 20261113;
+        if ('performedDateTime' in resource) resource['performedDateTime'] = 20261113;
+      }
+    }
+    const res = await request(t.app)
+      .post(PATH)
+      .send(hookRequest('patient-view', 'cart-day9', { prefetch }))
+      .expect(200);
+    const cards = (res.body as { cards: Card[] }).cards;
+    expect(cards.map((c) => `${cardKind(c)}:${c.indicator}`)).toEqual(['unread-infusion:warning']);
+    expect(cards[0]?.summary).toBe('CAR-T infusion record could not be read: hematotoxicity not assessed');
+    const detail = cards[0]?.detail ?? '';
+    expect(detail).toMatch(
+      /^\*\*Why:\*\* this record holds a CAR-T infusion that could not be read, so day 0 is not known and nothing that counts from it \(cytopenia grades, ICAHT, recovery; G-CSF, transfusion and IVIG advice\) was assessed:\n\n- (MedicationAdministration|Procedure)\/[^:]+: (effective|performed)DateTime: Invalid input: expected string, received number/,
+    );
+    expect(
+      detail.endsWith('Check the infusion in the chart; the EHR sent it in a shape this service does not read.'),
+    ).toBe(true);
+  });
+
+  test('a patient without CAR-T whose administrations cannot be read still gets no card (nothing coded as CAR-T)', async () => {
+    const prefetch = await fullPrefetch(service, fhir.baseUrl, {
+      patientId: 'no-cart',
+      userId: 'Practitioner/demo-hematologist',
+    });
+    const bundle = prefetch['medicationAdministrations'] as unknown as {
+      entry: { resource: Record<string, unknown> }[];
+    };
+    bundle.entry.push({ resource: { ...dexamethasoneGiven('no-cart'), effectiveDateTime: 20261113 } });
+    for (const { resource } of bundle.entry) resource['effectiveDateTime'] = 20261113;
+    const res = await request(t.app)
+      .post(PATH)
+      .send(hookRequest('patient-view', 'no-cart', { prefetch }))
+      .expect(200);
+    expect(res.body).toEqual({ cards: [] });
   });
 
   test('no SMART link when the app is not served', async () => {

@@ -59,6 +59,10 @@ describe('worked cases: what is left out, and what the issue says', () => {
     ['id not a FHIR id', obs({ id: 'a b' }), 'id: is not a FHIR id ([A-Za-z0-9-.]{1,64})'],
   ])('Observation with %s → left out', (_name, resource, message) => {
     const result = screenResource(resource);
+    // The codings found in what was left out (a CAR-T infusion left out is still known to be one):
+    // the LOINC code of obs(), unless the row broke or removed it; never the UCUM unit of a value.
+    const coded = (resource['code'] as { coding?: unknown } | undefined)?.coding;
+    const codings = Array.isArray(coded) ? [{ system: 'http://loinc.org', code: '751-8' }] : undefined;
     expect(result).toEqual({
       ok: false,
       issue: {
@@ -66,8 +70,28 @@ describe('worked cases: what is left out, and what the issue says', () => {
         code: 'resource-invalid',
         message: `${message}; resource left out`,
         resource: expect.stringMatching(/^Observation/) as unknown,
+        ...(codings ? { codings } : {}),
       },
     });
+  });
+
+  test('the codings of a left-out resource are found wherever its shape put them, within a bound', () => {
+    const broken = {
+      resourceType: 'MedicationAdministration',
+      id: 'ma-1',
+      status: 'completed',
+      effectiveDateTime: 20261113,
+      medicationCodeableConcept: { coding: { system: 'urn:local', code: 'KYMRIAH' } },
+      extension: [{ url: 'x', valueCoding: { system: 'http://snomed.info/sct', code: '1' } }],
+    };
+    const result = screenResource(broken);
+    expect(result.ok ? undefined : result.issue.codings).toEqual([
+      { system: 'urn:local', code: 'KYMRIAH' },
+      { system: 'http://snomed.info/sct', code: '1' },
+    ]);
+    const many = { ...broken, extension: Array.from({ length: 50 }, (_, i) => ({ system: 's', code: String(i) })) };
+    const kept = screenResource(many);
+    expect(kept.ok ? undefined : kept.issue.codings).toHaveLength(20);
   });
 
   test.each([
