@@ -28,14 +28,8 @@ import type { DemoFhirServer } from './demo/fhir-server.js';
 import { DEMO_FHIR_PATH } from './demo/fhir-server.js';
 import { todayIn } from './clinical/dates.js';
 import { assessmentsRouter } from './http/assessments-router.js';
-import {
-  allowOnly,
-  cors,
-  createHttpMetrics,
-  errorHandler,
-  requestLogging,
-  securityHeaders,
-} from './http/middleware.js';
+import { allowOnly } from './cds-hooks/allow-only.js';
+import { cors, createHttpMetrics, errorHandler, requestLogging, securityHeaders } from './http/middleware.js';
 import type { ClinicalContext } from './profiles.js';
 import type { ServiceDeps } from './service-deps.js';
 

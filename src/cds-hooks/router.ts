@@ -26,7 +26,7 @@ import {
 import type { CardSink, FeedbackSink } from './sinks.js';
 import type { AuditRecord } from '../audit/audit.js';
 import type { ServiceMetrics } from '../observability/metrics.js';
-import { allowOnly } from '../http/middleware.js';
+import { allowOnly } from './allow-only.js';
 
 export interface CdsRouterDeps<D> {
   config: Config;

@@ -15,7 +15,8 @@ import { toAuditEvent } from '../audit/audit-event.js';
 import type { FeedbackStore } from '../storage/feedback-store.js';
 import { badRequestFromZod, serviceUnavailable } from '../cds-hooks/outcomes.js';
 import type { AdminFailureLimiter } from './admin-limiter.js';
-import { adminAuth, allowOnly } from './middleware.js';
+import { adminAuth } from './middleware.js';
+import { allowOnly } from '../cds-hooks/allow-only.js';
 
 export const AUDIT_PAGE_MAX = 10_000;
 const READ_PAGE = 1000;

@@ -11,7 +11,7 @@ import { badRequestFromZod } from '../cds-hooks/outcomes.js';
 import { fhirIdSchema } from '../cds-hooks/schemas.js';
 import { assessmentBundleSchema, bundleResources } from '../fhir/bundle.js';
 import { engineSettings, type ClinicalContext } from '../profiles.js';
-import { allowOnly } from './middleware.js';
+import { allowOnly } from '../cds-hooks/allow-only.js';
 
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
 const querySchema = z.looseObject({

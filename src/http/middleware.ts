@@ -18,7 +18,6 @@ import {
   forbidden,
   getStatus,
   internalError,
-  methodNotAllowed,
   notFound,
   OperationOutcomeError,
   OutcomeError,
@@ -26,6 +25,7 @@ import {
   unauthorized,
   withRequestId,
 } from '../cds-hooks/outcomes.js';
+import { routeOf } from '../cds-hooks/allow-only.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -50,13 +50,6 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
       registers: [registry],
     }),
   };
-}
-
-/** Route template of a request, e.g. `/cds-services/:id` (never the raw path with ids or queries). */
-export function routeOf(req: Request): string {
-  const route = (req.route as { path?: string } | undefined)?.path;
-  if (typeof route === 'string') return `${req.baseUrl}${route}`;
-  return req.baseUrl || 'unmatched';
 }
 
 /** The client's X-Request-Id when it is a plain token of at most 64 characters, else a new UUID; echoed back. */
@@ -218,24 +211,6 @@ export function adminAuth(
       return;
     }
     next();
-  };
-}
-
-/**
- * Registered with `.all()` after a path's handlers: a method none of them took is answered 405 with
- * an `Allow` header (RFC 9110 §15.5.6) and an OperationOutcome, not 404 (the path exists). A method
- * in `allowed` that reaches it (a static file not found) goes on to the 404. GET allows HEAD too.
- */
-export function allowOnly(...allowed: ('GET' | 'POST')[]): RequestHandler {
-  const methods = allowed.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]));
-  const header = methods.join(', ');
-  return (req: Request, res: Response, next: NextFunction): void => {
-    if (methods.includes(req.method)) {
-      next();
-      return;
-    }
-    res.setHeader('Allow', header);
-    next(methodNotAllowed(req.method, routeOf(req), methods));
   };
 }
 

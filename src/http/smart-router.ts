@@ -12,7 +12,7 @@ import type { Config } from '../config.js';
 import { projectRoot } from '../profiles.js';
 import type { SmartAppConfig } from '../smart-config.js';
 import { notFound } from '../cds-hooks/outcomes.js';
-import { allowOnly } from './middleware.js';
+import { allowOnly } from '../cds-hooks/allow-only.js';
 
 export const SMART_PATH = '/smart';
 
