@@ -1,7 +1,10 @@
 /**
  * Builds the real express app for tests, with a log stream the test can read.
  */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { afterAll, beforeAll } from '@jest/globals';
 import type { Express } from 'express';
 import type { ServiceDeps } from '../../src/service-deps.js';
 import { cdsServices } from '../../cds-services/index.js';
@@ -76,5 +79,32 @@ export function hookRequest(
     hookInstance: 'd1577c69-dfbe-44ad-ba6d-3e05e953b2ea',
     context: { userId: 'Practitioner/demo-hematologist', patientId },
     ...extra,
+  };
+}
+
+/**
+ * Listens `app` on a loopback port for the tests of the calling file, closed after them (open
+ * connections too): `url()` is its base URL once listening.
+ */
+export function listenDuringTests(app: Express): { url: () => string } {
+  let server: Server | undefined;
+  beforeAll(async () => {
+    const listening = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => listening.once('listening', resolve));
+    server = listening;
+  });
+  afterAll(async () => {
+    const s = server;
+    if (!s) return;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
+  });
+  return {
+    url: (): string => {
+      if (!server) throw new Error('not listening yet: call url() inside a test');
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    },
   };
 }

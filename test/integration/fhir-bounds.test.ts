@@ -5,10 +5,8 @@
  * OperationOutcome naming the key and why) within the deadline + 1 s, with the socket closed, while
  * other requests keep being served.
  */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { buildTestApp, hookRequest } from '../helpers/app.js';
+import { describe, expect, test } from '@jest/globals';
+import { buildTestApp, listenDuringTests, hookRequest } from '../helpers/app.js';
 import { anc, infusion } from '../helpers/fhir.js';
 import { hostileFhir, type HostileFhirServer, type HostileMode } from '../helpers/hostile-fhir.js';
 
@@ -17,20 +15,7 @@ const TIMEOUT_MS = 1500;
 const { app, logs } = buildTestApp({
   env: { FHIR_TIMEOUT_MS: String(TIMEOUT_MS), FHIR_MAX_RESPONSE_BYTES: '4mb', FHIR_MAX_CALL_BYTES: '6mb' },
 });
-let server: Server;
-let base: string;
-
-beforeAll(async () => {
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-});
+const listening = listenDuringTests(app);
 
 async function callPatientView(
   fhirServer: string,
@@ -42,7 +27,7 @@ async function callPatientView(
   ms: number;
 }> {
   const started = Date.now();
-  const res = await fetch(`${base}${SERVICE}`, {
+  const res = await fetch(`${listening.url()}${SERVICE}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(hookRequest('patient-view', patientId, { fhirServer, prefetch })),
@@ -196,7 +181,7 @@ describe('a hostile fhirServer costs one 412, within the deadline + 1 s, with th
         const pending = callPatientView(fhir.baseUrl);
         await new Promise((resolve) => setTimeout(resolve, 200));
         const started = Date.now();
-        const health = await fetch(`${base}/healthz`);
+        const health = await fetch(`${listening.url()}/healthz`);
         expect(health.status).toBe(200);
         expect(Date.now() - started).toBeLessThan(300);
         expect((await pending).status).toBe(412);
@@ -288,7 +273,7 @@ describe('a failed search is not an empty record', () => {
   const empty = { resourceType: 'Bundle', type: 'searchset', entry: [] };
 
   test('an OperationOutcome in the prefetch and no fhirServer: 412 naming the key, no card saying there are no values', async () => {
-    const res = await fetch(`${base}${SERVICE}`, {
+    const res = await fetch(`${listening.url()}${SERVICE}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(
@@ -340,7 +325,7 @@ describe('a failed search is not an empty record', () => {
         },
       ],
     };
-    const res = await fetch(`${base}${SERVICE}`, {
+    const res = await fetch(`${listening.url()}${SERVICE}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(

@@ -5,10 +5,8 @@
  * in bytes that are not UTF-8: each is a named 412 (or 400 for the client's own prefetch), never a
  * record read as empty. A byte order mark and UTF-16 are read as the plain body is.
  */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { buildTestApp, hookRequest } from '../helpers/app.js';
+import { describe, expect, test } from '@jest/globals';
+import { buildTestApp, listenDuringTests, hookRequest } from '../helpers/app.js';
 import { anc, infusion } from '../helpers/fhir.js';
 import { hostileFhir, type HostileFhirServer, type HostileMode, type HostileOptions } from '../helpers/hostile-fhir.js';
 
@@ -17,20 +15,7 @@ const PRECONDITION = 'Required FHIR data could not be obtained from prefetch or 
 const { app } = buildTestApp({
   env: { FHIR_TIMEOUT_MS: '1500', FHIR_MAX_RESPONSE_BYTES: '4mb', FHIR_MAX_CALL_BYTES: '6mb' },
 });
-let server: Server;
-let base: string;
-
-beforeAll(async () => {
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-});
+const listening = listenDuringTests(app);
 
 interface Answer {
   status: number;
@@ -38,7 +23,7 @@ interface Answer {
 }
 
 async function callPatientView(request: Record<string, unknown>, patientId = 'p1'): Promise<Answer> {
-  const res = await fetch(`${base}${SERVICE}`, {
+  const res = await fetch(`${listening.url()}${SERVICE}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(hookRequest('patient-view', patientId, request)),
@@ -59,6 +44,19 @@ async function withHostile<T>(options: HostileOptions, run: (fhir: HostileFhirSe
 const RECORD = [infusion(0), anc(1, 0.3), anc(2, 0.2)];
 const EMPTY = { resourceType: 'Bundle', type: 'searchset', entry: [] };
 
+/** The Observation searches answered in `mode`: the call is a 412 naming the observations key and why. */
+async function observationSearchFails(mode: HostileMode, why: string): Promise<void> {
+  await withHostile({ paths: { Observation: mode }, resources: RECORD }, async (fhir) => {
+    const res = await callPatientView({ fhirServer: fhir.baseUrl });
+    expect(res).toMatchObject({
+      status: 412,
+      body: {
+        issue: [{ diagnostics: `${PRECONDITION}observations: ${why}`, expression: ['prefetch.observations'] }],
+      },
+    });
+  });
+}
+
 describe('a search answered 200 with something other than a Bundle is not the record', () => {
   test.each<[HostileMode, string]>([
     [
@@ -66,17 +64,7 @@ describe('a search answered 200 with something other than a Bundle is not the re
       'fhirServer answered Observation search with an OperationOutcome instead of a Bundle: the search failed',
     ],
     ['patient-for-search', 'fhirServer answered Observation search with a Patient, not a Bundle'],
-  ])('%s → 412: %s', async (mode, why) => {
-    await withHostile({ paths: { Observation: mode }, resources: RECORD }, async (fhir) => {
-      const res = await callPatientView({ fhirServer: fhir.baseUrl });
-      expect(res).toMatchObject({
-        status: 412,
-        body: {
-          issue: [{ diagnostics: `${PRECONDITION}observations: ${why}`, expression: ['prefetch.observations'] }],
-        },
-      });
-    });
-  });
+  ])('%s → 412: %s', observationSearchFails);
 
   test.each<[string, unknown, string]>([
     [
@@ -171,17 +159,7 @@ describe('fhirServer answers are decoded by the rule request bodies are decoded 
   test.each<[HostileMode, string]>([
     ['latin1', 'fhirServer answered Observation search with charset iso-8859-1, not UTF-8 or UTF-16'],
     ['invalid-utf8', 'fhirServer answered Observation search with bytes that are not valid UTF-8'],
-  ])('%s → 412: %s', async (mode, why) => {
-    await withHostile({ paths: { Observation: mode }, resources: RECORD }, async (fhir) => {
-      const res = await callPatientView({ fhirServer: fhir.baseUrl });
-      expect(res).toMatchObject({
-        status: 412,
-        body: {
-          issue: [{ diagnostics: `${PRECONDITION}observations: ${why}`, expression: ['prefetch.observations'] }],
-        },
-      });
-    });
-  });
+  ])('%s → 412: %s', observationSearchFails);
 });
 
 describe('a Bundle whose entry is no list of objects is invalid, from fhirServer (412) as in the prefetch (400)', () => {
@@ -189,17 +167,7 @@ describe('a Bundle whose entry is no list of objects is invalid, from fhirServer
     ['entry-object', 'fhirServer answered Observation search with a Bundle whose entry is not a list'],
     ['entry-null', 'fhirServer answered Observation search with a Bundle whose entry is not a list'],
     ['entry-nested', 'fhirServer answered Observation search with a Bundle whose entry[0] is not an object'],
-  ])('%s → 412: %s', async (mode, why) => {
-    await withHostile({ paths: { Observation: mode }, resources: RECORD }, async (fhir) => {
-      const res = await callPatientView({ fhirServer: fhir.baseUrl });
-      expect(res).toMatchObject({
-        status: 412,
-        body: {
-          issue: [{ diagnostics: `${PRECONDITION}observations: ${why}`, expression: ['prefetch.observations'] }],
-        },
-      });
-    });
-  });
+  ])('%s → 412: %s', observationSearchFails);
 
   test.each<[string, unknown[], string]>([
     ['null', [{ resource: RECORD[1] }, null], 'entry[1]: Invalid input: expected object, received null'],
