@@ -21,7 +21,10 @@ import { allowOnly } from '../cds-hooks/allow-only.js';
 export const AUDIT_PAGE_MAX = 10_000;
 const READ_PAGE = 1000;
 
-const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
+const instant = z.iso
+  .datetime({ offset: true })
+  .transform((s) => new Date(s))
+  .refine((d) => !Number.isNaN(d.getTime()), 'is not an instant that exists');
 /**
  * A count written in decimal digits only: z.coerce.number() would take what Number() takes (`0x10`
  * as 16, `1e3`, `+5`, ` 5`), not what the client meant.
@@ -41,7 +44,8 @@ const auditQuery = z
       .optional(),
     _count: decimalCount.default(1000),
   })
-  .refine((q) => q.from.getTime() <= q.to.getTime(), {
+  // Also run when a field failed (zod runs an object's refinements on what parsed): compare only two dates.
+  .refine((q) => !(q.from instanceof Date && q.to instanceof Date) || q.from.getTime() <= q.to.getTime(), {
     message: 'from is after to: the range is empty (give from ≤ to)',
     path: ['from'],
   });

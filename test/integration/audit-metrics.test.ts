@@ -171,6 +171,10 @@ describe('audit trail', () => {
       { from: '2027-01-01T00:00:00Z', to: '2026-01-01T00:00:00Z' },
       'query.from: from is after to: the range is empty (give from ≤ to)',
     ],
+    // An unreadable bound is a 400 naming it, not a 500 from comparing it (the from ≤ to rule runs too).
+    [{ to: 'garbage' }, 'query.to: Invalid ISO datetime'],
+    [{ from: 'garbage' }, 'query.from: Invalid ISO datetime'],
+    [{ to: '+275760-09-13T00:00:00Z' }, 'query.to: Invalid ISO datetime'],
   ])('GET /admin/audit %o: 400 naming the parameter', async (query, diagnostics) => {
     const res = await request(t.app)
       .get('/admin/audit')
