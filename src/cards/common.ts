@@ -160,7 +160,7 @@ function leftOut(issues: readonly AssessmentIssue[], what: string, tail: RegExp)
   const n = issues.length;
   const examples = issues.slice(0, 3).map((i) => `${i.resource ?? 'resource'} (${i.message.replace(tail, '')})`);
   const verb = n === 1 ? what.replace(/^name /, 'names ') : what;
-  return `${n === 1 ? '1 record' : `${n} records`} ${verb} and ${n === 1 ? 'was' : 'were'} left out: ${examples.join('; ')}${n > 3 ? '; …' : ''}.`;
+  return `${n === 1 ? '1 record' : `${n} records`} ${verb} and ${n === 1 ? 'was' : 'were'} left out: ${examples.join('; ')}${n > 3 ? `; and ${n - 3} more` : ''}.`;
 }
 
 function capitalizeFirst(text: string): string {

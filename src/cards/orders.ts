@@ -230,7 +230,7 @@ function unreadOrdersCard(
 
 /** Why a draft order was not checked, from its issue: "could not be read (element: why)", "is for another patient"… */
 function whyNotChecked(issue: AssessmentIssue): string {
-  const why = issue.message.replace(/^draft order /, '').replace(/; (resource left out|not checked)$/, '');
+  const why = issue.message.replace(/^draft order /, '').replace(/; (resource left out|left out|not checked)$/, '');
   return issue.code === 'resource-invalid' ? `could not be read (${why})` : why;
 }
 

@@ -79,7 +79,9 @@ export function recommend(input: RecommendationInput, thresholds: HospitalThresh
     workup,
     bCellRecovery(ctx),
   ];
-  return all.filter((r): r is Recommendation => r !== undefined).map((r) => withLabNotes(r, input.issues));
+  return all
+    .filter((r): r is Recommendation => r !== undefined)
+    .map((r) => withUnreadTreatmentNote(withLabNotes(r, input.issues), input.issues));
 }
 
 /** Results of an analyte newer than the value a card cites, not used for these reasons. */
@@ -110,6 +112,33 @@ function withLabNotes(r: Recommendation, issues: readonly AssessmentIssue[]): Re
       );
   }
   return notes.length > 0 ? { ...r, notes: [...r.notes, ...notes] } : r;
+}
+
+/**
+ * The records a recommendation's "not yet given" rests on, by kind: a G-CSF dose is a
+ * MedicationAdministration, a transfusion a Procedure. Those left out as unreadable may hold one.
+ */
+const TREATMENT_RECORDS: Partial<Record<Recommendation['kind'], [type: string, what: string]>> = {
+  'g-csf': ['MedicationAdministration', 'a G-CSF dose'],
+  'g-csf-prophylaxis': ['MedicationAdministration', 'a G-CSF dose'],
+  'red-cell-transfusion': ['Procedure', 'a red cell transfusion'],
+  'platelet-transfusion': ['Procedure', 'a platelet transfusion'],
+  'ivig-review': ['MedicationAdministration', 'an IVIG dose'],
+};
+
+/**
+ * A card that asks for a treatment not yet recorded cannot be sure of it when records of that
+ * treatment's type could not be read: it says so (the "Data not used" note alone does not say what
+ * it means for this card).
+ */
+function withUnreadTreatmentNote(r: Recommendation, issues: readonly AssessmentIssue[]): Recommendation {
+  const records = TREATMENT_RECORDS[r.kind];
+  if (!records) return r;
+  const [type, what] = records;
+  const unread = issues.filter((i) => i.code === 'resource-invalid' && i.resource?.startsWith(type)).length;
+  if (unread === 0) return r;
+  const note = `${plural(unread, `${type} record`)} could not be read: ${what} among them would not be counted here. Check the chart before ordering.`;
+  return { ...r, notes: [...r.notes, note] };
 }
 
 function capitalize(text: string): string {

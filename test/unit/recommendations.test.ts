@@ -65,6 +65,46 @@ describe('a card says what it could not use about the value it cites (docs/clini
     );
   });
 
+  test.each<[string, string, string, string]>([
+    [
+      'G-CSF card, 2 MedicationAdministrations unreadable',
+      'MedicationAdministration/ma-',
+      'g-csf',
+      '2 MedicationAdministration records could not be read: a G-CSF dose among them would not be counted here. Check the chart before ordering.',
+    ],
+    [
+      'platelet card, 2 Procedures unreadable',
+      'Procedure/tx-',
+      'platelet-transfusion',
+      '2 Procedure records could not be read: a platelet transfusion among them would not be counted here. Check the chart before ordering.',
+    ],
+  ])(
+    '%s: the card asking for it says it may already be given (docs/clinical-logic.md §10: a card asks for something not yet done)',
+    (_name, prefix, kind, note) => {
+      const inputIssues = [1, 2].map((n) => ({
+        severity: 'warning' as const,
+        code: 'resource-invalid' as const,
+        message: 'effectiveDateTime: Invalid input: expected string, received number; resource left out',
+        resource: `${prefix}${n}`,
+      }));
+      const a = assessOn(10, [infusion(0), anc(9, 0.2), plt(9, 12)], { inputIssues });
+      expect(a.recommendations.find((r) => r.kind === kind)?.notes.at(-1)).toBe(note);
+    },
+  );
+
+  test('no unreadable record of the treatment’s type: no such note', () => {
+    const inputIssues = [
+      {
+        severity: 'warning' as const,
+        code: 'resource-invalid' as const,
+        message: 'x; resource left out',
+        resource: 'Condition/c1',
+      },
+    ];
+    const a = assessOn(10, [infusion(0), anc(9, 0.2)], { inputIssues });
+    expect(a.recommendations.find((r) => r.kind === 'g-csf')?.notes.join(' ')).not.toContain('could not be read');
+  });
+
   test('an older result not used is not mentioned (the card cites the newest)', () => {
     const older = { ...anc(7, 0.2, { id: 'older' }), valueQuantity: { value: 0.2, unit: 'cells' } };
     const a = assessOn(10, [infusion(0), older, anc(9, 0.3)]);

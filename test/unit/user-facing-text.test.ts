@@ -10,6 +10,8 @@ import type { MedicationRequest, ServiceRequest } from 'fhir/r4.js';
 import { assess } from '../../src/clinical/assess.js';
 import { adviseOn, orderCards } from '../../src/cards/orders.js';
 import { patientViewCards } from '../../src/cards/patient-view.js';
+import { unreadDataNote } from '../../src/cards/common.js';
+import { anc, assessOn, infusion } from '../helpers/fhir.js';
 import { demoPatients } from '../../src/demo/demo-patients.js';
 import { loadClinicalContext } from '../../src/profiles.js';
 import { dexamethasoneOrder, filgrastimOrder, tocilizumabOrder, transfusionOrder } from '../helpers/orders.js';
@@ -103,5 +105,20 @@ describe('user-facing text', () => {
       for (const re of [/seed 0\d/i, /clinical-spec/i, /docs\/clinical-logic/])
         expect(`${f}: ${re.test(text)}`).toBe(`${f}: false`);
     }
+  });
+});
+
+describe('the "Data not used" note', () => {
+  test('names up to three records and counts the rest in words', () => {
+    const inputIssues = [1, 2, 3, 4, 5].map((n) => ({
+      severity: 'warning' as const,
+      code: 'resource-invalid' as const,
+      message: `valueQuantity.value: Invalid input: expected number, received string; resource left out`,
+      resource: `Observation/o${n}`,
+    }));
+    const a = assessOn(10, [infusion(0), anc(9, 0.2)], { inputIssues });
+    expect(unreadDataNote(a)).toBe(
+      '**Data not used:** 5 records could not be read and were left out: Observation/o1 (valueQuantity.value: Invalid input: expected number, received string); Observation/o2 (valueQuantity.value: Invalid input: expected number, received string); Observation/o3 (valueQuantity.value: Invalid input: expected number, received string); and 2 more. What this card says rests on the rest of the record; check the chart for what is missing.',
+    );
   });
 });
