@@ -100,57 +100,77 @@ interface MedicationReads {
   skipped: number;
 }
 
-/** The medication concept of an order, or undefined when it cannot be had (the card may still match by name). */
+/** An order's medication concept, or why it could not be had from fhirServer (undefined: nowhere to look). */
+type Resolved = { concept: CodeableConcept | undefined } | { unresolved: string };
+
+/** The medication concept of an order, or why it could not be had (the card may still match by name). */
 async function medicationConcept(
   order: MedicationRequest,
   drafts: DraftOrders,
   fhir: FhirReader,
   reads: MedicationReads,
-): Promise<CodeableConcept | undefined> {
-  if (order.medicationCodeableConcept) return order.medicationCodeableConcept;
+): Promise<Resolved> {
+  if (order.medicationCodeableConcept) return { concept: order.medicationCodeableConcept };
   const ref = order.medicationReference?.reference;
-  if (!ref) return undefined;
+  if (!ref) return { concept: undefined };
   if (ref.startsWith('#'))
-    return (
-      order.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined
-    )?.code;
+    return {
+      concept: (
+        order.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined
+      )?.code,
+    };
   const inBundle = drafts.medications.get(ref);
-  if (inBundle) return inBundle.code;
-  if (!/^Medication\/[A-Za-z0-9\-.]{1,64}$/.test(ref)) return undefined;
+  if (inBundle) return { concept: inBundle.code };
+  if (!/^Medication\/[A-Za-z0-9\-.]{1,64}$/.test(ref)) return { concept: undefined };
   if (reads.started >= MAX_MEDICATION_READS) {
     reads.skipped++;
-    return undefined;
+    return { unresolved: `its Medication was not read: past the ${MAX_MEDICATION_READS} one call reads` };
   }
   reads.started++;
   try {
     const read = screenResource(await fhir.read(ref));
-    return read.ok && read.resource.resourceType === 'Medication' ? read.resource.code : undefined;
+    if (read.ok && read.resource.resourceType === 'Medication') return { concept: read.resource.code };
+    return { unresolved: 'its Medication on fhirServer was not found or not a Medication we can read' };
   } catch {
     reads.failed++;
-    return undefined;
+    return { unresolved: 'its Medication could not be read from fhirServer' };
   }
 }
 
-/** The draft orders this service advises on (CRS drugs, G-CSF, blood products). */
+/**
+ * The draft orders this service advises on (CRS drugs, G-CSF, blood products), and those it could
+ * not check because their Medication could not be had and their name says nothing we know.
+ */
 export async function advisableOrders(
   drafts: DraftOrders,
   terminology: Terminology,
   fhir: FhirReader,
-): Promise<AdvisableOrder[]> {
+): Promise<{ orders: AdvisableOrder[]; notChecked: AssessmentIssue[] }> {
   const reads: MedicationReads = { started: 0, failed: 0, skipped: 0 };
-  const matched = await Promise.all(
-    drafts.orders.map(async (order) =>
-      adviseOn(
-        order,
-        order.resourceType === 'MedicationRequest' ? await medicationConcept(order, drafts, fhir, reads) : undefined,
-        terminology,
-      ),
-    ),
+  const checked = await Promise.all(
+    drafts.orders.map(async (order) => {
+      const resolved =
+        order.resourceType === 'MedicationRequest'
+          ? await medicationConcept(order, drafts, fhir, reads)
+          : { concept: undefined };
+      const advised = adviseOn(order, 'concept' in resolved ? resolved.concept : undefined, terminology);
+      return { order, advised, unresolved: 'unresolved' in resolved ? resolved.unresolved : undefined };
+    }),
   );
+  // In the order of the drafts (the reads end in any order).
+  const notChecked: AssessmentIssue[] = [];
+  for (const { order, advised, unresolved } of checked)
+    if (!advised && unresolved)
+      notChecked.push({
+        severity: 'warning',
+        code: 'data-unavailable',
+        message: `draft order ${unresolved}, and its name matches nothing this service knows; not checked`,
+        resource: describeResource(order),
+      });
   if (reads.failed > 0 || reads.skipped > 0)
     fhir.log.warn(
       { unreadable: reads.failed, notRead: reads.skipped, limit: MAX_MEDICATION_READS },
       'Medications of draft orders not read from fhirServer; those orders matched by name only',
     );
-  return matched.filter((m): m is AdvisableOrder => m !== undefined);
+  return { orders: checked.flatMap((c) => (c.advised ? [c.advised] : [])), notChecked };
 }

@@ -9,6 +9,7 @@
 import { orderCards, type AdvisableOrder } from '../src/cards/orders.js';
 import type { CdsServiceDefinition, ContextFor, FhirReader } from '../src/cds-hooks/service.js';
 import { advisableOrders, type DraftOrders } from './draft-orders.js';
+import type { AssessmentIssue } from '../src/clinical/types.js';
 import type { ClinicalContext } from '../src/profiles.js';
 import { assessPrefetched, cardContext } from './assessment.js';
 import type { ServiceDeps } from '../src/service-deps.js';
@@ -21,6 +22,12 @@ export function orderAdvice(clinical: ClinicalContext): string {
   return `irradiated blood products from ${ir.daysBeforeLeukapheresis} days before leukapheresis ${until} (EHA/EBMT), cytopenia risk with tocilizumab or corticosteroids (Wang et al., Front Oncol 2021), G-CSF above the neutropenia threshold.`;
 }
 
+/** The orders advised on, and those that could not be checked (with why) for the card that says so. */
+interface Checked {
+  orders: AdvisableOrder[];
+  notChecked: AssessmentIssue[];
+}
+
 export function orderService<H extends 'order-sign' | 'order-select'>(
   clinical: ClinicalContext,
   definition: { id: string; hook: H; title: string; description: string },
@@ -28,18 +35,14 @@ export function orderService<H extends 'order-sign' | 'order-select'>(
 ): CdsServiceDefinition<H, ServiceDeps> {
   // relevant() and handler() get the same context object in one call: read the draft orders (and any
   // Medication they reference on fhirServer) once per call, not twice.
-  const perCall = new WeakMap<ContextFor<H>, Promise<{ drafts: DraftOrders; orders: AdvisableOrder[] }>>();
-  const advisable = (
-    context: ContextFor<H>,
-    deps: ServiceDeps,
-    fhir: FhirReader,
-  ): Promise<{ drafts: DraftOrders; orders: AdvisableOrder[] }> => {
+  const perCall = new WeakMap<ContextFor<H>, Promise<Checked>>();
+  const advisable = (context: ContextFor<H>, deps: ServiceDeps, fhir: FhirReader): Promise<Checked> => {
     let pending = perCall.get(context);
     if (!pending) {
       const drafts = ordersOf(context);
-      pending = advisableOrders(drafts, deps.clinical.terminology, fhir).then((orders) => ({
-        drafts,
+      pending = advisableOrders(drafts, deps.clinical.terminology, fhir).then(({ orders, notChecked }) => ({
         orders,
+        notChecked: [...drafts.issues, ...notChecked],
       }));
       perCall.set(context, pending);
     }
@@ -58,13 +61,13 @@ export function orderService<H extends 'order-sign' | 'order-select'>(
     // A draft order that could not be checked is worth reading the record for: after CAR-T, the
     // clinician is told it was not checked (a card), rather than left to read silence as "nothing to say".
     relevant: async (context, deps, fhir) => {
-      const { drafts, orders } = await advisable(context, deps, fhir);
-      return orders.length > 0 || drafts.issues.length > 0;
+      const { orders, notChecked } = await advisable(context, deps, fhir);
+      return orders.length > 0 || notChecked.length > 0;
     },
     handler: async ({ context, data, fhir }, deps) => {
-      const { drafts, orders } = await advisable(context, deps, fhir);
-      if (drafts.issues.length > 0)
-        fhir.log.warn({ notChecked: drafts.issues.length }, 'draft orders not checked: see the card');
+      const { orders, notChecked } = await advisable(context, deps, fhir);
+      if (notChecked.length > 0)
+        fhir.log.warn({ notChecked: notChecked.length }, 'draft orders not checked: see the card');
       const assessment = assessPrefetched(data, context.patientId, deps, false);
       const cards = orderCards(
         assessment,
@@ -72,7 +75,7 @@ export function orderService<H extends 'order-sign' | 'order-select'>(
         deps.clinical.terminology,
         deps.clinical.thresholds,
         cardContext(definition.id, context.patientId, deps),
-        drafts.issues,
+        notChecked,
       );
       return { cards };
     },

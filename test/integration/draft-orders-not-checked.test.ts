@@ -135,7 +135,13 @@ describe('order-sign: orders that cannot be checked are named on a card', () => 
     const cards = await call('order-sign', 'cart-day9', bundleOf(...(orders as FhirResource[])));
     const medicationReads = fhir.requests.filter((r) => r.url.startsWith('/demo/fhir/Medication/'));
     expect(medicationReads).toHaveLength(MAX_MEDICATION_READS);
-    expect(cards).toEqual([]); // unknown Medications, no name to match: nothing to advise on
+    // Medications not found or not read, and no name to match: each order is listed as not checked.
+    expect(kinds(cards)).toEqual(['unread-draft-orders:warning']);
+    const detail = cards[0]?.detail ?? '';
+    expect(detail).toContain(
+      '- MedicationRequest/dex-0: its Medication on fhirServer was not found or not a Medication we can read, and its name matches nothing this service knows',
+    );
+    expect(detail).toContain(`- and ${MAX_MEDICATION_READS} more`);
     const warned = t.logs
       .records()
       .filter(
