@@ -125,9 +125,25 @@ export function countsTable(
       ],
     ];
   });
-  return rows.length > 0
-    ? table(['', 'Latest', 'Date', 'CTCAE grade', 'Worst since day 0'], rows)
+  if (rows.length > 0) return table(['', 'Latest', 'Date', 'CTCAE grade', 'Worst since day 0'], rows);
+  return countsUnread(a)
+    ? '_No blood count since the infusion could be read: see the notes on data not used._'
     : '_No blood counts since the infusion._';
+}
+
+/** Issues that mean an Observation was there but not used (left out, another patient's, no value…). */
+const OBSERVATION_NOT_USED: ReadonlySet<string> = new Set([
+  'resource-invalid',
+  'patient-mismatch',
+  'unit-unreadable',
+  'value-missing',
+  'value-implausible',
+  'date-missing',
+]);
+
+/** Whether Observations were there but could not be used: "no counts" would say less than the record holds. */
+export function countsUnread(a: Assessment): boolean {
+  return a.issues.some((i) => OBSERVATION_NOT_USED.has(i.code) && i.resource?.startsWith('Observation') === true);
 }
 
 /** A markdown table. */

@@ -35,6 +35,7 @@ import {
 import { LINEAGE_TERM } from '../clinical/severe-cytopenia.js';
 import {
   baseCard,
+  countsUnread,
   countsTable,
   dayLabel,
   fmt,
@@ -184,7 +185,8 @@ function latestCounts(a: Assessment): string {
   if (a.latest.anc) parts.push(`ANC ${fmt(a.latest.anc.value)}`);
   if (a.latest.platelets) parts.push(`PLT ${fmt(a.latest.platelets.value)}`);
   if (a.latest.hemoglobin) parts.push(`Hb ${valueWithUnit(a.latest.hemoglobin)}`);
-  return parts.length > 0 ? parts.join(', ') : 'no counts since infusion';
+  if (parts.length > 0) return parts.join(', ');
+  return countsUnread(a) ? 'no readable counts since infusion' : 'no counts since infusion';
 }
 
 /** The early ICAHT grade with the day counts (or the "no recovery" fact) that decide it. */

@@ -122,3 +122,31 @@ describe('the "Data not used" note', () => {
     );
   });
 });
+
+describe('no counts', () => {
+  const leftOut = {
+    severity: 'warning' as const,
+    code: 'resource-invalid' as const,
+    message: 'valueQuantity.value: Invalid input: expected number, received string; resource left out',
+    resource: 'Observation/anc-1',
+  };
+  const summaryOf = (inputIssues: (typeof leftOut)[]) => {
+    const a = assessOn(10, [infusion(0)], { inputIssues });
+    const ctx = { serviceId: 'svc', patientId: 'p1', smartLaunchUrl: undefined, orderables: clinical.orderables };
+    return patientViewCards(a, clinical.thresholds, ctx).at(-1);
+  };
+
+  test('when Observations were there but could not be read, the summary does not say there are none', () => {
+    const card = summaryOf([leftOut]);
+    expect(card?.summary).toBe('CAR-T day +10: early ICAHT not gradable (no ANC); no readable counts since infusion');
+    expect(card?.detail).toContain(
+      '_No blood count since the infusion could be read: see the notes on data not used._',
+    );
+  });
+
+  test('when there were none, it says so', () => {
+    const card = summaryOf([]);
+    expect(card?.summary).toBe('CAR-T day +10: early ICAHT not gradable (no ANC); no counts since infusion');
+    expect(card?.detail).toContain('_No blood counts since the infusion._');
+  });
+});
