@@ -30,6 +30,7 @@ export function assessPrefetched(
     assess(resources, {
       ...engineSettings(clinical),
       asOf: todayIn(clinical.timeZone, deps.now()),
+      asOfIsToday: true,
       patientId,
       includeSeries: withSeries,
       inputIssues,

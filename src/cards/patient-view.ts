@@ -306,6 +306,7 @@ const SHOWN_ISSUES = new Set<string>([
   'comparator',
   'value-implausible',
   'version-ambiguous',
+  'date-future',
 ]);
 
 function hematotoxTable(a: Assessment): string {

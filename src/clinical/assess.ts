@@ -12,7 +12,7 @@ import type { FhirResource } from 'fhir/r4.js';
 import { crsEvidence } from './crs.js';
 import { defaultLln, gradeSeries } from './ctcae.js';
 import { addDays, ageInYears, isDate, readInstant } from './dates.js';
-import { CENSORING_TEXT } from './format.js';
+import { ANALYTE_LABELS, CENSORING_TEXT } from './format.js';
 import { carHematotox } from './hematotox.js';
 import { assessIcaht } from './icaht.js';
 import { bCellAplasia, cd19Samples, cd4cd8, immunoglobulin } from './immune.js';
@@ -60,6 +60,12 @@ export interface AssessOptions {
   includeSeries?: boolean | undefined;
   /** Problems found before the engine saw the resources (resources left out by the input screen). */
   inputIssues?: readonly AssessmentIssue[] | undefined;
+  /**
+   * The assessment date is today (a CDS call, the SMART app): a result dated after it is a data
+   * error (a wrong date, a clock) and is reported. For a past date (the CLI's --as-of) later results
+   * are expected and left aside without a word.
+   */
+  asOfIsToday?: boolean | undefined;
 }
 
 /** What a deployment configures once (service, CLI, SMART app): spread into AssessOptions. */
@@ -256,6 +262,32 @@ function readRecord(
   return { record, labs, events: extracted.events, issues };
 }
 
+/** Results dated after today: not used (as after any assessment date), and said, with the first of them. */
+function reportFuture(
+  byAnalyte: ReadonlyMap<Analyte, readonly LabValue[]>,
+  asOf: string,
+  issues: AssessmentIssue[],
+): void {
+  let count = 0;
+  let first: LabValue | undefined;
+  for (const list of byAnalyte.values())
+    for (const v of list)
+      if (v.date > asOf) {
+        count++;
+        if (!first || v.date < first.date) first = v;
+      }
+  if (!first) return;
+  const label = ANALYTE_LABELS[first.analyte] ?? first.analyte;
+  issues.push({
+    severity: 'warning',
+    code: 'date-future',
+    message: `${count === 1 ? '1 result is' : `${count} results are`} dated after today (${asOf}) and not used: ${label} on ${first.date}${count > 1 ? ' is the earliest' : ''}`,
+    resource: first.reference,
+    analyte: first.analyte,
+    date: first.date,
+  });
+}
+
 /** Day 0 and the day axis; events and lab values up to the assessment date; the blood counts' lab days. */
 function dayAxis(
   options: AssessOptions,
@@ -273,6 +305,7 @@ function dayAxis(
   const dayOrNull = (date: string): number | null => (infused ? day(date) : null);
   const events = allEvents.filter((e) => e.date <= asOf).map((e) => ({ ...e, day: dayOrNull(e.date) }));
 
+  if (options.asOfIsToday) reportFuture(labs.byAnalyte, asOf, issues);
   const groups = upToInTimeOrder(labs.byAnalyte, asOf);
   const values = (a: Analyte): LabValue[] => groups.get(a) ?? [];
   const base = (a: Analyte, lookback = t.baseline.lookbackDays): LabValue | undefined =>

@@ -224,4 +224,5 @@ export const ISSUE_TITLES: Record<IssueCode, string> = {
   'too-many-orders': 'Draft orders past the number one call checks',
   'value-implausible': 'Results with an impossible value',
   'version-ambiguous': 'Results given twice, differing, with no version to tell which is current',
+  'date-future': 'Results dated after today',
 };

@@ -89,6 +89,7 @@ const NOT_USED: ReadonlySet<AssessmentIssue['code']> = new Set([
   'unit-unreadable',
   'value-missing',
   'value-implausible',
+  'date-future',
 ]);
 
 /**

@@ -122,7 +122,9 @@ export type IssueCode =
   /** A lab value that cannot be (below zero), not used. */
   | 'value-implausible'
   /** One Observation id given twice, differing, with nothing to tell which version is current. */
-  | 'version-ambiguous';
+  | 'version-ambiguous'
+  /** Results dated after today (a CDS call): a data error, not used. */
+  | 'date-future';
 
 export interface AssessmentIssue {
   severity: 'error' | 'warning' | 'information';

@@ -34,6 +34,7 @@ export function assessmentsRouter(clinical: ClinicalContext, today: () => string
     const assessment = assess(screened.resources, {
       inputIssues: screened.issues,
       asOf: query.data.asOf ?? today(),
+      asOfIsToday: query.data.asOf === undefined,
       infusionDate: query.data.infusionDate,
       patientId: query.data.patientId,
       ...engineSettings(clinical),

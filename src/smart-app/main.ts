@@ -124,6 +124,7 @@ async function load(s: Session): Promise<void> {
   const assessment = assess(screened.resources, {
     ...s.engine,
     asOf: todayIn(s.engine.timeZone),
+    asOfIsToday: true,
     patientId: s.patientId,
     includeSeries: true,
     inputIssues: screened.issues,

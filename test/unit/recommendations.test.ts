@@ -461,3 +461,22 @@ describe('loss of B-cell aplasia within 6 months of tisagenlecleucel: its own wa
     expect(a.recommendations).toEqual([]);
   });
 });
+
+describe('results dated after today (docs/clinical-logic.md §3)', () => {
+  test.each<[string, boolean, string[]]>([
+    ['a CDS call (the assessment date is today): not used, and said', true, ['date-future']],
+    ["the CLI's past --as-of: later results are expected, not used, nothing said", false, []],
+  ])('%s', (_name, asOfIsToday, codes) => {
+    const a = assessOn(10, [infusion(0), anc(9, 0.2), anc(12, 3.1), anc(400, 2.0)], { asOfIsToday });
+    expect(a.latest.anc?.value).toBe(0.2);
+    expect(a.issues.filter((i) => i.code === 'date-future').map((i) => i.code)).toEqual(codes);
+    if (asOfIsToday) {
+      expect(a.issues.find((i) => i.code === 'date-future')?.message).toBe(
+        '2 results are dated after today (2026-03-11) and not used: ANC on 2026-03-13 is the earliest',
+      );
+      expect(a.recommendations.find((r) => r.kind === 'g-csf')?.notes.at(-1)).toBe(
+        'A newer result could not be used: 2 results are dated after today (2026-03-11) and not used: ANC on 2026-03-13 is the earliest. The value above is the latest that could be read.',
+      );
+    }
+  });
+});
