@@ -95,9 +95,12 @@ export function readDraftOrders(
 
 /** Medications read from fhirServer in one call, and those that could not be or were not read. */
 interface MedicationReads {
-  started: number;
+  /** The references read (each once: CallFhirAccess shares one read among the orders naming it). */
+  started: Set<string>;
   failed: number;
   skipped: number;
+  /** Why the first read that failed did (a FhirAccessError names type and status, never an id). */
+  firstFailure?: string;
 }
 
 /** An order's medication concept, or why it could not be had from fhirServer (undefined: nowhere to look). */
@@ -122,17 +125,20 @@ async function medicationConcept(
   const inBundle = drafts.medications.get(ref);
   if (inBundle) return { concept: inBundle.code };
   if (!/^Medication\/[A-Za-z0-9\-.]{1,64}$/.test(ref)) return { concept: undefined };
-  if (reads.started >= MAX_MEDICATION_READS) {
-    reads.skipped++;
-    return { unresolved: `its Medication was not read: past the ${MAX_MEDICATION_READS} one call reads` };
+  if (!reads.started.has(ref)) {
+    if (reads.started.size >= MAX_MEDICATION_READS) {
+      reads.skipped++;
+      return { unresolved: `its Medication was not read: past the ${MAX_MEDICATION_READS} one call reads` };
+    }
+    reads.started.add(ref);
   }
-  reads.started++;
   try {
     const read = screenResource(await fhir.read(ref));
     if (read.ok && read.resource.resourceType === 'Medication') return { concept: read.resource.code };
     return { unresolved: 'its Medication on fhirServer was not found or not a Medication we can read' };
-  } catch {
+  } catch (error) {
     reads.failed++;
+    reads.firstFailure ??= error instanceof Error ? error.message : 'unknown error';
     return { unresolved: 'its Medication could not be read from fhirServer' };
   }
 }
@@ -146,7 +152,7 @@ export async function advisableOrders(
   terminology: Terminology,
   fhir: FhirReader,
 ): Promise<{ orders: AdvisableOrder[]; notChecked: AssessmentIssue[] }> {
-  const reads: MedicationReads = { started: 0, failed: 0, skipped: 0 };
+  const reads: MedicationReads = { started: new Set(), failed: 0, skipped: 0 };
   const checked = await Promise.all(
     drafts.orders.map(async (order) => {
       const resolved =
@@ -169,7 +175,7 @@ export async function advisableOrders(
       });
   if (reads.failed > 0 || reads.skipped > 0)
     fhir.log.warn(
-      { unreadable: reads.failed, notRead: reads.skipped, limit: MAX_MEDICATION_READS },
+      { unreadable: reads.failed, notRead: reads.skipped, limit: MAX_MEDICATION_READS, reason: reads.firstFailure },
       'Medications of draft orders not read from fhirServer; those orders matched by name only',
     );
   return { orders: checked.flatMap((c) => (c.advised ? [c.advised] : [])), notChecked };

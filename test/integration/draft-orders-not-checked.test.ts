@@ -152,6 +152,28 @@ describe('order-sign: orders that cannot be checked are named on a card', () => 
   });
 });
 
+describe('one Medication named by many orders', () => {
+  test(`is read once and counts once toward the ${MAX_MEDICATION_READS}`, async () => {
+    const orders = Array.from({ length: MAX_MEDICATION_READS + 10 }, (_, i) => ({
+      ...dexamethasoneOrder('cart-day9'),
+      id: `same-${i}`,
+      medicationCodeableConcept: undefined,
+      medicationReference: { reference: 'Medication/not-on-the-server' },
+    }));
+    fhir.requests.length = 0;
+    const logged = t.logs.lines.length;
+    const cards = await call('order-sign', 'cart-day9', bundleOf(...(orders as FhirResource[])));
+    expect(fhir.requests.filter((r) => r.url.startsWith('/demo/fhir/Medication/'))).toHaveLength(1);
+    expect(cards[0]?.detail).toContain(`**Why:** ${MAX_MEDICATION_READS + 10} draft orders were not checked`);
+    // Not one order skipped as past the cap (the card shows only five, the log counts them all).
+    const skipped = t.logs
+      .records()
+      .slice(logged)
+      .filter((r) => typeof r['notRead'] === 'number' && r['notRead'] > 0);
+    expect(skipped).toEqual([]);
+  });
+});
+
 describe('order-select: only the selected orders, and those that cannot be told apart', () => {
   test('an unreadable order that was not selected is not listed; one whose id cannot be read is', async () => {
     const orders = bundleOf(
