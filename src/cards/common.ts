@@ -8,6 +8,7 @@ import { CARD_KIND_EXTENSION } from '../shared/card-kind.js';
 import { LOCAL_SYSTEM } from '../clinical/terminology.js';
 import {
   ANALYTE_LABELS,
+  capitalize,
   dayLabel,
   fmt,
   RECOMMENDATION_TITLES,
@@ -167,7 +168,7 @@ export function unreadDataNote(a: Assessment): string | undefined {
   const parts: string[] = [];
   if (skipped.length > 0) parts.push(leftOut(skipped, 'could not be read', /; resource left out$/));
   if (elsewhere.length > 0) parts.push(leftOut(elsewhere, 'name another patient or none', /; not used$/));
-  for (const i of unavailable.slice(0, 3)) parts.push(`${capitalizeFirst(i.message)}.`);
+  for (const i of unavailable.slice(0, 3)) parts.push(`${capitalize(i.message)}.`);
   return `**Data not used:** ${parts.join(' ')} What this card says rests on the rest of the record; check the chart for what is missing.`;
 }
 
@@ -177,10 +178,6 @@ function leftOut(issues: readonly AssessmentIssue[], what: string, tail: RegExp)
   const examples = issues.slice(0, 3).map((i) => `${i.resource ?? 'resource'} (${i.message.replace(tail, '')})`);
   const verb = n === 1 ? what.replace(/^name /, 'names ') : what;
   return `${n === 1 ? '1 record' : `${n} records`} ${verb} and ${n === 1 ? 'was' : 'were'} left out: ${examples.join('; ')}${n > 3 ? `; and ${n - 3} more` : ''}.`;
-}
-
-function capitalizeFirst(text: string): string {
-  return `${text[0]?.toUpperCase() ?? ''}${text.slice(1)}`;
 }
 
 /** Adds {@link unreadDataNote} to each card's detail. */

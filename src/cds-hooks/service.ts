@@ -12,11 +12,11 @@ import {
   checkFhirServer,
   FhirAccessError,
   aResource,
-  describe,
   FhirGateway,
   isFailureOutcome,
   isSearch,
   ReadBudget,
+  targetOf,
   type FhirRequestObserver,
 } from '../fhir/gateway.js';
 import { RequestLimiter } from '../fhir/limiter.js';
@@ -328,9 +328,9 @@ function providedResources(value: unknown, template: string): Provided {
   if (resource.resourceType !== 'Bundle') {
     const type = aResource(resource.resourceType);
     if (isSearch(template)) return { ok: false, why: `the prefetch value for this search is ${type}, not a Bundle` };
-    const reads = describe(template).replace(/ read$/, '');
+    const reads = targetOf(template)?.type;
     if (resource.resourceType !== reads)
-      return { ok: false, why: `the prefetch value is ${type}, not the ${reads} this key reads` };
+      return { ok: false, why: `the prefetch value is ${type}, not the ${reads ?? 'resource'} this key reads` };
     return { ok: true, resources: [resource], hasNext: false };
   }
   // Through the router a Bundle whose entry is not a list of objects is a 400 (checkPrefetchBundles); kept for direct callers.

@@ -262,30 +262,31 @@ function readRecord(
   return { record, labs, events: extracted.events, issues };
 }
 
-/** Results dated after today: not used (as after any assessment date), and said, with the first of them. */
-function reportFuture(
-  byAnalyte: ReadonlyMap<Analyte, readonly LabValue[]>,
-  asOf: string,
-  issues: AssessmentIssue[],
-): void {
+/**
+ * Results dated after today: not used (as after any assessment date), and said, with the earliest.
+ * `note` is given each dropped value; `report` adds the issue once all are seen.
+ */
+function futureResults(asOf: string, issues: AssessmentIssue[]): { note: (v: LabValue) => void; report: () => void } {
   let count = 0;
   let first: LabValue | undefined;
-  for (const list of byAnalyte.values())
-    for (const v of list)
-      if (v.date > asOf) {
-        count++;
-        if (!first || v.date < first.date) first = v;
-      }
-  if (!first) return;
-  const label = ANALYTE_LABELS[first.analyte] ?? first.analyte;
-  issues.push({
-    severity: 'warning',
-    code: 'date-future',
-    message: `${count === 1 ? '1 result is' : `${count} results are`} dated after today (${asOf}) and not used: ${label} on ${first.date}${count > 1 ? ' is the earliest' : ''}`,
-    resource: first.reference,
-    analyte: first.analyte,
-    date: first.date,
-  });
+  return {
+    note: (v) => {
+      count++;
+      if (!first || v.date < first.date) first = v;
+    },
+    report: () => {
+      if (!first) return;
+      const label = ANALYTE_LABELS[first.analyte] ?? first.analyte;
+      issues.push({
+        severity: 'warning',
+        code: 'date-future',
+        message: `${count === 1 ? '1 result is' : `${count} results are`} dated after today (${asOf}) and not used: ${label} on ${first.date}${count > 1 ? ' is the earliest' : ''}`,
+        resource: first.reference,
+        analyte: first.analyte,
+        date: first.date,
+      });
+    },
+  };
 }
 
 /** Day 0 and the day axis; events and lab values up to the assessment date; the blood counts' lab days. */
@@ -305,8 +306,10 @@ function dayAxis(
   const dayOrNull = (date: string): number | null => (infused ? day(date) : null);
   const events = allEvents.filter((e) => e.date <= asOf).map((e) => ({ ...e, day: dayOrNull(e.date) }));
 
-  if (options.asOfIsToday) reportFuture(labs.byAnalyte, asOf, issues);
-  const groups = upToInTimeOrder(labs.byAnalyte, asOf);
+  // Dropped while the values are filtered (one pass): reported when the assessment date is today.
+  const future = options.asOfIsToday ? futureResults(asOf, issues) : undefined;
+  const groups = upToInTimeOrder(labs.byAnalyte, asOf, future?.note);
+  future?.report();
   const values = (a: Analyte): LabValue[] => groups.get(a) ?? [];
   const base = (a: Analyte, lookback = t.baseline.lookbackDays): LabValue | undefined =>
     baselineValue(values(a), timeline, lookback);

@@ -19,7 +19,7 @@ import type {
   Recommendation,
 } from './types.js';
 import { displayUnit } from './units.js';
-import { dayLabel, fmt, irradiationNote, plural } from './format.js';
+import { capitalize, dayLabel, fmt, irradiationNote, plural } from './format.js';
 
 export interface RecommendationInput {
   asOfDay: number;
@@ -140,10 +140,6 @@ function withUnreadTreatmentNote(r: Recommendation, issues: readonly AssessmentI
   if (unread === 0) return r;
   const note = `${plural(unread, `${type} record`)} could not be read: ${what} among them would not be counted here. Check the chart before ordering.`;
   return { ...r, notes: [...r.notes, note] };
-}
-
-function capitalize(text: string): string {
-  return `${text[0]?.toUpperCase() ?? ''}${text.slice(1)}`;
 }
 
 /** The latest ANC when it is below the severe threshold (< 0.5). */

@@ -125,12 +125,18 @@ export function buildTimeline(
  * Each analyte's values (lists of ours, changed in place) in time order and only up to the
  * assessment date; analytes left with no value are dropped.
  */
-export function upToInTimeOrder(byAnalyte: Map<Analyte, LabValue[]>, asOf: string): Map<Analyte, LabValue[]> {
+export function upToInTimeOrder(
+  byAnalyte: Map<Analyte, LabValue[]>,
+  asOf: string,
+  /** Told of each value dated after asOf as it is dropped. */
+  later?: (v: LabValue) => void,
+): Map<Analyte, LabValue[]> {
   for (const [analyte, list] of byAnalyte) {
     let kept = 0;
     for (let i = 0; i < list.length; i++) {
       const v = list[i] as LabValue;
       if (v.date <= asOf) list[kept++] = v;
+      else later?.(v);
     }
     list.length = kept;
     if (kept === 0) byAnalyte.delete(analyte);

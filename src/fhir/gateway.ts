@@ -384,7 +384,7 @@ export class FhirGateway {
 
 /** A search rather than a read: a query, a type alone (`Observation`), or `_search`. */
 export function isSearch(relativeUrl: string): boolean {
-  return relativeUrl.includes('?') || describe(relativeUrl).endsWith(' search');
+  return relativeUrl.includes('?') || targetOf(relativeUrl)?.kind === 'search';
 }
 
 /** `a Patient`, `an OperationOutcome`; `a resource` when the type is no plausible resource type name. */
@@ -442,12 +442,18 @@ function parseUrl(url: string): URL | undefined {
  * queries carry patient identifiers, which never reach a log line or an error message.
  */
 export function describe(url: string): string {
+  const target = targetOf(url);
+  return target ? `${target.type} ${target.kind}` : 'a FHIR request';
+}
+
+/** The resource type a relative or absolute FHIR URL reads or searches, and which of the two it is. */
+export function targetOf(url: string): { type: string; kind: 'read' | 'search' } | undefined {
   const parsed = parseUrl(url) ?? parseUrl(`http://x/${url.replace(/^\/+/, '')}`);
-  if (!parsed) return 'a FHIR request';
+  if (!parsed) return undefined;
   const segments = parsed.pathname.split('/').filter(Boolean);
   const typeIndex = segments.findLastIndex((s) => RESOURCE_TYPE.test(s));
-  if (typeIndex < 0) return 'a FHIR request';
   const type = segments[typeIndex];
+  if (typeIndex < 0 || type === undefined) return undefined;
   const rest = segments.length - typeIndex - 1;
-  return `${type} ${rest === 0 || segments[typeIndex + 1] === '_search' ? 'search' : 'read'}`;
+  return { type, kind: rest === 0 || segments[typeIndex + 1] === '_search' ? 'search' : 'read' };
 }

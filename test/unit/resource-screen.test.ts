@@ -138,6 +138,22 @@ describe('worked cases: what is left out, and what the issue says', () => {
 describe('properties', () => {
   const clinical = loadClinicalContext({ thresholdsFile: undefined, localCodesFile: undefined, timeZone: 'UTC' });
 
+  test('a resource left out carries at most 20 codings, each a short system and code, whatever its shape', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 8 }), (value) => {
+        const result = screenResource({ resourceType: 'Observation', status: 7, value });
+        expect(result.ok).toBe(false);
+        const codings = result.ok ? [] : (result.issue.codings ?? []);
+        expect(codings.length).toBeLessThanOrEqual(20);
+        for (const c of codings) {
+          expect(typeof c.system === 'string' && c.system.length <= 256).toBe(true);
+          expect(typeof c.code === 'string' && c.code.length <= 256).toBe(true);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   test('the screen never throws, on any JSON value', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
