@@ -10,7 +10,7 @@ import {
   ANALYTE_LABELS,
   capitalize,
   dayLabel,
-  fmt,
+  fmtMeasured,
   RECOMMENDATION_TITLES,
   TERM_ANALYTE,
   valueWithUnit,
@@ -114,7 +114,7 @@ export function countsTable(
     const c = a.ctcae[term];
     if (!c.latestValue) return [];
     const worst = c.worstValue
-      ? `${c.worst ?? '–'} (${fmt(c.worstValue.value)} on ${dayLabel(c.worstValue.day)})`
+      ? `${c.worst ?? '–'} (${fmtMeasured(c.worstValue)} on ${dayLabel(c.worstValue.day)})`
       : String(c.worst ?? '–');
     return [
       [

@@ -12,6 +12,7 @@ import type { Card } from '../cds-hooks/schemas.js';
 import type { Role, Terminology } from '../clinical/terminology.js';
 import type { HospitalThresholds } from '../clinical/thresholds.js';
 import { SOURCES } from '../clinical/thresholds.js';
+import { atOrAbove } from '../clinical/bounds.js';
 import { irradiationNote } from '../clinical/format.js';
 import type { Assessment, AssessmentIssue } from '../clinical/types.js';
 import {
@@ -108,7 +109,7 @@ export function orderCards(
           (a.icaht.early.grade ?? 0) >= t.actions.workupIcahtGrade ||
           a.severeCytopenias.some((e) => e.lineage === 'neutrophil' && e.ongoing);
         const cutoff = t.counts.neutrophils.severe;
-        if (anc && fresh && anc.value >= cutoff && !indication) {
+        if (anc && fresh && atOrAbove(anc, cutoff) && !indication) {
           const uuid = stableUuid(ctx.serviceId, ctx.patientId, orderRef, 'g-csf-without-indication', anc.reference);
           const detail = [
             `**Why:** G-CSF is ordered on ${dayLabel(day)} while the latest ANC is ${valueWithUnit(anc)} (${anc.date}), not below ${fmt(cutoff)} ×10⁹/L, with no high-risk indication (CAR-HEMATOTOX ${a.hematotox.risk ?? 'unknown'}, early ICAHT ${a.icaht.early.grade ?? '–'}).`,

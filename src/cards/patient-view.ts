@@ -25,6 +25,7 @@ import {
   capitalize,
   CENSORING_TEXT,
   cd4cd8Text,
+  fmtMeasured,
   HEMATOTOX_LABELS,
   hematotoxScoreText,
   phenotypeText,
@@ -182,8 +183,8 @@ const gradeOrDash = (g: number | null): string => (g === null ? 'not gradable ye
 /** "ANC 0.2, platelets 35, Hb 82 g/L" from the latest values. */
 function latestCounts(a: Assessment): string {
   const parts: string[] = [];
-  if (a.latest.anc) parts.push(`ANC ${fmt(a.latest.anc.value)}`);
-  if (a.latest.platelets) parts.push(`PLT ${fmt(a.latest.platelets.value)}`);
+  if (a.latest.anc) parts.push(`ANC ${fmtMeasured(a.latest.anc)}`);
+  if (a.latest.platelets) parts.push(`PLT ${fmtMeasured(a.latest.platelets)}`);
   if (a.latest.hemoglobin) parts.push(`Hb ${valueWithUnit(a.latest.hemoglobin)}`);
   if (parts.length > 0) return parts.join(', ');
   return countsUnread(a) ? 'no readable counts since infusion' : 'no counts since infusion';
@@ -212,7 +213,7 @@ function lateText(a: Assessment, t: Thresholds): string {
       ? 'not gradable (no ANC after day +30)'
       : `not gradable (${plural(late.measurements, 'ANC measurement')} after day +${t.icaht.earlyLastDay}; ${t.icaht.lateConfirmations} needed)`;
   }
-  const by = late.confirmedBy?.map((p) => `${fmt(p.value)} on ${dayLabel(p.day)}`).join(', ');
+  const by = late.confirmedBy?.map((p) => `${fmtMeasured(p)} on ${dayLabel(p.day)}`).join(', ');
   return `${late.grade}${by ? ` (ANC ${by})` : ''}`;
 }
 
@@ -330,15 +331,11 @@ function recentTable(a: Assessment, analyte: Analyte, thresholds: HospitalThresh
   const rows = days.map((d) => [
     d.date,
     dayLabel(d.day),
-    fmt(d.value),
+    fmtMeasured(d),
     ...(term
       ? [
           String(
-            ctcaeGrade(
-              d.value,
-              d.lln ?? defaultLln(term, thresholds.values, a.sex),
-              boundaries(term, thresholds.values),
-            ),
+            ctcaeGrade(d, d.lln ?? defaultLln(term, thresholds.values, a.sex), boundaries(term, thresholds.values)),
           ),
         ]
       : []),

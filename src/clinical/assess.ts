@@ -9,6 +9,7 @@
  * issues they find to the context in the order they run.
  */
 import type { FhirResource } from 'fhir/r4.js';
+import { boundOf } from './bounds.js';
 import { crsEvidence } from './crs.js';
 import { defaultLln, gradeSeries } from './ctcae.js';
 import { addDays, ageInYears, isDate, readInstant } from './dates.js';
@@ -526,7 +527,9 @@ function hematotoxScore(ctx: AssessContext): HematotoxResult {
 /** The latest body weight on or before the assessment date, whenever measured (for G-CSF dosing). */
 function bodyWeight(ctx: AssessContext): LabPoint | null {
   const v = ctx.values('weight').at(-1);
-  return v ? { value: v.value, unit: v.unit, date: v.date, day: ctx.dayOrNull(v.date), reference: v.reference } : null;
+  return v
+    ? { value: v.value, ...boundOf(v), unit: v.unit, date: v.date, day: ctx.dayOrNull(v.date), reference: v.reference }
+    : null;
 }
 
 /**
@@ -564,6 +567,7 @@ function latestValues(ctx: AssessContext): Assessment['latest'] {
     if (!v || (ctx.infused && ctx.day(v.date) < 0)) continue;
     latest[analyte] = {
       value: v.value,
+      ...boundOf(v),
       unit: v.unit,
       date: v.date,
       day: ctx.dayOrNull(v.date),

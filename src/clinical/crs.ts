@@ -2,6 +2,7 @@
  * CRS-associated evidence (docs/clinical-logic.md §9). These are associations reported by the seeds,
  * shown as evidence with their source, never combined into a score.
  */
+import { boundOf } from './bounds.js';
 import { SOURCES } from './thresholds.js';
 import type { ClinicalEvent, CrsEvidence, LabPoint, LabValue } from './types.js';
 
@@ -25,6 +26,7 @@ export function crsEvidence(
   };
   const toPoint = (v: LabValue): LabPoint => ({
     value: v.value,
+    ...boundOf(v),
     unit: v.unit,
     date: v.date,
     day: dayOf(v.date),

@@ -5,6 +5,7 @@
  * lower limit of normal (the lab's referenceRange.low when given, else the configured default).
  * Anemia has no grade 4 from a lab value (it is defined clinically), so hemoglobin stops at 3.
  */
+import { below, compareMeasured, boundOf, type Measured } from './bounds.js';
 import type { Thresholds } from './thresholds.js';
 import type { CtcaeResult, CtcaeTerm, Grade, LabDay, LabPoint } from './types.js';
 
@@ -14,12 +15,12 @@ export interface Boundaries {
   grade4?: number;
 }
 
-/** The CTCAE grade of `value` given the term's boundaries and the lower limit of normal. */
-export function ctcaeGrade(value: number, lln: number, b: Boundaries): Grade {
-  if (b.grade4 !== undefined && value < b.grade4) return 4;
-  if (value < b.grade3) return 3;
-  if (value < b.grade2) return 2;
-  if (value < lln) return 1;
+/** The CTCAE grade of a value given the term's boundaries and the lower limit of normal. */
+export function ctcaeGrade(m: Measured, lln: number, b: Boundaries): Grade {
+  if (b.grade4 !== undefined && below(m, b.grade4)) return 4;
+  if (below(m, b.grade3)) return 3;
+  if (below(m, b.grade2)) return 2;
+  if (below(m, lln)) return 1;
   return 0;
 }
 
@@ -77,16 +78,23 @@ export function gradeSeries(
   for (let i = 0; i < days.length; i++) {
     const d = days[i] as LabDay;
     if (d.day < fromDay || d.day > toDay) continue;
-    const g = ctcaeGrade(d.value, d.lln ?? lln, b);
+    const g = ctcaeGrade(d, d.lln ?? lln, b);
     latest = d;
     latestGrade = g;
-    if (worstGrade === null || g > worstGrade || (g === worstGrade && worst && d.value < worst.value)) {
+    if (worstGrade === null || g > worstGrade || (g === worstGrade && worst && compareMeasured(d, worst) < 0)) {
       worstGrade = g;
       worst = d;
     }
   }
   // Points only for the two days reported (this runs over every lab day of five counts).
-  const point = (d: LabDay): LabPoint => ({ value: d.value, unit, date: d.date, day: d.day, reference: d.reference });
+  const point = (d: LabDay): LabPoint => ({
+    value: d.value,
+    ...boundOf(d),
+    unit,
+    date: d.date,
+    day: d.day,
+    reference: d.reference,
+  });
   return {
     latest: latestGrade,
     worst: worstGrade,

@@ -14,7 +14,7 @@ import type { DayGap, LabDay } from './types.js';
 export type DayState = 'below' | 'above' | 'unknown';
 
 /**
- * States of the calendar days `from`..`to`; `isBelow` judges a measured lab day at face value.
+ * States of the calendar days `from`..`to`; `isBelow` judges a measured lab day (its value and comparator).
  * A transient rise after a transfusion is absorbed by the non-stable recovery rule (T-ICAHT counts
  * days below the threshold this way); the 7 transfusion-free days apply to declaring recovery.
  */
@@ -22,7 +22,7 @@ export function classifyDays(
   days: readonly LabDay[],
   from: number,
   to: number,
-  isBelow: (value: number) => boolean,
+  isBelow: (day: LabDay) => boolean,
   maxGap: number,
 ): DayState[] {
   if (to < from) return [];
@@ -33,14 +33,14 @@ export function classifyDays(
   for (let day = from; day <= to; day++) {
     const here = days[k];
     if (here !== undefined && here.day === day) {
-      states.push(isBelow(here.value) ? 'below' : 'above');
+      states.push(isBelow(here) ? 'below' : 'above');
       k++;
       continue;
     }
     const prev = days[k - 1];
     const next = here;
     const gapIsShort = prev !== undefined && next !== undefined && next.day - prev.day - 1 <= maxGap;
-    states.push(gapIsShort && isBelow(prev.value) && isBelow(next.value) ? 'below' : 'unknown');
+    states.push(gapIsShort && isBelow(prev) && isBelow(next) ? 'below' : 'unknown');
   }
   return states;
 }
@@ -67,13 +67,13 @@ export function classifyAnyOrder(
   days: readonly LabDay[],
   from: number,
   to: number,
-  isBelow: (value: number) => boolean,
+  isBelow: (day: LabDay) => boolean,
   maxGap: number,
 ): DayState[] {
   const states: DayState[] = [];
   if (to < from) return states;
   const measured = new Map<number, boolean>();
-  for (const d of days) measured.set(d.day, isBelow(d.value));
+  for (const d of days) measured.set(d.day, isBelow(d));
   const measuredDays = [...measured.keys()].sort((a, b) => a - b);
   let j = 0; // index of the first measured day >= current day
   for (let day = from; day <= to; day++) {
@@ -127,7 +127,7 @@ export function countDaysBelow(
   days: readonly LabDay[],
   from: number,
   to: number,
-  isBelow: (value: number) => boolean,
+  isBelow: (day: LabDay) => boolean,
   opts: { maxGap: number; stableDays: number },
 ): DayCount {
   const states = classifyDays(days, from, to, isBelow, opts.maxGap);
@@ -161,7 +161,7 @@ export function runsBelow(
   days: readonly LabDay[],
   from: number,
   to: number,
-  isBelow: (value: number) => boolean,
+  isBelow: (day: LabDay) => boolean,
   opts: { maxGap: number; stableDays: number },
   unknownAs: 'below' | 'above' = 'above',
 ): [number, number][] {

@@ -1,6 +1,7 @@
 /**
  * How numbers and days are written for people (cards, the SMART app, recommendation texts).
  */
+import { comparatorSymbol, type Measured } from './bounds.js';
 import type { Thresholds } from './thresholds.js';
 import type {
   Analyte,
@@ -38,9 +39,14 @@ export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-export function valueWithUnit(p: Pick<LabPoint, 'value' | 'unit'>): string {
+/** A value as the laboratory reported it: "0.32", or "<0.1" for a bound. */
+export function fmtMeasured(m: Measured): string {
+  return `${comparatorSymbol(m.comparator)}${fmt(m.value)}`;
+}
+
+export function valueWithUnit(p: Pick<LabPoint, 'value' | 'unit' | 'comparator'>): string {
   const unit = displayUnit(p.unit);
-  return unit ? `${fmt(p.value)} ${unit}` : fmt(p.value);
+  return unit ? `${fmtMeasured(p)} ${unit}` : fmtMeasured(p);
 }
 
 /** What each recommendation is called on cards and in the app. */

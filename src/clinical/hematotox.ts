@@ -6,6 +6,7 @@
  * Boundaries belong to the middle band (175 and 75 score 1; 650 and 2000 score 1); ANC 1.2,
  * Hb 90 and CRP 3.0 score 0. Derived in large B-cell lymphoma: in B-ALL about 90% score high.
  */
+import { above, atOrAbove, below, boundOf, type Measured } from './bounds.js';
 import { SOURCES, type Thresholds } from './thresholds.js';
 import type { HematotoxComponent, HematotoxResult, LabValue } from './types.js';
 
@@ -15,18 +16,19 @@ export const BALL_CAVEAT =
 
 type Component = HematotoxResult['missing'][number];
 
-export function hematotoxPoints(component: Component, value: number, t: Thresholds['hematotox']): number {
+/** The points of one baseline value; a value reported as a bound scores where the bound decides (§3). */
+export function hematotoxPoints(component: Component, m: Measured, t: Thresholds['hematotox']): number {
   switch (component) {
     case 'platelets':
-      return value > t.plateletsHigh ? 0 : value >= t.plateletsLow ? 1 : 2;
+      return above(m, t.plateletsHigh) ? 0 : atOrAbove(m, t.plateletsLow) ? 1 : 2;
     case 'anc':
-      return value < t.anc ? 1 : 0;
+      return below(m, t.anc) ? 1 : 0;
     case 'hemoglobin':
-      return value < t.hemoglobin ? 1 : 0;
+      return below(m, t.hemoglobin) ? 1 : 0;
     case 'crp':
-      return value > t.crp ? 1 : 0;
+      return above(m, t.crp) ? 1 : 0;
     case 'ferritin':
-      return value > t.ferritinHigh ? 2 : value >= t.ferritinLow ? 1 : 0;
+      return above(m, t.ferritinHigh) ? 2 : atOrAbove(m, t.ferritinLow) ? 1 : 0;
   }
 }
 
@@ -44,10 +46,11 @@ export function carHematotox(
       missing.push(c);
       continue;
     }
-    const points = hematotoxPoints(c, v.value, t);
+    const points = hematotoxPoints(c, v, t);
     partial += points;
     components[c] = {
       value: v.value,
+      ...boundOf(v),
       unit: v.unit,
       points,
       date: v.date,

@@ -6,6 +6,7 @@
  * Comparators: ICAHT counts ANC at or below (≤) its cut-offs; T-ICAHT counts platelets strictly
  * below (<) theirs. Counting stops at the censoring day (death, a later CAR-T, allogeneic HSCT).
  */
+import { atOrBelow, below, boundOf, compareMeasured, type Measured } from './bounds.js';
 import { countDaysBelow, runsBelow } from './day-counting.js';
 import type { Thresholds } from './thresholds.js';
 import type { Censoring, Grade, IcahtResult, LabDay, LabPoint, NeutrophilPhenotype } from './types.js';
@@ -18,11 +19,11 @@ export function earlyIcahtGrade(daysAnc500: number, daysAnc100: number, d: Thres
 }
 
 /** Late ICAHT grade of a confirmed ANC after day +30: ≤ 1.5 → 1, ≤ 1.0 → 2, ≤ 0.5 → 3, ≤ 0.1 → 4. */
-export function lateIcahtGrade(anc: number, n: Thresholds['counts']['neutrophils']): Grade {
-  if (anc <= n.profound) return 4;
-  if (anc <= n.severe) return 3;
-  if (anc <= n.ctcaeGrade3) return 2;
-  if (anc <= n.ctcaeGrade2) return 1;
+export function lateIcahtGrade(anc: Measured, n: Thresholds['counts']['neutrophils']): Grade {
+  if (atOrBelow(anc, n.profound)) return 4;
+  if (atOrBelow(anc, n.severe)) return 3;
+  if (atOrBelow(anc, n.ctcaeGrade3)) return 2;
+  if (atOrBelow(anc, n.ctcaeGrade2)) return 1;
   return 0;
 }
 
@@ -46,11 +47,12 @@ export function earlyTIcahtGrade(
  */
 function confirming(days: readonly LabDay[], n: number): LabDay[] | null {
   if (days.length < n) return null;
-  return [...days].sort((x, y) => x.value - y.value || x.day - y.day).slice(0, n);
+  return [...days].sort((x, y) => compareMeasured(x, y) || x.day - y.day).slice(0, n);
 }
 
 const point = (d: LabDay, unit: string): LabPoint => ({
   value: d.value,
+  ...boundOf(d),
   unit,
   date: d.date,
   day: d.day,
@@ -74,8 +76,8 @@ export function assessIcaht(
   const complete = asOfDay >= ic.earlyLastDay || (censoring !== null && censoring.lastCountedDay < ic.earlyLastDay);
 
   // Early ICAHT (days 0–30): cumulative days, non-stable recovery counted.
-  const d500 = countDaysBelow(anc, 0, to, (v) => v <= n.severe, opts);
-  const d100 = countDaysBelow(anc, 0, to, (v) => v <= n.profound, opts);
+  const d500 = countDaysBelow(anc, 0, to, (d) => atOrBelow(d, n.severe), opts);
+  const d100 = countDaysBelow(anc, 0, to, (d) => atOrBelow(d, n.profound), opts);
   const earlyMeasured = asOfDay >= 0 && d500.measured;
   const noRecovery = earlyMeasured ? noRecoveryFacts(anc, to, complete, t) : null;
   const byCount = (lower: boolean): Grade =>
@@ -89,7 +91,7 @@ export function assessIcaht(
   const late = anc.filter((d) => d.day > ic.earlyLastDay && d.day <= lateTo);
   const lateConfirming = confirming(late, ic.lateConfirmations);
   const lateWorst = lateConfirming?.at(-1);
-  const lateGrade = lateWorst ? lateIcahtGrade(lateWorst.value, n) : null;
+  const lateGrade = lateWorst ? lateIcahtGrade(lateWorst, n) : null;
 
   return {
     early: {
@@ -108,7 +110,7 @@ export function assessIcaht(
       ...(lateConfirming && lateGrade !== null && lateGrade > 0
         ? { confirmedBy: lateConfirming.map((d) => point(d, unit)) }
         : {}),
-      ...(late.length > 0 ? { nadir: point([...late].sort((x, y) => x.value - y.value)[0] as LabDay, unit) } : {}),
+      ...(late.length > 0 ? { nadir: point([...late].sort(compareMeasured)[0] as LabDay, unit) } : {}),
     },
     thrombocytopenia: tIcaht(platelets, asOfDay, to, lastCounted, complete, t),
     phenotype: recoveryPhenotype(anc, lastCounted, t),
@@ -128,11 +130,11 @@ function noRecoveryFacts(
   complete: boolean,
   t: Thresholds,
 ): { sinceDay: number | null; decided: boolean; possible: boolean } {
-  const below = (v: number): boolean => v <= t.counts.neutrophils.severe;
+  const severe = (d: LabDay): boolean => atOrBelow(d, t.counts.neutrophils.severe);
   const opts = { maxGap: t.maxGapDays, stableDays: t.recovery.consecutiveDays };
   const onsetBy = t.icaht.noRecoveryOnsetByDay;
   const unbroken = (unknownAs: 'above' | 'below'): number | null => {
-    const first = runsBelow(anc, 0, to, below, opts, unknownAs)[0];
+    const first = runsBelow(anc, 0, to, severe, opts, unknownAs)[0];
     return first && first[0] <= onsetBy && first[1] === to ? first[0] : null;
   };
   const sure = unbroken('above');
@@ -152,8 +154,8 @@ function tIcaht(
   const ic = t.icaht;
   const p = t.counts.platelets;
   const opts = { maxGap: t.maxGapDays, stableDays: t.recovery.consecutiveDays };
-  const p50 = countDaysBelow(platelets, 0, to, (v) => v < p.ctcaeGrade3, opts);
-  const p20 = countDaysBelow(platelets, 0, to, (v) => v < p.severe, opts);
+  const p50 = countDaysBelow(platelets, 0, to, (d) => below(d, p.ctcaeGrade3), opts);
+  const p20 = countDaysBelow(platelets, 0, to, (d) => below(d, p.severe), opts);
   const measured = asOfDay >= 0 && p50.measured;
   const grade = measured ? earlyTIcahtGrade(p50.lower, p20.lower, ic.durationDays) : null;
   const upper = measured ? earlyTIcahtGrade(p50.upper, p20.upper, ic.durationDays) : null;
@@ -163,9 +165,9 @@ function tIcaht(
   const worst = confirming(late, ic.lateConfirmations)?.at(-1);
   let lateGrade: Grade | null = null;
   if (worst) {
-    lateGrade = worst.value < p.severe ? 3 : worst.value < p.ctcaeGrade3 ? 2 : worst.value < p.lateTIcahtGrade1 ? 1 : 0;
+    lateGrade = below(worst, p.severe) ? 3 : below(worst, p.ctcaeGrade3) ? 2 : below(worst, p.lateTIcahtGrade1) ? 1 : 0;
     if (lateGrade === 3) {
-      const days20 = countDaysBelow(platelets, ic.earlyLastDay + 1, lateTo, (v) => v < p.severe, opts);
+      const days20 = countDaysBelow(platelets, ic.earlyLastDay + 1, lateTo, (d) => below(d, p.severe), opts);
       if (days20.lower >= ic.durationDays.long) lateGrade = 4;
     }
   }
@@ -191,7 +193,7 @@ export function recoveryPhenotype(anc: readonly LabDay[], lastDay: number, t: Th
   const post = anc.filter((d) => d.day >= 0 && d.day <= lastDay);
   if (post.length === 0) return null;
   const lastMeasured = post.at(-1)?.day ?? 0;
-  const runs = runsBelow(post, 0, lastMeasured, (v) => v <= t.counts.neutrophils.severe, {
+  const runs = runsBelow(post, 0, lastMeasured, (d) => atOrBelow(d, t.counts.neutrophils.severe), {
     maxGap: t.maxGapDays,
     stableDays: t.recovery.consecutiveDays,
   });

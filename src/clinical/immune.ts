@@ -2,11 +2,13 @@
  * Immune reconstitution (immune-reconstitution thesis; docs/clinical-logic.md §8): immunoglobulin decline and the IVIG
  * threshold, B-cell aplasia onset and loss, CD4/CD8 inversion and low CD4.
  */
+import { below, boundOf, compareMeasured, type Comparator } from './bounds.js';
 import type { Thresholds } from './thresholds.js';
 import type { BCellAplasiaResult, Cd4Cd8Result, ImmunoglobulinResult, LabPoint, LabValue } from './types.js';
 
 const point = (v: LabValue, day: number | null): LabPoint => ({
   value: v.value,
+  ...boundOf(v),
   unit: v.unit,
   date: v.date,
   day,
@@ -33,7 +35,7 @@ export function immunoglobulin(
     latest: latest ? point(latest, dayOf(latest.date)) : null,
     changePct,
     decline: changePct === null ? null : changePct <= -declinePct,
-    belowIvigThreshold: latest && ivigThreshold !== null ? latest.value < ivigThreshold : null,
+    belowIvigThreshold: latest && ivigThreshold !== null ? below(latest, ivigThreshold) : null,
   };
 }
 
@@ -41,7 +43,10 @@ interface Cd19Sample {
   day: number;
   date: string;
   percent?: number;
+  /** Set when the percentage was reported as a bound ("<1"). */
+  percentComparator?: Comparator;
   absolute?: number;
+  absoluteComparator?: Comparator;
   reference: string;
 }
 
@@ -60,7 +65,13 @@ export function cd19Samples(
       const day = dayOf(v.date);
       if (day < 0) continue;
       const s = byDay.get(day) ?? { day, date: v.date, reference: v.reference };
-      s[key] = Math.min(s[key] ?? Infinity, v.value);
+      const kept = s[key];
+      // The lowest of the day ("<1" before 1).
+      if (kept === undefined || compareMeasured(v, { value: kept, comparator: s[`${key}Comparator`] }) < 0) {
+        s[key] = v.value;
+        if (v.comparator) s[`${key}Comparator`] = v.comparator;
+        else delete s[`${key}Comparator`];
+      }
       byDay.set(day, s);
     }
   }
@@ -78,7 +89,8 @@ export function bCellAplasia(
   t: Thresholds['bCellAplasia'],
 ): BCellAplasiaResult {
   const aplastic = (s: Cd19Sample): boolean =>
-    (s.percent === undefined || s.percent < t.cd19Percent) && (s.absolute === undefined || s.absolute < t.cd19Absolute);
+    (s.percent === undefined || below({ value: s.percent, comparator: s.percentComparator }, t.cd19Percent)) &&
+    (s.absolute === undefined || below({ value: s.absolute, comparator: s.absoluteComparator }, t.cd19Absolute));
   const empty: BCellAplasiaResult = {
     present: null,
     onsetDay: null,
@@ -94,7 +106,9 @@ export function bCellAplasia(
     date: last.date,
     reference: last.reference,
     ...(last.percent !== undefined ? { percent: last.percent } : {}),
+    ...(last.percentComparator ? { percentComparator: last.percentComparator } : {}),
     ...(last.absolute !== undefined ? { absolute: last.absolute } : {}),
+    ...(last.absoluteComparator ? { absoluteComparator: last.absoluteComparator } : {}),
   };
   if (onsetIndex < 0) return { ...empty, present: false, latest };
   let lossDay: number | null = null;
@@ -150,13 +164,13 @@ export function cd4cd8(
   const post = [...byDay.entries()].filter(([d]) => d >= 0).sort((a, b) => a[0] - b[0]);
   const latestCd4 = values.cd4Abs.at(-1);
   if (post.length === 0)
-    return { inverted: null, onsetDay: null, latestRatio: null, cd4Low: latestCd4 ? latestCd4.value < cd4Low : null };
+    return { inverted: null, onsetDay: null, latestRatio: null, cd4Low: latestCd4 ? below(latestCd4, cd4Low) : null };
   const onset = post.find(([, r]) => r < 1);
   const latest = post.at(-1) as [number, number];
   return {
     inverted: latest[1] < 1,
     onsetDay: onset ? onset[0] : null,
     latestRatio: Math.round(latest[1] * 100) / 100,
-    cd4Low: latestCd4 ? latestCd4.value < cd4Low : null,
+    cd4Low: latestCd4 ? below(latestCd4, cd4Low) : null,
   };
 }

@@ -5,6 +5,7 @@
  * One function per kind of recommendation; red cell and platelet transfusion share one, told apart
  * by a TransfusionRule.
  */
+import { atOrAbove, below } from './bounds.js';
 import type { HospitalThresholds, Thresholds } from './thresholds.js';
 import { ivigThreshold, SOURCES, sourceFor, transfusionTrigger } from './thresholds.js';
 import type {
@@ -18,8 +19,7 @@ import type {
   LabPoint,
   Recommendation,
 } from './types.js';
-import { displayUnit } from './units.js';
-import { capitalize, dayLabel, fmt, irradiationNote, plural } from './format.js';
+import { capitalize, dayLabel, fmt, fmtMeasured, irradiationNote, plural, valueWithUnit } from './format.js';
 
 export interface RecommendationInput {
   asOfDay: number;
@@ -39,7 +39,7 @@ export interface RecommendationInput {
 }
 
 const valueText = (label: string, p: LabPoint): string =>
-  `${label} ${fmt(p.value)} ${displayUnit(p.unit)} on ${dayLabel(p.day)} (${p.date})`;
+  `${label} ${valueWithUnit(p)} on ${dayLabel(p.day)} (${p.date})`;
 
 /** What every rule reads: the input, the thresholds in force, and helpers on value age and events. */
 interface RuleContext {
@@ -145,7 +145,7 @@ function withUnreadTreatmentNote(r: Recommendation, issues: readonly AssessmentI
 /** The latest ANC when it is below the severe threshold (< 0.5). */
 function severeNeutropenia(ctx: RuleContext): LabPoint | undefined {
   const anc = ctx.input.latest.anc;
-  return anc && anc.value < ctx.t.counts.neutrophils.severe ? anc : undefined;
+  return anc && below(anc, ctx.t.counts.neutrophils.severe) ? anc : undefined;
 }
 
 /**
@@ -359,10 +359,10 @@ function transfusionReview(ctx: RuleContext, rule: TransfusionRule): Recommendat
   const { isStale } = ctx;
   const p = ctx.input.latest[rule.analyte];
   const { value: trigger, path } = transfusionTrigger(ctx.t, rule.product);
-  if (!p || p.value >= trigger) return undefined;
+  if (!p || atOrAbove(p, trigger)) return undefined;
   const given = [...ctx.events(rule.kind), ...ctx.events('transfusion-unspecified')].some((e) => e.date >= p.date);
   if (given) return undefined;
-  const severe = p.value < ctx.t.counts[rule.term].severe;
+  const severe = below(p, ctx.t.counts[rule.term].severe);
   return {
     kind: rule.kind,
     urgency: isStale(p) ? 'warning' : severe ? 'critical' : 'warning',
@@ -383,7 +383,7 @@ function ivigReview(ctx: RuleContext): Recommendation | undefined {
   const { input, t } = ctx;
   const igg = input.latest.igg;
   const { value: iggThreshold, path: iggPath, pediatric } = ivigThreshold(t, input.ageYears);
-  if (!igg || igg.value >= iggThreshold) return undefined;
+  if (!igg || atOrAbove(igg, iggThreshold)) return undefined;
   const lastIvig = ctx
     .events('ivig')
     .filter((e) => (e.day ?? 0) <= (igg.day ?? 0))
@@ -435,7 +435,7 @@ function cytopeniaWorkup(ctx: RuleContext): Recommendation | undefined {
       : []),
     ...(lateHigh && !icahtHigh
       ? [
-          `late ICAHT grade ${late.grade ?? ''}: ANC ${late.confirmedBy?.map((p) => `${fmt(p.value)} on ${dayLabel(p.day)}`).join(', ') ?? ''}`,
+          `late ICAHT grade ${late.grade ?? ''}: ANC ${late.confirmedBy?.map((p) => `${fmtMeasured(p)} on ${dayLabel(p.day)}`).join(', ') ?? ''}`,
         ]
       : []),
     ...(course.sinceDay !== null && severeNeutropenia(ctx) ? [`despite G-CSF since ${dayLabel(course.sinceDay)}`] : []),
@@ -469,8 +469,12 @@ function bCellRecovery(ctx: RuleContext): Recommendation | undefined {
   const t = ctx.t.bCellAplasia;
   const measured = latest
     ? [
-        ...(latest.percent !== undefined ? [`CD19+ ${fmt(latest.percent)}% of lymphocytes`] : []),
-        ...(latest.absolute !== undefined ? [`${fmt(latest.absolute * 1000)} CD19+ cells/µL`] : []),
+        ...(latest.percent !== undefined
+          ? [`CD19+ ${fmtMeasured({ value: latest.percent, comparator: latest.percentComparator })}% of lymphocytes`]
+          : []),
+        ...(latest.absolute !== undefined
+          ? [`${fmtMeasured({ value: latest.absolute * 1000, comparator: latest.absoluteComparator })} CD19+ cells/µL`]
+          : []),
       ].join(', ')
     : '';
   return {

@@ -11,6 +11,7 @@
  *   before lymphodepletion was already severe.
  * - PHT: SN, SA or ST present on day 28.
  */
+import { above, below, boundOf, compareMeasured, type Measured } from './bounds.js';
 import { boundaries, ctcaeGrade } from './ctcae.js';
 import type { Thresholds } from './thresholds.js';
 import type {
@@ -40,12 +41,12 @@ export interface EpisodeArgs {
 /** Severe cytopenia episodes of one lineage, in order. */
 export function severeEpisodes(days: readonly LabDay[], a: EpisodeArgs): SevereCytopenia[] {
   const scan = days.filter((d) => d.day >= a.fromDay && d.day <= a.asOfDay);
-  const below = (d: LabDay): boolean => isSevere(d.value, a.threshold);
+  const severe = (d: LabDay): boolean => isSevere(d, a.threshold);
   const episodes: SevereCytopenia[] = [];
   let i = 0;
   while (i < scan.length) {
     const start = scan[i];
-    if (!start || !below(start)) {
+    if (!start || !severe(start)) {
       i++;
       continue;
     }
@@ -54,8 +55,8 @@ export function severeEpisodes(days: readonly LabDay[], a: EpisodeArgs): SevereC
     let j = i + 1;
     for (; j < scan.length; j++) {
       const d = scan[j] as LabDay;
-      if (below(d)) {
-        if (d.value < nadir.value) nadir = d;
+      if (severe(d)) {
+        if (compareMeasured(d, nadir) < 0) nadir = d;
         continue;
       }
       if (isRecovery(scan, j, a)) {
@@ -68,7 +69,7 @@ export function severeEpisodes(days: readonly LabDay[], a: EpisodeArgs): SevereC
     episodes.push({
       lineage: a.lineage,
       newOnset,
-      presentAtBaseline: a.baseline !== undefined && isSevere(a.baseline.value, a.threshold),
+      presentAtBaseline: a.baseline !== undefined && isSevere(a.baseline, a.threshold),
       onsetDay,
       nadir: nadir.value,
       nadirDay: nadir.day,
@@ -85,17 +86,17 @@ export function severeEpisodes(days: readonly LabDay[], a: EpisodeArgs): SevereC
   return episodes;
 }
 
-/** Severe: strictly below the threshold (Wang et al. 2021). */
-export const isSevere = (value: number, threshold: number): boolean => value < threshold;
+/** Severe: strictly below the threshold (Wang et al. 2021); "<0.5" is severe neutropenia. */
+export const isSevere = (m: Measured, threshold: number): boolean => below(m, threshold);
 /** Recovered: strictly above the threshold (Wang et al. 2021: "> 0.5", "> 20", "> 60 g/L"). */
-export const isRecovered = (value: number, threshold: number): boolean => value > threshold;
+export const isRecovered = (m: Measured, threshold: number): boolean => above(m, threshold);
 
 /** True when lab day `j` starts `consecutive` own (not transfusion-supported) days above the threshold. */
 function isRecovery(scan: readonly LabDay[], j: number, a: EpisodeArgs): boolean {
   if (j + a.consecutive > scan.length) return false; // not yet confirmed
   for (let k = j; k < j + a.consecutive; k++) {
     const d = scan[k] as LabDay;
-    if (!isRecovered(d.value, a.threshold) || d.transfusionSupported) return false;
+    if (!isRecovered(d, a.threshold) || d.transfusionSupported) return false;
   }
   return true;
 }
@@ -132,7 +133,7 @@ export function prolongedToxicity(
     if (covering) {
       const threshold = covering.threshold;
       if (covering.recoveryDay !== null) byLineage[lineage] = true;
-      else if (days[lineage].some((d) => d.day >= landmark - window && isSevere(d.value, threshold)))
+      else if (days[lineage].some((d) => d.day >= landmark - window && isSevere(d, threshold)))
         byLineage[lineage] = true;
       else byLineage[lineage] = null;
     } else {
@@ -176,8 +177,9 @@ export function persistenceAt(
     const best = candidates.sort((x, y) => Math.abs(x.day - landmark) - Math.abs(y.day - landmark))[0];
     if (!best) return null;
     const term = LINEAGE_TERM[lineage];
-    const grade = ctcaeGrade(best.value, best.lln ?? lln(term), boundaries(term, t));
-    return { value: best.value, unit: unit[lineage], date: best.date, day: best.day, reference: best.reference, grade };
+    const grade = ctcaeGrade(best, best.lln ?? lln(term), boundaries(term, t));
+    const { value, date, day, reference } = best;
+    return { value, ...boundOf(best), unit: unit[lineage], date, day, reference, grade };
   };
   return {
     day: landmark,

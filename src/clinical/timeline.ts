@@ -7,6 +7,7 @@
  *   baseline look-back.
  * - A lab day holds the worst (lowest) value measured that calendar day.
  */
+import { compareMeasured } from './bounds.js';
 import { addDays, daysBetween } from './dates.js';
 import type { Thresholds } from './thresholds.js';
 import type { Analyte, AssessmentIssue, ClinicalEvent, InfusionInfo, LabDay, LabValue } from './types.js';
@@ -244,14 +245,15 @@ export function labDays(
   transfusionFreeDays = 7,
 ): LabDay[] {
   if (!values || values.length === 0) return [];
-  // The lowest value of each date (the first of equal ones), in the order the dates first appear;
-  // a day's values usually come one after another, so most values need no lookup.
+  // The lowest value of each date (of equal numbers, "<0.5" before 0.5, then the first given), in the
+  // order the dates first appear; a day's values usually come one after another, so most values
+  // need no lookup.
   const lowest = new Map<string, LabValue>();
   let current: LabValue | undefined;
   for (let i = 0; i < values.length; i++) {
     const v = values[i] as LabValue;
     const kept = current?.date === v.date ? current : lowest.get(v.date);
-    if (kept && kept.value <= v.value) {
+    if (kept && compareMeasured(kept, v) <= 0) {
       current = kept;
       continue;
     }
@@ -276,6 +278,7 @@ export function labDays(
       date: v.date,
       ms: v.ms,
       value: v.value,
+      comparator: v.comparator,
       reference: v.reference,
       lln: v.lln,
       transfusionSupported: txDays.length > 0 && supportedOn(day, v.ms) ? true : undefined,

@@ -61,6 +61,8 @@ export interface LabDay {
   /** Instant of the value kept for the day. */
   ms: number;
   value: number;
+  /** Set when the value kept for the day was reported as a bound ("<0.1"). */
+  comparator?: LabValue['comparator'];
   reference: string;
   lln?: number | undefined;
   /** Platelets or red cells: raised by a transfusion in the preceding days. */
@@ -143,6 +145,8 @@ export interface AssessmentIssue {
 
 export interface LabPoint {
   value: number;
+  /** Present only when the laboratory reported the value as a bound ("<0.1"); cards show it. */
+  comparator?: LabValue['comparator'];
   unit: string;
   date: string;
   day: number | null;
@@ -236,6 +240,8 @@ export interface IcahtResult {
 
 export interface HematotoxComponent {
   value: number;
+  /** Present only for a value reported as a bound (">2000"). */
+  comparator?: LabValue['comparator'];
   unit: string;
   points: number;
   date: string;
@@ -271,7 +277,16 @@ export interface BCellAplasiaResult {
   lossUnconfirmed: boolean;
   /** Loss within the relapse window after tisagenlecleucel (docs/clinical-logic.md §8). */
   lossPredictsRelapse: boolean;
-  latest?: { day: number; date: string; percent?: number; absolute?: number; reference: string };
+  latest?: {
+    day: number;
+    date: string;
+    percent?: number;
+    /** Present only for a value reported as a bound ("<1"). */
+    percentComparator?: LabValue['comparator'];
+    absolute?: number;
+    absoluteComparator?: LabValue['comparator'];
+    reference: string;
+  };
 }
 
 export interface Cd4Cd8Result {

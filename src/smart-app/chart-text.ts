@@ -3,11 +3,13 @@
  * reads instead of the canvas), the value readout under a lane (the latest value until the user
  * hovers a day), and the values as a table the user can open.
  */
-import { dayLabel, fmt } from '../clinical/format.js';
+import { below as isBelow, compareMeasured, type Measured } from '../clinical/bounds.js';
+import { dayLabel, fmt, fmtMeasured } from '../clinical/format.js';
 import type { LabDay } from '../clinical/types.js';
 import { h } from './dom.js';
 
-const withUnit = (value: number, unit: string): string => `${fmt(value)}${unit ? ` ${unit}` : ''}`;
+/** A value as reported ("<0.1" for a bound), with its unit. */
+const withUnit = (m: Measured, unit: string): string => `${fmtMeasured(m)}${unit ? ` ${unit}` : ''}`;
 
 /**
  * "Latest: 0.18 ×10⁹/L on day +33 (2026-11-20)", or that there is none. `latest` is the engine's
@@ -16,15 +18,15 @@ const withUnit = (value: number, unit: string): string => `${fmt(value)}${unit ?
 export function latestText(
   days: readonly LabDay[],
   unit: string,
-  latest?: Pick<LabDay, 'value' | 'date'> & { day: number | null },
+  latest?: Pick<LabDay, 'value' | 'comparator' | 'date'> & { day: number | null },
 ): string {
   const last = latest ?? days.at(-1);
-  return last ? `Latest: ${withUnit(last.value, unit)} on ${dayLabel(last.day)} (${last.date})` : 'No values';
+  return last ? `Latest: ${withUnit(last, unit)} on ${dayLabel(last.day)} (${last.date})` : 'No values';
 }
 
 /** The readout while the cursor is on a day. */
 export function hoverText(day: LabDay, unit: string): string {
-  return `${dayLabel(day.day)} (${day.date}): ${withUnit(day.value, unit)}`;
+  return `${dayLabel(day.day)} (${day.date}): ${withUnit(day, unit)}`;
 }
 
 /** "32 values from day −7 to +33; lowest since day 0: 0.08 on day +3; latest: …". */
@@ -39,13 +41,13 @@ export function chartSummary(
   const first = days[0] as LabDay;
   const since = days.filter((d) => d.day >= 0);
   const lowest = since.reduce<LabDay | undefined>(
-    (low, d) => (low === undefined || d.value < low.value ? d : low),
+    (low, d) => (low === undefined || compareMeasured(d, low) < 0 ? d : low),
     undefined,
   );
-  const below = threshold === undefined ? [] : since.filter((d) => d.value < threshold);
+  const below = threshold === undefined ? [] : since.filter((d) => isBelow(d, threshold));
   return [
     `${label}: ${days.length} value${days.length === 1 ? '' : 's'} from ${dayLabel(first.day)} to ${dayLabel(days.at(-1)?.day ?? first.day)}`,
-    lowest ? `lowest since day 0 ${withUnit(lowest.value, unit)} on ${dayLabel(lowest.day)}` : null,
+    lowest ? `lowest since day 0 ${withUnit(lowest, unit)} on ${dayLabel(lowest.day)}` : null,
     threshold === undefined ? null : `below ${fmt(threshold)} on ${below.length} day${below.length === 1 ? '' : 's'}`,
     latestText(days, unit, latest).replace(/^Latest/, 'latest'),
   ]
@@ -59,7 +61,7 @@ export function dataTable(label: string, days: readonly LabDay[], unit: string):
   if (days.length === 0) return null;
   const rows = [...days]
     .reverse()
-    .map((d) => h('tr', {}, h('td', {}, d.date), h('td', {}, dayLabel(d.day)), h('td', {}, withUnit(d.value, unit))));
+    .map((d) => h('tr', {}, h('td', {}, d.date), h('td', {}, dayLabel(d.day)), h('td', {}, withUnit(d, unit))));
   return h(
     'details',
     { class: 'chart-data' },

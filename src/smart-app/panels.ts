@@ -13,6 +13,7 @@ import {
   cd4cd8Text,
   dayLabel,
   fmt,
+  fmtMeasured,
   HEMATOTOX_LABELS,
   hematotoxScoreText,
   ISSUE_TITLES,
@@ -139,7 +140,7 @@ export function ctcaePanel(a: Assessment): HTMLElement {
         ? `${valueWithUnit(c.latestValue)} (${c.latestValue.date}, ${dayLabel(c.latestValue.day)})`
         : h('span', { class: 'missing' }, 'no value since day 0'),
       c.latest === null ? '–' : String(c.latest),
-      c.worstValue ? `${c.worst ?? '–'} (${fmt(c.worstValue.value)} on ${dayLabel(c.worstValue.day)})` : '–',
+      c.worstValue ? `${c.worst ?? '–'} (${fmtMeasured(c.worstValue)} on ${dayLabel(c.worstValue.day)})` : '–',
     ];
   });
   return panel('ctcae', 'CTCAE v5.0 grades', table(['', 'Latest value', 'Latest grade', 'Worst since day 0'], rows));

@@ -28,6 +28,8 @@ export interface ObsOptions {
   unitText?: string;
   system?: string;
   patient?: string;
+  /** valueQuantity.comparator: the value was reported as a bound ("<0.1"). */
+  comparator?: '<' | '<=' | '>' | '>=';
 }
 
 export function obs(
@@ -48,6 +50,7 @@ export function obs(
   if (value !== undefined) {
     resource.valueQuantity = {
       value,
+      ...(o.comparator ? { comparator: o.comparator } : {}),
       ...(unit !== undefined
         ? o.unitText
           ? { unit }

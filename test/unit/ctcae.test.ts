@@ -81,7 +81,7 @@ describe.each([
   ],
 ] as const)('%s (LLN %d)', (term, lln, rows) => {
   test.each(rows.map(([v, g]) => [v, g, SRC] as const))('value %d → grade %d (%s)', (value, grade) => {
-    expect(ctcaeGrade(value, lln, boundaries(term, T))).toBe(grade);
+    expect(ctcaeGrade({ value }, lln, boundaries(term, T))).toBe(grade);
   });
 });
 

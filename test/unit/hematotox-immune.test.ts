@@ -42,7 +42,7 @@ describe('CAR-HEMATOTOX points, boundaries included', () => {
     ['ferritin', 2000, 1],
     ['ferritin', 2001, 2],
   ] as const)('%s %d → %d point(s) (' + HT + ')', (component, value, points) => {
-    expect(hematotoxPoints(component, value, T.hematotox)).toBe(points);
+    expect(hematotoxPoints(component, { value }, T.hematotox)).toBe(points);
   });
 });
 

@@ -57,7 +57,7 @@ describe('late ICAHT grade of a non-transient ANC after day +30', () => {
     [0.11, 3],
     [0.1, 4],
   ])('ANC %d → grade %d (EHA/EBMT 2023: ≤1.5, ≤1.0, ≤0.5, ≤0.1)', (value, grade) => {
-    expect(lateIcahtGrade(value, T.counts.neutrophils)).toBe(grade);
+    expect(lateIcahtGrade({ value }, T.counts.neutrophils)).toBe(grade);
   });
 });
 
@@ -76,7 +76,7 @@ describe('early T-ICAHT grade (days 0-30)', () => {
 });
 
 describe('day counting (docs/clinical-logic.md §2)', () => {
-  const below = (v: number): boolean => v <= 0.5;
+  const below = (d: LabDay): boolean => d.value <= 0.5;
   test.each<[string, (number | null)[], string]>([
     ['gap of 3 between two values below counts as below', [0.2, null, null, null, 0.3], 'bbbbb'],
     ['gap of 4 between two values below is unknown', [0.2, null, null, null, null, 0.3], 'buuuub'],
@@ -512,7 +512,7 @@ describe('classifyDays over lab days in order agrees with the general reading (p
         fc.integer({ min: 0, max: 7 }),
         (dayNumbers, values, from, length, maxGap) => {
           const sorted = [...dayNumbers].sort((a, b) => a - b).map((d, i) => labDay(d, values[i] ?? 1));
-          const below = (v: number): boolean => v <= 0.5;
+          const below = (d: LabDay): boolean => d.value <= 0.5;
           expect(classifyDays(sorted, from, from + length, below, maxGap)).toEqual(
             classifyAnyOrder(sorted, from, from + length, below, maxGap),
           );

@@ -1,0 +1,54 @@
+/**
+ * Cut-off tests on results that may be reported as a bound: `valueQuantity.comparator` says the
+ * true value lies below (`<`, `<=`) or above (`>`, `>=`) the number given (docs/clinical-logic.md
+ * §3). A test the bound decides is answered exactly: "<0.5" is below 0.5, so it is severe
+ * neutropenia (< 0.5) and not "ANC at or above 0.5"; ">0.1" is not "at or below 0.1". A test the
+ * bound leaves open ("<0.5" against ≤ 0.1) is answered with the number as given, as for any value.
+ */
+import type { LabValue } from './types.js';
+
+export type Comparator = LabValue['comparator'];
+
+/** A number as reported, with its comparator when it is a bound. */
+export interface Measured {
+  value: number;
+  comparator?: Comparator;
+}
+
+/** The true value is below `t` (`<`). */
+export function below(m: Measured, t: number): boolean {
+  return m.value < t || (m.value === t && m.comparator === '<');
+}
+
+/** The true value is at or below `t` (`≤`): not so for ">t". */
+export function atOrBelow(m: Measured, t: number): boolean {
+  return m.value < t || (m.value === t && m.comparator !== '>');
+}
+
+/** The true value is above `t` (`>`). */
+export function above(m: Measured, t: number): boolean {
+  return !atOrBelow(m, t);
+}
+
+/** The true value is at or above `t` (`≥`): not so for "<t". */
+export function atOrAbove(m: Measured, t: number): boolean {
+  return !below(m, t);
+}
+
+/** Orders comparators of equal numbers from the lowest true value: "<0.5", "≤0.5", "0.5", "≥0.5", ">0.5". */
+const RANK = { '<': -2, '<=': -1, '>=': 1, '>': 2 } as const;
+
+/** Negative when `a`'s true value is lower than `b`'s (by the number, then the comparator), 0 when alike. */
+export function compareMeasured(a: Measured, b: Measured): number {
+  return a.value - b.value || (a.comparator ? RANK[a.comparator] : 0) - (b.comparator ? RANK[b.comparator] : 0);
+}
+
+/** The comparator as people write it: "<", "≤", ">", "≥", or nothing. */
+export function comparatorSymbol(c: Comparator): string {
+  return c === '<=' ? '≤' : c === '>=' ? '≥' : (c ?? '');
+}
+
+/** A LabPoint's `comparator` field: set for a value reported as a bound, absent otherwise. */
+export function boundOf(m: Measured): { comparator?: Comparator } {
+  return m.comparator ? { comparator: m.comparator } : {};
+}

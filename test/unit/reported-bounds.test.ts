@@ -1,0 +1,201 @@
+/**
+ * Results reported as a bound (valueQuantity.comparator, docs/clinical-logic.md §3): a cut-off test
+ * the bound decides is answered exactly, one it leaves open uses the number as given. Every row's
+ * expected value is worked out by hand from the interval the bound gives and the rule's comparator.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { above, atOrAbove, atOrBelow, below, type Measured } from '../../src/clinical/bounds.js';
+import { adviseOn, orderCards } from '../../src/cards/orders.js';
+import { patientViewCards } from '../../src/cards/patient-view.js';
+import { loadClinicalContext } from '../../src/profiles.js';
+import {
+  anc,
+  assessOn,
+  crp,
+  DAY0,
+  ferritin,
+  fludarabine,
+  hb,
+  igg,
+  infusion,
+  obs,
+  patient,
+  plt,
+  series,
+} from '../helpers/fhir.js';
+import { filgrastimOrder } from '../helpers/orders.js';
+
+type Cmp = '<' | '<=' | '>' | '>=';
+const m = (value: number, comparator?: Cmp): Measured => (comparator ? { value, comparator } : { value });
+
+describe('the four tests on a reported bound (the true value lies in the interval the bound gives)', () => {
+  test.each<[string, Measured, number, boolean, string, (x: Measured, t: number) => boolean]>([
+    ['below', m(0.5, '<'), 0.5, true, '"<0.5": every value it allows is < 0.5', below],
+    ['below', m(0.5, '<='), 0.5, false, '"≤0.5" may be 0.5: open, the number is used (0.5 < 0.5 is false)', below],
+    ['below', m(0.5), 0.5, false, '0.5 < 0.5 is false', below],
+    ['below', m(0.5, '>'), 0.5, false, '">0.5" is above 0.5', below],
+    ['below', m(0.4, '>'), 0.5, true, '">0.4" may be 0.45 or 3: open, the number is used', below],
+    ['at or below', m(0.1, '>'), 0.1, false, '">0.1": every value it allows is > 0.1', atOrBelow],
+    ['at or below', m(0.1, '>='), 0.1, true, '"≥0.1" may be 0.1: open, the number is used', atOrBelow],
+    ['at or below', m(0.1, '<'), 0.1, true, '"<0.1" is below 0.1', atOrBelow],
+    ['at or below', m(0.2, '<'), 0.1, false, '"<0.2" may be 0.05 or 0.15: open, the number is used', atOrBelow],
+    ['above', m(0.5, '>'), 0.5, true, '">0.5": every value it allows is > 0.5', above],
+    ['above', m(0.5, '>='), 0.5, false, '"≥0.5" may be 0.5: open, the number is used', above],
+    ['above', m(0.5, '<'), 0.5, false, '"<0.5" is below 0.5', above],
+    ['above', m(0.6, '<'), 0.5, true, '"<0.6" may be 0.55 or 0.2: open, the number is used', above],
+    ['at or above', m(0.5, '<'), 0.5, false, '"<0.5": no value it allows is ≥ 0.5', atOrAbove],
+    ['at or above', m(0.5, '<='), 0.5, true, '"≤0.5" may be 0.5: open, the number is used', atOrAbove],
+    ['at or above', m(0.5), 0.5, true, '0.5 ≥ 0.5', atOrAbove],
+  ])('%s: %p against %p → %p (%s)', (_test, value, threshold, expected, _why, fn) => {
+    expect(fn(value, threshold)).toBe(expected);
+  });
+});
+
+describe('rules on neutrophils (ANC ×10⁹/L) at the bound', () => {
+  test('ANC "<0.5" is severe neutropenia: an episode starts on its day (Wang et al. 2021: ANC < 0.5)', () => {
+    const a = assessOn(5, [infusion(0), anc(2, 1.2), anc(3, 0.5, { comparator: '<' })]);
+    expect(a.severeCytopenias.filter((e) => e.lineage === 'neutrophil')).toMatchObject([
+      { onsetDay: 3, nadir: 0.5, ongoing: true },
+    ]);
+  });
+
+  test('ANC ">0.5" on three days is recovery on the first of them (Wang et al. 2021: ANC > 0.5)', () => {
+    const a = assessOn(8, [
+      infusion(0),
+      anc(2, 0.2),
+      anc(3, 0.5, { comparator: '>' }),
+      anc(4, 0.5, { comparator: '>' }),
+      anc(5, 0.5, { comparator: '>' }),
+    ]);
+    expect(a.severeCytopenias.find((e) => e.lineage === 'neutrophil')).toMatchObject({
+      onsetDay: 2,
+      recoveryDay: 3,
+      ongoing: false,
+    });
+  });
+
+  test('the G-CSF recommendation cites ANC "<0.5" as reported (EHA/EBMT 2023: ANC < 0.5 → G-CSF)', () => {
+    const a = assessOn(5, [infusion(0), anc(5, 0.5, { comparator: '<' })]);
+    const gcsf = a.recommendations.find((r) => r.kind === 'g-csf');
+    expect(gcsf?.reason).toBe(
+      `ANC <0.5 ×10⁹/L on day +5 (2026-03-06) is below 0.5 ×10⁹/L (severe neutropenia) and no G-CSF is recorded in the last 2 days.`,
+    );
+    expect(gcsf?.urgency).toBe('critical');
+  });
+
+  test('early ICAHT: ">0.1" is a day ≤ 0.5 by its number (open) but never a day ≤ 0.1 (EHA/EBMT 2023 Table 1)', () => {
+    // Days 0–9 reported as ">0.1", then 2.0 from day 10: 10 days ≤ 0.5 (grade 2: 7–13 days, none ≤ 0.1).
+    const resources = [infusion(0), ...series(anc, 0, Array<number>(10).fill(0.1)), ...series(anc, 10, [2, 2, 2])];
+    const bounded = resources.map((r) =>
+      r.resourceType === 'Observation' && r.valueQuantity?.value === 0.1
+        ? { ...r, valueQuantity: { ...r.valueQuantity, comparator: '>' as const } }
+        : r,
+    );
+    expect(assessOn(12, bounded).icaht.early).toMatchObject({ grade: 2, daysAnc500: 10, daysAnc100: 0 });
+    // The same days reported as 0.1 exactly: 10 days ≤ 0.1 as well → grade 3 (≥ 7 days ≤ 0.1).
+    expect(assessOn(12, resources).icaht.early).toMatchObject({ grade: 3, daysAnc500: 10, daysAnc100: 10 });
+  });
+
+  test('late ICAHT: two results ">0.1" after day +30 confirm grade 3 (≤ 0.5), not 4 (≤ 0.1) (EHA/EBMT 2023)', () => {
+    const a = assessOn(60, [infusion(0), anc(40, 0.1, { comparator: '>' }), anc(50, 0.1, { comparator: '>' })]);
+    expect(a.icaht.late).toMatchObject({ grade: 3, measurements: 2 });
+    expect(a.icaht.late.confirmedBy?.map((p) => p.comparator)).toEqual(['>', '>']);
+  });
+
+  test('CTCAE: ANC "<0.5" is grade 4 (< 0.5), and "<1.0" grade 3 (< 1.0)', () => {
+    expect(assessOn(5, [infusion(0), anc(5, 0.5, { comparator: '<' })]).ctcae.neutrophils.latest).toBe(4);
+    expect(assessOn(5, [infusion(0), anc(5, 1.0, { comparator: '<' })]).ctcae.neutrophils.latest).toBe(3);
+  });
+
+  test('of "<0.5" and 0.5 on one day, the day keeps "<0.5" (the lower true value)', () => {
+    const a = assessOn(5, [infusion(0), anc(3, 0.5, { hour: 6 }), anc(3, 0.5, { hour: 18, comparator: '<' })]);
+    expect(a.severeCytopenias.filter((e) => e.lineage === 'neutrophil')).toMatchObject([{ onsetDay: 3 }]);
+  });
+});
+
+describe('rules on platelets, hemoglobin and IgG at the bound', () => {
+  test('platelets "<20": severe thrombocytopenia and a critical platelet transfusion review (Wang et al. 2021: < 20)', () => {
+    const a = assessOn(5, [infusion(0), plt(5, 20, { comparator: '<' })]);
+    expect(a.severeCytopenias.map((e) => e.lineage)).toEqual(['platelet']);
+    expect(a.recommendations.find((r) => r.kind === 'platelet-transfusion')).toMatchObject({ urgency: 'critical' });
+    expect(a.ctcae.platelets.latest).toBe(4); // < 25
+  });
+
+  test('early T-ICAHT: platelets "<50" on 14 days is grade 2 (T-ICAHT Table 1: ≥ 14 days < 50)', () => {
+    const days = series(plt, 0, Array<number>(14).fill(50)).map((r) => ({
+      ...r,
+      valueQuantity: { ...r.valueQuantity, comparator: '<' as const },
+    }));
+    const a = assessOn(16, [infusion(0), ...days, ...series(plt, 14, [120, 130, 140])]);
+    expect(a.icaht.thrombocytopenia.early).toMatchObject({ grade: 2, daysBelow50: 14, daysBelow20: 0 });
+  });
+
+  test('hemoglobin "<60" g/L is severe anemia (Wang et al. 2021: < 60 g/L)', () => {
+    const a = assessOn(5, [infusion(0), hb(5, 60, { comparator: '<' })]);
+    expect(a.severeCytopenias.map((e) => e.lineage)).toEqual(['hemoglobin']);
+  });
+
+  test('IgG "<400" mg/dL in a child is below the IVIG threshold (400 mg/dL, Hill et al.)', () => {
+    const a = assessOn(30, [patient('female', '2016-01-01'), infusion(0), igg(28, 400, { comparator: '<' })]);
+    expect(a.immunoglobulins.IgG.belowIvigThreshold).toBe(true);
+    expect(a.recommendations.map((r) => r.kind)).toContain('ivig-review');
+  });
+});
+
+describe('CAR-HEMATOTOX points from baseline values reported as bounds (Rejeski et al. 2021)', () => {
+  const baseline = (...labs: ReturnType<typeof anc>[]) => assessOn(1, [fludarabine(-5), infusion(0), ...labs]);
+  test.each<[string, ReturnType<typeof anc>, string, number]>([
+    ['ANC "<1.2" → 1 (ANC < 1.2)', anc(-6, 1.2, { comparator: '<' }), 'anc', 1],
+    ['Hb "<90" g/L → 1 (Hb < 90)', hb(-6, 90, { comparator: '<' }), 'hemoglobin', 1],
+    ['CRP ">3.0" mg/dL → 1 (CRP > 3.0)', crp(-6, 3, { comparator: '>' }), 'crp', 1],
+    ['ferritin ">2000" ng/mL → 2 (ferritin > 2000)', ferritin(-6, 2000, { comparator: '>' }), 'ferritin', 2],
+    ['platelets ">175" → 0 (platelets > 175)', plt(-6, 175, { comparator: '>' }), 'platelets', 0],
+    ['platelets "<75" → 2 (platelets < 75)', plt(-6, 75, { comparator: '<' }), 'platelets', 2],
+  ])('%s', (_row, lab, component, points) => {
+    const c = baseline(lab).hematotox.components[component as 'anc'];
+    expect(c).toMatchObject({ points, comparator: lab.valueQuantity?.comparator });
+  });
+});
+
+test('B-cell aplasia: CD19 "<1" % of lymphocytes is aplasia (CD19+ < 1%, immune-reconstitution thesis)', () => {
+  const a = assessOn(30, [infusion(0), obs('8117-4', 1, '%', 14, { comparator: '<' })]);
+  expect(a.bCellAplasia).toMatchObject({
+    present: true,
+    onsetDay: 14,
+    latest: { day: 14, percent: 1, percentComparator: '<' },
+  });
+});
+
+describe('what a clinician reads', () => {
+  const clinical = loadClinicalContext({ timeZone: 'UTC' });
+  const ctx = { serviceId: 'svc', patientId: 'p1', smartLaunchUrl: undefined, orderables: clinical.orderables };
+
+  test('the G-CSF card shows the ANC as reported, "<0.5"', () => {
+    const a = assessOn(5, [infusion(0), anc(5, 0.5, { comparator: '<' })], { thresholds: clinical.thresholds });
+    const card = patientViewCards(a, clinical.thresholds, ctx).find((c) => c.summary.startsWith('ANC'));
+    expect(card).toMatchObject({
+      indicator: 'critical',
+      summary: 'ANC <0.5 ×10⁹/L on day +5, no G-CSF recorded: consider filgrastim 5 µg/kg/day',
+    });
+  });
+
+  test('a G-CSF order with ANC "<0.5" is not called "without indication" (ANC < 0.5 is the indication)', () => {
+    const cardsFor = (comparator?: Cmp) => {
+      const a = assessOn(5, [infusion(0), anc(5, 0.5, comparator ? { comparator } : {})], {
+        thresholds: clinical.thresholds,
+      });
+      const order = filgrastimOrder('p1');
+      const advice = adviseOn(order, order.medicationCodeableConcept, clinical.terminology);
+      return orderCards(a, advice ? [advice] : [], clinical.terminology, clinical.thresholds, ctx).map(
+        (c) => c.summary,
+      );
+    };
+    expect(cardsFor('<')).toEqual([]);
+    // Exactly 0.5 is not below 0.5: the order has no indication by ANC, as before.
+    expect(cardsFor()).toEqual(['G-CSF ordered with ANC 0.5 ×10⁹/L on day +5 (not below 0.5)']);
+  });
+});
+
+test('the fixture day 0 is the one the expected dates above assume', () => {
+  expect(DAY0).toBe('2026-03-01');
+});
