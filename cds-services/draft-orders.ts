@@ -23,6 +23,12 @@ import { describeResource, MAX_ECHOED_DEPTH, nestedDeeperThan, screenResource } 
 export const MAX_DRAFT_ORDERS = 50;
 /** Medications one call reads from fhirServer for its draft orders; past it, orders are matched by name. */
 export const MAX_MEDICATION_READS = 10;
+/**
+ * The share of the call's deadline (FHIR_TIMEOUT_MS) a draft order's Medication read may take: a server
+ * that hangs on it still leaves the rest to read the patient's record, and the order is listed as
+ * not checked.
+ */
+export const MEDICATION_READ_SHARE = 1 / 3;
 
 export interface DraftOrders {
   orders: DraftOrder[];
@@ -133,7 +139,9 @@ async function medicationConcept(
     reads.started.add(ref);
   }
   try {
-    const read = screenResource(await fhir.read(ref));
+    const read = screenResource(
+      await fhir.read(ref, { timeoutMs: Math.round(fhir.deadlineMs * MEDICATION_READ_SHARE) }),
+    );
     if (read.ok && read.resource.resourceType === 'Medication') return { concept: read.resource.code };
     return { unresolved: 'its Medication on fhirServer was not found or not a Medication we can read' };
   } catch (error) {

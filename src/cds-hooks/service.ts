@@ -53,8 +53,14 @@ export interface PrefetchedKey {
 
 /** Reads single resources from fhirServer during a call (e.g. the Medication a draft order references). */
 export interface FhirReader {
-  /** The resource, undefined when it does not exist; throws FhirAccessError when it cannot be read. */
-  read(reference: string): Promise<Resource | undefined>;
+  /**
+   * The resource, undefined when it does not exist; throws FhirAccessError when it cannot be read.
+   * `timeoutMs` bounds this read below the call's deadline, so that a server hanging on it leaves
+   * time for the reads that follow (the patient's record).
+   */
+  read(reference: string, options?: { timeoutMs?: number }): Promise<Resource | undefined>;
+  /** How long the whole call may read from fhirServer (FHIR_TIMEOUT_MS). */
+  readonly deadlineMs: number;
   /** The call's logger (it carries the request id). */
   readonly log: Logger;
 }
@@ -139,12 +145,18 @@ export class CallFhirAccess implements FhirReader {
     return this.options.log;
   }
 
-  read(reference: string): Promise<Resource | undefined> {
+  get deadlineMs(): number {
+    return this.options.config.fhir.timeoutMs;
+  }
+
+  read(reference: string, options: { timeoutMs?: number } = {}): Promise<Resource | undefined> {
     let pending = this.reads.get(reference);
     if (!pending) {
       const access = this.gateway();
       pending =
-        'problem' in access ? Promise.reject(new PrefetchError(access.problem)) : access.gateway.read(reference);
+        'problem' in access
+          ? Promise.reject(new PrefetchError(access.problem))
+          : access.gateway.read(reference, options);
       this.reads.set(reference, pending);
     }
     return pending;

@@ -196,16 +196,23 @@ export class FhirGateway {
     return union;
   }
 
-  /** Reads one resource by relative reference (`Medication/123`); undefined when it does not exist. */
-  async read(reference: string): Promise<Resource | undefined> {
+  /**
+   * Reads one resource by relative reference (`Medication/123`); undefined when it does not exist.
+   * With `timeoutMs`, the read gives up after that long (a 'timeout' FhirAccessError) and leaves
+   * the rest of the call's deadline to the reads that follow it.
+   */
+  async read(reference: string, options: { timeoutMs?: number } = {}): Promise<Resource | undefined> {
     const target = resolveUnderBase(this.options.baseUrl, reference);
     if (!target)
       throw new FhirAccessError('refused', `refused to fetch ${describe(reference)}: it resolves outside fhirServer`);
+    const own = options.timeoutMs === undefined ? undefined : ownDeadline(this.options.signal, options.timeoutMs);
     try {
-      return await this.get(target);
+      return await this.get(target, own?.signal);
     } catch (error) {
       if (error instanceof FhirAccessError && (error.status === 404 || error.status === 410)) return undefined;
       throw error;
+    } finally {
+      own?.done();
     }
   }
 
@@ -258,11 +265,11 @@ export class FhirGateway {
     return resources;
   }
 
-  private async get(url: URL): Promise<Resource> {
-    const { limiter, signal } = this.options;
-    if (!limiter) return this.observed(url);
+  private async get(url: URL, signal = this.options.signal): Promise<Resource> {
+    const { limiter } = this.options;
+    if (!limiter) return this.observed(url, signal);
     try {
-      return await limiter.run(signal, () => this.observed(url));
+      return await limiter.run(signal, () => this.observed(url, signal));
     } catch (error) {
       if (error instanceof FhirAccessError || !signal.aborted) throw error;
       throw abortError(signal); // aborted while waiting for a free request slot
@@ -270,13 +277,13 @@ export class FhirGateway {
   }
 
   /** getNow, reported to the observer (if any) with its outcome and duration. */
-  private async observed(url: URL): Promise<Resource> {
+  private async observed(url: URL, signal: AbortSignal): Promise<Resource> {
     const { observer } = this.options;
-    if (!observer) return this.getNow(url);
+    if (!observer) return this.getNow(url, signal);
     const started = performance.now();
     const type = describe(url.href).split(' ')[0] ?? 'other';
     try {
-      const resource = await this.getNow(url);
+      const resource = await this.getNow(url, signal);
       observer('ok', type, (performance.now() - started) / 1000);
       return resource;
     } catch (error) {
@@ -286,9 +293,9 @@ export class FhirGateway {
     }
   }
 
-  private async getNow(url: URL): Promise<Resource> {
+  private async getNow(url: URL, signal: AbortSignal): Promise<Resource> {
     const what = describe(url.href);
-    const { signal, budget } = this.options;
+    const { budget } = this.options;
     if (signal.aborted) throw abortError(signal);
     if (budget.exhausted) throw budgetSpent(what, budget); // not sent: nothing of it could be read
     let response: HttpAnswer;
@@ -419,8 +426,35 @@ function nextLink(bundle: Bundle): string | undefined {
   return typeof next === 'string' ? next : undefined;
 }
 
+/** Why a read with its own time limit (FhirGateway.read's timeoutMs) was stopped. */
+class ReadTimeout extends Error {
+  override name = 'TimeoutError';
+  constructor(readonly ms: number) {
+    super(`the read took longer than ${ms} ms`);
+  }
+}
+
+/** A signal that aborts after `ms`, or with the call's signal: for one read that must not use up the call. */
+function ownDeadline(call: AbortSignal, ms: number): { signal: AbortSignal; done(): void } {
+  const own = new AbortController();
+  const onCall = (): void => own.abort(call.reason);
+  if (call.aborted) onCall();
+  else call.addEventListener('abort', onCall, { once: true });
+  const timer = setTimeout(() => own.abort(new ReadTimeout(ms)), ms);
+  timer.unref();
+  return {
+    signal: own.signal,
+    done: () => {
+      clearTimeout(timer);
+      call.removeEventListener('abort', onCall);
+    },
+  };
+}
+
 function abortError(signal: AbortSignal): FhirAccessError {
   const reason = signal.reason as Error | undefined;
+  if (reason instanceof ReadTimeout)
+    return new FhirAccessError('timeout', `fhirServer did not answer within the ${reason.ms} ms this read may take`);
   return reason?.name === 'TimeoutError'
     ? new FhirAccessError(
         'timeout',

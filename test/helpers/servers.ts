@@ -36,8 +36,14 @@ export async function seededDemo(today = '2026-11-22'): Promise<DemoFhirServer> 
   return sharedDemo;
 }
 
-/** Serves `fhir` over HTTP on an ephemeral port under /demo/fhir, recording every request. */
-export async function serveFhir(fhir: DemoFhirServer, options: { delayMs?: number } = {}): Promise<TestFhirServer> {
+/**
+ * Serves `fhir` over HTTP on an ephemeral port under /demo/fhir, recording every request. `hangOn`:
+ * requests whose URL it matches are never answered (until the server closes).
+ */
+export async function serveFhir(
+  fhir: DemoFhirServer,
+  options: { delayMs?: number; hangOn?: RegExp } = {},
+): Promise<TestFhirServer> {
   const requests: RecordedRequest[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -47,6 +53,7 @@ export async function serveFhir(fhir: DemoFhirServer, options: { delayMs?: numbe
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     res.on('finish', () => inFlight--);
+    if (options.hangOn?.test(req.originalUrl)) return;
     if (options.delayMs) setTimeout(next, options.delayMs);
     else next();
   });

@@ -9,7 +9,7 @@ import request from 'supertest';
 import type { Bundle, FhirResource } from 'fhir/r4.js';
 import { ORDER_SELECT_ID } from '../../cds-services/order-select-hematotox.js';
 import { ORDER_SIGN_ID } from '../../cds-services/order-sign-hematotox.js';
-import { MAX_DRAFT_ORDERS, MAX_MEDICATION_READS } from '../../cds-services/draft-orders.js';
+import { MAX_DRAFT_ORDERS, MAX_MEDICATION_READS, MEDICATION_READ_SHARE } from '../../cds-services/draft-orders.js';
 import { cardKind } from '../../src/shared/card-kind.js';
 import type { Card } from '../../src/cds-hooks/schemas.js';
 import { buildTestApp, hookRequest, type TestApp } from '../helpers/app.js';
@@ -185,5 +185,51 @@ describe('order-select: only the selected orders, and those that cannot be told 
     expect(kinds(cards)).toEqual(['unread-draft-orders:warning', 'transfusion-irradiation:warning']);
     expect(cards[0]?.detail).toContain(`${WHY_ONE}\n\n- ServiceRequest (no usable id): could not be read (id: `);
     expect(cards[0]?.detail).not.toContain('rbc-other-draft');
+  });
+});
+
+describe('a fhirServer that never answers a Medication read', () => {
+  // FHIR_TIMEOUT_MS 3,000: the Medication read may take a third of it (1,000 ms), the record the rest.
+  let hanging: TestFhirServer;
+  let app: TestApp;
+  beforeAll(async () => {
+    hanging = await serveFhir(await seededDemo(), { hangOn: /\/Medication\// });
+    app = buildTestApp({ env: { FHIR_TIMEOUT_MS: '3000' } });
+  }, 60_000);
+  afterAll(async () => {
+    await hanging.close();
+  });
+
+  test(`costs the order its check after ${Math.round(3000 * MEDICATION_READ_SHARE)} ms, not the call: the record is still read and advised on`, async () => {
+    const slow = {
+      ...dexamethasoneOrder('cart-day9'),
+      id: 'dex-slow',
+      medicationCodeableConcept: undefined,
+      medicationReference: { reference: 'Medication/slow' },
+    };
+    const body = hookRequest('order-sign', 'cart-day9', { fhirServer: hanging.baseUrl });
+    (body['context'] as Record<string, unknown>)['draftOrders'] = bundleOf(slow, redCells('rbc-1'));
+    const started = performance.now();
+    const res = await request(app.app).post(`/cds-services/${ORDER_SIGN_ID}`).send(body);
+    const ms = performance.now() - started;
+    // Before: the read used up the deadline, and the call answered 412 blaming searches never sent.
+    expect(res.status).toBe(200);
+    const cards = (res.body as { cards: Card[] }).cards;
+    expect(kinds(cards)).toEqual(['unread-draft-orders:warning', 'transfusion-irradiation:warning']);
+    expect(cards[0]?.detail).toContain(
+      '- MedicationRequest/dex-slow: its Medication could not be read from fhirServer, and its name matches nothing this service knows',
+    );
+    expect(ms).toBeGreaterThanOrEqual(950);
+    expect(ms).toBeLessThan(3000);
+    const warned = app.logs
+      .records()
+      .find(
+        (r) => r['msg'] === 'Medications of draft orders not read from fhirServer; those orders matched by name only',
+      );
+    expect(warned).toMatchObject({
+      unreadable: 1,
+      notRead: 0,
+      reason: 'fhirServer did not answer within the 1000 ms this read may take',
+    });
   });
 });
