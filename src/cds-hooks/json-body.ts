@@ -31,7 +31,8 @@ function parseJsonBuffer(req: Request, _res: Response, next: NextFunction): void
  * UTF-8 (RFC 8259 §8.1), or UTF-16 when the charset says so; a byte order mark is skipped
  * (decodeJsonText, the rule FHIR responses are read by too). Another charset is a 415, bytes not
  * valid in their encoding a 400. An empty body is an empty object, and only an object or array is
- * JSON here ("strict"), as body-parser's JSON parser had it.
+ * taken ("strict", as body-parser's JSON parser had it): a bare value (`null`, `12`) is a 400 that
+ * says a JSON object is needed, malformed text a 400 that says it is not JSON.
  */
 export function parseJson(raw: Buffer, contentType: string | undefined): unknown {
   if (raw.length === 0) return {};
@@ -44,12 +45,15 @@ export function parseJson(raw: Buffer, contentType: string | undefined): unknown
     throw badRequest(`Request body has ${error.message}`, '(body)');
   }
   const first = firstNonSpace(text, 0);
-  if (first !== '{' && first !== '[') throw badRequest('Request body is not valid JSON', '(body)');
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch {
     throw badRequest('Request body is not valid JSON', '(body)');
   }
+  // Valid JSON, but a bare value (null, 12, "text", true): said as what it is, not as broken JSON.
+  if (first !== '{' && first !== '[') throw badRequest('Request body must be a JSON object', '(body)');
+  return value;
 }
 
 /** JSON's whitespace (RFC 8259 §2): space, tab, line feed, carriage return. */

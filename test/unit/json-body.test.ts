@@ -42,9 +42,13 @@ describe('parseJson', () => {
   });
 
   const NOT_JSON = 'Request body is not valid JSON';
+  const NOT_OBJECT = 'Request body must be a JSON object';
   test.each<[string, Buffer, string, number, string]>([
-    ['a string (strict: object or array only) → 400', Buffer.from('"text"'), JSON_TYPE, 400, NOT_JSON],
-    ['a number → 400', Buffer.from(' 12'), JSON_TYPE, 400, NOT_JSON],
+    ['a string (strict: object or array only) → 400', Buffer.from('"text"'), JSON_TYPE, 400, NOT_OBJECT],
+    ['a number → 400', Buffer.from(' 12'), JSON_TYPE, 400, NOT_OBJECT],
+    ['null → 400 asking for an object (valid JSON, not "not JSON")', Buffer.from('null'), JSON_TYPE, 400, NOT_OBJECT],
+    ['true → 400', Buffer.from('true\n'), JSON_TYPE, 400, NOT_OBJECT],
+    ['a number then garbage → 400 not JSON', Buffer.from('12 x'), JSON_TYPE, 400, NOT_JSON],
     ['only whitespace → 400', Buffer.from('  \n'), JSON_TYPE, 400, NOT_JSON],
     ['truncated JSON → 400', Buffer.from('{"a":'), JSON_TYPE, 400, NOT_JSON],
     ['two byte order marks → 400', Buffer.from('\ufeff\ufeff{}'), JSON_TYPE, 400, NOT_JSON],
