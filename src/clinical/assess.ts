@@ -9,7 +9,7 @@
  * issues they find to the context in the order they run.
  */
 import type { FhirResource } from 'fhir/r4.js';
-import { boundOf } from './bounds.js';
+import { boundOf, compareMeasured } from './bounds.js';
 import { crsEvidence } from './crs.js';
 import { defaultLln, gradeSeries } from './ctcae.js';
 import { addDays, ageInYears, isDate, readInstant } from './dates.js';
@@ -704,17 +704,23 @@ function addSeries(assessment: Assessment, ctx: AssessContext): void {
     const list = ctx.groups.get(analyte);
     if (list && !(analyte in all)) {
       const max = maxByDate(list);
-      all[analyte] = labDays(list, ctx.timeline).map((d) => ({ ...d, value: max.get(d.date) ?? d.value }));
+      all[analyte] = labDays(list, ctx.timeline).map((d) => {
+        const top = max.get(d.date);
+        return top ? { ...d, value: top.value, comparator: top.comparator, ms: top.ms, reference: top.reference } : d;
+      });
     }
   }
   assessment.series = all;
   assessment.events = ctx.events;
 }
 
-/** For markers where the peak matters (CRP, ferritin…), the chart shows the day's highest value. */
-function maxByDate(list: readonly LabValue[]): Map<string, number> {
-  const max = new Map<string, number>();
-  for (const v of list) if (v.value > (max.get(v.date) ?? -Infinity)) max.set(v.date, v.value);
+/** For markers where the peak matters (CRP, ferritin…), the chart shows the day's highest value (">300" above 300). */
+function maxByDate(list: readonly LabValue[]): Map<string, LabValue> {
+  const max = new Map<string, LabValue>();
+  for (const v of list) {
+    const kept = max.get(v.date);
+    if (!kept || compareMeasured(v, kept) > 0) max.set(v.date, v);
+  }
   return max;
 }
 

@@ -199,3 +199,21 @@ describe('what a clinician reads', () => {
 test('the fixture day 0 is the one the expected dates above assume', () => {
   expect(DAY0).toBe('2026-03-01');
 });
+
+test("a chart's peak marker keeps the comparator of the value it shows, not that of the day's lowest", () => {
+  const a = assessOn(
+    5,
+    [
+      infusion(0),
+      ferritin(3, 5, { hour: 6, comparator: '<' }),
+      ferritin(3, 300, { hour: 18 }),
+      ferritin(4, 1500, { hour: 6 }),
+      ferritin(4, 2000, { hour: 18, comparator: '>' }),
+    ],
+    { includeSeries: true },
+  );
+  expect(a.series?.ferritin?.map((d) => [d.day, d.value, d.comparator])).toEqual([
+    [3, 300, undefined],
+    [4, 2000, '>'],
+  ]);
+});
