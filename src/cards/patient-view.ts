@@ -33,7 +33,7 @@ import {
   TERM_ANALYTE,
   thresholdText,
 } from '../clinical/format.js';
-import { LINEAGE_TERM } from '../clinical/severe-cytopenia.js';
+import { LINEAGE_TERM, nadirOf } from '../clinical/severe-cytopenia.js';
 import {
   baseCard,
   countsUnread,
@@ -404,7 +404,7 @@ function workupTable(a: Assessment, thresholds: HospitalThresholds): string {
     return [
       `${ANALYTE_LABELS[analyte] ?? analyte} < ${fmt(e.threshold)}`,
       on(e.onsetDay),
-      `${fmt(e.nadir)} on ${on(e.nadirDay)}`,
+      `${fmtMeasured(nadirOf(e))} on ${on(e.nadirDay)}`,
       near ? `${valueWithUnit(near)} (${dayLabel(near.day)})` : '–',
       latest ? `${valueWithUnit(latest)} (${dayLabel(latest.day)})` : '–',
       e.ongoing ? `ongoing, ${plural(e.durationDays, 'day')}` : `recovered ${dayLabel(e.recoveryDay)}`,

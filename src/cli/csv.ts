@@ -5,6 +5,8 @@
  * it was graded against. Quoting is RFC 4180, by csv-stringify.
  */
 import { stringify, type Options } from 'csv-stringify/sync';
+import { compareMeasured } from '../clinical/bounds.js';
+import { nadirOf } from '../clinical/severe-cytopenia.js';
 import type { Assessment, Lineage, SevereCytopenia } from '../clinical/types.js';
 import { CANONICAL_UNIT } from '../clinical/units.js';
 import type { ClinicalContext } from '../profiles.js';
@@ -96,7 +98,7 @@ function last(a: Assessment, lineage: Lineage): SevereCytopenia | undefined {
 /** The episode with the lowest nadir. */
 function deepest(a: Assessment, lineage: Lineage): SevereCytopenia | undefined {
   return episodes(a, lineage).reduce<SevereCytopenia | undefined>(
-    (m, e) => (!m || e.nadir < m.nadir ? e : m),
+    (m, e) => (!m || compareMeasured(nadirOf(e), nadirOf(m)) < 0 ? e : m),
     undefined,
   );
 }

@@ -72,6 +72,7 @@ export function severeEpisodes(days: readonly LabDay[], a: EpisodeArgs): SevereC
       presentAtBaseline: a.baseline !== undefined && isSevere(a.baseline, a.threshold),
       onsetDay,
       nadir: nadir.value,
+      ...(nadir.comparator ? { nadirComparator: nadir.comparator } : {}),
       nadirDay: nadir.day,
       unit: a.unit,
       threshold: a.threshold,
@@ -85,6 +86,9 @@ export function severeEpisodes(days: readonly LabDay[], a: EpisodeArgs): SevereC
   }
   return episodes;
 }
+
+/** An episode's nadir as reported ("<0.1" when it was a bound). */
+export const nadirOf = (e: SevereCytopenia): Measured => ({ value: e.nadir, comparator: e.nadirComparator });
 
 /** Severe: strictly below the threshold (Wang et al. 2021); "<0.5" is severe neutropenia. */
 export const isSevere = (m: Measured, threshold: number): boolean => below(m, threshold);

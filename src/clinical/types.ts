@@ -168,6 +168,8 @@ export interface SevereCytopenia {
   presentAtBaseline: boolean;
   onsetDay: number;
   nadir: number;
+  /** Present only when the nadir was reported as a bound ("<0.1"). */
+  nadirComparator?: LabValue['comparator'];
   nadirDay: number;
   unit: string;
   threshold: number;

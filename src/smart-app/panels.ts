@@ -6,6 +6,7 @@
  */
 import type { HospitalThresholds } from '../clinical/thresholds.js';
 import type { Assessment, CtcaeTerm, IssueCode } from '../clinical/types.js';
+import { nadirOf } from '../clinical/severe-cytopenia.js';
 import {
   ANALYTE_LABELS,
   bCellText,
@@ -151,7 +152,7 @@ export function episodesPanel(a: Assessment, t: HospitalThresholds): HTMLElement
   const rows = a.severeCytopenias.map((e) => [
     capitalize(severeName(e.lineage, e.threshold)),
     `${dayLabel(e.onsetDay)}${e.newOnset ? '' : ' (before infusion)'}`,
-    `${fmt(e.nadir)} on ${dayLabel(e.nadirDay)}`,
+    `${fmtMeasured(nadirOf(e))} on ${dayLabel(e.nadirDay)}`,
     e.ongoing ? h('span', { class: 'warning-text' }, 'ongoing') : dayLabel(e.recoveryDay),
     plural(e.durationDays, 'day'),
   ]);

@@ -7,6 +7,8 @@ import { describe, expect, test } from '@jest/globals';
 import { above, atOrAbove, atOrBelow, below, type Measured } from '../../src/clinical/bounds.js';
 import { adviseOn, orderCards } from '../../src/cards/orders.js';
 import { patientViewCards } from '../../src/cards/patient-view.js';
+import { fmtMeasured } from '../../src/clinical/format.js';
+import { nadirOf } from '../../src/clinical/severe-cytopenia.js';
 import { loadClinicalContext } from '../../src/profiles.js';
 import {
   anc,
@@ -216,4 +218,12 @@ test("a chart's peak marker keeps the comparator of the value it shows, not that
     [3, 300, undefined],
     [4, 2000, '>'],
   ]);
+});
+
+test('an episode whose nadir was reported "<0.1" carries the bound, and the work-up table shows it', () => {
+  const a = assessOn(8, [infusion(0), anc(2, 0.3), anc(3, 0.1, { comparator: '<' }), anc(4, 0.1), anc(5, 0.2)]);
+  const [episode] = a.severeCytopenias;
+  // "<0.1" on day 3 is lower than 0.1 on day 4 (compareMeasured): the nadir is day 3's.
+  expect(episode).toMatchObject({ lineage: 'neutrophil', nadir: 0.1, nadirComparator: '<', nadirDay: 3 });
+  expect(episode && fmtMeasured(nadirOf(episode))).toBe('<0.1');
 });
