@@ -3,7 +3,10 @@
  * true value lies below (`<`, `<=`) or above (`>`, `>=`) the number given (docs/clinical-logic.md
  * §3). A test the bound decides is answered exactly: "<0.5" is below 0.5, so it is severe
  * neutropenia (< 0.5) and not "ANC at or above 0.5"; ">0.1" is not "at or below 0.1". A test the
- * bound leaves open ("<0.5" against ≤ 0.1) is answered with the number as given, as for any value.
+ * bound leaves open ("<0.5" against ≤ 0.1) is answered with the number as given, as for any value,
+ * with one exception: an upper bound ("<1.0", "≤0.5") never shows that a value is above or at or
+ * above a cut-off. "<1.0" is therefore neither below 0.5 (by its number) nor above it: not a
+ * recovery day, and not "ANC at or above 0.5" on a G-CSF order (docs/clinical-logic.md §3).
  */
 import type { LabValue } from './types.js';
 
@@ -25,14 +28,17 @@ export function atOrBelow(m: Measured, t: number): boolean {
   return m.value < t || (m.value === t && m.comparator !== '>');
 }
 
-/** The true value is above `t` (`>`). */
+/** An upper bound ("<1.0", "≤0.5"): the true value may be anything under it. */
+const isUpperBound = (m: Measured): boolean => m.comparator === '<' || m.comparator === '<=';
+
+/** The true value is above `t` (`>`); never shown by an upper bound. */
 export function above(m: Measured, t: number): boolean {
-  return !atOrBelow(m, t);
+  return !isUpperBound(m) && !atOrBelow(m, t);
 }
 
-/** The true value is at or above `t` (`≥`): not so for "<t". */
+/** The true value is at or above `t` (`≥`); never shown by an upper bound. */
 export function atOrAbove(m: Measured, t: number): boolean {
-  return !below(m, t);
+  return !isUpperBound(m) && !below(m, t);
 }
 
 /** Orders comparators of equal numbers from the lowest true value: "<0.5", "≤0.5", "0.5", "≥0.5", ">0.5". */

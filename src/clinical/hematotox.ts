@@ -6,7 +6,7 @@
  * Boundaries belong to the middle band (175 and 75 score 1; 650 and 2000 score 1); ANC 1.2,
  * Hb 90 and CRP 3.0 score 0. Derived in large B-cell lymphoma: in B-ALL about 90% score high.
  */
-import { above, atOrAbove, below, boundOf, type Measured } from './bounds.js';
+import { atOrBelow, below, boundOf, type Measured } from './bounds.js';
 import { SOURCES, type Thresholds } from './thresholds.js';
 import type { HematotoxComponent, HematotoxResult, LabValue } from './types.js';
 
@@ -16,19 +16,22 @@ export const BALL_CAVEAT =
 
 type Component = HematotoxResult['missing'][number];
 
-/** The points of one baseline value; a value reported as a bound scores where the bound decides (§3). */
+/**
+ * The points of one baseline value. A value reported as a bound scores where the bound decides,
+ * else by its number (§3): each band is tested from the side of its own comparator.
+ */
 export function hematotoxPoints(component: Component, m: Measured, t: Thresholds['hematotox']): number {
   switch (component) {
     case 'platelets':
-      return above(m, t.plateletsHigh) ? 0 : atOrAbove(m, t.plateletsLow) ? 1 : 2;
+      return below(m, t.plateletsLow) ? 2 : atOrBelow(m, t.plateletsHigh) ? 1 : 0;
     case 'anc':
       return below(m, t.anc) ? 1 : 0;
     case 'hemoglobin':
       return below(m, t.hemoglobin) ? 1 : 0;
     case 'crp':
-      return above(m, t.crp) ? 1 : 0;
+      return atOrBelow(m, t.crp) ? 0 : 1;
     case 'ferritin':
-      return above(m, t.ferritinHigh) ? 2 : atOrAbove(m, t.ferritinLow) ? 1 : 0;
+      return !atOrBelow(m, t.ferritinHigh) ? 2 : !below(m, t.ferritinLow) ? 1 : 0;
   }
 }
 

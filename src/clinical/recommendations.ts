@@ -5,7 +5,7 @@
  * One function per kind of recommendation; red cell and platelet transfusion share one, told apart
  * by a TransfusionRule.
  */
-import { atOrAbove, below } from './bounds.js';
+import { below } from './bounds.js';
 import type { HospitalThresholds, Thresholds } from './thresholds.js';
 import { ivigThreshold, SOURCES, sourceFor, transfusionTrigger } from './thresholds.js';
 import type {
@@ -359,7 +359,7 @@ function transfusionReview(ctx: RuleContext, rule: TransfusionRule): Recommendat
   const { isStale } = ctx;
   const p = ctx.input.latest[rule.analyte];
   const { value: trigger, path } = transfusionTrigger(ctx.t, rule.product);
-  if (!p || atOrAbove(p, trigger)) return undefined;
+  if (!p || !below(p, trigger)) return undefined;
   const given = [...ctx.events(rule.kind), ...ctx.events('transfusion-unspecified')].some((e) => e.date >= p.date);
   if (given) return undefined;
   const severe = below(p, ctx.t.counts[rule.term].severe);
@@ -383,7 +383,7 @@ function ivigReview(ctx: RuleContext): Recommendation | undefined {
   const { input, t } = ctx;
   const igg = input.latest.igg;
   const { value: iggThreshold, path: iggPath, pediatric } = ivigThreshold(t, input.ageYears);
-  if (!igg || atOrAbove(igg, iggThreshold)) return undefined;
+  if (!igg || !below(igg, iggThreshold)) return undefined;
   const lastIvig = ctx
     .events('ivig')
     .filter((e) => (e.day ?? 0) <= (igg.day ?? 0))

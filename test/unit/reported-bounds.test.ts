@@ -44,9 +44,25 @@ describe('the four tests on a reported bound (the true value lies in the interva
     ['above', m(0.5, '>'), 0.5, true, '">0.5": every value it allows is > 0.5', above],
     ['above', m(0.5, '>='), 0.5, false, '"≥0.5" may be 0.5: open, the number is used', above],
     ['above', m(0.5, '<'), 0.5, false, '"<0.5" is below 0.5', above],
-    ['above', m(0.6, '<'), 0.5, true, '"<0.6" may be 0.55 or 0.2: open, the number is used', above],
+    [
+      'above',
+      m(0.6, '<'),
+      0.5,
+      false,
+      '"<0.6" may be 0.55 or 0.2: open, and an upper bound never shows "above"',
+      above,
+    ],
+    ['above', m(0.4, '>'), 0.5, false, '">0.4" may be 0.45 or 3: open, the number is used', above],
     ['at or above', m(0.5, '<'), 0.5, false, '"<0.5": no value it allows is ≥ 0.5', atOrAbove],
-    ['at or above', m(0.5, '<='), 0.5, true, '"≤0.5" may be 0.5: open, the number is used', atOrAbove],
+    [
+      'at or above',
+      m(0.5, '<='),
+      0.5,
+      false,
+      '"≤0.5" may be 0.5: open, and an upper bound never shows "at or above"',
+      atOrAbove,
+    ],
+    ['at or above', m(0.5, '>='), 0.5, true, '"≥0.5" is at or above 0.5', atOrAbove],
     ['at or above', m(0.5), 0.5, true, '0.5 ≥ 0.5', atOrAbove],
   ])('%s: %p against %p → %p (%s)', (_test, value, threshold, expected, _why, fn) => {
     expect(fn(value, threshold)).toBe(expected);
@@ -73,6 +89,23 @@ describe('rules on neutrophils (ANC ×10⁹/L) at the bound', () => {
       onsetDay: 2,
       recoveryDay: 3,
       ongoing: false,
+    });
+  });
+
+  test('ANC "<1.0" on three days after a severe value is no recovery: an upper bound never shows "> 0.5" (§3)', () => {
+    const a = assessOn(8, [
+      infusion(0),
+      anc(2, 0.2),
+      anc(3, 1.0, { comparator: '<' }),
+      anc(4, 1.0, { comparator: '<' }),
+      anc(5, 1.0, { comparator: '<' }),
+    ]);
+    // "<1.0" is not below 0.5 by its number either: neither severe nor recovered, as 0.5 exactly.
+    expect(a.severeCytopenias.find((e) => e.lineage === 'neutrophil')).toMatchObject({
+      onsetDay: 2,
+      nadirDay: 2,
+      recoveryDay: null,
+      ongoing: true,
     });
   });
 
@@ -153,6 +186,24 @@ describe('CAR-HEMATOTOX points from baseline values reported as bounds (Rejeski 
     ['ferritin ">2000" ng/mL → 2 (ferritin > 2000)', ferritin(-6, 2000, { comparator: '>' }), 'ferritin', 2],
     ['platelets ">175" → 0 (platelets > 175)', plt(-6, 175, { comparator: '>' }), 'platelets', 0],
     ['platelets "<75" → 2 (platelets < 75)', plt(-6, 75, { comparator: '<' }), 'platelets', 2],
+    [
+      'platelets "<200" → 0: open (50 or 190), scored by its number (§3)',
+      plt(-6, 200, { comparator: '<' }),
+      'platelets',
+      0,
+    ],
+    [
+      'ferritin "<700" → 1: open (100 or 690), scored by its number',
+      ferritin(-6, 700, { comparator: '<' }),
+      'ferritin',
+      1,
+    ],
+    [
+      'ferritin ">650" → 1 (650–2000 band, or above: by its number)',
+      ferritin(-6, 650, { comparator: '>' }),
+      'ferritin',
+      1,
+    ],
   ])('%s', (_row, lab, component, points) => {
     const c = baseline(lab).hematotox.components[component as 'anc'];
     expect(c).toMatchObject({ points, comparator: lab.valueQuantity?.comparator });
@@ -182,8 +233,8 @@ describe('what a clinician reads', () => {
   });
 
   test('a G-CSF order with ANC "<0.5" is not called "without indication" (ANC < 0.5 is the indication)', () => {
-    const cardsFor = (comparator?: Cmp) => {
-      const a = assessOn(5, [infusion(0), anc(5, 0.5, comparator ? { comparator } : {})], {
+    const cardsFor = (comparator?: Cmp, value = 0.5) => {
+      const a = assessOn(5, [infusion(0), anc(5, value, comparator ? { comparator } : {})], {
         thresholds: clinical.thresholds,
       });
       const order = filgrastimOrder('p1');
@@ -193,6 +244,8 @@ describe('what a clinician reads', () => {
       );
     };
     expect(cardsFor('<')).toEqual([]);
+    // "<0.6" may be 0.2: an upper bound never shows the ANC at or above 0.5.
+    expect(cardsFor('<', 0.6)).toEqual([]);
     // Exactly 0.5 is not below 0.5: the order has no indication by ANC, as before.
     expect(cardsFor()).toEqual(['G-CSF ordered with ANC 0.5 ×10⁹/L on day +5 (not below 0.5)']);
   });
