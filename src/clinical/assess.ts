@@ -10,7 +10,7 @@
  */
 import type { FhirResource } from 'fhir/r4.js';
 import { boundOf, compareMeasured } from './bounds.js';
-import { crsEvidence } from './crs.js';
+import { crsEvidence, PEAK_MARKERS } from './crs.js';
 import { defaultLln, gradeSeries } from './ctcae.js';
 import { addDays, ageInYears, isDate, readInstant } from './dates.js';
 import { ANALYTE_LABELS, CENSORING_TEXT } from './format.js';
@@ -703,6 +703,12 @@ function addSeries(assessment: Assessment, ctx: AssessContext): void {
   for (const analyte of ANALYTES) {
     const list = ctx.groups.get(analyte);
     if (list && !(analyte in all)) {
+      // The day's lowest value (labDays), as for the counts: for IgG, CD19 or CD4 the low is what is
+      // advised on; for the peak markers, the day's highest.
+      if (!PEAK.has(analyte)) {
+        all[analyte] = labDays(list, ctx.timeline);
+        continue;
+      }
       const max = maxByDate(list);
       all[analyte] = labDays(list, ctx.timeline).map((d) => {
         const top = max.get(d.date);
@@ -713,6 +719,8 @@ function addSeries(assessment: Assessment, ctx: AssessContext): void {
   assessment.series = all;
   assessment.events = ctx.events;
 }
+
+const PEAK: ReadonlySet<Analyte> = new Set(PEAK_MARKERS);
 
 /** For markers where the peak matters (CRP, ferritin…), the chart shows the day's highest value (">300" above 300). */
 function maxByDate(list: readonly LabValue[]): Map<string, LabValue> {

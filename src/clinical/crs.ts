@@ -3,6 +3,9 @@
  * shown as evidence with their source, never combined into a score.
  */
 import { boundOf } from './bounds.js';
+
+/** The markers whose peak matters (CRS and inflammation): charts show each day's highest value. */
+export const PEAK_MARKERS = ['ferritin', 'crp', 'il6', 'il10', 'ifnGamma', 'dDimer', 'ldh', 'temperature'] as const;
 import { SOURCES } from './thresholds.js';
 import type { ClinicalEvent, CrsEvidence, LabPoint, LabValue } from './types.js';
 
@@ -34,7 +37,7 @@ export function crsEvidence(
   });
 
   const peaks: CrsEvidence['peaks'] = {};
-  for (const analyte of ['ferritin', 'crp', 'il6', 'il10', 'ifnGamma', 'dDimer', 'ldh', 'temperature'] as const) {
+  for (const analyte of PEAK_MARKERS) {
     const best = (labs[analyte] ?? [])
       .filter(inWindow)
       .reduce<LabValue | undefined>((m, v) => (!m || v.value > m.value ? v : m), undefined);

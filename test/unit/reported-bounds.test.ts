@@ -280,3 +280,21 @@ test('an episode whose nadir was reported "<0.1" carries the bound, and the work
   expect(episode).toMatchObject({ lineage: 'neutrophil', nadir: 0.1, nadirComparator: '<', nadirDay: 3 });
   expect(episode && fmtMeasured(nadirOf(episode))).toBe('<0.1');
 });
+
+test("IgG's chart keeps each day's lowest value, as the IVIG review reads it; peak markers keep their highest", () => {
+  const a = assessOn(
+    31,
+    [
+      patient('female', '2016-01-01'),
+      infusion(0),
+      igg(30, 450, { hour: 6 }),
+      igg(30, 300, { hour: 18, comparator: '<' }),
+      crp(30, 2, { hour: 6 }),
+      crp(30, 9, { hour: 18 }),
+    ],
+    { includeSeries: true },
+  );
+  expect(a.series?.igg?.map((d) => [d.day, d.value, d.comparator])).toEqual([[30, 300, '<']]);
+  expect(a.series?.crp?.map((d) => [d.day, d.value, d.comparator])).toEqual([[30, 9, undefined]]);
+  expect(a.recommendations.map((r) => r.kind)).toContain('ivig-review');
+});
