@@ -269,7 +269,7 @@ function cd4Short(a: Assessment): string {
   return cd4
     ? `CD4 ${valueWithUnit(cd4)}`
     : a.cd4cd8.latestRatio !== null
-      ? `CD4/CD8 ${fmt(a.cd4cd8.latestRatio)}`
+      ? `CD4/CD8 ${fmtMeasured({ value: a.cd4cd8.latestRatio, comparator: a.cd4cd8.latestRatioComparator })}`
       : 'CD4 not measured';
 }
 

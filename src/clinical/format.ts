@@ -171,7 +171,8 @@ export function bCellText(b: BCellAplasiaResult, t: Thresholds): string {
 export function cd4cd8Text(cd: Cd4Cd8Result, t: Thresholds): string {
   if (cd.inverted === null) return 'CD4/CD8 not measured';
   const low = cd.cd4Low ? `; CD4 < ${fmt(t.cd4.low)} ×10⁹/L: antiviral prophylaxis stays indicated` : '';
-  return `CD4/CD8 ${cd.latestRatio ?? '–'}${cd.inverted ? ` (inverted since ${dayLabel(cd.onsetDay)})` : ''}${low}`;
+  const ratio = cd.latestRatio === null ? '–' : `${comparatorSymbol(cd.latestRatioComparator)}${cd.latestRatio}`;
+  return `CD4/CD8 ${ratio}${cd.inverted ? ` (inverted since ${dayLabel(cd.onsetDay)})` : ''}${low}`;
 }
 
 /** What the transfusion cards say about irradiation: the window in force and what its start rests on. */

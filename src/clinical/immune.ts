@@ -2,7 +2,7 @@
  * Immune reconstitution (immune-reconstitution thesis; docs/clinical-logic.md §8): immunoglobulin decline and the IVIG
  * threshold, B-cell aplasia onset and loss, CD4/CD8 inversion and low CD4.
  */
-import { below, boundOf, compareMeasured, type Comparator } from './bounds.js';
+import { below, boundOf, compareMeasured, type Comparator, type Measured } from './bounds.js';
 import type { Thresholds } from './thresholds.js';
 import type { BCellAplasiaResult, Cd4Cd8Result, ImmunoglobulinResult, LabPoint, LabValue } from './types.js';
 
@@ -148,8 +148,9 @@ export function cd4cd8(
   dayOf: (date: string) => number,
   cd4Low: number,
 ): Cd4Cd8Result {
-  const byDay = new Map<number, number>();
-  for (const v of values.ratio) byDay.set(dayOf(v.date), v.value);
+  // A measured ratio keeps its comparator ("<1" is inverted); one derived from CD4 and CD8 is a number.
+  const byDay = new Map<number, Measured>();
+  for (const v of values.ratio) byDay.set(dayOf(v.date), { value: v.value, comparator: v.comparator });
   for (const [cd4, cd8] of [
     [values.cd4Abs, values.cd8Abs],
     [values.cd4Pct, values.cd8Pct],
@@ -158,19 +159,20 @@ export function cd4cd8(
     for (const v of cd4) {
       const d = dayOf(v.date);
       const denominator = eight.get(v.date);
-      if (!byDay.has(d) && denominator) byDay.set(d, v.value / denominator);
+      if (!byDay.has(d) && denominator) byDay.set(d, { value: v.value / denominator });
     }
   }
   const post = [...byDay.entries()].filter(([d]) => d >= 0).sort((a, b) => a[0] - b[0]);
   const latestCd4 = values.cd4Abs.at(-1);
   if (post.length === 0)
     return { inverted: null, onsetDay: null, latestRatio: null, cd4Low: latestCd4 ? below(latestCd4, cd4Low) : null };
-  const onset = post.find(([, r]) => r < 1);
-  const latest = post.at(-1) as [number, number];
+  const onset = post.find(([, r]) => below(r, 1));
+  const [, ratio] = post.at(-1) as [number, Measured];
   return {
-    inverted: latest[1] < 1,
+    inverted: below(ratio, 1),
     onsetDay: onset ? onset[0] : null,
-    latestRatio: Math.round(latest[1] * 100) / 100,
+    latestRatio: Math.round(ratio.value * 100) / 100,
+    ...(ratio.comparator ? { latestRatioComparator: ratio.comparator } : {}),
     cd4Low: latestCd4 ? below(latestCd4, cd4Low) : null,
   };
 }

@@ -295,6 +295,8 @@ export interface Cd4Cd8Result {
   inverted: boolean | null;
   onsetDay: number | null;
   latestRatio: number | null;
+  /** Present only when the latest ratio was reported as a bound ("<1"). */
+  latestRatioComparator?: LabValue['comparator'];
   cd4Low: boolean | null;
 }
 

@@ -7,7 +7,8 @@ import { describe, expect, test } from '@jest/globals';
 import { above, atOrAbove, atOrBelow, below, type Measured } from '../../src/clinical/bounds.js';
 import { adviseOn, orderCards } from '../../src/cards/orders.js';
 import { patientViewCards } from '../../src/cards/patient-view.js';
-import { fmtMeasured } from '../../src/clinical/format.js';
+import { cd4cd8Text, fmtMeasured } from '../../src/clinical/format.js';
+import { DEFAULT_HOSPITAL_THRESHOLDS } from '../../src/clinical/thresholds.js';
 import { nadirOf } from '../../src/clinical/severe-cytopenia.js';
 import { loadClinicalContext } from '../../src/profiles.js';
 import {
@@ -297,4 +298,10 @@ test("IgG's chart keeps each day's lowest value, as the IVIG review reads it; pe
   expect(a.series?.igg?.map((d) => [d.day, d.value, d.comparator])).toEqual([[30, 300, '<']]);
   expect(a.series?.crp?.map((d) => [d.day, d.value, d.comparator])).toEqual([[30, 9, undefined]]);
   expect(a.recommendations.map((r) => r.kind)).toContain('ivig-review');
+});
+
+test('a CD4/CD8 ratio reported "<1" is inverted (ratio < 1, immune-reconstitution thesis) and shown as "<1"', () => {
+  const a = assessOn(30, [infusion(0), obs('54218-3', 1, '{ratio}', 14, { comparator: '<' })]);
+  expect(a.cd4cd8).toMatchObject({ inverted: true, onsetDay: 14, latestRatio: 1, latestRatioComparator: '<' });
+  expect(cd4cd8Text(a.cd4cd8, DEFAULT_HOSPITAL_THRESHOLDS.values)).toMatch(/^CD4\/CD8 <1 \(inverted since day \+14\)/);
 });
