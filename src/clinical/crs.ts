@@ -2,7 +2,8 @@
  * CRS-associated evidence (docs/clinical-logic.md §9). These are associations reported by the seeds,
  * shown as evidence with their source, never combined into a score.
  */
-import { boundOf } from './bounds.js';
+import { boundOf, compareMeasured } from './bounds.js';
+import { valueWithUnit } from './format.js';
 
 /** The markers whose peak matters (CRS and inflammation): charts show each day's highest value. */
 export const PEAK_MARKERS = ['ferritin', 'crp', 'il6', 'il10', 'ifnGamma', 'dDimer', 'ldh', 'temperature'] as const;
@@ -40,12 +41,12 @@ export function crsEvidence(
   for (const analyte of PEAK_MARKERS) {
     const best = (labs[analyte] ?? [])
       .filter(inWindow)
-      .reduce<LabValue | undefined>((m, v) => (!m || v.value > m.value ? v : m), undefined);
+      .reduce<LabValue | undefined>((m, v) => (!m || compareMeasured(v, m) > 0 ? v : m), undefined);
     if (best) peaks[analyte] = toPoint(best);
   }
   const fib = (labs.fibrinogen ?? [])
     .filter(inWindow)
-    .reduce<LabValue | undefined>((m, v) => (!m || v.value < m.value ? v : m), undefined);
+    .reduce<LabValue | undefined>((m, v) => (!m || compareMeasured(v, m) < 0 ? v : m), undefined);
 
   // CRS grade: from coded conditions, else from grade observations.
   const conditions = events.filter((e) => e.kind === 'crs' && e.day !== null && e.day >= -1 && e.day <= asOfDay);
@@ -122,21 +123,21 @@ function crsAssociations(
   }
   if (peaks.dDimer) {
     associations.push({
-      finding: `peak D-dimer ${peaks.dDimer.value} ${peaks.dDimer.unit}`,
+      finding: `peak D-dimer ${valueWithUnit(peaks.dDimer)}`,
       association: 'higher peak D-dimer is an independent risk factor for delayed neutrophil recovery',
       source: SOURCES.seed002,
     });
   }
   if (peaks.ferritin) {
     associations.push({
-      finding: `peak ferritin ${peaks.ferritin.value} ${peaks.ferritin.unit}`,
+      finding: `peak ferritin ${valueWithUnit(peaks.ferritin)}`,
       association: 'higher peak ferritin is an independent risk factor for delayed platelet recovery',
       source: SOURCES.seed002,
     });
   }
   if (peaks.il10) {
     associations.push({
-      finding: `peak IL-10 ${peaks.il10.value} ${peaks.il10.unit}`,
+      finding: `peak IL-10 ${valueWithUnit(peaks.il10)}`,
       association: 'higher peak IL-10 is an independent risk factor for delayed red cell recovery',
       source: SOURCES.seed002,
     });

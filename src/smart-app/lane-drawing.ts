@@ -4,6 +4,7 @@
  */
 import type uPlot from 'uplot';
 import type { LabDay } from '../clinical/types.js';
+import { fmtMeasured } from '../clinical/format.js';
 import { EVENT_STYLE, verticalLine, type EventRun, type LaneSpec } from './chart-common.js';
 import { placeLabels, type CountAxis, type Label } from './count-axis.js';
 
@@ -129,7 +130,7 @@ export function drawClipped(
     ctx.lineTo(x, y + dir * 7 * px);
     ctx.closePath();
     ctx.fill();
-    ctx.fillText(String(d.value), x, clipped === 'above' ? y + 16 * px : y - 10 * px);
+    ctx.fillText(fmtMeasured(d), x, clipped === 'above' ? y + 16 * px : y - 10 * px);
   });
   ctx.restore();
 }

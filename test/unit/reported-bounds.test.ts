@@ -305,3 +305,19 @@ test('a CD4/CD8 ratio reported "<1" is inverted (ratio < 1, immune-reconstitutio
   expect(a.cd4cd8).toMatchObject({ inverted: true, onsetDay: 14, latestRatio: 1, latestRatioComparator: '<' });
   expect(cd4cd8Text(a.cd4cd8, DEFAULT_HOSPITAL_THRESHOLDS.values)).toMatch(/^CD4\/CD8 <1 \(inverted since day \+14\)/);
 });
+
+test('a CRS peak: ferritin ">2000" is higher than 2000 on another day, and keeps its comparator', () => {
+  const a = assessOn(10, [infusion(0), ferritin(3, 2000, { hour: 6 }), ferritin(4, 2000, { comparator: '>' })]);
+  expect(a.crs.peaks.ferritin).toMatchObject({ value: 2000, comparator: '>', day: 4 });
+});
+
+test('no filgrastim dose in µg from a weight reported as a bound (">150 kg"): the draft order stays per kg', () => {
+  const clinical = loadClinicalContext({ timeZone: 'UTC' });
+  const weight = obs('29463-7', 150, 'kg', 4, { comparator: '>' });
+  const a = assessOn(5, [infusion(0), weight, anc(5, 0.2)], { thresholds: clinical.thresholds });
+  const ctx = { serviceId: 'svc', patientId: 'p1', smartLaunchUrl: undefined, orderables: clinical.orderables };
+  const card = patientViewCards(a, clinical.thresholds, ctx).find((c) => c.summary.startsWith('ANC'));
+  const order = JSON.stringify(card?.suggestions?.[0]?.actions?.[0]?.resource ?? {});
+  expect(order).toContain('5 µg/kg');
+  expect(order).not.toContain('750');
+});
