@@ -103,7 +103,8 @@ export function readDraftOrders(
 interface MedicationReads {
   /** The references read (each once: CallFhirAccess shares one read among the orders naming it). */
   started: Set<string>;
-  failed: number;
+  /** The references whose read failed (one Medication named by 20 orders counts once). */
+  failed: Set<string>;
   skipped: number;
   /** Why the first read that failed did (a FhirAccessError names type and status, never an id). */
   firstFailure?: string;
@@ -145,7 +146,7 @@ async function medicationConcept(
     if (read.ok && read.resource.resourceType === 'Medication') return { concept: read.resource.code };
     return { unresolved: 'its Medication on fhirServer was not found or not a Medication we can read' };
   } catch (error) {
-    reads.failed++;
+    reads.failed.add(ref);
     reads.firstFailure ??= error instanceof Error ? error.message : 'unknown error';
     return { unresolved: 'its Medication could not be read from fhirServer' };
   }
@@ -160,7 +161,7 @@ export async function advisableOrders(
   terminology: Terminology,
   fhir: FhirReader,
 ): Promise<{ orders: AdvisableOrder[]; notChecked: AssessmentIssue[] }> {
-  const reads: MedicationReads = { started: new Set(), failed: 0, skipped: 0 };
+  const reads: MedicationReads = { started: new Set(), failed: new Set(), skipped: 0 };
   const checked = await Promise.all(
     drafts.orders.map(async (order) => {
       const resolved =
@@ -181,9 +182,14 @@ export async function advisableOrders(
         message: `draft order ${unresolved}, and its name matches nothing this service knows; not checked`,
         resource: describeResource(order),
       });
-  if (reads.failed > 0 || reads.skipped > 0)
+  if (reads.failed.size > 0 || reads.skipped > 0)
     fhir.log.warn(
-      { unreadable: reads.failed, notRead: reads.skipped, limit: MAX_MEDICATION_READS, reason: reads.firstFailure },
+      {
+        unreadable: reads.failed.size,
+        notRead: reads.skipped,
+        limit: MAX_MEDICATION_READS,
+        reason: reads.firstFailure,
+      },
       'Medications of draft orders not read from fhirServer; those orders matched by name only',
     );
   return { orders: checked.flatMap((c) => (c.advised ? [c.advised] : [])), notChecked };

@@ -232,4 +232,28 @@ describe('a fhirServer that never answers a Medication read', () => {
       reason: 'fhirServer did not answer within the 1000 ms this read may take',
     });
   });
+
+  test('three orders naming the one Medication that hangs: one read, counted once in the log', async () => {
+    const orders = ['a', 'b', 'c'].map((k) => ({
+      ...dexamethasoneOrder('cart-day9'),
+      id: `dex-${k}`,
+      medicationCodeableConcept: undefined,
+      medicationReference: { reference: 'Medication/slow' },
+    }));
+    const body = hookRequest('order-sign', 'cart-day9', { fhirServer: hanging.baseUrl });
+    (body['context'] as Record<string, unknown>)['draftOrders'] = bundleOf(...orders);
+    hanging.requests.length = 0;
+    const logged = app.logs.lines.length;
+    const res = await request(app.app).post(`/cds-services/${ORDER_SIGN_ID}`).send(body).expect(200);
+    expect(kinds((res.body as { cards: Card[] }).cards)).toEqual(['unread-draft-orders:warning']);
+    expect(hanging.requests.filter((r) => r.url.includes('/Medication/'))).toHaveLength(1);
+    const warned = app.logs
+      .records()
+      .slice(logged)
+      .find(
+        (r) => r['msg'] === 'Medications of draft orders not read from fhirServer; those orders matched by name only',
+      );
+    // Before: 3, one per order naming it.
+    expect(warned).toMatchObject({ unreadable: 1, notRead: 0 });
+  });
 });
