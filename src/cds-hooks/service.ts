@@ -56,7 +56,8 @@ export interface FhirReader {
   /**
    * The resource, undefined when it does not exist; throws FhirAccessError when it cannot be read.
    * `timeoutMs` bounds this read below the call's deadline, so that a server hanging on it leaves
-   * time for the reads that follow (the patient's record).
+   * time for the reads that follow (the patient's record). One read per reference and call: a
+   * later caller shares the first one, with the first caller's `timeoutMs`.
    */
   read(reference: string, options?: { timeoutMs?: number }): Promise<Resource | undefined>;
   /** How long the whole call may read from fhirServer (FHIR_TIMEOUT_MS). */
