@@ -8,7 +8,7 @@
  * above a cut-off. "<1.0" is therefore neither below 0.5 (by its number) nor above it: not a
  * recovery day, and not "ANC at or above 0.5" on a G-CSF order (docs/clinical-logic.md §3).
  */
-import type { LabValue } from './types.js';
+import type { LabDay, LabPoint, LabValue } from './types.js';
 
 export type Comparator = LabValue['comparator'];
 
@@ -57,4 +57,9 @@ export function comparatorSymbol(c: Comparator): string {
 /** A LabPoint's `comparator` field: set for a value reported as a bound, absent otherwise. */
 export function boundOf(m: Measured): { comparator?: Comparator } {
   return m.comparator ? { comparator: m.comparator } : {};
+}
+
+/** A lab day as a point of the assessment, in `unit`, with its comparator when it was a bound. */
+export function dayPoint(d: LabDay, unit: string): LabPoint {
+  return { value: d.value, ...boundOf(d), unit, date: d.date, day: d.day, reference: d.reference };
 }

@@ -5,7 +5,7 @@
  * lower limit of normal (the lab's referenceRange.low when given, else the configured default).
  * Anemia has no grade 4 from a lab value (it is defined clinically), so hemoglobin stops at 3.
  */
-import { below, compareMeasured, boundOf, type Measured } from './bounds.js';
+import { below, compareMeasured, dayPoint, type Measured } from './bounds.js';
 import type { Thresholds } from './thresholds.js';
 import type { CtcaeResult, CtcaeTerm, Grade, LabDay, LabPoint } from './types.js';
 
@@ -87,14 +87,7 @@ export function gradeSeries(
     }
   }
   // Points only for the two days reported (this runs over every lab day of five counts).
-  const point = (d: LabDay): LabPoint => ({
-    value: d.value,
-    ...boundOf(d),
-    unit,
-    date: d.date,
-    day: d.day,
-    reference: d.reference,
-  });
+  const point = (d: LabDay): LabPoint => dayPoint(d, unit);
   return {
     latest: latestGrade,
     worst: worstGrade,

@@ -6,10 +6,10 @@
  * Comparators: ICAHT counts ANC at or below (≤) its cut-offs; T-ICAHT counts platelets strictly
  * below (<) theirs. Counting stops at the censoring day (death, a later CAR-T, allogeneic HSCT).
  */
-import { atOrBelow, below, boundOf, compareMeasured, type Measured } from './bounds.js';
+import { atOrBelow, below, compareMeasured, dayPoint, type Measured } from './bounds.js';
 import { countDaysBelow, runsBelow } from './day-counting.js';
 import type { Thresholds } from './thresholds.js';
-import type { Censoring, Grade, IcahtResult, LabDay, LabPoint, NeutrophilPhenotype } from './types.js';
+import type { Censoring, Grade, IcahtResult, LabDay, NeutrophilPhenotype } from './types.js';
 
 /** Early ICAHT grade from cumulative days with ANC ≤ 0.5 and ≤ 0.1 in days 0–30 (Table 1, without "no recovery"). */
 export function earlyIcahtGrade(daysAnc500: number, daysAnc100: number, d: Thresholds['icaht']['durationDays']): Grade {
@@ -49,15 +49,6 @@ function confirming(days: readonly LabDay[], n: number): LabDay[] | null {
   if (days.length < n) return null;
   return [...days].sort((x, y) => compareMeasured(x, y) || x.day - y.day).slice(0, n);
 }
-
-const point = (d: LabDay, unit: string): LabPoint => ({
-  value: d.value,
-  ...boundOf(d),
-  unit,
-  date: d.date,
-  day: d.day,
-  reference: d.reference,
-});
 
 export function assessIcaht(
   anc: readonly LabDay[],
@@ -108,9 +99,9 @@ export function assessIcaht(
       grade: lateGrade,
       measurements: late.length,
       ...(lateConfirming && lateGrade !== null && lateGrade > 0
-        ? { confirmedBy: lateConfirming.map((d) => point(d, unit)) }
+        ? { confirmedBy: lateConfirming.map((d) => dayPoint(d, unit)) }
         : {}),
-      ...(late.length > 0 ? { nadir: point([...late].sort(compareMeasured)[0] as LabDay, unit) } : {}),
+      ...(late.length > 0 ? { nadir: dayPoint([...late].sort(compareMeasured)[0] as LabDay, unit) } : {}),
     },
     thrombocytopenia: tIcaht(platelets, asOfDay, to, lastCounted, complete, t),
     phenotype: recoveryPhenotype(anc, lastCounted, t),
