@@ -34,16 +34,22 @@ export function renderTrend(
   label: string,
   unit: string,
   threshold: { value: number; label: string },
+  /** The engine's latest value (what the IVIG review reads); the chart's points are each day's lowest. */
+  latest?: Parameters<typeof latestText>[2],
 ): uPlot | undefined {
   container.replaceChildren();
   if (days.length === 0) return undefined;
   const xs = days.map((d) => d.day);
   const top = Math.max(...days.map((d) => d.value), threshold.value * 1.3, 1);
   const span: [number, number] = [Math.min(...xs, 0) - 5, Math.max(...xs) + 5];
-  const readout = h('p', { class: 'readout', 'data-testid': `readout-${label.toLowerCase()}` }, latestText(days, unit));
+  const readout = h(
+    'p',
+    { class: 'readout', 'data-testid': `readout-${label.toLowerCase()}` },
+    latestText(days, unit, latest),
+  );
   const plotBox = h('div', { class: 'plot', 'aria-hidden': 'true' });
   container.append(
-    h('p', { class: 'chart-summary' }, chartSummary(label, days, unit, threshold.value)),
+    h('p', { class: 'chart-summary' }, chartSummary(label, days, unit, threshold.value, latest)),
     plotBox,
     readout,
     dataTable(label, days, unit) ?? '',
@@ -66,7 +72,7 @@ export function renderTrend(
           (u) => {
             const i = u.cursor.idx;
             const day = i === null || i === undefined || (u.cursor.left ?? -1) < 0 ? undefined : days[i];
-            readout.textContent = day ? hoverText(day, unit) : latestText(days, unit);
+            readout.textContent = day ? hoverText(day, unit) : latestText(days, unit, latest);
           },
         ],
       },

@@ -140,7 +140,7 @@ export function renderView(previous: View | undefined, input: ViewInput): View {
   drawTimeline(view);
   const ivig = ivigThreshold(input.engine.thresholds.values, a.ageYears).value;
   const unit = displayUnit(a.latest.igg?.unit ?? 'mg/dL');
-  renderTrend(trend, a.series?.igg ?? [], 'IgG', unit, { value: ivig, label: `IVIG < ${ivig}` });
+  renderTrend(trend, a.series?.igg ?? [], 'IgG', unit, { value: ivig, label: `IVIG < ${ivig}` }, a.latest.igg);
   if (input.focus) {
     const el = byId('summary').querySelector<HTMLElement>(`[data-kind="${CSS.escape(input.focus)}"]`);
     el?.classList.add('focused');
