@@ -466,7 +466,8 @@ function suggestionsFor(
   const o = ctx.orderables ?? DEFAULT_ORDERABLES;
   const w = a.bodyWeight;
   // A weight reported as a bound (">150 kg") gives no dose in µg: the order stays per kg.
-  const weight = w && w.unit === 'kg' && !w.comparator ? { kg: w.value, date: w.date, reference: w.reference } : undefined;
+  const weight =
+    w && w.unit === 'kg' && !w.comparator ? { kg: w.value, date: w.date, reference: w.reference } : undefined;
   const perKg = thresholds.values.actions.filgrastimUgPerKg;
   switch (r.kind) {
     case 'g-csf':
