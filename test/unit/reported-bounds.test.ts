@@ -4,6 +4,7 @@
  * expected value is worked out by hand from the interval the bound gives and the rule's comparator.
  */
 import { describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
 import { above, atOrAbove, atOrBelow, below, type Measured } from '../../src/clinical/bounds.js';
 import { adviseOn, orderCards } from '../../src/cards/orders.js';
 import { patientViewCards } from '../../src/cards/patient-view.js';
@@ -320,4 +321,54 @@ test('no filgrastim dose in µg from a weight reported as a bound (">150 kg"): t
   const order = JSON.stringify(card?.suggestions?.[0]?.actions?.[0]?.resource ?? {});
   expect(order).toContain('5 µg/kg');
   expect(order).not.toContain('750');
+});
+
+describe('the four tests never contradict the interval a bound gives (property, FHIR R4 QuantityComparator)', () => {
+  type Test = (x: Measured, t: number) => boolean;
+  /** [low, high, low open, high open]: the true values a reported value allows. */
+  const interval = (v: number, c?: Cmp): [number, number, boolean, boolean] =>
+    c === '<'
+      ? [-Infinity, v, true, true]
+      : c === '<='
+        ? [-Infinity, v, true, false]
+        : c === '>'
+          ? [v, Infinity, true, true]
+          : c === '>='
+            ? [v, Infinity, false, true]
+            : [v, v, false, false];
+  // For each test: [true for every value the interval allows, false for every one], worked from its comparator.
+  const decided: [string, Test, (i: [number, number, boolean, boolean], t: number) => [boolean, boolean]][] = [
+    ['below (<)', below, ([lo, hi, , ho], t) => [hi < t || (hi === t && ho), lo >= t]],
+    ['at or below (≤)', atOrBelow, ([lo, hi, lo0], t) => [hi <= t, lo > t || (lo === t && lo0)]],
+    ['above (>)', above, ([lo, hi, lo0], t) => [lo > t || (lo === t && lo0), hi <= t]],
+    ['at or above (≥)', atOrAbove, ([lo, hi, , ho], t) => [lo >= t, hi < t || (hi === t && ho)]],
+  ];
+  const comparator = fc.constantFrom<Cmp | undefined>(undefined, '<', '<=', '>', '>=');
+  // Small integers make equal numbers (the edge every bug here sat on) frequent.
+  const number = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.double({ min: 0, max: 6, noNaN: true }));
+
+  test.each(decided)('%s: true where every allowed value passes, false where none does', (_name, fn, expected) => {
+    fc.assert(
+      fc.property(number, comparator, number, (v, c, t) => {
+        const [allTrue, allFalse] = expected(interval(v, c), t);
+        const got = fn(m(v, c), t);
+        if (allTrue) expect(got).toBe(true);
+        if (allFalse) expect(got).toBe(false);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('a plain number is tested as the number: <, ≤, >, ≥', () => {
+    fc.assert(
+      fc.property(number, number, (v, t) => {
+        expect([below(m(v), t), atOrBelow(m(v), t), above(m(v), t), atOrAbove(m(v), t)]).toEqual([
+          v < t,
+          v <= t,
+          v > t,
+          v >= t,
+        ]);
+      }),
+    );
+  });
 });
