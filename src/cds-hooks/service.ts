@@ -327,7 +327,8 @@ type Provided = { ok: true; resources: unknown[]; hasNext: boolean } | { ok: fal
  * The resources of a prefetch value, or why it must be fetched instead: missing, not a resource,
  * an OperationOutcome (the client's search failed), a Bundle reporting a failed search, or a
  * resource that is not what `template` reads (a search's value must be a Bundle; a read's, the
- * resource type it reads).
+ * resource type it reads, or a Bundle of only that type, as a client that runs reads as searches
+ * sends).
  */
 function providedResources(value: unknown, template: string): Provided {
   if (value === undefined) return { ok: false };
@@ -363,6 +364,14 @@ function providedResources(value: unknown, template: string): Provided {
     if ((entry as { search?: { mode?: unknown } }).search?.mode === 'outcome') continue;
     resources.push(r);
   }
+  const reads = isSearch(template) ? undefined : targetOf(template)?.type;
+  const typeOf = (r: unknown): unknown => (r as { resourceType?: unknown }).resourceType;
+  const other = reads === undefined ? undefined : resources.find((r) => typeOf(r) !== reads);
+  if (other !== undefined)
+    return {
+      ok: false,
+      why: `the prefetch value is a Bundle holding ${aResource(typeOf(other))}, not only the ${reads ?? 'resource'} this key reads`,
+    };
   const hasNext =
     Array.isArray(resource.link) && (resource.link as { relation?: unknown }[]).some((l) => l?.relation === 'next');
   return { ok: true, resources, hasNext };

@@ -141,6 +141,71 @@ describe('a search answered 200 with something other than a Bundle is not the re
   });
 });
 
+describe("a Bundle as the patient key's prefetch (a client that runs reads as searches)", () => {
+  const observations = {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    entry: RECORD.slice(1).map((r) => ({ resource: r })),
+  };
+  const administrations = { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] };
+  const patientIn = (...resources: unknown[]) => ({
+    resourceType: 'Bundle',
+    type: 'searchset',
+    entry: resources.map((resource) => ({ resource })),
+  });
+
+  test('holding the Patient: taken, nothing read from fhirServer', async () => {
+    await withHostile({ resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({
+        fhirServer: fhir.baseUrl,
+        prefetch: {
+          patient: patientIn({ resourceType: 'Patient', id: 'p1' }),
+          observations,
+          medicationAdministrations: administrations,
+          procedures: EMPTY,
+          conditions: EMPTY,
+        },
+      });
+      expect(res.status).toBe(200);
+      expect(JSON.stringify(res.body.cards)).toContain('ANC 0.2');
+      expect(fhir.requests).toEqual([]);
+    });
+  });
+
+  test('holding anything else: not the patient, the Patient is read from fhirServer (before: taken as entries)', async () => {
+    await withHostile({ resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({
+        fhirServer: fhir.baseUrl,
+        prefetch: {
+          patient: patientIn({ resourceType: 'Patient', id: 'p1' }, RECORD[1]),
+          observations,
+          medicationAdministrations: administrations,
+          procedures: EMPTY,
+          conditions: EMPTY,
+        },
+      });
+      expect(res.status).toBe(200);
+      expect(fhir.requests.map((r) => r.url)).toEqual(['/fhir/Patient/p1']);
+    });
+  });
+
+  test('holding anything else, no fhirServer: assessed without the patient, and the cards say why', async () => {
+    const res = await callPatientView({
+      prefetch: {
+        patient: patientIn(RECORD[1]),
+        observations,
+        medicationAdministrations: administrations,
+        procedures: EMPTY,
+        conditions: EMPTY,
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(res.body.cards)).toContain(
+      'Patient could not be read (the prefetch value is a Bundle holding an Observation, not only the Patient this key reads and no fhirServer was given); assessed without it.',
+    );
+  });
+});
+
 describe('fhirServer answers are decoded by the rule request bodies are decoded by', () => {
   /** The cards for RECORD served in `mode` on the Observation searches, uuids left out. */
   const cardsIn = async (mode: HostileMode): Promise<unknown[]> =>
