@@ -9,7 +9,7 @@
  * issues they find to the context in the order they run.
  */
 import type { FhirResource } from 'fhir/r4.js';
-import { boundOf, compareMeasured } from './bounds.js';
+import { compareMeasured, valuePoint } from './bounds.js';
 import { crsEvidence, PEAK_MARKERS } from './crs.js';
 import { defaultLln, gradeSeries } from './ctcae.js';
 import { addDays, ageInYears, isDate, readInstant } from './dates.js';
@@ -527,9 +527,7 @@ function hematotoxScore(ctx: AssessContext): HematotoxResult {
 /** The latest body weight on or before the assessment date, whenever measured (for G-CSF dosing). */
 function bodyWeight(ctx: AssessContext): LabPoint | null {
   const v = ctx.values('weight').at(-1);
-  return v
-    ? { value: v.value, ...boundOf(v), unit: v.unit, date: v.date, day: ctx.dayOrNull(v.date), reference: v.reference }
-    : null;
+  return v ? valuePoint(v, ctx.dayOrNull(v.date)) : null;
 }
 
 /**
@@ -565,14 +563,7 @@ function latestValues(ctx: AssessContext): Assessment['latest'] {
   for (const analyte of ANALYTES) {
     const v = ctx.groups.get(analyte)?.at(-1);
     if (!v || (ctx.infused && ctx.day(v.date) < 0)) continue;
-    latest[analyte] = {
-      value: v.value,
-      ...boundOf(v),
-      unit: v.unit,
-      date: v.date,
-      day: ctx.dayOrNull(v.date),
-      reference: v.reference,
-    };
+    latest[analyte] = valuePoint(v, ctx.dayOrNull(v.date));
   }
   return latest;
 }

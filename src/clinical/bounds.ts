@@ -59,6 +59,11 @@ export function boundOf(m: Measured): { comparator?: Comparator } {
   return m.comparator ? { comparator: m.comparator } : {};
 }
 
+/** A lab value as a point of the assessment on `day`, with its comparator when it was a bound. */
+export function valuePoint(v: LabValue, day: number | null): LabPoint {
+  return { value: v.value, ...boundOf(v), unit: v.unit, date: v.date, day, reference: v.reference };
+}
+
 /** A lab day as a point of the assessment, in `unit`, with its comparator when it was a bound. */
 export function dayPoint(d: LabDay, unit: string): LabPoint {
   return { value: d.value, ...boundOf(d), unit, date: d.date, day: d.day, reference: d.reference };

@@ -2,13 +2,13 @@
  * CRS-associated evidence (docs/clinical-logic.md §9). These are associations reported by the seeds,
  * shown as evidence with their source, never combined into a score.
  */
-import { boundOf, compareMeasured } from './bounds.js';
+import { compareMeasured, valuePoint } from './bounds.js';
 import { valueWithUnit } from './format.js';
+import { SOURCES } from './thresholds.js';
+import type { ClinicalEvent, CrsEvidence, LabPoint, LabValue } from './types.js';
 
 /** The markers whose peak matters (CRS and inflammation): charts show each day's highest value. */
 export const PEAK_MARKERS = ['ferritin', 'crp', 'il6', 'il10', 'ifnGamma', 'dDimer', 'ldh', 'temperature'] as const;
-import { SOURCES } from './thresholds.js';
-import type { ClinicalEvent, CrsEvidence, LabPoint, LabValue } from './types.js';
 
 type PeakAnalyte = keyof CrsEvidence['peaks'];
 
@@ -28,14 +28,7 @@ export function crsEvidence(
     const d = dayOf(v.date);
     return d >= 0 && d <= Math.min(earlyWindow, asOfDay);
   };
-  const toPoint = (v: LabValue): LabPoint => ({
-    value: v.value,
-    ...boundOf(v),
-    unit: v.unit,
-    date: v.date,
-    day: dayOf(v.date),
-    reference: v.reference,
-  });
+  const toPoint = (v: LabValue): LabPoint => valuePoint(v, dayOf(v.date));
 
   const peaks: CrsEvidence['peaks'] = {};
   for (const analyte of PEAK_MARKERS) {

@@ -2,18 +2,9 @@
  * Immune reconstitution (immune-reconstitution thesis; docs/clinical-logic.md §8): immunoglobulin decline and the IVIG
  * threshold, B-cell aplasia onset and loss, CD4/CD8 inversion and low CD4.
  */
-import { below, boundOf, compareMeasured, type Comparator, type Measured } from './bounds.js';
+import { below, compareMeasured, valuePoint as point, type Measured } from './bounds.js';
 import type { Thresholds } from './thresholds.js';
-import type { BCellAplasiaResult, Cd4Cd8Result, ImmunoglobulinResult, LabPoint, LabValue } from './types.js';
-
-const point = (v: LabValue, day: number | null): LabPoint => ({
-  value: v.value,
-  ...boundOf(v),
-  unit: v.unit,
-  date: v.date,
-  day,
-  reference: v.reference,
-});
+import type { BCellAplasiaResult, Cd4Cd8Result, ImmunoglobulinResult, LabValue } from './types.js';
 
 /**
  * Decline versus baseline. A decline is a fall of at least `declinePct` percent, so that assay
@@ -42,11 +33,9 @@ export function immunoglobulin(
 interface Cd19Sample {
   day: number;
   date: string;
-  percent?: number;
-  /** Set when the percentage was reported as a bound ("<1"). */
-  percentComparator?: Comparator;
-  absolute?: number;
-  absoluteComparator?: Comparator;
+  /** The day's lowest, with its comparator when reported as a bound ("<1"). */
+  percent?: Measured;
+  absolute?: Measured;
   reference: string;
 }
 
@@ -67,11 +56,7 @@ export function cd19Samples(
       const s = byDay.get(day) ?? { day, date: v.date, reference: v.reference };
       const kept = s[key];
       // The lowest of the day ("<1" before 1).
-      if (kept === undefined || compareMeasured(v, { value: kept, comparator: s[`${key}Comparator`] }) < 0) {
-        s[key] = v.value;
-        if (v.comparator) s[`${key}Comparator`] = v.comparator;
-        else delete s[`${key}Comparator`];
-      }
+      if (kept === undefined || compareMeasured(v, kept) < 0) s[key] = { value: v.value, comparator: v.comparator };
       byDay.set(day, s);
     }
   }
@@ -89,8 +74,8 @@ export function bCellAplasia(
   t: Thresholds['bCellAplasia'],
 ): BCellAplasiaResult {
   const aplastic = (s: Cd19Sample): boolean =>
-    (s.percent === undefined || below({ value: s.percent, comparator: s.percentComparator }, t.cd19Percent)) &&
-    (s.absolute === undefined || below({ value: s.absolute, comparator: s.absoluteComparator }, t.cd19Absolute));
+    (s.percent === undefined || below(s.percent, t.cd19Percent)) &&
+    (s.absolute === undefined || below(s.absolute, t.cd19Absolute));
   const empty: BCellAplasiaResult = {
     present: null,
     onsetDay: null,
@@ -105,10 +90,10 @@ export function bCellAplasia(
     day: last.day,
     date: last.date,
     reference: last.reference,
-    ...(last.percent !== undefined ? { percent: last.percent } : {}),
-    ...(last.percentComparator ? { percentComparator: last.percentComparator } : {}),
-    ...(last.absolute !== undefined ? { absolute: last.absolute } : {}),
-    ...(last.absoluteComparator ? { absoluteComparator: last.absoluteComparator } : {}),
+    ...(last.percent !== undefined ? { percent: last.percent.value } : {}),
+    ...(last.percent?.comparator ? { percentComparator: last.percent.comparator } : {}),
+    ...(last.absolute !== undefined ? { absolute: last.absolute.value } : {}),
+    ...(last.absolute?.comparator ? { absoluteComparator: last.absolute.comparator } : {}),
   };
   if (onsetIndex < 0) return { ...empty, present: false, latest };
   let lossDay: number | null = null;

@@ -263,8 +263,8 @@ export function normalizeObservations(
     }
     const comparator = quantity ? q.comparator : undefined;
     if (comparator === '>' || comparator === '>=') {
-      // A lower bound (an analyser's upper limit, "> 300"): used as the bound, and said, since
-      // the true value may lie above any cut-off (docs/clinical-logic.md §3).
+      // A lower bound (an analyser's upper limit, "> 300"): a cut-off the bound leaves open is tested
+      // with its number, so it is said: the true value may lie above (docs/clinical-logic.md §3).
       const shown = `${comparator}${rawValue}${rawUnit ? ` ${rawUnit}` : ''}`;
       const message = `${label} on ${date} was reported as ${shown}: used as ${rawValue}, the true value may be higher`;
       issues.push(labIssue('comparator', message, obs, analyte, date, 'information'));

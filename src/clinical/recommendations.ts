@@ -94,8 +94,8 @@ const NOT_USED: ReadonlySet<AssessmentIssue['code']> = new Set([
 
 /**
  * What a card must say about the values it cites: one reported as a lower bound (">0.1") or given
- * twice with nothing to tell which version is current, and a newer result of the same analyte that could not be used (a card would otherwise present an older
- * value as the latest without a word).
+ * twice with nothing to tell which version is current, and a newer result of the same analyte that
+ * could not be used (a card would otherwise present an older value as the latest without a word).
  */
 function withLabNotes(r: Recommendation, issues: readonly AssessmentIssue[]): Recommendation {
   const notes: string[] = [];
