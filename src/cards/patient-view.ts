@@ -25,6 +25,7 @@ import {
   capitalize,
   CENSORING_TEXT,
   cd4cd8Text,
+  changeText,
   fmtMeasured,
   HEMATOTOX_LABELS,
   hematotoxScoreText,
@@ -247,7 +248,7 @@ function transfusionsShort(a: Assessment, t: Thresholds): string {
 function immuneText(a: Assessment, t: Thresholds, short: boolean): string {
   const g = a.immunoglobulins.IgG;
   const igg = g.latest
-    ? `IgG ${valueWithUnit(g.latest)} (${g.latest.date})${!short && g.changePct !== null ? `, ${g.changePct > 0 ? '+' : ''}${g.changePct}% vs baseline` : ''}`
+    ? `IgG ${valueWithUnit(g.latest)} (${g.latest.date})${!short && g.changePct !== null ? `, ${changeText(g)} vs baseline` : ''}`
     : 'IgG not measured';
   const parts = [
     igg,

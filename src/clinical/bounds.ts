@@ -28,8 +28,13 @@ export function atOrBelow(m: Measured, t: number): boolean {
   return m.value < t || (m.value === t && m.comparator !== '>');
 }
 
+/** -1 for an upper bound ("<", "≤"), 1 for a lower one (">", "≥"), 0 for a number. */
+function direction(c: Comparator): -1 | 0 | 1 {
+  return c === '<' || c === '<=' ? -1 : c === '>' || c === '>=' ? 1 : 0;
+}
+
 /** An upper bound ("<1.0", "≤0.5"): the true value may be anything under it. */
-const isUpperBound = (m: Measured): boolean => m.comparator === '<' || m.comparator === '<=';
+const isUpperBound = (m: Measured): boolean => direction(m.comparator) < 0;
 
 /** The true value is above `t` (`>`); never shown by an upper bound. */
 export function above(m: Measured, t: number): boolean {
@@ -39,6 +44,34 @@ export function above(m: Measured, t: number): boolean {
 /** The true value is at or above `t` (`≥`); never shown by an upper bound. */
 export function atOrAbove(m: Measured, t: number): boolean {
   return !isUpperBound(m) && !below(m, t);
+}
+
+/**
+ * a ÷ b (a ≥ 0, b > 0) with the comparator that follows from theirs: "<4" ÷ 2 is "<2", 4 ÷ ">2" is
+ * "<2", 4 ÷ "<2" is ">2"; strict when either bound is. Undefined when both bounds pull the same way
+ * ("<4" ÷ "<2" may be any positive number): then no quotient is known. A derived CD4/CD8 ratio and
+ * an immunoglobulin's change from baseline are such quotients (docs/clinical-logic.md §3).
+ */
+export function quotient(a: Measured, b: Measured): Measured | undefined {
+  const da = direction(a.comparator);
+  const db = direction(b.comparator);
+  if (da !== 0 && da === db) return undefined;
+  const value = a.value / b.value;
+  if (value === 0 && da <= 0) return { value }; // 0 (or a bound "<0", which no count can be) ÷ anything is 0
+  const d = da !== 0 ? da : -db;
+  if (d === 0) return { value };
+  const strict = a.comparator === '<' || a.comparator === '>' || b.comparator === '<' || b.comparator === '>';
+  return { value, comparator: d < 0 ? (strict ? '<' : '<=') : strict ? '>' : '>=' };
+}
+
+/**
+ * `x` (a value scaled to the places kept, e.g. ×100 for two decimals) rounded to a whole number so
+ * that a bound stays true: up for an upper bound ("<0.124" shows as "<0.13", never "<0.12"), down
+ * for a lower one, to the nearest for a number.
+ */
+export function roundScaled(x: number, c: Comparator): number {
+  const d = direction(c);
+  return d < 0 ? Math.ceil(x - 1e-9) : d > 0 ? Math.floor(x + 1e-9) : Math.round(x);
 }
 
 /** Orders comparators of equal numbers from the lowest true value: "<0.5", "≤0.5", "0.5", "≥0.5", ">0.5". */

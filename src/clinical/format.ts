@@ -11,6 +11,7 @@ import type {
   Cd4Cd8Result,
   CtcaeTerm,
   HematotoxResult,
+  ImmunoglobulinResult,
   IrradiationWindow,
   IssueCode,
   LabPoint,
@@ -39,9 +40,22 @@ export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-/** A value as the laboratory reported it: "0.32", or "<0.1" for a bound. */
+/**
+ * A value as the laboratory reported it: "0.32", or "<0.1" for a bound. A bound is never rounded
+ * across its number ("<0.124" would read "<0.12", which it does not say): it keeps up to 6 digits.
+ */
 export function fmtMeasured(m: Measured): string {
-  return `${comparatorSymbol(m.comparator)}${fmt(m.value)}`;
+  const shown = fmt(m.value);
+  const upper = m.comparator === '<' || m.comparator === '<=';
+  const lower = m.comparator === '>' || m.comparator === '>=';
+  const crosses = (upper && Number(shown) < m.value) || (lower && Number(shown) > m.value);
+  return `${comparatorSymbol(m.comparator)}${crosses ? String(Number(m.value.toPrecision(6))) : shown}`;
+}
+
+/** An immunoglobulin's change from baseline: "+12.5%", "-40%", "<-50%" (a fall of more than 50 %). */
+export function changeText(r: Pick<ImmunoglobulinResult, 'changePct' | 'changeComparator'>): string {
+  if (r.changePct === null) return '–';
+  return `${comparatorSymbol(r.changeComparator)}${r.changePct > 0 ? '+' : ''}${r.changePct}%`;
 }
 
 export function valueWithUnit(p: Pick<LabPoint, 'value' | 'unit' | 'comparator'>): string {
@@ -169,10 +183,15 @@ export function bCellText(b: BCellAplasiaResult, t: Thresholds): string {
 
 /** CD4/CD8 ratio, its inversion, and low CD4 (antiviral prophylaxis). */
 export function cd4cd8Text(cd: Cd4Cd8Result, t: Thresholds): string {
-  if (cd.inverted === null) return 'CD4/CD8 not measured';
   const low = cd.cd4Low ? `; CD4 < ${fmt(t.cd4.low)} ×10⁹/L: antiviral prophylaxis stays indicated` : '';
+  const unknown =
+    cd.ratioUnknownDay === undefined
+      ? ''
+      : `not known on ${dayLabel(cd.ratioUnknownDay)} (CD4 and CD8 both reported only as a limit)`;
+  if (cd.inverted === null) return `CD4/CD8 ${unknown || 'not measured'}${low}`;
   const ratio = cd.latestRatio === null ? '–' : `${comparatorSymbol(cd.latestRatioComparator)}${cd.latestRatio}`;
-  return `CD4/CD8 ${ratio}${cd.inverted ? ` (inverted since ${dayLabel(cd.onsetDay)})` : ''}${low}`;
+  const then = unknown ? `, ${unknown}` : '';
+  return `CD4/CD8 ${ratio}${cd.inverted ? ` (inverted since ${dayLabel(cd.onsetDay)})` : ''}${then}${low}`;
 }
 
 /** What the transfusion cards say about irradiation: the window in force and what its start rests on. */

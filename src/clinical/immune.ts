@@ -2,7 +2,15 @@
  * Immune reconstitution (immune-reconstitution thesis; docs/clinical-logic.md §8): immunoglobulin decline and the IVIG
  * threshold, B-cell aplasia onset and loss, CD4/CD8 inversion and low CD4.
  */
-import { below, compareMeasured, valuePoint as point, type Measured } from './bounds.js';
+import {
+  atOrBelow,
+  below,
+  compareMeasured,
+  quotient,
+  roundScaled,
+  valuePoint as point,
+  type Measured,
+} from './bounds.js';
 import type { Thresholds } from './thresholds.js';
 import type { BCellAplasiaResult, Cd4Cd8Result, ImmunoglobulinResult, LabValue } from './types.js';
 
@@ -17,15 +25,22 @@ export function immunoglobulin(
   ivigThreshold: number | null,
   declinePct: number,
 ): ImmunoglobulinResult {
-  const changePct =
-    baseline && latest && baseline.value > 0
-      ? Math.round(((latest.value - baseline.value) / baseline.value) * 1000) / 10
-      : null;
+  // The change is latest ÷ baseline − 1: reported bounds carry over ("<200" against 400 is a fall of
+  // more than 50 %), and two that pull the same way leave it unknown (docs/clinical-logic.md §3).
+  const ratio = baseline && latest && baseline.value > 0 ? quotient(latest, baseline) : undefined;
+  const change: Measured | undefined =
+    ratio && baseline && latest
+      ? {
+          value: roundScaled(((latest.value - baseline.value) / baseline.value) * 1000, ratio.comparator) / 10,
+          comparator: ratio.comparator,
+        }
+      : undefined;
   return {
     baseline: baseline ? point(baseline, dayOf(baseline.date)) : null,
     latest: latest ? point(latest, dayOf(latest.date)) : null,
-    changePct,
-    decline: changePct === null ? null : changePct <= -declinePct,
+    changePct: change ? change.value : null,
+    ...(change?.comparator ? { changeComparator: change.comparator } : {}),
+    decline: change ? atOrBelow(change, -declinePct) : null,
     belowIvigThreshold: latest && ivigThreshold !== null ? below(latest, ivigThreshold) : null,
   };
 }
@@ -133,31 +148,48 @@ export function cd4cd8(
   dayOf: (date: string) => number,
   cd4Low: number,
 ): Cd4Cd8Result {
-  // A measured ratio keeps its comparator ("<1" is inverted); one derived from CD4 and CD8 is a number.
+  // A measured ratio keeps its comparator ("<1" is inverted); one derived from CD4 and CD8 carries the
+  // bound that follows from theirs ("<0.05" ÷ 0.4 is "<0.125"), and is not known when both are upper
+  // or both lower bounds (docs/clinical-logic.md §3).
   const byDay = new Map<number, Measured>();
+  const unknownDays: number[] = [];
   for (const v of values.ratio) byDay.set(dayOf(v.date), { value: v.value, comparator: v.comparator });
   for (const [cd4, cd8] of [
     [values.cd4Abs, values.cd8Abs],
     [values.cd4Pct, values.cd8Pct],
   ] as const) {
-    const eight = new Map(cd8.map((v) => [v.date, v.value]));
+    const eight = new Map(cd8.map((v) => [v.date, v]));
     for (const v of cd4) {
       const d = dayOf(v.date);
       const denominator = eight.get(v.date);
-      if (!byDay.has(d) && denominator) byDay.set(d, { value: v.value / denominator });
+      if (byDay.has(d) || !denominator || denominator.value <= 0) continue;
+      const ratio = quotient(v, denominator);
+      if (ratio) byDay.set(d, ratio);
+      else unknownDays.push(d);
     }
   }
   const post = [...byDay.entries()].filter(([d]) => d >= 0).sort((a, b) => a[0] - b[0]);
   const latestCd4 = values.cd4Abs.at(-1);
+  // A later day whose ratio is not known is said: the latest known ratio is then not today's.
+  const lastKnown = post.at(-1)?.[0] ?? -1;
+  const unknownAfter = unknownDays.filter((d) => d > lastKnown && !byDay.has(d));
+  const unknown = unknownAfter.length > 0 ? { ratioUnknownDay: Math.max(...unknownAfter) } : {};
   if (post.length === 0)
-    return { inverted: null, onsetDay: null, latestRatio: null, cd4Low: latestCd4 ? below(latestCd4, cd4Low) : null };
+    return {
+      inverted: null,
+      onsetDay: null,
+      latestRatio: null,
+      ...unknown,
+      cd4Low: latestCd4 ? below(latestCd4, cd4Low) : null,
+    };
   const onset = post.find(([, r]) => below(r, 1));
   const [, ratio] = post.at(-1) as [number, Measured];
   return {
     inverted: below(ratio, 1),
     onsetDay: onset ? onset[0] : null,
-    latestRatio: Math.round(ratio.value * 100) / 100,
+    latestRatio: roundScaled(ratio.value * 100, ratio.comparator) / 100,
     ...(ratio.comparator ? { latestRatioComparator: ratio.comparator } : {}),
+    ...unknown,
     cd4Low: latestCd4 ? below(latestCd4, cd4Low) : null,
   };
 }

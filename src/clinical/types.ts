@@ -266,7 +266,10 @@ export interface HematotoxResult {
 export interface ImmunoglobulinResult {
   baseline: LabPoint | null;
   latest: LabPoint | null;
+  /** Latest ÷ baseline − 1, in % to one decimal; null when either is missing or their bounds leave it unknown. */
   changePct: number | null;
+  /** Set when a reported bound makes the change itself a bound ("<-50" %: a fall of more than 50 %). */
+  changeComparator?: LabValue['comparator'];
   decline: boolean | null;
   belowIvigThreshold: boolean | null;
 }
@@ -297,6 +300,11 @@ export interface Cd4Cd8Result {
   latestRatio: number | null;
   /** Present only when the latest ratio was reported as a bound ("<1"). */
   latestRatioComparator?: LabValue['comparator'];
+  /**
+   * The latest day after infusion whose CD4 and CD8 were both reported as upper (or both as lower)
+   * bounds, so that their ratio is not known; set only when no later day gives a ratio.
+   */
+  ratioUnknownDay?: number;
   cd4Low: boolean | null;
 }
 

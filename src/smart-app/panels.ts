@@ -12,6 +12,7 @@ import {
   bCellText,
   capitalize,
   cd4cd8Text,
+  changeText,
   dayLabel,
   fmt,
   fmtMeasured,
@@ -176,7 +177,7 @@ export function immunePanel(a: Assessment, t: HospitalThresholds, trend: HTMLEle
       r.latest
         ? `${valueWithUnit(r.latest)} (${r.latest.date}, ${dayLabel(r.latest.day)})`
         : h('span', { class: 'missing' }, 'not measured'),
-      r.changePct === null ? '–' : `${r.changePct > 0 ? '+' : ''}${r.changePct}%`,
+      changeText(r),
     ];
   });
   return panel(

@@ -5,10 +5,10 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { above, atOrAbove, atOrBelow, below, type Measured } from '../../src/clinical/bounds.js';
+import { above, atOrAbove, atOrBelow, below, quotient, type Measured } from '../../src/clinical/bounds.js';
 import { adviseOn, orderCards } from '../../src/cards/orders.js';
 import { patientViewCards } from '../../src/cards/patient-view.js';
-import { cd4cd8Text, fmtMeasured } from '../../src/clinical/format.js';
+import { cd4cd8Text, changeText, fmtMeasured } from '../../src/clinical/format.js';
 import { DEFAULT_HOSPITAL_THRESHOLDS } from '../../src/clinical/thresholds.js';
 import { nadirOf } from '../../src/clinical/severe-cytopenia.js';
 import { loadClinicalContext } from '../../src/profiles.js';
@@ -370,5 +370,185 @@ describe('the four tests never contradict the interval a bound gives (property, 
         ]);
       }),
     );
+  });
+});
+
+describe('quantities derived from reported bounds: a CD4/CD8 ratio, an immunoglobulin change', () => {
+  // CD4 (LOINC 24467-3) and CD8 (14135-8) counts in cells/µL, read as ×10⁹/L.
+  const cd4 = (day: number, v: number, c?: Cmp) => obs('24467-3', v, '/uL', day, c ? { comparator: c } : {});
+  const cd8 = (day: number, v: number, c?: Cmp) => obs('14135-8', v, '/uL', day, c ? { comparator: c } : {});
+  const t = DEFAULT_HOSPITAL_THRESHOLDS.values;
+
+  test.each<[string, Measured, Measured, Measured | undefined]>([
+    ['"<4" ÷ 2: the true quotient is below 2', m(4, '<'), m(2), m(2, '<')],
+    ['4 ÷ ">2": a larger divisor, a smaller quotient', m(4), m(2, '>'), m(2, '<')],
+    ['4 ÷ "<2": a smaller divisor, a larger quotient', m(4), m(2, '<'), m(2, '>')],
+    ['">4" ÷ "<2": both push it up', m(4, '>'), m(2, '<'), m(2, '>')],
+    ['"≤4" ÷ "≥2": at most 2, 2 included', m(4, '<='), m(2, '>='), m(2, '<=')],
+    ['"≤4" ÷ ">2": strictly below 2, since the divisor is strictly above 2', m(4, '<='), m(2, '>'), m(2, '<')],
+    ['"≥4" ÷ 2', m(4, '>='), m(2), m(2, '>=')],
+    ['"<4" ÷ "<2": anything (0.1 ÷ 1.9 or 3.9 ÷ 0.1): not known', m(4, '<'), m(2, '<'), undefined],
+    ['">4" ÷ "≥2": not known', m(4, '>'), m(2, '>='), undefined],
+    ['0 ÷ "<2" is 0, not ">0"', m(0), m(2, '<'), m(0)],
+    ['4 ÷ 2 is 2', m(4), m(2), m(2)],
+  ])('%s', (_why, a, b, expected) => {
+    expect(quotient(a, b)).toEqual(expected);
+  });
+
+  test('quotient never contradicts the intervals of its operands (property, FHIR R4 QuantityComparator)', () => {
+    const comparator = fc.constantFrom<Cmp | undefined>(undefined, '<', '<=', '>', '>=');
+    const positive = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.double({ min: 0.01, max: 1000, noNaN: true }));
+    // A true value the report allows: the number itself where the bound includes it, else a step inside.
+    const truth = (v: number, c: Cmp | undefined, f: number, include: boolean): number =>
+      c === undefined || ((c === '<=' || c === '>=') && include)
+        ? v
+        : c === '<' || c === '<='
+          ? v * (1 - f)
+          : v * (1 + 10 * f);
+    fc.assert(
+      fc.property(
+        positive,
+        comparator,
+        positive,
+        comparator,
+        fc.double({ min: 0.01, max: 0.99, noNaN: true }),
+        fc.boolean(),
+        fc.double({ min: 0.01, max: 0.99, noNaN: true }),
+        fc.boolean(),
+        (a, ca, b, cb, fa, ia, fb, ib) => {
+          const q = quotient(m(a, ca), m(b, cb));
+          if (!q) return;
+          const r = truth(a, ca, fa, ia) / truth(b, cb, fb, ib);
+          if (q.comparator === '<') expect(r).toBeLessThan(q.value);
+          else if (q.comparator === '<=') expect(r).toBeLessThanOrEqual(q.value);
+          else if (q.comparator === '>') expect(r).toBeGreaterThan(q.value);
+          else if (q.comparator === '>=') expect(r).toBeGreaterThanOrEqual(q.value);
+          else expect(r).toBe(q.value);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('CD4 "<50" and CD8 400 /µL: the ratio is below 0.125, inverted (< 1, immune-reconstitution thesis), shown "<0.13"', () => {
+    const a = assessOn(30, [infusion(0), cd4(14, 50, '<'), cd8(14, 400)]);
+    expect(a.cd4cd8).toEqual({
+      inverted: true,
+      onsetDay: 14,
+      latestRatio: 0.13, // 0.125 rounded up: an upper bound is never rounded below its number
+      latestRatioComparator: '<',
+      cd4Low: true, // "<0.05" ×10⁹/L is below 0.2 (Rejeski et al. 2023)
+    });
+    expect(cd4cd8Text(a.cd4cd8, t)).toBe(
+      'CD4/CD8 <0.13 (inverted since day +14); CD4 < 0.2 ×10⁹/L: antiviral prophylaxis stays indicated',
+    );
+  });
+
+  test('CD4 300 and CD8 "<200" /µL: the ratio is above 1.5, not inverted, shown ">1.5"', () => {
+    const a = assessOn(30, [infusion(0), cd4(14, 300), cd8(14, 200, '<')]);
+    expect(a.cd4cd8).toEqual({
+      inverted: false,
+      onsetDay: null,
+      latestRatio: 1.5,
+      latestRatioComparator: '>',
+      cd4Low: false,
+    });
+    expect(cd4cd8Text(a.cd4cd8, t)).toBe('CD4/CD8 >1.5');
+  });
+
+  test('CD4 "<50" and CD8 "<100" /µL: no ratio is known that day; the earlier one stands and the unknown day is said', () => {
+    // Before: 0.05 ÷ 0.1 = 0.5 was taken as an inverted ratio; the true one may be 0.1 or 5.
+    const a = assessOn(30, [infusion(0), cd4(7, 600), cd8(7, 300), cd4(14, 50, '<'), cd8(14, 100, '<')]);
+    expect(a.cd4cd8).toEqual({ inverted: false, onsetDay: null, latestRatio: 2, ratioUnknownDay: 14, cd4Low: true });
+    expect(cd4cd8Text(a.cd4cd8, t)).toBe(
+      'CD4/CD8 2, not known on day +14 (CD4 and CD8 both reported only as a limit); CD4 < 0.2 ×10⁹/L: antiviral prophylaxis stays indicated',
+    );
+  });
+
+  test('only such a day: the ratio is not known, and the text says so rather than "not measured"', () => {
+    const a = assessOn(30, [infusion(0), cd4(14, 50, '<'), cd8(14, 100, '<')]);
+    expect(a.cd4cd8).toEqual({ inverted: null, onsetDay: null, latestRatio: null, ratioUnknownDay: 14, cd4Low: true });
+    expect(cd4cd8Text(a.cd4cd8, t)).toBe(
+      'CD4/CD8 not known on day +14 (CD4 and CD8 both reported only as a limit); CD4 < 0.2 ×10⁹/L: antiviral prophylaxis stays indicated',
+    );
+  });
+
+  test.each<[string, number, Cmp | undefined, number, Cmp | undefined, number | null, Cmp | undefined, boolean | null]>(
+    [
+      // [why, baseline, its comparator, latest, its comparator, changePct, its comparator, decline (≥ 10 % fall, our choice §8)]
+      ['IgG 800 then "<400": a fall of more than 50 %', 800, undefined, 400, '<', -50, '<', true],
+      [
+        '700 then "<400": below -42.857 %, shown as "<-42.8" (rounded up, never across)',
+        700,
+        undefined,
+        400,
+        '<',
+        -42.8,
+        '<',
+        true,
+      ],
+      [
+        '700 then 400 (a number): -42.857 % to the nearest, as before',
+        700,
+        undefined,
+        400,
+        undefined,
+        -42.9,
+        undefined,
+        true,
+      ],
+      ['800 then ">760": above -5 %, no decline', 800, undefined, 760, '>', -5, '>', false],
+      [
+        'IgA "<50" at baseline and "<50" after: not known (was "0 %", no decline)',
+        50,
+        '<',
+        50,
+        '<',
+        null,
+        undefined,
+        null,
+      ],
+      ['">1600" then ">1600": not known', 1600, '>', 1600, '>', null, undefined, null],
+    ],
+  )('%s', (_why, base, cb, latest, cl, changePct, changeComparator, decline) => {
+    const a = assessOn(60, [
+      infusion(0),
+      igg(-6, base, cb ? { comparator: cb } : {}),
+      igg(50, latest, cl ? { comparator: cl } : {}),
+    ]);
+    const g = a.immunoglobulins.IgG;
+    expect({ changePct: g.changePct, changeComparator: g.changeComparator, decline: g.decline }).toEqual({
+      changePct,
+      changeComparator,
+      decline,
+    });
+  });
+
+  test('the summary card after day +100 gives the change as a bound: "<-50% vs baseline"', () => {
+    const clinical = loadClinicalContext({ timeZone: 'UTC' });
+    const ctx = { serviceId: 'svc', patientId: 'p1', smartLaunchUrl: undefined, orderables: clinical.orderables };
+    const a = assessOn(120, [infusion(0), igg(-6, 800), igg(110, 400, { comparator: '<' })], {
+      thresholds: clinical.thresholds,
+    });
+    const summary = patientViewCards(a, clinical.thresholds, ctx).find((c) => c.summary.startsWith('CAR-T day +120'));
+    // Day 0 is 2026-03-01, so day +110 is 2026-06-19.
+    expect(summary?.detail).toContain('**Immune reconstitution:** IgG <400 mg/dL (2026-06-19), <-50% vs baseline; ');
+  });
+
+  test('the change as a clinician reads it, in the card and the SMART app', () => {
+    expect(changeText({ changePct: -50, changeComparator: '<' })).toBe('<-50%');
+    expect(changeText({ changePct: 12.5 })).toBe('+12.5%');
+    expect(changeText({ changePct: null })).toBe('–');
+  });
+
+  test.each<[Measured, string]>([
+    [m(0.124, '<'), '<0.124'], // two digits would read "<0.12", which the report does not say
+    [m(0.126, '<'), '<0.13'], // rounding up keeps an upper bound true
+    [m(2.346, '>'), '>2.346'], // "2.35" would claim more than the report
+    [m(2.344, '>'), '>2.34'],
+    [m(0.124), '0.12'], // a number is rounded to the nearest, as before
+    [m(0.5, '<'), '<0.5'],
+  ])('a bound is never rounded across its number: %j reads %s', (value, shown) => {
+    expect(fmtMeasured(value)).toBe(shown);
   });
 });
