@@ -3,6 +3,7 @@
  * (immune-reconstitution thesis; docs/clinical-logic.md §8).
  */
 import { describe, expect, test } from '@jest/globals';
+import { cd4cd8Text } from '../../src/clinical/format.js';
 import { hematotoxPoints } from '../../src/clinical/hematotox.js';
 import { DEFAULT_THRESHOLDS as T } from '../../src/clinical/thresholds.js';
 import {
@@ -161,6 +162,14 @@ describe('CD4/CD8 (immune-reconstitution thesis: inversion within 14 days in 91%
   test('ratio computed from CD4 and CD8 counts of the same day; CD4 < 0.2 ×10⁹/L flagged', () => {
     const a = assessOn(30, [infusion(0), obs('24467-3', 150, '/uL', 10), obs('14135-8', 300, '/uL', 10)]);
     expect(a.cd4cd8).toMatchObject({ inverted: true, onsetDay: 10, latestRatio: 0.5, cd4Low: true });
+  });
+
+  test('CD4 150 /µL without CD8: no ratio, and the text still says antiviral prophylaxis stays indicated (Rejeski et al. 2023)', () => {
+    const a = assessOn(30, [infusion(0), obs('24467-3', 150, '/uL', 10)]);
+    expect(a.cd4cd8).toEqual({ inverted: null, onsetDay: null, latestRatio: null, cd4Low: true });
+    expect(cd4cd8Text(a.cd4cd8, T)).toBe(
+      'CD4/CD8 not measured; CD4 < 0.2 ×10⁹/L: antiviral prophylaxis stays indicated',
+    );
   });
 });
 
