@@ -158,24 +158,29 @@ export function table(header: string[], rows: string[][]): string {
 
 /**
  * What the assessment could not read, said on every card: resources left out because they did not
- * have the shape the engine reads, and data a failed search could not give. Undefined when none.
+ * have the shape the engine reads, administrations whose medication could not be read, and data a
+ * failed search could not give. Undefined when none.
  */
 export function unreadDataNote(a: Assessment): string | undefined {
   const skipped = a.issues.filter((i) => i.code === 'resource-invalid');
   const elsewhere = a.issues.filter((i) => i.code === 'patient-mismatch');
   const unavailable = a.issues.filter((i) => i.code === 'data-unavailable');
-  if (skipped.length === 0 && elsewhere.length === 0 && unavailable.length === 0) return undefined;
+  const unknownDrug = a.issues.filter((i) => i.code === 'medication-unknown');
+  if (skipped.length + elsewhere.length + unavailable.length + unknownDrug.length === 0) return undefined;
   const parts: string[] = [];
   if (skipped.length > 0) parts.push(leftOut(skipped, 'could not be read', /; resource left out$/));
   if (elsewhere.length > 0) parts.push(leftOut(elsewhere, 'name another patient or none', /; not used$/));
+  if (unknownDrug.length > 0) parts.push(leftOut(unknownDrug, 'name a medication that could not be read'));
   for (const i of unavailable.slice(0, 3)) parts.push(`${capitalize(i.message)}.`);
   return `**Data not used:** ${parts.join(' ')} What this card says rests on the rest of the record; check the chart for what is missing.`;
 }
 
 /** "2 records could not be read and were left out: Observation/a (why); …" with up to three examples. */
-function leftOut(issues: readonly AssessmentIssue[], what: string, tail: RegExp): string {
+function leftOut(issues: readonly AssessmentIssue[], what: string, tail?: RegExp): string {
   const n = issues.length;
-  const examples = issues.slice(0, 3).map((i) => `${i.resource ?? 'resource'} (${i.message.replace(tail, '')})`);
+  const examples = issues
+    .slice(0, 3)
+    .map((i) => `${i.resource ?? 'resource'} (${tail ? i.message.replace(tail, '') : i.message})`);
   const verb = n === 1 ? what.replace(/^name /, 'names ') : what;
   return `${n === 1 ? '1 record' : `${n} records`} ${verb} and ${n === 1 ? 'was' : 'were'} left out: ${examples.join('; ')}${n > 3 ? `; and ${n - 3} more` : ''}.`;
 }

@@ -251,4 +251,5 @@ export const ISSUE_TITLES: Record<IssueCode, string> = {
   'value-implausible': 'Results with an impossible value',
   'version-ambiguous': 'Results given twice, differing, with no version to tell which is current',
   'date-future': 'Results dated after today',
+  'medication-unknown': 'Medications given whose drug is not known',
 };

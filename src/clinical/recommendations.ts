@@ -136,7 +136,9 @@ function withUnreadTreatmentNote(r: Recommendation, issues: readonly AssessmentI
   const records = TREATMENT_RECORDS[r.kind];
   if (!records) return r;
   const [type, what] = records;
-  const unread = issues.filter((i) => i.code === 'resource-invalid' && i.resource?.startsWith(type)).length;
+  const unread = issues.filter(
+    (i) => (i.code === 'resource-invalid' || i.code === 'medication-unknown') && i.resource?.startsWith(type),
+  ).length;
   if (unread === 0) return r;
   const note = `${plural(unread, `${type} record`)} could not be read: ${what} among them would not be counted here. Check the chart before ordering.`;
   return { ...r, notes: [...r.notes, note] };

@@ -104,7 +104,7 @@ export function recordFromResources(
       continue;
     }
     if (resource.resourceType === 'Medication' && resource.id) {
-      record.medications.set(`Medication/${resource.id}`, resource);
+      record.medications.set(`Medication/${resource.id}`, resource); // the key medicationKey() gives
       continue;
     }
     if (!isClinical(resource)) continue;
@@ -180,17 +180,28 @@ const PROCEDURE_EVENTS: [Role, EventKind][] = [
 const NOT_GIVEN = new Set(['not-done', 'entered-in-error', 'preparation']);
 const CRS_ROLES: readonly Role[] = ['crs-condition'];
 
-/** Medication code of an administration: inline, contained, or a Medication in the record. */
-function medicationConcept(ma: MedicationAdministration, record: PatientRecord): CodeableConcept | undefined {
-  if (ma.medicationCodeableConcept) return ma.medicationCodeableConcept;
+/**
+ * Medication code of an administration: inline, contained, or a Medication in the record (named
+ * relatively, absolutely or with a version). `unresolved` is the reference when it names a
+ * Medication the record does not hold, or one without a code: what was given is then not known.
+ */
+function medicationConcept(
+  ma: MedicationAdministration,
+  record: PatientRecord,
+): { concept: CodeableConcept | undefined; unresolved?: string } {
+  if (ma.medicationCodeableConcept) return { concept: ma.medicationCodeableConcept };
   const ref = ma.medicationReference?.reference;
-  if (!ref) return undefined;
-  if (ref.startsWith('#')) {
-    const contained = ma.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as
-      Medication | undefined;
-    return contained?.code;
-  }
-  return record.medications.get(ref)?.code;
+  if (!ref) return { concept: undefined };
+  const found = ref.startsWith('#')
+    ? (ma.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined)
+    : record.medications.get(medicationKey(ref) ?? ref);
+  return found?.code ? { concept: found.code } : { concept: undefined, unresolved: ref };
+}
+
+/** `Medication/<id>` from a reference to a Medication: relative, absolute, or with a version. */
+export function medicationKey(ref: string): string | undefined {
+  const match = /(?:^|\/)Medication\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(ref);
+  return match ? `Medication/${match[1]}` : undefined;
 }
 
 const tableRoles = new WeakMap<readonly [Role, EventKind][], Role[]>();
@@ -260,18 +271,35 @@ export function extractEvents(
       ...extra,
     });
   };
-  medicationEvents(record, terminology, push);
+  medicationEvents(record, terminology, push, issues);
   procedureEvents(record, terminology, push, issues);
   crsEvents(record, terminology, timeZone, push);
   events.sort((a, b) => a.ms - b.ms);
   return { events, issues };
 }
 
-/** CAR-T product, lymphodepletion, tocilizumab, steroids, G-CSF and IVIG given. */
-function medicationEvents(record: PatientRecord, terminology: Terminology, push: PushEvent): void {
+/**
+ * CAR-T product, lymphodepletion, tocilizumab, steroids, G-CSF and IVIG given. An administration
+ * whose Medication is not in the record is reported (`medication-unknown`): it may be any of them.
+ */
+function medicationEvents(
+  record: PatientRecord,
+  terminology: Terminology,
+  push: PushEvent,
+  issues: AssessmentIssue[],
+): void {
   for (const ma of record.medicationAdministrations) {
     if (NOT_GIVEN.has(ma.status)) continue;
-    const concept = medicationConcept(ma, record);
+    const { concept, unresolved } = medicationConcept(ma, record);
+    if (unresolved !== undefined) {
+      issues.push({
+        severity: 'warning',
+        code: 'medication-unknown',
+        message: `its medication, ${unresolved}, was not in the data given or has no code: what was given is not known`,
+        resource: `MedicationAdministration/${ma.id ?? '(no id)'}`,
+      });
+      continue;
+    }
     const match = matchKind(terminology, concept, MEDICATION_EVENTS);
     if (!match) continue;
     const display = concept?.text ?? match.display ?? match.kind;

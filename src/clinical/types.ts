@@ -126,7 +126,9 @@ export type IssueCode =
   /** One Observation id given twice, differing, with nothing to tell which version is current. */
   | 'version-ambiguous'
   /** Results dated after today (a CDS call): a data error, not used. */
-  | 'date-future';
+  | 'date-future'
+  /** A MedicationAdministration whose Medication is not in the data given (or has no code): not known what was given. */
+  | 'medication-unknown';
 
 export interface AssessmentIssue {
   severity: 'error' | 'warning' | 'information';

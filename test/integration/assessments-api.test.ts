@@ -350,6 +350,33 @@ describe('CLI on a Bulk Data folder: bad lines are left out and said, never the 
     );
   }, 30_000);
 
+  test("an administration naming that malformed Medication is in the patient's own issues: what was given is not known", async () => {
+    const bad = '{"resourceType":"Medication","id":"m1","code":{"coding":5}}';
+    const given = {
+      resourceType: 'MedicationAdministration',
+      id: 'ma-m1',
+      status: 'completed',
+      medicationReference: { reference: 'Medication/m1' },
+      subject: { reference: 'Patient/cart-aplastic' },
+      effectiveDateTime: '2026-01-05T10:00:00Z',
+    };
+    const at = folder({
+      'Patient.ndjson': lines('Patient'),
+      'Observation.ndjson': lines('Observation'),
+      'MedicationAdministration.ndjson': `${lines('MedicationAdministration')}${JSON.stringify(given)}\n`,
+      'Procedure.ndjson': lines('Procedure'),
+      'Medication.ndjson': `${bad}\n`,
+    });
+    const { stdout } = await cli('assess', at, '--as-of', TODAY, '--format', 'json');
+    const [assessment] = JSON.parse(stdout) as { issues: unknown[] }[];
+    expect(assessment?.issues).toContainEqual({
+      severity: 'warning',
+      code: 'medication-unknown',
+      message: 'its medication, Medication/m1, was not in the data given or has no code: what was given is not known',
+      resource: 'MedicationAdministration/ma-m1',
+    });
+  }, 30_000);
+
   test('lines naming no patient are counted with where the first is; an empty Patient.ndjson is "no patient found", exit 2', async () => {
     const at = folder({
       'Patient.ndjson': lines('Patient'),

@@ -1,0 +1,124 @@
+/**
+ * A MedicationAdministration naming its drug by reference (docs/clinical-logic.md §1): the
+ * Medication is found however the reference is written (relative, absolute, versioned, contained),
+ * and an administration whose Medication is not in the data given is said, never silently dropped:
+ * it may be the CAR-T product, a G-CSF dose or IVIG.
+ */
+import { describe, expect, test } from '@jest/globals';
+import type { Medication, MedicationAdministration } from 'fhir/r4.js';
+import { patientViewCards } from '../../src/cards/patient-view.js';
+import { medicationKey } from '../../src/clinical/record.js';
+import { loadClinicalContext } from '../../src/profiles.js';
+import { anc, assessOn, dateOf, infusion, PATIENT_ID, RX } from '../helpers/fhir.js';
+
+const medication = (id: string, system: string, code: string): Medication => ({
+  resourceType: 'Medication',
+  id,
+  code: { coding: [{ system, code }] },
+});
+const filgrastim = medication('filgrastim', RX, '68442'); // RxNorm 68442: filgrastim (g-csf ValueSet)
+const kymriah = medication('kymriah', 'http://hl7.org/fhir/sid/ndc', '0078-0846-19'); // tisagenlecleucel (car-t-product)
+
+function givenByReference(
+  id: string,
+  reference: string,
+  day: number,
+  o: { status?: MedicationAdministration['status']; contained?: Medication[] } = {},
+): MedicationAdministration {
+  return {
+    resourceType: 'MedicationAdministration',
+    id,
+    status: o.status ?? 'completed',
+    medicationReference: { reference },
+    subject: { reference: `Patient/${PATIENT_ID}` },
+    effectiveDateTime: `${dateOf(day)}T10:00:00Z`,
+    ...(o.contained ? { contained: o.contained } : {}),
+  };
+}
+
+describe('the Medication an administration names is found however the reference is written', () => {
+  test.each([
+    ['relative', 'Medication/filgrastim'],
+    ['absolute (a Bundle fullUrl)', 'https://ehr.example.org/fhir/R4/Medication/filgrastim'],
+    ['versioned', 'Medication/filgrastim/_history/3'],
+  ])('%s: %s is a G-CSF dose on day +3', (_how, reference) => {
+    const a = assessOn(5, [infusion(0), filgrastim, givenByReference('ma-g', reference, 3)], { includeSeries: true });
+    expect((a.events ?? []).filter((e) => e.kind === 'g-csf').map((e) => [e.day, e.reference])).toEqual([
+      [3, 'MedicationAdministration/ma-g'],
+    ]);
+    expect(a.issues.filter((i) => i.code === 'medication-unknown')).toEqual([]);
+  });
+
+  test('the CAR-T product by an absolute reference sets day 0', () => {
+    const a = assessOn(10, [kymriah, givenByReference('ma-k', 'https://ehr.example.org/fhir/Medication/kymriah', 0)]);
+    expect(a.infusionDate).toBe(dateOf(0));
+    expect(a.dayPostInfusion).toBe(10);
+  });
+
+  test('a contained Medication ("#m1")', () => {
+    const contained = { ...filgrastim, id: 'm1' };
+    const a = assessOn(5, [infusion(0), givenByReference('ma-c', '#m1', 2, { contained: [contained] })], {
+      includeSeries: true,
+    });
+    expect((a.events ?? []).filter((e) => e.kind === 'g-csf').map((e) => e.day)).toEqual([2]);
+  });
+
+  test.each<[string, string | undefined]>([
+    ['Medication/a1', 'Medication/a1'],
+    ['http://x/fhir/Medication/a-1.b', 'Medication/a-1.b'],
+    ['Medication/a1/_history/2', 'Medication/a1'],
+    ['Patient/p1', undefined],
+    ['Medication/', undefined],
+    ['Medication/a b', undefined],
+  ])('medicationKey(%j) is %j', (reference, key) => {
+    expect(medicationKey(reference)).toBe(key);
+  });
+});
+
+describe('an administration whose Medication is not in the data given', () => {
+  const clinical = loadClinicalContext({ timeZone: 'UTC' });
+  const ctx = { serviceId: 'svc', patientId: 'p1', smartLaunchUrl: undefined, orderables: clinical.orderables };
+  const unknownMessage =
+    'its medication, Medication/not-sent, was not in the data given or has no code: what was given is not known';
+
+  test.each<[string, MedicationAdministration, unknown[]]>([
+    ['a Medication the EHR did not send', givenByReference('ma-1', 'Medication/not-sent', 3), []],
+    [
+      'a Medication with no code',
+      givenByReference('ma-1', 'Medication/not-sent', 3),
+      [{ resourceType: 'Medication', id: 'not-sent' }],
+    ],
+    ['a contained Medication that is not there', givenByReference('ma-1', '#gone', 3), []],
+  ])('%s is reported (medication-unknown), not dropped without a word', (why, ma, extra) => {
+    const a = assessOn(5, [infusion(0), ma, ...(extra as Medication[])]);
+    const reference = ma.medicationReference?.reference ?? '';
+    expect(a.issues.filter((i) => i.code === 'medication-unknown')).toEqual([
+      {
+        severity: 'warning',
+        code: 'medication-unknown',
+        message: `its medication, ${reference}, was not in the data given or has no code: what was given is not known`,
+        resource: 'MedicationAdministration/ma-1',
+      },
+    ]);
+    expect(why).toBeTruthy();
+  });
+
+  test('one not given (not-done) is not reported: it would not count whatever it was', () => {
+    const a = assessOn(5, [infusion(0), givenByReference('ma-1', 'Medication/not-sent', 3, { status: 'not-done' })]);
+    expect(a.issues.filter((i) => i.code === 'medication-unknown')).toEqual([]);
+  });
+
+  test('the G-CSF card says a G-CSF dose may be among them, and every card says what was not read', () => {
+    const a = assessOn(5, [infusion(0), anc(5, 0.2), givenByReference('ma-1', 'Medication/not-sent', 3)], {
+      thresholds: clinical.thresholds,
+    });
+    const card = patientViewCards(a, clinical.thresholds, ctx).find((c) => c.summary.startsWith('ANC'));
+    expect(card?.summary).toBe('ANC 0.2 ×10⁹/L on day +5, no G-CSF recorded: consider filgrastim 5 µg/kg/day');
+    expect(card?.detail).toContain(
+      '1 MedicationAdministration record could not be read: a G-CSF dose among them would not be counted here. Check the chart before ordering.',
+    );
+    expect(card?.detail).toContain(
+      `**Data not used:** 1 record names a medication that could not be read and was left out: MedicationAdministration/ma-1 (${unknownMessage}).`,
+    );
+  });
+});
