@@ -3,13 +3,29 @@
  * the context patient as of today in the hospital's time zone.
  */
 import type { FhirResource } from 'fhir/r4.js';
-import type { PrefetchedKey } from '../src/cds-hooks/service.js';
+import type { FhirReader, PrefetchedKey } from '../src/cds-hooks/service.js';
 import { assess } from '../src/clinical/assess.js';
 import { todayIn } from '../src/clinical/dates.js';
 import type { Assessment, AssessmentIssue } from '../src/clinical/types.js';
 import type { CardContext } from '../src/cards/common.js';
 import type { ServiceDeps } from '../src/service-deps.js';
 import { engineSettings } from '../src/profiles.js';
+import { recordMedications } from './record-medications.js';
+
+/**
+ * The call's data with the Medications its administrations name but it does not hold, read from
+ * fhirServer (cds-services/record-medications.ts), under a key of their own.
+ */
+export async function withRecordMedications(
+  data: Record<string, PrefetchedKey>,
+  fhir: FhirReader,
+): Promise<Record<string, PrefetchedKey>> {
+  const medications = await recordMedications(data, fhir);
+  return medications ? { ...data, [RECORD_MEDICATIONS_KEY]: medications } : data;
+}
+
+/** Not a prefetch key of any service: the Medications read for the record's administrations. */
+const RECORD_MEDICATIONS_KEY = 'medicationsNamedByAdministrations';
 
 /** `withSeries`: the day-by-day values too (the patient-view cards' recent-values tables need them). */
 export function assessPrefetched(

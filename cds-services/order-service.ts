@@ -11,7 +11,7 @@ import type { CdsServiceDefinition, ContextFor, FhirReader } from '../src/cds-ho
 import { advisableOrders, type DraftOrders } from './draft-orders.js';
 import type { AssessmentIssue } from '../src/clinical/types.js';
 import type { ClinicalContext } from '../src/profiles.js';
-import { assessPrefetched, cardContext } from './assessment.js';
+import { assessPrefetched, cardContext, withRecordMedications } from './assessment.js';
 import type { ServiceDeps } from '../src/service-deps.js';
 import { hematotoxPrefetch, observationSearches } from './prefetch.js';
 
@@ -68,7 +68,7 @@ export function orderService<H extends 'order-sign' | 'order-select'>(
       const { orders, notChecked } = await advisable(context, deps, fhir);
       if (notChecked.length > 0)
         fhir.log.warn({ notChecked: notChecked.length }, 'draft orders not checked: see the card');
-      const assessment = assessPrefetched(data, context.patientId, deps, false);
+      const assessment = assessPrefetched(await withRecordMedications(data, fhir), context.patientId, deps, false);
       const cards = orderCards(
         assessment,
         orders,

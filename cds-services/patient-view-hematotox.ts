@@ -5,7 +5,7 @@ import type { CdsServiceDefinition } from '../src/cds-hooks/service.js';
 import type { ServiceDeps } from '../src/service-deps.js';
 import type { ClinicalContext } from '../src/profiles.js';
 import { patientViewCards } from '../src/cards/patient-view.js';
-import { assessPrefetched, cardContext } from './assessment.js';
+import { assessPrefetched, cardContext, withRecordMedications } from './assessment.js';
 import { hematotoxPrefetch, observationSearches } from './prefetch.js';
 
 export const PATIENT_VIEW_ID = 'cart-hematotox-patient-view';
@@ -21,8 +21,8 @@ export function patientViewService(clinical: ClinicalContext): CdsServiceDefinit
     fetchAs: { observations: observationSearches(clinical) },
     requiredPrefetch: ['observations', 'medicationAdministrations', 'procedures'],
     dateBoundedPrefetch: { observations: 'date' },
-    handler: async ({ context, data }, deps) => {
-      const assessment = assessPrefetched(data, context.patientId, deps, true);
+    handler: async ({ context, data, fhir }, deps) => {
+      const assessment = assessPrefetched(await withRecordMedications(data, fhir), context.patientId, deps, true);
       const cards = patientViewCards(
         assessment,
         deps.clinical.thresholds,
@@ -30,7 +30,7 @@ export function patientViewService(clinical: ClinicalContext): CdsServiceDefinit
         deps.clinical.terminology,
       );
       deps.log.debug({ infused: assessment.infusionDate !== null, cards: cards.length }, 'patient-view assessed');
-      return Promise.resolve({ cards });
+      return { cards };
     },
   };
 }

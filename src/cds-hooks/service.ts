@@ -60,6 +60,12 @@ export interface FhirReader {
    * later caller shares the first one, with the first caller's `timeoutMs`.
    */
   read(reference: string, options?: { timeoutMs?: number }): Promise<Resource | undefined>;
+  /**
+   * The union of the resources of several searches (relative URLs), read concurrently within the
+   * call's request cap, deadline and byte budget, and within `timeoutMs` when given; throws
+   * FhirAccessError or PrefetchError (no usable fhirServer).
+   */
+  search(relativeUrls: readonly string[], options?: { timeoutMs?: number }): Promise<unknown[]>;
   /** How long the whole call may read from fhirServer (FHIR_TIMEOUT_MS). */
   readonly deadlineMs: number;
   /** The call's logger (it carries the request id). */
@@ -161,6 +167,13 @@ export class CallFhirAccess implements FhirReader {
       this.reads.set(reference, pending);
     }
     return pending;
+  }
+
+  search(relativeUrls: readonly string[], options: { timeoutMs?: number } = {}): Promise<unknown[]> {
+    const access = this.gateway();
+    return 'problem' in access
+      ? Promise.reject(new PrefetchError(access.problem))
+      : access.gateway.fetchUnion(relativeUrls, options);
   }
 
   private build(): { gateway: FhirGateway } | { problem: string } {

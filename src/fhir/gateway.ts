@@ -154,9 +154,20 @@ export class FhirGateway {
    * Reads several searches that together make one set of data (e.g. one search per group of lab
    * codes), concurrently within the call's request cap, and returns their union with each resource
    * once: a resource matching two of the searches is not counted twice (one search's own entries
-   * are all kept).
+   * are all kept). With `timeoutMs`, the searches give up after that long (a 'timeout'
+   * FhirAccessError) and leave the rest of the call's deadline to what follows.
    */
-  async fetchUnion(relativeUrls: readonly string[]): Promise<unknown[]> {
+  async fetchUnion(relativeUrls: readonly string[], options: { timeoutMs?: number } = {}): Promise<unknown[]> {
+    if (options.timeoutMs === undefined) return this.union(relativeUrls);
+    const own = ownDeadline(this.options.signal, options.timeoutMs);
+    try {
+      return await new FhirGateway({ ...this.options, signal: own.signal }).union(relativeUrls);
+    } finally {
+      own.done();
+    }
+  }
+
+  private async union(relativeUrls: readonly string[]): Promise<unknown[]> {
     if (relativeUrls.length === 1) return this.fetchAll(relativeUrls[0] ?? '');
     // One failed search fails the set: the others are cancelled at once, their sockets closed.
     const siblings = new AbortController();
@@ -426,7 +437,7 @@ function nextLink(bundle: Bundle): string | undefined {
   return typeof next === 'string' ? next : undefined;
 }
 
-/** Why a read with its own time limit (FhirGateway.read's timeoutMs) was stopped. */
+/** Why a read with its own time limit (FhirGateway.read's or fetchUnion's timeoutMs) was stopped. */
 class ReadTimeout extends Error {
   override name = 'TimeoutError';
   constructor(readonly ms: number) {

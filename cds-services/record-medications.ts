@@ -1,0 +1,69 @@
+/**
+ * The Medications a patient's MedicationAdministrations name by reference (`medicationReference`)
+ * that the prefetch, or the service's own search, did not include. EHRs that record administrations
+ * against a formulary Medication put no code on the administration itself, and CDS Hooks asks
+ * prefetch templates not to use `_include`: without this read, a CAR-T product, G-CSF or IVIG given
+ * that way is not seen. They are read from fhirServer in searches by `_id` (IDS_PER_SEARCH ids each,
+ * at most MAX_RECORD_MEDICATIONS in all), concurrently, within a share of the call's deadline and
+ * its byte caps. What cannot be had is left to the engine, which names each administration whose
+ * Medication it did not get (`medication-unknown`, docs/clinical-logic.md §1).
+ */
+import { PrefetchError, type FhirReader, type PrefetchedKey } from '../src/cds-hooks/service.js';
+import { medicationKey } from '../src/clinical/record.js';
+import { FhirAccessError } from '../src/fhir/gateway.js';
+import { screenResources } from '../src/fhir/resource-schemas.js';
+import { MEDICATION_READ_SHARE } from './draft-orders.js';
+
+/** Distinct Medications one call reads for the record's administrations; past it they stay unknown. */
+export const MAX_RECORD_MEDICATIONS = 200;
+/** Ids per `Medication?_id=` search: 50 ids of up to 64 characters keep the URL under 4 kB. */
+export const IDS_PER_SEARCH = 50;
+
+/** The `Medication/<id>` keys administrations name and no key of `data` holds. */
+function missingMedications(data: Record<string, PrefetchedKey>): string[] {
+  const present = new Set<string>();
+  const named = new Set<string>();
+  for (const value of Object.values(data)) {
+    for (const r of value.resources) {
+      if (r.resourceType === 'Medication' && r.id) present.add(`Medication/${r.id}`);
+      if (r.resourceType !== 'MedicationAdministration' || r.medicationCodeableConcept) continue;
+      const ref = r.medicationReference?.reference;
+      const key = ref && !ref.startsWith('#') ? medicationKey(ref) : undefined;
+      if (key) named.add(key);
+    }
+  }
+  return [...named].filter((k) => !present.has(k));
+}
+
+/**
+ * The Medications to add to the call's data (a key of their own), or undefined when every one
+ * named is already there. A search that fails gives a `data-unavailable` issue instead.
+ */
+export async function recordMedications(
+  data: Record<string, PrefetchedKey>,
+  fhir: FhirReader,
+): Promise<PrefetchedKey | undefined> {
+  const missing = missingMedications(data);
+  if (missing.length === 0) return undefined;
+  const wanted = new Set(missing.slice(0, MAX_RECORD_MEDICATIONS));
+  if (missing.length > wanted.size)
+    fhir.log.warn({ named: missing.length, read: wanted.size }, 'more Medications named than one call reads');
+  const ids = [...wanted].map((k) => k.slice('Medication/'.length));
+  const urls: string[] = [];
+  for (let i = 0; i < ids.length; i += IDS_PER_SEARCH)
+    urls.push(`Medication?_id=${ids.slice(i, i + IDS_PER_SEARCH).join(',')}&_count=${IDS_PER_SEARCH}`);
+  try {
+    const found = await fhir.search(urls, { timeoutMs: Math.round(fhir.deadlineMs * MEDICATION_READ_SHARE) });
+    // Only the Medications asked for: whatever else a server sends is not what the record names.
+    const asked = found.filter((r) => {
+      const { resourceType, id } = r as { resourceType?: unknown; id?: unknown };
+      return resourceType === 'Medication' && typeof id === 'string' && wanted.has(`Medication/${id}`);
+    });
+    return { ...screenResources(asked), source: 'fetched' };
+  } catch (error) {
+    if (!(error instanceof FhirAccessError) && !(error instanceof PrefetchError)) throw error;
+    fhir.log.warn({ medications: wanted.size, reason: error.message }, 'Medications named by administrations not read');
+    const message = `the ${wanted.size === 1 ? 'Medication' : `${wanted.size} Medications`} the patient's administrations name could not be read from fhirServer (${error.message})`;
+    return { resources: [], issues: [{ severity: 'warning', code: 'data-unavailable', message }], source: 'absent' };
+  }
+}
