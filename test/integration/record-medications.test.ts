@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import request from 'supertest';
 import type { Bundle, FhirResource, MedicationAdministration } from 'fhir/r4.js';
 import { PATIENT_VIEW_ID } from '../../cds-services/patient-view-hematotox.js';
+import { ORDER_SIGN_ID } from '../../cds-services/order-sign-hematotox.js';
+import { draftOrders, transfusionOrder } from '../helpers/orders.js';
 import type { Card } from '../../src/cds-hooks/schemas.js';
 import { cardKind } from '../../src/shared/card-kind.js';
 import { DemoFhirServer } from '../../src/demo/fhir-server.js';
@@ -152,6 +154,30 @@ describe('patient-view: Medications named by administrations are read from fhirS
     const res = await request(t.app).post(`/cds-services/${PATIENT_VIEW_ID}`).send(body).expect(200);
     expect((res.body as { cards: Card[] }).cards.map(cardKind)).toContain('g-csf');
     expect(fhir.requests).toEqual([]);
+  });
+});
+
+describe('order-sign: the same read for an order advised on', () => {
+  test('a red-cell order on day +5 after a CAR-T product given by reference: switch to irradiated (EHA/EBMT)', async () => {
+    fhir.requests.length = 0;
+    const body = hookRequest('order-sign', PATIENT, {
+      fhirServer: fhir.baseUrl,
+      // The EHR sends patient-view's keys anyway: taken as given, only the Medication is read.
+      prefetch: {
+        patient: { resourceType: 'Patient', id: PATIENT, gender: 'female', birthDate: '1990-01-01' },
+        observations: searchset(anc),
+        medicationAdministrations: searchset(given('ma-car-t', 'Medication/kymriah-1', '2026-11-17')),
+        procedures: searchset(),
+        conditions: searchset(),
+      },
+    });
+    (body['context'] as Record<string, unknown>)['draftOrders'] = draftOrders(
+      transfusionOrder('rbc-1', PATIENT, 'red-cells'),
+    );
+    const res = await request(t.app).post(`/cds-services/${ORDER_SIGN_ID}`).send(body).expect(200);
+    const cards = (res.body as { cards: Card[] }).cards;
+    expect(cards.map((c) => `${cardKind(c)}:${c.indicator}`)).toEqual(['transfusion-irradiation:warning']);
+    expect(medicationSearches()).toEqual(['Medication?_id=kymriah-1&_count=50']);
   });
 });
 
