@@ -42,6 +42,15 @@ const anc: FhirResource = {
   valueQuantity: { value: 0.2, unit: '10*9/L', system: 'http://unitsofmeasure.org', code: '10*9/L' },
 };
 
+/** patient-view's prefetch keys: the patient, today's ANC, `administrations` (and any Medication given with them). */
+const prefetchWith = (...administrations: FhirResource[]): Record<string, unknown> => ({
+  patient: { resourceType: 'Patient', id: PATIENT, gender: 'female', birthDate: '1990-01-01' },
+  observations: searchset(anc),
+  medicationAdministrations: searchset(...administrations),
+  procedures: searchset(),
+  conditions: searchset(),
+});
+
 let fhir: TestFhirServer;
 let t: TestApp;
 
@@ -77,13 +86,7 @@ afterAll(async () => {
 async function patientView(administrations: MedicationAdministration[], fhirServer?: string): Promise<Card[]> {
   const body = hookRequest('patient-view', PATIENT, {
     ...(fhirServer ? { fhirServer } : {}),
-    prefetch: {
-      patient: { resourceType: 'Patient', id: PATIENT, gender: 'female', birthDate: '1990-01-01' },
-      observations: searchset(anc),
-      medicationAdministrations: searchset(...administrations),
-      procedures: searchset(),
-      conditions: searchset(),
-    },
+    prefetch: prefetchWith(...administrations),
   });
   const res = await request(t.app).post(`/cds-services/${PATIENT_VIEW_ID}`).send(body).expect(200);
   return (res.body as { cards: Card[] }).cards;
@@ -143,13 +146,7 @@ describe('patient-view: Medications named by administrations are read from fhirS
     } as FhirResource;
     const body = hookRequest('patient-view', PATIENT, {
       fhirServer: fhir.baseUrl,
-      prefetch: {
-        patient: { resourceType: 'Patient', id: PATIENT, gender: 'female', birthDate: '1990-01-01' },
-        observations: searchset(anc),
-        medicationAdministrations: searchset(given('ma-car-t', 'Medication/kymriah-1', '2026-11-17'), kymriah),
-        procedures: searchset(),
-        conditions: searchset(),
-      },
+      prefetch: prefetchWith(given('ma-car-t', 'Medication/kymriah-1', '2026-11-17'), kymriah),
     });
     const res = await request(t.app).post(`/cds-services/${PATIENT_VIEW_ID}`).send(body).expect(200);
     expect((res.body as { cards: Card[] }).cards.map(cardKind)).toContain('g-csf');
@@ -163,13 +160,7 @@ describe('order-sign: the same read for an order advised on', () => {
     const body = hookRequest('order-sign', PATIENT, {
       fhirServer: fhir.baseUrl,
       // The EHR sends patient-view's keys anyway: taken as given, only the Medication is read.
-      prefetch: {
-        patient: { resourceType: 'Patient', id: PATIENT, gender: 'female', birthDate: '1990-01-01' },
-        observations: searchset(anc),
-        medicationAdministrations: searchset(given('ma-car-t', 'Medication/kymriah-1', '2026-11-17')),
-        procedures: searchset(),
-        conditions: searchset(),
-      },
+      prefetch: prefetchWith(given('ma-car-t', 'Medication/kymriah-1', '2026-11-17')),
     });
     (body['context'] as Record<string, unknown>)['draftOrders'] = draftOrders(
       transfusionOrder('rbc-1', PATIENT, 'red-cells'),
@@ -195,13 +186,7 @@ describe('a fhirServer that never answers the Medication search', () => {
   test(`costs ${Math.round(3000 * MEDICATION_READ_SHARE)} ms, not the call, and the log says why (without the product's Medication there is no day 0, so no card)`, async () => {
     const body = hookRequest('patient-view', PATIENT, {
       fhirServer: hanging.baseUrl,
-      prefetch: {
-        patient: { resourceType: 'Patient', id: PATIENT, gender: 'female', birthDate: '1990-01-01' },
-        observations: searchset(anc),
-        medicationAdministrations: searchset(given('ma-car-t', 'Medication/kymriah-1', '2026-11-17')),
-        procedures: searchset(),
-        conditions: searchset(),
-      },
+      prefetch: prefetchWith(given('ma-car-t', 'Medication/kymriah-1', '2026-11-17')),
     });
     const started = performance.now();
     const res = await request(app.app).post(`/cds-services/${PATIENT_VIEW_ID}`).send(body);
