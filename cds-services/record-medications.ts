@@ -52,18 +52,34 @@ export async function recordMedications(
   const urls: string[] = [];
   for (let i = 0; i < ids.length; i += IDS_PER_SEARCH)
     urls.push(`Medication?_id=${ids.slice(i, i + IDS_PER_SEARCH).join(',')}&_count=${IDS_PER_SEARCH}`);
-  try {
-    const found = await fhir.search(urls, { timeoutMs: Math.round(fhir.deadlineMs * MEDICATION_READ_SHARE) });
-    // Only the Medications asked for: whatever else a server sends is not what the record names.
-    const asked = found.filter((r) => {
-      const { resourceType, id } = r as { resourceType?: unknown; id?: unknown };
-      return resourceType === 'Medication' && typeof id === 'string' && wanted.has(`Medication/${id}`);
-    });
-    return { ...screenResources(asked), source: 'fetched' };
-  } catch (error) {
-    if (!(error instanceof FhirAccessError) && !(error instanceof PrefetchError)) throw error;
-    fhir.log.warn({ medications: wanted.size, reason: error.message }, 'Medications named by administrations not read');
-    const message = `the ${wanted.size === 1 ? 'Medication' : `${wanted.size} Medications`} the patient's administrations name could not be read from fhirServer (${error.message})`;
-    return { resources: [], issues: [{ severity: 'warning', code: 'data-unavailable', message }], source: 'absent' };
+  // Each search on its own: one that fails loses only its own ids, not those the others found.
+  const timeoutMs = Math.round(fhir.deadlineMs * MEDICATION_READ_SHARE);
+  const settled = await Promise.allSettled(urls.map((url) => fhir.search([url], { timeoutMs })));
+  const found: unknown[] = [];
+  let unread = 0;
+  let reason = '';
+  for (const [i, result] of settled.entries()) {
+    if (result.status === 'fulfilled') found.push(...result.value);
+    else {
+      const error: unknown = result.reason;
+      if (!(error instanceof FhirAccessError) && !(error instanceof PrefetchError)) throw error;
+      unread += Math.min(IDS_PER_SEARCH, ids.length - i * IDS_PER_SEARCH);
+      reason ||= error.message;
+    }
   }
+  // Only the Medications asked for: whatever else a server sends is not what the record names.
+  const asked = found.filter((r) => {
+    const { resourceType, id } = r as { resourceType?: unknown; id?: unknown };
+    return resourceType === 'Medication' && typeof id === 'string' && wanted.has(`Medication/${id}`);
+  });
+  const screened = screenResources(asked);
+  if (unread > 0) {
+    fhir.log.warn({ medications: unread, reason }, 'Medications named by administrations not read');
+    screened.issues.push({
+      severity: 'warning',
+      code: 'data-unavailable',
+      message: `${unread === 1 ? 'a Medication' : `${unread} Medications`} the patient's administrations name could not be read from fhirServer (${reason})`,
+    });
+  }
+  return { ...screened, source: 'fetched' };
 }

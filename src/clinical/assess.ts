@@ -258,7 +258,7 @@ function readRecord(
   const issues: AssessmentIssue[] = [...(options.inputIssues ?? []), ...built.issues];
   const labs = normalizeObservations(record.observations, options.terminology, tz);
   issues.push(...labs.issues);
-  const extracted = extractEvents(record, options.terminology, tz);
+  const extracted = extractEvents(record, options.terminology, tz, options.asOf);
   issues.push(...extracted.issues);
   return { record, labs, events: extracted.events, issues };
 }

@@ -57,7 +57,8 @@ export function quotient(a: Measured, b: Measured): Measured | undefined {
   const db = direction(b.comparator);
   if (da !== 0 && da === db) return undefined;
   const value = a.value / b.value;
-  if (value === 0 && da <= 0) return { value }; // 0 (or a bound "<0", which no count can be) ÷ anything is 0
+  // 0 ÷ anything is 0, and "≥0" ÷ anything is ≥ 0: the divisor cannot move it ("<0" no count can be).
+  if (a.value === 0) return da > 0 ? { value, comparator: a.comparator } : { value };
   const d = da !== 0 ? da : -db;
   if (d === 0) return { value };
   const strict = a.comparator === '<' || a.comparator === '>' || b.comparator === '<' || b.comparator === '>';

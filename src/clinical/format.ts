@@ -42,14 +42,16 @@ export function plural(n: number, word: string): string {
 
 /**
  * A value as the laboratory reported it: "0.32", or "<0.1" for a bound. A bound is never rounded
- * across its number ("<0.124" would read "<0.12", which it does not say): it keeps up to 6 digits.
+ * across its number ("<0.124" would read "<0.12", which it does not say): it keeps the digits that
+ * keep it true.
  */
 export function fmtMeasured(m: Measured): string {
-  const shown = fmt(m.value);
   const upper = m.comparator === '<' || m.comparator === '<=';
   const lower = m.comparator === '>' || m.comparator === '>=';
-  const crosses = (upper && Number(shown) < m.value) || (lower && Number(shown) > m.value);
-  return `${comparatorSymbol(m.comparator)}${crosses ? String(Number(m.value.toPrecision(6))) : shown}`;
+  const holds = (shown: string): boolean => !(upper && Number(shown) < m.value) && !(lower && Number(shown) > m.value);
+  let shown = fmt(m.value);
+  for (let digits = 3; !holds(shown) && digits <= 17; digits++) shown = String(Number(m.value.toPrecision(digits)));
+  return `${comparatorSymbol(m.comparator)}${shown}`;
 }
 
 /** An immunoglobulin's change from baseline: "+12.5%", "-40%", "<-50%" (a fall of more than 50 %). */
@@ -191,7 +193,12 @@ export function cd4cd8Text(cd: Cd4Cd8Result, t: Thresholds): string {
   if (cd.inverted === null) return `CD4/CD8 ${unknown || 'not measured'}${low}`;
   const ratio = cd.latestRatio === null ? '–' : `${comparatorSymbol(cd.latestRatioComparator)}${cd.latestRatio}`;
   const then = unknown ? `, ${unknown}` : '';
-  return `CD4/CD8 ${ratio}${cd.inverted ? ` (inverted since ${dayLabel(cd.onsetDay)})` : ''}${then}${low}`;
+  // A lower bound below 1 (">0.8") leaves "< 1" open: inverted by its number only (§3), and said.
+  const open = cd.latestRatioComparator === '>' || cd.latestRatioComparator === '>=';
+  const inverted = cd.inverted
+    ? ` (inverted since ${dayLabel(cd.onsetDay)}${open ? ' by its number; the true ratio may be 1 or more' : ''})`
+    : '';
+  return `CD4/CD8 ${ratio}${inverted}${then}${low}`;
 }
 
 /** What the transfusion cards say about irradiation: the window in force and what its start rests on. */

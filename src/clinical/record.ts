@@ -190,12 +190,26 @@ function medicationConcept(
   record: PatientRecord,
 ): { concept: CodeableConcept | undefined; unresolved?: string } {
   if (ma.medicationCodeableConcept) return { concept: ma.medicationCodeableConcept };
-  const ref = ma.medicationReference?.reference;
-  if (!ref) return { concept: undefined };
+  if (!ma.medicationReference) return { concept: undefined };
+  const ref: unknown = ma.medicationReference.reference;
+  if (typeof ref !== 'string' || !ref) return { concept: undefined, unresolved: describeMedicationRef(undefined) };
   const found = ref.startsWith('#')
     ? (ma.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined)
     : record.medications.get(medicationKey(ref) ?? ref);
-  return found?.code ? { concept: found.code } : { concept: undefined, unresolved: ref };
+  return found?.code ? { concept: found.code } : { concept: undefined, unresolved: describeMedicationRef(ref) };
+}
+
+/**
+ * An unresolved medication reference as a card names it: its `Medication/<id>` or contained `#id`,
+ * never the reference's own text (input, which could carry markdown into the card).
+ */
+function describeMedicationRef(ref: string | undefined): string {
+  if (ref === undefined) return 'named without a reference to a Medication';
+  if (ref.startsWith('#'))
+    return /^#[A-Za-z0-9\-.]{1,64}$/.test(ref)
+      ? `contained ${ref}`
+      : 'a contained Medication whose id is not a FHIR id';
+  return medicationKey(ref) ?? 'a reference that is not to a Medication';
 }
 
 /** `Medication/<id>` from a reference to a Medication: relative, absolute, or with a version. */
@@ -246,6 +260,7 @@ export function extractEvents(
   record: PatientRecord,
   terminology: Terminology,
   timeZone: string,
+  asOf?: string,
 ): { events: ClinicalEvent[]; issues: AssessmentIssue[] } {
   const events: ClinicalEvent[] = [];
   const issues: AssessmentIssue[] = [];
@@ -271,7 +286,10 @@ export function extractEvents(
       ...extra,
     });
   };
-  medicationEvents(record, terminology, push, issues);
+  medicationEvents(record, terminology, push, issues, (when) => {
+    const date = readInstant(when, timeZone)?.date;
+    return asOf !== undefined && date !== undefined && date > asOf;
+  });
   procedureEvents(record, terminology, push, issues);
   crsEvents(record, terminology, timeZone, push);
   events.sort((a, b) => a.ms - b.ms);
@@ -287,16 +305,23 @@ function medicationEvents(
   terminology: Terminology,
   push: PushEvent,
   issues: AssessmentIssue[],
+  afterAsOf: (when: string | undefined) => boolean,
 ): void {
+  const reported = new Set<string>();
   for (const ma of record.medicationAdministrations) {
     if (NOT_GIVEN.has(ma.status)) continue;
     const { concept, unresolved } = medicationConcept(ma, record);
     if (unresolved !== undefined) {
+      // Once per administration (a record may hold it twice), and not for one dated after the
+      // assessment date, which would not count whatever it was.
+      const resource = `MedicationAdministration/${ma.id ?? '(no id)'}`;
+      if ((ma.id && reported.has(resource)) || afterAsOf(ma.effectiveDateTime ?? ma.effectivePeriod?.start)) continue;
+      reported.add(resource);
       issues.push({
         severity: 'warning',
         code: 'medication-unknown',
-        message: `its medication, ${unresolved}, was not in the data given or has no code: what was given is not known`,
-        resource: `MedicationAdministration/${ma.id ?? '(no id)'}`,
+        message: `its medication (${unresolved}) was not in the data given, could not be read or has no code: what was given is not known`,
+        resource,
       });
       continue;
     }

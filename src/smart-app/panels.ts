@@ -185,7 +185,15 @@ export function immunePanel(a: Assessment, t: HospitalThresholds, trend: HTMLEle
     'Immune reconstitution',
     table(['', 'Baseline', 'Latest', 'Change'], ig),
     h('div', { class: 'trend', 'aria-label': 'IgG over time with the IVIG threshold' }, trend),
-    g.decline ? h('p', { class: 'warning-text' }, 'IgG has declined from baseline.') : null,
+    g.decline
+      ? h(
+          'p',
+          { class: 'warning-text' },
+          g.changeComparator === '>' || g.changeComparator === '>='
+            ? 'IgG has declined from baseline by its number; reported as a bound, the true fall may be smaller.'
+            : 'IgG has declined from baseline.',
+        )
+      : null,
     h('p', {}, 'B cells: ', testValue('b-cells', bCellText(a.bCellAplasia, t.values))),
     h('p', {}, 'T cells: ', testValue('cd4cd8', cd4cd8Text(a.cd4cd8, t.values))),
   );

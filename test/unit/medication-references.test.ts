@@ -79,28 +79,54 @@ describe('an administration whose Medication is not in the data given', () => {
   const clinical = loadClinicalContext({ timeZone: 'UTC' });
   const ctx = { serviceId: 'svc', patientId: 'p1', smartLaunchUrl: undefined, orderables: clinical.orderables };
   const unknownMessage =
-    'its medication, Medication/not-sent, was not in the data given or has no code: what was given is not known';
+    'its medication (Medication/not-sent) was not in the data given, could not be read or has no code: what was given is not known';
 
-  test.each<[string, MedicationAdministration, unknown[]]>([
-    ['a Medication the EHR did not send', givenByReference('ma-1', 'Medication/not-sent', 3), []],
+  test.each<[string, MedicationAdministration, Medication[], string]>([
+    [
+      'a Medication the EHR did not send',
+      givenByReference('ma-1', 'Medication/not-sent', 3),
+      [],
+      'Medication/not-sent',
+    ],
     [
       'a Medication with no code',
       givenByReference('ma-1', 'Medication/not-sent', 3),
       [{ resourceType: 'Medication', id: 'not-sent' }],
+      'Medication/not-sent',
     ],
-    ['a contained Medication that is not there', givenByReference('ma-1', '#gone', 3), []],
-  ])('%s is reported (medication-unknown), not dropped without a word', (why, ma, extra) => {
-    const a = assessOn(5, [infusion(0), ma, ...(extra as Medication[])]);
-    const reference = ma.medicationReference?.reference ?? '';
+    ['a contained Medication that is not there', givenByReference('ma-1', '#gone', 3), [], 'contained #gone'],
+    [
+      // Input text never reaches the card: only a checked Medication id does.
+      'a reference that is not to a Medication, carrying markdown',
+      givenByReference('ma-1', 'Medication/x) **Order now** [link](https://evil.example) (', 3),
+      [],
+      'a reference that is not to a Medication',
+    ],
+    [
+      'a reference with a display only',
+      { ...givenByReference('ma-1', 'x', 3), medicationReference: { display: 'Kymriah' } },
+      [],
+      'named without a reference to a Medication',
+    ],
+  ])('%s is reported (medication-unknown), not dropped without a word', (_why, ma, extra, named) => {
+    const a = assessOn(5, [infusion(0), ma, ...extra]);
     expect(a.issues.filter((i) => i.code === 'medication-unknown')).toEqual([
       {
         severity: 'warning',
         code: 'medication-unknown',
-        message: `its medication, ${reference}, was not in the data given or has no code: what was given is not known`,
+        message: `its medication (${named}) was not in the data given, could not be read or has no code: what was given is not known`,
         resource: 'MedicationAdministration/ma-1',
       },
     ]);
-    expect(why).toBeTruthy();
+  });
+
+  test('an administration given twice is reported once; one dated after the assessment date not at all', () => {
+    const twice = givenByReference('ma-1', 'Medication/not-sent', 3);
+    const later = givenByReference('ma-later', 'Medication/not-sent', 9);
+    const a = assessOn(5, [infusion(0), twice, { ...twice }, later]);
+    expect(a.issues.filter((i) => i.code === 'medication-unknown').map((i) => i.resource)).toEqual([
+      'MedicationAdministration/ma-1',
+    ]);
   });
 
   test('one not given (not-done) is not reported: it would not count whatever it was', () => {

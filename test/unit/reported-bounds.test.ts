@@ -390,6 +390,7 @@ describe('quantities derived from reported bounds: a CD4/CD8 ratio, an immunoglo
     ['"<4" ÷ "<2": anything (0.1 ÷ 1.9 or 3.9 ÷ 0.1): not known', m(4, '<'), m(2, '<'), undefined],
     ['">4" ÷ "≥2": not known', m(4, '>'), m(2, '>='), undefined],
     ['0 ÷ "<2" is 0, not ">0"', m(0), m(2, '<'), m(0)],
+    ['"≥0" ÷ "<2" is "≥0": it may be exactly 0', m(0, '>='), m(2, '<'), m(0, '>=')],
     ['4 ÷ 2 is 2', m(4), m(2), m(2)],
   ])('%s', (_why, a, b, expected) => {
     expect(quotient(a, b)).toEqual(expected);
@@ -454,6 +455,14 @@ describe('quantities derived from reported bounds: a CD4/CD8 ratio, an immunoglo
       cd4Low: false,
     });
     expect(cd4cd8Text(a.cd4cd8, t)).toBe('CD4/CD8 >1.5');
+  });
+
+  test('CD4 300 and CD8 "<375" /µL: above 0.8, inverted by its number only, and the text says the true ratio may be 1 or more', () => {
+    const a = assessOn(30, [infusion(0), cd4(14, 300), cd8(14, 375, '<')]);
+    expect(a.cd4cd8).toMatchObject({ inverted: true, latestRatio: 0.8, latestRatioComparator: '>' });
+    expect(cd4cd8Text(a.cd4cd8, t)).toBe(
+      'CD4/CD8 >0.8 (inverted since day +14 by its number; the true ratio may be 1 or more)',
+    );
   });
 
   test('CD4 "<50" and CD8 "<100" /µL: no ratio is known that day; the earlier one stands and the unknown day is said', () => {
@@ -548,6 +557,8 @@ describe('quantities derived from reported bounds: a CD4/CD8 ratio, an immunoglo
     [m(2.344, '>'), '>2.34'],
     [m(0.124), '0.12'], // a number is rounded to the nearest, as before
     [m(0.5, '<'), '<0.5'],
+    [m(0.12345612, '<'), '<0.1235'], // rounded up, at the first precision that keeps it true
+    [m(0.9999999, '>'), '>0.9999999'], // ">1" would claim more than the report
   ])('a bound is never rounded across its number: %j reads %s', (value, shown) => {
     expect(fmtMeasured(value)).toBe(shown);
   });
