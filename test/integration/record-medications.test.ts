@@ -55,7 +55,8 @@ const prefetchWith = (...administrations: FhirResource[]): Record<string, unknow
 let fhir: TestFhirServer;
 let t: TestApp;
 
-beforeAll(async () => {
+/** A demo FHIR server holding only the Medications kymriah-1 and filgrastim-1. */
+async function medicationServer(): Promise<DemoFhirServer> {
   const server = new DemoFhirServer();
   await server.load({
     resourceType: 'Bundle',
@@ -77,6 +78,11 @@ beforeAll(async () => {
       request: { method: 'PUT' as const, url: `Medication/${resource.id}` },
     })),
   });
+  return server;
+}
+
+beforeAll(async () => {
+  const server = await medicationServer();
   fhir = await serveFhir(server);
   t = buildTestApp();
 }, 60_000);
@@ -214,5 +220,25 @@ describe('a fhirServer that never answers the Medication search', () => {
       medications: 1,
       reason: 'fhirServer did not answer within the 1000 ms this read may take',
     });
+  });
+
+  test('one search that hangs loses only its own ids: the product, found by the other, still sets day 0', async () => {
+    // 61 ids: the first search holds kymriah-1 and m-0…m-48, the second m-49…m-59 and never answers.
+    const partly = await serveFhir(await medicationServer(), { hangOn: /_id=m-49,/ });
+    try {
+      const others = Array.from({ length: 60 }, (_, i) => given(`ma-${i}`, `Medication/m-${i}`, '2026-11-20'));
+      const body = hookRequest('patient-view', PATIENT, {
+        fhirServer: partly.baseUrl,
+        prefetch: prefetchWith(given('ma-car-t', 'Medication/kymriah-1', '2026-11-17'), ...others),
+      });
+      const res = await request(app.app).post(`/cds-services/${PATIENT_VIEW_ID}`).send(body).expect(200);
+      const card = (res.body as { cards: Card[] }).cards.find((c) => cardKind(c) === 'g-csf');
+      expect(card?.detail).toContain(
+        "11 Medications the patient's administrations name could not be read from fhirServer (fhirServer did not answer within the 1000 ms this read may take).",
+      );
+      expect(card?.detail).toContain('60 records name a medication that could not be read and were left out');
+    } finally {
+      await partly.close();
+    }
   });
 });
