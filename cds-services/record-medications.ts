@@ -9,7 +9,7 @@
  * Medication it did not get (`medication-unknown`, docs/clinical-logic.md §1).
  */
 import { PrefetchError, type FhirReader, type PrefetchedKey } from '../src/cds-hooks/service.js';
-import { medicationKey } from '../src/clinical/record.js';
+import { medicationsToRead } from '../src/clinical/record.js';
 import { FhirAccessError } from '../src/fhir/gateway.js';
 import { screenResources } from '../src/fhir/resource-schemas.js';
 import { MEDICATION_READ_SHARE } from './draft-orders.js';
@@ -19,22 +19,6 @@ export const MAX_RECORD_MEDICATIONS = 200;
 /** Ids per `Medication?_id=` search: 50 ids of up to 64 characters keep the URL under 4 kB. */
 export const IDS_PER_SEARCH = 50;
 
-/** The `Medication/<id>` keys administrations name and no key of `data` holds. */
-function missingMedications(data: Record<string, PrefetchedKey>): string[] {
-  const present = new Set<string>();
-  const named = new Set<string>();
-  for (const value of Object.values(data)) {
-    for (const r of value.resources) {
-      if (r.resourceType === 'Medication' && r.id) present.add(`Medication/${r.id}`);
-      if (r.resourceType !== 'MedicationAdministration' || r.medicationCodeableConcept) continue;
-      const ref = r.medicationReference?.reference;
-      const key = ref && !ref.startsWith('#') ? medicationKey(ref) : undefined;
-      if (key) named.add(key);
-    }
-  }
-  return [...named].filter((k) => !present.has(k));
-}
-
 /**
  * The Medications to add to the call's data (a key of their own), or undefined when every one
  * named is already there. A search that fails gives a `data-unavailable` issue instead.
@@ -43,7 +27,7 @@ export async function recordMedications(
   data: Record<string, PrefetchedKey>,
   fhir: FhirReader,
 ): Promise<PrefetchedKey | undefined> {
-  const missing = missingMedications(data);
+  const missing = medicationsToRead(Object.values(data).flatMap((key) => key.resources));
   if (missing.length === 0) return undefined;
   const wanted = new Set(missing.slice(0, MAX_RECORD_MEDICATIONS));
   if (missing.length > wanted.size)

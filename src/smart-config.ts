@@ -19,6 +19,7 @@ export const EHR_LAUNCH_SCOPES = [
   'patient/Patient.r',
   'patient/Observation.rs',
   'patient/MedicationAdministration.rs',
+  'patient/Medication.rs',
   'patient/Procedure.rs',
   'patient/Condition.rs',
 ].join(' ');

@@ -212,6 +212,24 @@ function describeMedicationRef(ref: string | undefined): string {
   return medicationKey(ref) ?? 'a reference that is not to a Medication';
 }
 
+/**
+ * The `Medication/<id>` keys that administrations in `resources` name by reference (not contained)
+ * and that `resources` do not hold, in the order first named: what a reader must fetch for the
+ * engine to know what was given (cds-services/record-medications.ts, the SMART app).
+ */
+export function medicationsToRead(resources: Iterable<FhirResource>): string[] {
+  const present = new Set<string>();
+  const named = new Set<string>();
+  for (const r of resources) {
+    if (r.resourceType === 'Medication' && r.id) present.add(`Medication/${r.id}`);
+    if (r.resourceType !== 'MedicationAdministration' || r.medicationCodeableConcept) continue;
+    const ref: unknown = r.medicationReference?.reference;
+    const key = typeof ref === 'string' && !ref.startsWith('#') ? medicationKey(ref) : undefined;
+    if (key) named.add(key);
+  }
+  return [...named].filter((k) => !present.has(k));
+}
+
 /** `Medication/<id>` from a reference to a Medication: relative, absolute, or with a version. */
 export function medicationKey(ref: string): string | undefined {
   const match = /(?:^|\/)Medication\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(ref);

@@ -12,12 +12,16 @@ import { isUnderBase } from '../fhir/url.js';
 import type { AppQueryKey, SmartAppConfig } from '../smart-config.js';
 import { fhirGet, FhirHttpError, SessionEnded } from './session.js';
 
-export const QUERY_LABELS: Record<AppQueryKey, string> = {
+/** What the app reads: the record's queries, then the Medications its administrations name by reference. */
+export type ReadKey = AppQueryKey | 'medications';
+
+export const QUERY_LABELS: Record<ReadKey, string> = {
   patient: 'Patient',
   observations: 'Observations (blood counts, immunology, inflammation)',
   medicationAdministrations: 'Medication administrations (CAR-T, G-CSF, CRS treatment, IVIG)',
   procedures: 'Procedures (infusion, transfusions)',
   conditions: 'Conditions (CRS)',
+  medications: 'Medications the administrations name',
 };
 
 export interface QueryProgress {
@@ -30,7 +34,7 @@ export interface QueryProgress {
 /** A read that failed: which one, the URL (without the server part) and why. */
 export class FhirReadError extends Error {
   constructor(
-    readonly key: AppQueryKey,
+    readonly key: ReadKey,
     readonly path: string,
     readonly status: number | undefined,
     readonly detail: string,
@@ -67,7 +71,7 @@ export function queryPaths(config: SmartAppConfig, patientId: string, today: str
   };
 }
 
-function failure(key: AppQueryKey, path: string, error: unknown): Error {
+function failure(key: ReadKey, path: string, error: unknown): Error {
   if (error instanceof SessionEnded) return error;
   if ((error as Error).name === 'AbortError') return new FhirReadError(key, path, undefined, 'cancelled');
   if (error instanceof FhirHttpError) return new FhirReadError(key, path, error.status, error.message);
@@ -76,7 +80,7 @@ function failure(key: AppQueryKey, path: string, error: unknown): Error {
 
 async function readAll(
   client: Client,
-  key: AppQueryKey,
+  key: ReadKey,
   path: string,
   onPage: (resources: number) => void,
   signal: AbortSignal,
@@ -107,6 +111,26 @@ async function readAll(
     url = next === undefined ? undefined : new URL(next, base).href;
   }
   return out;
+}
+
+/** Ids per `Medication?_id=` search, and the most one opening of the app reads (as the cards). */
+const IDS_PER_SEARCH = 50;
+const MAX_MEDICATIONS = 200;
+
+/**
+ * The Medications `keys` (`Medication/<id>`) name, read by `_id` in searches of 50: only those
+ * asked for are kept. Throws FhirReadError (or SessionEnded) when a search fails.
+ */
+export async function readMedications(client: Client, keys: readonly string[]): Promise<FhirResource[]> {
+  const ids = keys.slice(0, MAX_MEDICATIONS).map((k) => k.slice('Medication/'.length));
+  const wanted = new Set(ids);
+  const signal = new AbortController().signal;
+  const out: FhirResource[] = [];
+  for (let i = 0; i < ids.length; i += IDS_PER_SEARCH) {
+    const path = `Medication?_id=${ids.slice(i, i + IDS_PER_SEARCH).join(',')}&_count=${IDS_PER_SEARCH}`;
+    out.push(...(await readAll(client, 'medications', path, () => undefined, signal)));
+  }
+  return out.filter((r) => r.resourceType === 'Medication' && r.id !== undefined && wanted.has(r.id));
 }
 
 /** What was read, and the optional reads that failed (key → why). */

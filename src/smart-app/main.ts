@@ -5,8 +5,10 @@
  */
 import FHIR from 'fhirclient';
 import type Client from 'fhirclient/lib/Client';
-import type { Patient } from 'fhir/r4.js';
+import type { FhirResource, Patient } from 'fhir/r4.js';
 import { assess } from '../clinical/assess.js';
+import { medicationsToRead } from '../clinical/record.js';
+import type { AssessmentIssue } from '../clinical/types.js';
 import { screenResources } from '../fhir/resource-schemas.js';
 import { todayIn } from '../clinical/dates.js';
 import { issuerAllowed, type AppQueryKey, type SmartAppConfig } from '../smart-config.js';
@@ -16,6 +18,7 @@ import {
   describePath,
   FhirReadError,
   loadRecord,
+  readMedications,
   queryPaths,
   type LoadedRecord,
   type QueryProgress,
@@ -114,13 +117,55 @@ async function read(s: Session): Promise<{ record: LoadedRecord; conditionsUnava
   }
 }
 
+/**
+ * The Medications the administrations name by reference and the record does not hold, read as the
+ * cards read them (by `_id`), so that the app sees the same CAR-T product and G-CSF doses. One that
+ * cannot be read, or a scope not granted, is a note; the engine names each administration left unknown.
+ * Undefined when the session ended (already shown).
+ */
+async function namedMedications(
+  s: Session,
+  resources: readonly FhirResource[],
+): Promise<{ resources: FhirResource[]; issues: AssessmentIssue[] } | undefined> {
+  const keys = medicationsToRead(resources);
+  if (keys.length === 0) return { resources: [], issues: [] };
+  const unavailable = (why: string): { resources: FhirResource[]; issues: AssessmentIssue[] } => ({
+    resources: [],
+    issues: [
+      {
+        severity: 'warning',
+        code: 'data-unavailable',
+        message: `the Medications the patient's administrations name could not be read (${why})`,
+      },
+    ],
+  });
+  if (!maySearch(s.client, 'Medication', s.client.state.scope ?? s.config.scopes.ehr))
+    return unavailable('the EHR did not grant the scope patient/Medication.rs');
+  setStatus(
+    'loading',
+    `Reading the ${keys.length === 1 ? 'Medication' : `${keys.length} Medications`} the administrations name…`,
+  );
+  try {
+    return { resources: await readMedications(s.client, keys), issues: [] };
+  } catch (error) {
+    if (error instanceof SessionEnded) {
+      showError(error);
+      return undefined;
+    }
+    return unavailable(error instanceof FhirReadError ? error.detail : 'the read failed');
+  }
+}
+
 async function load(s: Session): Promise<void> {
   const result = await read(s);
   if (!result) return;
   const { resources } = result.record;
+  const medications = await namedMedications(s, resources);
+  if (!medications) return;
   setStatus('loading', `Assessing ${resources.length} resources…`);
   // The record is hostile input too: resources without the shape the engine reads are left out and listed.
-  const screened = screenResources(resources);
+  const screened = screenResources([...resources, ...medications.resources]);
+  screened.issues.push(...medications.issues);
   const assessment = assess(screened.resources, {
     ...s.engine,
     asOf: todayIn(s.engine.timeZone),

@@ -177,10 +177,10 @@ describe('the view', () => {
     expect(problems).toEqual([]);
   }, 90_000);
 
-  test('unreadable units and missing values are shown, not hidden', async () => {
+  /** A patient's own record for the demo server: instants from day 0 (10 days ago), Observation entries. */
+  const ownRecord = (patient: string) => {
     const day0 = new Date(Date.now() - 10 * 86_400_000).toISOString().slice(0, 10);
     const at = (days: number): string => new Date(Date.parse(`${day0}T08:00:00Z`) + days * 86_400_000).toISOString();
-    const patient = 'e2e-bad-units';
     const obs = (id: string, code: string, value: number, unit: string, days: number) => ({
       resource: {
         resourceType: 'Observation',
@@ -193,6 +193,12 @@ describe('the view', () => {
       },
       request: { method: 'PUT', url: `Observation/${id}` },
     });
+    return { at, obs };
+  };
+
+  test('unreadable units and missing values are shown, not hidden', async () => {
+    const patient = 'e2e-bad-units';
+    const { at, obs } = ownRecord(patient);
     const bundle = {
       resourceType: 'Bundle',
       type: 'transaction',
@@ -234,6 +240,56 @@ describe('the view', () => {
     await expect(page.getByTestId('icaht-gaps').textContent()).resolves.toContain('not measured');
     await expect(page.getByTestId('icaht-early-grade').textContent()).resolves.toMatch(/^≥ /);
     await expect(page.locator('#hematotox .missing').count()).resolves.toBe(5);
+    expect(problems).toEqual([]);
+  }, 90_000);
+
+  test('a CAR-T product given by medicationReference: the app reads the Medication, as the cards do, and finds day 0', async () => {
+    const patient = 'e2e-by-reference';
+    const { at, obs } = ownRecord(patient);
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          resource: { resourceType: 'Patient', id: patient, gender: 'female', birthDate: '1990-01-01' },
+          request: { method: 'PUT', url: `Patient/${patient}` },
+        },
+        {
+          // NDC 0078-0846-19: tisagenlecleucel (car-t-product ValueSet)
+          resource: {
+            resourceType: 'Medication',
+            id: `${patient}-kymriah`,
+            code: { coding: [{ system: 'http://hl7.org/fhir/sid/ndc', code: '0078-0846-19' }] },
+          },
+          request: { method: 'PUT', url: `Medication/${patient}-kymriah` },
+        },
+        {
+          resource: {
+            resourceType: 'MedicationAdministration',
+            id: `${patient}-cart`,
+            status: 'completed',
+            medicationReference: { reference: `Medication/${patient}-kymriah` },
+            subject: { reference: `Patient/${patient}` },
+            effectiveDateTime: at(0),
+          },
+          request: { method: 'PUT', url: `MedicationAdministration/${patient}-cart` },
+        },
+        obs(`${patient}-anc-1`, '751-8', 0.3, '10*9/L', 5),
+      ],
+    };
+    const load = await fetch(`${server.baseUrl}/demo/fhir`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: JSON.stringify(bundle),
+    });
+    expect(load.status).toBe(200);
+
+    const page = await newPage();
+    await page.goto(`${server.baseUrl}/smart/?patient=${patient}`);
+    expect(await settled(page)).toBe('ready');
+    // Day 0 from the product's Medication (before: no infusion found, and no assessment counted from it).
+    await expect(page.getByTestId('day').textContent()).resolves.toBe('day +10');
+    await expect(page.locator('[data-testid=data-issue][data-code=medication-unknown]').count()).resolves.toBe(0);
     expect(problems).toEqual([]);
   }, 90_000);
 

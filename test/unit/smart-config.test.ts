@@ -39,13 +39,14 @@ describe('issuerAllowed', () => {
 });
 
 describe('scopes', () => {
-  test('EHR launch asks exactly for what the app reads (SMART v2 .rs / .r), Conditions for CRS, online_access to renew', () => {
+  test('EHR launch asks exactly for what the app reads (SMART v2 .rs / .r), Medications and Conditions, online_access to renew', () => {
     expect(EHR_LAUNCH_SCOPES.split(' ')).toEqual([
       'launch',
       'online_access',
       'patient/Patient.r',
       'patient/Observation.rs',
       'patient/MedicationAdministration.rs',
+      'patient/Medication.rs', // the Medications administrations name by reference (as the cards read them)
       'patient/Procedure.rs',
       'patient/Condition.rs',
     ]);
