@@ -3,21 +3,17 @@
  * that the prefetch, or the service's own search, did not include. EHRs that record administrations
  * against a formulary Medication put no code on the administration itself, and CDS Hooks asks
  * prefetch templates not to use `_include`: without this read, a CAR-T product, G-CSF or IVIG given
- * that way is not seen. They are read from fhirServer in searches by `_id` (IDS_PER_SEARCH ids each,
- * at most MAX_RECORD_MEDICATIONS in all), concurrently, within a share of the call's deadline and
+ * that way is not seen. They are read from fhirServer in searches by `_id` (fhir/medication-search.ts:
+ * 50 ids each, at most 200 in all), concurrently, within a share of the call's deadline and
  * its byte caps. What cannot be had is left to the engine, which names each administration whose
  * Medication it did not get (`medication-unknown`, docs/clinical-logic.md §1).
  */
 import { PrefetchError, type FhirReader, type PrefetchedKey } from '../src/cds-hooks/service.js';
 import { medicationsToRead } from '../src/clinical/record.js';
 import { FhirAccessError } from '../src/fhir/gateway.js';
+import { IDS_PER_SEARCH, medicationSearches } from '../src/fhir/medication-search.js';
 import { screenResources } from '../src/fhir/resource-schemas.js';
 import { MEDICATION_READ_SHARE } from './draft-orders.js';
-
-/** Distinct Medications one call reads for the record's administrations; past it they stay unknown. */
-export const MAX_RECORD_MEDICATIONS = 200;
-/** Ids per `Medication?_id=` search: 50 ids of up to 64 characters keep the URL under 4 kB. */
-export const IDS_PER_SEARCH = 50;
 
 /**
  * The Medications to add to the call's data (a key of their own), or undefined when every one
@@ -29,13 +25,10 @@ export async function recordMedications(
 ): Promise<PrefetchedKey | undefined> {
   const missing = medicationsToRead(Object.values(data).flatMap((key) => key.resources));
   if (missing.length === 0) return undefined;
-  const wanted = new Set(missing.slice(0, MAX_RECORD_MEDICATIONS));
+  const { ids, urls } = medicationSearches(missing);
+  const wanted = new Set(ids.map((id) => `Medication/${id}`));
   if (missing.length > wanted.size)
     fhir.log.warn({ named: missing.length, read: wanted.size }, 'more Medications named than one call reads');
-  const ids = [...wanted].map((k) => k.slice('Medication/'.length));
-  const urls: string[] = [];
-  for (let i = 0; i < ids.length; i += IDS_PER_SEARCH)
-    urls.push(`Medication?_id=${ids.slice(i, i + IDS_PER_SEARCH).join(',')}&_count=${IDS_PER_SEARCH}`);
   // Each search on its own: one that fails loses only its own ids, not those the others found.
   const timeoutMs = Math.round(fhir.deadlineMs * MEDICATION_READ_SHARE);
   const settled = await Promise.allSettled(urls.map((url) => fhir.search([url], { timeoutMs })));

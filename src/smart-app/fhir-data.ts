@@ -8,6 +8,7 @@
 import type Client from 'fhirclient/lib/Client';
 import type { FhirResource } from 'fhir/r4.js';
 import { addDays } from '../clinical/dates.js';
+import { medicationSearches } from '../fhir/medication-search.js';
 import { isUnderBase } from '../fhir/url.js';
 import type { AppQueryKey, SmartAppConfig } from '../smart-config.js';
 import { fhirGet, FhirHttpError, SessionEnded } from './session.js';
@@ -113,23 +114,17 @@ async function readAll(
   return out;
 }
 
-/** Ids per `Medication?_id=` search, and the most one opening of the app reads (as the cards). */
-const IDS_PER_SEARCH = 50;
-const MAX_MEDICATIONS = 200;
-
 /**
- * The Medications `keys` (`Medication/<id>`) name, read by `_id` in searches of 50: only those
- * asked for are kept. Throws FhirReadError (or SessionEnded) when a search fails.
+ * The Medications `keys` (`Medication/<id>`) name, read by `_id` as the cards read them
+ * (fhir/medication-search.ts): only those asked for are kept. Throws FhirReadError (or
+ * SessionEnded) when a search fails.
  */
 export async function readMedications(client: Client, keys: readonly string[]): Promise<FhirResource[]> {
-  const ids = keys.slice(0, MAX_MEDICATIONS).map((k) => k.slice('Medication/'.length));
+  const { ids, urls } = medicationSearches(keys);
   const wanted = new Set(ids);
   const signal = new AbortController().signal;
   const out: FhirResource[] = [];
-  for (let i = 0; i < ids.length; i += IDS_PER_SEARCH) {
-    const path = `Medication?_id=${ids.slice(i, i + IDS_PER_SEARCH).join(',')}&_count=${IDS_PER_SEARCH}`;
-    out.push(...(await readAll(client, 'medications', path, () => undefined, signal)));
-  }
+  for (const url of urls) out.push(...(await readAll(client, 'medications', url, () => undefined, signal)));
   return out.filter((r) => r.resourceType === 'Medication' && r.id !== undefined && wanted.has(r.id));
 }
 

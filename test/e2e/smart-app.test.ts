@@ -193,42 +193,40 @@ describe('the view', () => {
       },
       request: { method: 'PUT', url: `Observation/${id}` },
     });
-    return { at, obs };
+    const put = (resource: { resourceType: string; id: string } & Record<string, unknown>) => ({
+      resource,
+      request: { method: 'PUT', url: `${resource.resourceType}/${resource.id}` },
+    });
+    /** Loads the patient and `entries` into the demo FHIR server in one transaction. */
+    const load = async (...entries: unknown[]): Promise<void> => {
+      const patientEntry = put({ resourceType: 'Patient', id: patient, gender: 'female', birthDate: '1990-01-01' });
+      const bundle = { resourceType: 'Bundle', type: 'transaction', entry: [patientEntry, ...entries] };
+      const res = await fetch(`${server.baseUrl}/demo/fhir`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify(bundle),
+      });
+      expect(res.status).toBe(200);
+    };
+    return { at, obs, put, load };
   };
 
   test('unreadable units and missing values are shown, not hidden', async () => {
     const patient = 'e2e-bad-units';
-    const { at, obs } = ownRecord(patient);
-    const bundle = {
-      resourceType: 'Bundle',
-      type: 'transaction',
-      entry: [
-        {
-          resource: { resourceType: 'Patient', id: patient, gender: 'female', birthDate: '1990-01-01' },
-          request: { method: 'PUT', url: `Patient/${patient}` },
-        },
-        {
-          resource: {
-            resourceType: 'MedicationAdministration',
-            id: `${patient}-cart`,
-            status: 'completed',
-            medicationCodeableConcept: { coding: [{ system: 'http://hl7.org/fhir/sid/ndc', code: '0078-0846-19' }] },
-            subject: { reference: `Patient/${patient}` },
-            effectiveDateTime: at(0),
-          },
-          request: { method: 'PUT', url: `MedicationAdministration/${patient}-cart` },
-        },
-        obs(`${patient}-anc-1`, '751-8', 0.3, '10*9/L', 5),
-        obs(`${patient}-anc-2`, '751-8', 4, 'furlongs', 6),
-        obs(`${patient}-plt-1`, '777-3', 55, '10*9/L', 6),
-      ],
-    };
-    const load = await fetch(`${server.baseUrl}/demo/fhir`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/fhir+json' },
-      body: JSON.stringify(bundle),
-    });
-    expect(load.status).toBe(200);
+    const { at, obs, put, load } = ownRecord(patient);
+    await load(
+      put({
+        resourceType: 'MedicationAdministration',
+        id: `${patient}-cart`,
+        status: 'completed',
+        medicationCodeableConcept: { coding: [{ system: 'http://hl7.org/fhir/sid/ndc', code: '0078-0846-19' }] },
+        subject: { reference: `Patient/${patient}` },
+        effectiveDateTime: at(0),
+      }),
+      obs(`${patient}-anc-1`, '751-8', 0.3, '10*9/L', 5),
+      obs(`${patient}-anc-2`, '751-8', 4, 'furlongs', 6),
+      obs(`${patient}-plt-1`, '777-3', 55, '10*9/L', 6),
+    );
 
     const page = await newPage();
     await page.goto(`${server.baseUrl}/smart/?patient=${patient}`);
@@ -245,44 +243,24 @@ describe('the view', () => {
 
   test('a CAR-T product given by medicationReference: the app reads the Medication, as the cards do, and finds day 0', async () => {
     const patient = 'e2e-by-reference';
-    const { at, obs } = ownRecord(patient);
-    const bundle = {
-      resourceType: 'Bundle',
-      type: 'transaction',
-      entry: [
-        {
-          resource: { resourceType: 'Patient', id: patient, gender: 'female', birthDate: '1990-01-01' },
-          request: { method: 'PUT', url: `Patient/${patient}` },
-        },
-        {
-          // NDC 0078-0846-19: tisagenlecleucel (car-t-product ValueSet)
-          resource: {
-            resourceType: 'Medication',
-            id: `${patient}-kymriah`,
-            code: { coding: [{ system: 'http://hl7.org/fhir/sid/ndc', code: '0078-0846-19' }] },
-          },
-          request: { method: 'PUT', url: `Medication/${patient}-kymriah` },
-        },
-        {
-          resource: {
-            resourceType: 'MedicationAdministration',
-            id: `${patient}-cart`,
-            status: 'completed',
-            medicationReference: { reference: `Medication/${patient}-kymriah` },
-            subject: { reference: `Patient/${patient}` },
-            effectiveDateTime: at(0),
-          },
-          request: { method: 'PUT', url: `MedicationAdministration/${patient}-cart` },
-        },
-        obs(`${patient}-anc-1`, '751-8', 0.3, '10*9/L', 5),
-      ],
-    };
-    const load = await fetch(`${server.baseUrl}/demo/fhir`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/fhir+json' },
-      body: JSON.stringify(bundle),
-    });
-    expect(load.status).toBe(200);
+    const { at, obs, put, load } = ownRecord(patient);
+    await load(
+      // NDC 0078-0846-19: tisagenlecleucel (car-t-product ValueSet)
+      put({
+        resourceType: 'Medication',
+        id: `${patient}-kymriah`,
+        code: { coding: [{ system: 'http://hl7.org/fhir/sid/ndc', code: '0078-0846-19' }] },
+      }),
+      put({
+        resourceType: 'MedicationAdministration',
+        id: `${patient}-cart`,
+        status: 'completed',
+        medicationReference: { reference: `Medication/${patient}-kymriah` },
+        subject: { reference: `Patient/${patient}` },
+        effectiveDateTime: at(0),
+      }),
+      obs(`${patient}-anc-1`, '751-8', 0.3, '10*9/L', 5),
+    );
 
     const page = await newPage();
     await page.goto(`${server.baseUrl}/smart/?patient=${patient}`);

@@ -16,7 +16,7 @@ import { DemoFhirServer } from '../../src/demo/fhir-server.js';
 import { buildTestApp, hookRequest, type TestApp } from '../helpers/app.js';
 import { serveFhir, type TestFhirServer } from '../helpers/servers.js';
 import { MEDICATION_READ_SHARE } from '../../cds-services/draft-orders.js';
-import { IDS_PER_SEARCH } from '../../cds-services/record-medications.js';
+import { IDS_PER_SEARCH } from '../../src/fhir/medication-search.js';
 
 const PATIENT = 'p-by-reference';
 const searchset = (...resources: FhirResource[]): Bundle => ({
