@@ -221,6 +221,7 @@ export function medicationsToRead(resources: Iterable<FhirResource>): string[] {
   const present = new Set<string>();
   const named = new Set<string>();
   for (const r of resources) {
+    if (!r || typeof r !== 'object') continue; // input: anything until screened
     if (r.resourceType === 'Medication' && r.id) present.add(`Medication/${r.id}`);
     if (r.resourceType !== 'MedicationAdministration' || r.medicationCodeableConcept) continue;
     const ref: unknown = r.medicationReference?.reference;

@@ -160,12 +160,14 @@ async function load(s: Session): Promise<void> {
   const result = await read(s);
   if (!result) return;
   const { resources } = result.record;
-  const medications = await namedMedications(s, resources);
-  if (!medications) return;
-  setStatus('loading', `Assessing ${resources.length} resources…`);
   // The record is hostile input too: resources without the shape the engine reads are left out and listed.
-  const screened = screenResources([...resources, ...medications.resources]);
-  screened.issues.push(...medications.issues);
+  const screened = screenResources(resources);
+  const medications = await namedMedications(s, screened.resources);
+  if (!medications) return;
+  const screenedMedications = screenResources(medications.resources);
+  screened.resources.push(...screenedMedications.resources);
+  screened.issues.push(...screenedMedications.issues, ...medications.issues);
+  setStatus('loading', `Assessing ${screened.resources.length} resources…`);
   const assessment = assess(screened.resources, {
     ...s.engine,
     asOf: todayIn(s.engine.timeZone),

@@ -5,9 +5,9 @@
  * it may be the CAR-T product, a G-CSF dose or IVIG.
  */
 import { describe, expect, test } from '@jest/globals';
-import type { Medication, MedicationAdministration } from 'fhir/r4.js';
+import type { FhirResource, Medication, MedicationAdministration } from 'fhir/r4.js';
 import { patientViewCards } from '../../src/cards/patient-view.js';
-import { medicationKey } from '../../src/clinical/record.js';
+import { medicationKey, medicationsToRead } from '../../src/clinical/record.js';
 import { loadClinicalContext } from '../../src/profiles.js';
 import { anc, assessOn, dateOf, infusion, PATIENT_ID, RX } from '../helpers/fhir.js';
 
@@ -73,6 +73,21 @@ describe('the Medication an administration names is found however the reference 
   ])('medicationKey(%j) is %j', (reference, key) => {
     expect(medicationKey(reference)).toBe(key);
   });
+});
+
+test('medicationsToRead: the Medications named and not held, in the order first named; anything else is passed over', () => {
+  const input = [
+    null,
+    'text',
+    givenByReference('ma-1', 'Medication/b', 1),
+    givenByReference('ma-2', 'https://ehr.example.org/fhir/Medication/a/_history/2', 1),
+    givenByReference('ma-3', 'Medication/b', 2),
+    givenByReference('ma-4', '#contained', 2),
+    givenByReference('ma-5', 'Medication/held', 2),
+    { ...givenByReference('ma-6', 'Medication/c', 2), medicationReference: 'Medication/c' },
+    { resourceType: 'Medication', id: 'held' },
+  ] as unknown as FhirResource[];
+  expect(medicationsToRead(input)).toEqual(['Medication/b', 'Medication/a']);
 });
 
 describe('an administration whose Medication is not in the data given', () => {
