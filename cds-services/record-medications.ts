@@ -11,7 +11,7 @@
 import { PrefetchError, type FhirReader, type PrefetchedKey } from '../src/cds-hooks/service.js';
 import { medicationsToRead } from '../src/clinical/record.js';
 import { FhirAccessError } from '../src/fhir/gateway.js';
-import { IDS_PER_SEARCH, medicationSearches } from '../src/fhir/medication-search.js';
+import { askedMedications, IDS_PER_SEARCH, medicationSearches } from '../src/fhir/medication-search.js';
 import { screenResources } from '../src/fhir/resource-schemas.js';
 import { MEDICATION_READ_SHARE } from './draft-orders.js';
 
@@ -26,9 +26,8 @@ export async function recordMedications(
   const missing = medicationsToRead(Object.values(data).flatMap((key) => key.resources));
   if (missing.length === 0) return undefined;
   const { ids, urls } = medicationSearches(missing);
-  const wanted = new Set(ids.map((id) => `Medication/${id}`));
-  if (missing.length > wanted.size)
-    fhir.log.warn({ named: missing.length, read: wanted.size }, 'more Medications named than one call reads');
+  if (missing.length > ids.length)
+    fhir.log.warn({ named: missing.length, read: ids.length }, 'more Medications named than one call reads');
   // Each search on its own: one that fails loses only its own ids, not those the others found.
   const timeoutMs = Math.round(fhir.deadlineMs * MEDICATION_READ_SHARE);
   const settled = await Promise.allSettled(urls.map((url) => fhir.search([url], { timeoutMs })));
@@ -44,12 +43,7 @@ export async function recordMedications(
       reason ||= error.message;
     }
   }
-  // Only the Medications asked for: whatever else a server sends is not what the record names.
-  const asked = found.filter((r) => {
-    const { resourceType, id } = r as { resourceType?: unknown; id?: unknown };
-    return resourceType === 'Medication' && typeof id === 'string' && wanted.has(`Medication/${id}`);
-  });
-  const screened = screenResources(asked);
+  const screened = screenResources(askedMedications(found, ids));
   if (unread > 0) {
     fhir.log.warn({ medications: unread, reason }, 'Medications named by administrations not read');
     screened.issues.push({

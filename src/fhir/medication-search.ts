@@ -20,3 +20,16 @@ export function medicationSearches(keys: readonly string[]): { ids: string[]; ur
     urls.push(`Medication?_id=${ids.slice(i, i + IDS_PER_SEARCH).join(',')}&_count=${IDS_PER_SEARCH}`);
   return { ids, urls };
 }
+
+/**
+ * Of what the searches returned, the Medications asked for (`ids`): whatever else a server sends,
+ * other types, other ids, anything that is not an object, is not what the record names.
+ */
+export function askedMedications(found: readonly unknown[], ids: readonly string[]): unknown[] {
+  const wanted = new Set(ids);
+  return found.filter((r) => {
+    if (!r || typeof r !== 'object') return false;
+    const { resourceType, id } = r as { resourceType?: unknown; id?: unknown };
+    return resourceType === 'Medication' && typeof id === 'string' && wanted.has(id);
+  });
+}

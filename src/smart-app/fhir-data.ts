@@ -8,7 +8,7 @@
 import type Client from 'fhirclient/lib/Client';
 import type { FhirResource } from 'fhir/r4.js';
 import { addDays } from '../clinical/dates.js';
-import { medicationSearches } from '../fhir/medication-search.js';
+import { askedMedications, medicationSearches } from '../fhir/medication-search.js';
 import { isUnderBase } from '../fhir/url.js';
 import type { AppQueryKey, SmartAppConfig } from '../smart-config.js';
 import { fhirGet, FhirHttpError, SessionEnded } from './session.js';
@@ -121,11 +121,10 @@ async function readAll(
  */
 export async function readMedications(client: Client, keys: readonly string[]): Promise<FhirResource[]> {
   const { ids, urls } = medicationSearches(keys);
-  const wanted = new Set(ids);
   const signal = new AbortController().signal;
   const out: FhirResource[] = [];
   for (const url of urls) out.push(...(await readAll(client, 'medications', url, () => undefined, signal)));
-  return out.filter((r) => r.resourceType === 'Medication' && r.id !== undefined && wanted.has(r.id));
+  return askedMedications(out, ids) as FhirResource[];
 }
 
 /** What was read, and the optional reads that failed (key → why). */
