@@ -2,11 +2,13 @@
  * POST /assessments and the CLI on single Bundles: the contract's field names, bad input.
  */
 import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, test } from '@jest/globals';
+import type { FhirResource, Reference } from 'fhir/r4.js';
 import request from 'supertest';
 import { demoPatients } from '../../src/demo/demo-patients.js';
 import { buildTestApp } from '../helpers/app.js';
@@ -19,8 +21,73 @@ const bundle = (type = 'collection') => ({
   entry: (aplastic?.resources ?? []).map((resource) => ({ resource })),
 });
 
+/**
+ * The same patient as a FHIR client writes a transaction (Synthea, EHR exports): no ids, every
+ * entry known by a urn:uuid fullUrl, references by those URNs, and each drug as a Medication entry
+ * that the administration names by reference.
+ */
+function asTransaction(urnOf = new Map<string, string>()): {
+  resourceType: 'Bundle';
+  type: 'transaction';
+  entry: unknown[];
+} {
+  const resources = aplastic?.resources ?? [];
+  for (const r of resources) urnOf.set(`${r.resourceType}/${r.id ?? ''}`, `urn:uuid:${randomUUID()}`);
+  const entry: unknown[] = [];
+  const add = (resource: object, fullUrl = `urn:uuid:${randomUUID()}`): void => {
+    entry.push({ fullUrl, resource, request: { method: 'POST', url: (resource as FhirResource).resourceType } });
+  };
+  for (const r of resources) {
+    const { id, ...resource } = r as FhirResource & { subject?: Reference; patient?: Reference };
+    if (resource.subject?.reference) resource.subject = { reference: urnOf.get(resource.subject.reference) ?? '' };
+    if (resource.patient?.reference) resource.patient = { reference: urnOf.get(resource.patient.reference) ?? '' };
+    if (resource.resourceType === 'MedicationAdministration' && resource.medicationCodeableConcept) {
+      const medication = `urn:uuid:${randomUUID()}`;
+      add({ resourceType: 'Medication', code: resource.medicationCodeableConcept }, medication);
+      delete resource.medicationCodeableConcept;
+      resource.medicationReference = { reference: medication };
+    }
+    add(resource, urnOf.get(`${r.resourceType}/${id ?? ''}`));
+  }
+  return { resourceType: 'Bundle', type: 'transaction', entry };
+}
+
+/** What a clinician is told about the patient, without the references to the values: the same whatever the Bundle's ids. */
+const clinicalOutcome = (a: Record<string, unknown>) =>
+  JSON.parse(JSON.stringify(outcome(a), (key, value: unknown) => (key === 'reference' ? undefined : value))) as unknown;
+const outcome = (a: Record<string, unknown>) => ({
+  sex: a['sex'],
+  infusionDate: a['infusionDate'],
+  dayPostInfusion: a['dayPostInfusion'],
+  ctcae: a['ctcae'],
+  icaht: a['icaht'],
+  hematotox: a['hematotox'],
+  prolongedHematologicToxicity: a['prolongedHematologicToxicity'],
+  recommendations: (a['recommendations'] as { kind: string; urgency: string }[]).map((r) => [r.kind, r.urgency]),
+  notRead: (a['issues'] as { code: string }[]).filter((i) =>
+    ['patient-mismatch', 'medication-unknown'].includes(i.code),
+  ),
+});
+
 describe('POST /assessments', () => {
   const { app } = buildTestApp();
+
+  test('a transaction Bundle by urn:uuid (no ids, drugs by reference) gives the same assessment as by ids', async () => {
+    const urnOf = new Map<string, string>();
+    const transaction = asTransaction(urnOf);
+    expect(JSON.stringify(transaction)).not.toContain('cart-aplastic'); // nothing left to find the patient by but the URNs
+    const res = await request(app).post(`/assessments?asOf=${TODAY}`).send(transaction).expect(200);
+    const byIds = await request(app).post(`/assessments?asOf=${TODAY}`).send(bundle()).expect(200);
+    expect(clinicalOutcome(byIds.body)).toMatchObject({ infusionDate: '2026-10-18', dayPostInfusion: 35, notRead: [] });
+    expect(clinicalOutcome(res.body)).toEqual(clinicalOutcome(byIds.body));
+    // Resources sent without an id are known by the UUID of their fullUrl: the patient, and each value the assessment names.
+    const uuidOf = (reference: string) => urnOf.get(reference)?.slice('urn:uuid:'.length);
+    expect(res.body.patientId).toBe(uuidOf('Patient/cart-aplastic'));
+    expect(byIds.body.ctcae.neutrophils.latestValue.reference).toBe('Observation/cart-aplastic-anc-33');
+    expect(res.body.ctcae.neutrophils.latestValue.reference).toBe(
+      `Observation/${uuidOf('Observation/cart-aplastic-anc-33')}`,
+    );
+  });
 
   test.each(['collection', 'searchset', 'transaction'])(
     'a %s Bundle returns the assessment with the contract fields',
@@ -176,6 +243,17 @@ describe('CLI on a Bundle file', () => {
     const { stdout, stderr } = await cli('assess', file, '--as-of', TODAY);
     expect(JSON.parse(stdout)).toMatchObject({ patientId: 'cart-aplastic', dayPostInfusion: 35 });
     expect(stderr).toContain('assessed 1 patient(s)');
+  }, 30_000);
+
+  test('a transaction Bundle by urn:uuid: the patient is assessed, not left out', async () => {
+    const file = join(dir, 'transaction.json');
+    writeFileSync(file, JSON.stringify(asTransaction()));
+    const { stdout } = await cli('assess', file, '--as-of', TODAY);
+    expect(clinicalOutcome(JSON.parse(stdout))).toMatchObject({
+      infusionDate: '2026-10-18',
+      dayPostInfusion: 35,
+      notRead: [],
+    });
   }, 30_000);
 
   test('writes CSV with one row per patient', async () => {

@@ -1,0 +1,264 @@
+/**
+ * References between the entries of a Bundle (POST /assessments, the CLI's Bundle file), resolved
+ * as FHIR R4 says (Bundle, "Resolving references in Bundles"): a transaction Bundle, as Synthea and
+ * most EHR exports write one, names its Patient and Medications by `urn:uuid:` fullUrls. Before,
+ * every resource naming the patient that way was left out as "names no patient", so the Bundle
+ * gave no assessment at all.
+ */
+import { describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
+import type { Bundle, FhirResource } from 'fhir/r4.js';
+import { assess } from '../../src/clinical/assess.js';
+import { bundleResources } from '../../src/fhir/bundle.js';
+import { engineSettings, loadClinicalContext } from '../../src/profiles.js';
+
+const PATIENT_UUID = '8c3c0b7e-4a8e-4f7a-9d0e-1c2b3a4d5e6f';
+const PATIENT_URN = `urn:uuid:${PATIENT_UUID}`;
+const KYMRIAH_URN = 'urn:uuid:11111111-2222-4333-8444-555555555555';
+const BASE = 'https://ehr.example.org/fhir';
+
+type Entry = { fullUrl?: unknown; resource?: unknown };
+const bundleOf = (entry: Entry[]): Bundle => ({ resourceType: 'Bundle', type: 'transaction', entry }) as Bundle;
+
+const patient = (id?: string): FhirResource => ({ resourceType: 'Patient', ...(id ? { id } : {}), gender: 'female' });
+const kymriah = (id?: string): FhirResource => ({
+  resourceType: 'Medication',
+  ...(id ? { id } : {}),
+  code: { coding: [{ system: 'http://hl7.org/fhir/sid/ndc', code: '0078-0846-19' }] }, // tisagenlecleucel
+});
+const given = (subject: string, medication: string): FhirResource => ({
+  resourceType: 'MedicationAdministration',
+  status: 'completed',
+  medicationReference: { reference: medication },
+  subject: { reference: subject },
+  effectiveDateTime: '2026-11-10T10:00:00Z',
+});
+const neutrophils = (subject: string, date: string, value: number): FhirResource => ({
+  resourceType: 'Observation',
+  status: 'final',
+  code: { coding: [{ system: 'http://loinc.org', code: '751-8' }] }, // Neutrophils [#/volume] in Blood
+  subject: { reference: subject },
+  effectiveDateTime: `${date}T08:00:00Z`,
+  valueQuantity: { value, unit: '10*3/uL', system: 'http://unitsofmeasure.org', code: '10*3/uL' },
+});
+
+/** The references the engine follows, as bundleResources leaves them: [type, subject, medication]. */
+function followed(bundle: Bundle): [string, string | undefined, string | undefined][] {
+  return bundleResources(bundle as never).resources.map((r) => {
+    const x = r as { subject?: { reference?: string }; medicationReference?: { reference?: string } };
+    return [r.resourceType, x.subject?.reference, x.medicationReference?.reference];
+  });
+}
+
+describe('references between entries are resolved through their fullUrls (FHIR R4 Bundle)', () => {
+  // Each row: the entries, then the references the engine is given, computed from the rule by hand.
+  test.each<[string, Entry[], [string, string | undefined, string | undefined][]]>([
+    [
+      'urn:uuid: to entries with ids (Synthea): rewritten as Type/id',
+      [
+        { fullUrl: PATIENT_URN, resource: patient(PATIENT_UUID) },
+        { fullUrl: KYMRIAH_URN, resource: kymriah('kym') },
+        { fullUrl: 'urn:uuid:99999999-0000-4000-8000-000000000001', resource: given(PATIENT_URN, KYMRIAH_URN) },
+      ],
+      [
+        ['Patient', undefined, undefined],
+        ['Medication', undefined, undefined],
+        ['MedicationAdministration', `Patient/${PATIENT_UUID}`, 'Medication/kym'],
+      ],
+    ],
+    [
+      'urn:uuid: to entries without ids: they take the UUID as id',
+      [
+        { fullUrl: PATIENT_URN, resource: patient() },
+        { fullUrl: KYMRIAH_URN, resource: kymriah() },
+        { resource: given(PATIENT_URN, KYMRIAH_URN) },
+      ],
+      [
+        ['Patient', undefined, undefined],
+        ['Medication', undefined, undefined],
+        ['MedicationAdministration', `Patient/${PATIENT_UUID}`, 'Medication/11111111-2222-4333-8444-555555555555'],
+      ],
+    ],
+    [
+      'urn:oid: the OID is the id',
+      [
+        { fullUrl: 'urn:oid:1.2.840.113619.6.1', resource: patient() },
+        { resource: neutrophils('urn:oid:1.2.840.113619.6.1', '2026-11-20', 0.3) },
+      ],
+      [
+        ['Patient', undefined, undefined],
+        ['Observation', 'Patient/1.2.840.113619.6.1', undefined],
+      ],
+    ],
+    [
+      'an absolute URL equal to a fullUrl: the entry’s Type/id (not the URL’s tail)',
+      [
+        { fullUrl: `${BASE}/Patient/23`, resource: patient('p23') },
+        { resource: neutrophils(`${BASE}/Patient/23`, '2026-11-20', 0.3) },
+      ],
+      [
+        ['Patient', undefined, undefined],
+        ['Observation', 'Patient/p23', undefined],
+      ],
+    ],
+    [
+      'relative references stay as they are',
+      [
+        { fullUrl: `${BASE}/Patient/23`, resource: patient('23') },
+        { fullUrl: `${BASE}/Observation/5`, resource: neutrophils('Patient/23', '2026-11-20', 0.3) },
+      ],
+      [
+        ['Patient', undefined, undefined],
+        ['Observation', 'Patient/23', undefined],
+      ],
+    ],
+    [
+      'a urn:uuid: no entry has stays as it is (the engine says it names no patient)',
+      [
+        { fullUrl: PATIENT_URN, resource: patient(PATIENT_UUID) },
+        { resource: neutrophils('urn:uuid:00000000-0000-4000-8000-00000000dead', '2026-11-20', 0.3) },
+      ],
+      [
+        ['Patient', undefined, undefined],
+        ['Observation', 'urn:uuid:00000000-0000-4000-8000-00000000dead', undefined],
+      ],
+    ],
+    [
+      'a fullUrl that gives no FHIR id, for a resource without one: left as it is',
+      [
+        { fullUrl: 'urn:example:patient one', resource: patient() },
+        { resource: neutrophils('urn:example:patient one', '2026-11-20', 0.3) },
+      ],
+      [
+        ['Patient', undefined, undefined],
+        ['Observation', 'urn:example:patient one', undefined],
+      ],
+    ],
+    [
+      'a fullUrl that is not a string, an entry without a resource: passed over',
+      [
+        { fullUrl: 42, resource: patient() },
+        { fullUrl: PATIENT_URN },
+        { resource: neutrophils(PATIENT_URN, '2026-11-20', 1) },
+      ],
+      [
+        ['Patient', undefined, undefined],
+        ['Observation', PATIENT_URN, undefined],
+      ],
+    ],
+  ])('%s', (_case, entry, expected) => {
+    expect(followed(bundleOf(entry))).toEqual(expected);
+  });
+
+  test('a transaction Bundle by urn:uuid is assessed: day 0 from the product, the patient’s ANC', () => {
+    const bundle = bundleOf([
+      { fullUrl: PATIENT_URN, resource: patient() },
+      { fullUrl: KYMRIAH_URN, resource: kymriah() },
+      { fullUrl: 'urn:uuid:99999999-0000-4000-8000-000000000001', resource: given(PATIENT_URN, KYMRIAH_URN) },
+      {
+        fullUrl: 'urn:uuid:99999999-0000-4000-8000-000000000002',
+        resource: neutrophils(PATIENT_URN, '2026-11-20', 0.3),
+      },
+      {
+        fullUrl: 'urn:uuid:99999999-0000-4000-8000-000000000003',
+        resource: neutrophils(PATIENT_URN, '2026-11-21', 0.2),
+      },
+    ]);
+    const screened = bundleResources(bundle as never);
+    const a = assess(screened.resources, {
+      asOf: '2026-11-22',
+      inputIssues: screened.issues,
+      ...engineSettings(loadClinicalContext({ timeZone: 'UTC' })),
+    });
+    // Infused 2026-11-10 (the administration), so 2026-11-22 is day +12; ANC 0.2 ×10⁹/L on day +11 is CTCAE grade 4 (< 0.5).
+    expect({
+      patientId: a.patientId,
+      sex: a.sex,
+      infusionDate: a.infusionDate,
+      day: a.dayPostInfusion,
+      anc: [a.latest.anc?.value, a.latest.anc?.day],
+      ancGrade: a.ctcae.neutrophils.latest,
+      mismatches: a.issues.filter((i) => i.code === 'patient-mismatch' || i.code === 'medication-unknown'),
+    }).toEqual({
+      patientId: PATIENT_UUID,
+      sex: 'female',
+      infusionDate: '2026-11-10',
+      day: 12,
+      anc: [0.2, 11],
+      ancGrade: 4,
+      mismatches: [],
+    });
+  });
+});
+
+describe('property: resolving never throws, never changes the input, and only ever names an entry', () => {
+  const urls = [
+    PATIENT_URN,
+    KYMRIAH_URN,
+    'urn:oid:1.2.3',
+    `${BASE}/Patient/9`,
+    `${BASE}/Medication/m`,
+    'urn:example:x y',
+    'Patient/9',
+    'Medication/m',
+    '#m',
+    '',
+  ];
+  const url = fc.constantFrom(...urls);
+  const resource = fc.oneof(
+    fc.record({
+      resourceType: fc.constant('Patient'),
+      id: fc.option(fc.constantFrom('9', PATIENT_UUID, 'p'), { nil: undefined }),
+    }),
+    fc.record({
+      resourceType: fc.constant('Medication'),
+      id: fc.option(fc.constantFrom('m', 'kym'), { nil: undefined }),
+    }),
+    fc.record({
+      resourceType: fc.constant('MedicationAdministration'),
+      status: fc.constant('completed'),
+      effectiveDateTime: fc.constant('2026-11-10T10:00:00Z'),
+      subject: fc.record({ reference: url }),
+      medicationReference: fc.record({ reference: url }),
+    }),
+    fc.record({
+      resourceType: fc.constant('Observation'),
+      status: fc.constant('final'),
+      code: fc.constant({ coding: [{ system: 'http://loinc.org', code: '751-8' }] }),
+      subject: fc.record({ reference: url }),
+    }),
+  );
+  const entry = fc.record({ fullUrl: fc.option(url, { nil: undefined }), resource }, { requiredKeys: ['resource'] });
+
+  test('2,000 Bundles of up to 8 entries', () => {
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 8 }), (entries) => {
+        const before = structuredClone(entries);
+        const out = bundleResources(bundleOf(entries) as never).resources;
+        expect(entries).toEqual(before);
+        expect(out).toHaveLength(entries.length);
+        out.forEach((r, i) => {
+          for (const field of ['subject', 'medicationReference'] as const) {
+            const was = (entries[i]?.resource as unknown as Record<string, { reference: string } | undefined>)[field]
+              ?.reference;
+            const now = (r as unknown as Record<string, { reference: string } | undefined>)[field]?.reference;
+            if (now === was) {
+              // Left as it was: an absolute reference then names no entry that has an id.
+              if (was !== undefined && /^[a-z]+:/.test(was))
+                expect(entries.some((e, j) => e.fullUrl === was && out[j]?.id)).toBe(false);
+              continue;
+            }
+            // Rewritten: `was` is the fullUrl of the first entry that has it and an id (its own, or its
+            // fullUrl's), and `now` is that resource's Type/id.
+            const target = entries.findIndex((e, j) => e.fullUrl === was && out[j]?.id);
+            expect(target).toBeGreaterThanOrEqual(0);
+            const named = out[target] as FhirResource;
+            expect(now).toBe(`${named.resourceType}/${named.id ?? ''}`);
+            expect(named.id).toMatch(/^[A-Za-z0-9\-.]{1,64}$/);
+          }
+        });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
