@@ -3,9 +3,14 @@
  * carry their unit in brackets (`[10^9/L]`, `[g/L]`, `[mg/dL]`, `[day]`: days after the infusion);
  * the thresholds in force (the hospital's or the defaults) end every row, so a report says what
  * it was graded against. Quoting is RFC 4180, by csv-stringify.
+ *
+ * A value reported as a bound (`valueQuantity.comparator`, docs/clinical-logic.md §3), or derived
+ * from one, is written as the laboratory wrote it, `<0.1`, not as the number 0.1: a median nadir
+ * taken over a column that silently held limits as values would be wrong, while a cell that does
+ * not parse as a number makes whoever computes over it decide what a limit means.
  */
 import { stringify, type Options } from 'csv-stringify/sync';
-import { compareMeasured } from '../clinical/bounds.js';
+import { compareMeasured, type Measured } from '../clinical/bounds.js';
 import { nadirOf } from '../clinical/severe-cytopenia.js';
 import type { Assessment, Lineage, SevereCytopenia } from '../clinical/types.js';
 import { CANONICAL_UNIT } from '../clinical/units.js';
@@ -35,7 +40,13 @@ const COLUMNS: Column[] = [
     [`${name}NewOnset`, (a) => a.severeCytopenias.some((e) => e.lineage === lineage && e.newOnset)],
     [`${name}BeforeInfusion`, (a) => a.severeCytopenias.some((e) => e.lineage === lineage && !e.newOnset)],
     [`${name}OnsetDay [day]`, (a) => first(a, lineage)?.onsetDay],
-    [`${name}Nadir ${unit}`, (a) => deepest(a, lineage)?.nadir],
+    [
+      `${name}Nadir ${unit}`,
+      (a) => {
+        const e = deepest(a, lineage);
+        return e ? measured(nadirOf(e)) : undefined;
+      },
+    ],
     [`${name}NadirDay [day]`, (a) => deepest(a, lineage)?.nadirDay],
     [`${name}RecoveryDay [day]`, (a) => last(a, lineage)?.recoveryDay],
     [`${name}Ongoing`, (a) => (first(a, lineage) ? (last(a, lineage)?.ongoing ?? false) : undefined)],
@@ -53,9 +64,15 @@ const COLUMNS: Column[] = [
   ['neutrophilPhenotype', (a) => a.icaht.phenotype],
   ['carHematotoxScore', (a) => a.hematotox.score],
   ['carHematotoxRisk', (a) => a.hematotox.risk],
-  [`iggBaseline ${IG}`, (a) => a.immunoglobulins.IgG.baseline?.value],
-  [`iggLatest ${IG}`, (a) => a.immunoglobulins.IgG.latest?.value],
-  ['iggChange [%]', (a) => a.immunoglobulins.IgG.changePct],
+  [`iggBaseline ${IG}`, (a) => measured(a.immunoglobulins.IgG.baseline)],
+  [`iggLatest ${IG}`, (a) => measured(a.immunoglobulins.IgG.latest)],
+  [
+    'iggChange [%]',
+    (a) => {
+      const { changePct, changeComparator } = a.immunoglobulins.IgG;
+      return changePct === null ? undefined : measured({ value: changePct, comparator: changeComparator });
+    },
+  ],
   ['iggDecline', (a) => a.immunoglobulins.IgG.decline],
   ['iggBelowIvigThreshold', (a) => a.immunoglobulins.IgG.belowIvigThreshold],
   ['igaDecline', (a) => a.immunoglobulins.IgA.decline],
@@ -74,6 +91,12 @@ const COLUMNS: Column[] = [
   [`thresholdIvigIgg ${IG}`, (_a, c) => c.thresholds.values.actions.ivigIgg],
   ['thresholdsChangedByHospital', (_a, c) => [...c.thresholds.overridden].sort().join(';')],
 ];
+
+/** A number as a cell; a bound as reported (`<0.1`, `>=300`). */
+function measured(m: Measured | null | undefined): Cell {
+  if (!m) return undefined;
+  return m.comparator ? `${m.comparator}${m.value}` : m.value;
+}
 
 function episodes(a: Assessment, lineage: Lineage): SevereCytopenia[] {
   return a.severeCytopenias.filter((e) => e.lineage === lineage);

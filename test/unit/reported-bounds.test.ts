@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { above, atOrAbove, atOrBelow, below, quotient, type Measured } from '../../src/clinical/bounds.js';
 import { adviseOn, orderCards } from '../../src/cards/orders.js';
 import { patientViewCards } from '../../src/cards/patient-view.js';
+import { assessmentCsvHeader, assessmentCsvRow } from '../../src/cli/csv.js';
 import { cd4cd8Text, changeText, fmtMeasured } from '../../src/clinical/format.js';
 import { DEFAULT_HOSPITAL_THRESHOLDS } from '../../src/clinical/thresholds.js';
 import { nadirOf } from '../../src/clinical/severe-cytopenia.js';
@@ -561,5 +562,43 @@ describe('quantities derived from reported bounds: a CD4/CD8 ratio, an immunoglo
     [m(0.9999999, '>'), '>0.9999999'], // ">1" would claim more than the report
   ])('a bound is never rounded across its number: %j reads %s', (value, shown) => {
     expect(fmtMeasured(value)).toBe(shown);
+  });
+});
+
+describe('the CLI CSV writes a bound as the laboratory wrote it, never as a plain number', () => {
+  const clinical = loadClinicalContext({ timeZone: 'UTC' });
+  const header = assessmentCsvHeader().split(',');
+  const cells = (a: ReturnType<typeof assessOn>): Record<string, string> => {
+    const row = assessmentCsvRow(a, clinical).split(',');
+    return Object.fromEntries(header.map((name, i) => [name, row[i] ?? '']));
+  };
+  const columns = [
+    'severeNeutropeniaNadir [10^9/L]',
+    'iggBaseline [mg/dL]',
+    'iggLatest [mg/dL]',
+    'iggChange [%]',
+  ] as const;
+
+  // Each row: the results, then the four cells worked out by hand. IgG change = (latest ÷ baseline − 1) × 100,
+  // with the bound that follows from the latest's: 400 ÷ 800 − 1 = −50 %, "<400" gives "<-50".
+  test.each<[string, Parameters<typeof assessOn>[1], [string, string, string, string]]>([
+    [
+      'ANC "<0.1" at the nadir, IgG "<400" after 800',
+      [infusion(0), anc(5, 0.3), anc(7, 0.1, { comparator: '<' }), igg(-6, 800), igg(110, 400, { comparator: '<' })],
+      ['<0.1', '800', '<400', '<-50'],
+    ],
+    [
+      'plain numbers stay numbers',
+      [infusion(0), anc(5, 0.3), anc(7, 0.1), igg(-6, 800), igg(110, 400)],
+      ['0.1', '800', '400', '-50'],
+    ],
+    [
+      'both IgG results "<200": the change is not known, an empty cell',
+      [infusion(0), igg(-6, 200, { comparator: '<' }), igg(110, 200, { comparator: '<' })],
+      ['', '<200', '<200', ''],
+    ],
+  ])('%s', (_case, resources, expected) => {
+    const row = cells(assessOn(120, resources, { thresholds: clinical.thresholds }));
+    expect(columns.map((c) => row[c])).toEqual(expected);
   });
 });
