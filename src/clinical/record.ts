@@ -182,8 +182,8 @@ const CRS_ROLES: readonly Role[] = ['crs-condition'];
 
 /**
  * Medication code of an administration: inline, contained, or a Medication in the record (named
- * relatively, absolutely or with a version). `unresolved` is the reference when it names a
- * Medication the record does not hold, or one without a code: what was given is then not known.
+ * relatively, absolutely or with a version). `unresolved` says why what was given is not known:
+ * the reference names a Medication the record does not hold, one without a code, or none at all.
  */
 function medicationConcept(
   ma: MedicationAdministration,
@@ -192,24 +192,30 @@ function medicationConcept(
   if (ma.medicationCodeableConcept) return { concept: ma.medicationCodeableConcept };
   if (!ma.medicationReference) return { concept: undefined };
   const ref: unknown = ma.medicationReference.reference;
-  if (typeof ref !== 'string' || !ref) return { concept: undefined, unresolved: describeMedicationRef(undefined) };
-  const found = ref.startsWith('#')
+  if (typeof ref !== 'string' || !ref)
+    return { concept: undefined, unresolved: 'its medication is named without a reference to a Medication' };
+  const contained = ref.startsWith('#');
+  const found = contained
     ? (ma.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined)
     : record.medications.get(medicationKey(ref) ?? ref);
-  return found?.code ? { concept: found.code } : { concept: undefined, unresolved: describeMedicationRef(ref) };
+  if (found?.code) return { concept: found.code };
+  return { concept: undefined, unresolved: unresolvedReason(ref, contained, found !== undefined) };
 }
 
 /**
- * An unresolved medication reference as a card names it: its `Medication/<id>` or contained `#id`,
- * never the reference's own text (input, which could carry markdown into the card).
+ * Why an administration's Medication gives no drug, naming it by its checked `Medication/<id>` or
+ * contained `#id`, never by the reference's own text (input, which could carry markdown into a card).
  */
-function describeMedicationRef(ref: string | undefined): string {
-  if (ref === undefined) return 'named without a reference to a Medication';
-  if (ref.startsWith('#'))
-    return /^#[A-Za-z0-9\-.]{1,64}$/.test(ref)
-      ? `contained ${ref}`
-      : 'a contained Medication whose id is not a FHIR id';
-  return medicationKey(ref) ?? 'a reference that is not to a Medication';
+function unresolvedReason(ref: string, contained: boolean, held: boolean): string {
+  if (contained) {
+    if (!/^#[A-Za-z0-9\-.]{1,64}$/.test(ref)) return 'it names a contained Medication by an id that is not a FHIR id';
+    return held
+      ? `its contained Medication ${ref} has no code`
+      : `it names contained ${ref}, which it does not contain`;
+  }
+  const key = medicationKey(ref);
+  if (key === undefined) return 'its medication reference is not to a Medication';
+  return held ? `it names ${key}, which has no code` : `it names ${key}, which is not among the Medications read`;
 }
 
 /**
@@ -339,7 +345,7 @@ function medicationEvents(
       issues.push({
         severity: 'warning',
         code: 'medication-unknown',
-        message: `its medication (${unresolved}) was not in the data given, could not be read or has no code: what was given is not known`,
+        message: `${unresolved}: what was given is not known`,
         resource,
       });
       continue;

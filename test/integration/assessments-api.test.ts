@@ -450,8 +450,7 @@ describe('CLI on a Bulk Data folder: bad lines are left out and said, never the 
     expect(assessment?.issues).toContainEqual({
       severity: 'warning',
       code: 'medication-unknown',
-      message:
-        'its medication (Medication/m1) was not in the data given, could not be read or has no code: what was given is not known',
+      message: 'it names Medication/m1, which is not among the Medications read: what was given is not known',
       resource: 'MedicationAdministration/ma-m1',
     });
   }, 30_000);

@@ -140,7 +140,7 @@ describe('patient-view: Medications named by administrations are read from fhirS
       '1 MedicationAdministration record could not be read: a G-CSF dose among them would not be counted here. Check the chart before ordering.',
     );
     expect(card?.detail).toContain(
-      '**Data not used:** 1 record names a medication that could not be read and was left out: MedicationAdministration/ma-x (its medication (Medication/not-on-server) was not in the data given, could not be read or has no code: what was given is not known).',
+      '**Data not used:** 1 record names a medication that could not be read and was left out: MedicationAdministration/ma-x (it names Medication/not-on-server, which is not among the Medications read).',
     );
   });
 

@@ -93,43 +93,58 @@ test('medicationsToRead: the Medications named and not held, in the order first 
 describe('an administration whose Medication is not in the data given', () => {
   const clinical = loadClinicalContext({ timeZone: 'UTC' });
   const ctx = { serviceId: 'svc', patientId: 'p1', smartLaunchUrl: undefined, orderables: clinical.orderables };
-  const unknownMessage =
-    'its medication (Medication/not-sent) was not in the data given, could not be read or has no code: what was given is not known';
-
+  // Each row: the administration, the Medications sent, and why the card says what was given is not known.
   test.each<[string, MedicationAdministration, Medication[], string]>([
     [
-      'a Medication the EHR did not send',
+      'a Medication the EHR did not send (or a read could not get)',
       givenByReference('ma-1', 'Medication/not-sent', 3),
       [],
-      'Medication/not-sent',
+      'it names Medication/not-sent, which is not among the Medications read',
     ],
     [
       'a Medication with no code',
       givenByReference('ma-1', 'Medication/not-sent', 3),
       [{ resourceType: 'Medication', id: 'not-sent' }],
-      'Medication/not-sent',
+      'it names Medication/not-sent, which has no code',
     ],
-    ['a contained Medication that is not there', givenByReference('ma-1', '#gone', 3), [], 'contained #gone'],
+    [
+      'a contained Medication that is not there',
+      givenByReference('ma-1', '#gone', 3),
+      [],
+      'it names contained #gone, which it does not contain',
+    ],
+    [
+      'a contained Medication with no code',
+      givenByReference('ma-1', '#m1', 3, { contained: [{ resourceType: 'Medication', id: 'm1' }] }),
+      [],
+      'its contained Medication #m1 has no code',
+    ],
+    [
+      'a contained Medication named by an id that is not a FHIR id, carrying markdown',
+      givenByReference('ma-1', '#x **Order now**', 3),
+      [],
+      'it names a contained Medication by an id that is not a FHIR id',
+    ],
     [
       // Input text never reaches the card: only a checked Medication id does.
       'a reference that is not to a Medication, carrying markdown',
       givenByReference('ma-1', 'Medication/x) **Order now** [link](https://evil.example) (', 3),
       [],
-      'a reference that is not to a Medication',
+      'its medication reference is not to a Medication',
     ],
     [
       'a reference with a display only',
       { ...givenByReference('ma-1', 'x', 3), medicationReference: { display: 'Kymriah' } },
       [],
-      'named without a reference to a Medication',
+      'its medication is named without a reference to a Medication',
     ],
-  ])('%s is reported (medication-unknown), not dropped without a word', (_why, ma, extra, named) => {
+  ])('%s is reported (medication-unknown), not dropped without a word', (_why, ma, extra, why) => {
     const a = assessOn(5, [infusion(0), ma, ...extra]);
     expect(a.issues.filter((i) => i.code === 'medication-unknown')).toEqual([
       {
         severity: 'warning',
         code: 'medication-unknown',
-        message: `its medication (${named}) was not in the data given, could not be read or has no code: what was given is not known`,
+        message: `${why}: what was given is not known`,
         resource: 'MedicationAdministration/ma-1',
       },
     ]);
@@ -159,7 +174,7 @@ describe('an administration whose Medication is not in the data given', () => {
       '1 MedicationAdministration record could not be read: a G-CSF dose among them would not be counted here. Check the chart before ordering.',
     );
     expect(card?.detail).toContain(
-      `**Data not used:** 1 record names a medication that could not be read and was left out: MedicationAdministration/ma-1 (${unknownMessage}).`,
+      `**Data not used:** 1 record names a medication that could not be read and was left out: MedicationAdministration/ma-1 (it names Medication/not-sent, which is not among the Medications read). What this card says rests on the rest of the record; check the chart for what is missing.`,
     );
   });
 });
