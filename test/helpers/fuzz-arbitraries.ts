@@ -642,11 +642,21 @@ export function cleanBody(c: FuzzCase, today: string): JsonObject {
       };
     case 'assessments': {
       const resources = patientRecord(c.base, today);
-      return clone({
+      // Every third seed as a transaction writes it: references by the entries' urn:uuid fullUrls.
+      const byUrn = c.base.seed % 3 === 0;
+      const urn = (reference: string): string => `urn:uuid:${reference.slice(reference.indexOf('/') + 1)}`;
+      const bundle = clone({
         resourceType: 'Bundle',
-        type: 'collection',
+        type: byUrn ? 'transaction' : 'collection',
         entry: resources.map((resource) => ({ fullUrl: `urn:uuid:${resource.id ?? ''}`, resource })),
-      } as unknown as Json) as JsonObject;
+      } as unknown as Json) as { entry: { resource: Record<string, { reference?: string } | undefined> }[] };
+      if (byUrn)
+        for (const { resource } of bundle.entry)
+          for (const field of ['subject', 'patient', 'medicationReference']) {
+            const ref = resource[field]?.reference;
+            if (ref && !ref.startsWith('#')) resource[field] = { reference: urn(ref) };
+          }
+      return bundle as unknown as JsonObject;
     }
   }
 }

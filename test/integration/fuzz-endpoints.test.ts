@@ -204,3 +204,29 @@ describe('patient-view with one malformed resource among good ones', () => {
     expect(kinds(await cardsOf(built.intact, 'the intact record'))).toContain('hematotoxicity-summary:info');
   });
 });
+
+describe('POST /assessments bodies of the fuzzer', () => {
+  test('unmutated, the transaction form (references by urn:uuid, every third seed) assesses its patient (sanity check)', async () => {
+    for (const seed of [3, 6]) {
+      const c = {
+        endpoint: 'assessments' as const,
+        base: { seed, day: 9 },
+        contentType: 'application/fhir+json',
+        mutations: [],
+      };
+      const built = buildRequest(c, TEST_TODAY);
+      expect(built.body).toContain('"subject":{"reference":"urn:uuid:');
+      const res = await request(t.app)
+        .post(`${built.path}?asOf=${TEST_TODAY}`)
+        .set('content-type', built.contentType)
+        .send(built.body)
+        .expect(200);
+      const a = res.body as { patientId: string; dayPostInfusion: number; issues: { code: string }[] };
+      expect([a.patientId, a.dayPostInfusion, a.issues.filter((i) => i.code === 'patient-mismatch')]).toEqual([
+        `fuzz-${seed}-9`,
+        9,
+        [],
+      ]);
+    }
+  });
+});
