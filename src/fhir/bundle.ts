@@ -46,19 +46,36 @@ export interface BundleEntry {
 
 /** A FHIR id (R4 datatypes: `[A-Za-z0-9\-.]{1,64}`). */
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+/** A RESTful fullUrl: `[base]/[Type]/[id]` (R4 Bundle.entry.fullUrl, version-independent). */
+const RESTFUL = /^https?:\/\/.+\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
 
 /**
- * The id an entry's fullUrl gives a resource sent without one: the UUID of `urn:uuid:`, the OID of
- * `urn:oid:`, or the last segment of a RESTful `…/Type/id` (R4 Bundle.entry.fullUrl: the fullUrl
- * "SHALL NOT disagree with the id in the resource").
+ * A URI as compared here: `urn:uuid:` and `urn:oid:` with their scheme in lower case, and the UUID
+ * too (RFC 4122: hex digits are case-insensitive on input); anything else as written.
  */
-function idFromFullUrl(fullUrl: string, type: string): string | undefined {
-  const lower = fullUrl.toLowerCase();
-  const candidate =
-    lower.startsWith('urn:uuid:') || lower.startsWith('urn:oid:')
-      ? fullUrl.slice(fullUrl.indexOf(':', 4) + 1)
-      : new RegExp(`/${type}/([^/]+)$`).exec(fullUrl)?.[1];
-  return candidate !== undefined && FHIR_ID.test(candidate) ? candidate : undefined;
+function normalUri(uri: string): string {
+  const head = uri.slice(0, 9).toLowerCase();
+  if (head === 'urn:uuid:') return uri.toLowerCase();
+  if (head.startsWith('urn:oid:')) return `urn:oid:${uri.slice(8)}`;
+  return uri;
+}
+
+/**
+ * What an entry's fullUrl says of its resource: the id it gives one sent without an id (the UUID
+ * of `urn:uuid:`, the OID of `urn:oid:`, the id of a RESTful `…/Type/id`), and whether it may name
+ * the entry at all. A RESTful fullUrl that disagrees with the resource's type or id (R4: it "SHALL
+ * NOT disagree with the id in the resource") names nothing: a Patient filed at `…/Observation/7`
+ * is not what a reference to that URL means.
+ */
+function readFullUrl(fullUrl: string, resource: FhirResource): { usable: boolean; id?: string } {
+  const restful = RESTFUL.exec(fullUrl);
+  if (restful) {
+    const agrees = restful[1] === resource.resourceType && (!resource.id || resource.id === restful[2]);
+    return agrees ? { usable: true, id: restful[2] } : { usable: false };
+  }
+  const uri = normalUri(fullUrl);
+  const id = uri.startsWith('urn:uuid:') ? uri.slice(9) : uri.startsWith('urn:oid:') ? uri.slice(8) : undefined;
+  return { usable: true, ...(id !== undefined && FHIR_ID.test(id) ? { id } : {}) };
 }
 
 /** Whether a reference is absolute (a URI with a scheme: `urn:uuid:…`, `https://…`), not `Type/id` or `#id`. */
@@ -81,36 +98,55 @@ function referenceIn(resource: FhirResource, field: (typeof FOLLOWED)[number]): 
  * FHIR R4 says ("Resolving references in Bundles"): an absolute reference (`urn:uuid:…`,
  * `urn:oid:…`, a URL) names the entry whose fullUrl it equals, and is rewritten as that resource's
  * `Type/id`, the form the engine reads. A resource sent without an id takes the one its fullUrl
- * gives (idFromFullUrl). Relative references (`Patient/1`) are left as they are: resolved against
- * the entry's own server, they name the same `Type/id`. A reference that names no entry is left as
- * it is (the engine then says it names no patient, or a Medication it does not have). Resources
- * are copied where changed; the input is not modified.
+ * gives (readFullUrl), so that a transaction's entries are not all "Observation/(no id)" where the
+ * assessment names its evidence. Relative references (`Patient/1`) are left as they are: resolved
+ * against the entry's own server, they name the same `Type/id`.
+ *
+ * What the Bundle does not make certain is left as it was, never guessed: a fullUrl two entries
+ * share (R4 bdl-7 forbids it) names neither and gives neither an id; an id a fullUrl gives that
+ * another resource of the type already has (its own, or one given first) is not given, since two
+ * results under one id would be taken as versions of one; a RESTful fullUrl that disagrees with
+ * its resource names nothing. A reference left as it was then names no patient or no known
+ * Medication, and the engine says so (`patient-mismatch`, `medication-unknown`). Resources are
+ * copied where changed; the input is not modified.
  */
 export function resolveEntryReferences(entries: readonly BundleEntry[]): FhirResource[] {
-  // A resource sent without an id is known by the one its fullUrl gives: a transaction's entries
-  // would otherwise all be "Observation/(no id)" wherever the assessment names its evidence.
-  const out = entries.map(({ resource, fullUrl }) => {
-    if (resource.id || fullUrl === undefined) return resource;
-    const id = idFromFullUrl(fullUrl, resource.resourceType);
-    return id === undefined ? resource : { ...resource, id };
-  });
-  // Most Bundles (searchsets, Bulk Data) use relative references only: then nothing to resolve.
+  const out = entries.map((e) => e.resource);
   const absolute = (r: FhirResource): boolean =>
     FOLLOWED.some((field) => {
       const ref = referenceIn(r, field);
       return ref !== undefined && isAbsolute(ref);
     });
+  // Most Bundles (searchsets, collections of stored resources) have ids and relative references
+  // only: then there is nothing to give and nothing to resolve.
+  if (!entries.some((e) => !e.resource.id && e.fullUrl !== undefined) && !out.some(absolute)) return out;
+  const read = entries.map((e) => (e.fullUrl === undefined ? undefined : readFullUrl(e.fullUrl, e.resource)));
+  const sharing = new Map<string, number>();
+  for (const e of entries)
+    if (e.fullUrl !== undefined) sharing.set(normalUri(e.fullUrl), (sharing.get(normalUri(e.fullUrl)) ?? 0) + 1);
+  const unique = (i: number): boolean => {
+    const { fullUrl } = entries[i] as BundleEntry;
+    return fullUrl !== undefined && read[i]?.usable === true && sharing.get(normalUri(fullUrl)) === 1;
+  };
+  // Ids given from fullUrls, only where no resource of the type has that id already.
+  const taken = new Set(out.filter((r) => r.id).map((r) => `${r.resourceType}/${r.id ?? ''}`));
+  out.forEach((resource, i) => {
+    const id = read[i]?.id;
+    if (resource.id || id === undefined || !unique(i) || taken.has(`${resource.resourceType}/${id}`)) return;
+    taken.add(`${resource.resourceType}/${id}`);
+    out[i] = { ...resource, id };
+  });
   if (!out.some(absolute)) return out;
   const byFullUrl = new Map<string, string>();
-  entries.forEach((e, i) => {
-    const { resourceType, id } = out[i] as FhirResource;
-    if (e.fullUrl !== undefined && id && !byFullUrl.has(e.fullUrl)) byFullUrl.set(e.fullUrl, `${resourceType}/${id}`);
+  out.forEach(({ resourceType, id }, i) => {
+    const { fullUrl } = entries[i] as BundleEntry;
+    if (fullUrl !== undefined && id && unique(i)) byFullUrl.set(normalUri(fullUrl), `${resourceType}/${id}`);
   });
   for (let i = 0; i < out.length; i++) {
     for (const field of FOLLOWED) {
       const ref = referenceIn(out[i] as FhirResource, field);
       if (ref === undefined || !isAbsolute(ref)) continue;
-      const key = byFullUrl.get(ref);
+      const key = byFullUrl.get(normalUri(ref));
       if (key === undefined) continue;
       const resource = out[i] as FhirResource & Partial<Record<(typeof FOLLOWED)[number], Reference>>;
       out[i] = { ...resource, [field]: { ...resource[field], reference: key } };

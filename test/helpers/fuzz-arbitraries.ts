@@ -651,11 +651,14 @@ export function cleanBody(c: FuzzCase, today: string): JsonObject {
         entry: resources.map((resource) => ({ fullUrl: `urn:uuid:${resource.id ?? ''}`, resource })),
       } as unknown as Json) as { entry: { resource: Record<string, { reference?: string } | undefined> }[] };
       if (byUrn)
-        for (const { resource } of bundle.entry)
+        for (const { resource } of bundle.entry) {
           for (const field of ['subject', 'patient', 'medicationReference']) {
             const ref = resource[field]?.reference;
             if (ref && !ref.startsWith('#')) resource[field] = { reference: urn(ref) };
           }
+          // Every sixth seed as a client creates them: no ids, each known only by its fullUrl.
+          if (c.base.seed % 6 === 0) delete resource['id'];
+        }
       return bundle as unknown as JsonObject;
     }
   }

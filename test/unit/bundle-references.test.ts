@@ -91,14 +91,49 @@ describe('references between entries are resolved through their fullUrls (FHIR R
       ],
     ],
     [
-      'an absolute URL equal to a fullUrl: the entry’s Type/id (not the URL’s tail)',
+      'an absolute URL equal to a fullUrl that agrees with its resource: that resource’s Type/id',
       [
-        { fullUrl: `${BASE}/Patient/23`, resource: patient('p23') },
+        { fullUrl: `${BASE}/Patient/23`, resource: patient('23') },
         { resource: neutrophils(`${BASE}/Patient/23`, '2026-11-20', 0.3) },
       ],
       [
         ['Patient', undefined, undefined],
-        ['Observation', 'Patient/p23', undefined],
+        ['Observation', 'Patient/23', undefined],
+      ],
+    ],
+    [
+      'a RESTful fullUrl that disagrees with its resource (R4: "SHALL NOT disagree") names nothing',
+      [
+        { fullUrl: `${BASE}/Patient/zz`, resource: { ...given('Patient/p', 'Medication/m'), id: 'a' } },
+        { resource: neutrophils(`${BASE}/Patient/zz`, '2026-11-20', 0.3) },
+      ],
+      [
+        ['MedicationAdministration', 'Patient/p', 'Medication/m'],
+        ['Observation', `${BASE}/Patient/zz`, undefined],
+      ],
+    ],
+    [
+      'a fullUrl two entries share (R4 bdl-7) names neither',
+      [
+        { fullUrl: PATIENT_URN, resource: patient() },
+        { fullUrl: PATIENT_URN, resource: patient() },
+        { resource: neutrophils(PATIENT_URN, '2026-11-20', 0.3) },
+      ],
+      [
+        ['Patient', undefined, undefined],
+        ['Patient', undefined, undefined],
+        ['Observation', PATIENT_URN, undefined],
+      ],
+    ],
+    [
+      'a urn:uuid: in capitals names the entry written in lower case (RFC 4122: case-insensitive)',
+      [
+        { fullUrl: PATIENT_URN, resource: patient() },
+        { resource: neutrophils(PATIENT_URN.toUpperCase(), '2026-11-20', 0.3) },
+      ],
+      [
+        ['Patient', undefined, undefined],
+        ['Observation', `Patient/${PATIENT_UUID}`, undefined],
       ],
     ],
     [
@@ -191,13 +226,69 @@ describe('references between entries are resolved through their fullUrls (FHIR R
   });
 });
 
-describe('property: resolving never throws, never changes the input, and only ever names an entry', () => {
+describe('an id a fullUrl gives is never one another resource of the type has: two results are not one', () => {
+  const assessed = (entry: Entry[]) => {
+    const screened = bundleResources(bundleOf(entry) as never);
+    return assess(screened.resources, {
+      asOf: '2026-11-22',
+      inputIssues: screened.issues,
+      ...engineSettings(loadClinicalContext({ timeZone: 'UTC' })),
+    });
+  };
+  const p1 = { fullUrl: `${BASE}/Patient/p1`, resource: patient('p1') };
+  const product = { fullUrl: `${BASE}/Medication/k`, resource: kymriah('k') };
+  const infused = { resource: given('Patient/p1', 'Medication/k') }; // 2026-11-10: day 0
+
+  test('two Observations without ids at …/Observation/1 of two laboratories: both are read', () => {
+    // ANC 0.05 on day +10 is severe neutropenia (< 0.5, Wang et al. 2021), 1.5 on day +5 is not.
+    const a = assessed([
+      p1,
+      product,
+      infused,
+      { fullUrl: 'https://lab-a.example/fhir/Observation/1', resource: neutrophils('Patient/p1', '2026-11-20', 0.05) },
+      { fullUrl: 'https://lab-b.example/fhir/Observation/1', resource: neutrophils('Patient/p1', '2026-11-15', 1.5) },
+    ]);
+    expect([a.latest.anc?.value, a.severeCytopenias.map((e) => [e.lineage, e.onsetDay, e.nadir])]).toEqual([
+      0.05,
+      [['neutrophil', 10, 0.05]],
+    ]);
+    expect(a.issues.filter((i) => i.code === 'version-ambiguous')).toEqual([]);
+  });
+
+  test('an Observation without an id at …/Observation/1 beside Observation 1: both are read', () => {
+    const a = assessed([
+      p1,
+      product,
+      infused,
+      { resource: { ...neutrophils('Patient/p1', '2026-11-20', 0.05), id: '1' } },
+      { fullUrl: `${BASE}/Observation/1`, resource: neutrophils('Patient/p1', '2026-11-21', 1.5) },
+    ]);
+    expect([a.latest.anc?.value, a.severeCytopenias.map((e) => [e.onsetDay, e.nadir])]).toEqual([1.5, [[10, 0.05]]]);
+    expect(a.issues.filter((i) => i.code === 'version-ambiguous')).toEqual([]);
+  });
+
+  test('a Medication without an id at …/Medication/k does not replace Medication k: day 0 stays', () => {
+    const other = { resourceType: 'Medication', code: { text: 'ondansetron' } } as FhirResource;
+    const a = assessed([
+      p1,
+      product,
+      { fullUrl: 'https://pharmacy.example/fhir/Medication/k', resource: other },
+      infused,
+    ]);
+    expect([a.infusionDate, a.dayPostInfusion]).toEqual(['2026-11-10', 12]);
+  });
+});
+
+describe('property: resolving never throws, never changes the input, never merges two resources, only names an entry', () => {
   const urls = [
     PATIENT_URN,
+    PATIENT_URN.toUpperCase(),
     KYMRIAH_URN,
     'urn:oid:1.2.3',
     `${BASE}/Patient/9`,
     `${BASE}/Medication/m`,
+    `${BASE}/Observation/1`,
+    'https://other.example/fhir/Observation/1',
     'urn:example:x y',
     'Patient/9',
     'Medication/m',
@@ -223,12 +314,27 @@ describe('property: resolving never throws, never changes the input, and only ev
     }),
     fc.record({
       resourceType: fc.constant('Observation'),
+      id: fc.option(fc.constantFrom('1', '2'), { nil: undefined }),
       status: fc.constant('final'),
       code: fc.constant({ coding: [{ system: 'http://loinc.org', code: '751-8' }] }),
       subject: fc.record({ reference: url }),
     }),
   );
   const entry = fc.record({ fullUrl: fc.option(url, { nil: undefined }), resource }, { requiredKeys: ['resource'] });
+
+  // The rules, restated from FHIR R4 (Bundle.entry.fullUrl, bdl-7) and RFC 4122, not from the code.
+  const same = (a: string, b: string): boolean =>
+    a === b || (a.toLowerCase().startsWith('urn:uuid:') && a.toLowerCase() === b.toLowerCase());
+  const restful = (u: string) => /^https?:\/\/.+\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(u);
+  /** Whether entry j's fullUrl may name its resource (ids as they came out). */
+  const names = (entries: Entry[], out: FhirResource[], j: number, ref: string): boolean => {
+    const fullUrl = entries[j]?.fullUrl;
+    if (typeof fullUrl !== 'string' || !same(fullUrl, ref)) return false;
+    if (entries.filter((e) => typeof e.fullUrl === 'string' && same(e.fullUrl, fullUrl)).length !== 1) return false;
+    const r = out[j] as FhirResource;
+    const m = restful(fullUrl);
+    return r.id !== undefined && (!m || (m[1] === r.resourceType && m[2] === r.id));
+  };
 
   test('2,000 Bundles of up to 8 entries', () => {
     fc.assert(
@@ -238,23 +344,22 @@ describe('property: resolving never throws, never changes the input, and only ev
         expect(entries).toEqual(before);
         expect(out).toHaveLength(entries.length);
         out.forEach((r, i) => {
+          const input = entries[i]?.resource as FhirResource;
+          if (input.id === undefined && r.id !== undefined) {
+            // A given id: no other resource of the type has it, in the input or given.
+            const others = out.filter((o, j) => j !== i && o.resourceType === r.resourceType && o.id === r.id);
+            expect(others).toEqual([]);
+          } else expect(r.id).toBe(input.id);
           for (const field of ['subject', 'medicationReference'] as const) {
-            const was = (entries[i]?.resource as unknown as Record<string, { reference: string } | undefined>)[field]
-              ?.reference;
+            const was = (input as unknown as Record<string, { reference: string } | undefined>)[field]?.reference;
             const now = (r as unknown as Record<string, { reference: string } | undefined>)[field]?.reference;
-            if (now === was) {
-              // Left as it was: an absolute reference then names no entry that has an id.
-              if (was !== undefined && /^[a-z]+:/.test(was))
-                expect(entries.some((e, j) => e.fullUrl === was && out[j]?.id)).toBe(false);
-              continue;
-            }
-            // Rewritten: `was` is the fullUrl of the first entry that has it and an id (its own, or its
-            // fullUrl's), and `now` is that resource's Type/id.
-            const target = entries.findIndex((e, j) => e.fullUrl === was && out[j]?.id);
-            expect(target).toBeGreaterThanOrEqual(0);
-            const named = out[target] as FhirResource;
-            expect(now).toBe(`${named.resourceType}/${named.id ?? ''}`);
-            expect(named.id).toMatch(/^[A-Za-z0-9\-.]{1,64}$/);
+            if (was === undefined) continue;
+            const target = out.findIndex((_, j) => names(entries, out, j, was));
+            if (!/^[a-z]+:/i.test(was))
+              expect(now).toBe(was); // relative: as it was
+            else if (target < 0)
+              expect(now).toBe(was); // names no entry it may: as it was
+            else expect(now).toBe(`${out[target]?.resourceType ?? ''}/${out[target]?.id ?? ''}`);
           }
         });
       }),
