@@ -171,7 +171,7 @@ export function unreadDataNote(a: Assessment): string | undefined {
   if (skipped.length > 0) parts.push(leftOut(skipped, 'could not be read', /; resource left out$/));
   if (elsewhere.length > 0) parts.push(leftOut(elsewhere, 'name another patient or none', /; not used$/));
   if (unknownDrug.length > 0)
-    parts.push(leftOut(unknownDrug, 'name a medication that could not be read', /: what was given is not known$/));
+    parts.push(leftOut(unknownDrug, 'name a drug that could not be identified', /: what was given is not known$/));
   for (const i of unavailable.slice(0, 3)) parts.push(`${capitalize(i.message)}.`);
   return `**Data not used:** ${parts.join(' ')} What this card says rests on the rest of the record; check the chart for what is missing.`;
 }

@@ -193,7 +193,7 @@ function medicationConcept(
   if (!ma.medicationReference) return { concept: undefined };
   const ref: unknown = ma.medicationReference.reference;
   if (typeof ref !== 'string' || !ref)
-    return { concept: undefined, unresolved: 'its medication is named without a reference to a Medication' };
+    return { concept: undefined, unresolved: 'its drug is named by text only, with no reference to a Medication' };
   const contained = ref.startsWith('#');
   const found = contained
     ? (ma.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined)
@@ -203,19 +203,20 @@ function medicationConcept(
 }
 
 /**
- * Why an administration's Medication gives no drug, naming it by its checked `Medication/<id>` or
- * contained `#id`, never by the reference's own text (input, which could carry markdown into a card).
+ * Why an administration's Medication gives no drug, as a card says it in brackets after the
+ * administration, naming the Medication by its checked `Medication/<id>` or contained `#id`, never
+ * by the reference's own text (input, which could carry markdown into a card).
  */
 function unresolvedReason(ref: string, contained: boolean, held: boolean): string {
   if (contained) {
-    if (!/^#[A-Za-z0-9\-.]{1,64}$/.test(ref)) return 'it names a contained Medication by an id that is not a FHIR id';
-    return held
-      ? `its contained Medication ${ref} has no code`
-      : `it names contained ${ref}, which it does not contain`;
+    if (!/^#[A-Za-z0-9\-.]{1,64}$/.test(ref)) return 'its contained Medication is named by an id that is not a FHIR id';
+    return held ? `its contained Medication ${ref} has no drug code` : `its contained Medication ${ref} is missing`;
   }
   const key = medicationKey(ref);
-  if (key === undefined) return 'its medication reference is not to a Medication';
-  return held ? `it names ${key}, which has no code` : `it names ${key}, which is not among the Medications read`;
+  if (key !== undefined) return held ? `${key} has no drug code` : `${key} was not in the data received`;
+  // A URN (a transaction's urn:uuid:) names an entry, whatever its type: one that was not sent or was left out.
+  if (/^urn:/i.test(ref)) return 'its drug reference names nothing in the data received';
+  return 'its drug reference is not to a Medication';
 }
 
 /**

@@ -450,7 +450,7 @@ describe('CLI on a Bulk Data folder: bad lines are left out and said, never the 
     expect(assessment?.issues).toContainEqual({
       severity: 'warning',
       code: 'medication-unknown',
-      message: 'it names Medication/m1, which is not among the Medications read: what was given is not known',
+      message: 'Medication/m1 was not in the data received: what was given is not known',
       resource: 'MedicationAdministration/ma-m1',
     });
   }, 30_000);

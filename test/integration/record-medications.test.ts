@@ -140,7 +140,7 @@ describe('patient-view: Medications named by administrations are read from fhirS
       '1 MedicationAdministration record could not be read: a G-CSF dose among them would not be counted here. Check the chart before ordering.',
     );
     expect(card?.detail).toContain(
-      '**Data not used:** 1 record names a medication that could not be read and was left out: MedicationAdministration/ma-x (it names Medication/not-on-server, which is not among the Medications read).',
+      '**Data not used:** 1 record names a drug that could not be identified and was left out: MedicationAdministration/ma-x (Medication/not-on-server was not in the data received).',
     );
   });
 
@@ -236,7 +236,7 @@ describe('a fhirServer that never answers the Medication search', () => {
       expect(card?.detail).toContain(
         "11 Medications the patient's administrations name could not be read from fhirServer (fhirServer did not answer within the 1000 ms this read may take).",
       );
-      expect(card?.detail).toContain('60 records name a medication that could not be read and were left out');
+      expect(card?.detail).toContain('60 records name a drug that could not be identified and were left out');
     } finally {
       await partly.close();
     }

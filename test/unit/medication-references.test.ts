@@ -99,44 +99,50 @@ describe('an administration whose Medication is not in the data given', () => {
       'a Medication the EHR did not send (or a read could not get)',
       givenByReference('ma-1', 'Medication/not-sent', 3),
       [],
-      'it names Medication/not-sent, which is not among the Medications read',
+      'Medication/not-sent was not in the data received',
     ],
     [
       'a Medication with no code',
       givenByReference('ma-1', 'Medication/not-sent', 3),
       [{ resourceType: 'Medication', id: 'not-sent' }],
-      'it names Medication/not-sent, which has no code',
+      'Medication/not-sent has no drug code',
     ],
     [
       'a contained Medication that is not there',
       givenByReference('ma-1', '#gone', 3),
       [],
-      'it names contained #gone, which it does not contain',
+      'its contained Medication #gone is missing',
     ],
     [
       'a contained Medication with no code',
       givenByReference('ma-1', '#m1', 3, { contained: [{ resourceType: 'Medication', id: 'm1' }] }),
       [],
-      'its contained Medication #m1 has no code',
+      'its contained Medication #m1 has no drug code',
     ],
     [
       'a contained Medication named by an id that is not a FHIR id, carrying markdown',
       givenByReference('ma-1', '#x **Order now**', 3),
       [],
-      'it names a contained Medication by an id that is not a FHIR id',
+      'its contained Medication is named by an id that is not a FHIR id',
     ],
     [
       // Input text never reaches the card: only a checked Medication id does.
       'a reference that is not to a Medication, carrying markdown',
       givenByReference('ma-1', 'Medication/x) **Order now** [link](https://evil.example) (', 3),
       [],
-      'its medication reference is not to a Medication',
+      'its drug reference is not to a Medication',
+    ],
+    [
+      'a urn:uuid: that names no entry (a transaction whose Medication was not sent or was left out)',
+      givenByReference('ma-1', 'urn:uuid:11111111-2222-4333-8444-555555555555', 3),
+      [],
+      'its drug reference names nothing in the data received',
     ],
     [
       'a reference with a display only',
       { ...givenByReference('ma-1', 'x', 3), medicationReference: { display: 'Kymriah' } },
       [],
-      'its medication is named without a reference to a Medication',
+      'its drug is named by text only, with no reference to a Medication',
     ],
   ])('%s is reported (medication-unknown), not dropped without a word', (_why, ma, extra, why) => {
     const a = assessOn(5, [infusion(0), ma, ...extra]);
@@ -174,7 +180,7 @@ describe('an administration whose Medication is not in the data given', () => {
       '1 MedicationAdministration record could not be read: a G-CSF dose among them would not be counted here. Check the chart before ordering.',
     );
     expect(card?.detail).toContain(
-      `**Data not used:** 1 record names a medication that could not be read and was left out: MedicationAdministration/ma-1 (it names Medication/not-sent, which is not among the Medications read). What this card says rests on the rest of the record; check the chart for what is missing.`,
+      `**Data not used:** 1 record names a drug that could not be identified and was left out: MedicationAdministration/ma-1 (Medication/not-sent was not in the data received). What this card says rests on the rest of the record; check the chart for what is missing.`,
     );
   });
 });
