@@ -136,7 +136,19 @@ function totalDays(a: Assessment, lineage: Lineage): number | undefined {
  * `true`/`false` (csv-stringify's default would be `1` and an empty cell); null and undefined are
  * empty cells.
  */
-const CSV_OPTIONS: Options = { eof: false, cast: { boolean: (value) => String(value) } };
+const CSV_OPTIONS: Options = {
+  eof: false,
+  cast: { boolean: (value) => String(value), string: spreadsheetSafe },
+};
+
+/**
+ * A text cell a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or carriage
+ * return; OWASP, "CSV Injection") gets a leading `'`, which spreadsheets show as text. A FHIR id may
+ * start with `-` (`-A1` would be read as a reference to cell A1).
+ */
+function spreadsheetSafe(value: string): string {
+  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}
 
 export function assessmentCsvHeader(): string {
   return stringify([COLUMNS.map(([name]) => name)], CSV_OPTIONS);
