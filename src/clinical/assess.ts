@@ -163,12 +163,30 @@ interface PatientFacts {
   lln: (term: CtcaeTerm) => number;
 }
 
-/** Recorded as deceased on or before the assessment date (or deceased without a date). */
+/**
+ * The death the Patient records: a day (`deceasedDateTime` to the day), or only a year or a month
+ * (FHIR dateTime allows `2026` and `2026-11`), with the first day it allows. Undefined when none.
+ */
+function recordedDeath(
+  record: PatientRecord,
+  timeZone: string,
+): { date: string } | { partial: string; earliest: string } | undefined {
+  const written: unknown = record.patient?.deceasedDateTime;
+  const death = readInstant(written as string | undefined, timeZone);
+  if (death) return { date: death.date };
+  const partial = typeof written === 'string' ? /^(\d{4})(?:-(0[1-9]|1[0-2]))?$/.exec(written) : null;
+  if (!partial) return undefined;
+  return { partial: partial[0], earliest: `${partial[1] ?? ''}-${partial[2] ?? '01'}-01` };
+}
+
+/**
+ * Recorded as deceased on or before the assessment date: a death on a day up to it, a year or month
+ * of death that begins by then (a record does not hold a death still to come), or a death without a date.
+ */
 function isDeceased(record: PatientRecord, asOf: string, timeZone: string): boolean {
-  const p = record.patient;
-  if (p?.deceasedBoolean === true) return true;
-  const death = readInstant(p?.deceasedDateTime, timeZone);
-  return death !== undefined && death.date <= asOf;
+  if (record.patient?.deceasedBoolean === true) return true;
+  const death = recordedDeath(record, timeZone);
+  return death !== undefined && ('date' in death ? death.date : death.earliest) <= asOf;
 }
 
 export function assess(resources: readonly FhirResource[], options: AssessOptions): Assessment {
@@ -429,11 +447,18 @@ function censoringOf(ctx: AssessContext, record: PatientRecord, timeZone: string
   if (!ctx.infused) return null;
   const found: Censoring[] = [];
   const patient = record.patient;
-  const death = readInstant(patient?.deceasedDateTime, timeZone);
+  const death = recordedDeath(record, timeZone);
   const reference = patient?.id ? `Patient/${patient.id}` : undefined;
-  if (death && death.date <= ctx.asOf) {
+  if (death && 'date' in death && death.date <= ctx.asOf) {
     const day = ctx.day(death.date);
     found.push({ reason: 'death', date: death.date, day, lastCountedDay: day, ...(reference ? { reference } : {}) });
+  } else if (death && 'partial' in death && death.earliest <= ctx.asOf) {
+    ctx.issues.push({
+      severity: 'warning',
+      code: 'censoring',
+      message: `the patient is recorded as deceased in ${death.partial}, without a day: ICAHT counting could not be stopped at death`,
+      ...(reference ? { resource: reference } : {}),
+    });
   } else if (patient?.deceasedBoolean === true) {
     ctx.issues.push({
       severity: 'warning',

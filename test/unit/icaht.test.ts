@@ -490,6 +490,26 @@ describe('censoring: counting stops at death, a later CAR-T or allogeneic HSCT (
     expect(a.recommendations).toEqual([]); // no advice for a patient recorded as deceased
   });
 
+  // Day 0 is 2026-03-01, so the assessment date (day +20) is 2026-03-21. FHIR dateTime allows a year or a month.
+  test.each<[string, boolean]>([
+    ['2026', true], // begins 2026-01-01, before the assessment date
+    ['2026-03', true], // the month of the assessment date: a record holds no death still to come
+    ['2026-02', true],
+    ['2026-04', false], // begins after the assessment date (a retrospective run)
+    ['2027', false],
+  ])('deceased in %s, without a day: recorded as deceased = %s; never censored at a guessed day', (when, deceased) => {
+    const a = assessOn(20, [{ ...patient(), deceasedDateTime: when }, infusion(0), anc(19, 0.3)]);
+    expect(a.icaht.censoring).toBeNull();
+    expect(a.issues.filter((i) => i.code === 'censoring' && i.severity === 'warning').map((i) => i.message)).toEqual(
+      deceased
+        ? [
+            `the patient is recorded as deceased in ${when}, without a day: ICAHT counting could not be stopped at death`,
+          ]
+        : [],
+    );
+    expect(a.recommendations.length === 0).toBe(deceased); // ANC 0.3 on day +19 otherwise asks for G-CSF
+  });
+
   test('allogeneic HSCT on day +10 and death on day +11: counting stops at the HSCT, and no advice is given', () => {
     const dead = { ...patient(), deceasedDateTime: `${dateOf(11)}T08:00:00Z` };
     const a = assessOn(12, [dead, infusion(0), procedure(CPT, '38240', 10), anc(11, 0.2)]);
