@@ -92,6 +92,11 @@ const ALIASES: Partial<Record<Dimension, Record<string, string>>> = {
     'cells/mm3': '/mm3',
     'cells/cumm': '/mm3',
     '/cumm': '/mm3',
+    // "cmm", cubic millimetre (= µL), as many laboratory reports write it.
+    'cells/cmm': '/mm3',
+    '/cmm': '/mm3',
+    'k/cmm': '10*3/uL',
+    'thou/cmm': '10*3/uL',
     '#/ul': '/uL',
     'cell/ul': '/uL',
   },
@@ -180,7 +185,15 @@ function ucumConvert(unit: string, target: string): ReturnType<NonNullable<typeo
 }
 
 function clean(unit: string): string {
-  return unit.replace(/[µμ]/g, 'u').replace(/\s+/g, '');
+  return (
+    unit
+      .replace(/[µμ]/g, 'u')
+      .replace(/\s+/g, '')
+      // "mcL", the microlitre ISMP recommends writing instead of "µL" (US labs: "K/mcL", "cells/mcL").
+      .replace(/\/mcl$/i, '/uL')
+      // "x10(9)/L", "x10(3)/uL": exponents in brackets, as some laboratory systems print them.
+      .replace(/10\((\d{1,2})\)/g, '10^$1')
+  );
 }
 
 /** Finds how to convert `unit` into the canonical unit of `dimension` (cached per unit). */

@@ -25,6 +25,16 @@ describe('toCanonical: counts in 10^9/L, Hb in g/L, Ig in mg/dL, CRP mg/dL, ferr
     ['count', '{cells}/uL', 90, 0.09, 'UCUM with annotation'],
     ['count', 'G/L', 3.1, 3.1, 'French giga/L (in UCUM, G is gauss)'],
     ['count', '10^9/L', 7, 7, 'caret notation'],
+    ['count', 'K/mcL', 0.4, 0.4, 'mcL: the microlitre ISMP recommends writing (a helper’s probe)'],
+    ['count', '10*3/mcL', 0.4, 0.4, 'mcL'],
+    ['count', 'x10^3/mcL', 0.4, 0.4, 'mcL'],
+    ['count', 'cells/mcL', 300, 0.3, 'mcL: 300 cells per microlitre is 0.3 ×10⁹/L'],
+    ['count', '/mcL', 300, 0.3, 'mcL'],
+    ['count', 'x10(9)/L', 0.3, 0.3, 'exponent in brackets'],
+    ['count', 'x10(3)/uL', 0.3, 0.3, 'exponent in brackets'],
+    ['count', '/cmm', 300, 0.3, 'cmm, cubic millimetre = µL'],
+    ['count', 'cells/cmm', 300, 0.3, 'cmm'],
+    ['count', 'K/cmm', 0.3, 0.3, 'cmm'],
     ['hemoglobin', 'g/dL', 8.5, 85, 'UCUM'],
     ['hemoglobin', 'g/dl', 8.5, 85, 'spec list'],
     ['hemoglobin', 'G/DL', 8.5, 85, 'upper-case lab system'],
@@ -49,6 +59,8 @@ describe('toCanonical: counts in 10^9/L, Hb in g/L, Ig in mg/dL, CRP mg/dL, ferr
   test.each<[Dimension, string | undefined, string]>([
     ['count', 'K/ul2', 'unit "K/ul2" cannot be read as a count per volume'],
     ['count', 'g/L', 'unit "g/L" cannot be read as a count per volume'],
+    ['count', 'mcg/L', 'unit "mcg/L" cannot be read as a count per volume'], // a mass, not a count: mc is not read as µ here
+    ['count', 'GI/L', 'unit "GI/L" cannot be read as a count per volume'], // Gi is UCUM's gibi (2^30): not guessed as giga
     ['count', 'mg/dL', 'cannot be read as a count per volume'],
     ['count', undefined, 'the value has no unit'],
     ['count', '', 'the value has no unit'],
