@@ -245,6 +245,37 @@ describe('which version of one Observation wins (docs/clinical-logic.md §3: ver
     ['nothing to compare: corrected over final', v(undefined, undefined, 'corrected'), v(), true],
     ['final does not replace amended', v(), v(undefined, undefined, 'amended'), false],
     ['identical versions: the first seen stays', v('1', JAN), v('1', JAN), false],
+    // lastUpdated is an instant: compared as a time, not as text (a helper's probe).
+    [
+      '12:00-05:00 (17:00Z) is after 16:30Z',
+      v(undefined, '2025-01-01T12:00:00-05:00'),
+      v(undefined, '2025-01-01T16:30:00Z'),
+      true,
+    ],
+    [
+      '16:30Z is not after 12:00-05:00 (17:00Z)',
+      v(undefined, '2025-01-01T16:30:00Z'),
+      v(undefined, '2025-01-01T12:00:00-05:00'),
+      false,
+    ],
+    [
+      '10:00:00.250Z is after 10:00:00Z',
+      v(undefined, '2025-01-01T10:00:00.250Z'),
+      v(undefined, '2025-01-01T10:00:00Z'),
+      true,
+    ],
+    [
+      '10:00:00Z and 10:00:00.000Z are one time: amended over final decides',
+      v(undefined, '2025-01-01T10:00:00Z', 'amended'),
+      v(undefined, '2025-01-01T10:00:00.000Z'),
+      true,
+    ],
+    [
+      '10:00:00.000Z and 10:00:00Z: final does not replace amended',
+      v(undefined, '2025-01-01T10:00:00.000Z'),
+      v(undefined, '2025-01-01T10:00:00Z', 'amended'),
+      false,
+    ],
   ])('%s', (_name, a, b, expected) => {
     expect(supersedes(a, b)).toBe(expected);
   });
