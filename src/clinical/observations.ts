@@ -4,6 +4,7 @@
  * fatal (docs/clinical-logic.md §3).
  */
 import type { Observation, Quantity } from 'fhir/r4.js';
+import { compareVersions } from './versions.js';
 import { InstantParser } from './dates.js';
 import type { Role, Terminology } from './terminology.js';
 import type { Analyte, AssessmentIssue, LabValue } from './types.js';
@@ -143,26 +144,9 @@ function keepLatest(observations: readonly Observation[], issues: AssessmentIssu
 
 /** Whether version `a` of an Observation replaces version `b` (docs/clinical-logic.md §3). */
 export function supersedes(a: Observation, b: Observation): boolean {
-  const va = Number(a.meta?.versionId);
-  const vb = Number(b.meta?.versionId);
-  if (Number.isFinite(va) && Number.isFinite(vb) && va !== vb) return va > vb;
-  const la = a.meta?.lastUpdated ?? '';
-  const lb = b.meta?.lastUpdated ?? '';
-  if (la !== lb) {
-    // Instants, compared as times: 12:00:00-05:00 is after 16:30:00Z, and 10:00:00Z is 10:00:00.000Z.
-    const ta = instantMs(la);
-    const tb = instantMs(lb);
-    if (ta === undefined || tb === undefined) return la > lb;
-    if (ta !== tb) return ta > tb;
-  }
+  const order = compareVersions(a, b);
+  if (order !== 0) return order > 0;
   return (a.status === 'amended' || a.status === 'corrected') && b.status === 'final';
-}
-
-/** A FHIR instant (`meta.lastUpdated`: to the second, with a time zone) in milliseconds; undefined otherwise. */
-function instantMs(text: string): number | undefined {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(text)) return undefined;
-  const ms = Date.parse(text);
-  return Number.isFinite(ms) ? ms : undefined;
 }
 
 /** How values of one lab role are read: analyte and dimension, or a lymphocyte subset read by its unit. */

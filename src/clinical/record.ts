@@ -16,6 +16,7 @@ import type {
   Reference,
 } from 'fhir/r4.js';
 import { readInstant } from './dates.js';
+import { compareVersions } from './versions.js';
 import type { Role, Terminology } from './terminology.js';
 import type { AssessmentIssue, ClinicalEvent, EventKind } from './types.js';
 
@@ -96,11 +97,16 @@ export function recordFromResources(
   const ownId: string = id;
   const expected = `Patient/${ownId}`;
   const patientIds = new Set<string>();
+  // Administrations, orders, procedures and conditions given more than once (search pages, prefetch
+  // keys) are kept once, the later version: a dose counted twice reads "(2 doses)", a transfusion
+  // twice doubles a count. Observations are kept once later, by latestVersions.
+  const kept = new Map<string, Kept>();
   for (let i = 0; i < resources.length; i++) {
     const resource = resources[i] as FhirResource;
     if (resource.resourceType === 'Patient') {
       patientIds.add(resource.id ?? '');
-      if (!record.patient && resource.id === ownId) record.patient = resource;
+      if (resource.id === ownId && (!record.patient || compareVersions(resource, record.patient) > 0))
+        record.patient = resource;
       continue;
     }
     if (resource.resourceType === 'Medication' && resource.id) {
@@ -122,16 +128,16 @@ export function recordFromResources(
         record.observations.push(resource);
         break;
       case 'MedicationAdministration':
-        record.medicationAdministrations.push(resource);
+        keepOnce(kept, resource, record.medicationAdministrations);
         break;
       case 'MedicationRequest':
-        record.medicationRequests.push(resource);
+        keepOnce(kept, resource, record.medicationRequests);
         break;
       case 'Procedure':
-        record.procedures.push(resource);
+        keepOnce(kept, resource, record.procedures);
         break;
       case 'Condition':
-        record.conditions.push(resource);
+        keepOnce(kept, resource, record.conditions);
         break;
       default:
         break;
@@ -139,6 +145,30 @@ export function recordFromResources(
   }
   if (!patientId && patientIds.size > 1) throw manyPatients(patientIds.size);
   return { record, issues };
+}
+
+/** Where a resource with an id was kept: its list and its place in it. */
+interface Kept {
+  list: FhirResource[];
+  index: number;
+}
+
+/**
+ * Adds `resource` to `list` unless a version of it (same type and id) is there: then the later
+ * version (compareVersions) takes its place, and of two the metadata cannot order, the first stays.
+ */
+function keepOnce<R extends FhirResource>(kept: Map<string, Kept>, resource: R, list: R[]): void {
+  if (!resource.id) {
+    list.push(resource);
+    return;
+  }
+  const key = `${resource.resourceType}/${resource.id}`;
+  const known = kept.get(key);
+  if (!known) {
+    kept.set(key, { list, index: list.push(resource) - 1 });
+    return;
+  }
+  if (compareVersions(resource, known.list[known.index] as R) > 0) known.list[known.index] = resource;
 }
 
 const CLINICAL_TYPES: ReadonlySet<string> = new Set([

@@ -1,0 +1,73 @@
+/**
+ * A resource given more than once (search pages that overlap, a resource in two prefetch keys, a
+ * Bundle that repeats it): kept once, the later version (docs/clinical-logic.md §3: meta.versionId,
+ * then meta.lastUpdated as an instant; of two the metadata cannot order, the first given). Before,
+ * only Observations were: a G-CSF dose given twice read "(2 doses)", a transfusion twice was
+ * counted twice, and a later version of the Patient recording death was passed over.
+ */
+import { describe, expect, test } from '@jest/globals';
+import type { FhirResource, MedicationAdministration, Patient, Procedure } from 'fhir/r4.js';
+import { anc, assessOn, dateOf, gcsf, infusion, patient, plateletTransfusion } from '../helpers/fhir.js';
+
+const version = <R extends FhirResource>(r: R, versionId: string, change: Partial<R> = {}): R => ({
+  ...r,
+  ...change,
+  meta: { versionId },
+});
+
+describe('administrations, procedures and the Patient given twice are kept once, the later version', () => {
+  const dose = gcsf(3);
+  const gcsfEvents = (resources: FhirResource[]) =>
+    (assessOn(5, [infusion(0), anc(5, 0.2), ...resources], { includeSeries: true }).events ?? [])
+      .filter((e) => e.kind === 'g-csf')
+      .map((e) => [e.day, e.reference]);
+
+  test.each<[string, FhirResource[], [number | null, string][]]>([
+    ['the same dose twice (two pages)', [dose, { ...dose }], [[3, `MedicationAdministration/${dose.id ?? ''}`]]],
+    [
+      'version 2 says entered-in-error: not given',
+      [version(dose, '1'), version<MedicationAdministration>(dose, '2', { status: 'entered-in-error' })],
+      [],
+    ],
+    [
+      'the same, version 2 given first',
+      [version<MedicationAdministration>(dose, '2', { status: 'entered-in-error' }), version(dose, '1')],
+      [],
+    ],
+    [
+      'two versions nothing orders (no meta): the first given stays',
+      [dose, { ...dose, status: 'not-done' }],
+      [[3, `MedicationAdministration/${dose.id ?? ''}`]],
+    ],
+  ])('%s', (_case, resources, expected) => {
+    expect(gcsfEvents(resources)).toEqual(expected);
+  });
+
+  test('a platelet transfusion given twice is one transfusion', () => {
+    const transfusion = plateletTransfusion(4);
+    const a = assessOn(5, [infusion(0), transfusion, { ...transfusion } as Procedure], { includeSeries: true });
+    expect((a.events ?? []).filter((e) => e.kind === 'platelet-transfusion')).toHaveLength(1);
+  });
+
+  test('the CAR-T administration given twice is one infusion with one reference', () => {
+    const product = infusion(0);
+    const a = assessOn(5, [product, { ...product }]);
+    expect(a.infusions.map((i) => [i.date, i.references])).toEqual([
+      [dateOf(0), [`MedicationAdministration/${product.id ?? ''}`]],
+    ]);
+  });
+
+  test('the Patient given twice: version 2 records death on day +11, so no advice on day +12', () => {
+    const alive = version<Patient>(patient(), '1');
+    const dead = version<Patient>(patient(), '2', { deceasedDateTime: `${dateOf(11)}T08:00:00Z` });
+    for (const order of [
+      [alive, dead],
+      [dead, alive],
+    ]) {
+      const a = assessOn(12, [...order, infusion(0), anc(12, 0.2)]);
+      expect([a.recommendations, a.icaht.censoring?.reason]).toEqual([[], 'death']);
+    }
+    // Control: alive alone, the ANC of 0.2 asks for G-CSF.
+    expect(assessOn(12, [alive, infusion(0), anc(12, 0.2)]).recommendations.map((r) => r.kind)).toContain('g-csf');
+  });
+});
