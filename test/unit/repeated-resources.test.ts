@@ -45,7 +45,7 @@ describe('administrations, procedures and the Patient given twice are kept once,
 
   test('a platelet transfusion given twice is one transfusion', () => {
     const transfusion = plateletTransfusion(4);
-    const a = assessOn(5, [infusion(0), transfusion, { ...transfusion } as Procedure], { includeSeries: true });
+    const a = assessOn(5, [infusion(0), transfusion, { ...transfusion }], { includeSeries: true });
     expect((a.events ?? []).filter((e) => e.kind === 'platelet-transfusion')).toHaveLength(1);
   });
 
