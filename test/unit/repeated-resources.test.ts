@@ -6,7 +6,7 @@
  * counted twice, and a later version of the Patient recording death was passed over.
  */
 import { describe, expect, test } from '@jest/globals';
-import type { FhirResource, MedicationAdministration, Patient, Procedure } from 'fhir/r4.js';
+import type { FhirResource, MedicationAdministration, Patient } from 'fhir/r4.js';
 import { anc, assessOn, dateOf, gcsf, infusion, patient, plateletTransfusion } from '../helpers/fhir.js';
 
 const version = <R extends FhirResource>(r: R, versionId: string, change: Partial<R> = {}): R => ({
