@@ -8,12 +8,12 @@ import type { FhirResource, OperationOutcome, Resource } from 'fhir/r4.js';
 import type { Logger } from 'pino';
 import type { AssessmentIssue } from '../clinical/types.js';
 import type { Config } from '../config.js';
+import { isFailureOutcome } from '../fhir/search-bundle.js';
 import {
   checkFhirServer,
   FhirAccessError,
   aResource,
   FhirGateway,
-  isFailureOutcome,
   isSearch,
   ReadBudget,
   targetOf,

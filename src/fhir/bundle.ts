@@ -5,6 +5,7 @@
 import type { FhirResource, Reference } from 'fhir/r4.js';
 import { z } from 'zod';
 import { patientIdOf } from '../clinical/record.js';
+import { isFailureOutcome } from './search-bundle.js';
 import { screenResource, type Screened } from './resource-schemas.js';
 
 export const assessmentBundleSchema = z.looseObject({
@@ -36,6 +37,15 @@ export function bundleResources(bundle: z.infer<typeof assessmentBundleSchema>):
     else
       kept.push({ resource: result.resource, fullUrl: typeof entry.fullUrl === 'string' ? entry.fullUrl : undefined });
   }
+  // A search or an export that failed part-way says so in an OperationOutcome (a searchset's
+  // search.mode "outcome"): what the Bundle holds may then be incomplete, and the cards must say so.
+  const failures = kept.filter((e) => e.resource.resourceType === 'OperationOutcome' && isFailureOutcome(e.resource));
+  if (failures.length > 0)
+    issues.push({
+      severity: 'warning',
+      code: 'data-unavailable',
+      message: `the Bundle holds ${failures.length === 1 ? 'an OperationOutcome' : `${failures.length} OperationOutcomes`} reporting an error: the search or export that made it may have failed part-way, and the record may be incomplete`,
+    });
   return { resources: resolveEntryReferences(kept), issues };
 }
 

@@ -17,7 +17,7 @@ import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
 import { httpGet, type HttpAnswer, UnsupportedEncodingError } from './http-get.js';
 import type { RequestLimiter } from './limiter.js';
 import { decodeJsonText, TextDecodingError } from './json-text.js';
-import { searchBundleProblem } from './search-bundle.js';
+import { isFailureOutcome, searchBundleProblem } from './search-bundle.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
 
 export type FhirAccessFailure =
@@ -111,11 +111,6 @@ export type FhirRequestObserver = (outcome: 'ok' | FhirAccessFailure, resourceTy
 const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
 
 const JSON_TYPES = /^application\/(fhir\+)?json\b|^application\/json\+fhir\b/i;
-
-/** Whether an OperationOutcome reports a failure (rather than a warning or a note). */
-export function isFailureOutcome(outcome: Partial<OperationOutcome>): boolean {
-  return Array.isArray(outcome.issue) && outcome.issue.some((i) => i?.severity === 'error' || i?.severity === 'fatal');
-}
 
 export class FhirGateway {
   private readonly base: URL;

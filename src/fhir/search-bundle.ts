@@ -4,6 +4,7 @@
  * invalid response, gateway.ts). An `entry` that is not a list, or an entry that is not an object,
  * is a broken Bundle, never an empty record; an entry without a resource is skipped by the readers.
  */
+import type { OperationOutcome } from 'fhir/r4.js';
 import { z } from 'zod';
 
 export const searchBundleSchema = z.looseObject({
@@ -22,4 +23,9 @@ export function searchBundleProblem(bundle: unknown): string | undefined {
   const path = result.error.issues[0]?.path ?? [];
   if (path[0] !== 'entry') return 'is not a Bundle';
   return typeof path[1] === 'number' ? `entry[${path[1]}] is not an object` : 'entry is not a list';
+}
+
+/** Whether an OperationOutcome reports a failure (rather than a warning or a note). */
+export function isFailureOutcome(outcome: Partial<OperationOutcome>): boolean {
+  return Array.isArray(outcome.issue) && outcome.issue.some((i) => i?.severity === 'error' || i?.severity === 'fatal');
 }

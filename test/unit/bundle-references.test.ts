@@ -367,3 +367,39 @@ describe('property: resolving never throws, never changes the input, never merge
     );
   });
 });
+
+describe('a Bundle that reports a failed search or export says the record may be incomplete', () => {
+  const outcome = (severity: string): Entry => ({
+    resource: {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity, code: 'too-costly', diagnostics: 'Result truncated' }],
+    },
+  });
+  test.each<[string, Entry[], string[]]>([
+    [
+      'an error OperationOutcome (a truncated search)',
+      [outcome('error')],
+      [
+        'the Bundle holds an OperationOutcome reporting an error: the search or export that made it may have failed part-way, and the record may be incomplete',
+      ],
+    ],
+    [
+      'two, one fatal',
+      [outcome('fatal'), outcome('error')],
+      [
+        'the Bundle holds 2 OperationOutcomes reporting an error: the search or export that made it may have failed part-way, and the record may be incomplete',
+      ],
+    ],
+    ['a warning only ("some data may be restricted"): nothing', [outcome('warning')], []],
+    ['information only: nothing', [outcome('information')], []],
+  ])('%s', (_case, extra, messages) => {
+    const screened = bundleResources(
+      bundleOf([
+        { resource: patient('p') },
+        { resource: neutrophils('Patient/p', '2026-11-20', 0.3) },
+        ...extra,
+      ]) as never,
+    );
+    expect(screened.issues.filter((i) => i.code === 'data-unavailable').map((i) => i.message)).toEqual(messages);
+  });
+});
