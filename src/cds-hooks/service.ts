@@ -281,7 +281,12 @@ async function resolveKey(
   if ('provided' in plan && !plan.nextPages) return { ...screenResources(plan.provided), source: 'prefetch' };
   const access = fhir.gateway();
   if ('problem' in access) {
-    const why = 'why' in plan && plan.why ? plan.why : 'not prefetched';
+    const why =
+      'why' in plan && plan.why
+        ? plan.why
+        : 'provided' in plan
+          ? 'the prefetch Bundle has more pages (a next link) that only fhirServer could give'
+          : 'not prefetched';
     throw new PrefetchError(`${why} and ${access.problem}`);
   }
   const { gateway } = access;

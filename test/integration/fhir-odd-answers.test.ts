@@ -78,6 +78,17 @@ describe('a search answered 200 with something other than a Bundle is not the re
       'the prefetch value for this search is a Patient, not a Bundle',
     ],
     ['an empty resourceType', { resourceType: '' }, 'the prefetch value for this search is a resource, not a Bundle'],
+    [
+      // Was "not prefetched", which it was (a helper's probe).
+      'a Bundle with a next link',
+      {
+        resourceType: 'Bundle',
+        type: 'searchset',
+        link: [{ relation: 'next', url: 'https://ehr.example.org/fhir/Observation?page=2' }],
+        entry: [],
+      },
+      'the prefetch Bundle has more pages (a next link) that only fhirServer could give',
+    ],
   ])("%s as a search key's prefetch, no fhirServer: 412 naming the key and why", async (_what, value, why) => {
     const res = await callPatientView({
       prefetch: {
