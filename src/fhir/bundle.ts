@@ -13,7 +13,7 @@ export const assessmentBundleSchema = z.looseObject({
   type: z.enum(
     ['collection', 'searchset', 'transaction', 'batch', 'document', 'transaction-response', 'batch-response'],
     {
-      error: 'must be collection, searchset, transaction or batch',
+      error: 'must be collection, searchset, transaction, batch, document, transaction-response or batch-response',
     },
   ),
   /** Entries are screened one by one (see bundleResources): one bad resource costs that resource. */

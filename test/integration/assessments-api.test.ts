@@ -175,6 +175,13 @@ describe('POST /assessments', () => {
     expect(res.body.issue.some((i: { expression?: string[] }) => i.expression?.includes(field))).toBe(true);
   });
 
+  test('a history Bundle: the 400 lists every type taken (document and the responses too)', async () => {
+    const res = await request(app).post('/assessments').send({ resourceType: 'Bundle', type: 'history' }).expect(400);
+    expect(res.body.issue[0].diagnostics).toContain(
+      'must be collection, searchset, transaction, batch, document, transaction-response or batch-response',
+    );
+  });
+
   test('a resource without a resource type, or with a malformed element, is left out and listed; the rest is assessed', async () => {
     const good = bundle();
     const entries = [
