@@ -353,6 +353,14 @@ export function extractEvents(
 }
 
 /**
+ * When an administration was given: its time, or its period's start, or, for a period recorded with
+ * only its end, the end (given by then; a CAR-T product or a dose is given within the day).
+ */
+function givenAt(ma: MedicationAdministration): string | undefined {
+  return ma.effectiveDateTime ?? ma.effectivePeriod?.start ?? ma.effectivePeriod?.end;
+}
+
+/**
  * CAR-T product, lymphodepletion, tocilizumab, steroids, G-CSF and IVIG given. An administration
  * whose Medication is not in the record is reported (`medication-unknown`): it may be any of them.
  */
@@ -371,7 +379,7 @@ function medicationEvents(
       // Once per administration (a record may hold it twice), and not for one dated after the
       // assessment date, which would not count whatever it was.
       const resource = `MedicationAdministration/${ma.id ?? '(no id)'}`;
-      if ((ma.id && reported.has(resource)) || afterAsOf(ma.effectiveDateTime ?? ma.effectivePeriod?.start)) continue;
+      if ((ma.id && reported.has(resource)) || afterAsOf(givenAt(ma))) continue;
       reported.add(resource);
       issues.push({
         severity: 'warning',
@@ -384,7 +392,7 @@ function medicationEvents(
     const match = matchKind(terminology, concept, MEDICATION_EVENTS);
     if (!match) continue;
     const display = concept?.text ?? match.display ?? match.kind;
-    const when = ma.effectiveDateTime ?? ma.effectivePeriod?.start;
+    const when = givenAt(ma);
     push(match.kind, when, `MedicationAdministration/${ma.id ?? '(no id)'}`, display, {
       ...(match.product ? { product: match.product } : {}),
       ...(match.longActing ? { longActing: match.longActing } : {}),
@@ -417,7 +425,7 @@ function procedureEvents(
     const display = p.code?.text ?? match.display ?? match.kind;
     push(
       match.kind,
-      p.performedDateTime ?? p.performedPeriod?.start,
+      p.performedDateTime ?? p.performedPeriod?.start ?? p.performedPeriod?.end,
       reference,
       display,
       match.product ? { product: match.product } : {},

@@ -3,11 +3,21 @@
  * Bundle that repeats it): kept once, the later version (docs/clinical-logic.md §3: meta.versionId,
  * then meta.lastUpdated as an instant; of two the metadata cannot order, the first given). Before,
  * only Observations were: a G-CSF dose given twice read "(2 doses)", a transfusion twice was
- * counted twice, and a later version of the Patient recording death was passed over.
+ * counted twice, and a later version of the Patient recording death was passed over. Also here: an
+ * administration or procedure dated by a period that has only its end.
  */
 import { describe, expect, test } from '@jest/globals';
 import type { FhirResource, MedicationAdministration, Patient } from 'fhir/r4.js';
-import { anc, assessOn, dateOf, gcsf, infusion, patient, plateletTransfusion } from '../helpers/fhir.js';
+import {
+  anc,
+  assessOn,
+  dateOf,
+  gcsf,
+  infusion,
+  infusionProcedure,
+  patient,
+  plateletTransfusion,
+} from '../helpers/fhir.js';
 
 const version = <R extends FhirResource>(r: R, versionId: string, change: Partial<R> = {}): R => ({
   ...r,
@@ -69,5 +79,25 @@ describe('administrations, procedures and the Patient given twice are kept once,
     }
     // Control: alive alone, the ANC of 0.2 asks for G-CSF.
     expect(assessOn(12, [alive, infusion(0), anc(12, 0.2)]).recommendations.map((r) => r.kind)).toContain('g-csf');
+  });
+});
+
+describe('an administration or a procedure recorded with a period that has only its end is dated by the end', () => {
+  test.each<[string, FhirResource]>([
+    [
+      'the CAR-T product, effectivePeriod.end only',
+      (({ effectiveDateTime: _drop, ...ma }) => ({ ...ma, effectivePeriod: { end: `${dateOf(0)}T11:00:00Z` } }))(
+        infusion(0),
+      ),
+    ],
+    [
+      'the CAR-T infusion procedure, performedPeriod.end only',
+      (({ performedDateTime: _drop, ...p }) => ({ ...p, performedPeriod: { end: `${dateOf(0)}T11:00:00Z` } }))(
+        infusionProcedure(0),
+      ),
+    ],
+  ])('%s sets day 0 (it gave none before)', (_case, given) => {
+    const a = assessOn(5, [given]);
+    expect([a.infusionDate, a.dayPostInfusion]).toEqual([dateOf(0), 5]);
   });
 });
