@@ -289,8 +289,12 @@ function matchKind(
   terminology: Terminology,
   concept: CodeableConcept | undefined,
   table: [Role, EventKind][],
+  byName = false,
 ): { kind: EventKind; product?: string; display?: string; longActing?: true } | undefined {
-  const info = terminology.match(concept, rolesOf(table));
+  const roles = rolesOf(table);
+  // By name only when no coding matches: a hospital's own drug code with "filgrastim-sndz (ZARXIO)"
+  // as its text (docs/clinical-logic.md §1, as for orders; never for a non-systemic form).
+  const info = terminology.match(concept, roles) ?? (byName ? terminology.matchName(concept, roles) : undefined);
   if (!info) return undefined;
   const kind = table.find(([role]) => role === info.role)?.[1];
   return kind
@@ -389,7 +393,7 @@ function medicationEvents(
       });
       continue;
     }
-    const match = matchKind(terminology, concept, MEDICATION_EVENTS);
+    const match = matchKind(terminology, concept, MEDICATION_EVENTS, true);
     if (!match) continue;
     const display = concept?.text ?? match.display ?? match.kind;
     const when = givenAt(ma);

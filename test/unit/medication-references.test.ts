@@ -9,7 +9,7 @@ import type { FhirResource, Medication, MedicationAdministration } from 'fhir/r4
 import { patientViewCards } from '../../src/cards/patient-view.js';
 import { medicationKey, medicationsToRead } from '../../src/clinical/record.js';
 import { loadClinicalContext } from '../../src/profiles.js';
-import { anc, assessOn, dateOf, infusion, PATIENT_ID, RX } from '../helpers/fhir.js';
+import { administration, anc, assessOn, dateOf, infusion, PATIENT_ID, RX } from '../helpers/fhir.js';
 
 const medication = (id: string, system: string, code: string): Medication => ({
   resourceType: 'Medication',
@@ -182,5 +182,37 @@ describe('an administration whose Medication is not in the data given', () => {
     expect(card?.detail).toContain(
       `**Data not used:** 1 record names a drug that could not be identified and was left out: MedicationAdministration/ma-1 (Medication/not-sent was not in the data received). What this card says rests on the rest of the record; check the chart for what is missing.`,
     );
+  });
+});
+
+describe('an administration under a hospital’s own drug code is recognised by the drug’s name, as orders are', () => {
+  const LOCAL = 'https://hospital.example.org/fhir/CodeSystem/pharmacy';
+  const given = (text: string, day: number) => ({
+    ...administration(LOCAL, 'RX-4711', day),
+    medicationCodeableConcept: { coding: [{ system: LOCAL, code: 'RX-4711' }], text },
+  });
+  const kinds = (text: string) =>
+    (assessOn(5, [infusion(0), anc(5, 0.2), given(text, 4)], { includeSeries: true }).events ?? [])
+      .filter((e) => e.kind !== 'car-t')
+      .map((e) => [e.kind, e.day]);
+
+  // Names from the ValueSets' RxNorm ingredient and brand concepts (term types IN, PIN, BN).
+  test.each<[string, [string, number][]]>([
+    ['filgrastim-sndz (ZARXIO) 480 mcg/0.8 mL injection', [['g-csf', 4]]],
+    ['Pegfilgrastim 6 mg/0.6 mL syringe', [['g-csf', 4]]],
+    ['tocilizumab 8 mg/kg IV', [['tocilizumab', 4]]],
+    ['dexamethasone 10 mg IV', [['corticosteroid', 4]]],
+    ['dexamethasone 0.1 % ophthalmic drops', []], // not systemic: no CRS treatment
+    ['ondansetron 8 mg IV', []],
+    ['nonfilgrastimlike 5 mg', []], // the name must stand as a word
+  ])('"%s" → %j', (text, expected) => {
+    expect(kinds(text)).toEqual(expected);
+  });
+
+  test('a local-code filgrastim given yesterday: no "no G-CSF recorded" card on ANC 0.2', () => {
+    const a = assessOn(5, [infusion(0), anc(5, 0.2), given('filgrastim-sndz (ZARXIO) 480 mcg/0.8 mL', 4)]);
+    expect(a.recommendations.map((r) => r.kind)).not.toContain('g-csf');
+    // Control: without it, the card is there.
+    expect(assessOn(5, [infusion(0), anc(5, 0.2)]).recommendations.map((r) => r.kind)).toContain('g-csf');
   });
 });
