@@ -164,6 +164,15 @@ interface TerminologyIndex {
 }
 
 /** Indexes the codes of the ValueSets whose id is a role, then the local codes. */
+/** HL7 OIDs of the code systems the ValueSets use (https://hl7.org/fhir/R4/namingsystem-terminologies.html). */
+const SYSTEM_OIDS: readonly [string, string][] = [
+  ['urn:oid:2.16.840.1.113883.6.1', 'http://loinc.org'],
+  ['urn:oid:2.16.840.1.113883.6.96', 'http://snomed.info/sct'],
+  ['urn:oid:2.16.840.1.113883.6.88', RXNORM],
+  ['urn:oid:2.16.840.1.113883.6.12', 'http://www.ama-assn.org/go/cpt'],
+  ['urn:oid:2.16.840.1.113883.6.69', 'http://hl7.org/fhir/sid/ndc'],
+];
+
 function indexTerminology(valueSets: readonly ValueSet[], localCodes: LocalCodes): TerminologyIndex {
   const bySystem = new Map<string, Map<string, CodeInfo[]>>();
   const byRole = new Map<Role, Coding[]>();
@@ -217,6 +226,12 @@ function indexTerminology(valueSets: readonly ValueSet[], localCodes: LocalCodes
         ...(c.product ? { product: c.product } : {}),
         ...(c.longActing ? { longActing: true as const } : {}),
       });
+  }
+  // The same code systems named by their HL7 OIDs, as data converted from C-CDA or HL7 v2 often
+  // names them (FHIR R4 NamingSystem "terminologies": urn:oid:2.16.840.1.113883.6.1 is LOINC).
+  for (const [oid, uri] of SYSTEM_OIDS) {
+    const codes = bySystem.get(uri);
+    if (codes && !bySystem.has(oid)) bySystem.set(oid, codes);
   }
   return { bySystem, byRole, names, longActingNames, size };
 }

@@ -140,6 +140,19 @@ describe('thresholds', () => {
 
 describe('ValueSets in fhir-profiles/', () => {
   const valueSets = loadValueSets();
+
+  // HL7 OIDs of the code systems (FHIR R4 NamingSystem "terminologies"), as C-CDA and HL7 v2 conversions write them.
+  test.each([
+    ['urn:oid:2.16.840.1.113883.6.1', '751-8', 'anc'], // LOINC: Neutrophils [#/volume] in Blood by Automated count
+    ['urn:oid:2.16.840.1.113883.6.88', '68442', 'g-csf'], // RxNorm: filgrastim
+    ['urn:oid:2.16.840.1.113883.6.69', '0078-0846-19', 'car-t-product'], // NDC: Kymriah, 1 bag
+    ['urn:oid:2.16.840.1.113883.6.12', '38228', 'car-t-infusion-procedure'], // CPT
+    ['urn:oid:2.16.840.1.113883.6.96', '116863004', 'red-cell-transfusion'], // SNOMED CT
+  ])('a coding with system %s and code %s is read as %s, as with the system URI', (system, code, role) => {
+    const terminology = buildTerminology(valueSets);
+    expect(terminology.lookup(system, code).map((i) => i.role)).toContain(role);
+  });
+
   test('one ValueSet per role, each a valid active R4 ValueSet with coded, displayed concepts', () => {
     expect(valueSets.map((v) => v.id).sort()).toEqual([...ROLES].sort());
     for (const vs of valueSets) {
