@@ -202,6 +202,8 @@ describe('an administration under a hospital’s own drug code is recognised by 
     ['Pegfilgrastim 6 mg/0.6 mL syringe', [['g-csf', 4]]],
     ['tocilizumab 8 mg/kg IV', [['tocilizumab', 4]]],
     ['dexamethasone 10 mg IV', [['corticosteroid', 4]]],
+    ['fludarabine 30 mg/m2 IV', [['lymphodepletion', 4]]],
+    ['Kymriah (tisagenlecleucel) suspension', []], // the CAR-T products have no names in their ValueSet: code only
     ['dexamethasone 0.1 % ophthalmic drops', []], // not systemic: no CRS treatment
     ['ondansetron 8 mg IV', []],
     ['nonfilgrastimlike 5 mg', []], // the name must stand as a word
