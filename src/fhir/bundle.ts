@@ -131,12 +131,13 @@ export function resolveEntryReferences(entries: readonly BundleEntry[]): FhirRes
   // only: then there is nothing to give and nothing to resolve.
   if (!entries.some((e) => !e.resource.id && e.fullUrl !== undefined) && !out.some(absolute)) return out;
   const read = entries.map((e) => (e.fullUrl === undefined ? undefined : readFullUrl(e.fullUrl, e.resource)));
+  // Each fullUrl as compared, once: entries sharing one (after normalUri) name neither.
+  const urls = entries.map((e) => (e.fullUrl === undefined ? undefined : normalUri(e.fullUrl)));
   const sharing = new Map<string, number>();
-  for (const e of entries)
-    if (e.fullUrl !== undefined) sharing.set(normalUri(e.fullUrl), (sharing.get(normalUri(e.fullUrl)) ?? 0) + 1);
+  for (const url of urls) if (url !== undefined) sharing.set(url, (sharing.get(url) ?? 0) + 1);
   const unique = (i: number): boolean => {
-    const { fullUrl } = entries[i] as BundleEntry;
-    return fullUrl !== undefined && read[i]?.usable === true && sharing.get(normalUri(fullUrl)) === 1;
+    const url = urls[i];
+    return url !== undefined && read[i]?.usable === true && sharing.get(url) === 1;
   };
   // Ids given from fullUrls, only where no resource of the type has that id already.
   const taken = new Set(out.filter((r) => r.id).map((r) => `${r.resourceType}/${r.id ?? ''}`));
@@ -149,8 +150,8 @@ export function resolveEntryReferences(entries: readonly BundleEntry[]): FhirRes
   if (!out.some(absolute)) return out;
   const byFullUrl = new Map<string, string>();
   out.forEach(({ resourceType, id }, i) => {
-    const { fullUrl } = entries[i] as BundleEntry;
-    if (fullUrl !== undefined && id && unique(i)) byFullUrl.set(normalUri(fullUrl), `${resourceType}/${id}`);
+    const url = urls[i];
+    if (url !== undefined && id && unique(i)) byFullUrl.set(url, `${resourceType}/${id}`);
   });
   for (let i = 0; i < out.length; i++) {
     for (const field of FOLLOWED) {
