@@ -68,46 +68,70 @@ export function latestVersions(
   issues: AssessmentIssue[] = [],
 ): readonly Observation[] {
   // Most records hold one version per id: then the input is the answer, with no copy.
-  return mayRepeatIds(observations) ? keepLatest(observations, issues) : observations;
+  const screen = new RepeatScreen(observations.length);
+  for (let i = 0; i < observations.length; i++) screen.add(i, (observations[i] as Observation).id);
+  return screen.mayRepeat(observations) ? keepLatest(observations, issues) : observations;
 }
 
 /**
- * False when no id occurs twice; true when one may (then keepLatest decides exactly). A Bloom filter
- * over a hash of each id, then an exact check of only the ids whose hash came up twice: a Set of
- * 50,000 ids cost more than the rest of the reading of each Observation together.
+ * Tells whether any id occurs twice, fed the ids one by one (within a pass that reads the
+ * Observations anyway: a pass of its own over 50,000 freshly parsed resources cost a sixth of the
+ * engine's time, in cache misses). A Bloom filter over a hash of each id, then an exact check of
+ * only the ids whose hash came up twice: a Set of 50,000 ids cost more than the rest of the reading
+ * of each Observation together.
  */
-function mayRepeatIds(observations: readonly Observation[]): boolean {
-  const n = observations.length;
-  let bits = 1024;
-  while (bits < n * 16) bits *= 2;
-  const mask = bits - 1;
-  const filter = new Int32Array(bits >>> 5);
-  const hashes = new Int32Array(n);
-  let suspects: Set<number> | undefined;
-  for (let i = 0; i < n; i++) {
-    const id: unknown = (observations[i] as Observation).id;
-    if (!id) continue;
-    if (typeof id !== 'string') return true; // not what the screen lets through; the exact way
+class RepeatScreen {
+  readonly #mask: number;
+  readonly #filter: Int32Array;
+  readonly #hashes: Int32Array;
+  #suspects: Set<number> | undefined;
+  /** An id that is not a string (not what the screen lets through): decided the exact way. */
+  #odd = false;
+
+  constructor(n: number) {
+    let bits = 1024;
+    while (bits < n * 16) bits *= 2;
+    this.#mask = bits - 1;
+    this.#filter = new Int32Array(bits >>> 5);
+    this.#hashes = new Int32Array(n);
+  }
+
+  /** The id of the i-th Observation. */
+  add(i: number, id: unknown): void {
+    if (!id) return;
+    if (typeof id !== 'string') {
+      this.#odd = true;
+      return;
+    }
     const h = hashOf(id);
-    hashes[i] = h;
+    this.#hashes[i] = h;
+    const mask = this.#mask;
+    const filter = this.#filter;
     const a = h & mask;
     const b = ((h >>> 15) | (h << 17)) & mask;
     const seenA = (filter[a >>> 5] as number) & (1 << (a & 31));
     const seenB = (filter[b >>> 5] as number) & (1 << (b & 31));
-    if (seenA !== 0 && seenB !== 0) (suspects ??= new Set()).add(h);
+    if (seenA !== 0 && seenB !== 0) (this.#suspects ??= new Set()).add(h);
     filter[a >>> 5] = (filter[a >>> 5] as number) | (1 << (a & 31));
     filter[b >>> 5] = (filter[b >>> 5] as number) | (1 << (b & 31));
   }
-  if (!suspects) return false;
-  // Every pair of equal ids has one hash, and its second member was flagged: compare those exactly.
-  const candidates = new Set<string>();
-  for (let i = 0; i < n; i++) {
-    const id = (observations[i] as Observation).id;
-    if (!id || !suspects.has(hashes[i] as number)) continue;
-    const size = candidates.size;
-    if (candidates.add(id).size === size) return true;
+
+  /** False when no id of `observations` (all of them added) occurs twice; true when one may. */
+  mayRepeat(observations: readonly Observation[]): boolean {
+    if (this.#odd) return true;
+    const suspects = this.#suspects;
+    if (!suspects) return false;
+    // Every pair of equal ids has one hash, and its second member was flagged: compare those exactly.
+    const candidates = new Set<string>();
+    for (let i = 0; i < observations.length; i++) {
+      if (!suspects.has(this.#hashes[i] as number)) continue; // the Observation itself left untouched
+      const id = (observations[i] as Observation).id;
+      if (!id) continue;
+      const size = candidates.size;
+      if (candidates.add(id).size === size) return true;
+    }
+    return false;
   }
-  return false;
 }
 
 /**
@@ -183,40 +207,94 @@ function converterOf(plan: RolePlan, dimension: Dimension, unit: string | undefi
 
 /**
  * A lab value as the engine keeps it, one per Observation used: one object shape for every value
- * (optional fields set to undefined) and no string built per value. Its reference is made only
- * when asked for (for the few values a day, card or finding names): building `Observation/<id>`
- * for each of 50,000 values was a fifth of the reading of a large record (bench/engine.ts).
+ * and no string built per value. Its numbers (value, instant, lower limit) live in one Float64Array
+ * per reading, three slots per value: as fields, V8 boxes each double in a 16-byte heap number, and
+ * a record of 50,000 results then allocated 136 bytes per value, young-generation garbage whose
+ * collections made up most of the engine's time (bench/engine.ts). Its unit follows from its
+ * analyte; its reference is made only when asked for (for the few values a day, card or finding
+ * names): building `Observation/<id>` for each of 50,000 values was a fifth of the reading.
  */
 class ObservedValue implements LabValue {
   constructor(
     readonly analyte: Analyte,
-    readonly value: number,
-    readonly unit: string,
     readonly comparator: LabValue['comparator'],
-    readonly ms: number,
     readonly date: string,
-    readonly lln: number | undefined,
     readonly id: string | undefined,
+    private readonly numbers: Float64Array,
+    /** The first of this value's three slots in `numbers`. */
+    private readonly slot: number,
   ) {}
+
+  get value(): number {
+    return this.numbers[this.slot] as number;
+  }
+
+  get ms(): number {
+    return this.numbers[this.slot + 1] as number;
+  }
+
+  /** NaN in the store stands for no lower limit. */
+  get lln(): number | undefined {
+    const lln = this.numbers[this.slot + 2] as number;
+    return Number.isNaN(lln) ? undefined : lln;
+  }
+
+  get unit(): string {
+    return ANALYTE_UNIT[this.analyte];
+  }
 
   get reference(): string {
     return referenceOf(this);
   }
+
+  /** JSON sees the fields it saw when the numbers were own properties (getters live on the prototype). */
+  toJSON(): Omit<LabValue, 'reference'> & { id: string | undefined } {
+    const { analyte, value, unit, comparator, ms, date, lln, id } = this;
+    return { analyte, value, unit, comparator, ms, date, lln, id };
+  }
 }
+
+/** The canonical unit of each analyte's values. */
+const ANALYTE_UNIT = Object.fromEntries([
+  ...Object.values(ROLE_ANALYTE).map(([analyte, dimension]) => [analyte, CANONICAL_UNIT[dimension]]),
+  ...Object.values(SUBSET_ROLES).flatMap(([percent, count]) => [
+    [percent, CANONICAL_UNIT.percent],
+    [count, CANONICAL_UNIT.count],
+  ]),
+]) as Record<Analyte, string>;
 
 export function normalizeObservations(
   observations: readonly Observation[],
   terminology: Terminology,
   timeZone: string,
 ): NormalizedLabs {
-  const byAnalyte = new Map<Analyte, LabValue[]>();
+  // Read as given, screening the ids on the way; in the rare record that gives an id twice, read
+  // again from the latest versions (the first reading is dropped, its issues with it).
+  const screen = new RepeatScreen(observations.length);
+  const labs = readLabs(observations, terminology, timeZone, screen);
+  if (!screen.mayRepeat(observations)) return labs;
   const issues: AssessmentIssue[] = [];
+  const latest = keepLatest(observations, issues);
+  return readLabs(latest, terminology, timeZone, undefined, issues);
+}
+
+/** One pass over the Observations: each usable one becomes a LabValue, any other an issue or a count. */
+function readLabs(
+  latest: readonly Observation[],
+  terminology: Terminology,
+  timeZone: string,
+  screen: RepeatScreen | undefined,
+  issues: AssessmentIssue[] = [],
+): NormalizedLabs {
+  const byAnalyte = new Map<Analyte, LabValue[]>();
   // No prototype: a status is input, and "__proto__" or "constructor" must count as any other word.
   const ignored: Record<string, number> = Object.create(null) as Record<string, number>;
   const clock = new InstantParser(timeZone);
-  const latest = latestVersions(observations, issues);
+  const numbers = new Float64Array(latest.length * 3);
+  let slot = 0;
   for (let i = 0; i < latest.length; i++) {
     const obs = latest[i] as Observation;
+    screen?.add(i, obs.id);
     const info = terminology.match(obs.code, LAB_ROLES);
     if (!info) continue; // not a lab this engine reads
     const plan = plans.get(info.role) as RolePlan;
@@ -266,16 +344,12 @@ export function normalizeObservations(
       const message = `${label} on ${date} was reported as ${shown}: used as ${rawValue}, the true value may be higher`;
       issues.push(labIssue('comparator', message, obs, analyte, date, 'information'));
     }
-    const value = new ObservedValue(
-      analyte,
-      convert(rawValue === 0 ? 0 : rawValue), // -0 is 0
-      CANONICAL_UNIT[dimension],
-      comparator,
-      ms,
-      date,
-      obs.referenceRange ? referenceLow(obs.referenceRange, plan, dimension, rawUnit) : undefined,
-      obs.id,
-    );
+    const low = obs.referenceRange ? referenceLow(obs.referenceRange, plan, dimension, rawUnit) : undefined;
+    numbers[slot] = convert(rawValue === 0 ? 0 : rawValue); // -0 is 0
+    numbers[slot + 1] = ms;
+    numbers[slot + 2] = low ?? NaN;
+    const value = new ObservedValue(analyte, comparator, date, obs.id, numbers, slot);
+    slot += 3;
     // Grouped here rather than listed and grouped after: one list fewer to grow for a large record.
     const list = byAnalyte.get(analyte);
     if (list) list.push(value);

@@ -217,6 +217,19 @@ describe('reading', () => {
     expect(result.values[0]).toMatchObject({ value: 105, lln: 120 });
   });
 
+  test('a value read without a reference range has no LLN; as JSON it is a plain value', () => {
+    const [value] = run([anc(1, 0.4, { id: 'a1' })]).values;
+    expect(value?.lln).toBeUndefined();
+    expect(JSON.parse(JSON.stringify(value))).toEqual({
+      analyte: 'anc',
+      value: 0.4,
+      unit: '10*9/L',
+      ms: Date.parse(`${dateOf(1)}T06:00:00Z`), // the helper draws at 06:00Z
+      date: dateOf(1),
+      id: 'a1',
+    });
+  });
+
   test('the lab day is the calendar date in the hospital time zone', () => {
     const late = { ...anc(1, 0.4), effectiveDateTime: `${dateOf(1)}T23:30:00Z` };
     expect(run([late]).values[0]?.date).toBe(dateOf(1));
@@ -330,6 +343,18 @@ describe('one version per id, whatever the ids (property; docs/clinical-logic.md
       }),
       { numRuns: 300 },
     );
+  });
+
+  test('normalizeObservations finds one repeat among 10,000 ids while reading: the later version is read, and issues are not doubled', () => {
+    // 10,000 ANC results, one of them (o4711: 0.9) corrected to 0.2 at the end of the list, and an
+    // unreadable unit given twice, identically: one value per id, one issue for the twice-given result.
+    const list = Array.from({ length: 10_000 }, (_, i) => anc(1 + (i % 30), 0.9, { id: `o${i}` }));
+    const odd = obs('751-8', 0.5, 'furlongs', 3, { id: 'odd' });
+    const corrected: Observation = { ...anc(1 + (4711 % 30), 0.2, { id: 'o4711' }), status: 'corrected' };
+    const result = run([...list, odd, odd, corrected]);
+    expect(result.values).toHaveLength(10_000);
+    expect(result.values.filter((v) => v.value === 0.2).map((v) => v.reference)).toEqual(['Observation/o4711']);
+    expect(result.issues.map((i) => [i.code, i.resource])).toEqual([['unit-unreadable', 'Observation/odd']]);
   });
 
   test('10,000 distinct ids: the input itself comes back (no copy); one repeat among them is found', () => {
