@@ -21,7 +21,7 @@ import {
 } from '../fhir/gateway.js';
 import { RequestLimiter } from '../fhir/limiter.js';
 import { screenResources } from '../fhir/resource-schemas.js';
-import { searchBundleSchema } from '../fhir/search-bundle.js';
+import { keepsToSearchBundle, searchBundleSchema } from '../fhir/search-bundle.js';
 import { readFhirAuthorization } from './fhir-authorization.js';
 import { badRequestFromZod, preconditionFailed } from './outcomes.js';
 import { resolvePrefetchTemplate } from './prefetch.js';
@@ -306,6 +306,7 @@ async function resolveKey(
  */
 function checkUnpublishedBundle(key: string, value: unknown): void {
   if ((value as { resourceType?: unknown } | null | undefined)?.resourceType !== 'Bundle') return;
+  if (keepsToSearchBundle(value)) return;
   const bundle = searchBundleSchema.safeParse(value);
   if (!bundle.success) throw badRequestFromZod(bundle.error, `prefetch.${key}`);
 }

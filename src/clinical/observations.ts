@@ -4,6 +4,7 @@
  * fatal (docs/clinical-logic.md §3).
  */
 import type { Observation, Quantity } from 'fhir/r4.js';
+import { RepeatScreen } from '../shared/repeat-screen.js';
 import { compareVersions } from './versions.js';
 import { InstantParser } from './dates.js';
 import type { Role, Terminology } from './terminology.js';
@@ -70,78 +71,7 @@ export function latestVersions(
   // Most records hold one version per id: then the input is the answer, with no copy.
   const screen = new RepeatScreen(observations.length);
   for (let i = 0; i < observations.length; i++) screen.add(i, (observations[i] as Observation).id);
-  return screen.mayRepeat(observations) ? keepLatest(observations, issues) : observations;
-}
-
-/**
- * Tells whether any id occurs twice, fed the ids one by one (within a pass that reads the
- * Observations anyway: a pass of its own over 50,000 freshly parsed resources cost a sixth of the
- * engine's time, in cache misses). A Bloom filter over a hash of each id, then an exact check of
- * only the ids whose hash came up twice: a Set of 50,000 ids cost more than the rest of the reading
- * of each Observation together.
- */
-class RepeatScreen {
-  readonly #mask: number;
-  readonly #filter: Int32Array;
-  readonly #hashes: Int32Array;
-  #suspects: Set<number> | undefined;
-  /** An id that is not a string (not what the screen lets through): decided the exact way. */
-  #odd = false;
-
-  constructor(n: number) {
-    let bits = 1024;
-    while (bits < n * 16) bits *= 2;
-    this.#mask = bits - 1;
-    this.#filter = new Int32Array(bits >>> 5);
-    this.#hashes = new Int32Array(n);
-  }
-
-  /** The id of the i-th Observation. */
-  add(i: number, id: unknown): void {
-    if (!id) return;
-    if (typeof id !== 'string') {
-      this.#odd = true;
-      return;
-    }
-    const h = hashOf(id);
-    this.#hashes[i] = h;
-    const mask = this.#mask;
-    const filter = this.#filter;
-    const a = h & mask;
-    const b = ((h >>> 15) | (h << 17)) & mask;
-    const seenA = (filter[a >>> 5] as number) & (1 << (a & 31));
-    const seenB = (filter[b >>> 5] as number) & (1 << (b & 31));
-    if (seenA !== 0 && seenB !== 0) (this.#suspects ??= new Set()).add(h);
-    filter[a >>> 5] = (filter[a >>> 5] as number) | (1 << (a & 31));
-    filter[b >>> 5] = (filter[b >>> 5] as number) | (1 << (b & 31));
-  }
-
-  /** False when no id of `observations` (all of them added) occurs twice; true when one may. */
-  mayRepeat(observations: readonly Observation[]): boolean {
-    if (this.#odd) return true;
-    const suspects = this.#suspects;
-    if (!suspects) return false;
-    // Every pair of equal ids has one hash, and its second member was flagged: compare those exactly.
-    const candidates = new Set<string>();
-    for (let i = 0; i < observations.length; i++) {
-      if (!suspects.has(this.#hashes[i] as number)) continue; // the Observation itself left untouched
-      const id = (observations[i] as Observation).id;
-      if (!id) continue;
-      const size = candidates.size;
-      if (candidates.add(id).size === size) return true;
-    }
-    return false;
-  }
-}
-
-/**
- * FNV-1a over the length and the last 16 UTF-16 code units: ids of one record differ at their end
- * (counters, UUIDs), and a collision only sends an id to the exact check.
- */
-function hashOf(text: string): number {
-  let h = Math.imul(0x811c9dc5 ^ text.length, 0x01000193);
-  for (let i = Math.max(0, text.length - 16); i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h;
+  return screen.mayRepeat((i) => (observations[i] as Observation).id) ? keepLatest(observations, issues) : observations;
 }
 
 function keepLatest(observations: readonly Observation[], issues: AssessmentIssue[]): readonly Observation[] {
@@ -272,7 +202,7 @@ export function normalizeObservations(
   // again from the latest versions (the first reading is dropped, its issues with it).
   const screen = new RepeatScreen(observations.length);
   const labs = readLabs(observations, terminology, timeZone, screen);
-  if (!screen.mayRepeat(observations)) return labs;
+  if (!screen.mayRepeat((i) => (observations[i] as Observation).id)) return labs;
   const issues: AssessmentIssue[] = [];
   const latest = keepLatest(observations, issues);
   return readLabs(latest, terminology, timeZone, undefined, issues);

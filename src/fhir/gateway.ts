@@ -17,6 +17,7 @@ import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
 import { httpGet, type HttpAnswer, UnsupportedEncodingError } from './http-get.js';
 import type { RequestLimiter } from './limiter.js';
 import { decodeJsonText, TextDecodingError } from './json-text.js';
+import { RepeatScreen } from '../shared/repeat-screen.js';
 import { isFailureOutcome, searchBundleProblem } from './search-bundle.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
 
@@ -177,29 +178,7 @@ export class FhirGateway {
         }),
       ),
     );
-    // Key → the search that gave it first. The same key from another search is the same resource
-    // matched twice (an Observation coded for two groups); twice within one search, it is two
-    // entries the engine must see (two versions without a versionId: it reports the ambiguity).
-    const seen = new Map<string, number>();
-    const union: unknown[] = [];
-    for (const [search, list] of results.entries()) {
-      for (const r of list) {
-        const { resourceType, id, meta } = r as {
-          resourceType?: unknown;
-          id?: unknown;
-          meta?: { versionId?: unknown };
-        };
-        if (typeof id === 'string') {
-          const version = typeof meta?.versionId === 'string' ? meta.versionId : '';
-          const key = `${String(resourceType)}/${id}/${version}`;
-          const first = seen.get(key);
-          if (first !== undefined && first !== search) continue;
-          seen.set(key, search);
-        }
-        union.push(r);
-      }
-    }
-    return union;
+    return unionOfSearches(results);
   }
 
   /**
@@ -393,6 +372,44 @@ export class FhirGateway {
       throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with ${error.message}`);
     }
   }
+}
+
+/**
+ * The union of several searches' resources, each resource once: the same resource (type, id and
+ * versionId) from a later search is the one matched twice (an Observation coded for two of the
+ * searches' code groups) and left out; twice within one search, it is two entries the engine must
+ * see (two versions without a versionId: it reports the ambiguity). In the searches' order.
+ */
+export function unionOfSearches(results: readonly (readonly unknown[])[]): unknown[] {
+  // Usually no id occurs twice: then the union is every search's entries, with no key built per
+  // resource (building and looking up one for each of 5,000 Observations cost 3 ms a call).
+  const screen = new RepeatScreen(results.reduce((n, list) => n + list.length, 0));
+  const all: unknown[] = [];
+  for (const list of results) for (const r of list) screen.add(all.push(r) - 1, (r as { id?: unknown }).id);
+  if (!screen.mayRepeat((i) => (all[i] as { id?: unknown }).id)) return all;
+  // Key → the search that gave it first. The same key from another search is the same resource
+  // matched twice (an Observation coded for two groups); twice within one search, it is two
+  // entries the engine must see (two versions without a versionId: it reports the ambiguity).
+  const seen = new Map<string, number>();
+  const union: unknown[] = [];
+  for (const [search, list] of results.entries()) {
+    for (const r of list) {
+      const { resourceType, id, meta } = r as {
+        resourceType?: unknown;
+        id?: unknown;
+        meta?: { versionId?: unknown };
+      };
+      if (typeof id === 'string') {
+        const version = typeof meta?.versionId === 'string' ? meta.versionId : '';
+        const key = `${String(resourceType)}/${id}/${version}`;
+        const first = seen.get(key);
+        if (first !== undefined && first !== search) continue;
+        seen.set(key, search);
+      }
+      union.push(r);
+    }
+  }
+  return union;
 }
 
 /** A search rather than a read: a query, a type alone (`Observation`), or `_search`. */
