@@ -23,7 +23,7 @@ export async function recordMedications(
   data: Record<string, PrefetchedKey>,
   fhir: FhirReader,
 ): Promise<PrefetchedKey | undefined> {
-  const missing = medicationsToRead(Object.values(data).flatMap((key) => key.resources));
+  const missing = medicationsToRead(...Object.values(data).map((key) => key.resources));
   if (missing.length === 0) return undefined;
   const { ids, urls } = medicationSearches(missing);
   if (missing.length > ids.length)

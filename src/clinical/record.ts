@@ -250,20 +250,25 @@ function unresolvedReason(ref: string, contained: boolean, held: boolean): strin
 }
 
 /**
- * The `Medication/<id>` keys that administrations in `resources` name by reference (not contained)
- * and that `resources` do not hold, in the order first named: what a reader must fetch for the
+ * The `Medication/<id>` keys that administrations in the lists name by reference (not contained)
+ * and that no list holds, in the order first named: what a reader must fetch for the
  * engine to know what was given (cds-services/record-medications.ts, the SMART app).
  */
-export function medicationsToRead(resources: Iterable<FhirResource>): string[] {
+export function medicationsToRead(...lists: readonly (readonly FhirResource[])[]): string[] {
   const present = new Set<string>();
   const named = new Set<string>();
-  for (const r of resources) {
-    if (!r || typeof r !== 'object') continue; // input: anything until screened
-    if (r.resourceType === 'Medication' && r.id) present.add(`Medication/${r.id}`);
-    if (r.resourceType !== 'MedicationAdministration' || r.medicationCodeableConcept) continue;
-    const ref: unknown = r.medicationReference?.reference;
-    const key = typeof ref === 'string' && !ref.startsWith('#') ? medicationKey(ref) : undefined;
-    if (key) named.add(key);
+  // Several lists rather than one: a caller holding its resources per search key need not copy
+  // them all (5,000 Observations and more) into one list to be passed over here.
+  for (const resources of lists) {
+    for (let i = 0; i < resources.length; i++) {
+      const r = resources[i];
+      if (!r || typeof r !== 'object') continue; // input: anything until screened
+      if (r.resourceType === 'Medication' && r.id) present.add(`Medication/${r.id}`);
+      if (r.resourceType !== 'MedicationAdministration' || r.medicationCodeableConcept) continue;
+      const ref: unknown = r.medicationReference?.reference;
+      const key = typeof ref === 'string' && !ref.startsWith('#') ? medicationKey(ref) : undefined;
+      if (key) named.add(key);
+    }
   }
   return [...named].filter((k) => !present.has(k));
 }

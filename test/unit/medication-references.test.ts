@@ -88,6 +88,10 @@ test('medicationsToRead: the Medications named and not held, in the order first 
     { resourceType: 'Medication', id: 'held' },
   ] as unknown as FhirResource[];
   expect(medicationsToRead(input)).toEqual(['Medication/b', 'Medication/a']);
+  // The same resources given as the lists of several search keys: a Medication held in one list
+  // covers an administration in another.
+  expect(medicationsToRead(input.slice(0, 4), [], input.slice(4))).toEqual(['Medication/b', 'Medication/a']);
+  expect(medicationsToRead(input.slice(0, 8))).toEqual(['Medication/b', 'Medication/a', 'Medication/held']);
 });
 
 describe('an administration whose Medication is not in the data given', () => {
