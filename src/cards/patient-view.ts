@@ -303,6 +303,7 @@ const SHOWN_ISSUES = new Set<string>([
   'date-missing',
   'infusion',
   'sex-unknown',
+  'birth-date-partial',
   'transfusion-product-unknown',
   'ivig-recent',
   'comparator',

@@ -12,7 +12,7 @@ import type { FhirResource } from 'fhir/r4.js';
 import { compareMeasured, valuePoint } from './bounds.js';
 import { crsEvidence, PEAK_MARKERS } from './crs.js';
 import { defaultLln, gradeSeries } from './ctcae.js';
-import { addDays, ageInYears, isDate, readInstant } from './dates.js';
+import { addDays, ageOn, isDate, readInstant } from './dates.js';
 import { ANALYTE_LABELS, CENSORING_TEXT } from './format.js';
 import { carHematotox } from './hematotox.js';
 import { assessIcaht } from './icaht.js';
@@ -349,7 +349,20 @@ function dayAxis(
 function patientFacts(ctx: AssessContext, record: PatientRecord): PatientFacts {
   const gender = record.patient?.gender;
   const sex = gender === 'male' || gender === 'female' || gender === 'other' ? gender : 'unknown';
-  const ageYears = ageInYears(record.patient?.birthDate, ctx.asOf);
+  const birthDate = record.patient?.birthDate;
+  const age = ageOn(birthDate, ctx.asOf);
+  // A year or month of birth only (FHIR allows both) still tells a child born in 2015 from an adult.
+  // The one age rule (the pediatric IVIG target) is said to rest on the younger of two possible ages
+  // only when the other would fall on its other side.
+  const limit = ctx.t.immunoglobulins.pediatricAgeYears;
+  if (age?.partial && age.years === limit - 1) {
+    ctx.issues.push({
+      severity: 'information',
+      code: 'birth-date-partial',
+      message: `birth date recorded as ${birthDate} (no day): the patient is ${age.years} or ${limit} years old; the pediatric IVIG target (under ${limit}) applies`,
+    });
+  }
+  const ageYears = age?.years ?? null;
   const lln = (term: CtcaeTerm): number => defaultLln(term, ctx.t, sex);
   if (sex !== 'male' && sex !== 'female' && ctx.series.hemoglobin.some((d) => d.lln === undefined)) {
     ctx.issues.push({

@@ -245,12 +245,27 @@ function civilFromDays(days: number): [number, number, number] {
   return [yoe + era * 400 + (month <= 2 ? 1 : 0), month, day];
 }
 
-/** Age in whole years on `onDate`. */
-export function ageInYears(birthDate: string | undefined, onDate: string): number | null {
-  if (!birthDate || !/^\d{4}-\d{2}-\d{2}$/.test(birthDate)) return null;
-  const [by, bm, bd] = birthDate.split('-').map(Number) as [number, number, number];
+/**
+ * Age in whole years on `onDate` (YYYY-MM-DD) from a FHIR birth date, which may give the year, or the
+ * year and month, only. `partial` when the date leaves two ages possible (this year's birthday not
+ * known to have passed): then `years` is the younger, the age the patient is at least. Null without
+ * a birth date, for one that is no date, and for one after `onDate`.
+ */
+export function ageOn(birthDate: string | undefined, onDate: string): { years: number; partial: boolean } | null {
+  const birth = /^(\d{4})(?:-(0[1-9]|1[0-2])(?:-(\d{2}))?)?$/.exec(birthDate ?? '');
+  if (!birth || (birth[3] !== undefined && !isDate(birthDate ?? ''))) return null;
+  const by = Number(birth[1]);
+  const bm = birth[2] === undefined ? undefined : Number(birth[2]);
+  const bd = birth[3] === undefined ? undefined : Number(birth[3]);
   const [y, m, d] = onDate.split('-').map(Number) as [number, number, number];
-  return y - by - (m < bm || (m === bm && d < bd) ? 1 : 0);
+  // Whether this year's birthday has come by onDate; undefined when the birth date cannot tell.
+  let reached: boolean | undefined;
+  if (bm === undefined) reached = m === 12 && d === 31 ? true : undefined;
+  else if (m !== bm) reached = m > bm;
+  else reached = bd === undefined ? undefined : d >= bd;
+  if (by === y) return reached === false ? null : { years: 0, partial: false }; // born this year
+  const years = y - by - (reached === true ? 0 : 1);
+  return years < 0 ? null : { years, partial: reached === undefined };
 }
 
 /** A calendar date YYYY-MM-DD that exists (Date.parse alone takes 2026-02-30 as 2 March). */

@@ -246,6 +246,7 @@ export const ISSUE_TITLES: Record<IssueCode, string> = {
   'patient-mismatch': 'Records of another patient, left out',
   infusion: 'CAR-T infusion dates',
   'sex-unknown': 'Sex not recorded',
+  'birth-date-partial': 'Birth date without a day',
   'transfusion-product-unknown': 'Transfusions without a product',
   'stale-data': 'Counts not repeated recently',
   'ivig-recent': 'IgG measured after IVIG',

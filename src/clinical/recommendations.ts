@@ -392,6 +392,8 @@ function ivigReview(ctx: RuleContext): Recommendation | undefined {
     .at(-1);
   const sinceIvig = lastIvig && igg.day !== null && lastIvig.day !== null ? igg.day - lastIvig.day : null;
   const recentIvig = sinceIvig !== null && sinceIvig <= t.immunoglobulins.ivigRecentDays;
+  // The pediatric target chosen on the younger of two ages a birth date without a day allows: said.
+  const age = pediatric ? input.issues.find((i) => i.code === 'birth-date-partial') : undefined;
   return {
     kind: 'ivig-review',
     urgency: 'warning',
@@ -404,6 +406,7 @@ function ivigReview(ctx: RuleContext): Recommendation | undefined {
     notes: [
       'Replacement is also considered for IgG 400–600 mg/dL with serious or recurrent infections.',
       ...(recentIvig ? [`IgG measured ${sinceIvig} days after IVIG on ${dayLabel(lastIvig?.day ?? null)}.`] : []),
+      ...(age ? [`${capitalize(age.message)}.`] : []),
     ],
   };
 }

@@ -108,6 +108,7 @@ export type IssueCode =
   | 'patient-mismatch'
   | 'infusion'
   | 'sex-unknown'
+  | 'birth-date-partial'
   | 'transfusion-product-unknown'
   | 'stale-data'
   | 'ivig-recent'
