@@ -385,8 +385,14 @@ export function unionOfSearches(results: readonly (readonly unknown[])[]): unkno
   // resource (building and looking up one for each of 5,000 Observations cost 3 ms a call).
   const screen = new RepeatScreen(results.reduce((n, list) => n + list.length, 0));
   const all: unknown[] = [];
-  for (const list of results) for (const r of list) screen.add(all.push(r) - 1, (r as { id?: unknown }).id);
-  if (!screen.mayRepeat((i) => (all[i] as { id?: unknown }).id)) return all;
+  let emptyId = false; // an id '' is an id to the rule below, and the screen passes it over
+  for (const list of results)
+    for (const r of list) {
+      const id = (r as { id?: unknown }).id;
+      if (id === '') emptyId = true;
+      screen.add(all.push(r) - 1, id);
+    }
+  if (!emptyId && !screen.mayRepeat((i) => (all[i] as { id?: unknown }).id)) return all;
   // Key → the search that gave it first. The same key from another search is the same resource
   // matched twice (an Observation coded for two groups); twice within one search, it is two
   // entries the engine must see (two versions without a versionId: it reports the ambiguity).
@@ -401,7 +407,9 @@ export function unionOfSearches(results: readonly (readonly unknown[])[]): unkno
       };
       if (typeof id === 'string') {
         const version = typeof meta?.versionId === 'string' ? meta.versionId : '';
-        const key = `${String(resourceType)}/${id}/${version}`;
+        // Unambiguous whatever the strings hold ('a' at version '1/' is not 'a/1'): the union runs
+        // before the resources are screened.
+        const key = JSON.stringify([resourceType, id, version]);
         const first = seen.get(key);
         if (first !== undefined && first !== search) continue;
         seen.set(key, search);

@@ -59,6 +59,22 @@ describe('unionOfSearches', () => {
       [0, 1],
     ],
     ['no id: always kept', [[{ resourceType: 'Observation' }], [{ resourceType: 'Observation' }]], [0, 1]],
+    [
+      'an empty id is an id: found by two searches, kept once',
+      [[{ resourceType: 'Observation', id: '' }], [{ resourceType: 'Observation', id: '' }]],
+      [0],
+    ],
+    [
+      'ids and versions holding "/" do not run together',
+      [
+        [{ resourceType: 'Observation', id: 'a', meta: { versionId: '1/' } }],
+        [
+          { resourceType: 'Observation', id: 'a/1' },
+          { resourceType: 'Observation', id: 'a/1' },
+        ],
+      ],
+      [0, 1, 2],
+    ],
   ])('%s', (_name, results, kept) => {
     const flat = results.flat();
     expect(unionOfSearches(results)).toEqual(kept.map((i) => flat[i]));
@@ -69,12 +85,12 @@ describe('unionOfSearches', () => {
       {
         resourceType: fc.constantFrom('Observation', 'Procedure'),
         id: ids,
-        meta: fc.record({ versionId: fc.constantFrom('1', '2', 3) }, { requiredKeys: [] }),
+        meta: fc.record({ versionId: fc.constantFrom('1', '2', 3, '1/') }, { requiredKeys: [] }),
       },
       { requiredKeys: ['resourceType'] },
     );
   test.each([
-    ['few ids (many repeats)', fc.constantFrom('a', 'b', 'c', 7)],
+    ['few ids (many repeats)', fc.constantFrom('a', 'b', 'c', 7, '', 'a/1')],
     ['many ids (rare repeats)', fc.integer({ min: 0, max: 20_000 }).map((n) => `obs-${n}`)],
   ])('%s: the same resources, the same objects, in the same order as the plain rule', (_name, ids) => {
     fc.assert(
