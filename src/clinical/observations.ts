@@ -145,27 +145,34 @@ function converterOf(plan: RolePlan, dimension: Dimension, unit: string | undefi
  * names): building `Observation/<id>` for each of 50,000 values was a fifth of the reading.
  */
 class ObservedValue implements LabValue {
+  // Truly private: a value spread, cloned or logged never carries the reading's whole store.
+  readonly #numbers: Float64Array;
+  /** The first of this value's three slots in #numbers. */
+  readonly #slot: number;
+
   constructor(
     readonly analyte: Analyte,
     readonly comparator: LabValue['comparator'],
     readonly date: string,
     readonly id: string | undefined,
-    private readonly numbers: Float64Array,
-    /** The first of this value's three slots in `numbers`. */
-    private readonly slot: number,
-  ) {}
+    numbers: Float64Array,
+    slot: number,
+  ) {
+    this.#numbers = numbers;
+    this.#slot = slot;
+  }
 
   get value(): number {
-    return this.numbers[this.slot] as number;
+    return this.#numbers[this.#slot] as number;
   }
 
   get ms(): number {
-    return this.numbers[this.slot + 1] as number;
+    return this.#numbers[this.#slot + 1] as number;
   }
 
   /** NaN in the store stands for no lower limit. */
   get lln(): number | undefined {
-    const lln = this.numbers[this.slot + 2] as number;
+    const lln = this.#numbers[this.#slot + 2] as number;
     return Number.isNaN(lln) ? undefined : lln;
   }
 

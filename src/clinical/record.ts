@@ -99,7 +99,7 @@ export function recordFromResources(
   const patientIds = new Set<string>();
   // Administrations, orders, procedures and conditions given more than once (search pages, prefetch
   // keys) are kept once, the later version: a dose counted twice reads "(2 doses)", a transfusion
-  // twice doubles a count. Observations are kept once later, by latestVersions.
+  // twice doubles a count. Observations are kept once later, by normalizeObservations.
   const kept = new Map<string, Kept>();
   for (let i = 0; i < resources.length; i++) {
     const resource = resources[i] as FhirResource;
