@@ -160,6 +160,8 @@ interface AssessContext {
 interface PatientFacts {
   sex: Assessment['sex'];
   ageYears: number | null;
+  /** The birth date leaves two ages, one each side of the pediatric age, and the IVIG targets differ. */
+  ageStraddles: boolean;
   lln: (term: CtcaeTerm) => number;
 }
 
@@ -203,7 +205,7 @@ export function assess(resources: readonly FhirResource[], options: AssessOption
   const icaht = icahtGrades(ctx, censoring);
   const hematotox = hematotoxScore(ctx);
   const latest = latestValues(ctx);
-  const immunoglobulins = immunoglobulinFindings(ctx, latest, patient.ageYears);
+  const immunoglobulins = immunoglobulinFindings(ctx, latest, patient.ageYears, patient.ageStraddles);
   const severeCytopenias = [...episodes.neutrophil, ...episodes.platelet, ...episodes.hemoglobin];
   const bCells = bCellFindings(ctx);
   const irradiation = irradiationWindow(ctx);
@@ -352,14 +354,20 @@ function patientFacts(ctx: AssessContext, record: PatientRecord): PatientFacts {
   const birthDate = record.patient?.birthDate;
   const age = ageOn(birthDate, ctx.asOf);
   // A year or month of birth only (FHIR allows both) still tells a child born in 2015 from an adult.
-  // The one age rule (the pediatric IVIG target) is said to rest on the younger of two possible ages
-  // only when the other would fall on its other side.
+  // When the two ages it allows fall on either side of the pediatric age and the two IVIG targets
+  // differ, the higher target is used (ivigThreshold) and that is said.
   const limit = ctx.t.immunoglobulins.pediatricAgeYears;
-  if (age?.partial && age.years === limit - 1) {
+  const ageStraddles =
+    age?.partial === true &&
+    age.years === limit - 1 &&
+    ctx.t.immunoglobulins.iggIvigPediatric !== ctx.t.actions.ivigIgg;
+  if (ageStraddles) {
+    const { value: target, pediatric } = ivigThreshold(ctx.t, age.years, true);
     ctx.issues.push({
       severity: 'information',
       code: 'birth-date-partial',
-      message: `birth date recorded as ${birthDate} (no day): the patient is ${age.years} or ${limit} years old; the pediatric IVIG target (under ${limit}) applies`,
+      message: `birth date recorded as ${birthDate} (${birthDate?.length === 4 ? 'year only' : 'no day'}): the patient is ${age.years} or ${limit} years old; the ${pediatric ? 'pediatric' : 'adult'} IVIG target (${target} mg/dL), the higher of the two, is used`,
+      resource: `Patient/${record.patientId}`,
     });
   }
   const ageYears = age?.years ?? null;
@@ -371,7 +379,7 @@ function patientFacts(ctx: AssessContext, record: PatientRecord): PatientFacts {
       message: `sex unknown: hemoglobin graded with the lower default limit of normal (${lln('hemoglobin')} g/L)`,
     });
   }
-  return { sex, ageYears, lln };
+  return { sex, ageYears, ageStraddles, lln };
 }
 
 /** CTCAE v5 grades: after infusion when there is one, otherwise over all values (without day numbers). */
@@ -611,6 +619,7 @@ function immunoglobulinFindings(
   ctx: AssessContext,
   latest: Assessment['latest'],
   ageYears: number | null,
+  ageStraddles: boolean,
 ): Assessment['immunoglobulins'] {
   const { t, base, values, dayOrNull } = ctx;
   const igLookback = t.baseline.immunologyLookbackDays;
@@ -621,7 +630,7 @@ function immunoglobulinFindings(
       base('igg', igLookback),
       igLatest('igg'),
       dayOrNull,
-      ivigThreshold(t, ageYears).value,
+      ivigThreshold(t, ageYears, ageStraddles).value,
       declinePct,
     ),
     IgA: immunoglobulin(base('iga', igLookback), igLatest('iga'), dayOrNull, null, declinePct),

@@ -213,6 +213,10 @@ function epochDay(date: string): number {
   return Date.parse(`${date}T00:00:00Z`) / DAY_MS;
 }
 
+function daysInMonth(year: number, month: number): number {
+  return month === 2 && !isLeap(year) ? 28 : (DAYS_IN_MONTH[month - 1] as number);
+}
+
 function isLeap(year: number): boolean {
   return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
 }
@@ -262,7 +266,9 @@ export function ageOn(birthDate: string | undefined, onDate: string): { years: n
   let reached: boolean | undefined;
   if (bm === undefined) reached = m === 12 && d === 31 ? true : undefined;
   else if (m !== bm) reached = m > bm;
-  else reached = bd === undefined ? undefined : d >= bd;
+  // The month of birth without its day: every birthday of it has come on its last day (the birth
+  // year's length of February, as a full 29 February birth date counts on 28 February).
+  else reached = bd === undefined ? (d >= daysInMonth(by, bm) ? true : undefined) : d >= bd;
   if (by === y) return reached === false ? null : { years: 0, partial: false }; // born this year
   const years = y - by - (reached === true ? 0 : 1);
   return years < 0 ? null : { years, partial: reached === undefined };

@@ -20,6 +20,7 @@ import type {
   Recommendation,
   RecommendationKind,
 } from './types.js';
+import { ageOn } from './dates.js';
 import { displayUnit } from './units.js';
 
 /** Lab precision without noise: 2 significant digits below 1, 3 up to 100, whole numbers above. */
@@ -261,3 +262,8 @@ export const ISSUE_TITLES: Record<IssueCode, string> = {
   'date-future': 'Results dated after today',
   'medication-unknown': 'Medications given whose drug is not known',
 };
+
+/** "45 y"; "45–46 y" when the birth date gives the year or month only and leaves two ages. */
+export function ageText(years: number, birthDate: string | null | undefined, asOf: string): string {
+  return ageOn(birthDate ?? undefined, asOf)?.partial ? `${years}–${years + 1} y` : `${years} y`;
+}

@@ -384,7 +384,9 @@ function transfusionReview(ctx: RuleContext, rule: TransfusionRule): Recommendat
 function ivigReview(ctx: RuleContext): Recommendation | undefined {
   const { input, t } = ctx;
   const igg = input.latest.igg;
-  const { value: iggThreshold, path: iggPath, pediatric } = ivigThreshold(t, input.ageYears);
+  // A birth date that leaves the patient either side of the pediatric age (said in this issue).
+  const age = input.issues.find((i) => i.code === 'birth-date-partial');
+  const { value: iggThreshold, path: iggPath, pediatric } = ivigThreshold(t, input.ageYears, age !== undefined);
   if (!igg || !below(igg, iggThreshold)) return undefined;
   const lastIvig = ctx
     .events('ivig')
@@ -392,8 +394,6 @@ function ivigReview(ctx: RuleContext): Recommendation | undefined {
     .at(-1);
   const sinceIvig = lastIvig && igg.day !== null && lastIvig.day !== null ? igg.day - lastIvig.day : null;
   const recentIvig = sinceIvig !== null && sinceIvig <= t.immunoglobulins.ivigRecentDays;
-  // The pediatric target chosen on the younger of two ages a birth date without a day allows: said.
-  const age = pediatric ? input.issues.find((i) => i.code === 'birth-date-partial') : undefined;
   return {
     kind: 'ivig-review',
     urgency: 'warning',

@@ -309,15 +309,24 @@ function leafPaths(raw: unknown, prefix = ''): string[] {
   );
 }
 
-/** The IVIG review threshold for this patient: the pediatric target under `pediatricAgeYears`. */
+/**
+ * The IVIG review threshold for this patient: the pediatric target under `pediatricAgeYears`. With
+ * `ageStraddles` (a birth date without a day leaves the patient one of two ages, one on each side of
+ * the pediatric age), the higher of the two targets, so that neither age's review is missed.
+ */
 export function ivigThreshold(
   t: Thresholds,
   ageYears: number | null,
+  ageStraddles = false,
 ): { value: number; path: string; pediatric: boolean } {
-  const pediatric = ageYears !== null && ageYears < t.immunoglobulins.pediatricAgeYears;
-  return pediatric
-    ? { value: t.immunoglobulins.iggIvigPediatric, path: 'immunoglobulins.iggIvigPediatric', pediatric }
-    : { value: t.actions.ivigIgg, path: 'actions.ivigIgg', pediatric };
+  const child = {
+    value: t.immunoglobulins.iggIvigPediatric,
+    path: 'immunoglobulins.iggIvigPediatric',
+    pediatric: true,
+  };
+  const adult = { value: t.actions.ivigIgg, path: 'actions.ivigIgg', pediatric: false };
+  if (ageStraddles) return child.value >= adult.value ? child : adult;
+  return ageYears !== null && ageYears < t.immunoglobulins.pediatricAgeYears ? child : adult;
 }
 
 /** The source to cite for a threshold: the hospital when it changed the value, else `defaultSource`. */

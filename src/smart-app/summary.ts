@@ -6,6 +6,7 @@
  */
 import type { Identifier, Patient } from 'fhir/r4.js';
 import {
+  ageText,
   dayLabel,
   fmt,
   phenotypeShort,
@@ -55,7 +56,7 @@ export function patientBanner(who: PatientIdentity, a: Assessment, readAt: strin
       'span',
       { 'data-testid': 'birth-date' },
       who.birthDate ? `born ${who.birthDate}` : 'birth date not recorded',
-      a.ageYears !== null ? ` (${a.ageYears} y, ${a.sex})` : ` (${a.sex})`,
+      a.ageYears !== null ? ` (${ageText(a.ageYears, who.birthDate, a.asOf)}, ${a.sex})` : ` (${a.sex})`,
     ),
     who.identifier ? sep() : null,
     who.identifier ? h('span', { 'data-testid': 'identifier' }, who.identifier) : null,

@@ -138,7 +138,8 @@ export function renderView(previous: View | undefined, input: ViewInput): View {
   const trend = renderPanels(a, input.engine, input.conditionsUnavailable);
   byId('legend').replaceChildren(...eventLegend(a));
   drawTimeline(view);
-  const ivig = ivigThreshold(input.engine.thresholds.values, a.ageYears).value;
+  const straddles = a.issues.some((i) => i.code === 'birth-date-partial'); // the engine's rule, said there
+  const ivig = ivigThreshold(input.engine.thresholds.values, a.ageYears, straddles).value;
   const unit = displayUnit(a.latest.igg?.unit ?? 'mg/dL');
   renderTrend(trend, a.series?.igg ?? [], 'IgG', unit, { value: ivig, label: `IVIG < ${ivig}` }, a.latest.igg);
   if (input.focus) {
