@@ -15,7 +15,7 @@ import { badRequest, badRequestFromZod, notFound, serviceUnavailable } from './o
 import type { CdsServiceDefinition } from './service.js';
 import { CallFhirAccess, loadPrefetch, type LoadPrefetchOptions, type PrefetchedKey } from './service.js';
 import type { Card, CdsRequest, CdsResponse, HookName } from './schemas.js';
-import { keepsToSearchBundle, searchBundleSchema } from '../fhir/search-bundle.js';
+import { searchBundleError } from '../fhir/search-bundle.js';
 import {
   cardSchema,
   cdsRequestSchema,
@@ -189,9 +189,8 @@ function checkPrefetchBundles(service: CdsServiceDefinition<HookName, unknown>, 
   for (const key of Object.keys(service.prefetch)) {
     const value = request.prefetch?.[key];
     if ((value as { resourceType?: unknown } | null | undefined)?.resourceType !== 'Bundle') continue;
-    if (keepsToSearchBundle(value)) continue;
-    const bundle = searchBundleSchema.safeParse(value);
-    if (!bundle.success) throw badRequestFromZod(bundle.error, `prefetch.${key}`);
+    const error = searchBundleError(value);
+    if (error) throw badRequestFromZod(error, `prefetch.${key}`);
   }
 }
 

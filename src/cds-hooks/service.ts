@@ -21,7 +21,7 @@ import {
 } from '../fhir/gateway.js';
 import { RequestLimiter } from '../fhir/limiter.js';
 import { screenResources } from '../fhir/resource-schemas.js';
-import { keepsToSearchBundle, searchBundleSchema } from '../fhir/search-bundle.js';
+import { searchBundleError } from '../fhir/search-bundle.js';
 import { readFhirAuthorization } from './fhir-authorization.js';
 import { badRequestFromZod, preconditionFailed } from './outcomes.js';
 import { resolvePrefetchTemplate } from './prefetch.js';
@@ -306,9 +306,8 @@ async function resolveKey(
  */
 function checkUnpublishedBundle(key: string, value: unknown): void {
   if ((value as { resourceType?: unknown } | null | undefined)?.resourceType !== 'Bundle') return;
-  if (keepsToSearchBundle(value)) return;
-  const bundle = searchBundleSchema.safeParse(value);
-  if (!bundle.success) throw badRequestFromZod(bundle.error, `prefetch.${key}`);
+  const error = searchBundleError(value);
+  if (error) throw badRequestFromZod(error, `prefetch.${key}`);
 }
 
 /** Every key the service reads: the published prefetch and the unpublished reads. */

@@ -14,7 +14,8 @@ type Shape = Record<string, Check>;
 const MAX_STRING = 16_384;
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 const maxString =
   (max: number): Check =>
   (v) =>

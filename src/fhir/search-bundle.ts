@@ -6,6 +6,7 @@
  */
 import type { OperationOutcome } from 'fhir/r4.js';
 import { z } from 'zod';
+import { isObject } from './resource-check.js';
 
 export const searchBundleSchema = z.looseObject({
   resourceType: z.literal('Bundle'),
@@ -28,8 +29,11 @@ export function keepsToSearchBundle(value: unknown): boolean {
   return true;
 }
 
-function isObject(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+/** Why `value` breaks {@link searchBundleSchema} as zod words it, or undefined when it keeps to it. */
+export function searchBundleError(value: unknown): z.ZodError | undefined {
+  if (keepsToSearchBundle(value)) return undefined;
+  const result = searchBundleSchema.safeParse(value);
+  return result.success ? undefined : result.error;
 }
 
 /**
@@ -37,10 +41,9 @@ function isObject(value: unknown): boolean {
  * a list`, `entry[3] is not an object`), or undefined when it keeps to it.
  */
 export function searchBundleProblem(bundle: unknown): string | undefined {
-  if (keepsToSearchBundle(bundle)) return undefined;
-  const result = searchBundleSchema.safeParse(bundle);
-  if (result.success) return undefined;
-  const path = result.error.issues[0]?.path ?? [];
+  const error = searchBundleError(bundle);
+  if (!error) return undefined;
+  const path = error.issues[0]?.path ?? [];
   if (path[0] !== 'entry') return 'is not a Bundle';
   return typeof path[1] === 'number' ? `entry[${path[1]}] is not an object` : 'entry is not a list';
 }

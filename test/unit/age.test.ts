@@ -4,6 +4,7 @@
  * (docs/clinical-logic.md §8, `immunoglobulins.pediatricAgeYears`, default 18). Ages by hand.
  */
 import { describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
 import { ageOn } from '../../src/clinical/dates.js';
 import { ageText } from '../../src/clinical/format.js';
 import { assessOn, dateOf, igg, infusion, patient } from '../helpers/fhir.js';
@@ -128,5 +129,42 @@ describe('the SMART app banner says an age a birth date without a day leaves ope
     [18, '2008-02', '2026-03-11', '18 y'],
   ])('%d from %s on %s → %s', (years, birthDate, asOf, text) => {
     expect(ageText(years, birthDate, asOf)).toBe(text);
+  });
+});
+
+describe('ageOn on any text, and partial dates against the full dates they stand for', () => {
+  test('any string: null or a whole age ≥ 0, never a throw', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 12 }), fc.stringMatching(/^\d{4}(-\d{2}(-\d{2})?)?$/)),
+        (birthDate) => {
+          const age = ageOn(birthDate, '2026-11-23');
+          if (age !== null) expect(Number.isInteger(age.years) && age.years >= 0).toBe(true);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  test('a year or year-month gives the age of every full date within it, or the younger of two and says so', () => {
+    const day = fc.date({
+      min: new Date('1990-01-01T00:00:00Z'),
+      max: new Date('2026-11-23T00:00:00Z'),
+      noInvalidDate: true,
+    });
+    fc.assert(
+      fc.property(day, day, fc.boolean(), (birth, on, monthKnown) => {
+        const full = birth.toISOString().slice(0, 10);
+        const onDate = on.toISOString().slice(0, 10);
+        const exact = ageOn(full, onDate);
+        const partial = ageOn(full.slice(0, monthKnown ? 7 : 4), onDate);
+        if (exact === null) return; // born after onDate: the partial date may still allow a birth by then
+        expect(exact.partial).toBe(false);
+        if (partial === null) throw new Error(`${full.slice(0, monthKnown ? 7 : 4)} gave no age on ${onDate}`);
+        if (partial.partial) expect([partial.years, partial.years + 1]).toContain(exact.years);
+        else expect(partial.years).toBe(exact.years);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
