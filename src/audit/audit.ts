@@ -47,10 +47,14 @@ export const AUDIT_FIELD_MAX = 256;
 /** Most card uuids kept per record. */
 export const AUDIT_CARDS_MAX = 50;
 
-/** Bounds every field of a record: the request that produced it may be hostile. */
+/**
+ * Bounds every field of a record: the request that produced it may be hostile. U+0000 becomes
+ * U+FFFD: PostgreSQL's text cannot hold it (error 22021), and records are written many to one
+ * INSERT, so one `userId` or URL holding it lost every record written with it.
+ */
 export function boundRecord(r: AuditRecord): AuditRecord {
   const cut = (v: string | undefined): string | undefined =>
-    v === undefined ? undefined : v.slice(0, AUDIT_FIELD_MAX);
+    v === undefined ? undefined : v.slice(0, AUDIT_FIELD_MAX).replaceAll('\u0000', '\ufffd');
   return {
     ...r,
     clientIss: cut(r.clientIss),
@@ -60,7 +64,7 @@ export function boundRecord(r: AuditRecord): AuditRecord {
     serviceId: cut(r.serviceId),
     hook: cut(r.hook),
     hookInstance: cut(r.hookInstance),
-    cardUuids: r.cardUuids.slice(0, AUDIT_CARDS_MAX).map((u) => u.slice(0, AUDIT_FIELD_MAX)),
+    cardUuids: r.cardUuids.slice(0, AUDIT_CARDS_MAX).map((u) => cut(u) as string),
     requestId: cut(r.requestId),
     clientAddress: cut(r.clientAddress),
   };

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pg from 'pg';
 import type { AuditRecord } from '../../src/audit/audit.js';
+import { AuditRecorder } from '../../src/audit/recorder.js';
 import { PostgresAuditStore, SqliteAuditStore } from '../../src/storage/audit-store.js';
 import { PostgresFeedbackStore } from '../../src/storage/postgres.js';
 import { PostgresReplayStore } from '../../src/storage/replay-store.js';
@@ -212,6 +213,31 @@ describe('audit trail', () => {
     } finally {
       await client.end();
     }
+  });
+
+  test('PostgreSQL: a NUL in a request (userId, service id in the URL, patient) costs no record, its own or the others written with it', async () => {
+    // PostgreSQL text cannot hold U+0000 (22021); records go many to one INSERT (helper review, 2026-11-23).
+    const url = await freshDatabase('audit_nul');
+    const s = store(url);
+    await s.init();
+    const recorder = new AuditRecorder(new PostgresAuditStore(s));
+    recorder.record(record({ requestId: 'before' }));
+    recorder.record(
+      record({ requestId: 'nul', userId: 'Practitioner/evil\u0000', serviceId: 'x\u0000', patientId: 'p\u0000' }),
+    );
+    recorder.record(record({ requestId: 'after', cardUuids: ['a\u0000'] }));
+    expect(await recorder.flush()).toBe(true);
+    expect({ written: recorder.written, failed: recorder.failed }).toEqual({ written: 3, failed: 0 });
+    const read = await new PostgresAuditStore(s).read({
+      from: new Date(0),
+      to: new Date('2030-01-01T00:00:00Z'),
+      limit: 10,
+    });
+    expect(read.map((r) => [r.requestId, r.userId, r.serviceId, r.patientId, r.cardUuids])).toEqual([
+      ['before', 'Practitioner/p1', 'cart-hematotox-patient-view', 'patient-1', ['a', 'b']],
+      ['nul', 'Practitioner/evil\ufffd', 'x\ufffd', 'p\ufffd', ['a', 'b']],
+      ['after', 'Practitioner/p1', 'cart-hematotox-patient-view', 'patient-1', ['a\ufffd']],
+    ]);
   });
 
   test('SQLite: the audit table is created on start-up, refuses UPDATE and prunes by retention', async () => {
