@@ -160,20 +160,39 @@ export const discoveryResponseSchema = z.object({ services: z.array(discoverySer
 
 // ---- Feedback ----------------------------------------------------------------------------------
 
+/** A character FHIR strings may not hold (R4 datatypes, string): below U+0020, but tab, line feed and carriage return. */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return true;
+  }
+  return false;
+}
+
+/**
+ * The text of a feedback entry, stored as given: a FHIR string. A control character is refused by
+ * name (400) rather than stored: PostgreSQL's text cannot hold U+0000 at all, and the client's
+ * retries of a 503 would fail the same way for ever.
+ */
+const feedbackText = z.string().refine((t) => !hasControlCharacter(t), {
+  message: 'must not contain control characters (FHIR string: none below U+0020 but tab, line feed, carriage return)',
+});
+const feedbackCode = feedbackText.check(z.minLength(1, 'must not be empty'));
+
 export const feedbackEntrySchema = z
   .looseObject({
     card: uuidString,
     outcome: z.enum(['accepted', 'overridden']),
     acceptedSuggestions: z
-      .array(z.looseObject({ id: nonEmpty }))
+      .array(z.looseObject({ id: feedbackCode }))
       .min(1)
       .optional(),
     overrideReason: z
       .looseObject({
         reason: z
-          .looseObject({ system: z.string().optional(), code: nonEmpty, display: z.string().optional() })
+          .looseObject({ system: feedbackText.optional(), code: feedbackCode, display: feedbackText.optional() })
           .optional(),
-        userComment: z.string().max(4000).optional(),
+        userComment: feedbackText.check(z.maxLength(4000)).optional(),
       })
       .optional(),
     outcomeTimestamp: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 timestamp' }),

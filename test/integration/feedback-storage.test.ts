@@ -238,6 +238,27 @@ describe('feedback validation and the admin endpoint', () => {
       { feedback: [entry(uuid, 'overridden', { outcomeTimestamp: '2026-11-22 10:15' })] },
       'feedback[0].outcomeTimestamp',
     ],
+    // PostgreSQL text cannot hold U+0000: stored as given, it gave a 503 for ever (helper review, 2026-11-23).
+    [
+      'comment with a NUL',
+      { feedback: [entry(uuid, 'overridden', reason('not-indicated', 'Not indicated', 'a\u0000b'))] },
+      'feedback[0].overrideReason.userComment',
+    ],
+    [
+      'reason code with a control character',
+      { feedback: [entry(uuid, 'overridden', reason('not\u0001indicated', 'Not indicated'))] },
+      'feedback[0].overrideReason.reason.code',
+    ],
+    [
+      'reason display with a NUL',
+      { feedback: [entry(uuid, 'overridden', reason('not-indicated', 'Not\u0000indicated'))] },
+      'feedback[0].overrideReason.reason.display',
+    ],
+    [
+      'accepted suggestion id with a NUL',
+      { feedback: [entry(uuid, 'accepted', { acceptedSuggestions: [{ id: 's\u0000' }] })] },
+      'feedback[0].acceptedSuggestions[0].id',
+    ],
   ])('%s → 400 OperationOutcome naming the field', async (_name, body, field) => {
     const res = await request(app).post(`${SERVICE}/feedback`).send(body).expect(400);
     expect(res.body.resourceType).toBe('OperationOutcome');
