@@ -105,8 +105,13 @@ export function recordFromResources(
     const resource = resources[i] as FhirResource;
     if (resource.resourceType === 'Patient') {
       patientIds.add(resource.id ?? '');
-      if (resource.id === ownId && (!record.patient || compareVersions(resource, record.patient) > 0))
-        record.patient = resource;
+      if (resource.id !== ownId) {
+        // Not the patient assessed (ids are case-sensitive): its sex, birth date and death are not
+        // this patient's, and are said to be left out, as for any resource of another patient.
+        const message = resource.id ? 'is another patient; not used' : 'has no id; not used';
+        const reference = `Patient/${resource.id ?? '(no id)'}`;
+        issues.push({ severity: 'warning', code: 'patient-mismatch', message, resource: reference });
+      } else if (!record.patient || compareVersions(resource, record.patient) > 0) record.patient = resource;
       continue;
     }
     if (resource.resourceType === 'Medication' && resource.id) {

@@ -11,7 +11,7 @@ import { assess } from '../../src/clinical/assess.js';
 import type { Assessment } from '../../src/clinical/types.js';
 import { demoPatients } from '../../src/demo/demo-patients.js';
 import { addDays, generateCohort } from '../../src/demo/generator.js';
-import { anc, assessOn, hb, infusion, obs, testTerminology } from '../helpers/fhir.js';
+import { anc, assessOn, hb, infusion, obs, PATIENT_ID, testTerminology } from '../helpers/fhir.js';
 
 const TODAY = '2026-11-22';
 
@@ -221,6 +221,31 @@ describe('bad input is reported, never fatal', () => {
     expect(a.ctcae.neutrophils.worst).toBe(4);
     expect(a.ctcae.neutrophils.worstValue?.value).toBe(0.3);
     expect(a.issues).toContainEqual(expect.objectContaining({ code: 'patient-mismatch', resource: 'Observation/x' }));
+  });
+
+  // A Patient that is not the one assessed was dropped without a word: its death, sex and birth date
+  // silently lost (helper review, 2026-11-23). Ids are case-sensitive (FHIR R4 datatypes, id).
+  test.each([
+    ['the patient assessed', true, 'p1', []],
+    [
+      'an id differing in case',
+      false,
+      'P1',
+      [{ code: 'patient-mismatch', resource: 'Patient/P1', message: 'is another patient; not used' }],
+    ],
+    [
+      'no id',
+      false,
+      undefined,
+      [{ code: 'patient-mismatch', resource: 'Patient/(no id)', message: 'has no id; not used' }],
+    ],
+  ] as const)('a Patient resource of %s is used: %s', (_name, used, id, reported) => {
+    const deceased = { resourceType: 'Patient', ...(id ? { id } : {}), deceasedBoolean: true } as FhirResource;
+    const a = assessOn(5, [infusion(0), anc(2, 0.3), deceased], { patientId: PATIENT_ID });
+    // A patient recorded as deceased gets no advice (docs/clinical-logic.md); another patient's death is not this one's.
+    expect(a.recommendations.length === 0).toBe(used);
+    const mismatches = a.issues.filter((i) => i.code === 'patient-mismatch');
+    expect(mismatches.map(({ code, resource, message }) => ({ code, resource, message }))).toEqual(reported);
   });
 
   test('an unreadable unit is listed and the rest is assessed', () => {
