@@ -379,7 +379,8 @@ function providedResources(value: unknown, template: string): Provided {
         return { ok: false, why: "the client's prefetch search reported an error (OperationOutcome in the Bundle)" };
       continue;
     }
-    if ((entry as { search?: { mode?: unknown } }).search?.mode === 'outcome') continue;
+    // search.mode "outcome" names an OperationOutcome (handled above); any other resource so marked
+    // is still data of the search, read like the rest rather than dropped without a word.
     resources.push(r);
   }
   const reads = isSearch(template) ? undefined : targetOf(template)?.type;

@@ -224,7 +224,8 @@ export class FhirGateway {
             );
           continue;
         }
-        if ((entry.search as { mode?: unknown } | undefined)?.mode === 'outcome') continue;
+        // search.mode "outcome" names an OperationOutcome (handled above); any other resource so
+        // marked is still data of the search, read like the rest rather than dropped without a word.
         resources.push(resource);
       }
       const next = nextLink(page);

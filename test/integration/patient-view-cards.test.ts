@@ -272,6 +272,22 @@ describe.each(SCENARIOS)('$patient ($rule)', ({ patient, cards: expected }) => {
   });
 });
 
+test('a prefetched entry marked search.mode "outcome" that holds an Observation is read, not dropped', async () => {
+  // FHIR R4 Bundle.entry.search.mode: "outcome" is for an OperationOutcome about the search. Any other
+  // resource so marked was dropped without a word: cart-day9's counts vanished (helper review, 2026-11-23).
+  const patientId = 'cart-day9';
+  const prefetch = await fullPrefetch(service, fhir.baseUrl, { patientId, userId: 'Practitioner/demo-hematologist' });
+  const observations = prefetch['observations'] as { entry: { search?: { mode: string } }[] };
+  expect(observations.entry.length).toBeGreaterThan(0);
+  for (const entry of observations.entry) entry.search = { mode: 'outcome' };
+  const res = await request(t.app)
+    .post(PATH)
+    .send(hookRequest('patient-view', patientId, { prefetch }))
+    .expect(200);
+  expect(seen((res.body as { cards: Card[] }).cards)).toEqual(seen(await cardsWithPrefetch(t, patientId)));
+  expect(JSON.stringify(res.body)).toContain('ANC 0.32');
+});
+
 describe('card content', () => {
   test('G-CSF card: a filgrastim draft dosed from the recorded weight, at most one selection', async () => {
     const card = (await cardsWithoutPrefetch(t, 'cart-day12-no-gcsf')).find((c) => cardKind(c) === 'g-csf') as Card;
