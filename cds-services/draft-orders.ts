@@ -50,6 +50,8 @@ export function readDraftOrders(
   const orders: DraftOrder[] = [];
   const medications = new Map<string, Medication>();
   const issues: AssessmentIssue[] = [];
+  /** What a selection may name an order by: `Type/id`, and its entry's fullUrl (a draft often has no id yet). */
+  const namesOf = new Map<DraftOrder, string[]>();
   for (const entry of bundle.entry ?? []) {
     const resource = (entry as { resource?: unknown } | null)?.resource;
     if (resource === undefined) continue;
@@ -75,8 +77,14 @@ export function readDraftOrders(
       if (typeof fullUrl === 'string') medications.set(fullUrl, r);
     } else if (r.resourceType === 'MedicationRequest' || r.resourceType === 'ServiceRequest') {
       const owner = r.subject ? patientIdOf(r.subject) : patientId;
-      if (owner === patientId) orders.push(r);
-      else
+      if (owner === patientId) {
+        orders.push(r);
+        const fullUrl = (entry as { fullUrl?: unknown }).fullUrl;
+        namesOf.set(r, [
+          ...(r.id ? [`${r.resourceType}/${r.id}`] : []),
+          ...(typeof fullUrl === 'string' ? [fullUrl] : []),
+        ]);
+      } else
         issues.push({
           severity: 'warning',
           code: 'patient-mismatch',
@@ -87,7 +95,11 @@ export function readDraftOrders(
   }
   const isSelected = (reference: string | undefined): boolean =>
     !selections || reference === undefined || selections.includes(reference);
-  const selected = orders.filter((o) => isSelected(`${o.resourceType}/${o.id ?? ''}`));
+  // An order with neither id nor fullUrl cannot be told apart from the selected ones: it is checked.
+  const selected = orders.filter((o) => {
+    const names = namesOf.get(o) ?? [];
+    return !selections || names.length === 0 || names.some((name) => selections.includes(name));
+  });
   const shown = issues.filter((i) => isSelected(i.resource?.includes('/') ? i.resource : undefined));
   for (const order of selected.slice(MAX_DRAFT_ORDERS))
     shown.push({

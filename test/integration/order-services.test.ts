@@ -286,6 +286,37 @@ describe('order-select', () => {
     expect(fhir.requests.length).toBe(before);
   });
 
+  // A draft often has no id yet, only its entry's fullUrl; selections then name the fullUrl. Matched
+  // by `Type/id` alone, such an order was never checked (helper review, 2026-11-23).
+  test.each([
+    [
+      'by its fullUrl',
+      'urn:uuid:5f0c2b7e-3c1a-4d2e-9b8f-0a1b2c3d4e5f',
+      ['urn:uuid:5f0c2b7e-3c1a-4d2e-9b8f-0a1b2c3d4e5f'],
+      ['crs-treatment-cytopenia-risk:info'],
+    ],
+    ['not selected', 'urn:uuid:5f0c2b7e-3c1a-4d2e-9b8f-0a1b2c3d4e5f', ['ServiceRequest/other'], []],
+    [
+      'with no fullUrl either (cannot be told apart: checked)',
+      undefined,
+      ['ServiceRequest/other'],
+      ['crs-treatment-cytopenia-risk:info'],
+    ],
+  ] as const)('a draft order without an id, %s', async (_name, fullUrl, selections, expected) => {
+    const { id: _id, ...order } = tocilizumabOrder('cart-day9');
+    const body = hookRequest('order-select', 'cart-day9', { fhirServer: fhir.baseUrl });
+    Object.assign(body['context'] as Record<string, unknown>, {
+      selections,
+      draftOrders: {
+        resourceType: 'Bundle',
+        type: 'collection',
+        entry: [{ ...(fullUrl ? { fullUrl } : {}), resource: order }],
+      },
+    });
+    const res = await request(t.app).post(`/cds-services/${ORDER_SELECT_ID}`).send(body).expect(200);
+    expect(kinds((res.body as { cards: Card[] }).cards)).toEqual(expected);
+  });
+
   test('order-select without selections is a 400 naming the field', async () => {
     const body = hookRequest('order-select', 'cart-day9', { fhirServer: fhir.baseUrl });
     (body['context'] as Record<string, unknown>)['draftOrders'] = draftOrders();
