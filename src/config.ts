@@ -139,9 +139,10 @@ const envSchema = z.object({
 
   // Libraries that use the `debug` package can print request headers (the EHR's bearer token) and
   // bodies (PHI) when their namespace is enabled; refuse to start with everything enabled.
+  // The debug package splits namespaces on commas and whitespace: " *" and "a *" enable everything too.
   DEBUG: z
     .string()
-    .refine((d) => !/fhir-kit-client|(^|,)\*($|,)/.test(d), {
+    .refine((d) => !d.split(/[\s,]+/).some((name) => name === '*' || name.includes('fhir-kit-client')), {
       message: 'enabling all debug output would write access tokens and patient data to the logs',
     })
     .optional(),

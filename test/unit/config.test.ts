@@ -37,6 +37,12 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN'],
     [{ DEBUG: 'fhir-kit-client:*' }, 'DEBUG'],
+    [{ DEBUG: '*' }, 'DEBUG'],
+    // The debug package splits on whitespace as on commas (helper review, 2026-11-23).
+    [{ DEBUG: ' *' }, 'DEBUG'],
+    [{ DEBUG: '* ' }, 'DEBUG'],
+    [{ DEBUG: 'express:router *' }, 'DEBUG'],
+    [{ DEBUG: 'express:router,\t*' }, 'DEBUG'],
     [{ HTTP_REQUEST_TIMEOUT_MS: '999' }, 'HTTP_REQUEST_TIMEOUT_MS'],
     // Numbers are decimal digits: coercion read 0x10 as 16, 1e3 as 1000 and spaces as 0 (a random port).
     [{ PORT: '0x10' }, 'PORT'],
@@ -51,6 +57,11 @@ describe('loadConfig', () => {
     } catch (error) {
       expect((error as ConfigError).message).toContain(`${name}:`);
     }
+  });
+
+  test('debug namespaces other than everything start the service', () => {
+    for (const DEBUG of ['express:router', 'express:router,piscina', ' express:* piscina ', '*:router'])
+      expect(loadConfig({ DEBUG }).logLevel).toBe('info');
   });
 
   test('HTTP_REQUEST_TIMEOUT_MS bounds the whole request (default 30 s); headers within the smaller of 10 s and it', () => {
