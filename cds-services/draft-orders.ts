@@ -14,6 +14,7 @@ import type { FhirReader } from '../src/cds-hooks/service.js';
 import type { Terminology } from '../src/clinical/terminology.js';
 import type { AssessmentIssue } from '../src/clinical/types.js';
 import { patientIdOf } from '../src/clinical/record.js';
+import { normalUri } from '../src/fhir/bundle.js';
 import { describeResource, MAX_ECHOED_DEPTH, nestedDeeperThan, screenResource } from '../src/fhir/resource-schemas.js';
 
 /**
@@ -50,14 +51,24 @@ export function readDraftOrders(
   const orders: DraftOrder[] = [];
   const medications = new Map<string, Medication>();
   const issues: AssessmentIssue[] = [];
-  /** What a selection may name an order by: `Type/id`, and its entry's fullUrl (a draft often has no id yet). */
-  const namesOf = new Map<DraftOrder, string[]>();
+  /**
+   * What a selection may name each order by, checked or not: `Type/id`, and its entry's fullUrl (a
+   * draft often has no id yet; a urn:uuid compared in lower case, as UUIDs are).
+   */
+  const namesOf = new Map<unknown, string[]>();
   for (const entry of bundle.entry ?? []) {
     const resource = (entry as { resource?: unknown } | null)?.resource;
     if (resource === undefined) continue;
+    const names = [describeResource(resource)].filter((name) => name.includes('/'));
+    const fullUrl = (entry as { fullUrl?: unknown }).fullUrl;
+    if (typeof fullUrl === 'string') names.push(normalUri(fullUrl));
+    const unchecked = (issue: AssessmentIssue): void => {
+      issues.push(issue);
+      namesOf.set(issue, names);
+    };
     // An order may be echoed back in an update suggestion: one nested past what a response can carry is left out.
     if (nestedDeeperThan(resource, MAX_ECHOED_DEPTH)) {
-      issues.push({
+      unchecked({
         severity: 'warning',
         code: 'resource-invalid',
         message: `draft order nested deeper than ${MAX_ECHOED_DEPTH} levels; resource left out`,
@@ -67,7 +78,7 @@ export function readDraftOrders(
     }
     const result = screenResource(resource);
     if (!result.ok) {
-      issues.push({ ...result.issue, message: `draft order ${result.issue.message}` });
+      unchecked({ ...result.issue, message: `draft order ${result.issue.message}` });
       continue;
     }
     const r = result.resource;
@@ -79,13 +90,9 @@ export function readDraftOrders(
       const owner = r.subject ? patientIdOf(r.subject) : patientId;
       if (owner === patientId) {
         orders.push(r);
-        const fullUrl = (entry as { fullUrl?: unknown }).fullUrl;
-        namesOf.set(r, [
-          ...(r.id ? [`${r.resourceType}/${r.id}`] : []),
-          ...(typeof fullUrl === 'string' ? [fullUrl] : []),
-        ]);
+        namesOf.set(r, names);
       } else
-        issues.push({
+        unchecked({
           severity: 'warning',
           code: 'patient-mismatch',
           message: `draft order ${owner ? 'is for another patient' : 'names no patient we can read'}, not the patient of this call; not checked`,
@@ -93,14 +100,15 @@ export function readDraftOrders(
         });
     }
   }
-  const isSelected = (reference: string | undefined): boolean =>
-    !selections || reference === undefined || selections.includes(reference);
-  // An order with neither id nor fullUrl cannot be told apart from the selected ones: it is checked.
-  const selected = orders.filter((o) => {
-    const names = namesOf.get(o) ?? [];
-    return !selections || names.length === 0 || names.some((name) => selections.includes(name));
-  });
-  const shown = issues.filter((i) => isSelected(i.resource?.includes('/') ? i.resource : undefined));
+  // An order with neither a usable id nor a fullUrl cannot be told apart from the selected ones: it is
+  // checked, or said not to be.
+  const chosen = selections?.map(normalUri);
+  const isSelected = (item: unknown): boolean => {
+    const names = namesOf.get(item) ?? [];
+    return !chosen || names.length === 0 || names.some((name) => chosen.includes(name));
+  };
+  const selected = orders.filter(isSelected);
+  const shown = issues.filter(isSelected);
   for (const order of selected.slice(MAX_DRAFT_ORDERS))
     shown.push({
       severity: 'warning',

@@ -63,7 +63,7 @@ const RESTFUL = /^https?:\/\/.+\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
  * A URI as compared here: `urn:uuid:` and `urn:oid:` with their scheme in lower case, and the UUID
  * too (RFC 4122: hex digits are case-insensitive on input); anything else as written.
  */
-function normalUri(uri: string): string {
+export function normalUri(uri: string): string {
   const head = uri.slice(0, 9).toLowerCase();
   if (head === 'urn:uuid:') return uri.toLowerCase();
   if (head.startsWith('urn:oid:')) return `urn:oid:${uri.slice(8)}`;

@@ -302,6 +302,13 @@ describe('order-select', () => {
       ['ServiceRequest/other'],
       ['crs-treatment-cytopenia-risk:info'],
     ],
+    // A UUID's hex digits are case-insensitive (RFC 9562), as everywhere else a urn:uuid is compared.
+    [
+      'its fullUrl selected in another case',
+      'urn:uuid:5F0C2B7E-3C1A-4D2E-9B8F-0A1B2C3D4E5F',
+      ['urn:uuid:5f0c2b7e-3c1a-4d2e-9b8f-0a1b2c3d4e5f'],
+      ['crs-treatment-cytopenia-risk:info'],
+    ],
   ] as const)('a draft order without an id, %s', async (_name, fullUrl, selections, expected) => {
     const { id: _id, ...order } = tocilizumabOrder('cart-day9');
     const body = hookRequest('order-select', 'cart-day9', { fhirServer: fhir.baseUrl });
@@ -315,6 +322,30 @@ describe('order-select', () => {
     });
     const res = await request(t.app).post(`/cds-services/${ORDER_SELECT_ID}`).send(body).expect(200);
     expect(kinds((res.body as { cards: Card[] }).cards)).toEqual(expected);
+  });
+
+  // The orders that cannot be checked are said for the selected ones, selected by fullUrl too (review, 2026-11-23).
+  test('an order selected by its fullUrl that cannot be checked (another patient) is listed as not checked', async () => {
+    const body = hookRequest('order-select', 'cart-day9', { fhirServer: fhir.baseUrl });
+    Object.assign(body['context'] as Record<string, unknown>, {
+      selections: ['urn:uuid:0d9e8f7a-1b2c-4d3e-8f4a-5b6c7d8e9f00'],
+      draftOrders: {
+        resourceType: 'Bundle',
+        type: 'collection',
+        entry: [
+          { fullUrl: 'urn:uuid:0d9e8f7a-1b2c-4d3e-8f4a-5b6c7d8e9f00', resource: tocilizumabOrder('cart-quick') },
+          {
+            fullUrl: 'urn:uuid:11111111-2222-4333-8444-555555555555',
+            resource: transfusionOrder('rbc-9', 'cart-quick', 'red-cells'),
+          },
+        ],
+      },
+    });
+    const res = await request(t.app).post(`/cds-services/${ORDER_SELECT_ID}`).send(body).expect(200);
+    const cards = (res.body as { cards: Card[] }).cards;
+    expect(kinds(cards)).toEqual(['unread-draft-orders:warning']);
+    expect(cards[0]?.detail).toContain('MedicationRequest/tocilizumab-1');
+    expect(cards[0]?.detail).not.toContain('rbc-9');
   });
 
   test('order-select without selections is a 400 naming the field', async () => {
