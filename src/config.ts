@@ -139,10 +139,11 @@ const envSchema = z.object({
 
   // Libraries that use the `debug` package can print request headers (the EHR's bearer token) and
   // bodies (PHI) when their namespace is enabled; refuse to start with everything enabled.
-  // The debug package splits namespaces on commas and whitespace: " *" and "a *" enable everything too.
+  // The debug package splits namespaces on commas and whitespace (" *" and "a *" enable everything
+  // too), and a name that begins with a wildcard ("*", "**", "*:*") matches every library's.
   DEBUG: z
     .string()
-    .refine((d) => !d.split(/[\s,]+/).some((name) => name === '*' || name.includes('fhir-kit-client')), {
+    .refine((d) => !d.split(/[\s,]+/).some((name) => name.startsWith('*') || name.includes('fhir-kit-client')), {
       message: 'enabling all debug output would write access tokens and patient data to the logs',
     })
     .optional(),

@@ -43,6 +43,10 @@ describe('loadConfig', () => {
     [{ DEBUG: '* ' }, 'DEBUG'],
     [{ DEBUG: 'express:router *' }, 'DEBUG'],
     [{ DEBUG: 'express:router,\t*' }, 'DEBUG'],
+    // A leading wildcard matches every library's namespaces (debug 4.4: '**' and '*:*' enable express and more).
+    [{ DEBUG: '**' }, 'DEBUG'],
+    [{ DEBUG: '*:*' }, 'DEBUG'],
+    [{ DEBUG: 'express:router,*:router' }, 'DEBUG'],
     [{ HTTP_REQUEST_TIMEOUT_MS: '999' }, 'HTTP_REQUEST_TIMEOUT_MS'],
     // Numbers are decimal digits: coercion read 0x10 as 16, 1e3 as 1000 and spaces as 0 (a random port).
     [{ PORT: '0x10' }, 'PORT'],
@@ -60,7 +64,12 @@ describe('loadConfig', () => {
   });
 
   test('debug namespaces other than everything start the service', () => {
-    for (const DEBUG of ['express:router', 'express:router,piscina', ' express:* piscina ', '*:router'])
+    for (const DEBUG of [
+      'express:router',
+      'express:router,piscina',
+      ' express:* piscina ',
+      'express:*,-express:router',
+    ])
       expect(loadConfig({ DEBUG }).logLevel).toBe('info');
   });
 
