@@ -42,7 +42,12 @@ export async function seededDemo(today = '2026-11-22'): Promise<DemoFhirServer> 
  */
 export async function serveFhir(
   fhir: DemoFhirServer,
-  options: { delayMs?: number; hangOn?: RegExp } = {},
+  options: {
+    delayMs?: number;
+    hangOn?: RegExp;
+    /** Rewrites each answer's text (a server that answers differently from the demo's). */
+    transform?: (url: string, text: string) => string;
+  } = {},
 ): Promise<TestFhirServer> {
   const requests: RecordedRequest[] = [];
   let inFlight = 0;
@@ -54,6 +59,12 @@ export async function serveFhir(
     maxInFlight = Math.max(maxInFlight, inFlight);
     res.on('finish', () => inFlight--);
     if (options.hangOn?.test(req.originalUrl)) return;
+    const { transform } = options;
+    if (transform) {
+      const send = res.send.bind(res);
+      res.send = ((body: unknown) =>
+        send(typeof body === 'string' ? transform(req.originalUrl, body) : body)) as typeof res.send;
+    }
     if (options.delayMs) setTimeout(next, options.delayMs);
     else next();
   });

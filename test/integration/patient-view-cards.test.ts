@@ -288,6 +288,28 @@ test('a prefetched entry marked search.mode "outcome" that holds an Observation 
   expect(JSON.stringify(res.body)).toContain('ANC 0.32');
 });
 
+test('read from fhirServer, Observation entries marked search.mode "outcome" are read, not dropped', async () => {
+  const patientId = 'cart-day9';
+  const marking = await serveFhir(fhir.fhir, {
+    transform: (url, text) => {
+      if (!url.includes('/Observation')) return text;
+      const bundle = JSON.parse(text) as { entry?: { search?: { mode: string } }[] };
+      for (const entry of bundle.entry ?? []) entry.search = { mode: 'outcome' };
+      return JSON.stringify(bundle);
+    },
+  });
+  try {
+    const res = await request(t.app)
+      .post(PATH)
+      .send(hookRequest('patient-view', patientId, { fhirServer: marking.baseUrl }))
+      .expect(200);
+    expect(marking.requests.some((r) => r.url.includes('/Observation'))).toBe(true);
+    expect(seen((res.body as { cards: Card[] }).cards)).toEqual(seen(await cardsWithoutPrefetch(t, patientId)));
+  } finally {
+    await marking.close();
+  }
+});
+
 describe('card content', () => {
   test('G-CSF card: a filgrastim draft dosed from the recorded weight, at most one selection', async () => {
     const card = (await cardsWithoutPrefetch(t, 'cart-day12-no-gcsf')).find((c) => cardKind(c) === 'g-csf') as Card;
