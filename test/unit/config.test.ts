@@ -2,6 +2,7 @@
  * Configuration is read once from the environment and validated; a bad value names itself.
  */
 import { describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
 describe('loadConfig', () => {
@@ -61,6 +62,30 @@ describe('loadConfig', () => {
     } catch (error) {
       expect((error as ConfigError).message).toContain(`${name}:`);
     }
+  });
+
+  test('DEBUG: any list with a name that begins with a wildcard or names fhir-kit-client is refused, any other is taken', () => {
+    const name = fc.constantFrom(
+      'express:router',
+      'piscina',
+      'express:*',
+      '-express:router',
+      '*',
+      '**',
+      '*:*',
+      '*x',
+      'fhir-kit-client:req',
+    );
+    const separator = fc.constantFrom(',', ' ', '\t', ', ', ' ,');
+    fc.assert(
+      fc.property(fc.array(fc.tuple(name, separator), { minLength: 1, maxLength: 5 }), (parts) => {
+        const DEBUG = parts.map(([n, sep]) => n + sep).join('');
+        const refused = parts.some(([n]) => n.startsWith('*') || n.includes('fhir-kit-client'));
+        if (refused) expect(() => loadConfig({ DEBUG })).toThrow(ConfigError);
+        else expect(() => loadConfig({ DEBUG })).not.toThrow();
+      }),
+      { numRuns: 500 },
+    );
   });
 
   test('debug namespaces other than everything start the service', () => {
