@@ -84,7 +84,6 @@ export function readDraftOrders(
     const r = result.resource;
     if (r.resourceType === 'Medication') {
       if (r.id) medications.set(`Medication/${r.id}`, r);
-      const fullUrl = (entry as { fullUrl?: unknown }).fullUrl;
       if (typeof fullUrl === 'string') medications.set(fullUrl, r);
     } else if (r.resourceType === 'MedicationRequest' || r.resourceType === 'ServiceRequest') {
       const owner = r.subject ? patientIdOf(r.subject) : patientId;
@@ -102,10 +101,10 @@ export function readDraftOrders(
   }
   // An order with neither a usable id nor a fullUrl cannot be told apart from the selected ones: it is
   // checked, or said not to be.
-  const chosen = selections?.map(normalUri);
+  const chosen = selections && new Set(selections.map(normalUri));
   const isSelected = (item: unknown): boolean => {
     const names = namesOf.get(item) ?? [];
-    return !chosen || names.length === 0 || names.some((name) => chosen.includes(name));
+    return !chosen || names.length === 0 || names.some((name) => chosen.has(name));
   };
   const selected = orders.filter(isSelected);
   const shown = issues.filter(isSelected);
