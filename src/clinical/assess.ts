@@ -215,6 +215,7 @@ export function assess(resources: readonly FhirResource[], options: AssessOption
     pht,
     icaht,
     ageYears: patient.ageYears,
+    ageStraddles: patient.ageStraddles,
     severeCytopenias,
     bCellAplasia: bCells,
     irradiation,
@@ -707,6 +708,7 @@ function advise(
     pht: PhtResult;
     icaht: IcahtResult;
     ageYears: number | null;
+    ageStraddles: boolean;
     severeCytopenias: readonly SevereCytopenia[];
     bCellAplasia: Assessment['bCellAplasia'];
     irradiation: Assessment['irradiation'];
@@ -726,6 +728,7 @@ function advise(
       pht: found.pht.value,
       icaht: found.icaht,
       ageYears: found.ageYears,
+      ageStraddles: found.ageStraddles,
       bCellAplasia: found.bCellAplasia,
       irradiation: found.irradiation,
       workupEvidence: [...new Set(workup.flatMap((e) => e.evidence))],

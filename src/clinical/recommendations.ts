@@ -30,6 +30,8 @@ export interface RecommendationInput {
   pht: boolean | null;
   icaht: IcahtResult;
   ageYears: number | null;
+  /** The birth date leaves two ages, one each side of the pediatric age, and the IVIG targets differ (assess.ts). */
+  ageStraddles: boolean;
   bCellAplasia: BCellAplasiaResult;
   irradiation: IrradiationWindow | null;
   /** Observations behind prolonged or severe cytopenia, cited by the work-up recommendation. */
@@ -384,9 +386,9 @@ function transfusionReview(ctx: RuleContext, rule: TransfusionRule): Recommendat
 function ivigReview(ctx: RuleContext): Recommendation | undefined {
   const { input, t } = ctx;
   const igg = input.latest.igg;
-  // A birth date that leaves the patient either side of the pediatric age (said in this issue).
-  const age = input.issues.find((i) => i.code === 'birth-date-partial');
-  const { value: iggThreshold, path: iggPath, pediatric } = ivigThreshold(t, input.ageYears, age !== undefined);
+  const { value: iggThreshold, path: iggPath, pediatric } = ivigThreshold(t, input.ageYears, input.ageStraddles);
+  // The note that says which target a birth date without a day left in force, quoted on the card.
+  const age = input.ageStraddles ? input.issues.find((i) => i.code === 'birth-date-partial') : undefined;
   if (!igg || !below(igg, iggThreshold)) return undefined;
   const lastIvig = ctx
     .events('ivig')
