@@ -2,7 +2,9 @@
  * The CDS Hooks 2.0 protocol edge: discovery, request validation, status codes, responses, CORS,
  * health and logging, against the real express app.
  */
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { connect, type AddressInfo } from 'node:net';
 import { describe, expect, test } from '@jest/globals';
 import request from 'supertest';
 import {
@@ -12,6 +14,7 @@ import {
   cdsRequestSchema,
 } from '../../src/cds-hooks/schemas.js';
 import { buildTestApp, hookRequest } from '../helpers/app.js';
+import { blackHole } from '../helpers/servers.js';
 
 const SERVICE = '/cds-services/cart-hematotox-patient-view';
 const fixture = (name: string): Record<string, unknown> =>
@@ -360,6 +363,34 @@ describe('logging', () => {
     expect(typeof served[0]?.['durationMs']).toBe('number');
     for (const secret of ['ACCESS-TOKEN-SECRET', 'JWT-SECRET', 'Secretname', 'patient-secret-id'])
       expect(logs.text).not.toContain(secret);
+  });
+
+  test('a client that hangs up while its call waits on fhirServer: one "request aborted" line, not counted as served', async () => {
+    const fhir = await blackHole(); // never answers: the call waits for FHIR_TIMEOUT_MS
+    const { app, logs } = buildTestApp({ env: { FHIR_TIMEOUT_MS: '300' } });
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      const body = JSON.stringify(hookRequest('patient-view', 'p1', { fhirServer: fhir.url }));
+      socket.write(
+        `POST ${SERVICE} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: hung-up\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      socket.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 600)); // past the FHIR deadline: the call has ended
+      const lines = logs.records().filter((r) => r['reqId'] === 'hung-up' && /^request /.test(String(r['msg'])));
+      expect(lines).toEqual([
+        expect.objectContaining({ msg: 'request aborted', method: 'POST', route: '/cds-services/:id' }),
+      ]);
+      const metrics = await request(app).get('/metrics').expect(200);
+      expect(metrics.text).not.toMatch(/http_requests_total\{[^}]*route="\/cds-services\/:id"/);
+    } finally {
+      server.close();
+      await fhir.close();
+    }
   });
 
   test('every string a request puts in the log is bounded in length', async () => {
