@@ -36,21 +36,40 @@ export function readInstant(value: string | undefined, timeZone: string): Instan
   if (value.length === 10) {
     if (!DATE_ONLY.test(value)) return undefined;
     const ms = Date.parse(`${value}T00:00:00Z`);
-    return Number.isNaN(ms) ? undefined : { ms, date: value };
+    return Number.isNaN(ms) || !writtenAs(value, ms, 0) ? undefined : { ms, date: value };
   }
   if (!DATE_TIME.test(value)) return undefined; // year or year-month only
   const offset = OFFSET.exec(value)?.[1];
   if (offset === undefined) {
     // No offset (not valid FHIR, but sent): a wall-clock time in the hospital's time zone.
     const asUtc = Date.parse(`${value}Z`);
-    if (Number.isNaN(asUtc)) return undefined;
+    if (Number.isNaN(asUtc) || !writtenAs(value, asUtc, 0)) return undefined;
     return { ms: asUtc - zoneOffsetMs(timeZone, asUtc), date: value.slice(0, 10) };
   }
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) return undefined;
+  if (Number.isNaN(ms) || !writtenAs(value, ms, offsetMinutes(offset))) return undefined;
   // Its own offset, or UTC in a UTC hospital: the date is the one written.
   if ((offset !== 'Z' && offset !== '-00:00') || timeZone === 'UTC') return { ms, date: value.slice(0, 10) };
   return { ms, date: formatter(timeZone).format(ms) };
+}
+
+/**
+ * Whether `ms`, shifted by the value's own offset, has the date, hour and minute the value writes.
+ * Date.parse rolls fields out of range over: 2026-02-29 becomes 1 March, 2026-11-31 is 1 December,
+ * T24:00 is the next day's midnight. None of them is a FHIR date or dateTime, and a day 0 or a lab
+ * day read from one would be a day that was never written.
+ */
+function writtenAs(value: string, ms: number, offsetMinutes: number): boolean {
+  const written = new Date(ms + offsetMinutes * 60_000).toISOString();
+  const fields = value.length === 10 ? 10 : 16; // YYYY-MM-DD, or YYYY-MM-DDThh:mm
+  return written.slice(0, fields) === value.slice(0, fields);
+}
+
+/** Minutes east of UTC of a `Z` or `±hh:mm` designator. */
+function offsetMinutes(designator: string): number {
+  if (designator === 'Z') return 0;
+  const minutes = Number(designator.slice(1, 3)) * 60 + Number(designator.slice(4, 6));
+  return designator.startsWith('-') ? -minutes : minutes;
 }
 
 /** The UTC offset of `timeZone` around the instant `ms`, in milliseconds. */

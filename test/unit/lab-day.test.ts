@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { addDays, daysBetween, InstantParser, readInstant } from '../../src/clinical/dates.js';
+import { addDays, daysBetween, InstantParser, isDate, readInstant } from '../../src/clinical/dates.js';
 import { anc, assessOn, infusion } from '../helpers/fhir.js';
 
 const RULE = 'docs/clinical-logic.md §2 lab day';
@@ -76,6 +76,32 @@ describe('lab date of a timestamp', () => {
     expect(readInstant(value, 'UTC')).toBeUndefined();
   });
 
+  // Dates that do not exist, which Date.parse rolls over to another day (FHIR date/dateTime
+  // regex: day 01–31 of a real month, hour 00–23): never a lab day or a day 0.
+  test.each<[string, string]>([
+    ['2026-02-29', '29 February of a common year (Date.parse: 1 March)'],
+    ['2026-02-29T10:00:00Z', 'the same, with a time'],
+    ['2026-11-31', '31 November (Date.parse: 1 December)'],
+    ['2026-11-31T08:00:00+01:00', 'the same, with its own offset'],
+    ['2026-04-31T08:00:00', 'the same, without an offset'],
+    ['2026-11-22T24:00:00Z', 'hour 24 (ISO 8601 allows it, FHIR does not; Date.parse: next midnight)'],
+    ['2026-11-22T24:00:00+01:00', 'hour 24 with an offset'],
+  ])('%s (%s) is not a lab date, in every zone', (value) => {
+    for (const zone of ['UTC', 'Europe/Berlin', 'Asia/Tokyo']) {
+      expect(readInstant(value, zone)).toBeUndefined();
+      expect(new InstantParser(zone).read(value)).toBe(false);
+    }
+  });
+
+  test.each<[string, string, string]>([
+    ['2024-02-29T10:00:00Z', 'UTC', '2024-02-29'],
+    ['2024-02-29', 'UTC', '2024-02-29'],
+    ['2026-11-30T23:30:00-05:00', 'Asia/Tokyo', '2026-11-30'],
+    ['2026-12-31T23:59:59.999+14:00', 'UTC', '2026-12-31'],
+  ])('%s in %s is the lab date %s (leap day, last days of months)', (value, zone, date) => {
+    expect(readInstant(value, zone)?.date).toBe(date);
+  });
+
   test('a 07:30 draw stamped +08:00 on day +9 counts as day +9 in a UTC hospital (not day +8)', () => {
     const draw = anc(9, 0.3);
     draw.effectiveDateTime = draw.effectiveDateTime?.replace(/T.*$/, 'T07:30:00+08:00');
@@ -102,7 +128,7 @@ describe('any timestamp text (property)', () => {
         (value, zone) => {
           const read = readInstant(value, zone);
           if (read === undefined) return;
-          expect(read.date).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+          expect(isDate(read.date)).toBe(true);
           expect(Number.isFinite(read.ms)).toBe(true);
           if (/[+-]\d{2}:\d{2}$/.test(value) && !value.endsWith('-00:00')) expect(read.date).toBe(value.slice(0, 10));
         },
