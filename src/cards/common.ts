@@ -5,7 +5,7 @@
 import { v5 as uuidV5 } from 'uuid';
 import type { Card, Coding } from '../cds-hooks/schemas.js';
 import { CARD_KIND_EXTENSION } from '../shared/card-kind.js';
-import { LOCAL_SYSTEM } from '../clinical/terminology.js';
+import { LOCAL_SYSTEM, type Role, type Terminology } from '../clinical/terminology.js';
 import {
   ANALYTE_LABELS,
   capitalize,
@@ -187,6 +187,33 @@ function leftOut(issues: readonly AssessmentIssue[], what: string, tail?: RegExp
 }
 
 /** Adds {@link unreadDataNote} to each card's detail. */
+const INFUSION_ROLES: readonly Role[] = ['car-t-product', 'car-t-infusion-procedure'];
+
+/**
+ * Records left out whose codes say they are a CAR-T infusion (or its product): unreadable
+ * (`resource-invalid`, known by the codings found in them), or read but without a date to the day
+ * (`date-missing` of a CAR-T event: dated to the month only, or to a day that does not exist).
+ */
+export function unreadInfusions(a: Assessment, terminology: Terminology): AssessmentIssue[] {
+  return a.issues.filter(
+    (i) =>
+      (i.code === 'date-missing' && i.event === 'car-t') ||
+      (i.code === 'resource-invalid' &&
+        i.codings?.some((c) =>
+          terminology.lookup(c.system, c.code).some((info) => INFUSION_ROLES.includes(info.role)),
+        )),
+  );
+}
+
+/** The unread infusion records of `unread` as a list a card shows (the first three). */
+export function unreadInfusionList(unread: readonly AssessmentIssue[]): string {
+  const listed = unread
+    .slice(0, 3)
+    .map((i) => `- ${i.resource ?? 'record'}: ${i.message.replace(/; (resource left out|not used)$/, '')}`);
+  if (unread.length > 3) listed.push(`- and ${unread.length - 3} more`);
+  return listed.join('\n');
+}
+
 export function withUnreadDataNote(cards: Card[], a: Assessment): Card[] {
   const note = unreadDataNote(a);
   if (!note) return cards;

@@ -21,6 +21,8 @@ import {
   dayLabel,
   fmt,
   stableUuid,
+  unreadInfusionList,
+  unreadInfusions,
   valueWithUnit,
   withUnreadDataNote,
   type CardContext,
@@ -93,7 +95,13 @@ export function orderCards(
   unreadOrders: readonly AssessmentIssue[] = [],
 ): Card[] {
   const day = a.dayPostInfusion;
-  if (day === null || day > thresholds.values.actions.followUpDays) return [];
+  if (day === null) {
+    const unread = unreadInfusions(a, terminology);
+    return unread.length > 0 && (orders.length > 0 || unreadOrders.length > 0)
+      ? [ordersWithoutDayZeroCard(a, unread, orders, unreadOrders, ctx)]
+      : [];
+  }
+  if (day > thresholds.values.actions.followUpDays) return [];
   const t = thresholds.values;
   const cards: Card[] = unreadOrders.length > 0 ? [unreadOrdersCard(a, unreadOrders, ctx, thresholds)] : [];
   for (const { order, role, matchedBy } of orders) {
@@ -233,6 +241,64 @@ function unreadOrdersCard(
 function whyNotChecked(issue: AssessmentIssue): string {
   const why = issue.message.replace(/^draft order /, '').replace(/; (resource left out|left out|not checked)$/, '');
   return issue.code === 'resource-invalid' ? `could not be read (${why})` : why;
+}
+
+/**
+ * The orders of this call that the service advises on, or could not check, when a record coded as
+ * the CAR-T infusion could not be read (no day 0): whether blood products must be irradiated, and
+ * the cytopenia advice, cannot be worked out. Without this card the orders would pass in silence,
+ * as for a patient never treated.
+ */
+function ordersWithoutDayZeroCard(
+  a: Assessment,
+  unread: readonly AssessmentIssue[],
+  orders: readonly AdvisableOrder[],
+  unreadOrders: readonly AssessmentIssue[],
+  ctx: CardContext,
+): Card {
+  const named = [
+    ...orders.map(({ order }) => `- ${order.resourceType}/${order.id ?? '(no id)'}: ${orderName(order)}`),
+    ...unreadOrders.map((i) => `- ${i.resource ?? 'Draft order'}: ${whyNotChecked(i)}`),
+  ];
+  const listed = named.length > 5 ? [...named.slice(0, 5), `- and ${named.length - 5} more`] : named;
+  const n = named.length;
+  const these = n === 1 ? 'This order was' : `These ${n} orders were`;
+  const detail = [
+    `**Why:** this record holds a CAR-T infusion that could not be read, so day 0 is not known. ${these} not checked for whether a blood product must be irradiated, nor for the cytopenia advice on tocilizumab, corticosteroids and G-CSF:`,
+    listed.join('\n'),
+    `The infusion record${unread.length === 1 ? '' : 's'}:`,
+    unreadInfusionList(unread),
+    'Check the infusion in the chart, and these orders by hand (blood products after CAR-T are irradiated).',
+  ].join('\n\n');
+  const uuid = stableUuid(
+    ctx.serviceId,
+    ctx.patientId,
+    'unread-infusion',
+    ...unread.map((i) => i.resource),
+    ...orders.map(({ order }) => `${order.resourceType}/${order.id ?? ''}`),
+    ...unreadOrders.map((i) => i.resource),
+    a.asOf,
+  );
+  return baseCard(
+    'unread-infusion',
+    uuid,
+    `CAR-T infusion record could not be read: ${n === 1 ? 'this order was' : `${n} orders were`} not checked for CAR-T advice`,
+    'warning',
+    detail,
+    SOURCES.ehaEbmt,
+    ctx,
+  );
+}
+
+/** What an order asks for, as its text or first coding's display says (the resource reference when neither does). */
+function orderName(order: DraftOrder): string {
+  const concept: CodeableConcept | undefined =
+    order.resourceType === 'MedicationRequest' ? order.medicationCodeableConcept : order.code;
+  const display =
+    concept?.text ??
+    concept?.coding?.find((c) => c.display)?.display ??
+    (order.resourceType === 'MedicationRequest' ? order.medicationReference?.display : undefined);
+  return typeof display === 'string' && display.trim() ? display.trim().slice(0, 120) : 'no name given';
 }
 
 function irradiationCard(

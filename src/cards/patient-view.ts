@@ -7,7 +7,7 @@ import type { Card, Suggestion } from '../cds-hooks/schemas.js';
 import { boundaries, ctcaeGrade, defaultLln } from '../clinical/ctcae.js';
 import type { HospitalThresholds, Thresholds } from '../clinical/thresholds.js';
 import { SOURCES } from '../clinical/thresholds.js';
-import type { Role, Terminology } from '../clinical/terminology.js';
+import type { Terminology } from '../clinical/terminology.js';
 import type {
   Analyte,
   Assessment,
@@ -44,6 +44,8 @@ import {
   plural,
   stableUuid,
   table,
+  unreadInfusionList,
+  unreadInfusions,
   valueWithUnit,
   withUnreadDataNote,
   type CardContext,
@@ -69,29 +71,14 @@ export function patientViewCards(
   );
 }
 
-const INFUSION_ROLES: readonly Role[] = ['car-t-product', 'car-t-infusion-procedure'];
-
-/** Records left out as unreadable whose codes say they are a CAR-T infusion (or its product). */
-function unreadInfusions(a: Assessment, terminology: Terminology): AssessmentIssue[] {
-  return a.issues.filter(
-    (i) =>
-      i.code === 'resource-invalid' &&
-      i.codings?.some((c) => terminology.lookup(c.system, c.code).some((info) => INFUSION_ROLES.includes(info.role))),
-  );
-}
-
 /**
  * No infusion could be read, but a record coded as one was left out: without this card the patient
  * would get none, as if never treated (one malformed record would cost them all their cards).
  */
 function unreadInfusionCard(a: Assessment, unread: readonly AssessmentIssue[], ctx: CardContext): Card {
-  const listed = unread
-    .slice(0, 3)
-    .map((i) => `- ${i.resource ?? 'record'}: ${i.message.replace(/; resource left out$/, '')}`)
-    .join('\n');
   const detail = [
     `**Why:** this record holds a CAR-T infusion that could not be read, so day 0 is not known and nothing that counts from it (cytopenia grades, ICAHT, recovery; G-CSF, transfusion and IVIG advice) was assessed:`,
-    listed,
+    unreadInfusionList(unread),
     'Check the infusion in the chart; the EHR sent it in a shape this service does not read.',
   ].join('\n\n');
   const uuid = stableUuid(ctx.serviceId, ctx.patientId, 'unread-infusion', ...unread.map((i) => i.resource), a.asOf);

@@ -342,6 +342,7 @@ export function extractEvents(
         code: 'date-missing',
         message: `${display}: no date to the day; not used`,
         resource: reference,
+        event: kind,
       });
       return;
     }

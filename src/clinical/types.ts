@@ -144,6 +144,12 @@ export interface AssessmentIssue {
    * infusion that could not be read is still known to be one.
    */
   codings?: { system: string; code: string }[];
+  /**
+   * For a dated record left out because its date cannot be read (`date-missing`): what it records,
+   * so that a CAR-T infusion dated only to the month (or to a day that does not exist) is still
+   * known to be one.
+   */
+  event?: EventKind;
 }
 
 export interface LabPoint {

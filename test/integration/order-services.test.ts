@@ -258,6 +258,53 @@ describe('card content', () => {
   });
 });
 
+describe('order-sign when the CAR-T infusion record cannot be read (no day 0)', () => {
+  /** cart-day9's record as patient-view's prefetch, every administration and procedure dated to the month only. */
+  async function monthOnlyPrefetch(): Promise<Record<string, unknown>> {
+    const service = services.find((s) => s.id === PATIENT_VIEW_ID) as DiscoveredService;
+    const prefetch = await fullPrefetch(service, fhir.baseUrl, { patientId: 'cart-day9' });
+    for (const key of ['medicationAdministrations', 'procedures']) {
+      const bundle = prefetch[key] as unknown as { entry: { resource: Record<string, unknown> }[] };
+      for (const { resource } of bundle.entry) {
+        if ('effectiveDateTime' in resource) resource['effectiveDateTime'] = '2026-11';
+        if ('performedDateTime' in resource) resource['performedDateTime'] = '2026-11';
+      }
+    }
+    return prefetch;
+  }
+
+  test('a platelet order gets a warning that it was not checked (irradiation unknown), naming the order and the record', async () => {
+    const prefetch = await monthOnlyPrefetch();
+    const cards = await sign('cart-day9', draftOrders(transfusionOrder('plt-9', 'cart-day9', 'platelets')), {
+      prefetch,
+      fhirServer: undefined,
+    });
+    expect(kinds(cards)).toEqual(['unread-infusion:warning']);
+    expect(cards[0]?.summary).toBe(
+      'CAR-T infusion record could not be read: this order was not checked for CAR-T advice',
+    );
+    const detail = cards[0]?.detail ?? '';
+    expect(detail).toContain(
+      '**Why:** this record holds a CAR-T infusion that could not be read, so day 0 is not known. This order was not checked for whether a blood product must be irradiated, nor for the cytopenia advice on tocilizumab, corticosteroids and G-CSF:\n\n- ServiceRequest/plt-9: Transfuse platelets, 1 adult dose',
+    );
+    expect(detail).toMatch(
+      /The infusion records?:\n\n- (MedicationAdministration|Procedure)\/[^:]+: [^\n]+: no date to the day/,
+    );
+    expect(
+      detail.endsWith(
+        'Check the infusion in the chart, and these orders by hand (blood products after CAR-T are irradiated).',
+      ),
+    ).toBe(true);
+  });
+
+  test('an order the service does not advise on still gets no card', async () => {
+    const prefetch = await monthOnlyPrefetch();
+    expect(
+      await sign('cart-day9', draftOrders(amoxicillinOrder('cart-day9')), { prefetch, fhirServer: undefined }),
+    ).toEqual([]);
+  });
+});
+
 describe('order-select', () => {
   async function select(selections: string[]): Promise<Card[]> {
     const body = hookRequest('order-select', 'cart-day9', { fhirServer: fhir.baseUrl });

@@ -469,6 +469,33 @@ describe('card content', () => {
     ).toBe(true);
   });
 
+  test.each<[string, string]>([
+    ['2026-11', 'dated to the month only (a valid FHIR dateTime, but no day 0)'],
+    ['2026-02-29T10:00:00Z', 'dated to a day that does not exist'],
+  ])('an infusion record %s (%s): the unread-infusion card, naming it', async (date) => {
+    const prefetch = await fullPrefetch(service, fhir.baseUrl, {
+      patientId: 'cart-day9',
+      userId: 'Practitioner/demo-hematologist',
+    });
+    for (const key of ['medicationAdministrations', 'procedures']) {
+      const bundle = prefetch[key] as unknown as { entry: { resource: Record<string, unknown> }[] };
+      for (const { resource } of bundle.entry) {
+        if ('effectiveDateTime' in resource) resource['effectiveDateTime'] = date;
+        if ('performedDateTime' in resource) resource['performedDateTime'] = date;
+      }
+    }
+    const res = await request(t.app)
+      .post(PATH)
+      .send(hookRequest('patient-view', 'cart-day9', { prefetch }))
+      .expect(200);
+    const cards = (res.body as { cards: Card[] }).cards;
+    expect(cards.map((c) => `${cardKind(c)}:${c.indicator}`)).toEqual(['unread-infusion:warning']);
+    expect(cards[0]?.summary).toBe('CAR-T infusion record could not be read: hematotoxicity not assessed');
+    expect(cards[0]?.detail).toMatch(
+      /was assessed:\n\n- (MedicationAdministration|Procedure)\/[^:]+: [^\n]+: no date to the day\n/,
+    );
+  });
+
   test('a patient without CAR-T whose administrations cannot be read still gets no card (nothing coded as CAR-T)', async () => {
     const prefetch = await fullPrefetch(service, fhir.baseUrl, {
       patientId: 'no-cart',
