@@ -281,8 +281,15 @@ function readLabs(
       const message = `${label} on ${date} was reported as ${shown}: used as ${rawValue}, the true value may be higher`;
       issues.push(labIssue('comparator', message, obs, analyte, date, 'information'));
     }
+    const converted = convert(rawValue === 0 ? 0 : rawValue); // -0 is 0
+    if (!Number.isFinite(converted)) {
+      // 1e308 g/dL is Infinity in g/L: no number a card could show or a grade could test.
+      const message = `${label} on ${date}: value ${rawValue}${rawUnit ? ` ${rawUnit}` : ''} is too large to be a result; not used`;
+      issues.push(labIssue('value-implausible', message, obs, analyte, date));
+      continue;
+    }
     const low = obs.referenceRange ? referenceLow(obs.referenceRange, plan, dimension, rawUnit) : undefined;
-    numbers[slot] = convert(rawValue === 0 ? 0 : rawValue); // -0 is 0
+    numbers[slot] = converted;
     numbers[slot + 1] = ms;
     numbers[slot + 2] = low ?? NaN;
     const value = new ObservedValue(analyte, comparator, date, obs.id, numbers, slot);

@@ -143,6 +143,22 @@ describe('values below zero and values reported with a comparator (docs/clinical
     );
   });
 
+  test('Hb 1e308 g/dL is Infinity in g/L: not a number a card can show or a grade can test → not used, value-implausible', () => {
+    const result = run([obs('718-7', 1e308, 'g/dL', 2, { id: 'inf' }), obs('718-7', 9.1, 'g/dL', 2, { id: 'ok' })]);
+    expect(result.values.map((v) => [v.analyte, v.value])).toEqual([['hemoglobin', 91]]);
+    expect(result.issues).toEqual([
+      {
+        code: 'value-implausible',
+        severity: 'warning',
+        message:
+          'Hemoglobin [Mass/volume] in Blood on 2026-03-03: value 1e+308 g/dL is too large to be a result; not used',
+        resource: 'Observation/inf',
+        analyte: 'hemoglobin',
+        date: '2026-03-03',
+      },
+    ]);
+  });
+
   test('an issue about a result carries its analyte and date (a card citing an older value says so)', () => {
     const result = run([obs('777-3', 12, 'cells', 4, { id: 'u' }), obs('718-7', undefined, undefined, 5, { id: 'v' })]);
     expect(result.issues.map((i) => [i.code, i.analyte, i.date])).toEqual([
