@@ -604,16 +604,41 @@ function irradiationWindow(ctx: AssessContext): Assessment['irradiation'] {
   };
 }
 
-/** Latest values: after infusion when there is one (keys in a fixed order: output is deterministic). */
+/**
+ * Latest values: after infusion when there is one (keys in a fixed order: output is deterministic).
+ * Each is its latest lab day's value (clinical spec §1, docs/clinical-logic.md §2: a lab day holds
+ * the worst value of its date): the day's lowest, or a peak marker's highest, not the last draw. An
+ * ANC of 0.2 in the morning and 4.2 at night is a day at 0.2, as the counts table and ICAHT read it.
+ */
 function latestValues(ctx: AssessContext): Assessment['latest'] {
   const latest: Assessment['latest'] = {};
   for (const analyte of ANALYTES) {
-    const v = ctx.groups.get(analyte)?.at(-1);
-    if (!v || (ctx.infused && ctx.day(v.date) < 0)) continue;
+    const list = ctx.groups.get(analyte);
+    const last = list?.at(-1);
+    if (!list || !last || (ctx.infused && ctx.day(last.date) < 0)) continue;
+    const v = labDayValue(list, last, PEAK.has(analyte) ? 1 : -1);
     latest[analyte] = valuePoint(v, ctx.dayOrNull(v.date));
   }
   return latest;
 }
+
+/**
+ * The value of `last`'s lab date among `values` (in time order): the lowest (`worse` -1) or highest
+ * (+1); of equal values, the first given (as labDays keeps). Values of one date lie within about 50
+ * hours of each other whatever their offsets, so the scan back stops there.
+ */
+function labDayValue(values: readonly LabValue[], last: LabValue, worse: 1 | -1): LabValue {
+  let kept = last;
+  for (let i = values.length - 2; i >= 0; i--) {
+    const v = values[i] as LabValue;
+    if (last.ms - v.ms > LAB_DATE_SPAN_MS) break;
+    if (v.date === last.date && compareMeasured(v, kept) * worse >= 0) kept = v;
+  }
+  return kept;
+}
+
+/** Longest span of instants sharing one written date: 24 hours plus offsets from −12:00 to +14:00. */
+const LAB_DATE_SPAN_MS = 50 * 3_600_000;
 
 /** IgG, IgA, IgM against their baseline (IgG also against the IVIG threshold); notes an IgG drawn after IVIG. */
 function immunoglobulinFindings(
@@ -624,7 +649,11 @@ function immunoglobulinFindings(
 ): Assessment['immunoglobulins'] {
   const { t, base, values, dayOrNull } = ctx;
   const igLookback = t.baseline.immunologyLookbackDays;
-  const igLatest = (a: Analyte): LabValue | undefined => (latest[a] ? values(a).at(-1) : undefined);
+  const igLatest = (a: Analyte): LabValue | undefined => {
+    const list = values(a);
+    const last = list.at(-1);
+    return latest[a] && last ? labDayValue(list, last, -1) : undefined;
+  };
   const { declinePct } = t.immunoglobulins;
   const immunoglobulins: Assessment['immunoglobulins'] = {
     IgG: immunoglobulin(

@@ -27,6 +27,64 @@ import {
 
 const kinds = (a: ReturnType<typeof assessOn>) => a.recommendations.map((r) => r.kind);
 
+describe('the latest value is its lab day\'s worst, not the last draw (clinical spec §1 "lab day"; docs/clinical-logic.md §2)', () => {
+  // Rows: draws of one calendar day in time order → the value the assessment calls latest, and whether
+  // G-CSF is advised (ANC < 0.5 ×10⁹/L on day +9 with no G-CSF given: docs/clinical-logic.md §10).
+  test.each<[string, { v: number; hour: number }[], number, boolean]>([
+    [
+      'ANC 0.2 at 06:00, 4.2 at 20:00: the day is at 0.2, G-CSF advised',
+      [
+        { v: 0.2, hour: 6 },
+        { v: 4.2, hour: 20 },
+      ],
+      0.2,
+      true,
+    ],
+    [
+      'ANC 4.2 at 06:00, 0.2 at 20:00: the same day, the same answer',
+      [
+        { v: 4.2, hour: 6 },
+        { v: 0.2, hour: 20 },
+      ],
+      0.2,
+      true,
+    ],
+    [
+      'ANC 1.1 at 06:00, 0.9 at 12:00, 1.4 at 20:00: 0.9, no G-CSF (not below 0.5)',
+      [
+        { v: 1.1, hour: 6 },
+        { v: 0.9, hour: 12 },
+        { v: 1.4, hour: 20 },
+      ],
+      0.9,
+      false,
+    ],
+  ])('%s', (_rule, draws, latest, gcsf) => {
+    const a = assessOn(9, [
+      infusion(0),
+      anc(8, 0.6),
+      ...draws.map((d, i) => anc(9, d.v, { id: `d${i}`, hour: d.hour })),
+    ]);
+    expect(a.latest.anc).toMatchObject({ value: latest, day: 9 });
+    expect(a.ctcae.neutrophils.latestValue).toMatchObject({ value: latest, day: 9 });
+    expect(kinds(a).includes('g-csf')).toBe(gcsf);
+  });
+
+  test('the day before still counts only as the day before: a later day with one high draw is that high draw', () => {
+    const a = assessOn(9, [infusion(0), anc(8, 0.2), anc(9, 4.2, { id: 'today' })]);
+    expect(a.latest.anc).toMatchObject({ value: 4.2, day: 9, reference: 'Observation/today' });
+  });
+
+  test("a peak marker's lab day is its highest: CRP 180 at 06:00 and 40 at 20:00 is a day at 180", () => {
+    const a = assessOn(3, [
+      infusion(0),
+      crp(3, 180, { id: 'crp-high', hour: 6 }),
+      crp(3, 40, { id: 'crp-low', hour: 20 }),
+    ]);
+    expect(a.latest.crp).toMatchObject({ value: 180, reference: 'Observation/crp-high' });
+  });
+});
+
 describe('a card says what it could not use about the value it cites (docs/clinical-logic.md §3, §10)', () => {
   test('a newer ANC with an unreadable unit: the G-CSF card cites the older one and says so', () => {
     const newer = { ...anc(9, 0.2, { id: 'newer' }), valueQuantity: { value: 0.2, unit: 'cells' } };
