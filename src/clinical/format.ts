@@ -258,7 +258,7 @@ export const ISSUE_TITLES: Record<IssueCode, string> = {
   censoring: 'Counting stopped early',
   'too-many-orders': 'Draft orders past the number one call checks',
   'value-implausible': 'Results with an impossible value',
-  'version-ambiguous': 'Results given twice, differing, with no version to tell which is current',
+  'version-ambiguous': 'Records given twice, differing, with no version to tell which is current',
   'date-future': 'Results dated after today',
   'medication-unknown': 'Medications given whose drug is not known',
 };

@@ -115,7 +115,9 @@ export function recordFromResources(
       continue;
     }
     if (resource.resourceType === 'Medication' && resource.id) {
-      record.medications.set(`Medication/${resource.id}`, resource); // the key medicationKey() gives
+      const key = `Medication/${resource.id}`; // the key medicationKey() gives
+      const known = record.medications.get(key);
+      if (!known || laterVersion(resource, known, issues)) record.medications.set(key, resource);
       continue;
     }
     if (!isClinical(resource)) continue;
@@ -133,16 +135,16 @@ export function recordFromResources(
         record.observations.push(resource);
         break;
       case 'MedicationAdministration':
-        keepOnce(kept, resource, record.medicationAdministrations);
+        keepOnce(kept, resource, record.medicationAdministrations, issues);
         break;
       case 'MedicationRequest':
-        keepOnce(kept, resource, record.medicationRequests);
+        keepOnce(kept, resource, record.medicationRequests, issues);
         break;
       case 'Procedure':
-        keepOnce(kept, resource, record.procedures);
+        keepOnce(kept, resource, record.procedures, issues);
         break;
       case 'Condition':
-        keepOnce(kept, resource, record.conditions);
+        keepOnce(kept, resource, record.conditions, issues);
         break;
       default:
         break;
@@ -160,9 +162,15 @@ interface Kept {
 
 /**
  * Adds `resource` to `list` unless a version of it (same type and id) is there: then the later
- * version (compareVersions) takes its place, and of two the metadata cannot order, the first stays.
+ * version (compareVersions) takes its place, and of two the metadata cannot order, the first stays
+ * (said in `issues` when they differ: an infusion given twice with two dates is two day 0s).
  */
-function keepOnce<R extends FhirResource>(kept: Map<string, Kept>, resource: R, list: R[]): void {
+function keepOnce<R extends FhirResource>(
+  kept: Map<string, Kept>,
+  resource: R,
+  list: R[],
+  issues: AssessmentIssue[],
+): void {
   if (!resource.id) {
     list.push(resource);
     return;
@@ -173,7 +181,28 @@ function keepOnce<R extends FhirResource>(kept: Map<string, Kept>, resource: R, 
     kept.set(key, { list, index: list.push(resource) - 1 });
     return;
   }
-  if (compareVersions(resource, known.list[known.index] as R) > 0) known.list[known.index] = resource;
+  if (laterVersion(resource, known.list[known.index] as R, issues)) known.list[known.index] = resource;
+}
+
+/**
+ * Whether `resource` is a later version of `known` (same type and id) by its metadata. Two that
+ * the metadata cannot order and that differ are reported (`version-ambiguous`, as for Observations),
+ * and the first given stays; the same resource given twice (two search pages, two prefetch keys) is
+ * not.
+ */
+function laterVersion(resource: FhirResource, known: FhirResource, issues: AssessmentIssue[]): boolean {
+  const order = compareVersions(resource, known);
+  if (order !== 0) return order > 0;
+  if (JSON.stringify(resource) !== JSON.stringify(known)) {
+    const reference = `${resource.resourceType}/${resource.id ?? ''}`;
+    issues.push({
+      severity: 'warning',
+      code: 'version-ambiguous',
+      message: `${reference} is given twice with different content and nothing that tells which is current (meta.versionId, meta.lastUpdated); the first given was used`,
+      resource: reference,
+    });
+  }
+  return false;
 }
 
 const CLINICAL_TYPES: ReadonlySet<string> = new Set([

@@ -17,6 +17,7 @@ import {
   infusionProcedure,
   patient,
   plateletTransfusion,
+  RX,
 } from '../helpers/fhir.js';
 
 const version = <R extends FhirResource>(r: R, versionId: string, change: Partial<R> = {}): R => ({
@@ -79,6 +80,84 @@ describe('administrations, procedures and the Patient given twice are kept once,
     }
     // Control: alive alone, the ANC of 0.2 asks for G-CSF.
     expect(assessOn(12, [alive, infusion(0), anc(12, 0.2)]).recommendations.map((r) => r.kind)).toContain('g-csf');
+  });
+});
+
+describe('two versions the metadata cannot order and that differ: the first stays, and it is said (version-ambiguous)', () => {
+  const ambiguous = (reference: string) => ({
+    severity: 'warning',
+    code: 'version-ambiguous',
+    message: `${reference} is given twice with different content and nothing that tells which is current (meta.versionId, meta.lastUpdated); the first given was used`,
+    resource: reference,
+  });
+  const versionIssues = (resources: FhirResource[], day = 60) =>
+    assessOn(day, resources).issues.filter((i) => i.code === 'version-ambiguous');
+
+  test('the CAR-T infusion procedure given twice with two dates and no meta: day 0 is the first given, and said', () => {
+    const first = { ...infusionProcedure(0), id: 'inf' };
+    const second = { ...first, performedDateTime: `${dateOf(14)}T11:00:00Z` };
+    for (const [order, day0] of [
+      [[first, second], dateOf(0)],
+      [[second, first], dateOf(14)],
+    ] as const) {
+      const a = assessOn(60, [...order]);
+      expect(a.infusionDate).toBe(day0);
+      expect(a.issues.filter((i) => i.code === 'version-ambiguous')).toEqual([ambiguous('Procedure/inf')]);
+    }
+  });
+
+  test.each<[string, FhirResource[], number]>([
+    [
+      'the same procedure twice (two pages): nothing to say',
+      [
+        { ...infusionProcedure(0), id: 'p' },
+        { ...infusionProcedure(0), id: 'p' },
+      ],
+      0,
+    ],
+    [
+      'a G-CSF dose twice, the second not-done, no meta',
+      [
+        { ...gcsf(3), id: 'g' },
+        { ...gcsf(3), id: 'g', status: 'not-done' },
+      ],
+      1,
+    ],
+    [
+      'two versions ordered by versionId: the later is used, nothing to say',
+      [
+        version({ ...gcsf(3), id: 'g' }, '1'),
+        version<MedicationAdministration>({ ...gcsf(3), id: 'g' }, '2', { status: 'not-done' }),
+      ],
+      0,
+    ],
+  ])('%s', (_case, resources, reported) => {
+    expect(versionIssues([infusion(0), ...resources])).toHaveLength(reported);
+  });
+
+  test('a Medication given twice, differing, no meta: the first given is what the administration gave, and said', () => {
+    const cart: FhirResource = {
+      resourceType: 'Medication',
+      id: 'm1',
+      code: { coding: [{ system: 'http://hl7.org/fhir/sid/ndc', code: '0078-0846-19' }] },
+    };
+    const other: FhirResource = {
+      resourceType: 'Medication',
+      id: 'm1',
+      code: { coding: [{ system: RX, code: '161' }] },
+    };
+    const given: MedicationAdministration = (({ medicationCodeableConcept: _drop, ...ma }) => ({
+      ...ma,
+      medicationReference: { reference: 'Medication/m1' },
+    }))(infusion(0));
+    for (const [order, day0] of [
+      [[cart, other], dateOf(0)],
+      [[other, cart], null],
+    ] as const) {
+      const a = assessOn(9, [given, ...order]);
+      expect(a.infusionDate).toBe(day0);
+      expect(a.issues.filter((i) => i.code === 'version-ambiguous')).toEqual([ambiguous('Medication/m1')]);
+    }
   });
 });
 
