@@ -111,7 +111,7 @@ export function recordFromResources(
         const message = resource.id ? 'is another patient; not used' : 'has no id; not used';
         const reference = `Patient/${resource.id ?? '(no id)'}`;
         issues.push({ severity: 'warning', code: 'patient-mismatch', message, resource: reference });
-      } else if (!record.patient || compareVersions(resource, record.patient) > 0) record.patient = resource;
+      } else if (!record.patient || laterVersion(resource, record.patient, issues)) record.patient = resource;
       continue;
     }
     if (resource.resourceType === 'Medication' && resource.id) {

@@ -135,6 +135,13 @@ describe('two versions the metadata cannot order and that differ: the first stay
     expect(versionIssues([infusion(0), ...resources])).toHaveLength(reported);
   });
 
+  test('the Patient given twice, differing (a death recorded in one), no meta: the first given stays, and said', () => {
+    const alive = patient();
+    const dead: Patient = { ...patient(), deceasedDateTime: `${dateOf(11)}T08:00:00Z` };
+    const a = assessOn(12, [alive, dead, infusion(0)]);
+    expect(a.issues.filter((i) => i.code === 'version-ambiguous')).toEqual([ambiguous(`Patient/${alive.id ?? ''}`)]);
+  });
+
   test('a Medication given twice, differing, no meta: the first given is what the administration gave, and said', () => {
     const cart: FhirResource = {
       resourceType: 'Medication',
