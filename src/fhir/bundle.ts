@@ -22,16 +22,36 @@ export const assessmentBundleSchema = z.looseObject({
 
 /**
  * The resources of a validated Bundle that have the shape the engine reads, and one issue per
- * resource left out (entries without a resource are skipped). References between entries are
+ * resource left out, and per entry that is not an object or has no resource (a transaction's
+ * entry with only a `request`, such as a DELETE, holds no data and is passed over). References between entries are
  * resolved through their fullUrls (see resolveEntryReferences): a transaction Bundle names its
  * Patient and Medications by `urn:uuid:`.
  */
 export function bundleResources(bundle: z.infer<typeof assessmentBundleSchema>): Screened {
   const kept: BundleEntry[] = [];
   const issues: Screened['issues'] = [];
-  for (const value of bundle.entry ?? []) {
-    const entry = value as { resource?: unknown; fullUrl?: unknown } | null;
-    if (entry?.resource === undefined) continue;
+  for (const [index, value] of (bundle.entry ?? []).entries()) {
+    const entry = value as { resource?: unknown; fullUrl?: unknown; request?: unknown } | null;
+    if (
+      entry === null ||
+      typeof entry !== 'object' ||
+      Array.isArray(entry) ||
+      entry.resource === undefined ||
+      entry.resource === null
+    ) {
+      if (entry && typeof entry === 'object' && !Array.isArray(entry) && entry.resource === undefined && entry.request)
+        continue;
+      const what =
+        entry === null || typeof entry !== 'object' || Array.isArray(entry)
+          ? `is ${entry === null ? 'null' : Array.isArray(entry) ? 'an array' : `a ${typeof entry}`}, not an entry`
+          : 'has no resource';
+      issues.push({
+        severity: 'warning',
+        code: 'resource-invalid',
+        message: `Bundle entry[${index}] ${what}; left out`,
+      });
+      continue;
+    }
     const result = screenResource(entry.resource);
     if (!result.ok) issues.push(result.issue);
     else

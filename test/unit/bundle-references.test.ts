@@ -403,3 +403,34 @@ describe('a Bundle that reports a failed search or export says the record may be
     expect(screened.issues.filter((i) => i.code === 'data-unavailable').map((i) => i.message)).toEqual(messages);
   });
 });
+
+describe('an entry that holds no resource is said, not passed over (POST /assessments and the CLI read Bundles so)', () => {
+  test.each<[string, unknown, string[]]>([
+    ['null', null, ['Bundle entry[1] is null, not an entry; left out']],
+    ['a number', 1, ['Bundle entry[1] is a number, not an entry; left out']],
+    ['a string', 'x', ['Bundle entry[1] is a string, not an entry; left out']],
+    ['an array', [], ['Bundle entry[1] is an array, not an entry; left out']],
+    ['{}', {}, ['Bundle entry[1] has no resource; left out']],
+    ['resource null', { resource: null }, ['Bundle entry[1] has no resource; left out']],
+    [
+      '"Resource" in the wrong case (an ANC the engine never sees)',
+      { Resource: neutrophils('Patient/p', '2026-11-20', 0.3) },
+      ['Bundle entry[1] has no resource; left out'],
+    ],
+    [
+      'a transaction entry with only a request (a DELETE): no data, nothing to say',
+      { request: { method: 'DELETE', url: 'Observation/x' } },
+      [],
+    ],
+  ])('%s', (_case, entry, messages) => {
+    const screened = bundleResources(
+      bundleOf([
+        { resource: patient('p') },
+        entry as Entry,
+        { resource: neutrophils('Patient/p', '2026-11-21', 0.2) },
+      ]) as never,
+    );
+    expect(screened.issues.filter((i) => i.code === 'resource-invalid').map((i) => i.message)).toEqual(messages);
+    expect(screened.resources.map((r) => r.resourceType)).toEqual(['Patient', 'Observation']);
+  });
+});
