@@ -13,12 +13,12 @@
  * id, a token or a body.
  */
 import { setMaxListeners } from 'node:events';
-import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
+import type { Bundle, Resource } from 'fhir/r4.js';
 import { httpGet, type HttpAnswer, UnsupportedEncodingError } from './http-get.js';
 import type { RequestLimiter } from './limiter.js';
 import { decodeJsonText, TextDecodingError } from './json-text.js';
 import { RepeatScreen } from '../shared/repeat-screen.js';
-import { isFailureOutcome, searchBundleProblem } from './search-bundle.js';
+import { readSearchPage, searchBundleProblem } from './search-bundle.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
 
 export type FhirAccessFailure =
@@ -203,7 +203,8 @@ export class FhirGateway {
 
   /**
    * Collects a Bundle's resources and those of the pages its `next` links lead to. A page whose
-   * `entry` is not a list of objects is an invalid response (searchBundleSchema, the prefetch's rule).
+   * `entry` is not a list of objects is an invalid response (searchBundleSchema, the prefetch's rule),
+   * and so is one with an entry that carries no resource (readSearchPage).
    */
   async collectPages(bundle: Bundle, what = 'a search'): Promise<unknown[]> {
     const resources: unknown[] = [];
@@ -213,22 +214,19 @@ export class FhirGateway {
       const problem = searchBundleProblem(page);
       if (problem)
         throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with a Bundle whose ${problem}`);
-      for (const entry of page.entry ?? []) {
-        const resource = entry.resource as Partial<Resource> | undefined;
-        if (!resource || typeof resource !== 'object') continue;
-        if (resource.resourceType === 'OperationOutcome') {
-          if (isFailureOutcome(resource as OperationOutcome))
-            throw new FhirAccessError(
-              'search-failed',
-              'fhirServer reported that the search failed (an OperationOutcome with an error in the Bundle)',
-            );
-          continue;
-        }
-        // search.mode "outcome" names an OperationOutcome (handled above); any other resource so
-        // marked is still data of the search, read like the rest rather than dropped without a word.
-        resources.push(resource);
-      }
-      const next = nextLink(page);
+      const read = readSearchPage(page);
+      if (!read.ok && read.failed)
+        throw new FhirAccessError(
+          'search-failed',
+          'fhirServer reported that the search failed (an OperationOutcome with an error in the Bundle)',
+        );
+      if (!read.ok)
+        throw new FhirAccessError(
+          'invalid-response',
+          `fhirServer answered ${what} with a Bundle whose ${read.problem}`,
+        );
+      for (const resource of read.resources) resources.push(resource);
+      const { next } = read;
       if (!next) break;
       if (pages >= this.options.maxPages) {
         throw new FhirAccessError('refused', `search has more than ${this.options.maxPages} pages (FHIR_MAX_PAGES)`);
@@ -449,13 +447,6 @@ function tooLarge(what: string, limit: number): FhirAccessError {
 
 function mb(bytes: number): string {
   return `${Math.round((bytes / 1_048_576) * 10) / 10} MB`;
-}
-
-function nextLink(bundle: Bundle): string | undefined {
-  const links: unknown = bundle.link;
-  if (!Array.isArray(links)) return undefined;
-  const next = (links as { relation?: unknown; url?: unknown }[]).find((l) => l?.relation === 'next')?.url;
-  return typeof next === 'string' ? next : undefined;
 }
 
 /** Why a read with its own time limit (FhirGateway.read's or fetchUnion's timeoutMs) was stopped. */

@@ -2,7 +2,8 @@
  * What a Bundle answering a search must look like before its entries are read: the one rule for a
  * client's prefetch (a 400 when broken, src/cds-hooks/router.ts) and fhirServer's pages (an
  * invalid response, gateway.ts). An `entry` that is not a list, or an entry that is not an object,
- * is a broken Bundle, never an empty record; an entry without a resource is skipped by the readers.
+ * is a broken Bundle, never an empty record. readSearchPage then reads the entries and the paging of
+ * both alike.
  */
 import type { OperationOutcome } from 'fhir/r4.js';
 import { z } from 'zod';
@@ -46,6 +47,49 @@ export function searchBundleProblem(bundle: unknown): string | undefined {
   const path = error.issues[0]?.path ?? [];
   if (path[0] !== 'entry') return 'is not a Bundle';
   return typeof path[1] === 'number' ? `entry[${path[1]}] is not an object` : 'entry is not a list';
+}
+
+/** What one search page gives: its resources (OperationOutcomes left out) and its next link. */
+export type SearchPage =
+  | { ok: true; resources: unknown[]; next: string | undefined }
+  /** `failed`: an OperationOutcome entry reports an error. Otherwise `problem` says why the page is no valid search result. */
+  | { ok: false; failed: true }
+  | { ok: false; failed: false; problem: string };
+
+/**
+ * The resources of a search page (a Bundle already held to searchBundleSchema) and its next link,
+ * or why the page cannot be read as a search result, worded to follow "a Bundle whose" and quoting
+ * nothing of it. R4 bdl-5: an entry of a searchset carries a resource (entry.request and
+ * entry.response are for other Bundle types, bdl-3/bdl-4); an entry without one is a broken answer,
+ * never a result to skip, or a search whose entries are all like that reads as an empty record.
+ */
+export function readSearchPage(bundle: { entry?: unknown; link?: unknown }): SearchPage {
+  const resources: unknown[] = [];
+  const entries = (bundle.entry ?? []) as unknown[];
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as { resource?: unknown } | null;
+    const resource = entry?.resource as { resourceType?: unknown } | null | undefined;
+    if (!resource || typeof resource !== 'object' || Array.isArray(resource))
+      return { ok: false, failed: false, problem: `entry[${i}] has no resource` };
+    if (resource.resourceType === 'OperationOutcome') {
+      // Warnings and notes ("no results", "some data may be restricted") leave the data usable.
+      if (isFailureOutcome(resource as OperationOutcome)) return { ok: false, failed: true };
+      continue;
+    }
+    // search.mode "outcome" names an OperationOutcome (handled above); any other resource so
+    // marked is still data of the search, read like the rest rather than dropped without a word.
+    resources.push(resource);
+  }
+  const next = nextLink(bundle.link);
+  return 'problem' in next
+    ? { ok: false, failed: false, problem: next.problem }
+    : { ok: true, resources, next: next.url };
+}
+
+function nextLink(links: unknown): { url: string | undefined } | { problem: string } {
+  if (!Array.isArray(links)) return { url: undefined };
+  const next = (links as { relation?: unknown; url?: unknown }[]).find((l) => l?.relation === 'next')?.url;
+  return { url: typeof next === 'string' ? next : undefined };
 }
 
 /** Whether an OperationOutcome reports a failure (rather than a warning or a note). */

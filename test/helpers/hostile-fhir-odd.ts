@@ -1,7 +1,8 @@
 /**
  * The hostile FHIR server's (./hostile-fhir.ts) answers of odd shape or encoding: a 200 that is not
  * the searchset asked for, a searchset whose `entry` is not a list of objects, and the `normal`
- * searchset in another encoding than plain UTF-8.
+ * searchset in another encoding than plain UTF-8, and searchsets whose entries carry no resource
+ * (`{}`, `{"resource": null}`, a fullUrl alone: one entry per resource `normal` would give).
  */
 import { FHIR_JSON, normalAnswer, outcome, sendBytes, type Ctx } from './hostile-fhir-modes.js';
 
@@ -12,6 +13,9 @@ export const ODD_MODES = [
   'entry-object',
   'entry-null',
   'entry-nested',
+  'entries-empty',
+  'entries-null-resource',
+  'entries-fullurl-only',
   'bom-utf8',
   'utf16',
   'latin1',
@@ -38,6 +42,15 @@ export function respondOdd(ctx: Ctx, mode: OddMode): void {
     case 'entry-null': {
       const bundle = normalAnswer(ctx)[1] as { entry?: unknown[] };
       const entry = mode === 'entry-null' ? null : { 0: bundle.entry?.[0] ?? {} };
+      return utf8(JSON.stringify({ ...bundle, entry }));
+    }
+    case 'entries-empty':
+    case 'entries-null-resource':
+    case 'entries-fullurl-only': {
+      const bundle = normalAnswer(ctx)[1] as { entry?: { fullUrl?: string }[] };
+      const entry = (bundle.entry ?? []).map((e) =>
+        mode === 'entries-empty' ? {} : mode === 'entries-null-resource' ? { resource: null } : { fullUrl: e.fullUrl },
+      );
       return utf8(JSON.stringify({ ...bundle, entry }));
     }
     case 'entry-nested':

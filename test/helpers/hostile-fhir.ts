@@ -32,7 +32,8 @@ export type HostileMode =
   | 'encoded' // `normal`, compressed with `encoding` (an unknown one is sent as the plain body)
   | 'truncated' // `normal` (compressed with `encoding` if given) with its full Content-Length; the connection closes after half the body
   | OddMode; // ./hostile-fhir-odd.ts: outcome-200, patient-for-search (200 not a searchset); entry-object, entry-null,
-//             entry-nested (an entry that is no list of objects); bom-utf8, utf16, latin1, invalid-utf8 (`normal`, other bytes)
+//             entry-nested (an entry that is no list of objects); entries-empty, entries-null-resource,
+//             entries-fullurl-only (every entry without a resource); bom-utf8, utf16, latin1, invalid-utf8 (`normal`, other bytes)
 
 export interface HostileOptions {
   /** Behaviour for every request (default `normal`); change it later with `setMode`. */

@@ -267,24 +267,52 @@ describe('a Bundle whose entry is no list of objects is invalid, from fhirServer
       },
     });
   });
+});
 
-  test('an entry without a resource (a search entry with only fullUrl) is skipped, as in the prefetch', async () => {
-    const bundle = {
-      resourceType: 'Bundle',
-      type: 'searchset',
-      entry: [{ fullUrl: 'urn:uuid:1' }, { resource: RECORD[2] }],
-    };
-    const res = await callPatientView({
-      prefetch: {
-        patient: null,
-        observations: bundle,
-        medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
-        procedures: EMPTY,
-        conditions: EMPTY,
+describe('a search entry without a resource (R4 bdl-5) makes the answer no search result, never a record read as empty', () => {
+  // Before: such entries were skipped, so a search whose entries were all like that read as "no
+  // blood counts since the infusion", with no "Data not used" note.
+  test.each<[HostileMode, string]>([
+    ['entries-empty', 'fhirServer answered Observation search with a Bundle whose entry[0] has no resource'],
+    ['entries-null-resource', 'fhirServer answered Observation search with a Bundle whose entry[0] has no resource'],
+    ['entries-fullurl-only', 'fhirServer answered Observation search with a Bundle whose entry[0] has no resource'],
+  ])('from fhirServer, %s → 412: %s', observationSearchFails);
+
+  const prefetchWith = (entry: unknown[]) => ({
+    patient: null,
+    observations: { resourceType: 'Bundle', type: 'searchset', entry },
+    medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
+    procedures: EMPTY,
+    conditions: EMPTY,
+  });
+
+  test.each<[string, unknown[], string]>([
+    ['{}', [{ resource: RECORD[1] }, {}], 'entry[1] has no resource'],
+    ['{"resource": null}', [{ resource: null }, { resource: RECORD[2] }], 'entry[0] has no resource'],
+    ['a fullUrl alone', [{ fullUrl: 'urn:uuid:1' }, { resource: RECORD[2] }], 'entry[0] has no resource'],
+    ['a resource that is a string', [{ resource: 'Observation/x' }], 'entry[0] has no resource'],
+  ])('in the prefetch, an entry %s, no fhirServer: 412 naming the key and why', async (_what, entry, why) => {
+    const res = await callPatientView({ prefetch: prefetchWith(entry) });
+    expect(res).toMatchObject({
+      status: 412,
+      body: {
+        issue: [
+          {
+            diagnostics: `${PRECONDITION}observations: the prefetch value is a Bundle whose ${why} and no fhirServer was given`,
+            expression: ['prefetch.observations'],
+          },
+        ],
       },
     });
-    expect(res.status).toBe(200);
-    expect(JSON.stringify(res.body.cards)).toContain('ANC 0.2');
+  });
+
+  test('in the prefetch, with a fhirServer: the key is read from fhirServer instead', async () => {
+    await withHostile({ resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl, prefetch: prefetchWith([{}, {}]) });
+      expect(res.status).toBe(200);
+      expect(JSON.stringify(res.body.cards)).toContain('ANC 0.2');
+      expect([...new Set(fhir.requests.map((r) => r.url.split('?')[0]))]).toEqual(['/fhir/Observation']);
+    });
   });
 });
 
