@@ -126,15 +126,15 @@ export class FhirGateway {
    * Bundle reports an error (an OperationOutcome entry with an error issue) fails: a failed search
    * is not an empty record. So does a search answered with anything but a Bundle: an
    * OperationOutcome there is the server's failure, never data, and another resource is not the
-   * searchset asked for. A read's answer is the resource.
+   * searchset asked for. A read's answer is the resource, of the type read (readAnswer).
    */
   async fetchAll(relativeUrl: string): Promise<unknown[]> {
     const target = resolveUnderBase(this.options.baseUrl, relativeUrl);
     const what = describe(relativeUrl);
     if (!target) throw new FhirAccessError('refused', `refused to fetch ${what}: it resolves outside fhirServer`);
     const first = await this.get(target);
+    if (!isSearch(relativeUrl)) return this.readAnswer(first, targetOf(relativeUrl)?.type, what);
     if (first.resourceType === 'Bundle') return this.collectPages(first as Bundle, what);
-    if (!isSearch(relativeUrl)) return [first];
     if (first.resourceType === 'OperationOutcome')
       throw new FhirAccessError(
         'search-failed',
@@ -143,6 +143,34 @@ export class FhirGateway {
     throw new FhirAccessError(
       'invalid-response',
       `fhirServer answered ${what} with ${aResource(first.resourceType)}, not a Bundle`,
+    );
+  }
+
+  /**
+   * What a read (`Patient/p1`) was answered with, held to the rule the prefetch keeps (service.ts
+   * providedResources): the resource type read, or a Bundle of only that type (a server that runs
+   * reads as searches). An OperationOutcome is the server's failure, never the resource; another
+   * type (an Observation for the Patient) is not the resource read, and would be taken as data.
+   */
+  private async readAnswer(first: Resource, type: string | undefined, what: string): Promise<unknown[]> {
+    if (first.resourceType === 'OperationOutcome')
+      throw new FhirAccessError(
+        'invalid-response',
+        `fhirServer answered ${what} with an OperationOutcome instead of ${aResource(type)}: the read failed`,
+      );
+    if (first.resourceType !== 'Bundle') {
+      if (first.resourceType === type) return [first];
+      throw new FhirAccessError(
+        'invalid-response',
+        `fhirServer answered ${what} with ${aResource(first.resourceType)}, not ${aResource(type)}`,
+      );
+    }
+    const resources = await this.collectPages(first as Bundle, what);
+    const other = resources.find((r) => (r as { resourceType?: unknown }).resourceType !== type);
+    if (other === undefined) return resources;
+    throw new FhirAccessError(
+      'invalid-response',
+      `fhirServer answered ${what} with a Bundle holding ${aResource((other as { resourceType?: unknown }).resourceType)}, not only ${aResource(type)}`,
     );
   }
 

@@ -1,6 +1,6 @@
 /**
  * The hostile FHIR server's (./hostile-fhir.ts) answers of odd shape or encoding: a 200 that is not
- * the searchset asked for, a searchset whose `entry` is not a list of objects, and the `normal`
+ * the searchset or the resource asked for, a searchset whose `entry` is not a list of objects, and the `normal`
  * searchset in another encoding than plain UTF-8, and searchsets whose entries carry no resource
  * (`{}`, `{"resource": null}`, a fullUrl alone: one entry per resource `normal` would give).
  */
@@ -9,7 +9,10 @@ import { FHIR_JSON, normalAnswer, outcome, sendBytes, type Ctx } from './hostile
 /** Modes answered here. */
 export const ODD_MODES = [
   'outcome-200',
+  'outcome-200-information',
   'patient-for-search',
+  'wrong-resource',
+  'wrong-resource-in-bundle',
   'entry-object',
   'entry-null',
   'entry-nested',
@@ -36,8 +39,21 @@ export function respondOdd(ctx: Ctx, mode: OddMode): void {
   switch (mode) {
     case 'outcome-200':
       return utf8(JSON.stringify(outcome('exception', 'Search failed: the lab results backend is down')));
+    case 'outcome-200-information':
+      return utf8(
+        JSON.stringify({
+          resourceType: 'OperationOutcome',
+          issue: [{ severity: 'information', code: 'informational', diagnostics: 'Served from cache' }],
+        }),
+      );
     case 'patient-for-search':
       return utf8(JSON.stringify({ resourceType: 'Patient', id: 'p-other' }));
+    case 'wrong-resource':
+      return utf8(JSON.stringify(wrongResource(ctx)));
+    case 'wrong-resource-in-bundle':
+      return utf8(
+        JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: [{ resource: wrongResource(ctx) }] }),
+      );
     case 'entry-object':
     case 'entry-null': {
       const bundle = normalAnswer(ctx)[1] as { entry?: unknown[] };
@@ -72,6 +88,11 @@ export function respondOdd(ctx: Ctx, mode: OddMode): void {
       // ISO-8859-1 bytes (é, µ) sent as if they were UTF-8.
       return sendBytes(ctx, 200, FHIR_JSON, Buffer.from(tagged(ctx), 'latin1'));
   }
+}
+
+/** What `wrong-resource` answers: options.wrongResource, else an Observation. */
+function wrongResource(ctx: Ctx): object {
+  return ctx.options.wrongResource ?? { resourceType: 'Observation', id: 'wrong', status: 'final' };
 }
 
 /** The `normal` body (status 200 whatever it is) with a non-ASCII Bundle tag; a read's resource as is. */

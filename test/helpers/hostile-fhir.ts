@@ -31,7 +31,8 @@ export type HostileMode =
   | 'gzip-bomb' // Content-Encoding: gzip, ~1/1000 of `bombBytes` on the wire, inflating to `bombBytes`
   | 'encoded' // `normal`, compressed with `encoding` (an unknown one is sent as the plain body)
   | 'truncated' // `normal` (compressed with `encoding` if given) with its full Content-Length; the connection closes after half the body
-  | OddMode; // ./hostile-fhir-odd.ts: outcome-200, patient-for-search (200 not a searchset); entry-object, entry-null,
+  | OddMode; // ./hostile-fhir-odd.ts: outcome-200, outcome-200-information, patient-for-search, wrong-resource
+//             (options.wrongResource), wrong-resource-in-bundle (200 not what was asked); entry-object, entry-null,
 //             entry-nested (an entry that is no list of objects); entries-empty, entries-null-resource,
 //             entries-fullurl-only (every entry without a resource); bom-utf8, utf16, latin1, invalid-utf8 (`normal`, other bytes)
 
@@ -42,6 +43,8 @@ export interface HostileOptions {
   paths?: Record<string, HostileMode>;
   /** Resources served by `normal` (and the modes built on it). */
   resources?: Resource[];
+  /** `wrong-resource`, `wrong-resource-in-bundle`: the resource answered (default an Observation). */
+  wrongResource?: Resource;
   /** `huge`: total body size in bytes (default 200 MB). */
   hugeBytes?: number;
   /** `huge`: send Content-Length (default true) or stream chunked. */

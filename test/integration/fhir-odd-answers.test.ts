@@ -217,6 +217,34 @@ describe("a Bundle as the patient key's prefetch (a client that runs reads as se
   });
 });
 
+describe('a read answered with something other than the resource read is not that resource, as in the prefetch', () => {
+  /** What the hostile server answers the Patient read with: a recovered ANC, the latest of the record. */
+  const LATEST_ANC = anc(3, 4.2, { id: 'read-answer' });
+  const FAILED = 'fhirServer answered Patient read with an OperationOutcome instead of a Patient: the read failed';
+
+  // Before: the Observation was taken as data (its ANC 4.2 the latest), and an OperationOutcome
+  // left the Patient missing without a word.
+  test.each<[HostileMode, string]>([
+    ['wrong-resource', 'fhirServer answered Patient read with an Observation, not a Patient'],
+    [
+      'wrong-resource-in-bundle',
+      'fhirServer answered Patient read with a Bundle holding an Observation, not only a Patient',
+    ],
+    ['outcome-200', FAILED],
+    ['outcome-200-information', FAILED],
+  ])('Patient read answered %s: not used, and every card says why', async (mode, why) => {
+    await withHostile({ paths: { 'Patient/': mode }, resources: RECORD, wrongResource: LATEST_ANC }, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl });
+      expect(res.status).toBe(200);
+      const cards = (res.body.cards ?? []) as { detail: string }[];
+      expect(cards.length).toBeGreaterThan(0);
+      for (const card of cards)
+        expect(card.detail).toContain(`Patient could not be read (${why}); assessed without it.`);
+      expect(JSON.stringify(cards)).not.toContain('4.2');
+    });
+  });
+});
+
 describe('fhirServer answers are decoded by the rule request bodies are decoded by', () => {
   /** The cards for RECORD served in `mode` on the Observation searches, uuids left out. */
   const cardsIn = async (mode: HostileMode): Promise<unknown[]> =>
