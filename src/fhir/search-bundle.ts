@@ -72,6 +72,8 @@ export function readSearchPage(bundle: { entry?: unknown; link?: unknown }): Sea
     if (!resource || typeof resource !== 'object' || Array.isArray(resource))
       return { ok: false, failed: false, problem: `entry[${i}] has no resource` };
     if (resource.resourceType === 'OperationOutcome') {
+      const problem = outcomeProblem(resource as Partial<OperationOutcome>);
+      if (problem) return { ok: false, failed: false, problem: `entry[${i}] is an OperationOutcome whose ${problem}` };
       // Warnings and notes ("no results", "some data may be restricted") leave the data usable.
       if (isFailureOutcome(resource as OperationOutcome)) return { ok: false, failed: true };
       continue;
@@ -86,10 +88,42 @@ export function readSearchPage(bundle: { entry?: unknown; link?: unknown }): Sea
     : { ok: true, resources, next: next.url };
 }
 
+/**
+ * The url of a Bundle's `next` link, or why its links cannot be read: a `link` that is not a list,
+ * a link without a relation, or a next link whose url is not a string (or is empty) would otherwise
+ * read as "no more pages" and the record as complete.
+ */
 function nextLink(links: unknown): { url: string | undefined } | { problem: string } {
-  if (!Array.isArray(links)) return { url: undefined };
-  const next = (links as { relation?: unknown; url?: unknown }[]).find((l) => l?.relation === 'next')?.url;
-  return { url: typeof next === 'string' ? next : undefined };
+  if (links === undefined) return { url: undefined };
+  if (!Array.isArray(links)) return { problem: 'link is not a list' };
+  let url: string | undefined;
+  for (let i = 0; i < links.length; i++) {
+    const link = links[i] as { relation?: unknown; url?: unknown } | null;
+    if (!link || typeof link !== 'object' || Array.isArray(link)) return { problem: `link[${i}] is not an object` };
+    if (typeof link.relation !== 'string') return { problem: `link[${i}].relation is not a string` };
+    if (link.relation !== 'next') continue;
+    if (typeof link.url !== 'string') return { problem: "next link's url is not a string" };
+    if (link.url === '') return { problem: "next link's url is empty" };
+    url ??= link.url;
+  }
+  return { url };
+}
+
+/** FHIR R4 IssueSeverity. */
+const SEVERITIES: ReadonlySet<unknown> = new Set(['fatal', 'error', 'warning', 'information']);
+
+/**
+ * Why an OperationOutcome cannot be read as a report (worded to follow "an OperationOutcome
+ * whose"), or undefined: an `issue` that is not a non-empty list, or an issue whose severity is not
+ * one of R4's codes (`ERROR`, none), cannot be told from a failure, so it is never read as "no error".
+ */
+export function outcomeProblem(outcome: Partial<OperationOutcome>): string | undefined {
+  const issues: unknown = outcome.issue;
+  if (!Array.isArray(issues) || issues.length === 0) return 'issue is not a list of issues';
+  for (let i = 0; i < issues.length; i++)
+    if (!SEVERITIES.has((issues[i] as { severity?: unknown } | null)?.severity))
+      return `issue[${i}].severity is not fatal, error, warning or information`;
+  return undefined;
 }
 
 /** Whether an OperationOutcome reports a failure (rather than a warning or a note). */

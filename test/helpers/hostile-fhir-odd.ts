@@ -2,7 +2,9 @@
  * The hostile FHIR server's (./hostile-fhir.ts) answers of odd shape or encoding: a 200 that is not
  * the searchset or the resource asked for, a searchset whose `entry` is not a list of objects, and the `normal`
  * searchset in another encoding than plain UTF-8, and searchsets whose entries carry no resource
- * (`{}`, `{"resource": null}`, a fullUrl alone: one entry per resource `normal` would give).
+ * (`{}`, `{"resource": null}`, a fullUrl alone: one entry per resource `normal` would give), and
+ * searchsets whose paging or failure markers are malformed (a `link` object, a next url that is no
+ * string, an OperationOutcome entry whose `issue` is an object or whose severity is `ERROR`).
  */
 import { FHIR_JSON, normalAnswer, outcome, sendBytes, type Ctx } from './hostile-fhir-modes.js';
 
@@ -19,6 +21,10 @@ export const ODD_MODES = [
   'entries-empty',
   'entries-null-resource',
   'entries-fullurl-only',
+  'link-object',
+  'next-url-not-string',
+  'outcome-issue-object',
+  'outcome-severity-uppercase',
   'bom-utf8',
   'utf16',
   'latin1',
@@ -68,6 +74,23 @@ export function respondOdd(ctx: Ctx, mode: OddMode): void {
         mode === 'entries-empty' ? {} : mode === 'entries-null-resource' ? { resource: null } : { fullUrl: e.fullUrl },
       );
       return utf8(JSON.stringify({ ...bundle, entry }));
+    }
+    case 'link-object':
+    case 'next-url-not-string': {
+      const bundle = normalAnswer(ctx)[1];
+      const url = `${ctx.url.href}&_page=2`;
+      const link = mode === 'link-object' ? { relation: 'next', url } : [{ relation: 'next', url: { value: url } }];
+      return utf8(JSON.stringify({ ...bundle, link }));
+    }
+    case 'outcome-issue-object':
+    case 'outcome-severity-uppercase': {
+      const bundle = normalAnswer(ctx)[1] as { entry?: unknown[] };
+      const issue = { severity: mode === 'outcome-issue-object' ? 'error' : 'ERROR', code: 'too-costly' };
+      const failure = {
+        resource: { resourceType: 'OperationOutcome', issue: mode === 'outcome-issue-object' ? issue : [issue] },
+        search: { mode: 'outcome' },
+      };
+      return utf8(JSON.stringify({ ...bundle, entry: [...(bundle.entry ?? []), failure] }));
     }
     case 'entry-nested':
       return utf8(

@@ -34,7 +34,8 @@ export type HostileMode =
   | OddMode; // ./hostile-fhir-odd.ts: outcome-200, outcome-200-information, patient-for-search, wrong-resource
 //             (options.wrongResource), wrong-resource-in-bundle (200 not what was asked); entry-object, entry-null,
 //             entry-nested (an entry that is no list of objects); entries-empty, entries-null-resource,
-//             entries-fullurl-only (every entry without a resource); bom-utf8, utf16, latin1, invalid-utf8 (`normal`, other bytes)
+//             entries-fullurl-only (every entry without a resource); link-object, next-url-not-string,
+//             outcome-issue-object, outcome-severity-uppercase (malformed paging or failure marker); bom-utf8, utf16, latin1, invalid-utf8 (`normal`, other bytes)
 
 export interface HostileOptions {
   /** Behaviour for every request (default `normal`); change it later with `setMode`. */

@@ -344,6 +344,72 @@ describe('a search entry without a resource (R4 bdl-5) makes the answer no searc
   });
 });
 
+describe('malformed paging and failure markers make a search response invalid, never "complete" or "no error"', () => {
+  // Before: read as the last page (page 2 never read) or as no error, and the cards built from part of the record.
+  test.each<[HostileMode, string]>([
+    ['link-object', 'fhirServer answered Observation search with a Bundle whose link is not a list'],
+    [
+      'next-url-not-string',
+      "fhirServer answered Observation search with a Bundle whose next link's url is not a string",
+    ],
+    [
+      'outcome-issue-object',
+      'fhirServer answered Observation search with a Bundle whose entry[2] is an OperationOutcome whose issue is not a list of issues',
+    ],
+    [
+      'outcome-severity-uppercase',
+      'fhirServer answered Observation search with a Bundle whose entry[2] is an OperationOutcome whose issue[0].severity is not fatal, error, warning or information',
+    ],
+  ])('from fhirServer, %s → 412: %s', observationSearchFails);
+
+  const failure = (issue: unknown) => ({ resource: { resourceType: 'OperationOutcome', issue } });
+  test.each<[string, Record<string, unknown>, string]>([
+    [
+      'a link object',
+      { link: { relation: 'next', url: 'https://ehr.example.org/fhir/Observation?page=2' } },
+      'link is not a list',
+    ],
+    [
+      'a link without a relation',
+      { link: [{ url: 'https://ehr.example.org/fhir/Observation?page=2' }] },
+      'link[0].relation is not a string',
+    ],
+    ['a next url that is a number', { link: [{ relation: 'next', url: 2 }] }, "next link's url is not a string"],
+    ['an empty next url', { link: [{ relation: 'next', url: '' }] }, "next link's url is empty"],
+    [
+      'an OperationOutcome whose issue is an object',
+      { entry: [{ resource: RECORD[2] }, failure({ severity: 'error', code: 'too-costly' })] },
+      'entry[1] is an OperationOutcome whose issue is not a list of issues',
+    ],
+    [
+      'an OperationOutcome with severity ERROR',
+      { entry: [failure([{ severity: 'ERROR', code: 'too-costly' }])] },
+      'entry[0] is an OperationOutcome whose issue[0].severity is not fatal, error, warning or information',
+    ],
+  ])('in the prefetch, %s, no fhirServer: 412 naming the key and why', async (_what, fields, why) => {
+    const res = await callPatientView({
+      prefetch: {
+        patient: null,
+        observations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[2] }], ...fields },
+        medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
+        procedures: EMPTY,
+        conditions: EMPTY,
+      },
+    });
+    expect(res).toMatchObject({
+      status: 412,
+      body: {
+        issue: [
+          {
+            diagnostics: `${PRECONDITION}observations: the prefetch value is a Bundle whose ${why} and no fhirServer was given`,
+            expression: ['prefetch.observations'],
+          },
+        ],
+      },
+    });
+  });
+});
+
 describe('a patientId made only of dots is no FHIR id: it would read the FHIR base itself', () => {
   test.each(['.', '..'])('patientId %s → 400 naming context.patientId; nothing is read', async (patientId) => {
     await withHostile({}, async (fhir) => {
