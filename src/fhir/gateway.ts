@@ -259,17 +259,12 @@ export class FhirGateway {
       if (pages >= this.options.maxPages) {
         throw new FhirAccessError('refused', `search has more than ${this.options.maxPages} pages (FHIR_MAX_PAGES)`);
       }
-      const nextUrl = parseUrl(next);
-      if (!nextUrl || !isUnderBase(this.base, nextUrl)) {
-        throw new FhirAccessError(
-          'refused',
-          `refused to follow a next link to ${nextUrl?.origin ?? 'an invalid URL'}: it is outside fhirServer ${this.base.origin}`,
-        );
-      }
-      if (seen.has(nextUrl.href))
+      const nextUrl = followable(next, this.base);
+      if ('why' in nextUrl) throw new FhirAccessError('refused', `refused to follow a next link: ${nextUrl.why}`);
+      if (seen.has(nextUrl.url.href))
         throw new FhirAccessError('invalid-response', 'a next link leads back to a page already read (paging loop)');
-      seen.add(nextUrl.href);
-      const fetched = await this.get(nextUrl);
+      seen.add(nextUrl.url.href);
+      const fetched = await this.get(nextUrl.url);
       if (fetched.resourceType !== 'Bundle')
         throw new FhirAccessError('invalid-response', 'a next link did not return a Bundle');
       page = fetched as Bundle;
@@ -512,6 +507,23 @@ function abortError(signal: AbortSignal): FhirAccessError {
         'fhirServer did not answer within the deadline (FHIR_TIMEOUT_MS); headers and body count',
       )
     : new FhirAccessError('unreachable', 'the request was cancelled (the CDS client went away)');
+}
+
+/**
+ * A next link as a URL to follow, or why it may not be followed, in words that say what is wrong
+ * with it: a URL's origin drops its user name and password, so "outside fhirServer" would name the
+ * server's own origin for a link that carries credentials.
+ */
+function followable(next: string, base: URL): { url: URL } | { why: string } {
+  const url = parseUrl(next);
+  if (!url) return { why: URL.canParse(next, base.href) ? 'it is relative, not an absolute URL' : 'it is not a URL' };
+  if (url.username || url.password) return { why: 'it carries credentials (a user name or password in the URL)' };
+  if (url.origin !== base.origin) {
+    const where = url.origin === 'null' ? `a ${url.protocol} URL` : url.origin; // file:, data: have no origin
+    return { why: `it leads to ${where}, outside fhirServer ${base.origin}` };
+  }
+  if (!isUnderBase(base, url)) return { why: "it leads outside fhirServer's base path" };
+  return { url };
 }
 
 function parseUrl(url: string): URL | undefined {
