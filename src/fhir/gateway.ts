@@ -134,7 +134,7 @@ export class FhirGateway {
     if (!target) throw new FhirAccessError('refused', `refused to fetch ${what}: it resolves outside fhirServer`);
     const first = await this.get(target);
     if (!isSearch(relativeUrl)) return this.readAnswer(first, targetOf(relativeUrl)?.type, what);
-    if (first.resourceType === 'Bundle') return this.collectPages(first as Bundle, what);
+    if (first.resourceType === 'Bundle') return this.collectPages(first as Bundle, what, countOf(relativeUrl));
     if (first.resourceType === 'OperationOutcome')
       throw new FhirAccessError(
         'search-failed',
@@ -232,9 +232,10 @@ export class FhirGateway {
   /**
    * Collects a Bundle's resources and those of the pages its `next` links lead to. A page whose
    * `entry` is not a list of objects is an invalid response (searchBundleSchema, the prefetch's rule),
-   * and so is one with an entry that carries no resource (readSearchPage).
+   * and so is one with an entry that carries no resource, or (given the search's `_count`) more
+   * results than it asked for (readSearchPage); every page is held to the `_count` of the first request.
    */
-  async collectPages(bundle: Bundle, what = 'a search'): Promise<unknown[]> {
+  async collectPages(bundle: Bundle, what = 'a search', count?: number): Promise<unknown[]> {
     const resources: unknown[] = [];
     const seen = new Set<string>();
     let page: Bundle | undefined = bundle;
@@ -242,7 +243,7 @@ export class FhirGateway {
       const problem = searchBundleProblem(page);
       if (problem)
         throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with a Bundle whose ${problem}`);
-      const read = readSearchPage(page);
+      const read = readSearchPage(page, count);
       if (!read.ok && read.failed)
         throw new FhirAccessError(
           'search-failed',
@@ -507,6 +508,13 @@ function abortError(signal: AbortSignal): FhirAccessError {
         'fhirServer did not answer within the deadline (FHIR_TIMEOUT_MS); headers and body count',
       )
     : new FhirAccessError('unreachable', 'the request was cancelled (the CDS client went away)');
+}
+
+/** The `_count` a search URL asks for, when it names one. */
+function countOf(relativeUrl: string): number | undefined {
+  const query = relativeUrl.split('?')[1];
+  const value = query === undefined ? null : new URLSearchParams(query).get('_count');
+  return value !== null && /^\d{1,9}$/.test(value) ? Number(value) : undefined;
 }
 
 /**

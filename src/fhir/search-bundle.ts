@@ -62,8 +62,9 @@ export type SearchPage =
  * nothing of it. R4 bdl-5: an entry of a searchset carries a resource (entry.request and
  * entry.response are for other Bundle types, bdl-3/bdl-4); an entry without one is a broken answer,
  * never a result to skip, or a search whose entries are all like that reads as an empty record.
+ * With `count` (the search's `_count`), a page of more results (OperationOutcomes aside) is refused.
  */
-export function readSearchPage(bundle: { entry?: unknown; link?: unknown }): SearchPage {
+export function readSearchPage(bundle: { entry?: unknown; link?: unknown }, count?: number): SearchPage {
   const resources: unknown[] = [];
   const entries = (bundle.entry ?? []) as unknown[];
   for (let i = 0; i < entries.length; i++) {
@@ -80,7 +81,14 @@ export function readSearchPage(bundle: { entry?: unknown; link?: unknown }): Sea
     }
     // search.mode "outcome" names an OperationOutcome (handled above); any other resource so
     // marked is still data of the search, read like the rest rather than dropped without a word.
-    resources.push(resource);
+    // R4 search (_count): a server SHALL NOT return more results per page than asked for. A page
+    // holding more (a hostile server's millions of entries) is refused before any is screened.
+    if (resources.push(resource) > (count ?? Infinity))
+      return {
+        ok: false,
+        failed: false,
+        problem: `entry holds more than the ${count ?? 0} results asked for (_count)`,
+      };
   }
   const next = nextLink(bundle.link);
   return 'problem' in next

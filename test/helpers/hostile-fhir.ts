@@ -48,6 +48,8 @@ export interface HostileOptions {
   wrongResource?: Resource;
   /** `huge`: total body size in bytes (default 200 MB). */
   hugeBytes?: number;
+  /** `huge`: at most this many entries, the rest whitespace (a server keeping to the `_count` asked for). */
+  hugeEntries?: number;
   /** `huge`: send Content-Length (default true) or stream chunked. */
   contentLength?: boolean;
   /** `slow-headers`: delay before the status line (default 5000 ms). */
