@@ -162,8 +162,13 @@ async function medicationConcept(
     const read = screenResource(
       await fhir.read(ref, { timeoutMs: Math.round(fhir.deadlineMs * MEDICATION_READ_SHARE) }),
     );
-    if (read.ok && read.resource.resourceType === 'Medication') return { concept: read.resource.code };
-    return { unresolved: 'its Medication on fhirServer was not found or not a Medication we can read' };
+    if (!read.ok || read.resource.resourceType !== 'Medication')
+      return { unresolved: 'its Medication on fhirServer was not found or not a Medication we can read' };
+    // Another Medication (another id, or none) is not the drug ordered, whatever it is coded as: the
+    // record's Medications are likewise kept only when their id is the one asked for (askedMedications).
+    if (read.resource.id !== ref.slice('Medication/'.length))
+      return { unresolved: 'its Medication read from fhirServer came back as another Medication (a different id)' };
+    return { concept: read.resource.code };
   } catch (error) {
     reads.failed.add(ref);
     reads.firstFailure ??= error instanceof Error ? error.message : 'unknown error';

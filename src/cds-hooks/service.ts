@@ -4,11 +4,10 @@
  * Discovery is generated from these objects; the handler receives the validated context and the
  * resources of every prefetch key, already taken from the request or fetched from `fhirServer`.
  */
-import type { FhirResource, OperationOutcome, Resource } from 'fhir/r4.js';
+import type { FhirResource, Resource } from 'fhir/r4.js';
 import type { Logger } from 'pino';
 import type { AssessmentIssue } from '../clinical/types.js';
 import type { Config } from '../config.js';
-import { isFailureOutcome } from '../fhir/search-bundle.js';
 import {
   checkFhirServer,
   FhirAccessError,
@@ -21,7 +20,7 @@ import {
 } from '../fhir/gateway.js';
 import { RequestLimiter } from '../fhir/limiter.js';
 import { screenResources } from '../fhir/resource-schemas.js';
-import { searchBundleError } from '../fhir/search-bundle.js';
+import { readSearchPage, searchBundleError } from '../fhir/search-bundle.js';
 import { readFhirAuthorization } from './fhir-authorization.js';
 import { badRequestFromZod, preconditionFailed } from './outcomes.js';
 import { resolvePrefetchTemplate } from './prefetch.js';
@@ -343,7 +342,8 @@ type Provided = { ok: true; resources: unknown[]; hasNext: boolean } | { ok: fal
 
 /**
  * The resources of a prefetch value, or why it must be fetched instead: missing, not a resource,
- * an OperationOutcome (the client's search failed), a Bundle reporting a failed search, or a
+ * an OperationOutcome (the client's search failed), a Bundle reporting a failed search or that is
+ * no valid search result (an entry without a resource: readSearchPage), or a
  * resource that is not what `template` reads (a search's value must be a Bundle; a read's, the
  * resource type it reads, or a Bundle of only that type, as a client that runs reads as searches
  * sends).
@@ -368,21 +368,12 @@ function providedResources(value: unknown, template: string): Provided {
   // Through the router a Bundle whose entry is not a list of objects is a 400 (checkPrefetchBundles); kept for direct callers.
   if (resource.entry !== undefined && !Array.isArray(resource.entry))
     return { ok: false, why: 'the prefetch Bundle has no entry list' };
-  const resources: unknown[] = [];
-  for (const entry of (resource.entry ?? []) as unknown[]) {
-    const r = (entry as { resource?: unknown } | null)?.resource as { resourceType?: unknown } | undefined;
-    if (!r || typeof r !== 'object') continue;
-    if (r.resourceType === 'OperationOutcome') {
-      // An error outcome means the search did not complete: a failed search is not an empty record.
-      // Warnings and notes (e.g. "no results", "some data may be restricted") leave the data usable.
-      if (isFailureOutcome(r as OperationOutcome))
-        return { ok: false, why: "the client's prefetch search reported an error (OperationOutcome in the Bundle)" };
-      continue;
-    }
-    // search.mode "outcome" names an OperationOutcome (handled above); any other resource so marked
-    // is still data of the search, read like the rest rather than dropped without a word.
-    resources.push(r);
-  }
+  const page = readSearchPage(resource);
+  // An error outcome means the search did not complete: a failed search is not an empty record.
+  if (!page.ok && page.failed)
+    return { ok: false, why: "the client's prefetch search reported an error (OperationOutcome in the Bundle)" };
+  if (!page.ok) return { ok: false, why: `the prefetch value is a Bundle whose ${page.problem}` };
+  const { resources } = page;
   const reads = isSearch(template) ? undefined : targetOf(template)?.type;
   const typeOf = (r: unknown): unknown => (r as { resourceType?: unknown }).resourceType;
   const other = reads === undefined ? undefined : resources.find((r) => typeOf(r) !== reads);
@@ -391,7 +382,5 @@ function providedResources(value: unknown, template: string): Provided {
       ok: false,
       why: `the prefetch value is a Bundle holding ${aResource(typeOf(other))}, not only the ${reads ?? 'resource'} this key reads`,
     };
-  const hasNext =
-    Array.isArray(resource.link) && (resource.link as { relation?: unknown }[]).some((l) => l?.relation === 'next');
-  return { ok: true, resources, hasNext };
+  return { ok: true, resources, hasNext: page.next !== undefined };
 }

@@ -13,12 +13,12 @@
  * id, a token or a body.
  */
 import { setMaxListeners } from 'node:events';
-import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
+import type { Bundle, Resource } from 'fhir/r4.js';
 import { httpGet, type HttpAnswer, UnsupportedEncodingError } from './http-get.js';
 import type { RequestLimiter } from './limiter.js';
 import { decodeJsonText, TextDecodingError } from './json-text.js';
 import { RepeatScreen } from '../shared/repeat-screen.js';
-import { isFailureOutcome, searchBundleProblem } from './search-bundle.js';
+import { readSearchPage, searchBundleProblem } from './search-bundle.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
 
 export type FhirAccessFailure =
@@ -126,15 +126,15 @@ export class FhirGateway {
    * Bundle reports an error (an OperationOutcome entry with an error issue) fails: a failed search
    * is not an empty record. So does a search answered with anything but a Bundle: an
    * OperationOutcome there is the server's failure, never data, and another resource is not the
-   * searchset asked for. A read's answer is the resource.
+   * searchset asked for. A read's answer is the resource, of the type read (readAnswer).
    */
   async fetchAll(relativeUrl: string): Promise<unknown[]> {
     const target = resolveUnderBase(this.options.baseUrl, relativeUrl);
     const what = describe(relativeUrl);
     if (!target) throw new FhirAccessError('refused', `refused to fetch ${what}: it resolves outside fhirServer`);
     const first = await this.get(target);
-    if (first.resourceType === 'Bundle') return this.collectPages(first as Bundle, what);
-    if (!isSearch(relativeUrl)) return [first];
+    if (!isSearch(relativeUrl)) return this.readAnswer(first, targetOf(relativeUrl)?.type, what);
+    if (first.resourceType === 'Bundle') return this.collectPages(first as Bundle, what, countOf(relativeUrl));
     if (first.resourceType === 'OperationOutcome')
       throw new FhirAccessError(
         'search-failed',
@@ -143,6 +143,34 @@ export class FhirGateway {
     throw new FhirAccessError(
       'invalid-response',
       `fhirServer answered ${what} with ${aResource(first.resourceType)}, not a Bundle`,
+    );
+  }
+
+  /**
+   * What a read (`Patient/p1`) was answered with, held to the rule the prefetch keeps (service.ts
+   * providedResources): the resource type read, or a Bundle of only that type (a server that runs
+   * reads as searches). An OperationOutcome is the server's failure, never the resource; another
+   * type (an Observation for the Patient) is not the resource read, and would be taken as data.
+   */
+  private async readAnswer(first: Resource, type: string | undefined, what: string): Promise<unknown[]> {
+    if (first.resourceType === 'OperationOutcome')
+      throw new FhirAccessError(
+        'invalid-response',
+        `fhirServer answered ${what} with an OperationOutcome instead of ${aResource(type)}: the read failed`,
+      );
+    if (first.resourceType !== 'Bundle') {
+      if (first.resourceType === type) return [first];
+      throw new FhirAccessError(
+        'invalid-response',
+        `fhirServer answered ${what} with ${aResource(first.resourceType)}, not ${aResource(type)}`,
+      );
+    }
+    const resources = await this.collectPages(first as Bundle, what);
+    const other = resources.find((r) => (r as { resourceType?: unknown }).resourceType !== type);
+    if (other === undefined) return resources;
+    throw new FhirAccessError(
+      'invalid-response',
+      `fhirServer answered ${what} with a Bundle holding ${aResource((other as { resourceType?: unknown }).resourceType)}, not only ${aResource(type)}`,
     );
   }
 
@@ -203,9 +231,11 @@ export class FhirGateway {
 
   /**
    * Collects a Bundle's resources and those of the pages its `next` links lead to. A page whose
-   * `entry` is not a list of objects is an invalid response (searchBundleSchema, the prefetch's rule).
+   * `entry` is not a list of objects is an invalid response (searchBundleSchema, the prefetch's rule),
+   * and so is one with an entry that carries no resource, or (given the search's `_count`) more
+   * results than it asked for (readSearchPage); every page is held to the `_count` of the first request.
    */
-  async collectPages(bundle: Bundle, what = 'a search'): Promise<unknown[]> {
+  async collectPages(bundle: Bundle, what = 'a search', count?: number): Promise<unknown[]> {
     const resources: unknown[] = [];
     const seen = new Set<string>();
     let page: Bundle | undefined = bundle;
@@ -213,37 +243,29 @@ export class FhirGateway {
       const problem = searchBundleProblem(page);
       if (problem)
         throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with a Bundle whose ${problem}`);
-      for (const entry of page.entry ?? []) {
-        const resource = entry.resource as Partial<Resource> | undefined;
-        if (!resource || typeof resource !== 'object') continue;
-        if (resource.resourceType === 'OperationOutcome') {
-          if (isFailureOutcome(resource as OperationOutcome))
-            throw new FhirAccessError(
-              'search-failed',
-              'fhirServer reported that the search failed (an OperationOutcome with an error in the Bundle)',
-            );
-          continue;
-        }
-        // search.mode "outcome" names an OperationOutcome (handled above); any other resource so
-        // marked is still data of the search, read like the rest rather than dropped without a word.
-        resources.push(resource);
-      }
-      const next = nextLink(page);
+      const read = readSearchPage(page, count);
+      if (!read.ok && read.failed)
+        throw new FhirAccessError(
+          'search-failed',
+          'fhirServer reported that the search failed (an OperationOutcome with an error in the Bundle)',
+        );
+      if (!read.ok)
+        throw new FhirAccessError(
+          'invalid-response',
+          `fhirServer answered ${what} with a Bundle whose ${read.problem}`,
+        );
+      for (const resource of read.resources) resources.push(resource);
+      const { next } = read;
       if (!next) break;
       if (pages >= this.options.maxPages) {
         throw new FhirAccessError('refused', `search has more than ${this.options.maxPages} pages (FHIR_MAX_PAGES)`);
       }
-      const nextUrl = parseUrl(next);
-      if (!nextUrl || !isUnderBase(this.base, nextUrl)) {
-        throw new FhirAccessError(
-          'refused',
-          `refused to follow a next link to ${nextUrl?.origin ?? 'an invalid URL'}: it is outside fhirServer ${this.base.origin}`,
-        );
-      }
-      if (seen.has(nextUrl.href))
+      const nextUrl = followable(next, this.base);
+      if ('why' in nextUrl) throw new FhirAccessError('refused', `refused to follow a next link: ${nextUrl.why}`);
+      if (seen.has(nextUrl.url.href))
         throw new FhirAccessError('invalid-response', 'a next link leads back to a page already read (paging loop)');
-      seen.add(nextUrl.href);
-      const fetched = await this.get(nextUrl);
+      seen.add(nextUrl.url.href);
+      const fetched = await this.get(nextUrl.url);
       if (fetched.resourceType !== 'Bundle')
         throw new FhirAccessError('invalid-response', 'a next link did not return a Bundle');
       page = fetched as Bundle;
@@ -451,13 +473,6 @@ function mb(bytes: number): string {
   return `${Math.round((bytes / 1_048_576) * 10) / 10} MB`;
 }
 
-function nextLink(bundle: Bundle): string | undefined {
-  const links: unknown = bundle.link;
-  if (!Array.isArray(links)) return undefined;
-  const next = (links as { relation?: unknown; url?: unknown }[]).find((l) => l?.relation === 'next')?.url;
-  return typeof next === 'string' ? next : undefined;
-}
-
 /** Why a read with its own time limit (FhirGateway.read's or fetchUnion's timeoutMs) was stopped. */
 class ReadTimeout extends Error {
   override name = 'TimeoutError';
@@ -493,6 +508,30 @@ function abortError(signal: AbortSignal): FhirAccessError {
         'fhirServer did not answer within the deadline (FHIR_TIMEOUT_MS); headers and body count',
       )
     : new FhirAccessError('unreachable', 'the request was cancelled (the CDS client went away)');
+}
+
+/** The `_count` a search URL asks for, when it names one. */
+function countOf(relativeUrl: string): number | undefined {
+  const query = relativeUrl.split('?')[1];
+  const value = query === undefined ? null : new URLSearchParams(query).get('_count');
+  return value !== null && /^\d{1,9}$/.test(value) ? Number(value) : undefined;
+}
+
+/**
+ * A next link as a URL to follow, or why it may not be followed, in words that say what is wrong
+ * with it: a URL's origin drops its user name and password, so "outside fhirServer" would name the
+ * server's own origin for a link that carries credentials.
+ */
+function followable(next: string, base: URL): { url: URL } | { why: string } {
+  const url = parseUrl(next);
+  if (!url) return { why: URL.canParse(next, base.href) ? 'it is relative, not an absolute URL' : 'it is not a URL' };
+  if (url.username || url.password) return { why: 'it carries credentials (a user name or password in the URL)' };
+  if (url.origin !== base.origin) {
+    const where = url.origin === 'null' ? `a ${url.protocol} URL` : url.origin; // file:, data: have no origin
+    return { why: `it leads to ${where}, outside fhirServer ${base.origin}` };
+  }
+  if (!isUnderBase(base, url)) return { why: "it leads outside fhirServer's base path" };
+  return { url };
 }
 
 function parseUrl(url: string): URL | undefined {

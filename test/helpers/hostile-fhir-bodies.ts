@@ -51,7 +51,7 @@ export function entryChunk(
   return { text: parts.join(''), next: i };
 }
 
-/** Plan of a searchset Bundle of exactly `bytes` bytes: n fixed-width entries, then whitespace padding. */
+/** Plan of a searchset Bundle of exactly `bytes` bytes: n (at most `maxEntries`) fixed-width entries, then whitespace padding. */
 export interface HugePlan {
   head: string;
   entries: number;
@@ -59,11 +59,12 @@ export interface HugePlan {
   tail: string;
 }
 
-export function planHugeBundle(patientJson: string, bytes: number): HugePlan {
+export function planHugeBundle(patientJson: string, bytes: number, maxEntries = Infinity): HugePlan {
   const entryBytes = Buffer.byteLength(observationEntry(patientJson, 1)) + 1; // with its comma
   const probe = (n: number): string => `{"resourceType":"Bundle","type":"searchset","total":${n},"entry":[`;
   const tail = ']}';
   let entries = Math.max(0, Math.floor((bytes - probe(0).length - tail.length + 1) / entryBytes));
+  entries = Math.min(entries, maxEntries);
   // The digits of `total` change the head's length: step down until everything fits.
   while (entries > 0 && probe(entries).length + entries * entryBytes - 1 + tail.length > bytes) entries--;
   const head = probe(entries);

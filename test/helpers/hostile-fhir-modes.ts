@@ -52,7 +52,8 @@ export function respond(ctx: Ctx, mode: HostileMode): void {
       return void stream(ctx, FHIR_JSON, endlessChunks(patient));
     case 'huge': {
       const size = options.hugeBytes ?? 200 * 1024 * 1024;
-      return void stream(ctx, FHIR_JSON, hugeChunks(patient, size), options.contentLength === false ? undefined : size);
+      const chunks = hugeChunks(patient, size, options.hugeEntries);
+      return void stream(ctx, FHIR_JSON, chunks, options.contentLength === false ? undefined : size);
     }
     case 'slow-body':
       return trickle(ctx, patient);
@@ -292,9 +293,9 @@ function* endlessChunks(patient: string): Generator<string | Buffer> {
   for (let i = 0; ; i++) yield cycle[i % cycle.length] as Buffer;
 }
 
-function* hugeChunks(patient: string, bytes: number): Generator<string> {
+function* hugeChunks(patient: string, bytes: number, maxEntries?: number): Generator<string> {
   const ref = patientReferenceJson(patient);
-  const plan = planHugeBundle(ref, bytes);
+  const plan = planHugeBundle(ref, bytes, maxEntries);
   yield plan.head;
   let next = 0;
   while (next < plan.entries) {

@@ -31,8 +31,11 @@ export type HostileMode =
   | 'gzip-bomb' // Content-Encoding: gzip, ~1/1000 of `bombBytes` on the wire, inflating to `bombBytes`
   | 'encoded' // `normal`, compressed with `encoding` (an unknown one is sent as the plain body)
   | 'truncated' // `normal` (compressed with `encoding` if given) with its full Content-Length; the connection closes after half the body
-  | OddMode; // ./hostile-fhir-odd.ts: outcome-200, patient-for-search (200 not a searchset); entry-object, entry-null,
-//             entry-nested (an entry that is no list of objects); bom-utf8, utf16, latin1, invalid-utf8 (`normal`, other bytes)
+  | OddMode; // ./hostile-fhir-odd.ts: outcome-200, outcome-200-information, patient-for-search, wrong-resource
+//             (options.wrongResource), wrong-resource-in-bundle (200 not what was asked); entry-object, entry-null,
+//             entry-nested (an entry that is no list of objects); entries-empty, entries-null-resource,
+//             entries-fullurl-only (every entry without a resource); link-object, next-url-not-string,
+//             outcome-issue-object, outcome-severity-uppercase (malformed paging or failure marker); bom-utf8, utf16, latin1, invalid-utf8 (`normal`, other bytes)
 
 export interface HostileOptions {
   /** Behaviour for every request (default `normal`); change it later with `setMode`. */
@@ -41,8 +44,12 @@ export interface HostileOptions {
   paths?: Record<string, HostileMode>;
   /** Resources served by `normal` (and the modes built on it). */
   resources?: Resource[];
+  /** `wrong-resource`, `wrong-resource-in-bundle`: the resource answered (default an Observation). */
+  wrongResource?: Resource;
   /** `huge`: total body size in bytes (default 200 MB). */
   hugeBytes?: number;
+  /** `huge`: at most this many entries, the rest whitespace (a server keeping to the `_count` asked for). */
+  hugeEntries?: number;
   /** `huge`: send Content-Length (default true) or stream chunked. */
   contentLength?: boolean;
   /** `slow-headers`: delay before the status line (default 5000 ms). */

@@ -15,6 +15,7 @@ import type { Card } from '../../src/cds-hooks/schemas.js';
 import { buildTestApp, hookRequest, type TestApp } from '../helpers/app.js';
 import { seededDemo, serveFhir, type TestFhirServer } from '../helpers/servers.js';
 import { dexamethasoneOrder, draftOrders, transfusionOrder } from '../helpers/orders.js';
+import { epicDexamethasoneMedication } from '../helpers/vendor-orders.js';
 
 let fhir: TestFhirServer;
 let t: TestApp;
@@ -32,8 +33,9 @@ async function call(
   patientId: string,
   orders: Bundle,
   selections?: string[],
+  fhirServer = fhir.baseUrl,
 ): Promise<Card[]> {
-  const body = hookRequest(hook, patientId, { fhirServer: fhir.baseUrl });
+  const body = hookRequest(hook, patientId, { fhirServer });
   const context = body['context'] as Record<string, unknown>;
   context['draftOrders'] = orders;
   if (selections) context['selections'] = selections;
@@ -171,6 +173,45 @@ describe('one Medication named by many orders', () => {
       .slice(logged)
       .filter((r) => typeof r['notRead'] === 'number' && r['notRead'] > 0);
     expect(skipped).toEqual([]);
+  });
+});
+
+describe('a Medication read answered with another Medication', () => {
+  // Medication/med1 on the server is dexamethasone; a hostile answer relabels it (another id, or none).
+  let relabelling: TestFhirServer;
+  beforeAll(async () => {
+    const demo = await seededDemo();
+    await demo.handle('PUT', 'Medication/med1', { ...epicDexamethasoneMedication, id: 'med1' });
+    await demo.handle('PUT', 'Medication/med2', { ...epicDexamethasoneMedication, id: 'med2' });
+    const relabelled: Record<string, string | undefined> = { med1: 'zzz', med2: undefined };
+    relabelling = await serveFhir(demo, {
+      transform: (url, text) => {
+        const id = /\/Medication\/(med[12])$/.exec(url)?.[1];
+        return id === undefined ? text : JSON.stringify({ ...(JSON.parse(text) as object), id: relabelled[id] });
+      },
+    });
+  });
+  afterAll(async () => {
+    await relabelling.close();
+  });
+
+  // Before: the answer was used whatever its id, and the order advised on as dexamethasone.
+  test.each([
+    ['another id (zzz)', 'med1'],
+    ['no id', 'med2'],
+  ])('with %s: the order is listed as not checked, with why', async (_what, id) => {
+    const order = {
+      ...dexamethasoneOrder('cart-day9'),
+      id: 'dex-ref',
+      medicationCodeableConcept: undefined,
+      medicationReference: { reference: `Medication/${id}` },
+    };
+    const cards = await call('order-sign', 'cart-day9', bundleOf(order), undefined, relabelling.baseUrl);
+    expect(kinds(cards)).toEqual(['unread-draft-orders:warning']);
+    expect(cards[0]?.detail).toContain(
+      '- MedicationRequest/dex-ref: its Medication read from fhirServer came back as another Medication (a different id), and its name matches nothing this service knows',
+    );
+    expect(relabelling.requests.map((r) => r.url)).toContain(`/demo/fhir/Medication/${id}`);
   });
 });
 

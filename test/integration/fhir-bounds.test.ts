@@ -213,6 +213,7 @@ describe('a hostile fhirServer costs one 412, within the deadline + 1 s, with th
       mode: 'normal',
       paths: { Observation: 'huge', MedicationAdministration: 'slow-headers' },
       hugeBytes: 1.5 * 1_048_576,
+      hugeEntries: 1000, // the _count asked for: a page of more is refused before the budget is
       headerDelayMs: 600,
     });
     try {
@@ -341,5 +342,41 @@ describe('a failed search is not an empty record', () => {
       ),
     });
     expect(res.status).toBe(200);
+  });
+});
+
+describe('a search page holding more results than the _count asked for (R4: a server SHALL NOT)', () => {
+  const small = listenDuringTests(buildTestApp({ env: { FHIR_PAGE_SIZE: '10' } }).app);
+  const record = (observations: number) => [
+    infusion(0),
+    ...Array.from({ length: observations }, (_, i) => anc(i + 1, 0.2, { id: `anc-${i}` })),
+  ];
+
+  // Before: 11 results to a _count=10 read as data (a hostile server's millions of entries too).
+  test.each<[number, number, string | undefined]>([
+    [10, 200, undefined],
+    [
+      11,
+      412,
+      'observations: fhirServer answered Observation search with a Bundle whose entry holds more than the 10 results asked for (_count)',
+    ],
+  ])('%i Observations to a search with _count=10: %i', async (observations, status, why) => {
+    await withHostile(
+      'normal',
+      async (fhir) => {
+        const res = await fetch(`${small.url()}${SERVICE}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(hookRequest('patient-view', 'p1', { fhirServer: fhir.baseUrl })),
+        });
+        const body = (await res.json()) as { issue?: { diagnostics?: string }[] };
+        expect(fhir.requests.some((r) => r.url.includes('_count=10'))).toBe(true);
+        expect([res.status, body.issue?.[0]?.diagnostics]).toEqual([
+          status,
+          why && `Required FHIR data could not be obtained from prefetch or fhirServer: ${why}`,
+        ]);
+      },
+      { resources: record(observations) },
+    );
   });
 });

@@ -217,6 +217,34 @@ describe("a Bundle as the patient key's prefetch (a client that runs reads as se
   });
 });
 
+describe('a read answered with something other than the resource read is not that resource, as in the prefetch', () => {
+  /** What the hostile server answers the Patient read with: a recovered ANC, the latest of the record. */
+  const LATEST_ANC = anc(3, 4.2, { id: 'read-answer' });
+  const FAILED = 'fhirServer answered Patient read with an OperationOutcome instead of a Patient: the read failed';
+
+  // Before: the Observation was taken as data (its ANC 4.2 the latest), and an OperationOutcome
+  // left the Patient missing without a word.
+  test.each<[HostileMode, string]>([
+    ['wrong-resource', 'fhirServer answered Patient read with an Observation, not a Patient'],
+    [
+      'wrong-resource-in-bundle',
+      'fhirServer answered Patient read with a Bundle holding an Observation, not only a Patient',
+    ],
+    ['outcome-200', FAILED],
+    ['outcome-200-information', FAILED],
+  ])('Patient read answered %s: not used, and every card says why', async (mode, why) => {
+    await withHostile({ paths: { 'Patient/': mode }, resources: RECORD, wrongResource: LATEST_ANC }, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl });
+      expect(res.status).toBe(200);
+      const cards = (res.body.cards ?? []) as { detail: string }[];
+      expect(cards.length).toBeGreaterThan(0);
+      for (const card of cards)
+        expect(card.detail).toContain(`Patient could not be read (${why}); assessed without it.`);
+      expect(JSON.stringify(cards)).not.toContain('4.2');
+    });
+  });
+});
+
 describe('fhirServer answers are decoded by the rule request bodies are decoded by', () => {
   /** The cards for RECORD served in `mode` on the Observation searches, uuids left out. */
   const cardsIn = async (mode: HostileMode): Promise<unknown[]> =>
@@ -267,24 +295,118 @@ describe('a Bundle whose entry is no list of objects is invalid, from fhirServer
       },
     });
   });
+});
 
-  test('an entry without a resource (a search entry with only fullUrl) is skipped, as in the prefetch', async () => {
-    const bundle = {
-      resourceType: 'Bundle',
-      type: 'searchset',
-      entry: [{ fullUrl: 'urn:uuid:1' }, { resource: RECORD[2] }],
-    };
+describe('a search entry without a resource (R4 bdl-5) makes the answer no search result, never a record read as empty', () => {
+  // Before: such entries were skipped, so a search whose entries were all like that read as "no
+  // blood counts since the infusion", with no "Data not used" note.
+  test.each<[HostileMode, string]>([
+    ['entries-empty', 'fhirServer answered Observation search with a Bundle whose entry[0] has no resource'],
+    ['entries-null-resource', 'fhirServer answered Observation search with a Bundle whose entry[0] has no resource'],
+    ['entries-fullurl-only', 'fhirServer answered Observation search with a Bundle whose entry[0] has no resource'],
+  ])('from fhirServer, %s → 412: %s', observationSearchFails);
+
+  const prefetchWith = (entry: unknown[]) => ({
+    patient: null,
+    observations: { resourceType: 'Bundle', type: 'searchset', entry },
+    medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
+    procedures: EMPTY,
+    conditions: EMPTY,
+  });
+
+  test.each<[string, unknown[], string]>([
+    ['{}', [{ resource: RECORD[1] }, {}], 'entry[1] has no resource'],
+    ['{"resource": null}', [{ resource: null }, { resource: RECORD[2] }], 'entry[0] has no resource'],
+    ['a fullUrl alone', [{ fullUrl: 'urn:uuid:1' }, { resource: RECORD[2] }], 'entry[0] has no resource'],
+    ['a resource that is a string', [{ resource: 'Observation/x' }], 'entry[0] has no resource'],
+  ])('in the prefetch, an entry %s, no fhirServer: 412 naming the key and why', async (_what, entry, why) => {
+    const res = await callPatientView({ prefetch: prefetchWith(entry) });
+    expect(res).toMatchObject({
+      status: 412,
+      body: {
+        issue: [
+          {
+            diagnostics: `${PRECONDITION}observations: the prefetch value is a Bundle whose ${why} and no fhirServer was given`,
+            expression: ['prefetch.observations'],
+          },
+        ],
+      },
+    });
+  });
+
+  test('in the prefetch, with a fhirServer: the key is read from fhirServer instead', async () => {
+    await withHostile({ resources: RECORD }, async (fhir) => {
+      const res = await callPatientView({ fhirServer: fhir.baseUrl, prefetch: prefetchWith([{}, {}]) });
+      expect(res.status).toBe(200);
+      expect(JSON.stringify(res.body.cards)).toContain('ANC 0.2');
+      expect([...new Set(fhir.requests.map((r) => r.url.split('?')[0]))]).toEqual(['/fhir/Observation']);
+    });
+  });
+});
+
+describe('malformed paging and failure markers make a search response invalid, never "complete" or "no error"', () => {
+  // Before: read as the last page (page 2 never read) or as no error, and the cards built from part of the record.
+  test.each<[HostileMode, string]>([
+    ['link-object', 'fhirServer answered Observation search with a Bundle whose link is not a list'],
+    [
+      'next-url-not-string',
+      "fhirServer answered Observation search with a Bundle whose next link's url is not a string",
+    ],
+    [
+      'outcome-issue-object',
+      'fhirServer answered Observation search with a Bundle whose entry[2] is an OperationOutcome whose issue is not a list of issues',
+    ],
+    [
+      'outcome-severity-uppercase',
+      'fhirServer answered Observation search with a Bundle whose entry[2] is an OperationOutcome whose issue[0].severity is not fatal, error, warning or information',
+    ],
+  ])('from fhirServer, %s → 412: %s', observationSearchFails);
+
+  const failure = (issue: unknown) => ({ resource: { resourceType: 'OperationOutcome', issue } });
+  test.each<[string, Record<string, unknown>, string]>([
+    [
+      'a link object',
+      { link: { relation: 'next', url: 'https://ehr.example.org/fhir/Observation?page=2' } },
+      'link is not a list',
+    ],
+    [
+      'a link without a relation',
+      { link: [{ url: 'https://ehr.example.org/fhir/Observation?page=2' }] },
+      'link[0].relation is not a string',
+    ],
+    ['a next url that is a number', { link: [{ relation: 'next', url: 2 }] }, "next link's url is not a string"],
+    ['an empty next url', { link: [{ relation: 'next', url: '' }] }, "next link's url is empty"],
+    [
+      'an OperationOutcome whose issue is an object',
+      { entry: [{ resource: RECORD[2] }, failure({ severity: 'error', code: 'too-costly' })] },
+      'entry[1] is an OperationOutcome whose issue is not a list of issues',
+    ],
+    [
+      'an OperationOutcome with severity ERROR',
+      { entry: [failure([{ severity: 'ERROR', code: 'too-costly' }])] },
+      'entry[0] is an OperationOutcome whose issue[0].severity is not fatal, error, warning or information',
+    ],
+  ])('in the prefetch, %s, no fhirServer: 412 naming the key and why', async (_what, fields, why) => {
     const res = await callPatientView({
       prefetch: {
         patient: null,
-        observations: bundle,
+        observations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[2] }], ...fields },
         medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
         procedures: EMPTY,
         conditions: EMPTY,
       },
     });
-    expect(res.status).toBe(200);
-    expect(JSON.stringify(res.body.cards)).toContain('ANC 0.2');
+    expect(res).toMatchObject({
+      status: 412,
+      body: {
+        issue: [
+          {
+            diagnostics: `${PRECONDITION}observations: the prefetch value is a Bundle whose ${why} and no fhirServer was given`,
+            expression: ['prefetch.observations'],
+          },
+        ],
+      },
+    });
   });
 });
 

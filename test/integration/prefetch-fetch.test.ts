@@ -235,6 +235,55 @@ describe('prefetch and fetch', () => {
     }
   });
 
+  // Before: "refused to follow a next link to <origin>: it is outside fhirServer <origin>", the same
+  // origin twice for a link with credentials (an origin drops them), "an invalid URL" for a relative one.
+  test.each<[string, (ehr: string, evil: string) => string, (ehr: string, evil: string) => string]>([
+    [
+      'another origin',
+      (_ehr, evil) => `${evil}/fhir/Observation?page=2`,
+      (ehr, evil) => `it leads to ${evil}, outside fhirServer ${ehr}`,
+    ],
+    [
+      'credentials',
+      (ehr) => ehr.replace('http://', 'http://evil@') + '/fhir/Observation?page=2',
+      () => 'it carries credentials (a user name or password in the URL)',
+    ],
+    ['a relative link', () => 'Observation?page=2', () => 'it is relative, not an absolute URL'],
+    ['a file: URL', () => 'file:///etc/passwd', (ehr) => `it leads to a file: URL, outside fhirServer ${ehr}`],
+    ['no URL at all', () => 'http://[::1', () => 'it is not a URL'],
+    [
+      'the same origin, outside the base path',
+      (ehr) => `${ehr}/other/Observation?page=2`,
+      () => "it leads outside fhirServer's base path",
+    ],
+  ])('a next link with %s: 412 saying why it is not followed', async (_what, nextOf, whyOf) => {
+    const evil = await fakeServer((_req, res) => res.end('{}'));
+    let ehrUrl = '';
+    const ehr = await fakeServer((_req, res) => {
+      res.setHeader('content-type', 'application/fhir+json');
+      const link = [{ relation: 'next', url: nextOf(ehrUrl, evil.url) }];
+      res.end(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: [], link }));
+    });
+    ehrUrl = ehr.url;
+    try {
+      const prefetch = { patient: null, user: null, medications: { resourceType: 'Bundle', type: 'searchset' } };
+      const res = await request(app)
+        .post('/cds-services/echo')
+        .send(hookRequest('patient-view', 'p1', { fhirServer: `${ehr.url}/fhir`, prefetch }))
+        .expect(412);
+      expect(res.body.issue).toMatchObject([
+        {
+          diagnostics: `Required FHIR data could not be obtained from prefetch or fhirServer: observations: refused to follow a next link: ${whyOf(ehr.url, evil.url)}`,
+          expression: ['prefetch.observations'],
+        },
+      ]);
+      expect([evil.requests, ehr.requests.length]).toEqual([[], 1]);
+    } finally {
+      await evil.close();
+      await ehr.close();
+    }
+  });
+
   test('a hostile patientId is refused at the edge (400), nothing is sent to fhirServer', async () => {
     const ehr = await fakeServer((_req, res) => res.end());
     try {
