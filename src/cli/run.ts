@@ -162,8 +162,9 @@ function* outputChunks(format: 'json' | 'csv', outputs: string[], isFolder: bool
   if (format === 'csv') {
     yield `${assessmentCsvHeader()}\n`;
     for (const row of outputs) yield `${row}\n`;
-  } else if (!isFolder) yield `${outputs[0]}\n`;
-  else if (outputs.length === 0) yield '[]\n';
+  } else if (!isFolder) {
+    for (const text of outputs) yield `${text}\n`; // one assessment: the caller writes none when there is none
+  } else if (outputs.length === 0) yield '[]\n';
   else {
     // The array JSON.stringify(assessments, null, 2) would write, from each assessment's own text.
     yield '[\n';
@@ -239,10 +240,16 @@ async function runWith(
       failed = outputs.length === 0 ? 1 : 0;
     }
     if (outputs.length === 0 && failed === 0) throw new AssessmentInputError(`${input}: no patient found`);
+    if (outputs.length === 0) {
+      // Nothing to report: an existing --out stays as it was (a header or `[]` alone would replace it).
+      output.discard();
+      err.write(`assessed 0 patient(s) as of ${asOf}, ${failed} failed: nothing written\n`);
+      return 2;
+    }
     await output.write(outputChunks(format, outputs, isFolder));
     await output.commit();
     err.write(`assessed ${outputs.length} patient(s) as of ${asOf}${failed ? `, ${failed} failed` : ''}\n`);
-    return failed > 0 && outputs.length === 0 ? 2 : 0;
+    return 0;
   } catch (error) {
     output.discard();
     // The reader of standard output stopped reading (e.g. `| head`): end quietly, as Unix tools do.
