@@ -10,7 +10,7 @@ import type { AssessmentIssue } from '../clinical/types.js';
 import { screenResources } from '../fhir/resource-schemas.js';
 import assessPatient, { type AssessResult, type AssessTask } from './assess-worker.js';
 import {
-  compressedNdjsonFiles,
+  entriesNotRead,
   ndjsonFiles,
   patientsInAnyOrder,
   patientsInOrder,
@@ -195,8 +195,7 @@ export async function assessFolder(
   err: NodeJS.WritableStream & { isTTY?: boolean },
   pool: Piscina | undefined,
 ): Promise<{ outputs: string[]; failed: number }> {
-  for (const file of compressedNdjsonFiles(folder))
-    err.write(`${file} not read: compressed files are not read; decompress it into the folder first\n`);
+  for (const { name, why } of entriesNotRead(folder)) err.write(`${name} not read: ${why}\n`);
   if (ndjsonFiles(folder).length === 0) throw new UsageError(`${folder} holds no .ndjson files`);
   let results: AssessResult[];
   let report = new ReadReport();

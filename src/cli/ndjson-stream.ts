@@ -156,13 +156,17 @@ export function ndjsonLines(ndjson: Uint8Array): string[] {
   return lines;
 }
 
+/** An export file's name: `.ndjson` in any case (`Observation.NDJSON`, as some servers and copies write it). */
+const NDJSON_NAME = /\.ndjson$/i;
+
 /**
- * The `.ndjson` files of a folder, in name order. Each must be a regular file (or a link to one):
- * a FIFO would stall the reading, and a directory or device is no export file.
+ * The `.ndjson` files of a folder (the extension in any case), in name order. Each must be a
+ * regular file (or a link to one): a FIFO would stall the reading, and a directory or device is no
+ * export file.
  */
 export function ndjsonFiles(folder: string): string[] {
   const files = readdirSync(folder)
-    .filter((f) => f.endsWith('.ndjson'))
+    .filter((f) => NDJSON_NAME.test(f))
     .sort()
     .map((f) => join(folder, f));
   for (const file of files) {
@@ -173,11 +177,33 @@ export function ndjsonFiles(folder: string): string[] {
   return files;
 }
 
-/** Files of a folder that look like compressed NDJSON, which is not read: said, so no data goes unnoticed. */
-export function compressedNdjsonFiles(folder: string): string[] {
-  return readdirSync(folder)
-    .filter((f) => /\.ndjson\.(gz|bz2|xz|zst|zip)$/i.test(f))
-    .sort();
+/** Names of compressed NDJSON, which is not read. */
+const COMPRESSED_NAME = /\.ndjson\.(gz|bz2|xz|zst|zip)$/i;
+
+/**
+ * What of a folder is not read, in name order, each with why: compressed NDJSON, subfolders (an
+ * export is one folder), and any other file not named `.ndjson` (`.jsonl`, `.json`): said, so no
+ * data goes unnoticed.
+ */
+export function entriesNotRead(folder: string): { name: string; why: string }[] {
+  return readdirSync(folder, { withFileTypes: true })
+    .filter((entry) => !NDJSON_NAME.test(entry.name))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((entry) => {
+      if (COMPRESSED_NAME.test(entry.name))
+        return { name: entry.name, why: 'compressed files are not read; decompress it into the folder first' };
+      const folderLike =
+        entry.isDirectory() ||
+        (entry.isSymbolicLink() && statSync(join(folder, entry.name), { throwIfNoEntry: false })?.isDirectory());
+      return folderLike
+        ? { name: entry.name, why: 'a subfolder; only the .ndjson files of the folder itself are read' }
+        : { name: entry.name, why: 'not a .ndjson file' };
+    });
+}
+
+/** Whether an export file holds resources of `type` (`Patient.ndjson`, the extension in any case). */
+function holds(file: string, type: string): boolean {
+  return basename(file).replace(NDJSON_NAME, '') === type;
 }
 
 /** Bytes [start, next) of `bytes`: one or more lines with their line ends. */
@@ -620,9 +646,9 @@ async function patientOrder(file: string, options: ReadOptions): Promise<Map<str
  */
 export async function* patientsInOrder(folder: string, options: ReadOptions = {}): AsyncGenerator<CohortItem> {
   const files = ndjsonFiles(folder);
-  const patientFile = files.find((f) => /(^|\/)Patient\.ndjson$/.test(f));
+  const patientFile = files.find((f) => holds(f, 'Patient'));
   if (!patientFile) throw new UnorderedExportError('no Patient.ndjson gives the order of patients');
-  const medicationFiles = files.filter((f) => /(^|\/)Medication\.ndjson$/.test(f));
+  const medicationFiles = files.filter((f) => holds(f, 'Medication'));
   const order = await patientOrder(patientFile, options);
   const position = new Map([...order.keys()].map((id, i) => [id, i]));
   yield { shared: await sharedLines(medicationFiles, options), total: order.size };
@@ -669,7 +695,7 @@ export async function* patientsInAnyOrder(folder: string, options: ReadOptions =
   const groups = new Map<string, PatientBytes>();
   const shared: string[] = [];
   const files = ndjsonFiles(folder);
-  const patientFile = files.find((f) => /(^|\/)Patient\.ndjson$/.test(f));
+  const patientFile = files.find((f) => holds(f, 'Patient'));
   const known = patientFile ? await patientIds(patientFile, options) : new Set<string>();
   let sharedBytes = 0;
   for (const file of files) {

@@ -4,15 +4,32 @@
  * replaced only by a complete report.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, test } from '@jest/globals';
+import { demoPatients } from '../../src/demo/demo-patients.js';
 
 const TODAY = '2026-11-22';
 const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/assess.ts', ...args]);
+
+const aplastic = demoPatients(TODAY).find((p) => p.scenario.id === 'cart-aplastic');
+/** The demo patient's resources of `types`, one NDJSON line each. */
+const lines = (...types: string[]): string =>
+  (aplastic?.resources ?? [])
+    .filter((r) => types.includes(r.resourceType))
+    .map((r) => `${JSON.stringify(r)}\n`)
+    .join('');
+/** A folder holding `files` (a name ending in '/' is a subfolder). */
+function folder(files: Record<string, string>): string {
+  const at = mkdtempSync(join(tmpdir(), 'cli-folder-'));
+  for (const [name, text] of Object.entries(files))
+    if (name.endsWith('/')) mkdirSync(join(at, name));
+    else writeFileSync(join(at, name), text);
+  return at;
+}
 
 describe('CLI --out: a run that assesses nobody replaces nothing', () => {
   test.each(['json', 'csv'])(
@@ -41,4 +58,48 @@ describe('CLI --out: a run that assesses nobody replaces nothing', () => {
     },
     30_000,
   );
+});
+
+describe('CLI on a Bulk Data folder: what is not read is named', () => {
+  test('.ndjson in any case is read; every other file and every subfolder is named on stderr as not read', async () => {
+    const exported = {
+      'Patient.ndjson': lines('Patient'),
+      'Procedure.ndjson': lines('Procedure', 'MedicationAdministration'),
+    };
+    const expected = await cli(
+      'assess',
+      folder({ ...exported, 'Observation.ndjson': lines('Observation') }),
+      '--as-of',
+      TODAY,
+      '--format',
+      'csv',
+    );
+    const { stdout, stderr } = await cli(
+      'assess',
+      folder({
+        ...exported,
+        'Observation.NDJSON': lines('Observation'),
+        'Observation.jsonl': lines('Observation'),
+        'Observation.ndjson.gz': 'x',
+        'part1/': '',
+        'manifest.json': '{}',
+      }),
+      '--as-of',
+      TODAY,
+      '--format',
+      'csv',
+    );
+    expect(stdout).toBe(expected.stdout); // the upper-case file was read
+    expect(stdout).toMatch(/\ncart-aplastic,/);
+    expect(stderr).toBe(
+      [
+        'Observation.jsonl not read: not a .ndjson file',
+        'Observation.ndjson.gz not read: compressed files are not read; decompress it into the folder first',
+        'manifest.json not read: not a .ndjson file',
+        'part1 not read: a subfolder; only the .ndjson files of the folder itself are read',
+        `assessed 1 patient(s) as of ${TODAY}`,
+        '',
+      ].join('\n'),
+    );
+  }, 30_000);
 });

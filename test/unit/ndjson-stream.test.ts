@@ -15,7 +15,7 @@ import { AssessmentInputError } from '../../src/clinical/assess.js';
 import assessPatient from '../../src/cli/assess-worker.js';
 import { assessmentCsvHeader } from '../../src/cli/csv.js';
 import {
-  compressedNdjsonFiles,
+  entriesNotRead,
   lineOwner,
   ndjsonFiles,
   ndjsonLines,
@@ -775,7 +775,9 @@ describe('owners as the engine reads them, and lines that name none', () => {
   test('a .ndjson that is not a regular file is refused by name; compressed NDJSON is listed', () => {
     const folder = folderOf({ 'Patient.ndjson': `${patient('a')}\n`, 'Observation.ndjson.gz': 'x' });
     try {
-      expect(compressedNdjsonFiles(folder)).toEqual(['Observation.ndjson.gz']);
+      expect(entriesNotRead(folder)).toEqual([
+        { name: 'Observation.ndjson.gz', why: 'compressed files are not read; decompress it into the folder first' },
+      ]);
       execFileSync('mkfifo', [join(folder, 'Observation.ndjson')]);
       expect(() => ndjsonFiles(folder)).toThrow(new AssessmentInputError('Observation.ndjson is not a regular file'));
       rmSync(join(folder, 'Observation.ndjson'));
