@@ -82,6 +82,7 @@ class ReadReport {
   private readonly orphans = new Tally(
     (n, first) => `${n} line(s) left out: the patient they name is not in Patient.ndjson (first: ${first})`,
   );
+  private readonly invalidUtf8 = new Tally((n, first) => `${n} line(s) left out: not valid UTF-8 (first: ${first})`);
   private readonly medications = new Tally(
     (n, first) => `${n} resource(s) left out: not the shape the engine reads (first: ${first})`,
   );
@@ -91,6 +92,7 @@ class ReadReport {
     onUnassigned: this.unassigned.add,
     onOrphan: this.orphans.add,
     onUnparsed: this.unparsed.add,
+    onInvalidUtf8: this.invalidUtf8.add,
   };
 
   /** The Medication lines every patient gets: screened here, once, like any resource; the others left out. */
@@ -110,7 +112,8 @@ class ReadReport {
   }
 
   write(err: NodeJS.WritableStream): void {
-    for (const tally of [this.unassigned, this.unparsed, this.orphans, this.medications]) tally.write(err);
+    for (const tally of [this.invalidUtf8, this.unassigned, this.unparsed, this.orphans, this.medications])
+      tally.write(err);
   }
 }
 

@@ -10,6 +10,7 @@ import { assess, AssessmentInputError } from '../clinical/assess.js';
 import { isDate, todayIn } from '../clinical/dates.js';
 import { ConfigError, isTimeZone } from '../config.js';
 import { assessmentBundleSchema, bundleResources } from '../fhir/bundle.js';
+import { decodeJsonText, TextDecodingError } from '../fhir/json-text.js';
 import type { Screened } from '../fhir/resource-schemas.js';
 import { engineSettings, loadClinicalContext, type ClinicalContext } from '../profiles.js';
 import { FileReadError, FileTooLargeError, readRegularFile } from '../read-file.js';
@@ -49,10 +50,17 @@ function readBundle(file: string): Screened {
     const hint = error instanceof FileTooLargeError ? ' (give a Bulk Data NDJSON folder instead)' : '';
     throw new AssessmentInputError(`cannot read ${file}: ${error.message}${hint}`);
   }
+  let text: string;
+  try {
+    text = decodeJsonText(bytes, undefined); // a byte order mark is skipped
+  } catch (error) {
+    if (!(error instanceof TextDecodingError)) throw error;
+    // As POST /assessments: toString would turn the bad bytes into U+FFFD without a word.
+    throw new AssessmentInputError(`${file} is not valid UTF-8`);
+  }
   let json: unknown;
   try {
-    const text = bytes.toString('utf8');
-    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text); // a byte order mark is skipped
+    json = JSON.parse(text);
   } catch {
     throw new AssessmentInputError(`${file} is not JSON`);
   }

@@ -103,3 +103,45 @@ describe('CLI on a Bulk Data folder: what is not read is named', () => {
     );
   }, 30_000);
 });
+
+describe('CLI: bytes that are not valid UTF-8 are refused, never read as U+FFFD', () => {
+  /** `text` with the byte 0xFF (never valid UTF-8) in place of its first `"751-8"` code's dash: a LOINC code that matches nothing when decoded. */
+  const spoilt = (text: string): Buffer => {
+    const at = text.indexOf('"751-8"');
+    expect(at).toBeGreaterThan(0);
+    return Buffer.concat([Buffer.from(text.slice(0, at + 4)), Buffer.from([0xff]), Buffer.from(text.slice(at + 5))]);
+  };
+
+  test('a Bundle file: exit 2 naming it (POST /assessments answers 400 for the same bytes)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-utf8-'));
+    const file = join(dir, 'bundle.json');
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: aplastic?.resources.map((resource) => ({ resource })),
+    };
+    writeFileSync(file, spoilt(JSON.stringify(bundle)));
+    await expect(cli('assess', file, '--as-of', TODAY)).rejects.toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: `${file} is not valid UTF-8\n`,
+    });
+  }, 30_000);
+
+  test('a line of a Bulk Data file: left out and counted with its file and line; the rest is assessed', async () => {
+    const observations = lines('Observation');
+    const at = observations.indexOf('"751-8"');
+    const lineNumber = observations.slice(0, at).split('\n').length;
+    const input = folder({
+      'Patient.ndjson': lines('Patient'),
+      'Procedure.ndjson': lines('Procedure', 'MedicationAdministration'),
+    });
+    writeFileSync(join(input, 'Observation.ndjson'), spoilt(observations));
+    const { stdout, stderr } = await cli('assess', input, '--as-of', TODAY, '--format', 'csv');
+    expect(stdout).toMatch(/\ncart-aplastic,/);
+    expect(stderr).toBe(
+      `1 line(s) left out: not valid UTF-8 (first: Observation.ndjson line ${lineNumber})\n` +
+        `assessed 1 patient(s) as of ${TODAY}\n`,
+    );
+  }, 30_000);
+});
