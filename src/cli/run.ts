@@ -121,6 +121,12 @@ function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
     err.write(USAGE);
     return values.help ? 0 : 1;
   }
+  const extra = positionals.slice(2);
+  if (extra.length > 0) {
+    // `assess A B` would assess A alone and exit 0: B (a second export, a shell glob's match) unsaid.
+    err.write(`assess takes one Bundle file or folder; also given: ${extra.join(' ')}\n\n${USAGE}`);
+    return 1;
+  }
   const format = values.format ?? 'json';
   if (format !== 'json' && format !== 'csv') {
     err.write(`--format must be json or csv\n`);

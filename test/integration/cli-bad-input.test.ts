@@ -145,3 +145,28 @@ describe('CLI: bytes that are not valid UTF-8 are refused, never read as U+FFFD'
     );
   }, 30_000);
 });
+
+describe('CLI arguments', () => {
+  test.each([
+    [['b.json'], 'b.json'],
+    [['b.json', 'c'], 'b.json c'],
+    [['b.json', '--format', 'csv'], 'b.json'], // an option after them is still an option
+  ])(
+    'extra paths after the input (%j): exit 1 naming them, nothing assessed',
+    async (extra, named) => {
+      const dir = mkdtempSync(join(tmpdir(), 'cli-args-'));
+      const input = join(dir, 'a.json');
+      writeFileSync(input, '{"resourceType":"Bundle","type":"collection"}');
+      await expect(cli('assess', input, ...extra, '--as-of', TODAY)).rejects.toMatchObject({
+        code: 1,
+        stdout: '',
+        stderr: expect.stringMatching(
+          new RegExp(
+            `^assess takes one Bundle file or folder; also given: ${named}\\n\\nUsage: cart-hematotox assess `,
+          ),
+        ),
+      });
+    },
+    30_000,
+  );
+});
