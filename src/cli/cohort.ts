@@ -19,6 +19,7 @@ import {
   type ReadOptions,
 } from './ndjson-stream.js';
 import { AHEAD_PER_WORKER } from './pool.js';
+import { printable } from './printable.js';
 
 export class UsageError extends Error {}
 
@@ -26,7 +27,8 @@ export function leftOutMessage(
   count: number,
   first: Pick<AssessmentIssue, 'resource' | 'message'> | undefined,
 ): string {
-  return `${count} resource(s) left out: not the shape the engine reads (first: ${first?.resource ?? ''} ${first?.message ?? ''})\n`;
+  const what = printable(`${first?.resource ?? ''} ${first?.message ?? ''}`);
+  return `${count} resource(s) left out: not the shape the engine reads (first: ${what})\n`;
 }
 
 interface Progress {
@@ -66,7 +68,7 @@ class Tally {
   };
 
   write(err: NodeJS.WritableStream): void {
-    if (this.count > 0) err.write(`${this.message(this.count, this.first ?? '')}\n`);
+    if (this.count > 0) err.write(`${this.message(this.count, printable(this.first ?? ''))}\n`);
   }
 }
 
@@ -198,8 +200,8 @@ export async function assessFolder(
   err: NodeJS.WritableStream & { isTTY?: boolean },
   pool: Piscina | undefined,
 ): Promise<{ outputs: string[]; failed: number }> {
-  for (const { name, why } of entriesNotRead(folder)) err.write(`${name} not read: ${why}\n`);
-  if (ndjsonFiles(folder).length === 0) throw new UsageError(`${folder} holds no .ndjson files`);
+  for (const { name, why } of entriesNotRead(folder)) err.write(`${printable(name)} not read: ${why}\n`);
+  if (ndjsonFiles(folder).length === 0) throw new UsageError(`${printable(folder)} holds no .ndjson files`);
   let results: AssessResult[];
   let report = new ReadReport();
   try {
@@ -228,7 +230,7 @@ function summarise(results: AssessResult[], err: NodeJS.WritableStream): { outpu
       first ??= r.firstLeftOut;
     } else {
       failed++;
-      err.write(`patient ${r.patientId}: ${r.error}\n`);
+      err.write(`patient ${printable(r.patientId)}: ${printable(r.error)}\n`);
     }
   }
   if (leftOut > 0) err.write(leftOutMessage(leftOut, { resource: first ?? '', message: '' }));

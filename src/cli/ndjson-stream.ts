@@ -27,6 +27,7 @@ import { AssessmentInputError } from '../clinical/assess.js';
 import { patientIdOf } from '../clinical/record.js';
 import { isFhirId } from '../fhir/resource-check.js';
 import { formatBytes } from '../read-file.js';
+import { printable } from './printable.js';
 
 /** One patient's lines: UTF-8, each line ended by '\n' (read back with {@link ndjsonLines}). */
 export interface PatientLines {
@@ -179,8 +180,9 @@ export function ndjsonFiles(folder: string): string[] {
     .map((f) => join(folder, f));
   for (const file of files) {
     const stat = statSync(file, { throwIfNoEntry: false });
-    if (!stat) throw new AssessmentInputError(`cannot read ${basename(file)}: ENOENT (a link to nothing?)`);
-    if (!stat.isFile()) throw new AssessmentInputError(`${basename(file)} is not a regular file`);
+    const name = printable(basename(file));
+    if (!stat) throw new AssessmentInputError(`cannot read ${name}: ENOENT (a link to nothing?)`);
+    if (!stat.isFile()) throw new AssessmentInputError(`${name} is not a regular file`);
   }
   return files;
 }
@@ -447,14 +449,14 @@ class LineCursor {
   private readonly maxLineBytes: number;
   private readonly onUnparsed: ((where: string) => void) | undefined;
   private readonly onInvalidUtf8: ((where: string) => void) | undefined;
-  /** The file's name, as messages give it. */
+  /** The file's name, as messages give it (control characters escaped). */
   private readonly name: string;
 
   constructor(
     readonly file: string,
     options: ReadOptions,
   ) {
-    this.name = basename(file);
+    this.name = printable(basename(file));
     this.maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
     this.onUnparsed = options.onUnparsed;
     this.onInvalidUtf8 = options.onInvalidUtf8;
@@ -707,7 +709,8 @@ export async function* patientsInOrder(folder: string, options: ReadOptions = {}
           options.onOrphan?.(whereOf(cursor.head));
           continue;
         }
-        if (at < index) throw new UnorderedExportError(`${cursor.file}: a line for a patient not in this order`);
+        if (at < index)
+          throw new UnorderedExportError(`${printable(cursor.file)}: a line for a patient not in this order`);
         if (at > index) break;
         if (!tooLarge) lines.add(cursor.head);
         tooLarge ||= lines.size > maxBytes; // the rest of this patient's lines are passed over

@@ -14,6 +14,7 @@
 import { once } from 'node:events';
 import { createWriteStream, openSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { printable } from './printable.js';
 
 export class OutputError extends Error {}
 
@@ -96,17 +97,17 @@ function toStream(stream: NodeJS.WritableStream, name: string): Output {
 /** A regular file (existing or not) is written beside its name and renamed; anything else directly. */
 function toFile(path: string): Output {
   const existing = statSync(path, { throwIfNoEntry: false });
-  if (existing?.isDirectory()) throw new OutputError(`cannot write ${path}: it is a directory`);
+  if (existing?.isDirectory()) throw new OutputError(`cannot write ${printable(path)}: it is a directory`);
   const direct = existing !== undefined && !existing.isFile();
   const target = direct ? path : join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
   let fd: number;
   try {
     fd = openSync(target, direct ? 'w' : 'wx');
   } catch (error) {
-    throw new OutputError(`cannot write ${path}: ${reason(error)}`);
+    throw new OutputError(`cannot write ${printable(path)}: ${reason(error)}`);
   }
   const stream: WriteStream = createWriteStream('', { fd });
-  const writer = new StreamWriter(stream, path);
+  const writer = new StreamWriter(stream, printable(path));
   let done = false;
   return {
     write: (chunks) => writer.write(chunks),
@@ -117,7 +118,7 @@ function toFile(path: string): Output {
         await once(stream, 'close');
         if (!direct) renameSync(target, path);
       } catch (error) {
-        throw new OutputError(`cannot write ${path}: ${reason(error)}`);
+        throw new OutputError(`cannot write ${printable(path)}: ${reason(error)}`);
       }
       done = true;
     },

@@ -19,6 +19,7 @@ import { parse } from './args.js';
 import { assessmentCsvHeader, assessmentCsvRow } from './csv.js';
 import { openOutput, OutputClosed, OutputError, type Output } from './output.js';
 import { startPool } from './pool.js';
+import { printable } from './printable.js';
 
 const USAGE = `Usage: cart-hematotox assess <bundle.json | bulk-data-folder> [options]
 
@@ -72,6 +73,16 @@ function readBundle(file: string): Screened {
   return bundleResources(bundle.data);
 }
 
+/**
+ * An error's message as printed: what it quotes from the input (names, paths, keys) with control
+ * characters escaped; a ConfigError's own line ends kept.
+ */
+function messageOf(error: unknown): string {
+  if (error instanceof ConfigError)
+    return ['Invalid configuration:', ...error.problems.map((problem) => `  ${printable(problem)}`)].join('\n');
+  return printable((error as Error).message);
+}
+
 interface CliSetup {
   values: ReturnType<typeof parse>['values'];
   input: string;
@@ -113,7 +124,7 @@ function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
   try {
     args = parse(argv);
   } catch (error) {
-    err.write(`${(error as Error).message}\n\n${USAGE}`);
+    err.write(`${messageOf(error)}\n\n${USAGE}`);
     return 1;
   }
   const { values, positionals } = args;
@@ -124,7 +135,7 @@ function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
   const extra = positionals.slice(2);
   if (extra.length > 0) {
     // `assess A B` would assess A alone and exit 0: B (a second export, a shell glob's match) unsaid.
-    err.write(`assess takes one Bundle file or folder; also given: ${extra.join(' ')}\n\n${USAGE}`);
+    err.write(`assess takes one Bundle file or folder; also given: ${printable(extra.join(' '))}\n\n${USAGE}`);
     return 1;
   }
   const format = values.format ?? 'json';
@@ -134,7 +145,7 @@ function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
   }
   const problem = optionProblem(values, positionals[1]);
   if (problem) {
-    err.write(`${problem}\n`);
+    err.write(`${printable(problem)}\n`);
     return 1;
   }
   let clinical: ClinicalContext;
@@ -146,7 +157,7 @@ function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
       names: { thresholds: '--thresholds', localCodes: '--local-codes' },
     });
   } catch (error) {
-    err.write(`${(error as Error).message}\n`);
+    err.write(`${messageOf(error)}\n`);
     return 1;
   }
   return { values, input: positionals[1], format, clinical };
@@ -166,7 +177,7 @@ function assessBundle(screened: Screened, asOf: string, setup: CliSetup, err: No
     ];
   } catch (error) {
     if (!(error instanceof AssessmentInputError)) throw error;
-    err.write(`patient (bundle): ${error.message}\n`);
+    err.write(`patient (bundle): ${messageOf(error)}\n`);
     return [];
   }
 }
@@ -222,7 +233,7 @@ async function runWith(
     output = openOutput(values.out, out);
   } catch (error) {
     if (!(error instanceof OutputError)) throw error;
-    err.write(`${error.message}\n`);
+    err.write(`${messageOf(error)}\n`);
     return 2;
   }
   try {
@@ -274,13 +285,13 @@ async function runWith(
       error instanceof ConfigError ||
       error instanceof OutputError
     ) {
-      err.write(`${error.message}\n`);
+      err.write(`${messageOf(error)}\n`);
       return 2;
     }
     const { code, path } = error as NodeJS.ErrnoException;
     if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
       // The file system refused (a folder or file missing, unreadable, a loop of links, too many open files).
-      err.write(`cannot read ${path ?? input}: ${code}\n`);
+      err.write(`cannot read ${printable(path ?? input)}: ${code}\n`);
       return 2;
     }
     throw error;

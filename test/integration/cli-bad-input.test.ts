@@ -170,3 +170,76 @@ describe('CLI arguments', () => {
     30_000,
   );
 });
+
+describe('CLI: names from the input are printed with control characters escaped', () => {
+  /** ESC sequences that retitle the terminal and clear it, and a line end that would forge a line of the report. */
+  const HOSTILE = '\x1b]0;PWNED\x07\x1b[2J\x1b[31mX\nassessed 9 patient(s)\u202e';
+  const SHOWN = '\\x1b]0;PWNED\\x07\\x1b[2J\\x1b[31mX\\x0aassessed 9 patient(s)\\u202e';
+  const exported = (): Record<string, string> => ({
+    'Patient.ndjson': lines('Patient'),
+    'Procedure.ndjson': lines('Procedure', 'MedicationAdministration'),
+  });
+
+  test.each<[string, () => string[], number, (at: string) => string]>([
+    [
+      'a file of the folder not read',
+      () => [folder({ ...exported(), [`${HOSTILE}.txt`]: '' })],
+      0,
+      () => `${SHOWN}.txt not read: not a .ndjson file\nassessed 1 patient(s) as of ${TODAY}\n`,
+    ],
+    [
+      'a .ndjson that is a folder',
+      () => [folder({ ...exported(), [`${HOSTILE}.ndjson/`]: '' })],
+      2,
+      () => `${SHOWN}.ndjson is not a regular file\n`,
+    ],
+    [
+      'the file and line of a line left out',
+      () => [folder({ ...exported(), [`${HOSTILE}.ndjson`]: 'null\n' })],
+      0,
+      () =>
+        `1 line(s) left out: no patient reference could be read, or not a resource (first: ${SHOWN}.ndjson line 1)\n` +
+        `assessed 1 patient(s) as of ${TODAY}\n`,
+    ],
+    [
+      'a Bundle file that is not JSON',
+      () => {
+        const file = join(mkdtempSync(join(tmpdir(), 'cli-names-')), HOSTILE);
+        writeFileSync(file, 'not JSON');
+        return [file];
+      },
+      2,
+      (at) => `${at.replace(HOSTILE, SHOWN)} is not JSON\n`,
+    ],
+    [
+      'an --out that cannot be written',
+      () => {
+        const file = join(mkdtempSync(join(tmpdir(), 'cli-names-')), 'b.json');
+        writeFileSync(file, '{}');
+        return [file, '--out', join(tmpdir(), HOSTILE, 'out.csv')];
+      },
+      2,
+      () => `cannot write ${join(tmpdir(), SHOWN, 'out.csv')}: ENOENT\n`,
+    ],
+    [
+      'an extra argument',
+      () => [tmpdir(), HOSTILE],
+      1,
+      () => `assess takes one Bundle file or folder; also given: ${SHOWN}\n\n`,
+    ],
+  ])(
+    '%s',
+    async (_name, args, code, message) => {
+      const [input = '', ...rest] = args();
+      const outcome = await cli('assess', input, ...rest, '--as-of', TODAY, '--format', 'csv').then(
+        ({ stderr }) => ({ code: 0, stderr }),
+        (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+      );
+      expect(outcome.code).toBe(code);
+      const expected = message(input);
+      expect(code === 1 ? outcome.stderr.slice(0, expected.length) : outcome.stderr).toBe(expected);
+      expect(outcome.stderr.replaceAll('\n', '')).not.toMatch(/[\p{Cc}\u202e]/u); // line ends only its own
+    },
+    30_000,
+  );
+});
