@@ -3,7 +3,7 @@
  * starting): assesses a FHIR Bundle file (one patient) or a folder of FHIR Bulk Data NDJSON files
  * (many patients), writing JSON or CSV. A progress bar goes to stderr for long runs.
  */
-import { realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Piscina } from 'piscina';
 import { assess, AssessmentInputError } from '../clinical/assess.js';
@@ -99,7 +99,8 @@ function writesIntoInput(out: string, input: string): boolean {
       return resolve(path); // not there (yet)
     }
   };
-  const target = join(real(dirname(out)), basename(out));
+  // An existing --out is followed to its target (a link is written through, cli/output.ts).
+  const target = existsSync(out) ? real(out) : join(real(dirname(out)), basename(out));
   const source = real(input);
   return target === source || target.startsWith(`${source}${sep}`);
 }

@@ -4,7 +4,17 @@
  * replaced only by a complete report.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -242,4 +252,62 @@ describe('CLI: names from the input are printed with control characters escaped'
     },
     30_000,
   );
+});
+
+describe('CLI --out replaced in place: its mode kept, a link written through', () => {
+  const bundleFile = (): string => {
+    const file = join(mkdtempSync(join(tmpdir(), 'cli-mode-')), 'bundle.json');
+    const entry = (aplastic?.resources ?? []).map((resource) => ({ resource }));
+    writeFileSync(file, JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry }));
+    return file;
+  };
+
+  test.each([
+    ['an existing 0600 report stays 0600', 0o600, 0o600],
+    ['an existing 0640 report stays 0640', 0o640, 0o640],
+    ['an existing 0644 report stays 0644', 0o644, 0o644],
+    ['a new report is 0600: it holds patient data', undefined, 0o600],
+  ])(
+    '%s',
+    async (_name, before, after) => {
+      const outDir = mkdtempSync(join(tmpdir(), 'cli-mode-out-'));
+      const out = join(outDir, 'report.csv');
+      if (before !== undefined) {
+        writeFileSync(out, 'the previous run\n');
+        chmodSync(out, before);
+      }
+      await cli('assess', bundleFile(), '--as-of', TODAY, '--format', 'csv', '--out', out);
+      expect(readFileSync(out, 'utf8')).toMatch(/^patientId,.*\ncart-aplastic,/s);
+      expect(statSync(out).mode & 0o777).toBe(after);
+      expect(readdirSync(outDir)).toEqual(['report.csv']);
+    },
+    30_000,
+  );
+
+  test('a symbolic link: its target is replaced (mode kept), the link stays a link, no partial copy left', async () => {
+    const linkDir = mkdtempSync(join(tmpdir(), 'cli-link-'));
+    const targetDir = mkdtempSync(join(tmpdir(), 'cli-link-target-'));
+    const target = join(targetDir, 'cohort.csv');
+    writeFileSync(target, 'the previous run\n');
+    chmodSync(target, 0o600);
+    const link = join(linkDir, 'latest.csv');
+    symlinkSync(target, link);
+    await cli('assess', bundleFile(), '--as-of', TODAY, '--format', 'csv', '--out', link);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toMatch(/^patientId,.*\ncart-aplastic,/s);
+    expect(statSync(target).mode & 0o777).toBe(0o600);
+    expect([readdirSync(linkDir), readdirSync(targetDir)]).toEqual([['latest.csv'], ['cohort.csv']]);
+  }, 30_000);
+
+  test('a symbolic link to the input is refused before any work (exit 1): the input is never overwritten', async () => {
+    const input = bundleFile();
+    const link = join(mkdtempSync(join(tmpdir(), 'cli-link-')), 'out.json');
+    symlinkSync(input, link);
+    const before = readFileSync(input, 'utf8');
+    await expect(cli('assess', input, '--as-of', TODAY, '--out', link)).rejects.toMatchObject({
+      code: 1,
+      stderr: `--out must not be the input or inside its folder (${link})\n`,
+    });
+    expect(readFileSync(input, 'utf8')).toBe(before);
+  }, 30_000);
 });
