@@ -10,7 +10,7 @@ import type { AssessmentIssue } from '../clinical/types.js';
 import { screenResources } from '../fhir/resource-schemas.js';
 import assessPatient, { type AssessResult, type AssessTask } from './assess-worker.js';
 import {
-  compressedNdjsonFiles,
+  entriesNotRead,
   ndjsonFiles,
   patientsInAnyOrder,
   patientsInOrder,
@@ -19,6 +19,7 @@ import {
   type ReadOptions,
 } from './ndjson-stream.js';
 import { AHEAD_PER_WORKER } from './pool.js';
+import { printable } from './printable.js';
 
 export class UsageError extends Error {}
 
@@ -26,7 +27,8 @@ export function leftOutMessage(
   count: number,
   first: Pick<AssessmentIssue, 'resource' | 'message'> | undefined,
 ): string {
-  return `${count} resource(s) left out: not the shape the engine reads (first: ${first?.resource ?? ''} ${first?.message ?? ''})\n`;
+  const what = printable(`${first?.resource ?? ''} ${first?.message ?? ''}`);
+  return `${count} resource(s) left out: not the shape the engine reads (first: ${what})\n`;
 }
 
 interface Progress {
@@ -66,7 +68,7 @@ class Tally {
   };
 
   write(err: NodeJS.WritableStream): void {
-    if (this.count > 0) err.write(`${this.message(this.count, this.first ?? '')}\n`);
+    if (this.count > 0) err.write(`${this.message(this.count, printable(this.first ?? ''))}\n`);
   }
 }
 
@@ -82,6 +84,7 @@ class ReadReport {
   private readonly orphans = new Tally(
     (n, first) => `${n} line(s) left out: the patient they name is not in Patient.ndjson (first: ${first})`,
   );
+  private readonly invalidUtf8 = new Tally((n, first) => `${n} line(s) left out: not valid UTF-8 (first: ${first})`);
   private readonly medications = new Tally(
     (n, first) => `${n} resource(s) left out: not the shape the engine reads (first: ${first})`,
   );
@@ -91,6 +94,7 @@ class ReadReport {
     onUnassigned: this.unassigned.add,
     onOrphan: this.orphans.add,
     onUnparsed: this.unparsed.add,
+    onInvalidUtf8: this.invalidUtf8.add,
   };
 
   /** The Medication lines every patient gets: screened here, once, like any resource; the others left out. */
@@ -110,7 +114,8 @@ class ReadReport {
   }
 
   write(err: NodeJS.WritableStream): void {
-    for (const tally of [this.unassigned, this.unparsed, this.orphans, this.medications]) tally.write(err);
+    for (const tally of [this.invalidUtf8, this.unassigned, this.unparsed, this.orphans, this.medications])
+      tally.write(err);
   }
 }
 
@@ -195,9 +200,8 @@ export async function assessFolder(
   err: NodeJS.WritableStream & { isTTY?: boolean },
   pool: Piscina | undefined,
 ): Promise<{ outputs: string[]; failed: number }> {
-  for (const file of compressedNdjsonFiles(folder))
-    err.write(`${file} not read: compressed files are not read; decompress it into the folder first\n`);
-  if (ndjsonFiles(folder).length === 0) throw new UsageError(`${folder} holds no .ndjson files`);
+  for (const { name, why } of entriesNotRead(folder)) err.write(`${printable(name)} not read: ${why}\n`);
+  if (ndjsonFiles(folder).length === 0) throw new UsageError(`${printable(folder)} holds no .ndjson files`);
   let results: AssessResult[];
   let report = new ReadReport();
   try {
@@ -226,7 +230,7 @@ function summarise(results: AssessResult[], err: NodeJS.WritableStream): { outpu
       first ??= r.firstLeftOut;
     } else {
       failed++;
-      err.write(`patient ${r.patientId}: ${r.error}\n`);
+      err.write(`patient ${printable(r.patientId)}: ${printable(r.error)}\n`);
     }
   }
   if (leftOut > 0) err.write(leftOutMessage(leftOut, { resource: first ?? '', message: '' }));

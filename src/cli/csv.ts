@@ -12,7 +12,7 @@
 import { stringify, type Options } from 'csv-stringify/sync';
 import { compareMeasured, type Measured } from '../clinical/bounds.js';
 import { nadirOf } from '../clinical/severe-cytopenia.js';
-import type { Assessment, Lineage, SevereCytopenia } from '../clinical/types.js';
+import type { Assessment, CtcaeTerm, Lineage, SevereCytopenia } from '../clinical/types.js';
 import { CANONICAL_UNIT } from '../clinical/units.js';
 import type { ClinicalContext } from '../profiles.js';
 
@@ -22,10 +22,10 @@ type Column = [string, (a: Assessment, clinical: ClinicalContext) => Cell];
 const COUNT = `[${CANONICAL_UNIT.count.replace('*', '^')}]`;
 const HB = `[${CANONICAL_UNIT.hemoglobin}]`;
 const IG = `[${CANONICAL_UNIT.immunoglobulin}]`;
-const LINEAGES: [Lineage, string, string][] = [
-  ['neutrophil', 'severeNeutropenia', COUNT],
-  ['platelet', 'severeThrombocytopenia', COUNT],
-  ['hemoglobin', 'severeAnemia', HB],
+const LINEAGES: [Lineage, CtcaeTerm, string, string][] = [
+  ['neutrophil', 'neutrophils', 'severeNeutropenia', COUNT],
+  ['platelet', 'platelets', 'severeThrombocytopenia', COUNT],
+  ['hemoglobin', 'hemoglobin', 'severeAnemia', HB],
 ];
 
 const COLUMNS: Column[] = [
@@ -36,9 +36,9 @@ const COLUMNS: Column[] = [
   ['ctcaeNeutrophilsWorst', (a) => a.ctcae.neutrophils.worst],
   ['ctcaePlateletsWorst', (a) => a.ctcae.platelets.worst],
   ['ctcaeHemoglobinWorst', (a) => a.ctcae.hemoglobin.worst],
-  ...LINEAGES.flatMap(([lineage, name, unit]): Column[] => [
-    [`${name}NewOnset`, (a) => a.severeCytopenias.some((e) => e.lineage === lineage && e.newOnset)],
-    [`${name}BeforeInfusion`, (a) => a.severeCytopenias.some((e) => e.lineage === lineage && !e.newOnset)],
+  ...LINEAGES.flatMap(([lineage, term, name, unit]): Column[] => [
+    [`${name}NewOnset`, (a) => ifKnown(a, lineage, term, (list) => list.some((e) => e.newOnset))],
+    [`${name}BeforeInfusion`, (a) => ifKnown(a, lineage, term, (list) => list.some((e) => !e.newOnset))],
     [`${name}OnsetDay [day]`, (a) => first(a, lineage)?.onsetDay],
     [
       `${name}Nadir ${unit}`,
@@ -51,7 +51,7 @@ const COLUMNS: Column[] = [
     [`${name}RecoveryDay [day]`, (a) => last(a, lineage)?.recoveryDay],
     [`${name}Ongoing`, (a) => (first(a, lineage) ? (last(a, lineage)?.ongoing ?? false) : undefined)],
     [`${name}DurationDays [days]`, (a) => totalDays(a, lineage)],
-    [`${name}Episodes`, (a) => episodes(a, lineage).length],
+    [`${name}Episodes`, (a) => ifKnown(a, lineage, term, (list) => list.length)],
   ]),
   ['prolongedHematologicToxicity', (a) => a.prolongedHematologicToxicity],
   ['icahtEarly', (a) => a.icaht.early.grade],
@@ -96,6 +96,17 @@ const COLUMNS: Column[] = [
 function measured(m: Measured | null | undefined): Cell {
   if (!m) return undefined;
   return m.comparator ? `${m.comparator}${m.value}` : m.value;
+}
+
+/**
+ * `cell` of the lineage's episodes when the lineage has values to judge by: a graded lab day (from
+ * day 0 on after an infusion: the `ctcae…Worst` column) or an episode. Without any, whether the
+ * patient had severe cytopenia is not known: the cell is empty, not `false` or 0, which a cohort's
+ * incidence would count as a negative.
+ */
+function ifKnown(a: Assessment, lineage: Lineage, term: CtcaeTerm, cell: (list: SevereCytopenia[]) => Cell): Cell {
+  const list = episodes(a, lineage);
+  return a.ctcae[term].worst !== null || list.length > 0 ? cell(list) : undefined;
 }
 
 function episodes(a: Assessment, lineage: Lineage): SevereCytopenia[] {

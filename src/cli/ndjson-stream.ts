@@ -14,16 +14,20 @@
  * (its `subject`, else `patient`, reference, read as the engine reads it) by searching the chunk's
  * bytes for that key and matching the reference there ({@link ownerFound}); {@link lineOwner}
  * decides, parsing the line, whenever that is not certain (more than one such key, a contained
- * resource, a JSON escape in the reference). Each patient's lines leave as one buffer of their own, moved (not copied) to a worker,
+ * resource, a JSON escape in the reference). A line that is not valid UTF-8 is left out (and told):
+ * each chunk's lines are checked in one pass, line by line only in a chunk that fails
+ * ({@link Chunk.validUtf8}). Each patient's lines leave as one buffer of their own, moved (not copied) to a worker,
  * which decodes, splits ({@link ndjsonLines}) and parses them, and checks each owner
  * (cli/assess-worker.ts).
  */
+import { isUtf8 } from 'node:buffer';
 import { createReadStream, readdirSync, statSync, type ReadStream } from 'node:fs';
 import { basename, join } from 'node:path';
 import { AssessmentInputError } from '../clinical/assess.js';
 import { patientIdOf } from '../clinical/record.js';
 import { isFhirId } from '../fhir/resource-check.js';
 import { formatBytes } from '../read-file.js';
+import { printable } from './printable.js';
 
 /** One patient's lines: UTF-8, each line ended by '\n' (read back with {@link ndjsonLines}). */
 export interface PatientLines {
@@ -70,6 +74,11 @@ export interface ReadOptions {
    * An export cut short ends with such a line: the rest of the export is still read.
    */
   onUnparsed?: (where: string) => void;
+  /**
+   * Told of every line left out because it is not valid UTF-8: decoded, its bad bytes would become
+   * U+FFFD without a word (a LOINC code with one matches nothing, and its results are lost unsaid).
+   */
+  onInvalidUtf8?: (where: string) => void;
 }
 
 /**
@@ -156,28 +165,55 @@ export function ndjsonLines(ndjson: Uint8Array): string[] {
   return lines;
 }
 
+/** An export file's name: `.ndjson` in any case (`Observation.NDJSON`, as some servers and copies write it). */
+const NDJSON_NAME = /\.ndjson$/i;
+
 /**
- * The `.ndjson` files of a folder, in name order. Each must be a regular file (or a link to one):
- * a FIFO would stall the reading, and a directory or device is no export file.
+ * The `.ndjson` files of a folder (the extension in any case), in name order. Each must be a
+ * regular file (or a link to one): a FIFO would stall the reading, and a directory or device is no
+ * export file.
  */
 export function ndjsonFiles(folder: string): string[] {
   const files = readdirSync(folder)
-    .filter((f) => f.endsWith('.ndjson'))
+    .filter((f) => NDJSON_NAME.test(f))
     .sort()
     .map((f) => join(folder, f));
   for (const file of files) {
     const stat = statSync(file, { throwIfNoEntry: false });
-    if (!stat) throw new AssessmentInputError(`cannot read ${basename(file)}: ENOENT (a link to nothing?)`);
-    if (!stat.isFile()) throw new AssessmentInputError(`${basename(file)} is not a regular file`);
+    const name = printable(basename(file));
+    if (!stat) throw new AssessmentInputError(`cannot read ${name}: ENOENT (a link to nothing?)`);
+    if (!stat.isFile()) throw new AssessmentInputError(`${name} is not a regular file`);
   }
   return files;
 }
 
-/** Files of a folder that look like compressed NDJSON, which is not read: said, so no data goes unnoticed. */
-export function compressedNdjsonFiles(folder: string): string[] {
-  return readdirSync(folder)
-    .filter((f) => /\.ndjson\.(gz|bz2|xz|zst|zip)$/i.test(f))
-    .sort();
+/** Names of compressed NDJSON, which is not read. */
+const COMPRESSED_NAME = /\.ndjson\.(gz|bz2|xz|zst|zip)$/i;
+
+/**
+ * What of a folder is not read, in name order, each with why: compressed NDJSON, subfolders (an
+ * export is one folder), and any other file not named `.ndjson` (`.jsonl`, `.json`): said, so no
+ * data goes unnoticed.
+ */
+export function entriesNotRead(folder: string): { name: string; why: string }[] {
+  return readdirSync(folder, { withFileTypes: true })
+    .filter((entry) => !NDJSON_NAME.test(entry.name))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((entry) => {
+      if (COMPRESSED_NAME.test(entry.name))
+        return { name: entry.name, why: 'compressed files are not read; decompress it into the folder first' };
+      const folderLike =
+        entry.isDirectory() ||
+        (entry.isSymbolicLink() && statSync(join(folder, entry.name), { throwIfNoEntry: false })?.isDirectory());
+      return folderLike
+        ? { name: entry.name, why: 'a subfolder; only the .ndjson files of the folder itself are read' }
+        : { name: entry.name, why: 'not a .ndjson file' };
+    });
+}
+
+/** Whether an export file holds resources of `type` (`Patient.ndjson`, the extension in any case). */
+function holds(file: string, type: string): boolean {
+  return basename(file).replace(NDJSON_NAME, '') === type;
 }
 
 /** Bytes [start, next) of `bytes`: one or more lines with their line ends. */
@@ -257,9 +293,27 @@ class Chunk {
   /** Where `"contained"` keys are: a line with one before its first key is left to lineOwner. */
   readonly contained: KeyScan;
 
+  /** Whether the lines of this chunk are all valid UTF-8; unknown until its first line is asked about. */
+  private allUtf8: boolean | undefined;
+
   constructor(readonly bytes: Buffer) {
     this.keys = [new KeyScan(bytes, SUBJECT, 4), new KeyScan(bytes, PATIENT, 2)];
     this.contained = new KeyScan(bytes, CONTAINED, 5);
+  }
+
+  /**
+   * Whether the line [start, end) is valid UTF-8. Asked first about the chunk's first line: its lines
+   * then run from `start` to its last line end (or its end: a line joined from chunks, the file's
+   * last line), and are checked in one isUtf8 (simdutf, several GB/s: a fraction of the memchr
+   * passes that find the lines). Only in a chunk that is not valid is each line checked alone. Cut
+   * at line ends, the lines never split a character, as a chunk's own ends do.
+   */
+  validUtf8(start: number, end: number): boolean {
+    if (this.allUtf8 === undefined) {
+      const last = this.bytes.lastIndexOf(NEWLINE);
+      this.allUtf8 = isUtf8(this.bytes.subarray(start, last >= start ? last + 1 : this.bytes.length));
+    }
+    return this.allUtf8 || isUtf8(this.bytes.subarray(start, end));
   }
 
   /** The first `"subject"` or `"patient"` key at or after `from`, -1 when none. */
@@ -394,16 +448,18 @@ class LineCursor {
   private carried = 0;
   private readonly maxLineBytes: number;
   private readonly onUnparsed: ((where: string) => void) | undefined;
-  /** The file's name, as messages give it. */
+  private readonly onInvalidUtf8: ((where: string) => void) | undefined;
+  /** The file's name, as messages give it (control characters escaped). */
   private readonly name: string;
 
   constructor(
     readonly file: string,
     options: ReadOptions,
   ) {
-    this.name = basename(file);
+    this.name = printable(basename(file));
     this.maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
     this.onUnparsed = options.onUnparsed;
+    this.onInvalidUtf8 = options.onInvalidUtf8;
     this.chunkSize = options.chunkSize ?? CHUNK_SIZE;
   }
 
@@ -498,6 +554,10 @@ class LineCursor {
     this.lineNumber++;
     let end = bytes[next - 1] === NEWLINE ? next - 1 : next;
     if (end > start && bytes[end - 1] === CARRIAGE_RETURN) end--;
+    if (!chunk.validUtf8(start, end)) {
+      this.onInvalidUtf8?.(`${this.name} line ${this.lineNumber}`); // left out, and told, as a line that is not JSON
+      return undefined;
+    }
     if (this.lineNumber === 1 && start + BOM.length <= end && BOM.every((b, i) => bytes[start + i] === b))
       start += BOM.length;
     const { name: file, lineNumber } = this;
@@ -620,9 +680,9 @@ async function patientOrder(file: string, options: ReadOptions): Promise<Map<str
  */
 export async function* patientsInOrder(folder: string, options: ReadOptions = {}): AsyncGenerator<CohortItem> {
   const files = ndjsonFiles(folder);
-  const patientFile = files.find((f) => /(^|\/)Patient\.ndjson$/.test(f));
+  const patientFile = files.find((f) => holds(f, 'Patient'));
   if (!patientFile) throw new UnorderedExportError('no Patient.ndjson gives the order of patients');
-  const medicationFiles = files.filter((f) => /(^|\/)Medication\.ndjson$/.test(f));
+  const medicationFiles = files.filter((f) => holds(f, 'Medication'));
   const order = await patientOrder(patientFile, options);
   const position = new Map([...order.keys()].map((id, i) => [id, i]));
   yield { shared: await sharedLines(medicationFiles, options), total: order.size };
@@ -649,7 +709,8 @@ export async function* patientsInOrder(folder: string, options: ReadOptions = {}
           options.onOrphan?.(whereOf(cursor.head));
           continue;
         }
-        if (at < index) throw new UnorderedExportError(`${cursor.file}: a line for a patient not in this order`);
+        if (at < index)
+          throw new UnorderedExportError(`${printable(cursor.file)}: a line for a patient not in this order`);
         if (at > index) break;
         if (!tooLarge) lines.add(cursor.head);
         tooLarge ||= lines.size > maxBytes; // the rest of this patient's lines are passed over
@@ -669,7 +730,7 @@ export async function* patientsInAnyOrder(folder: string, options: ReadOptions =
   const groups = new Map<string, PatientBytes>();
   const shared: string[] = [];
   const files = ndjsonFiles(folder);
-  const patientFile = files.find((f) => /(^|\/)Patient\.ndjson$/.test(f));
+  const patientFile = files.find((f) => holds(f, 'Patient'));
   const known = patientFile ? await patientIds(patientFile, options) : new Set<string>();
   let sharedBytes = 0;
   for (const file of files) {

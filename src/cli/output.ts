@@ -12,8 +12,21 @@
  * {@link OutputClosed}, which the command ends quietly on, as Unix tools do.
  */
 import { once } from 'node:events';
-import { createWriteStream, openSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import {
+  closeSync,
+  createWriteStream,
+  fchmodSync,
+  lstatSync,
+  openSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  type WriteStream,
+} from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { printable } from './printable.js';
 
 export class OutputError extends Error {}
 
@@ -93,20 +106,48 @@ function toStream(stream: NodeJS.WritableStream, name: string): Output {
   return { write: (chunks) => writer.write(chunks), commit: () => writer.flush(), discard: () => undefined };
 }
 
-/** A regular file (existing or not) is written beside its name and renamed; anything else directly. */
-function toFile(path: string): Output {
-  const existing = statSync(path, { throwIfNoEntry: false });
-  if (existing?.isDirectory()) throw new OutputError(`cannot write ${path}: it is a directory`);
+/**
+ * The file `--out` names: a symbolic link's target (one that points nowhere: where it points), so
+ * that the target is replaced, as a shell's `>` would write it, and the link stays.
+ */
+function targetOf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    if (!lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) return path;
+    return resolve(dirname(path), readlinkSync(path));
+  }
+}
+
+/**
+ * A regular file (existing or not) is written beside its name and renamed; anything else directly.
+ * The copy is created 0600 (it holds patient data from its first byte), then given the existing
+ * file's mode: a report kept private stays private, and a new one is private.
+ */
+function toFile(given: string): Output {
+  const name = printable(given);
+  const existing = statSync(given, { throwIfNoEntry: false }); // a link followed
+  if (existing?.isDirectory()) throw new OutputError(`cannot write ${name}: it is a directory`);
   const direct = existing !== undefined && !existing.isFile();
+  const path = direct ? given : targetOf(given);
   const target = direct ? path : join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
   let fd: number;
   try {
-    fd = openSync(target, direct ? 'w' : 'wx');
+    fd = openSync(target, direct ? 'w' : 'wx', 0o600);
   } catch (error) {
-    throw new OutputError(`cannot write ${path}: ${reason(error)}`);
+    throw new OutputError(`cannot write ${name}: ${reason(error)}`);
+  }
+  if (!direct && existing) {
+    try {
+      fchmodSync(fd, existing.mode & 0o7777);
+    } catch (error) {
+      closeSync(fd);
+      rmSync(target, { force: true });
+      throw new OutputError(`cannot write ${name}: ${reason(error)}`);
+    }
   }
   const stream: WriteStream = createWriteStream('', { fd });
-  const writer = new StreamWriter(stream, path);
+  const writer = new StreamWriter(stream, name);
   let done = false;
   return {
     write: (chunks) => writer.write(chunks),
@@ -117,7 +158,7 @@ function toFile(path: string): Output {
         await once(stream, 'close');
         if (!direct) renameSync(target, path);
       } catch (error) {
-        throw new OutputError(`cannot write ${path}: ${reason(error)}`);
+        throw new OutputError(`cannot write ${name}: ${reason(error)}`);
       }
       done = true;
     },

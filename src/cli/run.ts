@@ -3,13 +3,14 @@
  * starting): assesses a FHIR Bundle file (one patient) or a folder of FHIR Bulk Data NDJSON files
  * (many patients), writing JSON or CSV. A progress bar goes to stderr for long runs.
  */
-import { realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Piscina } from 'piscina';
 import { assess, AssessmentInputError } from '../clinical/assess.js';
 import { isDate, todayIn } from '../clinical/dates.js';
 import { ConfigError, isTimeZone } from '../config.js';
 import { assessmentBundleSchema, bundleResources } from '../fhir/bundle.js';
+import { decodeJsonText, TextDecodingError } from '../fhir/json-text.js';
 import type { Screened } from '../fhir/resource-schemas.js';
 import { engineSettings, loadClinicalContext, type ClinicalContext } from '../profiles.js';
 import { FileReadError, FileTooLargeError, readRegularFile } from '../read-file.js';
@@ -18,6 +19,7 @@ import { parse } from './args.js';
 import { assessmentCsvHeader, assessmentCsvRow } from './csv.js';
 import { openOutput, OutputClosed, OutputError, type Output } from './output.js';
 import { startPool } from './pool.js';
+import { printable } from './printable.js';
 
 const USAGE = `Usage: cart-hematotox assess <bundle.json | bulk-data-folder> [options]
 
@@ -49,10 +51,17 @@ function readBundle(file: string): Screened {
     const hint = error instanceof FileTooLargeError ? ' (give a Bulk Data NDJSON folder instead)' : '';
     throw new AssessmentInputError(`cannot read ${file}: ${error.message}${hint}`);
   }
+  let text: string;
+  try {
+    text = decodeJsonText(bytes, undefined); // a byte order mark is skipped
+  } catch (error) {
+    if (!(error instanceof TextDecodingError)) throw error;
+    // As POST /assessments: toString would turn the bad bytes into U+FFFD without a word.
+    throw new AssessmentInputError(`${file} is not valid UTF-8`);
+  }
   let json: unknown;
   try {
-    const text = bytes.toString('utf8');
-    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text); // a byte order mark is skipped
+    json = JSON.parse(text);
   } catch {
     throw new AssessmentInputError(`${file} is not JSON`);
   }
@@ -62,6 +71,16 @@ function readBundle(file: string): Screened {
       `${file}: ${bundle.error.issues.map((i) => `${i.path.join('.') || 'Bundle'}: ${i.message}`).join('; ')}`,
     );
   return bundleResources(bundle.data);
+}
+
+/**
+ * An error's message as printed: what it quotes from the input (names, paths, keys) with control
+ * characters escaped; a ConfigError's own line ends kept.
+ */
+function messageOf(error: unknown): string {
+  if (error instanceof ConfigError)
+    return ['Invalid configuration:', ...error.problems.map((problem) => `  ${printable(problem)}`)].join('\n');
+  return printable((error as Error).message);
 }
 
 interface CliSetup {
@@ -80,7 +99,8 @@ function writesIntoInput(out: string, input: string): boolean {
       return resolve(path); // not there (yet)
     }
   };
-  const target = join(real(dirname(out)), basename(out));
+  // An existing --out is followed to its target (a link is written through, cli/output.ts).
+  const target = existsSync(out) ? real(out) : join(real(dirname(out)), basename(out));
   const source = real(input);
   return target === source || target.startsWith(`${source}${sep}`);
 }
@@ -105,13 +125,19 @@ function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
   try {
     args = parse(argv);
   } catch (error) {
-    err.write(`${(error as Error).message}\n\n${USAGE}`);
+    err.write(`${messageOf(error)}\n\n${USAGE}`);
     return 1;
   }
   const { values, positionals } = args;
   if (values.help || positionals[0] !== 'assess' || !positionals[1]) {
     err.write(USAGE);
     return values.help ? 0 : 1;
+  }
+  const extra = positionals.slice(2);
+  if (extra.length > 0) {
+    // `assess A B` would assess A alone and exit 0: B (a second export, a shell glob's match) unsaid.
+    err.write(`assess takes one Bundle file or folder; also given: ${printable(extra.join(' '))}\n\n${USAGE}`);
+    return 1;
   }
   const format = values.format ?? 'json';
   if (format !== 'json' && format !== 'csv') {
@@ -120,7 +146,7 @@ function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
   }
   const problem = optionProblem(values, positionals[1]);
   if (problem) {
-    err.write(`${problem}\n`);
+    err.write(`${printable(problem)}\n`);
     return 1;
   }
   let clinical: ClinicalContext;
@@ -132,7 +158,7 @@ function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
       names: { thresholds: '--thresholds', localCodes: '--local-codes' },
     });
   } catch (error) {
-    err.write(`${(error as Error).message}\n`);
+    err.write(`${messageOf(error)}\n`);
     return 1;
   }
   return { values, input: positionals[1], format, clinical };
@@ -152,7 +178,7 @@ function assessBundle(screened: Screened, asOf: string, setup: CliSetup, err: No
     ];
   } catch (error) {
     if (!(error instanceof AssessmentInputError)) throw error;
-    err.write(`patient (bundle): ${error.message}\n`);
+    err.write(`patient (bundle): ${messageOf(error)}\n`);
     return [];
   }
 }
@@ -162,8 +188,9 @@ function* outputChunks(format: 'json' | 'csv', outputs: string[], isFolder: bool
   if (format === 'csv') {
     yield `${assessmentCsvHeader()}\n`;
     for (const row of outputs) yield `${row}\n`;
-  } else if (!isFolder) yield `${outputs[0]}\n`;
-  else if (outputs.length === 0) yield '[]\n';
+  } else if (!isFolder) {
+    for (const text of outputs) yield `${text}\n`; // one assessment: the caller writes none when there is none
+  } else if (outputs.length === 0) yield '[]\n';
   else {
     // The array JSON.stringify(assessments, null, 2) would write, from each assessment's own text.
     yield '[\n';
@@ -207,7 +234,7 @@ async function runWith(
     output = openOutput(values.out, out);
   } catch (error) {
     if (!(error instanceof OutputError)) throw error;
-    err.write(`${error.message}\n`);
+    err.write(`${messageOf(error)}\n`);
     return 2;
   }
   try {
@@ -239,10 +266,16 @@ async function runWith(
       failed = outputs.length === 0 ? 1 : 0;
     }
     if (outputs.length === 0 && failed === 0) throw new AssessmentInputError(`${input}: no patient found`);
+    if (outputs.length === 0) {
+      // Nothing to report: an existing --out stays as it was (a header or `[]` alone would replace it).
+      output.discard();
+      err.write(`assessed 0 patient(s) as of ${asOf}, ${failed} failed: nothing written\n`);
+      return 2;
+    }
     await output.write(outputChunks(format, outputs, isFolder));
     await output.commit();
     err.write(`assessed ${outputs.length} patient(s) as of ${asOf}${failed ? `, ${failed} failed` : ''}\n`);
-    return failed > 0 && outputs.length === 0 ? 2 : 0;
+    return 0;
   } catch (error) {
     output.discard();
     // The reader of standard output stopped reading (e.g. `| head`): end quietly, as Unix tools do.
@@ -253,13 +286,13 @@ async function runWith(
       error instanceof ConfigError ||
       error instanceof OutputError
     ) {
-      err.write(`${error.message}\n`);
+      err.write(`${messageOf(error)}\n`);
       return 2;
     }
     const { code, path } = error as NodeJS.ErrnoException;
     if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
       // The file system refused (a folder or file missing, unreadable, a loop of links, too many open files).
-      err.write(`cannot read ${path ?? input}: ${code}\n`);
+      err.write(`cannot read ${printable(path ?? input)}: ${code}\n`);
       return 2;
     }
     throw error;

@@ -15,7 +15,7 @@ import { AssessmentInputError } from '../../src/clinical/assess.js';
 import assessPatient from '../../src/cli/assess-worker.js';
 import { assessmentCsvHeader } from '../../src/cli/csv.js';
 import {
-  compressedNdjsonFiles,
+  entriesNotRead,
   lineOwner,
   ndjsonFiles,
   ndjsonLines,
@@ -513,42 +513,47 @@ describe('patientsInOrder, by hand', () => {
     ]);
   });
 
-  test('an id that is not a FHIR id (non-ASCII, bytes that are not UTF-8) names no patient: left out and told, never a patient of its own', async () => {
-    const folder = folderOf({ 'Patient.ndjson': `${patient('a')}\n${patient('é1')}\n` });
-    const bytes = (text: string) => Buffer.from(text, 'latin1');
-    // é1 as UTF-8, then as Latin-1 (0xE9 0x31: not UTF-8, read as U+FFFD 1), then a valid line.
-    writeFileSync(
-      join(folder, 'Observation.ndjson'),
-      Buffer.concat([
-        Buffer.from(`${observation('o0', 'a')}\n${observation('o1', 'é1')}\n`),
-        bytes(`${observation('o2', '\u00e91')}\n`),
-      ]),
-    );
-    try {
-      for (const read of [patientsInOrder, patientsInAnyOrder]) {
-        const unassigned: string[] = [];
-        const outcome = await outcomeOf(read(folder, { onUnassigned: (w) => unassigned.push(w) }));
-        expect(outcome.error).toBeUndefined();
-        expect(outcome.items.slice(1)).toEqual([
-          {
-            patientId: 'a',
-            lines:
-              read === patientsInOrder
-                ? [patient('a'), observation('o0', 'a')]
-                : [observation('o0', 'a'), patient('a')],
-          },
-        ]);
-        expect(unassigned.sort()).toEqual([
-          'Observation.ndjson line 2',
-          'Observation.ndjson line 3',
-          'Patient.ndjson line 2',
-        ]);
+  test.each([1, 7, 1 << 20])(
+    'an id that is not a FHIR id (non-ASCII) names no patient, a line that is not UTF-8 is not read: each left out and told (chunks of %d bytes)',
+    async (chunkSize) => {
+      const folder = folderOf({ 'Patient.ndjson': `${patient('a')}\n${patient('é1')}\n` });
+      const bytes = (text: string) => Buffer.from(text, 'latin1');
+      // é1 as UTF-8, then as Latin-1 (0xE9 0x31: not UTF-8, decoded it would be U+FFFD 1), then a
+      // line for a whose code has such a byte, then valid lines (é straddles chunks of 1 and 7 bytes).
+      writeFileSync(
+        join(folder, 'Observation.ndjson'),
+        Buffer.concat([
+          Buffer.from(`${observation('o0', 'a')}\n${observation('o1', 'é1')}\n`),
+          bytes(`${observation('o2', '\u00e91')}\n${observation('o3', 'a', '"code":{"text":"H\u00e4moglobin"},')}\n`),
+          Buffer.from(`${observation('o4', 'a', '"code":{"text":"Hämoglobin"},')}\n`),
+        ]),
+      );
+      const hamoglobin = observation('o4', 'a', '"code":{"text":"Hämoglobin"},');
+      try {
+        for (const read of [patientsInOrder, patientsInAnyOrder]) {
+          const unassigned: string[] = [];
+          const invalid: string[] = [];
+          const outcome = await outcomeOf(
+            read(folder, { chunkSize, onUnassigned: (w) => unassigned.push(w), onInvalidUtf8: (w) => invalid.push(w) }),
+          );
+          expect(outcome.error).toBeUndefined();
+          expect(invalid).toEqual(['Observation.ndjson line 3', 'Observation.ndjson line 4']);
+          expect(outcome.items.slice(1)).toEqual([
+            {
+              patientId: 'a',
+              lines:
+                read === patientsInOrder
+                  ? [patient('a'), observation('o0', 'a'), hamoglobin]
+                  : [observation('o0', 'a'), hamoglobin, patient('a')],
+            },
+          ]);
+          expect(unassigned.sort()).toEqual(['Observation.ndjson line 2', 'Patient.ndjson line 2']);
+        }
+      } finally {
+        rmSync(folder, { recursive: true, force: true });
       }
-      expect(lineOwner(textLines(join(folder, 'Observation.ndjson'))[2] as string)).toBeUndefined();
-    } finally {
-      rmSync(folder, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 
   test('Medication lines are shared with every patient', async () => {
     const medication = '{"resourceType":"Medication","id":"m","code":{"text":"Tocilizumab"}}';
@@ -775,7 +780,9 @@ describe('owners as the engine reads them, and lines that name none', () => {
   test('a .ndjson that is not a regular file is refused by name; compressed NDJSON is listed', () => {
     const folder = folderOf({ 'Patient.ndjson': `${patient('a')}\n`, 'Observation.ndjson.gz': 'x' });
     try {
-      expect(compressedNdjsonFiles(folder)).toEqual(['Observation.ndjson.gz']);
+      expect(entriesNotRead(folder)).toEqual([
+        { name: 'Observation.ndjson.gz', why: 'compressed files are not read; decompress it into the folder first' },
+      ]);
       execFileSync('mkfifo', [join(folder, 'Observation.ndjson')]);
       expect(() => ndjsonFiles(folder)).toThrow(new AssessmentInputError('Observation.ndjson is not a regular file'));
       rmSync(join(folder, 'Observation.ndjson'));
