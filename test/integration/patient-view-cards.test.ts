@@ -440,19 +440,25 @@ describe('card content', () => {
       );
   });
 
-  test('an infusion record that cannot be read: a card says so, instead of none as if never treated', async () => {
+  /** cart-day9's prefetch with every administration and procedure dated `date` (what the EHR sent). */
+  async function cartDay9Dated(date: unknown): Promise<Record<string, unknown>> {
     const prefetch = await fullPrefetch(service, fhir.baseUrl, {
       patientId: 'cart-day9',
       userId: 'Practitioner/demo-hematologist',
     });
-    // Every administration and procedure with a date of the wrong type (a number): none can be read.
     for (const key of ['medicationAdministrations', 'procedures']) {
       const bundle = prefetch[key] as unknown as { entry: { resource: Record<string, unknown> }[] };
       for (const { resource } of bundle.entry) {
-        if ('effectiveDateTime' in resource) resource['effectiveDateTime'] = 20261113;
-        if ('performedDateTime' in resource) resource['performedDateTime'] = 20261113;
+        if ('effectiveDateTime' in resource) resource['effectiveDateTime'] = date;
+        if ('performedDateTime' in resource) resource['performedDateTime'] = date;
       }
     }
+    return prefetch;
+  }
+
+  test('an infusion record that cannot be read: a card says so, instead of none as if never treated', async () => {
+    // Every administration and procedure with a date of the wrong type (a number): none can be read.
+    const prefetch = await cartDay9Dated(20261113);
     const res = await request(t.app)
       .post(PATH)
       .send(hookRequest('patient-view', 'cart-day9', { prefetch }))
@@ -473,17 +479,7 @@ describe('card content', () => {
     ['2026-11', 'dated to the month only (a valid FHIR dateTime, but no day 0)'],
     ['2026-02-29T10:00:00Z', 'dated to a day that does not exist'],
   ])('an infusion record %s (%s): the unread-infusion card, naming it', async (date) => {
-    const prefetch = await fullPrefetch(service, fhir.baseUrl, {
-      patientId: 'cart-day9',
-      userId: 'Practitioner/demo-hematologist',
-    });
-    for (const key of ['medicationAdministrations', 'procedures']) {
-      const bundle = prefetch[key] as unknown as { entry: { resource: Record<string, unknown> }[] };
-      for (const { resource } of bundle.entry) {
-        if ('effectiveDateTime' in resource) resource['effectiveDateTime'] = date;
-        if ('performedDateTime' in resource) resource['performedDateTime'] = date;
-      }
-    }
+    const prefetch = await cartDay9Dated(date);
     const res = await request(t.app)
       .post(PATH)
       .send(hookRequest('patient-view', 'cart-day9', { prefetch }))
