@@ -6,6 +6,7 @@ import type { FhirResource, Reference } from 'fhir/r4.js';
 import { z } from 'zod';
 import { patientIdOf } from '../clinical/record.js';
 import { isFailureOutcome } from './search-bundle.js';
+import { isObject } from './resource-check.js';
 import { screenResource, type Screened } from './resource-schemas.js';
 
 export const assessmentBundleSchema = z.looseObject({
@@ -30,32 +31,30 @@ export const assessmentBundleSchema = z.looseObject({
 export function bundleResources(bundle: z.infer<typeof assessmentBundleSchema>): Screened {
   const kept: BundleEntry[] = [];
   const issues: Screened['issues'] = [];
-  for (const [index, value] of (bundle.entry ?? []).entries()) {
-    const entry = value as { resource?: unknown; fullUrl?: unknown; request?: unknown } | null;
-    if (
-      entry === null ||
-      typeof entry !== 'object' ||
-      Array.isArray(entry) ||
-      entry.resource === undefined ||
-      entry.resource === null
-    ) {
-      if (entry && typeof entry === 'object' && !Array.isArray(entry) && entry.resource === undefined && entry.request)
-        continue;
-      const what =
-        entry === null || typeof entry !== 'object' || Array.isArray(entry)
-          ? `is ${entry === null ? 'null' : Array.isArray(entry) ? 'an array' : `a ${typeof entry}`}, not an entry`
-          : 'has no resource';
-      issues.push({
-        severity: 'warning',
-        code: 'resource-invalid',
-        message: `Bundle entry[${index}] ${what}; left out`,
-      });
+  const leftOut = (index: number, why: string): void => {
+    issues.push({ severity: 'warning', code: 'resource-invalid', message: `Bundle entry[${index}] ${why}; left out` });
+  };
+  for (const [index, entry] of (bundle.entry ?? []).entries()) {
+    if (!isObject(entry)) {
+      leftOut(
+        index,
+        `is ${entry === null ? 'null' : Array.isArray(entry) ? 'an array' : `a ${typeof entry}`}, not an entry`,
+      );
       continue;
     }
-    const result = screenResource(entry.resource);
+    const resource = entry['resource'];
+    if (resource === undefined || resource === null) {
+      // A transaction's entry with only a request (a DELETE) holds no data: nothing to say.
+      if (resource === undefined && entry['request']) continue;
+      leftOut(index, 'has no resource');
+      continue;
+    }
+    const result = screenResource(resource);
     if (!result.ok) issues.push(result.issue);
-    else
-      kept.push({ resource: result.resource, fullUrl: typeof entry.fullUrl === 'string' ? entry.fullUrl : undefined });
+    else {
+      const fullUrl = entry['fullUrl'];
+      kept.push({ resource: result.resource, fullUrl: typeof fullUrl === 'string' ? fullUrl : undefined });
+    }
   }
   // A search or an export that failed part-way says so in an OperationOutcome (a searchset's
   // search.mode "outcome"): what the Bundle holds may then be incomplete, and the cards must say so.

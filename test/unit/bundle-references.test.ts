@@ -434,3 +434,25 @@ describe('an entry that holds no resource is said, not passed over (POST /assess
     expect(screened.resources.map((r) => r.resourceType)).toEqual(['Patient', 'Observation']);
   });
 });
+
+describe('property: any entry list is read without throwing, and each entry without a resource is named once', () => {
+  test('2,000 lists of up to 8 entries of any JSON', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.jsonValue(), fc.record({ resource: fc.jsonValue() })), { maxLength: 8 }),
+        (entries) => {
+          const screened = bundleResources(bundleOf(entries as Entry[]) as never);
+          const named = screened.issues.flatMap((i) => /^Bundle entry\[(\d+)\]/.exec(i.message)?.[1] ?? []).map(Number);
+          const expected = entries.flatMap((e, i) => {
+            const object = typeof e === 'object' && e !== null && !Array.isArray(e);
+            const resource = object ? (e as Record<string, unknown>)['resource'] : undefined;
+            if (object && resource === undefined && (e as Record<string, unknown>)['request']) return [];
+            return !object || resource === undefined || resource === null ? [i] : [];
+          });
+          expect(named).toEqual(expected);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
