@@ -14,11 +14,28 @@ import { engineSettings, type ClinicalContext } from '../profiles.js';
 import { allowOnly } from '../cds-hooks/allow-only.js';
 
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
-const querySchema = z.looseObject({
+const PARAMETERS = {
   asOf: date.optional(),
   infusionDate: date.optional(),
   patientId: fhirIdSchema.optional(),
   series: z.enum(['true', 'false']).optional(),
+};
+const NAMES = Object.keys(PARAMETERS);
+
+/** A parameter name as said back: JSON-quoted, cut at 40 characters. */
+function quoted(name: string): string {
+  return JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
+}
+
+/**
+ * The query, strictly: a parameter the API does not have is refused by name rather than ignored
+ * (`infusiondate=` ignored would assess from the latest recorded infusion, not the day asked for).
+ */
+const querySchema = z.strictObject(PARAMETERS, {
+  error: (issue) =>
+    issue.code === 'unrecognized_keys'
+      ? `unknown parameter${issue.keys.length > 1 ? 's' : ''} ${issue.keys.slice(0, 3).map(quoted).join(', ')}${issue.keys.length > 3 ? ` and ${issue.keys.length - 3} more` : ''}; the parameters are ${NAMES.slice(0, -1).join(', ')} and ${NAMES.at(-1)}`
+      : undefined,
 });
 
 export function assessmentsRouter(clinical: ClinicalContext, today: () => string): Router {

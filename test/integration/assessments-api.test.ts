@@ -220,6 +220,32 @@ describe('POST /assessments', () => {
     expect(res.body.icaht).toEqual(clean.body.icaht);
   });
 
+  test('400 naming a query parameter the API does not have (a misspelt infusionDate is not ignored)', async () => {
+    // Ignored, `infusiondate=` would assess from the latest recorded infusion instead of the day asked for.
+    const res = await request(app)
+      .post(`/assessments?asOf=${TODAY}&infusiondate=2026-11-01`)
+      .send(bundle())
+      .expect(400);
+    expect(res.body.issue).toEqual([
+      {
+        severity: 'error',
+        code: 'invalid',
+        diagnostics:
+          'query: unknown parameter "infusiondate"; the parameters are asOf, infusionDate, patientId and series',
+        expression: ['query'],
+      },
+    ]);
+    // A name of any length is quoted in part, escaped as JSON.
+    const long = await request(app)
+      .post(`/assessments?${'x'.repeat(5000)}%0A=1`)
+      .send(bundle())
+      .expect(400);
+    expect(long.body.issue[0].diagnostics).toMatch(/^query: unknown parameter "x{40}…"; the parameters are/);
+    // Given twice, a parameter is a list: refused, not one of the two taken at random.
+    const twice = await request(app).post(`/assessments?asOf=${TODAY}&asOf=2026-11-01`).send(bundle()).expect(400);
+    expect(twice.body.issue[0].expression).toEqual(['query.asOf']);
+  });
+
   test('400 for a bad asOf and for resources of two patients', async () => {
     const bad = await request(app).post('/assessments?asOf=yesterday').send(bundle()).expect(400);
     expect(bad.body.issue[0].expression).toEqual(['query.asOf']);
