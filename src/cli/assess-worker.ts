@@ -6,6 +6,7 @@
  * rather than on the main thread that reads for all.
  */
 import { assess, AssessmentInputError } from '../clinical/assess.js';
+import { withListedIssues } from '../clinical/listed-issues.js';
 import type { AssessmentIssue } from '../clinical/types.js';
 import { ownerOf } from '../fhir/bundle.js';
 import { screenResources } from '../fhir/resource-schemas.js';
@@ -69,7 +70,10 @@ export default function assessPatient(task: AssessTask): AssessResult {
       ...engineSettings(clinical),
       inputIssues: screened.issues, // the row says what was left out (the CSV's issues column counts them)
     });
-    const output = task.format === 'csv' ? assessmentCsvRow(assessment, clinical) : JSON.stringify(assessment, null, 2);
+    const output =
+      task.format === 'csv'
+        ? assessmentCsvRow(assessment, clinical)
+        : JSON.stringify(withListedIssues(assessment), null, 2);
     const first = screened.issues[0];
     return {
       patientId: task.patientId,

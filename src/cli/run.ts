@@ -7,6 +7,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Piscina } from 'piscina';
 import { assess, AssessmentInputError } from '../clinical/assess.js';
+import { withListedIssues } from '../clinical/listed-issues.js';
 import { isDate, todayIn } from '../clinical/dates.js';
 import { ConfigError, isTimeZone } from '../config.js';
 import { assessmentBundleSchema, bundleResources } from '../fhir/bundle.js';
@@ -174,7 +175,9 @@ function assessBundle(screened: Screened, asOf: string, setup: CliSetup, err: No
       inputIssues: screened.issues,
     });
     return [
-      setup.format === 'csv' ? assessmentCsvRow(assessment, setup.clinical) : JSON.stringify(assessment, null, 2),
+      setup.format === 'csv'
+        ? assessmentCsvRow(assessment, setup.clinical)
+        : JSON.stringify(withListedIssues(assessment), null, 2),
     ];
   } catch (error) {
     if (!(error instanceof AssessmentInputError)) throw error;

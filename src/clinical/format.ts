@@ -261,6 +261,7 @@ export const ISSUE_TITLES: Record<IssueCode, string> = {
   'version-ambiguous': 'Records given twice, differing, with no version to tell which is current',
   'date-future': 'Results dated after today',
   'medication-unknown': 'Medications given whose drug is not known',
+  'issues-not-listed': 'Data notes not listed (too many of one kind)',
 };
 
 /** "45 y"; "45–46 y" when the birth date gives the year or month only and leaves two ages. */

@@ -129,7 +129,9 @@ export type IssueCode =
   /** Results dated after today (a CDS call): a data error, not used. */
   | 'date-future'
   /** A MedicationAdministration whose Medication is not in the data given (or has no code): not known what was given. */
-  | 'medication-unknown';
+  | 'medication-unknown'
+  /** Issues past the number an answer lists of one kind, counted (src/clinical/listed-issues.ts). */
+  | 'issues-not-listed';
 
 export interface AssessmentIssue {
   severity: 'error' | 'warning' | 'information';

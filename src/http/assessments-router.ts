@@ -6,6 +6,7 @@ import type { Request, Response } from 'express';
 import { Router } from 'express';
 import { z } from 'zod';
 import { assess } from '../clinical/assess.js';
+import { withListedIssues } from '../clinical/listed-issues.js';
 import { requireJsonBody } from '../cds-hooks/json-body.js';
 import { badRequestFromZod } from '../cds-hooks/outcomes.js';
 import { fhirIdSchema } from '../cds-hooks/schemas.js';
@@ -57,7 +58,7 @@ export function assessmentsRouter(clinical: ClinicalContext, today: () => string
       ...engineSettings(clinical),
       includeSeries: query.data.series === 'true',
     });
-    res.json(assessment);
+    res.json(withListedIssues(assessment)); // a Bundle of a million bad entries: not a million issues back
   });
   router.all('/assessments', allowOnly('POST'));
   return router;

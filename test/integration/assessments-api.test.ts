@@ -220,6 +220,25 @@ describe('POST /assessments', () => {
     expect(res.body.icaht).toEqual(clean.body.icaht);
   });
 
+  test('a Bundle of 100,000 malformed entries: 50 listed and the rest counted, not 100,000 issues back', async () => {
+    const good = bundle();
+    const junk = Array.from({ length: 100_000 }, () => ({ resource: { id: 'x' } }));
+    const res = await request(app)
+      .post(`/assessments?asOf=${TODAY}`)
+      .send({ ...good, entry: [...(good.entry ?? []), ...junk] })
+      .expect(200);
+    const invalid = res.body.issues.filter((i: { code: string }) => i.code === 'resource-invalid');
+    expect(invalid).toHaveLength(50);
+    expect(res.body.issues.at(-1)).toEqual({
+      severity: 'warning',
+      code: 'issues-not-listed',
+      message: '99,950 more not listed (resource-invalid: 99,950); the first 50 of each kind are listed',
+    });
+    expect(res.text.length).toBeLessThan(100_000); // 100,000 issues were about 13 MB
+    const clean = await request(app).post(`/assessments?asOf=${TODAY}`).send(good).expect(200);
+    expect(res.body.icaht).toEqual(clean.body.icaht);
+  });
+
   test('400 naming a query parameter the API does not have (a misspelt infusionDate is not ignored)', async () => {
     // Ignored, `infusiondate=` would assess from the latest recorded infusion instead of the day asked for.
     const res = await request(app)
@@ -276,6 +295,21 @@ describe('CLI on a Bundle file', () => {
     const { stdout, stderr } = await cli('assess', file, '--as-of', TODAY);
     expect(JSON.parse(stdout)).toMatchObject({ patientId: 'cart-aplastic', dayPostInfusion: 35 });
     expect(stderr).toContain('assessed 1 patient(s)');
+  }, 30_000);
+
+  test('a Bundle file of 2,000 malformed entries: the JSON lists 50 and counts the rest; the CSV counts all', async () => {
+    const good = bundle();
+    const file = join(dir, 'junk.json');
+    const junk = Array.from({ length: 2000 }, () => ({ resource: { id: 'x' } }));
+    writeFileSync(file, JSON.stringify({ ...good, entry: [...(good.entry ?? []), ...junk] }));
+    const json = JSON.parse((await cli('assess', file, '--as-of', TODAY)).stdout);
+    expect(json.issues.filter((i: { code: string }) => i.code === 'resource-invalid')).toHaveLength(50);
+    expect(json.issues.at(-1).message).toBe(
+      '1,950 more not listed (resource-invalid: 1,950); the first 50 of each kind are listed',
+    );
+    const [header, row] = (await cli('assess', file, '--as-of', TODAY, '--format', 'csv')).stdout.trim().split('\n');
+    const column = header?.split(',').indexOf('issues') ?? -1;
+    expect(row?.split(',')[column]).toBe('2000');
   }, 30_000);
 
   test('a transaction Bundle by urn:uuid: the patient is assessed, not left out', async () => {
