@@ -285,6 +285,8 @@ describe('a failed search is not an empty record', () => {
             medicationAdministrations: empty,
             procedures: empty,
             conditions: empty,
+            medicationRequests: empty,
+            serviceRequests: empty,
           },
         }),
       ),
@@ -306,6 +308,8 @@ describe('a failed search is not an empty record', () => {
         medicationAdministrations: empty,
         procedures: empty,
         conditions: empty,
+        medicationRequests: empty,
+        serviceRequests: empty,
       });
       expect(res.status).toBe(200);
       // Only the Observation key is read (as one search per code group).
@@ -337,6 +341,8 @@ describe('a failed search is not an empty record', () => {
             medicationAdministrations: empty,
             procedures: empty,
             conditions: empty,
+            medicationRequests: empty,
+            serviceRequests: empty,
           },
         }),
       ),

@@ -97,6 +97,8 @@ describe('a search answered 200 with something other than a Bundle is not the re
         medicationAdministrations: EMPTY,
         procedures: EMPTY,
         conditions: EMPTY,
+        medicationRequests: EMPTY,
+        serviceRequests: EMPTY,
       },
     });
     expect(res).toMatchObject({
@@ -122,6 +124,8 @@ describe('a search answered 200 with something other than a Bundle is not the re
           medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
           procedures: EMPTY,
           conditions: EMPTY,
+          medicationRequests: EMPTY,
+          serviceRequests: EMPTY,
         },
       });
       expect(res.status).toBe(200);
@@ -144,6 +148,8 @@ describe('a search answered 200 with something other than a Bundle is not the re
           medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
           procedures: EMPTY,
           conditions: EMPTY,
+          medicationRequests: EMPTY,
+          serviceRequests: EMPTY,
         },
       });
       expect(res.status).toBe(200);
@@ -175,6 +181,8 @@ describe("a Bundle as the patient key's prefetch (a client that runs reads as se
           medicationAdministrations: administrations,
           procedures: EMPTY,
           conditions: EMPTY,
+          medicationRequests: EMPTY,
+          serviceRequests: EMPTY,
         },
       });
       expect(res.status).toBe(200);
@@ -193,6 +201,8 @@ describe("a Bundle as the patient key's prefetch (a client that runs reads as se
           medicationAdministrations: administrations,
           procedures: EMPTY,
           conditions: EMPTY,
+          medicationRequests: EMPTY,
+          serviceRequests: EMPTY,
         },
       });
       expect(res.status).toBe(200);
@@ -208,6 +218,8 @@ describe("a Bundle as the patient key's prefetch (a client that runs reads as se
         medicationAdministrations: administrations,
         procedures: EMPTY,
         conditions: EMPTY,
+        medicationRequests: EMPTY,
+        serviceRequests: EMPTY,
       },
     });
     expect(res.status).toBe(200);
@@ -285,6 +297,8 @@ describe('a Bundle whose entry is no list of objects is invalid, from fhirServer
         medicationAdministrations: EMPTY,
         procedures: EMPTY,
         conditions: EMPTY,
+        medicationRequests: EMPTY,
+        serviceRequests: EMPTY,
       },
     });
     const [expression] = why.split(':');
@@ -312,6 +326,8 @@ describe('a search entry without a resource (R4 bdl-5) makes the answer no searc
     medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
     procedures: EMPTY,
     conditions: EMPTY,
+    medicationRequests: EMPTY,
+    serviceRequests: EMPTY,
   });
 
   test.each<[string, unknown[], string]>([
@@ -394,6 +410,8 @@ describe('malformed paging and failure markers make a search response invalid, n
         medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
         procedures: EMPTY,
         conditions: EMPTY,
+        medicationRequests: EMPTY,
+        serviceRequests: EMPTY,
       },
     });
     expect(res).toMatchObject({

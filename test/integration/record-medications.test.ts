@@ -50,6 +50,8 @@ const prefetchWith = (...administrations: FhirResource[]): Record<string, unknow
   medicationAdministrations: searchset(...administrations),
   procedures: searchset(),
   conditions: searchset(),
+  medicationRequests: searchset(),
+  serviceRequests: searchset(),
 });
 
 let fhir: TestFhirServer;
