@@ -128,6 +128,8 @@ export function fullPrefetch(resources: FhirResource[]): Record<string, FhirReso
     medicationAdministrations: searchset(of('MedicationAdministration', 'Medication')),
     procedures: searchset(of('Procedure')),
     conditions: searchset(of('Condition')),
+    medicationRequests: searchset(of('MedicationRequest')),
+    serviceRequests: searchset(of('ServiceRequest')),
   };
 }
 
