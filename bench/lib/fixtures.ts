@@ -51,8 +51,6 @@ export function patientViewBody(resources: FhirResource[], patientId = 'bench'):
       medicationAdministrations: searchset(of('MedicationAdministration')),
       procedures: searchset(of('Procedure')),
       conditions: searchset(of('Condition')),
-      medicationRequests: searchset(of('MedicationRequest')),
-      serviceRequests: searchset(of('ServiceRequest')),
     },
   });
 }

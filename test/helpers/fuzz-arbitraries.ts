@@ -128,8 +128,6 @@ export function fullPrefetch(resources: FhirResource[]): Record<string, FhirReso
     medicationAdministrations: searchset(of('MedicationAdministration', 'Medication')),
     procedures: searchset(of('Procedure')),
     conditions: searchset(of('Condition')),
-    medicationRequests: searchset(of('MedicationRequest')),
-    serviceRequests: searchset(of('ServiceRequest')),
   };
 }
 
