@@ -385,7 +385,7 @@ const ORDERED_SUMMARIES: Partial<Record<Recommendation['kind'], (r: Recommendati
   'g-csf': (r) =>
     `ANC ${valueOf(r)} on ${dayOf(r)}: G-CSF ordered${orderedOn(r)}, no dose recorded yet; check it is given`,
   'g-csf-prophylaxis': (_r, a) =>
-    `${hematotoxText(a)}: prophylactic G-CSF ordered${orderedOn(_r)}, no dose recorded yet`,
+    `${hematotoxText(a)}: prophylactic G-CSF ordered${orderedOn(_r)}, no dose recorded yet; check it is given`,
   'red-cell-transfusion': (r) =>
     `Hb ${valueOf(r)} on ${dayOf(r)} (below ${fmt(r.threshold.value)}): red cells ordered${orderedOn(r)}, no transfusion recorded yet`,
   'platelet-transfusion': (r) =>
