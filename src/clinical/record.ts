@@ -288,7 +288,7 @@ function unresolvedReason(ref: string, contained: boolean, held: boolean): strin
 }
 
 /**
- * The `Medication/<id>` keys that administrations (and active orders) in the lists name by reference (not contained)
+ * The `Medication/<id>` keys that administrations in the lists name by reference (not contained)
  * and that no list holds, in the order first named: what a reader must fetch for the
  * engine to know what was given (cds-services/record-medications.ts, the SMART app).
  */
@@ -302,11 +302,7 @@ export function medicationsToRead(...lists: readonly (readonly FhirResource[])[]
       const r = resources[i];
       if (!r || typeof r !== 'object') continue; // input: anything until screened
       if (r.resourceType === 'Medication' && r.id) present.add(`Medication/${r.id}`);
-      // An active order too: a G-CSF order by reference is known only with its Medication (pendingOrders).
-      const names =
-        r.resourceType === 'MedicationAdministration' ||
-        (r.resourceType === 'MedicationRequest' && r.status === 'active');
-      if (!names || r.medicationCodeableConcept) continue;
+      if (r.resourceType !== 'MedicationAdministration' || r.medicationCodeableConcept) continue;
       const ref: unknown = r.medicationReference?.reference;
       const key = typeof ref === 'string' && !ref.startsWith('#') ? medicationKey(ref) : undefined;
       if (key) named.add(key);
