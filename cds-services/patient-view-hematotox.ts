@@ -6,7 +6,7 @@ import type { ServiceDeps } from '../src/service-deps.js';
 import type { ClinicalContext } from '../src/profiles.js';
 import { patientViewCards } from '../src/cards/patient-view.js';
 import { assessPrefetched, cardContext, withRecordMedications } from './assessment.js';
-import { hematotoxPrefetch, observationSearches, PENDING_ORDERS_PREFETCH } from './prefetch.js';
+import { hematotoxPrefetch, observationSearches } from './prefetch.js';
 
 export const PATIENT_VIEW_ID = 'cart-hematotox-patient-view';
 
@@ -17,7 +17,7 @@ export function patientViewService(clinical: ClinicalContext): CdsServiceDefinit
     title: 'CAR-T hematotoxicity',
     description:
       'For patients after CAR-T cell therapy: severe and prolonged cytopenia (CTCAE v5, EHA/EBMT ICAHT), recovery, immunoglobulins and CAR-HEMATOTOX, with G-CSF, transfusion, IVIG and work-up advice.',
-    prefetch: { ...hematotoxPrefetch(clinical), ...PENDING_ORDERS_PREFETCH },
+    prefetch: hematotoxPrefetch(clinical),
     fetchAs: { observations: observationSearches(clinical) },
     requiredPrefetch: ['observations', 'medicationAdministrations', 'procedures'],
     dateBoundedPrefetch: { observations: 'date' },

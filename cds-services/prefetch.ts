@@ -27,16 +27,6 @@ export function hematotoxPrefetch(clinical: ClinicalContext): Record<string, str
 }
 
 /**
- * Orders still to be carried out (status active), patient-view only: a card that would ask for
- * G-CSF or a transfusion already ordered shows the order instead of offering a duplicate
- * (src/clinical/record.ts pendingOrders). Optional keys: without them the cards offer the order.
- */
-export const PENDING_ORDERS_PREFETCH: Readonly<Record<string, string>> = {
-  medicationRequests: 'MedicationRequest?patient={{context.patientId}}&status=active',
-  serviceRequests: 'ServiceRequest?patient={{context.patientId}}&status=active',
-};
-
-/**
  * The daily blood counts: most of a patient's lab volume, so each gets its own search when the
  * service reads Observations itself; immunoglobulins and lymphocyte subsets share one, the other
  * lab roles (inflammatory markers, temperature, CRS grade) another.

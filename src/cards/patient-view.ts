@@ -377,37 +377,6 @@ const SUMMARIES: Record<Recommendation['kind'], (r: Recommendation, a: Assessmen
     `B cells returned on ${dayLabel(a.bCellAplasia.lossDay)} after ${a.infusions.at(-1)?.product ?? 'CAR-T'}: review disease status (MRD)`,
 };
 
-/**
- * The summary of a recommendation whose treatment is ordered and not yet given (pendingOrders): the
- * count, and that the order is there to be carried out; never "consider" what is already ordered.
- */
-const ORDERED_SUMMARIES: Partial<Record<Recommendation['kind'], (r: Recommendation, a: Assessment) => string>> = {
-  'g-csf': (r) =>
-    `ANC ${valueOf(r)} on ${dayOf(r)}: G-CSF ordered${orderedOn(r)}, no dose recorded yet; check it is given`,
-  'g-csf-prophylaxis': (_r, a) =>
-    `${hematotoxText(a)}: prophylactic G-CSF ordered${orderedOn(_r)}, no dose recorded yet; check it is given`,
-  'red-cell-transfusion': (r) =>
-    `Hb ${valueOf(r)} on ${dayOf(r)} (below ${fmt(r.threshold.value)}): red cells ordered${orderedOn(r)}, no transfusion recorded yet`,
-  'platelet-transfusion': (r) =>
-    `Platelets ${valueOf(r)} on ${dayOf(r)} (below ${fmt(r.threshold.value)}): platelets ordered${orderedOn(r)}, no transfusion recorded yet`,
-};
-
-/** " on 2026-11-22" (the latest order's day), or nothing when no order has its day recorded. */
-function orderedOn(r: Recommendation): string {
-  const days = (r.pendingOrders ?? []).map((o) => o.authoredOn).filter((d): d is string => d !== null);
-  return days.length > 0 ? ` on ${days.sort().at(-1)}` : '';
-}
-
-/** "**Already ordered:** Filgrastim 30 MU (MedicationRequest/gcsf-1, ordered 2026-11-22). …" */
-function pendingOrdersText(r: Recommendation): string {
-  const orders = (r.pendingOrders ?? []).map(
-    (o) => `${o.display} (${o.reference}, ${o.authoredOn ? `ordered ${o.authoredOn}` : 'order date not recorded'})`,
-  );
-  return orders.length > 0
-    ? `**Already ordered, not yet recorded as given:** ${orders.join('; ')}. No new order is offered; check that it is carried out.`
-    : '';
-}
-
 /** The value nearest the PHT landmark (engine: persistentCytopenia.pht) of an episode that covers it. */
 function landmarkValue(a: Assessment, e: SevereCytopenia, landmark: number): LandmarkValue | null {
   const covers = e.onsetDay <= landmark && (e.recoveryDay === null || e.recoveryDay > landmark);
@@ -455,7 +424,6 @@ function recommendationCard(r: Recommendation, a: Assessment, thresholds: Hospit
   const threshold = thresholdText(r, thresholds.values.counts);
   const detail = [
     `**Why:** ${r.reason}`,
-    pendingOrdersText(r),
     ...factsFor(r, a, thresholds),
     ...(r.notes.length > 0 ? [r.notes.map((n) => `- ${n}`).join('\n')] : []),
     `**Threshold in force:** ${threshold} (${r.threshold.overridden ? 'hospital setting' : 'default'}). **Source:** ${citation(r.source)}.`,
@@ -463,11 +431,8 @@ function recommendationCard(r: Recommendation, a: Assessment, thresholds: Hospit
     .filter(Boolean)
     .join('\n\n');
   const uuid = stableUuid(ctx.serviceId, ctx.patientId, a.infusionDate, r.kind, r.evidence.join(',') || a.asOf);
-  const ordered = r.pendingOrders?.length ? ORDERED_SUMMARIES[r.kind] : undefined;
-  const summary = ordered ? ordered(r, a) : SUMMARIES[r.kind](r, a, thresholds);
-  const card = baseCard(r.kind, uuid, summary, r.urgency, detail, r.source, ctx);
-  // Ordered already: offering the order again would make a duplicate.
-  const suggestions = ordered ? [] : suggestionsFor(r, a, thresholds, uuid, ctx);
+  const card = baseCard(r.kind, uuid, SUMMARIES[r.kind](r, a, thresholds), r.urgency, detail, r.source, ctx);
+  const suggestions = suggestionsFor(r, a, thresholds, uuid, ctx);
   return suggestions.length > 0
     ? { ...card, suggestions, selectionBehavior: r.kind === 'cytopenia-workup' ? 'any' : 'at-most-one' }
     : card;

@@ -21,7 +21,7 @@ import type { NormalizedLabs } from './observations.js';
 import { normalizeObservations } from './observations.js';
 import { recommend } from './recommendations.js';
 import type { PatientRecord } from './record.js';
-import { extractEvents, pendingOrders, recordFromResources } from './record.js';
+import { extractEvents, recordFromResources } from './record.js';
 import type { PhtResult } from './severe-cytopenia.js';
 import { LINEAGE_TERM, persistenceAt, prolongedToxicity, severeEpisodes } from './severe-cytopenia.js';
 import type { Terminology } from './terminology.js';
@@ -42,7 +42,6 @@ import type {
   LabPoint,
   LabValue,
   Lineage,
-  PendingOrder,
   Recommendation,
   SevereCytopenia,
 } from './types.js';
@@ -221,10 +220,6 @@ export function assess(resources: readonly FhirResource[], options: AssessOption
     bCellAplasia: bCells,
     irradiation,
     deceased: isDeceased(record, ctx.asOf, options.timeZone ?? 'UTC'),
-    // An order's status is today's: a past assessment date cannot read it.
-    pendingOrders: options.asOfIsToday
-      ? pendingOrders(record, options.terminology, options.timeZone ?? 'UTC', ctx.asOf)
-      : [],
   });
 
   const { timeline, infused } = ctx;
@@ -747,7 +742,6 @@ function advise(
     bCellAplasia: Assessment['bCellAplasia'];
     irradiation: Assessment['irradiation'];
     deceased: boolean;
-    pendingOrders: readonly PendingOrder[];
   },
 ): Recommendation[] {
   // No advice without an infusion, nor for a patient recorded as deceased.
@@ -768,7 +762,6 @@ function advise(
       irradiation: found.irradiation,
       workupEvidence: [...new Set(workup.flatMap((e) => e.evidence))],
       issues: ctx.issues,
-      pendingOrders: found.pendingOrders,
     },
     ctx.thresholds,
   );

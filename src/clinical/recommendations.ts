@@ -17,7 +17,6 @@ import type {
   IcahtResult,
   IrradiationWindow,
   LabPoint,
-  PendingOrder,
   Recommendation,
 } from './types.js';
 import { capitalize, dayLabel, fmt, fmtMeasured, irradiationNote, plural, valueWithUnit } from './format.js';
@@ -39,8 +38,6 @@ export interface RecommendationInput {
   workupEvidence: string[];
   /** The assessment's issues: those about a cited value or a newer result of its analyte become notes. */
   issues: readonly AssessmentIssue[];
-  /** Orders still to be carried out (an assessment as of today only): a card shows them instead of asking to order. */
-  pendingOrders?: readonly PendingOrder[];
 }
 
 const valueText = (label: string, p: LabPoint): string =>
@@ -86,27 +83,7 @@ export function recommend(input: RecommendationInput, thresholds: HospitalThresh
   ];
   return all
     .filter((r): r is Recommendation => r !== undefined)
-    .map((r) => withPendingOrders(withUnreadTreatmentNote(withLabNotes(r, input.issues), input.issues), input));
-}
-
-/** The order each recommendation asks for, as a pending order names it. */
-const ORDERED_AS: Partial<Record<Recommendation['kind'], PendingOrder['kind']>> = {
-  'g-csf': 'g-csf',
-  'g-csf-prophylaxis': 'g-csf',
-  'red-cell-transfusion': 'red-cell-transfusion',
-  'platelet-transfusion': 'platelet-transfusion',
-};
-
-/**
- * A recommendation whose treatment is already ordered and not yet given: it carries the orders (the
- * card shows them and no longer offers to order again: a second order would be a duplicate), and
- * a critical one becomes a warning, as what it asked for has been done; giving it is what remains.
- */
-function withPendingOrders(r: Recommendation, input: RecommendationInput): Recommendation {
-  const kind = ORDERED_AS[r.kind];
-  const orders = kind ? (input.pendingOrders ?? []).filter((o) => o.kind === kind) : [];
-  if (orders.length === 0) return r;
-  return { ...r, pendingOrders: orders, urgency: r.urgency === 'critical' ? 'warning' : r.urgency };
+    .map((r) => withUnreadTreatmentNote(withLabNotes(r, input.issues), input.issues));
 }
 
 /** Results of an analyte newer than the value a card cites, not used for these reasons. */

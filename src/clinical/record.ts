@@ -14,12 +14,11 @@ import type {
   Patient,
   Procedure,
   Reference,
-  ServiceRequest,
 } from 'fhir/r4.js';
 import { readInstant } from './dates.js';
 import { compareVersions } from './versions.js';
 import type { Role, Terminology } from './terminology.js';
-import type { AssessmentIssue, ClinicalEvent, EventKind, PendingOrder } from './types.js';
+import type { AssessmentIssue, ClinicalEvent, EventKind } from './types.js';
 
 export interface PatientRecord {
   patientId: string;
@@ -27,8 +26,6 @@ export interface PatientRecord {
   observations: Observation[];
   medicationAdministrations: MedicationAdministration[];
   medicationRequests: MedicationRequest[];
-  /** Orders for a service (blood products): read only for the orders still to be carried out. */
-  serviceRequests: ServiceRequest[];
   procedures: Procedure[];
   conditions: Condition[];
   medications: Map<string, Medication>;
@@ -93,7 +90,6 @@ export function recordFromResources(
     observations: [],
     medicationAdministrations: [],
     medicationRequests: [],
-    serviceRequests: [],
     procedures: [],
     conditions: [],
     medications: new Map(),
@@ -134,27 +130,28 @@ export function recordFromResources(
       issues.push({ severity: 'warning', code: 'patient-mismatch', message, resource: reference });
       continue;
     }
-    if (resource.resourceType === 'Observation') record.observations.push(resource);
-    else keepOnce(kept, resource, listFor(record, resource), issues);
+    switch (resource.resourceType) {
+      case 'Observation':
+        record.observations.push(resource);
+        break;
+      case 'MedicationAdministration':
+        keepOnce(kept, resource, record.medicationAdministrations, issues);
+        break;
+      case 'MedicationRequest':
+        keepOnce(kept, resource, record.medicationRequests, issues);
+        break;
+      case 'Procedure':
+        keepOnce(kept, resource, record.procedures, issues);
+        break;
+      case 'Condition':
+        keepOnce(kept, resource, record.conditions, issues);
+        break;
+      default:
+        break;
+    }
   }
   if (!patientId && patientIds.size > 1) throw manyPatients(patientIds.size);
   return { record, issues };
-}
-
-/** The record's list for a clinical resource other than an Observation (isClinical). */
-function listFor(record: PatientRecord, resource: FhirResource): FhirResource[] {
-  switch (resource.resourceType) {
-    case 'MedicationAdministration':
-      return record.medicationAdministrations;
-    case 'MedicationRequest':
-      return record.medicationRequests;
-    case 'ServiceRequest':
-      return record.serviceRequests;
-    case 'Procedure':
-      return record.procedures;
-    default:
-      return record.conditions;
-  }
 }
 
 /** Where a resource with an id was kept: its list and its place in it. */
@@ -212,7 +209,6 @@ const CLINICAL_TYPES: ReadonlySet<string> = new Set([
   'Observation',
   'MedicationAdministration',
   'MedicationRequest',
-  'ServiceRequest',
   'Procedure',
   'Condition',
 ]);
@@ -254,7 +250,7 @@ const CRS_ROLES: readonly Role[] = ['crs-condition'];
  * the reference names a Medication the record does not hold, one without a code, or none at all.
  */
 function medicationConcept(
-  ma: MedicationAdministration | MedicationRequest,
+  ma: MedicationAdministration,
   record: PatientRecord,
 ): { concept: CodeableConcept | undefined; unresolved?: string } {
   if (ma.medicationCodeableConcept) return { concept: ma.medicationCodeableConcept };
@@ -495,53 +491,4 @@ function crsEvents(record: PatientRecord, terminology: Terminology, timeZone: st
       ...(end ? { endDate: end.date } : {}),
     });
   }
-}
-
-/** Request intents that are an order to act (R4 request-intent), not a proposal, a plan or an option. */
-const ORDER_INTENTS: ReadonlySet<unknown> = new Set([
-  'order',
-  'original-order',
-  'reflex-order',
-  'filler-order',
-  'instance-order',
-]);
-const PENDING_MEDICATION_ROLES: readonly Role[] = ['g-csf'];
-const PENDING_SERVICE_ROLES: readonly Role[] = ['red-cell-transfusion', 'platelet-transfusion'];
-
-/**
- * Orders still to be carried out that a card's "order …" suggestion would repeat: G-CSF
- * (MedicationRequest) and red cell or platelet transfusions (ServiceRequest) whose status is
- * `active` (R4: "the request is in force and ready to be acted upon"), whose intent is an order,
- * and that do not say not to do it. Their status is today's, so only an assessment as of today
- * reads them. The date is `authoredOn` in the hospital's time zone (null when it has none to the
- * day); an order authored after `asOf` is not counted.
- */
-export function pendingOrders(
-  record: PatientRecord,
-  terminology: Terminology,
-  timeZone: string,
-  asOf: string,
-): PendingOrder[] {
-  const orders: PendingOrder[] = [];
-  const add = (kind: PendingOrder['kind'], reference: string, display: string, authoredOn: unknown): void => {
-    const date = typeof authoredOn === 'string' ? (readInstant(authoredOn, timeZone)?.date ?? null) : null;
-    if (date === null || date <= asOf) orders.push({ kind, reference, display, authoredOn: date });
-  };
-  const ordered = (r: MedicationRequest | ServiceRequest): boolean =>
-    r.status === 'active' && ORDER_INTENTS.has(r.intent) && r.doNotPerform !== true;
-  for (const mr of record.medicationRequests) {
-    if (!ordered(mr)) continue;
-    const { concept } = medicationConcept(mr, record);
-    const info =
-      terminology.match(concept, PENDING_MEDICATION_ROLES) ?? terminology.matchName(concept, PENDING_MEDICATION_ROLES);
-    if (info)
-      add('g-csf', `MedicationRequest/${mr.id ?? '(no id)'}`, concept?.text ?? info.display ?? 'G-CSF', mr.authoredOn);
-  }
-  for (const sr of record.serviceRequests) {
-    if (!ordered(sr)) continue;
-    const info = terminology.match(sr.code, PENDING_SERVICE_ROLES);
-    if (info?.role === 'red-cell-transfusion' || info?.role === 'platelet-transfusion')
-      add(info.role, `ServiceRequest/${sr.id ?? '(no id)'}`, sr.code?.text ?? info.display ?? info.role, sr.authoredOn);
-  }
-  return orders;
 }

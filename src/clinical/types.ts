@@ -359,20 +359,6 @@ export interface IrradiationWindow {
   required: boolean;
 }
 
-/**
- * An order still to be carried out (status active) that a card would otherwise ask for again:
- * G-CSF, or a red cell or platelet transfusion (src/clinical/record.ts pendingOrders).
- */
-export interface PendingOrder {
-  kind: 'g-csf' | 'red-cell-transfusion' | 'platelet-transfusion';
-  /** `MedicationRequest/<id>` or `ServiceRequest/<id>`. */
-  reference: string;
-  /** What was ordered, as the order names it. */
-  display: string;
-  /** The day it was ordered (authoredOn, in the hospital's time zone); null when not recorded to the day. */
-  authoredOn: string | null;
-}
-
 export interface Recommendation {
   kind: RecommendationKind;
   urgency: 'critical' | 'warning' | 'info';
@@ -387,8 +373,6 @@ export interface Recommendation {
   notes: string[];
   /** Days the advised treatment was already given recently (G-CSF within actions.gcsfRecentDays). */
   recentTreatmentDays?: number[];
-  /** Orders for the advised treatment still to be carried out: the card shows them instead of asking to order. */
-  pendingOrders?: PendingOrder[];
 }
 
 export interface InfusionInfo {

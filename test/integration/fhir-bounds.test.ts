@@ -285,8 +285,6 @@ describe('a failed search is not an empty record', () => {
             medicationAdministrations: empty,
             procedures: empty,
             conditions: empty,
-            medicationRequests: empty,
-            serviceRequests: empty,
           },
         }),
       ),
@@ -308,8 +306,6 @@ describe('a failed search is not an empty record', () => {
         medicationAdministrations: empty,
         procedures: empty,
         conditions: empty,
-        medicationRequests: empty,
-        serviceRequests: empty,
       });
       expect(res.status).toBe(200);
       // Only the Observation key is read (as one search per code group).
@@ -341,8 +337,6 @@ describe('a failed search is not an empty record', () => {
             medicationAdministrations: empty,
             procedures: empty,
             conditions: empty,
-            medicationRequests: empty,
-            serviceRequests: empty,
           },
         }),
       ),

@@ -97,8 +97,6 @@ describe('a search answered 200 with something other than a Bundle is not the re
         medicationAdministrations: EMPTY,
         procedures: EMPTY,
         conditions: EMPTY,
-        medicationRequests: EMPTY,
-        serviceRequests: EMPTY,
       },
     });
     expect(res).toMatchObject({
@@ -124,8 +122,6 @@ describe('a search answered 200 with something other than a Bundle is not the re
           medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
           procedures: EMPTY,
           conditions: EMPTY,
-          medicationRequests: EMPTY,
-          serviceRequests: EMPTY,
         },
       });
       expect(res.status).toBe(200);
@@ -148,8 +144,6 @@ describe('a search answered 200 with something other than a Bundle is not the re
           medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
           procedures: EMPTY,
           conditions: EMPTY,
-          medicationRequests: EMPTY,
-          serviceRequests: EMPTY,
         },
       });
       expect(res.status).toBe(200);
@@ -181,8 +175,6 @@ describe("a Bundle as the patient key's prefetch (a client that runs reads as se
           medicationAdministrations: administrations,
           procedures: EMPTY,
           conditions: EMPTY,
-          medicationRequests: EMPTY,
-          serviceRequests: EMPTY,
         },
       });
       expect(res.status).toBe(200);
@@ -201,8 +193,6 @@ describe("a Bundle as the patient key's prefetch (a client that runs reads as se
           medicationAdministrations: administrations,
           procedures: EMPTY,
           conditions: EMPTY,
-          medicationRequests: EMPTY,
-          serviceRequests: EMPTY,
         },
       });
       expect(res.status).toBe(200);
@@ -218,8 +208,6 @@ describe("a Bundle as the patient key's prefetch (a client that runs reads as se
         medicationAdministrations: administrations,
         procedures: EMPTY,
         conditions: EMPTY,
-        medicationRequests: EMPTY,
-        serviceRequests: EMPTY,
       },
     });
     expect(res.status).toBe(200);
@@ -297,8 +285,6 @@ describe('a Bundle whose entry is no list of objects is invalid, from fhirServer
         medicationAdministrations: EMPTY,
         procedures: EMPTY,
         conditions: EMPTY,
-        medicationRequests: EMPTY,
-        serviceRequests: EMPTY,
       },
     });
     const [expression] = why.split(':');
@@ -326,8 +312,6 @@ describe('a search entry without a resource (R4 bdl-5) makes the answer no searc
     medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
     procedures: EMPTY,
     conditions: EMPTY,
-    medicationRequests: EMPTY,
-    serviceRequests: EMPTY,
   });
 
   test.each<[string, unknown[], string]>([
@@ -410,8 +394,6 @@ describe('malformed paging and failure markers make a search response invalid, n
         medicationAdministrations: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: RECORD[0] }] },
         procedures: EMPTY,
         conditions: EMPTY,
-        medicationRequests: EMPTY,
-        serviceRequests: EMPTY,
       },
     });
     expect(res).toMatchObject({

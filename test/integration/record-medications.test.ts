@@ -50,8 +50,6 @@ const prefetchWith = (...administrations: FhirResource[]): Record<string, unknow
   medicationAdministrations: searchset(...administrations),
   procedures: searchset(),
   conditions: searchset(),
-  medicationRequests: searchset(),
-  serviceRequests: searchset(),
 });
 
 let fhir: TestFhirServer;
