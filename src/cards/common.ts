@@ -5,7 +5,8 @@
 import { v5 as uuidV5 } from 'uuid';
 import type { Card, Coding } from '../cds-hooks/schemas.js';
 import { CARD_KIND_EXTENSION } from '../shared/card-kind.js';
-import { LOCAL_SYSTEM, type Role, type Terminology } from '../clinical/terminology.js';
+import { LOCAL_SYSTEM, type Terminology } from '../clinical/terminology.js';
+import { isUnreadInfusion } from '../clinical/listed-issues.js';
 import {
   ANALYTE_LABELS,
   capitalize,
@@ -186,23 +187,13 @@ function leftOut(issues: readonly AssessmentIssue[], what: string, tail?: RegExp
   return `${n === 1 ? '1 record' : `${n} records`} ${verb} and ${n === 1 ? 'was' : 'were'} left out: ${examples.join('; ')}${n > 3 ? `; and ${n - 3} more` : ''}.`;
 }
 
-/** Adds {@link unreadDataNote} to each card's detail. */
-const INFUSION_ROLES: readonly Role[] = ['car-t-product', 'car-t-infusion-procedure'];
-
 /**
  * Records left out whose codes say they are a CAR-T infusion (or its product): unreadable
  * (`resource-invalid`, known by the codings found in them), or read but without a date to the day
  * (`date-missing` of a CAR-T event: dated to the month only, or to a day that does not exist).
  */
 export function unreadInfusions(a: Assessment, terminology: Terminology): AssessmentIssue[] {
-  return a.issues.filter(
-    (i) =>
-      (i.code === 'date-missing' && i.event === 'car-t') ||
-      (i.code === 'resource-invalid' &&
-        i.codings?.some((c) =>
-          terminology.lookup(c.system, c.code).some((info) => INFUSION_ROLES.includes(info.role)),
-        )),
-  );
+  return a.issues.filter((i) => isUnreadInfusion(i, terminology));
 }
 
 /** The unread infusion records of `unread` as a list a card shows (the first three). */

@@ -73,7 +73,7 @@ export default function assessPatient(task: AssessTask): AssessResult {
     const output =
       task.format === 'csv'
         ? assessmentCsvRow(assessment, clinical)
-        : JSON.stringify(withListedIssues(assessment), null, 2);
+        : JSON.stringify(withListedIssues(assessment, clinical.terminology), null, 2);
     const first = screened.issues[0];
     return {
       patientId: task.patientId,

@@ -177,7 +177,7 @@ function assessBundle(screened: Screened, asOf: string, setup: CliSetup, err: No
     return [
       setup.format === 'csv'
         ? assessmentCsvRow(assessment, setup.clinical)
-        : JSON.stringify(withListedIssues(assessment), null, 2),
+        : JSON.stringify(withListedIssues(assessment, setup.clinical.terminology), null, 2),
     ];
   } catch (error) {
     if (!(error instanceof AssessmentInputError)) throw error;

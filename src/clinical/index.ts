@@ -14,5 +14,5 @@ export {
   type SourceRef,
 } from './thresholds.js';
 export { displayUnit } from './units.js';
-export { ISSUES_LISTED_PER_CODE, listedIssues, withListedIssues } from './listed-issues.js';
+export { isUnreadInfusion, ISSUES_LISTED_PER_CODE, listedIssues, withListedIssues } from './listed-issues.js';
 export type * from './types.js';

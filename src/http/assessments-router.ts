@@ -15,11 +15,13 @@ import { engineSettings, type ClinicalContext } from '../profiles.js';
 import { allowOnly } from '../cds-hooks/allow-only.js';
 
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
+/** A parameter given twice arrives as a list: said as such, not as "expected string, received array". */
+const once = z.custom<unknown>((value) => !Array.isArray(value), { error: 'given more than once; give it once' });
 const PARAMETERS = {
-  asOf: date.optional(),
-  infusionDate: date.optional(),
-  patientId: fhirIdSchema.optional(),
-  series: z.enum(['true', 'false']).optional(),
+  asOf: once.pipe(date).optional(),
+  infusionDate: once.pipe(date).optional(),
+  patientId: once.pipe(fhirIdSchema).optional(),
+  series: once.pipe(z.enum(['true', 'false'])).optional(),
 };
 const NAMES = Object.keys(PARAMETERS);
 
@@ -58,7 +60,7 @@ export function assessmentsRouter(clinical: ClinicalContext, today: () => string
       ...engineSettings(clinical),
       includeSeries: query.data.series === 'true',
     });
-    res.json(withListedIssues(assessment)); // a Bundle of a million bad entries: not a million issues back
+    res.json(withListedIssues(assessment, clinical.terminology)); // a Bundle of a million bad entries: not a million issues back
   });
   router.all('/assessments', allowOnly('POST'));
   return router;

@@ -239,6 +239,42 @@ describe('POST /assessments', () => {
     expect(res.body.icaht).toEqual(clean.body.icaht);
   });
 
+  test('60 malformed Observations before a CAR-T administration that cannot be read: the CAR-T record is still listed', async () => {
+    const good = bundle();
+    const patient = good.entry.find((e) => e.resource.resourceType === 'Patient');
+    const labs = Array.from({ length: 60 }, (_, i) => ({
+      resource: {
+        resourceType: 'Observation',
+        id: `bad-${i}`,
+        status: 'final',
+        code: { coding: 'not a list' },
+        subject: { reference: 'Patient/cart-aplastic' },
+      },
+    }));
+    // NDC 0078-0846-19: tisagenlecleucel (car-t-product), dated by a number instead of a dateTime.
+    const carT = {
+      resource: {
+        resourceType: 'MedicationAdministration',
+        id: 'car-t-unread',
+        status: 'completed',
+        medicationCodeableConcept: { coding: [{ system: 'http://hl7.org/fhir/sid/ndc', code: '0078-0846-19' }] },
+        subject: { reference: 'Patient/cart-aplastic' },
+        effectiveDateTime: 20261117,
+      },
+    };
+    const res = await request(app)
+      .post(`/assessments?asOf=${TODAY}`)
+      .send({ resourceType: 'Bundle', type: 'collection', entry: [patient, ...labs, carT] })
+      .expect(200);
+    expect(res.body.infusionDate).toBeNull();
+    const listed = res.body.issues.map((i: { resource?: string; code: string }) => i.resource ?? i.code);
+    expect(listed).toContain('MedicationAdministration/car-t-unread');
+    expect(listed.filter((r: string) => r.startsWith('Observation/'))).toHaveLength(50);
+    expect(res.body.issues.at(-1).message).toBe(
+      '10 more not listed (resource-invalid: 10); the first 50 of each kind are listed',
+    );
+  });
+
   test('400 naming a query parameter the API does not have (a misspelt infusionDate is not ignored)', async () => {
     // Ignored, `infusiondate=` would assess from the latest recorded infusion instead of the day asked for.
     const res = await request(app)
@@ -262,7 +298,12 @@ describe('POST /assessments', () => {
     expect(long.body.issue[0].diagnostics).toMatch(/^query: unknown parameter "x{40}…"; the parameters are/);
     // Given twice, a parameter is a list: refused, not one of the two taken at random.
     const twice = await request(app).post(`/assessments?asOf=${TODAY}&asOf=2026-11-01`).send(bundle()).expect(400);
-    expect(twice.body.issue[0].expression).toEqual(['query.asOf']);
+    expect(twice.body.issue[0]).toMatchObject({
+      expression: ['query.asOf'],
+      diagnostics: 'query.asOf: given more than once; give it once',
+    });
+    const series = await request(app).post(`/assessments?series=true&series=true`).send(bundle()).expect(400);
+    expect(series.body.issue[0].diagnostics).toBe('query.series: given more than once; give it once');
   });
 
   test('400 for a bad asOf and for resources of two patients', async () => {

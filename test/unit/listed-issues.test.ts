@@ -5,8 +5,9 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { listedIssues } from '../../src/clinical/listed-issues.js';
-import type { AssessmentIssue, IssueCode } from '../../src/clinical/types.js';
+import { isUnreadInfusion, listedIssues, withListedIssues } from '../../src/clinical/listed-issues.js';
+import type { Assessment, AssessmentIssue, IssueCode } from '../../src/clinical/types.js';
+import { testTerminology } from '../helpers/fhir.js';
 
 function issues(code: IssueCode, n: number, from = 0): AssessmentIssue[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -58,6 +59,62 @@ describe('listedIssues', () => {
       'resource-invalid 2',
       '1 more not listed (resource-invalid: 1); the first 3 of each kind are listed',
     ]);
+  });
+
+  describe('records of a CAR-T infusion that could not be read are listed apart', () => {
+    // NDC 0078-0846-19: tisagenlecleucel (ValueSet car-t-product); LOINC 751-8: ANC.
+    const carT: AssessmentIssue = {
+      severity: 'warning',
+      code: 'resource-invalid',
+      message: 'effectiveDateTime: expected string; resource left out',
+      resource: 'MedicationAdministration/car-t',
+      codings: [{ system: 'http://hl7.org/fhir/sid/ndc', code: '0078-0846-19' }],
+    };
+    const lab = (i: number): AssessmentIssue => ({
+      severity: 'warning',
+      code: 'resource-invalid',
+      message: `lab ${i}`,
+      resource: `Observation/o${i}`,
+      codings: [{ system: 'http://loinc.org', code: '751-8' }],
+    });
+    const answer = (issues: AssessmentIssue[]) =>
+      withListedIssues({ issues } as unknown as Assessment, testTerminology()).issues;
+
+    test.each<[string, AssessmentIssue, boolean]>([
+      ['a CAR-T product left out (resource-invalid with its NDC coding)', carT, true],
+      ['an ANC left out (resource-invalid, LOINC 751-8)', lab(1), false],
+      [
+        'a CAR-T event without a date to the day (date-missing, event car-t)',
+        { severity: 'warning', code: 'date-missing', message: 'no date', event: 'car-t' },
+        true,
+      ],
+      [
+        'a G-CSF dose without a date to the day',
+        { severity: 'warning', code: 'date-missing', message: 'no date', event: 'g-csf' },
+        false,
+      ],
+    ])('%s: %s', (_name, issue, expected) => {
+      expect(isUnreadInfusion(issue, testTerminology())).toBe(expected);
+    });
+
+    test('60 malformed labs, then the CAR-T product: 50 labs, the CAR-T product, and a count of 10', () => {
+      const listed = answer([...Array.from({ length: 60 }, (_, i) => lab(i)), carT]);
+      expect(listed).toHaveLength(52);
+      expect(listed).toContainEqual(carT);
+      expect(listed.at(-1)?.message).toBe(
+        '10 more not listed (resource-invalid: 10); the first 50 of each kind are listed',
+      );
+    });
+
+    test('70 CAR-T records left out: 50 listed and counted apart (their own cap keeps the answer bounded)', () => {
+      const listed = answer(
+        Array.from({ length: 70 }, (_, i) => ({ ...carT, resource: `MedicationAdministration/c${i}` })),
+      );
+      expect(listed).toHaveLength(51);
+      expect(listed.at(-1)?.message).toBe(
+        '20 more not listed (resource-invalid (CAR-T infusion records): 20); the first 50 of each kind are listed',
+      );
+    });
   });
 
   test('property: at most perCode of each kind plus one note, which counts exactly what was left out', () => {
