@@ -1,10 +1,14 @@
 /**
  * A Bulk Data folder assessed patient by patient in worker threads (piscina, one per core but one)
  * and in the main thread: the reader (ndjson-stream.ts) hands each patient's lines over as soon as
- * the patient is complete, so memory holds the patients in flight, and the progress bar moves from
- * the first patient (patients/s, ETA). An export not written patient by patient is read whole instead.
+ * the patient is complete, and each patient's output is handed to the report (report-writer.ts) as
+ * soon as it and every patient before it (in the reader's order) are done, through a bounded
+ * reorder window (in-order.ts). Memory holds the patients in flight and the window's outputs,
+ * whatever the size of the export; while the output is slow, the reading waits. The progress bar
+ * moves from the first patient (patients/s, ETA). An export not written patient by patient is read
+ * whole instead.
  */
-import { SingleBar } from 'cli-progress';
+import { MultiBar } from 'cli-progress';
 import type { Piscina } from 'piscina';
 import type { AssessmentIssue } from '../clinical/types.js';
 import { screenResources } from '../fhir/resource-schemas.js';
@@ -12,12 +16,14 @@ import assessPatient, { type AssessResult, type AssessTask } from './assess-work
 import {
   entriesNotRead,
   ndjsonFiles,
+  orderProblem,
   patientsInAnyOrder,
   patientsInOrder,
   UnorderedExportError,
   type CohortItem,
   type ReadOptions,
 } from './ndjson-stream.js';
+import { InOrder } from './in-order.js';
 import { AHEAD_PER_WORKER } from './pool.js';
 import { printable } from './printable.js';
 
@@ -33,25 +39,37 @@ export function leftOutMessage(
 
 interface Progress {
   tick(): void;
+  /** Writes a line (ended by '\n') on stderr, above the bar when there is one. */
+  note(line: string): void;
   stop(): void;
 }
 
+/** No bar: lines go straight to stderr. */
+function noBar(err: NodeJS.WritableStream): Progress {
+  return { tick: () => undefined, note: (line) => void err.write(line), stop: () => undefined };
+}
+
 function progressBar(err: NodeJS.WritableStream & { isTTY?: boolean }, total: number): Progress {
-  if (!err.isTTY || total < 20) return { tick: () => undefined, stop: () => undefined };
-  const bar = new SingleBar({
+  if (!err.isTTY || total < 20) return noBar(err);
+  // A MultiBar of one: it writes log lines above the bar (a SingleBar's would be drawn over).
+  const bars = new MultiBar({
     format: 'assessing {bar} {value}/{total} patients | {rate} patients/s | ETA {eta_formatted}',
     stream: err,
     etaBuffer: 50,
   });
   const started = performance.now();
   let done = 0;
-  bar.start(total, 0, { rate: '–' });
+  const bar = bars.create(total, 0, { rate: '–' });
   return {
     tick: () => {
       done++;
       bar.update(done, { rate: (done / ((performance.now() - started) / 1000)).toFixed(1) });
     },
-    stop: () => bar.stop(),
+    note: (line) => bars.log(line),
+    stop: () => {
+      bars.update(); // the lines logged since the last redraw
+      bars.stop();
+    },
   };
 }
 
@@ -124,119 +142,194 @@ function answersIn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** What the cohort run needs of the worker pool (piscina): its threads, and a task run. */
+export type Workers = Pick<Piscina, 'run' | 'threads'>;
+
 /**
- * Runs every patient of `source` through the workers, and through the main thread whenever the
- * workers have enough ahead: reading costs the main thread little, and a worker in its place costs
- * a thread start, a module load and a JIT warm-up of its own (measured on 2 cores: 10% less CPU
- * in all, 10% sooner done than with a worker per core). The main thread also assesses the first
- * patients while the workers are still loading. Outputs in patient id order.
+ * Patients the main thread may assess ahead of the workers' oldest answer, in the reorder window:
+ * it assesses the first patients while the workers still load their modules (about 0.2 s), and its
+ * outputs wait there for the workers' (a JSON output is some 16 kB: 32 of them, half a MB).
  */
-async function runPatients(
-  source: AsyncGenerator<CohortItem>,
-  pool: Piscina | undefined,
+const MAIN_THREAD_LEAD = 32;
+
+/** Patients between being read and being written, at most: what the workers have ahead, and the main thread's lead. */
+export function reorderWindow(workers: Workers | undefined): number {
+  return (workers?.threads.length ?? 0) * AHEAD_PER_WORKER + MAIN_THREAD_LEAD;
+}
+
+/** What the patients' results add up to, told once the run is over. */
+class Outcome {
+  failed = 0;
+  leftOut = 0;
+  misplaced = 0;
+  firstLeftOut: string | undefined;
+
+  add(result: AssessResult): void {
+    this.leftOut += result.leftOut;
+    this.misplaced += result.misplaced;
+    if ('output' in result) this.firstLeftOut ??= result.firstLeftOut;
+    else this.failed++;
+  }
+
+  write(err: NodeJS.WritableStream): void {
+    if (this.leftOut > 0) err.write(leftOutMessage(this.leftOut, { resource: this.firstLeftOut ?? '', message: '' }));
+    if (this.misplaced > 0)
+      err.write(
+        `${this.misplaced} resource(s) left out: the patient their reference names is not the one their line was read for\n`,
+      );
+  }
+}
+
+/** Where the outputs go, in the reader's order (report-writer.ts). */
+export interface OutputSink {
+  /** Takes one patient's output; resolves once the output has taken it (waits while it is slow). */
+  add(text: string): Promise<void>;
+  /** Whether what was written can be taken back ({@link restart}): a file can, standard output cannot. */
+  readonly restartable: boolean;
+  /** Drops what was written, for a run read again from the start. */
+  restart(): void;
+  readonly written: number;
+}
+
+/**
+ * One pass over the patients of a reader: each goes to the workers, or to the main thread whenever
+ * the workers have enough ahead (reading costs the main thread little, and a worker in its place
+ * costs a thread start, a module load and a JIT warm-up of its own: measured on 2 cores, 10% less
+ * CPU in all, 10% sooner done than with a worker per core). The main thread also assesses the first
+ * patients while the workers are still loading. Every patient takes a place in the reorder window
+ * before it is assessed, and leaves it once its output is written (or its failure said).
+ */
+class CohortPass {
+  readonly outcome = new Outcome();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly order: InOrder<AssessResult>;
+  private shared: string[] = [];
+  private progress: Progress;
+
+  constructor(
+    private readonly workers: Workers | undefined,
+    private readonly base: CohortOptions,
+    private readonly err: NodeJS.WritableStream & { isTTY?: boolean },
+    private readonly sink: OutputSink,
+    private readonly report: ReadReport,
+  ) {
+    this.order = new InOrder(reorderWindow(workers), (result) => this.handOn(result));
+    this.progress = noBar(err);
+  }
+
+  async add(item: CohortItem): Promise<void> {
+    if ('shared' in item) {
+      this.shared = this.report.sharedLines(item.shared);
+      this.progress = progressBar(this.err, item.total);
+      return;
+    }
+    const index = await this.order.slot(); // waits while the output is slow
+    if ('refused' in item) {
+      this.order.settle(index, { patientId: item.patientId, error: item.refused, leftOut: 0, misplaced: 0 });
+      return;
+    }
+    const task: AssessTask = { ...this.base, patientId: item.patientId, ndjson: item.ndjson, shared: this.shared };
+    if (this.workers && this.inFlight.size < this.workers.threads.length * AHEAD_PER_WORKER)
+      this.send(index, task, item.ndjson.buffer);
+    else {
+      this.order.settle(index, assessPatient(task));
+      await answersIn();
+    }
+  }
+
+  /** Resolves once every patient's output is written; rejects with the first failure. */
+  async finish(): Promise<void> {
+    await Promise.all(this.inFlight);
+    await this.order.drained();
+  }
+
+  /** Also after an error: no task of this pass may finish, nor its output be written, into the next one (reading whole). */
+  async close(): Promise<void> {
+    const stopping = this.order.stop();
+    await Promise.all(this.inFlight);
+    await stopping;
+    this.progress.stop();
+  }
+
+  private send(index: number, task: AssessTask, bytes: ArrayBuffer): void {
+    // Moved, not copied: the reader made the buffer for this task alone.
+    const run = this.workers?.run(task, { transferList: [bytes] }) as Promise<AssessResult>;
+    const done = run.then(
+      (result) => this.order.settle(index, result),
+      (error: unknown) => this.order.fail(error), // this patient will never be written: the run ends
+    );
+    this.inFlight.add(done);
+    void done.then(() => this.inFlight.delete(done));
+  }
+
+  private async handOn(result: AssessResult): Promise<void> {
+    this.outcome.add(result);
+    this.progress.tick();
+    if ('output' in result) await this.sink.add(result.output);
+    else this.progress.note(`patient ${printable(result.patientId)}: ${printable(result.error)}\n`);
+  }
+}
+
+/**
+ * Assesses every patient of `source` (a reader of ndjson-stream.ts) with `workers` and this thread,
+ * handing each output to `sink` in the reader's order; what the results add up to.
+ */
+export async function assessPatients(
+  source: AsyncIterable<CohortItem>,
+  workers: Workers | undefined,
   base: CohortOptions,
   err: NodeJS.WritableStream & { isTTY?: boolean },
-  report: ReadReport,
-): Promise<AssessResult[]> {
-  const results: AssessResult[] = [];
-  const inFlight = new Set<Promise<void>>();
-  let crashed: { error: unknown } | undefined;
-  let shared: string[] = [];
-  let progress: Progress | undefined;
-  const finish = (result: AssessResult): void => {
-    results.push(result);
-    progress?.tick();
-  };
+  sink: OutputSink,
+  report = new ReadReport(),
+): Promise<Outcome> {
+  const pass = new CohortPass(workers, base, err, sink, report);
   try {
-    for await (const item of source) {
-      if (crashed) throw crashed.error;
-      if ('shared' in item) {
-        shared = report.sharedLines(item.shared);
-        progress = progressBar(err, item.total);
-        continue;
-      }
-      if ('refused' in item) {
-        finish({ patientId: item.patientId, error: item.refused, leftOut: 0, misplaced: 0 });
-        continue;
-      }
-      const task: AssessTask = { ...base, patientId: item.patientId, ndjson: item.ndjson, shared };
-      if (pool && inFlight.size < pool.threads.length * AHEAD_PER_WORKER) {
-        // Moved, not copied: the reader made the buffer for this task alone.
-        const run = pool.run(task, { transferList: [item.ndjson.buffer] }) as Promise<AssessResult>;
-        const done = run.then(
-          (result) => {
-            finish(result);
-            inFlight.delete(done);
-          },
-          (error: unknown) => {
-            crashed ??= { error };
-          },
-        );
-        inFlight.add(done);
-      } else {
-        finish(assessPatient(task));
-        await answersIn();
-      }
-    }
+    for await (const item of source) await pass.add(item);
+    await pass.finish();
   } finally {
-    // Also after an error: no task of this run may finish into the next one (reading whole).
-    await Promise.all(inFlight);
-    progress?.stop();
+    await pass.close();
   }
-  if (crashed) throw crashed.error;
-  return results.sort((a, b) => a.patientId.localeCompare(b.patientId));
+  return pass.outcome;
 }
 
 /** What the worker needs besides the patient: the assessment date and the options of the command line. */
 export type CohortOptions = Omit<AssessTask, 'patientId' | 'ndjson' | 'shared'>;
 
 /**
- * Assesses every patient of a Bulk Data folder with `pool`'s workers and this thread (the caller
- * owns the pool); the outputs (CSV rows or JSON texts) in patient id order.
+ * Assesses every patient of a Bulk Data folder with `workers` and this thread (the caller owns the
+ * pool), handing each output to `sink` in the order of Patient.ndjson (ndjson-stream.ts); how many
+ * patients failed (each said on stderr as its turn comes). An export not in that order is read
+ * whole: found while reading, the outputs so far are dropped (a file's partial copy); for a sink
+ * that cannot take them back (standard output), the order is checked before anything is written.
  */
 export async function assessFolder(
   folder: string,
   base: CohortOptions,
   err: NodeJS.WritableStream & { isTTY?: boolean },
-  pool: Piscina | undefined,
-): Promise<{ outputs: string[]; failed: number }> {
+  workers: Workers | undefined,
+  sink: OutputSink,
+): Promise<{ failed: number }> {
   for (const { name, why } of entriesNotRead(folder)) err.write(`${printable(name)} not read: ${why}\n`);
   if (ndjsonFiles(folder).length === 0) throw new UsageError(`${printable(folder)} holds no .ndjson files`);
-  let results: AssessResult[];
+  let problem = sink.restartable ? undefined : await orderProblem(folder);
   let report = new ReadReport();
-  try {
-    results = await runPatients(patientsInOrder(folder, report.options), pool, base, err, report);
-  } catch (error) {
-    if (!(error instanceof UnorderedExportError)) throw error;
-    err.write(`the export is not written patient by patient (${error.message}); reading it whole\n`);
+  let outcome: Outcome | undefined;
+  if (problem === undefined)
+    try {
+      outcome = await assessPatients(patientsInOrder(folder, report.options), workers, base, err, sink, report);
+    } catch (error) {
+      if (!(error instanceof UnorderedExportError)) throw error;
+      // Checked before, and found out of order now: the files changed while read.
+      if (!sink.restartable) throw new UsageError(`${printable(folder)} changed while read: ${error.message}`);
+      problem = error.message;
+      sink.restart();
+    }
+  if (!outcome) {
+    err.write(`the export is not written patient by patient (${problem}); reading it whole\n`);
     report = new ReadReport();
-    results = await runPatients(patientsInAnyOrder(folder, report.options), pool, base, err, report);
+    outcome = await assessPatients(patientsInAnyOrder(folder, report.options), workers, base, err, sink, report);
   }
   report.write(err);
-  return summarise(results, err);
-}
-
-function summarise(results: AssessResult[], err: NodeJS.WritableStream): { outputs: string[]; failed: number } {
-  const outputs: string[] = [];
-  let failed = 0;
-  let leftOut = 0;
-  let misplaced = 0;
-  let first: string | undefined;
-  for (const r of results) {
-    leftOut += r.leftOut;
-    misplaced += r.misplaced;
-    if ('output' in r) {
-      outputs.push(r.output);
-      first ??= r.firstLeftOut;
-    } else {
-      failed++;
-      err.write(`patient ${printable(r.patientId)}: ${printable(r.error)}\n`);
-    }
-  }
-  if (leftOut > 0) err.write(leftOutMessage(leftOut, { resource: first ?? '', message: '' }));
-  if (misplaced > 0)
-    err.write(
-      `${misplaced} resource(s) left out: the patient their reference names is not the one their line was read for\n`,
-    );
-  return { outputs, failed };
+  outcome.write(err);
+  return { failed: outcome.failed };
 }

@@ -16,10 +16,11 @@ import { engineSettings, loadClinicalContext, type ClinicalContext } from '../pr
 import { FileReadError, FileTooLargeError, readRegularFile } from '../read-file.js';
 import { assessFolder, leftOutMessage, UsageError } from './cohort.js';
 import { parse } from './args.js';
-import { assessmentCsvHeader, assessmentCsvRow } from './csv.js';
+import { assessmentCsvRow } from './csv.js';
 import { openOutput, OutputClosed, OutputError, type Output } from './output.js';
 import { startPool } from './pool.js';
 import { printable } from './printable.js';
+import { ReportWriter } from './report-writer.js';
 
 const USAGE = `Usage: cart-hematotox assess <bundle.json | bulk-data-folder> [options]
 
@@ -164,8 +165,13 @@ function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
   return { values, input: positionals[1], format, clinical };
 }
 
-/** Assesses the one patient of a Bundle file, in this thread. */
-function assessBundle(screened: Screened, asOf: string, setup: CliSetup, err: NodeJS.WritableStream): string[] {
+/** Assesses the one patient of a Bundle file, in this thread: its output, undefined when it failed (said on stderr). */
+function assessBundle(
+  screened: Screened,
+  asOf: string,
+  setup: CliSetup,
+  err: NodeJS.WritableStream,
+): string | undefined {
   try {
     const assessment = assess(screened.resources, {
       asOf,
@@ -173,30 +179,11 @@ function assessBundle(screened: Screened, asOf: string, setup: CliSetup, err: No
       ...engineSettings(setup.clinical),
       inputIssues: screened.issues,
     });
-    return [
-      setup.format === 'csv' ? assessmentCsvRow(assessment, setup.clinical) : JSON.stringify(assessment, null, 2),
-    ];
+    return setup.format === 'csv' ? assessmentCsvRow(assessment, setup.clinical) : JSON.stringify(assessment, null, 2);
   } catch (error) {
     if (!(error instanceof AssessmentInputError)) throw error;
     err.write(`patient (bundle): ${messageOf(error)}\n`);
-    return [];
-  }
-}
-
-/** The text of the run, in chunks: CSV (a header and one row each) or JSON (one object for a bundle, an array for a folder). */
-function* outputChunks(format: 'json' | 'csv', outputs: string[], isFolder: boolean): Generator<string> {
-  if (format === 'csv') {
-    yield `${assessmentCsvHeader()}\n`;
-    for (const row of outputs) yield `${row}\n`;
-  } else if (!isFolder) {
-    for (const text of outputs) yield `${text}\n`; // one assessment: the caller writes none when there is none
-  } else if (outputs.length === 0) yield '[]\n';
-  else {
-    // The array JSON.stringify(assessments, null, 2) would write, from each assessment's own text.
-    yield '[\n';
-    for (const [i, text] of outputs.entries())
-      yield `  ${text.replaceAll('\n', '\n  ')}${i < outputs.length - 1 ? ',' : ''}\n`;
-    yield ']\n';
+    return undefined;
   }
 }
 
@@ -239,42 +226,37 @@ async function runWith(
   }
   try {
     const isFolder = statSync(input).isDirectory();
-    let outputs: string[];
+    // Each patient's output is written as soon as it and those before it are done (cohort.ts).
+    const report = new ReportWriter(output, format, isFolder);
     let failed = 0;
     if (isFolder) {
-      const cohort = await assessFolder(
-        input,
-        {
-          asOf,
-          infusionDate: values['infusion-date'],
-          format,
-          clinical: {
-            thresholdsFile: values.thresholds,
-            localCodesFile: values['local-codes'],
-            timeZone: values['time-zone'] ?? 'UTC',
-          },
+      const options = {
+        asOf,
+        infusionDate: values['infusion-date'],
+        format,
+        clinical: {
+          thresholdsFile: values.thresholds,
+          localCodesFile: values['local-codes'],
+          timeZone: values['time-zone'] ?? 'UTC',
         },
-        err,
-        workers(),
-      );
-      outputs = cohort.outputs;
-      failed = cohort.failed;
+      };
+      ({ failed } = await assessFolder(input, options, err, workers(), report));
     } else {
       const screened = readBundle(input);
       if (screened.issues.length > 0) err.write(leftOutMessage(screened.issues.length, screened.issues[0]));
-      outputs = assessBundle(screened, asOf, setup, err);
-      failed = outputs.length === 0 ? 1 : 0;
+      const text = assessBundle(screened, asOf, setup, err);
+      if (text === undefined) failed = 1;
+      else await report.add(text);
     }
-    if (outputs.length === 0 && failed === 0) throw new AssessmentInputError(`${input}: no patient found`);
-    if (outputs.length === 0) {
+    if (report.written === 0 && failed === 0) throw new AssessmentInputError(`${input}: no patient found`);
+    if (report.written === 0) {
       // Nothing to report: an existing --out stays as it was (a header or `[]` alone would replace it).
       output.discard();
       err.write(`assessed 0 patient(s) as of ${asOf}, ${failed} failed: nothing written\n`);
       return 2;
     }
-    await output.write(outputChunks(format, outputs, isFolder));
-    await output.commit();
-    err.write(`assessed ${outputs.length} patient(s) as of ${asOf}${failed ? `, ${failed} failed` : ''}\n`);
+    await report.end();
+    err.write(`assessed ${report.written} patient(s) as of ${asOf}${failed ? `, ${failed} failed` : ''}\n`);
     return 0;
   } catch (error) {
     output.discard();
