@@ -24,6 +24,7 @@ import {
   type ReadOptions,
 } from './ndjson-stream.js';
 import { InOrder } from './in-order.js';
+import { onInterrupt } from './interrupt.js';
 import { AHEAD_PER_WORKER } from './pool.js';
 import { printable } from './printable.js';
 
@@ -60,6 +61,8 @@ function progressBar(err: NodeJS.WritableStream & { isTTY?: boolean }, total: nu
   const started = performance.now();
   let done = 0;
   const bar = bars.create(total, 0, { rate: '–' });
+  // Interrupted, the bar is put away first: it turned the terminal's line wrapping off.
+  const forget = onInterrupt(() => bars.stop());
   return {
     tick: () => {
       done++;
@@ -67,6 +70,7 @@ function progressBar(err: NodeJS.WritableStream & { isTTY?: boolean }, total: nu
     },
     note: (line) => bars.log(line),
     stop: () => {
+      forget();
       bars.update(); // the lines logged since the last redraw
       bars.stop();
     },

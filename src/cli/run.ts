@@ -17,6 +17,7 @@ import { FileReadError, FileTooLargeError, readRegularFile } from '../read-file.
 import { assessFolder, leftOutMessage, UsageError } from './cohort.js';
 import { parse } from './args.js';
 import { assessmentCsvRow } from './csv.js';
+import { exitOnSignals, onInterrupt } from './interrupt.js';
 import { openOutput, OutputClosed, OutputError, type Output } from './output.js';
 import { startPool } from './pool.js';
 import { printable } from './printable.js';
@@ -213,21 +214,50 @@ async function runWith(
 ): Promise<number> {
   const setup = setUp(argv, err);
   if (typeof setup === 'number') return setup;
-  const { values, input, format, clinical } = setup;
+  const { values, clinical } = setup;
   const asOf = values['as-of'] ?? todayIn(clinical.timeZone);
-  let output: Output;
+  const existed = values.out !== undefined && existsSync(values.out);
+  // Set up before --out's partial copy exists, which SIGINT, SIGTERM and SIGHUP then remove (interrupt.ts).
+  const run: RunState = { written: () => 0 };
+  const forget = onInterrupt(() => run.output?.discard());
+  const restoreSignals = exitOnSignals(err, (signal) => interruptedLine(signal, values.out, existed, run));
   try {
-    // Before any work: a --out that cannot be written fails now, not after the whole cohort.
-    output = openOutput(values.out, out);
-  } catch (error) {
-    if (!(error instanceof OutputError)) throw error;
-    err.write(`${messageOf(error)}\n`);
-    return 2;
+    try {
+      // Before any work: a --out that cannot be written fails now, not after the whole cohort.
+      run.output = openOutput(values.out, out);
+    } catch (error) {
+      if (!(error instanceof OutputError)) throw error;
+      err.write(`${messageOf(error)}\n`);
+      return 2;
+    }
+    return await writeReport(setup, asOf, run.output, err, workers, run);
+  } finally {
+    forget();
+    restoreSignals();
   }
+}
+
+/** What an interruption needs to know of the run: its output, once open, and how many patients were written. */
+interface RunState {
+  output?: Output;
+  written: () => number;
+}
+
+/** Assesses the input and writes the report to `output`; the exit code. */
+async function writeReport(
+  setup: CliSetup,
+  asOf: string,
+  output: Output,
+  err: NodeJS.WritableStream & { isTTY?: boolean },
+  workers: () => Piscina | undefined,
+  run: RunState,
+): Promise<number> {
+  const { values, input, format } = setup;
   try {
     const isFolder = statSync(input).isDirectory();
     // Each patient's output is written as soon as it and those before it are done (cohort.ts).
     const report = new ReportWriter(output, format, isFolder);
+    run.written = () => report.written;
     let failed = 0;
     if (isFolder) {
       const options = {
@@ -279,4 +309,14 @@ async function runWith(
     }
     throw error;
   }
+}
+
+/** The line said when a signal interrupts the run: what became of the output. */
+function interruptedLine(signal: NodeJS.Signals, out: string | undefined, existed: boolean, run: RunState): string {
+  const head = `interrupted (${signal})`;
+  if (out !== undefined && run.output?.restartable !== false)
+    return `${head}: nothing written, ${printable(out)} ${existed ? 'left as it was' : 'not created'}`;
+  const written = run.written();
+  if (written === 0) return `${head}: nothing written`;
+  return `${head}: ${out === undefined ? 'standard output' : printable(out)} has the first ${written} patient(s) only`;
 }
