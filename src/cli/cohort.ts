@@ -8,11 +8,12 @@
  * moves from the first patient (patients/s, ETA). An export not written patient by patient is read
  * whole instead.
  */
+import { getHeapStatistics } from 'node:v8';
 import { MultiBar } from 'cli-progress';
 import type { Piscina } from 'piscina';
 import type { AssessmentIssue } from '../clinical/types.js';
 import { screenResources } from '../fhir/resource-schemas.js';
-import assessPatient, { type AssessResult, type AssessTask } from './assess-worker.js';
+import assessPatient, { BEGUN, OVER, type AssessResult, type AssessTask } from './assess-worker.js';
 import {
   entriesNotRead,
   ndjsonFiles,
@@ -161,6 +162,33 @@ export function reorderWindow(workers: Workers | undefined): number {
   return (workers?.threads.length ?? 0) * AHEAD_PER_WORKER + MAIN_THREAD_LEAD;
 }
 
+/** Times a patient is sent to the workers when the worker it waited for dies before beginning it. */
+const MAX_SENDS = 3;
+
+/**
+ * The most bytes of lines the main thread assesses a patient with: a small part of its heap. Parsed,
+ * JSON takes up to some 16 times its bytes (a line of `{},` repeated); a patient that exhausted the
+ * heap of the main thread would end the process (V8 aborts it, no cleanup, no report), where a
+ * worker's death costs that patient alone. Real records are a few MB; the default heap is sized
+ * from the machine's memory (4 GB on most), `--max-old-space-size` sets it.
+ */
+function mainThreadMaxBytes(): number {
+  return getHeapStatistics().heap_size_limit / 64;
+}
+
+/** The failed result of a patient whose worker died (`state`: whether it had begun it). */
+function workerDied(task: AssessTask, error: unknown, state: number): AssessResult {
+  const { code, message } = error as NodeJS.ErrnoException;
+  const mb = Math.round(getHeapStatistics().heap_size_limit / 1_048_576);
+  const why =
+    state !== BEGUN
+      ? `the worker threads it was sent to stopped ${MAX_SENDS} times before beginning it (last: ${message})`
+      : code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? `the worker assessing this patient ran out of memory (this patient's lines, parsed, need more than a thread's ${mb} MB heap)`
+        : `the worker assessing this patient stopped (${message})`;
+  return { patientId: task.patientId, error: `${why}; not assessed`, leftOut: 0, misplaced: 0 };
+}
+
 /** What the patients' results add up to, told once the run is over. */
 class Outcome {
   failed = 0;
@@ -209,6 +237,7 @@ class CohortPass {
   private readonly order: InOrder<AssessResult>;
   private shared: string[] = [];
   private progress: Progress;
+  private readonly mainThreadMax = mainThreadMaxBytes();
 
   constructor(
     private readonly workers: Workers | undefined,
@@ -233,8 +262,8 @@ class CohortPass {
       return;
     }
     const task: AssessTask = { ...this.base, patientId: item.patientId, ndjson: item.ndjson, shared: this.shared };
-    if (this.workers && this.inFlight.size < this.workers.threads.length * AHEAD_PER_WORKER)
-      this.send(index, task, item.ndjson.buffer);
+    const ahead = this.inFlight.size >= (this.workers?.threads.length ?? 0) * AHEAD_PER_WORKER;
+    if (this.workers && (!ahead || task.ndjson.byteLength > this.mainThreadMax)) this.send(index, task);
     else {
       this.order.settle(index, assessPatient(task));
       await answersIn();
@@ -243,24 +272,40 @@ class CohortPass {
 
   /** Resolves once every patient's output is written; rejects with the first failure. */
   async finish(): Promise<void> {
-    await Promise.all(this.inFlight);
+    await this.landed();
     await this.order.drained();
   }
 
   /** Also after an error: no task of this pass may finish, nor its output be written, into the next one (reading whole). */
   async close(): Promise<void> {
     const stopping = this.order.stop();
-    await Promise.all(this.inFlight);
+    await this.landed();
     await stopping;
     this.progress.stop();
   }
 
-  private send(index: number, task: AssessTask, bytes: ArrayBuffer): void {
-    // Moved, not copied: the reader made the buffer for this task alone.
-    const run = this.workers?.run(task, { transferList: [bytes] }) as Promise<AssessResult>;
+  /** Resolves once no task is with the workers (a task sent again is in flight anew). */
+  private async landed(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+
+  /**
+   * Sends a patient to the workers. Should the worker die (out of memory, say: piscina then fails
+   * all its tasks and starts another), the patient it was assessing is failed, and those still
+   * waiting in its queue are sent again, up to {@link MAX_SENDS} times in all.
+   */
+  private send(index: number, task: AssessTask, sends = 1): void {
+    const progress = new Int32Array(new SharedArrayBuffer(4));
+    const run = this.workers?.run({ ...task, progress }) as Promise<AssessResult>;
     const done = run.then(
       (result) => this.order.settle(index, result),
-      (error: unknown) => this.order.fail(error), // this patient will never be written: the run ends
+      (error: unknown) => {
+        const state = Atomics.load(progress, 0);
+        // It threw (as it would have in the main thread): a fault of the program, which ends the run.
+        if (state === OVER) this.order.fail(error);
+        else if (state === BEGUN || sends >= MAX_SENDS) this.order.settle(index, workerDied(task, error, state));
+        else this.send(index, task, sends + 1);
+      },
     );
     this.inFlight.add(done);
     void done.then(() => this.inFlight.delete(done));

@@ -16,7 +16,7 @@
  * decides, parsing the line, whenever that is not certain (more than one such key, a contained
  * resource, a JSON escape in the reference). A line that is not valid UTF-8 is left out (and told):
  * each chunk's lines are checked in one pass, line by line only in a chunk that fails
- * ({@link Chunk.validUtf8}). Each patient's lines leave as one buffer of their own, moved (not copied) to a worker,
+ * ({@link Chunk.validUtf8}). Each patient's lines leave as one buffer of their own, shared (not copied) with a worker,
  * which decodes, splits ({@link ndjsonLines}) and parses them, and checks each owner
  * (cli/assess-worker.ts).
  */
@@ -32,7 +32,7 @@ import { printable } from './printable.js';
 /** One patient's lines: UTF-8, each line ended by '\n' (read back with {@link ndjsonLines}). */
 export interface PatientLines {
   patientId: string;
-  ndjson: Buffer<ArrayBuffer>;
+  ndjson: Buffer<SharedArrayBuffer>;
 }
 
 /** What the readers yield first: the lines that go with every patient, and how many patients follow. */
@@ -600,13 +600,14 @@ class PatientBytes {
   }
 
   /**
-   * The lines in a buffer of their own, each ended by '\n'. Not from Node's shared pool (which
-   * small Buffers come from): the caller moves its ArrayBuffer to a worker.
+   * The lines in a buffer of their own, each ended by '\n': shared memory, which a worker reads
+   * without a copy, and which stays readable here should that worker die before it gets to them
+   * (the patient is then sent to another, cli/cohort.ts). A moved ArrayBuffer would die with it.
    */
-  take(): Buffer<ArrayBuffer> {
+  take(): Buffer<SharedArrayBuffer> {
     let size = 0;
     for (const r of this.ranges) size += r.next - r.start + (ended(r) ? 0 : 1);
-    const out = Buffer.allocUnsafeSlow(size);
+    const out = Buffer.from(new SharedArrayBuffer(size));
     let at = 0;
     for (const r of this.ranges) {
       at += r.bytes.copy(out, at, r.start, r.next);

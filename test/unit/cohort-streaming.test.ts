@@ -5,11 +5,12 @@
  * outputs come in the reader's order whatever order the workers answer in.
  *
  * The reader is a generator that counts what it is asked for; the worker pool is one that answers
- * in an order the test chooses (a real pool's order depends on timing). The patients are assessed
- * for real (assess-worker.ts).
+ * in an order the test chooses (a real pool's order depends on timing), or fails tasks as piscina
+ * does when a worker dies (a real death: test/integration/cli-worker-crash.test.ts). The patients
+ * are assessed for real (assess-worker.ts).
  */
 import { describe, expect, test } from '@jest/globals';
-import assessPatient, { type AssessResult, type AssessTask } from '../../src/cli/assess-worker.js';
+import assessPatient, { BEGUN, OVER, type AssessResult, type AssessTask } from '../../src/cli/assess-worker.js';
 import {
   assessPatients,
   reorderWindow,
@@ -35,7 +36,9 @@ function reader(n: number): { items: AsyncGenerator<CohortItem>; pulled: () => n
     yield { shared: [], total: n };
     for (let i = 0; i < n; i++) {
       pulled++;
-      const ndjson = Buffer.from(`{"resourceType":"Patient","id":"${idOf(i)}"}\n`);
+      const line = Buffer.from(`{"resourceType":"Patient","id":"${idOf(i)}"}\n`);
+      const ndjson = Buffer.from(new SharedArrayBuffer(line.length)); // as the reader makes them
+      line.copy(ndjson);
       yield { patientId: idOf(i), ndjson };
     }
   }
@@ -125,4 +128,90 @@ describe('the cohort run streams its outputs through a bounded window', () => {
     expect(rowIds(sink.texts)).toEqual(Array.from({ length: n }, (_, i) => idOf(i)));
     expect(Math.max(...pending)).toBeLessThanOrEqual(window + 1);
   }, 30_000);
+});
+
+/** A sink that takes everything at once. */
+function openSink(): OutputSink & { texts: string[]; written: number } {
+  return {
+    texts: [],
+    written: 0,
+    add(text) {
+      this.texts.push(text);
+      this.written++;
+      return Promise.resolve();
+    },
+    restartable: false,
+    restart: () => undefined,
+  };
+}
+
+/** As piscina fails every task of a worker that died: the same error for each. */
+const outOfMemory = Object.assign(new Error('Worker terminated due to reaching memory limit: JS heap out of memory'), {
+  code: 'ERR_WORKER_OUT_OF_MEMORY',
+});
+
+describe('a worker that dies costs the patient it was assessing, not the run', () => {
+  test('the patient it had begun fails with the reason; one waiting in its queue is sent again and assessed', async () => {
+    const sent: string[] = [];
+    const workers = {
+      threads: [{}],
+      run: (task: AssessTask) => {
+        sent.push(task.patientId);
+        if (task.patientId === idOf(1)) {
+          if (task.progress) Atomics.store(task.progress, 0, BEGUN); // it began, and the worker died in it
+          return Promise.reject(outOfMemory);
+        }
+        // Waiting behind it in the dead worker's queue, never begun: failed alike, the first time.
+        if (task.patientId === idOf(2) && sent.filter((id) => id === idOf(2)).length === 1)
+          return Promise.reject(outOfMemory);
+        return Promise.resolve(assessPatient(task));
+      },
+    } as unknown as Workers;
+    const said: string[] = [];
+    const stderr = { write: (line: string) => said.push(line) } as unknown as NodeJS.WritableStream;
+    const sink = openSink();
+    expect((await assessPatients(reader(5).items, workers, OPTIONS, stderr, sink)).failed).toBe(1);
+    expect(said).toEqual([
+      expect.stringMatching(
+        /^patient p0001: the worker assessing this patient ran out of memory \(this patient's lines, parsed, need more than a thread's \d+ MB heap\); not assessed\n$/,
+      ),
+    ]);
+    expect(rowIds(sink.texts)).toEqual([idOf(0), idOf(2), idOf(3), idOf(4)]);
+    expect(sent.filter((id) => id === idOf(2))).toHaveLength(2);
+  });
+
+  test('a patient whose workers die each time before they begin it is failed after 3 sendings, not sent forever', async () => {
+    const sent: string[] = [];
+    const workers = {
+      threads: [{}],
+      run: (task: AssessTask) => {
+        sent.push(task.patientId);
+        return task.patientId === idOf(0)
+          ? Promise.reject(new Error('worker exited with code: 1'))
+          : Promise.resolve(assessPatient(task));
+      },
+    } as unknown as Workers;
+    const said: string[] = [];
+    const stderr = { write: (line: string) => said.push(line) } as unknown as NodeJS.WritableStream;
+    const sink = openSink();
+    expect((await assessPatients(reader(2).items, workers, OPTIONS, stderr, sink)).failed).toBe(1);
+    expect(said).toEqual([
+      'patient p0000: the worker threads it was sent to stopped 3 times before beginning it (last: worker exited with code: 1); not assessed\n',
+    ]);
+    expect([idOf(0), idOf(1)].map((id) => sent.filter((s) => s === id).length)).toEqual([3, 1]);
+    expect(rowIds(sink.texts)).toEqual([idOf(1)]);
+  });
+
+  test('a task that threw in the worker (a fault of the program, not a death) ends the run with its error, as in the main thread', async () => {
+    const fault = new TypeError('x is undefined');
+    const workers = {
+      threads: [{}],
+      run: (task: AssessTask) => {
+        if (task.patientId !== idOf(1)) return Promise.resolve(assessPatient(task));
+        if (task.progress) Atomics.store(task.progress, 0, OVER); // as assessPatient's finally leaves it
+        return Promise.reject(fault);
+      },
+    } as unknown as Workers;
+    await expect(assessPatients(reader(3).items, workers, OPTIONS, err, openSink())).rejects.toBe(fault);
+  });
 });
