@@ -9,11 +9,9 @@
  * whole instead.
  */
 import { getHeapStatistics } from 'node:v8';
-import { MultiBar } from 'cli-progress';
 import type { Piscina } from 'piscina';
-import type { AssessmentIssue } from '../clinical/types.js';
-import { screenResources } from '../fhir/resource-schemas.js';
 import assessPatient, { BEGUN, OVER, type AssessResult, type AssessTask } from './assess-worker.js';
+import { Outcome, ReadReport } from './cohort-report.js';
 import {
   entriesNotRead,
   ndjsonFiles,
@@ -22,125 +20,13 @@ import {
   patientsInOrder,
   UnorderedExportError,
   type CohortItem,
-  type ReadOptions,
 } from './ndjson-stream.js';
 import { InOrder } from './in-order.js';
-import { onInterrupt } from './interrupt.js';
 import { AHEAD_PER_WORKER } from './pool.js';
 import { printable } from './printable.js';
+import { noBar, progressBar, type Progress } from './progress.js';
 
 export class UsageError extends Error {}
-
-export function leftOutMessage(
-  count: number,
-  first: Pick<AssessmentIssue, 'resource' | 'message'> | undefined,
-): string {
-  const what = printable(`${first?.resource ?? ''} ${first?.message ?? ''}`);
-  return `${count} resource(s) left out: not the shape the engine reads (first: ${what})\n`;
-}
-
-interface Progress {
-  tick(): void;
-  /** Writes a line (ended by '\n') on stderr, above the bar when there is one. */
-  note(line: string): void;
-  stop(): void;
-}
-
-/** No bar: lines go straight to stderr. */
-function noBar(err: NodeJS.WritableStream): Progress {
-  return { tick: () => undefined, note: (line) => void err.write(line), stop: () => undefined };
-}
-
-function progressBar(err: NodeJS.WritableStream & { isTTY?: boolean }, total: number): Progress {
-  if (!err.isTTY || total < 20) return noBar(err);
-  // A MultiBar of one: it writes log lines above the bar (a SingleBar's would be drawn over).
-  const bars = new MultiBar({
-    format: 'assessing {bar} {value}/{total} patients | {rate} patients/s | ETA {eta_formatted}',
-    stream: err,
-    etaBuffer: 50,
-  });
-  const started = performance.now();
-  let done = 0;
-  const bar = bars.create(total, 0, { rate: '–' });
-  // Interrupted, the bar is put away first: it turned the terminal's line wrapping off.
-  const forget = onInterrupt(() => bars.stop());
-  return {
-    tick: () => {
-      done++;
-      bar.update(done, { rate: (done / ((performance.now() - started) / 1000)).toFixed(1) });
-    },
-    note: (line) => bars.log(line),
-    stop: () => {
-      forget();
-      bars.update(); // the lines logged since the last redraw
-      bars.stop();
-    },
-  };
-}
-
-/** Lines left out for one reason: how many, and where the first was. */
-class Tally {
-  count = 0;
-  first: string | undefined;
-
-  constructor(private readonly message: (count: number, first: string) => string) {}
-
-  readonly add = (where: string): void => {
-    this.count++;
-    this.first ??= where;
-  };
-
-  write(err: NodeJS.WritableStream): void {
-    if (this.count > 0) err.write(`${this.message(this.count, printable(this.first ?? ''))}\n`);
-  }
-}
-
-/** Lines the reader left out, said once at the end of the run. */
-class ReadReport {
-  private readonly unassigned = new Tally(
-    (n, first) => `${n} line(s) left out: no patient reference could be read, or not a resource (first: ${first})`,
-  );
-  private readonly unparsed = new Tally(
-    (n, first) =>
-      `${n} line(s) left out: not JSON, and no patient reference could be found in them (first: ${first}); an export cut short ends with such a line`,
-  );
-  private readonly orphans = new Tally(
-    (n, first) => `${n} line(s) left out: the patient they name is not in Patient.ndjson (first: ${first})`,
-  );
-  private readonly invalidUtf8 = new Tally((n, first) => `${n} line(s) left out: not valid UTF-8 (first: ${first})`);
-  private readonly medications = new Tally(
-    (n, first) => `${n} resource(s) left out: not the shape the engine reads (first: ${first})`,
-  );
-
-  /** The reader's callbacks, each counting into its tally. */
-  readonly options: ReadOptions = {
-    onUnassigned: this.unassigned.add,
-    onOrphan: this.orphans.add,
-    onUnparsed: this.unparsed.add,
-    onInvalidUtf8: this.invalidUtf8.add,
-  };
-
-  /** The Medication lines every patient gets: screened here, once, like any resource; the others left out. */
-  sharedLines(lines: string[]): string[] {
-    const kept: string[] = [];
-    for (const line of lines) {
-      let issue: Pick<AssessmentIssue, 'resource' | 'message'> | undefined;
-      try {
-        issue = screenResources([JSON.parse(line) as unknown]).issues[0];
-      } catch {
-        issue = { resource: 'Medication', message: 'a line is not JSON' };
-      }
-      if (!issue) kept.push(line);
-      else this.medications.add([issue.resource, issue.message].filter(Boolean).join(' '));
-    }
-    return kept;
-  }
-
-  write(err: NodeJS.WritableStream): void {
-    for (const tally of [this.invalidUtf8, this.unassigned, this.unparsed, this.orphans, this.medications])
-      tally.write(err);
-  }
-}
 
 /** Lets the workers' answers in (message events wait for the event loop, which a busy reader may not reach). */
 function answersIn(): Promise<void> {
@@ -187,29 +73,6 @@ function workerDied(task: AssessTask, error: unknown, state: number): AssessResu
         ? `the worker assessing this patient ran out of memory (this patient's lines, parsed, need more than a thread's ${mb} MB heap)`
         : `the worker assessing this patient stopped (${message})`;
   return { patientId: task.patientId, error: `${why}; not assessed`, leftOut: 0, misplaced: 0 };
-}
-
-/** What the patients' results add up to, told once the run is over. */
-class Outcome {
-  failed = 0;
-  leftOut = 0;
-  misplaced = 0;
-  firstLeftOut: string | undefined;
-
-  add(result: AssessResult): void {
-    this.leftOut += result.leftOut;
-    this.misplaced += result.misplaced;
-    if ('output' in result) this.firstLeftOut ??= result.firstLeftOut;
-    else this.failed++;
-  }
-
-  write(err: NodeJS.WritableStream): void {
-    if (this.leftOut > 0) err.write(leftOutMessage(this.leftOut, { resource: this.firstLeftOut ?? '', message: '' }));
-    if (this.misplaced > 0)
-      err.write(
-        `${this.misplaced} resource(s) left out: the patient their reference names is not the one their line was read for\n`,
-      );
-  }
 }
 
 /** Where the outputs go, in the reader's order (report-writer.ts). */
