@@ -1,7 +1,7 @@
 /**
  * One patient of the CLI, in a worker thread (piscina) or in the main thread (cli/cohort.ts):
  * decodes, parses, screens and assesses the patient's NDJSON lines and answers with the output
- * already formatted (a CSV row or a JSON text). The lines come as the bytes of the files (moved,
+ * already formatted (a CSV row or a JSON text). The lines come as the bytes of the files (shared,
  * not copied, between threads), so that decoding and splitting happen in the thread that assesses
  * rather than on the main thread that reads for all.
  */
@@ -24,7 +24,16 @@ export interface AssessTask {
   infusionDate: string | undefined;
   format: 'json' | 'csv';
   clinical: { thresholdsFile: string | undefined; localCodesFile: string | undefined; timeZone: string };
+  /**
+   * Where a worker marks the task {@link BEGUN} and then {@link OVER} (shared memory, one Int32): a
+   * worker that dies fails all its tasks alike, and this tells the patient it died on (begun, not
+   * over) from those still waiting in its queue (not begun) and from a task that threw (over).
+   */
+  progress?: Int32Array<SharedArrayBuffer>;
 }
+
+export const BEGUN = 1;
+export const OVER = 2;
 
 export type AssessResult =
   | { patientId: string; output: string; leftOut: number; firstLeftOut?: string; misplaced: number }
@@ -40,6 +49,16 @@ function clinicalFor(task: AssessTask): ClinicalContext {
 }
 
 export default function assessPatient(task: AssessTask): AssessResult {
+  if (task.progress) Atomics.store(task.progress, 0, BEGUN);
+  try {
+    return assessNow(task);
+  } finally {
+    // Not reached when the thread is ended mid-way (out of memory): the task stays begun.
+    if (task.progress) Atomics.store(task.progress, 0, OVER);
+  }
+}
+
+function assessNow(task: AssessTask): AssessResult {
   const clinical = clinicalFor(task);
   const parsed: unknown[] = [];
   const unparsed: AssessmentIssue[] = [];

@@ -1,242 +1,247 @@
 /**
  * A Bulk Data folder assessed patient by patient in worker threads (piscina, one per core but one)
  * and in the main thread: the reader (ndjson-stream.ts) hands each patient's lines over as soon as
- * the patient is complete, so memory holds the patients in flight, and the progress bar moves from
- * the first patient (patients/s, ETA). An export not written patient by patient is read whole instead.
+ * the patient is complete, and each patient's output is handed to the report (report-writer.ts) as
+ * soon as it and every patient before it (in the reader's order) are done, through a bounded
+ * reorder window (in-order.ts). Memory holds the patients in flight and the window's outputs,
+ * whatever the size of the export; while the output is slow, the reading waits. The progress bar
+ * moves from the first patient (patients/s, ETA). An export not written patient by patient is read
+ * whole instead.
  */
-import { SingleBar } from 'cli-progress';
+import { getHeapStatistics } from 'node:v8';
 import type { Piscina } from 'piscina';
-import type { AssessmentIssue } from '../clinical/types.js';
-import { screenResources } from '../fhir/resource-schemas.js';
-import assessPatient, { type AssessResult, type AssessTask } from './assess-worker.js';
+import assessPatient, { BEGUN, OVER, type AssessResult, type AssessTask } from './assess-worker.js';
+import { Outcome, ReadReport } from './cohort-report.js';
 import {
   entriesNotRead,
   ndjsonFiles,
+  orderProblem,
   patientsInAnyOrder,
   patientsInOrder,
   UnorderedExportError,
   type CohortItem,
-  type ReadOptions,
 } from './ndjson-stream.js';
+import { InOrder } from './in-order.js';
 import { AHEAD_PER_WORKER } from './pool.js';
 import { printable } from './printable.js';
+import { noBar, progressBar, type Progress } from './progress.js';
 
 export class UsageError extends Error {}
-
-export function leftOutMessage(
-  count: number,
-  first: Pick<AssessmentIssue, 'resource' | 'message'> | undefined,
-): string {
-  const what = printable(`${first?.resource ?? ''} ${first?.message ?? ''}`);
-  return `${count} resource(s) left out: not the shape the engine reads (first: ${what})\n`;
-}
-
-interface Progress {
-  tick(): void;
-  stop(): void;
-}
-
-function progressBar(err: NodeJS.WritableStream & { isTTY?: boolean }, total: number): Progress {
-  if (!err.isTTY || total < 20) return { tick: () => undefined, stop: () => undefined };
-  const bar = new SingleBar({
-    format: 'assessing {bar} {value}/{total} patients | {rate} patients/s | ETA {eta_formatted}',
-    stream: err,
-    etaBuffer: 50,
-  });
-  const started = performance.now();
-  let done = 0;
-  bar.start(total, 0, { rate: '–' });
-  return {
-    tick: () => {
-      done++;
-      bar.update(done, { rate: (done / ((performance.now() - started) / 1000)).toFixed(1) });
-    },
-    stop: () => bar.stop(),
-  };
-}
-
-/** Lines left out for one reason: how many, and where the first was. */
-class Tally {
-  count = 0;
-  first: string | undefined;
-
-  constructor(private readonly message: (count: number, first: string) => string) {}
-
-  readonly add = (where: string): void => {
-    this.count++;
-    this.first ??= where;
-  };
-
-  write(err: NodeJS.WritableStream): void {
-    if (this.count > 0) err.write(`${this.message(this.count, printable(this.first ?? ''))}\n`);
-  }
-}
-
-/** Lines the reader left out, said once at the end of the run. */
-class ReadReport {
-  private readonly unassigned = new Tally(
-    (n, first) => `${n} line(s) left out: no patient reference could be read, or not a resource (first: ${first})`,
-  );
-  private readonly unparsed = new Tally(
-    (n, first) =>
-      `${n} line(s) left out: not JSON, and no patient reference could be found in them (first: ${first}); an export cut short ends with such a line`,
-  );
-  private readonly orphans = new Tally(
-    (n, first) => `${n} line(s) left out: the patient they name is not in Patient.ndjson (first: ${first})`,
-  );
-  private readonly invalidUtf8 = new Tally((n, first) => `${n} line(s) left out: not valid UTF-8 (first: ${first})`);
-  private readonly medications = new Tally(
-    (n, first) => `${n} resource(s) left out: not the shape the engine reads (first: ${first})`,
-  );
-
-  /** The reader's callbacks, each counting into its tally. */
-  readonly options: ReadOptions = {
-    onUnassigned: this.unassigned.add,
-    onOrphan: this.orphans.add,
-    onUnparsed: this.unparsed.add,
-    onInvalidUtf8: this.invalidUtf8.add,
-  };
-
-  /** The Medication lines every patient gets: screened here, once, like any resource; the others left out. */
-  sharedLines(lines: string[]): string[] {
-    const kept: string[] = [];
-    for (const line of lines) {
-      let issue: Pick<AssessmentIssue, 'resource' | 'message'> | undefined;
-      try {
-        issue = screenResources([JSON.parse(line) as unknown]).issues[0];
-      } catch {
-        issue = { resource: 'Medication', message: 'a line is not JSON' };
-      }
-      if (!issue) kept.push(line);
-      else this.medications.add([issue.resource, issue.message].filter(Boolean).join(' '));
-    }
-    return kept;
-  }
-
-  write(err: NodeJS.WritableStream): void {
-    for (const tally of [this.invalidUtf8, this.unassigned, this.unparsed, this.orphans, this.medications])
-      tally.write(err);
-  }
-}
 
 /** Lets the workers' answers in (message events wait for the event loop, which a busy reader may not reach). */
 function answersIn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** What the cohort run needs of the worker pool (piscina): its threads, and a task run. */
+export type Workers = Pick<Piscina, 'run' | 'threads'>;
+
 /**
- * Runs every patient of `source` through the workers, and through the main thread whenever the
- * workers have enough ahead: reading costs the main thread little, and a worker in its place costs
- * a thread start, a module load and a JIT warm-up of its own (measured on 2 cores: 10% less CPU
- * in all, 10% sooner done than with a worker per core). The main thread also assesses the first
- * patients while the workers are still loading. Outputs in patient id order.
+ * Patients the main thread may assess ahead of the workers' oldest answer, in the reorder window:
+ * it assesses the first patients while the workers still load their modules (about 0.2 s), and its
+ * outputs wait there for the workers' (a JSON output is some 16 kB: 32 of them, half a MB).
  */
-async function runPatients(
-  source: AsyncGenerator<CohortItem>,
-  pool: Piscina | undefined,
+const MAIN_THREAD_LEAD = 32;
+
+/** Patients between being read and being written, at most: what the workers have ahead, and the main thread's lead. */
+export function reorderWindow(workers: Workers | undefined): number {
+  return (workers?.threads.length ?? 0) * AHEAD_PER_WORKER + MAIN_THREAD_LEAD;
+}
+
+/** Times a patient is sent to the workers when the worker it waited for dies before beginning it. */
+const MAX_SENDS = 3;
+
+/**
+ * The most bytes of lines the main thread assesses a patient with: a small part of its heap. Parsed,
+ * JSON takes up to some 16 times its bytes (a line of `{},` repeated); a patient that exhausted the
+ * heap of the main thread would end the process (V8 aborts it, no cleanup, no report), where a
+ * worker's death costs that patient alone. Real records are a few MB; the default heap is sized
+ * from the machine's memory (4 GB on most), `--max-old-space-size` sets it.
+ */
+function mainThreadMaxBytes(): number {
+  return getHeapStatistics().heap_size_limit / 64;
+}
+
+/** The failed result of a patient whose worker died (`state`: whether it had begun it). */
+function workerDied(task: AssessTask, error: unknown, state: number): AssessResult {
+  const { code, message } = error as NodeJS.ErrnoException;
+  const mb = Math.round(getHeapStatistics().heap_size_limit / 1_048_576);
+  const why =
+    state !== BEGUN
+      ? `the worker threads it was sent to stopped ${MAX_SENDS} times before beginning it (last: ${message})`
+      : code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? `the worker assessing this patient ran out of memory (this patient's lines, parsed, need more than a thread's ${mb} MB heap)`
+        : `the worker assessing this patient stopped (${message})`;
+  return { patientId: task.patientId, error: `${why}; not assessed`, leftOut: 0, misplaced: 0 };
+}
+
+/** Where the outputs go, in the reader's order (report-writer.ts). */
+export interface OutputSink {
+  /** Takes one patient's output; resolves once the output has taken it (waits while it is slow). */
+  add(text: string): Promise<void>;
+  /** Whether what was written can be taken back ({@link restart}): a file can, standard output cannot. */
+  readonly restartable: boolean;
+  /** Drops what was written, for a run read again from the start. */
+  restart(): void;
+  readonly written: number;
+}
+
+/**
+ * One pass over the patients of a reader: each goes to the workers, or to the main thread whenever
+ * the workers have enough ahead (reading costs the main thread little, and a worker in its place
+ * costs a thread start, a module load and a JIT warm-up of its own: measured on 2 cores, 10% less
+ * CPU in all, 10% sooner done than with a worker per core). The main thread also assesses the first
+ * patients while the workers are still loading. Every patient takes a place in the reorder window
+ * before it is assessed, and leaves it once its output is written (or its failure said).
+ */
+class CohortPass {
+  readonly outcome = new Outcome();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly order: InOrder<AssessResult>;
+  private shared: string[] = [];
+  private progress: Progress;
+  private readonly mainThreadMax = mainThreadMaxBytes();
+
+  constructor(
+    private readonly workers: Workers | undefined,
+    private readonly base: CohortOptions,
+    private readonly err: NodeJS.WritableStream & { isTTY?: boolean },
+    private readonly sink: OutputSink,
+    private readonly report: ReadReport,
+  ) {
+    this.order = new InOrder(reorderWindow(workers), (result) => this.handOn(result));
+    this.progress = noBar(err);
+  }
+
+  async add(item: CohortItem): Promise<void> {
+    if ('shared' in item) {
+      this.shared = this.report.sharedLines(item.shared);
+      this.progress = progressBar(this.err, item.total);
+      return;
+    }
+    const index = await this.order.slot(); // waits while the output is slow
+    if ('refused' in item) {
+      this.order.settle(index, { patientId: item.patientId, error: item.refused, leftOut: 0, misplaced: 0 });
+      return;
+    }
+    const task: AssessTask = { ...this.base, patientId: item.patientId, ndjson: item.ndjson, shared: this.shared };
+    const ahead = this.inFlight.size >= (this.workers?.threads.length ?? 0) * AHEAD_PER_WORKER;
+    if (this.workers && (!ahead || task.ndjson.byteLength > this.mainThreadMax)) this.send(index, task);
+    else {
+      this.order.settle(index, assessPatient(task));
+      await answersIn();
+    }
+  }
+
+  /** Resolves once every patient's output is written; rejects with the first failure. */
+  async finish(): Promise<void> {
+    await this.landed();
+    await this.order.drained();
+  }
+
+  /** Also after an error: no task of this pass may finish, nor its output be written, into the next one (reading whole). */
+  async close(): Promise<void> {
+    const stopping = this.order.stop();
+    await this.landed();
+    await stopping;
+    this.progress.stop();
+  }
+
+  /** Resolves once no task is with the workers (a task sent again is in flight anew). */
+  private async landed(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+
+  /**
+   * Sends a patient to the workers. Should the worker die (out of memory, say: piscina then fails
+   * all its tasks and starts another), the patient it was assessing is failed, and those still
+   * waiting in its queue are sent again, up to {@link MAX_SENDS} times in all.
+   */
+  private send(index: number, task: AssessTask, sends = 1): void {
+    const progress = new Int32Array(new SharedArrayBuffer(4));
+    const run = this.workers?.run({ ...task, progress }) as Promise<AssessResult>;
+    const done = run.then(
+      (result) => this.order.settle(index, result),
+      (error: unknown) => {
+        const state = Atomics.load(progress, 0);
+        // It threw (as it would have in the main thread): a fault of the program, which ends the run.
+        if (state === OVER) this.order.fail(error);
+        else if (state === BEGUN || sends >= MAX_SENDS) this.order.settle(index, workerDied(task, error, state));
+        else this.send(index, task, sends + 1);
+      },
+    );
+    this.inFlight.add(done);
+    void done.then(() => this.inFlight.delete(done));
+  }
+
+  private async handOn(result: AssessResult): Promise<void> {
+    this.outcome.add(result);
+    this.progress.tick();
+    if ('output' in result) await this.sink.add(result.output);
+    else this.progress.note(`patient ${printable(result.patientId)}: ${printable(result.error)}\n`);
+  }
+}
+
+/**
+ * Assesses every patient of `source` (a reader of ndjson-stream.ts) with `workers` and this thread,
+ * handing each output to `sink` in the reader's order; what the results add up to.
+ */
+export async function assessPatients(
+  source: AsyncIterable<CohortItem>,
+  workers: Workers | undefined,
   base: CohortOptions,
   err: NodeJS.WritableStream & { isTTY?: boolean },
-  report: ReadReport,
-): Promise<AssessResult[]> {
-  const results: AssessResult[] = [];
-  const inFlight = new Set<Promise<void>>();
-  let crashed: { error: unknown } | undefined;
-  let shared: string[] = [];
-  let progress: Progress | undefined;
-  const finish = (result: AssessResult): void => {
-    results.push(result);
-    progress?.tick();
-  };
+  sink: OutputSink,
+  report = new ReadReport(),
+): Promise<Outcome> {
+  const pass = new CohortPass(workers, base, err, sink, report);
   try {
-    for await (const item of source) {
-      if (crashed) throw crashed.error;
-      if ('shared' in item) {
-        shared = report.sharedLines(item.shared);
-        progress = progressBar(err, item.total);
-        continue;
-      }
-      if ('refused' in item) {
-        finish({ patientId: item.patientId, error: item.refused, leftOut: 0, misplaced: 0 });
-        continue;
-      }
-      const task: AssessTask = { ...base, patientId: item.patientId, ndjson: item.ndjson, shared };
-      if (pool && inFlight.size < pool.threads.length * AHEAD_PER_WORKER) {
-        // Moved, not copied: the reader made the buffer for this task alone.
-        const run = pool.run(task, { transferList: [item.ndjson.buffer] }) as Promise<AssessResult>;
-        const done = run.then(
-          (result) => {
-            finish(result);
-            inFlight.delete(done);
-          },
-          (error: unknown) => {
-            crashed ??= { error };
-          },
-        );
-        inFlight.add(done);
-      } else {
-        finish(assessPatient(task));
-        await answersIn();
-      }
-    }
+    for await (const item of source) await pass.add(item);
+    await pass.finish();
   } finally {
-    // Also after an error: no task of this run may finish into the next one (reading whole).
-    await Promise.all(inFlight);
-    progress?.stop();
+    await pass.close();
   }
-  if (crashed) throw crashed.error;
-  return results.sort((a, b) => a.patientId.localeCompare(b.patientId));
+  return pass.outcome;
 }
 
 /** What the worker needs besides the patient: the assessment date and the options of the command line. */
 export type CohortOptions = Omit<AssessTask, 'patientId' | 'ndjson' | 'shared'>;
 
 /**
- * Assesses every patient of a Bulk Data folder with `pool`'s workers and this thread (the caller
- * owns the pool); the outputs (CSV rows or JSON texts) in patient id order.
+ * Assesses every patient of a Bulk Data folder with `workers` and this thread (the caller owns the
+ * pool), handing each output to `sink` in the order of Patient.ndjson (ndjson-stream.ts); how many
+ * patients failed (each said on stderr as its turn comes). An export not in that order is read
+ * whole: found while reading, the outputs so far are dropped (a file's partial copy); for a sink
+ * that cannot take them back (standard output), the order is checked before anything is written.
  */
 export async function assessFolder(
   folder: string,
   base: CohortOptions,
   err: NodeJS.WritableStream & { isTTY?: boolean },
-  pool: Piscina | undefined,
-): Promise<{ outputs: string[]; failed: number }> {
+  workers: Workers | undefined,
+  sink: OutputSink,
+): Promise<{ failed: number }> {
   for (const { name, why } of entriesNotRead(folder)) err.write(`${printable(name)} not read: ${why}\n`);
   if (ndjsonFiles(folder).length === 0) throw new UsageError(`${printable(folder)} holds no .ndjson files`);
-  let results: AssessResult[];
+  let problem = sink.restartable ? undefined : await orderProblem(folder);
   let report = new ReadReport();
-  try {
-    results = await runPatients(patientsInOrder(folder, report.options), pool, base, err, report);
-  } catch (error) {
-    if (!(error instanceof UnorderedExportError)) throw error;
-    err.write(`the export is not written patient by patient (${error.message}); reading it whole\n`);
+  let outcome: Outcome | undefined;
+  if (problem === undefined)
+    try {
+      outcome = await assessPatients(patientsInOrder(folder, report.options), workers, base, err, sink, report);
+    } catch (error) {
+      if (!(error instanceof UnorderedExportError)) throw error;
+      // Checked before, and found out of order now: the files changed while read.
+      if (!sink.restartable) throw new UsageError(`${printable(folder)} changed while read: ${error.message}`);
+      problem = error.message;
+      sink.restart();
+    }
+  if (!outcome) {
+    err.write(`the export is not written patient by patient (${problem}); reading it whole\n`);
     report = new ReadReport();
-    results = await runPatients(patientsInAnyOrder(folder, report.options), pool, base, err, report);
+    outcome = await assessPatients(patientsInAnyOrder(folder, report.options), workers, base, err, sink, report);
   }
   report.write(err);
-  return summarise(results, err);
-}
-
-function summarise(results: AssessResult[], err: NodeJS.WritableStream): { outputs: string[]; failed: number } {
-  const outputs: string[] = [];
-  let failed = 0;
-  let leftOut = 0;
-  let misplaced = 0;
-  let first: string | undefined;
-  for (const r of results) {
-    leftOut += r.leftOut;
-    misplaced += r.misplaced;
-    if ('output' in r) {
-      outputs.push(r.output);
-      first ??= r.firstLeftOut;
-    } else {
-      failed++;
-      err.write(`patient ${printable(r.patientId)}: ${printable(r.error)}\n`);
-    }
-  }
-  if (leftOut > 0) err.write(leftOutMessage(leftOut, { resource: first ?? '', message: '' }));
-  if (misplaced > 0)
-    err.write(
-      `${misplaced} resource(s) left out: the patient their reference names is not the one their line was read for\n`,
-    );
-  return { outputs, failed };
+  outcome.write(err);
+  return { failed: outcome.failed };
 }

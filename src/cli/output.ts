@@ -40,6 +40,10 @@ export interface Output {
   commit(): Promise<void>;
   /** After a failure: a file's partial copy is removed, the existing file left as it was. */
   discard(): void;
+  /** Whether what was written can be taken back ({@link restart}): a file written beside its name, not a stream. */
+  readonly restartable: boolean;
+  /** Drops what was written and starts over: the file's partial copy replaced by an empty one. */
+  restart(): void;
 }
 
 function reason(error: unknown): string {
@@ -103,7 +107,15 @@ class StreamWriter {
 
 function toStream(stream: NodeJS.WritableStream, name: string): Output {
   const writer = new StreamWriter(stream, name);
-  return { write: (chunks) => writer.write(chunks), commit: () => writer.flush(), discard: () => undefined };
+  return {
+    write: (chunks) => writer.write(chunks),
+    commit: () => writer.flush(),
+    discard: () => undefined,
+    restartable: false,
+    restart: () => {
+      throw new Error(`${name} cannot be written again`);
+    },
+  };
 }
 
 /**
@@ -119,6 +131,32 @@ function targetOf(path: string): string {
   }
 }
 
+/** The file written, opened: 0600 (it holds patient data from its first byte), then given `mode` when there is one. */
+function openCopy(
+  target: string,
+  direct: boolean,
+  mode: number | undefined,
+  name: string,
+): { stream: WriteStream; writer: StreamWriter } {
+  let fd: number;
+  try {
+    fd = openSync(target, direct ? 'w' : 'wx', 0o600);
+  } catch (error) {
+    throw new OutputError(`cannot write ${name}: ${reason(error)}`);
+  }
+  if (mode !== undefined) {
+    try {
+      fchmodSync(fd, mode);
+    } catch (error) {
+      closeSync(fd);
+      rmSync(target, { force: true });
+      throw new OutputError(`cannot write ${name}: ${reason(error)}`);
+    }
+  }
+  const stream: WriteStream = createWriteStream('', { fd });
+  return { stream, writer: new StreamWriter(stream, name) };
+}
+
 /**
  * A regular file (existing or not) is written beside its name and renamed; anything else directly.
  * The copy is created 0600 (it holds patient data from its first byte), then given the existing
@@ -131,31 +169,20 @@ function toFile(given: string): Output {
   const direct = existing !== undefined && !existing.isFile();
   const path = direct ? given : targetOf(given);
   const target = direct ? path : join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
-  let fd: number;
-  try {
-    fd = openSync(target, direct ? 'w' : 'wx', 0o600);
-  } catch (error) {
-    throw new OutputError(`cannot write ${name}: ${reason(error)}`);
-  }
-  if (!direct && existing) {
-    try {
-      fchmodSync(fd, existing.mode & 0o7777);
-    } catch (error) {
-      closeSync(fd);
-      rmSync(target, { force: true });
-      throw new OutputError(`cannot write ${name}: ${reason(error)}`);
-    }
-  }
-  const stream: WriteStream = createWriteStream('', { fd });
-  const writer = new StreamWriter(stream, name);
+  const mode = !direct && existing ? existing.mode & 0o7777 : undefined;
+  let copy = openCopy(target, direct, mode, name);
   let done = false;
+  const remove = (): void => {
+    copy.stream.destroy(); // closes fd
+    if (!direct) rmSync(target, { force: true });
+  };
   return {
-    write: (chunks) => writer.write(chunks),
+    write: (chunks) => copy.writer.write(chunks),
     commit: async (): Promise<void> => {
-      await writer.flush();
-      stream.end();
+      await copy.writer.flush();
+      copy.stream.end();
       try {
-        await once(stream, 'close');
+        await once(copy.stream, 'close');
         if (!direct) renameSync(target, path);
       } catch (error) {
         throw new OutputError(`cannot write ${name}: ${reason(error)}`);
@@ -165,8 +192,13 @@ function toFile(given: string): Output {
     discard: (): void => {
       if (done) return;
       done = true;
-      stream.destroy(); // closes fd
-      if (!direct) rmSync(target, { force: true });
+      remove();
+    },
+    restartable: !direct,
+    restart: (): void => {
+      if (direct || done) throw new Error(`${name} cannot be written again`);
+      remove();
+      copy = openCopy(target, direct, mode, name);
     },
   };
 }

@@ -15,12 +15,15 @@ import { decodeJsonText, TextDecodingError } from '../fhir/json-text.js';
 import type { Screened } from '../fhir/resource-schemas.js';
 import { engineSettings, loadClinicalContext, type ClinicalContext } from '../profiles.js';
 import { FileReadError, FileTooLargeError, readRegularFile } from '../read-file.js';
-import { assessFolder, leftOutMessage, UsageError } from './cohort.js';
+import { assessFolder, UsageError } from './cohort.js';
+import { leftOutMessage } from './cohort-report.js';
 import { parse } from './args.js';
-import { assessmentCsvHeader, assessmentCsvRow } from './csv.js';
+import { assessmentCsvRow } from './csv.js';
+import { exitOnSignals, onInterrupt } from './interrupt.js';
 import { openOutput, OutputClosed, OutputError, type Output } from './output.js';
 import { startPool } from './pool.js';
 import { printable } from './printable.js';
+import { ReportWriter } from './report-writer.js';
 
 const USAGE = `Usage: cart-hematotox assess <bundle.json | bulk-data-folder> [options]
 
@@ -165,8 +168,13 @@ function setUp(argv: string[], err: NodeJS.WritableStream): CliSetup | number {
   return { values, input: positionals[1], format, clinical };
 }
 
-/** Assesses the one patient of a Bundle file, in this thread. */
-function assessBundle(screened: Screened, asOf: string, setup: CliSetup, err: NodeJS.WritableStream): string[] {
+/** Assesses the one patient of a Bundle file, in this thread: its output, undefined when it failed (said on stderr). */
+function assessBundle(
+  screened: Screened,
+  asOf: string,
+  setup: CliSetup,
+  err: NodeJS.WritableStream,
+): string | undefined {
   try {
     const assessment = assess(screened.resources, {
       asOf,
@@ -174,32 +182,13 @@ function assessBundle(screened: Screened, asOf: string, setup: CliSetup, err: No
       ...engineSettings(setup.clinical),
       inputIssues: screened.issues,
     });
-    return [
-      setup.format === 'csv'
-        ? assessmentCsvRow(assessment, setup.clinical)
-        : JSON.stringify(withListedIssues(assessment, setup.clinical.terminology), null, 2),
-    ];
+    return setup.format === 'csv'
+      ? assessmentCsvRow(assessment, setup.clinical)
+      : JSON.stringify(withListedIssues(assessment, setup.clinical.terminology), null, 2);
   } catch (error) {
     if (!(error instanceof AssessmentInputError)) throw error;
     err.write(`patient (bundle): ${messageOf(error)}\n`);
-    return [];
-  }
-}
-
-/** The text of the run, in chunks: CSV (a header and one row each) or JSON (one object for a bundle, an array for a folder). */
-function* outputChunks(format: 'json' | 'csv', outputs: string[], isFolder: boolean): Generator<string> {
-  if (format === 'csv') {
-    yield `${assessmentCsvHeader()}\n`;
-    for (const row of outputs) yield `${row}\n`;
-  } else if (!isFolder) {
-    for (const text of outputs) yield `${text}\n`; // one assessment: the caller writes none when there is none
-  } else if (outputs.length === 0) yield '[]\n';
-  else {
-    // The array JSON.stringify(assessments, null, 2) would write, from each assessment's own text.
-    yield '[\n';
-    for (const [i, text] of outputs.entries())
-      yield `  ${text.replaceAll('\n', '\n  ')}${i < outputs.length - 1 ? ',' : ''}\n`;
-    yield ']\n';
+    return undefined;
   }
 }
 
@@ -229,55 +218,79 @@ async function runWith(
 ): Promise<number> {
   const setup = setUp(argv, err);
   if (typeof setup === 'number') return setup;
-  const { values, input, format, clinical } = setup;
+  const { values, clinical } = setup;
   const asOf = values['as-of'] ?? todayIn(clinical.timeZone);
-  let output: Output;
+  const existed = values.out !== undefined && existsSync(values.out);
+  // Set up before --out's partial copy exists, which SIGINT, SIGTERM and SIGHUP then remove (interrupt.ts).
+  const run: RunState = { written: () => 0 };
+  const forget = onInterrupt(() => run.output?.discard());
+  const restoreSignals = exitOnSignals(err, (signal) => interruptedLine(signal, values.out, existed, run));
   try {
-    // Before any work: a --out that cannot be written fails now, not after the whole cohort.
-    output = openOutput(values.out, out);
-  } catch (error) {
-    if (!(error instanceof OutputError)) throw error;
-    err.write(`${messageOf(error)}\n`);
-    return 2;
+    try {
+      // Before any work: a --out that cannot be written fails now, not after the whole cohort.
+      run.output = openOutput(values.out, out);
+    } catch (error) {
+      if (!(error instanceof OutputError)) throw error;
+      err.write(`${messageOf(error)}\n`);
+      return 2;
+    }
+    return await writeReport(setup, asOf, run.output, err, workers, run);
+  } finally {
+    forget();
+    restoreSignals();
   }
+}
+
+/** What an interruption needs to know of the run: its output, once open, and how many patients were written. */
+interface RunState {
+  output?: Output;
+  written: () => number;
+}
+
+/** Assesses the input and writes the report to `output`; the exit code. */
+async function writeReport(
+  setup: CliSetup,
+  asOf: string,
+  output: Output,
+  err: NodeJS.WritableStream & { isTTY?: boolean },
+  workers: () => Piscina | undefined,
+  run: RunState,
+): Promise<number> {
+  const { values, input, format } = setup;
   try {
     const isFolder = statSync(input).isDirectory();
-    let outputs: string[];
+    // Each patient's output is written as soon as it and those before it are done (cohort.ts).
+    const report = new ReportWriter(output, format, isFolder);
+    run.written = () => report.written;
     let failed = 0;
     if (isFolder) {
-      const cohort = await assessFolder(
-        input,
-        {
-          asOf,
-          infusionDate: values['infusion-date'],
-          format,
-          clinical: {
-            thresholdsFile: values.thresholds,
-            localCodesFile: values['local-codes'],
-            timeZone: values['time-zone'] ?? 'UTC',
-          },
+      const options = {
+        asOf,
+        infusionDate: values['infusion-date'],
+        format,
+        clinical: {
+          thresholdsFile: values.thresholds,
+          localCodesFile: values['local-codes'],
+          timeZone: values['time-zone'] ?? 'UTC',
         },
-        err,
-        workers(),
-      );
-      outputs = cohort.outputs;
-      failed = cohort.failed;
+      };
+      ({ failed } = await assessFolder(input, options, err, workers(), report));
     } else {
       const screened = readBundle(input);
       if (screened.issues.length > 0) err.write(leftOutMessage(screened.issues.length, screened.issues[0]));
-      outputs = assessBundle(screened, asOf, setup, err);
-      failed = outputs.length === 0 ? 1 : 0;
+      const text = assessBundle(screened, asOf, setup, err);
+      if (text === undefined) failed = 1;
+      else await report.add(text);
     }
-    if (outputs.length === 0 && failed === 0) throw new AssessmentInputError(`${input}: no patient found`);
-    if (outputs.length === 0) {
+    if (report.written === 0 && failed === 0) throw new AssessmentInputError(`${input}: no patient found`);
+    if (report.written === 0) {
       // Nothing to report: an existing --out stays as it was (a header or `[]` alone would replace it).
       output.discard();
       err.write(`assessed 0 patient(s) as of ${asOf}, ${failed} failed: nothing written\n`);
       return 2;
     }
-    await output.write(outputChunks(format, outputs, isFolder));
-    await output.commit();
-    err.write(`assessed ${outputs.length} patient(s) as of ${asOf}${failed ? `, ${failed} failed` : ''}\n`);
+    await report.end();
+    err.write(`assessed ${report.written} patient(s) as of ${asOf}${failed ? `, ${failed} failed` : ''}\n`);
     return 0;
   } catch (error) {
     output.discard();
@@ -300,4 +313,14 @@ async function runWith(
     }
     throw error;
   }
+}
+
+/** The line said when a signal interrupts the run: what became of the output. */
+function interruptedLine(signal: NodeJS.Signals, out: string | undefined, existed: boolean, run: RunState): string {
+  const head = `interrupted (${signal})`;
+  if (out !== undefined && run.output?.restartable !== false)
+    return `${head}: nothing written, ${printable(out)} ${existed ? 'left as it was' : 'not created'}`;
+  const written = run.written();
+  if (written === 0) return `${head}: nothing written`;
+  return `${head}: ${out === undefined ? 'standard output' : printable(out)} has the first ${written} patient(s) only`;
 }

@@ -29,7 +29,7 @@ import { seededDemo, serveFhir, type TestFhirServer } from '../helpers/servers.j
 const TODAY = '2026-11-22';
 const run = promisify(execFile);
 
-/** The former CLI path: every line parsed here, screened, grouped by patient, assessed in id order. */
+/** The former CLI path: every line parsed here, screened, grouped by patient, assessed in the order of Patient.ndjson. */
 function assessWhole(folder: string): Assessment[] {
   const lines = readdirSync(folder)
     .filter((f) => f.endsWith('.ndjson'))
@@ -38,9 +38,12 @@ function assessWhole(folder: string): Assessment[] {
     .filter((l) => l.trim());
   const screened = screenResources(lines.map((l) => JSON.parse(l) as unknown));
   const settings = engineSettings(loadClinicalContext({ timeZone: 'UTC' }));
-  return [...groupByPatient(screened.resources)]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([patientId, resources]) => assess(resources, { asOf: TODAY, patientId, ...settings }));
+  const groups = groupByPatient(screened.resources);
+  const order = readFileSync(join(folder, 'Patient.ndjson'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => (JSON.parse(l) as { id: string }).id);
+  return order.map((patientId) => assess(groups.get(patientId) ?? [], { asOf: TODAY, patientId, ...settings }));
 }
 
 async function cli(folder: string): Promise<{ assessments: Assessment[]; stderr: string }> {
@@ -58,7 +61,8 @@ describe('the CLI (streamed, worker threads) assesses a cohort as assess() over 
   beforeAll(async () => {
     const cohort = generateCohort({ n: 40, seed: 13, today: TODAY, followUpDays: 60 });
     ordered = mkdtempSync(join(tmpdir(), 'golden-'));
-    await writeBulkExport(ordered, cohort.resources.flat());
+    // Patients written last id first: the CLI writes them in the order of Patient.ndjson, not by id.
+    await writeBulkExport(ordered, cohort.resources.reverse().flat());
     // The same export with every file but Patient.ndjson in reverse: not in the order of its patients.
     shuffled = mkdtempSync(join(tmpdir(), 'golden-shuffled-'));
     for (const f of readdirSync(ordered)) {
@@ -72,6 +76,7 @@ describe('the CLI (streamed, worker threads) assesses a cohort as assess() over 
     const { assessments, stderr } = await cli(ordered);
     expect(stderr).toContain('assessed 40 patient(s)');
     expect(stderr).not.toContain('reading it whole');
+    expect(assessments.map((a) => a.patientId).slice(0, 2)).toEqual(['cohort-0040', 'cohort-0039']);
     expect(assessments).toEqual(assessWhole(ordered));
   }, 120_000);
 

@@ -134,6 +134,7 @@ function referenceAnyOrder(folder: string): Outcome {
       const cursor = new TextCursor(patientFile);
       for (cursor.advance(); cursor.head; cursor.advance()) if (cursor.head.owner) known.add(cursor.head.owner);
     }
+    for (const id of known) groups.set(id, []); // patients in the order of Patient.ndjson
     for (const file of files) {
       const cursor = new TextCursor(file);
       for (cursor.advance(); cursor.head; cursor.advance()) {
@@ -506,11 +507,19 @@ describe('patientsInOrder, by hand', () => {
       7,
       true,
     );
-    // Read whole, patients come as first met (Observation.ndjson comes before Patient.ndjson).
+    // Read whole, patients come in the order of Patient.ndjson, as read in order (not as first met:
+    // Observation.ndjson comes before Patient.ndjson); each patient's lines in file name order.
     expect(whole.items.slice(1)).toEqual([
-      { patientId: 'b', lines: [observation('o2', 'b'), patient('b')] },
       { patientId: 'a', lines: [observation('o1', 'a'), patient('a')] },
+      { patientId: 'b', lines: [observation('o2', 'b'), patient('b')] },
     ]);
+    // Without a Patient.ndjson, as first met.
+    const unlisted = await readFolder(
+      { 'Observation.ndjson': `${observation('o2', 'b')}\n${observation('o1', 'a')}\n` },
+      7,
+      true,
+    );
+    expect(unlisted.items.slice(1).map((item) => ('patientId' in item ? item.patientId : item))).toEqual(['b', 'a']);
   });
 
   test.each([1, 7, 1 << 20])(
@@ -561,7 +570,7 @@ describe('patientsInOrder, by hand', () => {
     expect(outcome.items[0]).toEqual({ shared: [medication], total: 1 });
   });
 
-  test('each patient comes in a buffer of its own, which can be moved to a worker', async () => {
+  test('each patient comes in a buffer of its own, shared memory that a worker reads without a copy', async () => {
     const folder = folderOf({
       'Patient.ndjson': `${patient('a')}\n${patient('b')}\n`,
       'Observation.ndjson': `${observation('o1', 'a')}\n${observation('o2', 'b')}\n`,
@@ -570,6 +579,7 @@ describe('patientsInOrder, by hand', () => {
       for await (const item of patientsInOrder(folder)) {
         if (!('ndjson' in item)) continue;
         expect(item.ndjson.byteOffset).toBe(0);
+        expect(item.ndjson.buffer).toBeInstanceOf(SharedArrayBuffer);
         expect(item.ndjson.buffer.byteLength).toBe(item.ndjson.byteLength);
       }
     } finally {

@@ -1,0 +1,81 @@
+/**
+ * The CLI (`cart-hematotox assess`) interrupted by a signal in the middle of a cohort, run as a real
+ * child process: the partial copy of `--out` (patient data) is removed, an existing report is left
+ * byte for byte as it was, one line says so, and the exit status is 128 + the signal's number.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, test } from '@jest/globals';
+import { writeBulkExport } from '../../src/demo/bulk-export.js';
+import { generateCohort } from '../../src/demo/generator.js';
+
+const TODAY = '2026-11-22';
+/** A report as a previous run left it (not valid CSV: any rewrite of it would show). */
+const PREVIOUS = 'the previous run\n\u00e9\n';
+
+let cohort: string;
+beforeAll(async () => {
+  // Enough patients that the run is still under way when its first outputs are written (a second or more).
+  cohort = mkdtempSync(join(tmpdir(), 'cli-interrupt-'));
+  await writeBulkExport(cohort, generateCohort({ n: 150, seed: 7, today: TODAY, followUpDays: 60 }).resources.flat());
+}, 60_000);
+
+/** Runs the CLI, sends `signal` once its partial copy of `out` holds the first patients; its exit status and stderr. */
+function interrupted(out: string, signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/assess.ts', 'assess', cohort, '--as-of', TODAY, '--format', 'csv', '--out', out],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const folder = join(out, '..');
+    const poll = setInterval(() => {
+      const partial = readdirSync(folder).find((name) => name.endsWith('.partial'));
+      if (partial && (statSync(join(folder, partial), { throwIfNoEntry: false })?.size ?? 0) > 0) {
+        clearInterval(poll);
+        child.kill(signal);
+      }
+    }, 5);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(poll);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+describe('CLI interrupted mid-run: the partial copy is removed, the report left as it was', () => {
+  test.each<[NodeJS.Signals, number]>([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ])(
+    '%s: exit %d, one line on stderr, no partial copy, the existing report byte-identical',
+    async (signal, code) => {
+      const outDir = mkdtempSync(join(tmpdir(), 'cli-interrupt-out-'));
+      const out = join(outDir, 'report.csv');
+      writeFileSync(out, PREVIOUS);
+      expect(await interrupted(out, signal)).toEqual({
+        code,
+        stderr: `interrupted (${signal}): nothing written, ${out} left as it was\n`,
+      });
+      expect(readdirSync(outDir)).toEqual(['report.csv']);
+      expect(readFileSync(out, 'utf8')).toBe(PREVIOUS);
+    },
+    60_000,
+  );
+
+  test('a report that did not exist is not created', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'cli-interrupt-new-'));
+    const out = join(outDir, 'report.csv');
+    expect(await interrupted(out, 'SIGTERM')).toEqual({
+      code: 143,
+      stderr: `interrupted (SIGTERM): nothing written, ${out} not created\n`,
+    });
+    expect(readdirSync(outDir)).toEqual([]);
+  }, 60_000);
+});
