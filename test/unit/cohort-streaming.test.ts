@@ -132,17 +132,9 @@ describe('the cohort run streams its outputs through a bounded window', () => {
 
 /** A sink that takes everything at once. */
 function openSink(): OutputSink & { texts: string[]; written: number } {
-  return {
-    texts: [],
-    written: 0,
-    add(text) {
-      this.texts.push(text);
-      this.written++;
-      return Promise.resolve();
-    },
-    restartable: false,
-    restart: () => undefined,
-  };
+  const sink = gatedSink();
+  sink.open();
+  return sink;
 }
 
 /** As piscina fails every task of a worker that died: the same error for each. */
