@@ -14,6 +14,7 @@
 import { once } from 'node:events';
 import {
   closeSync,
+  constants,
   createWriteStream,
   fchmodSync,
   lstatSync,
@@ -34,6 +35,11 @@ export class OutputError extends Error {}
 export class OutputClosed extends Error {}
 
 export interface Output {
+  /**
+   * Resolves once the target is open (rejects with an OutputError when it cannot be). A FIFO opens
+   * only when its reader does: waited for here, off the main thread, so that a signal still ends the run.
+   */
+  ready(): Promise<void>;
   /** Writes the chunks in order, waiting when the target asks to; rejects with the first write error. */
   write(chunks: Iterable<string>): Promise<void>;
   /** Flushes and, for a file, puts it in place. */
@@ -108,6 +114,7 @@ class StreamWriter {
 function toStream(stream: NodeJS.WritableStream, name: string): Output {
   const writer = new StreamWriter(stream, name);
   return {
+    ready: () => Promise.resolve(),
     write: (chunks) => writer.write(chunks),
     commit: () => writer.flush(),
     discard: () => undefined,
@@ -131,13 +138,19 @@ function targetOf(path: string): string {
   }
 }
 
+/** The file written: its stream, and the writer that turns the stream's errors into rejections. */
+interface Copy {
+  stream: WriteStream;
+  writer: StreamWriter;
+}
+
+function copyOn(fd: number, name: string): Copy {
+  const stream: WriteStream = createWriteStream('', { fd });
+  return { stream, writer: new StreamWriter(stream, name) };
+}
+
 /** The file written, opened: 0600 (it holds patient data from its first byte), then given `mode` when there is one. */
-function openCopy(
-  target: string,
-  direct: boolean,
-  mode: number | undefined,
-  name: string,
-): { stream: WriteStream; writer: StreamWriter } {
+function openCopy(target: string, direct: boolean, mode: number | undefined, name: string): Copy {
   let fd: number;
   try {
     fd = openSync(target, direct ? 'w' : 'wx', 0o600);
@@ -153,14 +166,41 @@ function openCopy(
       throw new OutputError(`cannot write ${name}: ${reason(error)}`);
     }
   }
-  const stream: WriteStream = createWriteStream('', { fd });
-  return { stream, writer: new StreamWriter(stream, name) };
+  return copyOn(fd, name);
+}
+
+/** How often a FIFO is tried for a reader. */
+const FIFO_POLL_MS = 100;
+
+/**
+ * A FIFO, opened for writing once it has a reader. open() on a FIFO waits for the reader, and a
+ * thread waiting there heeds no signal: on the main thread Ctrl-C would not be handled, in libuv's
+ * pool the process could not exit. So it is tried without waiting (O_NONBLOCK: ENXIO while there is
+ * no reader) every {@link FIFO_POLL_MS} ms, and once a reader is there opened as usual (at once);
+ * `abandoned` stops the trying.
+ */
+async function openFifo(target: string, name: string, abandoned: () => boolean): Promise<number> {
+  for (;;) {
+    let probe: number | undefined;
+    try {
+      probe = openSync(target, constants.O_WRONLY | constants.O_NONBLOCK);
+      return openSync(target, 'w');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENXIO')
+        throw new OutputError(`cannot write ${name}: ${reason(error)}`);
+    } finally {
+      if (probe !== undefined) closeSync(probe);
+    }
+    await new Promise((resolve) => setTimeout(resolve, FIFO_POLL_MS));
+    if (abandoned()) throw new OutputError(`${name} was never opened by a reader`);
+  }
 }
 
 /**
- * A regular file (existing or not) is written beside its name and renamed; anything else directly.
- * The copy is created 0600 (it holds patient data from its first byte), then given the existing
- * file's mode: a report kept private stays private, and a new one is private.
+ * A regular file (existing or not) is written beside its name and renamed; anything else directly
+ * (a FIFO once it has a reader: {@link Output.ready}). The copy is created 0600 (it holds patient
+ * data from its first byte), then given the existing file's mode: a report kept private stays
+ * private, and a new one is private.
  */
 function toFile(given: string): Output {
   const name = printable(given);
@@ -170,19 +210,30 @@ function toFile(given: string): Output {
   const path = direct ? given : targetOf(given);
   const target = direct ? path : join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
   const mode = !direct && existing ? existing.mode & 0o7777 : undefined;
-  let copy = openCopy(target, direct, mode, name);
   let done = false;
+  let copy: Copy | undefined = existing?.isFIFO() ? undefined : openCopy(target, direct, mode, name);
+  const opened = copy
+    ? Promise.resolve()
+    : openFifo(target, name, () => done).then((fd) => {
+        copy = copyOn(fd, name);
+      });
+  const open = (): Copy => {
+    if (!copy) throw new Error(`${name} is not open yet: await ready() first`);
+    return copy;
+  };
   const remove = (): void => {
-    copy.stream.destroy(); // closes fd
+    copy?.stream.destroy(); // closes fd
     if (!direct) rmSync(target, { force: true });
   };
   return {
-    write: (chunks) => copy.writer.write(chunks),
+    ready: () => opened,
+    write: (chunks) => open().writer.write(chunks),
     commit: async (): Promise<void> => {
-      await copy.writer.flush();
-      copy.stream.end();
+      const { stream, writer } = open();
+      await writer.flush();
+      stream.end();
       try {
-        await once(copy.stream, 'close');
+        await once(stream, 'close');
         if (!direct) renameSync(target, path);
       } catch (error) {
         throw new OutputError(`cannot write ${name}: ${reason(error)}`);

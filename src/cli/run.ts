@@ -229,7 +229,9 @@ async function runWith(
     try {
       // Before any work: a --out that cannot be written fails now, not after the whole cohort.
       run.output = openOutput(values.out, out);
+      await run.output.ready();
     } catch (error) {
+      run.output?.discard();
       if (!(error instanceof OutputError)) throw error;
       err.write(`${messageOf(error)}\n`);
       return 2;

@@ -3,9 +3,9 @@
  * child process: the partial copy of `--out` (patient data) is removed, an existing report is left
  * byte for byte as it was, one line says so, and the exit status is 128 + the signal's number.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { writeBulkExport } from '../../src/demo/bulk-export.js';
@@ -77,5 +77,58 @@ describe('CLI interrupted mid-run: the partial copy is removed, the report left 
       stderr: `interrupted (SIGTERM): nothing written, ${out} not created\n`,
     });
     expect(readdirSync(outDir)).toEqual([]);
+  }, 60_000);
+});
+
+/** Whether process `pid` has a handler of its own for `signal` (Linux: /proc/<pid>/status, SigCgt). */
+function catches(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return mask !== undefined && (BigInt(`0x${mask}`) & (1n << BigInt(constants.signals[signal] - 1))) !== 0n;
+  } catch {
+    return false; // ended, or not Linux
+  }
+}
+
+describe('CLI writing to a FIFO nobody reads yet', () => {
+  test('SIGINT while it waits for the reader: exit 130 with its line, not a run that only SIGKILL ends', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'cli-interrupt-fifo-'));
+    const fifo = join(outDir, 'report.csv');
+    execFileSync('mkfifo', [fifo]);
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/assess.ts', 'assess', cohort, '--as-of', TODAY, '--format', 'csv', '--out', fifo],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Once the CLI handles SIGINT, it opens --out next: give it that moment, then interrupt it.
+    const waiting = setInterval(() => {
+      if (child.pid !== undefined && catches(child.pid, 'SIGINT')) {
+        clearInterval(waiting);
+        setTimeout(() => child.kill('SIGINT'), 500);
+      }
+    }, 20);
+    const timeout = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const code = await closed;
+    clearInterval(waiting);
+    clearTimeout(timeout);
+    expect({ code, stderr }).toEqual({ code: 130, stderr: 'interrupted (SIGINT): nothing written\n' });
+  }, 60_000);
+
+  test('a reader that comes later gets the whole report', async () => {
+    const fifo = join(mkdtempSync(join(tmpdir(), 'cli-fifo-read-')), 'report.csv');
+    execFileSync('mkfifo', [fifo]);
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/assess.ts', 'assess', cohort, '--as-of', TODAY, '--format', 'csv', '--out', fifo],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // no reader yet: the CLI waits for one
+    const rows = readFileSync(fifo, 'utf8').trim().split('\n');
+    expect(await closed).toBe(0);
+    expect(rows).toHaveLength(151); // the header and the 150 patients
   }, 60_000);
 });
