@@ -25,15 +25,19 @@ export interface AssessTask {
   format: 'json' | 'csv';
   clinical: { thresholdsFile: string | undefined; localCodesFile: string | undefined; timeZone: string };
   /**
-   * Where a worker marks the task {@link BEGUN} and then {@link OVER} (shared memory, one Int32): a
-   * worker that dies fails all its tasks alike, and this tells the patient it died on (begun, not
-   * over) from those still waiting in its queue (not begun) and from a task that threw (over).
+   * Where a worker marks the task {@link BEGUN}, then {@link ANSWERED} or {@link THREW} (shared
+   * memory, one Int32): a worker that dies fails all its tasks alike, and this tells the patient it
+   * died on (begun, neither answered nor threw) from those still waiting in its queue (not begun) or
+   * answered in it (an answer the death lost), and from a task that threw.
    */
   progress?: Int32Array<SharedArrayBuffer>;
 }
 
 export const BEGUN = 1;
-export const OVER = 2;
+/** Returned its answer (which a worker dying before piscina hands it over still loses). */
+export const ANSWERED = 2;
+/** Threw: a fault of the program, which ends the run as it would in the main thread. */
+export const THREW = 3;
 
 export type AssessResult =
   | { patientId: string; output: string; leftOut: number; firstLeftOut?: string; misplaced: number }
@@ -50,12 +54,16 @@ function clinicalFor(task: AssessTask): ClinicalContext {
 
 export default function assessPatient(task: AssessTask): AssessResult {
   if (task.progress) Atomics.store(task.progress, 0, BEGUN);
+  let result: AssessResult;
   try {
-    return assessNow(task);
-  } finally {
-    // Not reached when the thread is ended mid-way (out of memory): the task stays begun.
-    if (task.progress) Atomics.store(task.progress, 0, OVER);
+    result = assessNow(task);
+  } catch (error) {
+    if (task.progress) Atomics.store(task.progress, 0, THREW);
+    throw error;
   }
+  // Neither is reached when the thread is ended mid-way (out of memory): the task stays begun.
+  if (task.progress) Atomics.store(task.progress, 0, ANSWERED);
+  return result;
 }
 
 function assessNow(task: AssessTask): AssessResult {

@@ -10,7 +10,7 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import type { Piscina } from 'piscina';
-import assessPatient, { BEGUN, OVER, type AssessResult, type AssessTask } from './assess-worker.js';
+import assessPatient, { BEGUN, THREW, type AssessResult, type AssessTask } from './assess-worker.js';
 import { Outcome, ReadReport } from './cohort-report.js';
 import {
   entriesNotRead,
@@ -48,8 +48,12 @@ export function reorderWindow(workers: Workers | undefined): number {
   return (workers?.threads.length ?? 0) * AHEAD_PER_WORKER + MAIN_THREAD_LEAD;
 }
 
-/** Times a patient is sent to the workers when the worker it waited for dies before beginning it. */
-const MAX_SENDS = 3;
+/**
+ * Deaths of the workers a patient waited in, before beginning it, that it is sent again after: only
+ * deaths no patient was failed for count (one pinned on the patient a worker was assessing removes
+ * that patient for good, so the sending again ends), and after this many the patient is failed.
+ */
+const MAX_UNEXPLAINED_DEATHS = 3;
 
 /**
  * The most bytes of lines the main thread assesses a patient with: a small part of its heap. Parsed,
@@ -68,7 +72,7 @@ function workerDied(task: AssessTask, error: unknown, state: number): AssessResu
   const mb = Math.round(getHeapStatistics().heap_size_limit / 1_048_576);
   const why =
     state !== BEGUN
-      ? `the worker threads it was sent to stopped ${MAX_SENDS} times before beginning it (last: ${message})`
+      ? `the worker threads it was sent to stopped ${MAX_UNEXPLAINED_DEATHS} times before beginning it (last: ${message})`
       : code === 'ERR_WORKER_OUT_OF_MEMORY'
         ? `the worker assessing this patient ran out of memory (this patient's lines, parsed, need more than a thread's ${mb} MB heap)`
         : `the worker assessing this patient stopped (${message})`;
@@ -101,6 +105,8 @@ class CohortPass {
   private shared: string[] = [];
   private progress: Progress;
   private readonly mainThreadMax = mainThreadMaxBytes();
+  /** Worker deaths pinned on the patient being assessed (each such patient failed). */
+  private blamed = 0;
 
   constructor(
     private readonly workers: Workers | undefined,
@@ -155,19 +161,28 @@ class CohortPass {
   /**
    * Sends a patient to the workers. Should the worker die (out of memory, say: piscina then fails
    * all its tasks and starts another), the patient it was assessing is failed, and those still
-   * waiting in its queue are sent again, up to {@link MAX_SENDS} times in all.
+   * waiting in its queue (or whose answer the death lost) are sent again: a death pinned on the
+   * patient being assessed does not count against them, others do, up to {@link MAX_UNEXPLAINED_DEATHS}.
    */
-  private send(index: number, task: AssessTask, sends = 1): void {
+  private send(index: number, task: AssessTask, unexplained = 0): void {
     const progress = new Int32Array(new SharedArrayBuffer(4));
+    const blamedAtSend = this.blamed;
     const run = this.workers?.run({ ...task, progress }) as Promise<AssessResult>;
     const done = run.then(
       (result) => this.order.settle(index, result),
-      (error: unknown) => {
+      async (error: unknown) => {
         const state = Atomics.load(progress, 0);
         // It threw (as it would have in the main thread): a fault of the program, which ends the run.
-        if (state === OVER) this.order.fail(error);
-        else if (state === BEGUN || sends >= MAX_SENDS) this.order.settle(index, workerDied(task, error, state));
-        else this.send(index, task, sends + 1);
+        if (state === THREW) return this.order.fail(error);
+        if (state === BEGUN) {
+          this.blamed++;
+          return this.order.settle(index, workerDied(task, error, state));
+        }
+        // The tasks of one death are failed together: let the one it was assessing be blamed first.
+        await answersIn();
+        const deaths = this.blamed > blamedAtSend ? unexplained : unexplained + 1;
+        if (deaths >= MAX_UNEXPLAINED_DEATHS) this.order.settle(index, workerDied(task, error, state));
+        else this.send(index, task, deaths);
       },
     );
     this.inFlight.add(done);

@@ -10,7 +10,13 @@
  * are assessed for real (assess-worker.ts).
  */
 import { describe, expect, test } from '@jest/globals';
-import assessPatient, { BEGUN, OVER, type AssessResult, type AssessTask } from '../../src/cli/assess-worker.js';
+import assessPatient, {
+  ANSWERED,
+  BEGUN,
+  THREW,
+  type AssessResult,
+  type AssessTask,
+} from '../../src/cli/assess-worker.js';
 import {
   assessPatients,
   reorderWindow,
@@ -200,10 +206,67 @@ describe('a worker that dies costs the patient it was assessing, not the run', (
       threads: [{}],
       run: (task: AssessTask) => {
         if (task.patientId !== idOf(1)) return Promise.resolve(assessPatient(task));
-        if (task.progress) Atomics.store(task.progress, 0, OVER); // as assessPatient's finally leaves it
+        if (task.progress) Atomics.store(task.progress, 0, THREW); // as assessPatient leaves a task that threw
         return Promise.reject(fault);
       },
     } as unknown as Workers;
     await expect(assessPatients(reader(3).items, workers, OPTIONS, err, openSink())).rejects.toBe(fault);
+  });
+
+  /**
+   * One worker as piscina runs it: tasks queue in it; a patient in `heavy` kills it (that task begun),
+   * and every task in its queue is failed with the same error; the next task starts a new worker.
+   * `lost`: a patient whose answer the death of the worker loses (answered, not yet handed over).
+   */
+  function dyingWorker(heavy: ReadonlySet<string>, lost?: string): { sent: string[]; workers: Workers } {
+    const sent: string[] = [];
+    let queue: { task: AssessTask; resolve: (r: AssessResult) => void; reject: (e: unknown) => void }[] = [];
+    let busy = false;
+    const pump = (): void => {
+      const next = busy ? undefined : queue.shift();
+      if (!next) return;
+      busy = true;
+      setImmediate(() => {
+        busy = false;
+        const { task } = next;
+        if (heavy.has(task.patientId) || task.patientId === lost) {
+          const progress = task.progress as Int32Array<SharedArrayBuffer>;
+          Atomics.store(progress, 0, heavy.has(task.patientId) ? BEGUN : ANSWERED);
+          const dead = [next, ...queue];
+          queue = [];
+          for (const t of dead) t.reject(outOfMemory);
+          if (task.patientId === lost) lost = undefined; // dies once
+        } else next.resolve(assessPatient(task));
+        pump();
+      });
+    };
+    const run = (task: AssessTask): Promise<AssessResult> =>
+      new Promise((resolve, reject) => {
+        sent.push(task.patientId);
+        queue.push({ task, resolve, reject });
+        pump();
+      });
+    return { sent, workers: { threads: [{}], run } as unknown as Workers };
+  }
+
+  test('three patients in a row that kill their worker: those three fail, the one queued behind them is assessed', async () => {
+    const { sent, workers } = dyingWorker(new Set([idOf(0), idOf(1), idOf(2)]));
+    const said: string[] = [];
+    const stderr = { write: (line: string) => said.push(line) } as unknown as NodeJS.WritableStream;
+    const sink = openSink();
+    expect((await assessPatients(reader(8).items, workers, OPTIONS, stderr, sink)).failed).toBe(3);
+    expect(said.map((line) => line.split(':')[0])).toEqual(['patient p0000', 'patient p0001', 'patient p0002']);
+    expect(said.every((line) => line.includes('ran out of memory'))).toBe(true);
+    expect(rowIds(sink.texts)).toEqual([3, 4, 5, 6, 7].map(idOf));
+    expect(sent.filter((id) => id === idOf(3))).toHaveLength(4); // queued behind each of the three deaths
+  });
+
+  test('an answer a dying worker lost is asked for again, not taken for a fault of the program', async () => {
+    const { workers } = dyingWorker(new Set([idOf(2)]), idOf(1));
+    const sink = openSink();
+    const said: string[] = [];
+    const stderr = { write: (line: string) => said.push(line) } as unknown as NodeJS.WritableStream;
+    expect((await assessPatients(reader(5).items, workers, OPTIONS, stderr, sink)).failed).toBe(1);
+    expect(rowIds(sink.texts)).toEqual([0, 1, 3, 4].map(idOf));
   });
 });
