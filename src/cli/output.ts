@@ -40,8 +40,11 @@ export interface Output {
    * only when its reader does: waited for here, off the main thread, so that a signal still ends the run.
    */
   ready(): Promise<void>;
-  /** Writes the chunks in order, waiting when the target asks to; rejects with the first write error. */
-  write(chunks: Iterable<string>): Promise<void>;
+  /**
+   * Writes the chunks in order, waiting when the target asks to; rejects with the first write error.
+   * `onWritten` runs once the last of them is handed to the system (not merely buffered).
+   */
+  write(chunks: Iterable<string>, onWritten?: () => void): Promise<void>;
   /** Flushes and, for a file, puts it in place. */
   commit(): Promise<void>;
   /** After a failure: a file's partial copy is removed, the existing file left as it was. */
@@ -73,10 +76,13 @@ class StreamWriter {
     });
   }
 
-  async write(chunks: Iterable<string>): Promise<void> {
-    for (const chunk of chunks) {
+  async write(chunks: Iterable<string>, onWritten?: () => void): Promise<void> {
+    const all = [...chunks];
+    for (const [i, chunk] of all.entries()) {
       this.check();
-      if (!this.stream.write(chunk)) await this.drained();
+      const last = i === all.length - 1 && onWritten;
+      const taken = last ? this.stream.write(chunk, (error) => error || onWritten()) : this.stream.write(chunk);
+      if (!taken) await this.drained();
     }
     this.check();
   }
@@ -115,7 +121,7 @@ function toStream(stream: NodeJS.WritableStream, name: string): Output {
   const writer = new StreamWriter(stream, name);
   return {
     ready: () => Promise.resolve(),
-    write: (chunks) => writer.write(chunks),
+    write: (chunks, onWritten) => writer.write(chunks, onWritten),
     commit: () => writer.flush(),
     discard: () => undefined,
     restartable: false,
@@ -227,7 +233,7 @@ function toFile(given: string): Output {
   };
   return {
     ready: () => opened,
-    write: (chunks) => open().writer.write(chunks),
+    write: (chunks, onWritten) => open().writer.write(chunks, onWritten),
     commit: async (): Promise<void> => {
       const { stream, writer } = open();
       await writer.flush();

@@ -9,8 +9,10 @@ import { assessmentCsvHeader } from './csv.js';
 import type { Output } from './output.js';
 
 export class ReportWriter {
-  /** Patients written so far. */
+  /** Patients written so far (handed to the output, which may still hold them in its buffer). */
   written = 0;
+  /** Patients whose output the system has taken in full: what a reader has, or will have, whatever happens next. */
+  delivered = 0;
 
   constructor(
     private readonly output: Output,
@@ -22,7 +24,7 @@ export class ReportWriter {
   add(text: string): Promise<void> {
     const first = this.written === 0;
     this.written++;
-    return this.output.write(this.chunks(text, first));
+    return this.output.write(this.chunks(text, first), () => this.delivered++);
   }
 
   /** Whether what is written can be taken back ({@link restart}): a file, not standard output, a device or a pipe. */

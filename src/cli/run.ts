@@ -222,7 +222,7 @@ async function runWith(
   const asOf = values['as-of'] ?? todayIn(clinical.timeZone);
   const existed = values.out !== undefined && existsSync(values.out);
   // Set up before --out's partial copy exists, which SIGINT, SIGTERM and SIGHUP then remove (interrupt.ts).
-  const run: RunState = { written: () => 0 };
+  const run: RunState = { written: () => 0, delivered: () => 0 };
   const forget = onInterrupt(() => run.output?.discard());
   const restoreSignals = exitOnSignals(err, (signal) => interruptedLine(signal, values.out, existed, run));
   try {
@@ -243,10 +243,11 @@ async function runWith(
   }
 }
 
-/** What an interruption needs to know of the run: its output, once open, and how many patients were written. */
+/** What an interruption needs to know of the run: its output, once open, and how many patients were written and taken in full. */
 interface RunState {
   output?: Output;
   written: () => number;
+  delivered: () => number;
 }
 
 /** Assesses the input and writes the report to `output`; the exit code. */
@@ -264,6 +265,7 @@ async function writeReport(
     // Each patient's output is written as soon as it and those before it are done (cohort.ts).
     const report = new ReportWriter(output, format, isFolder);
     run.written = () => report.written;
+    run.delivered = () => report.delivered;
     let failed = 0;
     if (isFolder) {
       const options = {
@@ -322,7 +324,9 @@ function interruptedLine(signal: NodeJS.Signals, out: string | undefined, existe
   const head = `interrupted (${signal})`;
   if (out !== undefined && run.output?.restartable !== false)
     return `${head}: nothing written, ${printable(out)} ${existed ? 'left as it was' : 'not created'}`;
-  const written = run.written();
-  if (written === 0) return `${head}: nothing written`;
-  return `${head}: ${out === undefined ? 'standard output' : printable(out)} has the first ${written} patient(s) only`;
+  // Counted once the system has taken them: the process ends now, and what its buffer holds is lost.
+  const delivered = run.delivered();
+  if (run.written() === 0) return `${head}: nothing written`;
+  if (delivered === 0) return `${head}: no patient written in full; what was written may be cut off`;
+  return `${head}: ${out === undefined ? 'standard output' : printable(out)} has the first ${delivered} patient(s) in full; what follows them may be cut off`;
 }

@@ -132,3 +132,38 @@ describe('CLI writing to a FIFO nobody reads yet', () => {
     expect(rows).toHaveLength(151); // the header and the 150 patients
   }, 60_000);
 });
+
+describe('CLI interrupted while writing to a pipe read slowly', () => {
+  test('the line counts only the patients the reader has in full (not those still in the buffer a signal loses)', async () => {
+    // JSON: some 16 kB a patient, so the pipe (64 kB) is full long before the run ends.
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/assess.ts', 'assess', cohort, '--as-of', TODAY, '--format', 'json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    let text = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.stdout.pause(); // read nothing yet
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await new Promise<void>((resolve) => {
+      const waiting = setInterval(() => {
+        if (child.pid !== undefined && catches(child.pid, 'SIGINT')) {
+          clearInterval(waiting);
+          setTimeout(resolve, 2500); // the order check, and the first patients into the full pipe
+        }
+      }, 20);
+    });
+    child.kill('SIGINT');
+    child.stdout.resume();
+    expect(await closed).toBe(130);
+    const claimed = Number(
+      /has the first (\d+) patient\(s\) in full; what follows them may be cut off\n$/.exec(stderr)?.[1],
+    );
+    // Each assessment ends with "\n  }", then the next one's "," or the array's "\n]" (or nothing, cut there).
+    const complete = (text.match(/\n {2}\}(?=,|\n|$)/g) ?? []).length;
+    expect(claimed).toBeGreaterThan(0);
+    expect(complete).toBeGreaterThanOrEqual(claimed);
+  }, 60_000);
+});
