@@ -3,7 +3,8 @@
  * child process: the partial copy of `--out` (patient data) is removed, an existing report is left
  * byte for byte as it was, one line says so, and the exit status is 128 + the signal's number.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,14 +23,20 @@ beforeAll(async () => {
   await writeBulkExport(cohort, generateCohort({ n: 150, seed: 7, today: TODAY, followUpDays: 60 }).resources.flat());
 }, 60_000);
 
+/** The CLI on the cohort: CSV to `out` (stdout ignored), or, without `out`, JSON to a stdout pipe. */
+function cli(out: string): ChildProcessByStdio<null, null, Readable>;
+function cli(): ChildProcessByStdio<null, Readable, Readable>;
+function cli(out?: string): ChildProcessByStdio<null, Readable | null, Readable> {
+  const args = ['--import', 'tsx', 'src/cli/assess.ts', 'assess', cohort, '--as-of', TODAY];
+  return out === undefined
+    ? spawn(process.execPath, [...args, '--format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [...args, '--format', 'csv', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
 /** Runs the CLI, sends `signal` once its partial copy of `out` holds the first patients; its exit status and stderr. */
 function interrupted(out: string, signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/assess.ts', 'assess', cohort, '--as-of', TODAY, '--format', 'csv', '--out', out],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const child = cli(out);
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const folder = join(out, '..');
@@ -95,11 +102,7 @@ describe('CLI writing to a FIFO nobody reads yet', () => {
     const outDir = mkdtempSync(join(tmpdir(), 'cli-interrupt-fifo-'));
     const fifo = join(outDir, 'report.csv');
     execFileSync('mkfifo', [fifo]);
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/assess.ts', 'assess', cohort, '--as-of', TODAY, '--format', 'csv', '--out', fifo],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const child = cli(fifo);
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -120,11 +123,7 @@ describe('CLI writing to a FIFO nobody reads yet', () => {
   test('a reader that comes later gets the whole report', async () => {
     const fifo = join(mkdtempSync(join(tmpdir(), 'cli-fifo-read-')), 'report.csv');
     execFileSync('mkfifo', [fifo]);
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/assess.ts', 'assess', cohort, '--as-of', TODAY, '--format', 'csv', '--out', fifo],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const child = cli(fifo);
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
     await new Promise((resolve) => setTimeout(resolve, 1000)); // no reader yet: the CLI waits for one
     const rows = readFileSync(fifo, 'utf8').trim().split('\n');
@@ -136,11 +135,7 @@ describe('CLI writing to a FIFO nobody reads yet', () => {
 describe('CLI interrupted while writing to a pipe read slowly', () => {
   test('the line counts only the patients the reader has in full (not those still in the buffer a signal loses)', async () => {
     // JSON: some 16 kB a patient, so the pipe (64 kB) is full long before the run ends.
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/assess.ts', 'assess', cohort, '--as-of', TODAY, '--format', 'json'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = cli();
     let stderr = '';
     let text = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
