@@ -143,6 +143,12 @@ function openSink(): OutputSink & { texts: string[]; written: number } {
   return sink;
 }
 
+/** A stderr that keeps what is said to it. */
+function capturedStderr(): { said: string[]; stderr: NodeJS.WritableStream } {
+  const said: string[] = [];
+  return { said, stderr: { write: (line: string) => said.push(line) } as unknown as NodeJS.WritableStream };
+}
+
 /** As piscina fails every task of a worker that died: the same error for each. */
 const outOfMemory = Object.assign(new Error('Worker terminated due to reaching memory limit: JS heap out of memory'), {
   code: 'ERR_WORKER_OUT_OF_MEMORY',
@@ -165,8 +171,7 @@ describe('a worker that dies costs the patient it was assessing, not the run', (
         return Promise.resolve(assessPatient(task));
       },
     } as unknown as Workers;
-    const said: string[] = [];
-    const stderr = { write: (line: string) => said.push(line) } as unknown as NodeJS.WritableStream;
+    const { said, stderr } = capturedStderr();
     const sink = openSink();
     expect((await assessPatients(reader(5).items, workers, OPTIONS, stderr, sink)).failed).toBe(1);
     expect(said).toEqual([
@@ -189,8 +194,7 @@ describe('a worker that dies costs the patient it was assessing, not the run', (
           : Promise.resolve(assessPatient(task));
       },
     } as unknown as Workers;
-    const said: string[] = [];
-    const stderr = { write: (line: string) => said.push(line) } as unknown as NodeJS.WritableStream;
+    const { said, stderr } = capturedStderr();
     const sink = openSink();
     expect((await assessPatients(reader(2).items, workers, OPTIONS, stderr, sink)).failed).toBe(1);
     expect(said).toEqual([
@@ -251,8 +255,7 @@ describe('a worker that dies costs the patient it was assessing, not the run', (
 
   test('three patients in a row that kill their worker: those three fail, the one queued behind them is assessed', async () => {
     const { sent, workers } = dyingWorker(new Set([idOf(0), idOf(1), idOf(2)]));
-    const said: string[] = [];
-    const stderr = { write: (line: string) => said.push(line) } as unknown as NodeJS.WritableStream;
+    const { said, stderr } = capturedStderr();
     const sink = openSink();
     expect((await assessPatients(reader(8).items, workers, OPTIONS, stderr, sink)).failed).toBe(3);
     expect(said.map((line) => line.split(':')[0])).toEqual(['patient p0000', 'patient p0001', 'patient p0002']);
@@ -264,8 +267,7 @@ describe('a worker that dies costs the patient it was assessing, not the run', (
   test('an answer a dying worker lost is asked for again, not taken for a fault of the program', async () => {
     const { workers } = dyingWorker(new Set([idOf(2)]), idOf(1));
     const sink = openSink();
-    const said: string[] = [];
-    const stderr = { write: (line: string) => said.push(line) } as unknown as NodeJS.WritableStream;
+    const { stderr } = capturedStderr();
     expect((await assessPatients(reader(5).items, workers, OPTIONS, stderr, sink)).failed).toBe(1);
     expect(rowIds(sink.texts)).toEqual([0, 1, 3, 4].map(idOf));
   });
