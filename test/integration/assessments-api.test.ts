@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, test } from '@jest/globals';
 import type { FhirResource, Reference } from 'fhir/r4.js';
+import fc from 'fast-check';
 import request from 'supertest';
 import { demoPatients } from '../../src/demo/demo-patients.js';
 import { buildTestApp } from '../helpers/app.js';
@@ -304,6 +305,28 @@ describe('POST /assessments', () => {
     });
     const series = await request(app).post(`/assessments?series=true&series=true`).send(bundle()).expect(400);
     expect(series.body.issue[0].diagnostics).toBe('query.series: given more than once; give it once');
+  });
+
+  test('property: any query string is answered 200 or 400 (never a 500), and a 400 names the query', async () => {
+    const small = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [{ resource: { resourceType: 'Patient', id: 'p1' } }],
+    };
+    const name = fc.oneof(
+      fc.constantFrom('asOf', 'infusionDate', 'patientId', 'series', '__proto__', 'a[b]'),
+      fc.string(),
+    );
+    const value = fc.oneof(fc.constantFrom(TODAY, 'true', 'false', 'p1', ''), fc.string());
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(name, value), { maxLength: 4 }), async (pairs) => {
+        const query = pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+        const res = await request(app).post(`/assessments?${query}`).send(small);
+        expect([200, 400]).toContain(res.status);
+        if (res.status === 400) expect(res.body.issue[0].expression?.[0] ?? '').toMatch(/^(query|\(body\))/);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   test('400 for a bad asOf and for resources of two patients', async () => {
