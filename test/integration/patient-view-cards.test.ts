@@ -456,9 +456,9 @@ describe('card content', () => {
     return prefetch;
   }
 
-  test('an infusion record that cannot be read: a card says so, instead of none as if never treated', async () => {
-    // Every administration and procedure with a date of the wrong type (a number): none can be read.
-    const prefetch = await cartDay9Dated(20261113);
+  /** cart-day9's cards with its infusion records dated `date`: the one unread-infusion warning, checked here. */
+  async function unreadInfusionCards(date: unknown): Promise<Card[]> {
+    const prefetch = await cartDay9Dated(date);
     const res = await request(t.app)
       .post(PATH)
       .send(hookRequest('patient-view', 'cart-day9', { prefetch }))
@@ -466,6 +466,12 @@ describe('card content', () => {
     const cards = (res.body as { cards: Card[] }).cards;
     expect(cards.map((c) => `${cardKind(c)}:${c.indicator}`)).toEqual(['unread-infusion:warning']);
     expect(cards[0]?.summary).toBe('CAR-T infusion record could not be read: hematotoxicity not assessed');
+    return cards;
+  }
+
+  test('an infusion record that cannot be read: a card says so, instead of none as if never treated', async () => {
+    // Every administration and procedure with a date of the wrong type (a number): none can be read.
+    const cards = await unreadInfusionCards(20261113);
     const detail = cards[0]?.detail ?? '';
     expect(detail).toMatch(
       /^\*\*Why:\*\* this record holds a CAR-T infusion that could not be read, so day 0 is not known and nothing that counts from it \(cytopenia grades, ICAHT, recovery; G-CSF, transfusion and IVIG advice\) was assessed:\n\n- (MedicationAdministration|Procedure)\/[^:]+: (effective|performed)DateTime: Invalid input: expected string, received number/,
@@ -479,14 +485,7 @@ describe('card content', () => {
     ['2026-11', 'dated to the month only (a valid FHIR dateTime, but no day 0)'],
     ['2026-02-29T10:00:00Z', 'dated to a day that does not exist'],
   ])('an infusion record %s (%s): the unread-infusion card, naming it', async (date) => {
-    const prefetch = await cartDay9Dated(date);
-    const res = await request(t.app)
-      .post(PATH)
-      .send(hookRequest('patient-view', 'cart-day9', { prefetch }))
-      .expect(200);
-    const cards = (res.body as { cards: Card[] }).cards;
-    expect(cards.map((c) => `${cardKind(c)}:${c.indicator}`)).toEqual(['unread-infusion:warning']);
-    expect(cards[0]?.summary).toBe('CAR-T infusion record could not be read: hematotoxicity not assessed');
+    const cards = await unreadInfusionCards(date);
     expect(cards[0]?.detail).toMatch(
       /was assessed:\n\n- (MedicationAdministration|Procedure)\/[^:]+: [^\n]+: no date to the day\n/,
     );
