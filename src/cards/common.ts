@@ -19,6 +19,7 @@ import {
 import type { SourceRef } from '../clinical/thresholds.js';
 import type { Assessment, AssessmentIssue, CtcaeTerm } from '../clinical/types.js';
 import type { Orderables } from './orderables.js';
+import { mdText } from './markdown.js';
 
 export interface CardContext {
   serviceId: string;
@@ -173,7 +174,7 @@ export function unreadDataNote(a: Assessment): string | undefined {
   if (elsewhere.length > 0) parts.push(leftOut(elsewhere, 'name another patient or none', /; not used$/));
   if (unknownDrug.length > 0)
     parts.push(leftOut(unknownDrug, 'name a drug that could not be identified', /: what was given is not known$/));
-  for (const i of unavailable.slice(0, 3)) parts.push(`${capitalize(i.message)}.`);
+  for (const i of unavailable.slice(0, 3)) parts.push(`${mdText(capitalize(i.message))}.`);
   return `**Data not used:** ${parts.join(' ')} What this card says rests on the rest of the record; check the chart for what is missing.`;
 }
 
@@ -182,7 +183,7 @@ function leftOut(issues: readonly AssessmentIssue[], what: string, tail?: RegExp
   const n = issues.length;
   const examples = issues
     .slice(0, 3)
-    .map((i) => `${i.resource ?? 'resource'} (${tail ? i.message.replace(tail, '') : i.message})`);
+    .map((i) => `${mdText(i.resource ?? 'resource')} (${mdText(tail ? i.message.replace(tail, '') : i.message)})`);
   const verb = n === 1 ? what.replace(/^name /, 'names ') : what;
   return `${n === 1 ? '1 record' : `${n} records`} ${verb} and ${n === 1 ? 'was' : 'were'} left out: ${examples.join('; ')}${n > 3 ? `; and ${n - 3} more` : ''}.`;
 }
@@ -200,7 +201,9 @@ export function unreadInfusions(a: Assessment, terminology: Terminology): Assess
 export function unreadInfusionList(unread: readonly AssessmentIssue[]): string {
   const listed = unread
     .slice(0, 3)
-    .map((i) => `- ${i.resource ?? 'record'}: ${i.message.replace(/; (resource left out|not used)$/, '')}`);
+    .map(
+      (i) => `- ${mdText(i.resource ?? 'record')}: ${mdText(i.message.replace(/; (resource left out|not used)$/, ''))}`,
+    );
   if (unread.length > 3) listed.push(`- and ${unread.length - 3} more`);
   return listed.join('\n');
 }

@@ -15,6 +15,7 @@ import { SOURCES } from '../clinical/thresholds.js';
 import { atOrAbove } from '../clinical/bounds.js';
 import { irradiationNote } from '../clinical/format.js';
 import type { Assessment, AssessmentIssue } from '../clinical/types.js';
+import { oneLine, recordText } from '../clinical/record-text.js';
 import {
   baseCard,
   countsTable,
@@ -27,6 +28,7 @@ import {
   withUnreadDataNote,
   type CardContext,
 } from './common.js';
+import { mdText } from './markdown.js';
 import { createSuggestion, serviceRequest, updateSuggestion } from './suggestions.js';
 import { DEFAULT_ORDERABLES } from './orderables.js';
 
@@ -164,7 +166,7 @@ function crsDrugCard(
     `**${drug} ordered on ${dayLabel(a.dayPostInfusion)} after CAR-T.** Treat CRS as indicated: this card does not advise against it. Watch the blood counts:`,
     ...(matchedBy === 'name'
       ? [
-          `_Recognised as ${drug.toLowerCase()} by name${named ? ` ("${named.slice(0, 120)}")` : ''}: the order's codes are not among the codes this service knows._`,
+          `_Recognised as ${drug.toLowerCase()} by name${named ? ` ("${mdText(recordText(named, 120))}")` : ''}: the order's codes are not among the codes this service knows._`,
         ]
       : []),
     '- Tocilizumab or corticosteroid use was associated with grade ≥3 thrombocytopenia within 28 days (univariate; single-centre B-ALL cohort of 52 patients).',
@@ -212,7 +214,7 @@ function unreadOrdersCard(
   thresholds: HospitalThresholds,
 ): Card {
   const n = unread.length;
-  const listed = unread.slice(0, 5).map((i) => `- ${i.resource ?? 'Draft order'}: ${whyNotChecked(i)}`);
+  const listed = unread.slice(0, 5).map((i) => `- ${mdText(i.resource ?? 'Draft order')}: ${mdText(whyNotChecked(i))}`);
   if (n > 5) listed.push(`- and ${n - 5} more`);
   const irradiate = a.irradiation?.required === true;
   const checks = irradiate
@@ -257,8 +259,10 @@ function ordersWithoutDayZeroCard(
   ctx: CardContext,
 ): Card {
   const named = [
-    ...orders.map(({ order }) => `- ${order.resourceType}/${order.id ?? '(no id)'}: ${orderName(order)}`),
-    ...unreadOrders.map((i) => `- ${i.resource ?? 'Draft order'}: ${whyNotChecked(i)}`),
+    ...orders.map(
+      ({ order }) => `- ${mdText(`${order.resourceType}/${order.id ?? '(no id)'}`)}: ${mdText(orderName(order))}`,
+    ),
+    ...unreadOrders.map((i) => `- ${mdText(i.resource ?? 'Draft order')}: ${mdText(whyNotChecked(i))}`),
   ];
   const listed = named.length > 5 ? [...named.slice(0, 5), `- and ${named.length - 5} more`] : named;
   const n = named.length;
@@ -298,7 +302,7 @@ function orderName(order: DraftOrder): string {
     concept?.text ??
     concept?.coding?.find((c) => c.display)?.display ??
     (order.resourceType === 'MedicationRequest' ? order.medicationReference?.display : undefined);
-  return typeof display === 'string' && display.trim() ? display.trim().slice(0, 120) : 'no name given';
+  return typeof display === 'string' && oneLine(display) ? recordText(display, 120) : 'no name given';
 }
 
 function irradiationCard(

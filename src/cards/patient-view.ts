@@ -50,6 +50,7 @@ import {
   withUnreadDataNote,
   type CardContext,
 } from './common.js';
+import { mdText } from './markdown.js';
 import { createSuggestion, filgrastimRequest, serviceRequest } from './suggestions.js';
 import { DEFAULT_ORDERABLES, type Orderables } from './orderables.js';
 
@@ -273,11 +274,15 @@ function censoringNote(a: Assessment): string[] {
 /** Issues a clinician should know about, in words; how many results were not used, by status. */
 function dataNotes(a: Assessment): string[] {
   const shown = a.issues.filter((i) => SHOWN_ISSUES.has(i.code));
-  const ignored = Object.entries(a.ignoredObservations).map(([status, n]) => `${n} ${status}`);
+  const ignored = Object.entries(a.ignoredObservations).map(([status, n]) => mdText(`${n} ${status}`));
   if (shown.length === 0 && ignored.length === 0) return [];
-  const lines = shown.slice(0, 5).map((i) => `- ${capitalize(i.message)}.`);
+  const lines = shown.slice(0, 5).map((i) => `- ${mdText(capitalize(i.message))}.`);
   if (shown.length > 5) lines.push(`- ${plural(shown.length - 5, 'more note')} in the SMART app.`);
-  if (ignored.length > 0) lines.push(`- Results not used because of their status: ${ignored.join(', ')}.`);
+  if (ignored.length > 0) {
+    // A record may give any status: each one not read is counted under its own name.
+    const listed = ignored.length > 5 ? [...ignored.slice(0, 5), `and ${ignored.length - 5} other statuses`] : ignored;
+    lines.push(`- Results not used because of their status: ${listed.join(', ')}.`);
+  }
   return [`**Data notes:**\n${lines.join('\n')}`];
 }
 
@@ -423,9 +428,9 @@ function factsFor(r: Recommendation, a: Assessment, thresholds: HospitalThreshol
 function recommendationCard(r: Recommendation, a: Assessment, thresholds: HospitalThresholds, ctx: CardContext): Card {
   const threshold = thresholdText(r, thresholds.values.counts);
   const detail = [
-    `**Why:** ${r.reason}`,
+    `**Why:** ${mdText(r.reason)}`,
     ...factsFor(r, a, thresholds),
-    ...(r.notes.length > 0 ? [r.notes.map((n) => `- ${n}`).join('\n')] : []),
+    ...(r.notes.length > 0 ? [r.notes.map((n) => `- ${mdText(n)}`).join('\n')] : []),
     `**Threshold in force:** ${threshold} (${r.threshold.overridden ? 'hospital setting' : 'default'}). **Source:** ${citation(r.source)}.`,
   ]
     .filter(Boolean)

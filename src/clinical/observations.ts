@@ -11,6 +11,7 @@ import type { Role, Terminology } from './terminology.js';
 import type { Analyte, AssessmentIssue, LabValue } from './types.js';
 import type { Dimension } from './units.js';
 import { CANONICAL_UNIT, isPercentUnit, unitConverter, type Converter } from './units.js';
+import { recordText } from './record-text.js';
 
 /** The analyte and dimension each lab role reads as (CD19/CD4/CD8: by unit, see below). */
 const ROLE_ANALYTE: Partial<Record<Role, [Analyte, Dimension]>> = {
@@ -277,14 +278,14 @@ function readLabs(
     if (comparator === '>' || comparator === '>=') {
       // A lower bound (an analyser's upper limit, "> 300"): a cut-off the bound leaves open is tested
       // with its number, so it is said: the true value may lie above (docs/clinical-logic.md §3).
-      const shown = `${comparator}${rawValue}${rawUnit ? ` ${rawUnit}` : ''}`;
+      const shown = `${comparator}${rawValue}${rawUnit ? ` ${recordText(rawUnit)}` : ''}`;
       const message = `${label} on ${date} was reported as ${shown}: used as ${rawValue}, the true value may be higher`;
       issues.push(labIssue('comparator', message, obs, analyte, date, 'information'));
     }
     const converted = convert(rawValue === 0 ? 0 : rawValue); // -0 is 0
     if (!Number.isFinite(converted)) {
       // 1e308 g/dL is Infinity in g/L: no number a card could show or a grade could test.
-      const message = `${label} on ${date}: value ${rawValue}${rawUnit ? ` ${rawUnit}` : ''} is too large to be a result; not used`;
+      const message = `${label} on ${date}: value ${rawValue}${rawUnit ? ` ${recordText(rawUnit)}` : ''} is too large to be a result; not used`;
       issues.push(labIssue('value-implausible', message, obs, analyte, date));
       continue;
     }
@@ -322,7 +323,7 @@ function valueProblem(
       date,
     );
   const absent = obs.dataAbsentReason;
-  const why = absent ? ` (${absent.text ?? absent.coding?.[0]?.code ?? 'data absent'})` : '';
+  const why = absent ? ` (${recordText(absent.text ?? absent.coding?.[0]?.code ?? 'data absent')})` : '';
   return labIssue('value-missing', `${label} on ${date}: no numeric value${why}; not used`, obs, analyte, date);
 }
 
@@ -333,9 +334,11 @@ function countIgnored(
   ignored: Record<string, number>,
   issues: AssessmentIssue[],
 ): void {
-  ignored[obs.status] = (Object.hasOwn(ignored, obs.status) ? (ignored[obs.status] ?? 0) : 0) + 1;
+  // Counted under the status the record gives, on one line and cut short: any string may stand there.
+  const status = recordText(obs.status, 30);
+  ignored[status] = (Object.hasOwn(ignored, status) ? (ignored[status] ?? 0) : 0) + 1;
   if (!IGNORED_STATUSES.has(obs.status)) {
-    const message = `${label}: status "${obs.status}" is not a result; not used`;
+    const message = `${label}: status "${status}" is not a result; not used`;
     issues.push({ severity: 'information', code: 'status-ignored', message, resource: referenceOf(obs) });
   }
 }

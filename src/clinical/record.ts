@@ -19,6 +19,7 @@ import { readInstant } from './dates.js';
 import { compareVersions } from './versions.js';
 import type { Role, Terminology } from './terminology.js';
 import type { AssessmentIssue, ClinicalEvent, EventKind } from './types.js';
+import { recordText } from './record-text.js';
 
 export interface PatientRecord {
   patientId: string;
@@ -369,7 +370,7 @@ export function extractEvents(
       issues.push({
         severity: 'warning',
         code: 'date-missing',
-        message: `${display}: no date to the day; not used`,
+        message: `${recordText(display)}: no date to the day; not used`,
         resource: reference,
         event: kind,
       });

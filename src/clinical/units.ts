@@ -6,6 +6,7 @@
  * reported with its reason, never guessed from the magnitude of the value.
  */
 import ucum from '@lhncbc/ucum-lhc';
+import { recordText } from './record-text.js';
 
 export type Dimension =
   | 'count'
@@ -251,7 +252,9 @@ export function unitConverter(dimension: Dimension, unit: string | undefined): C
   if (unit === undefined || unit.trim() === '') {
     return dimension === 'ratio' || dimension === 'grade' ? identity : 'the value has no unit';
   }
-  return converterFor(dimension, unit) ?? `unit "${unit}" cannot be read as ${describeDimension(dimension)}`;
+  return (
+    converterFor(dimension, unit) ?? `unit "${recordText(unit)}" cannot be read as ${describeDimension(dimension)}`
+  );
 }
 
 /** True when `unit` is a percentage (CD19/CD4/CD8 are measured as % or as counts). */
