@@ -11,7 +11,7 @@ import type { Role, Terminology } from './terminology.js';
 import type { Analyte, AssessmentIssue, LabValue } from './types.js';
 import type { Dimension } from './units.js';
 import { CANONICAL_UNIT, isPercentUnit, unitConverter, type Converter } from './units.js';
-import { recordText } from './record-text.js';
+import { oneLine, recordText } from './record-text.js';
 
 /** The analyte and dimension each lab role reads as (CD19/CD4/CD8: by unit, see below). */
 const ROLE_ANALYTE: Partial<Record<Role, [Analyte, Dimension]>> = {
@@ -304,8 +304,10 @@ function readLabs(
 }
 
 /**
- * Why a result has no usable value: none that is a number (with the data-absent reason when given),
- * or one below zero (no count, concentration, ratio or grade read here can be: a data error).
+ * Why a result has no usable value: none that is a number, or one below zero (no count,
+ * concentration, ratio or grade read here can be: a data error). A result without a number says
+ * what the record gave instead, when it gave something: text (`valueString`, as a laboratory may
+ * report "<0.1"; without a unit, no number is read from it), or the data-absent reason.
  */
 function valueProblem(
   obs: Observation,
@@ -323,7 +325,13 @@ function valueProblem(
       date,
     );
   const absent = obs.dataAbsentReason;
-  const why = absent ? ` (${recordText(absent.text ?? absent.coding?.[0]?.code ?? 'data absent')})` : '';
+  const text: unknown = obs.valueString; // types the input screen does not check may carry anything
+  const why =
+    typeof text === 'string' && oneLine(text)
+      ? ` (reported as text "${recordText(text, 30)}")`
+      : absent
+        ? ` (${recordText(absent.text ?? absent.coding?.[0]?.code ?? 'data absent')})`
+        : '';
   return labIssue('value-missing', `${label} on ${date}: no numeric value${why}; not used`, obs, analyte, date);
 }
 

@@ -63,6 +63,29 @@ describe('values that cannot be used are listed, never guessed, never fatal', ()
     ]);
   });
 
+  test.each([
+    ['text only', { valueString: '<0.1' }, 'no numeric value (reported as text "<0.1"); not used'],
+    [
+      'text and a reason',
+      { valueString: ' < 0.1\n', dataAbsentReason: { text: 'below range' } },
+      'no numeric value (reported as text "< 0.1"); not used',
+    ],
+    ['a reason only', { dataAbsentReason: { text: 'haemolysed' } }, 'no numeric value (haemolysed); not used'],
+    [
+      'a coded reason only',
+      { dataAbsentReason: { coding: [{ code: 'error' }] } },
+      'no numeric value (error); not used',
+    ],
+    ['blank text, no reason', { valueString: ' ' }, 'no numeric value; not used'],
+    ['nothing', {}, 'no numeric value; not used'],
+  ] as const)('no number, %s: the message says what the record gave instead', (_what, extra, said) => {
+    const result = run([{ ...obs('751-8', undefined, undefined, 2, { id: 'nv' }), ...extra }]);
+    expect(result.values).toEqual([]);
+    expect(result.issues.map((i) => [i.code, i.message])).toEqual([
+      ['value-missing', `Neutrophils [#/volume] in Blood by Automated count on 2026-03-03: ${said}`],
+    ]);
+  });
+
   test('no date → date-missing; a month-only date is not a lab day', () => {
     const noDate = { ...anc(1, 0.4, { id: 'nd' }) };
     delete noDate.effectiveDateTime;
