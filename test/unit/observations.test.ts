@@ -78,13 +78,16 @@ describe('values that cannot be used are listed, never guessed, never fatal', ()
     ],
     ['blank text, no reason', { valueString: ' ' }, 'no numeric value; not used'],
     ['nothing', {}, 'no numeric value; not used'],
-  ] as const)('no number, %s: the message says what the record gave instead', (_what, extra, said) => {
-    const result = run([{ ...obs('751-8', undefined, undefined, 2, { id: 'nv' }), ...extra }]);
-    expect(result.values).toEqual([]);
-    expect(result.issues.map((i) => [i.code, i.message])).toEqual([
-      ['value-missing', `Neutrophils [#/volume] in Blood by Automated count on 2026-03-03: ${said}`],
-    ]);
-  });
+  ] satisfies [string, Partial<Observation>, string][])(
+    'no number, %s: the message says what the record gave instead',
+    (_what, extra, said) => {
+      const result = run([{ ...obs('751-8', undefined, undefined, 2, { id: 'nv' }), ...extra }]);
+      expect(result.values).toEqual([]);
+      expect(result.issues.map((i) => [i.code, i.message])).toEqual([
+        ['value-missing', `Neutrophils [#/volume] in Blood by Automated count on 2026-03-03: ${said}`],
+      ]);
+    },
+  );
 
   test('no date → date-missing; a month-only date is not a lab day', () => {
     const noDate = { ...anc(1, 0.4, { id: 'nd' }) };
