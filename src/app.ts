@@ -114,7 +114,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/assessments', auth);
   // Bodies are read and parsed only where a route takes one, after client authentication: elsewhere
   // (an unknown path, /admin) a large or deeply nested body must not hold the event loop first.
-  app.use(['/cds-services', '/assessments'], jsonBody(config.bodyLimit));
+  app.use(['/cds-services', '/assessments'], jsonBody(config.bodyLimit, config.bodyMaxJsonValues));
   if (auditRecorder) app.use('/assessments', auditAssessments(auditRecorder, deps.now ?? (() => new Date())));
   app.use(assessmentsRouter(deps.serviceDeps.clinical, () => todayIn(config.timeZone, deps.now?.())));
   app.use(

@@ -98,6 +98,7 @@ const envSchema = z.object({
     .string()
     .regex(/^\d+(kb|mb)$/i, 'must look like 5mb or 500kb')
     .default('16mb'),
+  BODY_MAX_JSON_VALUES: wholeNumber(1000, 100_000_000, 1_500_000),
   CORS_ORIGINS: csv.default(['*']),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -164,6 +165,8 @@ export interface Config {
     headersTimeoutMs: number;
   };
   bodyLimit: string;
+  /** Most JSON values a request body may hold, counted before it is parsed (BODY_MAX_JSON_VALUES). */
+  bodyMaxJsonValues: number;
   corsOrigins: string[];
   logLevel: string;
   auth: {
@@ -239,14 +242,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // would let a token minted for another service be replayed here.
     problems.push('PUBLIC_BASE_URL: required when CDS_TRUSTED_ISSUERS is set (the JWT aud is checked against it)');
   }
-  for (const aud of e.CDS_JWT_AUDIENCES ?? []) {
-    if (!URL.canParse(aud)) problems.push(`CDS_JWT_AUDIENCES: "${aud}" is not a URL`);
-  }
-  for (const origin of e.FHIR_ALLOWED_ORIGINS) {
-    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
-      problems.push(`FHIR_ALLOWED_ORIGINS: "${origin}" is not an origin like https://ehr.example.org`);
-    }
-  }
+  problems.push(...urlProblems(e));
   const smartIssuers: string[] = [];
   for (const iss of e.SMART_ALLOWED_ISS) {
     const normalized = normalizeIssuer(iss);
@@ -272,6 +268,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: e.TRUST_PROXY,
     http: httpTimeouts(e.HTTP_REQUEST_TIMEOUT_MS),
     bodyLimit: e.BODY_LIMIT,
+    bodyMaxJsonValues: e.BODY_MAX_JSON_VALUES,
     corsOrigins: e.CORS_ORIGINS,
     logLevel: e.LOG_LEVEL,
     auth: {
@@ -307,6 +304,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
   };
+}
+
+/** JWT audiences that are not URLs, and allowed FHIR origins that are not origins. */
+function urlProblems(e: z.infer<typeof envSchema>): string[] {
+  const problems: string[] = [];
+  for (const aud of e.CDS_JWT_AUDIENCES ?? []) {
+    if (!URL.canParse(aud)) problems.push(`CDS_JWT_AUDIENCES: "${aud}" is not a URL`);
+  }
+  for (const origin of e.FHIR_ALLOWED_ORIGINS) {
+    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
+      problems.push(`FHIR_ALLOWED_ORIGINS: "${origin}" is not an origin like https://ehr.example.org`);
+    }
+  }
+  return problems;
 }
 
 /** The request bound, and the headers bound derived from it (never longer: Node refuses that). */

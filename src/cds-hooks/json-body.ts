@@ -9,22 +9,24 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
-import { decodeJsonText, TextDecodingError } from '../fhir/json-text.js';
-import { badRequest, unsupportedCharset, unsupportedMediaType } from './outcomes.js';
+import { decodeJsonText, jsonValuesOver, TextDecodingError } from '../fhir/json-text.js';
+import { badRequest, tooManyJsonValues, unsupportedCharset, unsupportedMediaType } from './outcomes.js';
 
 export const JSON_TYPES = ['application/json', 'application/fhir+json'];
 
-/** Parses JSON and FHIR+JSON bodies up to `limit`; anything else is left unparsed (415 later). */
-export function jsonBody(limit: string): RequestHandler[] {
+/**
+ * Parses JSON and FHIR+JSON bodies up to `limit` bytes and `maxValues` JSON values (see
+ * jsonValuesOver); anything else is left unparsed (415 later).
+ */
+export function jsonBody(limit: string, maxValues: number): RequestHandler[] {
+  /** The Buffer express.raw left in req.body, as the JSON value it holds (body-parser json's rules). */
+  const parseJsonBuffer = (req: Request, _res: Response, next: NextFunction): void => {
+    const raw: unknown = req.body;
+    if (!Buffer.isBuffer(raw)) return next();
+    req.body = parseJson(raw, req.get('content-type'), maxValues);
+    next();
+  };
   return [express.raw({ limit, type: JSON_TYPES }), parseJsonBuffer];
-}
-
-/** The Buffer express.raw left in req.body, as the JSON value it holds (body-parser json's rules). */
-function parseJsonBuffer(req: Request, _res: Response, next: NextFunction): void {
-  const raw: unknown = req.body;
-  if (!Buffer.isBuffer(raw)) return next();
-  req.body = parseJson(raw, req.get('content-type'));
-  next();
 }
 
 /**
@@ -32,9 +34,10 @@ function parseJsonBuffer(req: Request, _res: Response, next: NextFunction): void
  * (decodeJsonText, the rule FHIR responses are read by too). Another charset is a 415, bytes not
  * valid in their encoding a 400. An empty body is an empty object, and only an object or array is
  * taken ("strict", as body-parser's JSON parser had it): a bare value (`null`, `12`) is a 400 that
- * says a JSON object is needed, malformed text a 400 that says it is not JSON.
+ * says a JSON object is needed, malformed text a 400 that says it is not JSON. Text holding more than
+ * `maxValues` JSON values is a 413, before it is parsed: parsing is what would take the memory.
  */
-export function parseJson(raw: Buffer, contentType: string | undefined): unknown {
+export function parseJson(raw: Buffer, contentType: string | undefined, maxValues = Infinity): unknown {
   if (raw.length === 0) return {};
   let text: string;
   try {
@@ -44,6 +47,7 @@ export function parseJson(raw: Buffer, contentType: string | undefined): unknown
     if (error.reason === 'charset') throw unsupportedCharset(error.charset);
     throw badRequest(`Request body has ${error.message}`, '(body)');
   }
+  if (jsonValuesOver(text, maxValues)) throw tooManyJsonValues(maxValues);
   const first = firstNonSpace(text, 0);
   let value: unknown;
   try {

@@ -151,6 +151,18 @@ export function payloadTooLarge(limit: string): OutcomeError {
   );
 }
 
+/** 413 (issue code `too-long`): a body within BODY_LIMIT whose JSON holds more values than BODY_MAX_JSON_VALUES. */
+export function tooManyJsonValues(max: number): OutcomeError {
+  return new OutcomeError(
+    operationOutcome([
+      issue(
+        'too-long',
+        `Request body holds more than ${max.toLocaleString('en')} JSON values (BODY_MAX_JSON_VALUES); it was not read`,
+      ),
+    ]),
+  );
+}
+
 /** 415 (issue code `not-supported`). */
 export function unsupportedMediaType(contentType: string | undefined): OutcomeError {
   return new OutcomeError(

@@ -51,3 +51,38 @@ export function decodeJsonText(raw: Buffer, contentType: string | undefined): st
   const named = /^[\w.:+-]{1,40}$/.test(charset) ? `charset ${charset}` : 'an unknown charset';
   throw new TextDecodingError('charset', charset, `${named}, not UTF-8 or UTF-16`);
 }
+
+/** `"` and `\` in JSON text. */
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Whether JSON text holds more than `max` values, counted before parsing it: what JSON.parse would
+ * build is bounded by its bytes only loosely (16 MB of `{},` are five million objects, some 500 MB
+ * of heap), so bodies are bounded by this count too. The count is one for the top value, and one for
+ * each `{`, `[`, `,` and `:` outside strings (each object or array, and each further element, member
+ * name and member value, near enough). A text no longer than `max` cannot hold more, and is not scanned.
+ */
+export function jsonValuesOver(text: string, max: number): boolean {
+  if (text.length <= max) return false;
+  let count = 1; // the top value (the text is longer than max, so not empty)
+  if (count > max) return true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) i = stringEnd(text, i);
+    else if ((c === 0x7b || c === 0x5b || c === 0x2c || c === 0x3a) && ++count > max) return true;
+  }
+  return false;
+}
+
+/** The index of the quote that ends the string opened at `start` (the text's length when none does). */
+function stringEnd(text: string, start: number): number {
+  let end = start;
+  for (;;) {
+    end = text.indexOf('"', end + 1);
+    if (end < 0) return text.length;
+    let k = end - 1;
+    while (text.charCodeAt(k) === BACKSLASH) k--;
+    if ((end - 1 - k) % 2 === 0) return end; // an even run of backslashes escapes itself, not the quote
+  }
+}

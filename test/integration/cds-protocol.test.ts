@@ -256,6 +256,29 @@ describe('request validation', () => {
     expect(res.body.issue[0].diagnostics).toContain('1kb');
   });
 
+  test('413 before parsing for a body holding more JSON values than BODY_MAX_JSON_VALUES, at any endpoint that reads one', async () => {
+    const capped = buildTestApp({ env: { BODY_MAX_JSON_VALUES: '1000' } });
+    const withList = (n: number): Record<string, unknown> =>
+      hookRequest('patient-view', 'p1', {
+        prefetch: { patient: { resourceType: 'Patient', id: 'p1', extension: Array.from({ length: n }, () => 0) } },
+      });
+    const values = (body: unknown): number => 1 + (JSON.stringify(body).match(/[{[,:]/g) ?? []).length;
+    const over = withList(1000);
+    expect(values(over)).toBeGreaterThan(1000);
+    for (const path of [SERVICE, '/assessments']) {
+      const res = await request(capped.app).post(path).send(over).expect(413);
+      expect(res.body.issue[0]).toMatchObject({
+        code: 'too-long',
+        diagnostics: 'Request body holds more than 1,000 JSON values (BODY_MAX_JSON_VALUES); it was not read',
+      });
+    }
+    // The largest list under the cap is read (then refused by FHIR rules: extension must hold objects).
+    let n = 1000;
+    while (values(withList(n)) > 1000) n--;
+    const res = await request(capped.app).post(SERVICE).send(withList(n));
+    expect(res.status).not.toBe(413);
+  });
+
   test('the default body limit (5 MB) takes a year of labs', async () => {
     const entry = Array.from({ length: 5000 }, (_, i) => ({
       resource: {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { decodeJsonText, TextDecodingError } from '../../src/fhir/json-text.js';
+import { decodeJsonText, jsonValuesOver, TextDecodingError } from '../../src/fhir/json-text.js';
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
@@ -78,5 +78,66 @@ describe('decodeJsonText', () => {
     ],
   ])('%s', (_what, raw, type, message) => {
     expect(() => decodeJsonText(raw, type)).toThrow(new TextDecodingError('invalid-bytes', '', message));
+  });
+});
+
+/**
+ * The oracle for jsonValuesOver, written another way: string literals removed by a regular
+ * expression, then one for the top value and one per `{`, `[`, `,` and `:` left.
+ */
+function valuesOf(text: string): number {
+  return 1 + (text.replace(/"(?:[^"\\]|\\.)*"/g, '""').match(/[{[,:]/g) ?? []).length;
+}
+
+describe('jsonValuesOver: JSON values counted before parsing (BODY_MAX_JSON_VALUES)', () => {
+  test.each([
+    // [text, values by the rule, counted by hand]
+    ['1', 1],
+    ['[]', 2],
+    ['[1,2,3]', 4],
+    ['{"a":1,"b":[true,null]}', 7],
+    ['[{},{},{}]', 7],
+    ['["{[,:", "a\\"]', 3], // brackets, commas and colons inside strings do not count; "a\\" ends at its quote
+    ['["\\"{,"]', 2], // an escaped quote does not end the string
+  ])('%s holds %d', (text, values) => {
+    expect(valuesOf(text)).toBe(values);
+    expect(jsonValuesOver(text, values - 1)).toBe(true);
+    expect(jsonValuesOver(text, values)).toBe(false);
+  });
+
+  test('an unterminated string runs to the end of the text', () => {
+    expect(jsonValuesOver('"never closed {,[', 1)).toBe(false);
+    expect(jsonValuesOver('[1,"never closed {,[', 3)).toBe(false); // the top value, [ and ,
+    expect(jsonValuesOver('[1,"never closed {,[', 2)).toBe(true);
+  });
+
+  test('16 MB of {} is refused at the default cap; a 20,000-Observation-like body is not', () => {
+    expect(jsonValuesOver(`[${'{},'.repeat(5_000_000)}{}]`, 1_500_000)).toBe(true);
+    const observation = JSON.stringify({
+      resource: {
+        resourceType: 'Observation',
+        id: 'o1234',
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '751-8', display: 'Neutrophils' }] },
+        subject: { reference: 'Patient/p1' },
+        effectiveDateTime: '2026-01-01T06:00:00Z',
+        valueQuantity: { value: 1.2, unit: '10*9/L', system: 'http://unitsofmeasure.org', code: '10*9/L' },
+      },
+    });
+    const body = `{"entry":[${Array.from({ length: 20_000 }, () => observation).join(',')}]}`;
+    expect(valuesOf(body)).toBeLessThan(1_500_000);
+    expect(jsonValuesOver(body, 1_500_000)).toBe(false);
+  });
+
+  test('any JSON text, compact or spaced: over max exactly when it holds more than max values (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.boolean(), fc.nat(40), (value, spaced, slack) => {
+        const text = JSON.stringify(value, null, spaced ? 1 : undefined) ?? 'null';
+        const values = valuesOf(text);
+        for (const max of [0, values - 1, values, values + slack].filter((m) => m >= 0))
+          expect(jsonValuesOver(text, max)).toBe(values > max);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
