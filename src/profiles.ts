@@ -130,11 +130,19 @@ export function loadThresholds(path: string | undefined, name = VARIABLES.thresh
   }
 }
 
+/** A name cards show (a lab's label, a product): one line of text, of a length a card can hold. */
+const shownName = (max: number): z.ZodString =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[^\p{Cc}\u2028\u2029]+$/u, 'must be one line of text');
+
 const localCodeSchema = z.strictObject({
   system: z.string().min(1),
   code: z.string().min(1),
-  display: z.string().optional(),
-  product: z.string().optional(),
+  display: shownName(200).optional(),
+  product: shownName(80).optional(),
   /** A long-acting G-CSF (as pegfilgrastim): one dose counts for actions.longActingGcsfDays. */
   longActing: z.boolean().optional(),
 });

@@ -20,6 +20,7 @@ import type { SourceRef } from '../clinical/thresholds.js';
 import type { Assessment, AssessmentIssue, CtcaeTerm } from '../clinical/types.js';
 import type { Orderables } from './orderables.js';
 import { mdText } from './markdown.js';
+import { recordText } from '../clinical/record-text.js';
 
 export interface CardContext {
   serviceId: string;
@@ -174,7 +175,7 @@ export function unreadDataNote(a: Assessment): string | undefined {
   if (elsewhere.length > 0) parts.push(leftOut(elsewhere, 'name another patient or none', /; not used$/));
   if (unknownDrug.length > 0)
     parts.push(leftOut(unknownDrug, 'name a drug that could not be identified', /: what was given is not known$/));
-  for (const i of unavailable.slice(0, 3)) parts.push(`${mdText(capitalize(i.message))}.`);
+  for (const i of unavailable.slice(0, 3)) parts.push(`${mdText(recordText(capitalize(i.message), 300))}.`);
   return `**Data not used:** ${parts.join(' ')} What this card says rests on the rest of the record; check the chart for what is missing.`;
 }
 

@@ -14,10 +14,14 @@ import { oneLine } from '../clinical/record-text.js';
  * - `\`, `` ` ``, `*`, `_`, `|` and `~` are escaped everywhere; `<` where it could open HTML or an
  *   autolink, `]` where it could close a link, an image or a link definition, `&` where it could
  *   open an entity;
- * - the first character when it could open a block (a heading, quote, list or thematic break);
- * - the `:` of `scheme://`, the `.` of `www.` and `@`, so that GFM's extended autolinks do not turn
- *   an address in the text into a link. A renderer that also links bare domain names (`example.org`)
- *   still may; what it shows is then the address itself, not a disguise.
+ * - the first character when it could open a block (a heading, quote, list, thematic break, or the
+ *   `[x]` of a task-list item);
+ * - the first `/` of every `//` (`https://`, a protocol-relative `//host`), the `.` of `www.` and
+ *   `@`, so that autolinks do not turn an address in the text into a link. A renderer that also
+ *   links bare domain names (`example.org`) still may; what it shows is then the address itself,
+ *   not a disguise.
+ *
+ * Every step is one linear pass: the text is input, and may be long.
  */
 export function mdText(text: string): string {
   return oneLine(text)
@@ -25,8 +29,8 @@ export function mdText(text: string): string {
     .replace(/<(?=[A-Za-z/!?])/g, '\\<')
     .replace(/\](?=[([:])/g, '\\]')
     .replace(/&(?=#?[A-Za-z0-9]+;)/g, '\\&')
-    .replace(/([A-Za-z][A-Za-z0-9+.-]*):(?=\/\/)/g, '$1\\:')
+    .replace(/\/(?=\/)/g, '\\/')
     .replace(/\b(www)\./gi, '$1\\.')
-    .replace(/^([#>+=-])/, '\\$1')
+    .replace(/^([#>+=[-])/, '\\$1')
     .replace(/^(\d+)([.)])/, '$1\\$2');
 }

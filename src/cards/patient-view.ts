@@ -120,7 +120,7 @@ function summaryCard(a: Assessment, thresholds: HospitalThresholds, ctx: CardCon
   const product = a.infusions.at(-1)?.product ?? 'CAR-T';
   const headline = PHASE_HEADLINE[phase](a, t);
   const detail = [
-    `**${capitalize(dayLabel(day))} after ${product}** (infused ${a.infusionDate ?? ''}); assessed ${a.asOf}.`,
+    `**${capitalize(dayLabel(day))} after ${mdText(product)}** (infused ${a.infusionDate ?? ''}); assessed ${a.asOf}.`,
     countsTable(a, ['neutrophils', 'platelets', 'hemoglobin']),
     ...PHASE_DETAIL[phase](a, t, kinds),
     ...censoringNote(a),
@@ -444,8 +444,15 @@ function recommendationCard(r: Recommendation, a: Assessment, thresholds: Hospit
 }
 
 /** "Rejeski et al., Blood 2023;142:865 (https://doi.org/…)". */
+/**
+ * A source as cards cite it: its label as text, then its URL, which a client may link, when the URL
+ * holds nothing markdown reads (the hospital's thresholds file may give any https URL; one with
+ * brackets, spaces or emphasis marks is shown as text).
+ */
 function citation(source: { label: string; url?: string }): string {
-  return source.url ? `${source.label} (${source.url})` : source.label;
+  if (!source.url) return mdText(source.label);
+  const url = /^https:\/\/[A-Za-z0-9.:/?#@!$&'+,;=%-]+$/.test(source.url) ? source.url : mdText(source.url);
+  return `${mdText(source.label)} (${url})`;
 }
 
 function suggestionsFor(

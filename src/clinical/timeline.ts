@@ -77,7 +77,7 @@ export function buildTimeline(
     issues.push({
       severity: 'information',
       code: 'infusion',
-      message: `${dates.length} CAR-T infusions recorded (${dates.join(', ')}); day 0 is the latest`,
+      message: `${dates.length} CAR-T infusions recorded (${listedDates(dates)}); day 0 is the latest`,
     });
   }
   const infusions: InfusionInfo[] = dates.map((date) => {
@@ -288,4 +288,10 @@ export function labDays(
   for (let i = 1; i < days.length; i++)
     if ((days[i] as LabDay).day < (days[i - 1] as LabDay).day) return days.sort((a, b) => a.day - b.day);
   return days;
+}
+
+/** Dates as a message lists them: all of up to five, else the first two, how many between, the last two. */
+function listedDates(dates: readonly string[]): string {
+  if (dates.length <= 5) return dates.join(', ');
+  return `${dates.slice(0, 2).join(', ')}, ${dates.length - 4} more, ${dates.slice(-2).join(', ')}`;
 }

@@ -20,6 +20,7 @@ import { decodeJsonText, TextDecodingError } from './json-text.js';
 import { RepeatScreen } from '../shared/repeat-screen.js';
 import { readSearchPage, searchBundleProblem } from './search-bundle.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
+import { recordText } from '../clinical/record-text.js';
 
 export type FhirAccessFailure =
   'refused' | 'timeout' | 'unreachable' | 'http-error' | 'invalid-response' | 'too-large' | 'search-failed';
@@ -56,7 +57,7 @@ export function checkFhirServer(fhirServer: string, policy: FhirServerPolicy): s
     return 'fhirServer must use https (set FHIR_ALLOW_HTTP=true only for local demos)';
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'fhirServer must be an http(s) URL';
   if (policy.allowedOrigins.length > 0 && !policy.allowedOrigins.includes(url.origin)) {
-    return `fhirServer origin ${url.origin} is not in FHIR_ALLOWED_ORIGINS`;
+    return `fhirServer origin ${recordText(url.origin)} is not in FHIR_ALLOWED_ORIGINS`;
   }
   return undefined;
 }
@@ -527,8 +528,9 @@ function followable(next: string, base: URL): { url: URL } | { why: string } {
   if (!url) return { why: URL.canParse(next, base.href) ? 'it is relative, not an absolute URL' : 'it is not a URL' };
   if (url.username || url.password) return { why: 'it carries credentials (a user name or password in the URL)' };
   if (url.origin !== base.origin) {
-    const where = url.origin === 'null' ? `a ${url.protocol} URL` : url.origin; // file:, data: have no origin
-    return { why: `it leads to ${where}, outside fhirServer ${base.origin}` };
+    // file:, data: have no origin; a host name may be long, and reaches a card
+    const where = url.origin === 'null' ? `a ${recordText(url.protocol, 20)} URL` : recordText(url.origin);
+    return { why: `it leads to ${where}, outside fhirServer ${recordText(base.origin)}` };
   }
   if (!isUnderBase(base, url)) return { why: "it leads outside fhirServer's base path" };
   return { url };

@@ -18,7 +18,24 @@ import { patientViewCards } from '../../src/cards/patient-view.js';
 import { adviseOn, orderCards } from '../../src/cards/orders.js';
 import { cardSchema, type Card } from '../../src/cds-hooks/schemas.js';
 import { loadClinicalContext } from '../../src/profiles.js';
-import { anc, assessOn, infusion, infusionProcedure, obs, plt, series, testTerminology } from '../helpers/fhir.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../../src/config.js';
+import { checkFhirServer } from '../../src/fhir/gateway.js';
+import { loadLocalCodes } from '../../src/profiles.js';
+import { parseThresholds } from '../../src/clinical/thresholds.js';
+import {
+  administration,
+  anc,
+  assessOn,
+  infusion,
+  infusionProcedure,
+  obs,
+  plt,
+  series,
+  testTerminology,
+} from '../helpers/fhir.js';
 import { tocilizumabOrder } from '../helpers/orders.js';
 
 const md = new MarkdownIt({ html: true, linkify: true });
@@ -44,13 +61,15 @@ const html = (text: string): string =>
 
 describe('mdText: plain text as inline markdown (worked cases; expected output written by hand)', () => {
   test.each([
-    ['a link', '[Order](https://evil.example)', '[Order\\](https\\://evil.example)'],
-    ['an image', '![x](http://e.example/p.png)', '![x\\](http\\://e.example/p.png)'],
-    ['a link definition', '[a]: http://evil.example', '[a\\]: http\\://evil.example'],
+    ['a link', '[Order](https://evil.example)', '\\[Order\\](https:\\//evil.example)'],
+    ['an image', '![x](http://e.example/p.png)', '![x\\](http:\\//e.example/p.png)'],
+    ['a link definition', '[a]: http://evil.example', '\\[a\\]: http:\\//evil.example'],
     ['raw HTML', '<img src=x onerror=alert(1)>', '\\<img src=x onerror=alert(1)>'],
-    ['an autolink', '<https://evil.example>', '\\<https\\://evil.example>'],
-    ['a bare URL and www', 'see https://a.example and www.b.example', 'see https\\://a.example and www\\.b.example'],
+    ['an autolink', '<https://evil.example>', '\\<https:\\//evil.example>'],
+    ['a bare URL and www', 'see https://a.example and www.b.example', 'see https:\\//a.example and www\\.b.example'],
     ['an e-mail address', 'x@y.example', 'x\\@y.example'],
+    ['a protocol-relative address', 'see //evil.example/x', 'see \\//evil.example/x'],
+    ['a task-list box at the start', '[x] Signed off', '\\[x] Signed off'],
     ['emphasis, UCUM stars', '10*3/uL and 10*9/L, _x_', '10\\*3/uL and 10\\*9/L, \\_x\\_'],
     ['strikethrough and code', '~~s~~ `c`', '\\~\\~s\\~\\~ \\`c\\`'],
     ['a table cell', 'a | b', 'a \\| b'],
@@ -68,6 +87,16 @@ describe('mdText: plain text as inline markdown (worked cases; expected output w
     expect(mdText(input)).toBe(expected);
     expect(md.render(`- ${mdText(input)}`)).toBe(`<ul>\n<li>${html(oneLine(input))}</li>\n</ul>\n`);
   });
+});
+
+test('mdText takes one pass however long the text (200,000 letters, then ":/")', () => {
+  // A backtracking step took 3.4 s for 80,000 letters not followed by "//", and grows with the square
+  // of the length (some 20 s here). One pass takes a few milliseconds: a second is a bound on the
+  // shape of the work, not a timing.
+  const letters = 'a'.repeat(200_000);
+  const started = performance.now();
+  expect(mdText(`${letters}:/x`)).toBe(`${letters}:/x`);
+  expect(performance.now() - started).toBeLessThan(1000);
 });
 
 describe('recordText: record text as a message quotes it', () => {
@@ -109,6 +138,9 @@ const hostile: fc.Arbitrary<string> = fc
         '&lt;&#x5B;&amp;',
         '\\',
         '\u202Eevil\u202C',
+        '//evil.example/x',
+        '[x] ',
+        `${'a'.repeat(40)}://`,
         '   ',
         '---',
       ),
@@ -193,4 +225,74 @@ describe("cards: the record's text adds no structure (fast-check, against the sa
     expect(rendered).toContain('<a href="https://doi.org/');
     expect(rendered.match(/<a (?!href="https:\/\/doi\.org\/)|<img|<h\d|<b>|<script/g)).toBeNull();
   });
+});
+
+describe("the hospital's configuration is shown as text too, and bounded", () => {
+  const HOSTILE_NAME = 'Kymriah](https://evil.example) <img src=x onerror=alert(1)> **x**';
+
+  test('a local CAR-T product name: the summary card shows it as text', () => {
+    const terminology = testTerminology({
+      'car-t-product': [{ system: 'urn:local', code: 'kym', product: HOSTILE_NAME }],
+    });
+    const resources = [administration('urn:local', 'kym', 0), ...series(anc, 1, [0.3, 0.2])];
+    const a = assessOn(3, resources, { terminology });
+    const summary = patientViewCards(a, clinical.thresholds, context).find((c) => c.detail?.includes('after Kymriah'));
+    expect(summary).toBeDefined();
+    const rendered = md.render(summary?.detail ?? '');
+    expect(rendered).toContain(`<strong>Day +3 after ${html(HOSTILE_NAME)}</strong>`);
+    expect(rendered.match(/<a |<img/g)).toBeNull();
+  });
+
+  test.each([
+    ['a line break', { product: 'Kymriah\n# Heading' }, 'codes.car-t-product.0.product: must be one line of text'],
+    ['81 characters', { product: 'k'.repeat(81) }, 'codes.car-t-product.0.product: Too big'],
+    ['a lab label of 201 characters', { display: 'd'.repeat(201) }, 'codes.car-t-product.0.display: Too big'],
+  ])('a local code name with %s is a configuration error naming it', (_what, name, problem) => {
+    const dir = mkdtempSync(join(tmpdir(), 'local-codes-'));
+    const file = join(dir, 'local-codes.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ codes: { 'car-t-product': [{ system: 'urn:local', code: 'kym', ...name }] } }),
+    );
+    try {
+      expect(() => loadLocalCodes(file)).toThrow(ConfigError);
+      expect(() => loadLocalCodes(file)).toThrow(problem);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  test("the thresholds file's source: its label as text, a URL with markdown in it as text", () => {
+    const file = {
+      source: { label: 'Our SOP [click](https://evil.example) <img src=x>', url: 'https://sop.example/a)b' },
+      counts: { neutrophils: { severe: 0.6 } },
+    };
+    const thresholds = parseThresholds(file);
+    const a = assessOn(10, [infusion(0), ...series(anc, 1, [0.3, null, 0.2, null, 0.1, null, 0.15])], {
+      thresholdsFile: file,
+    });
+    const card = patientViewCards(a, thresholds, context).find((c) => c.detail?.includes('Threshold in force'));
+    const rendered = md.render(card?.detail ?? '');
+    expect(rendered).toContain('Our SOP [click](https://evil.example) &lt;img src=x&gt;');
+    expect(rendered).toContain('(https://sop.example/a)b)');
+    expect(rendered.match(/<a (?!href="https:\/\/doi\.org\/)|<img/g)).toBeNull();
+  });
+
+  test('many CAR-T infusions: the message lists five dates at most', () => {
+    const a = assessOn(
+      40,
+      [0, 5, 10, 15, 20, 25, 30].map((day) => infusion(day)),
+    );
+    const message = a.issues.find((i) => i.code === 'infusion')?.message;
+    expect(message).toBe(
+      '7 CAR-T infusions recorded (2026-03-01, 2026-03-06, 3 more, 2026-03-26, 2026-03-31); day 0 is the latest',
+    );
+  });
+});
+
+test("fhirServer's origin is quoted cut short: a long host name reaches every card's data-unavailable note", () => {
+  const host = `${'a'.repeat(3000)}.example`;
+  const why = checkFhirServer(`https://${host}/fhir`, { allowHttp: false, allowedOrigins: ['https://ehr.example'] });
+  expect(why).toBe(`fhirServer origin ${recordText(`https://${host}`)} is not in FHIR_ALLOWED_ORIGINS`);
+  expect(why?.length).toBeLessThan(120);
 });
