@@ -146,6 +146,8 @@ const identity: Converter = (v) => v;
  * few units per analyte; the cap only matters for input no lab sends.
  */
 export const MAX_CACHED_UNITS = 256;
+/** The longest unit text read; a longer one cannot be read (and costs neither parsing nor cache). */
+export const MAX_UNIT_LENGTH = 64;
 const cache = new Map<Dimension, Map<string, Converter | null>>();
 const percentUnits = new Map<string, boolean>();
 
@@ -176,12 +178,21 @@ function ownValue(table: Readonly<Record<string, string>> | undefined, key: stri
   return table && Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
-/** ucum-lhc's conversion; its own lookup tables throw on some words (`__proto__`, `toString`): unreadable then. */
+/**
+ * ucum-lhc's conversion; its own lookup tables throw on some words (`__proto__`, `toString`): unreadable then.
+ * On a unit text it cannot parse (a space, unbalanced brackets, some of its own TypeErrors), ucum-lhc
+ * writes the text to `console.log`: record text on stdout, outside the service's logger and its
+ * rules. The call is synchronous, so `console.log` is silenced for it alone.
+ */
 function ucumConvert(unit: string, target: string): ReturnType<NonNullable<typeof utils>['convertUnitTo']> | undefined {
+  const log = console.log;
+  console.log = () => undefined;
   try {
     return ucumUtils().convertUnitTo(unit, 1, target);
   } catch {
     return undefined;
+  } finally {
+    console.log = log;
   }
 }
 
@@ -199,6 +210,8 @@ function clean(unit: string): string {
 
 /** Finds how to convert `unit` into the canonical unit of `dimension` (cached per unit). */
 function converterFor(dimension: Dimension, unit: string): Converter | null {
+  // No unit a laboratory writes is this long ("10*3/uL", "/100{WBCs}"): not parsed, and not kept as a cache key.
+  if (unit.length > MAX_UNIT_LENGTH) return null;
   let byUnit = cache.get(dimension);
   if (!byUnit) {
     byUnit = new Map();
@@ -259,7 +272,7 @@ export function unitConverter(dimension: Dimension, unit: string | undefined): C
 
 /** True when `unit` is a percentage (CD19/CD4/CD8 are measured as % or as counts). */
 export function isPercentUnit(unit: string | undefined): boolean {
-  if (unit === undefined) return false;
+  if (unit === undefined || unit.length > MAX_UNIT_LENGTH) return false;
   const known = percentUnits.get(unit);
   if (known !== undefined) return known;
   return remember(percentUnits, unit, ALIASES.percent?.[clean(unit).toLowerCase()] === '%');

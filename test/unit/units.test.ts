@@ -7,7 +7,9 @@ import {
   cachedUnitCount,
   isPercentUnit,
   MAX_CACHED_UNITS,
+  MAX_UNIT_LENGTH,
   toCanonical,
+  unitConverter,
   type Dimension,
 } from '../../src/clinical/units.js';
 
@@ -102,5 +104,32 @@ describe('toCanonical: counts in 10^9/L, Hb in g/L, Ig in mg/dL, CRP mg/dL, ferr
     expect(toCanonical('count', '/uL', 320)).toEqual({ ok: true, value: 0.32, unit: '10*9/L' });
     expect(isPercentUnit('%')).toBe(true);
     expect(isPercentUnit('%7')).toBe(false);
+  });
+});
+
+describe('unit texts ucum-lhc cannot parse', () => {
+  test.each([
+    ['unbalanced brackets', '(10*9/L'],
+    ["one of ucum-lhc's own TypeErrors", 'u-^%()!A'],
+    ['another', '{L0%##}0'],
+    ['HTML', '<img src=x onerror=alert(1)>'],
+  ])('%s: unreadable, and nothing written to the console (ucum-lhc logs the text it was given)', (_what, unit) => {
+    const written: unknown[] = [];
+    const log = console.log;
+    console.log = (...args: unknown[]) => written.push(args);
+    try {
+      expect(unitConverter('count', unit)).toEqual(expect.stringContaining('cannot be read'));
+    } finally {
+      console.log = log;
+    }
+    expect(written).toEqual([]);
+  });
+
+  test(`a unit text longer than ${MAX_UNIT_LENGTH} characters is unreadable and not kept in the cache`, () => {
+    const before = cachedUnitCount();
+    const long = `10*9/L${'{x}'.repeat(40_000)}`;
+    expect(unitConverter('count', long)).toEqual(expect.stringContaining('cannot be read'));
+    expect(isPercentUnit(long)).toBe(false);
+    expect(cachedUnitCount()).toBe(before);
   });
 });
