@@ -108,15 +108,22 @@ export function pathExpression(path: readonly PropertyKey[], root?: string): str
   return out || '(body)';
 }
 
-/** 400 with one issue per zod problem, each naming the field it concerns. */
+/** The most zod problems a 400 lists; the others are counted in one more issue. */
+export const ZOD_ISSUES_LISTED = 20;
+
+/** 400 with one issue per zod problem (the first {@link ZOD_ISSUES_LISTED}), each naming the field it concerns. */
 export function badRequestFromZod(error: ZodError, root?: string): OutcomeError {
-  const issues = error.issues.map((i) =>
-    issue(
-      i.code === 'invalid_type' && i.message.includes('undefined') ? 'required' : 'invalid',
-      `${pathExpression(i.path, root)}: ${i.message}`,
-      [pathExpression(i.path, root)],
-    ),
-  );
+  const more = error.issues.length - ZOD_ISSUES_LISTED;
+  const issues = error.issues
+    .slice(0, ZOD_ISSUES_LISTED)
+    .map((i) =>
+      issue(
+        i.code === 'invalid_type' && i.message.includes('undefined') ? 'required' : 'invalid',
+        `${pathExpression(i.path, root)}: ${i.message}`,
+        [pathExpression(i.path, root)],
+      ),
+    );
+  if (more > 0) issues.push(issue('invalid', `and ${more.toLocaleString('en')} more problems not listed`));
   return new OutcomeError(operationOutcome(issues));
 }
 

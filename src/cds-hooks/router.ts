@@ -113,6 +113,7 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     traceCall(deps, req, res, trail);
     if (!service) throw notFound(`No CDS service with id "${String(req.params['id'])}"`);
     const body = requireJsonBody(req);
+    checkMemberCounts(body);
     const parsed = cdsRequestSchema.safeParse(body);
     if (!parsed.success) throw badRequestFromZod(parsed.error);
     const request = parsed.data;
@@ -177,6 +178,26 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
   router.all('/cds-services', allowOnly('GET'));
   for (const path of ['/cds-services/:id', '/cds-services/:id/feedback']) router.all(path, allowOnly('POST'));
   return router;
+}
+
+/** The most members `context`, `prefetch` and `extension` may hold: the spec's have a handful. */
+const MAX_MEMBERS = 100;
+
+/**
+ * Refuses a `context`, `prefetch` or `extension` of more than {@link MAX_MEMBERS} members before zod
+ * reads the request: zod copies such records member by member (twice for `context`), and 750,000
+ * members in a 14 MB body held 440 MB.
+ */
+function checkMemberCounts(body: Record<string, unknown>): void {
+  for (const name of ['context', 'prefetch', 'extension']) {
+    const value = body[name];
+    if (!value || typeof value !== 'object') continue;
+    let n = 0;
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      if (++n > MAX_MEMBERS) throw badRequest(`${name}: more than ${MAX_MEMBERS} members`, name);
+    }
+  }
 }
 
 /**

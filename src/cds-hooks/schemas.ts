@@ -186,6 +186,7 @@ export const feedbackEntrySchema = z
     acceptedSuggestions: z
       .array(z.looseObject({ id: feedbackCode }))
       .min(1)
+      .max(100) // a card offers a handful; zod walked 150,000 into a stack overflow (a 500)
       .optional(),
     overrideReason: z
       .looseObject({

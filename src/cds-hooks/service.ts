@@ -114,7 +114,7 @@ export interface CdsServiceDefinition<H extends HookName = HookName, D = unknown
 }
 
 export interface LoadPrefetchOptions {
-  config: Pick<Config, 'fhir'>;
+  config: Pick<Config, 'fhir'> & Partial<Pick<Config, 'bodyMaxJsonValues'>>;
   now: Date;
   /** Aborted by the per-call deadline or when the client goes away. */
   signal: AbortSignal;
@@ -191,6 +191,7 @@ export class CallFhirAccess implements FhirReader {
         signal: options.signal,
         maxPages: options.config.fhir.maxPages,
         maxResponseBytes: options.config.fhir.maxResponseBytes,
+        maxJsonValues: options.config.bodyMaxJsonValues,
         budget: this.budget,
         limiter: this.limiter,
         observer: options.fhirObserver,

@@ -28,11 +28,23 @@ export const assessmentBundleSchema = z.looseObject({
  * resolved through their fullUrls (see resolveEntryReferences): a transaction Bundle names its
  * Patient and Medications by `urn:uuid:`.
  */
+/** Issues worded before entries without a resource are only counted. */
+const ENTRIES_WORDED = 1000;
+
 export function bundleResources(bundle: z.infer<typeof assessmentBundleSchema>): Screened {
   const kept: BundleEntry[] = [];
   const issues: Screened['issues'] = [];
+  // Entries that hold no resource at all are worded one by one up to a bound, then counted: a
+  // million of them (`entry: [0, 0, …]`, 3 MB) was a million issues held in memory.
+  let unworded = 0;
   const leftOut = (index: number, why: string): void => {
-    issues.push({ severity: 'warning', code: 'resource-invalid', message: `Bundle entry[${index}] ${why}; left out` });
+    if (issues.length >= ENTRIES_WORDED) unworded++;
+    else
+      issues.push({
+        severity: 'warning',
+        code: 'resource-invalid',
+        message: `Bundle entry[${index}] ${why}; left out`,
+      });
   };
   for (const [index, entry] of (bundle.entry ?? []).entries()) {
     if (!isObject(entry)) {
@@ -55,6 +67,12 @@ export function bundleResources(bundle: z.infer<typeof assessmentBundleSchema>):
       const fullUrl = entry['fullUrl'];
       kept.push({ resource: result.resource, fullUrl: typeof fullUrl === 'string' ? fullUrl : undefined });
     }
+  }
+  if (unworded > 0) {
+    // First, so that an answer listing only the first issues of each kind still tells how many.
+    const n = unworded.toLocaleString('en');
+    const message = `${n} Bundle ${unworded === 1 ? 'entry' : 'entries'} beyond the first ${ENTRIES_WORDED.toLocaleString('en')} issues hold no resource; left out`;
+    issues.unshift({ severity: 'warning', code: 'resource-invalid', message });
   }
   // A search or an export that failed part-way says so in an OperationOutcome (a searchset's
   // search.mode "outcome"): what the Bundle holds may then be incomplete, and the cards must say so.

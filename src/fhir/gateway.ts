@@ -16,7 +16,7 @@ import { setMaxListeners } from 'node:events';
 import type { Bundle, Resource } from 'fhir/r4.js';
 import { httpGet, type HttpAnswer, UnsupportedEncodingError } from './http-get.js';
 import type { RequestLimiter } from './limiter.js';
-import { decodeJsonText, TextDecodingError } from './json-text.js';
+import { decodeJsonText, jsonValuesOver, TextDecodingError } from './json-text.js';
 import { RepeatScreen } from '../shared/repeat-screen.js';
 import { readSearchPage, searchBundleProblem } from './search-bundle.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
@@ -98,6 +98,8 @@ export interface GatewayOptions {
   maxPages: number;
   /** Largest response body read, in decoded bytes. */
   maxResponseBytes: number;
+  /** Most JSON values one response may hold, counted before it is parsed (BODY_MAX_JSON_VALUES); none: no cap. */
+  maxJsonValues?: number | undefined;
   /** Shared by every gateway of one CDS call. */
   budget: ReadBudget;
   /** Caps the requests of one CDS call in flight together (FHIR_MAX_CONCURRENT_REQUESTS); none: no cap. */
@@ -341,6 +343,13 @@ export class FhirGateway {
         );
       }
       const text = await this.readText(response, what);
+      const maxValues = this.options.maxJsonValues ?? Infinity;
+      if (jsonValuesOver(text, maxValues)) {
+        throw new FhirAccessError(
+          'too-large',
+          `fhirServer answered ${what} with more than ${maxValues.toLocaleString('en')} JSON values (BODY_MAX_JSON_VALUES); not parsed`,
+        );
+      }
       let body: unknown;
       try {
         body = JSON.parse(text);

@@ -22,8 +22,15 @@ const fhirId = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, 'is not a FHIR id ([A-
 const code = z.string().max(256);
 const dateTime = z.string().max(64);
 
+/**
+ * The most items an array of a resource may hold: zod words one issue per bad item, and a resource
+ * with a million (a 3 MB body) held gigabytes before its first issue was read. A bound stops it at
+ * the array. Real resources hold a few codings, ranges, notes.
+ */
+const MAX_ITEMS = 1000;
+const list = <T extends z.ZodType>(item: T): z.ZodArray<T> => z.array(item).max(MAX_ITEMS);
 const coding = z.looseObject({ system: str.optional(), code: str.optional(), display: str.optional() });
-const codeableConcept = z.looseObject({ coding: z.array(coding).optional(), text: str.optional() });
+const codeableConcept = z.looseObject({ coding: list(coding).optional(), text: str.optional() });
 const reference = z.looseObject({ reference: str.optional(), display: str.optional() });
 const quantity = z.looseObject({
   value: z.number().optional(),
@@ -66,7 +73,7 @@ const observation = z.looseObject({
   valueInteger: z.number().int().optional(),
   valueCodeableConcept: codeableConcept.optional(),
   dataAbsentReason: codeableConcept.optional(),
-  referenceRange: z.array(z.looseObject({ low: quantity.optional(), high: quantity.optional() })).optional(),
+  referenceRange: list(z.looseObject({ low: quantity.optional(), high: quantity.optional() })).optional(),
 });
 
 const medicationAdministration = z.looseObject({
@@ -121,7 +128,7 @@ const medicationRequest = z.looseObject({
   medicationReference: reference.optional(),
   contained,
   subject: reference.optional(),
-  note: z.array(z.looseObject({ text: str.optional() })).optional(),
+  note: list(z.looseObject({ text: str.optional() })).optional(),
 });
 
 const serviceRequest = z.looseObject({
@@ -129,8 +136,8 @@ const serviceRequest = z.looseObject({
   ...base,
   status: code.optional(),
   code: codeableConcept.optional(),
-  orderDetail: z.array(codeableConcept).optional(),
-  note: z.array(z.looseObject({ text: str.optional() })).optional(),
+  orderDetail: list(codeableConcept).optional(),
+  note: list(z.looseObject({ text: str.optional() })).optional(),
   subject: reference.optional(),
 });
 
