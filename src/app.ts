@@ -103,7 +103,7 @@ export function createApp(deps: AppDeps): Express {
   });
   for (const path of ['/healthz', '/readyz', '/metrics']) app.all(path, allowOnly('GET'));
 
-  if (deps.demoFhir) app.use(DEMO_FHIR_PATH, deps.demoFhir.router(config.bodyLimit));
+  if (deps.demoFhir) app.use(DEMO_FHIR_PATH, deps.demoFhir.router(config.bodyLimit, config.bodyMaxJsonValues));
   if (deps.smart) app.use(smartRouter(config, deps.smart.appConfig, deps.smart.dir));
 
   // Built from the configuration unless given: trusted issuers configured means every call is checked.

@@ -26,7 +26,11 @@ export interface RunningServer {
 /** The demo FHIR server's worker thread, as of today in the hospital's time zone. */
 async function startDemoWorker(config: Config): Promise<DemoWorker> {
   const host = await import('./demo/fhir-worker-host.js');
-  return host.startDemoWorker({ today: todayIn(config.timeZone), bodyLimit: config.bodyLimit });
+  return host.startDemoWorker({
+    today: todayIn(config.timeZone),
+    bodyLimit: config.bodyLimit,
+    maxJsonValues: config.bodyMaxJsonValues,
+  });
 }
 
 type ServiceModules = typeof Services &

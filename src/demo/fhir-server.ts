@@ -28,6 +28,7 @@ import {
   requestReadError,
   unsupportedMediaType,
 } from '../cds-hooks/outcomes.js';
+import { jsonBody } from '../cds-hooks/json-body.js';
 import { capabilityStatement } from './capability.js';
 import type { MedplumEngine } from './medplum-engine.js';
 import type { DemoWorker, DemoWorkerOptions } from './fhir-worker-host.js';
@@ -92,12 +93,14 @@ export class DemoFhirServer {
   }
 
   /** Express router serving this server under `DEMO_FHIR_PATH` (in worker mode: forwarding to the worker). */
-  router(bodyLimit: string): Router | RequestHandler {
+  router(bodyLimit: string, maxJsonValues = Infinity): Router | RequestHandler {
     if (this.worker) return this.worker.proxy();
     const router = Router();
     // Before the JSON parser: a search body is a form, whatever Content-Type the client claims.
     router.post('/:type/_search', this.postSearch(bodyLimit));
-    router.use(express.json({ limit: bodyLimit, type: JSON_TYPES }));
+    // The service's own body rules (BODY_LIMIT, BODY_MAX_JSON_VALUES): 15 MB of `{},` posted here
+    // took the process to 707 MB and the demo worker down.
+    router.use(jsonBody(bodyLimit, maxJsonValues));
     router.get('/metadata', (req: Request, res: Response) => {
       sendFhir(res, 200, capabilityStatement(baseUrlOf(req)));
     });

@@ -13,6 +13,8 @@ export interface DemoWorkerOptions {
   /** Reference date of the demo patients (infusion dates are relative to it). */
   today: string;
   bodyLimit: string;
+  /** BODY_MAX_JSON_VALUES, for bodies posted to the demo server. */
+  maxJsonValues?: number | undefined;
 }
 
 export interface DemoWorker {

@@ -74,7 +74,7 @@ try {
     const about = patientsOf(req);
     (about === 'all' ? seed.all() : Promise.all(about.map((id) => seed.patient(id)))).then(() => next(), next);
   });
-  app.use(DEMO_FHIR_PATH, fhir.router(options.bodyLimit));
+  app.use(DEMO_FHIR_PATH, fhir.router(options.bodyLimit, options.maxJsonValues));
   const server = app.listen(0, '127.0.0.1', () => {
     const resources = 1 + patients.reduce((n, p) => n + p.resources.length, 0);
     post({ kind: 'ready', port: (server.address() as AddressInfo).port, resources });

@@ -229,6 +229,19 @@ describe('demo FHIR server: POST [type]/_search with a form body', () => {
     expect(res.status).toBe(413);
     expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'too-long' }] });
   });
+
+  test('a JSON body over BODY_MAX_JSON_VALUES is 413 before it is parsed, as at the service', async () => {
+    const app = express().use(DEMO_FHIR_PATH, (await seededDemo()).router('16mb', 1000));
+    const res = await request(app)
+      .post(`${DEMO_FHIR_PATH}/Patient`)
+      .set('content-type', 'application/fhir+json')
+      .send(JSON.stringify({ resourceType: 'Patient', extension: Array.from({ length: 1000 }, () => ({})) }));
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({
+      resourceType: 'OperationOutcome',
+      issue: [{ code: 'too-long', diagnostics: expect.stringContaining('BODY_MAX_JSON_VALUES') }],
+    });
+  });
 });
 
 describe('demo FHIR server: hostile requests get a named OperationOutcome, never an engine message or a stack', () => {
