@@ -138,7 +138,7 @@ export class CallFhirAccess implements FhirReader {
     private readonly request: CdsRequest,
     private readonly options: LoadPrefetchOptions,
   ) {
-    this.budget = new ReadBudget(options.config.fhir.maxCallBytes);
+    this.budget = new ReadBudget(options.config.fhir.maxCallBytes, options.config.bodyMaxJsonValues);
     this.limiter = new RequestLimiter(options.config.fhir.maxConcurrentRequests);
   }
 
@@ -191,7 +191,6 @@ export class CallFhirAccess implements FhirReader {
         signal: options.signal,
         maxPages: options.config.fhir.maxPages,
         maxResponseBytes: options.config.fhir.maxResponseBytes,
-        maxJsonValues: options.config.bodyMaxJsonValues,
         budget: this.budget,
         limiter: this.limiter,
         observer: options.fhirObserver,

@@ -16,7 +16,7 @@ import { setMaxListeners } from 'node:events';
 import type { Bundle, Resource } from 'fhir/r4.js';
 import { httpGet, type HttpAnswer, UnsupportedEncodingError } from './http-get.js';
 import type { RequestLimiter } from './limiter.js';
-import { decodeJsonText, jsonValuesOver, TextDecodingError } from './json-text.js';
+import { decodeJsonText, jsonValueCount, TextDecodingError } from './json-text.js';
 import { RepeatScreen } from '../shared/repeat-screen.js';
 import { readSearchPage, searchBundleProblem } from './search-bundle.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
@@ -62,11 +62,27 @@ export function checkFhirServer(fhirServer: string, policy: FhirServerPolicy): s
   return undefined;
 }
 
-/** Bytes one CDS call may still read from fhirServer, shared by all its requests. */
+/**
+ * Bytes one CDS call may still read from fhirServer, and JSON values its answers may still hold
+ * (the bytes bound memory loosely: an answer of `{},` holds a value per 1.5 bytes), shared by all
+ * its requests.
+ */
 export class ReadBudget {
   private used = 0;
   private spent = false;
-  constructor(readonly limit: number) {}
+  private values = 0;
+  constructor(
+    readonly limit: number,
+    /** BODY_MAX_JSON_VALUES: for every answer of the call together; none: not counted. */
+    readonly valueLimit = Infinity,
+  ) {}
+
+  /** Counts the JSON values of an answer's text (before it is parsed): false once the call's answers hold more than valueLimit. */
+  takeValues(text: string): boolean {
+    if (this.valueLimit === Infinity) return true;
+    this.values += jsonValueCount(text, this.valueLimit - this.values);
+    return this.values <= this.valueLimit;
+  }
 
   /**
    * Counts `bytes`: `ok` while the call stays within its limit; `passed` for the read that takes
@@ -98,8 +114,6 @@ export interface GatewayOptions {
   maxPages: number;
   /** Largest response body read, in decoded bytes. */
   maxResponseBytes: number;
-  /** Most JSON values one response may hold, counted before it is parsed (BODY_MAX_JSON_VALUES); none: no cap. */
-  maxJsonValues?: number | undefined;
   /** Shared by every gateway of one CDS call. */
   budget: ReadBudget;
   /** Caps the requests of one CDS call in flight together (FHIR_MAX_CONCURRENT_REQUESTS); none: no cap. */
@@ -343,11 +357,11 @@ export class FhirGateway {
         );
       }
       const text = await this.readText(response, what);
-      const maxValues = this.options.maxJsonValues ?? Infinity;
-      if (jsonValuesOver(text, maxValues)) {
+      const { budget } = this.options;
+      if (!budget.takeValues(text)) {
         throw new FhirAccessError(
           'too-large',
-          `fhirServer answered ${what} with more than ${maxValues.toLocaleString('en')} JSON values (BODY_MAX_JSON_VALUES); not parsed`,
+          `with ${what}, fhirServer's answers to this call hold more than ${budget.valueLimit.toLocaleString('en')} JSON values (BODY_MAX_JSON_VALUES); not parsed`,
         );
       }
       let body: unknown;

@@ -64,15 +64,22 @@ const BACKSLASH = 0x5c;
  * name and member value, near enough). A text no longer than `max` cannot hold more, and is not scanned.
  */
 export function jsonValuesOver(text: string, max: number): boolean {
-  if (text.length <= max) return false;
-  let count = 1; // the top value (the text is longer than max, so not empty)
-  if (count > max) return true;
+  return text.length > max && jsonValueCount(text, max) > max;
+}
+
+/**
+ * The JSON values of a non-empty text, counted as {@link jsonValuesOver} says; the count stops as
+ * soon as it passes `stopAbove` (then it is `stopAbove + 1`).
+ */
+export function jsonValueCount(text: string, stopAbove = Infinity): number {
+  let count = 1; // the top value
+  if (count > stopAbove) return count;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) i = stringEnd(text, i);
-    else if ((c === 0x7b || c === 0x5b || c === 0x2c || c === 0x3a) && ++count > max) return true;
+    else if ((c === 0x7b || c === 0x5b || c === 0x2c || c === 0x3a) && ++count > stopAbove) return count;
   }
-  return false;
+  return count;
 }
 
 /** The index of the quote that ends the string opened at `start` (the text's length when none does). */

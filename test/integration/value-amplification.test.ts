@@ -116,3 +116,32 @@ test('a fhirServer answer holding more JSON values than BODY_MAX_JSON_VALUES is 
     await fhir.close();
   }
 });
+
+test("fhirServer's answers to one call are counted together: pages each under BODY_MAX_JSON_VALUES, more than it in all, are a 412", async () => {
+  const capped = buildTestApp({ env: { BODY_MAX_JSON_VALUES: '1000' } });
+  // Every search is answered with 60 entries of its own type (about 400 values), every read with a small resource.
+  const fhir = await fakeServer((req, res) => {
+    const type = /\/fhir\/([A-Za-z]+)/.exec(req.url ?? '')?.[1] ?? 'Patient';
+    const body = req.url?.includes('?')
+      ? {
+          resourceType: 'Bundle',
+          type: 'searchset',
+          entry: Array.from({ length: 60 }, (_, i) => ({ resource: { resourceType: type, id: `${type}-${i}` } })),
+        }
+      : { resourceType: type, id: 'p1' };
+    res.writeHead(200, { 'content-type': 'application/fhir+json' });
+    res.end(JSON.stringify(body));
+  });
+  try {
+    const body = hookRequest('patient-view', 'p1', { fhirServer: `${fhir.url}/fhir` });
+    const res = await request(capped.app).post(SERVICE).send(body);
+    expect(res.status).toBe(412);
+    expect(JSON.stringify(res.body)).toContain(
+      "fhirServer's answers to this call hold more than 1,000 JSON values (BODY_MAX_JSON_VALUES); not parsed",
+    );
+    // The same answers under the default cap: read, and assessed.
+    expect((await request(app).post(SERVICE).send(body)).status).toBe(200);
+  } finally {
+    await fhir.close();
+  }
+});
