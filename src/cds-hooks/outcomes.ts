@@ -109,7 +109,7 @@ export function pathExpression(path: readonly PropertyKey[], root?: string): str
 }
 
 /** The most zod problems a 400 lists; the others are counted in one more issue. */
-export const ZOD_ISSUES_LISTED = 20;
+const ZOD_ISSUES_LISTED = 20;
 
 /** 400 with one issue per zod problem (the first {@link ZOD_ISSUES_LISTED}), each naming the field it concerns. */
 export function badRequestFromZod(error: ZodError, root?: string): OutcomeError {
