@@ -9,9 +9,11 @@ import { assess, AssessmentInputError } from '../clinical/assess.js';
 import { withListedIssues } from '../clinical/listed-issues.js';
 import type { AssessmentIssue } from '../clinical/types.js';
 import { ownerOf } from '../fhir/bundle.js';
+import { jsonValueCount } from '../fhir/json-text.js';
 import { screenResources } from '../fhir/resource-schemas.js';
 import { engineSettings, loadClinicalContext, type ClinicalContext } from '../profiles.js';
 import { assessmentCsvRow } from './csv.js';
+import { heapMb, maxJsonValues } from './heap.js';
 import { ndjsonLines } from './ndjson-stream.js';
 
 export interface AssessTask {
@@ -66,11 +68,36 @@ export default function assessPatient(task: AssessTask): AssessResult {
   return result;
 }
 
+/**
+ * Whether `lines` (of `bytes` bytes in all) hold more than `max` JSON values; counted only when
+ * their bytes are more (a text cannot hold more values than characters), one line at a time.
+ */
+function valuesOver(lines: readonly string[], bytes: number, max: number): boolean {
+  if (bytes <= max) return false;
+  let left = max;
+  for (const line of lines) {
+    if (line.length === 0) continue;
+    left -= jsonValueCount(line, left);
+    if (left < 0) return true;
+  }
+  return false;
+}
+
 function assessNow(task: AssessTask): AssessResult {
   const clinical = clinicalFor(task);
+  const lines = ndjsonLines(task.ndjson);
+  // Parsed, so many values would take this thread's heap (and V8 would spend minutes collecting first).
+  const maxValues = maxJsonValues();
+  if (valuesOver(lines, task.ndjson.byteLength, maxValues))
+    return {
+      patientId: task.patientId,
+      error: `this patient's lines hold more than ${maxValues.toLocaleString('en-US')} JSON values, more than a thread's ${heapMb()} MB heap can parse; not assessed`,
+      leftOut: 0,
+      misplaced: 0,
+    };
   const parsed: unknown[] = [];
   const unparsed: AssessmentIssue[] = [];
-  for (const line of ndjsonLines(task.ndjson)) {
+  for (const line of lines) {
     try {
       parsed.push(JSON.parse(line));
     } catch {

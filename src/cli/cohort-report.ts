@@ -2,6 +2,7 @@
 import type { AssessmentIssue } from '../clinical/types.js';
 import { screenResources } from '../fhir/resource-schemas.js';
 import type { AssessResult } from './assess-worker.js';
+import { heapMb, maxJsonValues } from './heap.js';
 import type { ReadOptions } from './ndjson-stream.js';
 import { printable } from './printable.js';
 
@@ -44,6 +45,10 @@ export class ReadReport {
     (n, first) => `${n} line(s) left out: the patient they name is not in Patient.ndjson (first: ${first})`,
   );
   private readonly invalidUtf8 = new Tally((n, first) => `${n} line(s) left out: not valid UTF-8 (first: ${first})`);
+  private readonly tooManyValues = new Tally(
+    (n, first) =>
+      `${n} line(s) left out: more than ${maxJsonValues().toLocaleString('en-US')} JSON values, more than a thread's ${heapMb()} MB heap can parse to find their patient (first: ${first})`,
+  );
   private readonly medications = new Tally(
     (n, first) => `${n} resource(s) left out: not the shape the engine reads (first: ${first})`,
   );
@@ -54,6 +59,7 @@ export class ReadReport {
     onOrphan: this.orphans.add,
     onUnparsed: this.unparsed.add,
     onInvalidUtf8: this.invalidUtf8.add,
+    onTooManyValues: this.tooManyValues.add,
   };
 
   /** The Medication lines every patient gets: screened here, once, like any resource; the others left out. */
@@ -73,7 +79,14 @@ export class ReadReport {
   }
 
   write(err: NodeJS.WritableStream): void {
-    for (const tally of [this.invalidUtf8, this.unassigned, this.unparsed, this.orphans, this.medications])
+    for (const tally of [
+      this.invalidUtf8,
+      this.tooManyValues,
+      this.unassigned,
+      this.unparsed,
+      this.orphans,
+      this.medications,
+    ])
       tally.write(err);
   }
 }

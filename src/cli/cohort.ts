@@ -8,7 +8,6 @@
  * moves from the first patient (patients/s, ETA). An export not written patient by patient is read
  * whole instead.
  */
-import { getHeapStatistics } from 'node:v8';
 import type { Piscina } from 'piscina';
 import assessPatient, { BEGUN, THREW, type AssessResult, type AssessTask } from './assess-worker.js';
 import { Outcome, ReadReport } from './cohort-report.js';
@@ -21,6 +20,7 @@ import {
   UnorderedExportError,
   type CohortItem,
 } from './ndjson-stream.js';
+import { heapMb, mainThreadMaxBytes } from './heap.js';
 import { InOrder } from './in-order.js';
 import { AHEAD_PER_WORKER } from './pool.js';
 import { printable } from './printable.js';
@@ -55,21 +55,10 @@ export function reorderWindow(workers: Workers | undefined): number {
  */
 const MAX_UNEXPLAINED_DEATHS = 3;
 
-/**
- * The most bytes of lines the main thread assesses a patient with: a small part of its heap. Parsed,
- * JSON takes up to some 16 times its bytes (a line of `{},` repeated); a patient that exhausted the
- * heap of the main thread would end the process (V8 aborts it, no cleanup, no report), where a
- * worker's death costs that patient alone. Real records are a few MB; the default heap is sized
- * from the machine's memory (4 GB on most), `--max-old-space-size` sets it.
- */
-function mainThreadMaxBytes(): number {
-  return getHeapStatistics().heap_size_limit / 64;
-}
-
 /** The failed result of a patient whose worker died (`state`: whether it had begun it). */
 function workerDied(task: AssessTask, error: unknown, state: number): AssessResult {
   const { code, message } = error as NodeJS.ErrnoException;
-  const mb = Math.round(getHeapStatistics().heap_size_limit / 1_048_576);
+  const mb = heapMb();
   const why =
     state !== BEGUN
       ? `the worker threads it was sent to stopped ${MAX_UNEXPLAINED_DEATHS} times before beginning it (last: ${message})`

@@ -25,8 +25,10 @@ import { createReadStream, readdirSync, statSync, type ReadStream } from 'node:f
 import { basename, join } from 'node:path';
 import { AssessmentInputError } from '../clinical/assess.js';
 import { patientIdOf } from '../clinical/record.js';
+import { jsonValuesOver } from '../fhir/json-text.js';
 import { isFhirId } from '../fhir/resource-check.js';
 import { formatBytes } from '../read-file.js';
+import { maxJsonValues } from './heap.js';
 import { printable } from './printable.js';
 
 /** One patient's lines: UTF-8, each line ended by '\n' (read back with {@link ndjsonLines}). */
@@ -79,6 +81,13 @@ export interface ReadOptions {
    * U+FFFD without a word (a LOINC code with one matches nothing, and its results are lost unsaid).
    */
   onInvalidUtf8?: (where: string) => void;
+  /**
+   * Most JSON values of a line the reader parses to find its patient (default: maxJsonValues of
+   * cli/heap.ts, from the heap of the thread reading).
+   */
+  maxJsonValues?: number;
+  /** Told of every line left out because the reader would have to parse it and it holds more than that. */
+  onTooManyValues?: (where: string) => void;
 }
 
 /**
@@ -449,6 +458,8 @@ class LineCursor {
   private readonly maxLineBytes: number;
   private readonly onUnparsed: ((where: string) => void) | undefined;
   private readonly onInvalidUtf8: ((where: string) => void) | undefined;
+  private readonly maxJsonValues: number;
+  private readonly onTooManyValues: ((where: string) => void) | undefined;
   /** The file's name, as messages give it (control characters escaped). */
   private readonly name: string;
 
@@ -460,6 +471,8 @@ class LineCursor {
     this.maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
     this.onUnparsed = options.onUnparsed;
     this.onInvalidUtf8 = options.onInvalidUtf8;
+    this.maxJsonValues = options.maxJsonValues ?? maxJsonValues();
+    this.onTooManyValues = options.onTooManyValues;
     this.chunkSize = options.chunkSize ?? CHUNK_SIZE;
   }
 
@@ -565,6 +578,11 @@ class LineCursor {
     if (owner !== undefined) return { bytes, start, end, next, owner, file, lineNumber, text: undefined };
     const text = bytes.toString('utf8', start, end);
     if (!text.trim()) return undefined;
+    // lineOwner may parse it, here on the main thread, whose heap exhausted ends the process.
+    if (jsonValuesOver(text, this.maxJsonValues)) {
+      this.onTooManyValues?.(`${file} line ${lineNumber}`); // left out, and told
+      return undefined;
+    }
     const decided = lineOwner(text);
     if (decided === null) {
       this.onUnparsed?.(`${file} line ${lineNumber}`); // left out, and told; passed over like a blank line

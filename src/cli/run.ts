@@ -11,13 +11,14 @@ import { withListedIssues } from '../clinical/listed-issues.js';
 import { isDate, todayIn } from '../clinical/dates.js';
 import { ConfigError, isTimeZone } from '../config.js';
 import { assessmentBundleSchema, bundleResources } from '../fhir/bundle.js';
-import { decodeJsonText, TextDecodingError } from '../fhir/json-text.js';
+import { decodeJsonText, jsonValuesOver, TextDecodingError } from '../fhir/json-text.js';
 import type { Screened } from '../fhir/resource-schemas.js';
 import { engineSettings, loadClinicalContext, type ClinicalContext } from '../profiles.js';
 import { FileReadError, FileTooLargeError, readRegularFile } from '../read-file.js';
 import { assessFolder, UsageError } from './cohort.js';
 import { leftOutMessage } from './cohort-report.js';
 import { parse } from './args.js';
+import { heapMb, maxJsonValues } from './heap.js';
 import { assessmentCsvRow } from './csv.js';
 import { exitOnSignals, onInterrupt } from './interrupt.js';
 import { openOutput, OutputClosed, OutputError, type Output } from './output.js';
@@ -63,6 +64,12 @@ function readBundle(file: string): Screened {
     // As POST /assessments: toString would turn the bad bytes into U+FFFD without a word.
     throw new AssessmentInputError(`${file} is not valid UTF-8`);
   }
+  // Parsed here on the main thread, whose heap exhausted ends the process (V8 aborts it).
+  const maxValues = maxJsonValues();
+  if (jsonValuesOver(text, maxValues))
+    throw new AssessmentInputError(
+      `${file} holds more than ${maxValues.toLocaleString('en-US')} JSON values, more than a thread's ${heapMb()} MB heap can parse (give a Bulk Data NDJSON folder instead)`,
+    );
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -460,6 +460,35 @@ describe('patientsInOrder, by hand', () => {
     expect(unparsed).toEqual(['Observation.ndjson line 3']);
   });
 
+  test.each([
+    // {"resourceType":"Observation","contained":[{},{}],"subject":{"reference":"Patient/a"}}: the top
+    // value, then `{` ×4 (the resource, two contained, subject), `[` ×1, `,` ×3 and `:` ×4 = 13.
+    [13, 'parsed'],
+    [12, 'left out'],
+  ])(
+    'a line the reader parses for its owner (a contained resource) with 13 JSON values, at most %d allowed: %s, and told',
+    async (maxJsonValues, what) => {
+      const line = '{"resourceType":"Observation","contained":[{},{}],"subject":{"reference":"Patient/a"}}';
+      const tooMany: string[] = [];
+      const folder = folderOf({ 'Patient.ndjson': `${patient('a')}\n`, 'Observation.ndjson': `${line}\n` });
+      try {
+        const outcome = await outcomeOf(
+          patientsInOrder(folder, { chunkSize: 7, maxJsonValues, onTooManyValues: (w) => tooMany.push(w) }),
+        );
+        const lines = what === 'parsed' ? [patient('a'), line] : [patient('a')];
+        expect(outcome).toEqual({
+          items: [
+            { shared: [], total: 1 },
+            { patientId: 'a', lines },
+          ],
+        });
+        expect(tooMany).toEqual(what === 'parsed' ? [] : ['Observation.ndjson line 1']);
+      } finally {
+        rmSync(folder, { recursive: true, force: true });
+      }
+    },
+  );
+
   test.each([false, true])(
     'a line longer than the limit is a named error, not a file held whole in memory (read whole: %s)',
     async (any) => {
