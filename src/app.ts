@@ -13,7 +13,8 @@ import type { AuditStore } from './audit/audit.js';
 import { AuditRecorder } from './audit/recorder.js';
 import { auditAssessments } from './http/audit-trail.js';
 import { registerAuditMetrics } from './audit/metrics.js';
-import { ServiceMetrics } from './observability/metrics.js';
+import { registerValueBudgetMetrics, ServiceMetrics } from './observability/metrics.js';
+import { ValueBudget } from './shared/value-budget.js';
 import { cdsHooksRouter } from './cds-hooks/router.js';
 import { adminRouter } from './http/admin-router.js';
 import { smartRouter } from './http/smart-router.js';
@@ -114,7 +115,10 @@ export function createApp(deps: AppDeps): Express {
   app.use('/assessments', auth);
   // Bodies are read and parsed only where a route takes one, after client authentication: elsewhere
   // (an unknown path, /admin) a large or deeply nested body must not hold the event loop first.
-  app.use(['/cds-services', '/assessments'], jsonBody(config.bodyLimit, config.bodyMaxJsonValues));
+  // One budget for every call's parsed JSON (bodies, fhirServer answers): the pod's memory is one.
+  const valueBudget = new ValueBudget(config.jsonValuesInFlight.max, config.jsonValuesInFlight.waitMs);
+  registerValueBudgetMetrics(registry, valueBudget);
+  app.use(['/cds-services', '/assessments'], jsonBody(config.bodyLimit, config.bodyMaxJsonValues, valueBudget));
   if (auditRecorder) app.use('/assessments', auditAssessments(auditRecorder, deps.now ?? (() => new Date())));
   app.use(assessmentsRouter(deps.serviceDeps.clinical, () => todayIn(config.timeZone, deps.now?.())));
   app.use(
@@ -128,6 +132,7 @@ export function createApp(deps: AppDeps): Express {
       now: deps.now ?? (() => new Date()),
       metrics: serviceMetrics,
       audit: auditRecorder,
+      valueBudget,
     }),
   );
 

@@ -99,6 +99,9 @@ const envSchema = z.object({
     .regex(/^\d+(kb|mb)$/i, 'must look like 5mb or 500kb')
     .default('16mb'),
   BODY_MAX_JSON_VALUES: wholeNumber(1000, 100_000_000, 1_500_000),
+  // Unset: twice BODY_MAX_JSON_VALUES (see loadConfig).
+  MAX_JSON_VALUES_IN_FLIGHT: wholeNumber(1000, 1_000_000_000, 0),
+  MEMORY_WAIT_MS: wholeNumber(0, 60000, 2000),
   CORS_ORIGINS: csv.default(['*']),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -167,6 +170,11 @@ export interface Config {
   bodyLimit: string;
   /** Most JSON values a request body may hold, counted before it is parsed (BODY_MAX_JSON_VALUES). */
   bodyMaxJsonValues: number;
+  /**
+   * JSON values all calls together may hold parsed (request bodies and fhirServer answers), and how
+   * long a call waits for room before a 503 (MAX_JSON_VALUES_IN_FLIGHT, MEMORY_WAIT_MS).
+   */
+  jsonValuesInFlight: { max: number; waitMs: number };
   corsOrigins: string[];
   logLevel: string;
   auth: {
@@ -243,6 +251,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('PUBLIC_BASE_URL: required when CDS_TRUSTED_ISSUERS is set (the JWT aud is checked against it)');
   }
   problems.push(...urlProblems(e));
+  const inFlight = e.MAX_JSON_VALUES_IN_FLIGHT || 2 * e.BODY_MAX_JSON_VALUES;
+  if (inFlight < e.BODY_MAX_JSON_VALUES)
+    problems.push(
+      `MAX_JSON_VALUES_IN_FLIGHT: must be at least BODY_MAX_JSON_VALUES (${e.BODY_MAX_JSON_VALUES}), or a body allowed alone could never be read`,
+    );
   const smartIssuers: string[] = [];
   for (const iss of e.SMART_ALLOWED_ISS) {
     const normalized = normalizeIssuer(iss);
@@ -269,6 +282,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     http: httpTimeouts(e.HTTP_REQUEST_TIMEOUT_MS),
     bodyLimit: e.BODY_LIMIT,
     bodyMaxJsonValues: e.BODY_MAX_JSON_VALUES,
+    jsonValuesInFlight: { max: inFlight, waitMs: e.MEMORY_WAIT_MS },
     corsOrigins: e.CORS_ORIGINS,
     logLevel: e.LOG_LEVEL,
     auth: {

@@ -9,24 +9,60 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
-import { decodeJsonText, jsonValuesOver, TextDecodingError } from '../fhir/json-text.js';
-import { badRequest, tooManyJsonValues, unsupportedCharset, unsupportedMediaType } from './outcomes.js';
+import { decodeJsonText, jsonValueCount, TextDecodingError } from '../fhir/json-text.js';
+import type { Lease, ValueBudget } from '../shared/value-budget.js';
+import {
+  badRequest,
+  serviceUnavailable,
+  tooManyJsonValues,
+  unsupportedCharset,
+  unsupportedMediaType,
+} from './outcomes.js';
 
 export const JSON_TYPES = ['application/json', 'application/fhir+json'];
 
 /**
  * Parses JSON and FHIR+JSON bodies up to `limit` bytes and `maxValues` JSON values (see
- * jsonValuesOver); anything else is left unparsed (415 later).
+ * jsonValuesOver); anything else is left unparsed (415 later). With a `budget`, a body is parsed only
+ * once the process has room for its values (src/shared/value-budget.ts), held until the response
+ * closes: a body's length bounds its values, and it is counted only when that bound does not fit.
  */
-export function jsonBody(limit: string, maxValues: number): RequestHandler[] {
+export function jsonBody(limit: string, maxValues: number, budget?: ValueBudget): RequestHandler[] {
   /** The Buffer express.raw left in req.body, as the JSON value it holds (body-parser json's rules). */
-  const parseJsonBuffer = (req: Request, _res: Response, next: NextFunction): void => {
+  const parseJsonBuffer = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const raw: unknown = req.body;
     if (!Buffer.isBuffer(raw)) return next();
-    req.body = parseJson(raw, req.get('content-type'), maxValues);
+    const { text, values } = jsonText(raw, req.get('content-type'), maxValues);
+    if (budget && text.length > 0) {
+      const lease = budget.tryAcquire(values) ?? (await waitForRoom(budget, text, values, maxValues, res));
+      res.once('close', lease.release);
+    }
+    req.body = parsedJson(text);
     next();
   };
   return [express.raw({ limit, type: JSON_TYPES }), parseJsonBuffer];
+}
+
+/** A lease for a body that did not fit at once: its values counted, waited for (the client gone: a 503 nobody reads). */
+async function waitForRoom(
+  budget: ValueBudget,
+  text: string,
+  bound: number,
+  maxValues: number,
+  res: Response,
+): Promise<Lease> {
+  const gone = new AbortController();
+  const onClose = (): void => gone.abort(new Error('the client went away'));
+  res.once('close', onClose);
+  try {
+    return await budget.acquire(bound < text.length ? bound : jsonValueCount(text, maxValues), gone.signal);
+  } catch (error) {
+    // Nobody to answer: not an error of the service (BusyError, a 503 with Retry-After, goes on).
+    if (gone.signal.aborted) throw serviceUnavailable('the client went away while the call waited for room');
+    throw error;
+  } finally {
+    res.off('close', onClose);
+  }
 }
 
 /**
@@ -38,7 +74,15 @@ export function jsonBody(limit: string, maxValues: number): RequestHandler[] {
  * `maxValues` JSON values is a 413, before it is parsed: parsing is what would take the memory.
  */
 export function parseJson(raw: Buffer, contentType: string | undefined, maxValues = Infinity): unknown {
-  if (raw.length === 0) return {};
+  return parsedJson(jsonText(raw, contentType, maxValues).text);
+}
+
+/**
+ * A body's text, and a bound on its JSON values: its length, or its count when it was counted
+ * (text longer than `maxValues`); a 413 when it holds more than `maxValues`.
+ */
+function jsonText(raw: Buffer, contentType: string | undefined, maxValues: number): { text: string; values: number } {
+  if (raw.length === 0) return { text: '', values: 0 };
   let text: string;
   try {
     text = decodeJsonText(raw, contentType);
@@ -47,7 +91,15 @@ export function parseJson(raw: Buffer, contentType: string | undefined, maxValue
     if (error.reason === 'charset') throw unsupportedCharset(error.charset);
     throw badRequest(`Request body has ${error.message}`, '(body)');
   }
-  if (jsonValuesOver(text, maxValues)) throw tooManyJsonValues(maxValues);
+  if (text.length <= maxValues) return { text, values: text.length };
+  const values = jsonValueCount(text, maxValues);
+  if (values > maxValues) throw tooManyJsonValues(maxValues);
+  return { text, values };
+}
+
+/** The value of a body's text (see parseJson): an empty body is an empty object. */
+function parsedJson(text: string): unknown {
+  if (text.length === 0) return {};
   const first = firstNonSpace(text, 0);
   let value: unknown;
   try {

@@ -10,6 +10,7 @@ import { Router } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { cardKind } from '../shared/card-kind.js';
+import type { ValueBudget } from '../shared/value-budget.js';
 import { requireJsonBody } from './json-body.js';
 import { badRequest, badRequestFromZod, notFound, serviceUnavailable } from './outcomes.js';
 import type { CdsServiceDefinition } from './service.js';
@@ -41,6 +42,8 @@ export interface CdsRouterDeps<D> {
   metrics?: ServiceMetrics | undefined;
   /** Every service call is recorded here once answered (src/audit/recorder.ts); never blocks. */
   audit?: { record(record: AuditRecord): void } | undefined;
+  /** MAX_JSON_VALUES_IN_FLIGHT: room for the calls' fhirServer answers (their bodies: json-body.ts). */
+  valueBudget?: ValueBudget | undefined;
 }
 
 /** What a service call's audit record and metrics need, filled in as the call proceeds. */
@@ -131,6 +134,7 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     const log = deps.log.child({ reqId: req.id, hookInstance: request.hookInstance, serviceId: service.id });
     const options = callOptions(deps, res, log);
     const fhir = new CallFhirAccess(request, options);
+    res.once('close', () => fhir.release());
     if (service.relevant && !(await service.relevant(context.data, deps.serviceDeps, fhir))) {
       log.debug('nothing this service advises on: no data read');
       res.json({ cards: [] } satisfies CdsResponse);
@@ -243,6 +247,7 @@ function callOptions<D>(deps: CdsRouterDeps<D>, res: Response, log: Logger): Loa
     now: deps.now(),
     signal: call.signal,
     log,
+    valueBudget: deps.valueBudget,
     fhirObserver: metrics ? (outcome, type, seconds) => metrics.observeFhirRequest(outcome, type, seconds) : undefined,
   };
 }

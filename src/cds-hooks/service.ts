@@ -19,6 +19,7 @@ import {
   type FhirRequestObserver,
 } from '../fhir/gateway.js';
 import { RequestLimiter } from '../fhir/limiter.js';
+import { BusyError, type ValueBudget } from '../shared/value-budget.js';
 import { screenResources } from '../fhir/resource-schemas.js';
 import { readSearchPage, searchBundleError } from '../fhir/search-bundle.js';
 import { readFhirAuthorization } from './fhir-authorization.js';
@@ -119,6 +120,8 @@ export interface LoadPrefetchOptions {
   /** Aborted by the per-call deadline or when the client goes away. */
   signal: AbortSignal;
   log: Logger;
+  /** MAX_JSON_VALUES_IN_FLIGHT: room for fhirServer's answers, shared by all calls; none: not bounded. */
+  valueBudget?: ValueBudget | undefined;
   /** Told of every FHIR request of the call (metrics). */
   fhirObserver?: FhirRequestObserver | undefined;
 }
@@ -138,8 +141,17 @@ export class CallFhirAccess implements FhirReader {
     private readonly request: CdsRequest,
     private readonly options: LoadPrefetchOptions,
   ) {
-    this.budget = new ReadBudget(options.config.fhir.maxCallBytes, options.config.bodyMaxJsonValues);
+    this.budget = new ReadBudget(
+      options.config.fhir.maxCallBytes,
+      options.config.bodyMaxJsonValues,
+      options.valueBudget,
+    );
     this.limiter = new RequestLimiter(options.config.fhir.maxConcurrentRequests);
+  }
+
+  /** Gives back the room the call's answers held in the process's budget (its response closed). */
+  release(): void {
+    this.budget.release();
   }
 
   gateway(): { gateway: FhirGateway } | { problem: string } {
@@ -238,6 +250,7 @@ export async function loadPrefetch(
       try {
         data[plan.key] = await resolveKey(service, plan, request, fhir, options);
       } catch (error) {
+        if (error instanceof BusyError) throw error; // the whole call waits for another try (503)
         const known = error instanceof FhirAccessError || error instanceof PrefetchError;
         const reason = known ? error.message : 'unexpected error';
         if (!known) options.log.error({ err: error, key: plan.key }, 'prefetch failed');

@@ -18,6 +18,7 @@ import { httpGet, type HttpAnswer, UnsupportedEncodingError } from './http-get.j
 import type { RequestLimiter } from './limiter.js';
 import { decodeJsonText, jsonValueCount, TextDecodingError } from './json-text.js';
 import { RepeatScreen } from '../shared/repeat-screen.js';
+import { BusyError, type Lease, type ValueBudget } from '../shared/value-budget.js';
 import { readSearchPage, searchBundleProblem } from './search-bundle.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
 import { recordText } from '../clinical/record-text.js';
@@ -71,17 +72,35 @@ export class ReadBudget {
   private used = 0;
   private spent = false;
   private values = 0;
+  /** Room the call's answers hold in the process's budget, given back by {@link release}. */
+  private readonly leases: Lease[] = [];
   constructor(
     readonly limit: number,
     /** BODY_MAX_JSON_VALUES: for every answer of the call together; none: not counted. */
     readonly valueLimit = Infinity,
+    /** MAX_JSON_VALUES_IN_FLIGHT: the values all calls together may hold (src/shared/value-budget.ts). */
+    private readonly shared?: ValueBudget,
   ) {}
 
-  /** Counts the JSON values of an answer's text (before it is parsed): false once the call's answers hold more than valueLimit. */
-  takeValues(text: string): boolean {
-    if (this.valueLimit === Infinity) return true;
-    this.values += jsonValueCount(text, this.valueLimit - this.values);
-    return this.values <= this.valueLimit;
+  /**
+   * Counts the JSON values of an answer's text (before it is parsed): false once the call's answers
+   * hold more than valueLimit. Then waits for room for them in the process's budget, held until
+   * {@link release}; rejects with BusyError when none comes within its wait.
+   */
+  async takeValues(text: string, signal: AbortSignal): Promise<boolean> {
+    if (this.valueLimit === Infinity && !this.shared) return true;
+    const count = jsonValueCount(text, this.valueLimit - this.values);
+    this.values += count;
+    if (this.values > this.valueLimit) return false;
+    // The call is under way (its body let in): its answers come before new calls (value-budget.ts).
+    if (this.shared)
+      this.leases.push(this.shared.tryAcquire(count, true) ?? (await this.shared.acquire(count, signal, true)));
+    return true;
+  }
+
+  /** Gives back the room the call's answers held: the call is answered, nothing it parsed is needed. */
+  release(): void {
+    for (const lease of this.leases.splice(0)) lease.release();
   }
 
   /**
@@ -312,6 +331,7 @@ export class FhirGateway {
       observer('ok', type, (performance.now() - started) / 1000);
       return resource;
     } catch (error) {
+      if (error instanceof BusyError) throw error; // the answer came: the service, not fhirServer, had no room
       const outcome = error instanceof FhirAccessError ? error.kind : 'unreachable';
       observer(outcome, type, (performance.now() - started) / 1000);
       throw error;
@@ -358,7 +378,7 @@ export class FhirGateway {
       }
       const text = await this.readText(response, what);
       const { budget } = this.options;
-      if (!budget.takeValues(text)) {
+      if (!(await budget.takeValues(text, signal))) {
         throw new FhirAccessError(
           'too-large',
           `with ${what}, fhirServer's answers to this call hold more than ${budget.valueLimit.toLocaleString('en')} JSON values (BODY_MAX_JSON_VALUES); not parsed`,
@@ -384,7 +404,7 @@ export class FhirGateway {
       return body as Resource;
     } catch (error) {
       response.close(); // closes the socket of a body we stop reading
-      if (error instanceof FhirAccessError) throw error;
+      if (error instanceof FhirAccessError || error instanceof BusyError) throw error;
       if (error instanceof UnsupportedEncodingError)
         throw new FhirAccessError('invalid-response', `fhirServer answered ${what} with ${error.message}`);
       throw signal.aborted

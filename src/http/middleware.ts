@@ -21,10 +21,12 @@ import {
   OperationOutcomeError,
   OutcomeError,
   requestReadError,
+  serviceUnavailable,
   unauthorized,
   withRequestId,
 } from '../cds-hooks/outcomes.js';
 import { routeOf } from '../cds-hooks/allow-only.js';
+import { BusyError } from '../shared/value-budget.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -217,6 +219,8 @@ export function adminAuth(
 export function errorHandler(log: Logger, bodyLimit: string): ErrorRequestHandler {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const error = toOperationOutcomeError(err, req, bodyLimit);
+    // Other calls hold the memory budget: this one may well fit in a second.
+    if (err instanceof BusyError && !res.headersSent) res.setHeader('Retry-After', '1');
     if (!error) log.error({ reqId: req.id, err }, 'unhandled error'); // message and stack, never the request body
     const outcome = (error ?? internalError()).outcome;
     if (res.headersSent) return;
@@ -237,5 +241,6 @@ function toOperationOutcomeError(err: unknown, req: Request, bodyLimit: string):
   if (err instanceof OperationOutcomeError) return err;
   // The engine's own message names the problem (two patients, no patient, a bad date).
   if (err instanceof AssessmentInputError) return badRequest(err.message, '(body)');
+  if (err instanceof BusyError) return serviceUnavailable(err.message);
   return requestReadError(err, bodyLimit, req.get('content-type'));
 }

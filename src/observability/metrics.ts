@@ -11,6 +11,7 @@
  * user id or a hookInstance.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { ValueBudget } from '../shared/value-budget.js';
 
 /** Outcomes of one request to a FHIR server (FhirAccessFailure of src/fhir/gateway.ts, plus ok). */
 export type FhirOutcome =
@@ -181,4 +182,31 @@ export function registerReadout(
         },
       });
   }
+}
+
+/** The process's budget of parsed JSON (MAX_JSON_VALUES_IN_FLIGHT): what it holds, who waits, who was refused. */
+export function registerValueBudgetMetrics(
+  registry: Registry,
+  budget: Pick<ValueBudget, 'inUse' | 'waiting' | 'refused'>,
+): void {
+  registerReadout(registry, [
+    {
+      name: 'cds_json_values_in_flight',
+      help: 'JSON values of request bodies and fhirServer answers held parsed by calls not yet answered',
+      type: 'gauge',
+      read: () => budget.inUse,
+    },
+    {
+      name: 'cds_json_values_waiting_calls',
+      help: 'Request bodies and fhirServer answers waiting for room under MAX_JSON_VALUES_IN_FLIGHT',
+      type: 'gauge',
+      read: () => budget.waiting,
+    },
+    {
+      name: 'cds_json_values_refused_total',
+      help: 'Request bodies and fhirServer answers refused (503) after MEMORY_WAIT_MS without room',
+      type: 'counter',
+      read: () => budget.refused,
+    },
+  ]);
 }

@@ -1,0 +1,167 @@
+/**
+ * MAX_JSON_VALUES_IN_FLIGHT over the real app, listening on a loopback port, with a hostile FHIR
+ * server at the HTTP boundary (slow for one patient, dense for another): the JSON values of request
+ * bodies and fhirServer answers held by calls not yet answered stay within it. A call that finds no
+ * room waits up to MEMORY_WAIT_MS, then gets a 503 with Retry-After; room comes back whenever a call
+ * is answered, fails or is abandoned.
+ *
+ * Caps here: BODY_MAX_JSON_VALUES 20,000, MAX_JSON_VALUES_IN_FLIGHT 30,000. Call A holds some 17,000
+ * (a body of 17,000 characters, bounded by its length) while its FHIR server keeps it waiting 1.5 s;
+ * call B brings 14,000 more in its body, or 18,000 in its FHIR server's answer.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { buildTestApp, hookRequest, listenDuringTests } from '../helpers/app.js';
+import { fakeServer } from '../helpers/servers.js';
+import { jsonValueCount } from '../../src/fhir/json-text.js';
+
+const SERVICE = '/cds-services/cart-hematotox-patient-view';
+const CAPS = { BODY_MAX_JSON_VALUES: '20000', MAX_JSON_VALUES_IN_FLIGHT: '30000' };
+const SLOW_MS = 1500;
+
+/** 18 JSON values per Observation entry: 1,000 of them (a page of FHIR_PAGE_SIZE) hold some 18,000. */
+const denseBundle = JSON.stringify({
+  resourceType: 'Bundle',
+  type: 'searchset',
+  entry: Array.from({ length: 1000 }, (_, i) => ({
+    resource: {
+      resourceType: 'Observation',
+      id: `o${i}`,
+      status: 'final',
+      code: { text: 'x' },
+      subject: { reference: 'Patient/dense' },
+    },
+  })),
+});
+
+let fhir: Awaited<ReturnType<typeof fakeServer>>;
+beforeAll(async () => {
+  fhir = await fakeServer((req, res) => {
+    const url = req.url ?? '';
+    const answer = (): void => {
+      res.writeHead(200, { 'content-type': 'application/fhir+json' });
+      if (/\/Patient\/[a-z]+$/.test(url)) res.end(JSON.stringify({ resourceType: 'Patient', id: 'p' }));
+      // One of the Observation searches (hemoglobin's), so that the call's answers stay under 20,000.
+      else if (url.includes('dense') && url.includes('718-7')) res.end(denseBundle);
+      else res.end(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: [] }));
+    };
+    if (url.includes('slow')) setTimeout(answer, SLOW_MS);
+    else answer();
+  });
+});
+afterAll(() => fhir.close());
+
+/** A's body: 17,000 characters, most of them one string (few values, but bounded by its length). */
+const holdingBody = (): Record<string, unknown> =>
+  hookRequest('patient-view', 'slow', { fhirServer: `${fhir.url}/fhir`, extension: { pad: 'x'.repeat(16_800) } });
+
+/** B's body: 7,000 empty objects (14,000 values, 21,000 characters: longer than the cap, so counted). */
+const denseBody = (): Record<string, unknown> =>
+  hookRequest('patient-view', 'fast', {
+    fhirServer: `${fhir.url}/fhir`,
+    extension: { filler: Array.from({ length: 7000 }, () => ({})) },
+  });
+
+function post(base: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${base}${SERVICE}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    ...(signal ? { signal } : {}),
+  });
+}
+
+/**
+ * Starts call A; resolves once its FHIR server has its first request (A holds its room by then),
+ * with A's answer still to come (wrapped: an async function returning a promise would wait for it).
+ */
+async function startHolding(base: string): Promise<{ a: Promise<Response> }> {
+  const seen = fhir.requests.length;
+  const a = post(base, holdingBody());
+  while (!fhir.requests.slice(seen).some((u) => u.includes('slow'))) await new Promise((r) => setTimeout(r, 10));
+  return { a };
+}
+
+/** The value of a metric of GET /metrics. */
+async function metric(base: string, name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(' ')[1]);
+}
+
+const BUSY =
+  /^the service is busy with other large calls: [\d,]+ JSON values did not fit within MAX_JSON_VALUES_IN_FLIGHT \(30,000\) in 300 ms$/;
+
+test('the fixtures hold what the caps are set for', () => {
+  const a = JSON.stringify(holdingBody()).length;
+  const b = jsonValueCount(JSON.stringify(denseBody()));
+  expect([a > 17_000 && a < 17_500, b > 14_000 && b < 14_100, JSON.stringify(denseBody()).length > 20_000]).toEqual([
+    true,
+    true,
+    true,
+  ]);
+  const answer = jsonValueCount(denseBundle);
+  expect(answer > 16_500 && answer < 19_000).toBe(true);
+});
+
+describe('MEMORY_WAIT_MS 300: a call that finds no room is refused', () => {
+  const { app } = buildTestApp({ env: { ...CAPS, MEMORY_WAIT_MS: '300' } });
+  const server = listenDuringTests(app);
+
+  test('its body: 503 with Retry-After and the setting named, after the wait; the call holding the room is answered', async () => {
+    const { a } = await startHolding(server.url());
+    const started = performance.now();
+    const b = await post(server.url(), denseBody());
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect([b.status, b.headers.get('retry-after')]).toEqual([503, '1']);
+    const outcome = (await b.json()) as { issue: { code: string; diagnostics: string }[] };
+    expect(outcome.issue).toEqual([{ severity: 'error', code: 'transient', diagnostics: expect.stringMatching(BUSY) }]);
+    expect((await a).status).toBe(200);
+    expect(await metric(server.url(), 'cds_json_values_in_flight')).toBe(0);
+  });
+
+  test("fhirServer's answer: the same 503, though the body (a few hundred values) found room", async () => {
+    const { a } = await startHolding(server.url());
+    const b = await post(server.url(), hookRequest('patient-view', 'dense', { fhirServer: `${fhir.url}/fhir` }));
+    expect([b.status, b.headers.get('retry-after')]).toEqual([503, '1']);
+    const outcome = (await b.json()) as { issue: { diagnostics: string }[] };
+    expect(outcome.issue[0]?.diagnostics).toMatch(BUSY);
+    expect((await a).status).toBe(200);
+    // Alone, the same call reads its 14,000 values and is answered.
+    expect(
+      (await post(server.url(), hookRequest('patient-view', 'dense', { fhirServer: `${fhir.url}/fhir` }))).status,
+    ).toBe(200);
+    expect(await metric(server.url(), 'cds_json_values_refused_total')).toBe(2);
+    expect(await metric(server.url(), 'cds_json_values_in_flight')).toBe(0);
+  });
+});
+
+describe('MEMORY_WAIT_MS 10,000: a call that finds no room waits for it', () => {
+  const { app } = buildTestApp({ env: { ...CAPS, MEMORY_WAIT_MS: '10000' } });
+  const server = listenDuringTests(app);
+
+  test('answered once the call holding the room is, in that order', async () => {
+    const order: string[] = [];
+    const a = (await startHolding(server.url())).a.then((r) => (order.push('A'), r));
+    const b = await post(server.url(), denseBody()).then((r) => (order.push('B'), r));
+    expect([(await a).status, b.status, order]).toEqual([200, 200, ['A', 'B']]);
+  });
+
+  test('room comes back from every end of a call: abandoned while waiting, refused after parsing (400), answered', async () => {
+    const { a } = await startHolding(server.url());
+    const gone = new AbortController();
+    const waiting = post(server.url(), denseBody(), gone.signal).catch((error: unknown) => error);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await metric(server.url(), 'cds_json_values_waiting_calls')).toBe(1);
+    gone.abort();
+    await waiting;
+    const bad = await post(server.url(), { ...hookRequest('patient-view', 'p1'), hook: 12 });
+    expect(bad.status).toBe(400);
+    expect((await a).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 50)); // the abandoned call's socket closes
+    expect([
+      await metric(server.url(), 'cds_json_values_in_flight'),
+      await metric(server.url(), 'cds_json_values_waiting_calls'),
+      await metric(server.url(), 'cds_json_values_refused_total'),
+    ]).toEqual([0, 0, 0]);
+  });
+});
