@@ -13,8 +13,8 @@ import type { AuditStore } from './audit/audit.js';
 import { AuditRecorder } from './audit/recorder.js';
 import { auditAssessments } from './http/audit-trail.js';
 import { registerAuditMetrics } from './audit/metrics.js';
-import { registerValueBudgetMetrics, ServiceMetrics } from './observability/metrics.js';
-import { ValueBudget } from './shared/value-budget.js';
+import { registerMemoryBudgetMetrics, ServiceMetrics } from './observability/metrics.js';
+import { BODY_BYTES, JSON_VALUES, MemoryBudget } from './shared/memory-budget.js';
 import { cdsHooksRouter } from './cds-hooks/router.js';
 import { adminRouter } from './http/admin-router.js';
 import { smartRouter } from './http/smart-router.js';
@@ -115,10 +115,15 @@ export function createApp(deps: AppDeps): Express {
   app.use('/assessments', auth);
   // Bodies are read and parsed only where a route takes one, after client authentication: elsewhere
   // (an unknown path, /admin) a large or deeply nested body must not hold the event loop first.
-  // One budget for every call's parsed JSON (bodies, fhirServer answers): the pod's memory is one.
-  const valueBudget = new ValueBudget(config.jsonValuesInFlight.max, config.jsonValuesInFlight.waitMs);
-  registerValueBudgetMetrics(registry, valueBudget);
-  app.use(['/cds-services', '/assessments'], jsonBody(config.bodyLimit, config.bodyMaxJsonValues, valueBudget));
+  // The pod's memory is one: the budgets of every call's bodies and parsed JSON (fhirServer answers too).
+  const { inFlight } = config;
+  const room = {
+    bytes: new MemoryBudget(inFlight.bodyBytes, inFlight.waitMs, BODY_BYTES),
+    values: new MemoryBudget(inFlight.jsonValues, inFlight.waitMs, JSON_VALUES),
+    limitBytes: config.bodyLimitBytes,
+  };
+  registerMemoryBudgetMetrics(registry, room);
+  app.use(['/cds-services', '/assessments'], jsonBody(config.bodyLimit, config.bodyMaxJsonValues, room));
   if (auditRecorder) app.use('/assessments', auditAssessments(auditRecorder, deps.now ?? (() => new Date())));
   app.use(assessmentsRouter(deps.serviceDeps.clinical, () => todayIn(config.timeZone, deps.now?.())));
   app.use(
@@ -132,7 +137,7 @@ export function createApp(deps: AppDeps): Express {
       now: deps.now ?? (() => new Date()),
       metrics: serviceMetrics,
       audit: auditRecorder,
-      valueBudget,
+      valueBudget: room.values,
     }),
   );
 

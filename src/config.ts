@@ -99,8 +99,9 @@ const envSchema = z.object({
     .regex(/^\d+(kb|mb)$/i, 'must look like 5mb or 500kb')
     .default('16mb'),
   BODY_MAX_JSON_VALUES: wholeNumber(1000, 100_000_000, 1_500_000),
-  // Unset: twice BODY_MAX_JSON_VALUES (see loadConfig).
+  // Unset: 1.5 times BODY_MAX_JSON_VALUES, and twice BODY_LIMIT (see loadConfig).
   MAX_JSON_VALUES_IN_FLIGHT: wholeNumber(1000, 1_000_000_000, 0),
+  MAX_BODY_BYTES_IN_FLIGHT: byteSize.optional(),
   MEMORY_WAIT_MS: wholeNumber(0, 60000, 2000),
   CORS_ORIGINS: csv.default(['*']),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -170,11 +171,14 @@ export interface Config {
   bodyLimit: string;
   /** Most JSON values a request body may hold, counted before it is parsed (BODY_MAX_JSON_VALUES). */
   bodyMaxJsonValues: number;
+  /** BODY_LIMIT in bytes. */
+  bodyLimitBytes: number;
   /**
-   * JSON values all calls together may hold parsed (request bodies and fhirServer answers), and how
-   * long a call waits for room before a 503 (MAX_JSON_VALUES_IN_FLIGHT, MEMORY_WAIT_MS).
+   * What all calls together may hold: JSON values parsed (request bodies and fhirServer answers),
+   * bytes of request bodies; and how long a call waits for room before a 503
+   * (MAX_JSON_VALUES_IN_FLIGHT, MAX_BODY_BYTES_IN_FLIGHT, MEMORY_WAIT_MS).
    */
-  jsonValuesInFlight: { max: number; waitMs: number };
+  inFlight: { jsonValues: number; bodyBytes: number; waitMs: number };
   corsOrigins: string[];
   logLevel: string;
   auth: {
@@ -235,6 +239,34 @@ export class ConfigError extends Error {
   }
 }
 
+/** BODY_LIMIT (`16mb`, `500kb`: checked by the schema) in bytes. */
+function byteCount(limit: string): number {
+  const n = Number.parseInt(limit, 10);
+  return /mb$/i.test(limit) ? n * 1_048_576 : n * 1024;
+}
+
+/**
+ * MAX_JSON_VALUES_IN_FLIGHT (unset: 1.5 times BODY_MAX_JSON_VALUES) and MAX_BODY_BYTES_IN_FLIGHT
+ * (unset: twice BODY_LIMIT), each at least what one call may hold, or that call could never be read.
+ */
+function inFlightSettings(
+  e: z.infer<typeof envSchema>,
+  problems: string[],
+): { jsonValues: number; bodyBytes: number; bodyLimitBytes: number } {
+  const jsonValues = e.MAX_JSON_VALUES_IN_FLIGHT || Math.floor(1.5 * e.BODY_MAX_JSON_VALUES);
+  if (jsonValues < e.BODY_MAX_JSON_VALUES)
+    problems.push(
+      `MAX_JSON_VALUES_IN_FLIGHT: must be at least BODY_MAX_JSON_VALUES (${e.BODY_MAX_JSON_VALUES}), or a body allowed alone could never be read`,
+    );
+  const bodyLimitBytes = byteCount(e.BODY_LIMIT);
+  const bodyBytes = e.MAX_BODY_BYTES_IN_FLIGHT ?? 2 * bodyLimitBytes;
+  if (bodyBytes < bodyLimitBytes)
+    problems.push(
+      `MAX_BODY_BYTES_IN_FLIGHT: must be at least BODY_LIMIT (${e.BODY_LIMIT}), or a body allowed alone could never be read`,
+    );
+  return { jsonValues, bodyBytes, bodyLimitBytes };
+}
+
 /** Parses the environment (default `process.env`) into a {@link Config}; throws {@link ConfigError}. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -251,11 +283,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('PUBLIC_BASE_URL: required when CDS_TRUSTED_ISSUERS is set (the JWT aud is checked against it)');
   }
   problems.push(...urlProblems(e));
-  const inFlight = e.MAX_JSON_VALUES_IN_FLIGHT || 2 * e.BODY_MAX_JSON_VALUES;
-  if (inFlight < e.BODY_MAX_JSON_VALUES)
-    problems.push(
-      `MAX_JSON_VALUES_IN_FLIGHT: must be at least BODY_MAX_JSON_VALUES (${e.BODY_MAX_JSON_VALUES}), or a body allowed alone could never be read`,
-    );
+  const inFlight = inFlightSettings(e, problems);
   const smartIssuers: string[] = [];
   for (const iss of e.SMART_ALLOWED_ISS) {
     const normalized = normalizeIssuer(iss);
@@ -282,7 +310,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     http: httpTimeouts(e.HTTP_REQUEST_TIMEOUT_MS),
     bodyLimit: e.BODY_LIMIT,
     bodyMaxJsonValues: e.BODY_MAX_JSON_VALUES,
-    jsonValuesInFlight: { max: inFlight, waitMs: e.MEMORY_WAIT_MS },
+    bodyLimitBytes: inFlight.bodyLimitBytes,
+    inFlight: { jsonValues: inFlight.jsonValues, bodyBytes: inFlight.bodyBytes, waitMs: e.MEMORY_WAIT_MS },
     corsOrigins: e.CORS_ORIGINS,
     logLevel: e.LOG_LEVEL,
     auth: {

@@ -10,7 +10,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
 import { decodeJsonText, jsonValueCount, TextDecodingError } from '../fhir/json-text.js';
-import type { Lease, ValueBudget } from '../shared/value-budget.js';
+import type { Lease, MemoryBudget } from '../shared/memory-budget.js';
 import {
   badRequest,
   serviceUnavailable,
@@ -21,41 +21,66 @@ import {
 
 export const JSON_TYPES = ['application/json', 'application/fhir+json'];
 
+/** The process's memory budgets a body takes room in (src/shared/memory-budget.ts). */
+export interface BodyRoom {
+  /** MAX_BODY_BYTES_IN_FLIGHT: taken before the body is read. */
+  bytes: MemoryBudget;
+  /** MAX_JSON_VALUES_IN_FLIGHT: taken before it is parsed. */
+  values: MemoryBudget;
+  /** BODY_LIMIT in bytes: the room of a body whose length is not known before it is read. */
+  limitBytes: number;
+}
+
 /**
  * Parses JSON and FHIR+JSON bodies up to `limit` bytes and `maxValues` JSON values (see
- * jsonValuesOver); anything else is left unparsed (415 later). With a `budget`, a body is parsed only
- * once the process has room for its values (src/shared/value-budget.ts), held until the response
- * closes: a body's length bounds its values, and it is counted only when that bound does not fit.
+ * jsonValuesOver); anything else is left unparsed (415 later). With `room`, a body is read only once
+ * the process has room for its bytes (it waits in the network meanwhile), and parsed only once it
+ * has room for its values (held as bytes meanwhile), both held until the response closes. A body's
+ * length bounds its values, and it is counted only when that bound does not fit.
  */
-export function jsonBody(limit: string, maxValues: number, budget?: ValueBudget): RequestHandler[] {
+export function jsonBody(limit: string, maxValues: number, room?: BodyRoom): RequestHandler[] {
+  /** Room for the bytes of a JSON body about to be read: its Content-Length, or BODY_LIMIT when unknown or encoded. */
+  const roomForBytes = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    if (!room || !req.is(JSON_TYPES)) return next();
+    const declared = Number(req.get('content-length'));
+    const encoded = (req.get('content-encoding') ?? 'identity').toLowerCase() !== 'identity';
+    const bytes = !encoded && Number.isFinite(declared) ? Math.min(declared, room.limitBytes) : room.limitBytes;
+    const lease = room.bytes.tryAcquire(bytes) ?? (await waitForRoom(room.bytes, bytes, res));
+    res.once('close', lease.release);
+    next();
+  };
   /** The Buffer express.raw left in req.body, as the JSON value it holds (body-parser json's rules). */
   const parseJsonBuffer = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const raw: unknown = req.body;
     if (!Buffer.isBuffer(raw)) return next();
-    const { text, values } = jsonText(raw, req.get('content-type'), maxValues);
-    if (budget && text.length > 0) {
-      const lease = budget.tryAcquire(values) ?? (await waitForRoom(budget, text, values, maxValues, res));
+    const type = req.get('content-type');
+    const read = jsonText(raw, type, maxValues);
+    const { values } = read;
+    let { text } = read;
+    if (room && text.length > 0) {
+      let lease = room.values.tryAcquire(values);
+      if (!lease) {
+        // Waiting, the body is held as its bytes only: the text is decoded again once there is room.
+        const exact = values < text.length ? values : jsonValueCount(text, maxValues);
+        text = '';
+        lease = await waitForRoom(room.values, exact, res);
+        text = jsonText(raw, type, Infinity).text;
+      }
       res.once('close', lease.release);
     }
     req.body = parsedJson(text);
     next();
   };
-  return [express.raw({ limit, type: JSON_TYPES }), parseJsonBuffer];
+  return [roomForBytes, express.raw({ limit, type: JSON_TYPES }), parseJsonBuffer];
 }
 
-/** A lease for a body that did not fit at once: its values counted, waited for (the client gone: a 503 nobody reads). */
-async function waitForRoom(
-  budget: ValueBudget,
-  text: string,
-  bound: number,
-  maxValues: number,
-  res: Response,
-): Promise<Lease> {
+/** A lease for a body that did not fit at once, waited for (the client gone: a 503 nobody reads). */
+async function waitForRoom(budget: MemoryBudget, weight: number, res: Response): Promise<Lease> {
   const gone = new AbortController();
   const onClose = (): void => gone.abort(new Error('the client went away'));
   res.once('close', onClose);
   try {
-    return await budget.acquire(bound < text.length ? bound : jsonValueCount(text, maxValues), gone.signal);
+    return await budget.acquire(weight, gone.signal);
   } catch (error) {
     // Nobody to answer: not an error of the service (BusyError, a 503 with Retry-After, goes on).
     if (gone.signal.aborted) throw serviceUnavailable('the client went away while the call waited for room');

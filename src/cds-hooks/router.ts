@@ -10,7 +10,7 @@ import { Router } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { cardKind } from '../shared/card-kind.js';
-import type { ValueBudget } from '../shared/value-budget.js';
+import type { MemoryBudget } from '../shared/memory-budget.js';
 import { requireJsonBody } from './json-body.js';
 import { badRequest, badRequestFromZod, notFound, serviceUnavailable } from './outcomes.js';
 import type { CdsServiceDefinition } from './service.js';
@@ -43,7 +43,7 @@ export interface CdsRouterDeps<D> {
   /** Every service call is recorded here once answered (src/audit/recorder.ts); never blocks. */
   audit?: { record(record: AuditRecord): void } | undefined;
   /** MAX_JSON_VALUES_IN_FLIGHT: room for the calls' fhirServer answers (their bodies: json-body.ts). */
-  valueBudget?: ValueBudget | undefined;
+  valueBudget?: MemoryBudget | undefined;
 }
 
 /** What a service call's audit record and metrics need, filled in as the call proceeds. */

@@ -18,7 +18,7 @@ import { httpGet, type HttpAnswer, UnsupportedEncodingError } from './http-get.j
 import type { RequestLimiter } from './limiter.js';
 import { decodeJsonText, jsonValueCount, TextDecodingError } from './json-text.js';
 import { RepeatScreen } from '../shared/repeat-screen.js';
-import { BusyError, type Lease, type ValueBudget } from '../shared/value-budget.js';
+import { BusyError, type Lease, type MemoryBudget } from '../shared/memory-budget.js';
 import { readSearchPage, searchBundleProblem } from './search-bundle.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
 import { recordText } from '../clinical/record-text.js';
@@ -78,8 +78,8 @@ export class ReadBudget {
     readonly limit: number,
     /** BODY_MAX_JSON_VALUES: for every answer of the call together; none: not counted. */
     readonly valueLimit = Infinity,
-    /** MAX_JSON_VALUES_IN_FLIGHT: the values all calls together may hold (src/shared/value-budget.ts). */
-    private readonly shared?: ValueBudget,
+    /** MAX_JSON_VALUES_IN_FLIGHT: the values all calls together may hold (src/shared/memory-budget.ts). */
+    private readonly shared?: MemoryBudget,
   ) {}
 
   /**
@@ -92,7 +92,7 @@ export class ReadBudget {
     const count = jsonValueCount(text, this.valueLimit - this.values);
     this.values += count;
     if (this.values > this.valueLimit) return false;
-    // The call is under way (its body let in): its answers come before new calls (value-budget.ts).
+    // The call is under way (its body let in): its answers come before new calls (memory-budget.ts).
     if (this.shared)
       this.leases.push(this.shared.tryAcquire(count, true) ?? (await this.shared.acquire(count, signal, true)));
     return true;

@@ -11,7 +11,7 @@
  * user id or a hookInstance.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { ValueBudget } from '../shared/value-budget.js';
+import type { MemoryBudget } from '../shared/memory-budget.js';
 
 /** Outcomes of one request to a FHIR server (FhirAccessFailure of src/fhir/gateway.ts, plus ok). */
 export type FhirOutcome =
@@ -184,29 +184,35 @@ export function registerReadout(
   }
 }
 
-/** The process's budget of parsed JSON (MAX_JSON_VALUES_IN_FLIGHT): what it holds, who waits, who was refused. */
-export function registerValueBudgetMetrics(
+/** The process's memory budgets (src/shared/memory-budget.ts): what they hold, who waits, who was refused. */
+export function registerMemoryBudgetMetrics(
   registry: Registry,
-  budget: Pick<ValueBudget, 'inUse' | 'waiting' | 'refused'>,
+  room: Record<'bytes' | 'values', Pick<MemoryBudget, 'inUse' | 'waiting' | 'refused'>>,
 ): void {
   registerReadout(registry, [
     {
       name: 'cds_json_values_in_flight',
-      help: 'JSON values of request bodies and fhirServer answers held parsed by calls not yet answered',
+      help: 'JSON values of request bodies and fhirServer answers held parsed by calls not yet answered (MAX_JSON_VALUES_IN_FLIGHT)',
       type: 'gauge',
-      read: () => budget.inUse,
+      read: () => room.values.inUse,
     },
     {
-      name: 'cds_json_values_waiting_calls',
-      help: 'Request bodies and fhirServer answers waiting for room under MAX_JSON_VALUES_IN_FLIGHT',
+      name: 'cds_body_bytes_in_flight',
+      help: 'Bytes of request bodies held by calls not yet answered (MAX_BODY_BYTES_IN_FLIGHT)',
       type: 'gauge',
-      read: () => budget.waiting,
+      read: () => room.bytes.inUse,
     },
     {
-      name: 'cds_json_values_refused_total',
+      name: 'cds_memory_waiting_calls',
+      help: 'Request bodies and fhirServer answers waiting for room in either budget',
+      type: 'gauge',
+      read: () => room.bytes.waiting + room.values.waiting,
+    },
+    {
+      name: 'cds_memory_refused_total',
       help: 'Request bodies and fhirServer answers refused (503) after MEMORY_WAIT_MS without room',
       type: 'counter',
-      read: () => budget.refused,
+      read: () => room.bytes.refused + room.values.refused,
     },
   ]);
 }

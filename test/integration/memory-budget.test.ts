@@ -1,7 +1,8 @@
 /**
- * MAX_JSON_VALUES_IN_FLIGHT over the real app, listening on a loopback port, with a hostile FHIR
+ * MAX_JSON_VALUES_IN_FLIGHT and MAX_BODY_BYTES_IN_FLIGHT over the real app, listening on a loopback port, with a hostile FHIR
  * server at the HTTP boundary (slow for one patient, dense for another): the JSON values of request
- * bodies and fhirServer answers held by calls not yet answered stay within it. A call that finds no
+ * bodies and fhirServer answers, and the bytes of bodies, held by calls not yet answered stay within
+ * them. A call that finds no
  * room waits up to MEMORY_WAIT_MS, then gets a 503 with Retry-After; room comes back whenever a call
  * is answered, fails or is abandoned.
  *
@@ -130,8 +131,28 @@ describe('MEMORY_WAIT_MS 300: a call that finds no room is refused', () => {
     expect(
       (await post(server.url(), hookRequest('patient-view', 'dense', { fhirServer: `${fhir.url}/fhir` }))).status,
     ).toBe(200);
-    expect(await metric(server.url(), 'cds_json_values_refused_total')).toBe(2);
+    expect(await metric(server.url(), 'cds_memory_refused_total')).toBe(2);
     expect(await metric(server.url(), 'cds_json_values_in_flight')).toBe(0);
+  });
+});
+
+describe('MAX_BODY_BYTES_IN_FLIGHT 35kb, MEMORY_WAIT_MS 300: a body that finds no room for its bytes is not read', () => {
+  const { app } = buildTestApp({
+    env: { BODY_LIMIT: '30kb', MAX_BODY_BYTES_IN_FLIGHT: '35kb', MEMORY_WAIT_MS: '300' },
+  });
+  const server = listenDuringTests(app);
+
+  test('17 KB held, 21 KB more: 503 with Retry-After naming the setting; alone, the same body is answered', async () => {
+    const { a } = await startHolding(server.url());
+    const b = await post(server.url(), denseBody());
+    expect([b.status, b.headers.get('retry-after')]).toEqual([503, '1']);
+    const outcome = (await b.json()) as { issue: { diagnostics: string }[] };
+    expect(outcome.issue[0]?.diagnostics).toMatch(
+      /^the service is busy with other large calls: 21,\d{3} bytes of request body did not fit within MAX_BODY_BYTES_IN_FLIGHT \(35,840\) in 300 ms$/,
+    );
+    expect((await a).status).toBe(200);
+    expect(await metric(server.url(), 'cds_body_bytes_in_flight')).toBe(0);
+    expect((await post(server.url(), denseBody())).status).toBe(200);
   });
 });
 
@@ -151,7 +172,7 @@ describe('MEMORY_WAIT_MS 10,000: a call that finds no room waits for it', () => 
     const gone = new AbortController();
     const waiting = post(server.url(), denseBody(), gone.signal).catch((error: unknown) => error);
     await new Promise((r) => setTimeout(r, 100));
-    expect(await metric(server.url(), 'cds_json_values_waiting_calls')).toBe(1);
+    expect(await metric(server.url(), 'cds_memory_waiting_calls')).toBe(1);
     gone.abort();
     await waiting;
     const bad = await post(server.url(), { ...hookRequest('patient-view', 'p1'), hook: 12 });
@@ -160,8 +181,9 @@ describe('MEMORY_WAIT_MS 10,000: a call that finds no room waits for it', () => 
     await new Promise((r) => setTimeout(r, 50)); // the abandoned call's socket closes
     expect([
       await metric(server.url(), 'cds_json_values_in_flight'),
-      await metric(server.url(), 'cds_json_values_waiting_calls'),
-      await metric(server.url(), 'cds_json_values_refused_total'),
-    ]).toEqual([0, 0, 0]);
+      await metric(server.url(), 'cds_body_bytes_in_flight'),
+      await metric(server.url(), 'cds_memory_waiting_calls'),
+      await metric(server.url(), 'cds_memory_refused_total'),
+    ]).toEqual([0, 0, 0, 0]);
   });
 });

@@ -1,19 +1,19 @@
 /**
- * ValueBudget (src/shared/value-budget.ts): the JSON values all calls together may hold parsed.
+ * MemoryBudget (src/shared/memory-budget.ts): the JSON values all calls together may hold parsed.
  * Worked cases, then a model-based property: any sequence of leases asked, released, given up
  * (the call aborted) and timed out keeps what is held within the capacity, grants in the order
  * asked, and gives everything back.
  */
 import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import fc from 'fast-check';
-import { BusyError, type Lease, ValueBudget } from '../../src/shared/value-budget.js';
+import { BODY_BYTES, BusyError, type Lease, MemoryBudget } from '../../src/shared/memory-budget.js';
 
 /** Lets promise callbacks run (grants resolve in microtasks). */
 const settle = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await Promise.resolve();
 };
 
-describe('ValueBudget: worked cases', () => {
+describe('MemoryBudget: worked cases', () => {
   beforeEach(() => {
     jest.useFakeTimers();
   });
@@ -22,7 +22,7 @@ describe('ValueBudget: worked cases', () => {
   });
 
   test('leases that fit are granted at once; released, the room comes back (twice released: once)', async () => {
-    const budget = new ValueBudget(100, 1000);
+    const budget = new MemoryBudget(100, 1000);
     const a = budget.tryAcquire(60);
     const b = await budget.acquire(40);
     expect([a?.weight, b.weight, budget.inUse]).toEqual([60, 40, 100]);
@@ -35,7 +35,7 @@ describe('ValueBudget: worked cases', () => {
   });
 
   test('one that does not fit waits, and is granted as soon as room comes', async () => {
-    const budget = new ValueBudget(100, 1000);
+    const budget = new MemoryBudget(100, 1000);
     const a = budget.tryAcquire(70) as Lease;
     let got: Lease | undefined;
     void budget.acquire(50).then((lease) => (got = lease));
@@ -48,7 +48,7 @@ describe('ValueBudget: worked cases', () => {
   });
 
   test('after maxWaitMs without room: BusyError naming the setting, counted as refused', async () => {
-    const budget = new ValueBudget(1_000_000, 2000);
+    const budget = new MemoryBudget(1_000_000, 2000);
     budget.tryAcquire(900_000);
     const waiting = budget.acquire(200_000);
     jest.advanceTimersByTime(2000);
@@ -59,8 +59,18 @@ describe('ValueBudget: worked cases', () => {
     expect([budget.refused, budget.waiting, budget.inUse]).toEqual([1, 0, 900_000]);
   });
 
+  test('a budget of body bytes names its setting', async () => {
+    const budget = new MemoryBudget(33_554_432, 2000, BODY_BYTES);
+    budget.tryAcquire(20_000_000);
+    const waiting = budget.acquire(16_000_000);
+    jest.advanceTimersByTime(2000);
+    await expect(waiting).rejects.toThrow(
+      'the service is busy with other large calls: 16,000,000 bytes of request body did not fit within MAX_BODY_BYTES_IN_FLIGHT (33,554,432) in 2000 ms',
+    );
+  });
+
   test('in the order asked: a small lease that would fit waits behind a large one that does not', async () => {
-    const budget = new ValueBudget(100, 1000);
+    const budget = new MemoryBudget(100, 1000);
     const a = budget.tryAcquire(60) as Lease;
     const order: string[] = [];
     void budget.acquire(80).then((l) => order.push(`large ${l.weight}`));
@@ -74,7 +84,7 @@ describe('ValueBudget: worked cases', () => {
   });
 
   test('leases of calls under way come first: one passes new calls waiting, and is granted before them', async () => {
-    const budget = new ValueBudget(100, 1000);
+    const budget = new MemoryBudget(100, 1000);
     const a = budget.tryAcquire(60) as Lease;
     const order: string[] = [];
     void budget.acquire(50).then(() => order.push('new call 50'));
@@ -92,7 +102,7 @@ describe('ValueBudget: worked cases', () => {
   });
 
   test('a waiter whose call aborts leaves the queue, and those behind it may go on', async () => {
-    const budget = new ValueBudget(100, 1000);
+    const budget = new MemoryBudget(100, 1000);
     budget.tryAcquire(50);
     const call = new AbortController();
     const large = budget.acquire(90, call.signal);
@@ -105,7 +115,7 @@ describe('ValueBudget: worked cases', () => {
   });
 
   test('a weight above the capacity waits for the whole budget, and gets it', async () => {
-    const budget = new ValueBudget(100, 1000);
+    const budget = new MemoryBudget(100, 1000);
     const a = budget.tryAcquire(1) as Lease;
     let got: Lease | undefined;
     void budget.acquire(250).then((l) => (got = l));
@@ -135,7 +145,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('time' as const), ms: fc.integer({ min: 0, max: 600 }) }),
 );
 
-describe('ValueBudget: any sequence of leases', () => {
+describe('MemoryBudget: any sequence of leases', () => {
   beforeEach(() => {
     jest.useFakeTimers();
   });
@@ -147,7 +157,7 @@ describe('ValueBudget: any sequence of leases', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { maxLength: 60 }), async (ops) => {
         const capacity = 100;
-        const budget = new ValueBudget(capacity, 1000);
+        const budget = new MemoryBudget(capacity, 1000);
         const granted: { id: number; lease: Lease }[] = [];
         const grantOrder: Record<'ongoing' | 'new', number[]> = { ongoing: [], new: [] };
         const pending: { id: number; controller: AbortController | undefined }[] = [];

@@ -1,9 +1,11 @@
 /**
- * The JSON values the whole process may hold parsed at once (MAX_JSON_VALUES_IN_FLIGHT): request
- * bodies and fhirServer's answers take a lease of their count before they are parsed, and give it
- * back when their call is answered. BODY_MAX_JSON_VALUES bounds one call; this bounds the calls
- * together, which the pod's memory limit is about: one of the costliest bodies allowed took the
- * service to 355 MB of RSS, two at once 427–463 MB, and a third would pass `deploy/`'s 512 MiB.
+ * A part of the process's memory that calls take leases of, and give back when they are answered:
+ * the JSON values held parsed (MAX_JSON_VALUES_IN_FLIGHT: request bodies and fhirServer's answers
+ * take a lease of their count before they are parsed), and the bytes of request bodies held
+ * (MAX_BODY_BYTES_IN_FLIGHT: taken before a body is read, so that a body waiting for room waits in
+ * the network, not in memory). BODY_LIMIT and BODY_MAX_JSON_VALUES bound one call; these bound the
+ * calls together, which is what the pod's memory limit is about: five of the costliest bodies
+ * allowed, each held over a slow fhirServer read, ended the service (V8's heap exhausted).
  *
  * Leases are granted in the order asked (a large one is never passed over for ever by small ones),
  * but those of calls already under way (`ongoing`: the fhirServer answers of a call whose body was
@@ -13,15 +15,27 @@
  * call is aborted while waiting leaves its queue at once.
  */
 
+/** What a budget counts, as its messages name it. */
+export interface BudgetUnit {
+  /** `JSON values`, `bytes of request bodies`. */
+  unit: string;
+  /** The setting that sizes it. */
+  setting: string;
+}
+
+export const JSON_VALUES: BudgetUnit = { unit: 'JSON values', setting: 'MAX_JSON_VALUES_IN_FLIGHT' };
+export const BODY_BYTES: BudgetUnit = { unit: 'bytes of request body', setting: 'MAX_BODY_BYTES_IN_FLIGHT' };
+
 /** No lease could be had within the wait: other calls hold the budget. */
 export class BusyError extends Error {
   constructor(
     readonly weight: number,
     readonly capacity: number,
     readonly waitedMs: number,
+    what: BudgetUnit = JSON_VALUES,
   ) {
     super(
-      `the service is busy with other large calls: ${weight.toLocaleString('en-US')} JSON values did not fit within MAX_JSON_VALUES_IN_FLIGHT (${capacity.toLocaleString('en-US')}) in ${waitedMs} ms`,
+      `the service is busy with other large calls: ${weight.toLocaleString('en-US')} ${what.unit} did not fit within ${what.setting} (${capacity.toLocaleString('en-US')}) in ${waitedMs} ms`,
     );
     this.name = 'BusyError';
   }
@@ -38,7 +52,7 @@ interface Waiter {
   grant: () => void;
 }
 
-export class ValueBudget {
+export class MemoryBudget {
   private held = 0;
   /** Waiting, in the order asked: leases of calls under way, then those of new calls. */
   private readonly ongoing: Waiter[] = [];
@@ -51,6 +65,7 @@ export class ValueBudget {
   constructor(
     readonly capacity: number,
     readonly maxWaitMs: number,
+    readonly what: BudgetUnit = JSON_VALUES,
   ) {}
 
   /** Values held by leases now. */
@@ -105,7 +120,7 @@ export class ValueBudget {
       const timer = setTimeout(() => {
         leave();
         this.refused++;
-        reject(new BusyError(weight, this.capacity, this.maxWaitMs));
+        reject(new BusyError(weight, this.capacity, this.maxWaitMs, this.what));
       }, this.maxWaitMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       queue.push(waiter);
