@@ -16,6 +16,7 @@ import type { AssessmentIssue } from '../src/clinical/types.js';
 import { patientIdOf } from '../src/clinical/record.js';
 import { normalUri } from '../src/fhir/bundle.js';
 import { describeResource, MAX_ECHOED_DEPTH, nestedDeeperThan, screenResource } from '../src/fhir/resource-schemas.js';
+import { BusyError } from '../src/shared/memory-budget.js';
 
 /**
  * Draft orders one call reads. A signature holds a handful; thousands (a hostile or broken client)
@@ -170,6 +171,7 @@ async function medicationConcept(
       return { unresolved: 'its Medication read from fhirServer came back as another Medication (a different id)' };
     return { concept: read.resource.code };
   } catch (error) {
+    if (error instanceof BusyError) throw error; // the whole call is refused (503), not signed unchecked
     reads.failed.add(ref);
     reads.firstFailure ??= error instanceof Error ? error.message : 'unknown error';
     return { unresolved: 'its Medication could not be read from fhirServer' };

@@ -9,6 +9,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
+import { finished } from 'node:stream';
 import { decodeJsonText, jsonValueCount, TextDecodingError } from '../fhir/json-text.js';
 import type { Lease, MemoryBudget } from '../shared/memory-budget.js';
 import {
@@ -23,30 +24,67 @@ export const JSON_TYPES = ['application/json', 'application/fhir+json'];
 
 /** The process's memory budgets a body takes room in (src/shared/memory-budget.ts). */
 export interface BodyRoom {
-  /** MAX_BODY_BYTES_IN_FLIGHT: taken before the body is read. */
+  /** MAX_BODY_BYTES_IN_FLIGHT: taken as the body arrives. */
   bytes: MemoryBudget;
   /** MAX_JSON_VALUES_IN_FLIGHT: taken before it is parsed. */
   values: MemoryBudget;
-  /** BODY_LIMIT in bytes: the room of a body whose length is not known before it is read. */
-  limitBytes: number;
+}
+
+/** Room a call's body holds: its bytes until it is parsed, its JSON values (an upper bound) until the call is answered. */
+const bodyLeases = new WeakMap<Request, { bytes?: Lease; values?: Lease }>();
+
+/** The JSON values the call's body holds room for (0 without a budget): its fhirServer answers get the rest of BODY_MAX_JSON_VALUES. */
+export function bodyValuesOf(req: Request): number {
+  return bodyLeases.get(req)?.values?.weight ?? 0;
 }
 
 /**
  * Parses JSON and FHIR+JSON bodies up to `limit` bytes and `maxValues` JSON values (see
- * jsonValuesOver); anything else is left unparsed (415 later). With `room`, a body is read only once
+ * jsonValuesOver); anything else is left unparsed (415 later). With `room`, a body is read only as
  * the process has room for its bytes (it waits in the network meanwhile), and parsed only once it
- * has room for its values (held as bytes meanwhile), both held until the response closes. A body's
- * length bounds its values, and it is counted only when that bound does not fit.
+ * has room for its values (held as bytes meanwhile). The bytes are given back once the body is
+ * parsed, the values when the call's response ends. A body's length bounds its values, and it is
+ * counted only when that bound does not fit.
  */
 export function jsonBody(limit: string, maxValues: number, room?: BodyRoom): RequestHandler[] {
-  /** Room for the bytes of a JSON body about to be read: its Content-Length, or BODY_LIMIT when unknown or encoded. */
-  const roomForBytes = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+  /**
+   * Room for the bytes of a JSON body as they arrive (its wire bytes: a compressed body inflates
+   * within BODY_LIMIT), taken chunk by chunk: a chunk that finds none pauses the body, which then
+   * waits in the network, not in memory, and a sender that trickles holds only what it has sent.
+   * The listener is attached before express.raw's, in the same tick, so both see every chunk.
+   */
+  const roomForBytes = (req: Request, res: Response, next: NextFunction): void => {
     if (!room || !req.is(JSON_TYPES)) return next();
-    const declared = Number(req.get('content-length'));
-    const encoded = (req.get('content-encoding') ?? 'identity').toLowerCase() !== 'identity';
-    const bytes = !encoded && Number.isFinite(declared) ? Math.min(declared, room.limitBytes) : room.limitBytes;
-    const lease = room.bytes.tryAcquire(bytes) ?? (await waitForRoom(room.bytes, bytes, res));
-    res.once('close', lease.release);
+    const held: Lease[] = [];
+    const onData = (chunk: Buffer): void => {
+      const lease = room.bytes.tryAcquire(chunk.length);
+      if (lease) {
+        held.push(lease);
+        return;
+      }
+      req.pause();
+      waitForRoom(room.bytes, chunk.length, res).then(
+        (waited) => {
+          held.push(waited);
+          req.resume();
+        },
+        (error: unknown) => {
+          req.off('data', onData);
+          // express.raw fails with it (a 503 with Retry-After); a body it already has is parsed anyway.
+          if (!req.readableEnded) req.emit('error', error);
+        },
+      );
+    };
+    const bytes: Lease = {
+      weight: 0,
+      release: () => {
+        req.off('data', onData);
+        for (const lease of held.splice(0)) lease.release();
+      },
+    };
+    req.on('data', onData);
+    bodyLeases.set(req, { bytes });
+    untilEnded(res, bytes);
     next();
   };
   /** The Buffer express.raw left in req.body, as the JSON value it holds (body-parser json's rules). */
@@ -54,9 +92,9 @@ export function jsonBody(limit: string, maxValues: number, room?: BodyRoom): Req
     const raw: unknown = req.body;
     if (!Buffer.isBuffer(raw)) return next();
     const type = req.get('content-type');
-    const read = jsonText(raw, type, maxValues);
-    const { values } = read;
-    let { text } = read;
+    let text = decodedText(raw, type);
+    const values = valueBound(text, maxValues);
+    const leases = bodyLeases.get(req) ?? {};
     if (room && text.length > 0) {
       let lease = room.values.tryAcquire(values);
       if (!lease) {
@@ -64,29 +102,40 @@ export function jsonBody(limit: string, maxValues: number, room?: BodyRoom): Req
         const exact = values < text.length ? values : jsonValueCount(text, maxValues);
         text = '';
         lease = await waitForRoom(room.values, exact, res);
-        text = jsonText(raw, type, Infinity).text;
+        text = decodedText(raw, type);
       }
-      res.once('close', lease.release);
+      leases.values = lease;
+      bodyLeases.set(req, leases);
+      untilEnded(res, lease);
     }
     req.body = parsedJson(text);
+    leases.bytes?.release(); // the bytes are garbage now; the values hold the room of what was parsed
     next();
   };
   return [roomForBytes, express.raw({ limit, type: JSON_TYPES }), parseJsonBuffer];
 }
 
+/**
+ * Gives `lease` back once the response has ended: sent, or the client gone (at once if it already
+ * is: a client may leave while its call waits for client authentication, before this is reached).
+ */
+function untilEnded(res: Response, lease: Lease): void {
+  finished(res, () => lease.release());
+}
+
 /** A lease for a body that did not fit at once, waited for (the client gone: a 503 nobody reads). */
 async function waitForRoom(budget: MemoryBudget, weight: number, res: Response): Promise<Lease> {
   const gone = new AbortController();
-  const onClose = (): void => gone.abort(new Error('the client went away'));
-  res.once('close', onClose);
+  // Not req.destroyed: a request whose body has been read is destroyed, its client still waiting.
+  const clientGone = (): boolean => res.closed || !res.socket || res.socket.destroyed;
+  if (!clientGone()) finished(res, () => gone.abort(new Error('the client went away')));
   try {
+    if (clientGone()) throw new Error('the client went away');
     return await budget.acquire(weight, gone.signal);
   } catch (error) {
     // Nobody to answer: not an error of the service (BusyError, a 503 with Retry-After, goes on).
-    if (gone.signal.aborted) throw serviceUnavailable('the client went away while the call waited for room');
+    if (clientGone()) throw serviceUnavailable('the client went away while the call waited for room');
     throw error;
-  } finally {
-    res.off('close', onClose);
   }
 }
 
@@ -99,27 +148,32 @@ async function waitForRoom(budget: MemoryBudget, weight: number, res: Response):
  * `maxValues` JSON values is a 413, before it is parsed: parsing is what would take the memory.
  */
 export function parseJson(raw: Buffer, contentType: string | undefined, maxValues = Infinity): unknown {
-  return parsedJson(jsonText(raw, contentType, maxValues).text);
+  const text = decodedText(raw, contentType);
+  valueBound(text, maxValues);
+  return parsedJson(text);
 }
 
-/**
- * A body's text, and a bound on its JSON values: its length, or its count when it was counted
- * (text longer than `maxValues`); a 413 when it holds more than `maxValues`.
- */
-function jsonText(raw: Buffer, contentType: string | undefined, maxValues: number): { text: string; values: number } {
-  if (raw.length === 0) return { text: '', values: 0 };
-  let text: string;
+/** A body's text (empty for an empty body); a 415 for another charset, a 400 for bytes not valid in theirs. */
+function decodedText(raw: Buffer, contentType: string | undefined): string {
+  if (raw.length === 0) return '';
   try {
-    text = decodeJsonText(raw, contentType);
+    return decodeJsonText(raw, contentType);
   } catch (error) {
     if (!(error instanceof TextDecodingError)) throw error;
     if (error.reason === 'charset') throw unsupportedCharset(error.charset);
     throw badRequest(`Request body has ${error.message}`, '(body)');
   }
-  if (text.length <= maxValues) return { text, values: text.length };
+}
+
+/**
+ * A bound on a text's JSON values: its length, or its count when it was counted (text longer than
+ * `maxValues`); a 413 when it holds more than `maxValues`.
+ */
+function valueBound(text: string, maxValues: number): number {
+  if (text.length <= maxValues) return text.length;
   const values = jsonValueCount(text, maxValues);
   if (values > maxValues) throw tooManyJsonValues(maxValues);
-  return { text, values };
+  return values;
 }
 
 /** The value of a body's text (see parseJson): an empty body is an empty object. */

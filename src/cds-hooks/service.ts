@@ -122,6 +122,8 @@ export interface LoadPrefetchOptions {
   log: Logger;
   /** MAX_JSON_VALUES_IN_FLIGHT: room for fhirServer's answers, shared by all calls; none: not bounded. */
   valueBudget?: MemoryBudget | undefined;
+  /** The JSON values the call's body holds room for: its answers may hold BODY_MAX_JSON_VALUES less these. */
+  bodyValues?: number | undefined;
   /** Told of every FHIR request of the call (metrics). */
   fhirObserver?: FhirRequestObserver | undefined;
 }
@@ -145,6 +147,7 @@ export class CallFhirAccess implements FhirReader {
       options.config.fhir.maxCallBytes,
       options.config.bodyMaxJsonValues,
       options.valueBudget,
+      options.bodyValues,
     );
     this.limiter = new RequestLimiter(options.config.fhir.maxConcurrentRequests);
   }

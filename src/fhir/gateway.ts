@@ -76,15 +76,19 @@ export class ReadBudget {
   private readonly leases: Lease[] = [];
   constructor(
     readonly limit: number,
-    /** BODY_MAX_JSON_VALUES: for every answer of the call together; none: not counted. */
+    /** BODY_MAX_JSON_VALUES: for the call's request body and every answer together; none: not counted. */
     readonly valueLimit = Infinity,
     /** MAX_JSON_VALUES_IN_FLIGHT: the values all calls together may hold (src/shared/memory-budget.ts). */
     private readonly shared?: MemoryBudget,
-  ) {}
+    /** The values the call's request body holds room for (an upper bound: json-body.ts), counted first. */
+    bodyValues = 0,
+  ) {
+    this.values = bodyValues;
+  }
 
   /**
    * Counts the JSON values of an answer's text (before it is parsed): false once the call's answers
-   * hold more than valueLimit. Then waits for room for them in the process's budget, held until
+   * and its request body hold more than valueLimit. Then waits for room for them in the process's budget, held until
    * {@link release}; rejects with BusyError when none comes within its wait.
    */
   async takeValues(text: string, signal: AbortSignal): Promise<boolean> {
@@ -381,7 +385,7 @@ export class FhirGateway {
       if (!(await budget.takeValues(text, signal))) {
         throw new FhirAccessError(
           'too-large',
-          `with ${what}, fhirServer's answers to this call hold more than ${budget.valueLimit.toLocaleString('en')} JSON values (BODY_MAX_JSON_VALUES); not parsed`,
+          `with ${what}, fhirServer's answers to this call and its request body hold more than ${budget.valueLimit.toLocaleString('en')} JSON values (BODY_MAX_JSON_VALUES); not parsed`,
         );
       }
       let body: unknown;

@@ -10,10 +10,12 @@
  * (a body of 17,000 characters, bounded by its length) while its FHIR server keeps it waiting 1.5 s;
  * call B brings 14,000 more in its body, or 18,000 in its FHIR server's answer.
  */
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { buildTestApp, hookRequest, listenDuringTests } from '../helpers/app.js';
 import { fakeServer } from '../helpers/servers.js';
 import { jsonValueCount } from '../../src/fhir/json-text.js';
+import type { CdsJwtVerifier } from '../../src/cds-hooks/auth.js';
 
 const SERVICE = '/cds-services/cart-hematotox-patient-view';
 const CAPS = { BODY_MAX_JSON_VALUES: '20000', MAX_JSON_VALUES_IN_FLIGHT: '30000' };
@@ -136,23 +138,73 @@ describe('MEMORY_WAIT_MS 300: a call that finds no room is refused', () => {
   });
 });
 
-describe('MAX_BODY_BYTES_IN_FLIGHT 35kb, MEMORY_WAIT_MS 300: a body that finds no room for its bytes is not read', () => {
+/** A raw HTTP request that sends `sent` bytes of a `declared`-byte JSON body and stalls; destroy() ends it. */
+function trickle(base: string, declared: number, sent: number, headers = ''): Promise<Socket> {
+  const { port } = new URL(base);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), '127.0.0.1', () => {
+      socket.write(
+        `POST ${SERVICE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n${headers}\r\n`,
+      );
+      socket.write(`{"pad":"${'x'.repeat(sent - 8)}`);
+      resolve(socket);
+    });
+    socket.on('error', () => undefined);
+  });
+}
+
+describe('MAX_BODY_BYTES_IN_FLIGHT 35kb, MEMORY_WAIT_MS 300: bodies take room for their bytes as they arrive', () => {
   const { app } = buildTestApp({
     env: { BODY_LIMIT: '30kb', MAX_BODY_BYTES_IN_FLIGHT: '35kb', MEMORY_WAIT_MS: '300' },
   });
   const server = listenDuringTests(app);
 
-  test('17 KB held, 21 KB more: 503 with Retry-After naming the setting; alone, the same body is answered', async () => {
-    const { a } = await startHolding(server.url());
-    const b = await post(server.url(), denseBody());
-    expect([b.status, b.headers.get('retry-after')]).toEqual([503, '1']);
-    const outcome = (await b.json()) as { issue: { diagnostics: string }[] };
-    expect(outcome.issue[0]?.diagnostics).toMatch(
-      /^the service is busy with other large calls: 21,\d{3} bytes of request body did not fit within MAX_BODY_BYTES_IN_FLIGHT \(35,840\) in 300 ms$/,
-    );
-    expect((await a).status).toBe(200);
+  test('a sender stalled after 20 KB of 30 holds 20 KB: 21 KB more is a 503 with Retry-After naming the setting; 10 KB more is answered', async () => {
+    const stalled = await trickle(server.url(), 30_000, 20_000);
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await metric(server.url(), 'cds_body_bytes_in_flight')).toBe(20_000);
+      const b = await post(server.url(), denseBody());
+      expect([b.status, b.headers.get('retry-after')]).toEqual([503, '1']);
+      const outcome = (await b.json()) as { issue: { diagnostics: string }[] };
+      expect(outcome.issue[0]?.diagnostics).toMatch(
+        /^the service is busy with other large calls: 21,\d{3} bytes of request body did not fit within MAX_BODY_BYTES_IN_FLIGHT \(35,840\) in 300 ms$/,
+      );
+      const small = hookRequest('patient-view', 'p1', { extension: { pad: 'x'.repeat(10_000) } });
+      expect((await post(server.url(), small)).status).toBe(412); // let in: no prefetch, no fhirServer
+    } finally {
+      stalled.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 100));
     expect(await metric(server.url(), 'cds_body_bytes_in_flight')).toBe(0);
     expect((await post(server.url(), denseBody())).status).toBe(200);
+  });
+});
+
+describe('a client that leaves while its call waits for client authentication', () => {
+  // Client authentication that takes 300 ms (a JWKS fetch, the replay store): the client leaves at 50.
+  const verifier = {
+    verify: async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      return { ok: true as const, iss: 'https://ehr.example.org', sub: 'ehr', jti: 'j' };
+    },
+  } as unknown as CdsJwtVerifier;
+  const { app } = buildTestApp({ env: { MEMORY_WAIT_MS: '500' }, overrides: { verifier } });
+  const server = listenDuringTests(app);
+
+  test('holds no room once its call goes on without it (chunked or with a length)', async () => {
+    for (const headers of ['Transfer-Encoding: chunked\r\n', '']) {
+      const gone = await trickle(server.url(), 200, 100, `Authorization: Bearer a.b.c\r\n${headers}`);
+      await new Promise((r) => setTimeout(r, 50));
+      gone.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 600));
+    expect([
+      await metric(server.url(), 'cds_body_bytes_in_flight'),
+      await metric(server.url(), 'cds_json_values_in_flight'),
+      await metric(server.url(), 'cds_memory_waiting_calls'),
+      await metric(server.url(), 'cds_memory_refused_total'),
+    ]).toEqual([0, 0, 0, 0]);
   });
 });
 

@@ -137,7 +137,7 @@ test("fhirServer's answers to one call are counted together: pages each under BO
     const res = await request(capped.app).post(SERVICE).send(body);
     expect(res.status).toBe(412);
     expect(JSON.stringify(res.body)).toContain(
-      "fhirServer's answers to this call hold more than 1,000 JSON values (BODY_MAX_JSON_VALUES); not parsed",
+      "fhirServer's answers to this call and its request body hold more than 1,000 JSON values (BODY_MAX_JSON_VALUES); not parsed",
     );
     // The same answers under the default cap: read, and assessed.
     expect((await request(app).post(SERVICE).send(body)).status).toBe(200);
