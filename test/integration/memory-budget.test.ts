@@ -36,6 +36,12 @@ const denseBundle = JSON.stringify({
   })),
 });
 
+const denseMedication = JSON.stringify({
+  resourceType: 'Medication',
+  id: 'dense-drug',
+  code: { text: 'tocilizumab', coding: Array.from({ length: 7000 }, () => ({})) },
+});
+
 let fhir: Awaited<ReturnType<typeof fakeServer>>;
 beforeAll(async () => {
   fhir = await fakeServer((req, res) => {
@@ -45,6 +51,8 @@ beforeAll(async () => {
       if (/\/Patient\/[a-z]+$/.test(url)) res.end(JSON.stringify({ resourceType: 'Patient', id: 'p' }));
       // One of the Observation searches (hemoglobin's), so that the call's answers stay under 20,000.
       else if (url.includes('dense') && url.includes('718-7')) res.end(denseBundle);
+      // A draft order's Medication of some 21,000 values (7,000 empty codings).
+      else if (url.endsWith('/Medication/dense-drug')) res.end(denseMedication);
       else res.end(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: [] }));
     };
     if (url.includes('slow')) setTimeout(answer, SLOW_MS);
@@ -152,6 +160,46 @@ function trickle(base: string, declared: number, sent: number, headers = ''): Pr
     socket.on('error', () => undefined);
   });
 }
+
+test("order-sign: no room for a draft order's Medication is a 503 too, never an order signed unchecked", async () => {
+  const { app } = buildTestApp({ env: { ...CAPS, MEMORY_WAIT_MS: '300' } });
+  const listening = app.listen(0, '127.0.0.1');
+  await new Promise((r) => listening.once('listening', r));
+  const base = `http://127.0.0.1:${(listening.address() as { port: number }).port}`;
+  try {
+    const { a } = await startHolding(base);
+    const draftOrders = {
+      resourceType: 'Bundle',
+      entry: [
+        {
+          resource: {
+            resourceType: 'MedicationRequest',
+            id: 'mr1',
+            status: 'draft',
+            intent: 'order',
+            subject: { reference: 'Patient/p1' },
+            medicationReference: { reference: 'Medication/dense-drug' },
+          },
+        },
+      ],
+    };
+    const res = await fetch(`${base}/cds-services/cart-hematotox-order-sign`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        ...hookRequest('order-sign', 'p1'),
+        fhirServer: `${fhir.url}/fhir`,
+        context: { userId: 'Practitioner/x', patientId: 'p1', draftOrders },
+      }),
+    });
+    expect([res.status, res.headers.get('retry-after')]).toEqual([503, '1']);
+    const outcome = (await res.json()) as { issue: { diagnostics: string }[] };
+    expect(outcome.issue[0]?.diagnostics).toMatch(BUSY);
+    expect((await a).status).toBe(200);
+  } finally {
+    await new Promise((r) => listening.close(r));
+  }
+});
 
 describe('MAX_BODY_BYTES_IN_FLIGHT 35kb, MEMORY_WAIT_MS 300: bodies take room for their bytes as they arrive', () => {
   const { app } = buildTestApp({
