@@ -120,6 +120,7 @@ export function createApp(deps: AppDeps): Express {
   const room = {
     bytes: new MemoryBudget(inFlight.bodyBytes, inFlight.waitMs, BODY_BYTES),
     values: new MemoryBudget(inFlight.jsonValues, inFlight.waitMs, JSON_VALUES),
+    limitBytes: config.bodyLimitBytes,
   };
   registerMemoryBudgetMetrics(registry, room);
   app.use(['/cds-services', '/assessments'], jsonBody(config.bodyLimit, config.bodyMaxJsonValues, room));

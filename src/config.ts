@@ -171,6 +171,8 @@ export interface Config {
   bodyLimit: string;
   /** Most JSON values a request body may hold, counted before it is parsed (BODY_MAX_JSON_VALUES). */
   bodyMaxJsonValues: number;
+  /** BODY_LIMIT in bytes. */
+  bodyLimitBytes: number;
   /**
    * What all calls together may hold: JSON values parsed (request bodies and fhirServer answers),
    * bytes of request bodies; and how long a call waits for room before a 503
@@ -247,7 +249,10 @@ function byteCount(limit: string): number {
  * MAX_JSON_VALUES_IN_FLIGHT (unset: 1.5 times BODY_MAX_JSON_VALUES) and MAX_BODY_BYTES_IN_FLIGHT
  * (unset: twice BODY_LIMIT), each at least what one call may hold, or that call could never be read.
  */
-function inFlightSettings(e: z.infer<typeof envSchema>, problems: string[]): { jsonValues: number; bodyBytes: number } {
+function inFlightSettings(
+  e: z.infer<typeof envSchema>,
+  problems: string[],
+): { jsonValues: number; bodyBytes: number; bodyLimitBytes: number } {
   const jsonValues = e.MAX_JSON_VALUES_IN_FLIGHT || Math.floor(1.5 * e.BODY_MAX_JSON_VALUES);
   if (jsonValues < e.BODY_MAX_JSON_VALUES)
     problems.push(
@@ -259,7 +264,7 @@ function inFlightSettings(e: z.infer<typeof envSchema>, problems: string[]): { j
     problems.push(
       `MAX_BODY_BYTES_IN_FLIGHT: must be at least BODY_LIMIT (${e.BODY_LIMIT}), or a body allowed alone could never be read`,
     );
-  return { jsonValues, bodyBytes };
+  return { jsonValues, bodyBytes, bodyLimitBytes };
 }
 
 /** Parses the environment (default `process.env`) into a {@link Config}; throws {@link ConfigError}. */
@@ -305,6 +310,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     http: httpTimeouts(e.HTTP_REQUEST_TIMEOUT_MS),
     bodyLimit: e.BODY_LIMIT,
     bodyMaxJsonValues: e.BODY_MAX_JSON_VALUES,
+    bodyLimitBytes: inFlight.bodyLimitBytes,
     inFlight: { jsonValues: inFlight.jsonValues, bodyBytes: inFlight.bodyBytes, waitMs: e.MEMORY_WAIT_MS },
     corsOrigins: e.CORS_ORIGINS,
     logLevel: e.LOG_LEVEL,

@@ -24,10 +24,12 @@ export const JSON_TYPES = ['application/json', 'application/fhir+json'];
 
 /** The process's memory budgets a body takes room in (src/shared/memory-budget.ts). */
 export interface BodyRoom {
-  /** MAX_BODY_BYTES_IN_FLIGHT: taken as the body arrives. */
+  /** MAX_BODY_BYTES_IN_FLIGHT: taken before the body is read, given back once it is parsed. */
   bytes: MemoryBudget;
   /** MAX_JSON_VALUES_IN_FLIGHT: taken before it is parsed. */
   values: MemoryBudget;
+  /** BODY_LIMIT in bytes: the room of a body whose length is not known before it is read. */
+  limitBytes: number;
 }
 
 /** Room a call's body holds: its bytes until it is parsed, its JSON values (an upper bound) until the call is answered. */
@@ -40,7 +42,7 @@ export function bodyValuesOf(req: Request): number {
 
 /**
  * Parses JSON and FHIR+JSON bodies up to `limit` bytes and `maxValues` JSON values (see
- * jsonValuesOver); anything else is left unparsed (415 later). With `room`, a body is read only as
+ * jsonValuesOver); anything else is left unparsed (415 later). With `room`, a body is read only once
  * the process has room for its bytes (it waits in the network meanwhile), and parsed only once it
  * has room for its values (held as bytes meanwhile). The bytes are given back once the body is
  * parsed, the values when the call's response ends. A body's length bounds its values, and it is
@@ -48,43 +50,22 @@ export function bodyValuesOf(req: Request): number {
  */
 export function jsonBody(limit: string, maxValues: number, room?: BodyRoom): RequestHandler[] {
   /**
-   * Room for the bytes of a JSON body as they arrive (its wire bytes: a compressed body inflates
-   * within BODY_LIMIT), taken chunk by chunk: a chunk that finds none pauses the body, which then
-   * waits in the network, not in memory, and a sender that trickles holds only what it has sent.
-   * The listener is attached before express.raw's, in the same tick, so both see every chunk.
+   * Room for the bytes of a JSON body, taken whole before it is read: its Content-Length, or
+   * BODY_LIMIT when it has none or is compressed (it inflates within BODY_LIMIT). A body that finds
+   * none waits in the network, not in memory. Whole, not chunk by chunk as the bytes arrive: bodies
+   * each holding part of the room and waiting for the rest would hold it all and none would finish
+   * (five 13 MB bodies at once: all five refused). A sender that trickles holds what it declared
+   * until HTTP_REQUEST_TIMEOUT_MS; an ingress that buffers request bodies (ingress-nginx does by
+   * default) sends each body whole, and with its length.
    */
-  const roomForBytes = (req: Request, res: Response, next: NextFunction): void => {
+  const roomForBytes = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     if (!room || !req.is(JSON_TYPES)) return next();
-    const held: Lease[] = [];
-    const onData = (chunk: Buffer): void => {
-      const lease = room.bytes.tryAcquire(chunk.length);
-      if (lease) {
-        held.push(lease);
-        return;
-      }
-      req.pause();
-      waitForRoom(room.bytes, chunk.length, res).then(
-        (waited) => {
-          held.push(waited);
-          req.resume();
-        },
-        (error: unknown) => {
-          req.off('data', onData);
-          // express.raw fails with it (a 503 with Retry-After); a body it already has is parsed anyway.
-          if (!req.readableEnded) req.emit('error', error);
-        },
-      );
-    };
-    const bytes: Lease = {
-      weight: 0,
-      release: () => {
-        req.off('data', onData);
-        for (const lease of held.splice(0)) lease.release();
-      },
-    };
-    req.on('data', onData);
-    bodyLeases.set(req, { bytes });
-    untilEnded(res, bytes);
+    const declared = Number(req.get('content-length'));
+    const encoded = (req.get('content-encoding') ?? 'identity').toLowerCase() !== 'identity';
+    const bytes = !encoded && Number.isFinite(declared) ? Math.min(declared, room.limitBytes) : room.limitBytes;
+    const lease = room.bytes.tryAcquire(bytes) ?? (await waitForRoom(room.bytes, bytes, res));
+    bodyLeases.set(req, { bytes: lease });
+    untilEnded(res, lease);
     next();
   };
   /** The Buffer express.raw left in req.body, as the JSON value it holds (body-parser json's rules). */

@@ -201,24 +201,24 @@ test("order-sign: no room for a draft order's Medication is a 503 too, never an 
   }
 });
 
-describe('MAX_BODY_BYTES_IN_FLIGHT 35kb, MEMORY_WAIT_MS 300: bodies take room for their bytes as they arrive', () => {
+describe('MAX_BODY_BYTES_IN_FLIGHT 35kb, MEMORY_WAIT_MS 300: a body takes room for its bytes before it is read', () => {
   const { app } = buildTestApp({
     env: { BODY_LIMIT: '30kb', MAX_BODY_BYTES_IN_FLIGHT: '35kb', MEMORY_WAIT_MS: '300' },
   });
   const server = listenDuringTests(app);
 
-  test('a sender stalled after 20 KB of 30 holds 20 KB: 21 KB more is a 503 with Retry-After naming the setting; 10 KB more is answered', async () => {
+  test('a sender stalled after 20 KB of 30,000 declared holds the 30,000: 21 KB more is a 503 with Retry-After naming the setting; 5 KB more is let in', async () => {
     const stalled = await trickle(server.url(), 30_000, 20_000);
     try {
       await new Promise((r) => setTimeout(r, 100));
-      expect(await metric(server.url(), 'cds_body_bytes_in_flight')).toBe(20_000);
+      expect(await metric(server.url(), 'cds_body_bytes_in_flight')).toBe(30_000);
       const b = await post(server.url(), denseBody());
       expect([b.status, b.headers.get('retry-after')]).toEqual([503, '1']);
       const outcome = (await b.json()) as { issue: { diagnostics: string }[] };
       expect(outcome.issue[0]?.diagnostics).toMatch(
         /^the service is busy with other large calls: 21,\d{3} bytes of request body did not fit within MAX_BODY_BYTES_IN_FLIGHT \(35,840\) in 300 ms$/,
       );
-      const small = hookRequest('patient-view', 'p1', { extension: { pad: 'x'.repeat(10_000) } });
+      const small = hookRequest('patient-view', 'p1', { extension: { pad: 'x'.repeat(5_000) } });
       expect((await post(server.url(), small)).status).toBe(412); // let in: no prefetch, no fhirServer
     } finally {
       stalled.destroy();
@@ -226,6 +226,15 @@ describe('MAX_BODY_BYTES_IN_FLIGHT 35kb, MEMORY_WAIT_MS 300: bodies take room fo
     await new Promise((r) => setTimeout(r, 100));
     expect(await metric(server.url(), 'cds_body_bytes_in_flight')).toBe(0);
     expect((await post(server.url(), denseBody())).status).toBe(200);
+  });
+
+  test('given back once the body is parsed: a call waiting on fhirServer holds none', async () => {
+    const { a } = await startHolding(server.url());
+    expect([
+      await metric(server.url(), 'cds_body_bytes_in_flight'),
+      await metric(server.url(), 'cds_json_values_in_flight'),
+    ]).toEqual([0, JSON.stringify(holdingBody()).length]);
+    expect((await a).status).toBe(200);
   });
 });
 
