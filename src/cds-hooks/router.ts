@@ -6,13 +6,13 @@
  */
 import type { Request, Response } from 'express';
 import { setMaxListeners } from 'node:events';
-import { finished } from 'node:stream';
 import { Router } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { cardKind } from '../shared/card-kind.js';
 import type { MemoryBudget } from '../shared/memory-budget.js';
 import { bodyValuesOf, requireJsonBody } from './json-body.js';
+import { onCallEnd } from './call-end.js';
 import { badRequest, badRequestFromZod, notFound, serviceUnavailable } from './outcomes.js';
 import type { CdsServiceDefinition } from './service.js';
 import { CallFhirAccess, loadPrefetch, type LoadPrefetchOptions, type PrefetchedKey } from './service.js';
@@ -135,7 +135,7 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     const log = deps.log.child({ reqId: req.id, hookInstance: request.hookInstance, serviceId: service.id });
     const options = callOptions(deps, res, log);
     const fhir = new CallFhirAccess(request, { ...options, bodyValues: bodyValuesOf(req) });
-    finished(res, () => fhir.release()); // at once should the client have left already
+    onCallEnd(req, res, () => fhir.release()); // at once should the client have left already
     if (service.relevant && !(await service.relevant(context.data, deps.serviceDeps, fhir))) {
       log.debug('nothing this service advises on: no data read');
       res.json({ cards: [] } satisfies CdsResponse);

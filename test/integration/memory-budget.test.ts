@@ -1,14 +1,13 @@
 /**
- * MAX_JSON_VALUES_IN_FLIGHT and MAX_BODY_BYTES_IN_FLIGHT over the real app, listening on a loopback port, with a hostile FHIR
- * server at the HTTP boundary (slow for one patient, dense for another): the JSON values of request
- * bodies and fhirServer answers, and the bytes of bodies, held by calls not yet answered stay within
- * them. A call that finds no
- * room waits up to MEMORY_WAIT_MS, then gets a 503 with Retry-After; room comes back whenever a call
- * is answered, fails or is abandoned.
+ * MAX_JSON_VALUES_IN_FLIGHT and MAX_BODY_BYTES_IN_FLIGHT over the real app, listening on a loopback
+ * port, with a hostile FHIR server at the HTTP boundary (slow for one patient, dense for another):
+ * the JSON values of request bodies and fhirServer answers, and the bytes of bodies, held by calls
+ * not yet answered stay within them. A call that finds no room waits up to MEMORY_WAIT_MS, then gets
+ * a 503 with Retry-After; room comes back whenever a call is answered, fails or is abandoned.
  *
  * Caps here: BODY_MAX_JSON_VALUES 20,000, MAX_JSON_VALUES_IN_FLIGHT 30,000. Call A holds some 17,000
- * (a body of 17,000 characters, bounded by its length) while its FHIR server keeps it waiting 1.5 s;
- * call B brings 14,000 more in its body, or 18,000 in its FHIR server's answer.
+ * values (a body of 8,500 empty objects) while its FHIR server keeps it waiting 1.5 s; call B brings
+ * 14,000 more in its body, or 18,000 in its FHIR server's answer.
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -61,9 +60,12 @@ beforeAll(async () => {
 });
 afterAll(() => fhir.close());
 
-/** A's body: 17,000 characters, most of them one string (few values, but bounded by its length). */
+/** A's body: 8,500 empty objects, some 17,000 values (25,500 characters: counted). */
 const holdingBody = (): Record<string, unknown> =>
-  hookRequest('patient-view', 'slow', { fhirServer: `${fhir.url}/fhir`, extension: { pad: 'x'.repeat(16_800) } });
+  hookRequest('patient-view', 'slow', {
+    fhirServer: `${fhir.url}/fhir`,
+    extension: { filler: Array.from({ length: 8_500 }, () => ({})) },
+  });
 
 /** B's body: 7,000 empty objects (14,000 values, 21,000 characters: longer than the cap, so counted). */
 const denseBody = (): Record<string, unknown> =>
@@ -103,7 +105,7 @@ const BUSY =
   /^the service is busy with other large calls: [\d,]+ JSON values did not fit within MAX_JSON_VALUES_IN_FLIGHT \(30,000\) in 300 ms$/;
 
 test('the fixtures hold what the caps are set for', () => {
-  const a = JSON.stringify(holdingBody()).length;
+  const a = jsonValueCount(JSON.stringify(holdingBody()));
   const b = jsonValueCount(JSON.stringify(denseBody()));
   expect([a > 17_000 && a < 17_500, b > 14_000 && b < 14_100, JSON.stringify(denseBody()).length > 20_000]).toEqual([
     true,
@@ -233,6 +235,7 @@ describe('MAX_BODY_BYTES_IN_FLIGHT 35kb, MEMORY_WAIT_MS 300: a body takes room f
     expect([
       await metric(server.url(), 'cds_body_bytes_in_flight'),
       await metric(server.url(), 'cds_json_values_in_flight'),
+      // Under a quarter of the default BODY_MAX_JSON_VALUES: bounded by its length, not counted.
     ]).toEqual([0, JSON.stringify(holdingBody()).length]);
     expect((await a).status).toBe(200);
   });
@@ -263,6 +266,54 @@ describe('a client that leaves while its call waits for client authentication', 
       await metric(server.url(), 'cds_memory_refused_total'),
     ]).toEqual([0, 0, 0, 0]);
   });
+});
+
+describe('a call counts its body and its fhirServer answers together against BODY_MAX_JSON_VALUES', () => {
+  const { app } = buildTestApp({ env: { ...CAPS, MEMORY_WAIT_MS: '300' } });
+  const server = listenDuringTests(app);
+
+  test('a body longer than a quarter of the cap is counted, not bounded by its length: 6,200 characters of few values leave room for an 18,000-value answer', async () => {
+    const body = hookRequest('patient-view', 'dense', {
+      fhirServer: `${fhir.url}/fhir`,
+      extension: { pad: 'x'.repeat(6_000) },
+    });
+    expect(JSON.stringify(body).length).toBeGreaterThan(6_000);
+    expect((await post(server.url(), body)).status).toBe(200);
+  });
+
+  test('a body of 7,000 empty objects (14,000 values) and the same answer: more than 20,000 together, a 412 naming the setting', async () => {
+    const body = { ...denseBody(), context: { userId: 'Practitioner/x', patientId: 'dense' } };
+    const res = await post(server.url(), body);
+    expect(res.status).toBe(412);
+    expect(JSON.stringify(await res.json())).toContain(
+      "fhirServer's answers to this call and its request body hold more than 20,000 JSON values (BODY_MAX_JSON_VALUES); not parsed",
+    );
+  });
+});
+
+test('HTTP/1.1 pipelining: a queued call whose client leaves gives its room back (it is never sent, nor closed)', async () => {
+  const { app } = buildTestApp({ env: { ...CAPS } });
+  const listening = app.listen(0, '127.0.0.1');
+  await new Promise((r) => listening.once('listening', r));
+  const base = `http://127.0.0.1:${(listening.address() as { port: number }).port}`;
+  try {
+    const one = (body: unknown): string => {
+      const text = JSON.stringify(body);
+      return `POST ${SERVICE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
+    };
+    const socket = connect(Number(new URL(base).port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    // The first waits 1.5 s on its fhirServer; the second, queued behind it, is parsed meanwhile.
+    socket.write(one(holdingBody()) + one(hookRequest('patient-view', 'p2', { extension: { pad: 'y'.repeat(4000) } })));
+    await new Promise((r) => setTimeout(r, 300));
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, SLOW_MS + 300));
+    expect([await metric(base, 'cds_json_values_in_flight'), await metric(base, 'cds_body_bytes_in_flight')]).toEqual([
+      0, 0,
+    ]);
+  } finally {
+    await new Promise((r) => listening.close(r));
+  }
 });
 
 describe('MEMORY_WAIT_MS 10,000: a call that finds no room waits for it', () => {
