@@ -58,42 +58,56 @@ export function jsonBody(limit: string, maxValues: number, room?: BodyRoom): Req
    * until HTTP_REQUEST_TIMEOUT_MS; an ingress that buffers request bodies (ingress-nginx does by
    * default) sends each body whole, and with its length.
    */
-  const roomForBytes = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+  const roomForBytes = (req: Request, res: Response, next: NextFunction): void => {
     if (!room || !req.is(JSON_TYPES)) return next();
     const declared = Number(req.get('content-length'));
     const encoded = (req.get('content-encoding') ?? 'identity').toLowerCase() !== 'identity';
-    const bytes = !encoded && Number.isFinite(declared) ? Math.min(declared, room.limitBytes) : room.limitBytes;
     // Over BODY_LIMIT: express.raw refuses it (413) and holds none of it.
     if (!encoded && declared > room.limitBytes) return next();
-    const lease = room.bytes.tryAcquire(bytes) ?? (await waitForRoom(room.bytes, bytes, req, res));
-    bodyLeases.set(req, { bytes: lease });
-    onCallEnd(req, res, lease.release);
-    next();
+    const bytes = !encoded && Number.isFinite(declared) ? declared : room.limitBytes;
+    const held = (lease: Lease): void => {
+      bodyLeases.set(req, { bytes: lease });
+      onCallEnd(req, res, lease.release);
+    };
+    const now = room.bytes.tryAcquire(bytes);
+    if (now) {
+      held(now); // no await on the way of a call that fits
+      return next();
+    }
+    waitForRoom(room.bytes, bytes, req, res).then((lease) => {
+      held(lease);
+      next();
+    }, next);
   };
   /** The Buffer express.raw left in req.body, as the JSON value it holds (body-parser json's rules). */
-  const parseJsonBuffer = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+  const parseJsonBuffer = (req: Request, res: Response, next: NextFunction): void => {
     const raw: unknown = req.body;
     if (!Buffer.isBuffer(raw)) return next();
     const type = req.get('content-type');
-    let text = decodedText(raw, type);
+    const text = decodedText(raw, type);
     const values = valueBound(text, maxValues);
     const leases = bodyLeases.get(req) ?? {};
-    if (room && text.length > 0) {
-      let lease = room.values.tryAcquire(values);
-      if (!lease) {
-        // Waiting, the body is held as its bytes only: the text is decoded again once there is room.
-        const exact = values < text.length ? values : jsonValueCount(text, maxValues);
-        text = '';
-        lease = await waitForRoom(room.values, exact, req, res);
-        text = decodedText(raw, type);
+    const parse = (body: string, lease: Lease | undefined): void => {
+      if (lease) {
+        leases.values = lease;
+        bodyLeases.set(req, leases);
+        onCallEnd(req, res, lease.release);
       }
-      leases.values = lease;
-      bodyLeases.set(req, leases);
-      onCallEnd(req, res, lease.release);
-    }
-    req.body = parsedJson(text);
-    leases.bytes?.release(); // the bytes are garbage now; the values hold the room of what was parsed
-    next();
+      req.body = parsedJson(body);
+      leases.bytes?.release(); // the bytes are garbage now; the values hold the room of what was parsed
+      next();
+    };
+    const now = room && text.length > 0 ? room.values.tryAcquire(values) : undefined;
+    if (!room || text.length === 0 || now) return parse(text, now);
+    // Waiting, the body is held as its bytes only: the text is decoded again once there is room.
+    const exact = values < text.length ? values : jsonValueCount(text, maxValues);
+    waitForRoom(room.values, exact, req, res).then((lease) => {
+      try {
+        parse(decodedText(raw, type), lease);
+      } catch (error) {
+        next(error);
+      }
+    }, next);
   };
   return [roomForBytes, express.raw({ limit, type: JSON_TYPES }), parseJsonBuffer];
 }
