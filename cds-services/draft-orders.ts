@@ -16,7 +16,7 @@ import type { AssessmentIssue } from '../src/clinical/types.js';
 import { patientIdOf } from '../src/clinical/record.js';
 import { normalUri } from '../src/fhir/bundle.js';
 import { describeResource, MAX_ECHOED_DEPTH, nestedDeeperThan, screenResource } from '../src/fhir/resource-schemas.js';
-import { BusyError } from '../src/shared/memory-budget.js';
+import { BusyError } from '../src/shared/budget.js';
 
 /**
  * Draft orders one call reads. A signature holds a handful; thousands (a hostile or broken client)

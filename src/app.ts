@@ -14,7 +14,7 @@ import { AuditRecorder } from './audit/recorder.js';
 import { auditAssessments } from './http/audit-trail.js';
 import { registerAuditMetrics } from './audit/metrics.js';
 import { registerMemoryBudgetMetrics, ServiceMetrics } from './observability/metrics.js';
-import { BODY_BYTES, JSON_VALUES, MemoryBudget } from './shared/memory-budget.js';
+import { BODY_BYTES, JSON_VALUES, Budget } from './shared/budget.js';
 import { cdsHooksRouter } from './cds-hooks/router.js';
 import { adminRouter } from './http/admin-router.js';
 import { smartRouter } from './http/smart-router.js';
@@ -118,8 +118,8 @@ export function createApp(deps: AppDeps): Express {
   // The pod's memory is one: the budgets of every call's bodies and parsed JSON (fhirServer answers too).
   const { inFlight } = config;
   const room = {
-    bytes: new MemoryBudget(inFlight.bodyBytes, inFlight.waitMs, BODY_BYTES),
-    values: new MemoryBudget(inFlight.jsonValues, inFlight.waitMs, JSON_VALUES),
+    bytes: new Budget(inFlight.bodyBytes, inFlight.waitMs, BODY_BYTES),
+    values: new Budget(inFlight.jsonValues, inFlight.waitMs, JSON_VALUES),
     limitBytes: config.bodyLimitBytes,
   };
   registerMemoryBudgetMetrics(registry, room);

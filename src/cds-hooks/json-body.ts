@@ -10,7 +10,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
 import { decodeJsonText, jsonValueCount, TextDecodingError } from '../fhir/json-text.js';
-import type { Lease, MemoryBudget } from '../shared/memory-budget.js';
+import type { Lease, Budget } from '../shared/budget.js';
 import { clientGone, onCallEnd } from './call-end.js';
 import {
   badRequest,
@@ -22,12 +22,12 @@ import {
 
 export const JSON_TYPES = ['application/json', 'application/fhir+json'];
 
-/** The process's memory budgets a body takes room in (src/shared/memory-budget.ts). */
+/** The process's memory budgets a body takes room in (src/shared/budget.ts). */
 export interface BodyRoom {
   /** MAX_BODY_BYTES_IN_FLIGHT: taken before the body is read, given back once it is parsed. */
-  bytes: MemoryBudget;
+  bytes: Budget;
   /** MAX_JSON_VALUES_IN_FLIGHT: taken before it is parsed. */
-  values: MemoryBudget;
+  values: Budget;
   /** BODY_LIMIT in bytes: the room of a body whose length is not known before it is read. */
   limitBytes: number;
 }
@@ -113,7 +113,7 @@ export function jsonBody(limit: string, maxValues: number, room?: BodyRoom): Req
 }
 
 /** A lease for a body that did not fit at once, waited for (the client gone: a 503 nobody reads). */
-async function waitForRoom(budget: MemoryBudget, weight: number, req: Request, res: Response): Promise<Lease> {
+async function waitForRoom(budget: Budget, weight: number, req: Request, res: Response): Promise<Lease> {
   if (clientGone(req, res)) throw serviceUnavailable('the client went away while the call waited for room');
   const gone = new AbortController();
   const cancel = onCallEnd(req, res, () => gone.abort(new Error('the client went away')));

@@ -10,7 +10,7 @@ import { Router } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { cardKind } from '../shared/card-kind.js';
-import type { MemoryBudget } from '../shared/memory-budget.js';
+import type { Budget } from '../shared/budget.js';
 import { bodyValuesOf, requireJsonBody } from './json-body.js';
 import { onCallEnd } from './call-end.js';
 import { badRequest, badRequestFromZod, notFound, serviceUnavailable } from './outcomes.js';
@@ -44,7 +44,7 @@ export interface CdsRouterDeps<D> {
   /** Every service call is recorded here once answered (src/audit/recorder.ts); never blocks. */
   audit?: { record(record: AuditRecord): void } | undefined;
   /** MAX_JSON_VALUES_IN_FLIGHT: room for the calls' fhirServer answers (their bodies: json-body.ts). */
-  valueBudget?: MemoryBudget | undefined;
+  valueBudget?: Budget | undefined;
 }
 
 /** What a service call's audit record and metrics need, filled in as the call proceeds. */

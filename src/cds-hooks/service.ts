@@ -19,7 +19,7 @@ import {
   type FhirRequestObserver,
 } from '../fhir/gateway.js';
 import { RequestLimiter } from '../fhir/limiter.js';
-import { BusyError, type MemoryBudget } from '../shared/memory-budget.js';
+import { BusyError, type Budget } from '../shared/budget.js';
 import { screenResources } from '../fhir/resource-schemas.js';
 import { readSearchPage, searchBundleError } from '../fhir/search-bundle.js';
 import { readFhirAuthorization } from './fhir-authorization.js';
@@ -121,7 +121,7 @@ export interface LoadPrefetchOptions {
   signal: AbortSignal;
   log: Logger;
   /** MAX_JSON_VALUES_IN_FLIGHT: room for fhirServer's answers, shared by all calls; none: not bounded. */
-  valueBudget?: MemoryBudget | undefined;
+  valueBudget?: Budget | undefined;
   /** The JSON values the call's body holds room for: its answers may hold BODY_MAX_JSON_VALUES less these. */
   bodyValues?: number | undefined;
   /** Told of every FHIR request of the call (metrics). */

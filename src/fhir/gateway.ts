@@ -18,7 +18,7 @@ import { httpGet, type HttpAnswer, UnsupportedEncodingError } from './http-get.j
 import type { RequestLimiter } from './limiter.js';
 import { decodeJsonText, jsonValueCount, TextDecodingError } from './json-text.js';
 import { RepeatScreen } from '../shared/repeat-screen.js';
-import { BusyError, type Lease, type MemoryBudget } from '../shared/memory-budget.js';
+import { BusyError, type Lease, type Budget } from '../shared/budget.js';
 import { readSearchPage, searchBundleProblem } from './search-bundle.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
 import { recordText } from '../clinical/record-text.js';
@@ -78,8 +78,8 @@ export class ReadBudget {
     readonly limit: number,
     /** BODY_MAX_JSON_VALUES: for the call's request body and every answer together; none: not counted. */
     readonly valueLimit = Infinity,
-    /** MAX_JSON_VALUES_IN_FLIGHT: the values all calls together may hold (src/shared/memory-budget.ts). */
-    private readonly shared?: MemoryBudget,
+    /** MAX_JSON_VALUES_IN_FLIGHT: the values all calls together may hold (src/shared/budget.ts). */
+    private readonly shared?: Budget,
     /** The values the call's request body holds room for (an upper bound: json-body.ts), counted first. */
     bodyValues = 0,
   ) {
@@ -96,7 +96,7 @@ export class ReadBudget {
     const count = jsonValueCount(text, this.valueLimit - this.values);
     this.values += count;
     if (this.values > this.valueLimit) return false;
-    // The call is under way (its body let in): its answers come before new calls (memory-budget.ts).
+    // The call is under way (its body let in): its answers come before new calls (shared/budget.ts).
     if (this.shared)
       this.leases.push(this.shared.tryAcquire(count, true) ?? (await this.shared.acquire(count, signal, true)));
     return true;

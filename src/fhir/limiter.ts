@@ -1,58 +1,34 @@
 /**
  * At most `max` FHIR requests of one CDS call in flight at once (FHIR_MAX_CONCURRENT_REQUESTS):
- * the service reads in parallel, but never floods the EHR's FHIR server. Waiters are served in
- * the order they asked, and a waiter whose call is aborted leaves the queue at once.
+ * the service reads in parallel, but never floods the EHR's FHIR server. A budget of `max` (see
+ * src/shared/budget.ts), each request a lease of 1 without a time limit (the call's deadline is
+ * the limit): waiters are served in the order they asked, and a waiter whose call is aborted leaves
+ * the queue at once.
  */
+import { Budget, type BudgetUnit } from '../shared/budget.js';
+
+const REQUESTS: BudgetUnit = { unit: 'FHIR requests', setting: 'FHIR_MAX_CONCURRENT_REQUESTS' };
+
 export class RequestLimiter {
-  private active = 0;
-  private readonly waiting: { start: () => void; signal: AbortSignal; onAbort: () => void }[] = [];
+  private readonly slots: Budget;
+
+  constructor(readonly max: number) {
+    this.slots = new Budget(max, Infinity, REQUESTS);
+  }
+
   /** Most requests seen in flight together (for tests and benchmarks). */
-  peak = 0;
+  get peak(): number {
+    return this.slots.peak;
+  }
 
-  constructor(readonly max: number) {}
-
-  /** Runs `task` once a slot is free; rejects with the signal's reason when aborted while waiting. */
+  /** Runs `task` once a slot is free; rejects with the signal's reason when aborted, even with a slot free. */
   async run<T>(signal: AbortSignal, task: () => Promise<T>): Promise<T> {
-    await this.acquire(signal);
+    if (signal.aborted) throw signal.reason as Error;
+    const slot = await this.slots.acquire(1, signal);
     try {
       return await task();
     } finally {
-      this.release();
+      slot.release();
     }
-  }
-
-  private acquire(signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
-    if (this.active < this.max) {
-      this.take();
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve, reject) => {
-      const waiter = {
-        signal,
-        start: () => {
-          signal.removeEventListener('abort', waiter.onAbort);
-          this.take();
-          resolve();
-        },
-        onAbort: () => {
-          const at = this.waiting.indexOf(waiter);
-          if (at >= 0) this.waiting.splice(at, 1);
-          reject(signal.reason as Error);
-        },
-      };
-      signal.addEventListener('abort', waiter.onAbort, { once: true });
-      this.waiting.push(waiter);
-    });
-  }
-
-  private take(): void {
-    this.active++;
-    if (this.active > this.peak) this.peak = this.active;
-  }
-
-  private release(): void {
-    this.active--;
-    this.waiting.shift()?.start();
   }
 }

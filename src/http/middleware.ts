@@ -26,7 +26,7 @@ import {
   withRequestId,
 } from '../cds-hooks/outcomes.js';
 import { routeOf } from '../cds-hooks/allow-only.js';
-import { BusyError } from '../shared/memory-budget.js';
+import { BusyError } from '../shared/budget.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 

@@ -11,7 +11,7 @@
  * user id or a hookInstance.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { MemoryBudget } from '../shared/memory-budget.js';
+import type { Budget } from '../shared/budget.js';
 
 /** Outcomes of one request to a FHIR server (FhirAccessFailure of src/fhir/gateway.ts, plus ok). */
 export type FhirOutcome =
@@ -184,10 +184,10 @@ export function registerReadout(
   }
 }
 
-/** The process's memory budgets (src/shared/memory-budget.ts): what they hold, who waits, who was refused. */
+/** The process's memory budgets (src/shared/budget.ts): what they hold, who waits, who was refused. */
 export function registerMemoryBudgetMetrics(
   registry: Registry,
-  room: Record<'bytes' | 'values', Pick<MemoryBudget, 'inUse' | 'waiting' | 'refused'>>,
+  room: Record<'bytes' | 'values', Pick<Budget, 'inUse' | 'waiting' | 'refused'>>,
 ): void {
   registerReadout(registry, [
     {

@@ -1,18 +1,19 @@
 /**
- * A part of the process's memory that calls take leases of, and give back when they are answered:
+ * A capacity that callers take leases of, and give back when they are done. The process's memory:
  * the JSON values held parsed (MAX_JSON_VALUES_IN_FLIGHT: request bodies and fhirServer's answers
  * take a lease of their count before they are parsed), and the bytes of request bodies held
  * (MAX_BODY_BYTES_IN_FLIGHT: taken before a body is read, so that a body waiting for room waits in
  * the network, not in memory). BODY_LIMIT and BODY_MAX_JSON_VALUES bound one call; these bound the
  * calls together, which is what the pod's memory limit is about: five of the costliest bodies
- * allowed, each held over a slow fhirServer read, ended the service (V8's heap exhausted).
+ * allowed, each held over a slow fhirServer read, ended the service (V8's heap exhausted). And one
+ * call's FHIR requests in flight (FHIR_MAX_CONCURRENT_REQUESTS, src/fhir/limiter.ts), leases of 1.
  *
  * Leases are granted in the order asked (a large one is never passed over for ever by small ones),
  * but those of calls already under way (`ongoing`: the fhirServer answers of a call whose body was
  * let in) come before those of new calls: finishing a call is what gives room back, and a call held
  * behind a new one that waits for it would hold both until the wait ran out. A lease that cannot be
- * granted within `maxWaitMs` fails with {@link BusyError} (a 503 with Retry-After), and one whose
- * call is aborted while waiting leaves its queue at once.
+ * granted within `maxWaitMs` (Infinity: no limit) fails with {@link BusyError} (a 503 with
+ * Retry-After), and one whose call is aborted while waiting leaves its queue at once.
  */
 
 /** What a budget counts, as its messages name it. */
@@ -52,7 +53,7 @@ interface Waiter {
   grant: () => void;
 }
 
-export class MemoryBudget {
+export class Budget {
   private held = 0;
   /** Waiting, in the order asked: leases of calls under way, then those of new calls. */
   private readonly ongoing: Waiter[] = [];
@@ -117,11 +118,14 @@ export class MemoryBudget {
         leave();
         reject(signal?.reason as Error);
       };
-      const timer = setTimeout(() => {
-        leave();
-        this.refused++;
-        reject(new BusyError(weight, this.capacity, this.maxWaitMs, this.what));
-      }, this.maxWaitMs);
+      const timer =
+        this.maxWaitMs === Infinity
+          ? undefined
+          : setTimeout(() => {
+              leave();
+              this.refused++;
+              reject(new BusyError(weight, this.capacity, this.maxWaitMs, this.what));
+            }, this.maxWaitMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       queue.push(waiter);
     });

@@ -1,19 +1,20 @@
 /**
- * MemoryBudget (src/shared/memory-budget.ts): the JSON values all calls together may hold parsed.
+ * Budget (src/shared/budget.ts): the JSON values all calls together may hold parsed.
  * Worked cases, then a model-based property: any sequence of leases asked, released, given up
  * (the call aborted) and timed out keeps what is held within the capacity, grants in the order
  * asked, and gives everything back.
  */
 import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import fc from 'fast-check';
-import { BODY_BYTES, BusyError, type Lease, MemoryBudget } from '../../src/shared/memory-budget.js';
+import { BODY_BYTES, BusyError, type Lease, Budget } from '../../src/shared/budget.js';
+import { RequestLimiter } from '../../src/fhir/limiter.js';
 
 /** Lets promise callbacks run (grants resolve in microtasks). */
 const settle = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await Promise.resolve();
 };
 
-describe('MemoryBudget: worked cases', () => {
+describe('Budget: worked cases', () => {
   beforeEach(() => {
     jest.useFakeTimers();
   });
@@ -22,7 +23,7 @@ describe('MemoryBudget: worked cases', () => {
   });
 
   test('leases that fit are granted at once; released, the room comes back (twice released: once)', async () => {
-    const budget = new MemoryBudget(100, 1000);
+    const budget = new Budget(100, 1000);
     const a = budget.tryAcquire(60);
     const b = await budget.acquire(40);
     expect([a?.weight, b.weight, budget.inUse]).toEqual([60, 40, 100]);
@@ -35,7 +36,7 @@ describe('MemoryBudget: worked cases', () => {
   });
 
   test('one that does not fit waits, and is granted as soon as room comes', async () => {
-    const budget = new MemoryBudget(100, 1000);
+    const budget = new Budget(100, 1000);
     const a = budget.tryAcquire(70) as Lease;
     let got: Lease | undefined;
     void budget.acquire(50).then((lease) => (got = lease));
@@ -48,7 +49,7 @@ describe('MemoryBudget: worked cases', () => {
   });
 
   test('after maxWaitMs without room: BusyError naming the setting, counted as refused', async () => {
-    const budget = new MemoryBudget(1_000_000, 2000);
+    const budget = new Budget(1_000_000, 2000);
     budget.tryAcquire(900_000);
     const waiting = budget.acquire(200_000);
     jest.advanceTimersByTime(2000);
@@ -60,7 +61,7 @@ describe('MemoryBudget: worked cases', () => {
   });
 
   test('a budget of body bytes names its setting', async () => {
-    const budget = new MemoryBudget(33_554_432, 2000, BODY_BYTES);
+    const budget = new Budget(33_554_432, 2000, BODY_BYTES);
     budget.tryAcquire(20_000_000);
     const waiting = budget.acquire(16_000_000);
     jest.advanceTimersByTime(2000);
@@ -70,7 +71,7 @@ describe('MemoryBudget: worked cases', () => {
   });
 
   test('in the order asked: a small lease that would fit waits behind a large one that does not', async () => {
-    const budget = new MemoryBudget(100, 1000);
+    const budget = new Budget(100, 1000);
     const a = budget.tryAcquire(60) as Lease;
     const order: string[] = [];
     void budget.acquire(80).then((l) => order.push(`large ${l.weight}`));
@@ -84,7 +85,7 @@ describe('MemoryBudget: worked cases', () => {
   });
 
   test('leases of calls under way come first: one passes new calls waiting, and is granted before them', async () => {
-    const budget = new MemoryBudget(100, 1000);
+    const budget = new Budget(100, 1000);
     const a = budget.tryAcquire(60) as Lease;
     const order: string[] = [];
     void budget.acquire(50).then(() => order.push('new call 50'));
@@ -102,7 +103,7 @@ describe('MemoryBudget: worked cases', () => {
   });
 
   test('a waiter whose call aborts leaves the queue, and those behind it may go on', async () => {
-    const budget = new MemoryBudget(100, 1000);
+    const budget = new Budget(100, 1000);
     budget.tryAcquire(50);
     const call = new AbortController();
     const large = budget.acquire(90, call.signal);
@@ -114,8 +115,50 @@ describe('MemoryBudget: worked cases', () => {
     expect([small?.weight, budget.inUse, budget.waiting]).toEqual([40, 90, 0]);
   });
 
+  test('without a time limit (Infinity) a waiter waits as long as it takes, and is granted', async () => {
+    const budget = new Budget(1, Infinity);
+    const a = budget.tryAcquire(1) as Lease;
+    let got: Lease | undefined;
+    void budget.acquire(1).then((l) => (got = l));
+    jest.advanceTimersByTime(24 * 3_600_000);
+    await settle();
+    expect([got, budget.refused, budget.waiting]).toEqual([undefined, 0, 1]);
+    a.release();
+    await settle();
+    expect(got?.weight).toBe(1);
+  });
+
+  test('RequestLimiter (FHIR_MAX_CONCURRENT_REQUESTS 2): at most 2 tasks at once, in the order asked; an aborted waiter never runs; an aborted call runs nothing', async () => {
+    const limiter = new RequestLimiter(2);
+    const started: number[] = [];
+    const finish: (() => void)[] = [];
+    const task = (id: number) => (): Promise<number> =>
+      new Promise((resolve) => {
+        started.push(id);
+        finish[id] = () => resolve(id);
+      });
+    const call = new AbortController();
+    const runs = [0, 1, 2, 3].map((id) =>
+      limiter.run(id === 2 ? call.signal : new AbortController().signal, task(id)).catch((e: Error) => e.message),
+    );
+    await settle();
+    expect(started).toEqual([0, 1]);
+    call.abort(new Error('call 2 ended'));
+    finish[0]?.();
+    await settle();
+    expect(started).toEqual([0, 1, 3]);
+    finish[1]?.();
+    finish[3]?.();
+    expect(await Promise.all(runs)).toEqual([0, 1, 'call 2 ended', 3]);
+    expect(limiter.peak).toBe(2);
+    const gone = new AbortController();
+    gone.abort(new Error('already over'));
+    await expect(limiter.run(gone.signal, task(9))).rejects.toThrow('already over');
+    expect(started).not.toContain(9);
+  });
+
   test('a weight above the capacity waits for the whole budget, and gets it', async () => {
-    const budget = new MemoryBudget(100, 1000);
+    const budget = new Budget(100, 1000);
     const a = budget.tryAcquire(1) as Lease;
     let got: Lease | undefined;
     void budget.acquire(250).then((l) => (got = l));
@@ -145,7 +188,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('time' as const), ms: fc.integer({ min: 0, max: 600 }) }),
 );
 
-describe('MemoryBudget: any sequence of leases', () => {
+describe('Budget: any sequence of leases', () => {
   beforeEach(() => {
     jest.useFakeTimers();
   });
@@ -157,7 +200,7 @@ describe('MemoryBudget: any sequence of leases', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { maxLength: 60 }), async (ops) => {
         const capacity = 100;
-        const budget = new MemoryBudget(capacity, 1000);
+        const budget = new Budget(capacity, 1000);
         const granted: { id: number; lease: Lease }[] = [];
         const grantOrder: Record<'ongoing' | 'new', number[]> = { ongoing: [], new: [] };
         const pending: { id: number; controller: AbortController | undefined }[] = [];
