@@ -42,11 +42,11 @@ export function bodyValuesOf(req: Request): number {
 
 /**
  * Parses JSON and FHIR+JSON bodies up to `limit` bytes and `maxValues` JSON values (see
- * jsonValuesOver); anything else is left unparsed (415 later). With `room`, a body is read only once
+ * jsonValueCount); anything else is left unparsed (415 later). With `room`, a body is read only once
  * the process has room for its bytes (it waits in the network meanwhile), and parsed only once it
  * has room for its values (held as bytes meanwhile). The bytes are given back once the body is
- * parsed, the values when the call's response ends. A body's length bounds its values, and it is
- * counted only when that bound does not fit.
+ * parsed, the values when the call ends (call-end.ts). A body's values are counted when it is longer
+ * than a quarter of `maxValues` or must wait for room, and bounded by its length otherwise.
  */
 export function jsonBody(limit: string, maxValues: number, room?: BodyRoom): RequestHandler[] {
   /**

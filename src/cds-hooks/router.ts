@@ -133,7 +133,7 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     checkPrefetchBundles(service, request);
 
     const log = deps.log.child({ reqId: req.id, hookInstance: request.hookInstance, serviceId: service.id });
-    const options = callOptions(deps, res, log);
+    const options = callOptions(deps, req, res, log);
     const fhir = new CallFhirAccess(request, { ...options, bodyValues: bodyValuesOf(req) });
     onCallEnd(req, res, () => fhir.release()); // at once should the client have left already
     if (service.relevant && !(await service.relevant(context.data, deps.serviceDeps, fhir))) {
@@ -227,8 +227,11 @@ function checkPrefetchBundles(service: CdsServiceDefinition<HookName, unknown>, 
  */
 const CALL_CLOSED = Object.assign(new Error('the CDS call ended or its client went away'), { name: 'AbortError' });
 
-/** The call's deadline (FHIR_TIMEOUT_MS), cancelled too when the client goes away; FHIR requests are counted. */
-function callOptions<D>(deps: CdsRouterDeps<D>, res: Response, log: Logger): LoadPrefetchOptions {
+/**
+ * The call's deadline (FHIR_TIMEOUT_MS), cancelled too when the call ends (answered, its client
+ * gone, a pipelined request's connection closed: call-end.ts); FHIR requests are counted.
+ */
+function callOptions<D>(deps: CdsRouterDeps<D>, req: Request, res: Response, log: Logger): LoadPrefetchOptions {
   const call = new AbortController();
   // Every FHIR read of the call listens to this signal while in flight (more than Node's default 10
   // with parallel searches); each removes its listener when done.
@@ -238,7 +241,7 @@ function callOptions<D>(deps: CdsRouterDeps<D>, res: Response, log: Logger): Loa
     deps.config.fhir.timeoutMs,
   );
   deadline.unref(); // as AbortSignal.timeout's: the deadline alone never keeps the process up
-  res.on('close', () => {
+  onCallEnd(req, res, () => {
     clearTimeout(deadline);
     call.abort(CALL_CLOSED);
   });

@@ -18,7 +18,7 @@
 
 /** What a budget counts, as its messages name it. */
 export interface BudgetUnit {
-  /** `JSON values`, `bytes of request bodies`. */
+  /** `JSON values`, `bytes of request body`, `FHIR requests`. */
   unit: string;
   /** The setting that sizes it. */
   setting: string;
