@@ -5,9 +5,14 @@
  * to receive them. Linearity: µs per Observation at 50,000 ÷ at 5,000. Each run assesses a copy
  * of the patient freshly parsed from JSON (the parse untimed), as the service and the CLI do.
  *
- * The three sizes are timed interleaved, in blocks of about 25 ms each in turn, so that each
- * repetition's ratio compares runs made under the same machine state (a 2-core VM's speed drifts by
- * tens of per cent from one second to the next). Run: npx tsx bench/engine.ts
+ * The sizes are timed interleaved, in blocks of about 25 ms each in turn, so that each repetition's
+ * ratio compares runs made under the same machine state (a 2-core VM's speed drifts by tens of per
+ * cent from one second to the next). Linearity (5,000 against 50,000) is sampled longer than the
+ * rest: a run at 50,000 takes some 45 ms, and whether one of V8's major collections (some tens of
+ * ms, of the parsed inputs' garbage as much as the engine's) lands in a timed run or between two
+ * decided a repetition's ratio: with 600 ms per size, repetitions on the same code ranged from 0.79
+ * to 1.54 and medians of five from 1.15 to 1.32; with 2,000 ms, 0.99 to 1.45 and 1.09 to 1.14.
+ * Run: npx tsx bench/engine.ts
  */
 import type { FhirResource } from 'fhir/r4.js';
 import { assess } from '../src/clinical/assess.js';
@@ -19,6 +24,8 @@ import { type Row, runAsScript, spread } from './lib/stats.js';
 const REPS = Number(process.env['REPS'] ?? 3);
 const SIZES = [500, 5000, 50000];
 const BLOCK_MS = 25;
+/** Timed per size and repetition for the linearity pair (5,000 and 50,000 Observations). */
+const LINEARITY_WINDOW_MS = 1500;
 const terminology = buildTerminology(loadValueSets());
 
 /**
@@ -91,30 +98,34 @@ export function benchEngine(): Row[] {
   // valueQuantity, referenceRange) and strings, which a parsed record never does; assessed as they
   // are, they took half the time.
   const inputs = SIZES.map((n) => patientWith(n));
-  const counts = inputs.map(observationsIn);
-  const perObs: number[][] = SIZES.map(() => []);
+  const observations = new Map(inputs.map((resources) => [JSON.stringify(resources), observationsIn(resources)]));
+  const [small = '', five = '', fifty = ''] = observations.keys();
+  const perObs = (ms: number | undefined, text: string): number =>
+    ((ms ?? NaN) * 1000) / (observations.get(text) ?? NaN);
+  const at500: number[] = [];
+  const at5000: number[] = [];
+  const at50000: number[] = [];
   const linearity: number[] = [];
   const vsParse: number[] = [];
-  const fiveThousand = SIZES.indexOf(5000);
-  const texts = inputs.map((resources) => JSON.stringify(resources));
-  const text = texts[fiveThousand] ?? '';
   for (let rep = 0; rep < REPS; rep++) {
-    const ms = timeInterleaved(texts.map(engineJob));
-    ms.forEach((m, i) => perObs[i]?.push((m * 1000) / (counts[i] ?? 1)));
-    linearity.push((ms[2] ?? NaN) / (counts[2] ?? 1) / ((ms[1] ?? NaN) / (counts[1] ?? 1)));
-    const [engine, parse] = timeInterleaved([
-      engineJob(text),
-      { prepare: () => undefined, run: () => JSON.parse(text) as unknown },
+    const [five5000, fifty50000] = timeInterleaved([engineJob(five), engineJob(fifty)], LINEARITY_WINDOW_MS);
+    at5000.push(perObs(five5000, five));
+    at50000.push(perObs(fifty50000, fifty));
+    linearity.push(perObs(fifty50000, fifty) / perObs(five5000, five));
+    const [small500, engine, parse] = timeInterleaved([
+      engineJob(small),
+      engineJob(five),
+      { prepare: () => undefined, run: () => JSON.parse(five) as unknown },
     ]);
+    at500.push(perObs(small500, small));
     vsParse.push((engine ?? NaN) / (parse ?? NaN));
   }
-  const at = (n: number): number[] => perObs[SIZES.indexOf(n)] ?? [];
   return [
     {
       what: 'engine per Observation, 5,000 → 50,000',
-      figure: `${spread(at(5000))} → ${spread(at(50000))} µs`,
+      figure: `${spread(at5000)} → ${spread(at50000)} µs`,
       resolveAt: '≤ 1.2 µs at 50,000, linear within 20 %',
-      detail: `50,000 ÷ 5,000 per Observation ${spread(linearity)} (sizes timed interleaved); 500: ${spread(at(500))} µs; engine ÷ JSON.parse of the same resources ${spread(vsParse)} (5,000)`,
+      detail: `50,000 ÷ 5,000 per Observation ${spread(linearity)} (the two sizes timed interleaved, ${LINEARITY_WINDOW_MS / 1000} s each per repetition); 500: ${spread(at500)} µs; engine ÷ JSON.parse of the same resources ${spread(vsParse)} (5,000)`,
     },
   ];
 }
