@@ -5,36 +5,45 @@
  * to receive them. Linearity: µs per Observation at 50,000 ÷ at 5,000. Each run assesses a copy
  * of the patient freshly parsed from JSON (the parse untimed), as the service and the CLI do.
  *
- * The sizes are timed interleaved, in blocks of about 25 ms each in turn, so that each repetition's
- * ratio compares runs made under the same machine state (a 2-core VM's speed drifts by tens of per
- * cent from one second to the next). Linearity (5,000 against 50,000) is sampled longer than the
- * rest, 1.5 s per size and repetition, and the script runs under the service's V8 flags
- * (`--max-semi-space-size=32`, as `npm run serve`): the engine's figures are those of the service.
- * Both decide where young-generation collections fall. Under V8's default young generation, a run
- * at 50,000 (some 45 ms) held 13 to 23 ms of them and a run at 5,000 none (their collections fell
- * in the untimed parse of the next input), so the ratio charged collections to one size only:
- * repetitions on the same code ranged from 0.79 to 1.54, medians of five from 1.15 to 1.32. Under
- * the service's flags both sizes hold theirs, and the ratio came out 0.92 to 1.00 in four processes.
- * Run: npx tsx bench/engine.ts
+ * The sizes are timed interleaved, in blocks of about 25 ms each in turn (at least one run: some
+ * 45 ms at 50,000), so that each repetition's ratio compares runs made under the same machine state
+ * (a 2-core VM's speed drifts by tens of per cent from one second to the next).
+ *
+ * Before each timed run its input is moved to the old generation (two young-generation
+ * collections, untimed), so that the collections inside a run are the engine's own: caused by what
+ * it allocates, copying what it keeps. Left in the young generation, a freshly parsed input is
+ * copied by whichever collection falls next: inside a 50,000 run (13 to 23 ms of a 45 ms run) or in
+ * the untimed parse of a 5,000 input (none in 300 runs), as the allocations happened to line up.
+ * The linearity ratio then swung from 0.79 to 2.04 between repetitions on the same code, with
+ * collections charged to one size and not the other. The share of each size's timed runs spent in
+ * collections is printed. Run: node --expose-gc --import tsx bench/engine.ts
  */
 import type { FhirResource } from 'fhir/r4.js';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { assess } from '../src/clinical/assess.js';
 import { buildTerminology } from '../src/clinical/terminology.js';
 import { loadValueSets } from '../src/profiles.js';
 import { patientWith, TODAY } from './lib/fixtures.js';
-import { underServiceFlags } from './lib/processes.js';
 import { type Row, runAsScript, spread } from './lib/stats.js';
 
-underServiceFlags(import.meta.url);
-
 const REPS = Number(process.env['REPS'] ?? 3);
-const SIZES = [500, 5000, 50000];
+const SIZES = [500, 5000, 50000] as const;
 const BLOCK_MS = 25;
 /** Timed per size and repetition for the linearity pair (5,000 and 50,000 Observations). */
 const LINEARITY_WINDOW_MS = 1500;
-/** Each interleaved window's untimed start (see timeInterleaved). */
-const SETTLE_MS = 500;
 const terminology = buildTerminology(loadValueSets());
+
+/** V8's gc(), which node exposes with --expose-gc. */
+type Collect = (options: { type: 'minor' | 'major'; execution?: 'sync' }) => void;
+
+function collector(): Collect {
+  const gc = (globalThis as { gc?: Collect }).gc;
+  if (!gc)
+    throw new Error(
+      'run with node --expose-gc (npm run bench does): inputs are moved out of the young generation before timing',
+    );
+  return gc;
+}
 
 /**
  * One thing to time: `prepare` (untimed) makes the input of one run, `run` is what is timed. The
@@ -47,14 +56,23 @@ interface Job {
   run(input: unknown): void;
 }
 
-/** Milliseconds spent in `job.run` over `count` runs. */
-function timeRuns(job: Job, count: number): number {
+/** When timed runs began and ended (performance.now()), for the collections that fell in them. */
+type Spans = number[];
+
+/** Milliseconds spent in `job.run` over `count` runs, each run's span added to `spans`. */
+function timeRuns(job: Job, count: number, spans: Spans = []): number {
+  const collect = collector();
   let ms = 0;
   for (let r = 0; r < count; r++) {
     const input = job.prepare();
+    // A young object survives one collection and is promoted by the next.
+    collect({ type: 'minor', execution: 'sync' });
+    collect({ type: 'minor', execution: 'sync' });
     const start = performance.now();
     job.run(input);
-    ms += performance.now() - start;
+    const end = performance.now();
+    spans.push(start, end);
+    ms += end - start;
   }
   return ms;
 }
@@ -71,26 +89,50 @@ function timeIt(job: Job, minMs: number): number {
   return ms / runs;
 }
 
+/** The garbage collections V8 reports, as [start, duration] pairs in performance.now() time. */
+const collections: number[] = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) collections.push(entry.startTime, entry.duration);
+}).observe({ entryTypes: ['gc'] });
+
+/** Milliseconds of collections that began inside the spans. */
+function collectedIn(spans: Spans): number {
+  let ms = 0;
+  for (let c = 0; c < collections.length; c += 2) {
+    const start = collections[c] ?? NaN;
+    for (let s = 0; s < spans.length; s += 2)
+      if (start >= (spans[s] ?? NaN) && start < (spans[s + 1] ?? NaN)) {
+        ms += collections[c + 1] ?? 0;
+        break;
+      }
+  }
+  return ms;
+}
+
+/** Per job: milliseconds per run, and the share of its timed runs spent in collections. */
+interface Timed {
+  msPerRun: number;
+  collecting: number;
+}
+
 /**
- * Milliseconds per run of each job, timed in turn in blocks of about BLOCK_MS (at least one run),
- * for `windowMs` per job in all, after a warm-up of each and SETTLE_MS of the same interleaving
- * untimed: V8 sizes the young generation by what ran last, and a window that began right after
- * another (500 Observations and a bare JSON.parse) had the 50,000-Observation runs collect several
- * times each until it had grown again (repetitions at 1.46 µs per Observation among others at 0.8).
+ * Each job timed in turn in blocks of about BLOCK_MS (at least one run), for `windowMs` per job in
+ * all, after a warm-up of each.
  */
-function timeInterleaved(jobs: Job[], windowMs = 600): number[] {
+async function timeInterleaved(jobs: Job[], windowMs = 600): Promise<Timed[]> {
   const perBlock = jobs.map((job) => Math.max(1, Math.round(BLOCK_MS / timeIt(job, 100))));
-  for (const settle = performance.now(); performance.now() - settle < SETTLE_MS;)
-    for (const [i, job] of jobs.entries()) timeRuns(job, perBlock[i] ?? 1);
+  collections.length = 0;
+  const spans: Spans[] = jobs.map(() => []);
   const spent = jobs.map(() => 0);
   const runs = jobs.map(() => 0);
   while (spent.some((ms, i) => ms < windowMs || (runs[i] ?? 0) < 3)) {
     for (const [i, job] of jobs.entries()) {
-      spent[i] = (spent[i] ?? 0) + timeRuns(job, perBlock[i] ?? 1);
+      spent[i] = (spent[i] ?? 0) + timeRuns(job, perBlock[i] ?? 1, spans[i]);
       runs[i] = (runs[i] ?? 0) + (perBlock[i] ?? 1);
     }
   }
-  return spent.map((ms, i) => ms / (runs[i] ?? 1));
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the observer's entries come in a task
+  return spent.map((ms, i) => ({ msPerRun: ms / (runs[i] ?? 1), collecting: collectedIn(spans[i] ?? []) / ms }));
 }
 
 /** The engine on a freshly parsed copy of `text`. */
@@ -105,40 +147,53 @@ function observationsIn(resources: FhirResource[]): number {
   return resources.filter((r) => r.resourceType === 'Observation').length;
 }
 
-export function benchEngine(): Row[] {
+const percent = (shares: number[]): string =>
+  `${spread(
+    shares.map((s) => s * 100),
+    0,
+  )} %`;
+
+export async function benchEngine(): Promise<Row[]> {
+  collector(); // before the inputs are built
   // As JSON text, parsed for each run as every input reaches the engine (a request body, a FHIR
   // response, an NDJSON line): patientWith's copies share their nested objects (code,
   // valueQuantity, referenceRange) and strings, which a parsed record never does; assessed as they
   // are, they took half the time.
-  const inputs = SIZES.map((n) => patientWith(n));
-  const observations = new Map(inputs.map((resources) => [JSON.stringify(resources), observationsIn(resources)]));
-  const [small = '', five = '', fifty = ''] = observations.keys();
-  const perObs = (ms: number | undefined, text: string): number =>
-    ((ms ?? NaN) * 1000) / (observations.get(text) ?? NaN);
-  const at500: number[] = [];
-  const at5000: number[] = [];
-  const at50000: number[] = [];
+  const [small, five, fifty] = SIZES.map((n) => {
+    const resources = patientWith(n);
+    return { text: JSON.stringify(resources), observations: observationsIn(resources) };
+  });
+  if (!small || !five || !fifty) throw new Error('no input');
+  const perObs = (timed: Timed | undefined, size: { observations: number }): number =>
+    ((timed?.msPerRun ?? NaN) * 1000) / size.observations;
+  const at = { 500: [] as number[], 5000: [] as number[], 50000: [] as number[] };
+  const collecting = { 5000: [] as number[], 50000: [] as number[] };
   const linearity: number[] = [];
   const vsParse: number[] = [];
   for (let rep = 0; rep < REPS; rep++) {
-    const [five5000, fifty50000] = timeInterleaved([engineJob(five), engineJob(fifty)], LINEARITY_WINDOW_MS);
-    at5000.push(perObs(five5000, five));
-    at50000.push(perObs(fifty50000, fifty));
-    linearity.push(perObs(fifty50000, fifty) / perObs(five5000, five));
-    const [small500, engine, parse] = timeInterleaved([
-      engineJob(small),
-      engineJob(five),
-      { prepare: () => undefined, run: () => JSON.parse(five) as unknown },
+    const [at5000, at50000] = await timeInterleaved([engineJob(five.text), engineJob(fifty.text)], LINEARITY_WINDOW_MS);
+    at[5000].push(perObs(at5000, five));
+    at[50000].push(perObs(at50000, fifty));
+    collecting[5000].push(at5000?.collecting ?? NaN);
+    collecting[50000].push(at50000?.collecting ?? NaN);
+    linearity.push(perObs(at50000, fifty) / perObs(at5000, five));
+    const [at500, engine, parse] = await timeInterleaved([
+      engineJob(small.text),
+      engineJob(five.text),
+      { prepare: () => undefined, run: () => JSON.parse(five.text) as unknown },
     ]);
-    at500.push(perObs(small500, small));
-    vsParse.push((engine ?? NaN) / (parse ?? NaN));
+    at[500].push(perObs(at500, small));
+    vsParse.push((engine?.msPerRun ?? NaN) / (parse?.msPerRun ?? NaN));
   }
   return [
     {
       what: 'engine per Observation, 5,000 → 50,000',
-      figure: `${spread(at5000)} → ${spread(at50000)} µs`,
+      figure: `${spread(at[5000])} → ${spread(at[50000])} µs`,
       resolveAt: '≤ 1.2 µs at 50,000, linear within 20 %',
-      detail: `50,000 ÷ 5,000 per Observation ${spread(linearity)} (the two sizes timed interleaved, ${LINEARITY_WINDOW_MS / 1000} s each per repetition); 500: ${spread(at500)} µs; engine ÷ JSON.parse of the same resources ${spread(vsParse)} (5,000)`,
+      detail:
+        `50,000 ÷ 5,000 per Observation ${spread(linearity)} (the two sizes timed interleaved, ${LINEARITY_WINDOW_MS / 1000} s each per repetition, inputs moved to the old generation first; ` +
+        `collections inside the timed runs: ${percent(collecting[5000])} at 5,000, ${percent(collecting[50000])} at 50,000); ` +
+        `500: ${spread(at[500])} µs; engine ÷ JSON.parse of the same resources ${spread(vsParse)} (5,000)`,
     },
   ];
 }

@@ -2,7 +2,7 @@
  * Child processes for the benchmarks: the service (src/server.ts through tsx) and a bare node:http
  * server, on fixed loopback ports, with their CPU time read from /proc (user + system).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -62,22 +62,6 @@ export function serviceNodeFlags(): string[] {
   const scripts = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> })
     .scripts;
   return (scripts['serve'] ?? '').split(/\s+/).filter((word) => /^--max-[a-z-]+=\d+$/.test(word));
-}
-
-/**
- * Makes the running benchmark script (`moduleUrl`, when it is the script run) run under the
- * service's production V8 flags: without them, it runs itself again with them, passes on its exit
- * status and ends. The flags decide where garbage collection falls, so figures of code the service
- * runs are taken under them.
- */
-export function underServiceFlags(moduleUrl: string): void {
-  if (moduleUrl !== `file://${process.argv[1]}`) return;
-  const flags = serviceNodeFlags();
-  if (flags.every((flag) => process.execArgv.includes(flag))) return;
-  const run = spawnSync(process.execPath, [...flags, ...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-  });
-  process.exit(run.status ?? 1);
 }
 
 /** The service from source, with its production V8 flags, without the demo unless asked. */

@@ -1,3 +1,6 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
 /** Figures as the benchmarks print them: the median and the spread of the repetitions. */
 export function spread(values: number[], digits = 2): string {
   const sorted = [...values].sort((a, b) => a - b);
@@ -25,12 +28,23 @@ export async function loadAverage(): Promise<string> {
     .join(' ')} on ${availableParallelism()} cores`;
 }
 
+/** Whether `moduleUrl` is the script node was started with (its path may hold spaces, or pass through links). */
+function isScript(moduleUrl: string): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(fileURLToPath(moduleUrl)) === realpathSync(script);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A benchmark script run by itself (`npx tsx bench/<name>.ts`, as `npm run bench` runs each one):
  * prints the machine's load and its rows, then exits even if a server or socket is still open.
  */
 export async function runAsScript(moduleUrl: string, bench: () => Row[] | Promise<Row[]>): Promise<void> {
-  if (moduleUrl !== `file://${process.argv[1]}`) return;
+  if (!isScript(moduleUrl)) return;
   try {
     console.log(await loadAverage());
     printRows(await bench());
