@@ -87,7 +87,7 @@ describe('CLI interrupted mid-run: the partial copy is removed, the report left 
   }, 60_000);
 });
 
-/** Whether process `pid` has a handler of its own for `signal` (Linux: /proc/<pid>/status, SigCgt). */
+/** Whether process `pid` has a handler for `signal` (Linux: /proc/<pid>/status, SigCgt). */
 function catches(pid: number, signal: NodeJS.Signals): boolean {
   try {
     const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
@@ -95,6 +95,17 @@ function catches(pid: number, signal: NodeJS.Signals): boolean {
   } catch {
     return false; // ended, or not Linux
   }
+}
+
+/**
+ * Whether the CLI's own signal handlers are in (cli/interrupt.ts). Node catches SIGINT and SIGTERM
+ * itself from its first milliseconds (to restore the terminal, then it dies of the signal), so
+ * SIGINT caught says nothing; SIGHUP is caught only by the CLI's handlers, set up right after its
+ * SIGINT one. Waiting on SIGINT, a signal sent before the CLI had loaded (over 0.5 s on a slow
+ * machine) killed it with no line: a flaky test.
+ */
+function cliHandlesSignals(pid: number | undefined): boolean {
+  return pid !== undefined && catches(pid, 'SIGHUP');
 }
 
 describe('CLI writing to a FIFO nobody reads yet', () => {
@@ -108,7 +119,7 @@ describe('CLI writing to a FIFO nobody reads yet', () => {
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
     // Once the CLI handles SIGINT, it opens --out next: give it that moment, then interrupt it.
     const waiting = setInterval(() => {
-      if (child.pid !== undefined && catches(child.pid, 'SIGINT')) {
+      if (cliHandlesSignals(child.pid)) {
         clearInterval(waiting);
         setTimeout(() => child.kill('SIGINT'), 500);
       }
@@ -144,7 +155,7 @@ describe('CLI interrupted while writing to a pipe read slowly', () => {
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
     await new Promise<void>((resolve) => {
       const waiting = setInterval(() => {
-        if (child.pid !== undefined && catches(child.pid, 'SIGINT')) {
+        if (cliHandlesSignals(child.pid)) {
           clearInterval(waiting);
           setTimeout(resolve, 2500); // the order check, and the first patients into the full pipe
         }
