@@ -14,14 +14,15 @@ const settle = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await Promise.resolve();
 };
 
-describe('Budget: worked cases', () => {
-  beforeEach(() => {
-    jest.useFakeTimers();
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+// Waits (maxWaitMs) run on fake timers in every case.
+beforeEach(() => {
+  jest.useFakeTimers();
+});
+afterEach(() => {
+  jest.useRealTimers();
+});
 
+describe('Budget: worked cases', () => {
   test('leases that fit are granted at once; released, the room comes back (twice released: once)', async () => {
     const budget = new Budget(100, 1000);
     const a = budget.tryAcquire(60);
@@ -189,13 +190,6 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 describe('Budget: any sequence of leases', () => {
-  beforeEach(() => {
-    jest.useFakeTimers();
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
-
   test('held never passes the capacity, equals what granted leases not released hold, grants of each kind go in the order asked, and all comes back', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { maxLength: 60 }), async (ops) => {
