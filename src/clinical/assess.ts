@@ -204,13 +204,14 @@ export function assess(resources: readonly FhirResource[], options: AssessOption
   const censoring = censoringOf(ctx, record, options.timeZone ?? 'UTC');
   const icaht = icahtGrades(ctx, censoring);
   const hematotox = hematotoxScore(ctx);
-  const latest = latestValues(ctx);
+  const { latest, at: latestAt } = latestValues(ctx);
   const immunoglobulins = immunoglobulinFindings(ctx, latest, patient.ageYears, patient.ageStraddles);
   const severeCytopenias = [...episodes.neutrophil, ...episodes.platelet, ...episodes.hemoglobin];
   const bCells = bCellFindings(ctx);
   const irradiation = irradiationWindow(ctx);
   const recommendations = advise(ctx, {
     latest,
+    latestAt,
     hematotox,
     pht,
     icaht,
@@ -605,21 +606,33 @@ function irradiationWindow(ctx: AssessContext): Assessment['irradiation'] {
 }
 
 /**
+ * The latest values, and the instant of the value each one holds, which a treatment given "since" is
+ * compared to (none for a result dated without a time: it is compared by date).
+ */
+interface LatestValues {
+  latest: Assessment['latest'];
+  at: Partial<Record<Analyte, number>>;
+}
+
+/**
  * Latest values: after infusion when there is one (keys in a fixed order: output is deterministic).
  * Each is its latest lab day's value (clinical spec §1, docs/clinical-logic.md §2: a lab day holds
  * the worst value of its date): the day's lowest, or a peak marker's highest, not the last draw. An
  * ANC of 0.2 in the morning and 4.2 at night is a day at 0.2, as the counts table and ICAHT read it.
  */
-function latestValues(ctx: AssessContext): Assessment['latest'] {
+function latestValues(ctx: AssessContext): LatestValues {
   const latest: Assessment['latest'] = {};
+  const at: LatestValues['at'] = {};
   for (const analyte of ANALYTES) {
     const list = ctx.groups.get(analyte);
     const last = list?.at(-1);
     if (!list || !last || (ctx.infused && ctx.day(last.date) < 0)) continue;
     const v = labDayValue(list, last, PEAK.has(analyte) ? 1 : -1);
     latest[analyte] = valuePoint(v, ctx.dayOrNull(v.date));
+    // A result dated without a time reads as 00:00 UTC of its date: it has no instant to order by.
+    if (v.ms !== Date.parse(`${v.date}T00:00:00Z`)) at[analyte] = v.ms;
   }
-  return latest;
+  return { latest, at };
 }
 
 /**
@@ -733,6 +746,7 @@ function advise(
   ctx: AssessContext,
   found: {
     latest: Assessment['latest'];
+    latestAt: LatestValues['at'];
     hematotox: HematotoxResult;
     pht: PhtResult;
     icaht: IcahtResult;
@@ -752,6 +766,7 @@ function advise(
     {
       asOfDay: ctx.timeline.asOfDay,
       latest: found.latest,
+      latestAt: found.latestAt,
       events: ctx.events,
       hematotox: found.hematotox,
       pht: found.pht.value,

@@ -25,6 +25,8 @@ export interface RecommendationInput {
   asOfDay: number;
   /** Latest post-infusion value of each analyte, with its day. */
   latest: Partial<Record<Analyte, LabPoint>>;
+  /** The instant (epoch ms) of the value each latest point holds; none for a result dated without a time. */
+  latestAt: Partial<Record<Analyte, number>>;
   events: readonly ClinicalEvent[];
   hematotox: HematotoxResult;
   pht: boolean | null;
@@ -364,8 +366,8 @@ function transfusionReview(ctx: RuleContext, rule: TransfusionRule): Recommendat
   const p = ctx.input.latest[rule.analyte];
   const { value: trigger, path } = transfusionTrigger(ctx.t, rule.product);
   if (!p || !below(p, trigger)) return undefined;
-  const given = [...ctx.events(rule.kind), ...ctx.events('transfusion-unspecified')].some((e) => e.date >= p.date);
-  if (given) return undefined;
+  const products = [...ctx.events(rule.kind), ...ctx.events('transfusion-unspecified')];
+  if (products.some((e) => doneSince(e, ctx.input.latestAt[rule.analyte], p))) return undefined;
   const severe = below(p, ctx.t.counts[rule.term].severe);
   return {
     kind: rule.kind,
@@ -382,6 +384,18 @@ function transfusionReview(ctx: RuleContext, rule: TransfusionRule): Recommendat
   };
 }
 
+/**
+ * Whether a treatment recorded as `e` answers the value `p`, drawn at `valueMs`: given at or after
+ * the draw, or recorded with a date but no time on the value's lab date (the order within that day
+ * is unknown, and a product given on the day of a low count most likely answered it). One given
+ * before the draw, earlier the same day included, did not: a count still below the trigger after it
+ * asks again (docs/clinical-logic.md §10).
+ */
+function doneSince(e: ClinicalEvent, valueMs: number | undefined, p: LabPoint): boolean {
+  if (e.time.length === 10) return e.date >= p.date;
+  return valueMs === undefined ? e.date >= p.date : e.ms >= valueMs;
+}
+
 /** IVIG review (Hill et al.; Stanford practice): IgG < 400 mg/dL, children per local target. */
 function ivigReview(ctx: RuleContext): Recommendation | undefined {
   const { input, t } = ctx;
@@ -390,6 +404,8 @@ function ivigReview(ctx: RuleContext): Recommendation | undefined {
   // The note that says which target a birth date without a day left in force, quoted on the card.
   const age = input.ageStraddles ? input.issues.find((i) => i.code === 'birth-date-partial') : undefined;
   if (!igg || !below(igg, iggThreshold)) return undefined;
+  // IVIG given since this IgG was drawn: the review it asks for happened; a later IgG brings it back.
+  if (ctx.events('ivig').some((e) => doneSince(e, input.latestAt.igg, igg))) return undefined;
   const lastIvig = ctx
     .events('ivig')
     .filter((e) => (e.day ?? 0) <= (igg.day ?? 0))

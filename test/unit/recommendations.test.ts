@@ -15,6 +15,7 @@ import {
   hb,
   igg,
   infusion,
+  ivig,
   patient,
   pegfilgrastim,
   plateletTransfusion,
@@ -408,6 +409,62 @@ describe('the indicator ladder and "ask only for what is not done" (docs/clinica
     const a = assessOn(day, resources);
     expect(a.recommendations.map((r) => [r.kind, r.urgency])).toEqual(expected);
     expect(LADDER).toBeTruthy();
+  });
+});
+
+describe('a treatment answers only the count drawn before it (docs/clinical-logic.md §10: "a later count below the trigger brings it back")', () => {
+  // Each row: a count below its trigger (PLT < 20, Hb < 60 g/L: Wang et al. 2021; IgG < 400 mg/dL: Hill
+  // et al.) and a treatment of its kind; the card is asked for unless the treatment came at or after
+  // the draw. Labs are drawn at 06:00 unless said, transfusions at 11:00, IVIG at 10:00 (UTC).
+  const dateOnly = <T extends { effectiveDateTime?: string; performedDateTime?: string }>(r: T, day: number): T =>
+    'performedDateTime' in r ? { ...r, performedDateTime: dateOf(day) } : { ...r, effectiveDateTime: dateOf(day) };
+  test.each<[string, Parameters<typeof assessOn>[1], number, [string, string][]]>([
+    [
+      'platelets given at 07:00, PLT 15 drawn at 09:00 the same day → critical platelet review',
+      [infusion(0), plateletTransfusion(9, 7), plt(9, 15, { hour: 9 })],
+      9,
+      [['platelet-transfusion', 'critical']],
+    ],
+    [
+      'PLT 15 at 06:00, platelets given at 11:00 the same day → no card',
+      [infusion(0), plt(9, 15), plateletTransfusion(9)],
+      9,
+      [],
+    ],
+    [
+      'PLT 15 at 09:00, platelets recorded that day without a time → no card (order unknown: taken as answered)',
+      [infusion(0), plt(9, 15, { hour: 9 }), dateOnly(plateletTransfusion(9), 9)],
+      9,
+      [],
+    ],
+    [
+      'PLT 15 dated without a time, platelets at 07:00 that day → no card (compared by date)',
+      [infusion(0), dateOnly(plt(9, 15), 9), plateletTransfusion(9, 7)],
+      9,
+      [],
+    ],
+    [
+      'red cells given at 05:00, Hb 55 drawn at 06:00 the same day → critical red cell review',
+      [infusion(0), redCellTransfusion(9, 5), hb(9, 55)],
+      9,
+      [['red-cell-transfusion', 'critical']],
+    ],
+    [
+      'IgG 350 on day +140, IVIG on day +142 → no card (as of day +150)',
+      [infusion(0), igg(140, 350), ivig(142)],
+      150,
+      [],
+    ],
+    ['IgG 350 at 06:00, IVIG at 10:00 the same day → no card', [infusion(0), igg(140, 350), ivig(140)], 150, []],
+    [
+      'IVIG on day +100, IgG 350 on day +140 → warning IVIG review (the IgG came after it)',
+      [infusion(0), ivig(100), igg(140, 350)],
+      150,
+      [['ivig-review', 'warning']],
+    ],
+  ])('%s', (_name, resources, day, expected) => {
+    const a = assessOn(day, resources);
+    expect(a.recommendations.map((r) => [r.kind, r.urgency])).toEqual(expected);
   });
 });
 
