@@ -76,16 +76,45 @@ export function adviseOn(
   return transfusion ? { order, role: transfusion.role, matchedBy: 'code' } : undefined;
 }
 
+/**
+ * Words that say a blood product is not to be irradiated: "non-irradiated", "unirradiated", "not
+ * irradiated", "no irradiation", "do not irradiate", "without irradiation", "irradiation not
+ * required", "irradiated: no". Such a text never counts as irradiated, whatever else the order says.
+ */
+const NOT_IRRADIATED = [
+  /\b(?:non|un)[-\s]?irradiat/i,
+  /\b(?:no|not|without|never|avoid|omit|skip|don'?t|do\s+not|need\s+not)\s+(?:\w+\s+){0,2}irradiat/i,
+  /irradiat\w*\s*(?:(?:is|was|are)\s+)?(?:not\s+(?:required|needed|necessary|indicated|wanted|requested)|[:=]\s*(?:no|n|false|none)\b)/i,
+];
+
+const saysNotIrradiated = (text: string): boolean => NOT_IRRADIATED.some((re) => re.test(text));
+
+/** A concept's text and its codings' displays. */
+const conceptTexts = (c: CodeableConcept | undefined): unknown[] => [
+  c?.text,
+  ...(c?.coding?.map((x) => x.display) ?? []),
+];
+
+/** The texts of an order that may speak of irradiation: code and detail texts and displays, and notes. */
+function orderTexts(order: ServiceRequest): string[] {
+  return [
+    ...[order.code, ...(order.orderDetail ?? [])].flatMap(conceptTexts),
+    ...(order.note ?? []).map((n) => n.text),
+  ].filter((t): t is string => typeof t === 'string');
+}
+
+/**
+ * Whether a blood product order asks for an irradiated product: coded so (the
+ * `irradiated-blood-product` ValueSet) or said so in its text, a free-text modifier many EHRs use.
+ * A text that says it is not to be irradiated ("Non-irradiated") makes it not irradiated: a match on
+ * the word alone took "Non-irradiated" for irradiated and left the warning out.
+ */
 function isIrradiated(order: ServiceRequest, terminology: Terminology): boolean {
+  const texts = orderTexts(order);
+  if (texts.some(saysNotIrradiated)) return false;
   const concepts = [order.code, ...(order.orderDetail ?? [])];
   if (concepts.some((c) => terminology.match(c, IRRADIATION))) return true;
-  // Irradiation is often a free-text modifier of the blood product order.
-  const texts = [
-    ...concepts.map((c) => c?.text),
-    ...concepts.flatMap((c) => c?.coding?.map((x) => x.display) ?? []),
-    ...(order.note ?? []).map((n) => n.text),
-  ];
-  return texts.some((t) => typeof t === 'string' && /irradiat/i.test(t));
+  return texts.some((t) => /irradiat/i.test(t));
 }
 
 export function orderCards(
@@ -316,8 +345,12 @@ function irradiationCard(
     role === 'platelet-transfusion' ? 'platelets' : role === 'red-cell-transfusion' ? 'red cells' : 'blood product';
   const orderRef = `ServiceRequest/${order.id ?? ''}`;
   const uuid = stableUuid(ctx.serviceId, ctx.patientId, orderRef, 'transfusion-irradiation');
+  const against = orderTexts(order).filter(saysNotIrradiated);
   const detail = [
-    `**Why:** this ${product} order is not for an irradiated product, on ${dayLabel(a.dayPostInfusion)} after CAR-T (infused ${a.infusionDate ?? ''}).`,
+    `**Why:** this ${product} order is not for an irradiated product, on ${dayLabel(a.dayPostInfusion)} after CAR-T (infused ${a.infusionDate ?? ''}).` +
+      (against.length > 0
+        ? ` The order says: ${against.map((t) => `"${mdText(recordText(t, 120))}"`).join(', ')}.`
+        : ''),
     `**Recommendation in force:** ${irradiationNote(a.irradiation, thresholds.values)}`,
     `Current counts:\n\n${countsTable(a, ['neutrophils', 'platelets', 'hemoglobin'])}`,
   ].join('\n\n');
@@ -332,7 +365,11 @@ function irradiationCard(
   );
   if (!order.id) return card; // an update needs the draft order's id
   const irradiated = (ctx.orderables ?? DEFAULT_ORDERABLES).irradiated;
-  const updated: ServiceRequest = { ...order, orderDetail: [...(order.orderDetail ?? []), irradiated] };
+  // A detail that says "non-irradiated" gives way to the irradiated one (notes are the orderer's to change).
+  const kept = (order.orderDetail ?? []).filter(
+    (c) => !conceptTexts(c).some((t) => typeof t === 'string' && saysNotIrradiated(t)),
+  );
+  const updated: ServiceRequest = { ...order, orderDetail: [...kept, irradiated] };
   return {
     ...card,
     suggestions: [

@@ -109,6 +109,100 @@ const CASES: { name: string; patient: string; orders: () => unknown; expected: s
     source: 'EHA/EBMT 2023',
   },
   {
+    name: "red cells on day +9, orderDetail text 'Non-irradiated': a text that says not irradiated is not irradiated",
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders(transfusionOrder('rbc-n0', 'cart-day9', 'red-cells', { orderDetail: [{ text: 'Non-irradiated' }] })),
+    expected: ['transfusion-irradiation:warning'],
+    source: 'EHA/EBMT 2023: irradiated products day −7..+90; docs/clinical-logic.md §10',
+  },
+  {
+    name: "red cells on day +9, code text 'Red cells, NOT irradiated': a text that says not irradiated is not irradiated",
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders(
+        transfusionOrder('rbc-n1', 'cart-day9', 'red-cells', {
+          code: {
+            coding: [{ system: 'http://snomed.info/sct', code: '116863004' }],
+            text: 'Red cells, NOT irradiated',
+          },
+        }),
+      ),
+    expected: ['transfusion-irradiation:warning'],
+    source: 'EHA/EBMT 2023: irradiated products day −7..+90; docs/clinical-logic.md §10',
+  },
+  {
+    name: "red cells on day +9, note 'irradiation not required': a text that says not irradiated is not irradiated",
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders(
+        transfusionOrder('rbc-n2', 'cart-day9', 'red-cells', { note: [{ text: 'irradiation not required' }] }),
+      ),
+    expected: ['transfusion-irradiation:warning'],
+    source: 'EHA/EBMT 2023: irradiated products day −7..+90; docs/clinical-logic.md §10',
+  },
+  {
+    name: "red cells on day +9, note 'Do not irradiate': a text that says not irradiated is not irradiated",
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders(transfusionOrder('rbc-n3', 'cart-day9', 'red-cells', { note: [{ text: 'Do not irradiate' }] })),
+    expected: ['transfusion-irradiation:warning'],
+    source: 'EHA/EBMT 2023: irradiated products day −7..+90; docs/clinical-logic.md §10',
+  },
+  {
+    name: "red cells on day +9, orderDetail 'Irradiation: no': a text that says not irradiated is not irradiated",
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders(transfusionOrder('rbc-n4', 'cart-day9', 'red-cells', { orderDetail: [{ text: 'Irradiation: no' }] })),
+    expected: ['transfusion-irradiation:warning'],
+    source: 'EHA/EBMT 2023: irradiated products day −7..+90; docs/clinical-logic.md §10',
+  },
+  {
+    name: "red cells on day +9, orderDetail 'unirradiated': a text that says not irradiated is not irradiated",
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders(transfusionOrder('rbc-n5', 'cart-day9', 'red-cells', { orderDetail: [{ text: 'unirradiated' }] })),
+    expected: ['transfusion-irradiation:warning'],
+    source: 'EHA/EBMT 2023: irradiated products day −7..+90; docs/clinical-logic.md §10',
+  },
+  {
+    name: "red cells on day +9, a coded irradiated detail, and a note 'do not irradiate' (the order contradicts itself): a text that says not irradiated is not irradiated",
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders(
+        transfusionOrder('rbc-n6', 'cart-day9', 'red-cells', {
+          orderDetail: [
+            {
+              coding: [
+                { system: 'https://cart-hematotox-cds.example.org/fhir/CodeSystem/cart-hematotox', code: 'irradiated' },
+              ],
+            },
+          ],
+          note: [{ text: 'do not irradiate' }],
+        }),
+      ),
+    expected: ['transfusion-irradiation:warning'],
+    source: 'EHA/EBMT 2023: irradiated products day −7..+90; docs/clinical-logic.md §10',
+  },
+  {
+    name: "red cells on day +9, orderDetail 'Irradiated, not washed': irradiated",
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders(
+        transfusionOrder('rbc-p0', 'cart-day9', 'red-cells', { orderDetail: [{ text: 'Irradiated, not washed' }] }),
+      ),
+    expected: [],
+    source: 'EHA/EBMT 2023; docs/clinical-logic.md §10',
+  },
+  {
+    name: "red cells on day +9, orderDetail 'Irradiated: yes': irradiated",
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders(transfusionOrder('rbc-p1', 'cart-day9', 'red-cells', { orderDetail: [{ text: 'Irradiated: yes' }] })),
+    expected: [],
+    source: 'EHA/EBMT 2023; docs/clinical-logic.md §10',
+  },
+  {
     name: 'red cells ordered as irradiated (coded)',
     patient: 'cart-day9',
     orders: () =>
@@ -213,6 +307,28 @@ describe('card content', () => {
     expect(action?.resource).toEqual({
       ...order,
       orderDetail: [
+        {
+          coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0508', code: 'IR', display: 'Irradiated' }],
+          text: 'Irradiated',
+        },
+      ],
+    });
+  });
+
+  test('an order that says "Non-irradiated": the card quotes it, and the update replaces that detail', async () => {
+    const order = transfusionOrder('rbc-n', 'cart-day9', 'red-cells', {
+      orderDetail: [{ text: 'Non-irradiated' }, { text: 'Leukoreduced' }],
+      note: [{ text: 'do not irradiate' }],
+    });
+    const [card] = await sign('cart-day9', draftOrders(order));
+    expect(card?.summary).toBe('Red cells ordered on day +9 after CAR-T: use an irradiated product');
+    expect(card?.detail).toContain(
+      '**Why:** this red cells order is not for an irradiated product, on day +9 after CAR-T (infused 2026-11-13). The order says: "Non-irradiated", "do not irradiate".',
+    );
+    expect(card?.suggestions?.[0]?.actions?.[0]?.resource).toEqual({
+      ...order,
+      orderDetail: [
+        { text: 'Leukoreduced' },
         {
           coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0508', code: 'IR', display: 'Irradiated' }],
           text: 'Irradiated',
