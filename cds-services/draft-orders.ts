@@ -13,7 +13,7 @@ import { adviseOn, type AdvisableOrder, type DraftOrder } from '../src/cards/ord
 import type { FhirReader } from '../src/cds-hooks/service.js';
 import type { Terminology } from '../src/clinical/terminology.js';
 import type { AssessmentIssue } from '../src/clinical/types.js';
-import { patientIdOf } from '../src/clinical/record.js';
+import { medicationKey, namesADrug, patientIdOf } from '../src/clinical/record.js';
 import { normalUri } from '../src/fhir/bundle.js';
 import { describeResource, MAX_ECHOED_DEPTH, nestedDeeperThan, screenResource } from '../src/fhir/resource-schemas.js';
 import { BusyError } from '../src/shared/budget.js';
@@ -140,18 +140,37 @@ async function medicationConcept(
   fhir: FhirReader,
   reads: MedicationReads,
 ): Promise<Resolved> {
-  if (order.medicationCodeableConcept) return { concept: order.medicationCodeableConcept };
+  const cc = order.medicationCodeableConcept;
+  if (cc) return namesADrug(cc) ? { concept: cc } : { unresolved: 'its drug is empty (no code, no name)' };
   const ref = order.medicationReference?.reference;
-  if (!ref) return { concept: undefined };
-  if (ref.startsWith('#'))
+  // Unresolved, the order is still matched by name (its reference's display, if any), else said not checked.
+  if (!ref) return { unresolved: 'its drug names no Medication' };
+  if (ref.startsWith('#')) {
+    const contained = order.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as
+      Medication | undefined;
+    if (!contained) return { unresolved: 'its contained Medication is missing' };
+    return contained.code && namesADrug(contained.code)
+      ? { concept: contained.code }
+      : { unresolved: 'its contained Medication has no drug code' };
+  }
+  // A reference relative, absolute or with a version names `Medication/<id>` (as the record's do).
+  const key = medicationKey(ref);
+  const inBundle = drafts.medications.get(ref) ?? (key ? drafts.medications.get(key) : undefined);
+  if (inBundle)
+    return inBundle.code && namesADrug(inBundle.code)
+      ? { concept: inBundle.code }
+      : { unresolved: 'its Medication has no drug code' };
+  if (!key)
     return {
-      concept: (
-        order.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined
-      )?.code,
+      unresolved: /^urn:/i.test(ref)
+        ? 'its drug reference names nothing in the data received'
+        : 'its drug reference is not to a Medication',
     };
-  const inBundle = drafts.medications.get(ref);
-  if (inBundle) return { concept: inBundle.code };
-  if (!/^Medication\/[A-Za-z0-9\-.]{1,64}$/.test(ref)) return { concept: undefined };
+  return readMedication(key, fhir, reads);
+}
+
+/** A draft order's Medication read from fhirServer (once per call), or why it could not be. */
+async function readMedication(ref: string, fhir: FhirReader, reads: MedicationReads): Promise<Resolved> {
   if (!reads.started.has(ref)) {
     if (reads.started.size >= MAX_MEDICATION_READS) {
       reads.skipped++;
@@ -169,7 +188,8 @@ async function medicationConcept(
     // record's Medications are likewise kept only when their id is the one asked for (askedMedications).
     if (read.resource.id !== ref.slice('Medication/'.length))
       return { unresolved: 'its Medication read from fhirServer came back as another Medication (a different id)' };
-    return { concept: read.resource.code };
+    const code = read.resource.code;
+    return code && namesADrug(code) ? { concept: code } : { unresolved: 'its Medication has no drug code' };
   } catch (error) {
     if (error instanceof BusyError) throw error; // the whole call is refused (503), not signed unchecked
     reads.failed.add(ref);

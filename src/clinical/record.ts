@@ -254,17 +254,38 @@ function medicationConcept(
   ma: MedicationAdministration,
   record: PatientRecord,
 ): { concept: CodeableConcept | undefined; unresolved?: string } {
-  if (ma.medicationCodeableConcept) return { concept: ma.medicationCodeableConcept };
-  if (!ma.medicationReference) return { concept: undefined };
+  if (ma.medicationCodeableConcept)
+    return namesADrug(ma.medicationCodeableConcept)
+      ? { concept: ma.medicationCodeableConcept }
+      : { concept: undefined, unresolved: NAMED_BY_NOTHING };
+  if (!ma.medicationReference) return { concept: undefined, unresolved: NO_DRUG };
   const ref: unknown = ma.medicationReference.reference;
   if (typeof ref !== 'string' || !ref)
-    return { concept: undefined, unresolved: 'its drug is named by text only, with no reference to a Medication' };
+    return {
+      concept: undefined,
+      unresolved: nonEmpty(ma.medicationReference.display)
+        ? 'its drug is named by text only, with no reference to a Medication'
+        : NO_DRUG,
+    };
   const contained = ref.startsWith('#');
   const found = contained
     ? (ma.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined)
     : record.medications.get(medicationKey(ref) ?? ref);
-  if (found?.code) return { concept: found.code };
+  if (found?.code && namesADrug(found.code)) return { concept: found.code };
   return { concept: undefined, unresolved: unresolvedReason(ref, contained, found !== undefined) };
+}
+
+const NO_DRUG = 'it names no drug';
+const NAMED_BY_NOTHING = 'its drug is recorded with neither a code nor a name';
+const nonEmpty = (s: unknown): boolean => typeof s === 'string' && s.trim() !== '';
+
+/**
+ * Whether a drug concept names anything: a coding with a code, a text or a display. An empty one
+ * (`{}`, `{"coding": []}`, `{"text": ""}`) says nothing of what was given or ordered: it may be any
+ * drug, G-CSF included, so it is reported as unknown rather than read as some other drug.
+ */
+export function namesADrug(c: CodeableConcept): boolean {
+  return nonEmpty(c.text) || (c.coding ?? []).some((x) => nonEmpty(x.code) || nonEmpty(x.display));
 }
 
 /**

@@ -176,6 +176,71 @@ describe('one Medication named by many orders', () => {
   });
 });
 
+describe('a medication order whose drug cannot be told', () => {
+  // Before, each of these was left out without a word (200, no card): an order with nothing to say.
+  const dex = (id: string, medication: Record<string, unknown>, contained?: FhirResource[]): FhirResource => ({
+    ...dexamethasoneOrder('cart-day9'),
+    id,
+    medicationCodeableConcept: undefined,
+    medicationReference: undefined,
+    ...medication,
+    ...(contained ? { contained } : {}),
+  });
+  test.each<[string, FhirResource[], string]>([
+    [
+      'an empty drug concept ({})',
+      [dex('m1', { medicationCodeableConcept: {} })],
+      'its drug is empty (no code, no name)',
+    ],
+    [
+      'a drug concept with an empty coding list',
+      [dex('m1', { medicationCodeableConcept: { coding: [] } })],
+      'its drug is empty (no code, no name)',
+    ],
+    ['no drug at all', [dex('m1', {})], 'its drug names no Medication'],
+    [
+      'a contained reference (#nope) to nothing contained',
+      [dex('m1', { medicationReference: { reference: '#nope' } })],
+      'its contained Medication is missing',
+    ],
+    [
+      'a contained Medication with no code',
+      [dex('m1', { medicationReference: { reference: '#med' } }, [{ resourceType: 'Medication', id: 'med' }])],
+      'its contained Medication has no drug code',
+    ],
+    [
+      'a Medication in the Bundle with no code',
+      [
+        dex('m1', { medicationReference: { reference: 'Medication/nocode' } }),
+        { resourceType: 'Medication', id: 'nocode' },
+      ],
+      'its Medication has no drug code',
+    ],
+    [
+      'a urn:uuid: that names no entry',
+      [dex('m1', { medicationReference: { reference: 'urn:uuid:11111111-2222-4333-8444-555555555555' } })],
+      'its drug reference names nothing in the data received',
+    ],
+  ])('%s: listed as not checked, with why', async (_what, resources, why) => {
+    const cards = await call('order-sign', 'cart-day9', bundleOf(...resources));
+    expect(kinds(cards)).toEqual(['unread-draft-orders:warning']);
+    expect(cards[0]?.detail).toContain(
+      `- MedicationRequest/m1: ${why}, and its name matches nothing this service knows`,
+    );
+  });
+
+  test('a reference with a version or an absolute URL reads Medication/<id> from fhirServer', async () => {
+    for (const reference of ['Medication/dexa-v/_history/2', 'https://ehr.example.org/fhir/Medication/dexa-v']) {
+      fhir.requests.length = 0;
+      const cards = await call('order-sign', 'cart-day9', bundleOf(dex('m1', { medicationReference: { reference } })));
+      expect(fhir.requests.map((r) => r.url)).toContain('/demo/fhir/Medication/dexa-v');
+      expect(cards[0]?.detail).toContain(
+        '- MedicationRequest/m1: its Medication on fhirServer was not found or not a Medication we can read, and its name matches nothing this service knows',
+      );
+    }
+  });
+});
+
 describe('a Medication read answered with another Medication', () => {
   // Medication/med1 on the server is dexamethasone; a hostile answer relabels it (another id, or none).
   let relabelling: TestFhirServer;

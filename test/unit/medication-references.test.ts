@@ -143,6 +143,46 @@ describe('an administration whose Medication is not in the data given', () => {
       'its drug reference names nothing in the data received',
     ],
     [
+      'an empty drug concept ({})',
+      { ...givenByReference('ma-1', 'x', 3), medicationReference: undefined, medicationCodeableConcept: {} },
+      [],
+      'its drug is recorded with neither a code nor a name',
+    ],
+    [
+      'a drug concept with an empty coding list and an empty text',
+      {
+        ...givenByReference('ma-1', 'x', 3),
+        medicationReference: undefined,
+        medicationCodeableConcept: { coding: [], text: ' ' },
+      },
+      [],
+      'its drug is recorded with neither a code nor a name',
+    ],
+    [
+      'no drug at all (FHIR requires medication[x])',
+      { ...givenByReference('ma-1', 'x', 3), medicationReference: undefined },
+      [],
+      'it names no drug',
+    ],
+    [
+      'a reference with neither a reference nor a display',
+      { ...givenByReference('ma-1', 'x', 3), medicationReference: {} },
+      [],
+      'it names no drug',
+    ],
+    [
+      'a Medication whose code is empty',
+      givenByReference('ma-1', 'Medication/empty', 3),
+      [
+        {
+          resourceType: 'Medication',
+          id: 'empty',
+          code: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm' }] },
+        },
+      ],
+      'Medication/empty has no drug code',
+    ],
+    [
       'a reference with a display only',
       { ...givenByReference('ma-1', 'x', 3), medicationReference: { display: 'Kymriah' } },
       [],
