@@ -206,8 +206,14 @@ function indexTerminology(valueSets: readonly ValueSet[], localCodes: LocalCodes
           concept.display,
           concept.designation?.find((d) => d.use?.code === 'tty')?.value,
         );
-        if (name) names.set(vs.id, (names.get(vs.id) ?? new Set()).add(name));
-        if (name && longActing) longActingNames.add(name);
+        // Brand names of the ingredient's products (designation `brand-name`): matched like it, with its long action.
+        const brands = (concept.designation ?? []).flatMap((d) =>
+          d.use?.code === 'brand-name' && d.value ? [d.value.toLowerCase()] : [],
+        );
+        for (const n of name ? [name, ...brands] : brands) {
+          names.set(vs.id, (names.get(vs.id) ?? new Set()).add(n));
+          if (longActing) longActingNames.add(n);
+        }
         add(include.system, concept.code, {
           role: vs.id,
           ...(concept.display ? { display: concept.display } : {}),

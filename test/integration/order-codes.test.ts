@@ -87,6 +87,22 @@ test.each<{
     source: 'name fallback',
   },
   {
+    name: 'local code only, brand name in the text (Actemra)',
+    patient: 'cart-day9',
+    orders: () =>
+      bundle({
+        ...localCodeDexamethasone('cart-day9'),
+        id: 'toci-local',
+        medicationCodeableConcept: {
+          coding: [{ system: 'https://hospital.example.org/fhir/CodeSystem/pharmacy', code: 'RX-90210' }],
+          text: 'Actemra 400 mg IV',
+        },
+      }),
+    expected: ['crs-treatment-cytopenia-risk:info'],
+    byName: true,
+    source: 'brand-name designation of tocilizumab (FDA label)',
+  },
+  {
     name: 'local dexamethasone eye drops',
     patient: 'cart-day9',
     orders: () => bundle(localCodeDexamethasoneEyeDrops('cart-day9')),

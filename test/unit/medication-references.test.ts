@@ -247,12 +247,26 @@ describe('an administration under a hospital’s own drug code is recognised by 
     ['tocilizumab 8 mg/kg IV', [['tocilizumab', 4]]],
     ['dexamethasone 10 mg IV', [['corticosteroid', 4]]],
     ['fludarabine 30 mg/m2 IV', [['lymphodepletion', 4]]],
+    // Brand names (designation brand-name of the ingredient; FDA labels): the helper's "Neupogen 300 mcg" was
+    // taken for another drug, and a critical "no G-CSF recorded" card followed.
+    ['Neupogen 300 mcg', [['g-csf', 4]]],
+    ['Granix 480 mcg/0.8 mL', [['g-csf', 4]]],
+    ['Neulasta 6 mg Onpro', [['g-csf', 4]]],
+    ['UDENYCA 6 mg/0.6 mL', [['g-csf', 4]]],
+    ['Actemra 400 mg IV', [['tocilizumab', 4]]],
+    ['Tyenne 162 mg SC', [['tocilizumab', 4]]],
     ['Kymriah (tisagenlecleucel) suspension', []], // the CAR-T products have no names in their ValueSet: code only
     ['dexamethasone 0.1 % ophthalmic drops', []], // not systemic: no CRS treatment
     ['ondansetron 8 mg IV', []],
     ['nonfilgrastimlike 5 mg', []], // the name must stand as a word
   ])('"%s" → %j', (text, expected) => {
     expect(kinds(text)).toEqual(expected);
+  });
+
+  test('a local-code Neulasta counts as long-acting G-CSF: one dose covers 14 days [actions.longActingGcsfDays]', () => {
+    const a = assessOn(12, [infusion(0), anc(12, 0.2), given('Neulasta 6 mg', 2)], { includeSeries: true });
+    expect(a.events?.find((e) => e.kind === 'g-csf')).toMatchObject({ day: 2, longActing: true });
+    expect(a.recommendations.map((r) => r.kind)).not.toContain('g-csf');
   });
 
   test('a local-code filgrastim given yesterday: no "no G-CSF recorded" card on ANC 0.2', () => {
