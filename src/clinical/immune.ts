@@ -4,6 +4,7 @@
  */
 import {
   atOrBelow,
+  above,
   below,
   compareMeasured,
   quotient,
@@ -81,7 +82,7 @@ export function cd19Samples(
 /**
  * B-cell aplasia: CD19+ < 1% of lymphocytes and/or < 100 cells/µL, each criterion where measured.
  * Onset is the first such sample after infusion; loss needs `lossConfirmations` consecutive samples
- * above the cut-off. Loss within 6 months after tisagenlecleucel predicts relapse.
+ * above the cut-off (a sample at it is neither). Loss within 6 months after tisagenlecleucel predicts relapse.
  */
 export function bCellAplasia(
   samples: readonly Cd19Sample[],
@@ -91,6 +92,10 @@ export function bCellAplasia(
   const aplastic = (s: Cd19Sample): boolean =>
     (s.percent === undefined || below(s.percent, t.cd19Percent)) &&
     (s.absolute === undefined || below(s.absolute, t.cd19Absolute));
+  // Loss needs samples above the cut-off (clinical spec §6): one at it (1.0 %) is no longer aplastic, nor a return.
+  const returned = (s: Cd19Sample): boolean =>
+    (s.percent !== undefined && above(s.percent, t.cd19Percent)) ||
+    (s.absolute !== undefined && above(s.absolute, t.cd19Absolute));
   const empty: BCellAplasiaResult = {
     present: null,
     onsetDay: null,
@@ -114,9 +119,9 @@ export function bCellAplasia(
   let lossDay: number | null = null;
   let unconfirmed = false;
   for (let i = onsetIndex + 1; i < samples.length; i++) {
-    if (aplastic(samples[i] as Cd19Sample)) continue;
+    if (!returned(samples[i] as Cd19Sample)) continue;
     const run = samples.slice(i, i + t.lossConfirmations);
-    if (run.length === t.lossConfirmations && run.every((s) => !aplastic(s))) {
+    if (run.length === t.lossConfirmations && run.every(returned)) {
       lossDay = samples[i]?.day ?? null;
       break;
     }

@@ -142,6 +142,30 @@ describe('B-cell aplasia: CD19 < 1% and/or < 100 cells/µL (immune-reconstitutio
     expect(two.bCellAplasia).toMatchObject({ present: false, lossDay: 120, lossPredictsRelapse: true });
   });
 
+  // Clinical spec §6: "Loss of aplasia needs a second sample above the cut-off" (1 %, 100 cells/µL). Rows by hand:
+  // samples after an onset of 0.1 % on day +7, tisagenlecleucel → loss day, and whether it predicts relapse.
+  test.each<[string, Parameters<typeof assessOn>[1], number | null, boolean]>([
+    ['1.0 % on days +60 and +90: at the cut-off, not above → no loss', [cd19pct(60, 1), cd19pct(90, 1)], null, false],
+    ['1.1 % on days +60 and +90: above → loss on day +60', [cd19pct(60, 1.1), cd19pct(90, 1.1)], 60, true],
+    [
+      '1.0 % then 2 % and 3 %: the loss starts at the first sample above',
+      [cd19pct(60, 1), cd19pct(90, 2), cd19pct(120, 3)],
+      90,
+      true,
+    ],
+    ['100 cells/µL twice: at the cut-off → no loss', [cd19abs(60, 100), cd19abs(90, 100)], null, false],
+    ['101 cells/µL twice: above → loss on day +60', [cd19abs(60, 101), cd19abs(90, 101)], 60, true],
+  ])('%s', (_rule, later, lossDay, relapse) => {
+    const a = assessOn(150, [infusion(0), cd19pct(7, 0.1), ...later]);
+    expect(a.bCellAplasia).toMatchObject({
+      onsetDay: 7,
+      lossDay,
+      lossPredictsRelapse: relapse,
+      present: lossDay === null,
+    });
+    expect(a.recommendations.some((r) => r.kind === 'b-cell-recovery')).toBe(relapse);
+  });
+
   test('loss after a product other than tisagenlecleucel is reported without the relapse flag', () => {
     const a = assessOn(160, [infusionProcedure(0), cd19pct(7, 0.1), cd19pct(120, 3), cd19pct(150, 5)]);
     expect(a.bCellAplasia).toMatchObject({ lossDay: 120, lossPredictsRelapse: false });
