@@ -174,7 +174,9 @@ export function cd4cd8(
     }
   }
   const post = [...byDay.entries()].filter(([d]) => d >= 0).sort((a, b) => a[0] - b[0]);
-  const latestCd4 = values.cd4Abs.at(-1);
+  // The latest CD4 after infusion (values in time order): one from before says nothing of prophylaxis now.
+  const lastCd4 = values.cd4Abs.at(-1);
+  const latestCd4 = lastCd4 && dayOf(lastCd4.date) >= 0 ? lastCd4 : undefined;
   // A later day whose ratio is not known is said: the latest known ratio is then not today's.
   const lastKnown = post.at(-1)?.[0] ?? -1;
   const unknownAfter = unknownDays.filter((d) => d > lastKnown && !byDay.has(d));

@@ -217,7 +217,10 @@ function radixSortByTime(list: LabValue[]): boolean {
   return true;
 }
 
-/** The last value before the baseline cut-off, within `lookbackDays` of it. */
+/**
+ * The last value before the baseline cut-off, within `lookbackDays` of it: before the first
+ * lymphodepletion dose, or without one before day 0 (a value of day 0 is not baseline).
+ */
 export function baselineValue(
   values: readonly LabValue[] | undefined,
   timeline: Timeline,
@@ -225,10 +228,13 @@ export function baselineValue(
 ): LabValue | undefined {
   if (!values) return undefined;
   const earliest = addDays(timeline.baselineBeforeDate, -lookbackDays);
+  // Without a recorded lymphodepletion, "before day 0" (clinical spec §1): a value of day 0 itself, drawn
+  // before the infusion, may already follow a lymphodepletion that was given but not recorded.
+  const beforeDate = timeline.lymphodepletionDate === null ? timeline.day0 : null;
   let found: LabValue | undefined;
   for (const v of values) {
     if (v.ms >= timeline.baselineBeforeMs) break;
-    if (v.date >= earliest) found = v;
+    if (v.date >= earliest && (beforeDate === null || v.date < beforeDate)) found = v;
   }
   return found;
 }

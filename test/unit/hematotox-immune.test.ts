@@ -81,6 +81,23 @@ describe('CAR-HEMATOTOX from baseline values before lymphodepletion', () => {
     });
   });
 
+  test('without a recorded lymphodepletion, baseline is before day 0: a value of day 0, even before the infusion, is not (clinical spec §1)', () => {
+    // PLT 200 on day −1 (0 points), 60 on day 0 at 06:00, infusion at 10:00: the baseline is 200.
+    const a = assessOn(1, [
+      infusion(0),
+      plt(-1, 200),
+      plt(0, 60),
+      anc(-1, 2),
+      hb(-1, 120),
+      crp(-1, 0.5),
+      ferritin(-1, 100),
+    ]);
+    expect(a.hematotox).toMatchObject({ score: 0, risk: 'low', components: { platelets: { value: 200 } } });
+    // With only day-0 values there is no baseline platelet count.
+    const b = assessOn(1, [infusion(0), plt(0, 60)]);
+    expect(b.hematotox.components.platelets).toBeUndefined();
+  });
+
   test('a missing component: no score; high risk only if the known points already reach 2', () => {
     const low = assessOn(1, baseline({ plt: 200, anc: 2, hb: 120, crp: 0.5 })).hematotox;
     expect(low).toMatchObject({ score: null, partialScore: 0, risk: null, missing: ['ferritin'] });
@@ -186,6 +203,11 @@ describe('CD4/CD8 (immune-reconstitution thesis: inversion within 14 days in 91%
   test('ratio computed from CD4 and CD8 counts of the same day; CD4 < 0.2 ×10⁹/L flagged', () => {
     const a = assessOn(30, [infusion(0), obs('24467-3', 150, '/uL', 10), obs('14135-8', 300, '/uL', 10)]);
     expect(a.cd4cd8).toMatchObject({ inverted: true, onsetDay: 10, latestRatio: 0.5, cd4Low: true });
+  });
+
+  test('a CD4 count from before the infusion says nothing of prophylaxis after it', () => {
+    const a = assessOn(30, [infusion(0), obs('24467-3', 150, '/uL', -10)]);
+    expect(a.cd4cd8).toEqual({ inverted: null, onsetDay: null, latestRatio: null, cd4Low: null });
   });
 
   test('CD4 150 /µL without CD8: no ratio, and the text still says antiviral prophylaxis stays indicated (Rejeski et al. 2023)', () => {
