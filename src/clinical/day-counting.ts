@@ -156,16 +156,46 @@ export function countDaysBelow(
   };
 }
 
-/** Runs of days below (bridged; unknown days as above = lower bound, by default) as [firstDay, lastDay] pairs. */
+/**
+ * Unknown days resolved by their neighbours: a stretch of days without a count that borders a day
+ * below (on either side) may have been below, and is taken so; one between days above (or the
+ * window's edge) is taken as above. The upper reading of a course that is not counted day by day:
+ * taking every unknown day as below would join weekly counts above the threshold into one long dip.
+ */
+export function unknownNearBelow(states: readonly DayState[]): DayState[] {
+  const out = states.slice();
+  let i = 0;
+  while (i < out.length) {
+    if (out[i] !== 'unknown') {
+      i++;
+      continue;
+    }
+    let end = i;
+    while (end < out.length && out[end] === 'unknown') end++;
+    const near = out[i - 1] === 'below' || out[end] === 'below';
+    for (let k = i; k < end; k++) out[k] = near ? 'below' : 'above';
+    i = end;
+  }
+  return out;
+}
+
+/**
+ * Runs of days below (bridged) as [firstDay, lastDay] pairs, the unknown days taken as above (the
+ * lower bound, by default), as below, or as below where they border a day below ('near-below').
+ */
 export function runsBelow(
   days: readonly LabDay[],
   from: number,
   to: number,
   isBelow: (day: LabDay) => boolean,
   opts: { maxGap: number; stableDays: number },
-  unknownAs: 'below' | 'above' = 'above',
+  unknownAs: 'below' | 'above' | 'near-below' = 'above',
 ): [number, number][] {
-  const below = belowWithBridging(classifyDays(days, from, to, isBelow, opts.maxGap), opts.stableDays, unknownAs);
+  const states = classifyDays(days, from, to, isBelow, opts.maxGap);
+  const below =
+    unknownAs === 'near-below'
+      ? belowWithBridging(unknownNearBelow(states), opts.stableDays, 'above')
+      : belowWithBridging(states, opts.stableDays, unknownAs);
   const runs: [number, number][] = [];
   below.forEach((b, k) => {
     if (!b) return;

@@ -156,6 +156,10 @@ export function phenotypeText(p: NeutrophilPhenotype | null, t: Thresholds): str
       return `second dip to ANC ≤ ${n} by day +${t.icaht.biphasicAfterDay}: fits none of the published phenotypes`;
     case 'no-severe-neutropenia':
       return `no severe neutropenia (ANC never ≤ ${n})`;
+    case 'unknown-gaps':
+      return `not known: days without an ANC leave it open (they are not taken as a recovery)`;
+    case 'not-measured':
+      return 'not known: no ANC measured since day 0';
   }
 }
 
@@ -232,6 +236,10 @@ export function phenotypeShort(p: NeutrophilPhenotype | null): string {
       return 'second dip by day +21';
     case 'no-severe-neutropenia':
       return 'no severe neutropenia';
+    case 'unknown-gaps':
+      return 'not known (gaps)';
+    case 'not-measured':
+      return 'no ANC yet';
     default:
       return p;
   }

@@ -178,16 +178,40 @@ function tIcaht(
  * Neutrophil recovery phenotype (Rejeski et al., Blood 2021; docs/clinical-logic.md §6): aplastic
  * when ANC ≤ 0.5 persists ≥ 14 days; intermittent when, after a recovery, ANC dips to ≤ 0.5 again
  * after day +21; quick when it recovered without a second dip. A second dip only before day +21
- * fits none of the three: 'early-second-dip'. Null while the first dip is still under way.
+ * fits none of the three: 'early-second-dip'. Null while the first dip is still under way;
+ * 'not-measured' without an ANC since day 0.
+ *
+ * Days without a count are never taken as a recovery (clinical spec §1, "never invent values"): the
+ * phenotype is read with them as above, and again as below wherever they border a count below
+ * (unknownNearBelow), and when the two differ, it is 'unknown-gaps'. Four unmeasured days between
+ * two dips were a "recovery", and the course an early second dip, although no ANC above 0.5 was
+ * ever measured between them.
  */
 export function recoveryPhenotype(anc: readonly LabDay[], lastDay: number, t: Thresholds): NeutrophilPhenotype | null {
   const post = anc.filter((d) => d.day >= 0 && d.day <= lastDay);
-  if (post.length === 0) return null;
+  if (post.length === 0) return 'not-measured';
+  const lower = phenotypeWith(post, t, 'above');
+  const upper = phenotypeWith(post, t, 'near-below');
+  if (lower === upper) return lower;
+  // Not yet known either way (the first dip may still be under way): said as such, not as a gap.
+  return lower === null ? null : 'unknown-gaps';
+}
+
+/** The phenotype with the days without a count taken as `unknownAs` the threshold (runsBelow). */
+function phenotypeWith(
+  post: readonly LabDay[],
+  t: Thresholds,
+  unknownAs: 'above' | 'near-below',
+): NeutrophilPhenotype | null {
   const lastMeasured = post.at(-1)?.day ?? 0;
-  const runs = runsBelow(post, 0, lastMeasured, (d) => atOrBelow(d, t.counts.neutrophils.severe), {
-    maxGap: t.maxGapDays,
-    stableDays: t.recovery.consecutiveDays,
-  });
+  const runs = runsBelow(
+    post,
+    0,
+    lastMeasured,
+    (d) => atOrBelow(d, t.counts.neutrophils.severe),
+    { maxGap: t.maxGapDays, stableDays: t.recovery.consecutiveDays },
+    unknownAs,
+  );
   if (runs.length === 0) return 'no-severe-neutropenia';
   if (runs.some(([a, b]) => b - a + 1 >= t.icaht.durationDays.long)) return 'aplastic';
   const first = runs[0];

@@ -207,8 +207,18 @@ export interface DayGap {
   toDay: number;
 }
 
-/** Neutrophil recovery phenotype (Rejeski et al., Blood 2021); 'early-second-dip' fits none of its three. */
-export type NeutrophilPhenotype = 'quick' | 'intermittent' | 'aplastic' | 'early-second-dip' | 'no-severe-neutropenia';
+/**
+ * Neutrophil recovery phenotype (Rejeski et al., Blood 2021); 'early-second-dip' fits none of its three;
+ * 'unknown-gaps': days without a count leave it open; 'not-measured': no ANC since day 0.
+ */
+export type NeutrophilPhenotype =
+  | 'quick'
+  | 'intermittent'
+  | 'aplastic'
+  | 'early-second-dip'
+  | 'no-severe-neutropenia'
+  | 'unknown-gaps'
+  | 'not-measured';
 
 /** Why ICAHT counting stopped before the assessment day (T-ICAHT paper: death, next line of therapy). */
 export interface Censoring {

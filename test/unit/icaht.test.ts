@@ -6,6 +6,7 @@ import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { belowWithBridging, classifyAnyOrder, classifyDays, countDaysBelow } from '../../src/clinical/day-counting.js';
 import { earlyIcahtGrade, earlyTIcahtGrade, lateIcahtGrade } from '../../src/clinical/icaht.js';
+import { phenotypeText } from '../../src/clinical/format.js';
 import { DEFAULT_THRESHOLDS as T } from '../../src/clinical/thresholds.js';
 import type { LabDay } from '../../src/clinical/types.js';
 import {
@@ -251,6 +252,55 @@ describe('neutrophil recovery phenotype (Rejeski 2021; docs/clinical-logic.md §
   ])('%s', (_name, dips, asOf, phenotype) => {
     const a = assessOn(asOf, [infusion(0), ...series(anc, 0, course(dips).slice(0, asOf + 1))]);
     expect(a.icaht.phenotype).toBe(phenotype);
+  });
+});
+
+describe('days without an ANC are never a recovery: the phenotype they leave open is "unknown-gaps" (clinical spec §1)', () => {
+  // ANC per day from day 0 (null: no count). By hand: read with the gap days as above, and again as below where
+  // they border a count ≤ 0.5 (docs/clinical-logic.md §6); equal → that phenotype, different → unknown-gaps.
+  const n = (count: number, v: number | null): (number | null)[] => Array<number | null>(count).fill(v);
+  test.each<[string, (number | null)[], number, string | null]>([
+    [
+      '≤ 0.5 on days 1–8, no count on days 9–12, ≤ 0.5 on 13–20, then 1.2: early second dip, or 20 days aplastic',
+      [2, ...n(8, 0.3), ...n(4, null), ...n(8, 0.3), ...n(5, 1.2)],
+      25,
+      'unknown-gaps',
+    ],
+    [
+      '≤ 0.5 on days 1–8, no count on days 9–22, ≤ 0.5 on 23–30, then 1.2: intermittent, or 30 days aplastic',
+      [2, ...n(8, 0.3), ...n(14, null), ...n(8, 0.3), ...n(5, 1.2)],
+      35,
+      'unknown-gaps',
+    ],
+    [
+      'one count ≤ 0.5 on day 5, none until 1.0, 1.1, 1.2 on days 60–62: quick, or aplastic to day 59',
+      [2, ...n(4, null), 0.3, ...n(54, null), 1.0, 1.1, 1.2],
+      62,
+      'unknown-gaps',
+    ],
+    [
+      'a gap of 3 days between two counts ≤ 0.5 counts as below (spec §1): one run of 20 days, aplastic',
+      [2, ...n(8, 0.3), ...n(3, null), ...n(9, 0.3), ...n(5, 1.2)],
+      25,
+      'aplastic',
+    ],
+    [
+      'gaps between counts above 0.5 after a short dip leave a quick recovery quick',
+      [2, ...n(5, 0.3), 1.5, 1.5, 1.5, ...n(10, null), 1.5, ...n(5, null), 1.5],
+      25,
+      'quick',
+    ],
+    ['no ANC since day 0: not measured, not "first dip ongoing"', [], 25, 'not-measured'],
+  ])('%s', (_name, values, asOf, phenotype) => {
+    const a = assessOn(asOf, [infusion(0), ...series(anc, 0, values)]);
+    expect(a.icaht.phenotype).toBe(phenotype);
+  });
+
+  test('the summary says why it is not known', () => {
+    expect(phenotypeText('unknown-gaps', T)).toBe(
+      'not known: days without an ANC leave it open (they are not taken as a recovery)',
+    );
+    expect(phenotypeText('not-measured', T)).toBe('not known: no ANC measured since day 0');
   });
 });
 
