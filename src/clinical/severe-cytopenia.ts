@@ -113,10 +113,13 @@ export interface PhtResult {
 
 /**
  * Prolonged hematologic toxicity: SN, SA or ST present on day 28 (Wang et al. 2021). A lineage counts as
- * present when an episode observed to end after day 28 covers it, or an ongoing episode has a
- * severe value within the window around day 28; as absent when no episode covers day 28 and a value
- * near it is measured. Otherwise it is unknown and the overall answer is null unless another
- * lineage decides it.
+ * present when an episode covers day 28 and a severe value of it is measured within the window
+ * before day 28 or later; as absent when no episode covers day 28 and a value near it is measured,
+ * unless an episode begins within the window after day 28 with no value on day 28 or later before
+ * it that is not severe (the values around day 28 then disagree). Otherwise it is unknown and the
+ * overall answer is null unless another lineage decides it. Days without a count are never read as
+ * severe or as recovered (clinical spec §1): an episode whose last severe value is far before day 28
+ * and whose recovery was seen far after it says nothing of day 28.
  */
 export function prolongedToxicity(
   episodes: Record<Lineage, SevereCytopenia[]>,
@@ -130,27 +133,52 @@ export function prolongedToxicity(
   if (asOfDay < landmark) return { value: null, byLineage, issues };
   const window = t.pht.windowDays;
   for (const lineage of ['neutrophil', 'platelet', 'hemoglobin'] as const) {
-    const covering = episodes[lineage].find(
-      (e) => e.onsetDay <= landmark && (e.recoveryDay === null || e.recoveryDay > landmark),
-    );
-    const near = days[lineage].filter((d) => Math.abs(d.day - landmark) <= window);
-    if (covering) {
-      const threshold = covering.threshold;
-      if (covering.recoveryDay !== null) byLineage[lineage] = true;
-      else if (days[lineage].some((d) => d.day >= landmark - window && isSevere(d, threshold)))
-        byLineage[lineage] = true;
-      else byLineage[lineage] = null;
-    } else {
-      byLineage[lineage] = near.length > 0 ? false : null;
-    }
-    if (byLineage[lineage] === null) {
-      const message = `no ${lineage} value within ${window} days of day ${landmark}: prolonged toxicity cannot be judged for this lineage`;
-      issues.push({ severity: 'information', code: 'data-gap', message });
-    }
+    const answer = lineageOnLandmark(lineage, episodes[lineage], days[lineage], landmark, window);
+    byLineage[lineage] = answer.present;
+    if (answer.present === null) issues.push({ severity: 'information', code: 'data-gap', message: answer.why });
   }
   const values = Object.values(byLineage);
   const value = values.some((v) => v === true) ? true : values.every((v) => v === false) ? false : null;
   return { value, byLineage, issues };
+}
+
+/** Whether one lineage's severe cytopenia is present on the landmark day, or why that is not known. */
+function lineageOnLandmark(
+  lineage: Lineage,
+  episodes: readonly SevereCytopenia[],
+  days: readonly LabDay[],
+  landmark: number,
+  window: number,
+): { present: boolean | null; why: string } {
+  const cannot = 'prolonged toxicity cannot be judged for this lineage';
+  const covering = episodes.find((e) => e.onsetDay <= landmark && (e.recoveryDay === null || e.recoveryDay > landmark));
+  if (covering) {
+    const until = covering.recoveryDay ?? Infinity;
+    const severeNear = days.some((d) => d.day >= landmark - window && d.day < until && isSevere(d, covering.threshold));
+    return severeNear
+      ? { present: true, why: '' }
+      : {
+          present: null,
+          why: `${lineage} severe until day ${lastSevereDay(days, covering)}, with no value from then to day ${landmark - window}: ${cannot}`,
+        };
+  }
+  if (!days.some((d) => Math.abs(d.day - landmark) <= window))
+    return { present: null, why: `no ${lineage} value within ${window} days of day ${landmark}: ${cannot}` };
+  const next = episodes.find((e) => e.onsetDay > landmark && e.onsetDay <= landmark + window);
+  if (next && !days.some((d) => d.day >= landmark && d.day < next.onsetDay && !isSevere(d, next.threshold)))
+    return {
+      present: null,
+      why: `${lineage} severe from day ${next.onsetDay}, with no value from day ${landmark} until then: ${cannot}`,
+    };
+  return { present: false, why: '' };
+}
+
+/** The last day of an episode with a severe value (its onset when it has no other). */
+function lastSevereDay(days: readonly LabDay[], e: SevereCytopenia): number {
+  const until = e.recoveryDay ?? Infinity;
+  let last = e.onsetDay;
+  for (const d of days) if (d.day >= e.onsetDay && d.day < until && isSevere(d, e.threshold)) last = d.day;
+  return last;
 }
 
 export const LINEAGE_TERM: Record<Lineage, 'neutrophils' | 'platelets' | 'hemoglobin'> = {

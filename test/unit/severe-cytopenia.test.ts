@@ -180,6 +180,37 @@ describe('prolonged hematologic toxicity: SN, SA or ST on day 28 (' + S002 + ')'
     expect(a.prolongedHematologicToxicity).toBe(expected);
   });
 
+  // ANC by day (null: no count), platelets 120 and Hb 100 g/L every day (neither severe). By hand from "present on
+  // day 28" (Wang 2021) and "days without a value are gaps: never invent values" (clinical spec §1).
+  const n = (count: number, v: number | null): (number | null)[] => Array<number | null>(count).fill(v);
+  test.each<[string, (number | null)[], boolean | null]>([
+    [
+      'one ANC ≤ 0.5 on day 5, no count until 1.0, 1.1, 1.2 on days 60–62: not known (was "yes")',
+      [1, ...n(4, null), 0.3, ...n(54, null), 1.0, 1.1, 1.2],
+      null,
+    ],
+    [
+      'ANC 0.8 on day 26, ≤ 0.5 on days 29–33: not known, the values around day 28 disagree (was "no")',
+      [...n(26, null), 0.8, null, null, ...n(5, 0.3)],
+      null,
+    ],
+    ['ANC 0.8 on days 26 and 28, ≤ 0.5 on days 29–33: no PHT', [...n(26, null), 0.8, null, 0.8, ...n(5, 0.3)], false],
+    [
+      'ANC ≤ 0.5 on day 26, no count until 1.0, 1.1, 1.2 on days 35–37: PHT (a severe value within 3 days of day 28)',
+      [...n(26, null), 0.3, ...n(8, null), 1.0, 1.1, 1.2],
+      true,
+    ],
+  ])('%s', (_name, values, expected) => {
+    const asOf = values.length - 1;
+    const a = assessOn(asOf, [
+      infusion(0),
+      ...series(anc, 0, values),
+      ...series(plt, 0, n(asOf + 1, 120)),
+      ...series(hb, 0, n(asOf + 1, 100)),
+    ]);
+    expect(a.prolongedHematologicToxicity).toBe(expected);
+  });
+
   test('null before day 28', () => {
     expect(assessOn(20, [infusion(0), anc(5, 0.2)]).prolongedHematologicToxicity).toBeNull();
   });
