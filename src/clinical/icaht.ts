@@ -113,7 +113,8 @@ export function assessIcaht(
  * Grade 4 "no recovery" (EHA/EBMT 2023 Table 1: ANC never above 0.5; read as Liang et al.'s
  * grader does, docs/clinical-logic.md §6): ANC ≤ 0.5 from day +3 at the latest and no stable
  * recovery through day +30 (or the censoring day). `possible` while the dip is still unbroken
- * before day +30, or when missing days leave it open; `decided` once the window is over.
+ * before day +30, or when missing days leave it open; `decided` once the window is over; `sinceDay`
+ * only when measured days show it.
  */
 function noRecoveryFacts(
   anc: readonly LabDay[],
@@ -130,7 +131,9 @@ function noRecoveryFacts(
   };
   const sure = unbroken('above');
   const open = unbroken('below');
-  return { sinceDay: sure ?? open, decided: complete && sure !== null, possible: open !== null };
+  // The day it is said to run from must be measured: days without a count before the first low one
+  // leave grade 4 possible (the "at least" grade says so), not a fact to state (clinical spec §1).
+  return { sinceDay: sure, decided: complete && sure !== null, possible: open !== null };
 }
 
 /** Early and late T-ICAHT (T-ICAHT paper Table 1): platelets < 50 and < 20; late over days 31–100. */

@@ -354,6 +354,13 @@ describe('early ICAHT grade 4: no neutrophil recovery by day +30 (docs/clinical-
       { grade: 4, complete: true, since: 3 },
       `${EHA}: ANC ≤ 500/µL`,
     ],
+    [
+      'no count on days 0–3, ≤ 0.5 on days 4–12: 9 days, grade 2; "no recovery since day +0" is not stated (spec §1)',
+      [null, null, null, null, ...days2(4, 12, 0.3)],
+      12,
+      { grade: 2, complete: false, since: null },
+      `${EHA}; clinical spec §1 "never invent values"`,
+    ],
   ])('%s → grade %o (%s)', (_name, values, asOf, expected) => {
     const a = assessOn(asOf, [infusion(0), ...series(anc, 0, values)]);
     expect(a.icaht.early.grade).toBe(expected.grade);
