@@ -97,7 +97,13 @@ function unreadInfusionCard(a: Assessment, unread: readonly AssessmentIssue[], c
 function icahtText(a: Assessment): string {
   const e = a.icaht.early;
   if (e.grade === null) return 'early ICAHT not gradable (no ANC)';
-  return `early ICAHT grade ${e.atLeast ? '≥ ' : ''}${e.grade}${e.complete ? '' : ' so far'}`;
+  return `early ICAHT grade ${earlyGrade(e)}`;
+}
+
+/** An early grade as the counts allow it: "≥ 3" when missing days leave a higher one open, "so far" before day +30. */
+function earlyGrade(e: { grade: number | null; atLeast: boolean; complete: boolean }): string {
+  if (e.grade === null) return 'not gradable yet';
+  return `${e.atLeast ? '≥ ' : ''}${e.grade}${e.complete ? '' : ' so far'}`;
 }
 
 const hematotoxText = (a: Assessment): string => `CAR-HEMATOTOX ${hematotoxScoreText(a.hematotox)}`;
@@ -150,12 +156,12 @@ const PHASE_HEADLINE: Record<Phase, (a: Assessment, t: Thresholds) => string> = 
 const PHASE_DETAIL: Record<Phase, (a: Assessment, t: Thresholds, kinds: Set<string>) => string[]> = {
   early: (a, t, kinds) => [
     ...(kinds.has('cytopenia-workup') ? [] : [`**EHA/EBMT ICAHT:** ${icahtDetail(a, t)}`]),
-    `**Thrombocytopenia (T-ICAHT):** early grade ${gradeOrDash(a.icaht.thrombocytopenia.early.grade)}${a.icaht.thrombocytopenia.early.atLeast ? ' (at least)' : ''} (platelets < ${fmt(t.counts.platelets.ctcaeGrade3)} on ${plural(a.icaht.thrombocytopenia.early.daysBelow50, 'day')}, < ${fmt(t.counts.platelets.severe)} on ${plural(a.icaht.thrombocytopenia.early.daysBelow20, 'day')}).`,
+    `**Thrombocytopenia (T-ICAHT):** early grade ${earlyGrade(a.icaht.thrombocytopenia.early)} (platelets < ${fmt(t.counts.platelets.ctcaeGrade3)} on ${plural(a.icaht.thrombocytopenia.early.daysBelow50, 'day')}, < ${fmt(t.counts.platelets.severe)} on ${plural(a.icaht.thrombocytopenia.early.daysBelow20, 'day')}).`,
     ...(kinds.has('g-csf-prophylaxis') ? [] : [`**${hematotoxText(a)}** before lymphodepletion.`]),
   ],
   late: (a, t, kinds) => [
-    `**EHA/EBMT ICAHT:** early grade ${gradeOrDash(a.icaht.early.grade)}; late grade ${lateText(a, t)}. Neutrophil recovery: ${phenotypeText(a.icaht.phenotype, t)}.`,
-    `**Thrombocytopenia (T-ICAHT):** early ${gradeOrDash(a.icaht.thrombocytopenia.early.grade)}, late (days ${t.icaht.earlyLastDay + 1}–${t.icaht.lateTIcahtLastDay}) ${gradeOrDash(a.icaht.thrombocytopenia.late.grade)}.`,
+    `**EHA/EBMT ICAHT:** early grade ${earlyGrade(a.icaht.early)}; late grade ${lateText(a, t)}. Neutrophil recovery: ${phenotypeText(a.icaht.phenotype, t)}.`,
+    `**Thrombocytopenia (T-ICAHT):** early ${earlyGrade(a.icaht.thrombocytopenia.early)}, late (days ${t.icaht.earlyLastDay + 1}–${t.icaht.lateTIcahtLastDay}) ${gradeOrDash(a.icaht.thrombocytopenia.late.grade)}.`,
     ...(kinds.has('cytopenia-workup')
       ? []
       : [`**Prolonged toxicity (severe cytopenia on day +${t.pht.day}):** ${phtText(a, t)}.`]),
@@ -372,7 +378,16 @@ const SUMMARIES: Record<Recommendation['kind'], (r: Recommendation, a: Assessmen
       const label = ANALYTE_LABELS[TERM_ANALYTE[LINEAGE_TERM[landmark.e.lineage]]] ?? '';
       return `Severe cytopenia on day +${fmt(r.threshold.value)} (PHT): ${label} ${valueWithUnit(landmark.v)} on ${dayLabel(landmark.v.day)}; work up the cytopenia`;
     }
+    if (r.threshold.unit === 'day')
+      return `Severe cytopenia on day +${fmt(r.threshold.value)} (PHT): work up the cytopenia`;
+    // The trigger the rule used (recommendations.ts cytopeniaWorkup): early ICAHT at the work-up grade, else late ICAHT.
     const e = a.icaht.early;
+    const workupGrade = t.values.actions.workupIcahtGrade;
+    if (e.grade === null || e.grade < workupGrade) {
+      const late = a.icaht.late;
+      const values = (late.confirmedBy ?? []).map((p) => `${valueWithUnit(p)} on ${dayLabel(p.day)}`).join(', ');
+      return `Late ICAHT grade ${late.grade ?? ''}${values ? ` (ANC ${values})` : ''}: work up the cytopenia`;
+    }
     if (e.grade === 4 && e.noRecovery)
       return `${capitalize(icahtText(a))}: no neutrophil recovery by ${dayLabel(e.noRecovery.throughDay)}; work up the cytopenia`;
     const n = t.values.counts.neutrophils;

@@ -114,7 +114,7 @@ export interface PhtResult {
 /**
  * Prolonged hematologic toxicity: SN, SA or ST present on day 28 (Wang et al. 2021). A lineage counts as
  * present when an episode covers day 28 and a severe value of it is measured within the window
- * before day 28 or later; as absent when no episode covers day 28 and a value near it is measured,
+ * around day 28; as absent when no episode covers day 28 and a value near it is measured,
  * unless an episode begins within the window after day 28 with no value on day 28 or later before
  * it that is not severe (the values around day 28 then disagree). Otherwise it is unknown and the
  * overall answer is null unless another lineage decides it. Days without a count are never read as
@@ -154,12 +154,14 @@ function lineageOnLandmark(
   const covering = episodes.find((e) => e.onsetDay <= landmark && (e.recoveryDay === null || e.recoveryDay > landmark));
   if (covering) {
     const until = covering.recoveryDay ?? Infinity;
-    const severeNear = days.some((d) => d.day >= landmark - window && d.day < until && isSevere(d, covering.threshold));
+    const severeNear = days.some(
+      (d) => Math.abs(d.day - landmark) <= window && d.day < until && isSevere(d, covering.threshold),
+    );
     return severeNear
       ? { present: true, why: '' }
       : {
           present: null,
-          why: `${lineage} severe until day ${lastSevereDay(days, covering)}, with no value from then to day ${landmark - window}: ${cannot}`,
+          why: `${lineage} severe on day ${lastSevereDay(days, covering)}, with no severe value within ${window} days of day ${landmark}: ${cannot}`,
         };
   }
   if (!days.some((d) => Math.abs(d.day - landmark) <= window))

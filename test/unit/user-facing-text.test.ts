@@ -21,6 +21,8 @@ const INTERNAL = [/seed 0\d/i, /clinical-spec/i, /docs\//, /\b[\w-]+\.ts\b/, /\b
 const RAW = [
   /no-severe-neutropenia/,
   /early-second-dip/,
+  /\bunknown-gaps\b/,
+  /\bnot-measured\b/,
   /car-t-reinfusion/,
   /allogeneic-hsct\b/,
   /\b(data-gap|stale-data|unit-unreadable|resource-invalid|data-unavailable)\b/,

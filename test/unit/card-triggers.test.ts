@@ -1,0 +1,62 @@
+/**
+ * The summary line of an action card names what triggered it, and a grade is shown as the counts allow
+ * it ("≥", "so far"), as the rule says (docs/clinical-logic.md §6, §10). Expected texts by hand.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { patientViewCards } from '../../src/cards/patient-view.js';
+import { loadClinicalContext } from '../../src/profiles.js';
+import { anc, assessOn, gcsf, infusion, plt, series } from '../helpers/fhir.js';
+
+const clinical = loadClinicalContext({ timeZone: 'UTC' });
+const ctx = { serviceId: 'svc', patientId: 'p1', smartLaunchUrl: undefined, orderables: clinical.orderables };
+const cards = (a: ReturnType<typeof assessOn>) => patientViewCards(a, clinical.thresholds, ctx, clinical.terminology);
+
+describe('the work-up card says what triggered it (EHA/EBMT 2023: PHT, early ICAHT ≥ 3, late ICAHT ≥ 3)', () => {
+  test('late ICAHT grade 3 (ANC ≤ 0.5 twice after day +30), no early ANC: the summary names late ICAHT, not early', () => {
+    const a = assessOn(60, [infusion(0), gcsf(59), anc(45, 0.4), anc(60, 0.3)]);
+    const workup = cards(a).find((c) => c.summary.endsWith('work up the cytopenia'));
+    expect(workup?.summary).toBe(
+      'Late ICAHT grade 3 (ANC 0.3 ×10⁹/L on day +60, 0.4 ×10⁹/L on day +45): work up the cytopenia',
+    );
+  });
+
+  test('early ICAHT grade 3 (14 days ≤ 0.5): the summary names early ICAHT', () => {
+    const a = assessOn(20, [infusion(0), ...series(anc, 0, [2, ...Array<number>(14).fill(0.3), 1.5, 1.6, 1.7])]);
+    const workup = cards(a).find((c) => c.summary.endsWith('work up the cytopenia'));
+    expect(workup?.summary).toBe('Early ICAHT grade 3 so far (ANC ≤ 0.5 on 14 days): work up the cytopenia');
+  });
+});
+
+describe('early grades as the counts allow them', () => {
+  test('early T-ICAHT on day +20 is "so far"', () => {
+    // Platelets < 50 on days 1–8 (8 days: grade 2, T-ICAHT paper), day +20: the window runs to day +30.
+    const a = assessOn(20, [
+      infusion(0),
+      ...series(plt, 0, [120, ...Array<number>(8).fill(40), ...Array<number>(12).fill(90)]),
+    ]);
+    const summary = cards(a).find((c) => c.summary.startsWith('CAR-T day'));
+    expect(summary?.detail).toContain('**Thrombocytopenia (T-ICAHT):** early grade 2 so far (platelets < 50 on 8 days');
+  });
+
+  test('after day +30, an early ICAHT grade that missing days leave open is "≥ N" in the late summary', () => {
+    // ANC ≤ 0.5 on days 1–3 and 9–14, no count on days 4–8 (5 days: more than 3, so not counted below, spec §1):
+    // 9 days counted → grade 2 (7–13 days); counting the gap, 14 → grade 3. So "≥ 2" (EHA/EBMT 2023 Table 1).
+    const values = [
+      2,
+      0.3,
+      0.3,
+      0.3,
+      null,
+      null,
+      null,
+      null,
+      null,
+      ...Array<number>(6).fill(0.3),
+      ...Array<number>(20).fill(1.5),
+    ];
+    const a = assessOn(40, [infusion(0), ...series(anc, 0, values)]);
+    expect(a.icaht.early).toMatchObject({ grade: 2, atLeast: true, complete: true });
+    const summary = cards(a).find((c) => c.summary.startsWith('CAR-T day'));
+    expect(summary?.detail).toContain('**EHA/EBMT ICAHT:** early grade ≥ 2; late grade');
+  });
+});
