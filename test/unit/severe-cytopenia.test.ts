@@ -194,6 +194,11 @@ describe('prolonged hematologic toxicity: SN, SA or ST on day 28 (' + S002 + ')'
       [...n(26, null), 0.8, null, null, ...n(5, 0.3)],
       null,
     ],
+    [
+      'ANC ≤ 0.5 on day 20 and on day 35, no count between: not known (no severe value within 3 days of day 28)',
+      [1, ...n(19, null), 0.3, ...n(14, null), 0.3],
+      null,
+    ],
     ['ANC 0.8 on days 26 and 28, ≤ 0.5 on days 29–33: no PHT', [...n(26, null), 0.8, null, 0.8, ...n(5, 0.3)], false],
     [
       'ANC ≤ 0.5 on day 26, no count until 1.0, 1.1, 1.2 on days 35–37: PHT (a severe value within 3 days of day 28)',
