@@ -248,6 +248,7 @@ function readLabs(
         code: 'date-missing',
         message: `${label}: no effective date to the day; not used`,
         resource: referenceOf(obs),
+        analyte: plan.analyte,
       });
       continue;
     }

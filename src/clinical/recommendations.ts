@@ -115,6 +115,13 @@ function withLabNotes(r: Recommendation, issues: readonly AssessmentIssue[]): Re
       notes.push(
         `A newer result could not be used: ${first.message}${newer.length > 1 ? ` (and ${plural(newer.length - 1, 'more')})` : ''}. The value above is the latest that could be read.`,
       );
+    // A result with no date to the day may be newer than the value cited: said, with the record it is.
+    const undated = issues.filter((i) => i.analyte === v.analyte && i.code === 'date-missing');
+    const [u] = undated;
+    if (u)
+      notes.push(
+        `${plural(undated.length, 'result')} with no date to the day could not be used and may be newer (${u.resource ?? 'no id'}${undated.length > 1 ? `, and ${plural(undated.length - 1, 'more')}` : ''}). The value above is the latest that could be read.`,
+      );
   }
   return notes.length > 0 ? { ...r, notes: [...r.notes, ...notes] } : r;
 }

@@ -97,6 +97,22 @@ describe('a card says what it could not use about the value it cites (docs/clini
     );
   });
 
+  test.each([
+    ['the G-CSF card (no G-CSF given)', [] as ReturnType<typeof gcsf>[], 'g-csf'],
+    ['the card on G-CSF (neutropenia-on-gcsf)', [gcsf(9)], 'neutropenia-on-gcsf'],
+  ])(
+    'an ANC dated 2026-02-30 (no such day): %s says a result with no date may be newer, and names it',
+    (_c, given, kind) => {
+      const undated = { ...anc(9, 0.2, { id: 'undated' }), effectiveDateTime: '2026-02-30T08:00:00Z' };
+      const a = assessOn(10, [infusion(0), anc(8, 0.3), undated, ...given]);
+      const card = a.recommendations.find((r) => r.kind === kind);
+      expect(card?.values).toEqual([expect.objectContaining({ value: 0.3, day: 8 })]);
+      expect(card?.notes).toContain(
+        '1 result with no date to the day could not be used and may be newer (Observation/undated). The value above is the latest that could be read.',
+      );
+    },
+  );
+
   test('two newer results not used: the first is quoted, the other counted', () => {
     const a = assessOn(
       10,
