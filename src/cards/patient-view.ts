@@ -157,7 +157,11 @@ const PHASE_DETAIL: Record<Phase, (a: Assessment, t: Thresholds, kinds: Set<stri
   early: (a, t, kinds) => [
     ...(kinds.has('cytopenia-workup') ? [] : [`**EHA/EBMT ICAHT:** ${icahtDetail(a, t)}`]),
     `**Thrombocytopenia (T-ICAHT):** early grade ${earlyGrade(a.icaht.thrombocytopenia.early)} (platelets < ${fmt(t.counts.platelets.ctcaeGrade3)} on ${plural(a.icaht.thrombocytopenia.early.daysBelow50, 'day')}, < ${fmt(t.counts.platelets.severe)} on ${plural(a.icaht.thrombocytopenia.early.daysBelow20, 'day')}).`,
-    ...(kinds.has('g-csf-prophylaxis') ? [] : [`**${hematotoxText(a)}** before lymphodepletion.`]),
+    ...(kinds.has('g-csf-prophylaxis')
+      ? []
+      : [
+          `**${hematotoxText(a)}** ${a.lymphodepletionDate ? 'before lymphodepletion' : 'before day 0 (no lymphodepletion recorded)'}.`,
+        ]),
   ],
   late: (a, t, kinds) => [
     `**EHA/EBMT ICAHT:** early grade ${earlyGrade(a.icaht.early)}; late grade ${lateText(a, t)}. Neutrophil recovery: ${phenotypeText(a.icaht.phenotype, t)}.`,
@@ -318,7 +322,7 @@ function hematotoxTable(a: Assessment): string {
       ? [HEMATOTOX_LABELS[k], valueWithUnit(c), c.date, String(c.points)]
       : [HEMATOTOX_LABELS[k], 'not measured', '–', '–'];
   });
-  return table(['Before lymphodepletion', 'Value', 'Date', 'Points'], rows);
+  return table([a.lymphodepletionDate ? 'Before lymphodepletion' : 'Before day 0', 'Value', 'Date', 'Points'], rows);
 }
 
 /** The last five lab days of one count, with their CTCAE grade and whether a transfusion preceded them. */
@@ -434,7 +438,7 @@ function factsFor(r: Recommendation, a: Assessment, thresholds: HospitalThreshol
     case 'cytopenia-workup':
       return [workupTable(a, thresholds)];
     case 'g-csf-prophylaxis':
-      return [hematotoxTable(a), a.hematotox.caveat];
+      return [hematotoxTable(a)]; // the B-ALL caveat is among the recommendation's notes
     default:
       return analyte ? [recentTable(a, analyte, thresholds)] : [];
   }

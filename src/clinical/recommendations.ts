@@ -19,7 +19,16 @@ import type {
   LabPoint,
   Recommendation,
 } from './types.js';
-import { capitalize, dayLabel, fmt, fmtMeasured, irradiationNote, plural, valueWithUnit } from './format.js';
+import {
+  capitalize,
+  dayLabel,
+  fmt,
+  fmtMeasured,
+  HEMATOTOX_LABELS,
+  irradiationNote,
+  plural,
+  valueWithUnit,
+} from './format.js';
 
 export interface RecommendationInput {
   asOfDay: number;
@@ -311,7 +320,9 @@ function gcsfProphylaxis(ctx: RuleContext): Recommendation | undefined {
     stale: false,
     notes: [
       h.caveat,
-      ...(h.missing.length > 0 ? [`Not measured before lymphodepletion: ${h.missing.join(', ')}.`] : []),
+      ...(h.missing.length > 0
+        ? [`Not measured at baseline: ${h.missing.map((m) => HEMATOTOX_LABELS[m]).join(', ')}.`]
+        : []),
     ],
   };
 }

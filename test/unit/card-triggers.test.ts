@@ -60,3 +60,21 @@ describe('early grades as the counts allow them', () => {
     expect(summary?.detail).toContain('**EHA/EBMT ICAHT:** early grade ≥ 2; late grade');
   });
 });
+
+describe('the CAR-HEMATOTOX texts say which baseline they used, once', () => {
+  test('high score without a recorded lymphodepletion: the prophylaxis card gives the B-ALL caveat once, and "at baseline"', () => {
+    // Platelets 60 on day −1 (< 75: 2 points, Rejeski 2021): high risk on day +1 with the other components missing.
+    const a = assessOn(1, [infusion(0), plt(-1, 60)]);
+    const card = cards(a).find((c) => c.summary.includes('prophylactic G-CSF'));
+    const caveat = a.hematotox.caveat;
+    expect(card?.detail?.split(caveat).length).toBe(2);
+    expect(card?.detail).toContain('Not measured at baseline: ANC, Hemoglobin, CRP, Ferritin.');
+    expect(card?.detail).toContain('| Before day 0 | Value | Date | Points |');
+  });
+
+  test('the summary says "before day 0" when no lymphodepletion is recorded', () => {
+    const a = assessOn(1, [infusion(0), plt(-1, 200)]);
+    const summary = cards(a).find((c) => c.summary.startsWith('CAR-T day'));
+    expect(summary?.detail).toContain('before day 0 (no lymphodepletion recorded).');
+  });
+});
