@@ -20,7 +20,7 @@ import {
 } from '../fhir/gateway.js';
 import { RequestLimiter } from '../fhir/limiter.js';
 import { BusyError, type Budget } from '../shared/budget.js';
-import { screenResources } from '../fhir/resource-schemas.js';
+import { describeResource, isReadType, type Screened, screenResources } from '../fhir/resource-schemas.js';
 import { readSearchPage, searchBundleError } from '../fhir/search-bundle.js';
 import { readFhirAuthorization } from './fhir-authorization.js';
 import { badRequestFromZod, preconditionFailed } from './outcomes.js';
@@ -293,7 +293,10 @@ async function resolveKey(
   fhir: CallFhirAccess,
   options: LoadPrefetchOptions,
 ): Promise<PrefetchedKey> {
-  if ('provided' in plan && !plan.nextPages) return { ...screenResources(plan.provided), source: 'prefetch' };
+  const template = service.prefetch[plan.key] ?? service.reads?.[plan.key] ?? '';
+  const screen = (resources: readonly unknown[]): Screened =>
+    withForeignTypes(plan.key, template, screenResources(resources));
+  if ('provided' in plan && !plan.nextPages) return { ...screen(plan.provided), source: 'prefetch' };
   const access = fhir.gateway();
   if ('problem' in access) {
     const why =
@@ -308,11 +311,36 @@ async function resolveKey(
   if ('provided' in plan) {
     // The spec forbids next links in prefetch; if a client sends one, read the remaining pages.
     const bundle = request.prefetch?.[plan.key] as Parameters<FhirGateway['collectPages']>[0];
-    return { ...screenResources(await gateway.collectPages(bundle)), source: 'prefetch' };
+    return { ...screen(await gateway.collectPages(bundle)), source: 'prefetch' };
   }
   const templates = service.fetchAs?.[plan.key] ?? [service.prefetch[plan.key] ?? service.reads?.[plan.key] ?? ''];
   const urls = templates.map((template) => ownSearchUrl(service, plan.key, template, request, options));
-  return { ...screenResources(await gateway.fetchUnion(urls)), source: 'fetched' };
+  return { ...screen(await gateway.fetchUnion(urls)), source: 'fetched' };
+}
+
+/**
+ * A search's resources of a type the service does not read and the search does not return (a
+ * typo such as "Observatio", G-CSF doses sent as MedicationStatement in the MedicationAdministration
+ * search) are left out with a word, not in silence: the patient's cards say what was not read.
+ * Types the engine reads are kept whatever key they came in (it reads them all alike).
+ */
+function withForeignTypes(key: string, template: string, screened: Screened): Screened {
+  if (!isSearch(template)) return screened;
+  const searched = template.split('?')[0];
+  const foreign = screened.resources.filter((r) => r.resourceType !== searched && !isReadType(r.resourceType));
+  if (foreign.length === 0) return screened;
+  return {
+    resources: screened.resources.filter((r) => !foreign.includes(r)),
+    issues: [
+      ...screened.issues,
+      ...foreign.map((r): AssessmentIssue => ({
+        severity: 'warning',
+        code: 'resource-invalid',
+        message: `${aResource(r.resourceType)} among the ${searched} results (${key}): a record type this service does not read; left out`,
+        resource: describeResource(r),
+      })),
+    ],
+  };
 }
 
 /**

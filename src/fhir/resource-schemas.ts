@@ -160,7 +160,7 @@ export interface Screened<R = FhirResource> {
   issues: AssessmentIssue[];
 }
 
-function isReadType(type: unknown): type is ReadType {
+export function isReadType(type: unknown): type is ReadType {
   return typeof type === 'string' && Object.hasOwn(RESOURCE_SCHEMAS, type);
 }
 

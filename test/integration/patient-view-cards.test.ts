@@ -288,6 +288,29 @@ test('a prefetched entry marked search.mode "outcome" that holds an Observation 
   expect(JSON.stringify(res.body)).toContain('ANC 0.32');
 });
 
+test("a resource of a type the service does not read, among a search's results, is named on the cards, not dropped in silence", async () => {
+  // cart-day9 is on filgrastim since day +3 with ANC 0.32: its G-CSF doses, sent as MedicationStatement in the
+  // MedicationAdministration search (and the latest ANC typed "Observatio"), were left out without a word, and a
+  // critical "no G-CSF recorded" card followed (hostile-input review, 2026-11-24).
+  const patientId = 'cart-day9';
+  const prefetch = await fullPrefetch(service, fhir.baseUrl, { patientId, userId: 'Practitioner/demo-hematologist' });
+  const given = prefetch['medicationAdministrations'] as unknown as { entry: { resource: Record<string, unknown> }[] };
+  const gcsf = given.entry.filter((e) => JSON.stringify(e.resource).toLowerCase().includes('filgrastim'));
+  expect(gcsf.length).toBeGreaterThan(0);
+  for (const e of gcsf) e.resource['resourceType'] = 'MedicationStatement';
+  const res = await request(t.app)
+    .post(PATH)
+    .send(hookRequest('patient-view', patientId, { prefetch }))
+    .expect(200);
+  const cards = (res.body as { cards: Card[] }).cards;
+  const first = gcsf[0]?.resource['id'] as string;
+  for (const card of cards.filter((c) => cardKind(c) !== 'hematotoxicity-summary'))
+    expect(card.detail).toContain(`MedicationStatement/${first}`);
+  expect(JSON.stringify(cards)).toContain(
+    'a MedicationStatement among the MedicationAdministration results (medicationAdministrations): a record type this service does not read; left out',
+  );
+});
+
 test('read from fhirServer, Observation entries marked search.mode "outcome" are read, not dropped', async () => {
   const patientId = 'cart-day9';
   const marking = await serveFhir(fhir.fhir, {
