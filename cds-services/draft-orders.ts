@@ -17,6 +17,7 @@ import { medicationKey, namesADrug, patientIdOf } from '../src/clinical/record.j
 import { normalUri } from '../src/fhir/bundle.js';
 import { describeResource, MAX_ECHOED_DEPTH, nestedDeeperThan, screenResource } from '../src/fhir/resource-schemas.js';
 import { BusyError } from '../src/shared/budget.js';
+import { badRequest } from '../src/cds-hooks/outcomes.js';
 
 /**
  * Draft orders one call reads. A signature holds a handful; thousands (a hostile or broken client)
@@ -57,12 +58,17 @@ export function readDraftOrders(
    * draft often has no id yet; a urn:uuid compared in lower case, as UUIDs are).
    */
   const namesOf = new Map<unknown, string[]>();
+  /** Every name an entry goes by, and whether one goes by none (a selection may then be it). */
+  const named = new Set<string>();
+  let nameless = false;
   for (const entry of bundle.entry ?? []) {
     const resource = (entry as { resource?: unknown } | null)?.resource;
     if (resource === undefined) continue;
     const names = [describeResource(resource)].filter((name) => name.includes('/'));
     const fullUrl = (entry as { fullUrl?: unknown }).fullUrl;
     if (typeof fullUrl === 'string') names.push(normalUri(fullUrl));
+    for (const name of names) named.add(name);
+    if (names.length === 0) nameless = true;
     const unchecked = (issue: AssessmentIssue): void => {
       issues.push(issue);
       namesOf.set(issue, names);
@@ -103,6 +109,13 @@ export function readDraftOrders(
   // An order with neither a usable id nor a fullUrl cannot be told apart from the selected ones: it is
   // checked, or said not to be.
   const chosen = selections && new Set(selections.map(normalUri));
+  // A selection that names nothing in draftOrders is a malformed call, not one with nothing to say.
+  const unknown = nameless ? -1 : (selections ?? []).findIndex((s) => !named.has(normalUri(s)));
+  if (unknown >= 0)
+    throw badRequest(
+      `context.selections[${unknown}] names no resource in context.draftOrders`,
+      `context.selections[${unknown}]`,
+    );
   const isSelected = (item: unknown): boolean => {
     const names = namesOf.get(item) ?? [];
     return !chosen || names.length === 0 || names.some((name) => chosen.has(name));

@@ -281,6 +281,20 @@ describe('a Medication read answered with another Medication', () => {
 });
 
 describe('order-select: only the selected orders, and those that cannot be told apart', () => {
+  test('a selection that names no draft order is a 400 naming it, not an answer with nothing to say', async () => {
+    const body = hookRequest('order-select', 'cart-day9', { fhirServer: fhir.baseUrl });
+    const context = body['context'] as Record<string, unknown>;
+    context['draftOrders'] = bundleOf(redCells('rbc-1'));
+    context['selections'] = ['ServiceRequest/rbc-1', 'ServiceRequest/zzz'];
+    const res = await request(t.app).post(`/cds-services/${ORDER_SELECT_ID}`).send(body).expect(400);
+    expect(JSON.stringify(res.body)).toContain('context.selections[1] names no resource in context.draftOrders');
+  });
+
+  test('a selection may name an order whose id cannot be read: not refused', async () => {
+    const cards = await call('order-select', 'cart-day9', bundleOf(redCells('bad id')), ['ServiceRequest/zzz']);
+    expect(kinds(cards)).toEqual(['unread-draft-orders:warning']);
+  });
+
   test('an unreadable order that was not selected is not listed; one whose id cannot be read is', async () => {
     const orders = bundleOf(
       redCells('rbc-selected'),

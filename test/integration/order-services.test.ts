@@ -458,11 +458,11 @@ describe('order-select', () => {
       ['urn:uuid:5f0c2b7e-3c1a-4d2e-9b8f-0a1b2c3d4e5f'],
       ['crs-treatment-cytopenia-risk:info'],
     ],
-    ['not selected', 'urn:uuid:5f0c2b7e-3c1a-4d2e-9b8f-0a1b2c3d4e5f', ['ServiceRequest/other'], []],
+    ['not selected', 'urn:uuid:5f0c2b7e-3c1a-4d2e-9b8f-0a1b2c3d4e5f', ['NutritionOrder/other'], []],
     [
       'with no fullUrl either (cannot be told apart: checked)',
       undefined,
-      ['ServiceRequest/other'],
+      ['NutritionOrder/other'],
       ['crs-treatment-cytopenia-risk:info'],
     ],
     // A UUID's hex digits are case-insensitive (RFC 9562), as everywhere else a urn:uuid is compared.
@@ -480,7 +480,11 @@ describe('order-select', () => {
       draftOrders: {
         resourceType: 'Bundle',
         type: 'collection',
-        entry: [{ ...(fullUrl ? { fullUrl } : {}), resource: order }],
+        // The order selected instead (a selection must name a resource of draftOrders: CDS Hooks order-select).
+        entry: [
+          { ...(fullUrl ? { fullUrl } : {}), resource: order },
+          { resource: { resourceType: 'NutritionOrder', id: 'other', status: 'draft', intent: 'order' } },
+        ],
       },
     });
     const res = await request(t.app).post(`/cds-services/${ORDER_SELECT_ID}`).send(body).expect(200);
