@@ -296,7 +296,11 @@ async function resolveKey(
   const template = service.prefetch[plan.key] ?? service.reads?.[plan.key] ?? '';
   const screen = (resources: readonly unknown[]): Screened =>
     withForeignTypes(plan.key, template, screenResources(resources));
-  if ('provided' in plan && !plan.nextPages) return { ...screen(plan.provided), source: 'prefetch' };
+  if ('provided' in plan && !plan.nextPages) {
+    const screened = screen(plan.provided);
+    const short = shortOfTotal(plan.key, request.prefetch?.[plan.key], plan.provided.length);
+    return { ...screened, issues: short ? [...screened.issues, short] : screened.issues, source: 'prefetch' };
+  }
   const access = fhir.gateway();
   if ('problem' in access) {
     const why =
@@ -316,6 +320,20 @@ async function resolveKey(
   const templates = service.fetchAs?.[plan.key] ?? [service.prefetch[plan.key] ?? service.reads?.[plan.key] ?? ''];
   const urls = templates.map((template) => ownSearchUrl(service, plan.key, template, request, options));
   return { ...screen(await gateway.fetchUnion(urls)), source: 'fetched' };
+}
+
+/**
+ * A prefetch Bundle whose `total` counts more results than it holds, with no next link to the rest:
+ * a truncated search the client sent as if complete. Assessed on what it holds, and said.
+ */
+function shortOfTotal(key: string, value: unknown, held: number): AssessmentIssue | undefined {
+  const total = (value as { resourceType?: unknown; total?: unknown } | null)?.total;
+  if (typeof total !== 'number' || !Number.isSafeInteger(total) || total <= held) return undefined;
+  return {
+    severity: 'warning',
+    code: 'data-unavailable',
+    message: `the ${key} search sent by the EHR reports ${total.toLocaleString('en')} results but holds ${held.toLocaleString('en')}, with no link to the rest: assessed on those it holds`,
+  };
 }
 
 /**

@@ -311,6 +311,22 @@ test("a resource of a type the service does not read, among a search's results, 
   );
 });
 
+test('a prefetch Bundle whose total counts more than it holds, with no next link, is assessed and said to be short', async () => {
+  const patientId = 'cart-day9';
+  const prefetch = await fullPrefetch(service, fhir.baseUrl, { patientId, userId: 'Practitioner/demo-hematologist' });
+  const observations = prefetch['observations'] as unknown as { total?: number; entry: unknown[] };
+  const held = observations.entry.length;
+  observations.total = 100000;
+  const res = await request(t.app)
+    .post(PATH)
+    .send(hookRequest('patient-view', patientId, { prefetch }))
+    .expect(200);
+  expect(JSON.stringify(res.body)).toContain(
+    `observations search sent by the EHR reports 100,000 results but holds ${held.toLocaleString('en')}, with no link to the rest: assessed on those it holds`,
+  );
+  expect(JSON.stringify(res.body)).toContain('ANC 0.32');
+});
+
 test('read from fhirServer, Observation entries marked search.mode "outcome" are read, not dropped', async () => {
   const patientId = 'cart-day9';
   const marking = await serveFhir(fhir.fhir, {
