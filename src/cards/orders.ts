@@ -84,7 +84,9 @@ export function adviseOn(
 const NOT_IRRADIATED = [
   /\b(?:non|un)[-\s]?irradiat/i,
   /\b(?:no|not|without|never|avoid|omit|skip|don'?t|do\s+not|need\s+not)\s+(?:\w+\s+){0,2}irradiat/i,
-  /irradiat\w*\s*(?:(?:is|was|are)\s+)?(?:not\s+(?:required|needed|necessary|indicated|wanted|requested)|[:=]\s*(?:no|n|false|none)\b)/i,
+  // "Irradiation: not required", "Irradiation required: No", "Irradiated - No", "Irradiated? No",
+  // "Irradiation (not required)": the word, at most one of a few words, then separators, then the no.
+  /irradiat\w*(?:\s+(?:is|was|are|required|needed|indicated|requested))?[\s:=?()-]*(?:not\s+(?:required|needed|necessary|indicated|wanted|requested)|(?<=[\s:=?()-])(?:no|n|false|none)\b)/i,
 ];
 
 const saysNotIrradiated = (text: string): boolean => NOT_IRRADIATED.some((re) => re.test(text));

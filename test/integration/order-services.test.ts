@@ -203,6 +203,52 @@ const CASES: { name: string; patient: string; orders: () => unknown; expected: s
     source: 'EHA/EBMT 2023; docs/clinical-logic.md §10',
   },
   {
+    name: "red cells on day +9, note 'Irradiation: not required': a text that says not irradiated is not irradiated",
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders(
+        transfusionOrder('rbc-m0', 'cart-day9', 'red-cells', { note: [{ text: 'Irradiation: not required' }] }),
+      ),
+    expected: ['transfusion-irradiation:warning'],
+    source: 'EHA/EBMT 2023: irradiated products day −7..+90; docs/clinical-logic.md §10',
+  },
+  {
+    name: "red cells on day +9, orderDetail 'Irradiation required: No': a text that says not irradiated is not irradiated",
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders(
+        transfusionOrder('rbc-m1', 'cart-day9', 'red-cells', { orderDetail: [{ text: 'Irradiation required: No' }] }),
+      ),
+    expected: ['transfusion-irradiation:warning'],
+    source: 'EHA/EBMT 2023: irradiated products day −7..+90; docs/clinical-logic.md §10',
+  },
+  {
+    name: "red cells on day +9, orderDetail 'Irradiated - No': a text that says not irradiated is not irradiated",
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders(transfusionOrder('rbc-m2', 'cart-day9', 'red-cells', { orderDetail: [{ text: 'Irradiated - No' }] })),
+    expected: ['transfusion-irradiation:warning'],
+    source: 'EHA/EBMT 2023: irradiated products day −7..+90; docs/clinical-logic.md §10',
+  },
+  {
+    name: "red cells on day +9, orderDetail 'Irradiated? No': a text that says not irradiated is not irradiated",
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders(transfusionOrder('rbc-m3', 'cart-day9', 'red-cells', { orderDetail: [{ text: 'Irradiated? No' }] })),
+    expected: ['transfusion-irradiation:warning'],
+    source: 'EHA/EBMT 2023: irradiated products day −7..+90; docs/clinical-logic.md §10',
+  },
+  {
+    name: "red cells on day +9, note 'Irradiation (not required)': a text that says not irradiated is not irradiated",
+    patient: 'cart-day9',
+    orders: () =>
+      draftOrders(
+        transfusionOrder('rbc-m4', 'cart-day9', 'red-cells', { note: [{ text: 'Irradiation (not required)' }] }),
+      ),
+    expected: ['transfusion-irradiation:warning'],
+    source: 'EHA/EBMT 2023: irradiated products day −7..+90; docs/clinical-logic.md §10',
+  },
+  {
     name: 'red cells ordered as irradiated (coded)',
     patient: 'cart-day9',
     orders: () =>
