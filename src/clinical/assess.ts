@@ -204,7 +204,7 @@ export function assess(resources: readonly FhirResource[], options: AssessOption
   const censoring = censoringOf(ctx, record, options.timeZone ?? 'UTC');
   const icaht = icahtGrades(ctx, censoring);
   const hematotox = hematotoxScore(ctx);
-  const { latest, at: latestAt } = latestValues(ctx);
+  const { latest, at: latestAt, lastDraws } = latestValues(ctx);
   const immunoglobulins = immunoglobulinFindings(ctx, latest, patient.ageYears, patient.ageStraddles);
   const severeCytopenias = [...episodes.neutrophil, ...episodes.platelet, ...episodes.hemoglobin];
   const bCells = bCellFindings(ctx);
@@ -212,6 +212,7 @@ export function assess(resources: readonly FhirResource[], options: AssessOption
   const recommendations = advise(ctx, {
     latest,
     latestAt,
+    lastDraws,
     hematotox,
     pht,
     icaht,
@@ -612,6 +613,8 @@ function irradiationWindow(ctx: AssessContext): Assessment['irradiation'] {
 interface LatestValues {
   latest: Assessment['latest'];
   at: Partial<Record<Analyte, number>>;
+  /** The last draw of the latest lab day, when another draw of that day is the one kept (its worst). */
+  lastDraws: Partial<Record<Analyte, { point: LabPoint; ms: number }>>;
 }
 
 /**
@@ -623,6 +626,7 @@ interface LatestValues {
 function latestValues(ctx: AssessContext): LatestValues {
   const latest: Assessment['latest'] = {};
   const at: LatestValues['at'] = {};
+  const lastDraws: LatestValues['lastDraws'] = {};
   for (const analyte of ANALYTES) {
     const list = ctx.groups.get(analyte);
     const last = list?.at(-1);
@@ -630,9 +634,12 @@ function latestValues(ctx: AssessContext): LatestValues {
     const v = labDayValue(list, last, PEAK.has(analyte) ? 1 : -1);
     latest[analyte] = valuePoint(v, ctx.dayOrNull(v.date));
     // A result dated without a time reads as 00:00 UTC of its date: it has no instant to order by.
-    if (v.ms !== Date.parse(`${v.date}T00:00:00Z`)) at[analyte] = v.ms;
+    if (v.dateOnly !== true) at[analyte] = v.ms;
+    // The day's last draw, when it is not the value kept: a treatment between the two answers only the first.
+    if (last !== v && last.date === v.date && last.dateOnly !== true)
+      lastDraws[analyte] = { point: valuePoint(last, ctx.dayOrNull(last.date)), ms: last.ms };
   }
-  return { latest, at };
+  return { latest, at, lastDraws };
 }
 
 /**
@@ -747,6 +754,7 @@ function advise(
   found: {
     latest: Assessment['latest'];
     latestAt: LatestValues['at'];
+    lastDraws: LatestValues['lastDraws'];
     hematotox: HematotoxResult;
     pht: PhtResult;
     icaht: IcahtResult;
@@ -767,6 +775,7 @@ function advise(
       asOfDay: ctx.timeline.asOfDay,
       latest: found.latest,
       latestAt: found.latestAt,
+      lastDraws: found.lastDraws,
       events: ctx.events,
       hematotox: found.hematotox,
       pht: found.pht.value,

@@ -115,6 +115,8 @@ const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 export class InstantParser {
   ms = 0;
   date = '';
+  /** The text last read was a date without a time (its ms is 00:00 UTC of that date). */
+  dateOnly = false;
   readonly #timeZone: string;
   readonly #slow: (value: string | undefined) => Instant | undefined;
   /** Lab date strings by days since 1970-01-01. */
@@ -132,6 +134,7 @@ export class InstantParser {
     if (value === this.#last && value !== undefined) return true; // ms and date still hold it
     if (typeof value === 'string' && value.length >= 20 && this.#fast(value)) {
       this.#last = value;
+      this.dateOnly = false;
       return true;
     }
     this.#last = undefined;
@@ -139,6 +142,7 @@ export class InstantParser {
     if (!instant) return false;
     this.ms = instant.ms;
     this.date = instant.date;
+    this.dateOnly = (value as string).length === 10;
     this.#last = value;
     return true;
   }

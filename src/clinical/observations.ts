@@ -158,6 +158,7 @@ class ObservedValue implements LabValue {
     readonly id: string | undefined,
     numbers: Float64Array,
     slot: number,
+    readonly dateOnly: boolean,
   ) {
     this.#numbers = numbers;
     this.#slot = slot;
@@ -294,7 +295,7 @@ function readLabs(
     numbers[slot] = converted;
     numbers[slot + 1] = ms;
     numbers[slot + 2] = low ?? NaN;
-    const value = new ObservedValue(analyte, comparator, date, obs.id, numbers, slot);
+    const value = new ObservedValue(analyte, comparator, date, obs.id, numbers, slot, clock.dateOnly);
     slot += 3;
     // Grouped here rather than listed and grouped after: one list fewer to grow for a large record.
     const list = byAnalyte.get(analyte);

@@ -36,6 +36,8 @@ export interface RecommendationInput {
   latest: Partial<Record<Analyte, LabPoint>>;
   /** The instant (epoch ms) of the value each latest point holds; none for a result dated without a time. */
   latestAt: Partial<Record<Analyte, number>>;
+  /** The last draw of the latest lab day when it is not the value kept (the day's worst), with its instant. */
+  lastDraws: Partial<Record<Analyte, { point: LabPoint; ms: number }>>;
   events: readonly ClinicalEvent[];
   hematotox: HematotoxResult;
   pht: boolean | null;
@@ -381,11 +383,18 @@ const PLATELET: TransfusionRule = {
  */
 function transfusionReview(ctx: RuleContext, rule: TransfusionRule): Recommendation | undefined {
   const { isStale } = ctx;
-  const p = ctx.input.latest[rule.analyte];
+  const worst = ctx.input.latest[rule.analyte];
   const { value: trigger, path } = transfusionTrigger(ctx.t, rule.product);
-  if (!p || !below(p, trigger)) return undefined;
+  if (!worst || !below(worst, trigger)) return undefined;
   const products = [...ctx.events(rule.kind), ...ctx.events('transfusion-unspecified')];
-  if (products.some((e) => doneSince(e, ctx.input.latestAt[rule.analyte], p))) return undefined;
+  let p = worst;
+  if (products.some((e) => doneSince(e, ctx.input.latestAt[rule.analyte], worst))) {
+    // Answered; but a later draw of that day still below the trigger, after the product, asks again.
+    const later = ctx.input.lastDraws[rule.analyte];
+    if (!later || !below(later.point, trigger) || products.some((e) => doneSince(e, later.ms, later.point)))
+      return undefined;
+    p = later.point;
+  }
   const severe = below(p, ctx.t.counts[rule.term].severe);
   return {
     kind: rule.kind,

@@ -46,6 +46,8 @@ export interface LabValue {
   comparator?: '<' | '<=' | '>' | '>=' | undefined;
   /** Epoch milliseconds of the effective time (date-only times count as 00:00 UTC). */
   ms: number;
+  /** Dated without a time: `ms` orders it, but says nothing of when in the day it was drawn. */
+  readonly dateOnly?: boolean;
   /** Calendar date in the hospital's time zone. */
   date: string;
   /** Lower limit of normal from Observation.referenceRange.low, in the canonical unit. */

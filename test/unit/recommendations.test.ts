@@ -466,6 +466,28 @@ describe('a treatment answers only the count drawn before it (docs/clinical-logi
       [['red-cell-transfusion', 'critical']],
     ],
     [
+      'PLT 15 at 06:00, platelets at 07:00, PLT 18 at 20:00 the same day → critical (the later count is still below)',
+      [infusion(0), plt(9, 15), plateletTransfusion(9, 7), plt(9, 18, { id: 'later', hour: 20 })],
+      9,
+      [['platelet-transfusion', 'critical']],
+    ],
+    [
+      'PLT 15 at 06:00, platelets at 07:00, PLT 45 at 20:00 the same day → no card (the later count is above)',
+      [infusion(0), plt(9, 15), plateletTransfusion(9, 7), plt(9, 45, { id: 'later', hour: 20 })],
+      9,
+      [],
+    ],
+    [
+      'Asia/Tokyo: platelets at 07:00+09:00, PLT 15 drawn at 09:00+09:00 (00:00 UTC) → critical (a time, not a date only)',
+      [
+        infusion(0),
+        { ...plateletTransfusion(9), performedDateTime: `${dateOf(9)}T07:00:00+09:00` },
+        { ...plt(9, 15), effectiveDateTime: `${dateOf(9)}T09:00:00+09:00` },
+      ],
+      9,
+      [['platelet-transfusion', 'critical']],
+    ],
+    [
       'IgG 350 on day +140, IVIG on day +142 → no card (as of day +150)',
       [infusion(0), igg(140, 350), ivig(142)],
       150,
