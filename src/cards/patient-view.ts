@@ -34,7 +34,7 @@ import {
   TERM_ANALYTE,
   thresholdText,
 } from '../clinical/format.js';
-import { LINEAGE_TERM, nadirOf } from '../clinical/severe-cytopenia.js';
+import { isSevere, LINEAGE_TERM, nadirOf } from '../clinical/severe-cytopenia.js';
 import {
   baseCard,
   countsUnread,
@@ -376,7 +376,10 @@ const SUMMARIES: Record<Recommendation['kind'], (r: Recommendation, a: Assessmen
   'cytopenia-workup': (r, a, t) => {
     const landmark =
       r.threshold.unit === 'day'
-        ? a.severeCytopenias.map((e) => ({ e, v: landmarkValue(a, e, r.threshold.value) })).find((x) => x.v !== null)
+        ? a.severeCytopenias
+            .map((e) => ({ e, v: landmarkValue(a, e, r.threshold.value) }))
+            // The lineage whose value around the landmark is severe: the one that makes PHT (severe-cytopenia.ts).
+            .find((x) => x.v !== null && isSevere(x.v, x.e.threshold))
         : undefined;
     if (landmark?.v) {
       const label = ANALYTE_LABELS[TERM_ANALYTE[LINEAGE_TERM[landmark.e.lineage]]] ?? '';

@@ -20,6 +20,25 @@ describe('the work-up card says what triggered it (EHA/EBMT 2023: PHT, early ICA
     );
   });
 
+  test('PHT through platelets while the ANC near day +28 is not severe: the summary cites the platelets', () => {
+    // ANC 0.3 on day 5, 0.6 on 27, 0.7 on 28, 0.4 on 33 and 40 (neutrophil PHT not known); PLT 10 from day 20 (ST on
+    // day 28: PHT, Wang 2021). The summary named "ANC 0.7 ×10⁹/L on day +28" as the PHT value.
+    const a = assessOn(40, [
+      infusion(0),
+      anc(5, 0.3),
+      anc(27, 0.6),
+      anc(28, 0.7),
+      anc(33, 0.4),
+      anc(40, 0.4),
+      ...series(plt, 20, Array<number>(21).fill(10)),
+    ]);
+    expect(a.prolongedHematologicToxicity).toBe(true);
+    const workup = cards(a).find((c) => c.summary.endsWith('work up the cytopenia'));
+    expect(workup?.summary).toBe(
+      'Severe cytopenia on day +28 (PHT): Platelets 10 ×10⁹/L on day +28; work up the cytopenia',
+    );
+  });
+
   test('early ICAHT grade 3 (14 days ≤ 0.5): the summary names early ICAHT', () => {
     const a = assessOn(20, [infusion(0), ...series(anc, 0, [2, ...Array<number>(14).fill(0.3), 1.5, 1.6, 1.7])]);
     const workup = cards(a).find((c) => c.summary.endsWith('work up the cytopenia'));
