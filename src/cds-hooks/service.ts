@@ -20,7 +20,7 @@ import {
 } from '../fhir/gateway.js';
 import { RequestLimiter } from '../fhir/limiter.js';
 import { BusyError, type Budget } from '../shared/budget.js';
-import { describeResource, isReadType, type Screened, screenResources } from '../fhir/resource-schemas.js';
+import { describeResource, RECORD_TYPES, type Screened, screenResources } from '../fhir/resource-schemas.js';
 import { readSearchPage, searchBundleError } from '../fhir/search-bundle.js';
 import { readFhirAuthorization } from './fhir-authorization.js';
 import { badRequestFromZod, preconditionFailed } from './outcomes.js';
@@ -294,11 +294,10 @@ async function resolveKey(
   options: LoadPrefetchOptions,
 ): Promise<PrefetchedKey> {
   const template = service.prefetch[plan.key] ?? service.reads?.[plan.key] ?? '';
-  const screen = (resources: readonly unknown[]): Screened =>
-    withForeignTypes(plan.key, template, screenResources(resources));
+  const screen = (resources: readonly unknown[]): Screened => withForeignTypes(template, screenResources(resources));
   if ('provided' in plan && !plan.nextPages) {
     const screened = screen(plan.provided);
-    const short = shortOfTotal(plan.key, request.prefetch?.[plan.key], plan.provided.length);
+    const short = shortOfTotal(template, request.prefetch?.[plan.key], plan.provided.length);
     return { ...screened, issues: short ? [...screened.issues, short] : screened.issues, source: 'prefetch' };
   }
   const access = fhir.gateway();
@@ -326,13 +325,13 @@ async function resolveKey(
  * A prefetch Bundle whose `total` counts more results than it holds, with no next link to the rest:
  * a truncated search the client sent as if complete. Assessed on what it holds, and said.
  */
-function shortOfTotal(key: string, value: unknown, held: number): AssessmentIssue | undefined {
+function shortOfTotal(template: string, value: unknown, held: number): AssessmentIssue | undefined {
   const total = (value as { resourceType?: unknown; total?: unknown } | null)?.total;
   if (typeof total !== 'number' || !Number.isSafeInteger(total) || total <= held) return undefined;
   return {
     severity: 'warning',
     code: 'data-unavailable',
-    message: `the ${key} search sent by the EHR reports ${total.toLocaleString('en')} results but holds ${held.toLocaleString('en')}, with no link to the rest: assessed on those it holds`,
+    message: `the EHR's ${template.split('?')[0]} search reports ${total.toLocaleString('en')} results but holds ${held.toLocaleString('en')}, with no link to the rest: assessed on those it holds`,
   };
 }
 
@@ -340,12 +339,13 @@ function shortOfTotal(key: string, value: unknown, held: number): AssessmentIssu
  * A search's resources of a type the service does not read and the search does not return (a
  * typo such as "Observatio", G-CSF doses sent as MedicationStatement in the MedicationAdministration
  * search) are left out with a word, not in silence: the patient's cards say what was not read.
- * Types the engine reads are kept whatever key they came in (it reads them all alike).
+ * Types the engine reads are kept whatever key they came in (it reads them all alike); MedicationRequest
+ * and ServiceRequest, read only as draft orders, are not among them.
  */
-function withForeignTypes(key: string, template: string, screened: Screened): Screened {
+function withForeignTypes(template: string, screened: Screened): Screened {
   if (!isSearch(template)) return screened;
   const searched = template.split('?')[0];
-  const foreign = screened.resources.filter((r) => r.resourceType !== searched && !isReadType(r.resourceType));
+  const foreign = screened.resources.filter((r) => r.resourceType !== searched && !RECORD_TYPES.has(r.resourceType));
   if (foreign.length === 0) return screened;
   return {
     resources: screened.resources.filter((r) => !foreign.includes(r)),
@@ -354,7 +354,7 @@ function withForeignTypes(key: string, template: string, screened: Screened): Sc
       ...foreign.map((r): AssessmentIssue => ({
         severity: 'warning',
         code: 'resource-invalid',
-        message: `${aResource(r.resourceType)} among the ${searched} results (${key}): a record type this service does not read; left out`,
+        message: `${aResource(r.resourceType)} among the ${searched} results: a record type this service does not read; left out`,
         resource: describeResource(r),
       })),
     ],

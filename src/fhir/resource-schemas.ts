@@ -154,13 +154,23 @@ export const RESOURCE_SCHEMAS = {
 } as const;
 export type ReadType = keyof typeof RESOURCE_SCHEMAS;
 
+/** The types of a patient's record the engine reads (MedicationRequest and ServiceRequest only as draft orders). */
+export const RECORD_TYPES: ReadonlySet<string> = new Set<ReadType>([
+  'Patient',
+  'Observation',
+  'MedicationAdministration',
+  'Procedure',
+  'Condition',
+  'Medication',
+]);
+
 export interface Screened<R = FhirResource> {
   resources: R[];
   /** One per resource left out: type, id, the element and why. */
   issues: AssessmentIssue[];
 }
 
-export function isReadType(type: unknown): type is ReadType {
+function isReadType(type: unknown): type is ReadType {
   return typeof type === 'string' && Object.hasOwn(RESOURCE_SCHEMAS, type);
 }
 

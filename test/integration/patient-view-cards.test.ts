@@ -297,7 +297,8 @@ test("a resource of a type the service does not read, among a search's results, 
   const given = prefetch['medicationAdministrations'] as unknown as { entry: { resource: Record<string, unknown> }[] };
   const gcsf = given.entry.filter((e) => JSON.stringify(e.resource).toLowerCase().includes('filgrastim'));
   expect(gcsf.length).toBeGreaterThan(0);
-  for (const e of gcsf) e.resource['resourceType'] = 'MedicationStatement';
+  for (const [i, e] of gcsf.entries())
+    e.resource['resourceType'] = i === 0 ? 'MedicationStatement' : 'MedicationRequest';
   const res = await request(t.app)
     .post(PATH)
     .send(hookRequest('patient-view', patientId, { prefetch }))
@@ -307,7 +308,11 @@ test("a resource of a type the service does not read, among a search's results, 
   for (const card of cards.filter((c) => cardKind(c) !== 'hematotoxicity-summary'))
     expect(card.detail).toContain(`MedicationStatement/${first}`);
   expect(JSON.stringify(cards)).toContain(
-    'a MedicationStatement among the MedicationAdministration results (medicationAdministrations): a record type this service does not read; left out',
+    'a MedicationStatement among the MedicationAdministration results: a record type this service does not read; left out',
+  );
+  // A MedicationRequest is read only as a draft order: in the record, it is not a dose given either.
+  expect(JSON.stringify(cards)).toContain(
+    'a MedicationRequest among the MedicationAdministration results: a record type this service does not read; left out',
   );
 });
 
@@ -322,7 +327,7 @@ test('a prefetch Bundle whose total counts more than it holds, with no next link
     .send(hookRequest('patient-view', patientId, { prefetch }))
     .expect(200);
   expect(JSON.stringify(res.body)).toContain(
-    `observations search sent by the EHR reports 100,000 results but holds ${held.toLocaleString('en')}, with no link to the rest: assessed on those it holds`,
+    `EHR's Observation search reports 100,000 results but holds ${held.toLocaleString('en')}, with no link to the rest: assessed on those it holds`,
   );
   expect(JSON.stringify(res.body)).toContain('ANC 0.32');
 });
