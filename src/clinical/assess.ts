@@ -12,7 +12,7 @@ import type { FhirResource } from 'fhir/r4.js';
 import { compareMeasured, valuePoint } from './bounds.js';
 import { crsEvidence, PEAK_MARKERS } from './crs.js';
 import { defaultLln, gradeSeries } from './ctcae.js';
-import { addDays, ageOn, isDate, readInstant } from './dates.js';
+import { addDays, ageOn, daysBetween, isDate, readInstant } from './dates.js';
 import { ANALYTE_LABELS, CENSORING_TEXT } from './format.js';
 import { carHematotox } from './hematotox.js';
 import { assessIcaht } from './icaht.js';
@@ -205,7 +205,7 @@ export function assess(resources: readonly FhirResource[], options: AssessOption
   const icaht = icahtGrades(ctx, censoring);
   const hematotox = hematotoxScore(ctx);
   const { latest, at: latestAt, lastDraws } = latestValues(ctx);
-  const immunoglobulins = immunoglobulinFindings(ctx, latest, patient.ageYears, patient.ageStraddles);
+  const immunoglobulins = immunoglobulinFindings(ctx, latest, latestAt.igg, patient.ageYears, patient.ageStraddles);
   const severeCytopenias = [...episodes.neutrophil, ...episodes.platelet, ...episodes.hemoglobin];
   const bCells = bCellFindings(ctx);
   const irradiation = irradiationWindow(ctx);
@@ -664,6 +664,7 @@ const LAB_DATE_SPAN_MS = 50 * 3_600_000;
 function immunoglobulinFindings(
   ctx: AssessContext,
   latest: Assessment['latest'],
+  iggAt: number | undefined,
   ageYears: number | null,
   ageStraddles: boolean,
 ): Assessment['immunoglobulins'] {
@@ -686,9 +687,14 @@ function immunoglobulinFindings(
     IgA: immunoglobulin(base('iga', igLookback), igLatest('iga'), dayOrNull, null, declinePct),
     IgM: immunoglobulin(base('igm', igLookback), igLatest('igm'), dayOrNull, null, declinePct),
   };
-  const lastIvig = ctx.events.filter((e) => e.kind === 'ivig').at(-1);
+  // The last IVIG given before the IgG was drawn (instants when both have a time, else dates), within
+  // immunoglobulins.ivigRecentDays of it: such an IgG reflects the infusion.
   const iggLatest = immunoglobulins.IgG.latest;
-  if (lastIvig && iggLatest && iggLatest.date >= lastIvig.date) {
+  const before = (e: { ms: number; date: string; time: string }): boolean =>
+    iggAt !== undefined && e.time.length > 10 ? e.ms <= iggAt : iggLatest !== null && e.date <= iggLatest.date;
+  const lastIvig = ctx.events.filter((e) => e.kind === 'ivig' && before(e)).at(-1);
+  const since = lastIvig && iggLatest ? daysBetween(lastIvig.date, iggLatest.date) : Infinity;
+  if (lastIvig && iggLatest && since <= t.immunoglobulins.ivigRecentDays) {
     ctx.issues.push({
       severity: 'information',
       code: 'ivig-recent',

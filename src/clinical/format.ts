@@ -171,7 +171,7 @@ export function phtText(
   if (a.prolongedHematologicToxicity !== null) return a.prolongedHematologicToxicity ? 'yes' : 'no';
   return (a.dayPostInfusion ?? 0) < t.pht.day
     ? `not yet assessable (before day ${t.pht.day})`
-    : `cannot be judged (no values within ${t.pht.windowDays} days of day ${t.pht.day})`;
+    : `not known from the values around day ${t.pht.day}`;
 }
 
 /** B-cell aplasia, its onset, or the return of B cells (and what that means after tisagenlecleucel). */

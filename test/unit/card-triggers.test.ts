@@ -97,3 +97,13 @@ describe('the CAR-HEMATOTOX texts say which baseline they used, once', () => {
     expect(summary?.detail).toContain('before day 0 (no lymphodepletion recorded).');
   });
 });
+
+describe('PHT that cannot be judged says where to look, not a reason that may be false', () => {
+  test('ANC 0.8 on day 26, ≤ 0.5 on days 29–33: values are near day 28, yet PHT is not known', () => {
+    const a = assessOn(33, [infusion(0), anc(26, 0.8), ...series(anc, 29, [0.3, 0.3, 0.3, 0.3, 0.3])]);
+    expect(a.prolongedHematologicToxicity).toBeNull();
+    const summary = cards(a).find((c) => c.summary.startsWith('CAR-T day'));
+    expect(summary?.summary).toContain('PHT not known from the values around day 28');
+    expect(summary?.detail).toContain('Neutrophil severe from day 29, with no value from day 28 until then');
+  });
+});

@@ -139,6 +139,17 @@ describe('immunoglobulins (immune-reconstitution thesis; Hill et al.)', () => {
     const a = assessOn(100, [infusion(0), ivig(80), igg(90, 700)]);
     expect(a.issues.some((i) => i.code === 'ivig-recent')).toBe(true);
   });
+
+  // "An IgG measured within 28 days after IVIG is flagged" [immunoglobulins.ivigRecentDays] (docs §8). IgG at 06:00, IVIG 10:00.
+  test.each<[string, Parameters<typeof assessOn>[1], boolean]>([
+    ['IVIG on day +72, IgG on day +100: 28 days after → flagged', [ivig(72), igg(100, 700)], true],
+    ['IVIG on day +71, IgG on day +100: 29 days after → not flagged', [ivig(71), igg(100, 700)], false],
+    ['IVIG on day +10, IgG on day +100: 90 days after → not flagged', [ivig(10), igg(100, 700)], false],
+    ['IgG at 06:00, IVIG at 10:00 the same day: drawn before it → not flagged', [igg(100, 700), ivig(100)], false],
+  ])('%s', (_rule, resources, flagged) => {
+    const a = assessOn(110, [infusion(0), ...resources]);
+    expect(a.issues.some((i) => i.code === 'ivig-recent')).toBe(flagged);
+  });
 });
 
 describe('B-cell aplasia: CD19 < 1% and/or < 100 cells/µL (immune-reconstitution thesis; docs/clinical-logic.md §8)', () => {
