@@ -255,6 +255,11 @@ describe('an administration under a hospital’s own drug code is recognised by 
     ['UDENYCA 6 mg/0.6 mL', [['g-csf', 4]]],
     ['Actemra 400 mg IV', [['tocilizumab', 4]]],
     ['Tyenne 162 mg SC', [['tocilizumab', 4]]],
+    // EU names (EMA): the service follows EHA/EBMT; and the US Fylnetra (pegfilgrastim-pbbk, FDA 2022).
+    ['Zarzio 30 MU/0.5 ml', [['g-csf', 4]]],
+    ['Pelgraz 6 mg', [['g-csf', 4]]],
+    ['Fylnetra 6 mg/0.6 mL', [['g-csf', 4]]],
+    ['RoActemra 20 mg/ml infusion', [['tocilizumab', 4]]],
     ['Kymriah (tisagenlecleucel) suspension', []], // the CAR-T products have no names in their ValueSet: code only
     ['dexamethasone 0.1 % ophthalmic drops', []], // not systemic: no CRS treatment
     ['ondansetron 8 mg IV', []],
