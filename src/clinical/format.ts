@@ -155,7 +155,7 @@ export function phenotypeText(p: NeutrophilPhenotype | null, t: Thresholds): str
     case 'early-second-dip':
       return `second dip to ANC ≤ ${n} by day +${t.icaht.biphasicAfterDay}: fits none of the published phenotypes`;
     case 'no-severe-neutropenia':
-      return `no severe neutropenia (ANC never ≤ ${n})`;
+      return `no severe neutropenia measured (no ANC ≤ ${n} since day 0)`;
     case 'unknown-gaps':
       return `not known: days without an ANC leave it open (they are not taken as a recovery)`;
     case 'not-measured':

@@ -301,6 +301,8 @@ describe('days without an ANC are never a recovery: the phenotype they leave ope
       'not known: days without an ANC leave it open (they are not taken as a recovery)',
     );
     expect(phenotypeText('not-measured', T)).toBe('not known: no ANC measured since day 0');
+    // Said of the counts measured, not of days without one (one count of 2.0 on day 1 and none since is this too).
+    expect(phenotypeText('no-severe-neutropenia', T)).toBe('no severe neutropenia measured (no ANC ≤ 0.5 since day 0)');
   });
 });
 
