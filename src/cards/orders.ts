@@ -89,7 +89,7 @@ const NOT_IRRADIATED = [
   /irradiat\w*(?:\s+(?:is|was|are|required|needed|indicated|requested))?[\s:=?()-]*(?:not\s+(?:required|needed|necessary|indicated|wanted|requested)|(?<=[\s:=?()-])(?:no|n|false|none)\b)/i,
 ];
 
-const saysNotIrradiated = (text: string): boolean => NOT_IRRADIATED.some((re) => re.test(text));
+export const saysNotIrradiated = (text: string): boolean => NOT_IRRADIATED.some((re) => re.test(text));
 
 /** A concept's text and its codings' displays. */
 const conceptTexts = (c: CodeableConcept | undefined): unknown[] => [
