@@ -139,14 +139,16 @@ function withLabNotes(r: Recommendation, issues: readonly AssessmentIssue[]): Re
 
 /**
  * The records a recommendation's "not yet given" rests on, by kind: a G-CSF dose is a
- * MedicationAdministration, a transfusion a Procedure. Those left out as unreadable may hold one.
+ * MedicationAdministration, a transfusion a Procedure. Those left out as unreadable may hold one, and
+ * so may a MedicationStatement or MedicationRequest sent among the administrations (service.ts).
  */
-const TREATMENT_RECORDS: Partial<Record<Recommendation['kind'], [type: string, what: string]>> = {
-  'g-csf': ['MedicationAdministration', 'a G-CSF dose'],
-  'g-csf-prophylaxis': ['MedicationAdministration', 'a G-CSF dose'],
-  'red-cell-transfusion': ['Procedure', 'a red cell transfusion'],
-  'platelet-transfusion': ['Procedure', 'a platelet transfusion'],
-  'ivig-review': ['MedicationAdministration', 'an IVIG dose'],
+const GIVEN_DRUG = ['MedicationAdministration', 'MedicationStatement', 'MedicationRequest'];
+const TREATMENT_RECORDS: Partial<Record<Recommendation['kind'], [types: string[], what: string]>> = {
+  'g-csf': [GIVEN_DRUG, 'a G-CSF dose'],
+  'g-csf-prophylaxis': [GIVEN_DRUG, 'a G-CSF dose'],
+  'red-cell-transfusion': [['Procedure'], 'a red cell transfusion'],
+  'platelet-transfusion': [['Procedure'], 'a platelet transfusion'],
+  'ivig-review': [GIVEN_DRUG, 'an IVIG dose'],
 };
 
 /**
@@ -157,12 +159,18 @@ const TREATMENT_RECORDS: Partial<Record<Recommendation['kind'], [type: string, w
 function withUnreadTreatmentNote(r: Recommendation, issues: readonly AssessmentIssue[]): Recommendation {
   const records = TREATMENT_RECORDS[r.kind];
   if (!records) return r;
-  const [type, what] = records;
-  const unread = issues.filter(
-    (i) => (i.code === 'resource-invalid' || i.code === 'medication-unknown') && i.resource?.startsWith(type),
-  ).length;
-  if (unread === 0) return r;
-  const note = `${plural(unread, `${type} record`)} could not be read: ${what} among them would not be counted here. Check the chart before ordering.`;
+  const [types, what] = records;
+  const counts = types
+    .map((type) => ({
+      type,
+      n: issues.filter(
+        (i) => (i.code === 'resource-invalid' || i.code === 'medication-unknown') && i.resource?.startsWith(type),
+      ).length,
+    }))
+    .filter((c) => c.n > 0);
+  if (counts.length === 0) return r;
+  const unread = counts.map((c) => plural(c.n, `${c.type} record`)).join(' and ');
+  const note = `${unread} could not be read: ${what} among them would not be counted here. Check the chart before ordering.`;
   return { ...r, notes: [...r.notes, note] };
 }
 

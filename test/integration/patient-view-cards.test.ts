@@ -310,6 +310,11 @@ test("a resource of a type the service does not read, among a search's results, 
   expect(JSON.stringify(cards)).toContain(
     'a MedicationStatement among the MedicationAdministration results: a record type this service does not read; left out',
   );
+  // The G-CSF card says a dose may be among them (withUnreadTreatmentNote), by type.
+  const gcsfCard = cards.find((c) => cardKind(c) === 'g-csf');
+  expect(gcsfCard?.detail).toContain(
+    `1 MedicationStatement record and ${gcsf.length - 1} MedicationRequest records could not be read: a G-CSF dose among them would not be counted here.`,
+  );
   // A MedicationRequest is read only as a draft order: in the record, it is not a dose given either.
   expect(JSON.stringify(cards)).toContain(
     'a MedicationRequest among the MedicationAdministration results: a record type this service does not read; left out',
