@@ -260,13 +260,13 @@ function medicationConcept(
       : { concept: undefined, unresolved: NAMED_BY_NOTHING };
   if (!ma.medicationReference) return { concept: undefined, unresolved: NO_DRUG };
   const ref: unknown = ma.medicationReference.reference;
-  if (typeof ref !== 'string' || !ref)
-    return {
-      concept: undefined,
-      unresolved: nonEmpty(ma.medicationReference.display)
-        ? 'its drug is named by text only, with no reference to a Medication'
-        : NO_DRUG,
-    };
+  if (typeof ref !== 'string' || !ref) {
+    const display = ma.medicationReference.display;
+    // Named by text only: matched by name as a draft order is (medicationEvents), else unknown.
+    return nonEmpty(display)
+      ? { concept: { text: display }, unresolved: 'its drug is named by text only, with no reference to a Medication' }
+      : { concept: undefined, unresolved: NO_DRUG };
+  }
   const contained = ref.startsWith('#');
   const found = contained
     ? (ma.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined)
@@ -441,7 +441,10 @@ function medicationEvents(
   for (const ma of record.medicationAdministrations) {
     if (NOT_GIVEN.has(ma.status)) continue;
     const { concept, unresolved } = medicationConcept(ma, record);
-    if (unresolved !== undefined) {
+    // A drug named by text only is recognised by that name when it is one the service knows.
+    const named =
+      unresolved !== undefined && concept ? matchKind(terminology, concept, MEDICATION_EVENTS, true) : undefined;
+    if (unresolved !== undefined && !named) {
       // Once per administration (a record may hold it twice), and not for one dated after the
       // assessment date, which would not count whatever it was.
       const resource = `MedicationAdministration/${ma.id ?? '(no id)'}`;
@@ -455,7 +458,7 @@ function medicationEvents(
       });
       continue;
     }
-    const match = matchKind(terminology, concept, MEDICATION_EVENTS, true);
+    const match = named ?? matchKind(terminology, concept, MEDICATION_EVENTS, true);
     if (!match) continue;
     const display = concept?.text ?? match.display ?? match.kind;
     const when = givenAt(ma);

@@ -200,6 +200,14 @@ describe('an administration whose Medication is not in the data given', () => {
     ]);
   });
 
+  test('a reference with a display only that names a known drug is recognised by that name, as a draft order is', () => {
+    const ma = { ...givenByReference('ma-1', 'x', 4), medicationReference: { display: 'Neupogen 300 mcg' } };
+    const a = assessOn(5, [infusion(0), anc(5, 0.2), ma], { includeSeries: true });
+    expect(a.issues.filter((i) => i.code === 'medication-unknown')).toEqual([]);
+    expect(a.events?.filter((e) => e.kind === 'g-csf').map((e) => e.day)).toEqual([4]);
+    expect(a.recommendations.map((r) => r.kind)).not.toContain('g-csf');
+  });
+
   test('an administration given twice is reported once; one dated after the assessment date not at all', () => {
     const twice = givenByReference('ma-1', 'Medication/not-sent', 3);
     const later = givenByReference('ma-later', 'Medication/not-sent', 9);
