@@ -84,9 +84,11 @@ export function adviseOn(
 const NOT_IRRADIATED = [
   /\b(?:non|un)[-\s]?irradiat/i,
   /\b(?:no|not|without|never|avoid|omit|skip|don'?t|do\s+not|need\s+not)\s+(?:\w+\s+){0,2}irradiat/i,
-  // "Irradiation: not required", "Irradiation required: No", "Irradiated - No", "Irradiated? No",
-  // "Irradiation (not required)": the word, at most one of a few words, then separators, then the no.
-  /irradiat\w*(?:\s+(?:is|was|are|required|needed|indicated|requested))?[\s:=?()-]*(?:not\s+(?:required|needed|necessary|indicated|wanted|requested)|(?<=[\s:=?()-])(?:no|n|false|none)\b)/i,
+  // An answer after the word: "Irradiation: not required", "Irradiated product: No", "Irradiation is
+  // required: no", "Irradiated – No", "Irradiated [No]", "Irradiation unnecessary". The word, at most three
+  // more words, separators, then the answer standing alone (end of text or punctuation after it): "Irradiated -
+  // no CMV requirement" or "Irradiated (no substitution)" are irradiated. Bounded repeats: linear time.
+  /irradiat\w{0,12}(?:[^\S\n]{1,8}[a-z]{1,20}){0,3}?[\s:=?()[\]\-–—,;./：]{0,8}\b(?:no|n|false|none|unnecessary|not\s{1,4}(?:required|needed|necessary|indicated|wanted|requested|applicable))\b(?=\s*(?:$|[.,;:)\]]))/i,
 ];
 
 export const saysNotIrradiated = (text: string): boolean => NOT_IRRADIATED.some((re) => re.test(text));

@@ -7,6 +7,39 @@ import fc from 'fast-check';
 import { saysNotIrradiated } from '../../src/cards/orders.js';
 
 describe('saysNotIrradiated', () => {
+  // Texts EHRs put in a blood product order's detail or note. By hand: each says the product is not to be
+  // irradiated (the irradiation warning must show), or is irradiated with another modifier (no warning).
+  test.each([
+    'Irradiated product: No',
+    'Irradiation is required: no',
+    'Irradiated – No',
+    'Irradiated, No',
+    'Irradiated Product Required? No',
+    'Irradiated;No',
+    'Irradiated/No',
+    'Irradiated [No]',
+    'Irradiated：No',
+    'Irradiation — not required',
+    'Irradiated products not required',
+    'Irradiated - Not applicable',
+    'Irradiation unnecessary',
+  ])('"%s" says not irradiated', (text) => {
+    expect(saysNotIrradiated(text)).toBe(true);
+  });
+
+  test.each([
+    'Irradiated - no CMV requirement',
+    'Irradiated (no substitution)',
+    'Irradiated - no washing',
+    'Irradiated (no other requirements)',
+    'Irradiated: Yes',
+    'Irradiated (yes)',
+    'Irradiated, leukoreduced',
+    'Irradiated, not washed',
+  ])('"%s" does not', (text) => {
+    expect(saysNotIrradiated(text)).toBe(false);
+  });
+
   test('a negation before the word is a negation whatever surrounds it', () => {
     fc.assert(
       fc.property(
@@ -27,8 +60,8 @@ describe('saysNotIrradiated', () => {
     );
   });
 
-  test('long hostile text is read in linear time (no catastrophic backtracking)', () => {
-    const hostile = `irradiated${' :-('.repeat(50_000)}x ${'irradiat '.repeat(20_000)}`;
+  test('long hostile text (500 kB, "irradiat" 16,384 times in a row) is read at once (no quadratic backtracking)', () => {
+    const hostile = `irradiated${' :-('.repeat(50_000)}x ${'irradiat '.repeat(20_000)}${'irradiat'.repeat(16_384)}`;
     const started = performance.now();
     saysNotIrradiated(hostile);
     expect(performance.now() - started).toBeLessThan(1000);
