@@ -629,17 +629,35 @@ function latestValues(ctx: AssessContext): LatestValues {
   const lastDraws: LatestValues['lastDraws'] = {};
   for (const analyte of ANALYTES) {
     const list = ctx.groups.get(analyte);
-    const last = list?.at(-1);
+    const last = list && lastOfLatestDate(list);
     if (!list || !last || (ctx.infused && ctx.day(last.date) < 0)) continue;
     const v = labDayValue(list, last, PEAK.has(analyte) ? 1 : -1);
     latest[analyte] = valuePoint(v, ctx.dayOrNull(v.date));
-    // A result dated without a time reads as 00:00 UTC of its date: it has no instant to order by.
+    // A result dated without a time has no instant of its own to order a treatment by: it is compared by date.
     if (v.dateOnly !== true) at[analyte] = v.ms;
     // The day's last draw, when it is not the value kept: a treatment between the two answers only the first.
     if (last !== v && last.date === v.date && last.dateOnly !== true)
       lastDraws[analyte] = { point: valuePoint(last, ctx.dayOrNull(last.date)), ms: last.ms };
   }
   return { latest, at, lastDraws };
+}
+
+/**
+ * The last draw (in time order) of the latest lab date among `values`. Usually the last value; but a
+ * value with its own offset belongs to its own local date (clinical spec §1), so a later instant can
+ * carry an earlier date: PLT 50 at 21:00−05:00 on the 9th is 02:00 UTC on the 10th, after a count
+ * dated the 10th without a time in a UTC hospital, and was taken as the latest.
+ */
+function lastOfLatestDate(values: readonly LabValue[]): LabValue | undefined {
+  const end = values.at(-1);
+  if (!end) return undefined;
+  let found = end;
+  for (let i = values.length - 2; i >= 0; i--) {
+    const v = values[i] as LabValue;
+    if (end.ms - v.ms > LAB_DATE_SPAN_MS) break;
+    if (v.date > found.date) found = v;
+  }
+  return found;
 }
 
 /**

@@ -488,6 +488,16 @@ describe('a treatment answers only the count drawn before it (docs/clinical-logi
       [['platelet-transfusion', 'critical']],
     ],
     [
+      'New York: PLT 50 at 21:00−05:00 on day +9, PLT 8 dated day +10 without a time → critical on the 8 (it is the latest)',
+      [
+        infusion(0),
+        { ...plt(9, 50), effectiveDateTime: `${dateOf(9)}T21:00:00-05:00` },
+        { ...plt(10, 8, { id: 'date-only' }), effectiveDateTime: dateOf(10) },
+      ],
+      10,
+      [['platelet-transfusion', 'critical']],
+    ],
+    [
       'IgG 350 on day +140, IVIG on day +142 → no card (as of day +150)',
       [infusion(0), igg(140, 350), ivig(142)],
       150,
