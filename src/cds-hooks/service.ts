@@ -326,6 +326,7 @@ async function resolveKey(
  * a truncated search the client sent as if complete. Assessed on what it holds, and said.
  */
 function shortOfTotal(template: string, value: unknown, held: number): AssessmentIssue | undefined {
+  if (!isSearch(template)) return undefined; // a read's value holds one resource, whatever its Bundle says
   const total = (value as { resourceType?: unknown; total?: unknown } | null)?.total;
   if (typeof total !== 'number' || !Number.isSafeInteger(total) || total <= held) return undefined;
   return {

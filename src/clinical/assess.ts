@@ -708,8 +708,10 @@ function immunoglobulinFindings(
   // The last IVIG given before the IgG was drawn (instants when both have a time, else dates), within
   // immunoglobulins.ivigRecentDays of it: such an IgG reflects the infusion.
   const iggLatest = immunoglobulins.IgG.latest;
+  // Strictly before: at the same instant, or the same day when either has no time, the order is unknown
+  // (the IVIG review counts such an IVIG as answering the IgG: recommendations.ts doneSince).
   const before = (e: { ms: number; date: string; time: string }): boolean =>
-    iggAt !== undefined && e.time.length > 10 ? e.ms <= iggAt : iggLatest !== null && e.date <= iggLatest.date;
+    iggAt !== undefined && e.time.length > 10 ? e.ms < iggAt : iggLatest !== null && e.date < iggLatest.date;
   const lastIvig = ctx.events.filter((e) => e.kind === 'ivig' && before(e)).at(-1);
   const since = lastIvig && iggLatest ? daysBetween(lastIvig.date, iggLatest.date) : Infinity;
   if (lastIvig && iggLatest && since <= t.immunoglobulins.ivigRecentDays) {

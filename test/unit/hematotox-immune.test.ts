@@ -146,6 +146,11 @@ describe('immunoglobulins (immune-reconstitution thesis; Hill et al.)', () => {
     ['IVIG on day +71, IgG on day +100: 29 days after → not flagged', [ivig(71), igg(100, 700)], false],
     ['IVIG on day +10, IgG on day +100: 90 days after → not flagged', [ivig(10), igg(100, 700)], false],
     ['IgG at 06:00, IVIG at 10:00 the same day: drawn before it → not flagged', [igg(100, 700), ivig(100)], false],
+    [
+      'IgG and IVIG both at 10:00: the order is unknown → not flagged (the IVIG review counts it as answered)',
+      [igg(100, 700, { hour: 10 }), ivig(100)],
+      false,
+    ],
   ])('%s', (_rule, resources, flagged) => {
     const a = assessOn(110, [infusion(0), ...resources]);
     expect(a.issues.some((i) => i.code === 'ivig-recent')).toBe(flagged);
