@@ -84,11 +84,12 @@ export function adviseOn(
 const NOT_IRRADIATED = [
   /\b(?:non|un)[-\s]?irradiat/i,
   /\b(?:no|not|without|never|avoid|omit|skip|don'?t|do\s+not|need\s+not)\s+(?:\w+\s+){0,2}irradiat/i,
-  // An answer after the word: "Irradiation: not required", "Irradiated product: No", "Irradiation is
-  // required: no", "Irradiated – No", "Irradiated [No]", "Irradiation unnecessary". The word, at most three
-  // more words, separators, then the answer standing alone (end of text or punctuation after it): "Irradiated -
-  // no CMV requirement" or "Irradiated (no substitution)" are irradiated. Bounded repeats: linear time.
-  /irradiat\w{0,12}(?:[^\S\n]{1,8}[a-z]{1,20}){0,3}?[\s:=?()[\]\-–—,;./：]{0,8}\b(?:no|n|false|none|unnecessary|not\s{1,4}(?:required|needed|necessary|indicated|wanted|requested|applicable))\b(?=\s*(?:$|[.,;:)\]]))/i,
+  // An answer after the word, at most three more words on. "Not required" (needed, necessary, applicable),
+  // "unnecessary", "none required" whatever follows ("Irradiation not required per protocol"). A bare no,
+  // n, false or none only after a separator (":", "-", "–", "?", "[", "/", ","…) and before the end of the
+  // line or one ("Irradiated product: No", "Irradiated: No - standard product", "Irradiated [No]"): "Irradiated
+  // - no CMV requirement" or "lot no. 4411" are not answers. Bounded repeats: linear time.
+  /irradiat\w{0,12}(?:[^\S\n]{1,8}[a-z]{1,20}){0,3}?(?:[\s:=?()[\]\-–—,;./：]{0,8}\b(?:not\s{1,4}(?:required|needed|necessary|indicated|wanted|requested|applicable)|unnecessary|none\s{1,4}required)\b|[^\S\n]{0,4}[:=?()[\]\-–—,;./：][\s:=?()[\]\-–—,;./：]{0,7}\b(?:no|n|false|none)\b(?=[^\S\n]{0,8}(?:$|[\n.,;:)\]/\-–—(])))/i,
 ];
 
 export const saysNotIrradiated = (text: string): boolean => NOT_IRRADIATED.some((re) => re.test(text));

@@ -23,6 +23,15 @@ describe('saysNotIrradiated', () => {
     'Irradiated products not required',
     'Irradiated - Not applicable',
     'Irradiation unnecessary',
+    'Irradiation not required per protocol',
+    'Irradiation is not required for this patient',
+    'Irradiation not needed - autologous',
+    'Irradiated: No - standard product',
+    'Irradiated: No\nLeukoreduced: Yes',
+    'Irradiated: No (not required)',
+    'Irradiated: No / CMV negative',
+    'Irradiation: none required',
+    'Irradiated: N/A',
   ])('"%s" says not irradiated', (text) => {
     expect(saysNotIrradiated(text)).toBe(true);
   });
@@ -36,6 +45,8 @@ describe('saysNotIrradiated', () => {
     'Irradiated (yes)',
     'Irradiated, leukoreduced',
     'Irradiated, not washed',
+    'Irradiated platelets lot no. 4411',
+    'Irradiated yes CMV no',
   ])('"%s" does not', (text) => {
     expect(saysNotIrradiated(text)).toBe(false);
   });
