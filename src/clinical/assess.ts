@@ -690,7 +690,7 @@ function immunoglobulinFindings(
   const igLookback = t.baseline.immunologyLookbackDays;
   const igLatest = (a: Analyte): LabValue | undefined => {
     const list = values(a);
-    const last = list.at(-1);
+    const last = lastOfLatestDate(list); // the value the cards cite (latestValues)
     return latest[a] && last ? labDayValue(list, last, -1) : undefined;
   };
   const { declinePct } = t.immunoglobulins;

@@ -35,10 +35,10 @@ export function readInstant(value: string | undefined, timeZone: string): Instan
   if (!value) return undefined;
   if (value.length === 10) {
     if (!DATE_ONLY.test(value)) return undefined;
-    const utc = Date.parse(`${value}T00:00:00Z`);
-    if (Number.isNaN(utc) || !writtenAs(value, utc, 0)) return undefined;
-    // The start of that day where the hospital is: it orders after the evening before's draws there.
-    return { ms: utc - zoneOffsetMs(timeZone, utc), date: value };
+    const ms = Date.parse(`${value}T00:00:00Z`);
+    // 00:00 UTC of that date: an order among instants it does not have. What needs the latest or the
+    // first value of a date compares dates (assess.ts lastOfLatestDate; recommendations.ts doneSince).
+    return Number.isNaN(ms) || !writtenAs(value, ms, 0) ? undefined : { ms, date: value };
   }
   if (!DATE_TIME.test(value)) return undefined; // year or year-month only
   const offset = OFFSET.exec(value)?.[1];
@@ -117,7 +117,7 @@ const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 export class InstantParser {
   ms = 0;
   date = '';
-  /** The text last read was a date without a time (its ms is the start of that day in the hospital's zone). */
+  /** The text last read was a date without a time (its ms is 00:00 UTC of that date). */
   dateOnly = false;
   readonly #timeZone: string;
   readonly #slow: (value: string | undefined) => Instant | undefined;

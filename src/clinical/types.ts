@@ -44,7 +44,7 @@ export interface LabValue {
   value: number;
   unit: string;
   comparator?: '<' | '<=' | '>' | '>=' | undefined;
-  /** Epoch milliseconds of the effective time (a date only: the start of that day in the hospital's time zone). */
+  /** Epoch milliseconds of the effective time (date-only times count as 00:00 UTC). */
   ms: number;
   /** Dated without a time: `ms` orders it, but says nothing of when in the day it was drawn. */
   readonly dateOnly?: boolean;

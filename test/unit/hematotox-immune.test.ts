@@ -7,6 +7,7 @@ import { cd4cd8Text } from '../../src/clinical/format.js';
 import { hematotoxPoints } from '../../src/clinical/hematotox.js';
 import { DEFAULT_THRESHOLDS as T } from '../../src/clinical/thresholds.js';
 import {
+  dateOf,
   anc,
   assessOn,
   cd19abs,
@@ -138,6 +139,17 @@ describe('immunoglobulins (immune-reconstitution thesis; Hill et al.)', () => {
   test('an IgG measured after IVIG is flagged', () => {
     const a = assessOn(100, [infusion(0), ivig(80), igg(90, 700)]);
     expect(a.issues.some((i) => i.code === 'ivig-recent')).toBe(true);
+  });
+
+  test('the latest IgG is that of the latest date, as the IVIG card cites it (a value with its own offset keeps its date)', () => {
+    // IgG 600 at 21:00−05:00 on day +99 (02:00 UTC on day +100), IgG 300 dated day +100 without a time.
+    const a = assessOn(100, [
+      infusion(0),
+      { ...igg(99, 600, { id: 'evening' }), effectiveDateTime: `${dateOf(99)}T21:00:00-05:00` },
+      { ...igg(100, 300, { id: 'date-only' }), effectiveDateTime: dateOf(100) },
+    ]);
+    expect(a.immunoglobulins.IgG.latest).toMatchObject({ value: 300, day: 100 });
+    expect(a.latest.igg).toMatchObject({ value: 300, day: 100 });
   });
 
   // "An IgG measured within 28 days after IVIG is flagged" [immunoglobulins.ivigRecentDays] (docs §8). IgG at 06:00, IVIG 10:00.

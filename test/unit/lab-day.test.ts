@@ -64,9 +64,10 @@ describe('lab date of a timestamp', () => {
       '2025-03-31',
       '2025-03-30T23:30:00.000Z',
     ],
-    // A date only is the start of that day where the hospital is (it orders after the evening before's draws there).
-    ['a date only', '2025-03-10', 'Asia/Tokyo', '2025-03-10', '2025-03-09T15:00:00.000Z'],
-    ['a date only, west of UTC', '2025-03-11', 'America/New_York', '2025-03-11', '2025-03-11T04:00:00.000Z'],
+    // A date only is 00:00 UTC of that date, wherever the hospital is: it has no instant of its own, and what
+    // needs the latest value of a date compares dates (docs/clinical-logic.md §2).
+    ['a date only', '2025-03-10', 'Asia/Tokyo', '2025-03-10', '2025-03-10T00:00:00.000Z'],
+    ['a date only, west of UTC', '2025-03-11', 'America/New_York', '2025-03-11', '2025-03-11T00:00:00.000Z'],
     ['a date only, in UTC', '2025-03-10', 'UTC', '2025-03-10', '2025-03-10T00:00:00.000Z'],
   ])('%s: %s in %s → %s', (_name, value, zone, date, instant) => {
     const read = readInstant(value, zone);
