@@ -12,7 +12,7 @@ import type { FhirResource } from 'fhir/r4.js';
 import { compareMeasured, valuePoint } from './bounds.js';
 import { crsEvidence, PEAK_MARKERS } from './crs.js';
 import { defaultLln, gradeSeries } from './ctcae.js';
-import { addDays, ageOn, daysBetween, isDate, readInstant } from './dates.js';
+import { addDays, ageOn, daysBetween, isDate, LAB_DATE_SPAN_MS, lastOfLatestDate, readInstant } from './dates.js';
 import { ANALYTE_LABELS, CENSORING_TEXT } from './format.js';
 import { carHematotox } from './hematotox.js';
 import { assessIcaht } from './icaht.js';
@@ -575,7 +575,7 @@ function hematotoxScore(ctx: AssessContext): HematotoxResult {
 
 /** The latest body weight on or before the assessment date, whenever measured (for G-CSF dosing). */
 function bodyWeight(ctx: AssessContext): LabPoint | null {
-  const v = ctx.values('weight').at(-1);
+  const v = lastOfLatestDate(ctx.values('weight'));
   return v ? valuePoint(v, ctx.dayOrNull(v.date)) : null;
 }
 
@@ -643,24 +643,6 @@ function latestValues(ctx: AssessContext): LatestValues {
 }
 
 /**
- * The last draw (in time order) of the latest lab date among `values`. Usually the last value; but a
- * value with its own offset belongs to its own local date (clinical spec §1), so a later instant can
- * carry an earlier date: PLT 50 at 21:00−05:00 on the 9th is 02:00 UTC on the 10th, after a count
- * dated the 10th without a time in a UTC hospital, and was taken as the latest.
- */
-function lastOfLatestDate(values: readonly LabValue[]): LabValue | undefined {
-  const end = values.at(-1);
-  if (!end) return undefined;
-  let found = end;
-  for (let i = values.length - 2; i >= 0; i--) {
-    const v = values[i] as LabValue;
-    if (end.ms - v.ms > LAB_DATE_SPAN_MS) break;
-    if (v.date > found.date) found = v;
-  }
-  return found;
-}
-
-/**
  * The value of `last`'s lab date among `values` (in time order): the lowest (`worse` -1) or highest
  * (+1); of equal values, the first given (as labDays keeps). Values of one date lie within about 50
  * hours of each other whatever their offsets, so the scan back stops there.
@@ -674,9 +656,6 @@ function labDayValue(values: readonly LabValue[], last: LabValue, worse: 1 | -1)
   }
   return kept;
 }
-
-/** Longest span of instants sharing one written date: 24 hours plus offsets from −12:00 to +14:00. */
-const LAB_DATE_SPAN_MS = 50 * 3_600_000;
 
 /** IgG, IgA, IgM against their baseline (IgG also against the IVIG threshold); notes an IgG drawn after IVIG. */
 function immunoglobulinFindings(

@@ -316,3 +316,24 @@ export function todayIn(timeZone: string, now: Date = new Date()): string {
     lastToday = { timeZone, minute, date: formatter(timeZone).format(now) };
   return lastToday.date;
 }
+
+/** Longest span of instants sharing one written date: 24 hours plus offsets from −12:00 to +14:00. */
+export const LAB_DATE_SPAN_MS = 50 * 3_600_000;
+
+/**
+ * The last draw (in time order) of the latest lab date among `values`. Usually the last value; but a
+ * value with its own offset belongs to its own local date (clinical spec §1), so a later instant can
+ * carry an earlier date: PLT 50 at 21:00−05:00 on the 9th is 02:00 UTC on the 10th, after a count
+ * dated the 10th without a time in a UTC hospital, and was taken as the latest.
+ */
+export function lastOfLatestDate<V extends { ms: number; date: string }>(values: readonly V[]): V | undefined {
+  const end = values.at(-1);
+  if (!end) return undefined;
+  let found = end;
+  for (let i = values.length - 2; i >= 0; i--) {
+    const v = values[i] as V;
+    if (end.ms - v.ms > LAB_DATE_SPAN_MS) break;
+    if (v.date > found.date) found = v;
+  }
+  return found;
+}

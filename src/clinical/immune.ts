@@ -12,6 +12,7 @@ import {
   valuePoint as point,
   type Measured,
 } from './bounds.js';
+import { lastOfLatestDate } from './dates.js';
 import type { Thresholds } from './thresholds.js';
 import type { BCellAplasiaResult, Cd4Cd8Result, ImmunoglobulinResult, LabValue } from './types.js';
 
@@ -175,7 +176,7 @@ export function cd4cd8(
   }
   const post = [...byDay.entries()].filter(([d]) => d >= 0).sort((a, b) => a[0] - b[0]);
   // The latest CD4 after infusion (values in time order): one from before says nothing of prophylaxis now.
-  const lastCd4 = values.cd4Abs.at(-1);
+  const lastCd4 = lastOfLatestDate(values.cd4Abs);
   const latestCd4 = lastCd4 && dayOf(lastCd4.date) >= 0 ? lastCd4 : undefined;
   // A later day whose ratio is not known is said: the latest known ratio is then not today's.
   const lastKnown = post.at(-1)?.[0] ?? -1;

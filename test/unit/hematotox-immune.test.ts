@@ -152,6 +152,20 @@ describe('immunoglobulins (immune-reconstitution thesis; Hill et al.)', () => {
     expect(a.latest.igg).toMatchObject({ value: 300, day: 100 });
   });
 
+  test('CD4 and body weight are likewise those of the latest date', () => {
+    // CD4 300 /µL at 21:00−05:00 on day +9 (02:00 UTC on day +10), CD4 150 dated day +10 without a time: < 0.2 ×10⁹/L.
+    // Weight 80 kg the same evening, 60 kg dated day +10.
+    const a = assessOn(10, [
+      infusion(0),
+      { ...obs('24467-3', 300, '/uL', 9), effectiveDateTime: `${dateOf(9)}T21:00:00-05:00` },
+      { ...obs('24467-3', 150, '/uL', 10), id: 'cd4-date-only', effectiveDateTime: dateOf(10) },
+      { ...obs('29463-7', 80, 'kg', 9), id: 'w-evening', effectiveDateTime: `${dateOf(9)}T21:00:00-05:00` },
+      { ...obs('29463-7', 60, 'kg', 10), id: 'w-date-only', effectiveDateTime: dateOf(10) },
+    ]);
+    expect(a.cd4cd8.cd4Low).toBe(true);
+    expect(a.bodyWeight).toMatchObject({ value: 60, date: dateOf(10) });
+  });
+
   // "An IgG measured within 28 days after IVIG is flagged" [immunoglobulins.ivigRecentDays] (docs §8). IgG at 06:00, IVIG 10:00.
   test.each<[string, Parameters<typeof assessOn>[1], boolean]>([
     ['IVIG on day +72, IgG on day +100: 28 days after → flagged', [ivig(72), igg(100, 700)], true],
