@@ -146,6 +146,10 @@ interface MedicationReads {
 /** An order's medication concept, or why it could not be had from fhirServer (undefined: nowhere to look). */
 type Resolved = { concept: CodeableConcept | undefined } | { unresolved: string };
 
+/** A Medication's or order's drug concept when it names one, else `why` (an empty concept is not some other drug). */
+const drug = (code: CodeableConcept | undefined, why: string): Resolved =>
+  code && namesADrug(code) ? { concept: code } : { unresolved: why };
+
 /** The medication concept of an order, or why it could not be had (the card may still match by name). */
 async function medicationConcept(
   order: MedicationRequest,
@@ -154,7 +158,7 @@ async function medicationConcept(
   reads: MedicationReads,
 ): Promise<Resolved> {
   const cc = order.medicationCodeableConcept;
-  if (cc) return namesADrug(cc) ? { concept: cc } : { unresolved: 'its drug is empty (no code, no name)' };
+  if (cc) return drug(cc, 'its drug is empty (no code, no name)');
   const ref = order.medicationReference?.reference;
   // Unresolved, the order is still matched by name (its reference's display, if any), else said not checked.
   if (!ref) return { unresolved: 'its drug names no Medication' };
@@ -162,17 +166,12 @@ async function medicationConcept(
     const contained = order.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as
       Medication | undefined;
     if (!contained) return { unresolved: 'its contained Medication is missing' };
-    return contained.code && namesADrug(contained.code)
-      ? { concept: contained.code }
-      : { unresolved: 'its contained Medication has no drug code' };
+    return drug(contained.code, 'its contained Medication has no drug code');
   }
   // A reference relative, absolute or with a version names `Medication/<id>` (as the record's do).
   const key = medicationKey(ref);
   const inBundle = drafts.medications.get(ref) ?? (key ? drafts.medications.get(key) : undefined);
-  if (inBundle)
-    return inBundle.code && namesADrug(inBundle.code)
-      ? { concept: inBundle.code }
-      : { unresolved: 'its Medication has no drug code' };
+  if (inBundle) return drug(inBundle.code, 'its Medication has no drug code');
   if (!key)
     return {
       unresolved: /^urn:/i.test(ref)
@@ -201,8 +200,7 @@ async function readMedication(ref: string, fhir: FhirReader, reads: MedicationRe
     // record's Medications are likewise kept only when their id is the one asked for (askedMedications).
     if (read.resource.id !== ref.slice('Medication/'.length))
       return { unresolved: 'its Medication read from fhirServer came back as another Medication (a different id)' };
-    const code = read.resource.code;
-    return code && namesADrug(code) ? { concept: code } : { unresolved: 'its Medication has no drug code' };
+    return drug(read.resource.code, 'its Medication has no drug code');
   } catch (error) {
     if (error instanceof BusyError) throw error; // the whole call is refused (503), not signed unchecked
     reads.failed.add(ref);

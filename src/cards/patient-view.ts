@@ -34,7 +34,7 @@ import {
   TERM_ANALYTE,
   thresholdText,
 } from '../clinical/format.js';
-import { isSevere, LINEAGE_TERM, nadirOf } from '../clinical/severe-cytopenia.js';
+import { coversDay, isSevere, LINEAGE_TERM, nadirOf } from '../clinical/severe-cytopenia.js';
 import {
   baseCard,
   countsUnread,
@@ -406,8 +406,7 @@ const SUMMARIES: Record<Recommendation['kind'], (r: Recommendation, a: Assessmen
 
 /** The value nearest the PHT landmark (engine: persistentCytopenia.pht) of an episode that covers it. */
 function landmarkValue(a: Assessment, e: SevereCytopenia, landmark: number): LandmarkValue | null {
-  const covers = e.onsetDay <= landmark && (e.recoveryDay === null || e.recoveryDay > landmark);
-  return covers ? (a.persistentCytopenia.pht?.[LINEAGE_TERM[e.lineage]] ?? null) : null;
+  return coversDay(e, landmark) ? (a.persistentCytopenia.pht?.[LINEAGE_TERM[e.lineage]] ?? null) : null;
 }
 
 function workupTable(a: Assessment, thresholds: HospitalThresholds): string {

@@ -332,7 +332,7 @@ function shortOfTotal(template: string, value: unknown, held: number): Assessmen
   return {
     severity: 'warning',
     code: 'data-unavailable',
-    message: `the EHR's ${template.split('?')[0]} search reports ${total.toLocaleString('en')} results but holds ${held.toLocaleString('en')}, with no link to the rest: assessed on those it holds`,
+    message: `the EHR's ${targetOf(template)?.type ?? 'prefetch'} search reports ${total.toLocaleString('en')} results but holds ${held.toLocaleString('en')}, with no link to the rest: assessed on those it holds`,
   };
 }
 
@@ -344,12 +344,16 @@ function shortOfTotal(template: string, value: unknown, held: number): Assessmen
  * and ServiceRequest, read only as draft orders, are not among them.
  */
 function withForeignTypes(template: string, screened: Screened): Screened {
-  if (!isSearch(template)) return screened;
-  const searched = template.split('?')[0];
-  const foreign = screened.resources.filter((r) => r.resourceType !== searched && !RECORD_TYPES.has(r.resourceType));
+  const searched = isSearch(template) ? targetOf(template)?.type : undefined;
+  if (searched === undefined) return screened;
+  // One pass: a Bundle may hold tens of thousands of entries.
+  const kept: FhirResource[] = [];
+  const foreign: FhirResource[] = [];
+  for (const r of screened.resources)
+    (r.resourceType === searched || RECORD_TYPES.has(r.resourceType) ? kept : foreign).push(r);
   if (foreign.length === 0) return screened;
   return {
-    resources: screened.resources.filter((r) => !foreign.includes(r)),
+    resources: kept,
     issues: [
       ...screened.issues,
       ...foreign.map((r): AssessmentIssue => ({

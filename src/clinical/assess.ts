@@ -12,7 +12,16 @@ import type { FhirResource } from 'fhir/r4.js';
 import { compareMeasured, valuePoint } from './bounds.js';
 import { crsEvidence, PEAK_MARKERS } from './crs.js';
 import { defaultLln, gradeSeries } from './ctcae.js';
-import { addDays, ageOn, daysBetween, isDate, LAB_DATE_SPAN_MS, lastOfLatestDate, readInstant } from './dates.js';
+import {
+  addDays,
+  ageOn,
+  comparedToDraw,
+  daysBetween,
+  isDate,
+  LAB_DATE_SPAN_MS,
+  lastOfLatestDate,
+  readInstant,
+} from './dates.js';
 import { ANALYTE_LABELS, CENSORING_TEXT } from './format.js';
 import { carHematotox } from './hematotox.js';
 import { assessIcaht } from './icaht.js';
@@ -690,7 +699,7 @@ function immunoglobulinFindings(
   // Strictly before: at the same instant, or the same day when either has no time, the order is unknown
   // (the IVIG review counts such an IVIG as answering the IgG: recommendations.ts doneSince).
   const before = (e: { ms: number; date: string; time: string }): boolean =>
-    iggAt !== undefined && e.time.length > 10 ? e.ms < iggAt : iggLatest !== null && e.date < iggLatest.date;
+    iggLatest !== null && comparedToDraw(e, iggAt, iggLatest.date) < 0;
   const lastIvig = ctx.events.filter((e) => e.kind === 'ivig' && before(e)).at(-1);
   const since = lastIvig && iggLatest ? daysBetween(lastIvig.date, iggLatest.date) : Infinity;
   if (lastIvig && iggLatest && since <= t.immunoglobulins.ivigRecentDays) {

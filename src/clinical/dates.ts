@@ -337,3 +337,17 @@ export function lastOfLatestDate<V extends { ms: number; date: string }>(values:
   }
   return found;
 }
+
+/**
+ * Where a recorded event (its written `time`, instant and date) falls against a value drawn at
+ * `valueMs` (none for a value dated without a time) on `valueDate`: -1 before, 1 after, 0 when the
+ * order is not known (the same instant, or the same date when either has no time).
+ */
+export function comparedToDraw(
+  e: { time: string; ms: number; date: string },
+  valueMs: number | undefined,
+  valueDate: string,
+): -1 | 0 | 1 {
+  if (valueMs !== undefined && e.time.length > 10) return e.ms < valueMs ? -1 : e.ms > valueMs ? 1 : 0;
+  return e.date < valueDate ? -1 : e.date > valueDate ? 1 : 0;
+}

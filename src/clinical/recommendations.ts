@@ -19,6 +19,7 @@ import type {
   LabPoint,
   Recommendation,
 } from './types.js';
+import { comparedToDraw } from './dates.js';
 import {
   capitalize,
   dayLabel,
@@ -427,8 +428,7 @@ function transfusionReview(ctx: RuleContext, rule: TransfusionRule): Recommendat
  * asks again (docs/clinical-logic.md §10).
  */
 function doneSince(e: ClinicalEvent, valueMs: number | undefined, p: LabPoint): boolean {
-  if (e.time.length === 10) return e.date >= p.date;
-  return valueMs === undefined ? e.date >= p.date : e.ms >= valueMs;
+  return comparedToDraw(e, valueMs, p.date) >= 0;
 }
 
 /** IVIG review (Hill et al.; Stanford practice): IgG < 400 mg/dL, children per local target. */

@@ -142,6 +142,10 @@ export function prolongedToxicity(
   return { value, byLineage, issues };
 }
 
+/** An episode that began on or before `day` and had not recovered by it. */
+export const coversDay = (e: SevereCytopenia, day: number): boolean =>
+  e.onsetDay <= day && (e.recoveryDay === null || e.recoveryDay > day);
+
 /** Whether one lineage's severe cytopenia is present on the landmark day, or why that is not known. */
 function lineageOnLandmark(
   lineage: Lineage,
@@ -151,7 +155,7 @@ function lineageOnLandmark(
   window: number,
 ): { present: boolean | null; why: string } {
   const cannot = 'prolonged toxicity cannot be judged for this lineage';
-  const covering = episodes.find((e) => e.onsetDay <= landmark && (e.recoveryDay === null || e.recoveryDay > landmark));
+  const covering = episodes.find((e) => coversDay(e, landmark));
   if (covering) {
     const until = covering.recoveryDay ?? Infinity;
     const severeNear = days.some(
