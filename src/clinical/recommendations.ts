@@ -87,8 +87,9 @@ export function recommend(input: RecommendationInput, thresholds: HospitalThresh
   const gcsf = gcsfTreatment(ctx, workup !== undefined);
   const all = [
     gcsf,
-    // Prophylaxis is moot once ANC is already below the therapeutic threshold (G-CSF above covers it).
-    gcsf || severeNeutropenia(ctx) ? undefined : gcsfProphylaxis(ctx),
+    // Prophylaxis is moot once a card above speaks of G-CSF. On day 0–1 a count below 0.5 asks for no G-CSF
+    // yet (actions.gcsfTreatmentFromDay): for a high CAR-HEMATOTOX, prophylaxis from day +2 is the advice.
+    gcsf ? undefined : gcsfProphylaxis(ctx),
     transfusionReview(ctx, RED_CELL),
     transfusionReview(ctx, PLATELET),
     ivigReview(ctx),
@@ -249,7 +250,8 @@ function ruleContext(input: RecommendationInput, thresholds: HospitalThresholds)
 function gcsfTreatment(ctx: RuleContext, workupDue: boolean): Recommendation | undefined {
   const { t, isStale } = ctx;
   const anc = severeNeutropenia(ctx);
-  if (!anc) return undefined;
+  // EHA/EBMT 2023 (Table 3) give G-CSF from day +2: a count of day 0 or +1 asks for none yet.
+  if (!anc || (anc.day ?? -Infinity) < ctx.a.gcsfTreatmentFromDay) return undefined;
   const cutoff = t.counts.neutrophils.severe;
   const path = 'counts.neutrophils.severe';
   const course = gcsfCourse(ctx);

@@ -224,6 +224,12 @@ export const thresholdsSchema = obj({
     gcsfProphylaxisFromDay: day.default(0),
     /** Prophylactic G-CSF starts on this day (EHA/EBMT 2023: from day +2 when CAR-HEMATOTOX is high). */
     gcsfProphylaxisStartDay: day.default(2),
+    /**
+     * The G-CSF cards for severe neutropenia (`g-csf`, `neutropenia-on-gcsf`) need an ANC of this day or
+     * later (EHA/EBMT 2023, Table 3: G-CSF from day +2, therapeutic G-CSF for prolonged neutropenia). A count
+     * below 0.5 on day 0 or +1, one drawn before the infusion included, asks for no G-CSF yet.
+     */
+    gcsfTreatmentFromDay: day.default(2),
     /** Red cell transfusion trigger (g/L); absent = severe anemia (counts.hemoglobin.severe). Some centres use 70–80. */
     redCellHemoglobin: positive.optional(),
     /** Platelet transfusion trigger (10^9/L); absent = severe thrombocytopenia (counts.platelets.severe). Some use 10. */

@@ -349,6 +349,43 @@ describe('prophylactic G-CSF: high CAR-HEMATOTOX, day 0-2 (EHA/EBMT 2023)', () =
     expect(kinds(assessOn(2, [infusion(0), ...highRisk, anc(2, 0.3)]))).toEqual(['g-csf']);
   });
 
+  // EHA/EBMT 2023, Table 3: "Prophylactic G-CSF: on day +2 in patients with a high-risk profile"; therapeutic
+  // G-CSF "in case of prolonged neutropenia". A count below 0.5 on day 0 or +1 asks for no G-CSF yet
+  // [actions.gcsfTreatmentFromDay = 2]; day 0 is the infusion at 10:00, the helper's counts are drawn at 06:00.
+  test.each<[string, number, boolean, number, string[]]>([
+    [
+      'day 0, ANC 0.3 drawn before the infusion, high risk: prophylaxis from day +2 only',
+      0,
+      true,
+      0,
+      ['g-csf-prophylaxis'],
+    ],
+    ['day 0, ANC 0.3, low risk: no G-CSF card', 0, false, 0, []],
+    ['day +1, ANC 0.3, high risk: prophylaxis from day +2, not "start G-CSF now"', 1, true, 1, ['g-csf-prophylaxis']],
+    ['day +1, ANC 0.3, low risk: no G-CSF card yet', 1, false, 1, []],
+    [
+      'day +2, ANC 0.3 of day +1, high risk: prophylaxis (the latest count is of day +1)',
+      2,
+      true,
+      1,
+      ['g-csf-prophylaxis'],
+    ],
+    ['day +2, ANC 0.3 of day +2, high risk: G-CSF for severe neutropenia', 2, true, 2, ['g-csf']],
+    ['day +2, ANC 0.3 of day +2, low risk: G-CSF for severe neutropenia', 2, false, 2, ['g-csf']],
+  ])('%s', (_name, day, high, ancDay, expected) => {
+    const baseline = high
+      ? highRisk
+      : [fludarabine(-5), plt(-6, 250), anc(-6, 2), hb(-6, 120), crp(-6, 0.5), ferritin(-6, 300)];
+    expect(kinds(assessOn(day, [infusion(0), ...baseline, anc(ancDay, 0.3)]))).toEqual(expected);
+  });
+
+  test('a hospital that gives G-CSF from day 0 [actions.gcsfTreatmentFromDay: 0]: ANC 0.3 on day +1 asks for it', () => {
+    const a = assessOn(1, [infusion(0), ...highRisk, anc(1, 0.3)], {
+      thresholdsFile: { actions: { gcsfTreatmentFromDay: 0 } },
+    });
+    expect(kinds(a)).toEqual(['g-csf']);
+  });
+
   test('not when the score is low', () => {
     expect(
       kinds(
