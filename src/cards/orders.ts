@@ -133,9 +133,18 @@ export function orderCards(
   const day = a.dayPostInfusion;
   if (day === null) {
     const unread = unreadInfusions(a, terminology);
-    return unread.length > 0 && (orders.length > 0 || unreadOrders.length > 0)
-      ? [ordersWithoutDayZeroCard(a, unread, orders, unreadOrders, ctx)]
-      : [];
+    if (unread.length > 0)
+      return orders.length > 0 || unreadOrders.length > 0
+        ? [ordersWithoutDayZeroCard(a, unread, orders, unreadOrders, ctx)]
+        : [];
+    // No infusion recorded yet: a recorded CAR-T leukapheresis opens the irradiation window all the same
+    // (EHA/EBMT 2023: from 7 days before it). The cytopenia advice waits for day 0.
+    if (!a.irradiation?.required) return [];
+    const cards = unreadOrders.length > 0 ? [unreadOrdersCard(a, unreadOrders, ctx, thresholds)] : [];
+    for (const { order, role } of orders)
+      if (order.resourceType === 'ServiceRequest' && !isIrradiated(order, terminology))
+        cards.push(irradiationCard(a, order, role, ctx, thresholds));
+    return withUnreadDataNote(cards, a);
   }
   if (day > thresholds.values.actions.followUpDays) return [];
   const t = thresholds.values;
@@ -251,12 +260,15 @@ function unreadOrdersCard(
   const listed = unread.slice(0, 5).map((i) => `- ${mdText(i.resource ?? 'Draft order')}: ${mdText(whyNotChecked(i))}`);
   if (n > 5) listed.push(`- and ${n - 5} more`);
   const irradiate = a.irradiation?.required === true;
-  const checks = irradiate
-    ? 'whether a blood product is irradiated, nor for the cytopenia advice on tocilizumab, corticosteroids and G-CSF'
-    : 'the cytopenia advice on tocilizumab, corticosteroids and G-CSF';
+  const cytopenia = 'the cytopenia advice on tocilizumab, corticosteroids and G-CSF';
+  const checks = !irradiate
+    ? cytopenia
+    : a.dayPostInfusion === null
+      ? 'whether a blood product is irradiated'
+      : `whether a blood product is irradiated, nor for ${cytopenia}`;
   const orders = n === 1 ? 'A draft order was' : `${n} draft orders were`;
   const detail = [
-    `**Why:** ${orders} not checked for ${checks}, on ${dayLabel(a.dayPostInfusion)} after CAR-T (infused ${a.infusionDate ?? ''}):`,
+    `**Why:** ${orders} not checked for ${checks}, ${orderTime(a)}:`,
     listed.join('\n'),
     ...(irradiate ? [`**Recommendation in force:** ${irradiationNote(a.irradiation, thresholds.values)}`] : []),
     'Check these orders by hand.',
@@ -265,7 +277,7 @@ function unreadOrdersCard(
   return baseCard(
     'unread-draft-orders',
     uuid,
-    `${orders} not checked for CAR-T advice (${dayLabel(a.dayPostInfusion)} after CAR-T)`,
+    `${orders} not checked for CAR-T advice (${a.dayPostInfusion === null ? 'before the CAR-T infusion' : `${dayLabel(a.dayPostInfusion)} after CAR-T`})`,
     irradiate ? 'warning' : 'info',
     detail,
     SOURCES.ehaEbmt,
@@ -328,6 +340,16 @@ function ordersWithoutDayZeroCard(
   );
 }
 
+/**
+ * When the orders are signed, as the cards say it: "on day +9 after CAR-T (infused 2026-03-01)", or before
+ * an infusion is recorded, in the window a recorded leukapheresis opened.
+ */
+function orderTime(a: Assessment): string {
+  return a.dayPostInfusion === null
+    ? `before the CAR-T infusion (none recorded yet; leukapheresis on ${a.irradiation?.leukapheresisDate ?? 'a date not recorded'})`
+    : `on ${dayLabel(a.dayPostInfusion)} after CAR-T (infused ${a.infusionDate ?? ''})`;
+}
+
 /** What an order asks for, as its text or first coding's display says (the resource reference when neither does). */
 function orderName(order: DraftOrder): string {
   const concept: CodeableConcept | undefined =
@@ -346,13 +368,20 @@ function irradiationCard(
   ctx: CardContext,
   thresholds: HospitalThresholds,
 ): Card {
-  const product =
-    role === 'platelet-transfusion' ? 'platelets' : role === 'red-cell-transfusion' ? 'red cells' : 'blood product';
+  // The product as a noun ("Platelets ordered") and as the order's kind ("this platelet order").
+  const [product, kind] =
+    role === 'platelet-transfusion'
+      ? ['platelets', 'platelet']
+      : role === 'red-cell-transfusion'
+        ? ['red cells', 'red cell']
+        : ['blood product', 'blood product'];
   const orderRef = `ServiceRequest/${order.id ?? ''}`;
   const uuid = stableUuid(ctx.serviceId, ctx.patientId, orderRef, 'transfusion-irradiation');
   const against = orderTexts(order).filter(saysNotIrradiated);
+  const when =
+    a.dayPostInfusion === null ? 'before the CAR-T infusion' : `on ${dayLabel(a.dayPostInfusion)} after CAR-T`;
   const detail = [
-    `**Why:** this ${product} order is not for an irradiated product, on ${dayLabel(a.dayPostInfusion)} after CAR-T (infused ${a.infusionDate ?? ''}).` +
+    `**Why:** this ${kind} order is not for an irradiated product, ${orderTime(a)}.` +
       (against.length > 0
         ? ` The order says: ${against.map((t) => `"${mdText(recordText(t, 120))}"`).join(', ')}.`
         : ''),
@@ -362,7 +391,7 @@ function irradiationCard(
   const card = baseCard(
     'transfusion-irradiation',
     uuid,
-    `${product[0]?.toUpperCase()}${product.slice(1)} ordered on ${dayLabel(a.dayPostInfusion)} after CAR-T: use an irradiated product`,
+    `${product[0]?.toUpperCase()}${product.slice(1)} ordered ${when}: use an irradiated product`,
     'warning',
     detail,
     SOURCES.ehaEbmt,

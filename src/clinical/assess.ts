@@ -591,14 +591,33 @@ function bodyWeight(ctx: AssessContext): LabPoint | null {
 /**
  * The window for irradiated cellular blood products (EHA/EBMT 2023): from N days before the
  * leukapheresis (the latest recorded on or before day 0) to day +90 (or for life); without a
- * recorded leukapheresis from day −7 of the infusion, and the card says so.
+ * recorded leukapheresis from day −7 of the infusion, and the card says so. Before an infusion is
+ * recorded, a recorded CAR-T leukapheresis opens it all the same (the guideline's window starts
+ * there, "because of the use of fludarabine"): it then runs at least to 90 days after the
+ * leukapheresis, the earliest day +90 can fall (an infusion follows its leukapheresis); with neither,
+ * there is no window to speak of.
  */
 function irradiationWindow(ctx: AssessContext): Assessment['irradiation'] {
   const { timeline, t } = ctx;
   const day0 = timeline.day0;
-  if (!day0) return null;
   const ir = t.irradiation;
-  const leukapheresis = ctx.events.filter((e) => e.kind === 'leukapheresis' && e.date <= day0).at(-1);
+  const leukapheresis = ctx.events.filter((e) => e.kind === 'leukapheresis' && e.date <= (day0 ?? ctx.asOf)).at(-1);
+  if (!day0) {
+    if (!leukapheresis) return null;
+    const from = addDays(leukapheresis.date, -ir.daysBeforeLeukapheresis);
+    const until = ir.untilDay === null ? null : addDays(leukapheresis.date, ir.untilDay);
+    return {
+      from,
+      fromDay: null,
+      basis: 'leukapheresis',
+      infusionRecorded: false,
+      leukapheresisDate: leukapheresis.date,
+      leukapheresisReference: leukapheresis.reference,
+      until,
+      untilDay: ir.untilDay,
+      required: ctx.asOf >= from && (until === null || ctx.asOf <= until),
+    };
+  }
   const from = leukapheresis
     ? addDays(leukapheresis.date, -ir.daysBeforeLeukapheresis)
     : addDays(day0, ir.fallbackFromDay);
@@ -607,6 +626,7 @@ function irradiationWindow(ctx: AssessContext): Assessment['irradiation'] {
     from,
     fromDay: ctx.day(from),
     basis: leukapheresis ? 'leukapheresis' : 'infusion',
+    infusionRecorded: true,
     leukapheresisDate: leukapheresis?.date ?? null,
     ...(leukapheresis ? { leukapheresisReference: leukapheresis.reference } : {}),
     until,

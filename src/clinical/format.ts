@@ -209,12 +209,20 @@ export function cd4cd8Text(cd: Cd4Cd8Result, t: Thresholds): string {
 /** What the transfusion cards say about irradiation: the window in force and what its start rests on. */
 export function irradiationNote(w: IrradiationWindow | null, t: Thresholds): string {
   if (!w) return 'Irradiation of blood products per local policy.';
+  if (!w.infusionRecorded) {
+    const after = w.untilDay === null ? 'for life (hospital setting)' : `to day +${w.untilDay} after the infusion`;
+    const opened = `No CAR-T infusion is recorded yet; leukapheresis on ${w.leukapheresisDate ?? ''} opens the window: from ${w.from} (${plural(t.irradiation.daysBeforeLeukapheresis, 'day')} before it, EHA/EBMT 2023) ${after}`;
+    return w.required
+      ? `Use irradiated cellular blood products. ${opened}${w.until === null ? '' : `, so at least to ${w.until}`}.`
+      : `${opened}: no infusion is recorded by ${w.until ?? ''}, irradiation per local policy.`;
+  }
+  const fromDay = w.fromDay ?? 0; // set whenever an infusion is recorded
   const end = w.until === null ? 'for life (hospital setting)' : `to ${w.until} (${dayLabel(w.untilDay)})`;
-  const window = `from ${w.from} (${dayLabel(w.fromDay)}) ${end}`;
+  const window = `from ${w.from} (${dayLabel(fromDay)}) ${end}`;
   const basis =
     w.basis === 'leukapheresis'
       ? `The window starts ${plural(t.irradiation.daysBeforeLeukapheresis, 'day')} before leukapheresis on ${w.leukapheresisDate ?? ''} (EHA/EBMT 2023).`
-      : `Leukapheresis date not recorded: the window starts ${plural(-w.fromDay, 'day')} before the infusion; EHA/EBMT 2023 start it ${plural(t.irradiation.daysBeforeLeukapheresis, 'day')} before leukapheresis.`;
+      : `Leukapheresis date not recorded: the window starts ${plural(-fromDay, 'day')} before the infusion; EHA/EBMT 2023 start it ${plural(t.irradiation.daysBeforeLeukapheresis, 'day')} before leukapheresis.`;
   return w.required
     ? `Use irradiated cellular blood products ${window}. ${basis}`
     : `Outside the irradiation window (${window}): irradiation per local policy. ${basis}`;

@@ -359,9 +359,15 @@ export type RecommendationKind =
 export interface IrradiationWindow {
   /** First date products must be irradiated. */
   from: string;
-  fromDay: number;
+  /** Its day after the infusion; null before an infusion is recorded. */
+  fromDay: number | null;
   /** What the start rests on: a recorded leukapheresis, or the infusion day (leukapheresis not recorded). */
   basis: 'leukapheresis' | 'infusion';
+  /**
+   * False before an infusion is recorded: the window opened by a recorded leukapheresis, `until` then the
+   * earliest its end can fall (`untilDay` days after the leukapheresis, as the infusion follows it).
+   */
+  infusionRecorded: boolean;
   leukapheresisDate: string | null;
   leukapheresisReference?: string;
   /** Last date; null = for life. */

@@ -369,7 +369,7 @@ describe('card content', () => {
     const [card] = await sign('cart-day9', draftOrders(order));
     expect(card?.summary).toBe('Red cells ordered on day +9 after CAR-T: use an irradiated product');
     expect(card?.detail).toContain(
-      '**Why:** this red cells order is not for an irradiated product, on day +9 after CAR-T (infused 2026-11-13). The order says: "Non-irradiated", "do not irradiate".',
+      '**Why:** this red cell order is not for an irradiated product, on day +9 after CAR-T (infused 2026-11-13). The order says: "Non-irradiated", "do not irradiate".',
     );
     expect(card?.suggestions?.[0]?.actions?.[0]?.resource).toEqual({
       ...order,
@@ -417,6 +417,51 @@ describe('card content', () => {
     const withPrefetch = await sign('cart-day9', bundle, { prefetch, fhirServer: undefined });
     expect(withPrefetch).toEqual(await sign('cart-day9', bundle));
     expect(kinds(withPrefetch)).toEqual(['crs-treatment-cytopenia-risk:info', 'transfusion-irradiation:warning']);
+  });
+});
+
+describe('order-sign before the CAR-T infusion is recorded (EHA/EBMT 2023: irradiated products from 7 days before leukapheresis)', () => {
+  /** cart-day12-no-gcsf's record (leukapheresis on 2026-10-13) as patient-view's prefetch, without its infusion. */
+  async function beforeInfusion(): Promise<Record<string, unknown>> {
+    const service = services.find((s) => s.id === PATIENT_VIEW_ID) as DiscoveredService;
+    const prefetch = await fullPrefetch(service, fhir.baseUrl, { patientId: 'cart-day12-no-gcsf' });
+    for (const key of ['medicationAdministrations', 'procedures']) {
+      const bundle = prefetch[key] as unknown as { entry: { resource: unknown }[] };
+      // The CAR-T product (tisagenlecleucel) and the infusion procedure (CPT 38228).
+      bundle.entry = bundle.entry.filter(({ resource }) => !/leucel|"38228"/.test(JSON.stringify(resource)));
+    }
+    return prefetch;
+  }
+
+  test('a platelet order not irradiated, after leukapheresis and before any infusion: warning, with the window it rests on', async () => {
+    const cards = await sign(
+      'cart-day12-no-gcsf',
+      draftOrders(transfusionOrder('plt-0', 'cart-day12-no-gcsf', 'platelets'), tocilizumabOrder('cart-day12-no-gcsf')),
+      { prefetch: await beforeInfusion(), fhirServer: undefined },
+    );
+    // The cytopenia advice (tocilizumab) waits for day 0; irradiation does not.
+    expect(kinds(cards)).toEqual(['transfusion-irradiation:warning']);
+    expect(cards[0]?.summary).toBe('Platelets ordered before the CAR-T infusion: use an irradiated product');
+    const detail = cards[0]?.detail ?? '';
+    expect(detail).toContain(
+      '**Why:** this platelet order is not for an irradiated product, before the CAR-T infusion (none recorded yet; leukapheresis on 2026-10-13).',
+    );
+    // 2026-10-13 − 7 days = 2026-10-06; + 90 days = 2027-01-11, the earliest day +90 can fall.
+    expect(detail).toContain(
+      '**Recommendation in force:** Use irradiated cellular blood products. No CAR-T infusion is recorded yet; leukapheresis on 2026-10-13 opens the window: from 2026-10-06 (7 days before it, EHA/EBMT 2023) to day +90 after the infusion, so at least to 2027-01-11.',
+    );
+  });
+
+  test('without a leukapheresis or an infusion: no card (the order is none of ours)', async () => {
+    const prefetch = await beforeInfusion();
+    const procedures = prefetch['procedures'] as { entry: { resource: unknown }[] };
+    procedures.entry = procedures.entry.filter(({ resource }) => !/"38225"/.test(JSON.stringify(resource)));
+    expect(
+      await sign('cart-day12-no-gcsf', draftOrders(transfusionOrder('plt-0', 'cart-day12-no-gcsf', 'platelets')), {
+        prefetch,
+        fhirServer: undefined,
+      }),
+    ).toEqual([]);
   });
 });
 

@@ -642,6 +642,56 @@ describe('irradiated blood products: from 7 days before leukapheresis to day +90
   });
 });
 
+describe('before an infusion is recorded, a recorded CAR-T leukapheresis opens the irradiation window (EHA/EBMT 2023, Table 3)', () => {
+  // The window runs from 7 days before leukapheresis to day +90 of the infusion; with no infusion recorded yet,
+  // day +90 falls no earlier than 90 days after the leukapheresis (the infusion follows it).
+  const CPT = 'http://www.ama-assn.org/go/cpt';
+  test.each<[string, Parameters<typeof assessOn>[1], number, unknown]>([
+    [
+      'leukapheresis (CPT 38225) on day −10 of "today", no infusion: required, from leukapheresis −7 to at least +90',
+      [procedure(CPT, '38225', -10), fludarabine(-1)],
+      0,
+      {
+        basis: 'leukapheresis',
+        infusionRecorded: false,
+        from: dateOf(-17),
+        fromDay: null,
+        until: dateOf(80),
+        required: true,
+      },
+    ],
+    [
+      'the day of the leukapheresis itself (a leukapheresis still to come is not in the record: the 7 days before it cannot be known)',
+      [procedure(CPT, '38225', 0)],
+      0,
+      { from: dateOf(-7), required: true },
+    ],
+    [
+      '90 days after the leukapheresis, still no infusion: the last day it is known to be required',
+      [procedure(CPT, '38225', -90)],
+      0,
+      { until: dateOf(0), required: true },
+    ],
+    [
+      '91 days after, still no infusion: not known to be required any more',
+      [procedure(CPT, '38225', -91)],
+      0,
+      { until: dateOf(-1), required: false },
+    ],
+    [
+      'no leukapheresis and no infusion (fludarabine alone is not CAR-T-specific): no window',
+      [fludarabine(-1)],
+      0,
+      null,
+    ],
+  ])('%s', (_name, resources, day, window) => {
+    const a = assessOn(day, resources);
+    expect(a.dayPostInfusion).toBeNull();
+    if (window === null) expect(a.irradiation).toBeNull();
+    else expect(a.irradiation).toMatchObject(window as object);
+  });
+});
+
 describe('loss of B-cell aplasia within 6 months of tisagenlecleucel: its own warning card', () => {
   test('CD19+ 0.2% on day +28 and +60, then 3% and 4% on days +120 and +150 → review disease status', () => {
     const a = assessOn(150, [infusion(0), cd19pct(28, 0.2), cd19pct(60, 0.2), cd19pct(120, 3), cd19pct(150, 4)]);
