@@ -73,7 +73,37 @@ export function adviseOn(
     return byName ? { order, role: byName.role, matchedBy: 'name' } : undefined;
   }
   const transfusion = terminology.match(order.code, TRANSFUSIONS);
-  return transfusion ? { order, role: transfusion.role, matchedBy: 'code' } : undefined;
+  if (transfusion) return { order, role: transfusion.role, matchedBy: 'code' };
+  const named = transfusionNamed(order.code);
+  return named ? { order, role: named, matchedBy: 'name' } : undefined;
+}
+
+/** Cellular blood products, the ones to irradiate (EHA/EBMT 2023), as order texts name them. */
+const PLATELETS = /\b(?:platelets?|plts?|thrombocytes?)\b/i;
+const RED_CELLS = /\b(?:red\s{1,3}(?:blood\s{1,3})?cells?|p?rbcs?|erythrocytes?|packed\s{1,3}cells)\b/i;
+const OTHER_CELLULAR = /\b(?:whole\s{1,3}blood|granulocytes?)\b/i;
+/** Words of a blood product order ("1 unit", "apheresis", "pooled", "leukoreduced") rather than of a lab test. */
+const PRODUCT_WORDS =
+  /\b(?:transfus\w{0,8}|units?|apheresis|pooled|doses?|bags?|packs?|concentrates?|components?|leu[ck]o[-\s]?(?:reduced|depleted)|irradiat\w{0,8}|crossmatch\w{0,4}|cross-match\w{0,4})\b/i;
+/** Words of a lab test or of an order about a transfusion that is not one ("platelet count", "transfusion reaction"). */
+const NOT_A_PRODUCT =
+  /\b(?:counts?|levels?|sedimentation|folate|antibod\w{0,4}|function|aggregation|morpholog\w{0,4}|smear|indices|distribution|volume|mean|assay|reaction|consent|history)\b/i;
+
+/**
+ * The transfusion a blood product order names in its text or codings' displays, when its codes are not
+ * ours: a local code with "Platelets, apheresis, 1 unit", or text only ("Transfuse 1 unit platelets").
+ * Drugs are matched by name too; blood products were matched by code only, so such an order got no
+ * irradiation check at all. A cellular product needs a word of a product order beside it, so that a
+ * lab test ("Platelet count", "RBC folate") is not taken for one; bounded repeats only (linear time).
+ */
+export function transfusionNamed(code: CodeableConcept | undefined): Role | undefined {
+  for (const text of conceptTexts(code)) {
+    if (typeof text !== 'string' || NOT_A_PRODUCT.test(text) || !PRODUCT_WORDS.test(text)) continue;
+    if (PLATELETS.test(text)) return 'platelet-transfusion';
+    if (RED_CELLS.test(text)) return 'red-cell-transfusion';
+    if (OTHER_CELLULAR.test(text) || /\btransfus/i.test(text)) return 'transfusion-unspecified';
+  }
+  return undefined;
 }
 
 /**
@@ -89,7 +119,11 @@ const NOT_IRRADIATED = [
   // n, false or none only after a separator (":", "-", "–", "?", "[", "/", ","…) and before the end of the
   // line or one ("Irradiated product: No", "Irradiated: No - standard product", "Irradiated [No]"): "Irradiated
   // - no CMV requirement" or "lot no. 4411" are not answers. Bounded repeats: linear time.
-  /irradiat\w{0,12}(?:[^\S\n]{1,8}[a-z]{1,20}){0,3}?(?:[\s:=?()[\]\-–—,;./：]{0,8}\b(?:not\s{1,4}(?:required|needed|necessary|indicated|wanted|requested|applicable)|unnecessary|none\s{1,4}required)\b|[^\S\n]{0,4}[:=?()[\]\-–—,;./：][\s:=?()[\]\-–—,;./：]{0,7}\b(?:no|n|false|none)\b(?=[^\S\n]{0,8}(?:$|[\n.,;:)\]/\-–—(])))/i,
+  /irradiat\w{0,12}(?:[^\S\n]{1,8}[a-z]{1,20}){0,3}?(?:[\s:=?()[\]\-–—,;./：]{0,8}\b(?:not\s{1,4}(?:required|needed|necessary|indicated|wanted|requested|applicable)|unnecessary|none\s{1,4}required)\b|[^\S\n]{0,4}[:=?()[\]\-–—,;./：][\s:=?()[\]\-–—,;./：]{0,7}\b(?:no|n|false|none)\b(?=[^\S\n]{0,8}(?:$|[\n.,;:)\]/\-–—(!])))/i,
+  // After a colon or an equals sign, "no" is the answer whatever follows it ("Irradiated: No standard stock").
+  /irradiat\w{0,12}(?:[^\S\n]{1,8}[a-z]{1,20}){0,3}?[^\S\n]{0,4}[:=：][^\S\n]{0,4}(?:no|n|false|none)\b/i,
+  // An unticked box after the word: "Irradiated: [ ]", "Irradiated ☐".
+  /irradiat\w{0,12}[^\S\n]{0,4}[:=：]?[^\S\n]{0,4}(?:\[[^\S\n]?\]|☐|□)/i,
 ];
 
 export const saysNotIrradiated = (text: string): boolean => NOT_IRRADIATED.some((re) => re.test(text));
@@ -141,9 +175,9 @@ export function orderCards(
     // (EHA/EBMT 2023: from 7 days before it). The cytopenia advice waits for day 0.
     if (!a.irradiation?.required) return [];
     const cards = unreadOrders.length > 0 ? [unreadOrdersCard(a, unreadOrders, ctx, thresholds)] : [];
-    for (const { order, role } of orders)
+    for (const { order, role, matchedBy } of orders)
       if (order.resourceType === 'ServiceRequest' && !isIrradiated(order, terminology))
-        cards.push(irradiationCard(a, order, role, ctx, thresholds));
+        cards.push(irradiationCard(a, order, role, matchedBy, ctx, thresholds));
     return withUnreadDataNote(cards, a);
   }
   if (day > thresholds.values.actions.followUpDays) return [];
@@ -185,7 +219,7 @@ export function orderCards(
       continue;
     }
     if (a.irradiation?.required && !isIrradiated(order, terminology))
-      cards.push(irradiationCard(a, order, role, ctx, thresholds));
+      cards.push(irradiationCard(a, order, role, matchedBy, ctx, thresholds));
   }
   return withUnreadDataNote(cards, a);
 }
@@ -365,6 +399,7 @@ function irradiationCard(
   a: Assessment,
   order: ServiceRequest,
   role: Role,
+  matchedBy: AdvisableOrder['matchedBy'],
   ctx: CardContext,
   thresholds: HospitalThresholds,
 ): Card {
@@ -385,6 +420,11 @@ function irradiationCard(
       (against.length > 0
         ? ` The order says: ${against.map((t) => `"${mdText(recordText(t, 120))}"`).join(', ')}.`
         : ''),
+    ...(matchedBy === 'name'
+      ? [
+          `_Recognised as a ${kind} transfusion by its name ("${mdText(recordText(orderName(order), 120))}"): the order's codes are not among the codes this service knows._`,
+        ]
+      : []),
     `**Recommendation in force:** ${irradiationNote(a.irradiation, thresholds.values)}`,
     `Current counts:\n\n${countsTable(a, ['neutrophils', 'platelets', 'hemoglobin'])}`,
   ].join('\n\n');

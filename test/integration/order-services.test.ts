@@ -395,6 +395,28 @@ describe('card content', () => {
     );
   });
 
+  test.each([
+    [
+      'a local code and its text',
+      { coding: [{ system: 'urn:oid:1.2.3.4.5.local', code: 'PLT-APH' }], text: 'Platelets, apheresis, 1 unit' },
+      'Platelets, apheresis, 1 unit',
+    ],
+    ['text only', { text: 'Transfuse 1 unit platelets' }, 'Transfuse 1 unit platelets'],
+  ])(
+    'a platelet order under %s, not irradiated, on day +9: the warning, saying it was recognised by name',
+    async (_name, code, text) => {
+      const cards = await sign(
+        'cart-day9',
+        draftOrders(transfusionOrder('plt-local', 'cart-day9', 'platelets', { code })),
+      );
+      expect(kinds(cards)).toEqual(['transfusion-irradiation:warning']);
+      expect(cards[0]?.summary).toBe('Platelets ordered on day +9 after CAR-T: use an irradiated product');
+      expect(cards[0]?.detail).toContain(
+        `_Recognised as a platelet transfusion by its name ("${text}"): the order's codes are not among the codes this service knows._`,
+      );
+    },
+  );
+
   test('a draft order without id gets the warning but no update it could not apply', async () => {
     const order = transfusionOrder('x', 'cart-day9', 'platelets');
     delete order.id;
