@@ -37,6 +37,12 @@ import type { ServiceDeps } from './service-deps.js';
 export interface Readiness {
   /** Named checks; the service is ready when all are true. */
   checks(): Promise<Record<string, boolean>> | Record<string, boolean>;
+  /**
+   * Dependencies every replica shares (the feedback and audit database), reported but not gating: were
+   * their loss to fail readiness, every replica would leave the load balancer at once and no card would
+   * flow, although cards need no database.
+   */
+  dependencies?(): Promise<Record<string, boolean>> | Record<string, boolean>;
 }
 
 export interface AppDeps {
@@ -94,11 +100,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/healthz', (_req: Request, res: Response) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req: Request, res: Response) => {
-    const checks = await deps.readiness.checks();
-    const ready = Object.values(checks).every(Boolean);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
-  });
+  app.get('/readyz', readyz(deps.readiness));
   app.get('/metrics', async (_req: Request, res: Response) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
@@ -156,6 +158,25 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(errorHandler(log, config.bodyLimit));
   return app;
+}
+
+/**
+ * GET /readyz: 200 when every check holds, else 503; shared dependencies are reported (`dependencies`,
+ * and `degraded` naming those down) without failing it.
+ */
+function readyz(readiness: Readiness): (req: Request, res: Response) => Promise<void> {
+  return async (_req, res) => {
+    const checks = await readiness.checks();
+    const dependencies = (await readiness.dependencies?.()) ?? {};
+    const ready = Object.values(checks).every(Boolean);
+    const degraded = Object.keys(dependencies).filter((name) => !dependencies[name]);
+    res.status(ready ? 200 : 503).json({
+      status: ready ? 'ready' : 'not ready',
+      checks,
+      dependencies,
+      ...(degraded.length > 0 ? { degraded } : {}),
+    });
+  };
 }
 
 /**

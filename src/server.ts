@@ -90,6 +90,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
   let baseUrl = config.publicBaseUrl ?? `http://localhost:${config.port}`;
   const serviceDeps: ServiceDeps = { config, clinical, log, now: () => new Date(), smartLaunchUrl: undefined };
+  const storagePing = lastAnswer(() => feedback.ping());
   const app = createApp({
     config,
     log,
@@ -104,13 +105,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     metrics: runtime.metrics,
     smart,
     readiness: {
-      checks: async () => ({
+      checks: () => ({
         config: true,
         accepting: !draining,
         valueSets: clinical.terminology.size > 0,
-        feedbackStorage: await feedback.ping(),
         ...(config.demo ? { demoData: demoFhir?.thread?.isSeeded() ?? false } : {}),
       }),
+      // The last ping's answer, a new ping started in the background: a frozen database (a ping waits
+      // STORAGE_TIMEOUT_MS) must not hold /readyz past the probe's timeout either.
+      dependencies: () => ({ feedbackStorage: storagePing.check() }),
     },
   });
 
@@ -233,4 +236,27 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   void main();
+}
+
+/**
+ * A check run in the background, one at a time: `check()` starts another unless one is under way and
+ * answers the last one's result (true until the first comes in).
+ */
+function lastAnswer(run: () => Promise<boolean>): { check(): boolean } {
+  let up = true;
+  let running = false;
+  const check = (): boolean => {
+    if (!running) {
+      running = true;
+      run()
+        .then(
+          (ok) => (up = ok),
+          () => (up = false),
+        )
+        .finally(() => (running = false));
+    }
+    return up;
+  };
+  check();
+  return { check };
 }

@@ -5,12 +5,16 @@
  * before the process exits.
  *
  * The price, stated: records still queued when a process is killed (SIGKILL, OOM) are lost — at
- * most the few milliseconds before the next write; a full queue drops new records; a failed write
- * is retried once. Each case is counted (`dropped`, `failed`) for metrics and alerts
- * (cds_audit_events_dropped_total, cds_audit_events_failed_total).
+ * most the few milliseconds before the next write, or what waits for a database that is away; a full
+ * queue drops new records. A write the database may take later (it is away, frozen, out of connections)
+ * is tried again until it is written, the delay doubling to 30 s, while later records wait in the queue:
+ * an outage costs the trail nothing until the queue is full. A write it refuses (a record it will never
+ * take) is retried once, then counted as failed. Each loss is counted (`dropped`, `failed`) for metrics
+ * and alerts (cds_audit_events_dropped_total, cds_audit_events_failed_total).
  */
 import type { Logger } from 'pino';
 import { WriteBehindQueue } from '../shared/write-behind.js';
+import { isPermanentStorageError, storageErrorTag } from '../shared/storage-errors.js';
 import { boundRecord, type AuditRecord, type AuditStore } from './audit.js';
 
 export interface AuditRecorderOptions {
@@ -31,6 +35,15 @@ export class AuditRecorder {
       maxQueued: options.maxQueued ?? 10_000,
       maxPerWrite: options.maxPerWrite ?? 200,
       retries: 1,
+      transient: (error) => !isPermanentStorageError(error),
+      // Once when a write first fails, then every 20th try (about every 10 minutes at the 30 s cap).
+      onRetrying: (error, attempt, queued) => {
+        if (attempt % 20 === 0)
+          log?.warn(
+            { error: storageErrorTag(error), attempt, queued },
+            'audit store unavailable: records held, retrying',
+          );
+      },
       onDropped: ({ dropped }) => log?.error({ dropped }, 'audit queue full: audit records dropped'),
       onFailed: (error, records) => {
         const e = error as { name?: unknown; code?: unknown };

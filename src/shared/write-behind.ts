@@ -5,7 +5,8 @@
  * and card bookkeeping both use it: neither may delay or cost a clinician their cards.
  *
  * The price, stated: items still queued when the process dies are lost; a full (or closed) queue
- * drops new items; a write that fails (after its retries) drops its chunk. A deadline belongs in
+ * drops new items; a write that fails (after its retries) drops its chunk, unless the owner says the
+ * failure may pass (`transient`: a database away), in which case it is tried until it is written. A deadline belongs in
  * `write` (e.g. storage's withDeadline), which also keeps a late failure from going unhandled.
  * Each case is counted (`dropped`, `failed`) for metrics and alerts, and reported to the owner's
  * `onDropped` / `onFailed`, which log without I/O on the caller's turn.
@@ -20,6 +21,16 @@ export interface WriteBehindOptions<T> {
   /** A failed write is tried again this many times, `retryDelayMs` apart. Default 0. */
   retries?: number;
   retryDelayMs?: number;
+  /**
+   * Whether a failed write may succeed later (a database away or frozen, not a record it refuses): such a
+   * write is tried again past `retries`, the delay doubling up to `maxRetryDelayMs`, for as long as the
+   * queue is open, and what is queued meanwhile waits (up to `maxQueued`). Default: never.
+   */
+  transient?: (error: unknown) => boolean;
+  /** Default 30 s. */
+  maxRetryDelayMs?: number;
+  /** Told of each failed write that is tried again because `transient` says it may pass (attempt 0, 1, …). */
+  onRetrying?: (error: unknown, attempt: number, queued: number) => void;
   /**
    * Told when items are being dropped: at the first drop since the last successful write, then at
    * every 1,000th, so a full queue is logged without a line per call. Called on a later turn
@@ -125,14 +136,19 @@ export class WriteBehindQueue<T> {
   }
 
   private async writeWithRetries(chunk: T[]): Promise<void> {
-    const { retries = 0, retryDelayMs = 100 } = this.options;
+    const { retries = 0, retryDelayMs = 100, transient, maxRetryDelayMs = 30_000 } = this.options;
     for (let attempt = 0; ; attempt++) {
       try {
         await this.options.write(chunk);
         return;
       } catch (error) {
-        if (attempt >= retries) throw error;
-        await new Promise((resolve) => setTimeout(resolve, retryDelayMs));
+        // Closed (shutting down), a write that will not pass goes the way of any other: counted as failed.
+        const waitForIt = !this.closed && transient?.(error) === true;
+        if (attempt >= retries && !waitForIt) throw error;
+        if (waitForIt) this.options.onRetrying?.(error, attempt, this.queue.length);
+        const delay = waitForIt ? Math.min(retryDelayMs * 2 ** Math.min(attempt, 20), maxRetryDelayMs) : retryDelayMs;
+        // unref: a wait for the database never holds the process up on its own.
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
       }
     }
   }

@@ -39,16 +39,7 @@ export async function withDeadline<T>(timeoutMs: number, work: Promise<T>, onTim
   }
 }
 
-/**
- * What of a storage error may be logged: its class and code, never its message (a database
- * message may quote the clinician's comment).
- */
-export function storageErrorTag(err: unknown): string {
-  const e = (err ?? {}) as { name?: unknown; code?: unknown };
-  return [typeof e.name === 'string' ? e.name : 'Error', typeof e.code === 'string' ? e.code : '']
-    .filter(Boolean)
-    .join(' ');
-}
+export { isPermanentStorageError, storageErrorTag } from '../shared/storage-errors.js';
 
 /** A positive whole number of milliseconds, or the default. */
 export function timeoutOrDefault(ms: number | undefined, fallback = DEFAULT_STORAGE_TIMEOUT_MS): number {

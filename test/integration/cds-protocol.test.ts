@@ -330,9 +330,21 @@ describe('responses, CORS, health', () => {
   test('/healthz says the process is alive; /readyz reports each readiness check', async () => {
     await request(app).get('/healthz').expect(200, { status: 'ok' });
     const ready = await request(app).get('/readyz').expect(200);
-    expect(ready.body).toEqual({ status: 'ready', checks: { config: true, valueSets: true } });
+    expect(ready.body).toEqual({ status: 'ready', checks: { config: true, valueSets: true }, dependencies: {} });
     const notReady = buildTestApp({ overrides: { readiness: { checks: () => ({ config: true, valueSets: false }) } } });
     await request(notReady.app).get('/readyz').expect(503);
+    // A shared dependency down is reported, and the replica stays ready (cards need no database).
+    const degraded = buildTestApp({
+      overrides: {
+        readiness: { checks: () => ({ config: true }), dependencies: () => ({ feedbackStorage: false }) },
+      },
+    });
+    expect((await request(degraded.app).get('/readyz').expect(200)).body).toEqual({
+      status: 'ready',
+      checks: { config: true },
+      dependencies: { feedbackStorage: false },
+      degraded: ['feedbackStorage'],
+    });
   });
 
   test('/metrics exposes request counters in Prometheus format', async () => {

@@ -1,5 +1,6 @@
 /**
- * The audit writer behind the response (bounded queue, batches, one retry, counted losses) and the
+ * The audit writer behind the response (bounded queue, batches, retries until a database away is back,
+ * counted losses) and the
  * FHIR AuditEvent form of a record.
  */
 import { describe, expect, test } from '@jest/globals';
@@ -15,13 +16,14 @@ const record = (n: number): AuditRecord => ({
   status: 200,
 });
 
-function fakeStore(failures = 0): AuditStore & { batches: AuditRecord[][] } {
+/** A store whose first `failures` appends fail, with `code` (none: a database away, which may pass). */
+function fakeStore(failures = 0, code?: string): AuditStore & { batches: AuditRecord[][] } {
   let failing = failures;
   const batches: AuditRecord[][] = [];
   return {
     batches,
     append: (records) => {
-      if (failing-- > 0) return Promise.reject(new Error('down'));
+      if (failing-- > 0) return Promise.reject(Object.assign(new Error('down'), code ? { code } : {}));
       batches.push([...records]);
       return Promise.resolve();
     },
@@ -41,8 +43,17 @@ describe('AuditRecorder', () => {
     expect(recorder).toMatchObject({ written: 5, dropped: 0, failed: 0 });
   });
 
-  test('a full queue drops and counts; a failed write is retried once, then counted as failed', async () => {
+  test('a database away or frozen: the write is tried until it is written, nothing is lost', async () => {
     const store = fakeStore(3);
+    const recorder = new AuditRecorder(store, { maxPerWrite: 10 });
+    for (let i = 0; i < 4; i++) recorder.record(record(i));
+    expect(await recorder.flush(10_000)).toBe(true);
+    expect(recorder).toMatchObject({ written: 4, dropped: 0, failed: 0 });
+    expect(store.batches.map((b) => b.length)).toEqual([4]);
+  });
+
+  test('a full queue drops and counts; a write the database refuses (check violation) is retried once, then counted as failed', async () => {
+    const store = fakeStore(3, '23514');
     const recorder = new AuditRecorder(store, { maxQueued: 2, maxPerWrite: 10 });
     for (let i = 0; i < 4; i++) recorder.record(record(i));
     expect(recorder.dropped).toBe(2);

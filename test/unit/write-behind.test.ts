@@ -6,6 +6,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { WriteBehindQueue, type WriteBehindOptions } from '../../src/shared/write-behind.js';
 import { CardRecorder } from '../../src/storage/card-recorder.js';
+import { isPermanentStorageError } from '../../src/shared/storage-errors.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -127,6 +128,68 @@ describe('WriteBehindQueue', () => {
     }
   });
 
+  test('a write that may pass (transient) is tried until it is written, the delay doubling; what is queued meanwhile waits, nothing is lost', async () => {
+    let calls = 0;
+    const written: number[][] = [];
+    const retrying: string[] = [];
+    const { q, events } = queue({
+      retries: 1,
+      retryDelayMs: 1,
+      maxRetryDelayMs: 4,
+      transient: (e) => (e as { code?: string }).code !== '23505',
+      onRetrying: (_e, attempt, queued) => retrying.push(`${attempt}:${queued}`),
+      write: (chunk) => {
+        calls++;
+        // The database is away for the first 5 tries.
+        if (calls <= 5) return Promise.reject(Object.assign(new Error('timeout'), { name: 'StorageTimeoutError' }));
+        written.push(chunk);
+        return Promise.resolve();
+      },
+    });
+    for (let i = 1; i <= 3; i++) q.push(i);
+    await turn();
+    for (let i = 4; i <= 5; i++) q.push(i); // arrive while the first chunk waits
+    expect(await q.flush()).toBe(true);
+    expect({ calls, written, failed: q.failed, ok: q.written }).toEqual({
+      calls: 7,
+      written: [
+        [1, 2, 3],
+        [4, 5],
+      ],
+      failed: 0,
+      ok: 5,
+    });
+    expect(retrying).toEqual(['0:0', '1:2', '2:2', '3:2', '4:2']); // 4 and 5 arrived after the first try
+    expect(events).toEqual([]);
+  });
+
+  test('a write the database refuses (not transient) is tried `retries` times and counted as failed, as before', async () => {
+    const { q, events } = queue({
+      retries: 1,
+      retryDelayMs: 1,
+      transient: (e) => (e as { code?: string }).code !== '23505',
+      write: () => Promise.reject(Object.assign(new Error('duplicate key'), { name: 'DatabaseError', code: '23505' })),
+    });
+    q.push(1);
+    await q.flush();
+    expect({ failed: q.failed, ok: q.written }).toEqual({ failed: 1, ok: 0 });
+    expect(events).toEqual(['failed 1 (1 in all): DatabaseError']);
+  });
+
+  test('closed while the database is away: the waiting write stops at its next try and counts as failed', async () => {
+    const { q } = queue({
+      retryDelayMs: 1,
+      maxRetryDelayMs: 2,
+      transient: () => true,
+      write: () => Promise.reject(new Error('connection refused')),
+    });
+    q.push(1);
+    q.push(2);
+    await turn();
+    expect(await q.close(2000)).toBe(true);
+    expect({ failed: q.failed, ok: q.written }).toEqual({ failed: 2, ok: 0 });
+  });
+
   test('flush() gives up after its timeout and says so', async () => {
     const { q } = queue({ write: () => new Promise(() => undefined) });
     q.push(1);
@@ -144,5 +207,23 @@ describe('WriteBehindQueue', () => {
       dropped: 1,
       events: ['dropped 1 (queued 0, closed true)'],
     });
+  });
+});
+
+describe('isPermanentStorageError: a write no retry will change (the audit trail retries the others)', () => {
+  test.each<[string, unknown, boolean]>([
+    ['PostgreSQL unique violation (23505)', { name: 'DatabaseError', code: '23505' }, true],
+    ['PostgreSQL value too long (22001)', { code: '22001' }, true],
+    ['PostgreSQL undefined table (42P01)', { code: '42P01' }, true],
+    ['SQLite constraint', { code: 'SQLITE_CONSTRAINT_NOTNULL' }, true],
+    ['PostgreSQL admin shutdown (57P01)', { code: '57P01' }, false],
+    ['PostgreSQL connection failure (08006)', { code: '08006' }, false],
+    ['too many connections (53300)', { code: '53300' }, false],
+    ['connection refused', { code: 'ECONNREFUSED' }, false],
+    ['a deadline passed (no code)', { name: 'StorageTimeoutError' }, false],
+    ['SQLite busy', { code: 'SQLITE_BUSY' }, false],
+    ['not an error at all', null, false],
+  ])('%s → %s', (_name, error, permanent) => {
+    expect(isPermanentStorageError(error)).toBe(permanent);
   });
 });
