@@ -363,9 +363,11 @@ function recentTable(a: Assessment, analyte: Analyte, thresholds: HospitalThresh
 
 const SUMMARIES: Record<Recommendation['kind'], (r: Recommendation, a: Assessment, t: HospitalThresholds) => string> = {
   'g-csf': (r, _a, t) =>
-    `ANC ${valueOf(r)} on ${dayOf(r)}, no G-CSF recorded: consider filgrastim ${fmt(t.values.actions.filgrastimUgPerKg)} µg/kg/day`,
+    `ANC ${valueOf(r)} on ${dayOf(r)}, ${r.lastTreatmentDay === undefined ? 'no G-CSF recorded' : `no G-CSF since ${dayLabel(r.lastTreatmentDay)}`}: consider filgrastim ${fmt(t.values.actions.filgrastimUgPerKg)} µg/kg/day`,
   'neutropenia-on-gcsf': (r) =>
-    `ANC ${valueOf(r)} on ${dayOf(r)} despite G-CSF since ${dayLabel(r.recentTreatmentDays?.[0] ?? null)}: counts daily, work-up if it persists`,
+    r.treatmentAfterValue
+      ? `ANC ${valueOf(r)} on ${dayOf(r)}, G-CSF started after this count: repeat the count, work-up if it persists`
+      : `ANC ${valueOf(r)} on ${dayOf(r)} despite G-CSF since ${dayLabel(r.recentTreatmentDays?.[0] ?? null)}: counts daily, work-up if it persists`,
   'g-csf-prophylaxis': (_r, a, t) =>
     `${hematotoxText(a)}: consider prophylactic G-CSF from day +${t.values.actions.gcsfProphylaxisStartDay}`,
   'red-cell-transfusion': (r) =>

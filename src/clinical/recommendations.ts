@@ -263,11 +263,20 @@ function gcsfTreatment(ctx: RuleContext, workupDue: boolean): Recommendation | u
     stale: isStale(anc),
   };
   if (course.sinceDay === null) {
+    // An earlier course, no longer acting: said, so that "no G-CSF" is not read as "never any".
+    const last = ctx
+      .events('g-csf')
+      .reduce<number | undefined>((d, e) => Math.max(d ?? -Infinity, e.day ?? 0), undefined);
     return {
       ...base,
       kind: 'g-csf',
       urgency: isStale(anc) ? 'warning' : 'critical',
-      reason: `${valueText('ANC', anc)} is below ${fmt(cutoff)} ×10⁹/L (severe neutropenia) and no G-CSF is recorded in the last ${plural(ctx.a.gcsfRecentDays, 'day')}.`,
+      reason:
+        `${valueText('ANC', anc)} is below ${fmt(cutoff)} ×10⁹/L (severe neutropenia) and no G-CSF is recorded in the last ${plural(ctx.a.gcsfRecentDays, 'day')}` +
+        (last === undefined
+          ? '.'
+          : ` (the last dose: ${dayLabel(last)}, ${plural(ctx.events('g-csf').length, 'dose')} since day 0).`),
+      ...(last === undefined ? {} : { lastTreatmentDay: last }),
       notes: [
         ...ctx.staleNote(anc, 'ANC'),
         `EHA/EBMT 2023: G-CSF (filgrastim ${fmt(ctx.a.filgrastimUgPerKg)} µg/kg/day) for severe neutropenia after CAR-T.`,
@@ -275,13 +284,18 @@ function gcsfTreatment(ctx: RuleContext, workupDue: boolean): Recommendation | u
     };
   }
   if (workupDue) return undefined;
+  // Every dose given after the count was drawn (ANC 0.3 at 06:00, the first dose at 10:00): not "despite G-CSF".
+  const afterValue = course.course.every((dose) => comparedToDraw(dose, ctx.input.latestAt.anc, anc.date) > 0);
   return {
     ...base,
     kind: 'neutropenia-on-gcsf',
     urgency: 'info',
     reason:
-      `${valueText('ANC', anc)} is still below ${fmt(cutoff)} ×10⁹/L on G-CSF since ${dayLabel(course.sinceDay)} (${courseText(ctx, course.course)}). ` +
+      (afterValue
+        ? `${valueText('ANC', anc)} is below ${fmt(cutoff)} ×10⁹/L; G-CSF was started after it was drawn (${dayLabel(course.sinceDay)}, ${courseText(ctx, course.course)}): repeat the count to see its effect. `
+        : `${valueText('ANC', anc)} is still below ${fmt(cutoff)} ×10⁹/L on G-CSF since ${dayLabel(course.sinceDay)} (${courseText(ctx, course.course)}). `) +
       workupWhen(ctx),
+    ...(afterValue ? { treatmentAfterValue: true } : {}),
     notes: [
       ...ctx.staleNote(anc, 'ANC'),
       'EHA/EBMT 2023: persisting neutropenia despite G-CSF calls for a marrow and infection work-up.',

@@ -391,6 +391,10 @@ export interface Recommendation {
   notes: string[];
   /** Days the advised treatment was already given recently (G-CSF within actions.gcsfRecentDays). */
   recentTreatmentDays?: number[];
+  /** `g-csf`: the day of the last G-CSF dose since day 0, when there was one (no longer acting). */
+  lastTreatmentDay?: number;
+  /** `neutropenia-on-gcsf`: the course began after the count was drawn (its effect is not yet seen). */
+  treatmentAfterValue?: boolean;
 }
 
 export interface InfusionInfo {

@@ -3,6 +3,8 @@
  * overrides, staleness, and the sources cited.
  */
 import { describe, expect, test } from '@jest/globals';
+import { patientViewCards } from '../../src/cards/patient-view.js';
+import { loadClinicalContext } from '../../src/profiles.js';
 import {
   anc,
   assessOn,
@@ -728,5 +730,48 @@ describe('results dated after today (docs/clinical-logic.md §3)', () => {
         'A newer result could not be used: 2 results are dated after today (2026-03-11) and not used: ANC on 2026-03-13 is the earliest. The value above is the latest that could be read.',
       );
     }
+  });
+});
+
+describe('the G-CSF cards say what was given, and when against the count (docs/clinical-logic.md §10)', () => {
+  // Helpers: counts drawn at 06:00, G-CSF given at 10:00; a dose acts 2 days [actions.gcsfRecentDays].
+  const clinical = loadClinicalContext({ timeZone: 'UTC' });
+  const ctx = { serviceId: 'svc', patientId: 'p1', smartLaunchUrl: undefined, orderables: clinical.orderables };
+  const summaryOf = (day: number, resources: Parameters<typeof assessOn>[1]) => {
+    const a = assessOn(day, resources, { thresholds: clinical.thresholds });
+    return { a, summaries: patientViewCards(a, clinical.thresholds, ctx).map((c) => `${c.indicator}: ${c.summary}`) };
+  };
+
+  test('G-CSF on days +3 to +6, none since, ANC 0.3 on day +10: "no G-CSF since day +6", not "no G-CSF recorded"', () => {
+    const { a, summaries } = summaryOf(10, [infusion(0), gcsf(3), gcsf(4), gcsf(5), gcsf(6), anc(10, 0.3)]);
+    expect(summaries).toContain(
+      'critical: ANC 0.3 ×10⁹/L on day +10, no G-CSF since day +6: consider filgrastim 5 µg/kg/day',
+    );
+    expect(a.recommendations[0]).toMatchObject({ kind: 'g-csf', lastTreatmentDay: 6 });
+    expect(a.recommendations[0]?.reason).toContain(
+      'no G-CSF is recorded in the last 2 days (the last dose: day +6, 4 doses since day 0).',
+    );
+  });
+
+  test('no G-CSF ever: "no G-CSF recorded", as before', () => {
+    expect(summaryOf(10, [infusion(0), anc(10, 0.3)]).summaries).toContain(
+      'critical: ANC 0.3 ×10⁹/L on day +10, no G-CSF recorded: consider filgrastim 5 µg/kg/day',
+    );
+  });
+
+  test('ANC 0.3 at 06:00 on day +10, the first dose at 10:00: not "despite G-CSF", the count came first', () => {
+    const { a, summaries } = summaryOf(10, [infusion(0), anc(10, 0.3), gcsf(10)]);
+    expect(summaries).toContain(
+      'info: ANC 0.3 ×10⁹/L on day +10, G-CSF started after this count: repeat the count, work-up if it persists',
+    );
+    expect(a.recommendations[0]?.reason).toContain(
+      'is below 0.5 ×10⁹/L; G-CSF was started after it was drawn (day +10, 1 dose): repeat the count to see its effect.',
+    );
+  });
+
+  test('ANC 0.3 on day +10, G-CSF since day +8: despite G-CSF', () => {
+    expect(summaryOf(10, [infusion(0), gcsf(8), gcsf(9), gcsf(10), anc(10, 0.3)]).summaries).toContain(
+      'info: ANC 0.3 ×10⁹/L on day +10 despite G-CSF since day +8: counts daily, work-up if it persists',
+    );
   });
 });
