@@ -12,6 +12,7 @@ import {
   capitalize,
   dayLabel,
   fmtMeasured,
+  hematotoxScoreText,
   RECOMMENDATION_TITLES,
   TERM_ANALYTE,
   valueWithUnit,
@@ -48,6 +49,16 @@ export function stableUuid(...parts: (string | number | null | undefined)[]): st
 }
 
 export { dayLabel, fmt, plural, valueWithUnit } from '../clinical/format.js';
+
+/** An early grade as the counts allow it: "≥ 3" when missing days leave a higher one open, "so far" before day +30. */
+export function earlyGrade(e: { grade: number | null; atLeast: boolean; complete: boolean }): string {
+  if (e.grade === null) return 'not gradable yet';
+  // "≥ 0" says nothing: the counts leave every grade open.
+  if (e.atLeast && e.grade === 0) return 'not known yet (days without a count)';
+  return `${e.atLeast ? '≥ ' : ''}${e.grade}${e.complete ? '' : ' so far'}`;
+}
+
+export const hematotoxText = (a: Assessment): string => `CAR-HEMATOTOX ${hematotoxScoreText(a.hematotox)}`;
 
 /** Shortens a summary to the spec's limit (< 140 characters) without cutting a word in half. */
 export function summaryText(text: string): string {

@@ -20,7 +20,9 @@ import {
   baseCard,
   countsTable,
   dayLabel,
+  earlyGrade,
   fmt,
+  hematotoxText,
   stableUuid,
   unreadInfusionList,
   unreadInfusions,
@@ -199,7 +201,10 @@ export function orderCards(
         if (anc && fresh && atOrAbove(anc, cutoff) && !indication) {
           const uuid = stableUuid(ctx.serviceId, ctx.patientId, orderRef, 'g-csf-without-indication', anc.reference);
           const detail = [
-            `**Why:** G-CSF is ordered on ${dayLabel(day)} while the latest ANC is ${valueWithUnit(anc)} (${anc.date}), not below ${fmt(cutoff)} ×10⁹/L, with no high-risk indication (CAR-HEMATOTOX ${a.hematotox.risk ?? 'unknown'}, early ICAHT ${a.icaht.early.grade ?? '–'}).`,
+            `**Why:** G-CSF is ordered on ${dayLabel(day)} while the latest ANC is ${valueWithUnit(anc)} (${anc.date}), not below ${fmt(cutoff)} ×10⁹/L, and the data show no high-risk indication: ${hematotoxText(a)}, early ICAHT grade ${earlyGrade(a.icaht.early)}.` +
+              (a.hematotox.risk === null || !a.icaht.early.complete || a.icaht.early.atLeast
+                ? ' An indication they do not show may still hold (baseline values not measured, days without an ANC).'
+                : ''),
             `**Threshold in force:** ANC < ${fmt(cutoff)} ×10⁹/L (${thresholds.overridden.has('counts.neutrophils.severe') ? 'hospital setting' : 'default'}; ${SOURCES.ehaEbmt.label}). Prophylactic G-CSF is for high CAR-HEMATOTOX from day +${t.actions.gcsfProphylaxisStartDay}.`,
             `Current counts:\n\n${countsTable(a, ['neutrophils', 'platelets', 'hemoglobin'])}`,
           ].join('\n\n');

@@ -28,7 +28,6 @@ import {
   changeText,
   fmtMeasured,
   HEMATOTOX_LABELS,
-  hematotoxScoreText,
   phenotypeText,
   phtText,
   TERM_ANALYTE,
@@ -40,7 +39,9 @@ import {
   countsUnread,
   countsTable,
   dayLabel,
+  earlyGrade,
   fmt,
+  hematotoxText,
   plural,
   stableUuid,
   table,
@@ -99,14 +100,6 @@ function icahtText(a: Assessment): string {
   if (e.grade === null) return 'early ICAHT not gradable (no ANC)';
   return `early ICAHT grade ${earlyGrade(e)}`;
 }
-
-/** An early grade as the counts allow it: "≥ 3" when missing days leave a higher one open, "so far" before day +30. */
-function earlyGrade(e: { grade: number | null; atLeast: boolean; complete: boolean }): string {
-  if (e.grade === null) return 'not gradable yet';
-  return `${e.atLeast ? '≥ ' : ''}${e.grade}${e.complete ? '' : ' so far'}`;
-}
-
-const hematotoxText = (a: Assessment): string => `CAR-HEMATOTOX ${hematotoxScoreText(a.hematotox)}`;
 
 /** The phase of care the summary speaks to: early (days 0–30), late (to day +100), immune reconstitution. */
 type Phase = 'early' | 'late' | 'immune';

@@ -137,6 +137,7 @@ export function hematotoxScoreText(h: HematotoxResult): string {
   const missing = h.missing.map((m) => HEMATOTOX_LABELS[m]).join(', ');
   if (h.score !== null) return `${h.score} (${h.risk ?? ''} risk)`;
   if (h.risk === 'high') return `≥ ${h.partialScore} (high risk; ${missing} not measured)`;
+  if (h.missing.length === Object.keys(HEMATOTOX_LABELS).length) return 'not known (no baseline value measured)';
   return `incomplete (${missing} not measured)`;
 }
 

@@ -3,7 +3,9 @@
  * overrides, staleness, and the sources cited.
  */
 import { describe, expect, test } from '@jest/globals';
+import { adviseOn, orderCards } from '../../src/cards/orders.js';
 import { patientViewCards } from '../../src/cards/patient-view.js';
+import { filgrastimOrder } from '../helpers/orders.js';
 import { loadClinicalContext } from '../../src/profiles.js';
 import {
   anc,
@@ -772,6 +774,35 @@ describe('the G-CSF cards say what was given, and when against the count (docs/c
   test('ANC 0.3 on day +10, G-CSF since day +8: despite G-CSF', () => {
     expect(summaryOf(10, [infusion(0), gcsf(8), gcsf(9), gcsf(10), anc(10, 0.3)]).summaries).toContain(
       'info: ANC 0.3 ×10⁹/L on day +10 despite G-CSF since day +8: counts daily, work-up if it persists',
+    );
+  });
+});
+
+describe('a G-CSF order "without indication" says what the data show, not more (order-sign; docs/clinical-logic.md §10)', () => {
+  const clinical = loadClinicalContext({ timeZone: 'UTC' });
+  const ctx = { serviceId: 'svc', patientId: 'p1', smartLaunchUrl: undefined, orderables: clinical.orderables };
+  const why = (day: number, resources: Parameters<typeof assessOn>[1]): string | undefined => {
+    const a = assessOn(day, resources, { thresholds: clinical.thresholds });
+    const order = filgrastimOrder('p1');
+    const advice = adviseOn(order, order.medicationCodeableConcept, clinical.terminology);
+    const [card] = orderCards(a, advice ? [advice] : [], clinical.terminology, clinical.thresholds, ctx);
+    return card?.detail?.split('\n\n')[0];
+  };
+
+  test('day +10, one ANC of 0.8, no baseline: risk and early ICAHT not known (days 0–9 unmeasured), and said so', () => {
+    expect(why(10, [infusion(0), anc(10, 0.8)])).toBe(
+      '**Why:** G-CSF is ordered on day +10 while the latest ANC is 0.8 ×10⁹/L (2026-03-11), not below 0.5 ×10⁹/L, ' +
+        'and the data show no high-risk indication: CAR-HEMATOTOX not known (no baseline value measured), early ICAHT grade not known yet (days without a count). ' +
+        'An indication they do not show may still hold (baseline values not measured, days without an ANC).',
+    );
+  });
+
+  test('day +40, low CAR-HEMATOTOX, daily ANC above 0.5 to day +30: the indication is known to be absent', () => {
+    const daily = Array.from({ length: 31 }, (_, d) => anc(d, 2));
+    const baseline = [fludarabine(-5), plt(-6, 250), anc(-6, 2), hb(-6, 120), crp(-6, 0.5), ferritin(-6, 300)];
+    expect(why(40, [infusion(0), ...baseline, ...daily, anc(40, 1.8)])).toBe(
+      '**Why:** G-CSF is ordered on day +40 while the latest ANC is 1.8 ×10⁹/L (2026-04-10), not below 0.5 ×10⁹/L, ' +
+        'and the data show no high-risk indication: CAR-HEMATOTOX 0 (low risk), early ICAHT grade 0.',
     );
   });
 });
