@@ -170,10 +170,12 @@ export class FhirGateway {
    */
   async fetchAll(relativeUrl: string): Promise<unknown[]> {
     const target = resolveUnderBase(this.options.baseUrl, relativeUrl);
-    const what = describe(relativeUrl);
-    if (!target) throw new FhirAccessError('refused', `refused to fetch ${what}: it resolves outside fhirServer`);
-    const first = await this.get(target);
-    if (!isSearch(relativeUrl)) return this.readAnswer(first, targetOf(relativeUrl)?.type, what);
+    if (!target)
+      throw new FhirAccessError('refused', `refused to fetch ${describe(relativeUrl)}: it resolves outside fhirServer`);
+    const asked = pathUnder(this.base, target);
+    const what = describe(asked);
+    const first = await this.get(target, what);
+    if (!isSearch(asked)) return this.readAnswer(first, targetOf(asked)?.type, what);
     if (first.resourceType === 'Bundle') return this.collectPages(first as Bundle, what, countOf(relativeUrl));
     if (first.resourceType === 'OperationOutcome')
       throw new FhirAccessError(
@@ -260,7 +262,7 @@ export class FhirGateway {
       throw new FhirAccessError('refused', `refused to fetch ${describe(reference)}: it resolves outside fhirServer`);
     const own = options.timeoutMs === undefined ? undefined : ownDeadline(this.options.signal, options.timeoutMs);
     try {
-      return await this.get(target, own?.signal);
+      return await this.get(target, describe(pathUnder(this.base, target)), own?.signal);
     } catch (error) {
       if (error instanceof FhirAccessError && (error.status === 404 || error.status === 410)) return undefined;
       throw error;
@@ -305,7 +307,7 @@ export class FhirGateway {
       if (seen.has(nextUrl.url.href))
         throw new FhirAccessError('invalid-response', 'a next link leads back to a page already read (paging loop)');
       seen.add(nextUrl.url.href);
-      const fetched = await this.get(nextUrl.url);
+      const fetched = await this.get(nextUrl.url, what);
       if (fetched.resourceType !== 'Bundle')
         throw new FhirAccessError('invalid-response', 'a next link did not return a Bundle');
       page = fetched as Bundle;
@@ -313,11 +315,15 @@ export class FhirGateway {
     return resources;
   }
 
-  private async get(url: URL, signal = this.options.signal): Promise<Resource> {
+  /**
+   * `what` names the request in messages and metrics (describe): taken from what the service asked
+   * for, never from a URL the server gave (a next link's path is the server's text).
+   */
+  private async get(url: URL, what: string, signal = this.options.signal): Promise<Resource> {
     const { limiter } = this.options;
-    if (!limiter) return this.observed(url, signal);
+    if (!limiter) return this.observed(url, what, signal);
     try {
-      return await limiter.run(signal, () => this.observed(url, signal));
+      return await limiter.run(signal, () => this.observed(url, what, signal));
     } catch (error) {
       if (error instanceof FhirAccessError || !signal.aborted) throw error;
       throw abortError(signal); // aborted while waiting for a free request slot
@@ -325,13 +331,14 @@ export class FhirGateway {
   }
 
   /** getNow, reported to the observer (if any) with its outcome and duration. */
-  private async observed(url: URL, signal: AbortSignal): Promise<Resource> {
+  private async observed(url: URL, what: string, signal: AbortSignal): Promise<Resource> {
     const { observer } = this.options;
-    if (!observer) return this.getNow(url, signal);
+    if (!observer) return this.getNow(url, what, signal);
     const started = performance.now();
-    const type = describe(url.href).split(' ')[0] ?? 'other';
+    const named = what.split(' ')[0] ?? '';
+    const type = RESOURCE_TYPE.test(named) ? named : 'other';
     try {
-      const resource = await this.getNow(url, signal);
+      const resource = await this.getNow(url, what, signal);
       observer('ok', type, (performance.now() - started) / 1000);
       return resource;
     } catch (error) {
@@ -342,8 +349,7 @@ export class FhirGateway {
     }
   }
 
-  private async getNow(url: URL, signal: AbortSignal): Promise<Resource> {
-    const what = describe(url.href);
+  private async getNow(url: URL, what: string, signal: AbortSignal): Promise<Resource> {
     const { budget } = this.options;
     if (signal.aborted) throw abortError(signal);
     if (budget.exhausted) throw budgetSpent(what, budget); // not sent: nothing of it could be read
@@ -593,19 +599,31 @@ function parseUrl(url: string): URL | undefined {
  * Names a request by its resource type only, e.g. `Observation search` or `Patient read`: paths and
  * queries carry patient identifiers, which never reach a log line or an error message.
  */
-export function describe(url: string): string {
-  const target = targetOf(url);
+export function describe(relativeUrl: string): string {
+  const target = targetOf(relativeUrl);
   return target ? `${target.type} ${target.kind}` : 'a FHIR request';
 }
 
-/** The resource type a relative or absolute FHIR URL reads or searches, and which of the two it is. */
-export function targetOf(url: string): { type: string; kind: 'read' | 'search' } | undefined {
-  const parsed = parseUrl(url) ?? parseUrl(`http://x/${url.replace(/^\/+/, '')}`);
-  if (!parsed) return undefined;
-  const segments = parsed.pathname.split('/').filter(Boolean);
-  const typeIndex = segments.findLastIndex((s) => RESOURCE_TYPE.test(s));
-  const type = segments[typeIndex];
-  if (typeIndex < 0 || type === undefined) return undefined;
-  const rest = segments.length - typeIndex - 1;
-  return { type, kind: rest === 0 || segments[typeIndex + 1] === '_search' ? 'search' : 'read' };
+/** The path and query of `url` after the FHIR base `base` (which it is under: resolveUnderBase). */
+function pathUnder(base: URL, url: URL): string {
+  return `${url.pathname.slice(base.pathname.length)}${url.search}`;
+}
+
+/**
+ * The resource type a FHIR URL relative to the base reads or searches, and which of the two, from
+ * the URL's structure (FHIR RESTful API): `Type`, `Type?query` and `Type/_search` search Type;
+ * `Type/id` and `Type/id/_history/vid` read Type; `Type/id/Other` searches Other in Type's
+ * compartment. The type is the first segment, so an id is never taken for one, whatever it looks
+ * like (`Patient/JohnSmith` is a Patient read); anything else is undefined.
+ */
+export function targetOf(relativeUrl: string): { type: string; kind: 'read' | 'search' } | undefined {
+  const path = relativeUrl.split(/[?#]/, 1)[0] ?? '';
+  const segments = path.split('/').filter(Boolean);
+  const [type, id, third] = segments;
+  if (type === undefined || !RESOURCE_TYPE.test(type)) return undefined;
+  if (id === undefined || (id === '_search' && segments.length === 2)) return { type, kind: 'search' };
+  if (segments.length === 2) return { type, kind: 'read' };
+  if (segments.length === 4 && third === '_history') return { type, kind: 'read' };
+  if (segments.length === 3 && third !== undefined && RESOURCE_TYPE.test(third)) return { type: third, kind: 'search' };
+  return undefined;
 }
