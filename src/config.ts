@@ -11,12 +11,16 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const csv = z.string().transform((s) =>
-  s
-    .split(',')
-    .map((x) => x.trim())
-    .filter((x) => x.length > 0),
-);
+/** A comma-separated list; one that names nothing (`,`) is refused, as an empty value is (loadConfig). */
+const csv = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x.length > 0),
+  )
+  .refine((list) => list.length > 0, { message: 'lists nothing: remove it, or list at least one value' });
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 
@@ -56,7 +60,11 @@ const trustedIssuers = z
       return z.NEVER;
     }
   })
-  .pipe(z.array(trustedIssuerSchema));
+  .pipe(
+    z
+      .array(trustedIssuerSchema)
+      .min(1, 'lists no issuer: remove it to run without client authentication, or list the trusted CDS clients'),
+  );
 
 /** Whether `tz` is a time zone Intl knows (an IANA name such as Europe/Berlin, or UTC). */
 export function isTimeZone(tz: string): boolean {
@@ -153,6 +161,9 @@ const envSchema = z.object({
     })
     .optional(),
 });
+
+/** The environment variables the service reads. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 export interface Config {
   port: number;
@@ -267,12 +278,43 @@ function inFlightSettings(
   return { jsonValues, bodyBytes, bodyLimitBytes };
 }
 
+type Variable = keyof typeof envSchema.shape;
+
+/** What leaving a variable out means, where "use its default" would not say it. */
+const UNSET_MEANS: Partial<Record<Variable, string>> = {
+  HOST: 'listen where the authentication mode says (127.0.0.1 while it is off)',
+  PUBLIC_BASE_URL: 'have none',
+  CDS_TRUSTED_ISSUERS: 'run without client authentication',
+  CDS_JWT_AUDIENCES: 'accept no audience besides the URL called and PUBLIC_BASE_URL',
+  FHIR_ALLOWED_ORIGINS: 'allow any fhirServer origin',
+  THRESHOLDS_FILE: 'use the default thresholds',
+  LOCAL_CODES_FILE: 'add no local codes',
+  DATABASE_URL: "keep feedback, card records, the jti replay store and the audit trail in this process's SQLite file",
+  ADMIN_TOKEN: 'turn the admin endpoints off',
+  DEBUG: 'enable no debug output',
+};
+
+/**
+ * Variables of the service that are set but empty or blank. Such a value is refused, never read as
+ * unset: `CDS_TRUSTED_ISSUERS=` from a missing secret key ran the service with no client
+ * authentication, `DATABASE_URL=` on a SQLite file of each pod's own.
+ */
+function emptyVariables(env: Record<string, string | undefined>): string[] {
+  return (Object.keys(envSchema.shape) as Variable[])
+    .filter((name) => env[name]?.trim() === '')
+    .map(
+      (name) => `${name}: is set but empty; remove it to ${UNSET_MEANS[name] ?? 'use its default'}, or give a value`,
+    );
+}
+
 /** Parses the environment (default `process.env`) into a {@link Config}; throws {@link ConfigError}. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const empty = emptyVariables(env);
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`));
+  if (!parsed.success || empty.length > 0) {
+    const issues = parsed.success ? [] : parsed.error.issues;
+    throw new ConfigError([...empty, ...issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`)]);
   }
   const e = parsed.data;
   const problems: string[] = [];

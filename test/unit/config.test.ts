@@ -3,7 +3,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config.js';
 
 describe('loadConfig', () => {
   test('defaults: port 8080, 16mb body limit (a 20,000-Observation prefetch), open CORS, demo off, https only, UTC', () => {
@@ -113,6 +113,58 @@ describe('loadConfig', () => {
     };
     expect(() => loadConfig(env)).toThrow(
       'Invalid configuration:\n  CDS_TRUSTED_ISSUERS.0.jwksUrl: the JWKS URL must be an https:// URL',
+    );
+  });
+
+  // Before, an empty value was read as unset: CDS_TRUSTED_ISSUERS= (a secret key left empty) ran
+  // the service with no client authentication, DATABASE_URL= on a SQLite file of each pod's own.
+  test.each([
+    [
+      { CDS_TRUSTED_ISSUERS: '' },
+      'CDS_TRUSTED_ISSUERS: is set but empty; remove it to run without client authentication, or give a value',
+    ],
+    [
+      { CDS_TRUSTED_ISSUERS: '[]', PUBLIC_BASE_URL: 'https://cds.example.org' },
+      'CDS_TRUSTED_ISSUERS: lists no issuer: remove it to run without client authentication, or list the trusted CDS clients',
+    ],
+    [
+      { DATABASE_URL: '' },
+      "DATABASE_URL: is set but empty; remove it to keep feedback, card records, the jti replay store and the audit trail in this process's SQLite file, or give a value",
+    ],
+    [
+      { ADMIN_TOKEN: ' '.repeat(40) },
+      'ADMIN_TOKEN: is set but empty; remove it to turn the admin endpoints off, or give a value',
+    ],
+    [{ PORT: '' }, 'PORT: is set but empty; remove it to use its default, or give a value'],
+    [{ BODY_LIMIT: '' }, 'BODY_LIMIT: is set but empty; remove it to use its default, or give a value'],
+    [{ FHIR_ALLOWED_ORIGINS: ' , ' }, 'FHIR_ALLOWED_ORIGINS: lists nothing: remove it, or list at least one value'],
+  ])('%o stops start-up: %s', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(new ConfigError([message]));
+  });
+
+  test('every variable of the service, set empty or blank, stops start-up naming it; other variables are not read', () => {
+    const names = [...CONFIG_VARIABLES];
+    fc.assert(
+      fc.property(
+        fc.subarray(names, { minLength: 1 }),
+        fc.stringMatching(/^[ \t]{0,3}$/),
+        fc.stringMatching(/^[A-Z][A-Z0-9_]{0,20}$/),
+        (empty, blank, other) => {
+          const env = {
+            ...Object.fromEntries(empty.map((name) => [name, blank])),
+            ...(names.includes(other) ? {} : { [other]: '' }),
+          };
+          let problems: string[] = [];
+          try {
+            loadConfig(env);
+          } catch (error) {
+            problems = (error as ConfigError).problems;
+          }
+          expect(problems.map((p) => p.split(':')[0])).toEqual(empty);
+          for (const p of problems) expect(p).toMatch(/: is set but empty; remove it to .+, or give a value$/);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 
