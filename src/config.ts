@@ -102,9 +102,12 @@ const envSchema = z.object({
   PUBLIC_BASE_URL: httpUrl.optional(),
   TRUST_PROXY: bool.default(false),
   HTTP_REQUEST_TIMEOUT_MS: wholeNumber(1000, 600000, 30000),
+  // At least 1kb: BODY_LIMIT=0kb answered every POST 413.
   BODY_LIMIT: z
     .string()
-    .regex(/^\d+(kb|mb)$/i, 'must look like 5mb or 500kb')
+    .refine((limit) => /^\d+(kb|mb)$/i.test(limit) && byteCount(limit) >= 1024 && byteCount(limit) <= 1_073_741_824, {
+      message: 'must be a size between 1kb and 1gb in kb or mb, like 16mb or 500kb',
+    })
     .default('16mb'),
   BODY_MAX_JSON_VALUES: wholeNumber(1000, 100_000_000, 1_500_000),
   // Unset: 1.5 times BODY_MAX_JSON_VALUES, and twice BODY_LIMIT (see loadConfig).

@@ -168,6 +168,37 @@ describe('loadConfig', () => {
     );
   });
 
+  // Before, BODY_LIMIT=0kb was taken, and every POST answered 413.
+  test.each<[string, number | 'refused']>([
+    ['0kb', 'refused'],
+    ['0mb', 'refused'],
+    ['000kb', 'refused'],
+    ['1023b', 'refused'],
+    ['1kb', 1024],
+    ['500KB', 512_000],
+    ['1024mb', 1_073_741_824],
+    ['1025mb', 'refused'],
+    ['99999999999999999999mb', 'refused'],
+  ])('BODY_LIMIT=%s: %s (bytes)', (BODY_LIMIT, bytes) => {
+    if (bytes === 'refused')
+      expect(() => loadConfig({ BODY_LIMIT })).toThrow(
+        new ConfigError(['BODY_LIMIT: must be a size between 1kb and 1gb in kb or mb, like 16mb or 500kb']),
+      );
+    else expect(loadConfig({ BODY_LIMIT })).toMatchObject({ bodyLimit: BODY_LIMIT, bodyLimitBytes: bytes });
+  });
+
+  test('BODY_LIMIT: any count of kb or mb is taken exactly when it is 1kb to 1gb', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 2_000_000 }), fc.constantFrom('kb', 'mb', 'KB', 'Mb'), (n, unit) => {
+        const bytes = n * (unit.toLowerCase() === 'kb' ? 1024 : 1_048_576);
+        const BODY_LIMIT = `${n}${unit}`;
+        if (bytes >= 1024 && bytes <= 1_073_741_824) expect(loadConfig({ BODY_LIMIT }).bodyLimitBytes).toBe(bytes);
+        else expect(() => loadConfig({ BODY_LIMIT })).toThrow('BODY_LIMIT: must be a size between 1kb and 1gb');
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   test('lists and booleans are parsed', () => {
     const c = loadConfig({ CORS_ORIGINS: 'https://a.example, https://b.example', FHIR_ALLOW_HTTP: 'true', DEMO: '1' });
     expect(c.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
