@@ -5,6 +5,8 @@
  * that names the variable. Tests build configs with {@link testConfig}.
  */
 import { z } from 'zod';
+import type { JSONWebKeySet } from 'jose';
+import { readJwksFile } from './jwks-file.js';
 import { normalizeIssuer, smartLaunchSettings, type SmartLaunchSettings } from './smart-config.js';
 
 const bool = z
@@ -48,7 +50,10 @@ const trustedIssuerSchema = z
     message: 'give exactly one of jwksUrl (https) or jwksFile',
   });
 
-export type TrustedIssuer = z.infer<typeof trustedIssuerSchema>;
+export type TrustedIssuer = z.infer<typeof trustedIssuerSchema> & {
+  /** The keys of `jwksFile`, read and checked by loadConfig. */
+  jwks?: JSONWebKeySet;
+};
 
 const trustedIssuers = z
   .string()
@@ -321,7 +326,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   const problems: string[] = [];
-  const trustedIssuers = e.CDS_TRUSTED_ISSUERS ?? [];
+  const trustedIssuers = withKeyFiles(e.CDS_TRUSTED_ISSUERS ?? [], problems);
   if (trustedIssuers.length > 0 && !e.PUBLIC_BASE_URL) {
     // The audience of a CDS Hooks JWT is the URL that was called; deriving it from the Host header
     // would let a token minted for another service be replayed here.
@@ -392,6 +397,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
   };
+}
+
+/**
+ * The issuers, each `jwksFile` read and checked now: a file missing, not JSON or not a JWK Set of
+ * public keys stopped start-up with a bare stack (a SyntaxError, ENOENT) after storage was opened,
+ * or failed every call.
+ */
+function withKeyFiles(issuers: TrustedIssuer[], problems: string[]): TrustedIssuer[] {
+  return issuers.map((issuer) => {
+    if (!issuer.jwksFile) return issuer;
+    const read = readJwksFile(issuer.jwksFile);
+    if ('jwks' in read) return { ...issuer, jwks: read.jwks };
+    problems.push(`CDS_TRUSTED_ISSUERS: issuer ${JSON.stringify(issuer.iss)}: jwksFile ${issuer.jwksFile} ${read.why}`);
+    return issuer;
+  });
 }
 
 /** JWT audiences that are not URLs, and allowed FHIR origins that are not origins. */

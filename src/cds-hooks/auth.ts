@@ -13,7 +13,6 @@
  * other. When that store cannot answer, the call is refused with 503 (fail closed: an unchecked
  * token could be a replay).
  */
-import { readFileSync } from 'node:fs';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { JWTVerifyGetKey } from 'jose';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
@@ -114,9 +113,9 @@ export class CdsJwtVerifier {
           issuer.iss,
           createRemoteJWKSet(new URL(issuer.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 }),
         );
-      } else if (issuer.jwksFile) {
-        const jwks = JSON.parse(readFileSync(issuer.jwksFile, 'utf8')) as Parameters<typeof createLocalJWKSet>[0];
-        this.keySets.set(issuer.iss, createLocalJWKSet(jwks));
+      } else if (issuer.jwks) {
+        // jwksFile, read and checked by loadConfig (src/jwks-file.ts).
+        this.keySets.set(issuer.iss, createLocalJWKSet(issuer.jwks));
       }
     }
   }

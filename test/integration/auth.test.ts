@@ -3,8 +3,9 @@
  * CDS Hooks JWT verified with jose. Keys are real (ES384, RS384); the EHR's JWKS endpoint is faked
  * at the HTTP boundary.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -219,7 +220,8 @@ describe('with trusted issuers configured', () => {
   });
 
   test('when the shared replay store does not answer, the call is refused with 503, never let through unchecked', async () => {
-    const issuers = app.config.auth.trustedIssuers;
+    // As configured: the keys read from each jwksFile are the configuration's, not the variable's.
+    const issuers = app.config.auth.trustedIssuers.map(({ iss, jwksFile }) => ({ iss, jwksFile }));
     const down = buildTestApp({
       env: { PUBLIC_BASE_URL: BASE, CDS_TRUSTED_ISSUERS: JSON.stringify(issuers) },
       overrides: {
@@ -289,4 +291,33 @@ describe('without trusted issuers', () => {
     await request(open.app).post(SERVICE_PATH).send(body).expect(200);
     await request(open.app).get('/cds-services').expect(200);
   });
+});
+
+describe('a jwksFile that cannot be used', () => {
+  // Before: a bare "SyntaxError: Unexpected end of JSON input" stack, after storage was opened.
+  test('stops the service before it opens storage, naming the variable, the issuer and the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jwks-'));
+    const file = join(dir, 'jwks.json');
+    writeFileSync(file, '');
+    const sqlite = join(dir, 'feedback.sqlite');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        PUBLIC_BASE_URL: BASE,
+        CDS_TRUSTED_ISSUERS: JSON.stringify([{ iss: ISS, jwksFile: file }]),
+        FEEDBACK_SQLITE_PATH: sqlite,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect({ code, stderr }).toEqual({
+      code: 1,
+      stderr: `Invalid configuration:\n  CDS_TRUSTED_ISSUERS: issuer "${ISS}": jwksFile ${file} is not JSON\n`,
+    });
+    expect(existsSync(sqlite)).toBe(false);
+  }, 30_000);
 });
