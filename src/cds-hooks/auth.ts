@@ -4,8 +4,9 @@
  * Every call to discovery, a service or feedback must carry `Authorization: Bearer <JWT>` signed by
  * an allow-listed issuer. Checked here: algorithm (RS384/ES384 only: never `none` or HMAC), `typ`,
  * signature against the issuer's configured JWKS (the token's own `jku` is never fetched), `iss`,
- * `aud` equal to the URL called, `exp`/`iat` with a small clock tolerance, a bounded lifetime,
- * and `jti` not seen before within its lifetime. Failures are a bare 401; the reason goes to the
+ * `aud` equal to the URL called, `exp`/`iat` with a small clock tolerance, a bounded lifetime
+ * (`exp` − `iat` and the age of `iat`, each at most CDS_JWT_MAX_LIFETIME_SECONDS plus the
+ * tolerance), and `jti` not seen before within its lifetime. Failures are a bare 401; the reason goes to the
  * log and to `cds_jwt_refusals_total{reason}`, the token never does.
  *
  * The `jti`s seen live in a {@link ReplayStore}: in memory for one process (SQLite deployments),
@@ -86,6 +87,7 @@ export type RefusalReason =
   | 'malformed'
   | 'untrusted-issuer'
   | 'expired'
+  | 'lifetime-too-long'
   | 'claim-invalid'
   | 'algorithm'
   | 'signature'
@@ -142,6 +144,8 @@ export class CdsJwtVerifier {
         requiredClaims: ['iss', 'aud', 'exp', 'iat', 'jti'],
         currentDate: current,
       });
+      const lifetime = lifetimeProblem(payload.iat ?? 0, payload.exp ?? 0, this.options);
+      if (lifetime) return { ok: false, reason: lifetime, code: 'lifetime-too-long' };
       const exp = (payload.exp ?? 0) * 1000 + this.options.clockToleranceSeconds * 1000;
       if (typeof payload.jti !== 'string' || payload.jti.length === 0)
         return { ok: false, reason: 'jti missing', code: 'jti-missing' };
@@ -169,6 +173,21 @@ export class CdsJwtVerifier {
       return { ok: false, reason: 'the jti replay store did not answer', code: 'replay-store-unavailable' };
     }
   }
+}
+
+/**
+ * Why a token's lifetime (`exp` − `iat`) is too long, or undefined: at most
+ * CDS_JWT_MAX_LIFETIME_SECONDS plus the clock tolerance. maxTokenAge bounds only the age of `iat`,
+ * so a token with `exp` ten years on was accepted, and its jti kept in the replay store until then.
+ */
+function lifetimeProblem(
+  iat: number,
+  exp: number,
+  o: Pick<JwtVerifierOptions, 'maxLifetimeSeconds' | 'clockToleranceSeconds'>,
+): string | undefined {
+  const longest = o.maxLifetimeSeconds + o.clockToleranceSeconds;
+  if (exp - iat <= longest) return undefined;
+  return `token lifetime (exp - iat) of ${exp - iat} s is longer than ${longest} s (CDS_JWT_MAX_LIFETIME_SECONDS plus the clock tolerance)`;
 }
 
 function describeJoseError(error: unknown): { reason: string; code: RefusalReason } {

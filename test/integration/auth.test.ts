@@ -207,6 +207,18 @@ describe('with trusted issuers configured', () => {
       .expect(200);
   });
 
+  // Before: only the age of iat was checked, and a token with exp ten years on was let through.
+  test('a token living longer than CDS_JWT_MAX_LIFETIME_SECONDS and the tolerance: bare 401, counted as lifetime-too-long', async () => {
+    const t = now();
+    const jwt = await token(SERVICE_PATH, { iat: t, exp: t + 10 * 365 * 86_400 });
+    const res = await request(app.app).post(SERVICE_PATH).set('authorization', `Bearer ${jwt}`).send(body).expect(401);
+    expect(res.text).toBe('');
+    expect(app.logs.text).toContain('token lifetime (exp - iat) of 315360000 s is longer than 330 s');
+    expect((await request(app.app).get('/metrics')).text).toMatch(
+      /cds_jwt_refusals_total\{reason="lifetime-too-long"\} 1\n/,
+    );
+  });
+
   test('a replayed jti is refused', async () => {
     const jwt = await token(SERVICE_PATH);
     await request(app.app).post(SERVICE_PATH).set('authorization', `Bearer ${jwt}`).send(body).expect(200);
