@@ -440,7 +440,7 @@ describe('a patientId made only of dots is no FHIR id: it would read the FHIR ba
 
 describe('one search giving the same id twice, differing, with no version', () => {
   test('both reach the engine: the first is used and every card citing it says so (fetchUnion keeps one search’s own entries)', async () => {
-    const record = [infusion(0), anc(1, 0.2, { id: 'dup' }), anc(1, 3.1, { id: 'dup' })];
+    const record = [infusion(0), anc(2, 0.2, { id: 'dup' }), anc(2, 3.1, { id: 'dup' })];
     await withHostile({ resources: record }, async (fhir) => {
       const res = await callPatientView({ fhirServer: fhir.baseUrl });
       expect(res.status).toBe(200);
