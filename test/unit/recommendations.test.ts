@@ -3,6 +3,7 @@
  * overrides, staleness, and the sources cited.
  */
 import { describe, expect, test } from '@jest/globals';
+import type { MedicationAdministration } from 'fhir/r4.js';
 import { adviseOn, orderCards } from '../../src/cards/orders.js';
 import { patientViewCards } from '../../src/cards/patient-view.js';
 import { filgrastimOrder } from '../helpers/orders.js';
@@ -804,5 +805,37 @@ describe('a G-CSF order "without indication" says what the data show, not more (
       '**Why:** G-CSF is ordered on day +40 while the latest ANC is 1.8 ×10⁹/L (2026-04-10), not below 0.5 ×10⁹/L, ' +
         'and the data show no high-risk indication: CAR-HEMATOTOX 0 (low risk), early ICAHT grade 0.',
     );
+  });
+});
+
+describe('G-CSF and IVIG charted by name only are counted as given (docs/clinical-logic.md §1 "Orders as EHRs send them")', () => {
+  /** A MedicationAdministration whose drug is text only (a hospital's own catalogue, or free text), at 10:00. */
+  const given = (day: number, text: string): MedicationAdministration => ({
+    ...gcsf(day),
+    medicationCodeableConcept: { text },
+  });
+  // ANC 0.3 on day +10 (06:00). A daily G-CSF acts 2 days [actions.gcsfRecentDays], a long-acting one 14
+  // [actions.longActingGcsfDays]: on G-CSF → the info card, not "consider filgrastim".
+  test.each<[string, number, string, string]>([
+    ['eflapegrastim by brand (Rolvedon, long-acting), day +2', 2, 'Rolvedon 13.2 mg', 'neutropenia-on-gcsf'],
+    ['lipegfilgrastim by brand (Lonquex, long-acting), day +2', 2, 'Lonquex 6 mg', 'neutropenia-on-gcsf'],
+    ['lipegfilgrastim by name, day +9', 9, 'lipegfilgrastim 6 mg', 'neutropenia-on-gcsf'],
+    ['efbemalenograstim alfa (Ryzneuta), day +2', 2, 'Ryzneuta 20 mg', 'neutropenia-on-gcsf'],
+    ['"G-CSF" written out, day +9 (daily)', 9, 'G-CSF 5 mcg/kg', 'neutropenia-on-gcsf'],
+    ['"G-CSF" written out, day +2: a daily dose no longer acts on day +10', 2, 'G-CSF 5 mcg/kg', 'g-csf'],
+    ['GM-CSF (sargramostim) is not G-CSF', 9, 'GM-CSF 250 mcg/m2', 'g-csf'],
+  ])('%s → %s', (_name, day, text, kind) => {
+    expect(kinds(assessOn(10, [infusion(0), given(day, text), anc(10, 0.3)]))).toEqual([kind]);
+  });
+
+  // IgG 300 mg/dL on day +150 (06:00), IVIG at 10:00 the next day: the review it asks for happened (Hill et al.).
+  test.each<[string, string, string[]]>([
+    ['the display of the service’s own IVIG code', 'Immune globulin, intravenous', []],
+    ['a brand with its generic name', 'Privigen (immune globulin intravenous, human) 10% 30 g', []],
+    ['the abbreviation', 'IVIG 0.4 g/kg', []],
+    ['subcutaneous replacement', 'Hizentra 4 g', []],
+    ['a hyperimmune globulin is not replacement', 'Hepatitis B immune globulin 500 IU', ['ivig-review']],
+  ])('IVIG charted as %s → %j', (_name, text, expected) => {
+    expect(kinds(assessOn(152, [infusion(0), igg(150, 300), given(151, text)]))).toEqual(expected);
   });
 });
