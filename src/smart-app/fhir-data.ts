@@ -1,16 +1,15 @@
 /**
  * Reads the patient's record: the same queries as the cards' prefetch (Conditions only when the
  * granted scopes allow them), Observations bounded to the look-back period, every page of every
- * search. Pages are followed here, so that a `next` link leaving the FHIR server is refused instead
- * of receiving the access token. Progress and failures are reported per query; a failed optional
+ * search (search-page.ts). Progress and failures are reported per query; a failed optional
  * read (Conditions) is reported as unavailable instead of failing the record.
  */
 import type Client from 'fhirclient/lib/Client';
 import type { FhirResource } from 'fhir/r4.js';
 import { addDays } from '../clinical/dates.js';
 import { askedMedications, medicationSearches } from '../fhir/medication-search.js';
-import { isUnderBase } from '../fhir/url.js';
 import type { AppQueryKey, SmartAppConfig } from '../smart-config.js';
+import { readPages } from './search-page.js';
 import { fhirGet, FhirHttpError, SessionEnded } from './session.js';
 
 /** What the app reads: the record's queries, then the Medications its administrations name by reference. */
@@ -45,8 +44,6 @@ export class FhirReadError extends Error {
   }
 }
 
-const MAX_PAGES = 50;
-
 /** A request path people can read: decoded, with a long code list summarised. */
 export function describePath(path: string): string {
   const [resource, query] = path.split('?');
@@ -79,6 +76,7 @@ function failure(key: ReadKey, path: string, error: unknown): Error {
   return new FhirReadError(key, path, undefined, (error as Error).message.split('\n')[0] ?? 'failed');
 }
 
+/** Every resource of one read or search ({@link readPages}); a failure names the read and its request. */
 async function readAll(
   client: Client,
   key: ReadKey,
@@ -87,31 +85,11 @@ async function readAll(
   signal: AbortSignal,
 ): Promise<FhirResource[]> {
   const base = new URL(client.state.serverUrl.endsWith('/') ? client.state.serverUrl : `${client.state.serverUrl}/`);
-  let url: string | undefined = new URL(path, base).href;
-  const out: FhirResource[] = [];
-  for (let page = 0; url; page++) {
-    if (page >= MAX_PAGES) throw new FhirReadError(key, path, undefined, `more than ${MAX_PAGES} pages`);
-    let body: FhirResource;
-    try {
-      body = await fhirGet(client, url, signal);
-    } catch (error) {
-      throw failure(key, path, error);
-    }
-    if (body.resourceType !== 'Bundle') {
-      out.push(body);
-      onPage(1);
-      return out;
-    }
-    const entries = (body.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r !== undefined);
-    out.push(...entries);
-    onPage(entries.length);
-    const next: string | undefined = body.link?.find((l) => l.relation === 'next')?.url;
-    if (next && !isUnderBase(base, new URL(next, base))) {
-      throw new FhirReadError(key, path, undefined, 'the server sent a next-page link outside itself; not followed');
-    }
-    url = next === undefined ? undefined : new URL(next, base).href;
+  try {
+    return await readPages((url) => fhirGet(client, url, signal), base, path, onPage);
+  } catch (error) {
+    throw failure(key, path, error);
   }
-  return out;
 }
 
 /**

@@ -9,6 +9,7 @@
 import type Client from 'fhirclient/lib/Client';
 import type { FhirResource } from 'fhir/r4.js';
 import { scopeAllowsSearch } from '../smart-config.js';
+import { outcomeDetail } from './search-page.js';
 import { UserFacingError } from './status.js';
 
 /** The session cannot be continued: the token was refused and could not be renewed. */
@@ -80,12 +81,11 @@ async function send(url: string, authorization: string | null, signal: AbortSign
 async function describeFailure(res: Response): Promise<string> {
   let detail = '';
   try {
-    const body = (await res.json()) as { issue?: { diagnostics?: string; details?: { text?: string } }[] };
-    detail = body.issue?.[0]?.diagnostics ?? body.issue?.[0]?.details?.text ?? '';
+    detail = outcomeDetail(await res.json());
   } catch {
     // not JSON: the status is all there is
   }
-  return [res.statusText, detail.slice(0, 200)].filter(Boolean).join(': ') || 'failed';
+  return [res.statusText, detail].filter(Boolean).join(': ') || 'failed';
 }
 
 /**

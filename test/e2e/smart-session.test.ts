@@ -58,6 +58,7 @@ beforeEach(() => {
   e2e.ehr.issueRefreshTokens = false;
 });
 afterEach(async () => {
+  e2e.ehr.answerWith(undefined);
   await e2e?.closeContexts();
 });
 
@@ -107,6 +108,31 @@ describe('a token the FHIR server refuses (401)', () => {
     expect(after.session).not.toBe(before);
     expect(after.local).not.toContain('access_token');
     await expect(page.getByTestId('patient-name').isVisible()).resolves.toBe(true);
+  }, 60_000);
+});
+
+describe('a FHIR server answering with something else than asked', () => {
+  async function failed(patient: string, launch: string): Promise<{ page: Page; message: string }> {
+    const page = await e2e.newPage();
+    await page.goto(ehrLaunch(patient, launch));
+    expect(await settled(page, e2e.problems)).toBe('error');
+    return { page, message: (await page.getByTestId('status').textContent()) ?? '' };
+  }
+
+  test('every search answered HTTP 200 with an OperationOutcome: a failed read with its diagnostics and Retry, no record', async () => {
+    const outcome = {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'too-costly', diagnostics: 'search too costly' }],
+    };
+    e2e.ehr.answerWith((path) => (path.startsWith('Patient/') ? undefined : outcome));
+    const { page, message } = await failed('cart-quick', 'oo200');
+    expect(message).toMatch(
+      /^Could not read the record\. (Observations|Medication administrations|Procedures) \(.*\): the server answered with an OperationOutcome instead of a Bundle of search results: search too costly/,
+    );
+    expect(message).toMatch(/Request: (Observation|MedicationAdministration|Procedure)\?patient=cart-quick/);
+    await expect(page.getByTestId('retry').isVisible()).resolves.toBe(true);
+    await expect(page.getByTestId('patient-name').count()).resolves.toBe(0);
+    await expect(page.locator('#view').isHidden()).resolves.toBe(true);
   }, 60_000);
 });
 

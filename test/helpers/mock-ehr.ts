@@ -3,8 +3,9 @@
  * authorization server) mocked at its HTTP boundary. It publishes a SMART configuration, runs the
  * authorization-code flow with PKCE (and checks it), and serves FHIR by proxying to the real
  * embedded demo FHIR server behind a bearer token. It records every request so tests can assert
- * what the app sent, and can be told to fail a read or send a hostile next-page link, to grant fewer
- * scopes than requested, to give refresh tokens (for `online_access`), and to revoke access tokens.
+ * what the app sent, and can be told to fail a read, answer one with any body (HTTP 200) or send a
+ * hostile next-page link, to grant fewer scopes than requested, to give refresh tokens (for
+ * `online_access`), and to revoke access tokens.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -43,6 +44,8 @@ export interface MockEhr {
   failObservations(n: number): void;
   /** Make Observation searches answer with a next link to `url`. */
   hostileNextLink(url: string | undefined): void;
+  /** Answer each FHIR request (path under the base, e.g. `Patient/x`) with HTTP 200 and `answer(path)` when it gives a body. */
+  answerWith(answer: ((path: string) => unknown) | undefined): void;
   setUpstream(demoFhirBase: string): void;
   close(): Promise<void>;
 }
@@ -55,12 +58,14 @@ export async function startMockEhr(): Promise<MockEhr> {
   let upstream = '';
   let failures = 0;
   let hostileNext: string | undefined;
+  let answer: ((path: string) => unknown) | undefined;
   const state: Omit<
     MockEhr,
     | 'fhirBase'
     | 'noPkceFhirBase'
     | 'failObservations'
     | 'hostileNextLink'
+    | 'answerWith'
     | 'setUpstream'
     | 'close'
     | 'revokeAccessTokens'
@@ -201,6 +206,11 @@ export async function startMockEhr(): Promise<MockEhr> {
       });
       return;
     }
+    const answered = answer?.(req.url.slice(1));
+    if (answered !== undefined) {
+      res.status(200).type('application/fhir+json').send(JSON.stringify(answered));
+      return;
+    }
     const upstreamRes = await fetch(`${upstream}${req.url}`, { headers: { accept: 'application/fhir+json' } });
     let text = (await upstreamRes.text()).replaceAll(upstream, `${base}/fhir`);
     if (hostileNext && req.path.startsWith('/Observation')) {
@@ -226,6 +236,9 @@ export async function startMockEhr(): Promise<MockEhr> {
     },
     hostileNextLink: (url: string | undefined) => {
       hostileNext = url;
+    },
+    answerWith: (fn: ((path: string) => unknown) | undefined) => {
+      answer = fn;
     },
     setUpstream: (demoFhirBase: string) => {
       upstream = demoFhirBase;

@@ -1,0 +1,102 @@
+/**
+ * One answer of the app's FHIR reads, checked before anything of it is used. A search is answered
+ * with a Bundle of results; an HTTP 200 carrying anything else (an OperationOutcome saying the search
+ * was too costly, a bare Observation) is a failed read, never the record: taken as data it showed
+ * "no CAR-T infusion found" and "no problems found". A read (`Patient/<id>`) is answered with the
+ * resource itself. Pages are followed here, so that a `next` link leaving the FHIR server is refused
+ * instead of receiving the access token. Pure but for `get`: the reasons quote nothing of the answer
+ * but an OperationOutcome's words.
+ */
+import type { FhirResource } from 'fhir/r4.js';
+import { isUnderBase } from '../fhir/url.js';
+
+/** What one answer gives: its resources and the next page's URL as sent (searches only). */
+export interface AnswerPage {
+  resources: FhirResource[];
+  next: string | undefined;
+}
+
+/** An answer that cannot be read as what was asked; the message says why. */
+export class UnreadableAnswer extends Error {
+  constructor(why: string) {
+    super(why);
+    this.name = 'UnreadableAnswer';
+  }
+}
+
+/** A resource type worth naming (`Observation`); anything else is "a resource". */
+const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
+
+const aResource = (type: string): string =>
+  RESOURCE_TYPE.test(type) ? `${/^[AEIOU]/.test(type) ? 'an' : 'a'} ${type}` : 'a resource';
+
+/** The first issue's diagnostics (or details.text) of an OperationOutcome, at most 200 characters, or ''. */
+export function outcomeDetail(body: unknown): string {
+  const issues = (body as { issue?: unknown } | null)?.issue;
+  const first = (Array.isArray(issues) ? issues[0] : undefined) as
+    { diagnostics?: unknown; details?: { text?: unknown } | null } | null | undefined;
+  const detail = first?.diagnostics ?? first?.details?.text;
+  return typeof detail === 'string' ? detail.slice(0, 200) : '';
+}
+
+/** A read's path: `Type/id`, no query. Anything else the app sends is a search. */
+export function isReadPath(path: string): boolean {
+  return /^[A-Z][A-Za-z]+\/[^/?#]+$/.test(path);
+}
+
+/** Why a search answered with `resource` (not a Bundle) gave no results, with the OperationOutcome's words. */
+function notABundle(resource: { resourceType: string }): string {
+  const detail = resource.resourceType === 'OperationOutcome' ? outcomeDetail(resource) : '';
+  return `the server answered with ${aResource(resource.resourceType)} instead of a Bundle of search results${detail ? `: ${detail}` : ''}`;
+}
+
+/**
+ * The resources and next link of `body`, the JSON answer to a search (`search`) or a read; throws
+ * {@link UnreadableAnswer} when it is no FHIR resource, or a search's answer is not a Bundle.
+ */
+export function readAnswer(body: unknown, search: boolean): AnswerPage {
+  if (
+    !body ||
+    typeof body !== 'object' ||
+    Array.isArray(body) ||
+    typeof (body as { resourceType?: unknown }).resourceType !== 'string'
+  )
+    throw new UnreadableAnswer('the server answered with something that is not a FHIR resource');
+  const resource = body as FhirResource;
+  if (resource.resourceType !== 'Bundle') {
+    if (search) throw new UnreadableAnswer(notABundle(resource));
+    return { resources: [resource], next: undefined };
+  }
+  const bundle = resource;
+  const resources = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r !== undefined);
+  return { resources, next: bundle.link?.find((l) => l.relation === 'next')?.url };
+}
+
+const MAX_PAGES = 50;
+
+/**
+ * Every resource `path` (relative to `base`) gives, following next links: `get` fetches one
+ * absolute URL's JSON. Throws {@link UnreadableAnswer} for an answer that is not what was asked, a
+ * next link leaving the server, or more than MAX_PAGES pages; `get`'s own errors pass through.
+ */
+export async function readPages(
+  get: (url: string) => Promise<unknown>,
+  base: URL,
+  path: string,
+  onPage: (resources: number) => void,
+): Promise<FhirResource[]> {
+  const search = !isReadPath(path);
+  let url: string | undefined = new URL(path, base).href;
+  const out: FhirResource[] = [];
+  for (let page = 0; url; page++) {
+    if (page >= MAX_PAGES) throw new UnreadableAnswer(`more than ${MAX_PAGES} pages`);
+    const answer = readAnswer(await get(url), search);
+    out.push(...answer.resources);
+    onPage(answer.resources.length);
+    const { next } = answer;
+    if (next && !isUnderBase(base, new URL(next, base)))
+      throw new UnreadableAnswer('the server sent a next-page link outside itself; not followed');
+    url = next === undefined ? undefined : new URL(next, base).href;
+  }
+  return out;
+}
