@@ -7,7 +7,8 @@
  * instead of receiving the access token. Pure but for `get`: the reasons quote nothing of the answer
  * but an OperationOutcome's words.
  */
-import type { FhirResource } from 'fhir/r4.js';
+import type { Bundle, FhirResource } from 'fhir/r4.js';
+import { isFailureOutcome, readSearchPage, searchBundleProblem } from '../fhir/search-bundle.js';
 import { isUnderBase } from '../fhir/url.js';
 
 /** What one answer gives: its resources and the next page's URL as sent (searches only). */
@@ -67,9 +68,44 @@ export function readAnswer(body: unknown, search: boolean): AnswerPage {
     if (search) throw new UnreadableAnswer(notABundle(resource));
     return { resources: [resource], next: undefined };
   }
-  const bundle = resource;
-  const resources = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r !== undefined);
-  return { resources, next: bundle.link?.find((l) => l.relation === 'next')?.url };
+  return bundlePage(resource);
+}
+
+/**
+ * A Bundle's resources and next link, by the service's rule (fhir/search-bundle.ts): an `entry`
+ * that is not a list of objects, an entry without a resource, a `link` that is not a list of
+ * links, or an OperationOutcome entry reporting an error is a broken answer, never an empty record.
+ */
+function bundlePage(bundle: object): AnswerPage {
+  const problem = searchBundleProblem(bundle);
+  // Given resourceType "Bundle", the only other way to break the schema is a `type` that is not a string.
+  if (problem)
+    throw new UnreadableAnswer(
+      `the server answered with a Bundle whose ${problem === 'is not a Bundle' ? 'type is not a string' : problem}`,
+    );
+  const page = readSearchPage(bundle);
+  if (page.ok) return { resources: page.resources as FhirResource[], next: page.next };
+  if (!page.failed) throw new UnreadableAnswer(`the server answered with a Bundle whose ${page.problem}`);
+  const outcome = (bundle as Bundle).entry?.find(
+    (e) => e.resource?.resourceType === 'OperationOutcome' && isFailureOutcome(e.resource),
+  )?.resource;
+  const detail = outcomeDetail(outcome);
+  throw new UnreadableAnswer(
+    `the server reported that the search failed (an OperationOutcome in the Bundle)${detail ? `: ${detail}` : ''}`,
+  );
+}
+
+/** The next page's absolute URL; a link that is no URL (`http://[::1`) or leaves the server is not followed. */
+function nextUrl(next: string, base: URL): string {
+  let url: URL;
+  try {
+    url = new URL(next, base);
+  } catch {
+    throw new UnreadableAnswer('the server sent a next-page link that is not a URL');
+  }
+  if (!isUnderBase(base, url))
+    throw new UnreadableAnswer('the server sent a next-page link outside itself; not followed');
+  return url.href;
 }
 
 const MAX_PAGES = 50;
@@ -93,10 +129,7 @@ export async function readPages(
     const answer = readAnswer(await get(url), search);
     out.push(...answer.resources);
     onPage(answer.resources.length);
-    const { next } = answer;
-    if (next && !isUnderBase(base, new URL(next, base)))
-      throw new UnreadableAnswer('the server sent a next-page link outside itself; not followed');
-    url = next === undefined ? undefined : new URL(next, base).href;
+    url = answer.next === undefined ? undefined : nextUrl(answer.next, base);
   }
   return out;
 }

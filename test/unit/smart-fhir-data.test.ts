@@ -4,6 +4,8 @@
  * and why (fhir-data.ts adds the read's name and request; the browser tests show them).
  */
 import { describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
+import { isObject } from '../../src/fhir/resource-check.js';
 import { readAnswer, readPages, UnreadableAnswer } from '../../src/smart-app/search-page.js';
 
 const BASE = new URL('https://ehr.example.org/fhir/');
@@ -91,5 +93,84 @@ describe('readPages: a search answered with no Bundle is a failed read', () => {
 
   test('the Patient read answered with the Patient is read as before', async () => {
     await expect(read(PATHS.patient, () => PATIENT)).resolves.toEqual([PATIENT]);
+  });
+});
+
+describe("a malformed Bundle is a failed read saying why, by the service's rule (fhir/search-bundle.ts)", () => {
+  const good = searchset(OBSERVATION) as { entry: unknown[] };
+  test.each([
+    ['entry an object', { ...good, entry: { resource: OBSERVATION } }, 'a Bundle whose entry is not a list'],
+    ['entry [null, …]', { ...good, entry: [null, ...good.entry] }, 'a Bundle whose entry[0] is not an object'],
+    [
+      'an entry without a resource',
+      { ...good, entry: [...good.entry, { fullUrl: 'x' }] },
+      'a Bundle whose entry[1] has no resource',
+    ],
+    ['link an object', { ...good, link: { relation: 'next', url: 'x' } }, 'a Bundle whose link is not a list'],
+    ['link [null]', { ...good, link: [null] }, 'a Bundle whose link[0] is not an object'],
+    [
+      'a next link whose url is a number',
+      { ...good, link: [{ relation: 'next', url: 7 }] },
+      "a Bundle whose next link's url is not a string",
+    ],
+    ['type a number', { ...good, type: 1 }, 'a Bundle whose type is not a string'],
+  ])('%s', (_name, body, why) => {
+    expect(() => readAnswer(body, true)).toThrow(new UnreadableAnswer(`the server answered with ${why}`));
+  });
+
+  test('an OperationOutcome entry reporting an error: the search failed, with its diagnostics', () => {
+    expect(() => readAnswer(searchset(OBSERVATION, TOO_COSTLY), true)).toThrow(
+      new UnreadableAnswer(
+        'the server reported that the search failed (an OperationOutcome in the Bundle): search too costly',
+      ),
+    );
+  });
+
+  test('an OperationOutcome entry with a warning is left out, the rest read', () => {
+    const warning = { resourceType: 'OperationOutcome', issue: [{ severity: 'warning', code: 'informational' }] };
+    expect(readAnswer(searchset(OBSERVATION, warning), true)).toEqual({ resources: [OBSERVATION], next: undefined });
+  });
+
+  test('a next link that is no URL (http://[::1) is not followed', async () => {
+    const body = { ...good, link: [{ relation: 'next', url: 'http://[::1' }] };
+    await expect(read(PATHS.observations, () => body)).rejects.toThrow(
+      new UnreadableAnswer('the server sent a next-page link that is not a URL'),
+    );
+  });
+
+  /** Bundles with any entries and links, and any JSON at all. */
+  const answers = fc.oneof(
+    fc.jsonValue(),
+    fc.record(
+      {
+        resourceType: fc.constantFrom('Bundle', 'OperationOutcome', 'Observation'),
+        type: fc.oneof(fc.constant('searchset'), fc.jsonValue()),
+        total: fc.jsonValue(),
+        entry: fc.oneof(fc.array(fc.oneof(fc.jsonValue(), fc.record({ resource: fc.jsonValue() }))), fc.jsonValue()),
+        link: fc.oneof(
+          fc.array(
+            fc.oneof(
+              fc.jsonValue(),
+              fc.record({ relation: fc.jsonValue(), url: fc.oneof(fc.string(), fc.jsonValue()) }),
+            ),
+          ),
+          fc.jsonValue(),
+        ),
+      },
+      { requiredKeys: ['resourceType'] },
+    ),
+  );
+
+  test("any answer gives resources (objects, screened later like the cards' ones) or an UnreadableAnswer, never another error", async () => {
+    await fc.assert(
+      fc.asyncProperty(answers, fc.boolean(), async (body, search) => {
+        const path = search ? PATHS.observations : PATHS.patient;
+        // The first page is the hostile answer; any page a next link leads to is empty.
+        const outcome = await read(path, (p) => (p === path ? body : searchset())).catch((e: unknown) => e);
+        if (outcome instanceof Error) expect(outcome).toBeInstanceOf(UnreadableAnswer);
+        else for (const r of outcome as unknown[]) expect(isObject(r)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
