@@ -21,7 +21,7 @@ import {
 import { RequestLimiter } from '../fhir/limiter.js';
 import { BusyError, type Budget } from '../shared/budget.js';
 import { describeResource, RECORD_TYPES, type Screened, screenResources } from '../fhir/resource-schemas.js';
-import { readSearchPage, searchBundleError } from '../fhir/search-bundle.js';
+import { readSearchPage, searchBundleError, shortOfTotal } from '../fhir/search-bundle.js';
 import { readFhirAuthorization } from './fhir-authorization.js';
 import { badRequestFromZod, preconditionFailed } from './outcomes.js';
 import { resolvePrefetchTemplate } from './prefetch.js';
@@ -297,7 +297,7 @@ async function resolveKey(
   const screen = (resources: readonly unknown[]): Screened => withForeignTypes(template, screenResources(resources));
   if ('provided' in plan && !plan.nextPages) {
     const screened = screen(plan.provided);
-    const short = shortOfTotal(template, request.prefetch?.[plan.key], plan.provided.length);
+    const short = prefetchShortOfTotal(template, request.prefetch?.[plan.key], plan.provided.length);
     return { ...screened, issues: short ? [...screened.issues, short] : screened.issues, source: 'prefetch' };
   }
   const access = fhir.gateway();
@@ -325,15 +325,10 @@ async function resolveKey(
  * A prefetch Bundle whose `total` counts more results than it holds, with no next link to the rest:
  * a truncated search the client sent as if complete. Assessed on what it holds, and said.
  */
-function shortOfTotal(template: string, value: unknown, held: number): AssessmentIssue | undefined {
+function prefetchShortOfTotal(template: string, value: unknown, held: number): AssessmentIssue | undefined {
   if (!isSearch(template)) return undefined; // a read's value holds one resource, whatever its Bundle says
-  const total = (value as { resourceType?: unknown; total?: unknown } | null)?.total;
-  if (typeof total !== 'number' || !Number.isSafeInteger(total) || total <= held) return undefined;
-  return {
-    severity: 'warning',
-    code: 'data-unavailable',
-    message: `the EHR's ${targetOf(template)?.type ?? 'prefetch'} search reports ${total.toLocaleString('en')} results but holds ${held.toLocaleString('en')}, with no link to the rest: assessed on those it holds`,
-  };
+  const total = (value as { total?: unknown } | null)?.total;
+  return shortOfTotal(targetOf(template)?.type ?? 'prefetch', total, held);
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import type { OperationOutcome } from 'fhir/r4.js';
 import { z } from 'zod';
+import type { AssessmentIssue } from '../clinical/types.js';
 import { isObject } from './resource-check.js';
 
 export const searchBundleSchema = z.looseObject({
@@ -142,4 +143,18 @@ export function outcomeProblem(outcome: Partial<OperationOutcome>): string | und
 /** Whether an OperationOutcome reports a failure (rather than a warning or a note). */
 export function isFailureOutcome(outcome: Partial<OperationOutcome>): boolean {
   return Array.isArray(outcome.issue) && outcome.issue.some((i) => i?.severity === 'error' || i?.severity === 'fatal');
+}
+
+/**
+ * A search whose Bundle's `total` counts more results than the `held` it gave, with no next link
+ * to the rest: a truncated search, assessed on what it holds, and said (the cards' prefetch and the
+ * SMART app's pages alike). `type` is the searched resource type.
+ */
+export function shortOfTotal(type: string, total: unknown, held: number): AssessmentIssue | undefined {
+  if (typeof total !== 'number' || !Number.isSafeInteger(total) || total <= held) return undefined;
+  return {
+    severity: 'warning',
+    code: 'data-unavailable',
+    message: `the EHR's ${type} search reports ${total.toLocaleString('en')} results but holds ${held.toLocaleString('en')}, with no link to the rest: assessed on those it holds`,
+  };
 }

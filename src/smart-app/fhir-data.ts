@@ -7,9 +7,10 @@
 import type Client from 'fhirclient/lib/Client';
 import type { FhirResource } from 'fhir/r4.js';
 import { addDays } from '../clinical/dates.js';
+import type { AssessmentIssue } from '../clinical/types.js';
 import { askedMedications, medicationSearches } from '../fhir/medication-search.js';
 import type { AppQueryKey, SmartAppConfig } from '../smart-config.js';
-import { readPages } from './search-page.js';
+import { readPages, type ReadResult } from './search-page.js';
 import { fhirGet, FhirHttpError, SessionEnded } from './session.js';
 
 /** What the app reads: the record's queries, then the Medications its administrations name by reference. */
@@ -83,7 +84,7 @@ async function readAll(
   path: string,
   onPage: (resources: number) => void,
   signal: AbortSignal,
-): Promise<FhirResource[]> {
+): Promise<ReadResult> {
   const base = new URL(client.state.serverUrl.endsWith('/') ? client.state.serverUrl : `${client.state.serverUrl}/`);
   try {
     return await readPages((url) => fhirGet(client, url, signal), base, path, onPage);
@@ -97,17 +98,22 @@ async function readAll(
  * (fhir/medication-search.ts): only those asked for are kept. Throws FhirReadError (or
  * SessionEnded) when a search fails.
  */
-export async function readMedications(client: Client, keys: readonly string[]): Promise<FhirResource[]> {
+export async function readMedications(client: Client, keys: readonly string[]): Promise<ReadResult> {
   const { ids, urls } = medicationSearches(keys);
   const signal = new AbortController().signal;
-  const out: FhirResource[] = [];
-  for (const url of urls) out.push(...(await readAll(client, 'medications', url, () => undefined, signal)));
-  return askedMedications(out, ids) as FhirResource[];
+  const found: ReadResult = { resources: [], issues: [] };
+  for (const url of urls) {
+    const { resources, issues } = await readAll(client, 'medications', url, () => undefined, signal);
+    found.resources.push(...resources);
+    found.issues.push(...issues);
+  }
+  return { resources: askedMedications(found.resources, ids) as FhirResource[], issues: found.issues };
 }
 
-/** What was read, and the optional reads that failed (key → why). */
+/** What was read, what to say about it (searches short of their total), and the optional reads that failed (key → why). */
 export interface LoadedRecord {
   resources: FhirResource[];
+  issues: AssessmentIssue[];
   unavailable: Partial<Record<AppQueryKey, string>>;
 }
 
@@ -135,7 +141,7 @@ export async function loadRecord(
     progress.set(key, p);
     onProgress(p);
   };
-  const read = async (key: AppQueryKey): Promise<FhirResource[]> => {
+  const read = async (key: AppQueryKey): Promise<ReadResult> => {
     report(key, { state: 'loading' });
     try {
       const onPage = (n: number): void =>
@@ -143,14 +149,14 @@ export async function loadRecord(
           resources: (progress.get(key)?.resources ?? 0) + n,
           pages: (progress.get(key)?.pages ?? 0) + 1,
         });
-      const resources = await readAll(client, key, paths[key] ?? '', onPage, abort.signal);
+      const result = await readAll(client, key, paths[key] ?? '', onPage, abort.signal);
       report(key, { state: 'done' });
-      return resources;
+      return result;
     } catch (error) {
       if (optional.includes(key) && error instanceof FhirReadError && error.detail !== 'cancelled') {
         unavailable[key] = error.message;
         report(key, { state: 'unavailable' });
-        return [];
+        return { resources: [], issues: [] };
       }
       report(key, { state: 'failed' });
       stopped = true;
@@ -159,7 +165,11 @@ export async function loadRecord(
   };
   try {
     const parts = await Promise.all(keys.map(read));
-    return { resources: parts.flat(), unavailable };
+    return {
+      resources: parts.flatMap((p) => p.resources),
+      issues: parts.flatMap((p) => p.issues),
+      unavailable,
+    };
   } catch (error) {
     stopped = true;
     abort.abort();

@@ -146,7 +146,7 @@ async function namedMedications(
     `Reading the ${keys.length === 1 ? 'Medication' : `${keys.length} Medications`} the administrations name…`,
   );
   try {
-    return { resources: await readMedications(s.client, keys), issues: [] };
+    return await readMedications(s.client, keys);
   } catch (error) {
     if (error instanceof SessionEnded) {
       showError(error);
@@ -162,6 +162,7 @@ async function load(s: Session): Promise<void> {
   const { resources } = result.record;
   // The record is hostile input too: resources without the shape the engine reads are left out and listed.
   const screened = screenResources(resources);
+  screened.issues.push(...result.record.issues);
   const medications = await namedMedications(s, screened.resources);
   if (!medications) return;
   const screenedMedications = screenResources(medications.resources);

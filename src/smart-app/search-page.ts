@@ -8,13 +8,21 @@
  * but an OperationOutcome's words.
  */
 import type { Bundle, FhirResource } from 'fhir/r4.js';
-import { isFailureOutcome, readSearchPage, searchBundleProblem } from '../fhir/search-bundle.js';
+import type { AssessmentIssue } from '../clinical/types.js';
+import { isFailureOutcome, readSearchPage, searchBundleProblem, shortOfTotal } from '../fhir/search-bundle.js';
 import { isUnderBase } from '../fhir/url.js';
 
-/** What one answer gives: its resources and the next page's URL as sent (searches only). */
+/** What one answer gives: its resources, the next page's URL as sent and the `total` it reports (Bundles only). */
 export interface AnswerPage {
   resources: FhirResource[];
   next: string | undefined;
+  total?: unknown;
+}
+
+/** Every resource a read or search gave, and what to say about them (a search short of its total). */
+export interface ReadResult {
+  resources: FhirResource[];
+  issues: AssessmentIssue[];
 }
 
 /** An answer that cannot be read as what was asked; the message says why. */
@@ -84,7 +92,7 @@ function bundlePage(bundle: object): AnswerPage {
       `the server answered with a Bundle whose ${problem === 'is not a Bundle' ? 'type is not a string' : problem}`,
     );
   const page = readSearchPage(bundle);
-  if (page.ok) return { resources: page.resources as FhirResource[], next: page.next };
+  if (page.ok) return { resources: page.resources as FhirResource[], next: page.next, total: (bundle as Bundle).total };
   if (!page.failed) throw new UnreadableAnswer(`the server answered with a Bundle whose ${page.problem}`);
   const outcome = (bundle as Bundle).entry?.find(
     (e) => e.resource?.resourceType === 'OperationOutcome' && isFailureOutcome(e.resource),
@@ -113,23 +121,31 @@ const MAX_PAGES = 50;
 /**
  * Every resource `path` (relative to `base`) gives, following next links: `get` fetches one
  * absolute URL's JSON. Throws {@link UnreadableAnswer} for an answer that is not what was asked, a
- * next link leaving the server, or more than MAX_PAGES pages; `get`'s own errors pass through.
+ * next link leaving the server, or more than MAX_PAGES pages; `get`'s own errors pass through. A
+ * search whose pages report a `total` above what they hold is noted (shortOfTotal, the cards' rule).
  */
 export async function readPages(
   get: (url: string) => Promise<unknown>,
   base: URL,
   path: string,
   onPage: (resources: number) => void,
-): Promise<FhirResource[]> {
+): Promise<ReadResult> {
   const search = !isReadPath(path);
   let url: string | undefined = new URL(path, base).href;
   const out: FhirResource[] = [];
+  let total: unknown;
   for (let page = 0; url; page++) {
     if (page >= MAX_PAGES) throw new UnreadableAnswer(`more than ${MAX_PAGES} pages`);
     const answer = readAnswer(await get(url), search);
-    out.push(...answer.resources);
+    for (const resource of answer.resources) out.push(resource);
     onPage(answer.resources.length);
+    // Servers repeat the search's total on each page; when they differ, the largest counts.
+    if (typeof answer.total === 'number' && !(typeof total === 'number' && total >= answer.total)) total = answer.total;
     url = answer.next === undefined ? undefined : nextUrl(answer.next, base);
   }
-  return out;
+  const short = search ? shortOfTotal(searchedType(path), total, out.length) : undefined;
+  return { resources: out, issues: short ? [short] : [] };
 }
+
+/** The resource type a search path names (`Observation?…` → Observation). */
+const searchedType = (path: string): string => /^[A-Z][A-Za-z]+/.exec(path)?.[0] ?? 'FHIR';

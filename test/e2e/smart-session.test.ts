@@ -134,6 +134,20 @@ describe('a FHIR server answering with something else than asked', () => {
     await expect(page.getByTestId('patient-name').count()).resolves.toBe(0);
     await expect(page.locator('#view').isHidden()).resolves.toBe(true);
   }, 60_000);
+
+  test('a search whose total exceeds what it holds, with no next link: the data-quality panel says so', async () => {
+    const searchset = (total?: number): unknown => ({ resourceType: 'Bundle', type: 'searchset', entry: [], total });
+    e2e.ehr.answerWith((path) =>
+      path.startsWith('Patient/') ? undefined : searchset(path.startsWith('Observation') ? 100_000 : undefined),
+    );
+    const page = await e2e.newPage();
+    await page.goto(ehrLaunch('cart-quick', 'truncated'));
+    expect(await settled(page, e2e.problems)).toBe('ready');
+    await expect(page.getByTestId('no-data-issues').count()).resolves.toBe(0);
+    await expect(page.locator('[data-testid=data-issue][data-code=data-unavailable]').textContent()).resolves.toContain(
+      "the EHR's Observation search reports 100,000 results but holds 0, with no link to the rest",
+    );
+  }, 60_000);
 });
 
 describe('CRS recorded as a Condition', () => {

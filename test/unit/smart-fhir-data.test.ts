@@ -11,13 +11,15 @@ import { readAnswer, readPages, UnreadableAnswer } from '../../src/smart-app/sea
 const BASE = new URL('https://ehr.example.org/fhir/');
 
 /** Reads `path` from a server answering every GET with `answer(path under BASE)`. */
-const read = (path: string, answer: (path: string) => unknown): Promise<unknown[]> =>
+const readAll = (path: string, answer: (path: string) => unknown): ReturnType<typeof readPages> =>
   readPages(
     (url) => Promise.resolve(answer(url.slice(BASE.href.length))),
     BASE,
     path,
     () => undefined,
   );
+const read = async (path: string, answer: (path: string) => unknown): Promise<unknown[]> =>
+  (await readAll(path, answer)).resources;
 
 const PATHS = { patient: 'Patient/p1', observations: 'Observation?patient=p1&_count=100' };
 const PATIENT = { resourceType: 'Patient', id: 'p1' };
@@ -172,5 +174,46 @@ describe("a malformed Bundle is a failed read saying why, by the service's rule 
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe("a search whose total exceeds what it holds, with no next link, is noted (the cards' rule)", () => {
+  const truncated = (total: unknown, ...resources: unknown[]): unknown => ({
+    ...(searchset(...resources) as object),
+    total,
+  });
+  const note = (total: string, held: string): unknown => ({
+    severity: 'warning',
+    code: 'data-unavailable',
+    message: `the EHR's Observation search reports ${total} results but holds ${held}, with no link to the rest: assessed on those it holds`,
+  });
+  const obs = (n: number): unknown[] => Array.from({ length: n }, (_, i) => ({ ...OBSERVATION, id: `o${i}` }));
+
+  test.each([
+    ['100,000 reported, 109 held', truncated(100_000, ...obs(109)), [note('100,000', '109')]],
+    ['2 reported, 1 held', truncated(2, OBSERVATION), [note('2', '1')]],
+    ['1 reported, 1 held', truncated(1, OBSERVATION), []],
+    ['0 reported, 1 held (more than reported is no truncation)', truncated(0, OBSERVATION), []],
+    ['no total', searchset(OBSERVATION), []],
+    ['a total that is not a number', truncated('100', OBSERVATION), []],
+    ['a total beyond safe integers', truncated(2 ** 60, OBSERVATION), []],
+  ])('%s', async (_name, body, issues) => {
+    await expect(readAll(PATHS.observations, () => body)).resolves.toMatchObject({ issues });
+  });
+
+  test('pages counted together: total 3 over two pages of 2 and 1 is complete, total 4 is short by one', async () => {
+    const pages = (total: number) => (path: string) =>
+      path === PATHS.observations
+        ? { ...(truncated(total, ...obs(2)) as object), link: [{ relation: 'next', url: 'page2' }] }
+        : truncated(total, OBSERVATION);
+    await expect(readAll(PATHS.observations, pages(3))).resolves.toMatchObject({ issues: [] });
+    await expect(readAll(PATHS.observations, pages(4))).resolves.toMatchObject({ issues: [note('4', '3')] });
+  });
+
+  test('a read answered with a Bundle is not a search: its total says nothing', async () => {
+    await expect(readAll(PATHS.patient, () => truncated(5, PATIENT))).resolves.toEqual({
+      resources: [PATIENT],
+      issues: [],
+    });
   });
 });
