@@ -113,6 +113,8 @@ export async function readMedications(client: Client, keys: readonly string[]): 
 /** What was read, what to say about it (searches short of their total), and the optional reads that failed (key → why). */
 export interface LoadedRecord {
   resources: FhirResource[];
+  /** What the Patient read gave, whose id main.ts checks against the launch's. */
+  patientRead: FhirResource[];
   issues: AssessmentIssue[];
   unavailable: Partial<Record<AppQueryKey, string>>;
 }
@@ -167,6 +169,7 @@ export async function loadRecord(
     const parts = await Promise.all(keys.map(read));
     return {
       resources: parts.flatMap((p) => p.resources),
+      patientRead: parts[keys.indexOf('patient')]?.resources ?? [],
       issues: parts.flatMap((p) => p.issues),
       unavailable,
     };

@@ -5,7 +5,7 @@
  */
 import FHIR from 'fhirclient';
 import type Client from 'fhirclient/lib/Client';
-import type { FhirResource, Patient } from 'fhir/r4.js';
+import type { FhirResource } from 'fhir/r4.js';
 import { assess } from '../clinical/assess.js';
 import { medicationsToRead } from '../clinical/record.js';
 import type { AssessmentIssue } from '../clinical/types.js';
@@ -23,6 +23,7 @@ import {
   type LoadedRecord,
   type QueryProgress,
 } from './fhir-data.js';
+import { launchedPatient } from './identity.js';
 import { progressView } from './progress.js';
 import { maySearch, SessionEnded } from './session.js';
 import { requireSessionStorage, setStatus, showError, UserFacingError } from './status.js';
@@ -156,9 +157,27 @@ async function namedMedications(
   }
 }
 
+/**
+ * The FHIR server answered the Patient read with another patient: nothing of the record is shown,
+ * no name or MRN, neither the other person's nor a banner left from an earlier read.
+ */
+function refuseOtherPatient(s: Session, other: string): void {
+  for (const id of ['view', 'page-actions', 'skip-link']) byId(id).hidden = true;
+  byId('patient').replaceChildren();
+  showError(
+    new UserFacingError(
+      `The FHIR server answered Patient/${s.patientId} with a different patient (${other}): nothing is shown.`,
+      'Tell the EHR’s support team. Retry, or open the app again from the patient’s chart.',
+    ),
+    () => void load(s),
+  );
+}
+
 async function load(s: Session): Promise<void> {
   const result = await read(s);
   if (!result) return;
+  const identity = launchedPatient(result.record.patientRead, s.patientId);
+  if ('otherPatient' in identity) return refuseOtherPatient(s, identity.otherPatient);
   const { resources } = result.record;
   // The record is hostile input too: resources without the shape the engine reads are left out and listed.
   const screened = screenResources(resources);
@@ -177,12 +196,11 @@ async function load(s: Session): Promise<void> {
     includeSeries: true,
     inputIssues: screened.issues,
   });
-  const patient = resources.find((r): r is Patient => r.resourceType === 'Patient');
   const first = s.view === undefined;
   s.view = renderView(s.view, {
     assessment,
     engine: s.engine,
-    patient,
+    patient: identity.patient,
     conditionsUnavailable: result.conditionsUnavailable,
     focus: first ? focusOf(s.client) : undefined,
   });

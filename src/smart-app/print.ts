@@ -3,7 +3,7 @@
  * the date printed, in the page margin (CSS @page margin boxes in styles.css read these custom
  * properties), so a loose page is never anonymous. The charts are redrawn at the page's width.
  */
-import type { PatientIdentity } from './summary.js';
+import type { PatientIdentity } from './identity.js';
 
 /** A CSS string literal (custom properties hold it; @page margin boxes show it). */
 const cssString = (text: string): string => `"${text.replace(/["\\\n]/g, (c) => (c === '\n' ? ' ' : `\\${c}`))}"`;

@@ -4,7 +4,6 @@
  * with their dates and CTCAE grades; ICAHT and T-ICAHT), and what to do (the recommendations, most
  * urgent first, each with its reason; threshold, source and notes one click away).
  */
-import type { Identifier, Patient } from 'fhir/r4.js';
 import {
   ageText,
   dayLabel,
@@ -17,31 +16,7 @@ import {
 import type { HospitalThresholds } from '../clinical/thresholds.js';
 import type { Analyte, Assessment, CtcaeTerm, Recommendation } from '../clinical/types.js';
 import { h, link, type Child } from './dom.js';
-
-/** What identifies the patient on screen and on every printed page. */
-export interface PatientIdentity {
-  name: string;
-  birthDate: string | null;
-  /** "MRN DEMO-123" (or "ID …" when the identifier's type is not a medical record number). */
-  identifier: string | null;
-}
-
-function identifierText(ids: readonly Identifier[] | undefined): string | null {
-  const mrn = ids?.find((i) => i.value && i.type?.coding?.some((c) => c.code === 'MR'));
-  const chosen = mrn ?? ids?.find((i) => i.value);
-  if (!chosen?.value) return null;
-  return `${mrn || /mrn/i.test(chosen.system ?? '') ? 'MRN' : 'ID'} ${chosen.value}`;
-}
-
-export function patientIdentity(patient: Patient | undefined, patientId: string): PatientIdentity {
-  const name = patient?.name?.find((n) => n.use === 'official') ?? patient?.name?.[0];
-  const display = name?.text ?? [name?.given?.join(' '), name?.family].filter(Boolean).join(' ');
-  return {
-    name: display || `Patient ${patientId}`,
-    birthDate: patient?.birthDate ?? null,
-    identifier: identifierText(patient?.identifier),
-  };
-}
+import type { PatientIdentity } from './identity.js';
 
 /** The banner: name, birth date and age, sex, identifier, product and infusion date, day after infusion. */
 export function patientBanner(who: PatientIdentity, a: Assessment, readAt: string): HTMLElement {

@@ -21,7 +21,8 @@ import {
 } from './panels.js';
 import { PRINT_CHART_WIDTH, setPrintHeader } from './print.js';
 import { setStatus } from './status.js';
-import { nowTiles, patientBanner, patientIdentity, recommendationsSection, type PatientIdentity } from './summary.js';
+import { patientIdentity, type PatientIdentity } from './identity.js';
+import { nowTiles, patientBanner, recommendationsSection } from './summary.js';
 import { eventLegend, renderTimeline, type Timeline } from './timeline.js';
 import { renderTrend } from './trend.js';
 

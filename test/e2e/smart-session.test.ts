@@ -135,6 +135,27 @@ describe('a FHIR server answering with something else than asked', () => {
     await expect(page.locator('#view').isHidden()).resolves.toBe(true);
   }, 60_000);
 
+  test('Patient/<id> answered with another patient: an error naming both ids, no name or MRN on screen or print', async () => {
+    const other = {
+      resourceType: 'Patient',
+      id: 'someone-else',
+      name: [{ use: 'official', family: 'Otherperson', given: ['Eve'] }],
+      identifier: [{ type: { coding: [{ code: 'MR' }] }, value: 'MRN-OTHER-77' }],
+      birthDate: '1950-01-01',
+    };
+    e2e.ehr.answerWith((path) => (path.startsWith('Patient/') ? other : undefined));
+    const { page, message } = await failed('cart-quick', 'other-patient');
+    expect(message).toContain(
+      'The FHIR server answered Patient/cart-quick with a different patient (someone-else): nothing is shown.',
+    );
+    await expect(page.getByTestId('retry').isVisible()).resolves.toBe(true);
+    await expect(page.getByTestId('patient-name').count()).resolves.toBe(0);
+    const shown = await page.evaluate(
+      "document.body.innerText + getComputedStyle(document.documentElement).getPropertyValue('--print-patient')",
+    );
+    expect(shown).not.toMatch(/Otherperson|Eve|MRN-OTHER-77|1950-01-01/);
+  }, 60_000);
+
   test('a search whose total exceeds what it holds, with no next link: the data-quality panel says so', async () => {
     const searchset = (total?: number): unknown => ({ resourceType: 'Bundle', type: 'searchset', entry: [], total });
     e2e.ehr.answerWith((path) =>
