@@ -156,6 +156,19 @@ describe('a FHIR server answering with something else than asked', () => {
     expect(shown).not.toMatch(/Otherperson|Eve|MRN-OTHER-77|1950-01-01/);
   }, 60_000);
 
+  test('a Patient whose name is a string and identifier an object: the banner says so, the record is shown', async () => {
+    const patient = { resourceType: 'Patient', id: 'cart-quick', name: 'Quick', identifier: { value: 'X' } };
+    e2e.ehr.answerWith((path) => (path.startsWith('Patient/') ? patient : undefined));
+    const page = await e2e.newPage();
+    await page.goto(ehrLaunch('cart-quick', 'malformed-name'));
+    expect(await settled(page, e2e.problems)).toBe('ready');
+    await expect(page.getByTestId('patient-name').textContent()).resolves.toBe(
+      'Patient cart-quick (name not readable)',
+    );
+    await expect(page.getByTestId('phenotype').textContent()).resolves.toBe('quick');
+    expect(e2e.problems).toEqual([]);
+  }, 60_000);
+
   test('a search whose total exceeds what it holds, with no next link: the data-quality panel says so', async () => {
     const searchset = (total?: number): unknown => ({ resourceType: 'Bundle', type: 'searchset', entry: [], total });
     e2e.ehr.answerWith((path) =>
