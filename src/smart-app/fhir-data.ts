@@ -11,7 +11,8 @@ import type { AssessmentIssue } from '../clinical/types.js';
 import { askedMedications, medicationSearches } from '../fhir/medication-search.js';
 import type { AppQueryKey, SmartAppConfig } from '../smart-config.js';
 import { readPages, type ReadResult } from './search-page.js';
-import { fhirGet, FhirHttpError, SessionEnded } from './session.js';
+import { FhirHttpError } from './fhir-request.js';
+import { fhirGet, SessionEnded } from './session.js';
 
 /** What the app reads: the record's queries, then the Medications its administrations name by reference. */
 export type ReadKey = AppQueryKey | 'medications';

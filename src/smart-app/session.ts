@@ -9,7 +9,7 @@
 import type Client from 'fhirclient/lib/Client';
 import type { FhirResource } from 'fhir/r4.js';
 import { scopeAllowsSearch } from '../smart-config.js';
-import { outcomeDetail } from './search-page.js';
+import { getFhirJson } from './fhir-request.js';
 import { UserFacingError } from './status.js';
 
 /** The session cannot be continued: the token was refused and could not be renewed. */
@@ -22,17 +22,6 @@ export class SessionEnded extends UserFacingError {
       'Close this window and open the app again from the patient’s chart in the EHR. Retrying here cannot work.',
     );
     this.name = 'SessionEnded';
-  }
-}
-
-/** A FHIR read that failed with an HTTP status or on the network. */
-export class FhirHttpError extends Error {
-  constructor(
-    readonly status: number | undefined,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'FhirHttpError';
   }
 }
 
@@ -63,35 +52,10 @@ export function endSession(): void {
   sessionStorage.clear();
 }
 
-async function send(url: string, authorization: string | null, signal: AbortSignal): Promise<Response> {
-  try {
-    return await fetch(url, {
-      headers: { accept: 'application/fhir+json', ...(authorization ? { authorization } : {}) },
-      signal,
-      credentials: 'same-origin',
-      cache: 'no-store',
-    });
-  } catch (error) {
-    if ((error as Error).name === 'AbortError') throw error;
-    throw new FhirHttpError(undefined, 'network error or the server refused the request');
-  }
-}
-
-/** What an error answer says, for the user: the status text and the first OperationOutcome diagnostic. */
-async function describeFailure(res: Response): Promise<string> {
-  let detail = '';
-  try {
-    detail = outcomeDetail(await res.json());
-  } catch {
-    // not JSON: the status is all there is
-  }
-  return [res.statusText, detail].filter(Boolean).join(': ') || 'failed';
-}
-
 /**
  * GET one FHIR URL (absolute, on the session's server) as JSON. A 401 renews the access token once
  * when a refresh token allows it (one renewal shared by reads running in parallel), else ends the
- * session with {@link SessionEnded}.
+ * session with {@link SessionEnded}. Each request is bounded in time (fhir-request.ts).
  */
 export async function fhirGet(client: Client, url: string, signal: AbortSignal): Promise<FhirResource> {
   if (canRefresh(client)) {
@@ -99,8 +63,8 @@ export async function fhirGet(client: Client, url: string, signal: AbortSignal):
     await client.refreshIfNeeded({ signal }).catch(() => undefined);
   }
   const used = client.getAuthorizationHeader();
-  let res = await send(url, used, signal);
-  if (res.status === 401 && used) {
+  let answer = await getFhirJson(url, used, signal);
+  if ('unauthorized' in answer) {
     let renewed = false;
     if (client.getAuthorizationHeader() === used) {
       if (!canRefresh(client)) {
@@ -115,12 +79,11 @@ export async function fhirGet(client: Client, url: string, signal: AbortSignal):
         throw new SessionEnded(false);
       }
     }
-    res = await send(url, client.getAuthorizationHeader(), signal);
-    if (res.status === 401) {
+    answer = await getFhirJson(url, client.getAuthorizationHeader(), signal);
+    if ('unauthorized' in answer) {
       endSession();
       throw new SessionEnded(renewed);
     }
   }
-  if (!res.ok) throw new FhirHttpError(res.status, await describeFailure(res));
-  return (await res.json()) as FhirResource;
+  return answer.body as FhirResource;
 }
