@@ -559,23 +559,33 @@ function workupSuggestions(
       serviceRequest(patientId, code, why, r.evidence),
     ),
   );
+  // What is recorded since the cytopenia began is not asked for again (the card says what it saw).
+  const done = r.workupDone ?? {};
   return [
-    createSuggestion(
-      s(1),
-      'Bone marrow aspirate and biopsy (draft)',
-      'Create a draft order for marrow evaluation',
-      serviceRequest(patientId, o.marrow, why, r.evidence),
-    ),
+    ...(done.marrow
+      ? []
+      : [
+          createSuggestion(
+            s(1),
+            'Bone marrow aspirate and biopsy (draft)',
+            'Create a draft order for marrow evaluation',
+            serviceRequest(patientId, o.marrow, why, r.evidence),
+          ),
+        ]),
     {
       label: `Viral PCR: ${o.viralPcr.map((c) => c.text ?? '').join(', ')} (drafts)`,
       uuid: s(2),
       actions: viral.flatMap((v) => v.actions ?? []),
     },
-    createSuggestion(
-      s(3),
-      'Ferritin for HLH/MAS (draft)',
-      'Create a draft ferritin order',
-      serviceRequest(patientId, o.ferritin, why, r.evidence),
-    ),
+    ...(done.ferritin
+      ? []
+      : [
+          createSuggestion(
+            s(3),
+            'Ferritin for HLH/MAS (draft)',
+            'Create a draft ferritin order',
+            serviceRequest(patientId, o.ferritin, why, r.evidence),
+          ),
+        ]),
   ];
 }

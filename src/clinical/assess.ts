@@ -819,10 +819,24 @@ function advise(
       bCellAplasia: found.bCellAplasia,
       irradiation: found.irradiation,
       workupEvidence: [...new Set(workup.flatMap((e) => e.evidence))],
+      workupSinceDay: currentCytopeniaOnset(found.severeCytopenias),
       issues: ctx.issues,
     },
     ctx.thresholds,
   );
+}
+
+/**
+ * The day the current cytopenia began, from which a marrow sampling or a ferritin counts as its work-up
+ * done: the earliest onset among the severe episodes still ongoing that began after the infusion, else
+ * the latest such onset (day 0 without one).
+ */
+function currentCytopeniaOnset(episodes: readonly SevereCytopenia[]): number {
+  const fresh = episodes.filter((e) => e.newOnset);
+  const ongoing = fresh.filter((e) => e.ongoing);
+  return ongoing.length > 0
+    ? Math.min(...ongoing.map((e) => e.onsetDay))
+    : Math.max(0, ...fresh.map((e) => e.onsetDay));
 }
 
 /** For charts: lab days of every analyte present and the events (the blood counts' series first). */

@@ -50,6 +50,8 @@ export interface RecommendationInput {
   irradiation: IrradiationWindow | null;
   /** Observations behind prolonged or severe cytopenia, cited by the work-up recommendation. */
   workupEvidence: string[];
+  /** The day the current cytopenia began: a marrow sampling or a ferritin from then on is a work-up done. */
+  workupSinceDay: number;
   /** The assessment's issues: those about a cited value or a newer result of its analyte become notes. */
   issues: readonly AssessmentIssue[];
 }
@@ -514,6 +516,17 @@ function cytopeniaWorkup(ctx: RuleContext): Recommendation | undefined {
       : []),
     ...(course.sinceDay !== null && severeNeutropenia(ctx) ? [`despite G-CSF since ${dayLabel(course.sinceDay)}`] : []),
   ];
+  const done = workupDone(ctx);
+  const since = dayLabel(input.workupSinceDay);
+  const recorded = [
+    ...(done.marrow ? [`marrow sampling on ${dayLabel(done.marrow.day)}`] : []),
+    ...(done.ferritin ? [`ferritin ${valueWithUnit(done.ferritin)} on ${dayLabel(done.ferritin.day)}`] : []),
+  ];
+  const asks = [
+    ...(done.marrow ? [] : ['Bone marrow aspirate and biopsy']),
+    'viral PCR (CMV, EBV, parvovirus B19, HHV-6)',
+    ...(done.ferritin ? [] : ['ferritin for HLH/MAS']),
+  ];
   return {
     kind: 'cytopenia-workup',
     urgency: 'warning',
@@ -526,9 +539,30 @@ function cytopeniaWorkup(ctx: RuleContext): Recommendation | undefined {
     values: [],
     stale: false,
     notes: [
-      'Bone marrow aspirate and biopsy; viral PCR (CMV, EBV, parvovirus B19, HHV-6); ferritin for HLH/MAS.',
+      ...(recorded.length > 0
+        ? [`Already recorded since the cytopenia began (${since}): ${recorded.join('; ')}.`]
+        : []),
+      `${capitalize(asks.join('; '))}.`,
       'Consider an autologous CD34+ boost (if cells are stored) or a thrombopoietin agonist for persistent cytopenia.',
     ],
+    ...(recorded.length > 0 ? { workupDone: done } : {}),
+  };
+}
+
+/**
+ * The parts of the work-up recorded since the current cytopenia began (`workupSinceDay`): a bone
+ * marrow sampling (Procedure, `marrow-evaluation`), the latest ferritin. The card asks only for the rest.
+ */
+function workupDone(ctx: RuleContext): NonNullable<Recommendation['workupDone']> {
+  const from = ctx.input.workupSinceDay;
+  const marrow = ctx
+    .events('marrow-evaluation')
+    .filter((e) => (e.day ?? -1) >= from)
+    .at(-1);
+  const ferritin = ctx.input.latest.ferritin;
+  return {
+    ...(marrow ? { marrow: { day: marrow.day ?? from, reference: marrow.reference } } : {}),
+    ...(ferritin && (ferritin.day ?? -1) >= from ? { ferritin } : {}),
   };
 }
 

@@ -239,6 +239,7 @@ const PROCEDURE_EVENTS: [Role, EventKind][] = [
   ['platelet-transfusion', 'platelet-transfusion'],
   ['transfusion-unspecified', 'transfusion-unspecified'],
   ['leukapheresis', 'leukapheresis'],
+  ['marrow-evaluation', 'marrow-evaluation'],
   ['allogeneic-hsct-procedure', 'allogeneic-hsct'],
 ];
 

@@ -45,6 +45,7 @@ export const ROLES = [
   'allogeneic-hsct-history',
   'allogeneic-hsct-procedure',
   'leukapheresis',
+  'marrow-evaluation',
   'body-weight',
 ] as const;
 export type Role = (typeof ROLES)[number];

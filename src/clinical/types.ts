@@ -83,6 +83,7 @@ export type EventKind =
   | 'transfusion-unspecified'
   | 'crs'
   | 'leukapheresis'
+  | 'marrow-evaluation'
   | 'allogeneic-hsct';
 
 export interface ClinicalEvent {
@@ -395,6 +396,8 @@ export interface Recommendation {
   lastTreatmentDay?: number;
   /** `neutropenia-on-gcsf`: the course began after the count was drawn (its effect is not yet seen). */
   treatmentAfterValue?: boolean;
+  /** `cytopenia-workup`: parts of the work-up recorded since the cytopenia began, which the card no longer asks for. */
+  workupDone?: { marrow?: { day: number; reference: string }; ferritin?: LabPoint };
 }
 
 export interface InfusionInfo {

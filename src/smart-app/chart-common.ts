@@ -18,6 +18,7 @@ export interface LaneSpec {
 export const EVENT_STYLE: Record<EventKind, { code: string; label: string; color: string }> = {
   'car-t': { code: 'CAR-T', label: 'CAR-T infusion', color: '#1a1a1a' },
   leukapheresis: { code: 'LA', label: 'Leukapheresis', color: '#4b5563' },
+  'marrow-evaluation': { code: 'BM', label: 'Bone marrow sampling', color: '#374151' },
   lymphodepletion: { code: 'LD', label: 'Lymphodepletion', color: '#6b4f2a' },
   'g-csf': { code: 'G', label: 'G-CSF', color: '#1b7f3b' },
   'red-cell-transfusion': { code: 'RBC', label: 'Red cell transfusion', color: '#b3261e' },

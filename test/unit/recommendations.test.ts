@@ -839,3 +839,43 @@ describe('G-CSF and IVIG charted by name only are counted as given (docs/clinica
     expect(kinds(assessOn(152, [infusion(0), igg(150, 300), given(151, text)]))).toEqual(expected);
   });
 });
+
+describe('the work-up card asks only for what is not yet done since the cytopenia began (docs/clinical-logic.md §10)', () => {
+  // ANC 0.3 daily from day +1 (ongoing: the current cytopenia began on day +1); on day +16 early ICAHT has 16
+  // days ≤ 0.5 (grade 3, EHA/EBMT 2023) → the work-up: marrow, viral PCR, ferritin for HLH/MAS.
+  const SCT = 'http://snomed.info/sct';
+  const neutropenic = Array.from({ length: 16 }, (_, i) => anc(i + 1, 0.3));
+  const workup = (extra: Parameters<typeof assessOn>[1]) =>
+    assessOn(16, [infusion(0), gcsf(14), gcsf(15), gcsf(16), ...neutropenic, ...extra]).recommendations.find(
+      (r) => r.kind === 'cytopenia-workup',
+    );
+  test.each<[string, Parameters<typeof assessOn>[1], string[]]>([
+    [
+      'nothing recorded: all three asked for',
+      [],
+      [
+        'Bone marrow aspirate and biopsy; viral PCR (CMV, EBV, parvovirus B19, HHV-6); ferritin for HLH/MAS.',
+        'Consider an autologous CD34+ boost (if cells are stored) or a thrombopoietin agonist for persistent cytopenia.',
+      ],
+    ],
+    [
+      'marrow sampled (SNOMED 234326005) and ferritin drawn on day +15: only the viral PCR is asked for',
+      [procedure(SCT, '234326005', 15), ferritin(15, 2300)],
+      [
+        'Already recorded since the cytopenia began (day +1): marrow sampling on day +15; ferritin 2300 ng/mL on day +15.',
+        'Viral PCR (CMV, EBV, parvovirus B19, HHV-6).',
+        'Consider an autologous CD34+ boost (if cells are stored) or a thrombopoietin agonist for persistent cytopenia.',
+      ],
+    ],
+    [
+      'a marrow and a ferritin from before the cytopenia (day −10, the pre-CAR-T work-up): not this work-up',
+      [procedure(SCT, '234326005', -10), ferritin(-10, 400)],
+      [
+        'Bone marrow aspirate and biopsy; viral PCR (CMV, EBV, parvovirus B19, HHV-6); ferritin for HLH/MAS.',
+        'Consider an autologous CD34+ boost (if cells are stored) or a thrombopoietin agonist for persistent cytopenia.',
+      ],
+    ],
+  ])('%s', (_name, extra, notes) => {
+    expect(workup(extra)?.notes).toEqual(notes);
+  });
+});
