@@ -254,6 +254,8 @@ function crsDrugCard(
     '- Tocilizumab or corticosteroid use was associated with grade ≥3 thrombocytopenia within 28 days (univariate; single-centre B-ALL cohort of 52 patients).',
     '- Tocilizumab/corticosteroid use was an independent risk factor for delayed recovery from severe neutropenia (HR 0.36; Wang et al., Front Oncol 2021).',
     `Current counts:\n\n${countsTable(a, ['neutrophils', 'platelets', 'hemoglobin'])}`,
+    // Clinical spec §8: "seeds 000, 002": the first bullet is the thesis's, the second Wang's.
+    `**Sources:** ${mdText(SOURCES.seed000.label)} (${SOURCES.seed000.url}); ${mdText(SOURCES.seed002.label)} (${SOURCES.seed002.url}).`,
   ].join('\n\n');
   const card = baseCard(
     'crs-treatment-cytopenia-risk',

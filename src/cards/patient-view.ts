@@ -447,7 +447,12 @@ function recommendationCard(r: Recommendation, a: Assessment, thresholds: Hospit
     `**Why:** ${mdText(r.reason)}`,
     ...factsFor(r, a, thresholds),
     ...(r.notes.length > 0 ? [r.notes.map((n) => `- ${mdText(n)}`).join('\n')] : []),
-    `**Threshold in force:** ${threshold} (${r.threshold.overridden ? 'hospital setting' : 'default'}). **Source:** ${citation(r.source)}.`,
+    `**Threshold in force:** ${threshold} (${r.threshold.overridden ? 'hospital setting' : 'default'}). ${
+      // A hospital setting rests on the hospital's source alone, not on the defaults'.
+      r.alsoCited?.length && !r.threshold.overridden
+        ? `**Sources:** ${[r.source, ...r.alsoCited].map(citation).join('; ')}.`
+        : `**Source:** ${citation(r.source)}.`
+    }`,
   ]
     .filter(Boolean)
     .join('\n\n');

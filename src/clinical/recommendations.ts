@@ -260,6 +260,7 @@ function gcsfTreatment(ctx: RuleContext, workupDue: boolean): Recommendation | u
   const base = {
     threshold: ctx.threshold(cutoff, '10*9/L', '<', path),
     source: sourceFor(ctx.thresholds, path, SOURCES.ehaEbmt),
+    alsoCited: [SOURCES.seed002],
     evidence: [anc.reference],
     values: [{ ...anc, analyte: 'anc' as const }],
     stale: isStale(anc),
@@ -344,6 +345,7 @@ function gcsfProphylaxis(ctx: RuleContext): Recommendation | undefined {
       `consider prophylactic G-CSF from day +${a.gcsfProphylaxisStartDay}.`,
     threshold: ctx.threshold(t.hematotox.highRiskScore, 'score', '>=', 'hematotox.highRiskScore'),
     source: sourceFor(ctx.thresholds, 'hematotox.highRiskScore', SOURCES.ehaEbmt),
+    alsoCited: [SOURCES.hematotox],
     evidence: Object.values(h.components).map((c) => c.reference),
     values: [],
     stale: false,
@@ -431,6 +433,8 @@ function transfusionReview(ctx: RuleContext, rule: TransfusionRule): Recommendat
       `with no ${rule.productText} transfusion recorded since: review ${rule.productText} transfusion.`,
     threshold: ctx.threshold(trigger, rule.unit, '<', path),
     source: sourceFor(ctx.thresholds, path, SOURCES.seed002),
+    // Clinical spec §8: red cells "seed 002; EHA/EBMT"; both products are irradiated per EHA/EBMT.
+    alsoCited: [SOURCES.ehaEbmt],
     evidence: [p.reference],
     values: [{ ...p, analyte: rule.analyte }],
     stale: isStale(p),
@@ -471,6 +475,7 @@ function ivigReview(ctx: RuleContext): Recommendation | undefined {
     reason: `${valueText('IgG', igg)} is below ${fmt(iggThreshold)} mg/dL${pediatric ? ' (pediatric target)' : ''}: review IVIG replacement.`,
     threshold: ctx.threshold(iggThreshold, 'mg/dL', '<', iggPath),
     source: sourceFor(ctx.thresholds, iggPath, SOURCES.ivig),
+    alsoCited: [SOURCES.seed000],
     evidence: [igg.reference],
     values: [{ ...igg, analyte: 'igg' }],
     stale: false,

@@ -59,7 +59,7 @@ export const SOURCES = {
   bCellRelapse: {
     label:
       'Pulsipher et al., NGS minimal residual disease and B-cell aplasia predicting relapse after tisagenlecleucel for ALL, Blood Cancer Discov 2022;3:66',
-    url: 'https://pmc.ncbi.nlm.nih.gov/articles/PMC9924295',
+    url: 'https://doi.org/10.1158/2643-3230.BCD-21-0095',
   },
   astct: {
     label: 'ASTCT consensus CRS grading, Lee et al., Biol Blood Marrow Transplant 2019',

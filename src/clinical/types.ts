@@ -384,6 +384,8 @@ export interface Recommendation {
   reason: string;
   threshold: { value: number; unit: string; comparator: '<' | '<=' | '>=' | '='; path: string; overridden: boolean };
   source: SourceRef;
+  /** The other sources of the rule (clinical spec §8 pairs them: "seed 002; EHA/EBMT"), cited after `source`. */
+  alsoCited?: SourceRef[];
   /** Observation references the recommendation rests on. */
   evidence: string[];
   values: (LabPoint & { analyte: Analyte })[];

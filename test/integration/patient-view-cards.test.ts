@@ -239,7 +239,7 @@ describe.each(SCENARIOS)('$patient ($rule)', ({ patient, cards: expected }) => {
       expect(card.links).toEqual([expect.objectContaining({ type: 'smart', url: SMART_LAUNCH })]);
       if (cardKind(card) !== 'hematotoxicity-summary') {
         expect(card.detail).toMatch(
-          /\*\*Threshold in force:\*\* .+\((default|hospital setting)\)\. \*\*Source:\*\* .+ \(https:\/\/.+\)\./,
+          /\*\*Threshold in force:\*\* .+\((default|hospital setting)\)\. \*\*Sources?:\*\* .+ \(https:\/\/.+\)\./,
         );
         expect(card.detail).toContain('**Why:**');
       }
@@ -363,7 +363,7 @@ describe('card content', () => {
   test('G-CSF card: a filgrastim draft dosed from the recorded weight, at most one selection', async () => {
     const card = (await cardsWithoutPrefetch(t, 'cart-day12-no-gcsf')).find((c) => cardKind(c) === 'g-csf') as Card;
     expect(card.detail).toContain(
-      '**Threshold in force:** < 0.5 ×10⁹/L (default). **Source:** Rejeski et al., EHA/EBMT consensus',
+      '**Threshold in force:** < 0.5 ×10⁹/L (default). **Sources:** Rejeski et al., EHA/EBMT consensus on immune effector cell-associated hematotoxicity (ICAHT), Blood 2023;142:865 (https://doi.org/10.1182/blood.2023020578); Wang et al., New-onset severe cytopenia after CAR-T in r/r ALL, Front Oncol 2021;11:702644 (https://doi.org/10.3389/fonc.2021.702644).',
     );
     expect(card.selectionBehavior).toBe('at-most-one');
     const draft = card.suggestions?.[0]?.actions?.[0];

@@ -8,6 +8,8 @@ import { adviseOn, orderCards } from '../../src/cards/orders.js';
 import { patientViewCards } from '../../src/cards/patient-view.js';
 import { filgrastimOrder } from '../helpers/orders.js';
 import { loadClinicalContext } from '../../src/profiles.js';
+import { SOURCES } from '../../src/clinical/thresholds.js';
+import { cardKind } from '../../src/shared/card-kind.js';
 import {
   anc,
   assessOn,
@@ -877,5 +879,40 @@ describe('the work-up card asks only for what is not yet done since the cytopeni
     ],
   ])('%s', (_name, extra, notes) => {
     expect(workup(extra)?.notes).toEqual(notes);
+  });
+});
+
+describe('each card cites the sources clinical spec §8 gives its rule, as a clinician reads them', () => {
+  const clinical = loadClinicalContext({ timeZone: 'UTC' });
+  const ctx = { serviceId: 'svc', patientId: 'p1', smartLaunchUrl: undefined, orderables: clinical.orderables };
+  const cite = (src: { label: string; url?: string }): string => `${src.label} (${src.url ?? ''})`;
+  const highRisk = [fludarabine(-5), plt(-6, 60), anc(-6, 2), hb(-6, 120), crp(-6, 0.5), ferritin(-6, 300)];
+  // Rows: the situation → the card's sources, in the order of spec §8's source column.
+  test.each<[string, number, Parameters<typeof assessOn>[1], string, (typeof SOURCES)[keyof typeof SOURCES][]]>([
+    ['ANC 0.3, no G-CSF ("seed 002; EHA/EBMT 2023")', 10, [anc(10, 0.3)], 'g-csf', [SOURCES.ehaEbmt, SOURCES.seed002]],
+    ['Hb 55 ("seed 002; EHA/EBMT")', 9, [hb(9, 55)], 'red-cell-transfusion', [SOURCES.seed002, SOURCES.ehaEbmt]],
+    [
+      'PLT 12 ("seed 002"; irradiation per EHA/EBMT)',
+      9,
+      [plt(9, 12)],
+      'platelet-transfusion',
+      [SOURCES.seed002, SOURCES.ehaEbmt],
+    ],
+    ['IgG 300 ("Hill et al.; seed 000")', 150, [igg(150, 300)], 'ivig-review', [SOURCES.ivig, SOURCES.seed000]],
+    [
+      'high CAR-HEMATOTOX on day +1 (EHA/EBMT 2023; the score: Rejeski 2021)',
+      1,
+      [...highRisk, anc(1, 1.5)],
+      'g-csf-prophylaxis',
+      [SOURCES.ehaEbmt, SOURCES.hematotox],
+    ],
+  ])('%s', (_name, day, resources, kind, sources) => {
+    const a = assessOn(day, [infusion(0), ...resources], { thresholds: clinical.thresholds });
+    const card = patientViewCards(a, clinical.thresholds, ctx).find((c) => cardKind(c) === kind);
+    expect(card?.detail?.split('\n\n').at(-1)).toMatch(
+      new RegExp(
+        `\\*\\*Sources:\\*\\* ${sources.map((x) => cite(x).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('; ')}\\.$`,
+      ),
+    );
   });
 });
