@@ -413,7 +413,8 @@ function workupTable(a: Assessment, thresholds: HospitalThresholds): string {
     const on = (day: number): string => `${dayLabel(day)}${a.infusionDate ? ` (${addDays(a.infusionDate, day)})` : ''}`;
     return [
       `${ANALYTE_LABELS[analyte] ?? analyte} < ${fmt(e.threshold)}`,
-      on(e.onsetDay),
+      // Wang 2021 tells severe cytopenia already present before the infusion from new-onset after it (spec §1).
+      `${on(e.onsetDay)}, ${e.newOnset ? 'new after the infusion' : e.presentAtBaseline ? 'present at baseline' : 'before the infusion'}`,
       `${fmtMeasured(nadirOf(e))} on ${on(e.nadirDay)}`,
       near ? `${valueWithUnit(near)} (${dayLabel(near.day)})` : '–',
       latest ? `${valueWithUnit(latest)} (${dayLabel(latest.day)})` : '–',

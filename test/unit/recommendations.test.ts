@@ -916,3 +916,29 @@ describe('each card cites the sources clinical spec §8 gives its rule, as a cli
     );
   });
 });
+
+describe('the work-up card says whether a severe cytopenia was there before the infusion (clinical spec §1; Wang 2021)', () => {
+  const clinical = loadClinicalContext({ timeZone: 'UTC' });
+  const ctx = { serviceId: 'svc', patientId: 'p1', smartLaunchUrl: undefined, orderables: clinical.orderables };
+  const ancRow = (resources: Parameters<typeof assessOn>[1]): string | undefined =>
+    patientViewCards(
+      assessOn(28, [infusion(0), ...resources], { thresholds: clinical.thresholds }),
+      clinical.thresholds,
+      ctx,
+    )
+      .find((c) => cardKind(c) === 'cytopenia-workup')
+      ?.detail?.split('\n')
+      .find((l) => l.startsWith('| ANC'));
+  test('ANC 0.3 daily from day −6 (fludarabine days −4 to −2) to day +28: onset day −4, present at baseline', () => {
+    const counts = Array.from({ length: 35 }, (_, i) => anc(i - 6, 0.3));
+    expect(ancRow([fludarabine(-4), fludarabine(-3), fludarabine(-2), ...counts])).toBe(
+      '| ANC < 0.5 | day -4 (2026-02-25), present at baseline | 0.3 on day -4 (2026-02-25) | 0.3 ×10⁹/L (day +28) | 0.3 ×10⁹/L (day +28) | ongoing, 33 days |',
+    );
+  });
+  test('ANC 2.0 to day +2, then 0.3 daily to day +28: onset day +3, new after the infusion', () => {
+    const counts = Array.from({ length: 29 }, (_, d) => anc(d, d < 3 ? 2 : 0.3));
+    expect(ancRow([anc(-6, 2), ...counts])).toBe(
+      '| ANC < 0.5 | day +3 (2026-03-04), new after the infusion | 0.3 on day +3 (2026-03-04) | 0.3 ×10⁹/L (day +28) | 0.3 ×10⁹/L (day +28) | ongoing, 26 days |',
+    );
+  });
+});
