@@ -9,6 +9,7 @@ import type { HospitalThresholds, Thresholds } from '../clinical/thresholds.js';
 import { SOURCES } from '../clinical/thresholds.js';
 import type { Terminology } from '../clinical/terminology.js';
 import type {
+  PersistenceResult,
   Analyte,
   Assessment,
   AssessmentIssue,
@@ -18,6 +19,7 @@ import type {
   SevereCytopenia,
 } from '../clinical/types.js';
 import { displayUnit } from '../clinical/units.js';
+import { below } from '../clinical/bounds.js';
 import { addDays } from '../clinical/dates.js';
 import {
   ANALYTE_LABELS,
@@ -142,8 +144,14 @@ const PHASE_HEADLINE: Record<Phase, (a: Assessment, t: Thresholds) => string> = 
   late: (a, t) =>
     `late ICAHT ${gradeOrDash(a.icaht.late.grade)}, late T-ICAHT ${gradeOrDash(a.icaht.thrombocytopenia.late.grade)}; ` +
     `PHT ${phtText(a, t)}; ${transfusionsShort(a, t)}`,
-  immune: (a, t) => immuneText(a, t, true),
+  immune: (a, t) => `${persistenceShort(a, t)}${immuneText(a, t, true)}`,
 };
+
+/** "cytopenia past day +90 (ANC, PLT); " for the immune-phase headline (cytopenicNear). */
+function persistenceShort(a: Assessment, t: Thresholds): string {
+  const low = cytopenicNear(a.persistentCytopenia.day90, t);
+  return low.length > 0 ? `cytopenia past day +90 (${low.map((l) => PERSISTENCE_LABELS[l]).join(', ')}); ` : '';
+}
 
 /** The phase paragraph(s) of the summary detail. */
 const PHASE_DETAIL: Record<Phase, (a: Assessment, t: Thresholds, kinds: Set<string>) => string[]> = {
@@ -163,12 +171,58 @@ const PHASE_DETAIL: Record<Phase, (a: Assessment, t: Thresholds, kinds: Set<stri
       ? []
       : [`**Prolonged toxicity (severe cytopenia on day +${t.pht.day}):** ${phtText(a, t)}.`]),
     `**Transfusions:** ${transfusionsText(a, t)}.`,
+    ...persistenceLines(a, t),
   ],
   immune: (a, t) => [
     `**Immune reconstitution:** ${immuneText(a, t, false)}.`,
     ...(a.icaht.late.grade !== null ? [`**Late ICAHT:** grade ${lateText(a, t)}.`] : []),
+    ...persistenceLines(a, t),
   ],
 };
+
+const PERSISTENCE_LABELS = { neutrophils: 'ANC', platelets: 'PLT', hemoglobin: 'Hb' } as const;
+type PersistenceLineage = keyof typeof PERSISTENCE_LABELS;
+
+/**
+ * The counts near a landmark that are a cytopenia as Wang 2021 defines it (clinical spec §4): neutropenia ANC
+ * < 1.5 [counts.neutrophils.ctcaeGrade2], thrombocytopenia PLT < 100 [counts.platelets.lateTIcahtGrade1],
+ * anemia Hb below the lower limit of normal (CTCAE grade ≥ 1: 120 g/L men, 110 women by default).
+ */
+function cytopenicNear(p: PersistenceResult | null, t: Thresholds): PersistenceLineage[] {
+  if (!p) return [];
+  const low: Record<PersistenceLineage, (v: LandmarkValue) => boolean> = {
+    neutrophils: (v) => below(v, t.counts.neutrophils.ctcaeGrade2),
+    platelets: (v) => below(v, t.counts.platelets.lateTIcahtGrade1),
+    hemoglobin: (v) => v.grade >= 1,
+  };
+  return (Object.keys(PERSISTENCE_LABELS) as PersistenceLineage[]).filter((l) => {
+    const v = p[l];
+    return v !== null && low[l](v);
+  });
+}
+
+/**
+ * Cytopenia persisting past day +90 and at one year (clinical spec §4; the immune-reconstitution thesis follows
+ * to one year): the value nearest each landmark of each count that is a cytopenia, said as measured ("ANC 0.9
+ * ×10⁹/L (CTCAE grade 3, day +91)"). Nothing when no count near it is, or none was measured.
+ */
+function persistenceLines(a: Assessment, t: Thresholds): string[] {
+  const lines: string[] = [];
+  for (const [label, p] of [
+    ['past day +90', a.persistentCytopenia.day90],
+    ['at one year', a.persistentCytopenia.year1],
+  ] as const) {
+    const parts = cytopenicNear(p, t).flatMap((l) => {
+      const v = p?.[l];
+      return v ? [`${PERSISTENCE_LABELS[l]} ${valueWithUnit(v)} (CTCAE grade ${v.grade}, ${dayLabel(v.day)})`] : [];
+    });
+    if (parts.length > 0)
+      lines.push(
+        `**Cytopenia ${label}** (ANC < ${fmt(t.counts.neutrophils.ctcaeGrade2)}, PLT < ${fmt(t.counts.platelets.lateTIcahtGrade1)}, Hb below normal; Wang 2021): ${parts.join('; ')}.`,
+      );
+  }
+  return lines;
+}
 
 const gradeOrDash = (g: number | null): string => (g === null ? 'not gradable yet' : String(g));
 

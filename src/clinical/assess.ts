@@ -537,7 +537,9 @@ function icahtGrades(ctx: AssessContext, censoring: Censoring | null): IcahtResu
       severity: 'information',
       code: 'data-gap',
       message:
-        `early ICAHT is at least grade ${icaht.early.grade ?? ''} (up to ${icaht.early.gradeUpperBound ?? ''}): ` +
+        (icaht.early.grade === 0
+          ? `early ICAHT is not known (grade 0 to ${icaht.early.gradeUpperBound ?? ''}): `
+          : `early ICAHT is at least grade ${icaht.early.grade ?? ''} (up to ${icaht.early.gradeUpperBound ?? ''}): `) +
         `no ANC on days ${gaps.join(', ')}`,
     });
   }

@@ -200,7 +200,7 @@ const SCENARIOS: { patient: string; rule: string; cards: string[][] }[] = [
       [
         'hematotoxicity-summary',
         'info',
-        'CAR-T day +200: IgG 310 mg/dL (2026-11-02); B cells back since day +150; CD4 0.099 ×10⁹/L',
+        'CAR-T day +200: cytopenia past day +90 (Hb); IgG 310 mg/dL (2026-11-02); B cells back since day +150; CD4 0.099 ×10⁹/L',
       ],
     ],
   },

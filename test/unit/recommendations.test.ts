@@ -942,3 +942,32 @@ describe('the work-up card says whether a severe cytopenia was there before the 
     );
   });
 });
+
+describe('cytopenia persisting past day +90 is reported on the summary (clinical spec §4; Wang 2021 definitions)', () => {
+  const clinical = loadClinicalContext({ timeZone: 'UTC' });
+  const ctx = { serviceId: 'svc', patientId: 'p1', smartLaunchUrl: undefined, orderables: clinical.orderables };
+  const summary = (ancValue: number, platelets: number) => {
+    // Weekly counts from day +14 to day +119 (the value nearest day +90 on or after it: day +91); Hb 120 g/L.
+    const weekly = Array.from({ length: 16 }, (_, w) => 14 + 7 * w).flatMap((d) => [
+      anc(d, ancValue),
+      plt(d, platelets),
+      hb(d, 120),
+    ]);
+    const a = assessOn(120, [infusion(0), ...weekly], { thresholds: clinical.thresholds });
+    return patientViewCards(a, clinical.thresholds, ctx).find((c) => cardKind(c) === 'hematotoxicity-summary');
+  };
+  test('ANC 0.9 and PLT 40 on day +91 (neutropenia < 1.5, thrombocytopenia < 100): headline and detail say so', () => {
+    const card = summary(0.9, 40);
+    expect(card?.summary).toBe(
+      'CAR-T day +120: cytopenia past day +90 (ANC, PLT); IgG not measured; B cells not measured; CD4 not measured',
+    );
+    expect(card?.detail).toContain(
+      '**Cytopenia past day +90** (ANC < 1.5, PLT < 100, Hb below normal; Wang 2021): ANC 0.9 ×10⁹/L (CTCAE grade 3, day +91); PLT 40 ×10⁹/L (CTCAE grade 3, day +91).',
+    );
+  });
+  test('ANC 1.6 and PLT 120 on day +91 (neither a cytopenia by those definitions): nothing said', () => {
+    const card = summary(1.6, 120);
+    expect(card?.summary).toBe('CAR-T day +120: IgG not measured; B cells not measured; CD4 not measured');
+    expect(card?.detail).not.toContain('Cytopenia past day +90');
+  });
+});
