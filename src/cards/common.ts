@@ -52,7 +52,8 @@ export { dayLabel, fmt, plural, valueWithUnit } from '../clinical/format.js';
 
 /** An early grade as the counts allow it: "≥ 3" when missing days leave a higher one open, "so far" before day +30. */
 export function earlyGrade(e: { grade: number | null; atLeast: boolean; complete: boolean }): string {
-  if (e.grade === null) return 'not gradable yet';
+  // Past the early window (complete) there is no "yet": no count was measured in it.
+  if (e.grade === null) return e.complete ? 'not gradable (no count in the early window)' : 'not gradable yet';
   // "≥ 0" says nothing: the counts leave every grade open.
   if (e.atLeast && e.grade === 0) return 'not known yet (days without a count)';
   return `${e.atLeast ? '≥ ' : ''}${e.grade}${e.complete ? '' : ' so far'}`;

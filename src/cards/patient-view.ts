@@ -447,7 +447,7 @@ const SUMMARIES: Record<Recommendation['kind'], (r: Recommendation, a: Assessmen
     if (e.grade === 4 && e.noRecovery)
       return `${capitalize(icahtText(a))}: no neutrophil recovery by ${dayLabel(e.noRecovery.throughDay)}; work up the cytopenia`;
     const n = t.values.counts.neutrophils;
-    return `${capitalize(icahtText(a))} (ANC ≤ ${fmt(n.severe)} on ${plural(e.daysAnc500, 'day')}${e.daysAnc100 > 0 ? `, ≤ ${fmt(n.profound)} on ${e.daysAnc100}` : ''}): work up the cytopenia`;
+    return `${capitalize(icahtText(a))} (ANC ≤ ${fmt(n.severe)} on ${plural(e.daysAnc500, 'day')}${e.daysAnc100 > 0 ? `, ≤ ${fmt(n.profound)} on ${plural(e.daysAnc100, 'day')}` : ''}): work up the cytopenia`;
   },
   'b-cell-recovery': (r, a) =>
     `B cells returned on ${dayLabel(a.bCellAplasia.lossDay)} after ${a.infusions.at(-1)?.product ?? 'CAR-T'}: review disease status (MRD)`,

@@ -100,7 +100,7 @@ const SCENARIOS: { patient: string; rule: string; cards: string[][] }[] = [
       [
         'cytopenia-workup',
         'warning',
-        'Early ICAHT grade 3 (ANC ≤ 0.5 on 11 days, ≤ 0.1 on 7): work up the cytopenia',
+        'Early ICAHT grade 3 (ANC ≤ 0.5 on 11 days, ≤ 0.1 on 7 days): work up the cytopenia',
         'early ICAHT grade 3: ANC ≤ 0.5 on 11 days, ≤ 0.1 on 7 days: work up the cytopenia.',
       ],
       [

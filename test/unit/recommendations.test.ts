@@ -971,3 +971,13 @@ describe('cytopenia persisting past day +90 is reported on the summary (clinical
     expect(card?.detail).not.toContain('Cytopenia past day +90');
   });
 });
+
+test('day +31 with no platelet count since the infusion: early T-ICAHT "not gradable (no count in the early window)", not "not gradable yet"', () => {
+  const clinical = loadClinicalContext({ timeZone: 'UTC' });
+  const ctx = { serviceId: 'svc', patientId: 'p1', smartLaunchUrl: undefined, orderables: clinical.orderables };
+  const a = assessOn(31, [infusion(0), anc(31, 2)], { thresholds: clinical.thresholds });
+  const summary = patientViewCards(a, clinical.thresholds, ctx).find((c) => cardKind(c) === 'hematotoxicity-summary');
+  expect(summary?.detail).toContain(
+    '**Thrombocytopenia (T-ICAHT):** early not gradable (no count in the early window), late (days 31–100) not gradable yet.',
+  );
+});
