@@ -135,7 +135,8 @@ const envSchema = z.object({
   FHIR_MAX_CONCURRENT_REQUESTS: wholeNumber(1, 64, 12),
   FHIR_MAX_RESPONSE_BYTES: byteSize.default(32 * 1_048_576),
   FHIR_MAX_CALL_BYTES: byteSize.default(64 * 1_048_576),
-  LOOKBACK_DAYS: wholeNumber(30, 3650, 400),
+  // requiredLookbackDays of the default thresholds (src/clinical/thresholds.ts): 400 + 14 + 90.
+  LOOKBACK_DAYS: wholeNumber(30, 3650, 504),
 
   DEMO: bool.default(false),
   THRESHOLDS_FILE: z.string().min(1).optional(),

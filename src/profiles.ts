@@ -206,3 +206,4 @@ export function loadClinicalContext(options: {
 export function engineSettings(c: ClinicalContext): EngineSettings {
   return { terminology: c.terminology, thresholds: c.thresholds, timeZone: c.timeZone };
 }
+export { requiredLookbackDays } from './clinical/thresholds.js';

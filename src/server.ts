@@ -73,7 +73,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     (error: unknown) => log.error({ err: error }, 'demo FHIR server failed to start'),
   );
   const clinical = loadClinicalContext(config);
-  warnStartup(config, log);
+  warnStartup(config, log, modules.requiredLookbackDays(clinical.thresholds.values));
 
   const services = cdsServices(clinical);
   const runtime = await openRuntime(config, log, services);
@@ -169,8 +169,16 @@ function httpServerOptions(config: Config): ServerOptions {
   };
 }
 
-/** What a deployment must not miss: the service runs open, over http, or listens where HOST did not say. */
-function warnStartup(config: Config, log: Logger): void {
+/**
+ * What a deployment must not miss: the service runs open, over http, listens where HOST did not say, or
+ * reads too short a history (`lookbackNeeded`: requiredLookbackDays of the thresholds in force).
+ */
+function warnStartup(config: Config, log: Logger, lookbackNeeded: number): void {
+  if (config.fhir.lookbackDays < lookbackNeeded)
+    log.warn(
+      { lookbackDays: config.fhir.lookbackDays, needed: lookbackNeeded },
+      'LOOKBACK_DAYS is shorter than the follow-up, the lymphodepletion window and the baseline look-back together: late in follow-up, a record read from fhirServer (and the SMART app) lacks its baselines.',
+    );
   if (config.auth.trustedIssuers.length === 0) {
     log.warn(
       'CDS CLIENT AUTHENTICATION IS OFF: CDS_TRUSTED_ISSUERS is not set, so any caller can use discovery, the services and feedback. Set CDS_TRUSTED_ISSUERS before connecting a real EHR.',

@@ -345,3 +345,18 @@ export function sourceFor(thresholds: HospitalThresholds, path: string, defaultS
     ...(url ? { url } : {}),
   };
 }
+
+/**
+ * The days of Observations a record needs on the last day of follow-up (LOOKBACK_DAYS): the follow-up
+ * itself, the lymphodepletion window before day 0 and the baseline look-back before it (the longer of
+ * the laboratory's and the immunology's). With the defaults, 400 + 14 + 90 = 504: a shorter window left
+ * a patient read from fhirServer without baselines from about day +300 (their IgG change and
+ * CAR-HEMATOTOX gone), while a prefetch, not date-bounded, kept them.
+ */
+export function requiredLookbackDays(t: Thresholds): number {
+  return (
+    t.actions.followUpDays +
+    t.baseline.lymphodepletionWindowDays +
+    Math.max(t.baseline.lookbackDays, t.baseline.immunologyLookbackDays)
+  );
+}

@@ -4,6 +4,7 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config.js';
+import { DEFAULT_HOSPITAL_THRESHOLDS, parseThresholds, requiredLookbackDays } from '../../src/clinical/thresholds.js';
 
 describe('loadConfig', () => {
   test('defaults: port 8080, 16mb body limit (a 20,000-Observation prefetch), open CORS, demo off, https only, UTC', () => {
@@ -204,5 +205,22 @@ describe('loadConfig', () => {
     expect(c.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
     expect(c.fhir.allowHttp).toBe(true);
     expect(c.demo).toBe(true);
+  });
+});
+
+describe('LOOKBACK_DAYS covers the follow-up and the baselines before it', () => {
+  // By hand: follow-up 400 [actions.followUpDays] + lymphodepletion window 14 + the longer baseline look-back
+  // (laboratory 30, immunology 90) = 504. With 400, a patient read from fhirServer on day +399 had no baselines.
+  test.each<[string, unknown, number]>([
+    ['the defaults: 400 + 14 + 90', undefined, 504],
+    ['a hospital following to day +365', { actions: { followUpDays: 365 } }, 469],
+    ['a laboratory look-back longer than the immunology one (120)', { baseline: { lookbackDays: 120 } }, 534],
+  ])('%s → %d days', (_name, file, days) => {
+    const t = file === undefined ? DEFAULT_HOSPITAL_THRESHOLDS : parseThresholds(file);
+    expect(requiredLookbackDays(t.values)).toBe(days);
+  });
+
+  test('the default LOOKBACK_DAYS is what the default thresholds need', () => {
+    expect(loadConfig({}).fhir.lookbackDays).toBe(requiredLookbackDays(DEFAULT_HOSPITAL_THRESHOLDS.values));
   });
 });
