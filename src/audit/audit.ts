@@ -38,8 +38,11 @@ export interface AuditStore {
   append(records: readonly AuditRecord[]): Promise<void>;
   /** Records with `from <= recordedAt < to` and id above `afterId`, in id order, at most `limit`. */
   read(range: { from: Date; to: Date; afterId?: string | undefined; limit: number }): Promise<StoredAuditRecord[]>;
-  /** Deletes records older than `before` (retention); returns how many. */
-  prune(before: Date): Promise<number>;
+  /**
+   * Deletes at most `limit` records older than `before` (retention), in one short transaction;
+   * returns how many. Fewer than `limit` means none is left (src/audit/retention.ts repeats it).
+   */
+  prune(before: Date, limit: number): Promise<number>;
 }
 
 /** Longest a text field of a record may be; longer values (hostile input) are cut. */

@@ -96,12 +96,21 @@ export class PostgresAuditStore implements AuditStore {
     return result.rows.map(fromRow);
   }
 
-  async prune(before: Date): Promise<number> {
-    return this.db.withClient(30 * this.db.timeoutMs, (client) =>
+  /**
+   * One batch, under the storage timeout like any other call (pool-wide statement_timeout too): the
+   * oldest rows' ids through the recorded_at index, locked, skipping those another replica's retention
+   * holds, then deleted by primary key.
+   */
+  async prune(before: Date, limit: number): Promise<number> {
+    return this.db.withClient(this.db.timeoutMs, (client) =>
       transaction(client, async () => {
         // The one deletion the append-only trigger lets through (migrations/…_audit-event.sql).
         await client.query("SET LOCAL cart.audit_retention = 'on'");
-        const r = await client.query('DELETE FROM audit_event WHERE recorded_at < $1', [before.toISOString()]);
+        const r = await client.query(
+          `DELETE FROM audit_event WHERE id IN
+             (SELECT id FROM audit_event WHERE recorded_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+          [before.toISOString(), limit],
+        );
         return r.rowCount ?? 0;
       }),
     );
@@ -157,9 +166,13 @@ export class SqliteAuditStore implements AuditStore {
     });
   }
 
-  prune(before: Date): Promise<number> {
+  /** One batch: better-sqlite3 holds the event loop (and the write lock) while it deletes. */
+  prune(before: Date, limit: number): Promise<number> {
     return new Promise((resolve) => {
-      resolve(this.db().prepare('DELETE FROM audit_event WHERE recorded_at < ?').run(before.toISOString()).changes);
+      const deleted = this.db()
+        .prepare('DELETE FROM audit_event WHERE id IN (SELECT id FROM audit_event WHERE recorded_at < ? LIMIT ?)')
+        .run(before.toISOString(), limit).changes;
+      resolve(deleted);
     });
   }
 }

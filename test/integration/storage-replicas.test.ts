@@ -9,12 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pg from 'pg';
-import type { AuditRecord } from '../../src/audit/audit.js';
+import type { AuditRecord, AuditStore } from '../../src/audit/audit.js';
 import { AuditRecorder } from '../../src/audit/recorder.js';
+import { startAuditRetention } from '../../src/audit/retention.js';
 import { PostgresAuditStore, SqliteAuditStore } from '../../src/storage/audit-store.js';
 import { PostgresFeedbackStore } from '../../src/storage/postgres.js';
 import { PostgresReplayStore } from '../../src/storage/replay-store.js';
 import { SqliteFeedbackStore } from '../../src/storage/sqlite.js';
+import { createLogger } from '../../src/logger.js';
+import { LogCapture } from '../helpers/app.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 let cluster: TestPostgres;
@@ -28,8 +31,8 @@ async function freshDatabase(name: string): Promise<string> {
   return url.toString();
 }
 
-function store(url: string): PostgresFeedbackStore {
-  const s = new PostgresFeedbackStore(url, undefined, { timeoutMs: 2000 });
+function store(url: string, timeoutMs = 2000): PostgresFeedbackStore {
+  const s = new PostgresFeedbackStore(url, undefined, { timeoutMs });
   stores.push(s);
   return s;
 }
@@ -50,6 +53,45 @@ const record = (over: Partial<AuditRecord> = {}): AuditRecord => ({
   clientAddress: '127.0.0.1',
   ...over,
 });
+
+/** Retention's cut-off in the tests below: records of 2019 are past it, those of 2026-11-22 are not. */
+const CUTOFF = new Date('2026-01-01T00:00:00Z');
+
+/**
+ * Runs the retention job (every 50 ms, each run at most 300 ms) until no record older than CUTOFF
+ * is left (`countOld`, on a connection of its own) or 60 s have passed; returns what it deleted, the
+ * runs that deleted, and the failures logged.
+ */
+async function retainUntilDrained(
+  audit: AuditStore,
+  countOld: () => Promise<number> | number,
+): Promise<{ deleted: number; runs: number; failures: unknown[] }> {
+  const logs = new LogCapture();
+  let deleted = 0;
+  const now = new Date(CUTOFF.getTime() + 30 * 86_400_000);
+  const stop = startAuditRetention(audit, 30, {
+    log: createLogger('info', logs),
+    now: () => now,
+    everyMs: 50,
+    runMs: 300,
+    onDeleted: (n) => (deleted += n),
+  });
+  const end = Date.now() + 60_000;
+  try {
+    while (Date.now() < end) {
+      if ((await countOld()) === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    stop();
+  }
+  const lines = logs.records();
+  return {
+    deleted,
+    runs: lines.filter((l) => typeof l['deleted'] === 'number' && l['deleted'] > 0).length,
+    failures: lines.filter((l) => l['level'] === 'warn').map((l) => String(l['error'])),
+  };
+}
 
 beforeAll(async () => {
   cluster = await startTestPostgres();
@@ -208,12 +250,42 @@ describe('audit trail', () => {
       await expect(client.query("UPDATE audit_event SET patient_id = 'x'")).rejects.toThrow(/append-only/);
       await expect(client.query('DELETE FROM audit_event')).rejects.toThrow(/append-only/);
       await expect(client.query('TRUNCATE audit_event')).rejects.toThrow(/append-only/);
-      expect(await audit.prune(new Date('2021-01-01T00:00:00Z'))).toBe(1);
+      expect(await audit.prune(new Date('2021-01-01T00:00:00Z'), 1000)).toBe(1);
       expect((await client.query('SELECT COUNT(*)::int AS n FROM audit_event')).rows[0]).toEqual({ n: 2 });
     } finally {
       await client.end();
     }
   });
+
+  test('PostgreSQL: a backlog of 200,000 records past retention is deleted with STORAGE_TIMEOUT_MS=100, over several runs; recent records stay', async () => {
+    // One DELETE over the backlog outlived the pool-wide statement_timeout every hour (integration review).
+    const url = await freshDatabase('audit_backlog');
+    const s = store(url, 100);
+    await s.init();
+    const audit = new PostgresAuditStore(s);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(
+        `INSERT INTO audit_event (recorded_at, action, patient_id, status)
+         SELECT TIMESTAMPTZ '2019-01-01' + g * INTERVAL '1 minute', 'cds-call', 'old-' || g, 200
+         FROM generate_series(1, 200000) AS g`,
+      );
+      await audit.append([record(), record({ requestId: 'r2' }), record({ requestId: 'r3' })]);
+      const outcome = await retainUntilDrained(audit, async () =>
+        Number(
+          (await client.query('SELECT COUNT(*) AS n FROM audit_event WHERE recorded_at < $1', [CUTOFF])).rows[0].n,
+        ),
+      );
+      expect(outcome.failures).toEqual([]);
+      expect(outcome.deleted).toBe(200_000);
+      expect(outcome.runs).toBeGreaterThan(1);
+      const left = await client.query('SELECT request_id FROM audit_event ORDER BY id');
+      expect(left.rows).toEqual([{ request_id: 'r1' }, { request_id: 'r2' }, { request_id: 'r3' }]);
+    } finally {
+      await client.end();
+    }
+  }, 120_000);
 
   test('PostgreSQL: a NUL in a request (userId, service id in the URL, patient) costs no record, its own or the others written with it', async () => {
     // PostgreSQL text cannot hold U+0000 (22021); records go many to one INSERT (helper review, 2026-11-23).
@@ -251,9 +323,41 @@ describe('audit trail', () => {
       ['a', 'b'],
     ]);
     expect(() => sqlite.bookkeeping().prepare("UPDATE audit_event SET patient_id = 'x'").run()).toThrow(/append-only/);
-    expect(await audit.prune(new Date('2021-01-01T00:00:00Z'))).toBe(1);
+    expect(await audit.prune(new Date('2021-01-01T00:00:00Z'), 1000)).toBe(1);
     await sqlite.close();
   });
+
+  test('SQLite: retention deletes 200,000 records past retention in batches of at most 1,000, the event loop free between them; recent records stay', async () => {
+    const sqlite = new SqliteFeedbackStore(':memory:');
+    await sqlite.init();
+    const audit = new SqliteAuditStore(() => sqlite.bookkeeping());
+    sqlite
+      .bookkeeping()
+      .prepare(
+        `WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 200000)
+         INSERT INTO audit_event (recorded_at, action, patient_id, status)
+         SELECT strftime('%Y-%m-%dT%H:%M:%fZ', '2019-01-01', '+' || n || ' minutes'), 'cds-call', 'old-' || n, 200 FROM g`,
+      )
+      .run();
+    await audit.append([record(), record({ requestId: 'r2' })]);
+    expect(await audit.prune(CUTOFF, 1000)).toBe(1000);
+    const outcome = await retainUntilDrained(audit, () =>
+      Number(
+        (
+          sqlite
+            .bookkeeping()
+            .prepare('SELECT COUNT(*) AS n FROM audit_event WHERE recorded_at < ?')
+            .get(CUTOFF.toISOString()) as {
+            n: number;
+          }
+        ).n,
+      ),
+    );
+    expect(outcome).toMatchObject({ deleted: 199_000, failures: [] });
+    const left = sqlite.bookkeeping().prepare('SELECT request_id FROM audit_event ORDER BY id').all();
+    expect(left).toEqual([{ request_id: 'r1' }, { request_id: 'r2' }]);
+    await sqlite.close();
+  }, 120_000);
 
   test('SQLite: feedback commits with synchronous=FULL; card records and audit events on a connection with NORMAL (no fsync on the event loop)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cart-sync-'));
