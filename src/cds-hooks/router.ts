@@ -29,6 +29,7 @@ import type { CardSink, FeedbackSink } from './sinks.js';
 import type { AuditRecord } from '../audit/audit.js';
 import type { ServiceMetrics } from '../observability/metrics.js';
 import { allowOnly } from './allow-only.js';
+import { CommitOutcomeUnknownError } from '../shared/storage-errors.js';
 
 export interface CdsRouterDeps<D> {
   config: Config;
@@ -164,7 +165,7 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
     if (!parsed.success) throw badRequestFromZod(parsed.error);
     if (!deps.feedback) throw notFound('Feedback storage is not configured');
     // Answer 200 only once the feedback is durably stored.
-    const countFeedback = (result: 'stored' | 'failed'): void => {
+    const countFeedback = (result: 'stored' | 'failed' | 'unknown'): void => {
       for (const f of parsed.data.feedback)
         deps.metrics?.feedback.inc({ service: service.id, outcome: f.outcome, result });
     };
@@ -172,10 +173,9 @@ export function cdsHooksRouter<D>(deps: CdsRouterDeps<D>): Router {
       await deps.feedback.recordFeedback(service.id, parsed.data.feedback, deps.now());
       countFeedback('stored');
     } catch (err) {
-      countFeedback('failed');
-      // Only the error's name and code: a database message may quote the clinician's comment.
-      deps.log.error({ reqId: req.id, serviceId: service.id, error: errorTag(err) }, 'feedback not stored');
-      throw serviceUnavailable('Feedback could not be stored; nothing was saved, send it again later');
+      const maybeStored = err instanceof CommitOutcomeUnknownError;
+      countFeedback(maybeStored ? 'unknown' : 'failed');
+      throw feedbackNotStored(deps.log, { reqId: req.id, serviceId: service.id }, err);
     }
     res.status(200).json({ stored: parsed.data.feedback.length });
   });
@@ -276,6 +276,22 @@ function noteResults<D>(
 function stringField(context: unknown, name: string): string | undefined {
   const value = (context as Record<string, unknown> | null | undefined)?.[name];
   return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * The 503 of feedback not acknowledged, logged. "Nothing was saved" only when the store failed before
+ * COMMIT was sent; after, the entries may be stored, and sending them again is safe (stored once).
+ */
+function feedbackNotStored(log: Logger, fields: { reqId: string; serviceId: string }, err: unknown): Error {
+  // Only the error's name and code: a database message may quote the clinician's comment.
+  if (err instanceof CommitOutcomeUnknownError) {
+    log.error({ ...fields, error: errorTag(err.cause) }, 'feedback may be stored: COMMIT was not answered');
+    return serviceUnavailable(
+      'Feedback may have been stored: the database did not confirm it in time. Sending it again is safe: it is stored once',
+    );
+  }
+  log.error({ ...fields, error: errorTag(err) }, 'feedback not stored');
+  return serviceUnavailable('Feedback could not be stored; nothing was saved, send it again later');
 }
 
 /** What of a storage error may be logged: its class and code, never its message. */

@@ -103,7 +103,7 @@ export class ServiceMetrics {
     });
     this.feedback = new Counter({
       name: 'cds_feedback_entries_total',
-      help: 'Feedback entries received, by service, outcome (accepted, overridden) and result (stored, duplicate, failed)',
+      help: 'Feedback entries received, by service, outcome (accepted, overridden) and result (stored, duplicate, failed; unknown: COMMIT sent but not confirmed in time, maybe stored)',
       labelNames: ['service', 'outcome', 'result'],
       registers,
     });

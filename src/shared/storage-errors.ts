@@ -26,3 +26,14 @@ export function isPermanentStorageError(err: unknown): boolean {
   if (typeof code !== 'string') return false;
   return /^(?:22|23|42)[0-9A-Z]{3}$/.test(code) || /^SQLITE_(?:CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code);
 }
+
+/**
+ * A write whose COMMIT was sent but not answered (the deadline passed, the connection went): the
+ * database may have applied it. Only an error raised before COMMIT means nothing was stored.
+ */
+export class CommitOutcomeUnknownError extends Error {
+  override readonly name = 'CommitOutcomeUnknownError';
+  constructor(override readonly cause: unknown) {
+    super('the database did not answer COMMIT: the write may have been applied');
+  }
+}

@@ -4,9 +4,19 @@
  */
 import type pg from 'pg';
 
-export async function transaction<T>(client: pg.PoolClient, work: () => Promise<T>): Promise<T> {
+/** Set by {@link transaction} once COMMIT is sent: from then on a failure may hide a commit. */
+export interface TransactionProgress {
+  commitSent: boolean;
+}
+
+export async function transaction<T>(
+  client: pg.PoolClient,
+  work: () => Promise<T>,
+  progress?: TransactionProgress,
+): Promise<T> {
   await client.query('BEGIN');
   const result = await work();
+  if (progress) progress.commitSent = true;
   await client.query('COMMIT');
   return result;
 }

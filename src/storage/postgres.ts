@@ -1,6 +1,8 @@
 /**
  * PostgreSQL feedback store, used when DATABASE_URL is set. Each write is one transaction; the
- * client gets its answer after COMMIT.
+ * client gets its answer after COMMIT. A feedback write that fails after COMMIT was sent (not
+ * answered in time: a synchronous standby that does not confirm) may have been applied: it rejects
+ * with CommitOutcomeUnknownError, and the 503 says so.
  *
  * Every call has one deadline, start to end (waiting for a pooled connection, connecting, BEGIN,
  * the statements, COMMIT): a server that stops answering (frozen, partitioned) costs a request at
@@ -12,6 +14,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { FeedbackEntry } from '../cds-hooks/schemas.js';
 import type { IssuedCard } from '../shared/card-kind.js';
+import { CommitOutcomeUnknownError } from '../shared/storage-errors.js';
 import { DEFAULT_STORAGE_TIMEOUT_MS, storageErrorTag, timeoutOrDefault, withDeadline } from './deadline.js';
 import { backfillKeys, rowDedupeKey, type UnkeyedFeedbackRow } from './dedupe.js';
 import {
@@ -109,14 +112,26 @@ export class PostgresFeedbackStore implements FeedbackStore {
   async storeFeedback(serviceId: string, entries: FeedbackEntry[], receivedAt: Date): Promise<FeedbackWriteResult> {
     const received = receivedAt.toISOString();
     const rows = entries.map((f) => feedbackValues(serviceId, f, received));
-    const inserted = await this.withClient(this.timeoutMs, (client) =>
-      transaction(client, async () => {
-        let n = 0;
-        for (const part of chunks(rows, ROWS_PER_STATEMENT))
-          n += (await client.query(insertFeedbackSql(POSTGRES_PARAM, part.length), part.flat())).rowCount ?? 0;
-        return n;
-      }),
-    );
+    const progress = { commitSent: false };
+    let inserted: number;
+    try {
+      inserted = await this.withClient(this.timeoutMs, (client) =>
+        transaction(
+          client,
+          async () => {
+            let n = 0;
+            for (const part of chunks(rows, ROWS_PER_STATEMENT))
+              n += (await client.query(insertFeedbackSql(POSTGRES_PARAM, part.length), part.flat())).rowCount ?? 0;
+            return n;
+          },
+          progress,
+        ),
+      );
+    } catch (error) {
+      // COMMIT sent and not answered (a synchronous standby that does not confirm, a server frozen
+      // then): the rows may be stored. Sending them again is safe: they are stored once (dedupe key).
+      throw progress.commitSent ? new CommitOutcomeUnknownError(error) : error;
+    }
     return { inserted, alreadyStored: entries.length - inserted };
   }
 

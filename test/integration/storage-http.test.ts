@@ -2,9 +2,11 @@
  * Storage never stalls care, over real HTTP with a real PostgreSQL: frozen with SIGSTOP (sockets
  * open, nothing answers), CDS calls still answer at their usual speed because issued cards are
  * recorded off the response path, and feedback answers 503 within the storage timeout. Feedback
- * retried after a lost 200 is stored once.
+ * retried after a lost 200 is stored once. A COMMIT the database does not confirm in time (a
+ * synchronous standby that does not answer) is a 503 that says the feedback may be stored.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import pgDriver from 'pg';
 import request from 'supertest';
 import { PATIENT_VIEW_ID } from '../../cds-services/patient-view-hematotox.js';
 import type { Card } from '../../src/cds-hooks/schemas.js';
@@ -84,6 +86,54 @@ describe('with PostgreSQL frozen', () => {
       .post(`${SERVICE}/feedback`)
       .send({ feedback: [entry(warm.cards[0]?.uuid ?? '', 2)] })
       .expect(200);
+  }, 30_000);
+});
+
+describe('COMMIT not confirmed in time (a synchronous standby that does not answer)', () => {
+  test('feedback answers 503 saying it may have been stored and that sending it again is safe; the retry stores it once', async () => {
+    const card = '0b7c1d2e-3f40-4a5b-8c6d-7e8f90a1b2c3';
+    const body = { feedback: [entry(card, 45)] };
+    const admin = new pgDriver.Client({ connectionString: pg.url });
+    await admin.connect();
+    const stored = async (): Promise<number> =>
+      (await admin.query<{ n: number }>('SELECT COUNT(*)::int AS n FROM feedback WHERE card_uuid = $1', [card])).rows[0]
+        ?.n ?? -1;
+    // The test cluster runs with synchronous_commit=off (command line); the database's setting wins
+    // for new sessions, hence a store of its own, connecting after it.
+    await admin.query('ALTER DATABASE feedback SET synchronous_commit = on');
+    await admin.query("ALTER SYSTEM SET synchronous_standby_names = 'ghost'");
+    await admin.query('SELECT pg_reload_conf()');
+    const env = { DATABASE_URL: pg.url, STORAGE_TIMEOUT_MS: '1000' };
+    const waiting = await createFeedbackStore(buildTestApp({ env }).config);
+    const app = buildTestApp({ env, overrides: { feedback: waiting } });
+    try {
+      const res = await request(app.app).post(`${SERVICE}/feedback`).send(body);
+      expect(res.status).toBe(503);
+      expect(res.body.issue[0]).toMatchObject({
+        code: 'transient',
+        diagnostics:
+          'Feedback may have been stored: the database did not confirm it in time. Sending it again is safe: it is stored once',
+      });
+      expect(app.logs.text).toContain('feedback may be stored: COMMIT was not answered');
+      expect(app.logs.text).not.toContain('Already addressed');
+      const metrics = await request(app.app).get('/metrics').expect(200);
+      expect(metrics.text).toMatch(/cds_feedback_entries_total\{[^}]*outcome="overridden",result="unknown"\} 1/);
+    } finally {
+      await admin.query('ALTER SYSTEM RESET synchronous_standby_names');
+      await admin.query('ALTER DATABASE feedback RESET synchronous_commit');
+      await admin.query('SELECT pg_reload_conf()');
+    }
+    try {
+      // The standby no longer waited for, the commit that was in flight completes: it was stored.
+      const until = Date.now() + 10_000;
+      while ((await stored()) !== 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(await stored()).toBe(1);
+      await request(app.app).post(`${SERVICE}/feedback`).send(body).expect(200, { stored: 1 });
+      expect(await stored()).toBe(1);
+    } finally {
+      await waiting.close();
+      await admin.end();
+    }
   }, 30_000);
 });
 
