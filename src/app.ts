@@ -11,7 +11,7 @@ import type { HookName } from './cds-hooks/schemas.js';
 import { cdsClientAuth, createVerifier, type CdsJwtVerifier, type ReplayStore } from './cds-hooks/auth.js';
 import type { AuditStore } from './audit/audit.js';
 import { AuditRecorder } from './audit/recorder.js';
-import { auditAssessments } from './http/audit-trail.js';
+import { auditAssessments, refusedCallTrail } from './http/audit-trail.js';
 import { registerAuditMetrics } from './audit/metrics.js';
 import { registerMemoryBudgetMetrics, ServiceMetrics } from './observability/metrics.js';
 import { BODY_BYTES, JSON_VALUES, Budget } from './shared/budget.js';
@@ -79,6 +79,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
 
+  const now = deps.now ?? ((): Date => new Date());
   const serviceMetrics = deps.metrics ?? new ServiceMetrics(new Registry(), deps.services);
   const registry = serviceMetrics.registry;
   collectDefaultMetrics({ register: registry });
@@ -110,9 +111,9 @@ export function createApp(deps: AppDeps): Express {
   if (deps.smart) app.use(smartRouter(config, deps.smart.appConfig, deps.smart.dir));
 
   // Built from the configuration unless given: trusted issuers configured means every call is checked.
-  const auth = cdsClientAuth(config, deps.verifier ?? createVerifier(config, deps.replay), log, (reason) =>
-    serviceMetrics.jwtRefusals.inc({ reason }),
-  );
+  // A refused call is counted by reason, and audited and counted as a call once answered.
+  const refused = refusedCallTrail({ audit: auditRecorder, metrics: serviceMetrics, services: deps.services, now });
+  const auth = cdsClientAuth(config, deps.verifier ?? createVerifier(config, deps.replay), log, refused);
   app.use('/cds-services', auth);
   app.use('/assessments', auth);
   // Bodies are read and parsed only where a route takes one, after client authentication: elsewhere
@@ -126,7 +127,7 @@ export function createApp(deps: AppDeps): Express {
   };
   registerMemoryBudgetMetrics(registry, room);
   app.use(['/cds-services', '/assessments'], jsonBody(config.bodyLimit, config.bodyMaxJsonValues, room));
-  if (auditRecorder) app.use('/assessments', auditAssessments(auditRecorder, deps.now ?? (() => new Date())));
+  if (auditRecorder) app.use('/assessments', auditAssessments(auditRecorder, now));
   app.use(assessmentsRouter(deps.serviceDeps.clinical, () => todayIn(config.timeZone, deps.now?.())));
   app.use(
     cdsHooksRouter<ServiceDeps>({
@@ -136,7 +137,7 @@ export function createApp(deps: AppDeps): Express {
       serviceDeps: deps.serviceDeps,
       feedback: deps.feedback,
       cardRecorder,
-      now: deps.now ?? (() => new Date()),
+      now,
       metrics: serviceMetrics,
       audit: auditRecorder,
       valueBudget: room.values,
@@ -148,7 +149,7 @@ export function createApp(deps: AppDeps): Express {
       adminToken: config.adminToken,
       feedback: deps.feedback,
       audit: deps.audit,
-      now: deps.now ?? (() => new Date()),
+      now,
       onAuthFailure: (result) => serviceMetrics.adminAuthFailures.inc({ result }),
     }),
   );

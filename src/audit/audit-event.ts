@@ -10,6 +10,8 @@ const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
 const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
 const PARTICIPATION = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
 
+const UNAUTHENTICATED = 'unauthenticated CDS client (CDS_TRUSTED_ISSUERS not set)';
+
 /** AuditEvent.outcome: 0 success, 4 minor failure (the caller's request was refused), 8 serious failure. */
 function outcomeOf(status: number): AuditEvent['outcome'] {
   if (status < 400) return '0';
@@ -35,7 +37,7 @@ export function toAuditEvent(r: StoredAuditRecord, source: string): AuditEvent {
     type: { coding: [{ system: DCM, code: '110150', display: 'Application' }] },
     ...(r.clientIss
       ? { who: { identifier: { system: r.clientIss, value: r.clientSub ?? r.clientIss } } }
-      : { who: { display: 'unauthenticated CDS client (CDS_TRUSTED_ISSUERS not set)' } }),
+      : { who: { display: r.refusal ? 'CDS client not authenticated (refused)' : UNAUTHENTICATED } }),
     requestor: !r.userId,
     ...(r.clientAddress ? { network: { address: r.clientAddress, type: isIp(r.clientAddress) ? '2' : '1' } } : {}),
   });
@@ -51,6 +53,7 @@ export function toAuditEvent(r: StoredAuditRecord, source: string): AuditEvent {
     ...(r.hook ? [{ type: 'hook', valueString: r.hook }] : []),
     ...(r.cardUuids.length > 0 ? [{ type: 'cardUuids', valueString: r.cardUuids.join(' ') }] : []),
     { type: 'httpStatus', valueString: String(r.status) },
+    ...(r.refusal ? [{ type: 'refusal', valueString: r.refusal }] : []),
     ...(r.requestId ? [{ type: 'requestId', valueString: r.requestId }] : []),
   ];
   entities.push({
@@ -72,6 +75,7 @@ export function toAuditEvent(r: StoredAuditRecord, source: string): AuditEvent {
     action: 'E',
     recorded: r.recordedAt.toISOString(),
     outcome: outcomeOf(r.status),
+    ...(r.refusal ? { outcomeDesc: `refused by client authentication: ${r.refusal}` } : {}),
     agent: agents,
     source: {
       observer: { display: source },

@@ -1,6 +1,7 @@
 /**
  * The audit trail: who used the service on which patient's data, through which service, and what
- * they were shown. One record per CDS call and per assessment, appended to a table that is never
+ * they were shown. One record per CDS call and per assessment, and per call refused by client
+ * authentication (a failed access attempt), appended to a table that is never
  * updated (src/storage/audit-store.ts). It is the one place where patient identifiers are kept:
  * records go to storage, never to the application log.
  */
@@ -26,6 +27,11 @@ export interface AuditRecord {
   requestId?: string | undefined;
   /** The caller's address as the service saw it (TRUST_PROXY decides whether X-Forwarded-For counts). */
   clientAddress?: string | undefined;
+  /**
+   * Why client authentication refused the call (a RefusalReason of src/cds-hooks/auth.ts: `no-token`,
+   * `jti-replayed`, `replay-store-unavailable`…); its body was not read, so no patient or user is known.
+   */
+  refusal?: string | undefined;
 }
 
 /** A stored record, with its sequence number. */
@@ -70,5 +76,6 @@ export function boundRecord(r: AuditRecord): AuditRecord {
     cardUuids: r.cardUuids.slice(0, AUDIT_CARDS_MAX).map((u) => cut(u) as string),
     requestId: cut(r.requestId),
     clientAddress: cut(r.clientAddress),
+    refusal: cut(r.refusal),
   };
 }

@@ -7,7 +7,7 @@
  * `aud` equal to the URL called, `exp`/`iat` with a small clock tolerance, a bounded lifetime
  * (`exp` − `iat` and the age of `iat`, each at most CDS_JWT_MAX_LIFETIME_SECONDS plus the
  * tolerance), and `jti` not seen before within its lifetime. Failures are a bare 401; the reason goes to the
- * log and to `cds_jwt_refusals_total{reason}`, the token never does.
+ * log, to `cds_jwt_refusals_total{reason}` and, through `onRefused`, to the audit trail; the token never does.
  *
  * The `jti`s seen live in a {@link ReplayStore}: in memory for one process (SQLite deployments),
  * in PostgreSQL when DATABASE_URL is set, so a token accepted by one replica is refused by every
@@ -250,9 +250,9 @@ export function cdsClientAuth(
   config: Config,
   verifier: CdsJwtVerifier | undefined,
   log: Logger,
-  onRefused: (reason: RefusalReason) => void = () => undefined,
+  onRefused: (reason: RefusalReason, req: Request, res: Response) => void = () => undefined,
 ): RequestHandler {
-  return (req: Request, _res: Response, next: NextFunction): void => {
+  return (req: Request, res: Response, next: NextFunction): void => {
     if (!verifier || req.method === 'OPTIONS') {
       next();
       return;
@@ -262,7 +262,7 @@ export function cdsClientAuth(
     const match = /^Bearer\s+([A-Za-z0-9_.-]+)\s*$/i.exec(header);
     if (!match?.[1]) {
       log.warn({ reqId: req.id }, 'CDS client rejected: no bearer JWT');
-      onRefused('no-token');
+      onRefused('no-token', req, res);
       next(unauthorized('no bearer token'));
       return;
     }
@@ -271,7 +271,7 @@ export function cdsClientAuth(
       .then((result) => {
         if (!result.ok) {
           log.warn({ reqId: req.id, reason: result.reason }, 'CDS client rejected');
-          onRefused(result.code);
+          onRefused(result.code, req, res);
           next(
             result.code === 'replay-store-unavailable'
               ? serviceUnavailable('Client authentication cannot be checked right now; try again later')

@@ -8,8 +8,8 @@ import type { PostgresFeedbackStore } from './postgres.js';
 import { transaction } from './pg-transaction.js';
 
 const COLUMNS = `recorded_at, action, client_iss, client_sub, user_id, patient_id, service_id, hook, hook_instance,
-  card_uuids, status, request_id, client_address`;
-const WIDTH = 13;
+  card_uuids, status, request_id, client_address, refusal`;
+const WIDTH = 14;
 
 interface AuditRow {
   id: string | number;
@@ -26,6 +26,7 @@ interface AuditRow {
   status: number;
   request_id: string | null;
   client_address: string | null;
+  refusal: string | null;
 }
 
 function values(r: AuditRecord, cards: (uuids: string[]) => unknown): unknown[] {
@@ -43,6 +44,7 @@ function values(r: AuditRecord, cards: (uuids: string[]) => unknown): unknown[] 
     r.status,
     r.requestId ?? null,
     r.clientAddress ?? null,
+    r.refusal ?? null,
   ];
 }
 
@@ -63,6 +65,7 @@ function fromRow(row: AuditRow): StoredAuditRecord {
     status: Number(row.status),
     requestId: opt(row.request_id),
     clientAddress: opt(row.client_address),
+    refusal: opt(row.refusal),
   };
 }
 
@@ -124,11 +127,18 @@ export const SQLITE_AUDIT_SCHEMA = `
     action TEXT NOT NULL CHECK (action IN ('cds-call', 'assessment')),
     client_iss TEXT, client_sub TEXT, user_id TEXT, patient_id TEXT, service_id TEXT, hook TEXT,
     hook_instance TEXT, card_uuids TEXT NOT NULL DEFAULT '[]', status INTEGER NOT NULL,
-    request_id TEXT, client_address TEXT
+    request_id TEXT, client_address TEXT, refusal TEXT
   );
   CREATE INDEX IF NOT EXISTS audit_event_recorded ON audit_event (recorded_at);
   CREATE TRIGGER IF NOT EXISTS audit_event_no_update BEFORE UPDATE ON audit_event
     BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END;`;
+
+/** Creates the SQLite audit table, or adds what a table of an older release lacks (refusal). */
+export function sqliteAuditSchema(db: Database.Database): void {
+  db.exec(SQLITE_AUDIT_SCHEMA);
+  const columns = db.prepare('SELECT name FROM pragma_table_info(?)').all('audit_event') as { name: string }[];
+  if (!columns.some((c) => c.name === 'refusal')) db.exec('ALTER TABLE audit_event ADD COLUMN refusal TEXT');
+}
 
 /** SQLite: `db` is the bookkeeping connection (see SqliteFeedbackStore.bookkeeping). */
 export class SqliteAuditStore implements AuditStore {

@@ -16,7 +16,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { FeedbackEntry } from '../cds-hooks/schemas.js';
 import type { IssuedCard } from '../shared/card-kind.js';
-import { SQLITE_AUDIT_SCHEMA } from './audit-store.js';
+import { sqliteAuditSchema } from './audit-store.js';
 import { DEFAULT_STORAGE_TIMEOUT_MS, timeoutOrDefault } from './deadline.js';
 import { backfillKeys, rowDedupeKey, type UnkeyedFeedbackRow } from './dedupe.js';
 import {
@@ -103,7 +103,7 @@ export class SqliteFeedbackStore implements FeedbackStore {
           for (const k of backfillKeys(rows, taken)) update.run(k.key, k.id);
         }
         db.exec(FEEDBACK_DEDUPE_INDEX_SQL);
-        db.exec(SQLITE_AUDIT_SCHEMA);
+        sqliteAuditSchema(db);
       }).immediate();
     } finally {
       db.pragma(`busy_timeout = ${this.timeoutMs}`);

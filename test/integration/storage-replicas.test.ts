@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { AuditRecord, AuditStore } from '../../src/audit/audit.js';
 import { AuditRecorder } from '../../src/audit/recorder.js';
@@ -119,6 +120,7 @@ describe('PostgreSQL migrations', () => {
         '1763800000001_feedback-dedupe-index',
         '1763800000002_jwt-replay',
         '1763800000003_audit-event',
+        '1763800000004_audit-event-refusal',
       ]);
       const tables = await client.query<{ table_name: string }>(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
@@ -132,7 +134,7 @@ describe('PostgreSQL migrations', () => {
       ]);
       // A restart finds nothing to do.
       await replicas[0]?.init();
-      expect((await client.query('SELECT COUNT(*)::int AS n FROM pgmigrations')).rows[0]).toEqual({ n: 4 });
+      expect((await client.query('SELECT COUNT(*)::int AS n FROM pgmigrations')).rows[0]).toEqual({ n: 5 });
     } finally {
       await client.end();
     }
@@ -325,6 +327,35 @@ describe('audit trail', () => {
     expect(() => sqlite.bookkeeping().prepare("UPDATE audit_event SET patient_id = 'x'").run()).toThrow(/append-only/);
     expect(await audit.prune(new Date('2021-01-01T00:00:00Z'), 1000)).toBe(1);
     await sqlite.close();
+  });
+
+  test('SQLite: an audit table of the release before (no refusal column) gets it on start-up, its records kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cart-audit-upgrade-'));
+    const file = join(dir, 'f.sqlite');
+    const old = new Database(file);
+    old.exec(`CREATE TABLE audit_event (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, recorded_at TEXT NOT NULL,
+      action TEXT NOT NULL CHECK (action IN ('cds-call', 'assessment')),
+      client_iss TEXT, client_sub TEXT, user_id TEXT, patient_id TEXT, service_id TEXT, hook TEXT,
+      hook_instance TEXT, card_uuids TEXT NOT NULL DEFAULT '[]', status INTEGER NOT NULL,
+      request_id TEXT, client_address TEXT)`);
+    old
+      .prepare(
+        "INSERT INTO audit_event (recorded_at, action, status, request_id) VALUES (?, 'cds-call', 200, 'before')",
+      )
+      .run('2026-11-22T09:00:00.000Z');
+    old.close();
+    const sqlite = new SqliteFeedbackStore(file);
+    await sqlite.init();
+    const audit = new SqliteAuditStore(() => sqlite.bookkeeping());
+    await audit.append([record({ requestId: 'refused', status: 401, refusal: 'no-token', patientId: undefined })]);
+    const read = await audit.read({ from: new Date(0), to: new Date('2030-01-01T00:00:00Z'), limit: 10 });
+    expect(read.map((r) => [r.requestId, r.status, r.refusal])).toEqual([
+      ['before', 200, undefined],
+      ['refused', 401, 'no-token'],
+    ]);
+    await sqlite.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test('SQLite: retention deletes 200,000 records past retention in batches of at most 1,000, the event loop free between them; recent records stay', async () => {
