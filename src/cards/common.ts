@@ -18,7 +18,7 @@ import {
   valueWithUnit,
 } from '../clinical/format.js';
 import type { SourceRef } from '../clinical/thresholds.js';
-import type { Assessment, AssessmentIssue, CtcaeTerm } from '../clinical/types.js';
+import type { Analyte, Assessment, AssessmentIssue, CtcaeTerm } from '../clinical/types.js';
 import type { Orderables } from './orderables.js';
 import { mdText } from './markdown.js';
 import { recordText } from '../clinical/record-text.js';
@@ -143,7 +143,7 @@ export function countsTable(
   });
   if (rows.length > 0) return table(['', 'Latest', 'Date', 'CTCAE grade', 'Worst since day 0'], rows);
   return countsUnread(a)
-    ? '_No blood count since the infusion could be read: see the notes on data not used._'
+    ? '_No blood count since the infusion could be read: see the data notes._'
     : '_No blood counts since the infusion._';
 }
 
@@ -157,9 +157,25 @@ const OBSERVATION_NOT_USED: ReadonlySet<string> = new Set([
   'date-missing',
 ]);
 
-/** Whether Observations were there but could not be used: "no counts" would say less than the record holds. */
+/**
+ * Whether Observations of these analytes were there but could not be used: "no counts" would say less than
+ * the record holds. One whose analyte is not known (it could not be read far enough) may be any of them; one
+ * of another analyte (an IgG in an unreadable unit) is not a blood count.
+ */
+export function unreadOf(a: Assessment, analytes: readonly Analyte[]): boolean {
+  return a.issues.some(
+    (i) =>
+      OBSERVATION_NOT_USED.has(i.code) &&
+      i.resource?.startsWith('Observation') === true &&
+      (i.analyte === undefined || analytes.includes(i.analyte)),
+  );
+}
+
+const BLOOD_COUNTS: readonly Analyte[] = ['anc', 'platelets', 'hemoglobin', 'wbc', 'lymphocytes'];
+
+/** Whether blood counts were there but could not be used (unreadOf). */
 export function countsUnread(a: Assessment): boolean {
-  return a.issues.some((i) => OBSERVATION_NOT_USED.has(i.code) && i.resource?.startsWith('Observation') === true);
+  return unreadOf(a, BLOOD_COUNTS);
 }
 
 /** A markdown table. */

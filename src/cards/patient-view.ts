@@ -39,6 +39,7 @@ import { coversDay, isSevere, LINEAGE_TERM, nadirOf } from '../clinical/severe-c
 import {
   baseCard,
   countsUnread,
+  unreadOf,
   countsTable,
   dayLabel,
   earlyGrade,
@@ -294,7 +295,9 @@ function immuneText(a: Assessment, t: Thresholds, short: boolean): string {
   const g = a.immunoglobulins.IgG;
   const igg = g.latest
     ? `IgG ${valueWithUnit(g.latest)} (${g.latest.date})${!short && g.changePct !== null ? `, ${changeText(g)} vs baseline` : ''}`
-    : 'IgG not measured';
+    : unreadOf(a, ['igg'])
+      ? `IgG not readable${short ? '' : ' (see the data notes)'}`
+      : 'IgG not measured';
   const parts = [
     igg,
     short ? bCellShort(a) : bCellText(a.bCellAplasia, t),

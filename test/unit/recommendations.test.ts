@@ -12,6 +12,7 @@ import { SOURCES } from '../../src/clinical/thresholds.js';
 import { cardKind } from '../../src/shared/card-kind.js';
 import {
   anc,
+  obs,
   assessOn,
   cd19pct,
   crp,
@@ -980,4 +981,26 @@ test('day +31 with no platelet count since the infusion: early T-ICAHT "not grad
   expect(summary?.detail).toContain(
     '**Thrombocytopenia (T-ICAHT):** early not gradable (no count in the early window), late (days 31–100) not gradable yet.',
   );
+});
+
+test('day +200, the only IgG in a unit that cannot be read ("furlongs/fortnight"): "IgG not readable", and no word of blood counts not read', () => {
+  const clinical = loadClinicalContext({ timeZone: 'UTC' });
+  const ctx = { serviceId: 'svc', patientId: 'p1', smartLaunchUrl: undefined, orderables: clinical.orderables };
+  const a = assessOn(
+    200,
+    [
+      infusion(0),
+      anc(199, 2),
+      plt(199, 180),
+      hb(199, 125),
+      obs('2465-3', 4, 'furlongs/fortnight', 190, { unitText: 'x' }),
+    ],
+    {
+      thresholds: clinical.thresholds,
+    },
+  );
+  const summary = patientViewCards(a, clinical.thresholds, ctx).find((c) => cardKind(c) === 'hematotoxicity-summary');
+  expect(summary?.summary).toMatch(/^CAR-T day \+200: IgG not readable; /);
+  expect(summary?.detail).toContain('IgG not readable (see the data notes)');
+  expect(summary?.detail).not.toContain('No blood count since the infusion could be read');
 });

@@ -141,9 +141,7 @@ describe('no counts', () => {
   test('when Observations were there but could not be read, the summary does not say there are none', () => {
     const card = summaryOf([leftOut]);
     expect(card?.summary).toBe('CAR-T day +10: early ICAHT not gradable (no ANC); no readable counts since infusion');
-    expect(card?.detail).toContain(
-      '_No blood count since the infusion could be read: see the notes on data not used._',
-    );
+    expect(card?.detail).toContain('_No blood count since the infusion could be read: see the data notes._');
   });
 
   test('when there were none, it says so', () => {
