@@ -12,13 +12,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { AuditEvent } from 'fhir/r4.js';
 import type { CryptoKey } from 'jose';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { exportJWK, generateKeyPair } from 'jose';
 import request from 'supertest';
 import { AuditRecorder } from '../../src/audit/recorder.js';
 import { SqliteAuditStore } from '../../src/storage/audit-store.js';
 import { SqliteFeedbackStore } from '../../src/storage/sqlite.js';
 import { buildTestApp, hookRequest, type TestApp } from '../helpers/app.js';
 import { fakeServer, seededDemo, serveFhir } from '../helpers/servers.js';
+import { signCdsJwt } from '../helpers/jwt.js';
 
 const ISS = 'https://ehr.example.org/';
 const BASE = 'https://cds.example.org';
@@ -32,16 +33,8 @@ let store: SqliteFeedbackStore;
 let recorder: AuditRecorder;
 let fhir: Awaited<ReturnType<typeof fakeServer>>;
 
-async function jwt(path: string, jti: string = randomUUID()): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ jti })
-    .setProtectedHeader({ alg: 'ES384', kid: 'k1', typ: 'JWT' })
-    .setIssuer(ISS)
-    .setSubject('epic-client-7')
-    .setAudience(`${BASE}${path}`)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 120)
-    .sign(key);
+function jwt(path: string, jti?: string): Promise<string> {
+  return signCdsJwt(key, { iss: ISS, aud: `${BASE}${path}`, ...(jti ? { jti } : {}) });
 }
 
 beforeAll(async () => {

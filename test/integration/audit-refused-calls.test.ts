@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { AuditEvent } from 'fhir/r4.js';
 import type { CryptoKey } from 'jose';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { exportJWK, generateKeyPair } from 'jose';
 import request from 'supertest';
 import type { StoredAuditRecord } from '../../src/audit/audit.js';
 import { AuditRecorder } from '../../src/audit/recorder.js';
@@ -19,6 +19,7 @@ import type { ReplayStore } from '../../src/cds-hooks/auth.js';
 import { SqliteAuditStore } from '../../src/storage/audit-store.js';
 import { SqliteFeedbackStore } from '../../src/storage/sqlite.js';
 import { buildTestApp, hookRequest, type TestApp } from '../helpers/app.js';
+import { signCdsJwt } from '../helpers/jwt.js';
 
 const ISS = 'https://ehr.example.org/';
 const BASE = 'https://cds.example.org';
@@ -34,16 +35,8 @@ let jwks: string;
 let store: SqliteFeedbackStore;
 let audit: SqliteAuditStore;
 
-async function jwt(path: string, jti: string = randomUUID()): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ jti })
-    .setProtectedHeader({ alg: 'ES384', kid: 'k1', typ: 'JWT' })
-    .setIssuer(ISS)
-    .setSubject('epic-client-7')
-    .setAudience(`${BASE}${path}`)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 120)
-    .sign(key);
+function jwt(path: string, jti?: string): Promise<string> {
+  return signCdsJwt(key, { iss: ISS, aud: `${BASE}${path}`, ...(jti ? { jti } : {}) });
 }
 
 /** An app on the shared audit table; `replay` replaces the in-memory jti store. */

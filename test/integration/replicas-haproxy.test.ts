@@ -19,10 +19,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { CryptoKey } from 'jose';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { exportJWK, generateKeyPair } from 'jose';
 import pg from 'pg';
 import { freePort } from '../helpers/ports.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { signCdsJwt } from '../helpers/jwt.js';
 
 const ISS = 'https://ehr.replicas.test/';
 const SERVICE = '/cds-services/cart-hematotox-patient-view';
@@ -55,16 +56,8 @@ const replicas: Replica[] = [];
 
 const baseUrl = (): string => `http://127.0.0.1:${lbPort}`;
 
-async function jwt(path: string, jti = randomUUID()): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ jti })
-    .setProtectedHeader({ alg: 'ES384', kid: 'k1', typ: 'JWT' })
-    .setIssuer(ISS)
-    .setSubject('ehr-client-1')
-    .setAudience(`${baseUrl()}${path}`)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 120)
-    .sign(key);
+function jwt(path: string, jti?: string): Promise<string> {
+  return signCdsJwt(key, { iss: ISS, aud: `${baseUrl()}${path}`, sub: 'ehr-client-1', ...(jti ? { jti } : {}) });
 }
 
 function hookBody(extra: Record<string, unknown> = {}): string {
