@@ -836,9 +836,10 @@ function advise(
 function currentCytopeniaOnset(episodes: readonly SevereCytopenia[]): number {
   const fresh = episodes.filter((e) => e.newOnset);
   const ongoing = fresh.filter((e) => e.ongoing);
+  // Loops, not Math.min(...): episodes are as many as the record makes them.
   return ongoing.length > 0
-    ? Math.min(...ongoing.map((e) => e.onsetDay))
-    : Math.max(0, ...fresh.map((e) => e.onsetDay));
+    ? ongoing.reduce((d, e) => Math.min(d, e.onsetDay), Infinity)
+    : fresh.reduce((d, e) => Math.max(d, e.onsetDay), 0);
 }
 
 /** For charts: lab days of every analyte present and the events (the blood counts' series first). */

@@ -267,9 +267,9 @@ function gcsfTreatment(ctx: RuleContext, workupDue: boolean): Recommendation | u
   };
   if (course.sinceDay === null) {
     // An earlier course, no longer acting: said, so that "no G-CSF" is not read as "never any".
-    const last = ctx
-      .events('g-csf')
-      .reduce<number | undefined>((d, e) => Math.max(d ?? -Infinity, e.day ?? 0), undefined);
+    const doses = ctx.events('g-csf');
+    // A loop, not Math.max(...): a record may hold any number of doses (spread arguments overflow the stack).
+    const last = doses.reduce<number | undefined>((d, e) => Math.max(d ?? -Infinity, e.day ?? 0), undefined);
     return {
       ...base,
       kind: 'g-csf',
@@ -278,7 +278,7 @@ function gcsfTreatment(ctx: RuleContext, workupDue: boolean): Recommendation | u
         `${valueText('ANC', anc)} is below ${fmt(cutoff)} ×10⁹/L (severe neutropenia) and no G-CSF is recorded in the last ${plural(ctx.a.gcsfRecentDays, 'day')}` +
         (last === undefined
           ? '.'
-          : ` (the last dose: ${dayLabel(last)}, ${plural(ctx.events('g-csf').length, 'dose')} since day 0).`),
+          : ` (the last dose: ${dayLabel(last)}, ${plural(doses.length, 'dose')} since day 0).`),
       ...(last === undefined ? {} : { lastTreatmentDay: last }),
       notes: [
         ...ctx.staleNote(anc, 'ANC'),
