@@ -318,7 +318,13 @@ async function resolveKey(
   }
   const templates = service.fetchAs?.[plan.key] ?? [service.prefetch[plan.key] ?? service.reads?.[plan.key] ?? ''];
   const urls = templates.map((template) => ownSearchUrl(service, plan.key, template, request, options));
-  return { ...screen(await gateway.fetchUnion(urls)), source: 'fetched' };
+  const short: AssessmentIssue[] = [];
+  const screened = screen(await gateway.fetchUnion(urls, { onShort: (issue) => short.push(issue) }));
+  return {
+    ...screened,
+    issues: short.length > 0 ? [...screened.issues, ...short] : screened.issues,
+    source: 'fetched',
+  };
 }
 
 /**

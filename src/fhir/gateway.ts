@@ -19,7 +19,8 @@ import type { RequestLimiter } from './limiter.js';
 import { decodeJsonText, jsonValueCount, TextDecodingError } from './json-text.js';
 import { RepeatScreen } from '../shared/repeat-screen.js';
 import { BusyError, type Lease, type Budget } from '../shared/budget.js';
-import { readSearchPage, searchBundleProblem } from './search-bundle.js';
+import { readSearchPage, searchBundleProblem, shortOfTotal } from './search-bundle.js';
+import type { AssessmentIssue } from '../clinical/types.js';
 import { isUnderBase, resolveUnderBase } from './url.js';
 import { recordText } from '../clinical/record-text.js';
 
@@ -143,6 +144,11 @@ export interface GatewayOptions {
   limiter?: RequestLimiter | undefined;
   /** Told of every request once it ends (metrics); never given a URL, only the resource type. */
   observer?: FhirRequestObserver | undefined;
+  /**
+   * Told of a search whose Bundle reports a `total` above what its pages held, with no next link to the
+   * rest (shortOfTotal): assessed on what it holds, and said on the cards, as for a prefetch.
+   */
+  onShort?: ((issue: AssessmentIssue) => void) | undefined;
 }
 
 /** Outcome (`ok` or a FhirAccessFailure), resource type (see describe) and duration of one request. */
@@ -176,7 +182,12 @@ export class FhirGateway {
     const what = describe(asked);
     const first = await this.get(target, what);
     if (!isSearch(asked)) return this.readAnswer(first, targetOf(asked)?.type, what);
-    if (first.resourceType === 'Bundle') return this.collectPages(first as Bundle, what, countOf(relativeUrl));
+    if (first.resourceType === 'Bundle') {
+      const resources = await this.collectPages(first as Bundle, what, countOf(relativeUrl));
+      const short = shortOfTotal(targetOf(asked)?.type ?? 'FHIR', (first as Bundle).total, resources.length);
+      if (short) this.options.onShort?.(short);
+      return resources;
+    }
     if (first.resourceType === 'OperationOutcome')
       throw new FhirAccessError(
         'search-failed',
@@ -223,11 +234,15 @@ export class FhirGateway {
    * are all kept). With `timeoutMs`, the searches give up after that long (a 'timeout'
    * FhirAccessError) and leave the rest of the call's deadline to what follows.
    */
-  async fetchUnion(relativeUrls: readonly string[], options: { timeoutMs?: number } = {}): Promise<unknown[]> {
-    if (options.timeoutMs === undefined) return this.union(relativeUrls);
+  async fetchUnion(
+    relativeUrls: readonly string[],
+    options: { timeoutMs?: number; onShort?: (issue: AssessmentIssue) => void } = {},
+  ): Promise<unknown[]> {
+    const onShort = options.onShort ?? this.options.onShort;
+    if (options.timeoutMs === undefined) return new FhirGateway({ ...this.options, onShort }).union(relativeUrls);
     const own = ownDeadline(this.options.signal, options.timeoutMs);
     try {
-      return await new FhirGateway({ ...this.options, signal: own.signal }).union(relativeUrls);
+      return await new FhirGateway({ ...this.options, signal: own.signal, onShort }).union(relativeUrls);
     } finally {
       own.done();
     }

@@ -337,6 +337,31 @@ test('a prefetch Bundle whose total counts more than it holds, with no next link
   expect(JSON.stringify(res.body)).toContain('ANC 0.32');
 });
 
+test('read from fhirServer, an Observation search whose total counts more than it holds, with no next link, is said to be short too', async () => {
+  const patientId = 'cart-day9';
+  const truncating = await serveFhir(fhir.fhir, {
+    transform: (url, text) => {
+      if (!url.includes('/Observation')) return text;
+      const bundle = JSON.parse(text) as { total?: number; link?: { relation: string }[] };
+      bundle.total = 100000;
+      bundle.link = (bundle.link ?? []).filter((l) => l.relation !== 'next');
+      return JSON.stringify(bundle);
+    },
+  });
+  try {
+    const res = await request(t.app)
+      .post(PATH)
+      .send(hookRequest('patient-view', patientId, { fhirServer: truncating.baseUrl }))
+      .expect(200);
+    expect(JSON.stringify(res.body)).toMatch(
+      /EHR's Observation search reports 100,000 results but holds [\d,]+, with no link to the rest: assessed on those it holds/,
+    );
+    expect(JSON.stringify(res.body)).toContain('ANC 0.32');
+  } finally {
+    await truncating.close();
+  }
+});
+
 test('read from fhirServer, Observation entries marked search.mode "outcome" are read, not dropped', async () => {
   const patientId = 'cart-day9';
   const marking = await serveFhir(fhir.fhir, {
