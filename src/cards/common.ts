@@ -61,6 +61,18 @@ export function earlyGrade(e: { grade: number | null; atLeast: boolean; complete
 
 export const hematotoxText = (a: Assessment): string => `CAR-HEMATOTOX ${hematotoxScoreText(a.hematotox)}`;
 
+/**
+ * A source as cards cite it ("Rejeski et al., …, Blood 2023;142:865 (https://doi.org/…)"): its label
+ * as text, then its URL, which a client may link, when the URL holds nothing markdown reads (the
+ * hospital's thresholds file may give any https URL; one with brackets, spaces or emphasis marks is
+ * shown as text).
+ */
+export function citation(source: { label: string; url?: string }): string {
+  if (!source.url) return mdText(source.label);
+  const url = /^https:\/\/[A-Za-z0-9.:/?#@!$&'+,;=%-]+$/.test(source.url) ? source.url : mdText(source.url);
+  return `${mdText(source.label)} (${url})`;
+}
+
 /** Shortens a summary to the spec's limit (< 140 characters) without cutting a word in half. */
 export function summaryText(text: string): string {
   if (text.length < 140) return text;

@@ -18,6 +18,7 @@ import type { Assessment, AssessmentIssue } from '../clinical/types.js';
 import { oneLine, recordText } from '../clinical/record-text.js';
 import {
   baseCard,
+  citation,
   countsTable,
   dayLabel,
   earlyGrade,
@@ -255,7 +256,7 @@ function crsDrugCard(
     '- Tocilizumab/corticosteroid use was an independent risk factor for delayed recovery from severe neutropenia (HR 0.36; Wang et al., Front Oncol 2021).',
     `Current counts:\n\n${countsTable(a, ['neutrophils', 'platelets', 'hemoglobin'])}`,
     // Clinical spec §8: "seeds 000, 002": the first bullet is the thesis's, the second Wang's.
-    `**Sources:** ${mdText(SOURCES.seed000.label)} (${SOURCES.seed000.url}); ${mdText(SOURCES.seed002.label)} (${SOURCES.seed002.url}).`,
+    `**Sources:** ${citation(SOURCES.seed000)}; ${citation(SOURCES.seed002)}.`,
   ].join('\n\n');
   const card = baseCard(
     'crs-treatment-cytopenia-risk',

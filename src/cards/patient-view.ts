@@ -38,6 +38,7 @@ import {
 import { coversDay, isSevere, LINEAGE_TERM, nadirOf } from '../clinical/severe-cytopenia.js';
 import {
   baseCard,
+  citation,
   countsUnread,
   unreadOf,
   countsTable,
@@ -520,18 +521,6 @@ function recommendationCard(r: Recommendation, a: Assessment, thresholds: Hospit
   return suggestions.length > 0
     ? { ...card, suggestions, selectionBehavior: r.kind === 'cytopenia-workup' ? 'any' : 'at-most-one' }
     : card;
-}
-
-/** "Rejeski et al., Blood 2023;142:865 (https://doi.org/…)". */
-/**
- * A source as cards cite it: its label as text, then its URL, which a client may link, when the URL
- * holds nothing markdown reads (the hospital's thresholds file may give any https URL; one with
- * brackets, spaces or emphasis marks is shown as text).
- */
-function citation(source: { label: string; url?: string }): string {
-  if (!source.url) return mdText(source.label);
-  const url = /^https:\/\/[A-Za-z0-9.:/?#@!$&'+,;=%-]+$/.test(source.url) ? source.url : mdText(source.url);
-  return `${mdText(source.label)} (${url})`;
 }
 
 function suggestionsFor(
